@@ -1,0 +1,4 @@
+export * from './errors';
+export * from './channels';
+export * from './api';
+export * from './system';

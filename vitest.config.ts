@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+// Unit, store, io and native (CPU) tests. The browser tests have their own config
+// (tests/e2e/vitest.config.ts) because they need the built app and run one at a time.
+export default defineConfig({
+  test: {
+    include: ['tests/**/*.test.ts'],
+    exclude: ['tests/e2e/**', 'node_modules/**'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+  },
+});
