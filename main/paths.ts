@@ -1,0 +1,10 @@
+// Where the app keeps its data when Electron does not say (CLI, server, tests).
+import { homedir, platform } from 'node:os';
+import { join } from 'node:path';
+
+export function defaultDataDir(): string {
+  const home = homedir();
+  if (platform() === 'win32') return join(process.env.APPDATA ?? join(home, 'AppData', 'Roaming'), 'Hukuk Studio');
+  if (platform() === 'darwin') return join(home, 'Library', 'Application Support', 'Hukuk Studio');
+  return join(process.env.XDG_DATA_HOME ?? join(home, '.local', 'share'), 'hukuk-studio');
+}
