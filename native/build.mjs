@@ -3,22 +3,52 @@
 // file loads in Node and in Electron: no rebuild per Electron ABI).
 //   - every native/src/**/*.cpp with the system C++ compiler (the CPU path; always)
 //   - every native/src/**/*.cu with nvcc when it is on PATH (or $CUDA_HOME/bin), linked
-//     with a static cudart so users need only the NVIDIA driver; -DHUKUK_CUDA turns the
-//     CUDA path on. Without nvcc the addon is CPU-only and the build still succeeds.
-// Incremental: an object is rebuilt when its source or any header is newer.
-// Env: HUKUK_NO_CUDA=1 forces CPU-only; HUKUK_CUDA_ARCHS="75;80;86;89;90" picks targets;
-//      HUKUK_DEBUG=1 builds -O0 -g with sanitizers off.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+//     with a static cudart so users need only the NVIDIA driver; -DHUKUK_CUDA=1 turns the
+//     CUDA path on (for .cpp files too, which then see the toolkit's headers). Without nvcc
+//     the addon is CPU-only and the build still succeeds. cuBLAS is never linked: it is
+//     opened at run time (native/src/cuda/cublas_loader.cpp).
+// Incremental: each object has a dependency file (-MMD); an object is rebuilt when its source
+// or any header it includes is newer. CPU-only and CUDA builds keep separate object folders,
+// so switching with HUKUK_NO_CUDA=1 does not recompile everything.
+// Several engineers share one checkout: a lock folder (build/.lock) serializes builds.
+// Env: HUKUK_NO_CUDA=1 forces CPU-only; HUKUK_CUDA_ARCHS="75;80;86;89;90" picks targets
+//      (machine code for each, PTX for the last); HUKUK_DEBUG=1 builds -O0 -g;
+//      HUKUK_JOBS=N compile jobs (default: cores).
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const src = join(here, 'src');
 const out = join(here, 'build');
-const objDir = join(out, 'obj');
-mkdirSync(objDir, { recursive: true });
+mkdirSync(out, { recursive: true });
+
+// ---- one build at a time in this checkout ----
+const lockDir = join(out, '.lock');
+async function takeLock() {
+  for (let waited = 0; ; waited += 500) {
+    try {
+      mkdirSync(lockDir);
+      writeFileSync(join(lockDir, 'pid'), String(process.pid));
+      return;
+    } catch {
+      let holder = 0;
+      try { holder = Number(readFileSync(join(lockDir, 'pid'), 'utf8')); } catch { /* being written */ }
+      let alive = false;
+      try { if (holder) { process.kill(holder, 0); alive = true; } } catch { /* gone */ }
+      if (holder && !alive) { rmSync(lockDir, { recursive: true, force: true }); continue; }
+      if (waited % 10_000 === 0) console.log(`native: waiting for another build (pid ${holder || '?'})`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+const releaseLock = () => rmSync(lockDir, { recursive: true, force: true });
+await takeLock();
+process.on('exit', releaseLock);
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { releaseLock(); process.exit(130); });
 
 function walk(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
@@ -28,8 +58,6 @@ function walk(dir) {
 const files = existsSync(src) ? walk(src) : [];
 const cpp = files.filter((f) => f.endsWith('.cpp'));
 const cu = files.filter((f) => f.endsWith('.cu'));
-const headers = files.filter((f) => /\.(h|hpp|cuh)$/.test(f));
-const newestHeader = Math.max(0, ...headers.map((h) => statSync(h).mtimeMs), statSync(fileURLToPath(import.meta.url)).mtimeMs);
 
 function findNvcc() {
   if (process.env.HUKUK_NO_CUDA === '1') return null;
@@ -40,17 +68,27 @@ function findNvcc() {
   }
   return null;
 }
-const nvcc = cu.length ? findNvcc() : null;
+const nvcc = findNvcc();
 const cudaOn = Boolean(nvcc);
 
-const napiInclude = dirname(require_resolve('node-api-headers/package.json'));
-function require_resolve(p) {
-  // node-api-headers ships node_api.h; no download of Node headers is needed.
-  return join(here, '..', 'node_modules', p);
+// The toolkit's root, asked of nvcc itself (it may be a wrapper script, e.g. /usr/local/bin/nvcc).
+function cudaRoot() {
+  if (process.env.CUDA_HOME && existsSync(join(process.env.CUDA_HOME, 'include', 'cuda_runtime.h'))) return process.env.CUDA_HOME;
+  const dry = spawnSync(nvcc, ['--dryrun', '-c', '-x', 'cu', '/dev/null', '-o', '/dev/null'], { encoding: 'utf8' });
+  const m = /TOP=(\S+)/.exec(`${dry.stdout}\n${dry.stderr}`);
+  const top = m ? m[1].replace(/^"|"$/g, '') : '/usr/local/cuda';
+  return top;
 }
+const cudaHome = cudaOn ? cudaRoot() : null;
+const cudaIncludes = cudaOn
+  ? [join(cudaHome, 'include'), join(cudaHome, 'targets', 'x86_64-linux', 'include')].filter((d) => existsSync(join(d, 'cuda_runtime_api.h')))
+  : [];
+
+const napiInclude = join(here, '..', 'node_modules', 'node-api-headers', 'include');
 const debug = process.env.HUKUK_DEBUG === '1';
+const archs = (process.env.HUKUK_CUDA_ARCHS ?? '75;80;86;89;90').split(';').filter(Boolean);
 const common = [
-  `-I${join(napiInclude, 'include')}`,
+  `-I${napiInclude}`,
   `-I${src}`, `-I${join(here, '..', 'node_modules', 'node-addon-api')}`,
   '-DNAPI_VERSION=8', '-DNAPI_CPP_EXCEPTIONS', '-DNODE_ADDON_API_DISABLE_DEPRECATED',
   ...(cudaOn ? ['-DHUKUK_CUDA=1'] : []),
@@ -60,48 +98,66 @@ const cxxFlags = [
   ...(debug ? ['-O0', '-g'] : ['-O3', '-g1']),
   '-fopenmp', '-ffp-contract=off',
   ...common,
+  ...cudaIncludes.map((d) => `-isystem${d}`),
 ];
-const archs = (process.env.HUKUK_CUDA_ARCHS ?? '75;80;86;89;90').split(';').filter(Boolean);
 const nvccFlags = [
   '-std=c++17', '-Xcompiler', '-fPIC', '-Xcompiler', '-fvisibility=hidden', debug ? '-O0' : '-O3', '-lineinfo',
-  '--expt-relaxed-constexpr',
+  '--expt-relaxed-constexpr', '-Xcudafe', '--diag_suppress=177',
   ...archs.map((a) => `-gencode=arch=compute_${a},code=sm_${a}`),
   `-gencode=arch=compute_${archs[archs.length - 1]},code=compute_${archs[archs.length - 1]}`,
   ...common,
 ];
 
+// CPU-only and CUDA objects (and each arch list) live apart; a flags change rebuilds.
+const configKey = createHash('sha1').update(JSON.stringify([cxxFlags, cudaOn && nvccFlags])).digest('hex').slice(0, 10);
+const objDir = join(out, `obj-${cudaOn ? 'cuda' : 'cpu'}-${configKey}`);
+mkdirSync(objDir, { recursive: true });
+
+// Up to date when the object exists and is newer than the source and every header in its
+// dependency file (written by the compiler on the previous build).
+function stale(source, obj) {
+  if (!existsSync(obj)) return true;
+  const t = statSync(obj).mtimeMs;
+  const dep = `${obj}.d`;
+  if (!existsSync(dep)) return true;
+  const deps = readFileSync(dep, 'utf8').replace(/\\\n/g, ' ').split(/:\s/).slice(1).join(' ').split(/\s+/).filter(Boolean);
+  for (const d of [source, ...deps]) {
+    if (!existsSync(d) || statSync(d).mtimeMs > t) return true;
+  }
+  return false;
+}
+
 const jobs = [];
 const objects = [];
+const objName = (f, suffix) => join(objDir, relative(src, f).replace(/[\\/]/g, '__') + suffix);
 for (const f of cpp) {
-  const o = join(objDir, relative(src, f).replace(/[\\/]/g, '__') + '.o');
+  const o = objName(f, '.o');
   objects.push(o);
-  if (!existsSync(o) || statSync(o).mtimeMs < Math.max(statSync(f).mtimeMs, newestHeader)) jobs.push(['g++', [...cxxFlags, '-c', f, '-o', o]]);
+  if (stale(f, o)) jobs.push({ cmd: 'g++', args: [...cxxFlags, '-MMD', '-MF', `${o}.d`, '-c', f, '-o', o], name: relative(here, f) });
 }
 if (cudaOn) {
   for (const f of cu) {
-    const o = join(objDir, relative(src, f).replace(/[\\/]/g, '__') + '.cu.o');
+    const o = objName(f, '.cu.o');
     objects.push(o);
-    if (!existsSync(o) || statSync(o).mtimeMs < Math.max(statSync(f).mtimeMs, newestHeader)) jobs.push([nvcc, [...nvccFlags, '-c', f, '-o', o]]);
+    if (stale(f, o)) jobs.push({ cmd: nvcc, args: [...nvccFlags, '-MD', '-MF', `${o}.d`, '-c', f, '-o', o], name: relative(here, f) });
   }
 }
 
-// Compile in parallel, one job per core.
 async function runAll() {
-  const { spawn } = await import('node:child_process');
   let i = 0;
   let failed = null;
   const worker = async () => {
     while (i < jobs.length && !failed) {
-      const [cmd, args] = jobs[i++];
-      const name = relative(here, args[args.indexOf('-c') + 1]);
-      process.stdout.write(`native: ${cmd === 'g++' ? 'c++ ' : 'nvcc'} ${name}\n`);
+      const job = jobs[i++];
+      process.stdout.write(`native: ${job.cmd === 'g++' ? 'c++ ' : 'nvcc'} ${job.name}\n`);
       await new Promise((res) => {
-        const p = spawn(cmd, args, { stdio: 'inherit' });
-        p.on('exit', (code) => { if (code !== 0) failed = name; res(); });
+        const p = spawn(job.cmd, job.args, { stdio: 'inherit' });
+        p.on('exit', (code) => { if (code !== 0) failed = job.name; res(); });
       });
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, cpus().length) }, worker));
+  const n = Number(process.env.HUKUK_JOBS) || Math.max(1, cpus().length);
+  await Promise.all(Array.from({ length: n }, worker));
   if (failed) { console.error(`native: compiling ${failed} failed`); process.exit(1); }
 }
 await runAll();
@@ -111,12 +167,25 @@ if (objects.length === 0) {
   console.log('native: no sources yet');
   process.exit(0);
 }
-const linkArgs = ['-shared', '-fopenmp', '-o', target, ...objects];
+// Relink when an object changed or the last link was of another configuration.
+const stampFile = join(out, 'link.stamp');
+const linkStamp = JSON.stringify({ objDir, objects });
+const linkedWith = existsSync(stampFile) ? readFileSync(stampFile, 'utf8') : '';
+const newestObj = Math.max(...objects.map((o) => statSync(o).mtimeMs));
+if (jobs.length === 0 && existsSync(target) && linkedWith === linkStamp && statSync(target).mtimeMs >= newestObj) {
+  console.log(`native: ${relative(process.cwd(), target)} is up to date (${cudaOn ? 'CPU + CUDA' : 'CPU only'})`);
+  process.exit(0);
+}
+const linkArgs = ['-shared', '-fopenmp', '-o', `${target}.tmp`, ...objects];
 if (cudaOn) {
-  const cudaHome = resolve(dirname(execFileSync('bash', ['-c', `readlink -f "$(command -v ${nvcc})"`]).toString().trim()), '..');
   const libDirs = [join(cudaHome, 'lib64'), join(cudaHome, 'targets', 'x86_64-linux', 'lib')].filter(existsSync);
   // cudart static: the user needs the driver only. cuBLAS is opened at run time (dlopen) when present.
   linkArgs.push(...libDirs.map((d) => `-L${d}`), '-lcudart_static', '-ldl', '-lpthread', '-lrt');
+} else {
+  linkArgs.push('-ldl');
 }
 execFileSync('g++', linkArgs, { stdio: 'inherit' });
+// Rename into place so a process that has the old file loaded is not disturbed.
+execFileSync('mv', ['-f', `${target}.tmp`, target]);
+writeFileSync(stampFile, linkStamp);
 console.log(`native: built ${relative(process.cwd(), target)} (${cudaOn ? 'CPU + CUDA' : 'CPU only'})`);
