@@ -1,0 +1,73 @@
+// The parts of the engine addon the trainer uses, typed here so the trainer does not depend on
+// how other modules declare themselves in native/index.d.ts. The T5 model interface is the
+// engine engineer's (native/src/t5); the optimizer and schedule functions are native/src/train.
+import { createRequire } from 'node:module';
+
+export interface AdamWOptions {
+  lr: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+  /** <= 0 disables clipping */
+  maxGradNorm?: number;
+  /** multiplies the accumulated gradients before clipping (1 / accumulation steps) */
+  gradScale?: number;
+  /** 1-based number of this update (AdamW bias correction) */
+  step: number;
+}
+
+export interface AdamWTestParam {
+  w: Float32Array;
+  g: Float32Array;
+  m: Float32Array;
+  v: Float32Array;
+  decay?: boolean;
+}
+
+export type ScheduleName = 'linear' | 'constant' | 'constant_with_warmup' | 'cosine';
+
+export interface OptimizerStateEntry {
+  name: string;
+  expAvg: Float32Array;
+  expAvgSq: Float32Array;
+}
+
+export interface T5Batch {
+  inputIds: Int32Array;
+  attentionMask: Int32Array;
+  labels: Int32Array;
+  batch: number;
+  srcLen: number;
+  tgtLen: number;
+}
+
+export interface T5ModelHandle {
+  addLora(opts: { r: number; alpha: number; dropout: number; targets: string[]; rslora?: boolean; seed?: number }): unknown;
+  forward(batch: T5Batch & { wantLogits?: boolean }): { loss: number; tokens?: number; logits?: Float32Array };
+  forwardBackward(batch: T5Batch & { train: boolean; dropoutSeed?: number }): { loss: number; tokens: number };
+  zeroGrad(): void;
+  saveAdapter(dir: string, meta?: Record<string, unknown>): void;
+  loadAdapter(dir: string): void;
+  loraParams?(): unknown;
+  config?: Record<string, unknown>;
+  free?(): void;
+}
+
+export interface TrainEngine {
+  _adamwTest(opts: Omit<AdamWOptions, 'step'> & { step: number; params: AdamWTestParam[] }): { gradNorm: number };
+  lrMultiplier(opts: { schedule: ScheduleName; step: number; warmupSteps?: number; totalSteps: number }): number;
+  optimizerStep(model: T5ModelHandle, opts: AdamWOptions): { gradNorm: number };
+  getOptimizerState(model: T5ModelHandle): OptimizerStateEntry[];
+  setOptimizerState(model: T5ModelHandle, entries: OptimizerStateEntry[]): void;
+  T5Model: {
+    load(opts: { modelDir: string; device?: 'cpu' | 'cuda'; quant?: string; compute?: string }): T5ModelHandle;
+  };
+}
+
+/** Loads the addon through native/index.cjs (which honours $HUKUK_ADDON). */
+export function loadTrainEngine(): TrainEngine {
+  const require = createRequire(import.meta.url);
+  const { loadEngine } = require('../../native/index.cjs') as { loadEngine: () => unknown };
+  return loadEngine() as TrainEngine;
+}
