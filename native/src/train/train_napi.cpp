@@ -27,9 +27,9 @@ static Napi::Object object_arg(const Napi::Value& v, const char* what) {
   return v.As<Napi::Object>();
 }
 
-StepOptions step_options(const Napi::Value& v) {
+OptimStepOptions step_options(const Napi::Value& v) {
   Napi::Object o = object_arg(v, "options");
-  StepOptions s;
+  OptimStepOptions s;
   s.hyper.lr = num_opt(o, "lr", s.hyper.lr);
   s.hyper.beta1 = num_opt(o, "beta1", s.hyper.beta1);
   s.hyper.beta2 = num_opt(o, "beta2", s.hyper.beta2);
@@ -41,7 +41,7 @@ StepOptions step_options(const Napi::Value& v) {
   return s;
 }
 
-double run_step(const std::vector<ParamRef>& params, const StepOptions& s) {
+double run_step(const std::vector<ParamRef>& params, const OptimStepOptions& s) {
   HUKUK_CHECK(s.grad_scale > 0, "ENGINE_INVALID_ARG", "gradScale must be > 0");
   scale_grads(params, static_cast<float>(s.grad_scale));
   const double norm = clip_grad_norm(params, s.max_grad_norm);

@@ -10,7 +10,7 @@
 
 namespace hukuk::train {
 
-struct StepOptions {
+struct OptimStepOptions {
   AdamWHyper hyper;
   double max_grad_norm = 1.0;  // <= 0: no clipping
   double grad_scale = 1.0;     // multiplies the accumulated gradients first (1/accumulation steps)
@@ -18,9 +18,9 @@ struct StepOptions {
 };
 
 // Reads { lr, beta1, beta2, eps, weightDecay, maxGradNorm, gradScale, step }.
-StepOptions step_options(const Napi::Value& v);
+OptimStepOptions step_options(const Napi::Value& v);
 
 // scale -> clip -> AdamW; returns the gradient norm before clipping (after scaling).
-double run_step(const std::vector<ParamRef>& params, const StepOptions& s);
+double run_step(const std::vector<ParamRef>& params, const OptimStepOptions& s);
 
 }  // namespace hukuk::train
