@@ -1,0 +1,4 @@
+export * from './config';
+export * from './metrics';
+export * from './batching';
+export * from './rng';
