@@ -1,0 +1,82 @@
+// Errors from a Result are shown in one snackbar: the message for the person, the code and
+// details behind an expander (for a bug report). Several errors queue up, newest last.
+import { createContext, useCallback, useContext, useState, type ReactNode } from 'react';
+import { Alert, AlertTitle, Box, Button, Collapse, Snackbar, Typography } from '@mui/material';
+import type { AppErrorValue } from '../../common/contract/errors';
+import { useT } from '../i18n';
+import { monoFonts } from '../theme';
+
+type Report = (error: AppErrorValue) => void;
+const ReportContext = createContext<Report | null>(null);
+
+export function ErrorReporterProvider({ children }: { children: ReactNode }) {
+  const [queue, setQueue] = useState<AppErrorValue[]>([]);
+  const report = useCallback<Report>((error) => setQueue((q) => [...q, error]), []);
+  const dismiss = useCallback(() => setQueue((q) => q.slice(1)), []);
+  const current = queue[0];
+  return (
+    <ReportContext.Provider value={report}>
+      {children}
+      {/* key: a new error gets a fresh (collapsed) snackbar */}
+      {current && <ErrorSnackbar key={queue.length + current.message} error={current} onClose={dismiss} />}
+    </ReportContext.Provider>
+  );
+}
+
+export function useReportError(): Report {
+  const r = useContext(ReportContext);
+  if (!r) throw new Error('useReportError outside ErrorReporterProvider');
+  return r;
+}
+
+function ErrorSnackbar({ error, onClose }: { error: AppErrorValue; onClose: () => void }) {
+  const t = useT();
+  const [open, setOpen] = useState(true);
+  const [showDetails, setShowDetails] = useState(false);
+  const close = (_?: unknown, reason?: string) => {
+    if (reason === 'clickaway') return;
+    setOpen(false);
+  };
+  return (
+    <Snackbar
+      open={open}
+      onClose={close}
+      slotProps={{ transition: { onExited: onClose } }}
+      anchorOrigin={{ vertical: 'bottom', horizontal: 'center' }}
+      data-testid="error-snackbar"
+    >
+      <Alert
+        severity="error"
+        variant="filled"
+        onClose={close}
+        sx={{ maxWidth: 640, width: '100%', alignItems: 'flex-start' }}
+        action={
+          error.details ? (
+            <Button color="inherit" size="small" onClick={() => setShowDetails((s) => !s)}>
+              {showDetails ? t('error.hideDetails') : t('error.details')}
+            </Button>
+          ) : undefined
+        }
+      >
+        <AlertTitle data-testid="error-message" sx={{ mb: 0 }}>
+          {error.message}
+        </AlertTitle>
+        <Collapse in={showDetails} unmountOnExit>
+          <Box sx={{ mt: 1 }}>
+            <Typography variant="caption" component="div" sx={{ opacity: 0.85 }}>
+              {t('error.code', { code: error.code })}
+            </Typography>
+            <Box
+              component="pre"
+              data-testid="error-details"
+              sx={{ m: 0, mt: 0.5, maxHeight: 220, overflow: 'auto', fontFamily: monoFonts, fontSize: 12, whiteSpace: 'pre-wrap', wordBreak: 'break-word' }}
+            >
+              {error.details}
+            </Box>
+          </Box>
+        </Collapse>
+      </Alert>
+    </Snackbar>
+  );
+}
+
