@@ -34,8 +34,170 @@ export interface SystemApi {
   gpus(): GpuInfo[];
 }
 
+// ---- nf4 (native/src/nf4): bitsandbytes-exact NF4, CPU reference + CUDA twins ----
+
+export type Nf4SourceDtype = 'float32' | 'bfloat16' | 'float16';
+
+/** A weight quantized to NF4 in bitsandbytes' layout (see native/src/nf4/nf4.h). */
+export interface Nf4Quantized {
+  /** the original tensor's shape, e.g. [out, in] */
+  shape: number[];
+  /** the original dtype (what dequantization gives back) */
+  dtype: Nf4SourceDtype;
+  blocksize: number;
+  /** (numel+1)/2 bytes; element 2i in the high nibble */
+  packed: Uint8Array;
+  /** the 16-value NF4 table */
+  quantMap: Float32Array;
+  /** double quantization of absmax */
+  nested: boolean;
+  /** !nested: fp32 absmax per block */
+  absmax?: Float32Array;
+  /** nested: 8-bit absmax codes per block */
+  absmaxQ?: Uint8Array;
+  /** nested: mean of the absmax values, subtracted before 8-bit quantization */
+  offset?: number;
+  /** nested: 256 */
+  blocksize2?: number;
+  /** nested: fp32 scale per block of blocksize2 absmax codes */
+  absmax2?: Float32Array;
+  /** nested: the 256-value signed dynamic map */
+  code2?: Float32Array;
+}
+
+export interface Nf4QuantizeOptions {
+  /** 64 by default; a power of two up to 4096 */
+  blocksize?: number;
+  /** double quantization of absmax (transformers' bnb_4bit_use_double_quant); true by default */
+  doubleQuant?: boolean;
+  /** required for a Uint16Array input (bf16/fp16 bits); float32 for a Float32Array */
+  dtype?: Nf4SourceDtype;
+}
+
+/** One tensor of a safetensors file: dtype 'U8' | 'F32', raw little-endian bytes. */
+export interface RawTensor {
+  dtype: string;
+  shape: number[];
+  data: Uint8Array;
+}
+
+export interface Nf4Api {
+  /** bitsandbytes quantize_4bit(quant_type='nf4'), bit-exact. */
+  nf4Quantize(input: Float32Array | Uint16Array, shape: number[], options?: Nf4QuantizeOptions): Nf4Quantized;
+  /** bitsandbytes dequantize_4bit as fp32 (numel values). */
+  nf4Dequantize(q: Nf4Quantized): Float32Array;
+  /** absmax as fp32 (decodes the double quantization). */
+  nf4DecodeAbsmax(q: Nf4Quantized): Float32Array;
+  nf4Code(): Float32Array;
+  /** bitsandbytes create_dynamic_map(signed=True) */
+  nf4DynamicCode(): Float32Array;
+  /** torch.mean of an fp32 CUDA tensor, bit-exact (used for the double-quant offset) */
+  nf4TorchCudaMean(values: Float32Array): number;
+  /** The tensors bitsandbytes/transformers save for this weight, names prefixed ('...q.' -> '...q.weight', ...). */
+  nf4ToBnb(q: Nf4Quantized, prefix?: string): Record<string, RawTensor>;
+  /** Reads a weight saved 4-bit by transformers/bitsandbytes (needs the '<prefix>weight.quant_state.bitsandbytes__nf4' tensor). */
+  nf4FromBnb(tensors: Record<string, RawTensor>, prefix?: string): Nf4Quantized;
+  /** The JSON bitsandbytes stores in the quant_state tensor. */
+  nf4QuantStateJson(q: Nf4Quantized): string;
+}
+
+// ---- generate (native/src/generate) ----
+
+/**
+ * Decoding settings, with transformers' `generate` defaults and semantics (transformers 5.x):
+ * greedy when numBeams is 1 and doSample false; beam search when numBeams > 1; sampling with doSample.
+ */
+export interface GenerateOptions {
+  /** [batch, srcLen] row-major token ids of the encoder input */
+  inputIds: Int32Array;
+  /** same shape, 1 = token, 0 = padding; default all ones */
+  attentionMask?: Int32Array;
+  /** rows in inputIds (default 1) */
+  batch?: number;
+  /** default 20 */
+  maxNewTokens?: number;
+  /** eos is impossible until this many tokens were generated (default 0) */
+  minNewTokens?: number;
+  /** default 1 */
+  numBeams?: number;
+  /** beam search: a finished hypothesis scores sum(logprob) / generatedLength ** lengthPenalty (default 1) */
+  lengthPenalty?: number;
+  /** beam search stopping rule, as transformers: false (default, heuristic), true (stop when numBeams are done), 'never' */
+  earlyStopping?: boolean | 'never';
+  doSample?: boolean;
+  /** sampling only (default 1) */
+  temperature?: number;
+  /** sampling only; 0 = off (default 50, as transformers) */
+  topK?: number;
+  /** sampling only (default 1 = off) */
+  topP?: number;
+  /** transformers' RepetitionPenaltyLogitsProcessor (default 1 = off) */
+  repetitionPenalty?: number;
+  /** default 0 = off */
+  noRepeatNgramSize?: number;
+  /** sampling RNG seed (default 0); the same seed gives the same tokens (not torch's stream) */
+  seed?: number;
+  /** defaults: the model config's (T5: eos 1, pad 0, decoder start 0) */
+  eosTokenId?: number;
+  padTokenId?: number;
+  decoderStartTokenId?: number;
+  /** false = base model without the LoRA adapter (default true) */
+  useAdapter?: boolean;
+}
+
+/**
+ * Called for each new token, on the JS thread: greedy/sampling as each step ends (every row still
+ * running, eos included); beam search once at the end with the best hypothesis of each row.
+ */
+export type TokenCallback = (tokenId: number, row: number) => void;
+
+/** A running generation: a Promise with cancel(). Cancelling rejects it with code 'ENGINE_CANCELLED'. */
+export type GenerationPromise<T> = Promise<T> & { cancel(): void };
+
+/** Toy decoder for tests (native/src/generate/toy_model.h). */
+export interface ToySpec {
+  vocab: number;
+  seed?: number;
+  scale?: number;
+  eosBias?: number;
+  eosTokenId?: number;
+  /** sleep per decoder step, microseconds */
+  delayUs?: number;
+}
+
+export interface ToyGenerateResult {
+  ids: Int32Array;
+  batch: number;
+  length: number;
+  steps: number;
+  encoderPasses: number;
+  modelSteps: number;
+}
+
+export interface GenerateApi {
+  /**
+   * Generates with a loaded engine.T5Model, off the JS thread: encoder once, then the decoder with
+   * its key/value cache. Resolves with the ids [batch, length] row-major, decoder start included
+   * (transformers' return value): greedy/sampling rows padded with pad after eos; beam search rows
+   * cropped to the longest best hypothesis and filled like transformers (pad, or eos when pad is 0).
+   * If onToken throws, generation stops and the promise rejects with that error.
+   */
+  generate(model: object, opts: GenerateOptions, onToken?: TokenCallback): GenerationPromise<Int32Array>;
+  /** test hook: the same search on the toy decoder */
+  _generateToy(toy: ToySpec, opts: GenerateOptions, onToken?: TokenCallback): GenerationPromise<ToyGenerateResult>;
+  /** test hook: the toy's logits after `prefix` (decoder start first), without a cache */
+  _toyLogits(toy: ToySpec, inputIds: Int32Array, attentionMask: Int32Array | null, prefix: Int32Array): Float32Array;
+  /** test hook: transformers' logits processors on one row (minKeep: 1 sampling, 2 beam sampling) */
+  _processScores(
+    scores: Float32Array,
+    seq: Int32Array,
+    opts: Omit<GenerateOptions, 'inputIds'>,
+    minKeep?: number,
+  ): Float32Array;
+}
+
 /** The whole addon. Modules add their interfaces to this intersection. */
-export type Engine = SystemApi;
+export type Engine = SystemApi & Nf4Api & GenerateApi;
 
 /** Loads the addon ($HUKUK_ADDON, native/build/, or beside an Electron asar). Throws code ENGINE_NOT_BUILT. */
 export function loadEngine(): Engine;
