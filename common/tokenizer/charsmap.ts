@@ -157,17 +157,50 @@ export class Charsmap {
     return s;
   }
 
-  /** Walks the bytes of one code point from `node`; returns [node, unitOfLastStep] or null. */
-  private walkChar(node: number, cp: number): [number, number] | null {
+  /** Unit read by the last step of walkChar (has_leaf lives there). */
+  private lastUnit = 0;
+
+  /** Walks the bytes of one code point from `node`; returns the node reached or -1. */
+  private walkCharNode(node: number, cp: number): number {
     const trie = this.trie as DartsTrie;
     const n = utf8Of(cp, this.buf);
-    let unit = 0;
     for (let k = 0; k < n; k++) {
-      unit = trie.unitAt(node, this.buf[k]);
+      this.lastUnit = trie.unitAt(node, this.buf[k]);
       node = trie.step(node, this.buf[k]);
-      if (node < 0) return null;
+      if (node < 0) return -1;
     }
-    return [node, unit];
+    return node;
+  }
+
+  private walkChar(node: number, cp: number): [number, number] | null {
+    const next = this.walkCharNode(node, cp);
+    return next < 0 ? null : [next, this.lastUnit];
+  }
+
+  /** Per BMP unit: -2 unknown, -1 no key starts with it, else the node after it. */
+  private readonly charNode = new Int32Array(0x10000).fill(-2);
+
+  private nodeAfterChar(c: number): number {
+    let v = this.charNode[c];
+    if (v === -2) {
+      v = this.walkCharNode((this.trie as DartsTrie).root(), c);
+      this.charNode[c] = v;
+    }
+    return v;
+  }
+
+  /**
+   * True when s[i] (a BMP character some key starts with) is certainly copied unchanged:
+   * it is not a key by itself and no key continues with s[i+1].
+   */
+  private plainHere(s: string, i: number, c: number): boolean {
+    const node = this.nodeAfterChar(c);
+    if (node < 0) return true;
+    if (this.singleBmp(c) !== null) return false;
+    if (i + 1 >= s.length) return true;
+    const d = s.charCodeAt(i + 1);
+    if (d >= 0xd800 && d <= 0xdfff) return false;
+    return this.walkCharNode(node, d) < 0;
   }
 
   private canStart(c: number): boolean {
@@ -267,10 +300,33 @@ export class Charsmap {
     if (i >= input.length) return '';
 
     const space = opt.escapeWhitespaces ? SPACE_SYMBOL : ' ';
+    const checkUser = userDefined !== null && !userDefined.empty;
     let out = '';
     if (!opt.treatWhitespaceAsSuffix && opt.addDummyPrefix) out += space;
     let isPrevSpace = opt.removeExtraWhitespaces;
-    while (i < input.length) {
+    const n = input.length;
+    while (i < n) {
+      // Fast path: a run of characters no rule starts with and that are not spaces or
+      // surrogates is copied as one slice (that is most of any text).
+      let j = i;
+      while (j < n) {
+        const c = input.charCodeAt(j);
+        if (c === 32 || (c >= 0xd800 && c <= 0xdfff) || (this.trie && !this.plainHere(input, j, c)) || (checkUser && userDefined.match(input, j) > 0)) break;
+        j++;
+      }
+      if (j > i) {
+        out += input.slice(i, j);
+        isPrevSpace = false;
+        i = j;
+        continue;
+      }
+      if (input.charCodeAt(i) === 32 && (!this.trie || this.plainHere(input, i, 32)) && !(checkUser && userDefined.match(input, i) > 0)) {
+        // A plain space: what the general step below does for sp === ' ', without allocating.
+        if (!isPrevSpace) out += space;
+        isPrevSpace = opt.removeExtraWhitespaces;
+        i++;
+        continue;
+      }
       const p = prefix(i);
       let sp = p.out;
       if (isPrevSpace) {

@@ -125,6 +125,36 @@ function preStepOf(spec: unknown): PreStep {
   }
 }
 
+function isT5PreTokenizer(spec: unknown): boolean {
+  if (!isObj(spec) || spec.type !== 'Sequence' || !Array.isArray(spec.pretokenizers)) return false;
+  const [a, b, ...rest] = spec.pretokenizers as Json[];
+  return (
+    rest.length === 0 &&
+    a?.type === 'WhitespaceSplit' &&
+    b?.type === 'Metaspace' &&
+    (b.replacement ?? SPACE) === SPACE &&
+    (b.prepend_scheme ?? 'always') === 'always' &&
+    b.split !== false
+  );
+}
+
+function t5Words(s: string): string[] {
+  const out: string[] = [];
+  let start = -1;
+  const n = s.length;
+  for (let i = 0; i <= n; i++) {
+    if (i === n || isWhitespace(s.charCodeAt(i))) {
+      if (start >= 0) {
+        const w = s.slice(start, i);
+        if (w.indexOf(SPACE, 1) < 0) out.push(w.charCodeAt(0) === 0x2581 ? w : SPACE + w);
+        else for (const [p] of preStepOf({ type: 'Metaspace' })([[w, false]])) out.push(p);
+        start = -1;
+      }
+    } else if (start < 0) start = i;
+  }
+  return out;
+}
+
 export function t5TokenizerFromTokenizerJson(json: unknown): T5Tokenizer {
   if (!isObj(json) || !isObj(json.model)) throw new Error('tokenizer.json: no "model" object');
   const model = json.model;
@@ -169,10 +199,15 @@ export function t5TokenizerFromTokenizerJson(json: unknown): T5Tokenizer {
 
   const normalize = normalizerOf(json.normalizer);
   const preStep = preStepOf(json.pre_tokenizer);
+  const t5Style = isT5PreTokenizer(json.pre_tokenizer);
   const pretokenizer: Pretokenizer = {
     words(segment) {
       const n = normalize(segment);
-      return n ? preStep([[n, true]]).map((p) => p[0]).filter((w) => w.length > 0) : [];
+      if (!n) return [];
+      // The T5 pre-tokenizer (WhitespaceSplit, then Metaspace always/split), without the
+      // general pipeline's per-word tuples; same output.
+      if (t5Style) return t5Words(n);
+      return preStep([[n, true]]).map((p) => p[0]).filter((w) => w.length > 0);
     },
   };
 

@@ -67,6 +67,9 @@ export class T5Tokenizer {
   private readonly special: Uint8Array;
   /** Added tokens by first UTF-16 unit, longest first. */
   private readonly addedByFirst = new Map<number, AddedToken[]>();
+  /** 1 where a BMP unit starts some added token: the scan's cheap first test. */
+  private readonly addedFirst = new Uint8Array(0x10000);
+  private readonly addedFirstChars: string[] = [];
   private readonly byteOf: Int16Array;
   private readonly pieceToId = new Map<string, number>();
 
@@ -82,6 +85,8 @@ export class T5Tokenizer {
       if (t.special) this.special[t.id] = 1;
       if (!t.content) continue;
       const c = t.content.charCodeAt(0);
+      if (!this.addedFirst[c]) this.addedFirstChars.push(t.content[0]);
+      this.addedFirst[c] = 1;
       const list = this.addedByFirst.get(c) ?? [];
       list.push(t);
       list.sort((a, b) => b.content.length - a.content.length);
@@ -130,7 +135,20 @@ export class T5Tokenizer {
     let segStart = 0;
     let i = 0;
     const n = text.length;
+    const first = this.addedFirst;
+    const firstChars = this.addedFirstChars;
     while (i < n) {
+      if (first[text.charCodeAt(i)] === 0) {
+        if (firstChars.length === 1) {
+          // One possible first character (T5: '<'): let indexOf find the next candidate.
+          const k = text.indexOf(firstChars[0], i);
+          if (k < 0) break;
+          i = k;
+        } else {
+          i++;
+          continue;
+        }
+      }
       const list = this.addedByFirst.get(text.charCodeAt(i));
       let hit: AddedToken | undefined;
       if (list) for (const t of list) if (text.startsWith(t.content, i)) { hit = t; break; }
