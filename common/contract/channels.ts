@@ -4,16 +4,34 @@
 // Add a domain by writing its schemas in a sibling file and listing its channels here.
 import { z } from 'zod';
 import { SystemInfoSchema } from './system';
+import {
+  MetricPointSchema,
+  RunIdRequest,
+  RunMetricsEvent,
+  RunMetricsRequest,
+  RunSchema,
+  RunStatusEvent,
+  RunsListRequest,
+} from './runs';
+import { ModelSchema } from './models';
+import { DatasetSchema } from './datasets';
 
 export const Empty = z.object({}).strict();
 
 export const channels = {
   'system:info': { request: Empty, response: SystemInfoSchema },
+  'runs:list': { request: RunsListRequest, response: z.array(RunSchema) },
+  'runs:get': { request: RunIdRequest, response: RunSchema },
+  'runs:metrics': { request: RunMetricsRequest, response: z.array(MetricPointSchema) },
+  'models:list': { request: Empty, response: z.array(ModelSchema) },
+  'datasets:list': { request: Empty, response: z.array(DatasetSchema) },
 } as const;
 
 export const events = {
   // Pushed in small batches, never one message per value.
   'system:log': z.array(z.object({ level: z.enum(['info', 'warn', 'error']), message: z.string(), at: z.number() })),
+  'runs:metrics': RunMetricsEvent,
+  'runs:status': RunStatusEvent,
 } as const;
 
 export type Channels = typeof channels;

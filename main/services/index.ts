@@ -1,0 +1,91 @@
+// The services behind every front end (Electron window, `hukuk` CLI, `hukuk serve`): the
+// database, the data folders, the engine supervisor and the event hub. Built from a data
+// folder and the app version; nothing here knows about Electron.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { SystemInfo } from '../../common/contract/system';
+import { openDatabase, type Db } from '../store/db';
+import { updateRunStatus } from '../store/repositories';
+import { Supervisor } from '../jobs/supervisor';
+import { forkWorkerFactory, type WorkerFactory } from '../jobs/worker-process';
+import { EventHub } from './events';
+import { getSystemInfo } from './system';
+
+export interface ServicesOptions {
+  dataDir: string;
+  appVersion: string;
+  /** process.versions.electron in the app; null under plain Node. */
+  electronVersion?: string | null;
+  /** How to start the engine worker (utilityProcess in Electron); default: child_process.fork. */
+  workerFactory?: WorkerFactory;
+  onLog?: (level: 'info' | 'warn' | 'error', message: string) => void;
+}
+
+export interface DataPaths {
+  root: string;
+  db: string;
+  models: string;
+  datasets: string;
+  runs: string;
+}
+
+export interface AppServices {
+  readonly appVersion: string;
+  readonly paths: DataPaths;
+  readonly db: Db;
+  readonly supervisor: Supervisor;
+  readonly events: EventHub;
+  systemInfo(): Promise<SystemInfo>;
+  close(): Promise<void>;
+}
+
+export function dataPaths(dataDir: string): DataPaths {
+  return {
+    root: dataDir,
+    db: join(dataDir, 'hukuk.db'),
+    models: join(dataDir, 'models'),
+    datasets: join(dataDir, 'datasets'),
+    runs: join(dataDir, 'runs'),
+  };
+}
+
+export function createAppServices(options: ServicesOptions): AppServices {
+  const paths = dataPaths(options.dataDir);
+  for (const dir of [paths.root, paths.models, paths.datasets, paths.runs]) mkdirSync(dir, { recursive: true });
+  const db = openDatabase(paths.db);
+  const events = new EventHub();
+  const log = options.onLog ?? (() => {});
+
+  const supervisor = new Supervisor({
+    factory: options.workerFactory ?? forkWorkerFactory(),
+    onLog: log,
+    // The worker died under a job: record it (main records, the worker only reports) and
+    // tell every UI.
+    onJobLost: (runId, reason) => {
+      if (updateRunStatus(db, runId, 'failed', reason)) {
+        events.emit('runs:status', [{ runId, status: 'failed', error: reason }]);
+      }
+    },
+  });
+
+  let closed = false;
+  return {
+    appVersion: options.appVersion,
+    paths,
+    db,
+    supervisor,
+    events,
+    systemInfo: () =>
+      getSystemInfo(supervisor, {
+        appVersion: options.appVersion,
+        dataDir: paths.root,
+        electron: options.electronVersion ?? null,
+      }),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await supervisor.stop();
+      db.close();
+    },
+  };
+}
