@@ -79,12 +79,14 @@ GenerateWorker::GenerateWorker(Napi::Env env, std::unique_ptr<StepModel> model, 
     : Napi::AsyncProgressQueueWorker<TokenEvent>(env, "hukuk.generate"),
       model_(std::move(model)), batch_(batch), opts_(opts), stats_(stats),
       deferred_(Napi::Promise::Deferred::New(env)), cancel_(std::make_shared<std::atomic<bool>>(false)) {
-  if (!on_token.IsUndefined() && !on_token.IsNull()) {
-    if (!on_token.IsFunction()) HUKUK_FAIL("ENGINE_INVALID_ARG", "onToken must be a function");
-    on_token_ = Napi::Persistent(on_token.As<Napi::Function>());
-  }
+  if (on_token.IsFunction()) on_token_ = Napi::Persistent(on_token.As<Napi::Function>());
   if (keep_alive.IsObject()) keep_alive_ = Napi::Persistent(keep_alive.As<Napi::Object>());
-  validate(opts_, model_->vocab());  // fail in the caller's stack, before any work is queued
+}
+
+void check_before_start(const StepModel& model, const GenOptions& opts, const Napi::Value& on_token) {
+  if (!on_token.IsUndefined() && !on_token.IsNull() && !on_token.IsFunction())
+    HUKUK_FAIL("ENGINE_INVALID_ARG", "onToken must be a function");
+  validate(opts, model.vocab());
 }
 
 Napi::Value GenerateWorker::start() {

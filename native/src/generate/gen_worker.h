@@ -34,6 +34,10 @@ struct GenInputs {
 };
 GenInputs read_gen_inputs(const Napi::Object& js);
 
+// Validates everything a GenerateWorker would otherwise fail on; call it BEFORE creating the
+// worker (a worker must not throw from its constructor: its thread-safe function would leak).
+void check_before_start(const StepModel& model, const GenOptions& opts, const Napi::Value& on_token);
+
 class GenerateWorker : public Napi::AsyncProgressQueueWorker<TokenEvent> {
  public:
   // keep_alive: a JS object (the model) held until the worker finishes. stats: resolve with

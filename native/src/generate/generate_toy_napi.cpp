@@ -52,6 +52,7 @@ static Napi::Value generate_toy(const Napi::CallbackInfo& info) {
   o.eos_token_id = spec.eos_token_id;
   read_gen_options(js, o);
   auto model = std::make_unique<ToyModel>(spec, in.ids, in.mask, in.batch, in.src_len);
+  check_before_start(*model, o, info[2]);
   auto* w = new ToyWorker(env, std::move(model), in.batch, o, info[2], env.Undefined(), true);
   return w->start();
 }
