@@ -130,8 +130,10 @@ export function App() {
           variant="temporary"
           open={mobileOpen}
           onClose={() => setMobileOpen(false)}
-          sx={{ '& .MuiDrawer-paper': { width: drawerWidth, boxSizing: 'border-box' } }}
+          sx={{ '& .MuiDrawer-paper': { width: drawerWidth, boxSizing: 'border-box', backgroundImage: 'none' } }}
         >
+          {/* The app bar stays above the open drawer; keep the first item clear of it. */}
+          <Toolbar />
           {drawer}
         </Drawer>
       )}

@@ -52,7 +52,7 @@ function ErrorSnackbar({ error, onClose }: { error: AppErrorValue; onClose: () =
         sx={{ maxWidth: 640, width: '100%', alignItems: 'flex-start' }}
         action={
           error.details ? (
-            <Button color="inherit" size="small" onClick={() => setShowDetails((s) => !s)}>
+            <Button color="inherit" size="small" onClick={() => setShowDetails((s) => !s)} sx={{ whiteSpace: 'nowrap' }}>
               {showDetails ? t('error.hideDetails') : t('error.details')}
             </Button>
           ) : undefined
