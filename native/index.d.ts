@@ -185,6 +185,12 @@ export interface GenerateApi {
   generate(model: object, opts: GenerateOptions, onToken?: TokenCallback): GenerationPromise<Int32Array>;
   /** test hook: the same search on the toy decoder */
   _generateToy(toy: ToySpec, opts: GenerateOptions, onToken?: TokenCallback): GenerationPromise<ToyGenerateResult>;
+  /** test hook: the same search on a decoder whose logits are given per prefix ("0,2" -> logits), else fallback */
+  _generateTable(
+    spec: { vocab: number; table: Record<string, number[]>; fallback?: number[] },
+    opts: GenerateOptions,
+    onToken?: TokenCallback,
+  ): GenerationPromise<Int32Array>;
   /** test hook: the toy's logits after `prefix` (decoder start first), without a cache */
   _toyLogits(toy: ToySpec, inputIds: Int32Array, attentionMask: Int32Array | null, prefix: Int32Array): Float32Array;
   /** test hook: transformers' logits processors on one row (minKeep: 1 sampling, 2 beam sampling) */

@@ -256,6 +256,43 @@ describe('generate: beam search', () => {
     });
   }
 
+  // Vocabulary of the hand-made cases: 0 = pad/start, 1 = eos, 2 = "A", 3 = "B". Logits are
+  // log-probabilities, so the sums below can be checked on paper.
+  const LOGP = (p: number[]) => p.map(Math.log);
+  const table = (entries: Record<string, number[]>) => ({
+    vocab: 4,
+    table: Object.fromEntries(Object.entries(entries).map(([k, p]) => [k, LOGP(p)])),
+    fallback: LOGP([0.01, 0.97, 0.01, 0.01]),
+  });
+
+  it('hand-computed: beam search prefers B,eos (0.4*0.9) over greedy A,A (0.5*0.36)', async () => {
+    const t = table({
+      '0': [1e-6, 0.1, 0.5, 0.4 - 1e-6],
+      '0,2': [1e-6, 0.3, 0.36, 0.34 - 1e-6],
+      '0,3': [1e-6, 0.9, 0.05, 0.05 - 1e-6],
+    });
+    const base = { inputIds: Int32Array.from([5]), maxNewTokens: 2 };
+    // greedy: A (0.5) then A (0.36), stopped by maxNewTokens
+    expect(Array.from(await engine._generateTable(t, base))).toEqual([0, 2, 2]);
+    // 2 beams: after step 2, B+eos = log .4 + log .9 = -1.02 beats A+A = -1.71 (and per token: -0.51 vs -0.86)
+    expect(Array.from(await engine._generateTable(t, { ...base, numBeams: 2 }))).toEqual([0, 3, 1]);
+  });
+
+  it('hand-computed: only the top num_beams candidates may finish (transformers rule)', async () => {
+    // step 1 ranks A (.45), B (.3), eos (.25): eos is third. With length penalty 0 the best
+    // finished sequence overall is [eos] (log .25 = -1.39) against A,A (log .45 + log .41 = -1.69).
+    const t = table({
+      '0': [1e-6, 0.25, 0.45, 0.3 - 1e-6],
+      '0,2': [1e-6, 0.2, 0.41, 0.39 - 1e-6],
+      '0,3': [1e-6, 0.2, 0.41, 0.39 - 1e-6],
+    });
+    const base = { inputIds: Int32Array.from([5]), maxNewTokens: 2, lengthPenalty: 0 };
+    // 2 beams: eos ranks 3rd of the 4 candidates, so it is not kept; A,A wins
+    expect(Array.from(await engine._generateTable(t, { ...base, numBeams: 2 }))).toEqual([0, 2, 2]);
+    // 3 beams: eos is within the top 3 and finishes at once; the answer is [start, eos]
+    expect(Array.from(await engine._generateTable(t, { ...base, numBeams: 3 }))).toEqual([0, 1]);
+  });
+
   it('finds a higher-probability sequence than greedy for some inputs (greedy is short-sighted)', async () => {
     let better = 0;
     for (let seed = 1; seed <= 30; seed++) {

@@ -4,6 +4,8 @@
 //       worker as engine.generate;
 //   engine._toyLogits(toy, inputIds, attentionMask|null, prefix) -> Float32Array: the toy's
 //       logits after `prefix`, recomputed from scratch (reference searches in tests);
+//   engine._generateTable({vocab, table, fallback?}, opts, onToken?) -> Promise<Int32Array>: the
+//       same on a decoder whose logits per prefix are written by hand (TableModel);
 //   engine._processScores(scores, seq, opts, minKeep?) -> Float32Array: logits_process.cpp on one row.
 // toy = {vocab, seed?, scale?, eosBias?, eosTokenId?, delayUs?}.
 #include <napi.h>
@@ -57,6 +59,47 @@ static Napi::Value generate_toy(const Napi::CallbackInfo& info) {
   return w->start();
 }
 
+// _generateTable({vocab, table: {"0,2": number[]...}, fallback?: number[]}, opts, onToken?)
+static Napi::Value generate_table(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) HUKUK_FAIL("ENGINE_INVALID_ARG", "table spec must be an object");
+  Napi::Object spec = info[0].As<Napi::Object>();
+  const int vocab = static_cast<int>(int_arg(spec.Get("vocab"), "vocab"));
+  auto floats = [](const Napi::Value& v, const char* what) {
+    if (!v.IsArray()) HUKUK_FAIL("ENGINE_INVALID_ARG", std::string(what) + " must be an array of numbers");
+    Napi::Array a = v.As<Napi::Array>();
+    std::vector<float> out(a.Length());
+    for (uint32_t i = 0; i < a.Length(); ++i) out[i] = a.Get(i).As<Napi::Number>().FloatValue();
+    return out;
+  };
+  std::vector<std::pair<std::vector<int32_t>, std::vector<float>>> table;
+  Napi::Object t = spec.Get("table").As<Napi::Object>();
+  Napi::Array keys = t.GetPropertyNames();
+  for (uint32_t i = 0; i < keys.Length(); ++i) {
+    std::string key = keys.Get(i).As<Napi::String>().Utf8Value();
+    std::vector<int32_t> prefix;
+    size_t pos = 0;
+    while (pos <= key.size()) {
+      size_t comma = key.find(',', pos);
+      if (comma == std::string::npos) comma = key.size();
+      prefix.push_back(std::stoi(key.substr(pos, comma - pos)));
+      pos = comma + 1;
+    }
+    table.emplace_back(std::move(prefix), floats(t.Get(key), "table entry"));
+  }
+  std::vector<float> fallback;
+  if (spec.Has("fallback")) fallback = floats(spec.Get("fallback"), "fallback");
+  if (!info[1].IsObject()) HUKUK_FAIL("ENGINE_INVALID_ARG", "options must be an object");
+  Napi::Object js = info[1].As<Napi::Object>();
+  GenInputs in = read_gen_inputs(js);
+  GenOptions o;
+  read_gen_options(js, o);
+  auto model = std::make_unique<TableModel>(vocab, std::move(table), std::move(fallback));
+  check_before_start(*model, o, info[2]);
+  auto* w = new GenerateWorker(env, std::move(model), in.batch, o, info[2], env.Undefined(), false);
+  return w->start();
+}
+
 static Napi::Value toy_logits(const Napi::CallbackInfo& info) {
   ToySpec spec = read_toy(info[0]);
   auto ids = typed_array_arg<int32_t>(info[1], "inputIds");
@@ -88,6 +131,7 @@ static Napi::Value process_scores_js(const Napi::CallbackInfo& info) {
 
 static void init_generate_toy(Napi::Env env, Napi::Object exports) {
   export_fn(env, exports, "_generateToy", napi_entry<generate_toy>);
+  export_fn(env, exports, "_generateTable", napi_entry<generate_table>);
   export_fn(env, exports, "_toyLogits", napi_entry<toy_logits>);
   export_fn(env, exports, "_processScores", napi_entry<process_scores_js>);
 }

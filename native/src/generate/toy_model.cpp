@@ -1,6 +1,7 @@
 // The toy decoder of toy_model.h.
 #include "generate/toy_model.h"
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -91,6 +92,35 @@ void ToyModel::prefix_logits(const ToySpec& spec, const int32_t* ids, const int3
   uint64_t h = encoder_hash(spec, ids, mask, src_len);
   for (int i = 0; i < len; ++i) h = absorb(h, prefix[i]);
   logits_for(spec, h, prefix[len - 1], out);
+}
+
+TableModel::TableModel(int vocab, std::vector<std::pair<std::vector<int32_t>, std::vector<float>>> table,
+                       std::vector<float> fallback)
+    : vocab_(vocab), table_(std::move(table)), fallback_(std::move(fallback)) {
+  HUKUK_CHECK(vocab >= 2, "ENGINE_INVALID_ARG", "table vocab must be >= 2");
+  if (fallback_.empty()) fallback_.assign(vocab, 0.f);
+  HUKUK_CHECK(static_cast<int>(fallback_.size()) == vocab, "ENGINE_INVALID_ARG", "fallback must hold vocab logits");
+  for (auto& e : table_)
+    HUKUK_CHECK(static_cast<int>(e.second.size()) == vocab, "ENGINE_INVALID_ARG", "every table entry must hold vocab logits");
+}
+
+void TableModel::start(int batch, int beams, int) { prefix_.assign(static_cast<size_t>(batch) * beams, {}); }
+
+void TableModel::step(const int32_t* tokens, int n, float* logits) {
+  HUKUK_CHECK(n == static_cast<int>(prefix_.size()), "ENGINE_INVALID_ARG", "table step: wrong number of rows");
+  for (int r = 0; r < n; ++r) {
+    prefix_[r].push_back(tokens[r]);
+    const std::vector<float>* row = &fallback_;
+    for (auto& e : table_)
+      if (e.first == prefix_[r]) row = &e.second;
+    std::copy(row->begin(), row->end(), logits + static_cast<size_t>(r) * vocab_);
+  }
+}
+
+void TableModel::reorder(const int32_t* src_rows, int n) {
+  std::vector<std::vector<int32_t>> next(n);
+  for (int r = 0; r < n; ++r) next[r] = prefix_.at(src_rows[r]);
+  prefix_.swap(next);
 }
 
 }  // namespace hukuk::gen

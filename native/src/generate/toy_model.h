@@ -49,4 +49,22 @@ class ToyModel : public StepModel {
   int encoder_passes_ = 0, steps_ = 0;
 };
 
+// A decoder whose logits are written out by hand: logits of a row = table[its decoded prefix]
+// (decoder start included), or `fallback` for prefixes not in the table. For hand-computed cases.
+class TableModel : public StepModel {
+ public:
+  TableModel(int vocab, std::vector<std::pair<std::vector<int32_t>, std::vector<float>>> table,
+             std::vector<float> fallback);
+  int vocab() const override { return vocab_; }
+  void start(int batch, int beams, int max_len) override;
+  void step(const int32_t* tokens, int n, float* logits) override;
+  void reorder(const int32_t* src_rows, int n) override;
+
+ private:
+  int vocab_;
+  std::vector<std::pair<std::vector<int32_t>, std::vector<float>>> table_;
+  std::vector<float> fallback_;
+  std::vector<std::vector<int32_t>> prefix_;  // the "cache": each row's tokens so far
+};
+
 }  // namespace hukuk::gen
