@@ -2,3 +2,5 @@ export * from './config';
 export * from './metrics';
 export * from './batching';
 export * from './rng';
+export * from './presets';
+export * from './prepare';

@@ -5,4 +5,5 @@ import type { CliCommand } from './types';
 export const commands: Record<string, () => Promise<CliCommand>> = {
   info: () => import('./commands/info'),
   serve: () => import('./commands/serve'),
+  train: () => import('./commands/train'),
 };
