@@ -98,7 +98,7 @@ export async function pullRepo(o: PullOptions): Promise<PullResult> {
     let weightMap: Map<string, string> | undefined;
     if (index) {
       const dest = join(dir, index.path);
-      if (!existsSync(dest)) await downloadFile(o.kind, o.repo, revision, index, dest, o);
+      if (!existsSync(dest)) await downloadFile(o.kind, o.repo, revision, index, dest, { ...o, onProgress: undefined });
       const json = JSON.parse(await readFile(dest, 'utf8')) as { weight_map?: Record<string, string> };
       weightMap = new Map(Object.entries(json.weight_map ?? {}));
     }
@@ -120,7 +120,7 @@ export async function pullRepo(o: PullOptions): Promise<PullResult> {
       before += done.size;
       continue;
     }
-    const report = (bytesDone: number) =>
+    const report = (bytesDone: number): void =>
       o.onProgress?.({ repo: o.repo, kind: o.kind, phase: 'downloading', file: f.path, fileIndex: i, fileCount: wanted.length, bytesDone: before + bytesDone, bytesTotal });
     report(0);
     const r = await downloadFile(o.kind, o.repo, revision, f, dest, { ...o, onProgress: (p) => report(p.bytesDone) });
