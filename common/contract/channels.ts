@@ -13,7 +13,17 @@ import {
   RunStatusEvent,
   RunsListRequest,
 } from './runs';
-import { ModelSchema } from './models';
+import {
+  ModelSchema,
+  ModelSummarySchema,
+  ModelsDeleteRequest,
+  ModelsDeleteResponse,
+  ModelsImportRequest,
+  ModelsImportResponse,
+  ModelsInspectRequest,
+  ModelsProgressEvent,
+  ModelsPullRequest,
+} from './models';
 import { DatasetSchema } from './datasets';
 
 export const Empty = z.object({}).strict();
@@ -24,6 +34,10 @@ export const channels = {
   'runs:get': { request: RunIdRequest, response: RunSchema },
   'runs:metrics': { request: RunMetricsRequest, response: z.array(MetricPointSchema) },
   'models:list': { request: Empty, response: z.array(ModelSchema) },
+  'models:inspect': { request: ModelsInspectRequest, response: ModelSummarySchema },
+  'models:import': { request: ModelsImportRequest, response: ModelsImportResponse },
+  'models:pull': { request: ModelsPullRequest, response: ModelsImportResponse },
+  'models:delete': { request: ModelsDeleteRequest, response: ModelsDeleteResponse },
   'datasets:list': { request: Empty, response: z.array(DatasetSchema) },
 } as const;
 
@@ -32,6 +46,7 @@ export const events = {
   'system:log': z.array(z.object({ level: z.enum(['info', 'warn', 'error']), message: z.string(), at: z.number() })),
   'runs:metrics': RunMetricsEvent,
   'runs:status': RunStatusEvent,
+  'models:progress': ModelsProgressEvent,
 } as const;
 
 export type Channels = typeof channels;

@@ -7,7 +7,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { AppError } from '../../common/contract/errors';
-import type { Model } from '../../common/contract/models';
+import type { Model, ModelProgress, ModelSummary } from '../../common/contract/models';
 import type { Db } from '../store/db';
 import { deleteModel, findModel, findModelByHash, insertModel, listModels, type NewModel } from '../store/repositories';
 import { pullRepo, type PullProgress } from '../io/hub/pull';
@@ -36,14 +36,7 @@ export function sqliteModelStore(db: Db): ModelStore {
 
 export type ImportMode = 'copy' | 'reference';
 
-export interface ModelProgress {
-  /** What is being worked on: a folder path or a repo id. */
-  source: string;
-  phase: 'listing' | 'downloading' | 'hashing' | 'copying' | 'converting' | 'verifying' | 'done';
-  file?: string;
-  bytesDone: number;
-  bytesTotal: number | null;
-}
+export type { ModelProgress, ModelSummary };
 
 /** Files worth keeping besides the weights: config, generation config, tokenizer, card. */
 const SIDE_FILES = [
@@ -58,7 +51,7 @@ const SIDE_FILES = [
 ];
 
 /** The model's summary as the Models page and `hukuk model inspect` show it. */
-export function summarize(i: ModelInspection) {
+export function summarize(i: ModelInspection): ModelSummary {
   return {
     dir: i.dir,
     name: i.name,
@@ -85,7 +78,6 @@ export function summarize(i: ModelInspection) {
     warnings: i.warnings,
   };
 }
-export type ModelSummary = ReturnType<typeof summarize>;
 
 function slug(s: string): string {
   return s.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[-.]+|-+$/g, '').slice(0, 60) || 'model';
