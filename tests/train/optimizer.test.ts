@@ -1,6 +1,9 @@
 // AdamW, clipping and the schedules against an independent double-precision reference written
 // from torch's documentation (torch.optim.AdamW, torch.nn.utils.clip_grad_norm_) and
 // transformers' optimization.py, with hand-checked values for the first step.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseSafetensors } from '../../common/formats/safetensors';
 import { describe, expect, it } from 'vitest';
 import { loadTrainEngine, type AdamWTestParam } from '../../worker/trainer/engine-api';
 
@@ -157,5 +160,63 @@ describe('learning-rate schedules (transformers semantics)', () => {
   });
   it('rejects an unknown schedule', () => {
     expect(() => engine.lrMultiplier({ schedule: 'bogus' as 'linear', step: 0, totalSteps: 1 })).toThrow(/unknown learning-rate schedule/);
+  });
+});
+
+// Goldens from torch 2.11 / transformers 5.17 (tools/make_adamw_goldens.py, run on the GPU machine's CPU).
+
+const GOLDENS = join(__dirname, '..', 'fixtures', 'train', 'adamw_goldens.safetensors');
+
+describe.skipIf(!existsSync(GOLDENS))('AdamW, clipping and schedules against torch goldens', () => {
+  let cache: { bytes: Uint8Array; h: ReturnType<typeof parseSafetensors> } | undefined;
+  const get = (name: string): Float64Array => {
+    if (!cache) {
+      const b = new Uint8Array(readFileSync(GOLDENS));
+      cache = { bytes: b, h: parseSafetensors(b, GOLDENS) };
+    }
+    const { bytes, h } = cache;
+    const t = h.tensors.find((x) => x.name === name);
+    if (!t) throw new Error(`golden ${name} missing`);
+    const buf = bytes.slice(t.begin, t.end).buffer;
+    return t.dtype === 'F64' ? new Float64Array(buf) : Float64Array.from(new Float32Array(buf));
+  };
+  const f32 = (name: string) => Float32Array.from(get(name));
+
+  it('three AdamW updates with accumulation scale and clipping match torch to fp32 rounding', () => {
+    const params = [0, 1].map((k) => {
+      const w = f32(`w0.${k}`);
+      return { w, g: new Float32Array(w.length), m: new Float32Array(w.length), v: new Float32Array(w.length) };
+    });
+    const norms = get('norm');
+    for (let step = 0; step < 3; step++) {
+      params.forEach((p, k) => p.g.set(f32(`g.${step}.${k}`)));
+      const { gradNorm } = engine._adamwTest({
+        params,
+        lr: 3e-3,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weightDecay: 0.05,
+        maxGradNorm: 1.0,
+        gradScale: 0.25,
+        step: step + 1,
+      });
+      expect(Math.abs(gradNorm - norms[step]) / norms[step]).toBeLessThan(1e-6);
+    }
+    params.forEach((p, k) => {
+      const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => Math.max(s, Math.abs(x - b[i])), 0);
+      expect(maxDiff(p.w, f32(`w.${k}`))).toBeLessThan(2e-7);
+      expect(relErr(p.m, f32(`m.${k}`))).toBeLessThan(1e-6);
+      expect(relErr(p.v, f32(`v.${k}`))).toBeLessThan(1e-6);
+    });
+  });
+
+  it('schedules match transformers for every step', () => {
+    for (const schedule of ['linear', 'constant', 'constant_with_warmup', 'cosine'] as const) {
+      const ref = get(`lr.${schedule}`);
+      for (let step = 0; step < ref.length; step++) {
+        expect(engine.lrMultiplier({ schedule, step, warmupSteps: 10, totalSteps: 110 })).toBeCloseTo(ref[step], 12);
+      }
+    }
   });
 });
