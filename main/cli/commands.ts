@@ -6,4 +6,8 @@ export const commands: Record<string, () => Promise<CliCommand>> = {
   info: () => import('./commands/info'),
   serve: () => import('./commands/serve'),
   train: () => import('./commands/train'),
+  tokenize: () => import('./commands/tokenize'),
+  dataset: () => import('./commands/dataset'),
+  model: () => import('./commands/model'),
+  pull: () => import('./commands/pull'),
 };
