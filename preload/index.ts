@@ -7,6 +7,10 @@ import { createApi, type Transport } from '../common/contract/api';
 import { channels, events, type EventName } from '../common/contract/channels';
 import type { Result } from '../common/contract/errors';
 import { IPC_EVENTS_CHANNEL, type PushedEvent } from '../common/contract/transport';
+import { z } from 'zod';
+
+// No eval here (the page's CSP forbids it and zod would probe for it otherwise).
+z.config({ jitless: true });
 
 const listeners = new Map<string, Set<(payload: unknown) => void>>();
 

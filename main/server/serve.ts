@@ -156,13 +156,22 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   wss.on('connection', (ws: WebSocket) => {
     ws.on('error', (e) => log('warn', `serve: WebSocket error: ${e.message}`));
     ws.on('message', (data: RawData) => {
-      void answer(ws, data);
+      answer(ws, data).catch((e: unknown) => log('error', `serve: could not answer a message: ${(e as Error).message}`));
     });
   });
 
   async function answer(ws: WebSocket, data: RawData): Promise<void> {
     const reply = (r: WsResponse) => {
-      if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(r));
+      if (ws.readyState !== WebSocket.OPEN) return;
+      let text: string;
+      try {
+        text = JSON.stringify(r);
+      } catch (e) {
+        // A handler returned something JSON cannot carry (a BigInt, a cycle): still answer.
+        const error = { code: 'internal' as const, message: `The response could not be encoded: ${(e as Error).message}` };
+        text = JSON.stringify({ id: r.id, result: { ok: false, error } });
+      }
+      ws.send(text);
     };
     let msg: unknown;
     try {

@@ -54,7 +54,11 @@ export function createAppServices(options: ServicesOptions): AppServices {
   for (const dir of [paths.root, paths.models, paths.datasets, paths.runs]) mkdirSync(dir, { recursive: true });
   const db = openDatabase(paths.db);
   const events = new EventHub();
-  const log = options.onLog ?? (() => {});
+  // Warnings and errors (a worker crash, a refused WebSocket) also go to every UI.
+  const log = (level: 'info' | 'warn' | 'error', message: string) => {
+    options.onLog?.(level, message);
+    if (level !== 'info') events.emit('system:log', [{ level, message, at: Date.now() }]);
+  };
 
   const supervisor = new Supervisor({
     factory: options.workerFactory ?? forkWorkerFactory(),

@@ -193,4 +193,23 @@ describe('hukuk serve: WebSocket', () => {
       b.close();
     }
   });
+
+  it('answers with a typed error when a handler result cannot be encoded', async () => {
+    const handlers = { ...createHandlers(services), 'models:list': () => [{ big: 10n }] as never };
+    const other = await startServer({ handlers, events: services.events, staticDir: tmp.dir, port: 0 });
+    try {
+      const ws = new WebSocket(`ws://127.0.0.1:${other.port}/ws?token=${other.token}`);
+      await new Promise((resolve, reject) => {
+        ws.once('open', resolve);
+        ws.once('error', reject);
+      });
+      const r = await call(ws, { id: 9, channel: 'models:list', payload: {} });
+      expect(r).toMatchObject({ id: 9, result: { ok: false, error: { code: 'internal' } } });
+      const again = await call(ws, { id: 10, channel: 'runs:list', payload: {} });
+      expect(again).toMatchObject({ id: 10, result: { ok: true } });
+      ws.close();
+    } finally {
+      await other.close();
+    }
+  });
 });
