@@ -43,19 +43,22 @@ export function parseCsvRecords(text: string, delimiter: string, skipped: Skippe
   let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
   const n = text.length;
   let fieldStarted = false; // distinguishes an empty last line from a record with one empty field
+  let fieldHasChars = false; // a quote opens a quoted field only as the field's first character
   const endRecord = (): void => {
     fields.push(field);
     if (!(fields.length === 1 && fields[0] === '' && !fieldStarted)) records.push({ fields, line: recordLine });
     fields = [];
     field = '';
     fieldStarted = false;
+    fieldHasChars = false;
   };
   while (i < n) {
     const c = text[i];
-    if (c === '"' && field === '' && !fieldStarted) {
+    if (c === '"' && !fieldHasChars) {
       // Quoted field.
       const openLine = line;
       fieldStarted = true;
+      fieldHasChars = true;
       i++;
       let closed = false;
       while (i < n) {
@@ -91,6 +94,7 @@ export function parseCsvRecords(text: string, delimiter: string, skipped: Skippe
       fields.push(field);
       field = '';
       fieldStarted = true;
+      fieldHasChars = false;
       i++;
       continue;
     }
@@ -103,6 +107,7 @@ export function parseCsvRecords(text: string, delimiter: string, skipped: Skippe
     }
     field += c;
     fieldStarted = true;
+    fieldHasChars = true;
     i++;
   }
   if (field !== '' || fields.length > 0 || fieldStarted) endRecord();
