@@ -122,7 +122,7 @@ describe('hukuk serve in Chromium', () => {
     expect(luminance(darkBg)).toBeLessThan(0.1);
     expect(luminance(lightBg)).toBeGreaterThan(0.8);
     if (updateScreenshots) {
-      await page.getByTestId('preset-qlora-balanced').waitFor();
+      await page.getByTestId('preset-flagship-qlora').waitFor();
       await page.mouse.move(0, 0);
       await page.screenshot({ path: join(repoRoot, 'docs/screenshot-shell-dark.png') });
     }

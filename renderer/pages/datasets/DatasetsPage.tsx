@@ -1,15 +1,24 @@
-// Datasets: question/answer files with their column mapping, template and statistics.
-// Import arrives with the datasets channels (issue 3).
+// Datasets: imported question/answer files (datasets:list) with their splits and mapping.
+// Import arrives with the import channels (issue 3).
+import { Box, Chip, Typography } from '@mui/material';
 import CloudDownloadOutlinedIcon from '@mui/icons-material/CloudDownloadOutlined';
 import TableChartOutlinedIcon from '@mui/icons-material/TableChartOutlined';
 import UploadFileOutlinedIcon from '@mui/icons-material/UploadFileOutlined';
-import { useT } from '../../i18n';
+import type { Dataset } from '../../../common/contract/datasets';
+import { useI18n, type Language, type Translate } from '../../i18n';
+import { api } from '../../state/api';
+import { useQuery } from '../../state/use-query';
 import { PageHeader } from '../../components/PageHeader';
 import { EmptyState } from '../../components/EmptyState';
 import { DisabledAction } from '../../components/DisabledAction';
+import { QueryView } from '../../components/QueryView';
+import { DataTable, type Column } from '../../components/DataTable';
+import { formatDateTime, formatNumber } from '../../components/format';
+import { monoFonts } from '../../theme';
 
 export function DatasetsPage() {
-  const t = useT();
+  const { t, language } = useI18n();
+  const datasets = useQuery(() => api.datasets.list({}));
   const notYet = t('common.notYet');
   return (
     <>
@@ -28,17 +37,78 @@ export function DatasetsPage() {
           </>
         }
       />
-      <EmptyState
-        testId="datasets-empty"
-        icon={<TableChartOutlinedIcon />}
-        title={t('datasets.emptyTitle')}
-        body={t('datasets.emptyBody')}
-        actions={
-          <DisabledAction reason={notYet} variant="contained" startIcon={<UploadFileOutlinedIcon />}>
-            {t('datasets.importFile')}
-          </DisabledAction>
+      <QueryView query={datasets} failedTitle={t('datasets.loadFailed')} testId="datasets">
+        {(list) =>
+          list.length === 0 ? (
+            <EmptyState
+              testId="datasets-empty"
+              icon={<TableChartOutlinedIcon />}
+              title={t('datasets.emptyTitle')}
+              body={t('datasets.emptyBody')}
+              actions={
+                <DisabledAction reason={notYet} variant="contained" startIcon={<UploadFileOutlinedIcon />}>
+                  {t('datasets.importFile')}
+                </DisabledAction>
+              }
+            />
+          ) : (
+            <DataTable rows={list} columns={datasetColumns(t, language)} rowKey={(d) => d.id} testId="datasets-table" label={t('datasets.title')} />
+          )
         }
-      />
+      </QueryView>
     </>
   );
+}
+
+const split = (n: number | null, language: Language) => (n === null ? '—' : formatNumber(n, language));
+
+function datasetColumns(t: Translate, language: Language): Column<Dataset>[] {
+  return [
+    {
+      key: 'name',
+      header: t('datasets.colName'),
+      cell: (d) => (
+        <Box sx={{ minWidth: 160 }}>
+          <Typography variant="body2" sx={{ fontWeight: 650 }} data-testid="dataset-name">
+            {d.name}
+          </Typography>
+          <Typography variant="caption" color="text.secondary" sx={{ fontFamily: monoFonts, wordBreak: 'break-all' }}>
+            {d.sourcePath ?? d.storedPath}
+          </Typography>
+        </Box>
+      ),
+    },
+    { key: 'format', header: t('datasets.colFormat'), cell: (d) => <Chip size="small" label={d.format.toUpperCase()} /> },
+    { key: 'rows', header: t('datasets.colRows'), align: 'right', cell: (d) => <span data-testid="dataset-rows">{formatNumber(d.rowCount, language)}</span> },
+    {
+      key: 'splits',
+      header: t('datasets.colSplits'),
+      align: 'right',
+      hideBelow: 'md',
+      cell: (d) => `${split(d.trainRows, language)} / ${split(d.validationRows, language)} / ${split(d.testRows, language)}`,
+    },
+    {
+      key: 'skipped',
+      header: t('datasets.colSkipped'),
+      align: 'right',
+      cell: (d) => (d.skippedRows > 0 ? <Chip size="small" color="warning" variant="outlined" label={formatNumber(d.skippedRows, language)} /> : '0'),
+    },
+    {
+      key: 'columns',
+      header: t('datasets.colColumns'),
+      hideBelow: 'md',
+      cell: (d) => {
+        const q = d.columnMapping.question;
+        const a = d.columnMapping.answer;
+        return typeof q === 'string' && typeof a === 'string' ? (
+          <Box component="span" sx={{ fontFamily: monoFonts, fontSize: 13 }}>
+            {q} → {a}
+          </Box>
+        ) : (
+          '—'
+        );
+      },
+    },
+    { key: 'imported', header: t('datasets.colImported'), hideBelow: 'lg', cell: (d) => formatDateTime(d.importedAt, language) },
+  ];
 }

@@ -1,16 +1,30 @@
-// Models: base models of the T5 family. Import and listing arrive with the models channels
-// (issue 3); until then the page says what belongs here and what will be possible.
+// Models: imported base models of the T5 family (models:list). Import and pull arrive with
+// the import channels (issue 3); until then those actions are shown, disabled, with why.
+import { Box, Chip, Tooltip, Typography } from '@mui/material';
 import CloudDownloadOutlinedIcon from '@mui/icons-material/CloudDownloadOutlined';
 import CreateNewFolderOutlinedIcon from '@mui/icons-material/CreateNewFolderOutlined';
 import ViewInArOutlinedIcon from '@mui/icons-material/ViewInArOutlined';
-import { useT } from '../../i18n';
+import type { Model } from '../../../common/contract/models';
+import { useI18n, type Language, type Translate } from '../../i18n';
+import { api } from '../../state/api';
+import { useQuery } from '../../state/use-query';
 import { PageHeader } from '../../components/PageHeader';
 import { EmptyState } from '../../components/EmptyState';
 import { DisabledAction } from '../../components/DisabledAction';
+import { QueryView } from '../../components/QueryView';
+import { DataTable, type Column } from '../../components/DataTable';
+import { formatBytes, formatCount, formatDateTime, formatNumber } from '../../components/format';
+import { monoFonts } from '../../theme';
 
 export function ModelsPage() {
-  const t = useT();
+  const { t, language } = useI18n();
+  const models = useQuery(() => api.models.list({}));
   const notYet = t('common.notYet');
+  const importButton = (
+    <DisabledAction reason={notYet} variant="contained" startIcon={<CreateNewFolderOutlinedIcon />}>
+      {t('models.importFolder')}
+    </DisabledAction>
+  );
   return (
     <>
       <PageHeader
@@ -28,17 +42,63 @@ export function ModelsPage() {
           </>
         }
       />
-      <EmptyState
-        testId="models-empty"
-        icon={<ViewInArOutlinedIcon />}
-        title={t('models.emptyTitle')}
-        body={t('models.emptyBody')}
-        actions={
-          <DisabledAction reason={notYet} variant="contained" startIcon={<CreateNewFolderOutlinedIcon />}>
-            {t('models.importFolder')}
-          </DisabledAction>
+      <QueryView query={models} failedTitle={t('models.loadFailed')} testId="models">
+        {(list) =>
+          list.length === 0 ? (
+            <EmptyState testId="models-empty" icon={<ViewInArOutlinedIcon />} title={t('models.emptyTitle')} body={t('models.emptyBody')} actions={importButton} />
+          ) : (
+            <DataTable rows={list} columns={modelColumns(t, language)} rowKey={(m) => m.id} testId="models-table" label={t('models.title')} />
+          )
         }
-      />
+      </QueryView>
     </>
   );
+}
+
+const dash = '—';
+const num = (n: number | null, language: Language) => (n === null ? dash : formatNumber(n, language));
+
+function modelColumns(t: Translate, language: Language): Column<Model>[] {
+  return [
+    {
+      key: 'name',
+      header: t('models.colName'),
+      cell: (m) => (
+        <Box sx={{ minWidth: 180 }}>
+          <Typography variant="body2" sx={{ fontWeight: 650 }} data-testid="model-name">
+            {m.name}
+          </Typography>
+          <Tooltip title={m.copied ? t('models.copied') : t('models.linked')}>
+            <Typography variant="caption" color="text.secondary" sx={{ fontFamily: monoFonts, wordBreak: 'break-all' }}>
+              {m.sourcePath ?? m.storedPath}
+            </Typography>
+          </Tooltip>
+        </Box>
+      ),
+    },
+    {
+      key: 'architecture',
+      header: t('models.colArchitecture'),
+      cell: (m) => (
+        <Box>
+          {m.modelType && <Chip size="small" label={m.modelType} sx={{ fontFamily: monoFonts, mr: 0.5 }} />}
+          <Typography variant="caption" color="text.secondary" component="div">
+            {m.architecture ?? ''}
+          </Typography>
+        </Box>
+      ),
+    },
+    {
+      key: 'layers',
+      header: t('models.colLayers'),
+      align: 'right',
+      cell: (m) => (m.numLayers === null ? dash : `${m.numLayers} + ${m.numDecoderLayers ?? m.numLayers}`),
+    },
+    { key: 'dModel', header: t('models.colDModel'), align: 'right', hideBelow: 'lg', cell: (m) => num(m.dModel, language) },
+    { key: 'vocab', header: t('models.colVocab'), align: 'right', hideBelow: 'md', cell: (m) => num(m.vocabSize, language) },
+    { key: 'params', header: t('models.colParams'), align: 'right', cell: (m) => (m.paramCount === null ? dash : formatCount(m.paramCount, language)) },
+    { key: 'dtype', header: t('models.colDtype'), hideBelow: 'md', cell: (m) => m.dtype ?? dash },
+    { key: 'disk', header: t('models.colSize'), align: 'right', cell: (m) => (m.diskBytes === null ? dash : formatBytes(m.diskBytes, language)) },
+    { key: 'imported', header: t('models.colImported'), hideBelow: 'lg', cell: (m) => formatDateTime(m.importedAt, language) },
+  ];
 }

@@ -1,5 +1,6 @@
-// New run: base model + dataset + preset -> a training run. The model and dataset pickers
-// fill once import exists (issue 3); the presets are real and selectable now.
+// New run: base model + dataset + preset -> a training run. The pickers list what is imported
+// (models:list, datasets:list); the presets are the shared ones (resources/presets via
+// common/training), the same the CLI's `hukuk train --preset` uses.
 import { useState } from 'react';
 import {
   Box,
@@ -18,14 +19,27 @@ import {
 } from '@mui/material';
 import CheckCircleIcon from '@mui/icons-material/CheckCircle';
 import PlayArrowIcon from '@mui/icons-material/PlayArrow';
-import { useI18n } from '../../i18n';
+import { TRAINING_PRESETS, configFromPreset } from '../../../common/training/presets';
+import type { TrainingPreset } from '../../../common/training/config';
+import { useI18n, type Language, type Translate } from '../../i18n';
+import { api } from '../../state/api';
+import { useQuery } from '../../state/use-query';
 import { PageHeader } from '../../components/PageHeader';
 import { DisabledAction } from '../../components/DisabledAction';
-import { defaultPresetId, presets, type Preset } from './presets';
+import { formatNumber } from '../../components/format';
+
+const defaultPreset = 'flagship-qlora';
 
 export function NewRunPage() {
   const { t, language } = useI18n();
-  const [presetId, setPresetId] = useState(defaultPresetId);
+  const [presetName, setPresetName] = useState(TRAINING_PRESETS.some((p) => p.name === defaultPreset) ? defaultPreset : TRAINING_PRESETS[0]?.name);
+  const [modelId, setModelId] = useState<number | ''>('');
+  const [datasetId, setDatasetId] = useState<number | ''>('');
+  const models = useQuery(() => api.models.list({}));
+  const datasets = useQuery(() => api.datasets.list({}));
+  const modelList = models.status === 'ok' ? models.value : [];
+  const datasetList = datasets.status === 'ok' ? datasets.value : [];
+  const ready = modelId !== '' && datasetId !== '';
 
   return (
     <>
@@ -34,7 +48,7 @@ export function NewRunPage() {
         title={t('newRun.title')}
         subtitle={t('newRun.subtitle')}
         actions={
-          <DisabledAction reason={t('newRun.needModelAndData')} variant="contained" startIcon={<PlayArrowIcon />} testId="new-run-start">
+          <DisabledAction reason={ready ? t('newRun.notYet') : t('newRun.needModelAndData')} variant="contained" startIcon={<PlayArrowIcon />} testId="new-run-start">
             {t('newRun.start')}
           </DisabledAction>
         }
@@ -42,8 +56,24 @@ export function NewRunPage() {
       <Stack spacing={3}>
         <Paper variant="outlined" sx={{ p: 3 }}>
           <Stack direction={{ xs: 'column', md: 'row' }} spacing={2}>
-            <EmptyPicker id="new-run-model" label={t('newRun.stepModel')} help={t('newRun.noModels')} />
-            <EmptyPicker id="new-run-dataset" label={t('newRun.stepDataset')} help={t('newRun.noDatasets')} />
+            <Picker
+              id="new-run-model"
+              label={t('newRun.stepModel')}
+              empty={t('newRun.noModels')}
+              value={modelId}
+              onChange={setModelId}
+              options={modelList.map((m) => ({ id: m.id, label: t('newRun.modelOption', { name: m.name, layers: m.numLayers === null ? '?' : `${m.numLayers}+${m.numDecoderLayers ?? m.numLayers}` }) }))}
+              loading={models.status === 'loading'}
+            />
+            <Picker
+              id="new-run-dataset"
+              label={t('newRun.stepDataset')}
+              empty={t('newRun.noDatasets')}
+              value={datasetId}
+              onChange={setDatasetId}
+              options={datasetList.map((d) => ({ id: d.id, label: t('newRun.datasetOption', { name: d.name, rows: formatNumber(d.rowCount, language) }) }))}
+              loading={datasets.status === 'loading'}
+            />
           </Stack>
         </Paper>
         <Box>
@@ -51,8 +81,8 @@ export function NewRunPage() {
             {t('newRun.stepPreset')}
           </Typography>
           <Box role="radiogroup" aria-label={t('newRun.stepPreset')} sx={{ display: 'grid', gap: 2, gridTemplateColumns: { xs: '1fr', md: 'repeat(3, 1fr)' } }}>
-            {presets.map((p) => (
-              <PresetCard key={p.id} preset={p} language={language} selected={p.id === presetId} onSelect={() => setPresetId(p.id)} t={t} />
+            {TRAINING_PRESETS.map((p) => (
+              <PresetCard key={p.name} preset={p} language={language} selected={p.name === presetName} onSelect={() => setPresetName(p.name)} t={t} />
             ))}
           </Box>
         </Box>
@@ -61,63 +91,79 @@ export function NewRunPage() {
   );
 }
 
-function EmptyPicker({ id, label, help }: { id: string; label: string; help: string }) {
+function Picker({
+  id,
+  label,
+  empty,
+  value,
+  onChange,
+  options,
+  loading,
+}: {
+  id: string;
+  label: string;
+  empty: string;
+  value: number | '';
+  onChange: (v: number | '') => void;
+  options: { id: number; label: string }[];
+  loading: boolean;
+}) {
+  const disabled = loading || options.length === 0;
   return (
-    <FormControl fullWidth disabled data-testid={id}>
+    <FormControl fullWidth disabled={disabled} data-testid={id}>
       <InputLabel id={`${id}-label`}>{label}</InputLabel>
-      <Select labelId={`${id}-label`} label={label} value="">
-        <MenuItem value="" />
+      <Select labelId={`${id}-label`} label={label} value={disabled ? '' : value} onChange={(e) => {
+          const v = e.target.value as number | '';
+          onChange(v === '' ? '' : Number(v));
+        }}>
+        {options.length === 0 && <MenuItem value="" />}
+        {options.map((o) => (
+          <MenuItem key={o.id} value={o.id}>
+            {o.label}
+          </MenuItem>
+        ))}
       </Select>
-      <FormHelperText>{help}</FormHelperText>
+      {!loading && options.length === 0 && <FormHelperText>{empty}</FormHelperText>}
     </FormControl>
   );
 }
 
-function PresetCard({
-  preset,
-  language,
-  selected,
-  onSelect,
-  t,
-}: {
-  preset: Preset;
-  language: 'tr' | 'en';
-  selected: boolean;
-  onSelect: () => void;
-  t: ReturnType<typeof useI18n>['t'];
-}) {
-  const tr = preset.training;
+function PresetCard({ preset, language, selected, onSelect, t }: { preset: TrainingPreset; language: Language; selected: boolean; onSelect: () => void; t: Translate }) {
+  const c = configFromPreset(preset.name);
+  const batch = c.batchSize * c.gradientAccumulationSteps;
   return (
     <Card sx={{ borderColor: selected ? 'primary.main' : undefined, boxShadow: (th) => (selected ? `0 0 0 1px ${th.palette.primary.main}` : 'none') }}>
       <CardActionArea
         onClick={onSelect}
         role="radio"
         aria-checked={selected}
-        data-testid={`preset-${preset.id}`}
+        data-testid={`preset-${preset.name}`}
         sx={{ height: '100%', display: 'flex', flexDirection: 'column', alignItems: 'stretch', justifyContent: 'flex-start' }}
       >
         <CardContent>
-          <Stack direction="row" spacing={1} sx={{ alignItems: 'center', mb: 1 }}>
+          <Stack direction="row" spacing={1} sx={{ alignItems: 'flex-start', mb: 1 }}>
             <Typography variant="h3" component="h3" sx={{ flex: 1 }}>
-              {preset.name[language]}
+              {preset.title[language]}
             </Typography>
             {selected && <CheckCircleIcon color="primary" fontSize="small" aria-hidden />}
           </Stack>
-          <Typography variant="body2" color="text.secondary" sx={{ mb: 1.5, minHeight: 60 }}>
+          <Typography
+            variant="body2"
+            color="text.secondary"
+            title={preset.description[language]}
+            sx={{ mb: 1.5, display: '-webkit-box', WebkitLineClamp: 4, WebkitBoxOrient: 'vertical', overflow: 'hidden' }}
+          >
             {preset.description[language]}
           </Typography>
           <Stack direction="row" spacing={0.75} useFlexGap sx={{ flexWrap: 'wrap' }}>
-            <Chip size="small" label={t('newRun.presetLora', { r: preset.lora.r, alpha: preset.lora.alpha })} />
-            <Chip size="small" label={t('newRun.presetLr', { lr: tr.learningRate.toExponential() })} />
+            <Chip size="small" color={c.device === 'cuda' ? 'primary' : 'default'} variant="outlined" label={c.device === 'cuda' ? t('newRun.presetGpu') : t('newRun.presetCpu')} />
+            <Chip size="small" label={c.quantization === 'nf4' ? t('newRun.preset4bit') : t('newRun.presetFull')} />
+            <Chip size="small" label={t('newRun.presetLora', { r: c.loraR, alpha: c.loraAlpha })} />
+            <Chip size="small" label={t('newRun.presetLr', { lr: c.learningRate.toExponential() })} />
             <Chip
               size="small"
-              label={
-                tr.maxSteps !== null
-                  ? t('newRun.presetMaxSteps', { steps: tr.maxSteps, batch: tr.batchSize * tr.gradientAccumulation })
-                  : t('newRun.presetSteps', { epochs: tr.epochs, batch: tr.batchSize * tr.gradientAccumulation })
-              }
+              label={c.maxSteps > 0 ? t('newRun.presetMaxSteps', { steps: c.maxSteps, batch }) : t('newRun.presetSteps', { epochs: c.numEpochs, batch })}
             />
-            <Chip size="small" label={preset.quantizeBase === 'nf4' ? t('newRun.preset4bit') : t('newRun.presetFull')} />
           </Stack>
         </CardContent>
       </CardActionArea>

@@ -1,14 +1,27 @@
-// Runs: every fine-tuning run with its status, curves and outputs (issue 5 fills the list).
-import { Button } from '@mui/material';
+// Runs: every fine-tuning run (runs:list), kept current by the runs:status events main pushes.
+import { useEffect } from 'react';
+import { Box, Button, Chip, Tooltip, Typography, type ChipProps } from '@mui/material';
 import PlayCircleOutlineIcon from '@mui/icons-material/PlayCircleOutline';
 import TimelineOutlinedIcon from '@mui/icons-material/TimelineOutlined';
-import { useT } from '../../i18n';
+import type { Run, RunStatus } from '../../../common/contract/runs';
+import { useI18n, type Language, type Translate } from '../../i18n';
+import type { MessageKey } from '../../i18n/en';
+import { api } from '../../state/api';
 import { navigate } from '../../state/router';
+import { useQuery } from '../../state/use-query';
 import { PageHeader } from '../../components/PageHeader';
 import { EmptyState } from '../../components/EmptyState';
+import { QueryView } from '../../components/QueryView';
+import { DataTable, type Column } from '../../components/DataTable';
+import { formatDateTime, formatDuration } from '../../components/format';
 
 export function RunsPage() {
-  const t = useT();
+  const { t, language } = useI18n();
+  const runs = useQuery(() => api.runs.list({}));
+  const { reload } = runs;
+  // A status change anywhere (this window, the CLI, another browser) refreshes the list.
+  useEffect(() => api.on('runs:status', () => reload()), [reload]);
+
   const start = (
     <Button variant="contained" startIcon={<PlayCircleOutlineIcon />} onClick={() => navigate('new-run')} data-testid="runs-start-new">
       {t('runs.startNew')}
@@ -16,8 +29,68 @@ export function RunsPage() {
   );
   return (
     <>
-      <PageHeader route="runs" title={t('runs.title')} subtitle={t('runs.subtitle')} />
-      <EmptyState testId="runs-empty" icon={<TimelineOutlinedIcon />} title={t('runs.emptyTitle')} body={t('runs.emptyBody')} actions={start} />
+      <PageHeader route="runs" title={t('runs.title')} subtitle={t('runs.subtitle')} actions={runs.status === 'ok' && runs.value.length > 0 ? start : undefined} />
+      <QueryView query={runs} failedTitle={t('runs.loadFailed')} testId="runs">
+        {(list) =>
+          list.length === 0 ? (
+            <EmptyState testId="runs-empty" icon={<TimelineOutlinedIcon />} title={t('runs.emptyTitle')} body={t('runs.emptyBody')} actions={start} />
+          ) : (
+            <DataTable rows={list} columns={runColumns(t, language)} rowKey={(r) => r.id} testId="runs-table" label={t('runs.title')} />
+          )
+        }
+      </QueryView>
     </>
   );
+}
+
+const statusColor: Record<RunStatus, ChipProps['color']> = {
+  queued: 'default',
+  running: 'info',
+  completed: 'success',
+  failed: 'error',
+  cancelled: 'default',
+};
+
+export function RunStatusChip({ run, t }: { run: Pick<Run, 'status' | 'error'>; t: Translate }) {
+  const chip = (
+    <Chip
+      size="small"
+      color={statusColor[run.status]}
+      variant={run.status === 'running' ? 'filled' : 'outlined'}
+      label={t(`runs.status.${run.status}` as MessageKey)}
+      data-testid="run-status"
+      data-status={run.status}
+    />
+  );
+  return run.error ? <Tooltip title={run.error}>{chip}</Tooltip> : chip;
+}
+
+function runColumns(t: Translate, language: Language): Column<Run>[] {
+  return [
+    {
+      key: 'name',
+      header: t('runs.colName'),
+      cell: (r) => (
+        <Box sx={{ minWidth: 160 }}>
+          <Typography variant="body2" sx={{ fontWeight: 650 }} data-testid="run-name">
+            {r.name}
+          </Typography>
+          {r.error && (
+            <Typography variant="caption" color="error" sx={{ display: 'block', maxWidth: 420 }} noWrap title={r.error}>
+              {r.error}
+            </Typography>
+          )}
+        </Box>
+      ),
+    },
+    { key: 'status', header: t('runs.colStatus'), cell: (r) => <RunStatusChip run={r} t={t} /> },
+    { key: 'device', header: t('runs.colDevice'), hideBelow: 'md', cell: (r) => (r.device ? r.device.toUpperCase() : '—') },
+    { key: 'created', header: t('runs.colCreated'), cell: (r) => formatDateTime(r.createdAt, language) },
+    {
+      key: 'duration',
+      header: t('runs.colDuration'),
+      align: 'right',
+      cell: (r) => (r.startedAt === null ? '—' : formatDuration((r.finishedAt ?? Date.now()) - r.startedAt)),
+    },
+  ];
 }

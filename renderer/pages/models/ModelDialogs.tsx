@@ -1,0 +1,286 @@
+// The Models page's actions: import a folder (check first, then copy or reference), pull
+// from the Hub with a progress bar fed by `models:progress`, and delete after asking —
+// saying plainly whether files will be removed (only the app's own copies ever are).
+import { useEffect, useState, type ReactNode } from 'react';
+import {
+  Alert,
+  Box,
+  Button,
+  Dialog,
+  DialogActions,
+  DialogContent,
+  DialogTitle,
+  FormControlLabel,
+  LinearProgress,
+  Radio,
+  RadioGroup,
+  Stack,
+  TextField,
+  Typography,
+} from '@mui/material';
+import type { AppErrorValue } from '../../../common/contract/errors';
+import type { Model, ModelProgress, ModelSummary } from '../../../common/contract/models';
+import { useI18n } from '../../i18n';
+import { api } from '../../state/api';
+import { formatBytes, formatCount, formatNumber } from '../../components/format';
+import { fill, modelStrings } from './strings';
+
+/** The latest progress event for one source (folder path or repo id) while `active`. */
+export function useModelProgress(source: string, active: boolean): ModelProgress | null {
+  const [p, setP] = useState<ModelProgress | null>(null);
+  useEffect(() => {
+    if (!active) return;
+    const off = api.on('models:progress', (batch) => {
+      const mine = batch.filter((e) => e.source === source || (e.source.endsWith(source) && source.length > 0));
+      if (mine.length) setP(mine[mine.length - 1]);
+    });
+    return () => {
+      off();
+      setP(null);
+    };
+  }, [source, active]);
+  return p;
+}
+
+function ProgressView({ progress }: { progress: ModelProgress | null }) {
+  const { language } = useI18n();
+  const s = modelStrings(language);
+  if (!progress) return <LinearProgress data-testid="model-progress" />;
+  const pct = progress.bytesTotal ? Math.min(100, (100 * progress.bytesDone) / progress.bytesTotal) : null;
+  return (
+    <Box data-testid="model-progress">
+      <Typography variant="body2" sx={{ mb: 0.5 }}>
+        {s[`phase_${progress.phase}` as keyof typeof s]}
+        {progress.file ? ` · ${progress.file}` : ''}
+        {progress.bytesTotal ? ` · ${formatBytes(progress.bytesDone, language)} / ${formatBytes(progress.bytesTotal, language)}` : ''}
+      </Typography>
+      {pct === null ? <LinearProgress /> : <LinearProgress variant="determinate" value={pct} />}
+    </Box>
+  );
+}
+
+function ErrorView({ error }: { error: AppErrorValue | null }) {
+  if (!error) return null;
+  return (
+    <Alert severity="error" data-testid="model-dialog-error" sx={{ whiteSpace: 'pre-wrap', wordBreak: 'break-word' }}>
+      {error.message}
+    </Alert>
+  );
+}
+
+function SummaryView({ summary }: { summary: ModelSummary }) {
+  const { language } = useI18n();
+  const s = modelStrings(language);
+  return (
+    <Alert severity={summary.warnings.length ? 'warning' : 'success'} data-testid="model-check-result">
+      <Typography variant="body2" sx={{ fontWeight: 650 }}>
+        {summary.name}
+      </Typography>
+      <Typography variant="body2">
+        {fill(s.checked, {
+          arch: summary.architecture,
+          params: formatCount(summary.paramCount, language),
+          enc: summary.numLayers,
+          dec: summary.numDecoderLayers,
+          vocab: formatNumber(summary.vocabSize, language),
+          dtype: summary.dtype,
+          format: summary.format,
+        })}
+      </Typography>
+      {summary.warnings.map((w) => (
+        <Typography key={w} variant="caption" component="div">
+          {w}
+        </Typography>
+      ))}
+    </Alert>
+  );
+}
+
+function Shell({ open, title, onClose, busy, children, actions, testId }: { open: boolean; title: string; onClose: () => void; busy: boolean; children: ReactNode; actions: ReactNode; testId: string }) {
+  return (
+    <Dialog open={open} onClose={busy ? undefined : onClose} fullWidth maxWidth="sm" data-testid={testId}>
+      <DialogTitle>{title}</DialogTitle>
+      <DialogContent>
+        <Stack spacing={2} sx={{ pt: 1 }}>
+          {children}
+        </Stack>
+      </DialogContent>
+      <DialogActions>{actions}</DialogActions>
+    </Dialog>
+  );
+}
+
+export function ImportModelDialog({ open, onClose, onImported }: { open: boolean; onClose: () => void; onImported: (m: Model) => void }) {
+  const { language } = useI18n();
+  const s = modelStrings(language);
+  const [path, setPath] = useState('');
+  const [name, setName] = useState('');
+  const [mode, setMode] = useState<'copy' | 'reference'>('copy');
+  const [summary, setSummary] = useState<ModelSummary | null>(null);
+  const [error, setError] = useState<AppErrorValue | null>(null);
+  const [busy, setBusy] = useState(false);
+  const progress = useModelProgress(path.trim(), busy);
+
+  const check = async () => {
+    setBusy(true);
+    setError(null);
+    setSummary(null);
+    const r = await api.models.inspect({ path: path.trim() });
+    setBusy(false);
+    if (r.ok) setSummary(r.value);
+    else setError(r.error);
+  };
+  const doImport = async () => {
+    setBusy(true);
+    setError(null);
+    const r = await api.models.import({ path: path.trim(), mode, ...(name.trim() ? { name: name.trim() } : {}) });
+    setBusy(false);
+    if (r.ok) {
+      onImported(r.value.model);
+      setPath('');
+      setName('');
+      setSummary(null);
+      onClose();
+    } else setError(r.error);
+  };
+  return (
+    <Shell
+      open={open}
+      onClose={onClose}
+      busy={busy}
+      title={s.importTitle}
+      testId="model-import-dialog"
+      actions={
+        <>
+          <Button onClick={onClose} disabled={busy}>
+            {s.cancel}
+          </Button>
+          <Button onClick={check} disabled={busy || !path.trim()} data-testid="model-import-check">
+            {s.check}
+          </Button>
+          <Button variant="contained" onClick={doImport} disabled={busy || !path.trim()} data-testid="model-import-submit">
+            {s.import}
+          </Button>
+        </>
+      }
+    >
+      <Typography variant="body2" color="text.secondary">
+        {s.importHelp}
+      </Typography>
+      <TextField
+        label={s.path}
+        value={path}
+        onChange={(e) => (setPath(e.target.value), setSummary(null))}
+        autoFocus
+        fullWidth
+        slotProps={{ htmlInput: { 'data-testid': 'model-import-path', spellCheck: false } }}
+      />
+      <TextField label={s.name} value={name} onChange={(e) => setName(e.target.value)} fullWidth slotProps={{ htmlInput: { 'data-testid': 'model-import-name' } }} />
+      <RadioGroup value={mode} onChange={(e) => setMode(e.target.value as 'copy' | 'reference')}>
+        <FormControlLabel value="copy" control={<Radio />} label={s.modeCopy} />
+        <FormControlLabel value="reference" control={<Radio />} label={s.modeReference} data-testid="model-import-reference" />
+      </RadioGroup>
+      {summary && <SummaryView summary={summary} />}
+      {busy && <ProgressView progress={progress} />}
+      <ErrorView error={error} />
+    </Shell>
+  );
+}
+
+export function PullModelDialog({ open, onClose, onImported }: { open: boolean; onClose: () => void; onImported: (m: Model) => void }) {
+  const { language } = useI18n();
+  const s = modelStrings(language);
+  const [repo, setRepo] = useState('');
+  const [revision, setRevision] = useState('');
+  const [token, setToken] = useState('');
+  const [error, setError] = useState<AppErrorValue | null>(null);
+  const [busy, setBusy] = useState(false);
+  const progress = useModelProgress(repo.trim(), busy);
+  const valid = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)?$/.test(repo.trim());
+
+  const pull = async () => {
+    setBusy(true);
+    setError(null);
+    const r = await api.models.pull({
+      repo: repo.trim(),
+      ...(revision.trim() ? { revision: revision.trim() } : {}),
+      ...(token.trim() ? { token: token.trim() } : {}),
+    });
+    setBusy(false);
+    setToken('');
+    if (r.ok) {
+      onImported(r.value.model);
+      setRepo('');
+      setRevision('');
+      onClose();
+    } else setError(r.error);
+  };
+  return (
+    <Shell
+      open={open}
+      onClose={onClose}
+      busy={busy}
+      title={s.pullTitle}
+      testId="model-pull-dialog"
+      actions={
+        <>
+          <Button onClick={onClose} disabled={busy}>
+            {s.cancel}
+          </Button>
+          <Button variant="contained" onClick={pull} disabled={busy || !valid} data-testid="model-pull-submit">
+            {s.pull}
+          </Button>
+        </>
+      }
+    >
+      <Typography variant="body2" color="text.secondary">
+        {s.pullHelp}
+      </Typography>
+      <TextField label={s.repo} value={repo} onChange={(e) => setRepo(e.target.value)} autoFocus fullWidth placeholder="Turkish-NLP/t5-efficient-base-turkish" slotProps={{ htmlInput: { 'data-testid': 'model-pull-repo', spellCheck: false } }} />
+      <TextField label={s.revision} value={revision} onChange={(e) => setRevision(e.target.value)} fullWidth />
+      <TextField label={s.token} value={token} onChange={(e) => setToken(e.target.value)} type="password" autoComplete="off" fullWidth />
+      {busy && <ProgressView progress={progress} />}
+      <ErrorView error={error} />
+    </Shell>
+  );
+}
+
+export function DeleteModelDialog({ model, onClose, onDeleted }: { model: Model | null; onClose: () => void; onDeleted: () => void }) {
+  const { language } = useI18n();
+  const s = modelStrings(language);
+  const [error, setError] = useState<AppErrorValue | null>(null);
+  const [busy, setBusy] = useState(false);
+  const remove = async () => {
+    if (!model) return;
+    setBusy(true);
+    const r = await api.models.delete({ id: model.id });
+    setBusy(false);
+    if (r.ok) {
+      setError(null);
+      onDeleted();
+      onClose();
+    } else setError(r.error);
+  };
+  return (
+    <Shell
+      open={model !== null}
+      onClose={() => (setError(null), onClose())}
+      busy={busy}
+      title={fill(s.deleteTitle, { name: model?.name ?? '' })}
+      testId="model-delete-dialog"
+      actions={
+        <>
+          <Button onClick={onClose} disabled={busy} autoFocus>
+            {s.cancel}
+          </Button>
+          <Button color="error" variant="contained" onClick={remove} disabled={busy} data-testid="model-delete-confirm">
+            {s.delete}
+          </Button>
+        </>
+      }
+    >
+      <Typography variant="body2">{fill(model?.copied ? s.deleteCopied : s.deleteReferenced, { path: model?.storedPath ?? '' })}</Typography>
+      <ErrorView error={error} />
+    </Shell>
+  );
+}
