@@ -31,7 +31,7 @@ export function useModelProgress(source: string, active: boolean): ModelProgress
   useEffect(() => {
     if (!active) return;
     const off = api.on('models:progress', (batch) => {
-      const mine = batch.filter((e) => e.source === source || (e.source.endsWith(source) && source.length > 0));
+      const mine = batch.filter((e) => e.source === source);
       if (mine.length) setP(mine[mine.length - 1]);
     });
     return () => {

@@ -1,6 +1,8 @@
-// Models: imported base models of the T5 family (models:list). Import and pull arrive with
-// the import channels (issue 3); until then those actions are shown, disabled, with why.
-import { Box, Chip, Tooltip, Typography } from '@mui/material';
+// Models: imported base models of the T5 family (models:list), imported from a folder
+// (models:import) or pulled from the Hub (models:pull), deleted after asking (models:delete).
+import { useState } from 'react';
+import { Box, Button, Chip, IconButton, Tooltip, Typography } from '@mui/material';
+import DeleteOutlineIcon from '@mui/icons-material/DeleteOutline';
 import CloudDownloadOutlinedIcon from '@mui/icons-material/CloudDownloadOutlined';
 import CreateNewFolderOutlinedIcon from '@mui/icons-material/CreateNewFolderOutlined';
 import ViewInArOutlinedIcon from '@mui/icons-material/ViewInArOutlined';
@@ -10,20 +12,23 @@ import { api } from '../../state/api';
 import { useQuery } from '../../state/use-query';
 import { PageHeader } from '../../components/PageHeader';
 import { EmptyState } from '../../components/EmptyState';
-import { DisabledAction } from '../../components/DisabledAction';
 import { QueryView } from '../../components/QueryView';
 import { DataTable, type Column } from '../../components/DataTable';
 import { formatBytes, formatCount, formatDateTime, formatNumber } from '../../components/format';
 import { monoFonts } from '../../theme';
+import { DeleteModelDialog, ImportModelDialog, PullModelDialog } from './ModelDialogs';
+import { modelStrings } from './strings';
 
 export function ModelsPage() {
   const { t, language } = useI18n();
   const models = useQuery(() => api.models.list({}));
-  const notYet = t('common.notYet');
+  const [importing, setImporting] = useState(false);
+  const [pulling, setPulling] = useState(false);
+  const [deleting, setDeleting] = useState<Model | null>(null);
   const importButton = (
-    <DisabledAction reason={notYet} variant="contained" startIcon={<CreateNewFolderOutlinedIcon />}>
+    <Button variant="contained" startIcon={<CreateNewFolderOutlinedIcon />} onClick={() => setImporting(true)} data-testid="models-import">
       {t('models.importFolder')}
-    </DisabledAction>
+    </Button>
   );
   return (
     <>
@@ -33,21 +38,22 @@ export function ModelsPage() {
         subtitle={t('models.subtitle')}
         actions={
           <>
-            <DisabledAction reason={notYet} variant="outlined" startIcon={<CloudDownloadOutlinedIcon />} testId="models-pull">
+            <Button variant="outlined" startIcon={<CloudDownloadOutlinedIcon />} onClick={() => setPulling(true)} data-testid="models-pull">
               {t('models.pull')}
-            </DisabledAction>
-            <DisabledAction reason={notYet} variant="contained" startIcon={<CreateNewFolderOutlinedIcon />} testId="models-import">
-              {t('models.importFolder')}
-            </DisabledAction>
+            </Button>
+            {importButton}
           </>
         }
       />
+      <ImportModelDialog open={importing} onClose={() => setImporting(false)} onImported={() => models.reload()} />
+      <PullModelDialog open={pulling} onClose={() => setPulling(false)} onImported={() => models.reload()} />
+      <DeleteModelDialog model={deleting} onClose={() => setDeleting(null)} onDeleted={() => models.reload()} />
       <QueryView query={models} failedTitle={t('models.loadFailed')} testId="models">
         {(list) =>
           list.length === 0 ? (
             <EmptyState testId="models-empty" icon={<ViewInArOutlinedIcon />} title={t('models.emptyTitle')} body={t('models.emptyBody')} actions={importButton} />
           ) : (
-            <DataTable rows={list} columns={modelColumns(t, language)} rowKey={(m) => m.id} testId="models-table" label={t('models.title')} />
+            <DataTable rows={list} columns={modelColumns(t, language, setDeleting)} rowKey={(m) => m.id} testId="models-table" label={t('models.title')} />
           )
         }
       </QueryView>
@@ -58,7 +64,8 @@ export function ModelsPage() {
 const dash = '—';
 const num = (n: number | null, language: Language) => (n === null ? dash : formatNumber(n, language));
 
-function modelColumns(t: Translate, language: Language): Column<Model>[] {
+function modelColumns(t: Translate, language: Language, onDelete: (m: Model) => void): Column<Model>[] {
+  const s = modelStrings(language);
   return [
     {
       key: 'name',
@@ -100,5 +107,17 @@ function modelColumns(t: Translate, language: Language): Column<Model>[] {
     { key: 'dtype', header: t('models.colDtype'), hideBelow: 'md', cell: (m) => m.dtype ?? dash },
     { key: 'disk', header: t('models.colSize'), align: 'right', cell: (m) => (m.diskBytes === null ? dash : formatBytes(m.diskBytes, language)) },
     { key: 'imported', header: t('models.colImported'), hideBelow: 'lg', cell: (m) => formatDateTime(m.importedAt, language) },
+    {
+      key: 'actions',
+      header: s.actions,
+      align: 'right',
+      cell: (m) => (
+        <Tooltip title={s.delete}>
+          <IconButton size="small" aria-label={`${s.delete} ${m.name}`} onClick={() => onDelete(m)} data-testid="model-delete">
+            <DeleteOutlineIcon fontSize="small" />
+          </IconButton>
+        </Tooltip>
+      ),
+    },
   ];
 }
