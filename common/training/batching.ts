@@ -153,3 +153,13 @@ export function splitIndices(n: number, ratio: number, seed: number): { train: n
   const nVal = Math.min(n - 1, Math.max(1, Math.round(n * ratio)));
   return { validation: perm.slice(0, nVal).sort((a, b) => a - b), train: perm.slice(nVal).sort((a, b) => a - b) };
 }
+
+/** The largest id in the examples (to check against the model's vocabulary before training). */
+export function maxTokenId(examples: readonly TokenizedExample[]): number {
+  let m = -1;
+  for (const e of examples) {
+    for (let i = 0; i < e.inputIds.length; i++) m = Math.max(m, e.inputIds[i]);
+    for (let i = 0; i < e.labels.length; i++) m = Math.max(m, e.labels[i]);
+  }
+  return m;
+}

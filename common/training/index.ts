@@ -3,4 +3,3 @@ export * from './metrics';
 export * from './batching';
 export * from './rng';
 export * from './presets';
-export * from './prepare';

@@ -90,6 +90,7 @@ export async function runTraining(config: TrainingConfig, data: TrainingData, op
   // ---- the model ----
   let model = opts.model;
   if (!model) {
+    if (!engine.T5Model) throw new Error('this build of the engine addon has no T5 model (native/src/t5): rebuild it with `npm run build:native`');
     log(`loading ${opts.modelDir} on ${config.device}${config.quantization === 'nf4' ? ' (NF4)' : ''}`);
     model = engine.T5Model.load({
       modelDir: opts.modelDir,

@@ -7,14 +7,15 @@
 //
 // Progress goes to stdout as lines (or JSON lines with --json: {"type":"metrics"|"log"|
 // "checkpoint"|"result", ...}); the adapter lands in <output>/adapter (peft format).
-// The dataset reader here is deliberately small (JSON array, {"data": [...]}, JSONL with
-// question/answer columns auto-detected); the importer's readers replace it once they exist.
+// The dataset goes through the importer's readers and column detection (main/io/datasets,
+// common/datasets) and its prompt templates, so the CLI trains on exactly what the app would.
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { TrainingConfigFields, configFromPreset, TRAINING_PRESETS, type TrainingConfigInput } from '../../../common/training';
-import { splitIndices, type TokenizedExample } from '../../../common/training/batching';
-import { maxTokenId, tokenizePairs, DEFAULT_TEMPLATE, type QaPair } from '../../../common/training/prepare';
+import { maxTokenId, type TokenizedExample } from '../../../common/training/batching';
+import { preparePairs, templateByName, tokenizeSplit, type QaPair } from '../../../common/datasets';
+import { readDatasetPath } from '../../io/datasets';
 import { loadTokenizer } from '../../io/tokenizers';
 import { runTraining, TrainingError } from '../../../worker/trainer/run-training';
 import type { CliContext } from '../types';
@@ -32,49 +33,13 @@ const USAGE = `usage: hukuk train --model <dir> --dataset <file> [options]
   --eval-every N       validation loss every N updates
   --seed N             seed for the split, the order, LoRA's init and dropout
   --tokenizer PATH     tokenizer folder/file (default: the model folder)
-  --validation FILE    validation rows (default: a seeded split of --dataset)
+  --validation FILE    validation rows (default: the dataset's validation/test split, else a
+                       seeded split of validationRatio)
+  --template NAME      prompt template: default ("Soru: {question}" -> "{answer}") | teknofest
+  --question-column C, --answer-column C   override the detected columns
   --resume DIR         continue from a checkpoint (<output>/checkpoints/step-N)
   --set KEY=VALUE      any training config field, e.g. --set loraR=8 --set targetModules=q,v
   --json               JSON lines instead of text`;
-
-const QUESTION_COLUMNS = ['Soru', 'soru', 'question', 'Question', 'input', 'instruction', 'prompt'];
-const ANSWER_COLUMNS = ['Cevap', 'cevap', 'answer', 'Answer', 'target', 'output', 'response'];
-
-/** JSON array / {"data": [...]} / JSONL of objects -> (question, answer) pairs. */
-export function readQaFile(file: string): QaPair[] {
-  const text = readFileSync(file, 'utf8').replace(/^\uFEFF/, '');
-  let rows: unknown[];
-  const trimmed = text.trimStart();
-  if (trimmed.startsWith('[') || trimmed.startsWith('{"data"') || /^\{\s*"data"\s*:/.test(trimmed)) {
-    const j = JSON.parse(text) as unknown;
-    rows = Array.isArray(j) ? j : ((j as { data?: unknown[] }).data ?? []);
-  } else {
-    rows = text
-      .split('\n')
-      .filter((l) => l.trim())
-      .map((l, i) => {
-        try {
-          return JSON.parse(l) as unknown;
-        } catch {
-          throw new Error(`${file}:${i + 1}: not a JSON line`);
-        }
-      });
-  }
-  if (rows.length === 0) throw new Error(`${file}: no rows`);
-  const first = rows[0] as Record<string, unknown>;
-  const q = QUESTION_COLUMNS.find((c) => c in first);
-  const a = ANSWER_COLUMNS.find((c) => c in first);
-  if (!q || !a) throw new Error(`${file}: no question/answer columns found (columns: ${Object.keys(first).join(', ')})`);
-  const pairs: QaPair[] = [];
-  rows.forEach((r, i) => {
-    const o = r as Record<string, unknown>;
-    if (typeof o[q] !== 'string' || typeof o[a] !== 'string' || !o[q] || !o[a]) {
-      throw new Error(`${file}: row ${i + 1} has no text in '${q}' or '${a}'`);
-    }
-    pairs.push({ question: o[q] as string, answer: o[a] as string });
-  });
-  return pairs;
-}
 
 function parseSetValue(key: string, raw: string): unknown {
   const field = (TrainingConfigFields.shape as Record<string, unknown>)[key];
@@ -104,6 +69,9 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
         seed: { type: 'string' },
         tokenizer: { type: 'string' },
         validation: { type: 'string' },
+        template: { type: 'string', default: 'default' },
+        'question-column': { type: 'string' },
+        'answer-column': { type: 'string' },
         resume: { type: 'string' },
         set: { type: 'string', multiple: true },
         json: { type: 'boolean', default: false },
@@ -155,20 +123,33 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     if (!existsSync(cfgFile)) throw new Error(`${modelDir} has no config.json`);
     const vocabSize = Number((JSON.parse(readFileSync(cfgFile, 'utf8')) as { vocab_size?: unknown }).vocab_size);
     const { tokenizer, file: tokFile } = loadTokenizer(v.tokenizer ?? modelDir);
-    const encode = (t: string) => tokenizer.encode(t);
 
-    const pairs = readQaFile(v.dataset);
-    let train: TokenizedExample[];
-    let validation: TokenizedExample[];
-    if (v.validation) {
-      train = tokenizePairs(pairs, encode, DEFAULT_TEMPLATE);
-      validation = tokenizePairs(readQaFile(v.validation), encode, DEFAULT_TEMPLATE);
-    } else {
-      const all = tokenizePairs(pairs, encode, DEFAULT_TEMPLATE);
-      const split = splitIndices(all.length, config.validationRatio, config.seed);
-      train = split.train.map((i) => all[i]);
-      validation = split.validation.map((i) => all[i]);
+    const template = templateByName(v.template ?? 'default');
+    const source = await readDatasetPath(v.dataset, v.validation ? { validation: v.validation } : {});
+    const mapping =
+      v['question-column'] || v['answer-column']
+        ? { question: v['question-column'] ?? 'Soru', answer: v['answer-column'] ?? 'Cevap' }
+        : undefined;
+    const prepared = preparePairs(source.tables, {
+      mapping,
+      split: { ratio: config.validationRatio, seed: config.seed, heldOutName: 'validation' },
+    });
+    if (prepared.skipped.length > 0) {
+      out(
+        { type: 'log', message: `skipped ${prepared.skipped.length} rows`, skipped: prepared.skipped.slice(0, 20) },
+        `train: skipped ${prepared.skipped.length} rows (first: ${prepared.skipped
+          .slice(0, 3)
+          .map((r) => `${r.file}${r.line ? ':' + r.line : ''} ${r.reason}`)
+          .join('; ')})`,
+      );
     }
+    const toExamples = (pairs: QaPair[] | undefined): TokenizedExample[] => {
+      const t = tokenizeSplit(pairs ?? [], tokenizer, template);
+      return t.inputIds.map((ids, i) => ({ inputIds: ids, labels: t.targetIds[i] }));
+    };
+    const train = toExamples(prepared.splits.train);
+    // The QLoRA study's data has train/test only: evaluate on test when there is no validation split.
+    const validation = toExamples(prepared.splits.validation ?? prepared.splits.test);
     const maxId = Math.max(maxTokenId(train), maxTokenId(validation));
     if (Number.isFinite(vocabSize) && maxId >= vocabSize) {
       throw new Error(`the tokenizer (${tokFile}) produces id ${maxId}, but the model's vocabulary has ${vocabSize} entries: wrong tokenizer?`);
