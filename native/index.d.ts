@@ -101,6 +101,55 @@ export interface Nf4Api {
   nf4QuantStateJson(q: Nf4Quantized): string;
 }
 
+export interface Nf4CudaMatmulOptions {
+  /** false: y[M,N] = alpha·a[M,K]·Wᵀ + beta·c; true: dx[M,K] = alpha·a[M,N]·W + beta·c */
+  backward?: boolean;
+  out?: 'float32' | 'bfloat16';
+  /** 'auto' (tensor cores when possible) | 'tensor-core' | 'simt' | 'cublas' (dequantize to bf16, then cuBLAS) */
+  impl?: 'auto' | 'tensor-core' | 'simt' | 'cublas';
+  alpha?: number;
+  beta?: number;
+  /** the prior output (same size and type as the result) for beta != 0 */
+  c?: Float32Array | Uint16Array;
+}
+
+export interface Nf4CudaBenchResult {
+  quantizeMs: number;
+  dequantizeBf16Ms: number;
+  fusedForwardMs: number;
+  fusedBackwardMs: number;
+  fusedForwardTflops: number;
+  fusedBackwardTflops: number;
+  tensorCore: boolean;
+  /** the libcublas path, or 'unavailable: why' */
+  cublas: string;
+  cublasForwardMs?: number;
+  cublasBackwardMs?: number;
+  cublasDequantForwardMs?: number;
+  cublasForwardTflops?: number;
+  forwardRelDiffVsCublas?: number;
+  backwardRelDiffVsCublas?: number;
+  weightBytesNf4: number;
+  weightBytesBf16: number;
+}
+
+/** CUDA twins (tests and benchmarks; the engine calls native/src/nf4/nf4_cuda.h). Throw ENGINE_NO_CUDA / ENGINE_NO_GPU when absent. */
+export interface Nf4CudaApi {
+  /** nf4Quantize computed on the GPU (bit-exact with the CPU). */
+  nf4CudaQuantize(input: Float32Array | Uint16Array, shape: number[], options?: Nf4QuantizeOptions): Nf4Quantized;
+  nf4CudaDequantize(q: Nf4Quantized): Float32Array;
+  /** a holds bf16 bits, row-major. Returns Float32Array, or Uint16Array (bf16 bits) for out 'bfloat16'. */
+  nf4CudaMatmul(q: Nf4Quantized, a: Uint16Array, M: number, options?: Nf4CudaMatmulOptions): Float32Array | Uint16Array;
+  nf4CudaBench(options: { M: number; N: number; K: number; reps?: number }): Nf4CudaBenchResult;
+}
+
+// ---- cuda (native/src/cuda) ----
+
+export interface CudaApi {
+  /** whether cuBLAS could be opened at run time ($HUKUK_CUBLAS_DIR, loader path, $CUDA_HOME/lib64, /usr/local/cuda/lib64) */
+  cublasInfo(): { available: boolean; path: string; error: string };
+}
+
 // ---- generate (native/src/generate) ----
 
 /**
@@ -203,7 +252,7 @@ export interface GenerateApi {
 }
 
 /** The whole addon. Modules add their interfaces to this intersection. */
-export type Engine = SystemApi & Nf4Api & GenerateApi;
+export type Engine = SystemApi & Nf4Api & Nf4CudaApi & CudaApi & GenerateApi;
 
 /** Loads the addon ($HUKUK_ADDON, native/build/, or beside an Electron asar). Throws code ENGINE_NOT_BUILT. */
 export function loadEngine(): Engine;

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <string>
 
+#include "core/arena.h"
 #include "core/error.h"
 
 #if defined(HUKUK_CUDA)
@@ -80,6 +81,23 @@ class DeviceBuffer {
   T* ptr_ = nullptr;
   size_t n_ = 0;
 };
+
+// One cudaMalloc'd block handed out by an Arena (see core/arena.h).
+class DeviceArena {
+ public:
+  explicit DeviceArena(size_t bytes) : buf_(bytes), arena_(buf_.get(), bytes) {}
+  Arena& arena() { return arena_; }
+
+ private:
+  DeviceBuffer<uint8_t> buf_;
+  Arena arena_;
+};
+
+// Free and total device memory (for estimates and OOM messages).
+inline void memory_info(size_t* free_bytes, size_t* total_bytes) {
+  cudaError_t e = cudaMemGetInfo(free_bytes, total_bytes);
+  if (e != cudaSuccess) fail(e, "cudaMemGetInfo", __FILE__, __LINE__);
+}
 
 }  // namespace hukuk::cuda
 
