@@ -142,7 +142,7 @@ export class ModelsService {
     req: { path: string; mode?: ImportMode; name?: string },
     onProgress?: (p: ModelProgress) => void,
   ): Promise<{ model: Model; warnings: string[] }> {
-    return this.importFolder(resolve(req.path), { mode: req.mode ?? 'copy', name: req.name, sourcePath: resolve(req.path) }, onProgress);
+    return this.importFolder(resolve(req.path), { mode: req.mode ?? 'copy', name: req.name, sourcePath: resolve(req.path), progressSource: req.path }, onProgress);
   }
 
   async pull(
@@ -163,15 +163,15 @@ export class ModelsService {
     });
     const rev = result.listing.sha ? `${req.revision ?? 'main'}@${result.listing.sha.slice(0, 12)}` : (req.revision ?? 'main');
     // The download is the app's own: move it into place rather than copy 2.5 GB again.
-    return this.importFolder(result.dir, { mode: 'move', name: req.name ?? req.repo, sourcePath: `hf://${req.repo}@${rev}` }, onProgress);
+    return this.importFolder(result.dir, { mode: 'move', name: req.name ?? req.repo, sourcePath: `hf://${req.repo}@${rev}`, progressSource: req.repo }, onProgress);
   }
 
   private async importFolder(
     dir: string,
-    o: { mode: ImportMode | 'move'; name?: string; sourcePath: string },
+    o: { mode: ImportMode | 'move'; name?: string; sourcePath: string; progressSource?: string },
     onProgress?: (p: ModelProgress) => void,
   ): Promise<{ model: Model; warnings: string[] }> {
-    const source = o.sourcePath;
+    const source = o.progressSource ?? o.sourcePath;
     const info = await inspectModelFolder(dir);
     const warnings = [...info.warnings];
     const weightBytes = info.files.filter((f) => f.name === 'config.json' || info.weightFiles.includes(f.name)).reduce((s, f) => s + f.bytes, 0);

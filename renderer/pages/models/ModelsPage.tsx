@@ -25,8 +25,8 @@ export function ModelsPage() {
   const [importing, setImporting] = useState(false);
   const [pulling, setPulling] = useState(false);
   const [deleting, setDeleting] = useState<Model | null>(null);
-  const importButton = (
-    <Button variant="contained" startIcon={<CreateNewFolderOutlinedIcon />} onClick={() => setImporting(true)} data-testid="models-import">
+  const importButton = (testId: string) => (
+    <Button variant="contained" startIcon={<CreateNewFolderOutlinedIcon />} onClick={() => setImporting(true)} data-testid={testId}>
       {t('models.importFolder')}
     </Button>
   );
@@ -41,7 +41,7 @@ export function ModelsPage() {
             <Button variant="outlined" startIcon={<CloudDownloadOutlinedIcon />} onClick={() => setPulling(true)} data-testid="models-pull">
               {t('models.pull')}
             </Button>
-            {importButton}
+            {importButton('models-import')}
           </>
         }
       />
@@ -51,7 +51,7 @@ export function ModelsPage() {
       <QueryView query={models} failedTitle={t('models.loadFailed')} testId="models">
         {(list) =>
           list.length === 0 ? (
-            <EmptyState testId="models-empty" icon={<ViewInArOutlinedIcon />} title={t('models.emptyTitle')} body={t('models.emptyBody')} actions={importButton} />
+            <EmptyState testId="models-empty" icon={<ViewInArOutlinedIcon />} title={t('models.emptyTitle')} body={t('models.emptyBody')} actions={importButton('models-empty-import')} />
           ) : (
             <DataTable rows={list} columns={modelColumns(t, language, setDeleting)} rowKey={(m) => m.id} testId="models-table" label={t('models.title')} />
           )
