@@ -24,7 +24,18 @@ import {
   ModelsProgressEvent,
   ModelsPullRequest,
 } from './models';
-import { DatasetSchema } from './datasets';
+import {
+  DatasetSchema,
+  DatasetSummarySchema,
+  DatasetsDeleteResponse,
+  DatasetsIdRequest,
+  DatasetsImportRequest,
+  DatasetsImportResponse,
+  DatasetsInspectRequest,
+  DatasetsPreviewRequest,
+  DatasetsPreviewResponse,
+  DatasetsStatsRequest,
+} from './datasets';
 
 export const Empty = z.object({}).strict();
 
@@ -39,6 +50,12 @@ export const channels = {
   'models:pull': { request: ModelsPullRequest, response: ModelsImportResponse },
   'models:delete': { request: ModelsDeleteRequest, response: ModelsDeleteResponse },
   'datasets:list': { request: Empty, response: z.array(DatasetSchema) },
+  'datasets:inspect': { request: DatasetsInspectRequest, response: DatasetSummarySchema },
+  'datasets:import': { request: DatasetsImportRequest, response: DatasetsImportResponse },
+  'datasets:get': { request: DatasetsIdRequest, response: DatasetSchema },
+  'datasets:preview': { request: DatasetsPreviewRequest, response: DatasetsPreviewResponse },
+  'datasets:stats': { request: DatasetsStatsRequest, response: DatasetsImportResponse },
+  'datasets:delete': { request: DatasetsIdRequest, response: DatasetsDeleteResponse },
 } as const;
 
 export const events = {
