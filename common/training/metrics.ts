@@ -50,3 +50,8 @@ export function toMetricPoints(ms: readonly TrainerMetric[]): { step: number; sp
   }
   return out;
 }
+
+/** For main's RunJobs.toMetrics: the points in a `train:run` worker event (others give none). */
+export function trainEventMetricPoints(e: { type: string; metrics?: readonly TrainerMetric[] }): { step: number; split: string; name: string; value: number }[] {
+  return e.type === 'metrics' && e.metrics ? toMetricPoints(e.metrics) : [];
+}
