@@ -38,7 +38,9 @@ struct T5Config {
   std::string feed_forward_proj = "relu";  // "relu" | "gated-gelu" | "gated-silu" | "gelu" | "silu"
   bool is_gated = false;                   // derived: feed_forward_proj starts with "gated-"
   std::string act = "relu";                // derived: "relu" | "gelu_new" | "silu" | "gelu"
-  bool tie_word_embeddings = true;         // lm_head = shared, decoder output scaled by d_model^-0.5
+  bool tie_word_embeddings = true;         // lm_head = shared (else lm_head.weight)
+  bool scale_decoder_outputs = true;       // decoder output * d_model^-0.5 before the head
+                                           // (transformers 5: config field; older: = tie_word_embeddings)
   int pad_token_id = 0;
   int eos_token_id = 1;
   int decoder_start_token_id = 0;

@@ -1,0 +1,14 @@
+// T5LayerNorm (RMS norm): y = w * (x * rsqrt(mean(x^2) + eps)); fp32 variance, no mean
+// subtraction, no bias. The backward gives dx only (the norm weights are frozen).
+#pragma once
+#include <cstdint>
+
+namespace hukuk::ops {
+
+// x, y: [rows, d]; rstd_out (optional): [rows] saved for the backward.
+void rmsnorm_forward(const float* x, const float* w, float* y, float* rstd_out, int64_t rows, int d, float eps);
+// dx (+)= d/dx of sum(dy * y). accumulate adds into dx (the residual stream's gradient).
+void rmsnorm_backward(const float* x, const float* w, const float* rstd, const float* dy, float* dx, int64_t rows,
+                      int d, bool accumulate);
+
+}  // namespace hukuk::ops
