@@ -49,6 +49,8 @@ function lockDownSession(): void {
   const s = session.defaultSession;
   s.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
   s.setPermissionCheckHandler(() => false);
+  // The dev server's hot reload needs inline scripts; the built app gets the strict header.
+  if (devServerUrl) return;
   s.webRequest.onHeadersReceived((details, callback) => {
     callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [cspHeader()] } });
   });

@@ -2,6 +2,7 @@
 // Node process, with the real engine worker. `info --json` must print real facts that match
 // the contract; `serve` must print its one URL line and answer over the WebSocket.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -21,9 +22,11 @@ beforeAll(async () => {
 });
 afterAll(() => tmp.remove());
 
+/** Runs the bundled CLI the way bin/hukuk.js does. */
 function hukuk(args: string[]): ChildProcess {
-  const entry = `require(${JSON.stringify(cli)}).main(process.argv.slice(1)).then((c) => { process.exitCode = c; })`;
-  return spawn(process.execPath, ['-e', entry, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const launcher = join(tmp.dir, 'hukuk-bin.cjs');
+  writeFileSync(launcher, `require(${JSON.stringify(cli)}).main(process.argv.slice(2)).then((c) => { process.exitCode = c; });\n`);
+  return spawn(process.execPath, [launcher, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 function finish(child: ChildProcess): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -100,5 +103,21 @@ describe('hukuk serve', () => {
     const r = await finish(hukuk(['serve', '--port', 'eighty', '--no-open']));
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--port/);
+  });
+});
+
+describe('hukuk with a database from a newer app', () => {
+  it('refuses to serve and says why', async () => {
+    const Database = (await import('better-sqlite3')).default;
+    const dataDir = join(tmp.dir, 'newer');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(dataDir, { recursive: true });
+    const db = new Database(join(dataDir, 'hukuk.db'));
+    db.pragma('user_version = 999');
+    db.close();
+    const r = await finish(hukuk(['--data-dir', dataDir, 'serve', '--port', '0', '--no-open']));
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/newer version of Hukuk Studio/);
   });
 });

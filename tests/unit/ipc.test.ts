@@ -97,4 +97,16 @@ describe('IPC dispatch', () => {
     const r = await dispatch(handlers, 'models:list', {});
     expect(r).toMatchObject({ ok: false, error: { code: 'io_error', message: 'Permission denied.' } });
   });
+
+  it('answers system:info from main when the engine worker cannot start', async () => {
+    const r = await handleIpcInvoke(createHandlers(services), policy, { senderFrame: mainFrame }, 'system:info', {});
+    expect(r.ok).toBe(true);
+    if (r.ok) {
+      const info = r.value as { addonVersion: string | null; addonError: string; appVersion: string; cpu: { cores: number } };
+      expect(info.addonVersion).toBeNull();
+      expect(info.addonError).toMatch(/could not answer: .*no engine in this test/);
+      expect(info.appVersion).toBe('0.0.0-test');
+      expect(info.cpu.cores).toBeGreaterThan(0);
+    }
+  });
 });

@@ -58,13 +58,20 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     ctx.stderr(`hukuk serve: warning: the UI is not built (${staticDir}/index.html is missing); run \`npm run build\`.`);
   }
 
-  const services = createAppServices({
-    dataDir: ctx.dataDir,
-    appVersion,
-    onLog: (level, message) => {
-      if (level !== 'info') ctx.stderr(message);
-    },
-  });
+  let services;
+  try {
+    services = createAppServices({
+      dataDir: ctx.dataDir,
+      appVersion,
+      onLog: (level, message) => {
+        if (level !== 'info') ctx.stderr(message);
+      },
+    });
+  } catch (e) {
+    // e.g. db_newer_than_app: the message says what to do.
+    ctx.stderr(`hukuk serve: ${(e as Error).message}`);
+    return 1;
+  }
   let server;
   try {
     server = await startServer({
