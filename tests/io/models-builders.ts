@@ -224,7 +224,10 @@ export function storedZip(entries: { name: string; data: Uint8Array }[]): Uint8A
   const all = [...chunks, ...central, eocd];
   const out = new Uint8Array(all.reduce((s, c) => s + c.length, 0));
   let p = 0;
-  for (const c of all) out.set(c, p), (p += c.length);
+  for (const c of all) {
+    out.set(c, p);
+    p += c.length;
+  }
   return out;
 }
 

@@ -90,8 +90,14 @@ export class ZipReader {
         const len = v.getUint16(e + 2, true);
         if (id === 0x0001) {
           let q = e + 4;
-          if (size === 0xffffffff) (size = u64(v, q, name)), (q += 8);
-          if (compressedSize === 0xffffffff) (compressedSize = u64(v, q, name)), (q += 8);
+          if (size === 0xffffffff) {
+            size = u64(v, q, name);
+            q += 8;
+          }
+          if (compressedSize === 0xffffffff) {
+            compressedSize = u64(v, q, name);
+            q += 8;
+          }
           if (localHeaderOffset === 0xffffffff) localHeaderOffset = u64(v, q, name);
         }
         e += 4 + len;
