@@ -68,3 +68,37 @@ describe('generate: parity with transformers on the T5 fixtures', () => {
     });
   }
 });
+
+describe('generate: the real T5 in a batch', () => {
+  // The padding fixture has 3 rows of lengths 14, 5 and 1: batched generation (attention mask,
+  // beams of all rows in one cache, reorders across the batch) must give each row what it gets alone.
+  it.skipIf(!engine.T5Model || !existsSync(join(FIXTURES, 'padding')))('rows decode as they do alone (greedy, beam 3), tokens stream per row', async () => {
+    const dir = join(FIXTURES, 'padding');
+    const g = readInt32(join(dir, 'goldens.safetensors'), ['input_ids', 'attention_mask']);
+    const [B, S] = g.input_ids.shape;
+    const model = engine.T5Model!.load({ modelDir: join(dir, 'model') });
+    try {
+      model.loadAdapter(join(dir, 'adapter'));
+      for (const numBeams of [1, 3]) {
+        const events: [number, number][] = [];
+        const batched = await engine.generate(
+          model,
+          { inputIds: g.input_ids.data, attentionMask: g.attention_mask.data, batch: B, maxNewTokens: 12, numBeams },
+          (t, row) => events.push([row, t]),
+        );
+        const len = batched.length / B;
+        for (let b = 0; b < B; b++) {
+          const mask = g.attention_mask.data.subarray(b * S, (b + 1) * S);
+          const n = mask.reduce((x, y) => x + y, 0);
+          const alone = await engine.generate(model, { inputIds: g.input_ids.data.slice(b * S, b * S + n), maxNewTokens: 12, numBeams });
+          const row = Array.from(batched.subarray(b * len, (b + 1) * len));
+          expect(row.slice(0, alone.length), `row ${b} beams ${numBeams}`).toEqual(Array.from(alone));
+          const streamed = events.filter(([r]) => r === b).map(([, t]) => t);
+          expect(streamed).toEqual(Array.from(alone).slice(1));
+        }
+      }
+    } finally {
+      model.dispose?.();
+    }
+  });
+});
