@@ -268,3 +268,68 @@ export function torchBin(tensors: RawTensor[], tieTo: Record<string, string> = {
     { name: `${archive}/version`, data: new TextEncoder().encode('3\n') },
   ]);
 }
+
+/**
+ * A pytorch_model.bin laid out like torch.save's, written sparsely: headers, data.pkl and the
+ * central directory are real, every storage's bytes are a hole (zeros that take no disk). For
+ * testing that a multi-GB checkpoint is opened without reading it.
+ */
+export function writeSparseTorchBin(path: string, tensors: { name: string; dtype: DType; shape: number[] }[]): number {
+  const { openSync, writeSync, ftruncateSync, closeSync } = require('node:fs') as typeof import('node:fs');
+  const pkl = pickleStateDict(
+    tensors.map((t, i) => ({
+      name: t.name,
+      storageKey: String(i),
+      storageType: STORAGE_OF[t.dtype],
+      storageNumel: numelOf(t.shape),
+      offset: 0,
+      shape: t.shape,
+      stride: contiguousStride(t.shape),
+    })),
+  );
+  const entries = [{ name: 'archive/data.pkl', size: pkl.length, data: pkl as Uint8Array | null }];
+  tensors.forEach((t, i) => entries.push({ name: `archive/data/${i}`, size: numelOf(t.shape) * DTYPE_SIZES[t.dtype], data: null }));
+  const fd = openSync(path, 'w');
+  const enc = new TextEncoder();
+  const central: Uint8Array[] = [];
+  let pos = 0;
+  for (const e of entries) {
+    const name = enc.encode(e.name);
+    const lh = new Uint8Array(30 + name.length);
+    const lv = new DataView(lh.buffer);
+    lv.setUint32(0, 0x04034b50, true);
+    lv.setUint32(18, e.size, true);
+    lv.setUint32(22, e.size, true);
+    lv.setUint16(26, name.length, true);
+    lh.set(name, 30);
+    writeSync(fd, lh, 0, lh.length, pos);
+    if (e.data) writeSync(fd, e.data, 0, e.data.length, pos + lh.length);
+    const ch = new Uint8Array(46 + name.length);
+    const cv = new DataView(ch.buffer);
+    cv.setUint32(0, 0x02014b50, true);
+    cv.setUint32(20, e.size, true);
+    cv.setUint32(24, e.size, true);
+    cv.setUint16(28, name.length, true);
+    cv.setUint32(42, pos, true);
+    ch.set(name, 46);
+    central.push(ch);
+    pos += lh.length + e.size;
+  }
+  const cdStart = pos;
+  for (const c of central) {
+    writeSync(fd, c, 0, c.length, pos);
+    pos += c.length;
+  }
+  const eocd = new Uint8Array(22);
+  const ev = new DataView(eocd.buffer);
+  ev.setUint32(0, 0x06054b50, true);
+  ev.setUint16(8, entries.length, true);
+  ev.setUint16(10, entries.length, true);
+  ev.setUint32(12, pos - cdStart, true);
+  ev.setUint32(16, cdStart, true);
+  writeSync(fd, eocd, 0, 22, pos);
+  pos += 22;
+  ftruncateSync(fd, pos);
+  closeSync(fd);
+  return pos;
+}
