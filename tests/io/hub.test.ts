@@ -33,6 +33,11 @@ const repos: Record<string, Record<string, RepoFile>> = {
     'flax_model.msgpack': { data: new Uint8Array(10), lfs: true },
   },
   'private/t5': { 'config.json': { data: config, lfs: false }, 'model.safetensors': { data: weights, lfs: true } },
+  'law/qa': {
+    'README.md': { data: new TextEncoder().encode('# card'), lfs: false },
+    'data/train.json': { data: new TextEncoder().encode(JSON.stringify([{ Soru: 'S?', Cevap: 'C.' }])), lfs: true },
+    '.gitattributes': { data: new TextEncoder().encode('*.json filter=lfs'), lfs: false },
+  },
 };
 
 let hub: Server;
@@ -81,8 +86,8 @@ beforeAll(async () => {
   hub = createServer((req, res) => {
     log.push({ server: 'hub', url: req.url!, range: req.headers.range, auth: req.headers.authorization });
     const url = new URL(req.url!, hubUrl);
-    const api = url.pathname.match(/^\/api\/models\/([^/]+\/[^/]+)\/revision\/main$/);
-    const resolve = url.pathname.match(/^\/([^/]+\/[^/]+)\/resolve\/main\/(.+)$/);
+    const api = url.pathname.match(/^\/api\/(?:models|datasets)\/([^/]+\/[^/]+)\/revision\/main$/);
+    const resolve = url.pathname.replace(/^\/datasets\//, '/').match(/^\/([^/]+\/[^/]+)\/resolve\/main\/(.+)$/);
     const repo = (api ?? resolve)?.[1];
     if (repo === 'private/t5' && req.headers.authorization !== `Bearer ${TOKEN}`) {
       return res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `Invalid credentials in Authorization header ${req.headers.authorization ?? ''}` }));
@@ -203,6 +208,13 @@ describe('Hub client', () => {
     expect(log.filter((l) => l.server === 'hub' && l.url.startsWith('/private')).every((l) => l.auth === `Bearer ${TOKEN}`)).toBe(true);
     expect(log.filter((l) => l.server === 'cdn').every((l) => l.auth === undefined)).toBe(true);
     expect(redact(`failed: Authorization: Bearer ${TOKEN} and ${TOKEN}`, TOKEN)).not.toContain(TOKEN);
+  });
+
+  it('pulls a dataset repository: data files in subfolders and the card, nothing else', async () => {
+    const r = await pullRepo({ kind: 'dataset', repo: 'law/qa', dataDir, endpoint: hubUrl });
+    expect(r.files.map((f) => f.path).sort()).toEqual(['README.md', 'data/train.json']);
+    expect(JSON.parse(readFileSync(join(r.dir, 'data', 'train.json'), 'utf8'))).toEqual([{ Soru: 'S?', Cevap: 'C.' }]);
+    expect(log.filter((l) => l.server === 'hub').every((l) => l.url.startsWith('/api/datasets/') || l.url.startsWith('/datasets/'))).toBe(true);
   });
 
   it('fails plainly when the hub cannot be reached', async () => {
