@@ -83,9 +83,13 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const checkHost = LOOPBACK.has(host);
   const hostAllowed = (req: IncomingMessage) =>
     !checkHost || ownHosts().has(String(req.headers.host ?? '').toLowerCase());
-  const originAllowed = (origin: string | undefined) => {
+  // Same origin as the page: the Origin must name the host the request was sent to (whose
+  // Host header hostAllowed has vetted on loopback). A page of another site that learned the
+  // token still cannot open the socket from the user's browser.
+  const originAllowed = (req: IncomingMessage) => {
+    const origin = req.headers.origin;
     if (origin === undefined) return true; // not a browser; the token still applies
-    return [...ownHosts()].some((h) => origin.toLowerCase() === `http://${h}`);
+    return origin.toLowerCase() === `http://${String(req.headers.host ?? '').toLowerCase()}`;
   };
 
   /** The token from ?token= or the cookie; whether it came from the query. */
@@ -146,7 +150,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     if (url.pathname !== WS_PATH) return refuseUpgrade(socket, 404, 'Not Found');
     if (!hostAllowed(req)) return refuseUpgrade(socket, 403, 'Forbidden');
     if (!sameSecret(presentedToken(req).token, token)) return refuseUpgrade(socket, 401, 'Unauthorized');
-    if (!originAllowed(req.headers.origin)) {
+    if (!originAllowed(req)) {
       log('warn', `serve: refused a WebSocket from origin ${req.headers.origin}`);
       return refuseUpgrade(socket, 403, 'Forbidden');
     }
