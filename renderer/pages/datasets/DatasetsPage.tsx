@@ -1,6 +1,10 @@
-// Datasets: imported question/answer files (datasets:list) with their splits and mapping.
-// Import arrives with the import channels (issue 3).
-import { Box, Chip, Typography } from '@mui/material';
+// Datasets: imported question/answer files (datasets:list) with their splits and mapping;
+// import by path (datasets:inspect, then datasets:import), details with preview, mapping,
+// template and token statistics (datasets:preview, datasets:stats), delete after asking.
+import { useState } from 'react';
+import { Box, Button, Chip, IconButton, Tooltip, Typography } from '@mui/material';
+import DeleteOutlineIcon from '@mui/icons-material/DeleteOutline';
+import QueryStatsOutlinedIcon from '@mui/icons-material/QueryStatsOutlined';
 import CloudDownloadOutlinedIcon from '@mui/icons-material/CloudDownloadOutlined';
 import TableChartOutlinedIcon from '@mui/icons-material/TableChartOutlined';
 import UploadFileOutlinedIcon from '@mui/icons-material/UploadFileOutlined';
@@ -15,11 +19,24 @@ import { QueryView } from '../../components/QueryView';
 import { DataTable, type Column } from '../../components/DataTable';
 import { formatDateTime, formatNumber } from '../../components/format';
 import { monoFonts } from '../../theme';
+import { useNotify } from '../../state/errors';
+import { DatasetDetailsDialog, DeleteDatasetDialog, ImportDatasetDialog } from './DatasetDialogs';
+import { datasetStrings, fill } from './strings';
 
 export function DatasetsPage() {
   const { t, language } = useI18n();
+  const s = datasetStrings(language);
+  const notify = useNotify();
   const datasets = useQuery(() => api.datasets.list({}));
+  const [importing, setImporting] = useState(false);
+  const [details, setDetails] = useState<Dataset | null>(null);
+  const [deleting, setDeleting] = useState<Dataset | null>(null);
   const notYet = t('common.notYet');
+  const importButton = (testId: string) => (
+    <Button variant="contained" startIcon={<UploadFileOutlinedIcon />} onClick={() => setImporting(true)} data-testid={testId}>
+      {t('datasets.importFile')}
+    </Button>
+  );
   return (
     <>
       <PageHeader
@@ -31,12 +48,20 @@ export function DatasetsPage() {
             <DisabledAction reason={notYet} variant="outlined" startIcon={<CloudDownloadOutlinedIcon />} testId="datasets-pull">
               {t('datasets.pull')}
             </DisabledAction>
-            <DisabledAction reason={notYet} variant="contained" startIcon={<UploadFileOutlinedIcon />} testId="datasets-import">
-              {t('datasets.importFile')}
-            </DisabledAction>
+            {importButton('datasets-import')}
           </>
         }
       />
+      <ImportDatasetDialog
+        open={importing}
+        onClose={() => setImporting(false)}
+        onImported={(d) => {
+          notify(fill(s.imported, { name: d.name }));
+          datasets.reload();
+        }}
+      />
+      <DatasetDetailsDialog dataset={details} onClose={() => setDetails(null)} onChanged={() => datasets.reload()} />
+      <DeleteDatasetDialog dataset={deleting} onClose={() => setDeleting(null)} onDeleted={() => datasets.reload()} />
       <QueryView query={datasets} failedTitle={t('datasets.loadFailed')} testId="datasets">
         {(list) =>
           list.length === 0 ? (
@@ -45,14 +70,10 @@ export function DatasetsPage() {
               icon={<TableChartOutlinedIcon />}
               title={t('datasets.emptyTitle')}
               body={t('datasets.emptyBody')}
-              actions={
-                <DisabledAction reason={notYet} variant="contained" startIcon={<UploadFileOutlinedIcon />}>
-                  {t('datasets.importFile')}
-                </DisabledAction>
-              }
+              actions={importButton('datasets-empty-import')}
             />
           ) : (
-            <DataTable rows={list} columns={datasetColumns(t, language)} rowKey={(d) => d.id} testId="datasets-table" label={t('datasets.title')} />
+            <DataTable rows={list} columns={datasetColumns(t, language, setDetails, setDeleting)} rowKey={(d) => d.id} testId="datasets-table" label={t('datasets.title')} />
           )
         }
       </QueryView>
@@ -62,7 +83,8 @@ export function DatasetsPage() {
 
 const split = (n: number | null, language: Language) => (n === null ? '—' : formatNumber(n, language));
 
-function datasetColumns(t: Translate, language: Language): Column<Dataset>[] {
+function datasetColumns(t: Translate, language: Language, onDetails: (d: Dataset) => void, onDelete: (d: Dataset) => void): Column<Dataset>[] {
+  const s = datasetStrings(language);
   return [
     {
       key: 'name',
@@ -110,5 +132,24 @@ function datasetColumns(t: Translate, language: Language): Column<Dataset>[] {
       },
     },
     { key: 'imported', header: t('datasets.colImported'), hideBelow: 'lg', cell: (d) => formatDateTime(d.importedAt, language) },
+    {
+      key: 'actions',
+      header: s.actions,
+      align: 'right',
+      cell: (d) => (
+        <Box sx={{ whiteSpace: 'nowrap' }}>
+          <Tooltip title={s.details}>
+            <IconButton size="small" aria-label={`${s.details} ${d.name}`} onClick={() => onDetails(d)} data-testid="dataset-details">
+              <QueryStatsOutlinedIcon fontSize="small" />
+            </IconButton>
+          </Tooltip>
+          <Tooltip title={s.delete}>
+            <IconButton size="small" aria-label={`${s.delete} ${d.name}`} onClick={() => onDelete(d)} data-testid="dataset-delete">
+              <DeleteOutlineIcon fontSize="small" />
+            </IconButton>
+          </Tooltip>
+        </Box>
+      ),
+    },
   ];
 }
