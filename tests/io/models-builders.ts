@@ -2,7 +2,7 @@
 // list the importer checks against, so a test can then break one thing at a time), a
 // protocol-2 pickle written opcode by opcode the way torch.save writes a state dict, and a
 // stored zip laid out like torch.save's (entries aligned to 64 bytes).
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { serializeSafetensors, DTYPE_SIZES, numelOf, type DType } from '../../common/formats/safetensors';
 import { expectedT5Tensors, parseT5Config } from '../../main/io/models/t5-config';
@@ -275,7 +275,6 @@ export function torchBin(tensors: RawTensor[], tieTo: Record<string, string> = {
  * testing that a multi-GB checkpoint is opened without reading it.
  */
 export function writeSparseTorchBin(path: string, tensors: { name: string; dtype: DType; shape: number[] }[]): number {
-  const { openSync, writeSync, ftruncateSync, closeSync } = require('node:fs') as typeof import('node:fs');
   const pkl = pickleStateDict(
     tensors.map((t, i) => ({
       name: t.name,
