@@ -101,4 +101,22 @@ describe('generate: the real T5 in a batch', () => {
       model.dispose?.();
     }
   });
+
+  it.skipIf(!engine.T5Model)('two generations at once on one model take turns and both are right', async () => {
+    const dir = join(FIXTURES, 'gated_gelu_untied');
+    const g = readInt32(join(dir, 'goldens.safetensors'), ['input_ids', 'greedy_ids', 'beam4_ids']);
+    const inputIds = g.input_ids.data.slice(0, g.input_ids.shape[1]);
+    const model = engine.T5Model!.load({ modelDir: join(dir, 'model') });
+    try {
+      model.loadAdapter(join(dir, 'adapter'));
+      const [greedy, beam] = await Promise.all([
+        engine.generate(model, { inputIds, maxNewTokens: 20 }),
+        engine.generate(model, { inputIds, maxNewTokens: 20, numBeams: 4 }),
+      ]);
+      expect(Array.from(greedy)).toEqual(Array.from(g.greedy_ids.data));
+      expect(Array.from(beam)).toEqual(Array.from(g.beam4_ids.data));
+    } finally {
+      model.dispose?.();
+    }
+  });
 });

@@ -106,6 +106,8 @@ Napi::Value GenerateWorker::start() {
 
 void GenerateWorker::Execute(const ExecutionProgress& progress) {
   try {
+    std::unique_lock<std::mutex> lock;
+    if (exclusive_) lock = std::unique_lock<std::mutex>(*exclusive_);
     TokenFn emit = [&](int row, int32_t token) {
       TokenEvent e{row, token};
       progress.Send(&e, 1);

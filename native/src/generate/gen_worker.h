@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "core/napi_error.h"
@@ -47,6 +48,8 @@ class GenerateWorker : public Napi::AsyncProgressQueueWorker<TokenEvent> {
   // Queues the worker; returns its promise with .cancel().
   Napi::Value start();
   StepModel& model() { return *model_; }
+  // Held while the search runs on the worker thread: generations sharing a model take turns.
+  void set_exclusive(std::mutex* m) { exclusive_ = m; }
 
  protected:
   void Execute(const ExecutionProgress& progress) override;
@@ -67,6 +70,7 @@ class GenerateWorker : public Napi::AsyncProgressQueueWorker<TokenEvent> {
   Napi::Reference<Napi::Value> callback_error_;
   bool callback_failed_ = false;
   std::shared_ptr<std::atomic<bool>> cancel_;
+  std::mutex* exclusive_ = nullptr;
   GenResult result_;
   std::string code_ = "ENGINE_INTERNAL", where_;
 };

@@ -3,6 +3,10 @@
 // worker thread, then the decoder token by token with the model's key/value cache.
 #include <napi.h>
 
+#include <map>
+#include <memory>
+#include <mutex>
+
 #include "core/napi_error.h"
 #include "core/registry.h"
 #include "generate/gen_worker.h"
@@ -10,6 +14,17 @@
 #include "t5/t5_napi.h"
 
 namespace hukuk::gen {
+
+// One lock per model: two generations on the same model (a second chat message sent before the
+// first answer ended) run one after the other instead of sharing its scratch memory.
+static std::mutex* generation_lock(const T5Model* m) {
+  static std::mutex guard;
+  static std::map<const T5Model*, std::unique_ptr<std::mutex>> locks;
+  std::lock_guard<std::mutex> g(guard);
+  auto& l = locks[m];
+  if (!l) l = std::make_unique<std::mutex>();
+  return l.get();
+}
 
 static Napi::Value generate_js(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -33,6 +48,7 @@ static Napi::Value generate_js(const Napi::CallbackInfo& info) {
   check_before_start(*step_model, o, info[2]);
   // The JS model object is held until the worker ends, so it cannot be collected mid-run.
   auto* w = new GenerateWorker(env, std::move(step_model), in.batch, o, info[2], info[0], false);
+  w->set_exclusive(generation_lock(model));
   return w->start();
 }
 
