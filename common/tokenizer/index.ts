@@ -5,3 +5,4 @@ export { T5Tokenizer, SPACE, type EncodeOptions, type DecodeOptions, type AddedT
 export { t5TokenizerFromSpiece, t5TokenizerFromSpmModel, type SpieceOptions } from './from-spiece';
 export { t5TokenizerFromTokenizerJson } from './from-tokenizer-json';
 export { parseSpmModel, PieceType, ModelType, type SpmModel, type SpmPiece } from './spm-model';
+export { t5TokenizerFromFiles, StreamDecoder, type TokenizerFiles } from './from-files';
