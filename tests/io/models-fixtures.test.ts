@@ -37,6 +37,7 @@ describe('transformers-made T5 fixtures', () => {
       const a = await inspectModelFolder(dir, { format: 'safetensors' });
       const b = await inspectModelFolder(dir, { format: 'pytorch-bin' });
       expect(b.paramCount).toBe(a.paramCount);
+      expect(a.name).toBe(v); // <variant>/model: named after the variant folder
       expect(a.warnings.filter((w) => w.includes('tensor'))).toEqual([]);
       const st = await tensors(dir, 'safetensors');
       const bin = await tensors(dir, 'pytorch-bin');

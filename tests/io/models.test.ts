@@ -53,6 +53,10 @@ describe('T5 config', () => {
     expect(parseT5Config({ model_type: 't5', feed_forward_proj: 'gelu' })).toMatchObject({ isGatedAct: false, denseActFn: 'gelu' });
     expect(parseT5Config({ model_type: 't5' })).toMatchObject({ isGatedAct: false, denseActFn: 'relu', numDecoderLayers: 6, tieWordEmbeddings: true, vocabSize: 32128 });
     expect(parseT5Config({ model_type: 'mt5' })).toMatchObject({ isGatedAct: true, tieWordEmbeddings: false, vocabSize: 250112 });
+    // transformers 5 writes the output scaling explicitly; 4 implied it from tying
+    expect(parseT5Config({ model_type: 't5', tie_word_embeddings: true, scale_decoder_outputs: false }).scaleDecoderOutputs).toBe(false);
+    expect(parseT5Config({ model_type: 't5', tie_word_embeddings: true }).scaleDecoderOutputs).toBe(true);
+    expect(parseT5Config({ model_type: 't5', tie_word_embeddings: false }).scaleDecoderOutputs).toBe(false);
     expect(() => parseT5Config({ model_type: 't5', feed_forward_proj: 'relu-gated' })).toThrow(/gated-\{ACT_FN\}/);
     expect(() => parseT5Config({ model_type: 't5', feed_forward_proj: 'gated-mish' })).toThrow(/not supported: the activation "mish"/);
   });

@@ -2,7 +2,7 @@
 // supported T5, and every tensor T5ForConditionalGeneration needs is in the weights with
 // the shape the config implies and a float dtype. Returns what the Models page shows.
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { AppError } from '../../../common/contract/errors';
 import { numelOf } from '../../../common/formats/safetensors';
 import { expectedT5Tensors, optionalT5Tensors, parseT5Config, type T5Config } from './t5-config';
@@ -94,6 +94,12 @@ export async function listFolder(dir: string): Promise<{ name: string; bytes: nu
   return out.sort((a, b) => a.name.localeCompare(b.name));
 }
 
+/** A folder's name for people: "t5-small", not "model" when the folder is <name>/model. */
+function folderName(dir: string): string {
+  const base = basename(dir);
+  return ['model', 'weights', 'checkpoint', 'snapshot'].includes(base.toLowerCase()) ? basename(dirname(dir)) || base : base;
+}
+
 export async function inspectModelFolder(dir: string, options: { format?: WeightFormat } = {}): Promise<ModelInspection> {
   let st;
   try {
@@ -117,7 +123,7 @@ export async function inspectModelFolder(dir: string, options: { format?: Weight
       : config.modelType === 'mt5' ? 'MT5ForConditionalGeneration' : 'T5ForConditionalGeneration';
     const nameOrPath = typeof rawConfig._name_or_path === 'string' && rawConfig._name_or_path && !rawConfig._name_or_path.startsWith('/')
       ? rawConfig._name_or_path
-      : basename(dir);
+      : folderName(dir);
     return {
       dir,
       name: nameOrPath,

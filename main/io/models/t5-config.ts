@@ -22,6 +22,12 @@ export interface T5Config {
   isGatedAct: boolean;
   denseActFn: T5Activation;
   tieWordEmbeddings: boolean;
+  /**
+   * Whether the decoder output is scaled by d_model^-0.5 before lm_head. transformers 4 did
+   * it exactly when the embeddings were tied; transformers 5 writes `scale_decoder_outputs`
+   * (and may write tie_word_embeddings: true with scale_decoder_outputs: false).
+   */
+  scaleDecoderOutputs: boolean;
   padTokenId: number;
   eosTokenId: number;
   decoderStartTokenId: number;
@@ -95,6 +101,7 @@ export function parseT5Config(raw: unknown): T5Config {
     isGatedAct,
     denseActFn,
     tieWordEmbeddings: tie,
+    scaleDecoderOutputs: typeof cfg.scale_decoder_outputs === 'boolean' ? cfg.scale_decoder_outputs : tie,
     padTokenId: int(cfg, 'pad_token_id', 0, 0),
     eosTokenId: int({ eos }, 'eos', 1, 0),
     decoderStartTokenId: int(cfg, 'decoder_start_token_id', 0, 0),
