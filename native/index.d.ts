@@ -192,6 +192,8 @@ export interface GenerateOptions {
   decoderStartTokenId?: number;
   /** false = base model without the LoRA adapter (default true) */
   useAdapter?: boolean;
+  /** aborting it cancels the generation (same as the promise's cancel()) */
+  signal?: AbortSignal;
 }
 
 /**

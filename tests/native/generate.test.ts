@@ -389,6 +389,22 @@ describe('generate: streaming, cancellation, errors', () => {
     await expect(q).rejects.toMatchObject({ code: 'ENGINE_CANCELLED' });
   });
 
+  it('an AbortSignal in the options cancels it (and an aborted one before it starts)', async () => {
+    const toy = { vocab: 12, seed: 9, eosBias: -5, delayUs: 2000 };
+    const ac = new AbortController();
+    let n = 0;
+    const p = engine._generateToy(toy, { inputIds: Int32Array.from([1, 2]), maxNewTokens: 500, signal: ac.signal }, () => {
+      if (++n === 2) ac.abort();
+    });
+    await expect(p).rejects.toMatchObject({ code: 'ENGINE_CANCELLED' });
+    expect(n).toBeLessThan(20);
+    const q = engine._generateToy(toy, { inputIds: Int32Array.from([1, 2]), maxNewTokens: 5, signal: AbortSignal.abort() });
+    await expect(q).rejects.toMatchObject({ code: 'ENGINE_CANCELLED' });
+    // not aborted: runs to the end
+    const r = await engine._generateToy(toy, { inputIds: Int32Array.from([1, 2]), maxNewTokens: 3, signal: new AbortController().signal });
+    expect(r.steps).toBe(3);
+  });
+
   it('an exception in onToken cancels and rejects with it', async () => {
     const toy = { vocab: 12, seed: 9, eosBias: -5, delayUs: 1000 };
     const p = gen(toy, [[1, 2]], { maxNewTokens: 300 }, () => {

@@ -83,9 +83,20 @@ GenerateWorker::GenerateWorker(Napi::Env env, std::unique_ptr<StepModel> model, 
   if (keep_alive.IsObject()) keep_alive_ = Napi::Persistent(keep_alive.As<Napi::Object>());
 }
 
-void check_before_start(const StepModel& model, const GenOptions& opts, const Napi::Value& on_token) {
+static Napi::Value signal_of(const Napi::Object& js) { return js.Has("signal") ? js.Get("signal") : js.Env().Undefined(); }
+
+void GenerateWorker::set_signal(const Napi::Object& js) {
+  Napi::Value signal = signal_of(js);
+  if (signal.IsObject()) signal_ = Napi::Persistent(signal.As<Napi::Object>());
+}
+
+void check_before_start(const StepModel& model, const GenOptions& opts, const Napi::Object& js,
+                        const Napi::Value& on_token) {
   if (!on_token.IsUndefined() && !on_token.IsNull() && !on_token.IsFunction())
     HUKUK_FAIL("ENGINE_INVALID_ARG", "onToken must be a function");
+  Napi::Value signal = signal_of(js);
+  if (!signal.IsUndefined() && !signal.IsNull() && !(signal.IsObject() && signal.As<Napi::Object>().Has("aborted")))
+    HUKUK_FAIL("ENGINE_INVALID_ARG", "signal must be an AbortSignal");
   validate(opts, model.vocab());
 }
 
@@ -101,6 +112,16 @@ Napi::Value GenerateWorker::start() {
                             },
                             "cancel"));
   Queue();
+  if (signal_.IsEmpty()) return promise;
+  // An AbortSignal in the options cancels too (already aborted: cancelled before the first step).
+  Napi::Object signal = signal_.Value();
+  if (signal.Get("aborted").ToBoolean().Value()) flag->store(true);
+  Napi::Value add = signal.Get("addEventListener");
+  if (add.IsFunction()) {
+    Napi::Object once = Napi::Object::New(env);
+    once.Set("once", true);
+    add.As<Napi::Function>().Call(signal, {Napi::String::New(env, "abort"), promise.Get("cancel"), once});
+  }
   return promise;
 }
 

@@ -4,7 +4,7 @@
 // token is queued to the JS thread (none is dropped, order kept) and handed to onToken(id, row).
 // The returned Promise carries a cancel() method: it sets a flag read before every decoder step,
 // and the promise then rejects with an Error whose .code is 'ENGINE_CANCELLED'. The promise
-// settles only after every queued token was delivered. If onToken throws, generation is
+// settles only after every queued token was delivered. opts.signal (an AbortSignal) cancels too. If onToken throws, generation is
 // cancelled and the promise rejects with what it threw.
 #pragma once
 #include <napi.h>
@@ -37,7 +37,9 @@ GenInputs read_gen_inputs(const Napi::Object& js);
 
 // Validates everything a GenerateWorker would otherwise fail on; call it BEFORE creating the
 // worker (a worker must not throw from its constructor: its thread-safe function would leak).
-void check_before_start(const StepModel& model, const GenOptions& opts, const Napi::Value& on_token);
+// opts is the JS options object (its .signal is checked).
+void check_before_start(const StepModel& model, const GenOptions& opts, const Napi::Object& opts_js,
+                        const Napi::Value& on_token);
 
 class GenerateWorker : public Napi::AsyncProgressQueueWorker<TokenEvent> {
  public:
@@ -50,6 +52,8 @@ class GenerateWorker : public Napi::AsyncProgressQueueWorker<TokenEvent> {
   StepModel& model() { return *model_; }
   // Held while the search runs on the worker thread: generations sharing a model take turns.
   void set_exclusive(std::mutex* m) { exclusive_ = m; }
+  // opts.signal: an AbortSignal whose 'abort' event calls cancel(). Call before start().
+  void set_signal(const Napi::Object& opts);
 
  protected:
   void Execute(const ExecutionProgress& progress) override;
@@ -67,6 +71,7 @@ class GenerateWorker : public Napi::AsyncProgressQueueWorker<TokenEvent> {
   Napi::Promise::Deferred deferred_;
   Napi::FunctionReference on_token_;
   Napi::ObjectReference keep_alive_;
+  Napi::ObjectReference signal_;
   Napi::Reference<Napi::Value> callback_error_;
   bool callback_failed_ = false;
   std::shared_ptr<std::atomic<bool>> cancel_;

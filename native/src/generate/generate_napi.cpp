@@ -45,9 +45,10 @@ static Napi::Value generate_js(const Napi::CallbackInfo& info) {
   }
   auto step_model = std::make_unique<T5StepModel>(*model, std::move(in.ids), std::move(in.mask), in.batch, in.src_len,
                                                   use_adapter);
-  check_before_start(*step_model, o, info[2]);
+  check_before_start(*step_model, o, js, info[2]);
   // The JS model object is held until the worker ends, so it cannot be collected mid-run.
   auto* w = new GenerateWorker(env, std::move(step_model), in.batch, o, info[2], info[0], false);
+  w->set_signal(js);
   w->set_exclusive(generation_lock(model));
   return w->start();
 }

@@ -54,8 +54,9 @@ static Napi::Value generate_toy(const Napi::CallbackInfo& info) {
   o.eos_token_id = spec.eos_token_id;
   read_gen_options(js, o);
   auto model = std::make_unique<ToyModel>(spec, in.ids, in.mask, in.batch, in.src_len);
-  check_before_start(*model, o, info[2]);
+  check_before_start(*model, o, js, info[2]);
   auto* w = new ToyWorker(env, std::move(model), in.batch, o, info[2], env.Undefined(), true);
+  w->set_signal(js);
   return w->start();
 }
 
@@ -95,8 +96,9 @@ static Napi::Value generate_table(const Napi::CallbackInfo& info) {
   GenOptions o;
   read_gen_options(js, o);
   auto model = std::make_unique<TableModel>(vocab, std::move(table), std::move(fallback));
-  check_before_start(*model, o, info[2]);
+  check_before_start(*model, o, js, info[2]);
   auto* w = new GenerateWorker(env, std::move(model), in.batch, o, info[2], env.Undefined(), false);
+  w->set_signal(js);
   return w->start();
 }
 
