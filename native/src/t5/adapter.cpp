@@ -223,6 +223,22 @@ void T5Model::save_adapter(const std::string& dir, const AdapterMeta& meta) cons
   }
   io::write_safetensors(dir + "/adapter_model.safetensors", ts, {{"format", "pt"}});
   std::string targets = I.lora_target_json;
+  if (targets.empty() && !I.lora_opt.modules.empty()) {
+    // peft matches a string target_modules with re.fullmatch against module names, so the
+    // module selection survives the round trip (a list would also match other blocks)
+    std::string stacks, blocks;
+    for (const std::string& m : I.lora_opt.modules) {
+      if (m == "encoder" || m == "decoder") stacks += (stacks.empty() ? "" : "|") + m;
+      else blocks += (blocks.empty() ? "" : "|") + m;
+    }
+    std::string kinds;
+    for (const std::string& t : I.lora_targets) kinds += (kinds.empty() ? "" : "|") + t;
+    const std::string re = "(" + (stacks.empty() ? std::string("encoder|decoder") : stacks) +
+                           ")\\.block\\.[0-9]+\\.layer\\.[0-9]+\\.(" +
+                           (blocks.empty() ? std::string("SelfAttention|EncDecAttention|DenseReluDense") : blocks) +
+                           ")\\.(" + kinds + ")";
+    targets = json::quote(re);
+  }
   if (targets.empty()) {
     targets = "[";
     for (size_t i = 0; i < I.lora_targets.size(); ++i) targets += (i ? ", " : "") + json::quote(I.lora_targets[i]);

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -107,7 +108,7 @@ class T5Impl {
   float* take(size_t n);
   Shape planned_{};
   bool planned_backward_ = false;
-  std::vector<float> wscratch_;
+  std::mutex arena_mutex_;  // run() and encode() use the arena; decode_step/init_cache do not
 
   // plan
   std::vector<BlockActs> ea_, da_;
@@ -123,7 +124,9 @@ class T5Impl {
   void plan(const Shape& s, bool backward);
   void layout(const Shape& s, bool backward);
 
-  void linear_fwd(Linear& L, const float* x, int M, float* y, const StepCtx& st, uint64_t site, bool save_h);
+  // h_scratch: where A(x) goes when not saved (null = the arena's); generation passes its own
+  void linear_fwd(Linear& L, const float* x, int M, float* y, const StepCtx& st, uint64_t site, bool save_h,
+                  float* h_scratch = nullptr);
   void linear_bwd(Linear& L, const float* x, const float* dy, int M, float* dx, bool accumulate_dx, const StepCtx& st,
                   uint64_t site);
   void encoder_forward(const int32_t* ids, const int32_t* mask, const Shape& s, const StepCtx& st, bool save);

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
 #include "core/error.h"
@@ -183,10 +184,12 @@ Linear* T5Impl::find_linear(const std::string& name) {
 
 const float* T5Impl::weight(const Linear& L) {
   if (!L.q) return L.w.data();
+  // thread-local: generation (on a worker thread) and training never share the scratch
+  thread_local std::vector<float> scratch;
   const size_t n = size_t(L.out) * L.in;
-  if (wscratch_.size() < n) wscratch_.resize(n);
-  nf4::dequantize(*L.q, wscratch_.data());
-  return wscratch_.data();
+  if (scratch.size() < n) scratch.resize(n);
+  nf4::dequantize(*L.q, scratch.data());
+  return scratch.data();
 }
 
 bool T5Impl::encoder_has_lora() {
@@ -271,7 +274,8 @@ void T5Impl::plan(const Shape& s, bool backward) {
 }
 
 // ---------------------------------------------------------------- Linear (+ LoRA)
-void T5Impl::linear_fwd(Linear& L, const float* x, int M, float* y, const StepCtx& st, uint64_t site, bool save_h) {
+void T5Impl::linear_fwd(Linear& L, const float* x, int M, float* y, const StepCtx& st, uint64_t site, bool save_h,
+                        float* h_scratch) {
   ops::matmul_nt(y, x, weight(L), M, L.out, L.in);
   if (!st.use_lora || !L.lora) return;
   LoraState& lo = *L.lora;
@@ -281,7 +285,7 @@ void T5Impl::linear_fwd(Linear& L, const float* x, int M, float* y, const StepCt
     ops::dropout_forward(x, tmp_lora_x_, int64_t(M) * L.in, p, st.seed, site);
     xd = tmp_lora_x_;
   }
-  float* h = save_h ? lo.h : tmp_r_;
+  float* h = save_h ? lo.h : (h_scratch ? h_scratch : tmp_r_);
   ops::matmul_nt(h, xd, lo.A.data(), M, lo.r, L.in);
   // peft: result + lora_B(lora_A(dropout(x))) * scaling
   ops::matmul_nt(y, h, lo.B.data(), M, L.out, lo.r, /*accumulate=*/true, lo.scale);
@@ -584,6 +588,7 @@ void T5Impl::encoder_backward(const int32_t* mask, const Shape& s, const StepCtx
 
 // ---------------------------------------------------------------- one step
 StepResult T5Impl::run(const Batch& bt, const StepOptions& o, bool backward) {
+  std::lock_guard<std::mutex> lock(arena_mutex_);
   const T5Config& c = cfg;
   HUKUK_CHECK(bt.batch > 0 && bt.src_len > 0 && bt.tgt_len > 0, "ENGINE_INVALID_ARG",
               "batch, srcLen and tgtLen must be positive");
@@ -640,6 +645,7 @@ StepResult T5Model::forward_backward(const Batch& b, const StepOptions& o) { ret
 // ---------------------------------------------------------------- generation
 void T5Impl::encode(const int32_t* ids, const int32_t* mask, int B, int S, EncoderOutput& out, bool use_lora) {
   HUKUK_CHECK(B > 0 && S > 0, "ENGINE_INVALID_ARG", "encode: batch and srcLen must be positive");
+  std::lock_guard<std::mutex> lock(arena_mutex_);
   Shape s{B, S, 0};
   plan(s, false);
   std::vector<int32_t> ones;
@@ -678,17 +684,14 @@ void T5Impl::init_cache(const EncoderOutput& enc_out, const int32_t* enc_row, in
   c.cross_v.assign(L, std::vector<float>(size_t(rows) * H * S * dk));
   const int Me = enc_out.batch * S;
   std::vector<float> kbuf(size_t(Me) * inner), vbuf(size_t(Me) * inner);
-  tmp_r_ = nullptr;
   std::vector<float> rscratch;
   StepCtx st{false, use_lora && has_lora, 0};
   for (size_t l = 0; l < L; ++l) {
     Block& b = dec[l];
     for (Linear* Lp : {&b.cross.k, &b.cross.v}) {
-      if (Lp->lora && st.use_lora) {
-        rscratch.resize(size_t(Me) * Lp->lora->r);
-        tmp_r_ = rscratch.data();
-      }
-      linear_fwd(*Lp, enc_out.hidden.data(), Me, Lp == &b.cross.k ? kbuf.data() : vbuf.data(), st, 0, false);
+      if (Lp->lora && st.use_lora) rscratch.resize(size_t(Me) * Lp->lora->r);
+      linear_fwd(*Lp, enc_out.hidden.data(), Me, Lp == &b.cross.k ? kbuf.data() : vbuf.data(), st, 0, false,
+                 rscratch.data());
     }
     for (int r = 0; r < rows; ++r) {
       const int e = enc_row ? enc_row[r] : r;
@@ -702,7 +705,6 @@ void T5Impl::init_cache(const EncoderOutput& enc_out, const int32_t* enc_row, in
     }
   }
   (void)d;
-  planned_ = Shape{};  // the arena's temporaries were borrowed: re-plan on the next step
 }
 
 void T5Impl::decode_step(DecoderCache& c, const int32_t* tokens, float* logits, bool use_lora) {
@@ -718,7 +720,7 @@ void T5Impl::decode_step(DecoderCache& c, const int32_t* tokens, float* logits, 
   for (Linear* L : linears())
     if (L->lora) rmax = std::max(rmax, L->lora->r);
   std::vector<float> rscratch(size_t(R) * rmax);
-  tmp_r_ = rscratch.data();
+  float* rs = rscratch.data();
   if (cf.is_gated) pre1.resize(size_t(R) * ff);
   StepCtx st{false, use_lora && has_lora, 0};
   ops::embedding_forward(shared.data(), cf.vocab_size, d, tokens, R, x.data());
@@ -730,9 +732,9 @@ void T5Impl::decode_step(DecoderCache& c, const int32_t* tokens, float* logits, 
   for (size_t l = 0; l < dec.size(); ++l) {
     Block& b = dec[l];
     ops::rmsnorm_forward(x.data(), b.ln_self.data(), n.data(), nullptr, R, d, eps);
-    linear_fwd(b.self.q, n.data(), R, q.data(), st, 0, false);
-    linear_fwd(b.self.k, n.data(), R, kn.data(), st, 0, false);
-    linear_fwd(b.self.v, n.data(), R, vn.data(), st, 0, false);
+    linear_fwd(b.self.q, n.data(), R, q.data(), st, 0, false, rs);
+    linear_fwd(b.self.k, n.data(), R, kn.data(), st, 0, false, rs);
+    linear_fwd(b.self.v, n.data(), R, vn.data(), st, 0, false, rs);
     for (int r = 0; r < R; ++r)
       for (int h = 0; h < H; ++h) {
         const size_t dst = ((size_t(r) * H + h) * c.max_len + pos) * dk;
@@ -745,29 +747,29 @@ void T5Impl::decode_step(DecoderCache& c, const int32_t* tokens, float* logits, 
     aa.k = aa.v = cache_self;
     aa.bias = bias.data();
     ops::attention_forward(aa, q.data(), c.self_k[l].data(), c.self_v[l].data(), nullptr, ctx.data());
-    linear_fwd(b.self.o, ctx.data(), R, o.data(), st, 0, false);
+    linear_fwd(b.self.o, ctx.data(), R, o.data(), st, 0, false, rs);
     for (size_t i = 0; i < x.size(); ++i) x[i] = x[i] + o[i];
     ops::rmsnorm_forward(x.data(), b.ln_cross.data(), n.data(), nullptr, R, d, eps);
-    linear_fwd(b.cross.q, n.data(), R, q.data(), st, 0, false);
+    linear_fwd(b.cross.q, n.data(), R, q.data(), st, 0, false, rs);
     ops::AttnArgs ca;
     ca.B = R; ca.H = H; ca.Tq = 1; ca.Tk = c.src_len; ca.dk = dk;
     ca.q = ca.o = one_row;
     ca.k = ca.v = cache_cross;
     ca.key_mask = c.enc_mask.data(); ca.key_mask_ld = c.src_len;
     ops::attention_forward(ca, q.data(), c.cross_k[l].data(), c.cross_v[l].data(), nullptr, ctx.data());
-    linear_fwd(b.cross.o, ctx.data(), R, o.data(), st, 0, false);
+    linear_fwd(b.cross.o, ctx.data(), R, o.data(), st, 0, false, rs);
     for (size_t i = 0; i < x.size(); ++i) x[i] = x[i] + o[i];
     ops::rmsnorm_forward(x.data(), b.ln_ff.data(), n.data(), nullptr, R, d, eps);
     if (cf.is_gated) {
-      linear_fwd(b.ff.wi_0, n.data(), R, pre0.data(), st, 0, false);
-      linear_fwd(b.ff.wi_1, n.data(), R, pre1.data(), st, 0, false);
+      linear_fwd(b.ff.wi_0, n.data(), R, pre0.data(), st, 0, false, rs);
+      linear_fwd(b.ff.wi_1, n.data(), R, pre1.data(), st, 0, false, rs);
       ops::act_forward(act, pre0.data(), hff.data(), int64_t(hff.size()));
       for (size_t i = 0; i < hff.size(); ++i) hff[i] = hff[i] * pre1[i];
     } else {
-      linear_fwd(b.ff.wi, n.data(), R, pre0.data(), st, 0, false);
+      linear_fwd(b.ff.wi, n.data(), R, pre0.data(), st, 0, false, rs);
       ops::act_forward(act, pre0.data(), hff.data(), int64_t(hff.size()));
     }
-    linear_fwd(b.ff.wo, hff.data(), R, o.data(), st, 0, false);
+    linear_fwd(b.ff.wo, hff.data(), R, o.data(), st, 0, false, rs);
     for (size_t i = 0; i < x.size(); ++i) x[i] = x[i] + o[i];
   }
   ops::rmsnorm_forward(x.data(), dec_final_ln.data(), n.data(), nullptr, R, d, eps);
@@ -777,7 +779,6 @@ void T5Impl::decode_step(DecoderCache& c, const int32_t* tokens, float* logits, 
   }
   ops::matmul_nt(logits, n.data(), head(), R, cf.vocab_size, d);
   c.length += 1;
-  planned_ = Shape{};
 }
 
 void T5Model::encode(const int32_t* ids, const int32_t* mask, int batch, int src_len, EncoderOutput& out,

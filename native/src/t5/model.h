@@ -148,6 +148,10 @@ class T5Model {
   StepResult forward_backward(const Batch& b, const StepOptions& o);
 
   // ---- generation (eval mode, no dropout) ----
+  // Threading: forward/forward_backward/encode share one activation arena (serialized by a
+  // mutex); init_cache/decode_step/reorder_cache touch only the cache and thread-local scratch,
+  // so a generation may run on a worker thread. Adapter changes (add_lora, load_adapter) must
+  // not overlap any call.
   // Encoder pass once: ids/mask [batch, src_len] (mask may be null).
   void encode(const int32_t* input_ids, const int32_t* attention_mask, int batch, int src_len,
               EncoderOutput& out, bool use_adapter = true);
