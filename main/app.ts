@@ -37,7 +37,10 @@ function utilityWorkerFactory(): WorkerFactory {
           exited = true;
           listener({ code, signal: null });
         }),
-      onStderr: (listener) => child.stderr?.on('data', (d: Buffer) => listener(d.toString())),
+      onOutput: (listener) => {
+        child.stderr?.on('data', (d: Buffer) => listener(d.toString()));
+        child.stdout?.on('data', (d: Buffer) => listener(d.toString()));
+      },
       kill: () => {
         if (!exited) child.kill();
       },

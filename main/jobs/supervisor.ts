@@ -162,7 +162,7 @@ export class Supervisor {
       proc.kill();
     }, startTimeoutMs);
 
-    proc.onStderr((text) => {
+    proc.onOutput((text) => {
       live.stderrTail = (live.stderrTail + text).slice(-STDERR_TAIL);
       for (const line of text.split('\n')) if (line.trim()) this.log('warn', `worker: ${line}`);
     });

@@ -19,8 +19,8 @@ export interface WorkerProcess {
   onMessage(listener: (msg: unknown) => void): void;
   /** Called once, when the process is gone (crash, kill, OOM, normal exit). */
   onExit(listener: (exit: WorkerExit) => void): void;
-  /** Lines the worker writes to stderr (native crashes print there). */
-  onStderr(listener: (text: string) => void): void;
+  /** What the worker writes to stderr and stdout (native crashes print there). */
+  onOutput(listener: (text: string) => void): void;
   kill(): void;
 }
 
@@ -59,7 +59,6 @@ export function forkWorkerFactory(options: { appRoot?: string; script?: string; 
       env: { ...process.env, ...options.env, HUKUK_APP_ROOT: appRoot },
       serialization: 'json',
     });
-    child.stdout?.on('data', () => {});
     let exited = false;
     return {
       pid: child.pid,
@@ -77,7 +76,12 @@ export function forkWorkerFactory(options: { appRoot?: string; script?: string; 
         // A failed spawn emits 'error' without 'exit'.
         child.on('error', () => setImmediate(() => fire(child.exitCode ?? -1, child.signalCode)));
       },
-      onStderr: (l) => child.stderr?.on('data', (d: Buffer) => l(d.toString())),
+      // stdout too: it must be drained (a full pipe would block the worker), and whatever a
+      // native library prints there helps explain a crash.
+      onOutput: (l) => {
+        child.stderr?.on('data', (d: Buffer) => l(d.toString()));
+        child.stdout?.on('data', (d: Buffer) => l(d.toString()));
+      },
       kill: () => {
         if (!exited) child.kill('SIGKILL');
       },
