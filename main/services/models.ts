@@ -12,7 +12,7 @@ import type { Db } from '../store/db';
 import { deleteModel, findModel, findModelByHash, insertModel, listModels, type NewModel } from '../store/repositories';
 import { pullRepo, type PullProgress } from '../io/hub/pull';
 import type { TokenStore } from '../io/hub/token-store';
-import { convertTorchBinToSafetensors } from '../io/models/convert';
+import { convertTorchBinsToSafetensors } from '../io/models/convert';
 import { inspectModelFolder, listFolder, type ModelInspection } from '../io/models/inspect';
 
 /** The repository functions the service needs (the SQLite ones in production). */
@@ -210,10 +210,8 @@ export class ModelsService {
           done += info.files.find((x) => x.name === f)?.bytes ?? 0;
         }
         if (isBin) {
-          if (info.format === 'pytorch-bin-sharded') {
-            throw new AppError('unsupported', 'sharded pytorch_model.bin folders can be inspected but not yet converted; convert them to safetensors first');
-          }
-          await convertTorchBinToSafetensors(join(dir, 'pytorch_model.bin'), join(staging, 'model.safetensors'), (d, t) =>
+          // Shards (pytorch_model.bin.index.json) become one model.safetensors.
+          await convertTorchBinsToSafetensors(info.weightFiles.map((f) => join(dir, f)), join(staging, 'model.safetensors'), (d, t) =>
             onProgress?.({ source, phase: 'converting', file: 'model.safetensors', bytesDone: d, bytesTotal: t }),
           );
         }

@@ -1,7 +1,7 @@
 // The models service on a real SQLite file: import (copy / reference / .bin conversion),
 // duplicate refusal, delete that only removes what the app copied, and pull from a local
 // hub-like server.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHash } from 'node:crypto';
@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../common/contract/errors';
-import { serializeSafetensors } from '../../common/formats/safetensors';
+import { parseSafetensors, serializeSafetensors } from '../../common/formats/safetensors';
 import { ModelsService, sqliteModelStore } from '../../main/services/models';
 import { openDatabase, type Db } from '../../main/store/db';
 import { TINY_T5, tensorsFor, torchBin, writeSafetensorsModel } from './models-builders';
@@ -118,6 +118,31 @@ describe('models service', () => {
     expect(warnings.join(' ')).toMatch(/converted to model\.safetensors/);
     expect(readdirSync(model.storedPath).sort()).toEqual(['config.json', 'model.safetensors']);
     expect((await svc.inspect(model.storedPath)).format).toBe('safetensors');
+  });
+
+  it('converts sharded pytorch_model.bin (with its index) into one model.safetensors', async () => {
+    const src = join(root, 'src-bin-sharded');
+    const cfg = { ...TINY_T5, d_model: 4, d_ff: 6 };
+    const all = tensorsFor(cfg);
+    mkdirSync(src);
+    writeFileSync(join(src, 'config.json'), JSON.stringify(cfg));
+    const half = Math.floor(all.length / 2);
+    const shards = { 'pytorch_model-00001-of-00002.bin': all.slice(0, half), 'pytorch_model-00002-of-00002.bin': all.slice(half) };
+    const weightMap: Record<string, string> = {};
+    for (const [file, ts] of Object.entries(shards)) {
+      writeFileSync(join(src, file), torchBin(ts));
+      for (const t of ts) weightMap[t.name] = file;
+    }
+    writeFileSync(join(src, 'pytorch_model.bin.index.json'), JSON.stringify({ weight_map: weightMap }));
+    expect((await svc.inspect(src)).format).toBe('pytorch-bin-sharded');
+    const { model } = await svc.import({ path: src });
+    expect(readdirSync(model.storedPath).sort()).toEqual(['config.json', 'model.safetensors']);
+    const stored = parseSafetensors(readFileSync(join(model.storedPath, 'model.safetensors')));
+    expect(stored.tensors.map((t) => t.name)).toEqual(all.map((t) => t.name));
+    const bytes = readFileSync(join(model.storedPath, 'model.safetensors'));
+    for (const t of stored.tensors) {
+      expect(Buffer.from(bytes.subarray(t.begin, t.end)).equals(Buffer.from(all.find((x) => x.name === t.name)!.data))).toBe(true);
+    }
   });
 
   it('refuses a corrupt folder without writing a row or leaving files', async () => {

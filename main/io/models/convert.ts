@@ -22,22 +22,38 @@ export async function convertTorchBinToSafetensors(
   outPath: string,
   onProgress?: (doneBytes: number, totalBytes: number) => void,
 ): Promise<ConvertResult> {
-  const bin = await TorchBinFile.open(binPath);
+  return convertTorchBinsToSafetensors([binPath], outPath, onProgress);
+}
+
+/** Several .bin shards (pytorch_model.bin.index.json) into one model.safetensors. */
+export async function convertTorchBinsToSafetensors(
+  binPaths: string[],
+  outPath: string,
+  onProgress?: (doneBytes: number, totalBytes: number) => void,
+): Promise<ConvertResult> {
+  const bins: TorchBinFile[] = [];
   const part = `${outPath}.part`;
   try {
-    const keep: TorchBinTensor[] = [];
+    for (const p of binPaths) bins.push(await TorchBinFile.open(p));
+    const keep: { bin: TorchBinFile; t: TorchBinTensor }[] = [];
     const dropped: Record<string, string> = {};
-    const seen = new Map<string, string>();
-    for (const t of bin.tensors) {
-      const key = `${t.tensor.storage.key}|${t.tensor.storageOffset}|${t.shape.join(',')}|${t.tensor.stride.join(',')}`;
-      const first = seen.get(key);
-      if (first) dropped[t.name] = first;
-      else {
-        seen.set(key, t.name);
-        keep.push(t);
+    const names = new Set<string>();
+    bins.forEach((bin, i) => {
+      // Storages are per file: aliases (tied weights) are found within one shard.
+      const seen = new Map<string, string>();
+      for (const t of bin.tensors) {
+        if (names.has(t.name)) throw new AppError('corrupt_file', `tensor ${t.name} appears in more than one shard (${binPaths[i]})`);
+        names.add(t.name);
+        const key = `${t.tensor.storage.key}|${t.tensor.storageOffset}|${t.shape.join(',')}|${t.tensor.stride.join(',')}`;
+        const first = seen.get(key);
+        if (first) dropped[t.name] = first;
+        else {
+          seen.set(key, t.name);
+          keep.push({ bin, t });
+        }
       }
-    }
-    const { bytes: header, dataBytes } = buildHeader(keep.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape })));
+    });
+    const { bytes: header, dataBytes } = buildHeader(keep.map(({ t }) => ({ name: t.name, dtype: t.dtype, shape: t.shape })));
     const out = await open(part, 'w');
     try {
       let pos = 0;
@@ -51,7 +67,7 @@ export async function convertTorchBinToSafetensors(
       };
       await write(header);
       let done = 0;
-      for (const t of keep) {
+      for (const { bin, t } of keep) {
         const el = DTYPE_SIZES[t.dtype];
         const total = numelOf(t.shape) * el;
         if (isContiguous(t.tensor)) {
@@ -78,6 +94,6 @@ export async function convertTorchBinToSafetensors(
     await rm(part, { force: true });
     throw e;
   } finally {
-    await bin.close();
+    await Promise.all(bins.map((b) => b.close()));
   }
 }
