@@ -174,7 +174,11 @@ function crc32(b: Uint8Array): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-export function storedZip(entries: { name: string; data: Uint8Array }[]): Uint8Array {
+/**
+ * `zip64`: write the record the way a >4 GB archive must (and torch.save's writer does then):
+ * 0xFFFFFFFF in the 32-bit fields, the real values in zip64 extra fields and a zip64 end record.
+ */
+export function storedZip(entries: { name: string; data: Uint8Array }[], options: { zip64?: boolean } = {}): Uint8Array {
   const chunks: Uint8Array[] = [];
   const central: Uint8Array[] = [];
   let pos = 0;
@@ -197,17 +201,27 @@ export function storedZip(entries: { name: string; data: Uint8Array }[]): Uint8A
     lv.setUint32(22, e.data.length, true);
     lv.setUint16(26, name.length, true);
     lv.setUint16(28, extra.length, true);
-    const ch = new Uint8Array(46 + name.length);
+    const z64 = options.zip64 ? 4 + 24 : 0;
+    const ch = new Uint8Array(46 + name.length + z64);
     const cv = new DataView(ch.buffer);
     cv.setUint32(0, 0x02014b50, true);
-    cv.setUint16(4, 20, true);
-    cv.setUint16(6, 20, true);
+    cv.setUint16(4, 45, true);
+    cv.setUint16(6, 45, true);
     cv.setUint32(16, crc, true);
-    cv.setUint32(20, e.data.length, true);
-    cv.setUint32(24, e.data.length, true);
+    cv.setUint32(20, options.zip64 ? 0xffffffff : e.data.length, true);
+    cv.setUint32(24, options.zip64 ? 0xffffffff : e.data.length, true);
     cv.setUint16(28, name.length, true);
-    cv.setUint32(42, pos, true);
+    cv.setUint16(30, z64, true);
+    cv.setUint32(42, options.zip64 ? 0xffffffff : pos, true);
     ch.set(name, 46);
+    if (options.zip64) {
+      const x = 46 + name.length;
+      cv.setUint16(x, 0x0001, true);
+      cv.setUint16(x + 2, 24, true);
+      cv.setBigUint64(x + 4, BigInt(e.data.length), true); // uncompressed
+      cv.setBigUint64(x + 12, BigInt(e.data.length), true); // compressed
+      cv.setBigUint64(x + 20, BigInt(pos), true); // local header offset
+    }
     central.push(ch);
     chunks.push(lh, name, extra, e.data);
     pos += 30 + name.length + extra.length + e.data.length;
@@ -217,11 +231,30 @@ export function storedZip(entries: { name: string; data: Uint8Array }[]): Uint8A
   const eocd = new Uint8Array(22);
   const ev = new DataView(eocd.buffer);
   ev.setUint32(0, 0x06054b50, true);
-  ev.setUint16(8, entries.length, true);
-  ev.setUint16(10, entries.length, true);
-  ev.setUint32(12, cdSize, true);
-  ev.setUint32(16, cdStart, true);
-  const all = [...chunks, ...central, eocd];
+  ev.setUint16(8, options.zip64 ? 0xffff : entries.length, true);
+  ev.setUint16(10, options.zip64 ? 0xffff : entries.length, true);
+  ev.setUint32(12, options.zip64 ? 0xffffffff : cdSize, true);
+  ev.setUint32(16, options.zip64 ? 0xffffffff : cdStart, true);
+  const tail: Uint8Array[] = [];
+  if (options.zip64) {
+    const rec = new Uint8Array(56);
+    const rv = new DataView(rec.buffer);
+    rv.setUint32(0, 0x06064b50, true);
+    rv.setBigUint64(4, 44n, true);
+    rv.setUint16(12, 45, true);
+    rv.setUint16(14, 45, true);
+    rv.setBigUint64(24, BigInt(entries.length), true);
+    rv.setBigUint64(32, BigInt(entries.length), true);
+    rv.setBigUint64(40, BigInt(cdSize), true);
+    rv.setBigUint64(48, BigInt(cdStart), true);
+    const loc = new Uint8Array(20);
+    const lv2 = new DataView(loc.buffer);
+    lv2.setUint32(0, 0x07064b50, true);
+    lv2.setBigUint64(8, BigInt(cdStart + cdSize), true);
+    lv2.setUint32(16, 1, true);
+    tail.push(rec, loc);
+  }
+  const all = [...chunks, ...central, ...tail, eocd];
   const out = new Uint8Array(all.reduce((s, c) => s + c.length, 0));
   let p = 0;
   for (const c of all) {
@@ -237,7 +270,7 @@ const STORAGE_OF: Record<string, string> = { F32: 'FloatStorage', F16: 'HalfStor
  * A pytorch_model.bin for the tensors: one storage each, except names in `tieTo` which
  * share the storage of another tensor (as tied embeddings do in a real state dict).
  */
-export function torchBin(tensors: RawTensor[], tieTo: Record<string, string> = {}, archive = 'archive'): Uint8Array {
+export function torchBin(tensors: RawTensor[], tieTo: Record<string, string> = {}, archive = 'archive', zip64 = false): Uint8Array {
   const keyOf = new Map<string, string>();
   const pickled: PickledTensor[] = [];
   const entries: { name: string; data: Uint8Array }[] = [];
@@ -266,7 +299,7 @@ export function torchBin(tensors: RawTensor[], tieTo: Record<string, string> = {
     { name: `${archive}/byteorder`, data: new TextEncoder().encode('little') },
     ...entries,
     { name: `${archive}/version`, data: new TextEncoder().encode('3\n') },
-  ]);
+  ], { zip64 });
 }
 
 /**

@@ -215,6 +215,17 @@ describe('model folders', () => {
     expect((await errorOf(inspectModelFolder(short))).message).toMatch(/of tensor encoder\.final_layer_norm\.weight\) has 8 bytes/);
   });
 
+  it('reads zip64 archives (what torch.save writes past 4 GB) and a renamed archive folder', async () => {
+    const tensors = tensorsFor(TINY_T5);
+    const plain = freshDir();
+    writeSafetensorsModel(plain, TINY_T5, tensors);
+    const dir = freshDir();
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(TINY_T5));
+    writeFileSync(join(dir, 'pytorch_model.bin'), torchBin(tensors, {}, 'pytorch_model', true));
+    expect(await allTensors(dir)).toEqual(await allTensors(plain));
+  });
+
   it('refuses a hostile pytorch_model.bin naming os.system', async () => {
     const dir = freshDir();
     mkdirSync(dir);
