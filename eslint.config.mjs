@@ -16,7 +16,7 @@ const noImport = (names, patterns, why) => ({
     'error',
     {
       paths: names.map((name) => ({ name, message: why })),
-      patterns: patterns.map((group) => ({ group, message: why })),
+      patterns: patterns.length ? [{ group: patterns, message: why }] : [],
     },
   ],
 });
@@ -31,6 +31,11 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/no-explicit-any': 'warn',
     },
+  },
+  {
+    files: ['bin/**/*.js'],
+    languageOptions: { sourceType: 'commonjs' },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
     files: ['common/**/*.ts'],
