@@ -164,7 +164,7 @@ export class Supervisor {
 
     proc.onOutput((text) => {
       live.stderrTail = (live.stderrTail + text).slice(-STDERR_TAIL);
-      for (const line of text.split('\n')) if (line.trim()) this.log('warn', `worker: ${line}`);
+      for (const line of text.split('\n')) if (line.trim()) this.log('info', `worker: ${line}`);
     });
     proc.onMessage((raw) => {
       if (!isFromWorker(raw)) {

@@ -63,9 +63,8 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     services = createAppServices({
       dataDir: ctx.dataDir,
       appVersion,
-      onLog: (level, message) => {
-        if (level !== 'info') ctx.stderr(message);
-      },
+      // Everything to stderr (stdout carries only the URL line): worker output, warnings.
+      onLog: (_level, message) => ctx.stderr(message),
     });
   } catch (e) {
     // e.g. db_newer_than_app: the message says what to do.
