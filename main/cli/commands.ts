@@ -10,4 +10,5 @@ export const commands: Record<string, () => Promise<CliCommand>> = {
   dataset: () => import('./commands/dataset'),
   model: () => import('./commands/model'),
   pull: () => import('./commands/pull'),
+  parity: () => import('./commands/parity'),
 };
