@@ -1,0 +1,117 @@
+// Importing through the UI, end to end: a model folder (checked first, copied or used in
+// place, deleted after asking, the user's own folder left alone) and the real 1,500-row
+// Soru/Cevap file, in Chromium against the real `hukuk serve`.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, updateScreenshots } from './helpers/browser';
+import { repoRoot, startServe, type Served } from './helpers/serve';
+
+const modelDir = join(repoRoot, 'tests/fixtures/t5/relu_tied/model');
+const sharedData = resolve(repoRoot, '../shared/data/turkish-law-chatbot-test.json');
+
+let served: Served;
+let browser: Browser;
+let page: Page;
+let problems: string[] = [];
+
+beforeAll(async () => {
+  served = await startServe();
+  browser = await launchChromium();
+  const context = await browser.newContext({ locale: 'en-US', colorScheme: 'light', viewport: { width: 1280, height: 860 } });
+  page = await context.newPage();
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
+  });
+  await page.goto(`${served.url}#/models`);
+  await page.locator('[data-testid="connection-state"][data-state="open"]').waitFor({ timeout: 20_000 });
+});
+
+afterEach(() => {
+  const seen = problems;
+  problems = [];
+  expect(seen).toEqual([]);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await served?.stop();
+});
+
+async function importModel(mode: 'copy' | 'reference', name: string) {
+  await page.getByTestId('nav-models').click();
+  await page.getByTestId('models-import').click();
+  const dialog = page.getByTestId('model-import-dialog');
+  await dialog.waitFor();
+  await page.getByTestId('model-import-path').fill(modelDir);
+  await page.getByTestId('model-import-check').click();
+  // The check reads config.json and the safetensors header before anything is stored.
+  const result = page.getByTestId('model-check-result');
+  await result.waitFor({ timeout: 30_000 });
+  expect(await result.textContent()).toContain('T5ForConditionalGeneration');
+  await page.getByTestId('model-import-name').fill(name);
+  if (mode === 'reference') await page.getByTestId('model-import-reference').click();
+  await page.getByTestId('model-import-submit').click();
+  await dialog.waitFor({ state: 'hidden', timeout: 60_000 });
+  const row = page.getByTestId('models-table-row').filter({ hasText: name });
+  await row.waitFor();
+  return row;
+}
+
+async function deleteModel(row: ReturnType<Page['getByTestId']>) {
+  await row.getByTestId('model-delete').click();
+  await page.getByTestId('model-delete-confirm').click();
+  await row.waitFor({ state: 'detached', timeout: 30_000 });
+}
+
+describe('import through the UI', () => {
+  it('starts with nothing imported', async () => {
+    await page.getByTestId('models-empty').waitFor();
+    await page.getByTestId('nav-datasets').click();
+    await page.getByTestId('datasets-empty').waitFor();
+  });
+
+  it('imports a model folder as a copy, lists it, and deletes the copy after asking', async () => {
+    const row = await importModel('copy', 'tiny relu copy');
+    expect(await row.locator('[data-col="layers"]').textContent()).toBe('2 + 2');
+    const copies = readdirSync(join(served.dataDir, 'models'));
+    expect(copies.length).toBe(1);
+    await deleteModel(row);
+    expect(readdirSync(join(served.dataDir, 'models'))).toEqual([]);
+    await page.getByTestId('models-empty').waitFor();
+  });
+
+  it('uses a folder in place and never deletes it', async () => {
+    const row = await importModel('reference', 'tiny relu in place');
+    expect(readdirSync(join(served.dataDir, 'models'))).toEqual([]);
+    await deleteModel(row);
+    expect(existsSync(join(modelDir, 'config.json'))).toBe(true);
+    expect(existsSync(join(modelDir, 'model.safetensors'))).toBe(true);
+  });
+
+  it('imports the 1,500-row Soru/Cevap file and shows its rows', async () => {
+    await page.getByTestId('nav-datasets').click();
+    await page.getByTestId('datasets-import').click();
+    await page.getByTestId('dataset-import-path').fill(sharedData);
+    await page.getByTestId('dataset-import-check').click();
+    const rows = page.getByTestId('dataset-check-rows');
+    await rows.waitFor({ timeout: 60_000 });
+    const checked = await page.getByTestId('dataset-check-result').textContent();
+    expect(checked).toContain('Soru → Cevap');
+    await page.getByTestId('dataset-import-name').fill('turkish law test');
+    await page.getByTestId('dataset-import-submit').click();
+    const row = page.getByTestId('datasets-table-row').filter({ hasText: 'turkish law test' });
+    await row.waitFor({ timeout: 60_000 });
+    expect(await row.getByTestId('dataset-rows').textContent()).toBe('1,500');
+    await row.getByTestId('dataset-details').click();
+    await page.getByTestId('dataset-preview').waitFor({ timeout: 30_000 });
+    expect(await page.getByTestId('dataset-preview').textContent()).toContain('Soru');
+    if (updateScreenshots) {
+      await page.mouse.move(0, 0);
+      await page.screenshot({ path: join(repoRoot, 'docs/screenshot-dataset.png') });
+    }
+    await page.keyboard.press('Escape');
+  });
+});
