@@ -13,7 +13,9 @@
 // Several engineers share one checkout: a lock folder (build/.lock) serializes builds.
 // Env: HUKUK_NO_CUDA=1 forces CPU-only; HUKUK_CUDA_ARCHS="75;80;86;89;90" picks targets
 //      (machine code for each, PTX for the last); HUKUK_DEBUG=1 builds -O0 -g;
-//      HUKUK_JOBS=N compile jobs (default: cores).
+//      HUKUK_JOBS=N compile jobs (default: cores); HUKUK_MODULES=core,nf4,... compiles only
+//      addon.cpp and those top-level folders of native/src (a dev aid, e.g. on the GPU machine
+//      when another module's work in progress does not compile).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -55,7 +57,12 @@ function walk(dir) {
     e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)],
   );
 }
-const files = existsSync(src) ? walk(src) : [];
+const onlyModules = process.env.HUKUK_MODULES ? process.env.HUKUK_MODULES.split(',').filter(Boolean) : null;
+const files = (existsSync(src) ? walk(src) : []).filter((f) => {
+  if (!onlyModules) return true;
+  const rel = relative(src, f).split(/[\\/]/);
+  return rel.length === 1 || onlyModules.includes(rel[0]);
+});
 const cpp = files.filter((f) => f.endsWith('.cpp'));
 const cu = files.filter((f) => f.endsWith('.cu'));
 

@@ -217,9 +217,12 @@ __device__ __forceinline__ void cp_async_wait() {
 #endif
 }
 
+// What one thread loads from global memory for its half row of the next W tile: independent
+// loads only (the double-quant map is in shared memory), decoded after the current tile's MMAs.
 struct WTileRegs {
-  uint4 codes;  // 32 codes (16 bytes) of one half row
-  float absmax;
+  uint4 codes;    // 32 codes (16 bytes)
+  float scale;    // plain absmax, or absmax2 of the block's group when double-quantized
+  unsigned q;     // absmax code when double-quantized
 };
 
 template <bool kBackward, typename OutT>
@@ -239,7 +242,10 @@ __global__ void __launch_bounds__(kGemmThreads) k_gemm_nf4_tc(DeviceNf4 w, const
   __nv_bfloat16 (*As)[BM][LDS] = reinterpret_cast<__nv_bfloat16 (*)[BM][LDS]>(smem_raw);
   __nv_bfloat16 (*Ws)[BN][LDS] = reinterpret_cast<__nv_bfloat16 (*)[BN][LDS]>(smem_raw + 2 * BM * LDS * 2);
   __shared__ float code[16];
+  __shared__ float code2[256];
   if (tid < 16) code[tid] = c_nf4_code[tid];
+  if (!w.absmax)
+    for (int i = tid; i < 256; i += kGemmThreads) code2[i] = w.code2[i];
 
   auto load_a = [&](int stage, int64_t k0) {
 #pragma unroll
@@ -258,15 +264,23 @@ __global__ void __launch_bounds__(kGemmThreads) k_gemm_nf4_tc(DeviceNf4 w, const
     const int64_t gc = (kBackward ? n0 : k0) + whalf * 32;
     const int64_t e = gr * K + gc;
     r.codes = *reinterpret_cast<const uint4*>(w.packed + e / 2);
-    r.absmax = block_absmax(w, e / w.blocksize);
+    const int64_t b = e / w.blocksize;
+    if (w.absmax) {
+      r.scale = w.absmax[b];
+    } else {
+      r.q = w.absmax_q[b];
+      r.scale = w.absmax2[b / w.blocksize2];
+    }
   };
   auto store_w = [&](int stage, const WTileRegs& r) {
     const uint8_t* bytes = reinterpret_cast<const uint8_t*>(&r.codes);
+    // bitsandbytes' decode: code2[q] * absmax2 + offset, two separately rounded fp32 ops
+    const float am = w.absmax ? r.scale : __fadd_rn(__fmul_rn(code2[r.q], r.scale), w.offset);
     alignas(16) __nv_bfloat162 v[16];
 #pragma unroll
     for (int j = 0; j < 16; ++j) {
-      v[j].x = __float2bfloat16_rn(__fmul_rn(code[bytes[j] >> 4], r.absmax));
-      v[j].y = __float2bfloat16_rn(__fmul_rn(code[bytes[j] & 0x0f], r.absmax));
+      v[j].x = __float2bfloat16_rn(__fmul_rn(code[bytes[j] >> 4], am));
+      v[j].y = __float2bfloat16_rn(__fmul_rn(code[bytes[j] & 0x0f], am));
     }
     uint4* dst = reinterpret_cast<uint4*>(&Ws[stage][wrow][whalf * 32]);
     const uint4* src = reinterpret_cast<const uint4*>(v);
@@ -350,8 +364,8 @@ __global__ void k_gemm_nf4_simt(DeviceNf4 w, const __nv_bfloat16* __restrict__ A
   const int64_t Kr = kBackward ? w.rows : w.cols;
   const int64_t Nc = kBackward ? w.cols : w.rows;
   const int64_t n = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  const int64_t m = blockIdx.y;
-  if (n >= Nc || m >= M) return;
+  if (n >= Nc) return;
+  for (int64_t m = blockIdx.y; m < M; m += gridDim.y) {
   float acc = 0.f;
   for (int64_t k = 0; k < Kr; ++k) {
     const int64_t e = kBackward ? k * K + n : n * K + k;
@@ -364,6 +378,7 @@ __global__ void k_gemm_nf4_simt(DeviceNf4 w, const __nv_bfloat16* __restrict__ A
   float v = alpha * acc;
   if (beta != 0.f) v += beta * to_f32(*dst);
   *dst = from_f32<OutT>(v);
+  }
 }
 
 int device_major() {
@@ -391,7 +406,7 @@ void gemm(const DeviceNf4& w, const uint16_t* a, int64_t M, void* c, OutType out
       k_gemm_nf4_tc<kBackward, __nv_bfloat16>
           <<<grid, kGemmThreads, 0, stream>>>(w, A, M, static_cast<__nv_bfloat16*>(c), alpha, beta);
   } else {
-    dim3 grid(static_cast<unsigned>((Nc + 127) / 128), static_cast<unsigned>(M));
+    dim3 grid(static_cast<unsigned>((Nc + 127) / 128), static_cast<unsigned>(std::min<int64_t>(M, 65535)));
     if (out == OutType::F32)
       k_gemm_nf4_simt<kBackward, float><<<grid, 128, 0, stream>>>(w, A, M, static_cast<float*>(c), alpha, beta);
     else

@@ -1,0 +1,145 @@
+// The CUDA twin of NF4 against the CPU reference, on a machine with a GPU (skipped elsewhere):
+// quantization and dequantization bit-exact; the fused 4-bit GEMMs (forward x·Wᵀ, backward dy·W)
+// against a float64 product of the same bf16 operands; the cuBLAS path where cuBLAS opens.
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Nf4Quantized } from '../../native/index';
+import {
+  bits, engine, f32, firstDifference, goldenCases, goldensPath, randn, readSafetensors,
+} from './nf4_helpers';
+
+const gpu = engine.cudaCompiled() && engine.gpus().length > 0;
+const cublas = gpu && engine.cublasInfo().available;
+
+/** fp32 -> bf16 bits, round to nearest even (as __float2bfloat16_rn). */
+function toBf16(x: Float32Array): Uint16Array {
+  const u = new Uint32Array(x.buffer, x.byteOffset, x.length);
+  const out = new Uint16Array(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = (u[i] + 0x7fff + ((u[i] >>> 16) & 1)) >>> 16;
+  return out;
+}
+function fromBf16(h: Uint16Array): Float32Array {
+  const u = new Uint32Array(h.length);
+  for (let i = 0; i < h.length; i++) u[i] = h[i] << 16;
+  return new Float32Array(u.buffer);
+}
+
+/** float64 reference: forward y[M,N] = a[M,K]·Wᵀ, backward dx[M,K] = a[M,N]·W, W = bf16(dequantized). */
+function reference(q: Nf4Quantized, a: Uint16Array, M: number, backward: boolean): Float64Array {
+  const [N, K] = q.shape;
+  const w = fromBf16(toBf16(engine.nf4Dequantize(q)));
+  const af = fromBf16(a);
+  const red = backward ? N : K;
+  const outc = backward ? K : N;
+  const out = new Float64Array(M * outc);
+  for (let m = 0; m < M; m++) {
+    for (let r = 0; r < red; r++) {
+      const av = af[m * red + r];
+      if (av === 0) continue;
+      if (backward) for (let c = 0; c < outc; c++) out[m * outc + c] += av * w[r * K + c];
+      else for (let c = 0; c < outc; c++) out[m * outc + c] += av * w[c * K + r];
+    }
+  }
+  return out;
+}
+
+function relErr(out: ArrayLike<number>, ref: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const d = out[i] - ref[i];
+    if (Number.isNaN(d)) return Number.NaN;
+    num += d * d;
+    den += ref[i] * ref[i];
+  }
+  return Math.sqrt(num / den);
+}
+
+describe.skipIf(!gpu)('NF4 on the GPU', () => {
+  const { tensors, metadata } = readSafetensors(goldensPath);
+
+  it.each(goldenCases(metadata))('quantizes golden $name on the GPU bit-exactly like the CPU', (c) => {
+    const input = f32(tensors[`${c.name}.input`]);
+    const opts = { blocksize: c.blocksize, doubleQuant: c.doubleQuant };
+    const g = engine.nf4CudaQuantize(input, c.shape, opts);
+    const h = engine.nf4Quantize(input, c.shape, opts);
+    expect(firstDifference(g.packed, h.packed)).toBe(-1);
+    if (c.doubleQuant) {
+      expect(g.offset).toBe(h.offset);
+      expect(firstDifference(g.absmaxQ!, h.absmaxQ!)).toBe(-1);
+      expect(firstDifference(bits(g.absmax2!), bits(h.absmax2!))).toBe(-1);
+    } else {
+      expect(firstDifference(bits(g.absmax!), bits(h.absmax!))).toBe(-1);
+    }
+    expect(firstDifference(bits(engine.nf4CudaDequantize(g)), bits(f32(tensors[`${c.name}.dequantized`])))).toBe(-1);
+  });
+
+  it.each([[2048, 768, 64], [333, 77, 64], [1, 5000, 128], [4096, 300, 4096]])(
+    'quantizes fresh %ix%i data (blocksize %i) and bf16 input like the CPU', (r, cols, bs) => {
+      const x = randn(r * cols, r + cols + bs, 0.04);
+      const g = engine.nf4CudaQuantize(x, [r, cols], { blocksize: bs });
+      const h = engine.nf4Quantize(x, [r, cols], { blocksize: bs });
+      expect(firstDifference(g.packed, h.packed)).toBe(-1);
+      expect(firstDifference(g.absmaxQ!, h.absmaxQ!)).toBe(-1);
+      expect(g.offset).toBe(h.offset);
+      const xb = toBf16(x);
+      const gb = engine.nf4CudaQuantize(xb, [r, cols], { blocksize: bs, dtype: 'bfloat16' });
+      const hb = engine.nf4Quantize(xb, [r, cols], { blocksize: bs, dtype: 'bfloat16' });
+      expect(firstDifference(gb.packed, hb.packed)).toBe(-1);
+      expect(firstDifference(bits(engine.nf4CudaDequantize(gb)), bits(engine.nf4Dequantize(hb)))).toBe(-1);
+    });
+
+  const shapes: Array<[number, number, number, string]> = [
+    [100, 768, 768, 'tensor-core'], // M not a multiple of the 64-row tile
+    [64, 2048, 768, 'tensor-core'],
+    [37, 768, 2048, 'tensor-core'],
+    [9, 96, 40, 'simt'],            // K not a multiple of 64: the fallback kernel
+    [33, 768, 768, 'simt'],
+  ];
+  describe.each(shapes)('GEMM M=%i, W=[%i, %i] (%s)', (M, N, K, impl) => {
+    let q: Nf4Quantized;
+    let x: Uint16Array;
+    let dy: Uint16Array;
+    beforeAll(() => {
+      q = engine.nf4CudaQuantize(randn(N * K, N * 7 + K, 0.02), [N, K]);
+      x = toBf16(randn(M * K, M + 1, 1));
+      dy = toBf16(randn(M * N, M + 2, 0.01));
+    });
+
+    it('forward x·Wᵀ matches the float64 reference (fp32 out; poisoned output fully written)', () => {
+      const poison = new Float32Array(M * N).fill(Number.NaN);
+      const y = engine.nf4CudaMatmul(q, x, M, { impl: impl as 'simt', c: poison, beta: 0 }) as Float32Array;
+      expect(relErr(y, reference(q, x, M, false))).toBeLessThan(1e-5);
+    });
+
+    it('backward dy·W matches the float64 reference', () => {
+      const dx = engine.nf4CudaMatmul(q, dy, M, { backward: true, impl: impl as 'simt' }) as Float32Array;
+      expect(relErr(dx, reference(q, dy, M, true))).toBeLessThan(1e-5);
+    });
+
+    it('bf16 output and alpha/beta accumulation', () => {
+      const prior = randn(M * N, 99, 1);
+      const y = engine.nf4CudaMatmul(q, x, M, { impl: impl as 'simt', alpha: 0.5, beta: 2, c: prior }) as Float32Array;
+      const ref = reference(q, x, M, false).map((v, i) => 0.5 * v + 2 * prior[i]);
+      expect(relErr(y, ref)).toBeLessThan(1e-5);
+      const yb = fromBf16(engine.nf4CudaMatmul(q, x, M, { impl: impl as 'simt', out: 'bfloat16' }) as Uint16Array);
+      expect(relErr(yb, reference(q, x, M, false))).toBeLessThan(5e-3);
+    });
+
+    it.skipIf(!cublas)('agrees with dequantize + cuBLAS', () => {
+      const ours = engine.nf4CudaMatmul(q, x, M, { impl: impl as 'simt' }) as Float32Array;
+      const theirs = engine.nf4CudaMatmul(q, x, M, { impl: 'cublas' }) as Float32Array;
+      expect(relErr(ours, theirs)).toBeLessThan(1e-5);
+      const oursB = engine.nf4CudaMatmul(q, dy, M, { backward: true, impl: impl as 'simt' }) as Float32Array;
+      const theirsB = engine.nf4CudaMatmul(q, dy, M, { backward: true, impl: 'cublas' }) as Float32Array;
+      expect(relErr(oursB, theirsB)).toBeLessThan(1e-5);
+    });
+  });
+});
+
+describe.skipIf(gpu)('NF4 CUDA entry points without a GPU', () => {
+  it('throw a typed error instead of crashing', () => {
+    expect(() => engine.nf4CudaQuantize(new Float32Array(64), [64])).toThrow(
+      expect.objectContaining({ code: expect.stringMatching(/^ENGINE_NO_(CUDA|GPU)$/) }),
+    );
+  });
+});
