@@ -16,6 +16,8 @@ import {
 import {
   ModelSchema,
   ModelSummarySchema,
+  ModelsCancelPullRequest,
+  ModelsCancelPullResponse,
   ModelsDeleteRequest,
   ModelsDeleteResponse,
   ModelsImportRequest,
@@ -48,6 +50,7 @@ export const channels = {
   'models:inspect': { request: ModelsInspectRequest, response: ModelSummarySchema },
   'models:import': { request: ModelsImportRequest, response: ModelsImportResponse },
   'models:pull': { request: ModelsPullRequest, response: ModelsImportResponse },
+  'models:cancel-pull': { request: ModelsCancelPullRequest, response: ModelsCancelPullResponse },
   'models:delete': { request: ModelsDeleteRequest, response: ModelsDeleteResponse },
   'datasets:list': { request: Empty, response: z.array(DatasetSchema) },
   'datasets:inspect': { request: DatasetsInspectRequest, response: DatasetSummarySchema },

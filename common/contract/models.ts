@@ -81,6 +81,10 @@ export const ModelsPullRequest = z
   })
   .strict();
 
+/** Stops a running pull; what was downloaded stays and the next pull resumes from it. */
+export const ModelsCancelPullRequest = z.object({ repo: RepoIdSchema }).strict();
+export const ModelsCancelPullResponse = z.object({ cancelled: z.boolean() });
+
 export const ModelsDeleteRequest = z.object({ id: z.number().int() }).strict();
 export const ModelsDeleteResponse = z.object({
   /** false when the files were the user's own folder (reference) and were left alone */

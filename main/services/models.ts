@@ -148,6 +148,7 @@ export class ModelsService {
   async pull(
     req: { repo: string; revision?: string; token?: string; name?: string },
     onProgress?: (p: ModelProgress) => void,
+    signal?: AbortSignal,
   ): Promise<{ model: Model; warnings: string[] }> {
     const token = req.token ?? (await this.options.tokenStore?.get());
     const result = await pullRepo({
@@ -158,6 +159,7 @@ export class ModelsService {
       endpoint: this.options.hubEndpoint,
       token,
       fetch: this.options.fetch,
+      signal,
       onProgress: (p: PullProgress) =>
         onProgress?.({ source: req.repo, phase: p.phase === 'done' ? 'verifying' : p.phase, file: p.file, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal }),
     });

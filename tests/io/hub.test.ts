@@ -47,8 +47,9 @@ let cdnUrl = '';
 const log: { server: string; url: string; range?: string; auth?: string }[] = [];
 let cutAfter: number | null = null; // CDN closes the connection after this many bytes
 let tamper = false; // CDN serves different bytes than the listing's hash
+let stall = false; // CDN sends half, then nothing (until the client gives up)
 
-function send(res: ServerResponse, req: IncomingMessage, data: Uint8Array, headers: Record<string, string> = {}) {
+function send(res: ServerResponse, req: IncomingMessage, data: Uint8Array, headers: Record<string, string> = {}, fromCdn = false) {
   const range = req.headers.range?.match(/^bytes=(\d+)-$/);
   let start = 0;
   if (range) {
@@ -62,6 +63,11 @@ function send(res: ServerResponse, req: IncomingMessage, data: Uint8Array, heade
     res.writeHead(200, { ...headers, 'content-length': String(data.length) });
   }
   const body = data.subarray(start);
+  if (stall && fromCdn) {
+    res.write(body.subarray(0, body.length >> 1));
+    setTimeout(() => res.destroy(), 3000).unref();
+    return;
+  }
   if (cutAfter !== null && body.length > cutAfter) {
     // the connection drops a moment after the first half (FIN, not RST: the bytes sent arrive)
     res.write(body.subarray(0, cutAfter), () => setTimeout(() => res.socket?.end(), 150));
@@ -81,7 +87,7 @@ beforeAll(async () => {
       data = data.slice();
       data[data.length - 1] ^= 0xff;
     }
-    send(res, req, data);
+    send(res, req, data, {}, true);
   });
   hub = createServer((req, res) => {
     log.push({ server: 'hub', url: req.url!, range: req.headers.range, auth: req.headers.authorization });
@@ -129,6 +135,7 @@ beforeEach(() => {
   log.length = 0;
   cutAfter = null;
   tamper = false;
+  stall = false;
   return () => rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -215,6 +222,29 @@ describe('Hub client', () => {
     expect(r.files.map((f) => f.path).sort()).toEqual(['README.md', 'data/train.json']);
     expect(JSON.parse(readFileSync(join(r.dir, 'data', 'train.json'), 'utf8'))).toEqual([{ Soru: 'S?', Cevap: 'C.' }]);
     expect(log.filter((l) => l.server === 'hub').every((l) => l.url.startsWith('/api/datasets/') || l.url.startsWith('/datasets/'))).toBe(true);
+  });
+
+  it('cancels a stalled download on abort, keeping the part for a resume', async () => {
+    stall = true;
+    const abort = new AbortController();
+    const e = await errorOf(
+      pullRepo({
+        kind: 'model',
+        repo: 'tiny/t5',
+        dataDir,
+        endpoint: hubUrl,
+        signal: abort.signal,
+        onProgress: (p) => {
+          if (p.file === 'model.safetensors' && p.bytesDone > config.length) abort.abort();
+        },
+      }),
+    );
+    expect(e.code).toBe('cancelled');
+    const part = join(stagingDir(dataDir, 'model', 'tiny/t5', 'main'), 'model.safetensors.part');
+    expect(statSync(part).size).toBeGreaterThan(0);
+    stall = false;
+    const r = await pullRepo({ kind: 'model', repo: 'tiny/t5', dataDir, endpoint: hubUrl });
+    expect(r.files.find((f) => f.path === 'model.safetensors')!.resumedFrom).toBeGreaterThan(0);
   });
 
   it('fails plainly when the hub cannot be reached', async () => {

@@ -224,9 +224,13 @@ export function PullModelDialog({ open, onClose, onImported }: { open: boolean; 
       testId="model-pull-dialog"
       actions={
         <>
-          <Button onClick={onClose} disabled={busy}>
-            {s.cancel}
-          </Button>
+          {busy ? (
+            <Button onClick={() => void api.models.cancelPull({ repo: repo.trim() })} data-testid="model-pull-cancel">
+              {s.stop}
+            </Button>
+          ) : (
+            <Button onClick={onClose}>{s.cancel}</Button>
+          )}
           <Button variant="contained" onClick={pull} disabled={busy || !valid} data-testid="model-pull-submit">
             {s.pull}
           </Button>
