@@ -71,8 +71,33 @@ export class TrainingError extends Error {
 const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
 
 export async function runTraining(config: TrainingConfig, data: TrainingData, opts: RunTrainingOptions): Promise<TrainingResult> {
-  const log = opts.onLog ?? (() => {});
+  if (data.train.length === 0) throw new TrainingError('no_data', 'the training split is empty');
   const engine = opts.engine ?? loadTrainEngine();
+  if (opts.model) return trainLoop(config, data, opts, engine, opts.model);
+  if (!engine.T5Model) throw new Error('this build of the engine addon has no T5 model (native/src/t5): rebuild it with `npm run build:native`');
+  opts.onLog?.(`loading ${opts.modelDir} on ${config.device}${config.quantization === 'nf4' ? ' (NF4)' : ''}`);
+  const model = engine.T5Model.load({
+    modelDir: opts.modelDir,
+    device: config.device,
+    quant: config.quantization,
+    quantizeWo: config.quantizeWo,
+    compute: config.compute,
+  });
+  try {
+    return await trainLoop(config, data, opts, engine, model);
+  } finally {
+    model.dispose?.(); // the memory goes back now, not whenever the GC runs
+  }
+}
+
+async function trainLoop(
+  config: TrainingConfig,
+  data: TrainingData,
+  opts: RunTrainingOptions,
+  engine: TrainEngine,
+  model: T5ModelHandle,
+): Promise<TrainingResult> {
+  const log = opts.onLog ?? (() => {});
   const flushMs = opts.metricsFlushMs ?? 1000;
   const train = prepareExamples(data.train, config.maxSourceLength, config.maxTargetLength);
   const validationAll = prepareExamples(data.validation, config.maxSourceLength, config.maxTargetLength);
@@ -87,18 +112,6 @@ export async function runTraining(config: TrainingConfig, data: TrainingData, op
   const warmup = warmupUpdates(config, totalUpdates);
   const lengths = train.map(exampleLength);
 
-  // ---- the model ----
-  let model = opts.model;
-  if (!model) {
-    if (!engine.T5Model) throw new Error('this build of the engine addon has no T5 model (native/src/t5): rebuild it with `npm run build:native`');
-    log(`loading ${opts.modelDir} on ${config.device}${config.quantization === 'nf4' ? ' (NF4)' : ''}`);
-    model = engine.T5Model.load({
-      modelDir: opts.modelDir,
-      device: config.device,
-      quant: config.quantization === 'nf4' ? (config.quantizeWo ? 'nf4-all' : 'nf4') : 'none',
-      compute: config.compute,
-    });
-  }
   model.addLora({
     r: config.loraR,
     alpha: config.loraAlpha,
@@ -182,7 +195,7 @@ export async function runTraining(config: TrainingConfig, data: TrainingData, op
     lastEvalLoss,
     savedAt: Date.now(),
   });
-  const adapterMeta = { base_model_name_or_path: opts.baseModelName ?? opts.modelDir };
+  const adapterMeta = { baseModelNameOrPath: opts.baseModelName ?? opts.modelDir };
   const checkpointsDir = join(opts.outputDir, 'checkpoints');
   const checkpoint = () => {
     flush();
