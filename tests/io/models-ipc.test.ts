@@ -1,0 +1,66 @@
+// The models channels through the real dispatcher and handlers (what the window and
+// `hukuk serve` call): payload validation, import of a transformers-made fixture, progress
+// events, refusal values, delete.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EventName } from '../../common/contract/channels';
+import { dispatch } from '../../main/ipc/dispatch';
+import { createHandlers } from '../../main/ipc/handlers';
+import { createAppServices, type AppServices } from '../../main/services';
+
+const FIXTURE = resolve(__dirname, '../fixtures/t5/gated_gelu_untied/model');
+const tmp = mkdtempSync(join(tmpdir(), 'hukuk-models-ipc-'));
+let services: AppServices;
+beforeAll(() => {
+  services = createAppServices({
+    dataDir: join(tmp, 'data'),
+    appVersion: '0.0.0-test',
+    workerFactory: () => {
+      throw new Error('no engine in this test');
+    },
+  });
+});
+afterAll(async () => {
+  await services.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('models channels', () => {
+  it('validate payloads, import with progress events, list, refuse a duplicate, delete', async () => {
+    const handlers = createHandlers(services);
+    const bad = await dispatch(handlers, 'models:import', { path: '' });
+    expect(bad.ok).toBe(false);
+    const badRepo = await dispatch(handlers, 'models:pull', { repo: 'not a repo' });
+    expect(!badRepo.ok && badRepo.error.code).toBe('invalid_payload');
+
+    const inspected = await dispatch(handlers, 'models:inspect', { path: FIXTURE });
+    expect(inspected.ok && inspected.value).toMatchObject({ modelType: 't5', feedForwardProj: 'gated-gelu', vocabSize: 160 });
+
+    const events: { event: EventName; payload: unknown }[] = [];
+    const off = services.events.subscribe((event, payload) => events.push({ event, payload }));
+    const imported = await dispatch(handlers, 'models:import', { path: FIXTURE, name: 'gated' });
+    off();
+    expect(imported.ok).toBe(true);
+    if (!imported.ok) return;
+    const phases = events.filter((e) => e.event === 'models:progress').flatMap((e) => (e.payload as { phase: string; source: string }[]));
+    expect(phases.every((p) => p.source === FIXTURE)).toBe(true);
+    expect(phases.map((p) => p.phase)).toContain('done');
+
+    const list = await dispatch(handlers, 'models:list', {});
+    expect(list.ok && (list.value as { name: string }[]).map((m) => m.name)).toContain('gated');
+
+    const dup = await dispatch(handlers, 'models:import', { path: FIXTURE });
+    expect(!dup.ok && dup.error.code).toBe('conflict');
+
+    const missing = await dispatch(handlers, 'models:inspect', { path: join(tmp, 'missing') });
+    expect(!missing.ok && missing.error.code).toBe('not_found');
+
+    const cancel = await dispatch(handlers, 'models:cancel-pull', { repo: 'a/b' });
+    expect(cancel.ok && cancel.value).toEqual({ cancelled: false });
+
+    const del = await dispatch(handlers, 'models:delete', { id: imported.value.model.id });
+    expect(del.ok && del.value).toMatchObject({ deletedFiles: true });
+  });
+});
