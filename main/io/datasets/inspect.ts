@@ -5,6 +5,7 @@
 import {
   datasetStats,
   detectColumns,
+  SPLIT_NAMES,
   preparePairs,
   templateByName,
   tokenizeSplit,
@@ -96,7 +97,7 @@ export async function inspectDataset(p: string, opts: InspectOptions = {}): Prom
   const template = resolveTemplate(opts.template);
   const limit = opts.listLimit ?? 100;
   const rows: DatasetSummary['rows'] = {};
-  for (const [k, v] of Object.entries(prepared.splits)) rows[k as SplitName] = (v as QaPair[]).length;
+  for (const k of SPLIT_NAMES) if (prepared.splits[k]) rows[k] = prepared.splits[k]!.length;
   const firstSplit = (prepared.splits.train ?? Object.values(prepared.splits)[0] ?? []) as QaPair[];
   const summary: DatasetSummary = {
     path: source.root,

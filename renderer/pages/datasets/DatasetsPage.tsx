@@ -19,14 +19,11 @@ import { QueryView } from '../../components/QueryView';
 import { DataTable, type Column } from '../../components/DataTable';
 import { formatDateTime, formatNumber } from '../../components/format';
 import { monoFonts } from '../../theme';
-import { useNotify } from '../../state/errors';
 import { DatasetDetailsDialog, DeleteDatasetDialog, ImportDatasetDialog } from './DatasetDialogs';
-import { datasetStrings, fill } from './strings';
+import { datasetStrings } from './strings';
 
 export function DatasetsPage() {
   const { t, language } = useI18n();
-  const s = datasetStrings(language);
-  const notify = useNotify();
   const datasets = useQuery(() => api.datasets.list({}));
   const [importing, setImporting] = useState(false);
   const [details, setDetails] = useState<Dataset | null>(null);
@@ -55,10 +52,7 @@ export function DatasetsPage() {
       <ImportDatasetDialog
         open={importing}
         onClose={() => setImporting(false)}
-        onImported={(d) => {
-          notify(fill(s.imported, { name: d.name }));
-          datasets.reload();
-        }}
+        onImported={() => datasets.reload()}
       />
       <DatasetDetailsDialog dataset={details} onClose={() => setDetails(null)} onChanged={() => datasets.reload()} />
       <DeleteDatasetDialog dataset={deleting} onClose={() => setDeleting(null)} onDeleted={() => datasets.reload()} />
