@@ -253,8 +253,90 @@ export interface GenerateApi {
   ): Float32Array;
 }
 
+// ---- t5 (native/src/t5): T5 + LoRA model, CPU exact reference (transformers + peft) ----
+
+export interface T5LoadOptions {
+  /** folder with config.json + model.safetensors (or model.safetensors.index.json + shards) */
+  modelDir: string;
+  /** 'cuda' is not built yet: load throws ENGINE_UNSUPPORTED */
+  device?: 'cpu' | 'cuda';
+  /** 'nf4': QLoRA policy, q,k,v,o,wi,wi_0,wi_1 quantized on load (bitsandbytes NF4 + double quant) */
+  quant?: 'none' | 'nf4';
+  /** also quantize wo (default false) */
+  quantizeWo?: boolean;
+  /** CUDA only; the CPU always computes in fp32 */
+  compute?: 'fp32' | 'bf16';
+}
+
+export type LoraTarget = 'q' | 'k' | 'v' | 'o' | 'wi' | 'wi_0' | 'wi_1' | 'wo';
+
+export interface T5LoraOptions {
+  r: number;
+  /** lora_alpha (default 2r) */
+  alpha?: number;
+  /** dropout on the input of A, train mode only (default 0) */
+  dropout?: number;
+  /** default q,k,v,o */
+  targets?: LoraTarget[];
+  /** restrict to blocks ('SelfAttention' | 'EncDecAttention' | 'DenseReluDense') and/or stacks ('encoder' | 'decoder') */
+  modules?: string[];
+  /** scaling alpha/sqrt(r) instead of alpha/r */
+  rslora?: boolean;
+  /** A ~ Kaiming-uniform(a=sqrt(5)) from this seed (our generator, not torch's), B = 0 */
+  seed?: number;
+}
+
+export interface T5Batch {
+  /** [batch, srcLen] */
+  inputIds: Int32Array;
+  /** [batch, srcLen], 1 = token; default all ones */
+  attentionMask?: Int32Array;
+  /** [batch, tgtLen], -100 = ignored; the decoder input is shift_right(labels) */
+  labels?: Int32Array;
+  /** [batch, tgtLen], instead of shifting labels */
+  decoderInputIds?: Int32Array;
+  batch: number;
+  srcLen: number;
+  tgtLen: number;
+  /** false = base model without the adapter (default true) */
+  useAdapter?: boolean;
+  /** dropout on (config dropout_rate + LoRA dropout); default false for forward, true for forwardBackward */
+  train?: boolean;
+  /** seeds the counter-based dropout masks (same seed = same masks) */
+  dropoutSeed?: number;
+}
+
+export interface T5Model {
+  /** config.json as parsed */
+  readonly config: Record<string, unknown> & { vocab_size: number; d_model: number; num_layers: number };
+  readonly hasLora: boolean;
+  /** replaces any adapter */
+  addLora(opts: T5LoraOptions): void;
+  /** peft folder: adapter_config.json + adapter_model.safetensors */
+  loadAdapter(dir: string): void;
+  /** writes peft's format (adapter_config.json fields as peft 0.21 writes them) */
+  saveAdapter(dir: string, meta?: { baseModelNameOrPath?: string }): void;
+  /** base + scale * B A -> dir/model.safetensors (fp32) + dir/config.json */
+  mergeAndSave(dir: string): void;
+  /** loss: mean cross-entropy over labels != -100 (NaN without labels); tokens: that count */
+  forward(b: T5Batch & { wantLogits?: boolean }): { loss: number; tokens: number; logits?: Float32Array };
+  /** ADDS d(mean loss)/d(LoRA params) into the gradient buffers */
+  forwardBackward(b: T5Batch): { loss: number; tokens: number };
+  zeroGrad(): void;
+  /** the trainable tensors, peft key names (…q.lora_A.weight) */
+  loraParams(): { name: string; size: number }[];
+  /** copies of weights and gradients */
+  loraTensors(): { name: string; weight: Float32Array; grad: Float32Array }[];
+  /** frees the weights; later calls throw ENGINE_DISPOSED */
+  dispose(): void;
+}
+
+export interface T5Api {
+  T5Model: { load(opts: T5LoadOptions): T5Model };
+}
+
 /** The whole addon. Modules add their interfaces to this intersection. */
-export type Engine = SystemApi & Nf4Api & Nf4CudaApi & CudaApi & GenerateApi;
+export type Engine = SystemApi & Nf4Api & Nf4CudaApi & CudaApi & GenerateApi & T5Api;
 
 /** Loads the addon ($HUKUK_ADDON, native/build/, or beside an Electron asar). Throws code ENGINE_NOT_BUILT. */
 export function loadEngine(): Engine;
