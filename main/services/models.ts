@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
 import { AppError } from '../../common/contract/errors';
 import type { Model, ModelProgress, ModelSummary } from '../../common/contract/models';
@@ -79,6 +80,11 @@ export function summarize(i: ModelInspection): ModelSummary {
   };
 }
 
+/** "~/models/x" as a shell would read it: people paste paths like that. */
+function expandHome(p: string): string {
+  return p === '~' || p.startsWith('~/') ? join(homedir(), p.slice(1)) : p;
+}
+
 function slug(s: string): string {
   return s.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[-.]+|-+$/g, '').slice(0, 60) || 'model';
 }
@@ -125,7 +131,7 @@ export class ModelsService {
   ) {}
 
   async inspect(path: string): Promise<ModelSummary> {
-    return summarize(await inspectModelFolder(resolve(path)));
+    return summarize(await inspectModelFolder(resolve(expandHome(path.trim()))));
   }
 
   list(): Model[] {
@@ -142,7 +148,8 @@ export class ModelsService {
     req: { path: string; mode?: ImportMode; name?: string },
     onProgress?: (p: ModelProgress) => void,
   ): Promise<{ model: Model; warnings: string[] }> {
-    return this.importFolder(resolve(req.path), { mode: req.mode ?? 'copy', name: req.name, sourcePath: resolve(req.path), progressSource: req.path }, onProgress);
+    const path = expandHome(req.path.trim());
+    return this.importFolder(resolve(path), { mode: req.mode ?? 'copy', name: req.name, sourcePath: resolve(path), progressSource: req.path }, onProgress);
   }
 
   async pull(

@@ -23,6 +23,8 @@ const STORAGE_DTYPES: Record<string, DType> = {
   BoolStorage: 'BOOL',
 };
 
+const MAX_PICKLE_BYTES = 256 << 20;
+
 interface StorageType extends PickleGlobal {
   readonly storageDtype: DType;
 }
@@ -203,6 +205,11 @@ export class TorchBinFile {
         ? new TextDecoder().decode(await zip.readEntry(`${prefix}byteorder`)).trim()
         : 'little';
       if (byteorder !== 'little') throw new AppError('unsupported', `${path}: ${byteorder}-endian tensors are not supported`);
+      // A state dict's pickle is small (about 100 bytes a tensor); a huge one is not a state dict.
+      const pklSize = zip.entries.get(pklName)!.size;
+      if (pklSize > MAX_PICKLE_BYTES) {
+        throw new AppError('corrupt_file', `${path}: data.pkl is ${pklSize} bytes; a state dict's is far smaller (limit ${MAX_PICKLE_BYTES})`);
+      }
       const stateDict = parseTorchStateDict(await zip.readEntry(pklName), path);
       const storageAt = new Map<string, number>();
       const tensors: TorchBinTensor[] = [];
