@@ -2,7 +2,9 @@
 // place, deleted after asking, the user's own folder left alone) and the real 1,500-row
 // Soru/Cevap file, in Chromium against the real `hukuk serve`.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, updateScreenshots } from './helpers/browser';
@@ -10,6 +12,9 @@ import { repoRoot, startServe, type Served } from './helpers/serve';
 
 const modelDir = join(repoRoot, 'tests/fixtures/t5/relu_tied/model');
 const sharedData = resolve(repoRoot, '../shared/data/turkish-law-chatbot-test.json');
+const sharedTokenizer = resolve(repoRoot, '../shared/fixtures/tokenizer');
+/** A tiny model folder with a real SentencePiece tokenizer, so token statistics can be measured. */
+const tokenizedModelDir = mkdtempSync(join(tmpdir(), 'hukuk-e2e-model-'));
 
 let served: Served;
 let browser: Browser;
@@ -26,7 +31,7 @@ beforeAll(async () => {
     if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
   });
   await page.goto(`${served.url}#/models`);
-  await page.locator('[data-testid="connection-state"][data-state="open"]').waitFor({ timeout: 20_000 });
+  await page.locator('[data-testid="connection-state"][data-state="open"]').waitFor({ timeout: 60_000 });
 });
 
 afterEach(() => {
@@ -38,14 +43,15 @@ afterEach(() => {
 afterAll(async () => {
   await browser?.close();
   await served?.stop();
+  rmSync(tokenizedModelDir, { recursive: true, force: true });
 });
 
-async function importModel(mode: 'copy' | 'reference', name: string) {
+async function importModel(mode: 'copy' | 'reference', name: string, dir = modelDir) {
   await page.getByTestId('nav-models').click();
   await page.getByTestId('models-import').click();
   const dialog = page.getByTestId('model-import-dialog');
   await dialog.waitFor();
-  await page.getByTestId('model-import-path').fill(modelDir);
+  await page.getByTestId('model-import-path').fill(dir);
   await page.getByTestId('model-import-check').click();
   // The check reads config.json and the safetensors header before anything is stored.
   const result = page.getByTestId('model-check-result');
@@ -91,7 +97,11 @@ describe('import through the UI', () => {
     expect(existsSync(join(modelDir, 'model.safetensors'))).toBe(true);
   });
 
-  it('imports the 1,500-row Soru/Cevap file and shows its rows', async () => {
+  it('imports the 1,500-row Soru/Cevap file, previews it, and measures token lengths as the CLI does', async () => {
+    for (const f of ['config.json', 'model.safetensors']) copyFileSync(join(modelDir, f), join(tokenizedModelDir, f));
+    for (const f of ['spiece.model', 'tokenizer_config.json']) copyFileSync(join(sharedTokenizer, f), join(tokenizedModelDir, f));
+    await importModel('reference', 'tiny with tokenizer', tokenizedModelDir);
+
     await page.getByTestId('nav-datasets').click();
     await page.getByTestId('datasets-import').click();
     await page.getByTestId('dataset-import-path').fill(sharedData);
@@ -105,10 +115,28 @@ describe('import through the UI', () => {
     const row = page.getByTestId('datasets-table-row').filter({ hasText: 'turkish law test' });
     await row.waitFor({ timeout: 60_000 });
     expect(await row.getByTestId('dataset-rows').textContent()).toBe('1,500');
+
     await row.getByTestId('dataset-details').click();
     await page.getByTestId('dataset-preview').waitFor({ timeout: 30_000 });
     expect(await page.getByTestId('dataset-preview').textContent()).toContain('Soru');
+    // Measure with the imported model's tokenizer; the numbers must equal `hukuk dataset inspect`.
+    await page.getByTestId('dataset-model').locator('..').getByRole('combobox').click();
+    await page.getByRole('option', { name: 'tiny with tokenizer' }).click();
+    await page.getByTestId('dataset-recompute').click();
+    await page.getByTestId('dataset-histogram').waitFor({ timeout: 60_000 });
+    const cli = JSON.parse(
+      execFileSync(process.execPath, [join(repoRoot, 'bin/hukuk.js'), 'dataset', 'inspect', sharedData, '--tokenizer', tokenizedModelDir, '--json'], {
+        encoding: 'utf8',
+        maxBuffer: 64 << 20,
+      }),
+    ) as { stats: Record<'input' | 'target', { p50: number; p95: number; p99: number; max: number }> };
+    for (const k of ['input', 'target'] as const) {
+      const shown = await page.getByTestId(`dataset-stats-${k}`).textContent();
+      const { p50, p95, p99, max } = cli.stats[k];
+      expect(shown).toContain(`p50 ${p50} · p95 ${p95} · p99 ${p99} · max ${max}`);
+    }
     if (updateScreenshots) {
+      await page.getByTestId('dataset-stats').scrollIntoViewIfNeeded();
       await page.mouse.move(0, 0);
       await page.screenshot({ path: join(repoRoot, 'docs/screenshot-dataset.png') });
     }

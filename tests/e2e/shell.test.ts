@@ -65,7 +65,7 @@ afterAll(async () => {
 
 async function open(route = 'models') {
   await page.goto(`${served.url}#/${route}`);
-  await page.locator('[data-testid="connection-state"][data-state="open"]').waitFor({ timeout: 20_000 });
+  await page.locator('[data-testid="connection-state"][data-state="open"]').waitFor({ timeout: 60_000 });
 }
 
 async function chooseLanguage(language: 'tr' | 'en') {
