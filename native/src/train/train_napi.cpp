@@ -3,10 +3,12 @@
 // T5Model, optimizer state for checkpoints) are in train_model_napi.cpp.
 //
 //   engine._adamwTest({ params: [{w, g, m, v, decay?}], lr, beta1, beta2, eps, weightDecay,
-//                       maxGradNorm, gradScale, step }) -> { gradNorm }   (updates in place)
+//                       maxGradNorm, gradScale, step, device? }) -> { gradNorm }   (updates in place;
+//                       device 'cuda' copies the arrays to the GPU, runs the CUDA twin, copies back)
 //   engine.lrMultiplier({ schedule, step, warmupSteps, totalSteps }) -> number
 #include <napi.h>
 
+#include "core/cuda_runtime.h"
 #include "core/napi_error.h"
 #include "core/registry.h"
 #include "train/adamw.h"
@@ -68,7 +70,37 @@ static Napi::Value adamw_test(const Napi::CallbackInfo& info) {
     params.push_back({"param" + std::to_string(i), w.data, g.data, m.data, v.data, w.length,
                       decay.IsBoolean() ? decay.As<Napi::Boolean>().Value() : true, DeviceKind::CPU});
   }
-  const double norm = run_step(params, step_options(o));
+  const OptimStepOptions so = step_options(o);
+  const bool on_gpu = o.Get("device").IsString() && o.Get("device").As<Napi::String>().Utf8Value() == "cuda";
+  double norm = 0;
+  if (!on_gpu) {
+    norm = run_step(params, so);
+  } else {
+#if defined(HUKUK_CUDA)
+    HUKUK_CHECK(cuda::device_count() > 0, "ENGINE_CUDA", "no CUDA device");
+    std::vector<cuda::DeviceBuffer<float>> bufs;
+    std::vector<ParamRef> dev = params;
+    for (auto& p : dev) {
+      float* host[4] = {p.w, p.g, p.m, p.v};
+      float** slot[4] = {&p.w, &p.g, &p.m, &p.v};
+      for (int k = 0; k < 4; k++) {
+        bufs.emplace_back(p.n);
+        HUKUK_CUDA_CHECK(cudaMemcpy(bufs.back().get(), host[k], p.n * sizeof(float), cudaMemcpyHostToDevice));
+        *slot[k] = bufs.back().get();
+      }
+      p.device = DeviceKind::CUDA;
+    }
+    norm = run_step(dev, so);
+    for (size_t i = 0; i < dev.size(); i++) {
+      HUKUK_CUDA_CHECK(cudaMemcpy(params[i].w, dev[i].w, params[i].n * sizeof(float), cudaMemcpyDeviceToHost));
+      HUKUK_CUDA_CHECK(cudaMemcpy(params[i].g, dev[i].g, params[i].n * sizeof(float), cudaMemcpyDeviceToHost));
+      HUKUK_CUDA_CHECK(cudaMemcpy(params[i].m, dev[i].m, params[i].n * sizeof(float), cudaMemcpyDeviceToHost));
+      HUKUK_CUDA_CHECK(cudaMemcpy(params[i].v, dev[i].v, params[i].n * sizeof(float), cudaMemcpyDeviceToHost));
+    }
+#else
+    HUKUK_FAIL("ENGINE_INVALID_ARG", "this addon was built without CUDA");
+#endif
+  }
   Napi::Object out = Napi::Object::New(env);
   out.Set("gradNorm", Napi::Number::New(env, norm));
   return out;
