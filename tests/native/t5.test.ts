@@ -391,6 +391,31 @@ describe('QLoRA and errors', () => {
     expect(e2).not.toBe(e1);
   });
 
+  it('loads a model saved 4-bit in bitsandbytes layout without re-quantizing', () => {
+    const quantized = new Set(['q', 'k', 'v', 'o', 'wi']);
+    const dir = modelCopy('relu_tied', (ts) =>
+      ts.flatMap((t) => {
+        const parts = t.name.split('.');
+        if (parts[parts.length - 1] !== 'weight' || !quantized.has(parts[parts.length - 2])) return [t];
+        const f = new Float32Array(t.data.buffer.slice(t.data.byteOffset, t.data.byteOffset + t.data.length));
+        const q = engine.nf4Quantize(f, t.shape, { blocksize: 64, doubleQuant: true });
+        const prefix = t.name.slice(0, -'weight'.length);
+        return Object.entries(engine.nf4ToBnb(q, prefix)).map(([name, r]) => ({
+          name,
+          dtype: r.dtype as DType,
+          shape: r.shape,
+          data: r.data,
+        }));
+      }),
+    );
+    const b = goldenBatch('relu_tied');
+    const fromBnb = engine.T5Model.load({ modelDir: dir });
+    const onLoad = load('relu_tied', { quant: 'nf4' });
+    expect(relError(fromBnb.forward({ ...b, wantLogits: true }).logits!, onLoad.forward({ ...b, wantLogits: true }).logits!)).toBe(0);
+    fromBnb.dispose();
+    onLoad.dispose();
+  });
+
   it('bad inputs are JS errors with code and where; dispose is final', () => {
     const m = load('relu_tied');
     const b = goldenBatch('relu_tied');
