@@ -105,8 +105,8 @@ export interface Nf4CudaMatmulOptions {
   /** false: y[M,N] = alpha·a[M,K]·Wᵀ + beta·c; true: dx[M,K] = alpha·a[M,N]·W + beta·c */
   backward?: boolean;
   out?: 'float32' | 'bfloat16';
-  /** 'auto' (tensor cores when possible) | 'tensor-core' | 'simt' | 'cublas' (dequantize to bf16, then cuBLAS) */
-  impl?: 'auto' | 'tensor-core' | 'simt' | 'cublas';
+  /** 'auto' (tensor cores when possible) | 'tensor-core' (either tile) | 'tensor-core-64' | 'tensor-core-128' | 'simt' | 'cublas' (dequantize to bf16, then cuBLAS) */
+  impl?: 'auto' | 'tensor-core' | 'tensor-core-64' | 'tensor-core-128' | 'simt' | 'cublas';
   alpha?: number;
   beta?: number;
   /** the prior output (same size and type as the result) for beta != 0 */
@@ -120,6 +120,11 @@ export interface Nf4CudaBenchResult {
   fusedBackwardMs: number;
   fusedForwardTflops: number;
   fusedBackwardTflops: number;
+  /** forced tile sizes (128 only when the output width is a multiple of 128) */
+  fused64ForwardMs: number;
+  fused64BackwardMs: number;
+  fused128ForwardMs?: number;
+  fused128BackwardMs?: number;
   tensorCore: boolean;
   /** the libcublas path, or 'unavailable: why' */
   cublas: string;

@@ -88,11 +88,15 @@ describe.skipIf(!gpu)('NF4 on the GPU', () => {
       expect(firstDifference(bits(engine.nf4CudaDequantize(gb)), bits(engine.nf4Dequantize(hb)))).toBe(-1);
     });
 
-  const shapes: Array<[number, number, number, string]> = [
-    [100, 768, 768, 'tensor-core'], // M not a multiple of the 64-row tile
-    [64, 2048, 768, 'tensor-core'],
-    [37, 768, 2048, 'tensor-core'],
-    [9, 96, 40, 'simt'],            // K not a multiple of 64: the fallback kernel
+  type Impl = 'auto' | 'tensor-core-64' | 'tensor-core-128' | 'simt';
+  const shapes: Array<[number, number, number, Impl]> = [
+    [100, 768, 768, 'tensor-core-64'],   // M not a multiple of the row tile
+    [130, 768, 768, 'tensor-core-128'],
+    [64, 2048, 768, 'tensor-core-128'],
+    [37, 768, 2048, 'tensor-core-64'],
+    [200, 768, 2048, 'tensor-core-128'],
+    [300, 768, 768, 'auto'],
+    [9, 96, 40, 'simt'],                 // K not a multiple of 64: the fallback kernel
     [33, 768, 768, 'simt'],
   ];
   describe.each(shapes)('GEMM M=%i, W=[%i, %i] (%s)', (M, N, K, impl) => {
@@ -107,29 +111,29 @@ describe.skipIf(!gpu)('NF4 on the GPU', () => {
 
     it('forward x·Wᵀ matches the float64 reference (fp32 out; poisoned output fully written)', () => {
       const poison = new Float32Array(M * N).fill(Number.NaN);
-      const y = engine.nf4CudaMatmul(q, x, M, { impl: impl as 'simt', c: poison, beta: 0 }) as Float32Array;
+      const y = engine.nf4CudaMatmul(q, x, M, { impl: impl, c: poison, beta: 0 }) as Float32Array;
       expect(relErr(y, reference(q, x, M, false))).toBeLessThan(1e-5);
     });
 
     it('backward dy·W matches the float64 reference', () => {
-      const dx = engine.nf4CudaMatmul(q, dy, M, { backward: true, impl: impl as 'simt' }) as Float32Array;
+      const dx = engine.nf4CudaMatmul(q, dy, M, { backward: true, impl: impl }) as Float32Array;
       expect(relErr(dx, reference(q, dy, M, true))).toBeLessThan(1e-5);
     });
 
     it('bf16 output and alpha/beta accumulation', () => {
       const prior = randn(M * N, 99, 1);
-      const y = engine.nf4CudaMatmul(q, x, M, { impl: impl as 'simt', alpha: 0.5, beta: 2, c: prior }) as Float32Array;
+      const y = engine.nf4CudaMatmul(q, x, M, { impl: impl, alpha: 0.5, beta: 2, c: prior }) as Float32Array;
       const ref = reference(q, x, M, false).map((v, i) => 0.5 * v + 2 * prior[i]);
       expect(relErr(y, ref)).toBeLessThan(1e-5);
-      const yb = fromBf16(engine.nf4CudaMatmul(q, x, M, { impl: impl as 'simt', out: 'bfloat16' }) as Uint16Array);
+      const yb = fromBf16(engine.nf4CudaMatmul(q, x, M, { impl: impl, out: 'bfloat16' }) as Uint16Array);
       expect(relErr(yb, reference(q, x, M, false))).toBeLessThan(5e-3);
     });
 
     it.skipIf(!cublas)('agrees with dequantize + cuBLAS', () => {
-      const ours = engine.nf4CudaMatmul(q, x, M, { impl: impl as 'simt' }) as Float32Array;
+      const ours = engine.nf4CudaMatmul(q, x, M, { impl: impl }) as Float32Array;
       const theirs = engine.nf4CudaMatmul(q, x, M, { impl: 'cublas' }) as Float32Array;
       expect(relErr(ours, theirs)).toBeLessThan(1e-5);
-      const oursB = engine.nf4CudaMatmul(q, dy, M, { backward: true, impl: impl as 'simt' }) as Float32Array;
+      const oursB = engine.nf4CudaMatmul(q, dy, M, { backward: true, impl: impl }) as Float32Array;
       const theirsB = engine.nf4CudaMatmul(q, dy, M, { backward: true, impl: 'cublas' }) as Float32Array;
       expect(relErr(oursB, theirsB)).toBeLessThan(1e-5);
     });

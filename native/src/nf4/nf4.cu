@@ -6,6 +6,7 @@
 #include <mma.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cfloat>
 #include <cstring>
 #include <type_traits>
@@ -191,12 +192,14 @@ __global__ void k_dequantize(DeviceNf4 w, int64_t n, OutT* __restrict__ out) {
 // ---- the GEMMs ----
 //
 // C[M, Nc] = alpha * A[M, Kr] · B + beta * C with B(kr, nc) = W[nc][kr] (forward, Nc = N, Kr = K)
-// or W[kr][nc] (backward, Nc = K, Kr = N). CTA tile 64x64, k-step 64, 4 warps of 32x32 (2x2 wmma
-// 16x16x16 bf16 fragments, fp32 accumulate). Per k-step the CTA stages A by cp.async (double
-// buffered) and dequantizes a 64x64 tile of W into shared memory as bf16: W[r0..r0+63][c0..c0+63]
-// with (r0, c0) = forward ? (n0, k0) : (k0, n0). Each 64-wide row segment lies in one NF4 block
-// (K % 64 == 0, blocksize % 64 == 0), so each thread decodes one absmax per step.
-constexpr int BM = 64, BN = 64, BK = 64, LDS = BK + 8, LDC = BN + 4, kGemmThreads = 128;
+// or W[kr][nc] (backward, Nc = K, Kr = N). A CTA computes a TBM x TBN tile with TWM x TWN warps
+// (wmma 16x16x16 bf16 fragments, fp32 accumulate), stepping the reduction by BK = 64. Per step it
+// stages A by cp.async (double buffered) and dequantizes the W tile it needs into shared memory
+// as bf16: W[r0 .. r0+R)[c0 .. c0+Cc) with (R, Cc) = forward ? (TBN, BK) : (BK, TBN). Each thread
+// takes 32-column segments of W rows; a segment lies in one NF4 block (K % 64 == 0, blocksize %
+// 64 == 0), so it decodes one absmax. The global loads for the next step's W tile are issued
+// before the current step's MMAs and decoded after them.
+constexpr int BK = 64;
 
 __device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool valid) {
 #if __CUDA_ARCH__ >= 800
@@ -217,90 +220,119 @@ __device__ __forceinline__ void cp_async_wait() {
 #endif
 }
 
-// What one thread loads from global memory for its half row of the next W tile: independent
-// loads only (the double-quant map is in shared memory), decoded after the current tile's MMAs.
-struct WTileRegs {
-  uint4 codes;    // 32 codes (16 bytes)
-  float scale;    // plain absmax, or absmax2 of the block's group when double-quantized
-  unsigned q;     // absmax code when double-quantized
+// What one thread loads from global memory for one 32-column segment of the next W tile:
+// independent loads only (the double-quant map is in shared memory).
+struct WSegRegs {
+  uint4 codes;  // 32 codes (16 bytes)
+  float scale;  // plain absmax, or absmax2 of the block's group when double-quantized
+  unsigned q;   // absmax code when double-quantized
 };
 
-template <bool kBackward, typename OutT>
-__global__ void __launch_bounds__(kGemmThreads) k_gemm_nf4_tc(DeviceNf4 w, const __nv_bfloat16* __restrict__ A,
-                                                              int64_t M, OutT* __restrict__ C, float alpha, float beta) {
+template <bool kBackward, int TBM, int TBN>
+struct TileShape {
+  static constexpr int WR = kBackward ? BK : TBN;   // W tile rows
+  static constexpr int WC = kBackward ? TBN : BK;   // W tile columns
+  static constexpr int LDA = BK + 8;                // bf16 elements per smem row of A
+  static constexpr int LDW = WC + 8;                // ... of the W tile
+  static constexpr int LDC = TBN + 4;               // floats per row of the epilogue tile
+  static constexpr size_t a_bytes = size_t(2) * TBM * LDA * 2;
+  static constexpr size_t w_bytes = size_t(2) * WR * LDW * 2;
+  static constexpr size_t c_bytes = size_t(TBM) * LDC * 4;
+  static constexpr size_t smem = (a_bytes + w_bytes) > c_bytes ? (a_bytes + w_bytes) : c_bytes;
+};
+
+template <bool kBackward, typename OutT, int TBM, int TBN, int TWM, int TWN>
+__global__ void __launch_bounds__(TWM * TWN * 32) k_gemm_nf4_tc(DeviceNf4 w, const __nv_bfloat16* __restrict__ A,
+                                                                int64_t M, OutT* __restrict__ C, float alpha, float beta) {
 #if __CUDA_ARCH__ >= 800
   using namespace nvcuda;
+  using S = TileShape<kBackward, TBM, TBN>;
+  constexpr int kThreads = TWM * TWN * 32;
+  constexpr int FM = TBM / TWM / 16, FN = TBN / TWN / 16;  // fragments per warp
+  constexpr int kSegs = S::WR * S::WC / 32;                 // 32-column W segments per tile
+  constexpr int kSegsPerThread = kSegs / kThreads;
+  constexpr int kAChunks = TBM * BK / 8 / kThreads;         // 16-byte A chunks per thread
+  static_assert(kSegs % kThreads == 0 && (TBM * BK / 8) % kThreads == 0, "tile/thread mismatch");
   const int64_t K = w.cols;
   const int64_t Kr = kBackward ? w.rows : w.cols;  // reduction length
   const int64_t Nc = kBackward ? w.cols : w.rows;  // output columns
-  const int64_t m0 = static_cast<int64_t>(blockIdx.y) * BM;
-  const int64_t n0 = static_cast<int64_t>(blockIdx.x) * BN;
+  const int64_t m0 = static_cast<int64_t>(blockIdx.y) * TBM;
+  const int64_t n0 = static_cast<int64_t>(blockIdx.x) * TBN;
   const int tid = threadIdx.x, warp = tid >> 5;
-  const int wm = warp >> 1, wn = warp & 1;
+  const int wm = warp / TWN, wn = warp % TWN;
 
-  __shared__ __align__(128) unsigned char smem_raw[2 * BM * LDS * 2 + 2 * BN * LDS * 2];
-  __nv_bfloat16 (*As)[BM][LDS] = reinterpret_cast<__nv_bfloat16 (*)[BM][LDS]>(smem_raw);
-  __nv_bfloat16 (*Ws)[BN][LDS] = reinterpret_cast<__nv_bfloat16 (*)[BN][LDS]>(smem_raw + 2 * BM * LDS * 2);
+  extern __shared__ __align__(128) unsigned char smem_raw[];
+  __nv_bfloat16 (*As)[TBM][S::LDA] = reinterpret_cast<__nv_bfloat16 (*)[TBM][S::LDA]>(smem_raw);
+  __nv_bfloat16 (*Ws)[S::WR][S::LDW] = reinterpret_cast<__nv_bfloat16 (*)[S::WR][S::LDW]>(smem_raw + S::a_bytes);
   __shared__ float code[16];
   __shared__ float code2[256];
   if (tid < 16) code[tid] = c_nf4_code[tid];
   if (!w.absmax)
-    for (int i = tid; i < 256; i += kGemmThreads) code2[i] = w.code2[i];
+    for (int i = tid; i < 256; i += kThreads) code2[i] = w.code2[i];
 
   auto load_a = [&](int stage, int64_t k0) {
 #pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      const int chunk = tid + j * kGemmThreads;  // 512 chunks of 8 bf16
+    for (int j = 0; j < kAChunks; ++j) {
+      const int chunk = tid + j * kThreads;  // chunks of 8 bf16, 8 per row
       const int row = chunk >> 3, col = (chunk & 7) * 8;
       const int64_t gm = m0 + row;
       const __nv_bfloat16* src = A + (gm < M ? gm : 0) * Kr + k0 + col;
       cp_async16(&As[stage][row][col], src, gm < M);
     }
   };
-  // thread -> (row of the W tile, which half of its 64 columns)
-  const int wrow = tid >> 1, whalf = tid & 1;
-  auto fetch_w = [&](int64_t k0, WTileRegs& r) {
-    const int64_t gr = (kBackward ? k0 : n0) + wrow;
-    const int64_t gc = (kBackward ? n0 : k0) + whalf * 32;
-    const int64_t e = gr * K + gc;
-    r.codes = *reinterpret_cast<const uint4*>(w.packed + e / 2);
-    const int64_t b = e / w.blocksize;
-    if (w.absmax) {
-      r.scale = w.absmax[b];
-    } else {
-      r.q = w.absmax_q[b];
-      r.scale = w.absmax2[b / w.blocksize2];
+  constexpr int kSegsPerRow = S::WC / 32;
+  auto fetch_w = [&](int64_t k0, WSegRegs (&r)[kSegsPerThread]) {
+#pragma unroll
+    for (int j = 0; j < kSegsPerThread; ++j) {
+      const int seg = tid + j * kThreads;
+      const int row = seg / kSegsPerRow, col = (seg % kSegsPerRow) * 32;
+      const int64_t gr = (kBackward ? k0 : n0) + row;
+      const int64_t gc = (kBackward ? n0 : k0) + col;
+      const int64_t e = gr * K + gc;
+      r[j].codes = *reinterpret_cast<const uint4*>(w.packed + e / 2);
+      const int64_t b = e / w.blocksize;
+      if (w.absmax) {
+        r[j].scale = w.absmax[b];
+      } else {
+        r[j].q = w.absmax_q[b];
+        r[j].scale = w.absmax2[b / w.blocksize2];
+      }
     }
   };
-  auto store_w = [&](int stage, const WTileRegs& r) {
-    const uint8_t* bytes = reinterpret_cast<const uint8_t*>(&r.codes);
-    // bitsandbytes' decode: code2[q] * absmax2 + offset, two separately rounded fp32 ops
-    const float am = w.absmax ? r.scale : __fadd_rn(__fmul_rn(code2[r.q], r.scale), w.offset);
-    alignas(16) __nv_bfloat162 v[16];
+  auto store_w = [&](int stage, const WSegRegs (&r)[kSegsPerThread]) {
 #pragma unroll
-    for (int j = 0; j < 16; ++j) {
-      v[j].x = __float2bfloat16_rn(__fmul_rn(code[bytes[j] >> 4], am));
-      v[j].y = __float2bfloat16_rn(__fmul_rn(code[bytes[j] & 0x0f], am));
+    for (int j = 0; j < kSegsPerThread; ++j) {
+      const int seg = tid + j * kThreads;
+      const int row = seg / kSegsPerRow, col = (seg % kSegsPerRow) * 32;
+      const uint8_t* bytes = reinterpret_cast<const uint8_t*>(&r[j].codes);
+      // bitsandbytes' decode: code2[q] * absmax2 + offset, two separately rounded fp32 ops
+      const float am = w.absmax ? r[j].scale : __fadd_rn(__fmul_rn(code2[r[j].q], r[j].scale), w.offset);
+      alignas(16) __nv_bfloat162 v[16];
+#pragma unroll
+      for (int i = 0; i < 16; ++i) {
+        v[i].x = __float2bfloat16_rn(__fmul_rn(code[bytes[i] >> 4], am));
+        v[i].y = __float2bfloat16_rn(__fmul_rn(code[bytes[i] & 0x0f], am));
+      }
+      uint4* dst = reinterpret_cast<uint4*>(&Ws[stage][row][col]);
+      const uint4* src = reinterpret_cast<const uint4*>(v);
+#pragma unroll
+      for (int i = 0; i < 4; ++i) dst[i] = src[i];
     }
-    uint4* dst = reinterpret_cast<uint4*>(&Ws[stage][wrow][whalf * 32]);
-    const uint4* src = reinterpret_cast<const uint4*>(v);
-#pragma unroll
-    for (int j = 0; j < 4; ++j) dst[j] = src[j];
   };
 
-  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[2][2];
+  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[FM][FN];
 #pragma unroll
-  for (int i = 0; i < 2; ++i)
+  for (int i = 0; i < FM; ++i)
 #pragma unroll
-    for (int j = 0; j < 2; ++j) wmma::fill_fragment(acc[i][j], 0.f);
+    for (int j = 0; j < FN; ++j) wmma::fill_fragment(acc[i][j], 0.f);
 
   using BLayout = typename std::conditional<kBackward, wmma::row_major, wmma::col_major>::type;
   const int64_t nk = Kr / BK;
-  WTileRegs regs;
+  WSegRegs regs[kSegsPerThread];
   load_a(0, 0);
   cp_async_commit();
   fetch_w(0, regs);
-  __syncthreads();  // code[] ready
+  __syncthreads();  // code[], code2[] ready
   store_w(0, regs);
 
   for (int64_t kt = 0; kt < nk; ++kt) {
@@ -317,35 +349,37 @@ __global__ void __launch_bounds__(kGemmThreads) k_gemm_nf4_tc(DeviceNf4 w, const
     __syncthreads();
 #pragma unroll
     for (int kk = 0; kk < BK; kk += 16) {
-      wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> fa[2];
-      wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, BLayout> fb[2];
+      wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> fa[FM];
+      wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, BLayout> fb[FN];
 #pragma unroll
-      for (int i = 0; i < 2; ++i) wmma::load_matrix_sync(fa[i], &As[cur][wm * 32 + i * 16][kk], LDS);
+      for (int i = 0; i < FM; ++i) wmma::load_matrix_sync(fa[i], &As[cur][wm * (TBM / TWM) + i * 16][kk], S::LDA);
 #pragma unroll
-      for (int j = 0; j < 2; ++j) {
+      for (int j = 0; j < FN; ++j) {
         // forward: B(k, n) = Ws[n][k] (col_major); backward: B(k, n) = Ws[k][n] (row_major)
-        const __nv_bfloat16* p = kBackward ? &Ws[cur][kk][wn * 32 + j * 16] : &Ws[cur][wn * 32 + j * 16][kk];
-        wmma::load_matrix_sync(fb[j], p, LDS);
+        const int nn = wn * (TBN / TWN) + j * 16;
+        const __nv_bfloat16* p = kBackward ? &Ws[cur][kk][nn] : &Ws[cur][nn][kk];
+        wmma::load_matrix_sync(fb[j], p, S::LDW);
       }
 #pragma unroll
-      for (int i = 0; i < 2; ++i)
+      for (int i = 0; i < FM; ++i)
 #pragma unroll
-        for (int j = 0; j < 2; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+        for (int j = 0; j < FN; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
     }
     if (more) store_w(cur ^ 1, regs);
     __syncthreads();
   }
 
-  // Epilogue through shared memory (reusing the A buffers): alpha * acc + beta * C.
-  float (*Cs)[LDC] = reinterpret_cast<float (*)[LDC]>(smem_raw);
+  // Epilogue through shared memory (reusing the staging buffers): alpha * acc + beta * C.
+  float (*Cs)[S::LDC] = reinterpret_cast<float (*)[S::LDC]>(smem_raw);
 #pragma unroll
-  for (int i = 0; i < 2; ++i)
+  for (int i = 0; i < FM; ++i)
 #pragma unroll
-    for (int j = 0; j < 2; ++j)
-      wmma::store_matrix_sync(&Cs[wm * 32 + i * 16][wn * 32 + j * 16], acc[i][j], LDC, wmma::mem_row_major);
+    for (int j = 0; j < FN; ++j)
+      wmma::store_matrix_sync(&Cs[wm * (TBM / TWM) + i * 16][wn * (TBN / TWN) + j * 16], acc[i][j], S::LDC,
+                              wmma::mem_row_major);
   __syncthreads();
-  for (int idx = tid; idx < BM * BN; idx += kGemmThreads) {
-    const int r = idx / BN, c = idx % BN;
+  for (int idx = tid; idx < TBM * TBN; idx += kThreads) {
+    const int r = idx / TBN, c = idx % TBN;
     const int64_t gm = m0 + r, gn = n0 + c;
     if (gm >= M) continue;
     float v = alpha * Cs[r][c];
@@ -381,38 +415,80 @@ __global__ void k_gemm_nf4_simt(DeviceNf4 w, const __nv_bfloat16* __restrict__ A
   }
 }
 
-int device_major() {
-  int dev = 0, major = 0;
+struct DeviceFacts {
+  int major = 0, sms = 0;
+};
+DeviceFacts device_facts() {
+  int dev = 0;
+  DeviceFacts f;
   HUKUK_CUDA_CHECK(cudaGetDevice(&dev));
-  HUKUK_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
-  return major;
+  HUKUK_CUDA_CHECK(cudaDeviceGetAttribute(&f.major, cudaDevAttrComputeCapabilityMajor, dev));
+  HUKUK_CUDA_CHECK(cudaDeviceGetAttribute(&f.sms, cudaDevAttrMultiProcessorCount, dev));
+  return f;
+}
+
+template <bool kBackward, typename OutT, int TBM, int TBN, int TWM, int TWN>
+void launch_tc(const DeviceNf4& w, const __nv_bfloat16* A, int64_t M, void* c, float alpha, float beta,
+               cudaStream_t stream) {
+  using S = TileShape<kBackward, TBM, TBN>;
+  auto kernel = k_gemm_nf4_tc<kBackward, OutT, TBM, TBN, TWM, TWN>;
+  if (S::smem > 48 * 1024) {
+    // Over 48 KB of dynamic shared memory must be allowed per kernel and device, once.
+    static std::atomic<uint64_t> raised{0};
+    int dev = 0;
+    HUKUK_CUDA_CHECK(cudaGetDevice(&dev));
+    const uint64_t bit = uint64_t(1) << (dev & 63);
+    if (!(raised.load() & bit)) {
+      HUKUK_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(S::smem)));
+      raised.fetch_or(bit);
+    }
+  }
+  const int64_t Nc = kBackward ? w.cols : w.rows;
+  dim3 grid(static_cast<unsigned>(Nc / TBN), static_cast<unsigned>((M + TBM - 1) / TBM));
+  kernel<<<grid, TWM * TWN * 32, S::smem, stream>>>(w, A, M, static_cast<OutT*>(c), alpha, beta);
+}
+
+template <bool kBackward, typename OutT>
+void launch_gemm(const DeviceNf4& w, const __nv_bfloat16* A, int64_t M, void* c, float alpha, float beta,
+                 cudaStream_t stream, GemmImpl impl, const DeviceFacts& dev) {
+  const int64_t Nc = kBackward ? w.cols : w.rows;
+  const bool tc = impl != GemmImpl::Simt && tensor_core_ok(w) && dev.major >= 8;
+  if ((impl == GemmImpl::TensorCore || impl == GemmImpl::TensorCore64 || impl == GemmImpl::TensorCore128) && !tc)
+    HUKUK_FAIL("ENGINE_INVALID_ARG", "NF4 GEMM: the tensor-core path needs sm_80+ and N, K, blocksize multiples of 64");
+  if (!tc) {
+    dim3 grid(static_cast<unsigned>((Nc + 127) / 128), static_cast<unsigned>(std::min<int64_t>(M, 65535)));
+    k_gemm_nf4_simt<kBackward, OutT><<<grid, 128, 0, stream>>>(w, A, M, static_cast<OutT*>(c), alpha, beta);
+    return;
+  }
+  // 128x128 tiles (8 warps of 64x32) once they alone fill the GPU; 64x64 tiles (4 warps of
+  // 32x32) otherwise, so that small token counts still spread over every SM.
+  const bool big_ok = Nc % 128 == 0;
+  const bool big = impl == GemmImpl::TensorCore128 ||
+                   (impl != GemmImpl::TensorCore64 && big_ok && ((M + 127) / 128) * (Nc / 128) >= dev.sms);
+  if (big) {
+    HUKUK_CHECK(big_ok, "ENGINE_INVALID_ARG", "NF4 GEMM: 128-wide tiles need the output width to be a multiple of 128");
+    launch_tc<kBackward, OutT, 128, 128, 2, 4>(w, A, M, c, alpha, beta, stream);
+  } else {
+    launch_tc<kBackward, OutT, 64, 64, 2, 2>(w, A, M, c, alpha, beta, stream);
+  }
 }
 
 template <bool kBackward>
 void gemm(const DeviceNf4& w, const uint16_t* a, int64_t M, void* c, OutType out, float alpha, float beta,
           cudaStream_t stream, GemmImpl impl) {
   HUKUK_CHECK(M > 0 && w.rows > 0 && w.cols > 0, "ENGINE_INVALID_ARG", "NF4 GEMM: empty operand");
-  HUKUK_CHECK(M < (1ll << 31) / BM, "ENGINE_INVALID_ARG", "NF4 GEMM: too many rows");
+  HUKUK_CHECK(M < (1ll << 31) / 128, "ENGINE_INVALID_ARG", "NF4 GEMM: too many rows");
   const auto* A = reinterpret_cast<const __nv_bfloat16*>(a);
-  const int64_t Nc = kBackward ? w.cols : w.rows;
-  bool tc = impl != GemmImpl::Simt && tensor_core_ok(w) && device_major() >= 8;
-  if (impl == GemmImpl::TensorCore && !tc)
-    HUKUK_FAIL("ENGINE_INVALID_ARG", "NF4 GEMM: the tensor-core path needs sm_80+ and N, K, blocksize multiples of 64");
-  if (tc) {
-    dim3 grid(static_cast<unsigned>(Nc / BN), static_cast<unsigned>((M + BM - 1) / BM));
-    if (out == OutType::F32)
-      k_gemm_nf4_tc<kBackward, float><<<grid, kGemmThreads, 0, stream>>>(w, A, M, static_cast<float*>(c), alpha, beta);
-    else
-      k_gemm_nf4_tc<kBackward, __nv_bfloat16>
-          <<<grid, kGemmThreads, 0, stream>>>(w, A, M, static_cast<__nv_bfloat16*>(c), alpha, beta);
-  } else {
-    dim3 grid(static_cast<unsigned>((Nc + 127) / 128), static_cast<unsigned>(std::min<int64_t>(M, 65535)));
-    if (out == OutType::F32)
-      k_gemm_nf4_simt<kBackward, float><<<grid, 128, 0, stream>>>(w, A, M, static_cast<float*>(c), alpha, beta);
-    else
-      k_gemm_nf4_simt<kBackward, __nv_bfloat16>
-          <<<grid, 128, 0, stream>>>(w, A, M, static_cast<__nv_bfloat16*>(c), alpha, beta);
+  static thread_local int cached_dev = -1;
+  static thread_local DeviceFacts facts;
+  int dev = 0;
+  HUKUK_CUDA_CHECK(cudaGetDevice(&dev));
+  if (dev != cached_dev) {
+    facts = device_facts();
+    cached_dev = dev;
   }
+  if (out == OutType::F32) launch_gemm<kBackward, float>(w, A, M, c, alpha, beta, stream, impl, facts);
+  else launch_gemm<kBackward, __nv_bfloat16>(w, A, M, c, alpha, beta, stream, impl, facts);
   HUKUK_CUDA_LAUNCH_CHECK();
 }
 

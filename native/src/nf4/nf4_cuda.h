@@ -71,7 +71,9 @@ void dequantize_f32(const DeviceNf4& w, float* out, cudaStream_t stream);
 void dequantize_bf16(const DeviceNf4& w, uint16_t* out, cudaStream_t stream);
 
 enum class OutType { F32, BF16 };
-enum class GemmImpl { Auto, TensorCore, Simt };
+// Auto: tensor cores when the shape allows (128x128 tiles when they fill the GPU, else 64x64);
+// the others force a path (tests, benchmarks).
+enum class GemmImpl { Auto, TensorCore, TensorCore64, TensorCore128, Simt };
 
 bool tensor_core_ok(const DeviceNf4& w);  // shape/blocksize allow the tensor-core path (device not checked)
 

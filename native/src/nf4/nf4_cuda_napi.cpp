@@ -99,7 +99,12 @@ Napi::Value js_cuda_matmul(const Napi::CallbackInfo& info) {
     hukuk::cuda::cublas().gemm_bf16_rowmajor(nullptr, M, outc, red, da.get(), wb.get(), !backward, dc.get(), out_bf16,
                                              alpha, beta);
   } else {
-    GemmImpl gi = impl == "simt" ? GemmImpl::Simt : impl == "tensor-core" ? GemmImpl::TensorCore : GemmImpl::Auto;
+    GemmImpl gi = impl == "simt"            ? GemmImpl::Simt
+                  : impl == "tensor-core"   ? GemmImpl::TensorCore
+                  : impl == "tensor-core-64"  ? GemmImpl::TensorCore64
+                  : impl == "tensor-core-128" ? GemmImpl::TensorCore128
+                  : impl == "auto"          ? GemmImpl::Auto
+                  : throw EngineError("ENGINE_INVALID_ARG", "unknown impl '" + impl + "'", __FILE__, __LINE__);
     OutType ot = out_bf16 ? OutType::BF16 : OutType::F32;
     if (backward) gemm_dyw(w.view(), da.get(), M, dc.get(), ot, alpha, beta, nullptr, gi);
     else gemm_xwt(w.view(), da.get(), M, dc.get(), ot, alpha, beta, nullptr, gi);
@@ -181,6 +186,13 @@ Napi::Value js_cuda_bench(const Napi::CallbackInfo& info) {
   r.Set("dequantizeBf16Ms", time_ms([&] { dequantize_bf16(v, wb.get(), nullptr); }, reps));
   const double tf = time_ms([&] { gemm_xwt(v, dx.get(), M, y1.get(), OutType::F32, 1.f, 0.f, nullptr); }, reps);
   const double tb = time_ms([&] { gemm_dyw(v, ddy.get(), M, g1.get(), OutType::F32, 1.f, 0.f, nullptr); }, reps);
+  r.Set("fused64ForwardMs", time_ms([&] { gemm_xwt(v, dx.get(), M, y1.get(), OutType::F32, 1.f, 0.f, nullptr, GemmImpl::TensorCore64); }, reps));
+  r.Set("fused64BackwardMs", time_ms([&] { gemm_dyw(v, ddy.get(), M, g1.get(), OutType::F32, 1.f, 0.f, nullptr, GemmImpl::TensorCore64); }, reps));
+  if (N % 128 == 0) r.Set("fused128ForwardMs", time_ms([&] { gemm_xwt(v, dx.get(), M, y1.get(), OutType::F32, 1.f, 0.f, nullptr, GemmImpl::TensorCore128); }, reps));
+  if (K % 128 == 0) r.Set("fused128BackwardMs", time_ms([&] { gemm_dyw(v, ddy.get(), M, g1.get(), OutType::F32, 1.f, 0.f, nullptr, GemmImpl::TensorCore128); }, reps));
+  // the outputs compared with cuBLAS below come from the automatic choice
+  gemm_xwt(v, dx.get(), M, y1.get(), OutType::F32, 1.f, 0.f, nullptr);
+  gemm_dyw(v, ddy.get(), M, g1.get(), OutType::F32, 1.f, 0.f, nullptr);
   r.Set("fusedForwardMs", tf);
   r.Set("fusedBackwardMs", tb);
   r.Set("fusedForwardTflops", tflops(tf));
