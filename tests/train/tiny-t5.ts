@@ -80,7 +80,6 @@ export function makeTinyT5(dir: string, shape: TinyT5Shape, seed = 1): void {
     relative_attention_max_distance: 128,
     dropout_rate: 0.1,
     layer_norm_epsilon: 1e-6,
-    initializer_factor: 1.0,
     feed_forward_proj: 'relu',
     tie_word_embeddings: true,
     is_encoder_decoder: true,
