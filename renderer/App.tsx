@@ -1,5 +1,5 @@
 // The app shell: app bar, navigation drawer, the current page, the error snackbar.
-import { useEffect, useState, type MouseEvent, type ReactNode } from 'react';
+import { Suspense, lazy, useEffect, useState, type MouseEvent, type ReactNode } from 'react';
 import {
   Alert,
   AppBar,
@@ -8,6 +8,7 @@ import {
   Divider,
   Drawer,
   IconButton,
+  LinearProgress,
   List,
   ListItemButton,
   ListItemIcon,
@@ -36,13 +37,16 @@ import type { MessageKey } from './i18n/en';
 import { useThemeChoice } from './theme';
 import { setTransportMessages, useConnection, type Connection } from './state/api';
 import { hrefOf, navigate, useRoute, type Route } from './state/router';
-import { ModelsPage } from './pages/models/ModelsPage';
-import { DatasetsPage } from './pages/datasets/DatasetsPage';
-import { RunsPage } from './pages/runs/RunsPage';
-import { NewRunPage } from './pages/new-run/NewRunPage';
-import { ChatPage } from './pages/chat/ChatPage';
-import { SettingsPage } from './pages/settings/SettingsPage';
-import { SystemPage } from './pages/system/SystemPage';
+
+// Pages load on first visit: the first screen parses less script, and heavy parts (the charts
+// of the datasets and runs pages) stay out of it.
+const ModelsPage = lazy(() => import('./pages/models/ModelsPage').then((m) => ({ default: m.ModelsPage })));
+const DatasetsPage = lazy(() => import('./pages/datasets/DatasetsPage').then((m) => ({ default: m.DatasetsPage })));
+const RunsPage = lazy(() => import('./pages/runs/RunsPage').then((m) => ({ default: m.RunsPage })));
+const NewRunPage = lazy(() => import('./pages/new-run/NewRunPage').then((m) => ({ default: m.NewRunPage })));
+const ChatPage = lazy(() => import('./pages/chat/ChatPage').then((m) => ({ default: m.ChatPage })));
+const SettingsPage = lazy(() => import('./pages/settings/SettingsPage').then((m) => ({ default: m.SettingsPage })));
+const SystemPage = lazy(() => import('./pages/system/SystemPage').then((m) => ({ default: m.SystemPage })));
 
 const drawerWidth = 240;
 
@@ -142,7 +146,7 @@ export function App() {
         <Toolbar />
         <Box sx={{ px: { xs: 2, sm: 3, md: 4 }, py: { xs: 2, sm: 3 }, maxWidth: 1200, mx: 'auto' }} data-testid={`page-${route}`}>
           <ConnectionBanner t={t} />
-          {item.page()}
+          <Suspense fallback={<LinearProgress sx={{ mt: 1 }} data-testid="page-loading" />}>{item.page()}</Suspense>
         </Box>
       </Box>
     </Box>
