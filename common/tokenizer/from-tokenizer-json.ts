@@ -138,7 +138,8 @@ function isT5PreTokenizer(spec: unknown): boolean {
   );
 }
 
-function t5Words(s: string): string[] {
+/** WhitespaceSplit then Metaspace(▁, prepend always, split): the words of normalized text. */
+export function t5Words(s: string): string[] {
   const out: string[] = [];
   let start = -1;
   const n = s.length;

@@ -53,7 +53,8 @@ const id = (p: string) => pieces.findIndex((x) => x[0] === p);
 
 describe('a synthetic spiece.model', () => {
   const bytes = model(pieces, true);
-  const tok = t5TokenizerFromSpiece(bytes, { extraIds: 2 });
+  const tok = t5TokenizerFromSpiece(bytes, { extraIds: 2, semantics: 'sentencepiece' });
+  const hfTok = t5TokenizerFromSpiece(bytes, { extraIds: 2 });
 
   it('parses negative int32 fields and the byte_fallback flag', () => {
     const m = parseSpmModel(bytes);
@@ -61,9 +62,11 @@ describe('a synthetic spiece.model', () => {
     expect(tok.vocabSize).toBe(pieces.length + 2);
     expect(tok.idOf('<extra_id_0>')).toBe(pieces.length + 1);
   });
-  it('finds the best path and never uses an unused piece', () => {
+  it('finds the best path and never uses an unused piece (sentencepiece)', () => {
     // ▁ab: "▁"+"ab" = -4 beats "▁a"+"b" = -6; the unused "▁ab" (-0.5) is not a candidate.
     expect(tok.encode('ab', { addEos: false })).toEqual([id('▁'), id('ab')]);
+    // transformers' converted Unigram keeps every piece, unused ones included.
+    expect(hfTok.encode('ab', { addEos: false })).toEqual([id('▁ab')]);
   });
   it('falls back to UTF-8 bytes for unknown characters and decodes them back', () => {
     const ids = tok.encode('ab ç', { addEos: false });
@@ -74,9 +77,14 @@ describe('a synthetic spiece.model', () => {
   it('keeps user-defined pieces whole', () => {
     // "▁a" (-3) beats "▁"+"a" (-4.5); the user-defined piece is taken whole.
     expect(tok.encode('a<hukuk>b', { addEos: false })).toEqual([id('▁a'), id('<hukuk>'), id('b')]);
+    // transformers splits user-defined symbols out first, then each side is a word of its own.
+    expect(hfTok.encode('a<hukuk>b', { addEos: false })).toEqual([id('▁a'), id('<hukuk>'), id('▁'), id('b')]);
+  });
+  it('falls back to bytes the same way with transformers semantics', () => {
+    expect(hfTok.encode('b ç', { addEos: false })).toEqual(tok.encode('b ç', { addEos: false }));
   });
   it('without byte fallback, unknown runs become one <unk>', () => {
-    const plain = t5TokenizerFromSpiece(model(pieces.filter((p) => p[2] !== BYTE), false), { extraIds: 0 });
+    const plain = t5TokenizerFromSpiece(model(pieces.filter((p) => p[2] !== BYTE), false), { extraIds: 0, semantics: 'sentencepiece' });
     const ids = plain.encode('a çç', { addEos: false });
     expect(ids.filter((i) => i === 2)).toEqual([2]);
   });

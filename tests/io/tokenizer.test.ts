@@ -16,6 +16,7 @@ const spmBytes = new Uint8Array(readFileSync(path.join(dir, 'spiece.model')));
 const hfJson = JSON.parse(readFileSync(path.join(dir, 'tokenizer.json'), 'utf8'));
 const paths = {
   'spiece.model': () => t5TokenizerFromSpiece(spmBytes),
+  'spiece.model, sentencepiece semantics': () => t5TokenizerFromSpiece(spmBytes, { semantics: 'sentencepiece' }),
   'tokenizer.json': () => t5TokenizerFromTokenizerJson(hfJson),
 };
 
@@ -70,11 +71,35 @@ describe('spiece.model parsing', () => {
 
 describe('normalization corners', () => {
   const spm = t5TokenizerFromSpiece(spmBytes);
+  const spmOwn = t5TokenizerFromSpiece(spmBytes, { semantics: 'sentencepiece' });
   const hf = t5TokenizerFromTokenizerJson(hfJson);
-  it('maps NFKC compatibility characters and odd whitespace the same way on both paths', () => {
-    for (const text of ['ｆｕｌｌ ｗｉｄｔｈ', 'a\u00a0b\u3000c', 'ﬁ ligatür', 'x\u200by', '①②', 'e\u0301 ve é', 'Ａ\r\nB']) {
+  it('maps NFKC compatibility characters and odd whitespace the same way on every path', () => {
+    for (const text of ['ｆｕｌｌ ｗｉｄｔｈ', 'a\u00a0b\u3000c', 'ﬁ ligatür', 'x\u200by', '①②', 'e\u0301 ve é', 'Ａ\r\nB', 'a\ufeffb']) {
       expect(hf.encode(text)).toEqual(spm.encode(text));
+      expect(spmOwn.encode(text)).toEqual(spm.encode(text));
     }
+  });
+  it('reproduces transformers in the corners where sentencepiece differs', () => {
+    // tokenizers normalizes a grapheme cluster by its SHORTEST matching prefix and drops the
+    // rest ("①" + combining acute -> "1"); sentencepiece keeps the accent. U+0085 is whitespace
+    // to tokenizers' WhitespaceSplit, a plain (unknown) character to sentencepiece.
+    for (const text of ['①\u0301', 'a\u0085b', '\u3000\u0307x']) {
+      expect(spm.encode(text)).toEqual(hf.encode(text));
+      expect(spmOwn.encode(text)).not.toEqual(hf.encode(text));
+    }
+  });
+  it('agrees with the tokenizer.json path on random mixes of awkward characters', () => {
+    const pool = ['a', 'ı', 'İ', 'ş', 'Ü', ' ', '\t', '\n', '\u0307', '\u0301', 'ﬁ', '①', 'Ａ', '\u00a0', '\u3000', '\u200b', '\u200d',
+      '🙂', '👍🏽', '\u0000', '\u001f', 'é', '<', '</s>', '<extra_id_5>', '\r\n', '\u2581', 'ǅ', '㎏', 'ﾊﾟ', '\u1100\u1161', '\ufeff', '\u0085', '\u2028'];
+    let seed = 11;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+    const bad: string[] = [];
+    for (let k = 0; k < 5000; k++) {
+      let text = '';
+      for (let j = 1 + Math.floor(rnd() * 10); j > 0; j--) text += pool[Math.floor(rnd() * pool.length)];
+      if (JSON.stringify(spm.encode(text)) !== JSON.stringify(hf.encode(text))) bad.push(JSON.stringify(text));
+    }
+    expect(bad.slice(0, 10)).toEqual([]);
   });
   it('fuses runs of unknown characters into one <unk>', () => {
     const ids = spm.encode('🙂🙂🙂', { addEos: false });
