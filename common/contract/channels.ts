@@ -16,7 +16,9 @@ import {
 import {
   ModelSchema,
   ModelSummarySchema,
+  HubTokenStatusSchema,
   ModelsCancelPullRequest,
+  ModelsSetHubTokenRequest,
   ModelsCancelPullResponse,
   ModelsDeleteRequest,
   ModelsDeleteResponse,
@@ -52,6 +54,8 @@ export const channels = {
   'models:pull': { request: ModelsPullRequest, response: ModelsImportResponse },
   'models:cancel-pull': { request: ModelsCancelPullRequest, response: ModelsCancelPullResponse },
   'models:delete': { request: ModelsDeleteRequest, response: ModelsDeleteResponse },
+  'models:hub-token': { request: Empty, response: HubTokenStatusSchema },
+  'models:set-hub-token': { request: ModelsSetHubTokenRequest, response: HubTokenStatusSchema },
   'datasets:list': { request: Empty, response: z.array(DatasetSchema) },
   'datasets:inspect': { request: DatasetsInspectRequest, response: DatasetSummarySchema },
   'datasets:import': { request: DatasetsImportRequest, response: DatasetsImportResponse },

@@ -85,6 +85,17 @@ export const ModelsPullRequest = z
 export const ModelsCancelPullRequest = z.object({ repo: RepoIdSchema }).strict();
 export const ModelsCancelPullResponse = z.object({ cancelled: z.boolean() });
 
+/** Whether a Hub token is kept, and whether this front end can keep one (the app: OS keychain). */
+export const HubTokenStatusSchema = z.object({
+  stored: z.boolean(),
+  /** keychain: stored by the app; environment: HF_TOKEN of the process; null: none */
+  source: z.enum(['keychain', 'environment']).nullable(),
+  canStore: z.boolean(),
+});
+export type HubTokenStatus = z.infer<typeof HubTokenStatusSchema>;
+/** null forgets the stored token. The token is never sent back to the UI. */
+export const ModelsSetHubTokenRequest = z.object({ token: z.string().min(1).max(500).nullable() }).strict();
+
 export const ModelsDeleteRequest = z.object({ id: z.number().int() }).strict();
 export const ModelsDeleteResponse = z.object({
   /** false when the files were the user's own folder (reference) and were left alone */

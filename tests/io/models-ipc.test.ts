@@ -9,6 +9,7 @@ import type { EventName } from '../../common/contract/channels';
 import { dispatch } from '../../main/ipc/dispatch';
 import { createHandlers } from '../../main/ipc/handlers';
 import { createAppServices, type AppServices } from '../../main/services';
+import { MemoryTokenStore } from '../../main/io/hub/token-store';
 
 const FIXTURE = resolve(__dirname, '../fixtures/t5/gated_gelu_untied/model');
 const tmp = mkdtempSync(join(tmpdir(), 'hukuk-models-ipc-'));
@@ -60,7 +61,26 @@ describe('models channels', () => {
     const cancel = await dispatch(handlers, 'models:cancel-pull', { repo: 'a/b' });
     expect(cancel.ok && cancel.value).toEqual({ cancelled: false });
 
-    const del = await dispatch(handlers, 'models:delete', { id: imported.value.model.id });
+    const del = await dispatch(handlers, 'models:delete', { id: (imported.value as { model: { id: number } }).model.id });
     expect(del.ok && del.value).toMatchObject({ deletedFiles: true });
+  });
+});
+
+describe('hub token channels', () => {
+  it('cannot store without a keychain; with one, keeps it and never returns it', async () => {
+    const plain = createHandlers(services);
+    const status = await dispatch(plain, 'models:hub-token', {});
+    expect(status.ok && status.value).toMatchObject({ canStore: false });
+    const refused = await dispatch(plain, 'models:set-hub-token', { token: 'hf_x1234567890' });
+    expect(!refused.ok && refused.error.code).toBe('unsupported');
+
+    const kept = new MemoryTokenStore();
+    const withKeychain = createHandlers(Object.assign(Object.create(services) as AppServices, { hubTokenStore: kept }));
+    const set = await dispatch(withKeychain, 'models:set-hub-token', { token: 'hf_x1234567890' });
+    expect(set.ok && set.value).toEqual({ stored: true, source: 'keychain', canStore: true });
+    expect(JSON.stringify(set)).not.toContain('hf_x1234567890');
+    expect(await kept.get()).toBe('hf_x1234567890');
+    const forgot = await dispatch(withKeychain, 'models:set-hub-token', { token: null });
+    expect(forgot.ok && forgot.value).toMatchObject({ source: process.env.HF_TOKEN ? 'environment' : null });
   });
 });

@@ -5,7 +5,15 @@ import { EnvTokenStore, type TokenStore } from '../../io/hub/token-store';
 import { ModelsService, sqliteModelStore } from '../../services/models';
 import type { Handlers } from '../dispatch';
 
-type ModelChannels = 'models:list' | 'models:inspect' | 'models:import' | 'models:pull' | 'models:cancel-pull' | 'models:delete';
+type ModelChannels =
+  | 'models:list'
+  | 'models:inspect'
+  | 'models:import'
+  | 'models:pull'
+  | 'models:cancel-pull'
+  | 'models:delete'
+  | 'models:hub-token'
+  | 'models:set-hub-token';
 
 /**
  * Progress to every UI, at most every 200 ms per source (a 2.5 GB hash reports per chunk),
@@ -23,9 +31,23 @@ function progressEmitter(services: AppServices): (p: ModelProgress) => void {
 }
 
 export function modelsHandlers(services: AppServices): Pick<Handlers, ModelChannels> {
-  // The desktop app may hand in a keychain-backed store (main/io/hub/token-store-safe-storage.ts);
-  // elsewhere the token comes from HF_TOKEN or the request.
-  const tokenStore = (services as Partial<{ hubTokenStore: TokenStore }>).hubTokenStore ?? new EnvTokenStore();
+  // The desktop app hands in a keychain-backed store (main/io/hub/token-store-safe-storage.ts)
+  // as services.hubTokenStore; elsewhere the token comes from HF_TOKEN or the request.
+  const keychain = (services as Partial<{ hubTokenStore: TokenStore }>).hubTokenStore;
+  const env = new EnvTokenStore();
+  const tokenStore: TokenStore = {
+    get: async () => (await keychain?.get()) ?? env.get(),
+    set: async (t) => {
+      if (!keychain) throw new AppError('unsupported', 'This front end cannot keep a token; set HF_TOKEN for `hukuk serve` instead.');
+      await keychain.set(t);
+    },
+    has: async () => (await keychain?.has()) || (await env.has()),
+  };
+  const tokenStatus = async () => {
+    const inKeychain = (await keychain?.has()) ?? false;
+    const inEnv = await env.has();
+    return { stored: inKeychain || inEnv, source: inKeychain ? ('keychain' as const) : inEnv ? ('environment' as const) : null, canStore: keychain !== undefined };
+  };
   const models = new ModelsService(sqliteModelStore(services.db), {
     dataDir: services.paths.root,
     modelsDir: services.paths.models,
@@ -52,5 +74,15 @@ export function modelsHandlers(services: AppServices): Pick<Handlers, ModelChann
       return { cancelled: abort !== undefined };
     },
     'models:delete': (req) => models.delete(req.id),
+    'models:hub-token': () => tokenStatus(),
+    'models:set-hub-token': async (req) => {
+      try {
+        await tokenStore.set(req.token ?? undefined);
+      } catch (e) {
+        if (e instanceof AppError) throw e;
+        throw new AppError('unsupported', (e as Error).message); // e.g. no keychain: never plain text
+      }
+      return tokenStatus();
+    },
   };
 }

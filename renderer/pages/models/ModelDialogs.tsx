@@ -6,6 +6,7 @@ import {
   Alert,
   Box,
   Button,
+  Checkbox,
   Dialog,
   DialogActions,
   DialogContent,
@@ -19,7 +20,7 @@ import {
   Typography,
 } from '@mui/material';
 import type { AppErrorValue } from '../../../common/contract/errors';
-import type { Model, ModelProgress, ModelSummary } from '../../../common/contract/models';
+import type { HubTokenStatus, Model, ModelProgress, ModelSummary } from '../../../common/contract/models';
 import { useI18n } from '../../i18n';
 import { api } from '../../state/api';
 import { formatBytes, formatCount, formatNumber } from '../../components/format';
@@ -193,14 +194,39 @@ export function PullModelDialog({ open, onClose, onImported }: { open: boolean; 
   const [repo, setRepo] = useState('');
   const [revision, setRevision] = useState('');
   const [token, setToken] = useState('');
+  const [remember, setRemember] = useState(false);
+  const [tokenStatus, setTokenStatus] = useState<HubTokenStatus | null>(null);
   const [error, setError] = useState<AppErrorValue | null>(null);
   const [busy, setBusy] = useState(false);
   const progress = useModelProgress(repo.trim(), busy);
+  useEffect(() => {
+    if (!open) return;
+    let live = true;
+    void api.models.hubToken({}).then((r) => live && r.ok && setTokenStatus(r.value));
+    return () => {
+      live = false;
+    };
+  }, [open]);
+  const forget = async () => {
+    const r = await api.models.setHubToken({ token: null });
+    if (r.ok) setTokenStatus(r.value);
+    else setError(r.error);
+  };
   const valid = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)?$/.test(repo.trim());
 
   const pull = async () => {
     setBusy(true);
     setError(null);
+    if (remember && token.trim()) {
+      // Kept in the OS keychain by main; the UI never sees it again.
+      const saved = await api.models.setHubToken({ token: token.trim() });
+      if (!saved.ok) {
+        setBusy(false);
+        setError(saved.error);
+        return;
+      }
+      setTokenStatus(saved.value);
+    }
     const r = await api.models.pull({
       repo: repo.trim(),
       ...(revision.trim() ? { revision: revision.trim() } : {}),
@@ -243,6 +269,19 @@ export function PullModelDialog({ open, onClose, onImported }: { open: boolean; 
       <TextField label={s.repo} value={repo} onChange={(e) => setRepo(e.target.value)} autoFocus fullWidth placeholder="Turkish-NLP/t5-efficient-base-turkish" slotProps={{ htmlInput: { 'data-testid': 'model-pull-repo', spellCheck: false } }} />
       <TextField label={s.revision} value={revision} onChange={(e) => setRevision(e.target.value)} fullWidth />
       <TextField label={s.token} value={token} onChange={(e) => setToken(e.target.value)} type="password" autoComplete="off" fullWidth />
+      {tokenStatus?.canStore && (
+        <FormControlLabel control={<Checkbox checked={remember} onChange={(e) => setRemember(e.target.checked)} />} label={s.rememberToken} />
+      )}
+      {tokenStatus?.stored && (
+        <Typography variant="caption" color="text.secondary" data-testid="model-pull-token-status">
+          {tokenStatus.source === 'keychain' ? s.tokenInKeychain : s.tokenInEnvironment}{' '}
+          {tokenStatus.source === 'keychain' && (
+            <Button size="small" onClick={forget}>
+              {s.forgetToken}
+            </Button>
+          )}
+        </Typography>
+      )}
       {busy && <ProgressView progress={progress} />}
       <ErrorView error={error} />
     </Shell>
