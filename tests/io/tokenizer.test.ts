@@ -125,3 +125,16 @@ describe('loading from disk', () => {
     expect(() => t5TokenizerFromTokenizerJson({ model: { type: 'BPE', vocab: {} } })).toThrow(/not supported: tokenizer.json model BPE/);
   });
 });
+
+describe('sentencepiece semantics against the real library', () => {
+  // tools/make_spm_fuzz_goldens.py: awkward random strings encoded by sentencepiece itself.
+  const fuzz = JSON.parse(readFileSync(path.resolve(__dirname, '../fixtures/tokenizer/spm_fuzz_goldens.json'), 'utf8')) as {
+    cases: Array<{ text: string; ids: number[] }>;
+  };
+  const spmOwn = t5TokenizerFromSpiece(spmBytes, { semantics: 'sentencepiece' });
+  it('encodes 3,000 strings of combining marks, compatibility characters and odd whitespace id for id', () => {
+    expect(fuzz.cases.length).toBe(3000);
+    const bad = fuzz.cases.filter((c) => JSON.stringify(spmOwn.encode(c.text, { addEos: false })) !== JSON.stringify(c.ids));
+    expect(bad.slice(0, 5).map((c) => c.text)).toEqual([]);
+  });
+});
