@@ -70,6 +70,7 @@ export const DatasetSummarySchema = z.object({
     sameAnswerGroups: z.array(DuplicateGroupSchema),
   }),
   preview: z.array(z.object({ question: z.string(), answer: z.string(), origin: RowOriginSchema })),
+  notes: z.array(z.string()),
   tokenizer: z.object({ file: z.string(), kind: z.string(), hash: z.string() }).optional(),
   stats: z
     .object({

@@ -20,6 +20,8 @@ export interface RawTable {
   origins: RowOrigin[];
   /** Rows the reader could not parse, with where and why. */
   skipped: SkippedRow[];
+  /** Things the user should know about the file as a whole (e.g. the text encoding used). */
+  notes?: string[];
 }
 
 export type DatasetFormat = 'json' | 'jsonl' | 'csv' | 'parquet' | 'hf-folder';

@@ -77,6 +77,20 @@ describe('CSV', () => {
     ]);
     expect(t.origins.map((o) => o.line)).toEqual([2, 4]);
   });
+  it('reads a Turkish Excel CSV (Windows-1254) and UTF-16, and says which encoding it used', async () => {
+    const d = tmp();
+    // "Soru;Cevap\nŞirket nasıl kurulur?;Ticaret siciline tescil ile." in Windows-1254
+    const cp1254 = Uint8Array.from([...Buffer.from('Soru;Cevap\n', 'latin1'), 0xde, ...Buffer.from('irket nas', 'latin1'), 0xfd,
+      ...Buffer.from('l kurulur?;Ticaret siciline tescil ile.\n', 'latin1')]);
+    const a = await inspectDataset(write(d, 'excel.csv', cp1254), { split: { ratio: 0 } });
+    expect(a.summary.preview[0].question).toBe('Şirket nasıl kurulur?');
+    expect(a.summary.notes.join()).toMatch(/Windows-1254/);
+    const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('question,answer\nçğ?,üö.\n', 'utf16le')]);
+    const b = await inspectDataset(write(d, 'u16.csv', utf16), { split: { ratio: 0 } });
+    expect(b.summary.preview[0]).toMatchObject({ question: 'çğ?', answer: 'üö.' });
+    const c = await inspectDataset(write(d, 'plain.csv', 'question,answer\nçğ?,üö.\n'), { split: { ratio: 0 } });
+    expect(c.summary.notes).toEqual([]);
+  });
   it('reports records with the wrong field count by line, and keeps the rest', () => {
     const t = parseCsv('question,answer\na,b\nonly one\n"multi\nline",x,extra\nc,d\n', 'x.csv');
     expect(t.rows.map((r) => r.question)).toEqual(['a', 'c']);

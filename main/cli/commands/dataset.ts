@@ -26,6 +26,7 @@ function num(v: string | undefined, name: string): number | undefined {
 export function formatSummary(s: DatasetSummary): string[] {
   const out: string[] = [];
   out.push(`${s.path} (${s.format}; ${s.files.length} file${s.files.length === 1 ? '' : 's'})`);
+  for (const n of s.notes) out.push(`note: ${n}`);
   out.push(`columns: ${s.columns.join(', ')}`);
   out.push(`question <- "${s.mapping.question}", answer <- "${s.mapping.answer}"`);
   out.push(`template: input "${s.template.input}", target "${s.template.target}"${s.template.name ? ` (${s.template.name})` : ''}`);

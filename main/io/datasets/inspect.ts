@@ -52,6 +52,8 @@ export interface DatasetSummary {
   skipped: SkippedRow[];
   duplicates: { sameQuestion: number; sameAnswer: number; sameQuestionGroups: DuplicateGroup[]; sameAnswerGroups: DuplicateGroup[] };
   preview: Array<{ question: string; answer: string; origin: RowOrigin }>;
+  /** About the files as a whole (e.g. a CSV read as Windows-1254). */
+  notes: string[];
   tokenizer?: { file: string; kind: string; hash: string };
   stats?: Omit<DatasetStats, 'overLong'> & { overLongCount: number; overLong: DatasetStats['overLong'] };
 }
@@ -117,6 +119,7 @@ export async function inspectDataset(p: string, opts: InspectOptions = {}): Prom
       sameAnswerGroups: prepared.duplicates.sameAnswer.slice(0, limit),
     },
     preview: firstSplit.slice(0, 10).map((x) => ({ question: x.question, answer: x.answer, origin: x.origin })),
+    notes: all.flatMap((t) => t!.notes ?? []),
   };
   const result: InspectResult = { summary, source, prepared };
   if (opts.tokenizer) {

@@ -28,14 +28,33 @@ export interface DatasetSource {
   tables: Partial<Record<SplitName, RawTable[]>>;
 }
 
-function readText(file: string): string {
-  let text: string;
+/**
+ * Text of a data file. UTF-8 (with or without BOM) is the norm; UTF-16 with a BOM is decoded
+ * as such; bytes that are not valid UTF-8 are read as Windows-1254 (what Turkish Excel saves
+ * CSV as) and the table says so in `notes`, rather than turning every ş into U+FFFD.
+ */
+export function readTextFile(file: string): { text: string; notes: string[] } {
+  let bytes: Buffer;
   try {
-    text = readFileSync(file, 'utf8');
+    bytes = readFileSync(file);
   } catch (e) {
     throw new AppError('io_error', `Cannot read ${file}: ${(e as Error).message}`);
   }
-  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return { text: new TextDecoder('utf-16le').decode(bytes.subarray(2)), notes: [`${path.basename(file)}: read as UTF-16LE`] };
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return { text: new TextDecoder('utf-16be').decode(bytes.subarray(2)), notes: [`${path.basename(file)}: read as UTF-16BE`] };
+  try {
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return { text: text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, notes: [] };
+  } catch {
+    return {
+      text: new TextDecoder('windows-1254').decode(bytes),
+      notes: [`${path.basename(file)} is not UTF-8: read as Windows-1254 (Turkish); check the preview for wrong letters`],
+    };
+  }
+}
+
+function readText(file: string): string {
+  return readTextFile(file).text;
 }
 
 function columnsOf(rows: Array<Record<string, unknown>>): string[] {
@@ -133,9 +152,14 @@ export async function readParquet(file: string): Promise<RawTable> {
 export async function readDataFile(file: string): Promise<RawTable> {
   const ext = path.extname(file).toLowerCase();
   if (ext === '.parquet') return readParquet(file);
-  if (ext === '.jsonl' || ext === '.ndjson') return readJsonl(file);
-  if (ext === '.csv' || ext === '.tsv') return readCsv(file);
-  if (ext === '.json') return readJson(file);
+  const withNotes = (read: (f: string, text: string) => RawTable): RawTable => {
+    const { text, notes } = readTextFile(file);
+    const t = read(file, text);
+    return notes.length ? { ...t, notes } : t;
+  };
+  if (ext === '.jsonl' || ext === '.ndjson') return withNotes(readJsonl);
+  if (ext === '.csv' || ext === '.tsv') return withNotes(readCsv);
+  if (ext === '.json') return withNotes(readJson);
   throw new AppError('unsupported', `Unsupported dataset file ${path.basename(file)} (use .json, .jsonl, .csv or .parquet).`);
 }
 

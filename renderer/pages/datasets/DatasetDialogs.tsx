@@ -81,6 +81,11 @@ export function SummaryView({ summary }: { summary: DatasetSummaryValue }) {
         <Typography variant="body2">{summary.skippedCount ? fill(s.skipped, { n: summary.skippedCount }) : s.noneSkipped}</Typography>
         <Typography variant="body2">{fill(s.duplicates, { q: summary.duplicates.sameQuestion, a: summary.duplicates.sameAnswer })}</Typography>
       </Alert>
+      {summary.notes.map((n) => (
+        <Alert key={n} severity="info" data-testid="dataset-note">
+          {n}
+        </Alert>
+      ))}
       {summary.skipped.length > 0 && (
         <Box sx={{ maxHeight: 180, overflow: 'auto' }}>
           <Table size="small" aria-label={s.showSkipped} data-testid="dataset-skipped">
