@@ -204,6 +204,15 @@ export async function downloadFile(
   if (res.status === 200 && have > 0) {
     have = resumedFrom = 0; // the server ignored Range: write from the start
   }
+  if (res.status === 206) {
+    // Append only where the part ends; a server answering another range would corrupt it.
+    const start = Number(/^bytes (\d+)-/.exec(res.headers.get('content-range') ?? '')?.[1] ?? NaN);
+    if (start !== have) {
+      await res.body?.cancel();
+      await rm(part, { force: true });
+      throw new AppError('io_error', `${what}: the server resumed at byte ${start}, not ${have}; the partial file was removed, run the pull again to start over`);
+    }
+  }
   // Metadata the hub puts on the redirect (LFS) or the final response.
   const all = [...hops, res];
   const linkedEtag = all.map((r) => unquote(r.headers.get('x-linked-etag'))).find(Boolean);
