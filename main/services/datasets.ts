@@ -128,6 +128,8 @@ export async function importDataset(ctx: DatasetsContext, p: string, req: Prepar
     throw new AppError('io_error', `Cannot copy the dataset into ${dir}: ${(e as Error).message}`);
   }
   const summary = first.summary;
+  const same = listDatasets(ctx.db).filter((d) => d.contentHash === hash);
+  if (same.length) summary.notes.push(`The same content was already imported as ${same.map((d) => `“${d.name}” (#${d.id})`).join(', ')}.`);
   if (first.tokenized && summary.tokenizer && opts.tokenizer && typeof opts.tokenizer !== 'string') {
     const tok = opts.tokenizer.tokenizer;
     writeTokenizedCache(path.join(dir, 'cache'), { datasetHash: hash, tokenizerHash: summary.tokenizer.hash, template: summary.template, eosId: tok.eosId, padId: tok.padId }, first.tokenized);

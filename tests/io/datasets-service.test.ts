@@ -61,6 +61,9 @@ describe('datasets service', () => {
     const { dataset } = await importDataset(ctx, own, { splitRatio: 0 });
     const dir = datasetDir(dataset);
     expect(existsSync(dir)).toBe(true);
+    const second = await importDataset(ctx, own, { splitRatio: 0 });
+    expect(second.summary.notes.join()).toMatch(/already imported as “mine” \(#1\)/);
+    removeDataset(ctx, second.dataset.id);
     expect(removeDataset(ctx, dataset.id)).toEqual({ deleted: true, removedFiles: true });
     expect(existsSync(dir)).toBe(false);
     expect(existsSync(own)).toBe(true);

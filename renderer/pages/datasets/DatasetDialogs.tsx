@@ -278,6 +278,7 @@ function DetailsBody({ dataset, onClose, onChanged }: { dataset: Dataset; onClos
   const [busy, setBusy] = useState(false);
   const storedStats = (dataset.stats.tokens ?? null) as DatasetSummaryValue['stats'] | null;
   const stats = summary?.stats ?? storedStats ?? undefined;
+  const measuredWith = summary?.tokenizer?.file ?? (dataset.stats.tokenizer as { file?: string } | null)?.file;
 
   const recompute = async () => {
     setBusy(true);
@@ -363,6 +364,11 @@ function DetailsBody({ dataset, onClose, onChanged }: { dataset: Dataset; onClos
       {busy && <LinearProgress />}
       {summary && <SummaryView summary={summary} />}
       <Typography variant="subtitle2">{s.statistics}</Typography>
+      {stats && measuredWith && (
+        <Typography variant="caption" color="text.secondary" sx={{ fontFamily: monoFonts, wordBreak: 'break-all' }}>
+          {fill(s.measuredWith, { file: measuredWith })}
+        </Typography>
+      )}
       {stats ? <DatasetStatsView stats={stats} /> : <Typography color="text.secondary">{s.noStats}</Typography>}
       <ErrorView error={error} />
     </Shell>
