@@ -8,7 +8,8 @@ const { loadEngine } = require('../native/index.cjs');
 const e = loadEngine();
 let s = 3;
 const r = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0), s / 2 ** 32 - 0.5);
-const sizes = [37, 300001, 4096];
+// one odd size, one large (several chunks), and ~860 flagship-like LoRA tensors (768 x 16)
+const sizes = [37, 300001, 4096, ...Array(860).fill(12288)];
 const mk = () => sizes.map((n) => ({ w: new Float32Array(n), g: new Float32Array(n), m: new Float32Array(n), v: new Float32Array(n) }));
 const cpu = mk();
 const gpu = mk();

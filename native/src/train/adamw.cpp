@@ -67,6 +67,19 @@ void adamw_cpu(float* w, const float* g, float* m, float* v, size_t n, float dec
   }
 }
 
+// True when every parameter is on the GPU: then the multi-tensor kernels run (one launch each).
+static bool all_on_gpu(const std::vector<ParamRef>& params) {
+#if defined(HUKUK_CUDA)
+  if (params.empty()) return false;
+  for (const auto& p : params)
+    if (p.device != DeviceKind::CUDA) return false;
+  return true;
+#else
+  (void)params;
+  return false;
+#endif
+}
+
 static double sum_squares(const ParamRef& p) {
   check_param(p);
 #if defined(HUKUK_CUDA)
@@ -85,6 +98,16 @@ static void scale(const ParamRef& p, float s) {
 double global_grad_norm(const std::vector<ParamRef>& params) {
   // torch: vector_norm(stack([vector_norm(g) for g in grads])) — the norm of the norms.
   double total = 0.0;
+#if defined(HUKUK_CUDA)
+  if (all_on_gpu(params)) {
+    for (const auto& p : params) check_param(p);
+    for (double ss : sum_squares_cuda_multi(params)) {
+      const float norm_f = static_cast<float>(std::sqrt(ss));
+      total += static_cast<double>(norm_f) * static_cast<double>(norm_f);
+    }
+    return static_cast<double>(static_cast<float>(std::sqrt(total)));
+  }
+#endif
   for (const auto& p : params) {
     const double norm = std::sqrt(sum_squares(p));
     const float norm_f = static_cast<float>(norm);  // each per-tensor norm is an fp32 tensor in torch
@@ -95,6 +118,9 @@ double global_grad_norm(const std::vector<ParamRef>& params) {
 
 void scale_grads(const std::vector<ParamRef>& params, float s) {
   if (s == 1.0f) return;
+#if defined(HUKUK_CUDA)
+  if (all_on_gpu(params)) return scale_cuda_multi(params, s);
+#endif
   for (const auto& p : params) {
     check_param(p);
     scale(p, s);
@@ -107,9 +133,7 @@ double clip_grad_norm(const std::vector<ParamRef>& params, double max_norm) {
   // clip_coef = max_norm / (total_norm + 1e-6); clamp(max=1.0); grads.mul_(coef) — fp32 tensors.
   const float denom = static_cast<float>(total) + 1e-6f;
   const float coef = static_cast<float>(max_norm) / denom;
-  if (coef < 1.0f) {
-    for (const auto& p : params) scale(p, coef);
-  }
+  if (coef < 1.0f) scale_grads(params, coef);
   return total;
 }
 
@@ -126,6 +150,13 @@ void adamw_step(const std::vector<ParamRef>& params, const AdamWHyper& h, int64_
   const float b2 = static_cast<float>(h.beta2);
   const float omb2 = static_cast<float>(1.0 - h.beta2);
   const float eps = static_cast<float>(h.eps);
+#if defined(HUKUK_CUDA)
+  if (all_on_gpu(params)) {
+    for (const auto& p : params) check_param(p);
+    return adamw_cuda_multi(params, static_cast<float>(1.0 - h.lr * h.weight_decay), omb1, b2, omb2, step_size,
+                            bc2_sqrt, eps);
+  }
+#endif
   for (const auto& p : params) {
     check_param(p);
     const float decay_mul = p.decay ? static_cast<float>(1.0 - h.lr * h.weight_decay) : 1.0f;

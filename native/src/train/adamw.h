@@ -44,6 +44,14 @@ void adamw_cpu(float* w, const float* g, float* m, float* v, size_t n, float dec
                float beta2, float one_minus_beta2, float step_size, float bc2_sqrt, float eps);
 
 #if defined(HUKUK_CUDA)
+// Multi-tensor forms for a parameter list that lives entirely on the GPU: one launch per
+// operation for all tensors (a LoRA adapter of the flagship has ~860 small tensors; a launch
+// and a host sync per tensor would cost tens of milliseconds per update). The chunk table is
+// built once per parameter list and reused while the list stays the same.
+std::vector<double> sum_squares_cuda_multi(const std::vector<ParamRef>& params);  // per tensor
+void scale_cuda_multi(const std::vector<ParamRef>& params, float s);
+void adamw_cuda_multi(const std::vector<ParamRef>& params, float decay_mul, float one_minus_beta1, float beta2,
+                      float one_minus_beta2, float step_size, float bc2_sqrt, float eps);
 double sum_squares_cuda(const float* g, size_t n);
 void scale_cuda(float* g, size_t n, float s);
 void adamw_cuda(float* w, const float* g, float* m, float* v, size_t n, float decay_mul, float one_minus_beta1,
