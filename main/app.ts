@@ -1,13 +1,14 @@
 // The Electron main process, kept thin: one instance, one locked-down window, the services
 // (database, engine supervisor) and the IPC handlers. Everything else lives in services
 // that the CLI and `hukuk serve` share.
-import { app, BrowserWindow, dialog, session, utilityProcess } from 'electron';
+import { app, BrowserWindow, dialog, safeStorage, session, utilityProcess } from 'electron';
 import { join } from 'node:path';
 import { createAppServices, type AppServices } from './services';
 import { createHandlers } from './ipc/handlers';
 import { registerIpc } from './ipc/electron-ipc';
 import { cspHeader } from './security';
 import type { WorkerFactory } from './jobs/worker-process';
+import { SafeStorageTokenStore } from './io/hub/token-store-safe-storage';
 
 const rendererIndex = join(__dirname, '..', 'renderer', 'index.html');
 const devServerUrl = !app.isPackaged ? process.env.ELECTRON_RENDERER_URL : undefined;
@@ -116,6 +117,8 @@ if (!app.requestSingleInstanceLock()) {
         appVersion: app.getVersion(),
         electronVersion: process.versions.electron,
         workerFactory: utilityWorkerFactory(),
+        // The Hugging Face token lives in the OS keychain, never in plain text or logs.
+        hubTokenStore: new SafeStorageTokenStore(safeStorage, app.getPath('userData')),
         onLog: (level, message) => (level === 'info' ? console.log : console.error)(message),
       });
       mainWindow = createWindow(services);

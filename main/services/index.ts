@@ -1,6 +1,7 @@
 // The services behind every front end (Electron window, `hukuk` CLI, `hukuk serve`): the
 // database, the data folders, the engine supervisor and the event hub. Built from a data
 // folder and the app version; nothing here knows about Electron.
+import type { TokenStore } from '../io/hub/token-store';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SystemInfo } from '../../common/contract/system';
@@ -19,6 +20,9 @@ export interface ServicesOptions {
   /** How to start the engine worker (utilityProcess in Electron); default: child_process.fork. */
   workerFactory?: WorkerFactory;
   onLog?: (level: 'info' | 'warn' | 'error', message: string) => void;
+  /** Where the Hugging Face token is kept: the OS keychain in the app (Electron safeStorage);
+   *  absent for the CLI and `hukuk serve`, which read HF_TOKEN. */
+  hubTokenStore?: TokenStore;
 }
 
 export interface DataPaths {
@@ -35,6 +39,7 @@ export interface AppServices {
   readonly db: Db;
   readonly supervisor: Supervisor;
   readonly events: EventHub;
+  readonly hubTokenStore?: TokenStore;
   systemInfo(): Promise<SystemInfo>;
   close(): Promise<void>;
 }
@@ -79,6 +84,7 @@ export function createAppServices(options: ServicesOptions): AppServices {
     db,
     supervisor,
     events,
+    hubTokenStore: options.hubTokenStore,
     systemInfo: () =>
       getSystemInfo(supervisor, {
         appVersion: options.appVersion,

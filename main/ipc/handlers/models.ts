@@ -33,7 +33,7 @@ function progressEmitter(services: AppServices): (p: ModelProgress) => void {
 export function modelsHandlers(services: AppServices): Pick<Handlers, ModelChannels> {
   // The desktop app hands in a keychain-backed store (main/io/hub/token-store-safe-storage.ts)
   // as services.hubTokenStore; elsewhere the token comes from HF_TOKEN or the request.
-  const keychain = (services as Partial<{ hubTokenStore: TokenStore }>).hubTokenStore;
+  const keychain = services.hubTokenStore;
   const env = new EnvTokenStore();
   const tokenStore: TokenStore = {
     get: async () => (await keychain?.get()) ?? env.get(),
