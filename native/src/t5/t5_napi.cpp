@@ -79,7 +79,7 @@ class T5Js : public Napi::ObjectWrap<T5Js> {
   }
 
   static Napi::FunctionReference* ctor;
-  std::unique_ptr<T5Model> model_;
+  std::shared_ptr<T5Model> model_;  // shared: a generation in flight keeps the model alive past dispose()
 
  private:
   template <typename F>
@@ -113,7 +113,7 @@ class T5Js : public Napi::ObjectWrap<T5Js> {
       std::string compute = o.Get("compute").IsUndefined() ? "fp32" : string_arg(o.Get("compute"), "compute");
       if (compute != "fp32" && compute != "bf16") HUKUK_FAIL("ENGINE_INVALID_ARG", "compute must be 'fp32' or 'bf16'");
       lo.compute_bf16 = compute == "bf16";  // the CPU path computes in fp32 regardless
-      std::unique_ptr<T5Model> m = T5Model::load(lo);
+      std::shared_ptr<T5Model> m = T5Model::load(lo);
       Napi::Object obj = ctor->New({});
       T5Js::Unwrap(obj)->model_ = std::move(m);
       return obj;
@@ -281,11 +281,19 @@ class T5Js : public Napi::ObjectWrap<T5Js> {
 
 Napi::FunctionReference* T5Js::ctor = nullptr;
 
-T5Model* unwrap_t5(const Napi::Value& v) {
+static T5Js* unwrap_js(const Napi::Value& v) {
   bool tagged = false;
   if (v.IsObject()) napi_check_object_type_tag(v.Env(), v, &kT5Tag, &tagged);
   if (!tagged) HUKUK_FAIL("ENGINE_INVALID_ARG", "expected an engine.T5Model object");
-  return T5Js::Unwrap(v.As<Napi::Object>())->model();
+  return T5Js::Unwrap(v.As<Napi::Object>());
+}
+
+T5Model* unwrap_t5(const Napi::Value& v) { return unwrap_js(v)->model(); }
+
+std::shared_ptr<T5Model> share_t5(const Napi::Value& v) {
+  T5Js* js = unwrap_js(v);
+  js->model();  // throws ENGINE_DISPOSED
+  return js->model_;
 }
 
 static void init_t5(Napi::Env env, Napi::Object exports) {

@@ -3,6 +3,8 @@
 #pragma once
 #include <napi.h>
 
+#include <memory>
+
 #include "t5/model.h"
 
 namespace hukuk {
@@ -10,5 +12,9 @@ namespace hukuk {
 // The C++ model behind a JS engine.T5Model instance; throws EngineError 'ENGINE_INVALID_ARG'
 // when v is not one, or 'ENGINE_DISPOSED' after .dispose().
 T5Model* unwrap_t5(const Napi::Value& v);
+
+// The same, shared: work that outlives the call (a generation on a worker thread) should hold
+// this, so a .dispose() from JavaScript meanwhile only drops the JS object's reference.
+std::shared_ptr<T5Model> share_t5(const Napi::Value& v);
 
 }  // namespace hukuk
