@@ -340,8 +340,38 @@ export interface T5Api {
   T5Model: { load(opts: T5LoadOptions): T5Model };
 }
 
+// ---- train (native/src/train): AdamW (torch semantics), global-norm clipping, schedules ----
+
+export interface OptimizerStepOptions {
+  lr: number;
+  beta1?: number; // 0.9
+  beta2?: number; // 0.999
+  eps?: number; // 1e-8
+  weightDecay?: number; // 0
+  /** clip the global gradient norm to this (torch clip_grad_norm_); <= 0 disables */
+  maxGradNorm?: number; // 1.0
+  /** multiplies the accumulated gradients first (1 / accumulation steps) */
+  gradScale?: number; // 1
+  /** 1-based number of this update (bias correction) */
+  step: number;
+}
+
+export interface TrainApi {
+  /** scale -> clip -> AdamW over model.loraParams(); gradNorm = the norm before clipping */
+  optimizerStep(model: T5Model, opts: OptimizerStepOptions): { gradNorm: number };
+  /** copies of the AdamW moments (checkpoints) */
+  getOptimizerState(model: T5Model): { name: string; expAvg: Float32Array; expAvgSq: Float32Array }[];
+  setOptimizerState(model: T5Model, entries: { name: string; expAvg: Float32Array; expAvgSq: Float32Array }[]): void;
+  /** transformers' LambdaLR multiplier for `step` updates done (0 = the first update) */
+  lrMultiplier(opts: { schedule: 'linear' | 'constant' | 'constant_with_warmup' | 'cosine'; step: number; warmupSteps?: number; totalSteps: number }): number;
+  /** tests: the same step on plain arrays (updated in place); device 'cuda' runs the CUDA twin */
+  _adamwTest(
+    opts: Omit<OptimizerStepOptions, 'step'> & { step: number; device?: 'cpu' | 'cuda'; params: { w: Float32Array; g: Float32Array; m: Float32Array; v: Float32Array; decay?: boolean }[] },
+  ): { gradNorm: number };
+}
+
 /** The whole addon. Modules add their interfaces to this intersection. */
-export type Engine = SystemApi & Nf4Api & Nf4CudaApi & CudaApi & GenerateApi & T5Api;
+export type Engine = SystemApi & Nf4Api & Nf4CudaApi & CudaApi & GenerateApi & T5Api & TrainApi;
 
 /** Loads the addon ($HUKUK_ADDON, native/build/, or beside an Electron asar). Throws code ENGINE_NOT_BUILT. */
 export function loadEngine(): Engine;
