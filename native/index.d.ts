@@ -105,8 +105,8 @@ export interface Nf4CudaMatmulOptions {
   /** false: y[M,N] = alpha·a[M,K]·Wᵀ + beta·c; true: dx[M,K] = alpha·a[M,N]·W + beta·c */
   backward?: boolean;
   out?: 'float32' | 'bfloat16';
-  /** 'auto' (tensor cores when possible) | 'tensor-core' (either tile) | 'tensor-core-64' | 'tensor-core-128' | 'simt' | 'cublas' (dequantize to bf16, then cuBLAS) */
-  impl?: 'auto' | 'tensor-core' | 'tensor-core-64' | 'tensor-core-128' | 'simt' | 'cublas';
+  /** 'linear' = linear_xwt/linear_dyw (dequantize to scratch + cuBLAS when cuBLAS opens, else fused); 'auto' (tensor cores when possible) | 'tensor-core' (either tile) | 'tensor-core-64' | 'tensor-core-128' | 'simt' | 'cublas' (dequantize to bf16, then cuBLAS) */
+  impl?: 'auto' | 'tensor-core' | 'tensor-core-64' | 'tensor-core-128' | 'simt' | 'cublas' | 'linear';
   alpha?: number;
   beta?: number;
   /** the prior output (same size and type as the result) for beta != 0 */
@@ -153,6 +153,11 @@ export interface Nf4CudaApi {
 export interface CudaApi {
   /** whether cuBLAS could be opened at run time ($HUKUK_CUBLAS_DIR, loader path, $CUDA_HOME/lib64, /usr/local/cuda/lib64) */
   cublasInfo(): { available: boolean; path: string; error: string };
+  /** test hook (CUDA builds only): C[batch][M][N] = op(A)·op(B) through the loaded cuBLAS, fp32 result */
+  _cublasGemm(args: {
+    a: Float32Array | Uint16Array; b: Float32Array | Uint16Array; M: number; N: number; K: number;
+    aTransposed?: boolean; bTransposed?: boolean; batch?: number;
+  }): Float32Array;
 }
 
 // ---- generate (native/src/generate) ----

@@ -129,6 +129,15 @@ describe.skipIf(!gpu)('NF4 on the GPU', () => {
       expect(relErr(yb, reference(q, x, M, false))).toBeLessThan(5e-3);
     });
 
+    it.skipIf(!cublas)('linear_xwt / linear_dyw (dequantize to scratch + cuBLAS) give the fused results', () => {
+      const fused = engine.nf4CudaMatmul(q, x, M, { impl }) as Float32Array;
+      const linear = engine.nf4CudaMatmul(q, x, M, { impl: 'linear' }) as Float32Array;
+      expect(relErr(linear, fused)).toBeLessThan(1e-5);
+      const fusedB = engine.nf4CudaMatmul(q, dy, M, { backward: true, impl }) as Float32Array;
+      const linearB = engine.nf4CudaMatmul(q, dy, M, { backward: true, impl: 'linear' }) as Float32Array;
+      expect(relErr(linearB, fusedB)).toBeLessThan(1e-5);
+    });
+
     it.skipIf(!cublas)('agrees with dequantize + cuBLAS', () => {
       const ours = engine.nf4CudaMatmul(q, x, M, { impl: impl }) as Float32Array;
       const theirs = engine.nf4CudaMatmul(q, x, M, { impl: 'cublas' }) as Float32Array;
@@ -138,6 +147,39 @@ describe.skipIf(!gpu)('NF4 on the GPU', () => {
       expect(relErr(oursB, theirsB)).toBeLessThan(1e-5);
     });
   });
+});
+
+describe.skipIf(!cublas)('cuBLAS opened at run time', () => {
+  // float64 reference of C[b] = op(A[b]) · op(B[b]) for row-major operands
+  function ref(a: Float32Array, b: Float32Array, M: number, N: number, K: number, aT: boolean, bT: boolean, batch: number) {
+    const c = new Float64Array(batch * M * N);
+    for (let t = 0; t < batch; t++) {
+      for (let m = 0; m < M; m++) {
+        for (let n = 0; n < N; n++) {
+          let acc = 0;
+          for (let k = 0; k < K; k++) {
+            const av = aT ? a[t * M * K + k * M + m] : a[t * M * K + m * K + k];
+            const bv = bT ? b[t * K * N + n * K + k] : b[t * K * N + k * N + n];
+            acc += av * bv;
+          }
+          c[t * M * N + m * N + n] = acc;
+        }
+      }
+    }
+    return c;
+  }
+  it.each([[false, false, 1], [true, false, 1], [false, true, 1], [true, true, 3]])(
+    'fp32 GEMM with aTransposed %s, bTransposed %s, batch %i is exact to fp32 rounding', (aT, bT, batch) => {
+      const [M, N, K] = [37, 29, 70];
+      const a = randn(batch * M * K, 5, 1);
+      const b = randn(batch * K * N, 6, 1);
+      const c = engine._cublasGemm({ a, b, M, N, K, aTransposed: aT, bTransposed: bT, batch });
+      expect(relErr(c, ref(a, b, M, N, K, aT, bT, batch))).toBeLessThan(1e-6);
+      const ab = toBf16(a);
+      const bb = toBf16(b);
+      const cb = engine._cublasGemm({ a: ab, b: bb, M, N, K, aTransposed: aT, bTransposed: bT, batch });
+      expect(relErr(cb, ref(fromBf16(ab), fromBf16(bb), M, N, K, aT, bT, batch))).toBeLessThan(1e-5);
+    });
 });
 
 describe.skipIf(gpu)('NF4 CUDA entry points without a GPU', () => {

@@ -114,17 +114,35 @@ void* Cublas::handle(cudaStream_t stream) const {
   return handles[dev];
 }
 
+void Cublas::gemm_rowmajor(cudaStream_t stream, int64_t M, int64_t N, int64_t K, Operand A, Operand B, void* C,
+                           int c_type, float alpha, float beta, int batch, long long c_batch_stride) const {
+  HUKUK_CHECK(M > 0 && N > 0 && K > 0 && batch > 0 && M < (1ll << 31) && N < (1ll << 31) && K < (1ll << 31),
+              "ENGINE_INVALID_ARG", "cuBLAS GEMM: bad sizes");
+  // Row-major C[M,N] = op(A) op(B) is column-major C^T[N,M] = op(B)^T op(A)^T. A row-major matrix
+  // read as column-major is its transpose, so: first operand B with OP_N when stored [K,N]
+  // (ld N) and OP_T when stored [N,K] (ld K); second operand A with OP_N when stored [M,K]
+  // (ld K) and OP_T when stored [K,M] (ld M).
+  void* h = handle(stream);
+  const int opb = B.transposed ? kCublasOpT : kCublasOpN, ldb = static_cast<int>(B.transposed ? K : N);
+  const int opa = A.transposed ? kCublasOpT : kCublasOpN, lda = static_cast<int>(A.transposed ? M : K);
+  int st;
+  if (batch == 1) {
+    st = api_.gemm_ex(h, opb, opa, static_cast<int>(N), static_cast<int>(M), static_cast<int>(K), &alpha, B.ptr, B.type,
+                      ldb, A.ptr, A.type, lda, &beta, C, c_type, static_cast<int>(N), kCublasCompute32F,
+                      kCublasGemmDefault);
+  } else {
+    st = api_.gemm_strided_batched_ex(h, opb, opa, static_cast<int>(N), static_cast<int>(M), static_cast<int>(K), &alpha,
+                                      B.ptr, B.type, ldb, B.batch_stride, A.ptr, A.type, lda, A.batch_stride, &beta, C,
+                                      c_type, static_cast<int>(N), c_batch_stride, batch, kCublasCompute32F,
+                                      kCublasGemmDefault);
+  }
+  if (st != 0) HUKUK_FAIL("ENGINE_CUDA", "cublasGemm(Strided)Ex: " + status_text(api_, st));
+}
+
 void Cublas::gemm_bf16_rowmajor(cudaStream_t stream, int64_t M, int64_t N, int64_t K, const void* A, const void* B,
                                 bool b_transposed, void* C, bool c_bf16, float alpha, float beta) const {
-  HUKUK_CHECK(M > 0 && N > 0 && K > 0 && M < (1ll << 31) && N < (1ll << 31) && K < (1ll << 31), "ENGINE_INVALID_ARG",
-              "cuBLAS GEMM: bad sizes");
-  // Row-major C[M,N] = A[M,K] op(B) is column-major C^T[N,M] = op(B)^T A^T: swap the operands.
-  void* h = handle(stream);
-  const int ldb = static_cast<int>(b_transposed ? K : N);
-  int st = api_.gemm_ex(h, b_transposed ? kCublasOpT : kCublasOpN, kCublasOpN, static_cast<int>(N), static_cast<int>(M),
-                        static_cast<int>(K), &alpha, B, kCudaR16BF, ldb, A, kCudaR16BF, static_cast<int>(K), &beta, C,
-                        c_bf16 ? kCudaR16BF : kCudaR32F, static_cast<int>(N), kCublasCompute32F, kCublasGemmDefault);
-  if (st != 0) HUKUK_FAIL("ENGINE_CUDA", "cublasGemmEx: " + status_text(api_, st));
+  gemm_rowmajor(stream, M, N, K, {A, kCudaR16BF, false}, {B, kCudaR16BF, b_transposed}, C, c_bf16 ? kCudaR16BF : kCudaR32F,
+                alpha, beta);
 }
 
 }  // namespace hukuk::cuda

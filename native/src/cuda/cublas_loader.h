@@ -60,6 +60,21 @@ class Cublas {
   void gemm_bf16_rowmajor(cudaStream_t stream, int64_t M, int64_t N, int64_t K, const void* A, const void* B,
                           bool b_transposed, void* C, bool c_bf16, float alpha = 1.f, float beta = 0.f) const;
 
+  // The general row-major form, optionally batched (strides in elements; batch 1 ignores them):
+  //   C[M,N] = alpha * op(A) · op(B) + beta * C
+  //   op(A) = A[M,K], or A stored [K,M] transposed (a_transposed: e.g. dW = dyᵀ·x)
+  //   op(B) = B[K,N], or B stored [N,K] transposed (b_transposed: e.g. y = x·Wᵀ)
+  // Types are each kCudaR32F / kCudaR16BF / kCudaR16F; accumulation is fp32 (CUBLAS_COMPUTE_32F,
+  // no TF32 under the default math mode, so fp32 inputs give fp32 results).
+  struct Operand {
+    const void* ptr;
+    int type;
+    bool transposed;
+    long long batch_stride = 0;
+  };
+  void gemm_rowmajor(cudaStream_t stream, int64_t M, int64_t N, int64_t K, Operand A, Operand B, void* C, int c_type,
+                     float alpha = 1.f, float beta = 0.f, int batch = 1, long long c_batch_stride = 0) const;
+
  private:
   CublasApi api_;
 };

@@ -84,6 +84,16 @@ void gemm_xwt(const DeviceNf4& w, const uint16_t* x, int64_t M, void* y, OutType
 void gemm_dyw(const DeviceNf4& w, const uint16_t* dy, int64_t M, void* dx, OutType out, float alpha, float beta,
               cudaStream_t stream, GemmImpl impl = GemmImpl::Auto);
 
+// What a Linear layer should call. With cuBLAS available and a scratch buffer given (rows*cols
+// bf16, one buffer can serve every layer in turn): dequantize W into it, then a cuBLAS bf16 GEMM,
+// which measured 1.3-3.3x faster than the fused kernel on an H200 (bench/nf4_NOTES.md); otherwise
+// the fused kernel, which needs neither cuBLAS nor scratch memory. Both see the same bf16 weight
+// values and accumulate in fp32.
+void linear_xwt(const DeviceNf4& w, const uint16_t* x, int64_t M, void* y, OutType out, float alpha, float beta,
+                uint16_t* scratch, cudaStream_t stream);
+void linear_dyw(const DeviceNf4& w, const uint16_t* dy, int64_t M, void* dx, OutType out, float alpha, float beta,
+                uint16_t* scratch, cudaStream_t stream);
+
 }  // namespace hukuk::nf4::cuda
 
 #endif  // HUKUK_CUDA

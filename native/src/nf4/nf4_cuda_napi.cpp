@@ -92,7 +92,12 @@ Napi::Value js_cuda_matmul(const Napi::CallbackInfo& info) {
   } else {
     HUKUK_CUDA_CHECK(cudaMemset(dc.get(), 0, dc.bytes()));
   }
-  if (impl == "cublas") {
+  if (impl == "linear") {
+    DeviceBuffer<uint16_t> scratch(static_cast<size_t>(N * K));
+    OutType ot = out_bf16 ? OutType::BF16 : OutType::F32;
+    if (backward) linear_dyw(w.view(), da.get(), M, dc.get(), ot, alpha, beta, scratch.get(), nullptr);
+    else linear_xwt(w.view(), da.get(), M, dc.get(), ot, alpha, beta, scratch.get(), nullptr);
+  } else if (impl == "cublas") {
     DeviceBuffer<uint16_t> wb(static_cast<size_t>(N * K));
     dequantize_bf16(w.view(), wb.get(), nullptr);
     // forward: C[M,N] = A[M,K] · Wᵀ (W is [N,K]: "B transposed"); backward: C[M,K] = A[M,N] · W[N,K]
