@@ -20,8 +20,18 @@ export function useRoute(): Route {
   return useSyncExternalStore(subscribe, () => parseHash(location.hash));
 }
 
-export function navigate(route: Route): void {
-  location.hash = `#/${route}`;
+/** The part after the page: '#/runs/12' -> '12' (null when absent). */
+export function parseParam(hash: string): string | null {
+  const parts = hash.replace(/^#\/?/, '').split('/');
+  return parts.length > 1 && parts[1] !== '' ? decodeURIComponent(parts[1]) : null;
+}
+
+export function useRouteParam(): string | null {
+  return useSyncExternalStore(subscribe, () => parseParam(location.hash));
+}
+
+export function navigate(route: Route, param?: string | number): void {
+  location.hash = param === undefined ? `#/${route}` : `#/${route}/${encodeURIComponent(String(param))}`;
 }
 
 export function hrefOf(route: Route): string {

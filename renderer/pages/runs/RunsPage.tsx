@@ -1,21 +1,29 @@
 // Runs: every fine-tuning run (runs:list), kept current by the runs:status events main pushes.
 import { useEffect } from 'react';
-import { Box, Button, Chip, Tooltip, Typography, type ChipProps } from '@mui/material';
+import { Box, Button, Link, Typography } from '@mui/material';
 import PlayCircleOutlineIcon from '@mui/icons-material/PlayCircleOutline';
 import TimelineOutlinedIcon from '@mui/icons-material/TimelineOutlined';
-import type { Run, RunStatus } from '../../../common/contract/runs';
+import type { Run } from '../../../common/contract/runs';
 import { useI18n, type Language, type Translate } from '../../i18n';
-import type { MessageKey } from '../../i18n/en';
 import { api } from '../../state/api';
-import { navigate } from '../../state/router';
+import { hrefOf, navigate, useRouteParam } from '../../state/router';
 import { useQuery } from '../../state/use-query';
 import { PageHeader } from '../../components/PageHeader';
 import { EmptyState } from '../../components/EmptyState';
 import { QueryView } from '../../components/QueryView';
 import { DataTable, type Column } from '../../components/DataTable';
 import { formatDateTime, formatDuration } from '../../components/format';
+import { RunDetail } from './RunDetail';
+import { RunStatusChip } from './RunStatusChip';
 
 export function RunsPage() {
+  const param = useRouteParam();
+  const id = param === null ? NaN : Number(param);
+  // '#/runs/12' shows run 12; '#/runs' the list.
+  return Number.isInteger(id) && id > 0 ? <RunDetail key={id} id={id} /> : <RunsList />;
+}
+
+function RunsList() {
   const { t, language } = useI18n();
   const runs = useQuery(() => api.runs.list({}));
   const { reload } = runs;
@@ -43,28 +51,6 @@ export function RunsPage() {
   );
 }
 
-const statusColor: Record<RunStatus, ChipProps['color']> = {
-  queued: 'default',
-  running: 'info',
-  completed: 'success',
-  failed: 'error',
-  cancelled: 'default',
-};
-
-export function RunStatusChip({ run, t }: { run: Pick<Run, 'status' | 'error'>; t: Translate }) {
-  const chip = (
-    <Chip
-      size="small"
-      color={statusColor[run.status]}
-      variant={run.status === 'running' ? 'filled' : 'outlined'}
-      label={t(`runs.status.${run.status}` as MessageKey)}
-      data-testid="run-status"
-      data-status={run.status}
-    />
-  );
-  return run.error ? <Tooltip title={run.error}>{chip}</Tooltip> : chip;
-}
-
 function runColumns(t: Translate, language: Language): Column<Run>[] {
   return [
     {
@@ -72,9 +58,16 @@ function runColumns(t: Translate, language: Language): Column<Run>[] {
       header: t('runs.colName'),
       cell: (r) => (
         <Box sx={{ minWidth: 160 }}>
-          <Typography variant="body2" sx={{ fontWeight: 650 }} data-testid="run-name">
+          <Link
+            href={`${hrefOf('runs')}/${r.id}`}
+            underline="hover"
+            variant="body2"
+            sx={{ fontWeight: 650 }}
+            data-testid="run-name"
+            aria-label={t('runs.open', { name: r.name })}
+          >
             {r.name}
-          </Typography>
+          </Link>
           {r.error && (
             <Typography variant="caption" color="error" sx={{ display: 'block', maxWidth: 420 }} noWrap title={r.error}>
               {r.error}

@@ -26,9 +26,16 @@ export interface Served {
   stop: () => Promise<void>;
 }
 
-export async function startServe(timeoutMs = 60_000): Promise<Served> {
+export interface ServeOptions {
+  /** An existing data folder (e.g. a database seeded by the test); removed at stop like a fresh one. */
+  dataDir?: string;
+  timeoutMs?: number;
+}
+
+export async function startServe(options: ServeOptions = {}): Promise<Served> {
   requireBuild();
-  const dataDir = mkdtempSync(join(tmpdir(), 'hukuk-e2e-'));
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'hukuk-e2e-'));
   const child = spawn(process.execPath, [join(repoRoot, 'bin/hukuk.js'), '--data-dir', dataDir, 'serve', '--port', '0'], {
     cwd: repoRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
