@@ -225,16 +225,29 @@ void T5Impl::layout(const Shape& s, bool backward) {
   };
   ea_.assign(enc.size() + 1, BlockActs{});
   da_.assign(dec.size() + 1, BlockActs{});
-  for (size_t l = 0; l <= enc.size(); ++l) {
-    ea_[l].x_in = take(Ms * d);
-    if (l < enc.size()) block(ea_[l], Ms, s.S, false);
-  }
+  // Forward only (evaluation, encode): no backward reads the saved activations, so every block
+  // of a stack shares one set and the residual stream alternates between two buffers; memory
+  // no longer grows with depth. Training keeps one set per block.
+  auto stack = [&](std::vector<BlockActs>& acts, size_t n, size_t M, size_t len, bool decoder) {
+    if (backward) {
+      for (size_t l = 0; l <= n; ++l) {
+        acts[l].x_in = take(M * d);
+        if (l < n) block(acts[l], M, len, decoder);
+      }
+      return;
+    }
+    float* res[2] = {take(M * d), take(M * d)};
+    BlockActs shared{};
+    block(shared, M, len, decoder);
+    for (size_t l = 0; l <= n; ++l) {
+      if (l < n) acts[l] = shared;
+      acts[l].x_in = res[l % 2];
+    }
+  };
+  stack(ea_, enc.size(), Ms, s.S, false);
   enc_fin_rstd_ = take(Ms); enc_fin_n_ = take(Ms * d); enc_out_ = take(Ms * d);
   enc_bias_ = take(H * s.S * s.S);
-  for (size_t l = 0; l <= dec.size(); ++l) {
-    da_[l].x_in = take(Mt * d);
-    if (l < dec.size()) block(da_[l], Mt, s.T, true);
-  }
+  stack(da_, dec.size(), Mt, s.T, true);
   dec_fin_rstd_ = take(Mt); dec_fin_n_ = take(Mt * d); dec_seq_ = take(Mt * d);
   dec_bias_ = take(H * s.T * s.T);
   logits_ = take(Mt * c.vocab_size);
