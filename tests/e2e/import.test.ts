@@ -7,6 +7,8 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
+import { loadTokenizer } from '../../main/io/tokenizers';
+import { makeTinyT5 } from '../train/tiny-t5';
 import { launchChromium, updateScreenshots } from './helpers/browser';
 import { repoRoot, startServe, type Served } from './helpers/serve';
 
@@ -98,7 +100,8 @@ describe('import through the UI', () => {
   });
 
   it('imports the 1,500-row Soru/Cevap file, previews it, and measures token lengths as the CLI does', async () => {
-    for (const f of ['config.json', 'model.safetensors']) copyFileSync(join(modelDir, f), join(tokenizedModelDir, f));
+    const vocabSize = loadTokenizer(sharedTokenizer).tokenizer.vocabSize;
+    makeTinyT5(tokenizedModelDir, { vocabSize, dModel: 32, dKv: 8, numHeads: 4, dFf: 64, numLayers: 2, numDecoderLayers: 2 }, 3);
     for (const f of ['spiece.model', 'tokenizer_config.json']) copyFileSync(join(sharedTokenizer, f), join(tokenizedModelDir, f));
     await importModel('reference', 'tiny with tokenizer', tokenizedModelDir);
 
