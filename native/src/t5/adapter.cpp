@@ -15,6 +15,7 @@
 #include "io/json.h"
 #include "io/safetensors.h"
 #include "ops/dropout.h"
+#include "t5/cuda/t5_cuda.h"
 #include "t5/impl.h"
 
 namespace hukuk {
@@ -116,6 +117,7 @@ void T5Model::add_lora(const LoraOptions& opt) {
   I.lora_targets = opt.targets;
   I.lora_target_json.clear();
   I.has_lora = true;
+  if (I.load_opt.device == DeviceKind::CUDA) t5cuda::lora_to_device(I);
 }
 
 void T5Model::load_adapter(const std::string& dir) {
@@ -190,6 +192,7 @@ void T5Model::load_adapter(const std::string& dir) {
   } catch (...) {
     for (Linear* L : all) L->lora.reset();
     I.has_lora = false;
+    if (I.load_opt.device == DeviceKind::CUDA) t5cuda::lora_to_device(I);  // drop the device copies too
     throw;
   }
   HUKUK_CHECK(n > 0, "ENGINE_CORRUPT", st.path() + " holds no LoRA weights");
@@ -202,6 +205,7 @@ void T5Model::load_adapter(const std::string& dir) {
   I.lora_targets = targets.empty() ? I.lora_opt.targets : targets;
   I.lora_target_json = target_json;
   I.has_lora = true;
+  if (I.load_opt.device == DeviceKind::CUDA) t5cuda::lora_to_device(I);
 }
 
 static std::string num_json(double v) {
@@ -213,6 +217,7 @@ static std::string num_json(double v) {
 
 void T5Model::save_adapter(const std::string& dir, const AdapterMeta& meta) const {
   T5Impl& I = *impl_;
+  if (I.load_opt.device == DeviceKind::CUDA && I.has_lora) t5cuda::lora_to_host(I);  // device LoRA -> host
   HUKUK_CHECK(I.has_lora, "ENGINE_INVALID_ARG", "the model has no LoRA adapter to save");
   make_dir(dir);
   std::vector<io::TensorToWrite> ts;
@@ -297,6 +302,7 @@ void T5Model::save_adapter(const std::string& dir, const AdapterMeta& meta) cons
 
 void T5Model::merge_and_save(const std::string& dir) const {
   T5Impl& I = *impl_;
+  if (I.load_opt.device == DeviceKind::CUDA && I.has_lora) t5cuda::lora_to_host(I);  // device LoRA -> host
   make_dir(dir);
   const T5Config& c = I.cfg;
   std::vector<std::vector<float>> owned;
@@ -343,6 +349,7 @@ void T5Model::merge_and_save(const std::string& dir) const {
 }
 
 std::vector<ParamRef> T5Model::lora_params() {
+  if (impl_->load_opt.device == DeviceKind::CUDA) return t5cuda::lora_params(*impl_);
   std::vector<ParamRef> ps;
   for (Linear* L : impl_->linears()) {
     if (!L->lora) continue;
@@ -356,6 +363,7 @@ std::vector<ParamRef> T5Model::lora_params() {
 }
 
 void T5Model::zero_grad() {
+  if (impl_->load_opt.device == DeviceKind::CUDA) return t5cuda::zero_grad(*impl_);
   for (Linear* L : impl_->linears())
     if (L->lora) {
       std::fill(L->lora->gA.begin(), L->lora->gA.end(), 0.f);

@@ -18,6 +18,7 @@
 #include "ops/embedding.h"
 #include "ops/matmul.h"
 #include "ops/norm.h"
+#include "t5/cuda/t5_cuda.h"
 #include "t5/impl.h"
 
 namespace hukuk {
@@ -99,8 +100,14 @@ struct Loader {
 }  // namespace
 
 std::unique_ptr<T5Model> T5Model::load(const LoadOptions& opt) {
-  if (opt.device == DeviceKind::CUDA)
-    HUKUK_FAIL("ENGINE_UNSUPPORTED", "the CUDA path of the T5 model is not built yet; use device 'cpu'");
+  if (opt.device == DeviceKind::CUDA) {  // the CPU loader, then the device copy (t5/cuda/t5_cuda.h)
+    LoadOptions host = opt;
+    host.device = DeviceKind::CPU;
+    std::unique_ptr<T5Model> m = load(host);
+    m->impl_->load_opt.device = DeviceKind::CUDA;
+    t5cuda::attach(*m->impl_);
+    return m;
+  }
   std::unique_ptr<T5Model> m(new T5Model());
   m->impl_ = std::make_unique<T5Impl>();
   T5Impl& I = *m->impl_;
@@ -157,7 +164,9 @@ std::unique_ptr<T5Model> T5Model::load(const LoadOptions& opt) {
   return m;
 }
 
-T5Model::~T5Model() = default;
+T5Model::~T5Model() {
+  if (impl_ && impl_->load_opt.device == DeviceKind::CUDA) t5cuda::detach(*impl_);
+}
 const T5Config& T5Model::config() const { return impl_->cfg; }
 DeviceKind T5Model::device() const { return impl_->load_opt.device; }
 bool T5Model::has_lora() const { return impl_->has_lora; }
@@ -652,8 +661,14 @@ StepResult T5Impl::run(const Batch& bt, const StepOptions& o, bool backward) {
   return r;
 }
 
-StepResult T5Model::forward(const Batch& b, const StepOptions& o) { return impl_->run(b, o, false); }
-StepResult T5Model::forward_backward(const Batch& b, const StepOptions& o) { return impl_->run(b, o, true); }
+StepResult T5Model::forward(const Batch& b, const StepOptions& o) {
+  if (impl_->load_opt.device == DeviceKind::CUDA) return t5cuda::run(*impl_, b, o, false);
+  return impl_->run(b, o, false);
+}
+StepResult T5Model::forward_backward(const Batch& b, const StepOptions& o) {
+  if (impl_->load_opt.device == DeviceKind::CUDA) return t5cuda::run(*impl_, b, o, true);
+  return impl_->run(b, o, true);
+}
 
 // ---------------------------------------------------------------- generation
 void T5Impl::encode(const int32_t* ids, const int32_t* mask, int B, int S, EncoderOutput& out, bool use_lora) {
@@ -796,6 +811,8 @@ void T5Impl::decode_step(DecoderCache& c, const int32_t* tokens, float* logits, 
 
 void T5Model::encode(const int32_t* ids, const int32_t* mask, int batch, int src_len, EncoderOutput& out,
                      bool use_adapter) {
+  // generation on a CUDA model runs on the CPU graph: bring the trained LoRA weights over first
+  if (impl_->load_opt.device == DeviceKind::CUDA && impl_->has_lora) t5cuda::lora_to_host(*impl_);
   impl_->encode(ids, mask, batch, src_len, out, use_adapter);
 }
 void T5Model::init_cache(const EncoderOutput& enc, const int32_t* enc_row, int rows, int max_len, DecoderCache& cache,

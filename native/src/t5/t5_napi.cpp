@@ -8,6 +8,7 @@
 
 #include "core/napi_error.h"
 #include "core/registry.h"
+#include "t5/cuda/t5_cuda.h"
 #include "t5/t5_napi.h"
 
 namespace hukuk {
@@ -265,8 +266,16 @@ class T5Js : public Napi::ObjectWrap<T5Js> {
       for (size_t i = 0; i < ps.size(); ++i) {
         Napi::Object e = Napi::Object::New(env);
         e.Set("name", ps[i].name);
-        e.Set("weight", new_typed_array<float>(env, ps[i].w, ps[i].n));
-        e.Set("grad", new_typed_array<float>(env, ps[i].g, ps[i].n));
+        const float *w = ps[i].w, *g = ps[i].g;
+        std::vector<float> wh, gh;  // CUDA model: device pointers, copied to the host first
+        if (ps[i].device == DeviceKind::CUDA) {
+          wh = t5cuda::download(w, ps[i].n);
+          gh = t5cuda::download(g, ps[i].n);
+          w = wh.data();
+          g = gh.data();
+        }
+        e.Set("weight", new_typed_array<float>(env, w, ps[i].n));
+        e.Set("grad", new_typed_array<float>(env, g, ps[i].n));
         a.Set(uint32_t(i), e);
       }
       return a;

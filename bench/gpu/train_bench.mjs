@@ -1,0 +1,100 @@
+// Trainer-step benchmark of the CUDA T5 engine (issue 5): flagship shape, random weights, LoRA
+// r=16 alpha=32 dropout 0.05 on q,k,v,o (torch_baseline.py's settings), QLoRA (NF4 base weights),
+// bf16 compute. One step = forwardBackward(train) + optimizerStep (CUDA AdamW) + zeroGrad.
+//   node bench/gpu/train_bench.mjs --model DIR [--shapes 16x64x128,16x512x512,8x512x512]
+//        [--steps 20] [--warm 3] [--compute bf16] [--json out.jsonl]
+// Prints one JSON line per shape: samples/s, ms/step, memory (weights + LoRA + arena high water,
+// comparable with torch's max_memory_allocated; and the device's used memory), the arithmetic
+// floor of the step at --peak TFLOP/s, and a per-phase profile of one extra step (CUDA events).
+import { appendFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { parseArgs } from 'node:util';
+
+const require = createRequire(import.meta.url);
+const engine = require('../../native/index.cjs').loadEngine();
+const { values } = parseArgs({
+  options: {
+    model: { type: 'string' },
+    shapes: { type: 'string', default: '16x64x128,16x512x512,8x512x512' },
+    steps: { type: 'string', default: '20' },
+    warm: { type: 'string', default: '3' },
+    compute: { type: 'string', default: 'bf16' },
+    quant: { type: 'string', default: 'nf4' },
+    peak: { type: 'string', default: '790' },
+    json: { type: 'string' },
+  },
+});
+const GiB = 2 ** 30;
+const t0 = performance.now();
+const model = engine.T5Model.load({ modelDir: values.model, device: 'cuda', quant: values.quant, compute: values.compute });
+const loadS = (performance.now() - t0) / 1000;
+model.addLora({ r: 16, alpha: 32, dropout: 0.05, targets: ['q', 'k', 'v', 'o'], seed: 1 });
+const c = model.config;
+const V = c.vocab_size, d = c.d_model, ff = c.d_ff, H = c.num_heads, dk = c.d_kv, inner = H * dk;
+const Le = c.num_layers, Ld = c.num_decoder_layers ?? c.num_layers;
+
+/** FLOPs of one training step: forward, plus the backward's activation gradients (frozen base
+ * weights: no weight gradients) and the attention backward (two products per forward one). */
+function stepFlops(B, S, T) {
+  const Ms = B * S, Mt = B * T;
+  const encLin = 2 * Ms * (4 * d * inner + 2 * d * ff);
+  const decLin = 2 * Mt * (6 * d * inner + 2 * d * ff) + 2 * Ms * 2 * d * inner;
+  const encAtt = 2 * 2 * B * H * S * S * dk;
+  const decAtt = 2 * 2 * B * H * T * T * dk + 2 * 2 * B * H * T * S * dk;
+  const head = 2 * Mt * V * d;
+  const fwd = Le * (encLin + encAtt) + Ld * (decLin + decAtt) + head;
+  const bwd = Le * (encLin + 2 * encAtt) + Ld * (decLin + 2 * decAtt) + head;
+  return fwd + bwd;
+}
+
+function rand(n, seed) {
+  let s = seed >>> 0;
+  const a = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    a[i] = 2 + (s % (V - 2));
+  }
+  return a;
+}
+
+const opt = { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1, gradScale: 1, step: 1 };
+const gpu = engine.gpus()[0];
+console.log(JSON.stringify({ kind: 'setup', gpu: gpu?.name, loadS: +loadS.toFixed(1), compute: values.compute, quant: values.quant }));
+for (const sh of values.shapes.split(',')) {
+  const [B, S, T] = sh.split('x').map(Number);
+  const batch = { inputIds: rand(B * S, 1), attentionMask: new Int32Array(B * S).fill(1), labels: rand(B * T, 2), batch: B, srcLen: S, tgtLen: T, train: true };
+  const step = (i) => {
+    const r = model.forwardBackward({ ...batch, dropoutSeed: i });
+    engine.optimizerStep(model, { ...opt, step: i + 1 });
+    model.zeroGrad();
+    return r.loss;
+  };
+  let out;
+  try {
+    const warm = Number(values.warm), steps = Number(values.steps);
+    let loss = 0;
+    for (let i = 0; i < warm; i++) loss = step(i);
+    const ts = performance.now();
+    for (let i = 0; i < steps; i++) loss = step(warm + i);
+    const ms = (performance.now() - ts) / steps;
+    const mem = engine.t5CudaMemory(model);
+    process.env.HUKUK_T5_PROFILE = '1';
+    step(warm + steps); // one profiled step: phases printed to stderr by the engine
+    delete process.env.HUKUK_T5_PROFILE;
+    const flops = stepFlops(B, S, T);
+    const floorMs = (flops / (Number(values.peak) * 1e12)) * 1e3;
+    out = {
+      kind: 'train', shape: sh, bs: B, src: S, tgt: T, samples_per_s: +((B * 1000) / ms).toFixed(2), ms_per_step: +ms.toFixed(2),
+      peak_gib: +((mem.weights + mem.lora + mem.arena) / GiB).toFixed(3), weights_gib: +(mem.weights / GiB).toFixed(3),
+      arena_gib: +(mem.arena / GiB).toFixed(3), device_used_gib: +(mem.deviceUsed / GiB).toFixed(3),
+      tflop_per_step: +(flops / 1e12).toFixed(2), achieved_tflops: +(flops / ms / 1e9).toFixed(1), floor_ms: +floorMs.toFixed(2),
+      x_floor: +(ms / floorMs).toFixed(1), loss: +loss.toFixed(4),
+    };
+  } catch (e) {
+    out = { kind: 'train', shape: sh, error: String(e.message ?? e).slice(0, 300), code: e.code };
+  }
+  console.log(JSON.stringify(out));
+  if (values.json) appendFileSync(values.json, JSON.stringify(out) + '\n');
+}
+console.log(JSON.stringify({ kind: 'generate', note: 'generation on a CUDA model runs on the CPU graph (no GPU decode yet): not measured' }));
+model.dispose();

@@ -1,0 +1,51 @@
+// CUDA twin of matmul.cpp: fp32-storage GEMMs through cuBLAS (opened with dlopen by
+// cuda/cublas_loader), plus the two elementwise helpers the graph needs.
+#include "core/cuda_runtime.h"
+#include "cuda/cublas_loader.h"
+#include "ops/dropout_cuda.cuh"
+#include "ops/ops_cuda.h"
+
+namespace hukuk::ops::cuda {
+
+// cublasComputeType_t values (cublas_api.h), spelled here since no cuBLAS header is present.
+constexpr int kCompute32F = 68, kCompute32FFast16BF = 75;
+
+void gemm(cudaStream_t s, Precision p, bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
+          long long sA, const float* B, int ldb, long long sB, float beta, float* C, int ldc, long long sC,
+          int batch) {
+  if (M <= 0 || N <= 0 || batch <= 0) return;
+  const hukuk::cuda::Cublas& blas = hukuk::cuda::cublas();
+  void* h = blas.handle(s);
+  // Row-major C = op(A) op(B) is column-major Cᵀ = op(B)ᵀ op(A)ᵀ: swap the operands; a row-major
+  // matrix read column-major is its transpose, so each operand keeps its own op flag.
+  using namespace hukuk::cuda;
+  const int st = blas.api().gemm_strided_batched_ex(
+      h, tb ? kCublasOpT : kCublasOpN, ta ? kCublasOpT : kCublasOpN, N, M, K, &alpha, B, kCudaR32F, ldb, sB, A,
+      kCudaR32F, lda, sA, &beta, C, kCudaR32F, ldc, sC, batch, p == Precision::BF16 ? kCompute32FFast16BF : kCompute32F,
+      kCublasGemmDefault);
+  if (st != 0)
+    HUKUK_FAIL("ENGINE_CUDA", "cublasGemmStridedBatchedEx failed with status " + std::to_string(st) + " (M=" +
+                                  std::to_string(M) + " N=" + std::to_string(N) + " K=" + std::to_string(K) + ")");
+}
+
+__global__ void add_kernel(float* out, const float* a, const float* b, int64_t n) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) out[i] = a[i] + b[i];
+}
+__global__ void scale_kernel(float* x, int64_t n, float k) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) x[i] = x[i] * k;
+}
+
+void add(float* out, const float* a, const float* b, int64_t n, cudaStream_t s) {
+  if (n <= 0) return;
+  add_kernel<<<blocks_for(n, 256), 256, 0, s>>>(out, a, b, n);
+  HUKUK_CUDA_LAUNCH_CHECK();
+}
+void scale(float* x, int64_t n, float k, cudaStream_t s) {
+  if (n <= 0) return;
+  scale_kernel<<<blocks_for(n, 256), 256, 0, s>>>(x, n, k);
+  HUKUK_CUDA_LAUNCH_CHECK();
+}
+
+}  // namespace hukuk::ops::cuda

@@ -1,0 +1,851 @@
+// See t5_cuda.h. Mirrors model.cpp's run()/encoder_forward/decoder_forward/..._backward op for
+// op (same dropout sites, same order), with device buffers and cuBLAS products.
+#include "t5/cuda/t5_cuda.h"
+
+#include "core/error.h"
+
+#if !defined(HUKUK_CUDA)
+
+namespace hukuk::t5cuda {
+[[noreturn]] static void no_cuda() {
+  HUKUK_FAIL("ENGINE_UNSUPPORTED", "this addon was built without CUDA (nvcc was not found at build time)");
+}
+void attach(T5Impl&) { no_cuda(); }
+void detach(const T5Impl&) {}
+StepResult run(T5Impl&, const Batch&, const StepOptions&, bool) { no_cuda(); }
+void lora_to_device(T5Impl&) { no_cuda(); }
+void lora_to_host(const T5Impl&) { no_cuda(); }
+std::vector<ParamRef> lora_params(T5Impl&) { no_cuda(); }
+void zero_grad(T5Impl&) { no_cuda(); }
+MemoryUse memory_use(const T5Impl&) { return {}; }
+std::vector<float> download(const float*, size_t) { no_cuda(); }
+}  // namespace hukuk::t5cuda
+
+#else
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "core/arena.h"
+#include "core/cuda_runtime.h"
+#include "cuda/cublas_loader.h"
+#include "nf4/nf4_cuda.h"
+#include "ops/attention.h"
+#include "ops/ops_cuda.h"
+#include "t5/impl.h"
+
+namespace hukuk::t5cuda {
+
+namespace oc = hukuk::ops::cuda;
+using hukuk::cuda::DeviceBuffer;
+
+namespace {
+
+// dropout sites: the same numbering as model.cpp (site_of / linear_slot)
+enum Slot : uint64_t {
+  kEmbed = 0, kSelfProbs = 1, kSelfRes = 2, kCrossProbs = 3, kCrossRes = 4, kFfAct = 5, kFfRes = 6, kFinal = 7,
+  kLoraBase = 8
+};
+uint64_t site_of(int stack, int layer, uint64_t slot) { return (uint64_t(stack) * 4096 + layer) * 32 + slot; }
+int linear_slot(const std::string& module, const std::string& kind) {
+  static const char* attn[] = {"q", "k", "v", "o"};
+  for (int i = 0; i < 4; ++i)
+    if (kind == attn[i]) return module == "EncDecAttention" ? 4 + i : i;
+  if (kind == "wi") return 8;
+  if (kind == "wi_0") return 9;
+  if (kind == "wi_1") return 10;
+  return 11;
+}
+
+struct DLora {
+  LoraState* host = nullptr;
+  int r = 0;
+  float scale = 1.f, dropout = 0.f;
+  float *A = nullptr, *B = nullptr, *gA = nullptr, *gB = nullptr, *mA = nullptr, *vA = nullptr, *mB = nullptr,
+        *vB = nullptr;
+  float* h = nullptr;  // arena: A(dropout(x)) of the last forward
+};
+
+struct DLin {
+  Linear* host = nullptr;
+  int in = 0, out = 0;
+  float* w = nullptr;  // fp32 weight [out, in] (not quantized)
+  std::unique_ptr<nf4::cuda::Nf4Weight> q;
+  std::unique_ptr<DLora> lora;
+  bool enc_rows = false;  // LoRA h has encoder rows (encoder, or cross k/v)
+  bool present() const { return out > 0; }
+};
+
+struct DBlock {
+  DLin q, k, v, o, cq, ck, cv, co, wi, wi0, wi1, wo;
+  float *ln_self = nullptr, *ln_cross = nullptr, *ln_ff = nullptr;
+};
+
+struct Acts {
+  float *x_in = nullptr, *n1 = nullptr, *rstd1 = nullptr, *qh = nullptr, *kh = nullptr, *vh = nullptr, *P = nullptr,
+        *ctx = nullptr, *x_mid = nullptr;
+  float *nc = nullptr, *rstdc = nullptr, *cqh = nullptr, *ckh = nullptr, *cvh = nullptr, *cP = nullptr,
+        *cctx = nullptr, *x_mid2 = nullptr;
+  float *n3 = nullptr, *rstd3 = nullptr, *pre0 = nullptr, *pre1 = nullptr, *hff = nullptr;
+};
+
+struct Ctx {
+  bool train = false, use_lora = true;
+  uint64_t seed = 0;
+};
+
+struct Profile {
+  bool on = false;
+  std::vector<std::pair<const char*, cudaEvent_t>> marks;
+  void mark(const char* name, cudaStream_t s) {
+    if (!on) return;
+    cudaEvent_t e;
+    HUKUK_CUDA_CHECK(cudaEventCreate(&e));
+    HUKUK_CUDA_CHECK(cudaEventRecord(e, s));
+    marks.push_back({name, e});
+  }
+  void report() {
+    if (!on || marks.size() < 2) return;
+    HUKUK_CUDA_CHECK(cudaEventSynchronize(marks.back().second));
+    std::string line = "t5cuda phases (ms):";
+    for (size_t i = 1; i < marks.size(); ++i) {
+      float ms = 0;
+      cudaEventElapsedTime(&ms, marks[i - 1].second, marks[i].second);
+      char buf[96];
+      std::snprintf(buf, sizeof buf, " %s=%.3f", marks[i].first, ms);
+      line += buf;
+    }
+    std::fprintf(stderr, "%s\n", line.c_str());
+    for (auto& m : marks) cudaEventDestroy(m.second);
+    marks.clear();
+  }
+};
+
+}  // namespace
+
+class T5Cuda {
+ public:
+  T5Impl& I;
+  cudaStream_t s = nullptr;  // the legacy default stream: the trainer's AdamW kernels are ordered after us
+  oc::Precision prec = oc::Precision::F32;
+  std::vector<DeviceBuffer<float>> owned;  // fp32 weights
+  float *shared = nullptr, *lm_head = nullptr, *enc_final_ln = nullptr, *dec_final_ln = nullptr;
+  std::vector<DBlock> enc, dec;
+  DeviceBuffer<float> deq;  // NF4 dequantization scratch (largest quantized weight)
+  size_t weight_bytes = 0;
+  // LoRA state: four regions (weights, grads, m, v) with the same offsets
+  DeviceBuffer<float> lora_buf;
+  size_t lora_n = 0;
+  std::vector<DLora*> loras;  // in linears() order
+  // arena
+  DeviceBuffer<uint8_t> arena_buf;
+  size_t arena_high = 0;
+  Shape planned{};
+  bool planned_bwd = false;
+  std::vector<Acts> ea, da;
+  float *enc_fin_rstd = nullptr, *enc_fin_n = nullptr, *enc_out = nullptr, *dec_fin_rstd = nullptr,
+        *dec_fin_n = nullptr, *dec_seq = nullptr, *logits = nullptr, *enc_bias = nullptr, *dec_bias = nullptr,
+        *loss_rows = nullptr;
+  float *tmp_d = nullptr, *tmp_inner = nullptr, *tmp_ctxh = nullptr, *tmp_lora_x = nullptr, *tmp_r = nullptr,
+        *tmp_pd = nullptr;
+  float *g_dec = nullptr, *g_enc = nullptr, *g_d = nullptr, *g_inner = nullptr, *g_q = nullptr, *g_k = nullptr,
+        *g_v = nullptr, *gh_ctx = nullptr, *gh_q = nullptr, *gh_k = nullptr, *gh_v = nullptr, *g_dp = nullptr,
+        *g_ff0 = nullptr, *g_ff1 = nullptr, *g_ffh = nullptr, *g_n = nullptr;
+  int32_t *d_ids = nullptr, *d_mask = nullptr, *d_dec_ids = nullptr, *d_labels = nullptr;
+  Shape bias_shape{};
+  std::mutex mu;
+  Profile prof;
+
+  explicit T5Cuda(T5Impl& impl) : I(impl) {
+    HUKUK_CHECK(hukuk::cuda::device_count() > 0, "ENGINE_CUDA", "device 'cuda' was asked for but no CUDA GPU is usable");
+    prec = impl.load_opt.compute_bf16 ? oc::Precision::BF16 : oc::Precision::F32;
+    if (prec == oc::Precision::BF16) {
+      int dev = 0, major = 0;
+      HUKUK_CUDA_CHECK(cudaGetDevice(&dev));
+      HUKUK_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+      HUKUK_CHECK(major >= 8, "ENGINE_UNSUPPORTED", "compute 'bf16' needs an sm_80+ GPU; use compute 'fp32' here");
+    }
+    hukuk::cuda::cublas();  // fail early (ENGINE_NO_CUBLAS) rather than at the first step
+    prof.on = std::getenv("HUKUK_T5_PROFILE") != nullptr;
+    upload_weights();
+  }
+
+  float* upload(const std::vector<float>& v) {
+    owned.emplace_back(v.size());
+    HUKUK_CUDA_CHECK(cudaMemcpy(owned.back().get(), v.data(), v.size() * sizeof(float), cudaMemcpyHostToDevice));
+    weight_bytes += v.size() * sizeof(float);
+    return owned.back().get();
+  }
+
+  void upload_linear(DLin& d, Linear& L, size_t& deq_max) {
+    d.host = &L;
+    d.in = L.in;
+    d.out = L.out;
+    if (L.out == 0) return;
+    d.enc_rows = !L.decoder || (L.module == "EncDecAttention" && (L.kind == "k" || L.kind == "v"));
+    if (L.q) {
+      d.q = std::make_unique<nf4::cuda::Nf4Weight>(nf4::cuda::Nf4Weight::upload(*L.q, s));
+      weight_bytes += d.q->device_bytes();
+      deq_max = std::max(deq_max, size_t(L.out) * L.in);
+    } else {
+      d.w = upload(L.w);
+    }
+  }
+
+  void upload_weights() {
+    shared = upload(I.shared);
+    if (!I.cfg.tie_word_embeddings) lm_head = upload(I.lm_head);
+    enc_final_ln = upload(I.enc_final_ln);
+    dec_final_ln = upload(I.dec_final_ln);
+    size_t deq_max = 0;
+    auto blocks = [&](std::vector<Block>& hb, std::vector<DBlock>& db, bool decoder) {
+      db.resize(hb.size());
+      for (size_t l = 0; l < hb.size(); ++l) {
+        Block& b = hb[l];
+        DBlock& d = db[l];
+        upload_linear(d.q, b.self.q, deq_max);
+        upload_linear(d.k, b.self.k, deq_max);
+        upload_linear(d.v, b.self.v, deq_max);
+        upload_linear(d.o, b.self.o, deq_max);
+        if (decoder) {
+          upload_linear(d.cq, b.cross.q, deq_max);
+          upload_linear(d.ck, b.cross.k, deq_max);
+          upload_linear(d.cv, b.cross.v, deq_max);
+          upload_linear(d.co, b.cross.o, deq_max);
+          d.ln_cross = upload(b.ln_cross);
+        }
+        upload_linear(d.wi, b.ff.wi, deq_max);
+        upload_linear(d.wi0, b.ff.wi_0, deq_max);
+        upload_linear(d.wi1, b.ff.wi_1, deq_max);
+        upload_linear(d.wo, b.ff.wo, deq_max);
+        d.ln_self = upload(b.ln_self);
+        d.ln_ff = upload(b.ln_ff);
+      }
+    };
+    blocks(I.enc, enc, false);
+    blocks(I.dec, dec, true);
+    if (deq_max) deq.resize(deq_max);
+    weight_bytes += deq.bytes();
+    HUKUK_CUDA_CHECK(cudaDeviceSynchronize());
+  }
+
+  std::vector<DLin*> all_linears() {
+    std::vector<DLin*> v;
+    for (auto* bs : {&enc, &dec})
+      for (DBlock& b : *bs)
+        for (DLin* L : {&b.q, &b.k, &b.v, &b.o, &b.cq, &b.ck, &b.cv, &b.co, &b.wi, &b.wi0, &b.wi1, &b.wo})
+          if (L->present()) v.push_back(L);
+    return v;
+  }
+
+  // ---------------------------------------------------------------- LoRA state
+  void lora_to_device() {
+    loras.clear();
+    size_t n = 0;
+    for (DLin* L : all_linears()) {
+      L->lora.reset();
+      if (!L->host->lora) continue;
+      n += L->host->lora->A.size() + L->host->lora->B.size();
+    }
+    lora_buf.release();
+    lora_n = n;
+    planned = Shape{};  // h buffers live in the arena: plan again
+    if (!n) return;
+    lora_buf.resize(4 * n);
+    float* base = lora_buf.get();
+    HUKUK_CUDA_CHECK(cudaMemset(base, 0, 4 * n * sizeof(float)));
+    size_t off = 0;
+    for (DLin* L : all_linears()) {
+      if (!L->host->lora) continue;
+      LoraState& h = *L->host->lora;
+      auto d = std::make_unique<DLora>();
+      d->host = &h;
+      d->r = h.r;
+      d->scale = h.scale;
+      d->dropout = h.dropout;
+      const size_t na = h.A.size(), nb = h.B.size();
+      d->A = base + off;
+      d->B = base + off + na;
+      d->gA = base + n + off;
+      d->gB = base + n + off + na;
+      d->mA = base + 2 * n + off;
+      d->mB = base + 2 * n + off + na;
+      d->vA = base + 3 * n + off;
+      d->vB = base + 3 * n + off + na;
+      auto put = [](float* dst, const std::vector<float>& src) {
+        if (!src.empty()) HUKUK_CUDA_CHECK(cudaMemcpy(dst, src.data(), src.size() * sizeof(float), cudaMemcpyHostToDevice));
+      };
+      put(d->A, h.A); put(d->B, h.B); put(d->gA, h.gA); put(d->gB, h.gB);
+      put(d->mA, h.mA); put(d->mB, h.mB); put(d->vA, h.vA); put(d->vB, h.vB);
+      off += na + nb;
+      loras.push_back(d.get());
+      L->lora = std::move(d);
+    }
+  }
+
+  void lora_to_host() {
+    HUKUK_CUDA_CHECK(cudaDeviceSynchronize());
+    for (DLora* d : loras) {
+      LoraState& h = *d->host;
+      auto get = [](std::vector<float>& dst, const float* src) {
+        if (!dst.empty()) HUKUK_CUDA_CHECK(cudaMemcpy(dst.data(), src, dst.size() * sizeof(float), cudaMemcpyDeviceToHost));
+      };
+      get(h.A, d->A); get(h.B, d->B); get(h.gA, d->gA); get(h.gB, d->gB);
+      get(h.mA, d->mA); get(h.mB, d->mB); get(h.vA, d->vA); get(h.vB, d->vB);
+    }
+  }
+
+  std::vector<ParamRef> params() {
+    std::vector<ParamRef> ps;
+    for (DLora* d : loras) {
+      const std::string& key = d->host->key;
+      ps.push_back({key + ".lora_A.weight", d->A, d->gA, d->mA, d->vA, d->host->A.size(), true, DeviceKind::CUDA});
+      ps.push_back({key + ".lora_B.weight", d->B, d->gB, d->mB, d->vB, d->host->B.size(), true, DeviceKind::CUDA});
+    }
+    return ps;
+  }
+
+  void zero_grad() {
+    if (lora_n) HUKUK_CUDA_CHECK(cudaMemsetAsync(lora_buf.get() + lora_n, 0, lora_n * sizeof(float), s));
+  }
+
+  // ---------------------------------------------------------------- memory plan
+  template <typename T>
+  static T* take(Arena& a, size_t n) {
+    return a.alloc_array<T>(std::max<size_t>(n, 1));
+  }
+
+  void layout(Arena& ar, const Shape& sh, bool backward) {
+    const T5Config& c = I.cfg;
+    const size_t Ms = size_t(sh.B) * sh.S, Mt = size_t(sh.B) * sh.T, Mx = std::max(Ms, Mt);
+    const size_t d = c.d_model, inner = c.inner_dim(), ff = c.d_ff, H = c.num_heads;
+    auto f = [&](size_t n) { return take<float>(ar, n); };
+    auto block = [&](Acts& a, size_t M, size_t Tq, bool decoder) {
+      a.n1 = f(M * d); a.rstd1 = f(M);
+      a.qh = f(M * inner); a.kh = f(M * inner); a.vh = f(M * inner);
+      a.P = f(size_t(sh.B) * H * Tq * Tq); a.ctx = f(M * inner); a.x_mid = f(M * d);
+      if (decoder) {
+        a.nc = f(M * d); a.rstdc = f(M);
+        a.cqh = f(M * inner); a.ckh = f(Ms * inner); a.cvh = f(Ms * inner);
+        a.cP = f(size_t(sh.B) * H * sh.T * sh.S); a.cctx = f(M * inner); a.x_mid2 = f(M * d);
+      }
+      a.n3 = f(M * d); a.rstd3 = f(M);
+      a.pre0 = f(M * ff); a.pre1 = c.is_gated ? f(M * ff) : nullptr; a.hff = f(M * ff);
+    };
+    ea.assign(enc.size() + 1, Acts{});
+    da.assign(dec.size() + 1, Acts{});
+    for (size_t l = 0; l <= enc.size(); ++l) {
+      ea[l].x_in = f(Ms * d);
+      if (l < enc.size()) block(ea[l], Ms, sh.S, false);
+    }
+    enc_fin_rstd = f(Ms); enc_fin_n = f(Ms * d); enc_out = f(Ms * d);
+    enc_bias = f(H * sh.S * sh.S);
+    for (size_t l = 0; l <= dec.size(); ++l) {
+      da[l].x_in = f(Mt * d);
+      if (l < dec.size()) block(da[l], Mt, sh.T, true);
+    }
+    dec_fin_rstd = f(Mt); dec_fin_n = f(Mt * d); dec_seq = f(Mt * d);
+    dec_bias = f(H * sh.T * sh.T);
+    logits = f(Mt * c.vocab_size);
+    loss_rows = f(Mt);
+    size_t rmax = 1, inmax = std::max({d, inner, ff});
+    for (DLin* L : all_linears())
+      if (L->lora) {
+        rmax = std::max(rmax, size_t(L->lora->r));
+        L->lora->h = f((L->enc_rows ? Ms : Mt) * L->lora->r);
+      }
+    const size_t pmax = size_t(sh.B) * H * std::max({size_t(sh.S) * sh.S, size_t(sh.T) * sh.T, size_t(sh.T) * sh.S});
+    tmp_d = f(Mx * d); tmp_inner = f(Mx * inner); tmp_ctxh = f(Mx * inner);
+    tmp_lora_x = f(Mx * inmax); tmp_r = f(Mx * rmax); tmp_pd = f(pmax);
+    d_ids = take<int32_t>(ar, Ms); d_mask = take<int32_t>(ar, Ms);
+    d_dec_ids = take<int32_t>(ar, Mt); d_labels = take<int32_t>(ar, Mt);
+    if (backward) {
+      g_dec = f(Mt * d); g_enc = f(Ms * d); g_d = f(Mx * d); g_inner = f(Mx * inner);
+      g_q = f(Mx * inner); g_k = f(Mx * inner); g_v = f(Mx * inner);
+      gh_ctx = f(Mx * inner); gh_q = f(Mx * inner); gh_k = f(Mx * inner); gh_v = f(Mx * inner); g_dp = f(pmax);
+      g_ff0 = f(Mx * ff); g_ff1 = f(Mx * ff); g_ffh = f(Mx * ff); g_n = f(Mx * d);
+    }
+  }
+
+  void plan(const Shape& sh, bool backward) {
+    if (planned == sh && (planned_bwd || !backward)) return;
+    Arena measure;
+    layout(measure, sh, backward);
+    const size_t need = measure.high_water();
+    if (need > arena_buf.size()) {
+      arena_buf.release();  // never hold two arenas at once
+      arena_buf.resize(need);
+    }
+    Arena real(arena_buf.get(), arena_buf.size());
+    layout(real, sh, backward);
+    arena_high = std::max(arena_high, need);
+    planned = sh;
+    planned_bwd = backward;
+    bias_shape = Shape{};
+  }
+
+  // ---------------------------------------------------------------- Linear (+ LoRA)
+  const float* weight(DLin& L) {
+    if (!L.q) return L.w;
+    nf4::cuda::dequantize_f32(L.q->view(), deq.get(), s);
+    return deq.get();
+  }
+
+  void linear_fwd(DLin& L, const float* x, int M, float* y, const Ctx& st, uint64_t site, bool save_h) {
+    oc::linear_xwt(s, prec, x, weight(L), y, M, L.out, L.in);
+    if (!st.use_lora || !L.lora) return;
+    DLora& lo = *L.lora;
+    const float* xd = x;
+    const float p = st.train ? lo.dropout : 0.f;
+    if (p > 0.f) {
+      oc::dropout_forward(x, tmp_lora_x, int64_t(M) * L.in, p, st.seed, site, s);
+      xd = tmp_lora_x;
+    }
+    float* h = save_h ? lo.h : tmp_r;
+    oc::linear_xwt(s, prec, xd, lo.A, h, M, lo.r, L.in);
+    oc::linear_xwt(s, prec, h, lo.B, y, M, L.out, lo.r, lo.scale, 1.f);
+  }
+
+  void linear_bwd(DLin& L, const float* x, const float* dy, int M, float* dx, bool acc_dx, const Ctx& st,
+                  uint64_t site) {
+    // dx = dy · W  (C[M,in] = dy[M,out] · W[out,in])
+    if (dx) oc::gemm(s, prec, false, false, M, L.in, L.out, 1.f, dy, L.out, 0, weight(L), L.in, 0, acc_dx ? 1.f : 0.f, dx, L.in, 0);
+    if (!st.use_lora || !L.lora) return;
+    DLora& lo = *L.lora;
+    const float p = st.train ? lo.dropout : 0.f;
+    const float* xd = x;
+    if (p > 0.f) {
+      oc::dropout_forward(x, tmp_lora_x, int64_t(M) * L.in, p, st.seed, site, s);
+      xd = tmp_lora_x;
+    }
+    // gB += scale * dyᵀ h ; dh = scale * dy B ; gA += dhᵀ xd ; dx += dh A
+    oc::gemm(s, prec, true, false, L.out, lo.r, M, lo.scale, dy, L.out, 0, lo.h, lo.r, 0, 1.f, lo.gB, lo.r, 0);
+    oc::gemm(s, prec, false, false, M, lo.r, L.out, lo.scale, dy, L.out, 0, lo.B, lo.r, 0, 0.f, tmp_r, lo.r, 0);
+    oc::gemm(s, prec, true, false, lo.r, L.in, M, 1.f, tmp_r, lo.r, 0, xd, L.in, 0, 1.f, lo.gA, L.in, 0);
+    if (dx) {
+      if (p > 0.f) {
+        oc::gemm(s, prec, false, false, M, L.in, lo.r, 1.f, tmp_r, lo.r, 0, lo.A, L.in, 0, 0.f, tmp_lora_x, L.in, 0);
+        oc::dropout_backward(tmp_lora_x, dx, int64_t(M) * L.in, p, st.seed, site, true, s);
+      } else {
+        oc::gemm(s, prec, false, false, M, L.in, lo.r, 1.f, tmp_r, lo.r, 0, lo.A, L.in, 0, 1.f, dx, L.in, 0);
+      }
+    }
+  }
+
+  uint64_t lsite(const DLin& L, int stack, int layer) {
+    return site_of(stack, layer, kLoraBase + linear_slot(L.host->module, L.host->kind));
+  }
+
+  // ---------------------------------------------------------------- attention
+  // Q/K/V come in heads layout; ctx rows out. P: saved probabilities [B,H,Tq,Tk].
+  void attention_fwd(const oc::SoftmaxArgs& a, const float* qh, const float* kh, const float* vh, float* P,
+                     float* ctx_rows) {
+    const int dk = I.cfg.d_kv, BH = a.B * a.H;
+    oc::gemm(s, prec, false, true, a.Tq, a.Tk, dk, 1.f, qh, dk, (long long)a.Tq * dk, kh, dk, (long long)a.Tk * dk,
+             0.f, P, a.Tk, (long long)a.Tq * a.Tk, BH);
+    oc::softmax_forward(a, P, tmp_pd, s);
+    const float* Pd = a.dropout > 0.f ? tmp_pd : P;
+    oc::gemm(s, prec, false, false, a.Tq, dk, a.Tk, 1.f, Pd, a.Tk, (long long)a.Tq * a.Tk, vh, dk,
+             (long long)a.Tk * dk, 0.f, tmp_ctxh, dk, (long long)a.Tq * dk, BH);
+    oc::heads_to_rows(tmp_ctxh, ctx_rows, a.B, a.H, a.Tq, dk, s);
+  }
+
+  // dctx rows in; dQ/dK/dV rows out (written)
+  void attention_bwd(const oc::SoftmaxArgs& a, const float* qh, const float* kh, const float* vh, const float* P,
+                     const float* dctx_rows, float* dq_rows, float* dk_rows, float* dv_rows) {
+    const int dk = I.cfg.d_kv, BH = a.B * a.H;
+    const long long sq = (long long)a.Tq * dk, sk = (long long)a.Tk * dk, sp = (long long)a.Tq * a.Tk;
+    oc::rows_to_heads(dctx_rows, gh_ctx, a.B, a.H, a.Tq, dk, s);
+    const float* Pd = P;
+    if (a.dropout > 0.f) {
+      oc::dropped_probs(a, P, tmp_pd, s);
+      Pd = tmp_pd;
+    }
+    // dV = Pdᵀ dctx ; dPd = dctx Vᵀ ; dS ; dQ = dS K ; dK = dSᵀ Q
+    oc::gemm(s, prec, true, false, a.Tk, dk, a.Tq, 1.f, Pd, a.Tk, sp, gh_ctx, dk, sq, 0.f, gh_v, dk, sk, BH);
+    oc::gemm(s, prec, false, true, a.Tq, a.Tk, dk, 1.f, gh_ctx, dk, sq, vh, dk, sk, 0.f, g_dp, a.Tk, sp, BH);
+    oc::softmax_backward(a, P, g_dp, s);
+    oc::gemm(s, prec, false, false, a.Tq, dk, a.Tk, 1.f, g_dp, a.Tk, sp, kh, dk, sk, 0.f, gh_q, dk, sq, BH);
+    oc::gemm(s, prec, true, false, a.Tk, dk, a.Tq, 1.f, g_dp, a.Tk, sp, qh, dk, sq, 0.f, gh_k, dk, sk, BH);
+    oc::heads_to_rows(gh_q, dq_rows, a.B, a.H, a.Tq, dk, s);
+    oc::heads_to_rows(gh_k, dk_rows, a.B, a.H, a.Tk, dk, s);
+    oc::heads_to_rows(gh_v, dv_rows, a.B, a.H, a.Tk, dk, s);
+  }
+
+  oc::SoftmaxArgs self_args(const Shape& sh, bool decoder, const Ctx& st, int layer) {
+    oc::SoftmaxArgs a;
+    a.B = sh.B; a.H = I.cfg.num_heads;
+    a.Tq = a.Tk = decoder ? sh.T : sh.S;
+    a.bias = decoder ? dec_bias : enc_bias;
+    if (decoder) a.causal = true;
+    else { a.key_mask = d_mask; a.key_mask_ld = sh.S; }
+    a.dropout = st.train ? I.cfg.dropout_rate : 0.f;
+    a.seed = st.seed;
+    a.site = site_of(decoder ? 1 : 0, layer, kSelfProbs);
+    return a;
+  }
+  oc::SoftmaxArgs cross_args(const Shape& sh, const Ctx& st, int layer) {
+    oc::SoftmaxArgs a;
+    a.B = sh.B; a.H = I.cfg.num_heads; a.Tq = sh.T; a.Tk = sh.S;
+    a.key_mask = d_mask; a.key_mask_ld = sh.S;
+    a.dropout = st.train ? I.cfg.dropout_rate : 0.f;
+    a.seed = st.seed;
+    a.site = site_of(1, layer, kCrossProbs);
+    return a;
+  }
+
+  // q,k,v projections of x (rows M) into heads layout
+  void qkv(DLin& q, DLin& k, DLin& v, const float* xq, int Mq, int Tq, const float* xkv, int Mk, int Tk, float* qh,
+           float* kh, float* vh, const Ctx& st, int stack, int layer, bool save) {
+    const int B = planned.B, H = I.cfg.num_heads, dk = I.cfg.d_kv;
+    if (xq) {
+      linear_fwd(q, xq, Mq, tmp_inner, st, lsite(q, stack, layer), save);
+      oc::rows_to_heads(tmp_inner, qh, B, H, Tq, dk, s);
+    }
+    linear_fwd(k, xkv, Mk, tmp_inner, st, lsite(k, stack, layer), save);
+    oc::rows_to_heads(tmp_inner, kh, B, H, Tk, dk, s);
+    linear_fwd(v, xkv, Mk, tmp_inner, st, lsite(v, stack, layer), save);
+    oc::rows_to_heads(tmp_inner, vh, B, H, Tk, dk, s);
+  }
+
+  void ffn_fwd(DBlock& b, Acts& a, const float* x_before, float* x_after, int M, const Ctx& st, int stack, int l,
+               bool save) {
+    const T5Config& c = I.cfg;
+    const int d = c.d_model;
+    const float p = st.train ? c.dropout_rate : 0.f;
+    oc::rmsnorm_forward(x_before, b.ln_ff, a.n3, a.rstd3, M, d, c.layer_norm_epsilon, s);
+    const int64_t nff = int64_t(M) * c.d_ff;
+    if (c.is_gated) {
+      linear_fwd(b.wi0, a.n3, M, a.pre0, st, lsite(b.wi0, stack, l), save);
+      linear_fwd(b.wi1, a.n3, M, a.pre1, st, lsite(b.wi1, stack, l), save);
+      oc::gated_forward(I.act, a.pre0, a.pre1, a.hff, nff, s);
+    } else {
+      linear_fwd(b.wi, a.n3, M, a.pre0, st, lsite(b.wi, stack, l), save);
+      oc::act_forward(I.act, a.pre0, a.hff, nff, s);
+    }
+    oc::dropout_forward(a.hff, a.hff, nff, p, st.seed, site_of(stack, l, kFfAct), s);
+    linear_fwd(b.wo, a.hff, M, tmp_d, st, lsite(b.wo, stack, l), save);
+    oc::dropout_forward(tmp_d, tmp_d, int64_t(M) * d, p, st.seed, site_of(stack, l, kFfRes), s);
+    oc::add(x_after, x_before, tmp_d, int64_t(M) * d, s);
+  }
+
+  void encoder_forward(const Shape& sh, const Ctx& st, bool save) {
+    const T5Config& c = I.cfg;
+    const int Ms = sh.B * sh.S, d = c.d_model;
+    const float p = st.train ? c.dropout_rate : 0.f;
+    oc::embedding_forward(shared, d, d_ids, Ms, ea[0].x_in, s);
+    oc::dropout_forward(ea[0].x_in, ea[0].x_in, int64_t(Ms) * d, p, st.seed, site_of(0, 0, kEmbed), s);
+    for (size_t l = 0; l < enc.size(); ++l) {
+      DBlock& b = enc[l];
+      Acts& a = ea[l];
+      const int li = int(l);
+      oc::rmsnorm_forward(a.x_in, b.ln_self, a.n1, a.rstd1, Ms, d, c.layer_norm_epsilon, s);
+      qkv(b.q, b.k, b.v, a.n1, Ms, sh.S, a.n1, Ms, sh.S, a.qh, a.kh, a.vh, st, 0, li, save);
+      attention_fwd(self_args(sh, false, st, li), a.qh, a.kh, a.vh, a.P, a.ctx);
+      linear_fwd(b.o, a.ctx, Ms, tmp_d, st, lsite(b.o, 0, li), save);
+      oc::dropout_forward(tmp_d, tmp_d, int64_t(Ms) * d, p, st.seed, site_of(0, li, kSelfRes), s);
+      oc::add(a.x_mid, a.x_in, tmp_d, int64_t(Ms) * d, s);
+      ffn_fwd(b, a, a.x_mid, ea[l + 1].x_in, Ms, st, 0, li, save);
+    }
+    oc::rmsnorm_forward(ea[enc.size()].x_in, enc_final_ln, enc_fin_n, enc_fin_rstd, Ms, d, c.layer_norm_epsilon, s);
+    oc::dropout_forward(enc_fin_n, enc_out, int64_t(Ms) * d, p, st.seed, site_of(0, int(enc.size()), kFinal), s);
+  }
+
+  void decoder_forward(const Shape& sh, const Ctx& st, bool save) {
+    const T5Config& c = I.cfg;
+    const int Ms = sh.B * sh.S, Mt = sh.B * sh.T, d = c.d_model;
+    const float p = st.train ? c.dropout_rate : 0.f;
+    oc::embedding_forward(shared, d, d_dec_ids, Mt, da[0].x_in, s);
+    oc::dropout_forward(da[0].x_in, da[0].x_in, int64_t(Mt) * d, p, st.seed, site_of(1, 0, kEmbed), s);
+    for (size_t l = 0; l < dec.size(); ++l) {
+      DBlock& b = dec[l];
+      Acts& a = da[l];
+      const int li = int(l);
+      oc::rmsnorm_forward(a.x_in, b.ln_self, a.n1, a.rstd1, Mt, d, c.layer_norm_epsilon, s);
+      qkv(b.q, b.k, b.v, a.n1, Mt, sh.T, a.n1, Mt, sh.T, a.qh, a.kh, a.vh, st, 1, li, save);
+      attention_fwd(self_args(sh, true, st, li), a.qh, a.kh, a.vh, a.P, a.ctx);
+      linear_fwd(b.o, a.ctx, Mt, tmp_d, st, lsite(b.o, 1, li), save);
+      oc::dropout_forward(tmp_d, tmp_d, int64_t(Mt) * d, p, st.seed, site_of(1, li, kSelfRes), s);
+      oc::add(a.x_mid, a.x_in, tmp_d, int64_t(Mt) * d, s);
+      // cross-attention
+      oc::rmsnorm_forward(a.x_mid, b.ln_cross, a.nc, a.rstdc, Mt, d, c.layer_norm_epsilon, s);
+      qkv(b.cq, b.ck, b.cv, a.nc, Mt, sh.T, enc_out, Ms, sh.S, a.cqh, a.ckh, a.cvh, st, 1, li, save);
+      attention_fwd(cross_args(sh, st, li), a.cqh, a.ckh, a.cvh, a.cP, a.cctx);
+      linear_fwd(b.co, a.cctx, Mt, tmp_d, st, lsite(b.co, 1, li), save);
+      oc::dropout_forward(tmp_d, tmp_d, int64_t(Mt) * d, p, st.seed, site_of(1, li, kCrossRes), s);
+      oc::add(a.x_mid2, a.x_mid, tmp_d, int64_t(Mt) * d, s);
+      ffn_fwd(b, a, a.x_mid2, da[l + 1].x_in, Mt, st, 1, li, save);
+    }
+    oc::rmsnorm_forward(da[dec.size()].x_in, dec_final_ln, dec_fin_n, dec_fin_rstd, Mt, d, c.layer_norm_epsilon, s);
+    oc::dropout_forward(dec_fin_n, dec_seq, int64_t(Mt) * d, p, st.seed, site_of(1, int(dec.size()), kFinal), s);
+    if (c.scale_decoder_outputs) oc::scale(dec_seq, int64_t(Mt) * d, float(std::pow(double(d), -0.5)), s);
+    oc::linear_xwt(s, prec, dec_seq, head(), logits, Mt, c.vocab_size, d);
+  }
+
+  const float* head() const { return I.cfg.tie_word_embeddings ? shared : lm_head; }
+
+  // ---------------------------------------------------------------- backward
+  // g = dLoss/d(block output) in place; FFN then returns dLoss/d(ffn input) accumulated into g
+  void ffn_bwd(DBlock& b, Acts& a, const float* x_before, float* g, int M, const Ctx& st, int stack, int l) {
+    const T5Config& c = I.cfg;
+    const int d = c.d_model;
+    const float p = st.train ? c.dropout_rate : 0.f;
+    const int64_t nff = int64_t(M) * c.d_ff, Md = int64_t(M) * d;
+    oc::dropout_backward(g, g_d, Md, p, st.seed, site_of(stack, l, kFfRes), false, s);
+    linear_bwd(b.wo, a.hff, g_d, M, g_ffh, false, st, lsite(b.wo, stack, l));
+    oc::dropout_backward(g_ffh, g_ffh, nff, p, st.seed, site_of(stack, l, kFfAct), false, s);
+    if (c.is_gated) {
+      oc::gated_backward(I.act, a.pre0, a.pre1, g_ffh, g_ff0, g_ff1, nff, s);
+      linear_bwd(b.wi0, a.n3, g_ff0, M, g_n, false, st, lsite(b.wi0, stack, l));
+      linear_bwd(b.wi1, a.n3, g_ff1, M, g_n, true, st, lsite(b.wi1, stack, l));
+    } else {
+      oc::act_backward(I.act, a.pre0, g_ffh, g_ff0, nff, s);
+      linear_bwd(b.wi, a.n3, g_ff0, M, g_n, false, st, lsite(b.wi, stack, l));
+    }
+    oc::rmsnorm_backward(x_before, b.ln_ff, a.rstd3, g_n, g, M, d, true, s);
+  }
+
+  void self_attn_bwd(DBlock& b, Acts& a, float* g, int M, const Shape& sh, bool decoder, const Ctx& st, int l) {
+    const T5Config& c = I.cfg;
+    const int stack = decoder ? 1 : 0;
+    const float p = st.train ? c.dropout_rate : 0.f;
+    oc::dropout_backward(g, g_d, int64_t(M) * c.d_model, p, st.seed, site_of(stack, l, kSelfRes), false, s);
+    linear_bwd(b.o, a.ctx, g_d, M, g_inner, false, st, lsite(b.o, stack, l));
+    attention_bwd(self_args(sh, decoder, st, l), a.qh, a.kh, a.vh, a.P, g_inner, g_q, g_k, g_v);
+    linear_bwd(b.q, a.n1, g_q, M, g_n, false, st, lsite(b.q, stack, l));
+    linear_bwd(b.k, a.n1, g_k, M, g_n, true, st, lsite(b.k, stack, l));
+    linear_bwd(b.v, a.n1, g_v, M, g_n, true, st, lsite(b.v, stack, l));
+    oc::rmsnorm_backward(a.x_in, b.ln_self, a.rstd1, g_n, g, M, c.d_model, true, s);
+  }
+
+  static bool block_has_lora(DBlock& b) {
+    for (DLin* L : {&b.q, &b.k, &b.v, &b.o, &b.cq, &b.ck, &b.cv, &b.co, &b.wi, &b.wi0, &b.wi1, &b.wo})
+      if (L->lora) return true;
+    return false;
+  }
+
+  void decoder_backward(const Shape& sh, const Ctx& st, bool need_enc) {
+    const T5Config& c = I.cfg;
+    const int Ms = sh.B * sh.S, Mt = sh.B * sh.T, d = c.d_model;
+    const float p = st.train ? c.dropout_rate : 0.f;
+    // logits hold dLoss/dlogits: g_d = dlogits · head
+    oc::gemm(s, prec, false, false, Mt, d, c.vocab_size, 1.f, logits, c.vocab_size, 0, head(), d, 0, 0.f, g_d, d, 0);
+    if (c.scale_decoder_outputs) oc::scale(g_d, int64_t(Mt) * d, float(std::pow(double(d), -0.5)), s);
+    oc::dropout_backward(g_d, g_d, int64_t(Mt) * d, p, st.seed, site_of(1, int(dec.size()), kFinal), false, s);
+    oc::rmsnorm_backward(da[dec.size()].x_in, dec_final_ln, dec_fin_rstd, g_d, g_dec, Mt, d, false, s);
+    if (need_enc) HUKUK_CUDA_CHECK(cudaMemsetAsync(g_enc, 0, sizeof(float) * size_t(Ms) * d, s));
+    int lowest = 0;
+    if (!need_enc) {
+      lowest = int(dec.size());
+      for (size_t l = 0; l < dec.size(); ++l)
+        if (block_has_lora(dec[l])) lowest = std::min(lowest, int(l));
+    }
+    for (int l = int(dec.size()) - 1; l >= lowest; --l) {
+      DBlock& b = dec[size_t(l)];
+      Acts& a = da[size_t(l)];
+      ffn_bwd(b, a, a.x_mid2, g_dec, Mt, st, 1, l);
+      // cross-attention
+      oc::dropout_backward(g_dec, g_d, int64_t(Mt) * d, p, st.seed, site_of(1, l, kCrossRes), false, s);
+      linear_bwd(b.co, a.cctx, g_d, Mt, g_inner, false, st, lsite(b.co, 1, l));
+      attention_bwd(cross_args(sh, st, l), a.cqh, a.ckh, a.cvh, a.cP, g_inner, g_q, g_k, g_v);
+      linear_bwd(b.cq, a.nc, g_q, Mt, g_n, false, st, lsite(b.cq, 1, l));
+      linear_bwd(b.ck, enc_out, g_k, Ms, need_enc ? g_enc : nullptr, true, st, lsite(b.ck, 1, l));
+      linear_bwd(b.cv, enc_out, g_v, Ms, need_enc ? g_enc : nullptr, true, st, lsite(b.cv, 1, l));
+      oc::rmsnorm_backward(a.x_mid, b.ln_cross, a.rstdc, g_n, g_dec, Mt, d, true, s);
+      self_attn_bwd(b, a, g_dec, Mt, sh, true, st, l);
+    }
+  }
+
+  void encoder_backward(const Shape& sh, const Ctx& st) {
+    const T5Config& c = I.cfg;
+    const int Ms = sh.B * sh.S, d = c.d_model;
+    const float p = st.train ? c.dropout_rate : 0.f;
+    oc::dropout_backward(g_enc, g_enc, int64_t(Ms) * d, p, st.seed, site_of(0, int(enc.size()), kFinal), false, s);
+    oc::rmsnorm_backward(ea[enc.size()].x_in, enc_final_ln, enc_fin_rstd, g_enc, g_n, Ms, d, false, s);
+    HUKUK_CUDA_CHECK(cudaMemcpyAsync(g_enc, g_n, sizeof(float) * size_t(Ms) * d, cudaMemcpyDeviceToDevice, s));
+    int lowest = int(enc.size());
+    for (size_t l = 0; l < enc.size(); ++l)
+      if (block_has_lora(enc[l])) lowest = std::min(lowest, int(l));
+    for (int l = int(enc.size()) - 1; l >= lowest; --l) {
+      DBlock& b = enc[size_t(l)];
+      Acts& a = ea[size_t(l)];
+      ffn_bwd(b, a, a.x_mid, g_enc, Ms, st, 0, l);
+      self_attn_bwd(b, a, g_enc, Ms, sh, false, st, l);
+    }
+  }
+
+  bool encoder_has_lora() {
+    for (DBlock& b : enc)
+      if (block_has_lora(b)) return true;
+    return false;
+  }
+
+  // ---------------------------------------------------------------- one step
+  StepResult run(const Batch& bt, const StepOptions& o, bool backward) {
+    std::lock_guard<std::mutex> lock(mu);
+    const T5Config& c = I.cfg;
+    HUKUK_CHECK(bt.batch > 0 && bt.src_len > 0 && bt.tgt_len > 0, "ENGINE_INVALID_ARG",
+                "batch, srcLen and tgtLen must be positive");
+    HUKUK_CHECK(bt.input_ids, "ENGINE_INVALID_ARG", "inputIds are required");
+    HUKUK_CHECK(bt.labels || bt.decoder_input_ids, "ENGINE_INVALID_ARG", "labels (or decoderInputIds) are required");
+    HUKUK_CHECK(!backward || bt.labels, "ENGINE_INVALID_ARG", "forwardBackward needs labels");
+    HUKUK_CHECK(!backward || (o.use_adapter && I.has_lora), "ENGINE_INVALID_ARG",
+                "forwardBackward needs a LoRA adapter (addLora or loadAdapter first)");
+    if (I.has_lora && loras.empty()) lora_to_device();
+    const Shape sh{bt.batch, bt.src_len, bt.tgt_len};
+    const int Ms = sh.B * sh.S, Mt = sh.B * sh.T;
+    // host-side checks and inputs (the CPU path's rules)
+    for (int i = 0; i < Ms; ++i)
+      HUKUK_CHECK(bt.input_ids[i] >= 0 && bt.input_ids[i] < c.vocab_size, "ENGINE_INVALID_ARG",
+                  "input id " + std::to_string(bt.input_ids[i]) + " at position " + std::to_string(i) +
+                      " is outside the vocabulary");
+    std::vector<int32_t> mask(static_cast<size_t>(Ms), 1), dec_ids(static_cast<size_t>(Mt));
+    if (bt.attention_mask) std::memcpy(mask.data(), bt.attention_mask, sizeof(int32_t) * size_t(Ms));
+    if (bt.decoder_input_ids) {
+      std::memcpy(dec_ids.data(), bt.decoder_input_ids, sizeof(int32_t) * size_t(Mt));
+    } else {
+      for (int b = 0; b < sh.B; ++b) {
+        dec_ids[size_t(b) * sh.T] = c.decoder_start_token_id;
+        for (int t = 1; t < sh.T; ++t) {
+          const int32_t y = bt.labels[size_t(b) * sh.T + t - 1];
+          dec_ids[size_t(b) * sh.T + t] = y == -100 ? c.pad_token_id : y;
+        }
+      }
+    }
+    for (int i = 0; i < Mt; ++i)
+      HUKUK_CHECK(dec_ids[size_t(i)] >= 0 && dec_ids[size_t(i)] < c.vocab_size, "ENGINE_INVALID_ARG",
+                  "decoder input id " + std::to_string(dec_ids[size_t(i)]) + " is outside the vocabulary");
+    int64_t count = 0;
+    if (bt.labels)
+      for (int i = 0; i < Mt; ++i) {
+        const int y = bt.labels[i];
+        if (y == -100) continue;
+        if (y < 0 || y >= c.vocab_size)
+          HUKUK_FAIL("ENGINE_INVALID_ARG", "label " + std::to_string(y) + " at position " + std::to_string(i) +
+                                               " is outside the vocabulary (0.." + std::to_string(c.vocab_size - 1) + ")");
+        ++count;
+      }
+    plan(sh, backward);
+    prof.on = std::getenv("HUKUK_T5_PROFILE") != nullptr;
+    prof.mark("start", s);
+    HUKUK_CUDA_CHECK(cudaMemcpyAsync(d_ids, bt.input_ids, sizeof(int32_t) * Ms, cudaMemcpyHostToDevice, s));
+    HUKUK_CUDA_CHECK(cudaMemcpyAsync(d_mask, mask.data(), sizeof(int32_t) * Ms, cudaMemcpyHostToDevice, s));
+    HUKUK_CUDA_CHECK(cudaMemcpyAsync(d_dec_ids, dec_ids.data(), sizeof(int32_t) * Mt, cudaMemcpyHostToDevice, s));
+    if (bt.labels) HUKUK_CUDA_CHECK(cudaMemcpyAsync(d_labels, bt.labels, sizeof(int32_t) * Mt, cudaMemcpyHostToDevice, s));
+    if (!(bias_shape == sh)) {  // position bias tables: fixed weights, so once per shape
+      const int H = c.num_heads;
+      std::vector<float> eb(size_t(H) * sh.S * sh.S), db(size_t(H) * sh.T * sh.T);
+      ops::relative_bias(I.enc[0].self.rel_bias.data(), H, sh.S, sh.S, 0, true, c.relative_attention_num_buckets,
+                         c.relative_attention_max_distance, eb.data());
+      ops::relative_bias(I.dec[0].self.rel_bias.data(), H, sh.T, sh.T, 0, false, c.relative_attention_num_buckets,
+                         c.relative_attention_max_distance, db.data());
+      HUKUK_CUDA_CHECK(cudaMemcpy(enc_bias, eb.data(), eb.size() * sizeof(float), cudaMemcpyHostToDevice));
+      HUKUK_CUDA_CHECK(cudaMemcpy(dec_bias, db.data(), db.size() * sizeof(float), cudaMemcpyHostToDevice));
+      bias_shape = sh;
+    }
+    const Ctx st{o.train, o.use_adapter && I.has_lora, o.dropout_seed};
+    encoder_forward(sh, st, backward);
+    prof.mark("enc_fwd", s);
+    decoder_forward(sh, st, backward);
+    prof.mark("dec_fwd_head", s);
+    if (o.logits_out)
+      HUKUK_CUDA_CHECK(cudaMemcpy(o.logits_out, logits, sizeof(float) * size_t(Mt) * c.vocab_size, cudaMemcpyDeviceToHost));
+    StepResult r;
+    if (!bt.labels) {
+      r.loss = NAN;
+      HUKUK_CUDA_CHECK(cudaStreamSynchronize(s));
+      return r;
+    }
+    const bool do_bwd = backward && count > 0;
+    oc::cross_entropy(logits, d_labels, Mt, c.vocab_size, count ? float(1.0 / double(count)) : 0.f, do_bwd, loss_rows, s);
+    prof.mark("ce", s);
+    if (do_bwd) {
+      const bool need_enc = encoder_has_lora();
+      decoder_backward(sh, st, need_enc);
+      prof.mark("dec_bwd", s);
+      if (need_enc) encoder_backward(sh, st);
+      prof.mark("enc_bwd", s);
+    }
+    std::vector<float> lr(static_cast<size_t>(Mt));
+    HUKUK_CUDA_CHECK(cudaMemcpy(lr.data(), loss_rows, sizeof(float) * size_t(Mt), cudaMemcpyDeviceToHost));
+    double sum = 0;
+    for (float v : lr) sum += v;
+    r.tokens = count;
+    r.loss = count ? sum / double(count) : NAN;
+    prof.report();
+    return r;
+  }
+};
+
+namespace {
+std::mutex g_mu;
+std::map<const T5Impl*, std::unique_ptr<T5Cuda>>& table() {
+  static std::map<const T5Impl*, std::unique_ptr<T5Cuda>> t;
+  return t;
+}
+T5Cuda& get(const T5Impl& I) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  auto it = table().find(&I);
+  HUKUK_CHECK(it != table().end(), "ENGINE_INTERNAL", "this T5 model has no CUDA state");
+  return *it->second;
+}
+}  // namespace
+
+void attach(T5Impl& I) {
+  auto c = std::make_unique<T5Cuda>(I);
+  std::lock_guard<std::mutex> lock(g_mu);
+  table()[&I] = std::move(c);
+}
+void detach(const T5Impl& I) {
+  std::unique_ptr<T5Cuda> c;
+  {
+    std::lock_guard<std::mutex> lock(g_mu);
+    auto it = table().find(&I);
+    if (it == table().end()) return;
+    c = std::move(it->second);
+    table().erase(it);
+  }
+  cudaDeviceSynchronize();
+}
+StepResult run(T5Impl& I, const Batch& b, const StepOptions& o, bool backward) { return get(I).run(b, o, backward); }
+void lora_to_device(T5Impl& I) {
+  T5Cuda& c = get(I);
+  std::lock_guard<std::mutex> lock(c.mu);
+  c.lora_to_device();
+}
+void lora_to_host(const T5Impl& I) {
+  T5Cuda& c = get(I);
+  std::lock_guard<std::mutex> lock(c.mu);
+  c.lora_to_host();
+}
+std::vector<ParamRef> lora_params(T5Impl& I) {
+  T5Cuda& c = get(I);
+  std::lock_guard<std::mutex> lock(c.mu);
+  if (I.has_lora && c.loras.empty()) c.lora_to_device();
+  return c.params();
+}
+void zero_grad(T5Impl& I) {
+  T5Cuda& c = get(I);
+  std::lock_guard<std::mutex> lock(c.mu);
+  c.zero_grad();
+}
+std::vector<float> download(const float* device_ptr, size_t n) {
+  std::vector<float> v(n);
+  if (n) HUKUK_CUDA_CHECK(cudaMemcpy(v.data(), device_ptr, n * sizeof(float), cudaMemcpyDeviceToHost));
+  return v;
+}
+MemoryUse memory_use(const T5Impl& I) {
+  T5Cuda& c = get(I);
+  return {c.weight_bytes, c.lora_n * 4 * sizeof(float), c.arena_high};
+}
+
+}  // namespace hukuk::t5cuda
+
+#endif  // HUKUK_CUDA
