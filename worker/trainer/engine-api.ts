@@ -68,6 +68,13 @@ export interface TrainEngine {
   };
 }
 
+// OpenMP's default spin-waiting makes every parallel region crawl when the cores are shared
+// (other apps, other jobs): measured 4 s instead of 0.3 s per tiny-T5 step on a loaded 2-core
+// machine. Passive waiting costs nothing when the machine is idle. libgomp reads it once, when
+// the addon is first loaded, so it is set when this module is imported (the engine worker
+// imports the trainer at start-up, before it loads the addon for anything).
+process.env.OMP_WAIT_POLICY ??= 'passive';
+
 /**
  * The project root holding native/index.cjs: $HUKUK_APP_ROOT, else the first folder above this
  * file that has it (works from the sources, out/cli/hukuk.cjs and out/main/).
@@ -83,11 +90,6 @@ function findAppRoot(): string {
 
 /** Loads the addon through native/index.cjs (which honours $HUKUK_ADDON). */
 export function loadTrainEngine(): TrainEngine {
-  // OpenMP's default spin-waiting makes every parallel region crawl when the cores are shared
-  // (other apps, other jobs): measured 4 s instead of 0.3 s per tiny-T5 step on a loaded 2-core
-  // machine. Passive waiting costs nothing when the machine is idle. Only effective if set
-  // before the addon is first loaded in this process; the worker's spawner should set it too.
-  process.env.OMP_WAIT_POLICY ??= 'passive';
   const loader = join(findAppRoot(), 'native', 'index.cjs');
   // A runtime path: bundlers must not try to inline the addon.
   const { loadEngine } = createRequire(__filename)(loader) as { loadEngine: () => unknown };

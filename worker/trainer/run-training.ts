@@ -301,6 +301,7 @@ async function trainLoop(
   if (!cancelled) {
     const ev = evaluate();
     if (ev) emit(ev);
+    flush();
     adapterDir = join(opts.outputDir, 'adapter');
     writeDirAtomically(adapterDir, (tmp) => m.saveAdapter(tmp, adapterMeta));
     log(`adapter written to ${adapterDir}`);
