@@ -256,3 +256,24 @@ function luminance(rgb: string): number {
   });
   return 0.2126 * r + 0.7152 * g + 0.0722 * b;
 }
+
+describe('when the server goes away', () => {
+  it('shows the lost connection, and a call fails with a typed error in the snackbar', async () => {
+    await chooseLanguage('en');
+    await page.getByTestId('nav-system').click();
+    await page.getByTestId('system-info').waitFor({ timeout: 30_000 });
+    await served.stop();
+    await page.locator('[data-testid="connection-state"][data-state="reconnecting"]').waitFor({ timeout: 30_000 });
+    expect(await page.getByTestId('connection-banner').textContent()).toContain(en['connection.lost']);
+    // A call made while disconnected waits for the server, then fails with a typed error.
+    await page.getByTestId('system-refresh').click();
+    await page.getByTestId('error-message').waitFor({ timeout: 40_000 });
+    expect(await page.getByTestId('error-message').textContent()).toBe(en['connection.timeout']);
+    await page.getByRole('button', { name: en['error.details'] }).click();
+    expect(await page.getByTestId('error-details').textContent()).toContain('no connection to');
+    expect(await page.getByTestId('error-details').textContent()).not.toContain(served.token);
+    await page.getByTestId('system-error').waitFor();
+    // The browser reports the refused reconnects; nothing else may have gone wrong.
+    problems = problems.filter((p) => !/WebSocket connection to .* failed/.test(p));
+  });
+});
