@@ -93,5 +93,14 @@ export function loadTrainEngine(): TrainEngine {
   const loader = join(findAppRoot(), 'native', 'index.cjs');
   // A runtime path: bundlers must not try to inline the addon.
   const { loadEngine } = createRequire(__filename)(loader) as { loadEngine: () => unknown };
-  return loadEngine() as TrainEngine;
+  const engine = loadEngine() as TrainEngine & { modules?: string[] };
+  if (typeof engine.optimizerStep !== 'function' || typeof engine.lrMultiplier !== 'function') {
+    const err = new Error(
+      `The engine addon has no trainer (native/src/train); it was built with modules [${(engine.modules ?? []).join(', ')}]. ` +
+        'Rebuild it in full with `npm run build:native` (HUKUK_MODULES builds only a part).',
+    ) as Error & { code: string };
+    err.code = 'ENGINE_NOT_BUILT';
+    throw err;
+  }
+  return engine;
 }
