@@ -8,6 +8,8 @@ import { join, resolve } from 'node:path';
 import { AppError, toErrorValue } from '../common/contract/errors';
 import { isToWorker, type FromWorker, type ToWorker, type WorkerMethod, type WorkerMethods } from './protocol';
 import { collectSystemInfo, type AddonLoad, type SystemAddon } from './system-info';
+import { handleTrainRun } from './trainer/handler';
+import { handleChatGenerate } from './chat/generate';
 
 // ---- the message port: utilityProcess or fork ----
 
@@ -107,6 +109,10 @@ const methods: { [M in WorkerMethod]: MethodImpl<M> } = {
       });
     });
   },
+
+  'train:run': (params, { signal, emit }) => handleTrainRun(params, { signal, emit }),
+
+  'chat:generate': (params, { signal, emit }) => handleChatGenerate(params, { signal, emit }),
 };
 
 // ---- the loop ----

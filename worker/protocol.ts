@@ -4,6 +4,8 @@
 // messages travel over child_process IPC and Electron's utilityProcess port.
 import type { AppErrorValue } from '../common/contract/errors';
 import type { WorkerSystemInfo } from '../common/contract/system';
+import type { TrainRunEvent, TrainRunParams, TrainingResult } from './trainer/handler';
+import type { ChatGenerateEvent, ChatGenerateParams, ChatGenerateResult } from './chat/generate';
 
 /**
  * Every method the worker answers: its params, its result and the payload of its events.
@@ -15,6 +17,10 @@ export interface WorkerMethods {
   'debug:crash': { params: { how?: 'exit' | 'abort' | 'throw' | 'kill' }; result: never; event: never };
   /** Tests only: answers after `ms`, sending a tick event every 10 ms; cancellable. */
   'debug:sleep': { params: { ms: number }; result: { slept: number }; event: { tick: number } };
+  /** A training run (worker/trainer/handler.ts): metrics, checkpoints and logs as events. */
+  'train:run': { params: TrainRunParams; result: TrainingResult; event: TrainRunEvent };
+  /** One chat answer (worker/chat/generate.ts) with the warm model; token ids in small batches. */
+  'chat:generate': { params: ChatGenerateParams; result: ChatGenerateResult; event: ChatGenerateEvent };
 }
 export type WorkerMethod = keyof WorkerMethods;
 export type ParamsOf<M extends WorkerMethod> = WorkerMethods[M]['params'];

@@ -1,5 +1,6 @@
 // Training runs as the UI sees them. Times are milliseconds since the epoch.
 import { z } from 'zod';
+import { TrainingConfigSchema } from '../training/config';
 
 export const RunStatusSchema = z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']);
 export type RunStatus = z.infer<typeof RunStatusSchema>;
@@ -53,4 +54,35 @@ export const RunMetricsRequest = z
 export const RunMetricsEvent = z.array(MetricPointSchema.extend({ runId: z.number().int() }));
 export const RunStatusEvent = z.array(
   z.object({ runId: z.number().int(), status: RunStatusSchema, error: z.string().nullable() }),
+);
+
+// ---- starting, stopping, deleting and comparing runs (the runs + chat wiring) ----
+
+/**
+ * A new run: a base model, a dataset and the training configuration, validated by the one
+ * schema (common/training/config.ts) the trainer and the form use. `device` wins over
+ * config.device. The run starts at once, or waits in the queue behind the running one.
+ */
+export const RunsCreateRequest = z
+  .object({
+    name: z.string().trim().min(1).max(200),
+    modelId: z.number().int().positive(),
+    datasetId: z.number().int().positive(),
+    config: TrainingConfigSchema,
+    device: z.enum(['cpu', 'cuda']).optional(),
+  })
+  .strict();
+
+export const RunsCancelResponse = z.object({ cancelled: z.boolean() });
+export const RunsDeleteResponse = z.object({ deleted: z.boolean(), removedFiles: z.boolean() });
+
+/** Several runs' curves on one chart (same names, same steps axis). */
+export const RunsCompareRequest = z
+  .object({
+    runIds: z.array(z.number().int().positive()).min(1).max(12),
+    names: z.array(z.string()).optional(),
+  })
+  .strict();
+export const RunsCompareResponse = z.array(
+  z.object({ runId: z.number().int(), name: z.string(), status: RunStatusSchema, points: z.array(MetricPointSchema) }),
 );

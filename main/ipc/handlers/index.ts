@@ -3,6 +3,7 @@
 // does not compile.
 import type { AppServices } from '../../services';
 import type { Handlers } from '../dispatch';
+import { chatHandlers } from './chat';
 import { datasetsHandlers } from './datasets';
 import { modelsHandlers } from './models';
 import { runsHandlers } from './runs';
@@ -14,5 +15,6 @@ export function createHandlers(services: AppServices): Handlers {
     ...runsHandlers(services),
     ...modelsHandlers(services),
     ...datasetsHandlers(services),
+    ...chatHandlers(services),
   };
 }

@@ -104,3 +104,19 @@ export function listChatMessages(db: Db, sessionId: number): ChatMessage[] {
 export function deleteChatSession(db: Db, id: number): void {
   db.prepare('DELETE FROM chat_sessions WHERE id = ?').run(id);
 }
+
+/** Sets an assistant message's final text and stats (it is stored empty while it streams). */
+export function updateChatMessage(db: Db, id: number, m: { content: string; stats?: Record<string, unknown> }): void {
+  const t = now();
+  db.transaction(() => {
+    db.prepare('UPDATE chat_messages SET content = ?, stats_json = ? WHERE id = ?').run(m.content, toJson(m.stats), id);
+    db.prepare('UPDATE chat_sessions SET updated_at = ? WHERE id = (SELECT session_id FROM chat_messages WHERE id = ?)').run(t, id);
+  })();
+}
+
+export function getChatMessage(db: Db, id: number): ChatMessage | undefined {
+  const r = db.prepare('SELECT * FROM chat_messages WHERE id = ?').get(id) as
+    | { id: number; session_id: number; role: ChatMessage['role']; content: string; stats_json: string; created_at: number }
+    | undefined;
+  return r && { id: r.id, sessionId: r.session_id, role: r.role, content: r.content, stats: fromJson(r.stats_json), createdAt: r.created_at };
+}
