@@ -31,9 +31,9 @@ console.log(`cuBLAS: ${rows[0].cublas}`);
 console.table(rows.map((r) => ({
   M: r.M, weight: r.weight,
   'fused fwd ms': f(r.fusedForwardMs, 4), 'fused bwd ms': f(r.fusedBackwardMs, 4),
-  '64/128 fwd ms': `${f(r.fused64ForwardMs, 4)}/${f(r.fused128ForwardMs, 4)}`, '64/128 bwd ms': `${f(r.fused64BackwardMs, 4)}/${f(r.fused128BackwardMs, 4)}`,
+  '64/128/128x1 fwd ms': `${f(r.fused64ForwardMs, 4)}/${f(r.fused128ForwardMs, 4)}/${f(r.fused128x1ForwardMs, 4)}`, '64/128 bwd ms': `${f(r.fused64BackwardMs, 4)}/${f(r.fused128BackwardMs, 4)}`,
   'cuBLAS fwd ms': f(r.cublasForwardMs, 4), 'cuBLAS bwd ms': f(r.cublasBackwardMs, 4),
-  'deq+cuBLAS fwd ms': f(r.cublasDequantForwardMs, 4), 'dequant ms': f(r.dequantizeBf16Ms, 4),
+  'deq+cuBLAS fwd ms': f(r.cublasDequantForwardMs, 4), 'linear fwd/bwd ms': `${f(r.linearForwardMs, 4)}/${f(r.linearBackwardMs, 4)}`, 'dequant ms': f(r.dequantizeBf16Ms, 4),
   'fused TFLOP/s': f(r.fusedForwardTflops, 1), 'cuBLAS TFLOP/s': f(r.cublasForwardTflops, 1),
   'quantize ms': f(r.quantizeMs, 3),
   'rel diff fwd/bwd': r.forwardRelDiffVsCublas === undefined ? '-' : `${r.forwardRelDiffVsCublas.toExponential(1)}/${r.backwardRelDiffVsCublas.toExponential(1)}`,

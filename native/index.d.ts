@@ -106,7 +106,7 @@ export interface Nf4CudaMatmulOptions {
   backward?: boolean;
   out?: 'float32' | 'bfloat16';
   /** 'linear' = linear_xwt/linear_dyw (dequantize to scratch + cuBLAS when cuBLAS opens, else fused); 'auto' (tensor cores when possible) | 'tensor-core' (either tile) | 'tensor-core-64' | 'tensor-core-128' | 'simt' | 'cublas' (dequantize to bf16, then cuBLAS) */
-  impl?: 'auto' | 'tensor-core' | 'tensor-core-64' | 'tensor-core-128' | 'simt' | 'cublas' | 'linear';
+  impl?: 'auto' | 'tensor-core' | 'tensor-core-64' | 'tensor-core-128' | 'tensor-core-128x1' | 'simt' | 'cublas' | 'linear';
   alpha?: number;
   beta?: number;
   /** the prior output (same size and type as the result) for beta != 0 */
@@ -125,6 +125,11 @@ export interface Nf4CudaBenchResult {
   fused64BackwardMs: number;
   fused128ForwardMs?: number;
   fused128BackwardMs?: number;
+  /** 128x128 tiles with one CTA per SM (no register cap), for comparison */
+  fused128x1ForwardMs?: number;
+  /** linear_xwt / linear_dyw: dequantize to scratch + cuBLAS */
+  linearForwardMs?: number;
+  linearBackwardMs?: number;
   tensorCore: boolean;
   /** the libcublas path, or 'unavailable: why' */
   cublas: string;

@@ -88,13 +88,14 @@ describe.skipIf(!gpu)('NF4 on the GPU', () => {
       expect(firstDifference(bits(engine.nf4CudaDequantize(gb)), bits(engine.nf4Dequantize(hb)))).toBe(-1);
     });
 
-  type Impl = 'auto' | 'tensor-core-64' | 'tensor-core-128' | 'simt';
+  type Impl = 'auto' | 'tensor-core-64' | 'tensor-core-128' | 'tensor-core-128x1' | 'simt';
   const shapes: Array<[number, number, number, Impl]> = [
     [100, 768, 768, 'tensor-core-64'],   // M not a multiple of the row tile
     [130, 768, 768, 'tensor-core-128'],
     [64, 2048, 768, 'tensor-core-128'],
     [37, 768, 2048, 'tensor-core-64'],
     [200, 768, 2048, 'tensor-core-128'],
+    [150, 2048, 768, 'tensor-core-128x1'],
     [300, 768, 768, 'auto'],
     [9, 96, 40, 'simt'],                 // K not a multiple of 64: the fallback kernel
     [33, 768, 768, 'simt'],

@@ -241,8 +241,8 @@ struct TileShape {
   static constexpr size_t smem = (a_bytes + w_bytes) > c_bytes ? (a_bytes + w_bytes) : c_bytes;
 };
 
-template <bool kBackward, typename OutT, int TBM, int TBN, int TWM, int TWN>
-__global__ void __launch_bounds__(TWM * TWN * 32) k_gemm_nf4_tc(DeviceNf4 w, const __nv_bfloat16* __restrict__ A,
+template <bool kBackward, typename OutT, int TBM, int TBN, int TWM, int TWN, int MINB>
+__global__ void __launch_bounds__(TWM * TWN * 32, MINB) k_gemm_nf4_tc(DeviceNf4 w, const __nv_bfloat16* __restrict__ A,
                                                                 int64_t M, OutT* __restrict__ C, float alpha, float beta) {
 #if __CUDA_ARCH__ >= 800
   using namespace nvcuda;
@@ -427,11 +427,11 @@ DeviceFacts device_facts() {
   return f;
 }
 
-template <bool kBackward, typename OutT, int TBM, int TBN, int TWM, int TWN>
+template <bool kBackward, typename OutT, int TBM, int TBN, int TWM, int TWN, int MINB>
 void launch_tc(const DeviceNf4& w, const __nv_bfloat16* A, int64_t M, void* c, float alpha, float beta,
                cudaStream_t stream) {
   using S = TileShape<kBackward, TBM, TBN>;
-  auto kernel = k_gemm_nf4_tc<kBackward, OutT, TBM, TBN, TWM, TWN>;
+  auto kernel = k_gemm_nf4_tc<kBackward, OutT, TBM, TBN, TWM, TWN, MINB>;
   if (S::smem > 48 * 1024) {
     // Over 48 KB of dynamic shared memory must be allowed per kernel and device, once.
     static std::atomic<uint64_t> raised{0};
@@ -453,7 +453,7 @@ void launch_gemm(const DeviceNf4& w, const __nv_bfloat16* A, int64_t M, void* c,
                  cudaStream_t stream, GemmImpl impl, const DeviceFacts& dev) {
   const int64_t Nc = kBackward ? w.cols : w.rows;
   const bool tc = impl != GemmImpl::Simt && tensor_core_ok(w) && dev.major >= 8;
-  if ((impl == GemmImpl::TensorCore || impl == GemmImpl::TensorCore64 || impl == GemmImpl::TensorCore128) && !tc)
+  if (impl != GemmImpl::Auto && impl != GemmImpl::Simt && !tc)
     HUKUK_FAIL("ENGINE_INVALID_ARG", "NF4 GEMM: the tensor-core path needs sm_80+ and N, K, blocksize multiples of 64");
   if (!tc) {
     dim3 grid(static_cast<unsigned>((Nc + 127) / 128), static_cast<unsigned>(std::min<int64_t>(M, 65535)));
@@ -463,13 +463,16 @@ void launch_gemm(const DeviceNf4& w, const __nv_bfloat16* A, int64_t M, void* c,
   // 128x128 tiles (8 warps of 64x32) once they alone fill the GPU; 64x64 tiles (4 warps of
   // 32x32) otherwise, so that small token counts still spread over every SM.
   const bool big_ok = Nc % 128 == 0;
-  const bool big = impl == GemmImpl::TensorCore128 ||
+  const bool big = impl == GemmImpl::TensorCore128 || impl == GemmImpl::TensorCore128x1 ||
                    (impl != GemmImpl::TensorCore64 && big_ok && ((M + 127) / 128) * (Nc / 128) >= dev.sms);
   if (big) {
     HUKUK_CHECK(big_ok, "ENGINE_INVALID_ARG", "NF4 GEMM: 128-wide tiles need the output width to be a multiple of 128");
-    launch_tc<kBackward, OutT, 128, 128, 2, 4>(w, A, M, c, alpha, beta, stream);
+    // Two CTAs per SM (registers capped at 128) hide latency better than one CTA at ~154
+    // registers; the x1 variant stays for the benchmark's comparison.
+    if (impl == GemmImpl::TensorCore128x1) launch_tc<kBackward, OutT, 128, 128, 2, 4, 1>(w, A, M, c, alpha, beta, stream);
+    else launch_tc<kBackward, OutT, 128, 128, 2, 4, 2>(w, A, M, c, alpha, beta, stream);
   } else {
-    launch_tc<kBackward, OutT, 64, 64, 2, 2>(w, A, M, c, alpha, beta, stream);
+    launch_tc<kBackward, OutT, 64, 64, 2, 2, 1>(w, A, M, c, alpha, beta, stream);
   }
 }
 

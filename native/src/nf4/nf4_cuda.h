@@ -73,7 +73,7 @@ void dequantize_bf16(const DeviceNf4& w, uint16_t* out, cudaStream_t stream);
 enum class OutType { F32, BF16 };
 // Auto: tensor cores when the shape allows (128x128 tiles when they fill the GPU, else 64x64);
 // the others force a path (tests, benchmarks).
-enum class GemmImpl { Auto, TensorCore, TensorCore64, TensorCore128, Simt };
+enum class GemmImpl { Auto, TensorCore, TensorCore64, TensorCore128, TensorCore128x1, Simt };
 
 bool tensor_core_ok(const DeviceNf4& w);  // shape/blocksize allow the tensor-core path (device not checked)
 

@@ -108,6 +108,7 @@ Napi::Value js_cuda_matmul(const Napi::CallbackInfo& info) {
                   : impl == "tensor-core"   ? GemmImpl::TensorCore
                   : impl == "tensor-core-64"  ? GemmImpl::TensorCore64
                   : impl == "tensor-core-128" ? GemmImpl::TensorCore128
+                  : impl == "tensor-core-128x1" ? GemmImpl::TensorCore128x1
                   : impl == "auto"          ? GemmImpl::Auto
                   : throw EngineError("ENGINE_INVALID_ARG", "unknown impl '" + impl + "'", __FILE__, __LINE__);
     OutType ot = out_bf16 ? OutType::BF16 : OutType::F32;
@@ -194,6 +195,7 @@ Napi::Value js_cuda_bench(const Napi::CallbackInfo& info) {
   r.Set("fused64ForwardMs", time_ms([&] { gemm_xwt(v, dx.get(), M, y1.get(), OutType::F32, 1.f, 0.f, nullptr, GemmImpl::TensorCore64); }, reps));
   r.Set("fused64BackwardMs", time_ms([&] { gemm_dyw(v, ddy.get(), M, g1.get(), OutType::F32, 1.f, 0.f, nullptr, GemmImpl::TensorCore64); }, reps));
   if (N % 128 == 0) r.Set("fused128ForwardMs", time_ms([&] { gemm_xwt(v, dx.get(), M, y1.get(), OutType::F32, 1.f, 0.f, nullptr, GemmImpl::TensorCore128); }, reps));
+  if (N % 128 == 0) r.Set("fused128x1ForwardMs", time_ms([&] { gemm_xwt(v, dx.get(), M, y1.get(), OutType::F32, 1.f, 0.f, nullptr, GemmImpl::TensorCore128x1); }, reps));
   if (K % 128 == 0) r.Set("fused128BackwardMs", time_ms([&] { gemm_dyw(v, ddy.get(), M, g1.get(), OutType::F32, 1.f, 0.f, nullptr, GemmImpl::TensorCore128); }, reps));
   // the outputs compared with cuBLAS below come from the automatic choice
   gemm_xwt(v, dx.get(), M, y1.get(), OutType::F32, 1.f, 0.f, nullptr);
@@ -214,6 +216,11 @@ Napi::Value js_cuda_bench(const Napi::CallbackInfo& info) {
       dequantize_bf16(v, wb.get(), nullptr);
       blas.gemm_bf16_rowmajor(nullptr, M, N, K, dx.get(), wb.get(), true, y2.get(), false);
     }, reps);
+    DeviceBuffer<uint16_t> scratch(static_cast<size_t>(N * K));
+    r.Set("linearForwardMs", time_ms([&] { linear_xwt(v, dx.get(), M, y2.get(), OutType::F32, 1.f, 0.f, scratch.get(), nullptr); }, reps));
+    r.Set("linearBackwardMs", time_ms([&] { linear_dyw(v, ddy.get(), M, g2.get(), OutType::F32, 1.f, 0.f, scratch.get(), nullptr); }, reps));
+    blas.gemm_bf16_rowmajor(nullptr, M, N, K, dx.get(), wb.get(), true, y2.get(), false);
+    blas.gemm_bf16_rowmajor(nullptr, M, K, N, ddy.get(), wb.get(), false, g2.get(), false);
     r.Set("cublasForwardMs", cf);
     r.Set("cublasBackwardMs", cb);
     r.Set("cublasDequantForwardMs", cfd);
