@@ -174,12 +174,15 @@ export class ChatService {
           signal: p.signal,
           onEvent: (e) => {
             let text = '';
+            let fresh = 0;
             for (const id of e.ids) {
               if (id === p.tok.tokenizer.eosId) continue;
-              tokens++;
+              fresh++;
               text += decoder.push(id);
             }
-            if (text) events.emit('chat:tokens', [{ sessionId, messageId, text, tokens }]);
+            tokens += fresh;
+            // Also when the text is still empty (a character split over pieces): the count moves.
+            if (fresh > 0) events.emit('chat:tokens', [{ sessionId, messageId, text, tokens }]);
           },
         },
       );
