@@ -88,6 +88,14 @@ describe('training loop (stand-in model, real AdamW)', () => {
     expect(Array.from(resumed.model.w)).toEqual(Array.from(full.model.w));
   });
 
+  it('refuses to resume with a different batching or data', async () => {
+    const ck = listCheckpoints(join(root, 'full', 'checkpoints'))[0].dir;
+    await expect(go('resume-bad', { maxSteps: 40, batchSize: 4 }, { resumeFrom: ck })).rejects.toMatchObject({
+      code: 'bad_checkpoint',
+      message: expect.stringMatching(/different batchSize/),
+    });
+  });
+
   it('keeps only the newest checkpoints', async () => {
     await go('prune', { maxSteps: 35, checkpointEvery: 5, keepCheckpoints: 2 });
     expect(listCheckpoints(join(root, 'prune', 'checkpoints')).map((c) => c.step)).toEqual([25, 30]);

@@ -24,6 +24,8 @@ export interface TrainerState {
   nextBatch: number;
   totalUpdates: number;
   warmupUpdates: number;
+  /** training rows (after nothing was skipped): a resume on other data would be meaningless */
+  trainRows: number;
   seed: number;
   config: TrainingConfig;
   lastLoss: number | null;

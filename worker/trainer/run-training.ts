@@ -134,6 +134,18 @@ async function trainLoop(
     } catch (e) {
       throw new TrainingError('bad_checkpoint', (e as Error).message);
     }
+    // The position (epoch, next batch) and the moments only mean something for the same data,
+    // batching and adapter shape; the run length and learning rate may change.
+    const was = ck.state.config;
+    const fixed = ['batchSize', 'gradientAccumulationSteps', 'seed', 'groupByLength', 'loraR', 'loraAlpha', 'useRslora', 'targetModules'] as const;
+    const changed: string[] = fixed.filter((k) => JSON.stringify(was[k]) !== JSON.stringify(config[k]));
+    if (ck.state.trainRows !== train.length) changed.push('number of training rows');
+    if (changed.length > 0) {
+      throw new TrainingError(
+        'bad_checkpoint',
+        `${opts.resumeFrom} was made with a different ${changed.join(', ')}; resume with the checkpoint's settings or start a new run`,
+      );
+    }
     model.loadAdapter(ck.adapterDir);
     engine.setOptimizerState(model, ck.optimizer);
     ({ step, epoch, nextBatch } = ck.state);
@@ -189,6 +201,7 @@ async function trainLoop(
     nextBatch,
     totalUpdates,
     warmupUpdates: warmup,
+    trainRows: train.length,
     seed: config.seed,
     config,
     lastLoss,
