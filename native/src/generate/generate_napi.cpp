@@ -28,7 +28,8 @@ static std::mutex* generation_lock(const T5Model* m) {
 
 static Napi::Value generate_js(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  T5Model* model = unwrap_t5(info[0]);
+  std::shared_ptr<T5Model> shared = share_t5(info[0]);  // survives a dispose() mid-generation
+  T5Model* model = shared.get();
   if (!info[1].IsObject()) HUKUK_FAIL("ENGINE_INVALID_ARG", "generate: options must be an object");
   Napi::Object js = info[1].As<Napi::Object>();
   GenInputs in = read_gen_inputs(js);
@@ -43,7 +44,7 @@ static Napi::Value generate_js(const Napi::CallbackInfo& info) {
     if (!js.Get("useAdapter").IsBoolean()) HUKUK_FAIL("ENGINE_INVALID_ARG", "useAdapter must be a boolean");
     use_adapter = js.Get("useAdapter").As<Napi::Boolean>().Value();
   }
-  auto step_model = std::make_unique<T5StepModel>(*model, std::move(in.ids), std::move(in.mask), in.batch, in.src_len,
+  auto step_model = std::make_unique<T5StepModel>(shared, std::move(in.ids), std::move(in.mask), in.batch, in.src_len,
                                                   use_adapter);
   check_before_start(*step_model, o, js, info[2]);
   // The JS model object is held until the worker ends, so it cannot be collected mid-run.

@@ -5,16 +5,16 @@
 
 namespace hukuk::gen {
 
-T5StepModel::T5StepModel(T5Model& model, std::vector<int32_t> ids, std::vector<int32_t> mask, int batch,
-                         int src_len, bool use_adapter)
-    : model_(model), ids_(std::move(ids)), mask_(std::move(mask)), batch_(batch), src_len_(src_len),
+T5StepModel::T5StepModel(std::shared_ptr<T5Model> model, std::vector<int32_t> ids, std::vector<int32_t> mask,
+                         int batch, int src_len, bool use_adapter)
+    : keep_(std::move(model)), model_(*keep_), ids_(std::move(ids)), mask_(std::move(mask)), batch_(batch), src_len_(src_len),
       use_adapter_(use_adapter) {
   HUKUK_CHECK(batch >= 1 && src_len >= 1, "ENGINE_INVALID_ARG", "inputIds must hold at least one token per row");
   HUKUK_CHECK(static_cast<int64_t>(batch) * src_len == static_cast<int64_t>(ids_.size()), "ENGINE_INVALID_ARG",
               "inputIds must hold batch * srcLen ids");
   HUKUK_CHECK(mask_.empty() || mask_.size() == ids_.size(), "ENGINE_INVALID_ARG",
               "attentionMask must have the shape of inputIds");
-  const int V = model.config().vocab_size;
+  const int V = model_.config().vocab_size;
   for (int32_t t : ids_) HUKUK_CHECK(t >= 0 && t < V, "ENGINE_INVALID_ARG", "inputIds holds an id outside the vocabulary");
 }
 

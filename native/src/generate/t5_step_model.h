@@ -2,6 +2,7 @@
 // (self-attention grows per step, cross-attention K/V computed once in init_cache).
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "generate/decoder_step.h"
@@ -11,8 +12,9 @@ namespace hukuk::gen {
 
 class T5StepModel : public StepModel {
  public:
-  // ids/mask: [batch, src_len] (mask empty = all ones). The model must outlive this object.
-  T5StepModel(T5Model& model, std::vector<int32_t> ids, std::vector<int32_t> mask, int batch, int src_len,
+  // ids/mask: [batch, src_len] (mask empty = all ones). Holds a share of the model, so a
+  // JS dispose() during a generation frees it only when the generation ends.
+  T5StepModel(std::shared_ptr<T5Model> model, std::vector<int32_t> ids, std::vector<int32_t> mask, int batch, int src_len,
               bool use_adapter);
   int vocab() const override;
   void start(int batch, int beams, int max_len) override;
@@ -20,6 +22,7 @@ class T5StepModel : public StepModel {
   void reorder(const int32_t* src_rows, int n) override;
 
  private:
+  std::shared_ptr<T5Model> keep_;
   T5Model& model_;
   std::vector<int32_t> ids_, mask_;
   int batch_, src_len_;
