@@ -1,29 +1,40 @@
-// New run: base model + dataset + preset -> a training run. The pickers list what is imported
-// (models:list, datasets:list); the presets are the shared ones (resources/presets via
-// common/training), the same the CLI's `hukuk train --preset` uses.
+// New run: base model + dataset + preset (+ the settings changed here) -> runs:create, then
+// the run's page, where its curves grow. The pickers list what is imported (models:list,
+// datasets:list); the presets are the shared ones (resources/presets via common/training), the
+// same the CLI's `hukuk train --preset` uses; the configuration is checked by the same schema
+// main and the trainer use.
 import { useState } from 'react';
 import {
   Box,
+  Button,
   Card,
   CardActionArea,
   CardContent,
+  Checkbox,
   Chip,
   FormControl,
+  FormControlLabel,
+  FormGroup,
   FormHelperText,
+  FormLabel,
   InputLabel,
   MenuItem,
   Paper,
   Select,
   Stack,
+  TextField,
   Typography,
 } from '@mui/material';
 import CheckCircleIcon from '@mui/icons-material/CheckCircle';
 import PlayArrowIcon from '@mui/icons-material/PlayArrow';
 import { TRAINING_PRESETS, configFromPreset } from '../../../common/training/presets';
-import type { TrainingPreset } from '../../../common/training/config';
+import { LORA_TARGETS, TrainingConfigSchema, type TrainingConfig, type TrainingPreset } from '../../../common/training/config';
 import { useI18n, type Language, type Translate } from '../../i18n';
 import { api } from '../../state/api';
 import { useQuery } from '../../state/use-query';
+import { useNotify, useReportError } from '../../state/errors';
+import { navigate } from '../../state/router';
+import { fill, newRunStrings } from './strings';
 import { PageHeader } from '../../components/PageHeader';
 import { DisabledAction } from '../../components/DisabledAction';
 import { formatNumber } from '../../components/format';
@@ -32,30 +43,64 @@ const defaultPreset = 'flagship-qlora';
 
 export function NewRunPage() {
   const { t, language } = useI18n();
+  const s = newRunStrings(language);
+  const report = useReportError();
+  const notify = useNotify();
   const [presetName, setPresetName] = useState(TRAINING_PRESETS.some((p) => p.name === defaultPreset) ? defaultPreset : TRAINING_PRESETS[0]?.name);
   const [modelId, setModelId] = useState<number | ''>('');
   const [datasetId, setDatasetId] = useState<number | ''>('');
+  const [name, setName] = useState('');
+  const [config, setConfig] = useState<TrainingConfig>(() => configFromPreset(presetName));
+  const [busy, setBusy] = useState(false);
   const models = useQuery(() => api.models.list({}));
   const datasets = useQuery(() => api.datasets.list({}));
   const modelList = models.status === 'ok' ? models.value : [];
   const datasetList = datasets.status === 'ok' ? datasets.value : [];
+  const dataset = datasetList.find((d) => d.id === datasetId);
+  const suggestion = suggestedLengths(dataset?.stats);
+  // The same schema the trainer and main use; errors by field for the form.
+  const checked = TrainingConfigSchema.safeParse(config);
+  const errors = new Map<string, string>();
+  if (!checked.success) for (const i of checked.error.issues) errors.set(String(i.path[0] ?? ''), i.message);
   const ready = modelId !== '' && datasetId !== '';
+
+  const choosePreset = (n: string) => {
+    setPresetName(n);
+    setConfig(configFromPreset(n));
+  };
+  const set = <K extends keyof TrainingConfig>(key: K, value: TrainingConfig[K]) => setConfig((c) => ({ ...c, [key]: value }));
+
+  const start = async () => {
+    if (!ready || !checked.success) return;
+    setBusy(true);
+    const runName = name.trim() || fill(s.defaultName, { date: new Date().toLocaleString(language) });
+    const r = await api.runs.create({ name: runName, modelId, datasetId, config: checked.data, device: checked.data.device });
+    setBusy(false);
+    if (!r.ok) {
+      report(r.error);
+      return;
+    }
+    notify(fill(s.started, { name: r.value.name }));
+    navigate('runs', r.value.id);
+  };
+
+  const startButton = ready && checked.success ? (
+    <Button variant="contained" startIcon={<PlayArrowIcon />} onClick={() => void start()} disabled={busy} data-testid="new-run-start">
+      {busy ? s.starting : s.start}
+    </Button>
+  ) : (
+    <DisabledAction reason={ready ? s.invalid : t('newRun.needModelAndData')} variant="contained" startIcon={<PlayArrowIcon />} testId="new-run-start">
+      {s.start}
+    </DisabledAction>
+  );
 
   return (
     <>
-      <PageHeader
-        route="new-run"
-        title={t('newRun.title')}
-        subtitle={t('newRun.subtitle')}
-        actions={
-          <DisabledAction reason={ready ? t('newRun.notYet') : t('newRun.needModelAndData')} variant="contained" startIcon={<PlayArrowIcon />} testId="new-run-start">
-            {t('newRun.start')}
-          </DisabledAction>
-        }
-      />
+      <PageHeader route="new-run" title={t('newRun.title')} subtitle={t('newRun.subtitle')} actions={startButton} />
       <Stack spacing={3}>
         <Paper variant="outlined" sx={{ p: 3 }}>
           <Stack direction={{ xs: 'column', md: 'row' }} spacing={2}>
+            <TextField label={s.name} value={name} onChange={(e) => setName(e.target.value)} fullWidth slotProps={{ htmlInput: { 'data-testid': 'new-run-name', maxLength: 200 } }} />
             <Picker
               id="new-run-model"
               label={t('newRun.stepModel')}
@@ -82,12 +127,131 @@ export function NewRunPage() {
           </Typography>
           <Box role="radiogroup" aria-label={t('newRun.stepPreset')} sx={{ display: 'grid', gap: 2, gridTemplateColumns: { xs: '1fr', md: 'repeat(3, 1fr)' } }}>
             {TRAINING_PRESETS.map((p) => (
-              <PresetCard key={p.name} preset={p} language={language} selected={p.name === presetName} onSelect={() => setPresetName(p.name)} t={t} />
+              <PresetCard key={p.name} preset={p} language={language} selected={p.name === presetName} onSelect={() => choosePreset(p.name)} t={t} />
             ))}
           </Box>
         </Box>
+        <Paper variant="outlined" sx={{ p: 3 }} data-testid="new-run-form">
+          <Typography variant="h2" component="h2">
+            {s.settings}
+          </Typography>
+          <Typography variant="body2" color="text.secondary" sx={{ mb: 2 }}>
+            {s.settingsHelp}
+          </Typography>
+          <Box sx={{ display: 'grid', gap: 2, gridTemplateColumns: { xs: '1fr', sm: 'repeat(2, 1fr)', md: 'repeat(4, 1fr)' } }}>
+            <Choice label={s.device} value={config.device} onChange={(v) => set('device', v)} options={[{ value: 'cpu', label: s.cpu }, { value: 'cuda', label: s.cuda }]} error={errors.get('device')} id="cfg-device" />
+            <Choice
+              label={s.quantization}
+              value={config.quantization}
+              onChange={(v) => set('quantization', v)}
+              options={[{ value: 'nf4', label: s.nf4 }, { value: 'none', label: s.none }]}
+              error={errors.get('quantization') ?? errors.get('quantizeWo')}
+              id="cfg-quantization"
+            />
+            <Num label={s.loraR} value={config.loraR} onChange={(v) => set('loraR', v)} error={errors.get('loraR')} id="cfg-lora-r" />
+            <Num label={s.loraAlpha} value={config.loraAlpha} onChange={(v) => set('loraAlpha', v)} error={errors.get('loraAlpha')} id="cfg-lora-alpha" />
+            <Num label={s.loraDropout} value={config.loraDropout} step={0.01} onChange={(v) => set('loraDropout', v)} error={errors.get('loraDropout')} id="cfg-lora-dropout" />
+            <Num label={s.learningRate} value={config.learningRate} step={1e-5} onChange={(v) => set('learningRate', v)} error={errors.get('learningRate')} id="cfg-lr" />
+            <Num label={s.batchSize} value={config.batchSize} onChange={(v) => set('batchSize', v)} error={errors.get('batchSize')} id="cfg-batch" />
+            <Num label={s.accumulation} value={config.gradientAccumulationSteps} onChange={(v) => set('gradientAccumulationSteps', v)} error={errors.get('gradientAccumulationSteps')} id="cfg-accum" />
+            <Num label={s.epochs} value={config.numEpochs} step={0.5} onChange={(v) => set('numEpochs', v)} error={errors.get('numEpochs')} id="cfg-epochs" />
+            <Num label={s.maxSteps} value={config.maxSteps} onChange={(v) => set('maxSteps', v)} error={errors.get('maxSteps') ?? errors.get('warmupSteps')} id="cfg-max-steps" />
+            <Num
+              label={s.maxSource}
+              value={config.maxSourceLength}
+              onChange={(v) => set('maxSourceLength', v)}
+              error={errors.get('maxSourceLength')}
+              help={suggestion.input ? fill(s.suggested, { n: suggestion.input }) : undefined}
+              id="cfg-max-source"
+            />
+            <Num
+              label={s.maxTarget}
+              value={config.maxTargetLength}
+              onChange={(v) => set('maxTargetLength', v)}
+              error={errors.get('maxTargetLength')}
+              help={suggestion.target ? fill(s.suggested, { n: suggestion.target }) : undefined}
+              id="cfg-max-target"
+            />
+            <Num label={s.evalEvery} value={config.evalEvery} onChange={(v) => set('evalEvery', v)} error={errors.get('evalEvery')} id="cfg-eval-every" />
+            <Num label={s.checkpointEvery} value={config.checkpointEvery} onChange={(v) => set('checkpointEvery', v)} error={errors.get('checkpointEvery')} id="cfg-checkpoint-every" />
+            <Num label={s.seed} value={config.seed} onChange={(v) => set('seed', v)} error={errors.get('seed')} id="cfg-seed" />
+          </Box>
+          {(suggestion.input || suggestion.target) && (suggestion.input !== config.maxSourceLength || suggestion.target !== config.maxTargetLength) ? (
+            <Button
+              size="small"
+              sx={{ mt: 1 }}
+              data-testid="cfg-use-suggested"
+              onClick={() => setConfig((c) => ({ ...c, maxSourceLength: suggestion.input ?? c.maxSourceLength, maxTargetLength: suggestion.target ?? c.maxTargetLength }))}
+            >
+              {fill(s.useSuggested, { n: `${suggestion.input ?? config.maxSourceLength} / ${suggestion.target ?? config.maxTargetLength}` })}
+            </Button>
+          ) : null}
+          <FormControl component="fieldset" sx={{ mt: 2 }} error={errors.has('targetModules')} data-testid="cfg-targets">
+            <FormLabel component="legend">{s.targets}</FormLabel>
+            <FormGroup row>
+              {LORA_TARGETS.map((m) => (
+                <FormControlLabel
+                  key={m}
+                  label={m}
+                  control={
+                    <Checkbox
+                      checked={config.targetModules.includes(m)}
+                      onChange={(e) => set('targetModules', e.target.checked ? [...config.targetModules, m] : config.targetModules.filter((x) => x !== m))}
+                      slotProps={{ input: { 'aria-label': m } }}
+                    />
+                  }
+                />
+              ))}
+            </FormGroup>
+            {errors.has('targetModules') && <FormHelperText>{errors.get('targetModules')}</FormHelperText>}
+          </FormControl>
+        </Paper>
       </Stack>
     </>
+  );
+}
+
+/** The dataset's suggested max lengths (measured with a tokenizer at import), when known. */
+function suggestedLengths(stats: Record<string, unknown> | undefined): { input?: number; target?: number } {
+  const tokens = stats?.tokens as { input?: { suggestedMaxLength?: unknown }; target?: { suggestedMaxLength?: unknown } } | null | undefined;
+  const n = (v: unknown) => (typeof v === 'number' && v > 1 ? v : undefined);
+  return { input: n(tokens?.input?.suggestedMaxLength), target: n(tokens?.target?.suggestedMaxLength) };
+}
+
+function Num({ label, value, onChange, error, help, step, id }: { label: string; value: number; onChange: (v: number) => void; error?: string; help?: string; step?: number; id: string }) {
+  const [text, setText] = useState(String(value));
+  // Follow outside changes (a preset, "use suggested") without fighting the typing.
+  if (Number(text) !== value && !(text === '' && Number.isNaN(value))) setText(String(value));
+  return (
+    <TextField
+      label={label}
+      type="number"
+      size="small"
+      value={text}
+      error={Boolean(error)}
+      helperText={error ?? help}
+      onChange={(e) => {
+        setText(e.target.value);
+        onChange(e.target.value === '' ? Number.NaN : Number(e.target.value));
+      }}
+      slotProps={{ htmlInput: { step: step ?? 1, 'data-testid': id } }}
+    />
+  );
+}
+
+function Choice<V extends string>({ label, value, onChange, options, error, id }: { label: string; value: V; onChange: (v: V) => void; options: { value: V; label: string }[]; error?: string; id: string }) {
+  return (
+    <FormControl size="small" error={Boolean(error)} data-testid={id}>
+      <InputLabel id={`${id}-label`}>{label}</InputLabel>
+      <Select labelId={`${id}-label`} label={label} value={value} onChange={(e) => onChange(e.target.value as V)}>
+        {options.map((o) => (
+          <MenuItem key={o.value} value={o.value}>
+            {o.label}
+          </MenuItem>
+        ))}
+      </Select>
+      {error && <FormHelperText>{error}</FormHelperText>}
+    </FormControl>
   );
 }
 
