@@ -1,32 +1,64 @@
 // Errors from a Result are shown in one snackbar: the message for the person, the code and
 // details behind an expander (for a bug report). Several errors queue up, newest last.
-import { createContext, useCallback, useContext, useState, type ReactNode } from 'react';
+import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from 'react';
 import { Alert, AlertTitle, Box, Button, Collapse, Snackbar, Typography } from '@mui/material';
 import type { AppErrorValue } from '../../common/contract/errors';
 import { useT } from '../i18n';
 import { monoFonts } from '../theme';
 
 type Report = (error: AppErrorValue) => void;
-const ReportContext = createContext<Report | null>(null);
+type Notify = (message: string) => void;
+type Notice = { kind: 'error'; error: AppErrorValue; seq: number } | { kind: 'success'; message: string; seq: number };
+let nextSeq = 1;
+const ReportContext = createContext<{ report: Report; notify: Notify } | null>(null);
 
 export function ErrorReporterProvider({ children }: { children: ReactNode }) {
-  const [queue, setQueue] = useState<AppErrorValue[]>([]);
-  const report = useCallback<Report>((error) => setQueue((q) => [...q, error]), []);
+  const [queue, setQueue] = useState<Notice[]>([]);
+  const report = useCallback<Report>((error) => setQueue((q) => [...q, { kind: 'error', error, seq: nextSeq++ }]), []);
+  const notify = useCallback<Notify>((message) => setQueue((q) => [...q, { kind: 'success', message, seq: nextSeq++ }]), []);
   const dismiss = useCallback(() => setQueue((q) => q.slice(1)), []);
+  const value = useMemo(() => ({ report, notify }), [report, notify]);
   const current = queue[0];
   return (
-    <ReportContext.Provider value={report}>
+    <ReportContext.Provider value={value}>
       {children}
-      {/* key: a new error gets a fresh (collapsed) snackbar */}
-      {current && <ErrorSnackbar key={queue.length + current.message} error={current} onClose={dismiss} />}
+      {/* key: each notice gets a fresh (collapsed) snackbar */}
+      {current?.kind === 'error' && <ErrorSnackbar key={current.seq} error={current.error} onClose={dismiss} />}
+      {current?.kind === 'success' && <SuccessSnackbar key={current.seq} message={current.message} onClose={dismiss} />}
     </ReportContext.Provider>
   );
 }
 
+/** Shows an error from a Result in the snackbar (message, with code and details behind an expander). */
 export function useReportError(): Report {
   const r = useContext(ReportContext);
   if (!r) throw new Error('useReportError outside ErrorReporterProvider');
-  return r;
+  return r.report;
+}
+
+/** Shows a short confirmation ("Run started") in the snackbar. */
+export function useNotify(): Notify {
+  const r = useContext(ReportContext);
+  if (!r) throw new Error('useNotify outside ErrorReporterProvider');
+  return r.notify;
+}
+
+function SuccessSnackbar({ message, onClose }: { message: string; onClose: () => void }) {
+  const [open, setOpen] = useState(true);
+  return (
+    <Snackbar
+      open={open}
+      autoHideDuration={4000}
+      onClose={(_, reason) => reason !== 'clickaway' && setOpen(false)}
+      slotProps={{ transition: { onExited: onClose } }}
+      anchorOrigin={{ vertical: 'bottom', horizontal: 'center' }}
+      data-testid="success-snackbar"
+    >
+      <Alert severity="success" variant="filled" onClose={() => setOpen(false)}>
+        {message}
+      </Alert>
+    </Snackbar>
+  );
 }
 
 function ErrorSnackbar({ error, onClose }: { error: AppErrorValue; onClose: () => void }) {
