@@ -148,8 +148,11 @@ export interface Nf4CudaApi {
   /** nf4Quantize computed on the GPU (bit-exact with the CPU). */
   nf4CudaQuantize(input: Float32Array | Uint16Array, shape: number[], options?: Nf4QuantizeOptions): Nf4Quantized;
   nf4CudaDequantize(q: Nf4Quantized): Float32Array;
-  /** a holds bf16 bits, row-major. Returns Float32Array, or Uint16Array (bf16 bits) for out 'bfloat16'. */
-  nf4CudaMatmul(q: Nf4Quantized, a: Uint16Array, M: number, options?: Nf4CudaMatmulOptions): Float32Array | Uint16Array;
+  /**
+   * a: bf16 bits (Uint16Array), row-major -> Float32Array, or Uint16Array (bf16 bits) for out 'bfloat16'.
+   * a: Float32Array -> fp32 compute with bitsandbytes' fp32 weights (impl 'linear' (default) or 'simt'), Float32Array.
+   */
+  nf4CudaMatmul(q: Nf4Quantized, a: Uint16Array | Float32Array, M: number, options?: Nf4CudaMatmulOptions): Float32Array | Uint16Array;
   nf4CudaBench(options: { M: number; N: number; K: number; reps?: number }): Nf4CudaBenchResult;
 }
 

@@ -150,6 +150,35 @@ describe.skipIf(!gpu)('NF4 on the GPU', () => {
   });
 });
 
+describe.skipIf(!gpu)('NF4 fp32 compute on the GPU (sm_75 path, parity at CPU tolerances)', () => {
+  /** float64 reference with bitsandbytes' fp32 weight values (no bf16 rounding) and fp32 inputs */
+  function referenceF32(q: Nf4Quantized, a: Float32Array, M: number, backward: boolean): Float64Array {
+    const [N, K] = q.shape;
+    const w = engine.nf4Dequantize(q);
+    const red = backward ? N : K;
+    const outc = backward ? K : N;
+    const out = new Float64Array(M * outc);
+    for (let m = 0; m < M; m++) {
+      for (let r = 0; r < red; r++) {
+        const av = a[m * red + r];
+        if (backward) for (let c = 0; c < outc; c++) out[m * outc + c] += av * w[r * K + c];
+        else for (let c = 0; c < outc; c++) out[m * outc + c] += av * w[c * K + r];
+      }
+    }
+    return out;
+  }
+  it.each([[33, 768, 768, 'linear'], [33, 768, 768, 'simt'], [9, 96, 40, 'linear'], [70, 2048, 768, 'linear']] as const)(
+    'M=%i W=[%i,%i] via %s matches the float64 reference to 1e-5, forward and backward', (M, N, K, impl) => {
+      const q = engine.nf4Quantize(randn(N * K, N + K + 1, 0.02), [N, K]);
+      const x = randn(M * K, M + 3, 1);
+      const dy = randn(M * N, M + 4, 0.01);
+      const y = engine.nf4CudaMatmul(q, x, M, { impl }) as Float32Array;
+      expect(relErr(y, referenceF32(q, x, M, false))).toBeLessThan(1e-5);
+      const dx = engine.nf4CudaMatmul(q, dy, M, { impl, backward: true }) as Float32Array;
+      expect(relErr(dx, referenceF32(q, dy, M, true))).toBeLessThan(1e-5);
+    });
+});
+
 describe.skipIf(!cublas)('cuBLAS opened at run time', () => {
   // float64 reference of C[b] = op(A[b]) · op(B[b]) for row-major operands
   function ref(a: Float32Array, b: Float32Array, M: number, N: number, K: number, aT: boolean, bT: boolean, batch: number) {

@@ -390,28 +390,31 @@ __global__ void __launch_bounds__(TWM * TWN * 32, MINB) k_gemm_nf4_tc(DeviceNf4 
 #endif
 }
 
-// Plain fp32 fallback for any shape and for sm_75: one thread per output element.
-template <bool kBackward, typename OutT>
-__global__ void k_gemm_nf4_simt(DeviceNf4 w, const __nv_bfloat16* __restrict__ A, int64_t M, OutT* __restrict__ C,
-                                float alpha, float beta) {
+// Plain fallback for any shape and for sm_75: one thread per output element, fp32 accumulate.
+// InT = __nv_bfloat16 (weights rounded to bf16, like the tensor-core path) or float (fp32 compute:
+// bitsandbytes' fp32 weight values, for parity with the CPU reference).
+template <bool kBackward, typename InT, typename OutT>
+__global__ void k_gemm_nf4_simt(DeviceNf4 w, const InT* __restrict__ A, int64_t M, OutT* __restrict__ C, float alpha,
+                                float beta) {
   const int64_t K = w.cols;
   const int64_t Kr = kBackward ? w.rows : w.cols;
   const int64_t Nc = kBackward ? w.cols : w.rows;
   const int64_t n = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (n >= Nc) return;
   for (int64_t m = blockIdx.y; m < M; m += gridDim.y) {
-  float acc = 0.f;
-  for (int64_t k = 0; k < Kr; ++k) {
-    const int64_t e = kBackward ? k * K + n : n * K + k;
-    const uint8_t byte = w.packed[e / 2];
-    const uint8_t c = (e & 1) ? (byte & 0x0f) : (byte >> 4);
-    const float wv = __bfloat162float(__float2bfloat16_rn(__fmul_rn(c_nf4_code[c], block_absmax(w, e / w.blocksize))));
-    acc = fmaf(__bfloat162float(A[m * Kr + k]), wv, acc);
-  }
-  OutT* dst = C + m * Nc + n;
-  float v = alpha * acc;
-  if (beta != 0.f) v += beta * to_f32(*dst);
-  *dst = from_f32<OutT>(v);
+    float acc = 0.f;
+    for (int64_t k = 0; k < Kr; ++k) {
+      const int64_t e = kBackward ? k * K + n : n * K + k;
+      const uint8_t byte = w.packed[e / 2];
+      const uint8_t c = (e & 1) ? (byte & 0x0f) : (byte >> 4);
+      float wv = __fmul_rn(c_nf4_code[c], block_absmax(w, e / w.blocksize));
+      if (std::is_same<InT, __nv_bfloat16>::value) wv = __bfloat162float(__float2bfloat16_rn(wv));
+      acc = fmaf(to_f32(A[m * Kr + k]), wv, acc);
+    }
+    OutT* dst = C + m * Nc + n;
+    float v = alpha * acc;
+    if (beta != 0.f) v += beta * to_f32(*dst);
+    *dst = from_f32<OutT>(v);
   }
 }
 
@@ -457,7 +460,7 @@ void launch_gemm(const DeviceNf4& w, const __nv_bfloat16* A, int64_t M, void* c,
     HUKUK_FAIL("ENGINE_INVALID_ARG", "NF4 GEMM: the tensor-core path needs sm_80+ and N, K, blocksize multiples of 64");
   if (!tc) {
     dim3 grid(static_cast<unsigned>((Nc + 127) / 128), static_cast<unsigned>(std::min<int64_t>(M, 65535)));
-    k_gemm_nf4_simt<kBackward, OutT><<<grid, 128, 0, stream>>>(w, A, M, static_cast<OutT*>(c), alpha, beta);
+    k_gemm_nf4_simt<kBackward, __nv_bfloat16, OutT><<<grid, 128, 0, stream>>>(w, A, M, static_cast<OutT*>(c), alpha, beta);
     return;
   }
   // 128x128 tiles (8 warps of 64x32) once they alone fill the GPU; 64x64 tiles (4 warps of
@@ -664,6 +667,26 @@ void gemm_xwt(const DeviceNf4& w, const uint16_t* x, int64_t M, void* y, OutType
 void gemm_dyw(const DeviceNf4& w, const uint16_t* dy, int64_t M, void* dx, OutType out, float alpha, float beta,
               cudaStream_t stream, GemmImpl impl) {
   gemm<true>(w, dy, M, dx, out, alpha, beta, stream, impl);
+}
+
+template <bool kBackward>
+static void gemm_f32(const DeviceNf4& w, const float* a, int64_t M, float* c, float alpha, float beta,
+                     cudaStream_t stream) {
+  HUKUK_CHECK(M > 0 && w.rows > 0 && w.cols > 0, "ENGINE_INVALID_ARG", "NF4 GEMM: empty operand");
+  const int64_t Nc = kBackward ? w.cols : w.rows;
+  dim3 grid(static_cast<unsigned>((Nc + 127) / 128), static_cast<unsigned>(std::min<int64_t>(M, 65535)));
+  k_gemm_nf4_simt<kBackward, float, float><<<grid, 128, 0, stream>>>(w, a, M, c, alpha, beta);
+  HUKUK_CUDA_LAUNCH_CHECK();
+}
+
+void gemm_xwt_f32(const DeviceNf4& w, const float* x, int64_t M, float* y, float alpha, float beta,
+                  cudaStream_t stream) {
+  gemm_f32<false>(w, x, M, y, alpha, beta, stream);
+}
+
+void gemm_dyw_f32(const DeviceNf4& w, const float* dy, int64_t M, float* dx, float alpha, float beta,
+                  cudaStream_t stream) {
+  gemm_f32<true>(w, dy, M, dx, alpha, beta, stream);
 }
 
 }  // namespace hukuk::nf4::cuda

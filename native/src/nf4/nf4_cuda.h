@@ -84,6 +84,13 @@ void gemm_xwt(const DeviceNf4& w, const uint16_t* x, int64_t M, void* y, OutType
 void gemm_dyw(const DeviceNf4& w, const uint16_t* dy, int64_t M, void* dx, OutType out, float alpha, float beta,
               cudaStream_t stream, GemmImpl impl = GemmImpl::Auto);
 
+// fp32 compute (sm_75 cards, and GPU parity runs at the CPU's tolerances): x/dy and outputs fp32,
+// weights at bitsandbytes' exact fp32 values. The plain kernel, slow; linear_*_f32 is the fast way.
+void gemm_xwt_f32(const DeviceNf4& w, const float* x, int64_t M, float* y, float alpha, float beta,
+                  cudaStream_t stream);
+void gemm_dyw_f32(const DeviceNf4& w, const float* dy, int64_t M, float* dx, float alpha, float beta,
+                  cudaStream_t stream);
+
 // What a Linear layer should call. With cuBLAS available and a scratch buffer given (rows*cols
 // bf16, one buffer can serve every layer in turn): dequantize W into it, then a cuBLAS bf16 GEMM,
 // which measured 1.3-3.3x faster than the fused kernel on an H200 (bench/nf4_NOTES.md); otherwise
@@ -93,6 +100,12 @@ void linear_xwt(const DeviceNf4& w, const uint16_t* x, int64_t M, void* y, OutTy
                 uint16_t* scratch, cudaStream_t stream);
 void linear_dyw(const DeviceNf4& w, const uint16_t* dy, int64_t M, void* dx, OutType out, float alpha, float beta,
                 uint16_t* scratch, cudaStream_t stream);
+// fp32 twins: dequantize to an fp32 scratch (rows*cols floats) + cuBLAS fp32 GEMM (no TF32), else
+// gemm_*_f32.
+void linear_xwt_f32(const DeviceNf4& w, const float* x, int64_t M, float* y, float alpha, float beta, float* scratch,
+                    cudaStream_t stream);
+void linear_dyw_f32(const DeviceNf4& w, const float* dy, int64_t M, float* dx, float alpha, float beta,
+                    float* scratch, cudaStream_t stream);
 
 }  // namespace hukuk::nf4::cuda
 

@@ -58,6 +58,40 @@ Napi::Value js_cuda_dequantize(const Napi::CallbackInfo& info) {
   return host;
 }
 
+// The fp32 form of nf4CudaMatmul (a: Float32Array): impl 'linear' (dequantize fp32 + cuBLAS fp32,
+// else the plain kernel) or 'simt' (the plain kernel); fp32 output.
+Napi::Value cuda_matmul_f32(const Napi::CallbackInfo& info, const Nf4Tensor& t) {
+  Napi::Env env = info.Env();
+  auto a = typed_array_arg<float>(info[1], "a");
+  const int64_t M = int_arg(info[2], "M");
+  Napi::Object opts = info.Length() > 3 && info[3].IsObject() ? info[3].As<Napi::Object>() : Napi::Object::New(env);
+  const bool backward = opts.Has("backward") && opts.Get("backward").ToBoolean().Value();
+  const std::string impl = opts.Has("impl") ? string_arg(opts.Get("impl"), "impl") : "linear";
+  HUKUK_CHECK(impl == "linear" || impl == "simt", "ENGINE_INVALID_ARG", "fp32 inputs take impl 'linear' or 'simt'");
+  const float alpha = opts.Has("alpha") ? opts.Get("alpha").As<Napi::Number>().FloatValue() : 1.f;
+  const float beta = opts.Has("beta") ? opts.Get("beta").As<Napi::Number>().FloatValue() : 0.f;
+  const int64_t N = t.shape[0], K = t.shape[1];
+  const int64_t red = backward ? N : K, outc = backward ? K : N;
+  HUKUK_CHECK(static_cast<int64_t>(a.length) == M * red, "ENGINE_INVALID_ARG", "a must hold M * reduction-length values");
+  Nf4Weight w = Nf4Weight::upload(t, nullptr);
+  DeviceBuffer<float> da = to_device(a.data, a.length);
+  DeviceBuffer<float> dc(static_cast<size_t>(M * outc));
+  if (opts.Has("c") && !opts.Get("c").IsUndefined()) {
+    auto c = typed_array_arg<float>(opts.Get("c"), "c");
+    HUKUK_CHECK(c.length == dc.size(), "ENGINE_INVALID_ARG", "c must match the output's size");
+    HUKUK_CUDA_CHECK(cudaMemcpy(dc.get(), c.data, dc.bytes(), cudaMemcpyHostToDevice));
+  } else {
+    HUKUK_CUDA_CHECK(cudaMemset(dc.get(), 0, dc.bytes()));
+  }
+  DeviceBuffer<float> scratch(impl == "linear" ? static_cast<size_t>(N * K) : 0);
+  if (backward) linear_dyw_f32(w.view(), da.get(), M, dc.get(), alpha, beta, scratch.get(), nullptr);
+  else linear_xwt_f32(w.view(), da.get(), M, dc.get(), alpha, beta, scratch.get(), nullptr);
+  HUKUK_CUDA_CHECK(cudaDeviceSynchronize());
+  auto host = Napi::Float32Array::New(env, dc.size());
+  HUKUK_CUDA_CHECK(cudaMemcpy(host.Data(), dc.get(), dc.bytes(), cudaMemcpyDeviceToHost));
+  return host;
+}
+
 // nf4CudaMatmul(q, a, M, { backward, out, impl, alpha, beta, c }):
 //   forward  y[M,N]  = alpha * a[M,K] · Wᵀ + beta * c
 //   backward dx[M,K] = alpha * a[M,N] · W  + beta * c
@@ -68,6 +102,8 @@ Napi::Value js_cuda_matmul(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Nf4Tensor t = from_js(info[0]);
   HUKUK_CHECK(t.shape.size() == 2, "ENGINE_INVALID_ARG", "nf4CudaMatmul needs a 2-D weight");
+  if (info[1].IsTypedArray() && info[1].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array)
+    return cuda_matmul_f32(info, t);
   auto a = typed_array_arg<uint16_t>(info[1], "a");
   const int64_t M = int_arg(info[2], "M");
   Napi::Object opts = info.Length() > 3 && info[3].IsObject() ? info[3].As<Napi::Object>() : Napi::Object::New(env);

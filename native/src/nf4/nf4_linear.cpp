@@ -27,6 +27,24 @@ void linear_dyw(const DeviceNf4& w, const uint16_t* dy, int64_t M, void* dx, Out
                                            out == OutType::BF16, alpha, beta);
 }
 
+void linear_xwt_f32(const DeviceNf4& w, const float* x, int64_t M, float* y, float alpha, float beta, float* scratch,
+                    cudaStream_t stream) {
+  if (scratch == nullptr || !hukuk::cuda::cublas_info().available) return gemm_xwt_f32(w, x, M, y, alpha, beta, stream);
+  dequantize_f32(w, scratch, stream);
+  using Op = hukuk::cuda::Cublas::Operand;
+  hukuk::cuda::cublas().gemm_rowmajor(stream, M, w.rows, w.cols, Op{x, hukuk::cuda::kCudaR32F, false},
+                                      Op{scratch, hukuk::cuda::kCudaR32F, true}, y, hukuk::cuda::kCudaR32F, alpha, beta);
+}
+
+void linear_dyw_f32(const DeviceNf4& w, const float* dy, int64_t M, float* dx, float alpha, float beta,
+                    float* scratch, cudaStream_t stream) {
+  if (scratch == nullptr || !hukuk::cuda::cublas_info().available) return gemm_dyw_f32(w, dy, M, dx, alpha, beta, stream);
+  dequantize_f32(w, scratch, stream);
+  using Op = hukuk::cuda::Cublas::Operand;
+  hukuk::cuda::cublas().gemm_rowmajor(stream, M, w.cols, w.rows, Op{dy, hukuk::cuda::kCudaR32F, false},
+                                      Op{scratch, hukuk::cuda::kCudaR32F, false}, dx, hukuk::cuda::kCudaR32F, alpha, beta);
+}
+
 }  // namespace hukuk::nf4::cuda
 
 #endif  // HUKUK_CUDA
