@@ -1,6 +1,7 @@
-// Importing through the UI, end to end: a model folder (checked first, copied or used in
-// place, deleted after asking, the user's own folder left alone) and the real 1,500-row
-// Soru/Cevap file, in Chromium against the real `hukuk serve`.
+// Importing and training through the UI, end to end: a model folder (checked first, copied or
+// used in place, deleted after asking, the user's own folder left alone), the real 1,500-row
+// Soru/Cevap file with its token statistics, then a CPU run started from New run whose status and
+// curves arrive live — in Chromium against the real `hukuk serve`.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -145,4 +146,22 @@ describe('import through the UI', () => {
     }
     await page.keyboard.press('Escape');
   });
+
+  it('trains from the browser: New run -> runs:create -> the worker trains -> live status and curves', async () => {
+    await page.getByTestId('nav-new-run').click();
+    await page.getByTestId('new-run-model').getByRole('combobox').click();
+    await page.getByRole('option').filter({ hasText: 'tiny with tokenizer' }).click();
+    await page.getByTestId('new-run-dataset').getByRole('combobox').click();
+    await page.getByRole('option').filter({ hasText: 'turkish law test' }).click();
+    await page.getByTestId('preset-quick-cpu-smoke').click();
+    await page.getByTestId('cfg-max-steps').fill('20');
+    await page.getByTestId('new-run-name').fill('browser run');
+    await page.getByTestId('new-run-start').click();
+    await expect.poll(() => page.evaluate(() => location.hash), { timeout: 30_000 }).toMatch(/^#\/runs\/\d+$/);
+    await page.getByTestId('run-detail').waitFor({ timeout: 30_000 });
+    // The status arrives as runs:status events while the page is open.
+    await page.locator('[data-testid="run-status"][data-status="completed"]').waitFor({ timeout: 180_000 });
+    await expect.poll(() => page.getByTestId('run-steps').textContent(), { timeout: 30_000 }).toBe('20');
+    await page.getByTestId('run-chart-loss').locator('path.recharts-curve').first().waitFor();
+  }, 300_000);
 });
