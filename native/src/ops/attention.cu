@@ -98,14 +98,14 @@ __global__ void softmax_fwd_kernel(SoftmaxArgs a, float* S, float* Pd) {
     const float p = none ? 1.f / a.Tk : s[j] * inv;
     s[j] = p;
     if (a.dropout > 0.f)
-      Pd[row * a.Tk + j] = dropout_keep_d(a.seed, a.site, uint64_t(row) * a.Tk + j, a.dropout) ? p * keep_scale : 0.f;
+      Pd[row * a.Tk + j] = dropout_keep_d(*a.seed, a.site, uint64_t(row) * a.Tk + j, a.dropout) ? p * keep_scale : 0.f;
   }
 }
 
 __global__ void dropped_probs_kernel(SoftmaxArgs a, const float* P, float* Pd, int64_t n) {
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n) return;
-  Pd[i] = dropout_keep_d(a.seed, a.site, uint64_t(i), a.dropout) ? P[i] * (1.f / (1.f - a.dropout)) : 0.f;
+  Pd[i] = dropout_keep_d(*a.seed, a.site, uint64_t(i), a.dropout) ? P[i] * (1.f / (1.f - a.dropout)) : 0.f;
 }
 
 __global__ void softmax_bwd_kernel(SoftmaxArgs a, const float* P, float* G) {
@@ -116,7 +116,7 @@ __global__ void softmax_bwd_kernel(SoftmaxArgs a, const float* P, float* G) {
   const float keep_scale = a.dropout > 0.f ? 1.f / (1.f - a.dropout) : 1.f;
   float sum = 0.f;
   for (int j = threadIdx.x; j < a.Tk; j += kSmThreads) {
-    const bool keep = a.dropout <= 0.f || dropout_keep_d(a.seed, a.site, uint64_t(row) * a.Tk + j, a.dropout);
+    const bool keep = a.dropout <= 0.f || dropout_keep_d(*a.seed, a.site, uint64_t(row) * a.Tk + j, a.dropout);
     const float v = keep ? g[j] * keep_scale : 0.f;
     g[j] = v;
     sum += v * p[j];

@@ -25,7 +25,7 @@ __device__ float ce_reduce(float v, float* shm, bool is_max) {
   return t;
 }
 
-__global__ void ce_kernel(float* logits, const int32_t* labels, int V, float gs, bool backward, float* loss_rows) {
+__global__ void ce_kernel(float* logits, const int32_t* labels, int V, const float* gsp, bool backward, float* loss_rows) {
   __shared__ float shm[kCeThreads / 32];
   const int64_t r = blockIdx.x;
   float* x = logits + r * V;
@@ -47,13 +47,14 @@ __global__ void ce_kernel(float* logits, const int32_t* labels, int V, float gs,
   __syncthreads();  // every thread has read x[y] before anyone overwrites it
   if (threadIdx.x == 0) loss_rows[r] = lse - (xy - mx);
   if (!backward) return;
+  const float gs = *gsp;
   for (int j = threadIdx.x; j < V; j += kCeThreads) {
     const float g = expf(x[j] - mx - lse) * gs;
     x[j] = j == y ? g - gs : g;
   }
 }
 
-void cross_entropy(float* logits, const int32_t* labels, int64_t rows, int V, float grad_scale, bool backward,
+void cross_entropy(float* logits, const int32_t* labels, int64_t rows, int V, const float* grad_scale, bool backward,
                    float* loss_rows, cudaStream_t s) {
   if (rows <= 0) return;
   ce_kernel<<<unsigned(rows), kCeThreads, 0, s>>>(logits, labels, V, grad_scale, backward, loss_rows);

@@ -5,20 +5,21 @@
 
 namespace hukuk::ops::cuda {
 
-__global__ void dropout_fwd_kernel(const float* x, float* y, int64_t n, float p, float scale, uint64_t seed,
+__global__ void dropout_fwd_kernel(const float* x, float* y, int64_t n, float p, float scale, const uint64_t* seedp,
                                    uint64_t site) {
+  const uint64_t seed = *seedp;
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) y[i] = dropout_keep_d(seed, site, uint64_t(i), p) ? x[i] * scale : 0.f;
 }
-__global__ void dropout_bwd_kernel(const float* dy, float* dx, int64_t n, float p, float scale, uint64_t seed,
+__global__ void dropout_bwd_kernel(const float* dy, float* dx, int64_t n, float p, float scale, const uint64_t* seedp,
                                    uint64_t site, bool acc) {
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n) return;
-  const float v = (p <= 0.f || dropout_keep_d(seed, site, uint64_t(i), p)) ? dy[i] * scale : 0.f;
+  const float v = (p <= 0.f || dropout_keep_d(*seedp, site, uint64_t(i), p)) ? dy[i] * scale : 0.f;
   dx[i] = acc ? dx[i] + v : v;
 }
 
-void dropout_forward(const float* x, float* y, int64_t n, float p, uint64_t seed, uint64_t site, cudaStream_t s) {
+void dropout_forward(const float* x, float* y, int64_t n, float p, const uint64_t* seed, uint64_t site, cudaStream_t s) {
   if (n <= 0) return;
   if (p <= 0.f) {
     if (x != y) HUKUK_CUDA_CHECK(cudaMemcpyAsync(y, x, size_t(n) * sizeof(float), cudaMemcpyDeviceToDevice, s));
@@ -28,7 +29,7 @@ void dropout_forward(const float* x, float* y, int64_t n, float p, uint64_t seed
   HUKUK_CUDA_LAUNCH_CHECK();
 }
 
-void dropout_backward(const float* dy, float* dx, int64_t n, float p, uint64_t seed, uint64_t site, bool accumulate,
+void dropout_backward(const float* dy, float* dx, int64_t n, float p, const uint64_t* seed, uint64_t site, bool accumulate,
                       cudaStream_t s) {
   if (n <= 0) return;
   if (p <= 0.f && !accumulate) {

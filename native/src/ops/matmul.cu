@@ -8,7 +8,7 @@
 namespace hukuk::ops::cuda {
 
 // cublasComputeType_t values (cublas_api.h), spelled here since no cuBLAS header is present.
-constexpr int kCompute32F = 68, kCompute32FFast16BF = 75;
+constexpr int kCompute32F = 68, kCompute32FFast16BF = 75, kCompute32FFastTF32 = 77;
 
 void gemm(cudaStream_t s, Precision p, bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
           long long sA, const float* B, int ldb, long long sB, float beta, float* C, int ldc, long long sC,
@@ -21,7 +21,7 @@ void gemm(cudaStream_t s, Precision p, bool ta, bool tb, int M, int N, int K, fl
   using namespace hukuk::cuda;
   const int st = blas.api().gemm_strided_batched_ex(
       h, tb ? kCublasOpT : kCublasOpN, ta ? kCublasOpT : kCublasOpN, N, M, K, &alpha, B, kCudaR32F, ldb, sB, A,
-      kCudaR32F, lda, sA, &beta, C, kCudaR32F, ldc, sC, batch, p == Precision::BF16 ? kCompute32FFast16BF : kCompute32F,
+      kCudaR32F, lda, sA, &beta, C, kCudaR32F, ldc, sC, batch, p == Precision::BF16 ? kCompute32FFast16BF : p == Precision::TF32 ? kCompute32FFastTF32 : kCompute32F,
       kCublasGemmDefault);
   if (st != 0)
     HUKUK_FAIL("ENGINE_CUDA", "cublasGemmStridedBatchedEx failed with status " + std::to_string(st) + " (M=" +

@@ -3,6 +3,8 @@
 // synchronizes). Storage is fp32; the GEMM's precision picks fp32 (exact, for parity) or bf16
 // tensor cores with fp32 accumulation (CUBLAS_COMPUTE_32F_FAST_16BF: inputs rounded to bf16).
 // Dropout uses the CPU's counter hash (ops/dropout.h), so the masks are the same on both devices.
+// Seeds (and the loss scale) are read from device memory, so a captured CUDA graph replays a
+// step with new values without being captured again.
 #pragma once
 #include <cstdint>
 
@@ -13,7 +15,7 @@
 
 namespace hukuk::ops::cuda {
 
-enum class Precision { F32, BF16 };
+enum class Precision { F32, BF16, TF32 };
 
 // Row-major C[M,N] (ldc) = alpha * op(A) · op(B) + beta * C over `batch` matrices (strides in
 // elements; 0 = shared). op(A) = A^T when ta (A stored [K,M]), op(B) = B^T when tb (B stored [N,K]).
@@ -35,8 +37,8 @@ void scale(float* x, int64_t n, float k, cudaStream_t s);                       
 void embedding_forward(const float* table, int d, const int32_t* ids, int64_t rows, float* out, cudaStream_t s);
 
 // dropout.cu: y = x * keep / (1 - p) (in place allowed; p == 0 copies); dx (+)= dy * keep / (1 - p)
-void dropout_forward(const float* x, float* y, int64_t n, float p, uint64_t seed, uint64_t site, cudaStream_t s);
-void dropout_backward(const float* dy, float* dx, int64_t n, float p, uint64_t seed, uint64_t site, bool accumulate,
+void dropout_forward(const float* x, float* y, int64_t n, float p, const uint64_t* seed, uint64_t site, cudaStream_t s);
+void dropout_backward(const float* dy, float* dx, int64_t n, float p, const uint64_t* seed, uint64_t site, bool accumulate,
                       cudaStream_t s);
 
 // norm.cu: T5 RMS norm (no mean, no bias); rstd optional in the forward
@@ -67,7 +69,8 @@ struct SoftmaxArgs {
   bool causal = false;
   int q_offset = 0;
   float dropout = 0.f;
-  uint64_t seed = 0, site = 0;
+  const uint64_t* seed = nullptr;  // device pointer (read only when dropout > 0)
+  uint64_t site = 0;
 };
 void softmax_forward(const SoftmaxArgs& a, float* scores_to_P, float* Pd, cudaStream_t s);
 // Pd = dropout(P) again (the backward's dV needs it; nothing stored)
@@ -76,9 +79,9 @@ void dropped_probs(const SoftmaxArgs& a, const float* P, float* Pd, cudaStream_t
 void softmax_backward(const SoftmaxArgs& a, const float* P, float* dPd_to_dS, cudaStream_t s);
 
 // cross_entropy.cu: per row loss (0 for label -100) into loss_rows; with backward, the logits
-// are overwritten by grad_scale * (softmax - onehot) (zero rows for -100). One pass per row;
+// are overwritten by *grad_scale (device) * (softmax - onehot) (zero rows for -100). One pass per row;
 // the probabilities never exist as a separate tensor.
-void cross_entropy(float* logits, const int32_t* labels, int64_t rows, int V, float grad_scale, bool backward,
+void cross_entropy(float* logits, const int32_t* labels, int64_t rows, int V, const float* grad_scale, bool backward,
                    float* loss_rows, cudaStream_t s);
 
 }  // namespace hukuk::ops::cuda

@@ -32,6 +32,7 @@ std::vector<float> download(const float*, size_t) { no_cuda(); }
 #include <memory>
 #include <mutex>
 #include <string>
+#include <tuple>
 
 #include "core/arena.h"
 #include "core/cuda_runtime.h"
@@ -98,7 +99,19 @@ struct Acts {
 
 struct Ctx {
   bool train = false, use_lora = true;
-  uint64_t seed = 0;
+  const uint64_t* seed = nullptr;  // device slot holding the step's dropout seed
+};
+
+// What a captured step depends on besides the arena's pointers (fixed per plan).
+struct GraphKey {
+  Shape sh;
+  bool backward, train, use_lora, need_enc;
+  bool operator<(const GraphKey& o) const {
+    auto t = [](const GraphKey& k) {
+      return std::make_tuple(k.sh.B, k.sh.S, k.sh.T, k.backward, k.train, k.use_lora, k.need_enc);
+    };
+    return t(*this) < t(o);
+  }
 };
 
 struct Profile {
@@ -133,7 +146,14 @@ struct Profile {
 class T5Cuda {
  public:
   T5Impl& I;
-  cudaStream_t s = nullptr;  // the legacy default stream: the trainer's AdamW kernels are ordered after us
+  // Our own (blocking) stream: it can be captured into a CUDA graph, and it still synchronizes
+  // with the legacy default stream that the trainer's AdamW kernels use.
+  cudaStream_t s = nullptr;
+  // Captured training steps (one per shape and mode), replayed with new inputs and seeds.
+  std::map<GraphKey, cudaGraphExec_t> graphs;
+  bool graphs_ok = true;
+  uint64_t* d_seed = nullptr;  // [1] the step's dropout seed
+  float* d_gscale = nullptr;   // [1] 1 / number of label tokens
   oc::Precision prec = oc::Precision::F32;
   std::vector<DeviceBuffer<float>> owned;  // fp32 weights
   float *shared = nullptr, *lm_head = nullptr, *enc_final_ln = nullptr, *dec_final_ln = nullptr;
@@ -174,7 +194,25 @@ class T5Cuda {
     }
     hukuk::cuda::cublas();  // fail early (ENGINE_NO_CUBLAS) rather than at the first step
     prof.on = std::getenv("HUKUK_T5_PROFILE") != nullptr;
+    graphs_ok = !(std::getenv("HUKUK_T5_GRAPHS") && std::string(std::getenv("HUKUK_T5_GRAPHS")) == "0");
+    HUKUK_CUDA_CHECK(cudaStreamCreate(&s));
+    scalars.resize(2);
+    d_seed = reinterpret_cast<uint64_t*>(scalars.get());
+    d_gscale = reinterpret_cast<float*>(scalars.get() + 1);
     upload_weights();
+  }
+  ~T5Cuda() {
+    drop_graphs();
+    if (s) {
+      cudaStreamSynchronize(s);
+      cudaStreamDestroy(s);
+    }
+  }
+  DeviceBuffer<uint64_t> scalars;
+
+  void drop_graphs() {
+    for (auto& g : graphs) cudaGraphExecDestroy(g.second);
+    graphs.clear();
   }
 
   float* upload(const std::vector<float>& v) {
@@ -257,6 +295,7 @@ class T5Cuda {
     lora_buf.release();
     lora_n = n;
     planned = Shape{};  // h buffers live in the arena: plan again
+    drop_graphs();
     if (!n) return;
     lora_buf.resize(4 * n);
     float* base = lora_buf.get();
@@ -337,7 +376,10 @@ class T5Cuda {
         a.cP = f(size_t(sh.B) * H * sh.T * sh.S); a.cctx = f(M * inner); a.x_mid2 = f(M * d);
       }
       a.n3 = f(M * d); a.rstd3 = f(M);
-      a.pre0 = f(M * ff); a.pre1 = c.is_gated ? f(M * ff) : nullptr; a.hff = f(M * ff);
+      a.pre0 = f(M * ff); a.pre1 = c.is_gated ? f(M * ff) : nullptr;
+      // ReLU, not gated: the backward needs only where pre0 > 0, which the (dropped) output keeps
+      // (a dropped position has a zero gradient anyway), so the activation is computed in place.
+      a.hff = relu_in_place() ? a.pre0 : f(M * ff);
     };
     ea.assign(enc.size() + 1, Acts{});
     da.assign(dec.size() + 1, Acts{});
@@ -383,6 +425,7 @@ class T5Cuda {
       arena_buf.release();  // never hold two arenas at once
       arena_buf.resize(need);
     }
+    drop_graphs();  // captured pointers are the old plan's
     Arena real(arena_buf.get(), arena_buf.size());
     layout(real, sh, backward);
     arena_high = std::max(arena_high, need);
@@ -409,8 +452,8 @@ class T5Cuda {
       xd = tmp_lora_x;
     }
     float* h = save_h ? lo.h : tmp_r;
-    oc::linear_xwt(s, prec, xd, lo.A, h, M, lo.r, L.in);
-    oc::linear_xwt(s, prec, h, lo.B, y, M, L.out, lo.r, lo.scale, 1.f);
+    oc::linear_xwt(s, lora_prec, xd, lo.A, h, M, lo.r, L.in);
+    oc::linear_xwt(s, lora_prec, h, lo.B, y, M, L.out, lo.r, lo.scale, 1.f);
   }
 
   void linear_bwd(DLin& L, const float* x, const float* dy, int M, float* dx, bool acc_dx, const Ctx& st,
@@ -426,15 +469,15 @@ class T5Cuda {
       xd = tmp_lora_x;
     }
     // gB += scale * dyᵀ h ; dh = scale * dy B ; gA += dhᵀ xd ; dx += dh A
-    oc::gemm(s, prec, true, false, L.out, lo.r, M, lo.scale, dy, L.out, 0, lo.h, lo.r, 0, 1.f, lo.gB, lo.r, 0);
-    oc::gemm(s, prec, false, false, M, lo.r, L.out, lo.scale, dy, L.out, 0, lo.B, lo.r, 0, 0.f, tmp_r, lo.r, 0);
-    oc::gemm(s, prec, true, false, lo.r, L.in, M, 1.f, tmp_r, lo.r, 0, xd, L.in, 0, 1.f, lo.gA, L.in, 0);
+    oc::gemm(s, lora_prec, true, false, L.out, lo.r, M, lo.scale, dy, L.out, 0, lo.h, lo.r, 0, 1.f, lo.gB, lo.r, 0);
+    oc::gemm(s, lora_prec, false, false, M, lo.r, L.out, lo.scale, dy, L.out, 0, lo.B, lo.r, 0, 0.f, tmp_r, lo.r, 0);
+    oc::gemm(s, lora_prec, true, false, lo.r, L.in, M, 1.f, tmp_r, lo.r, 0, xd, L.in, 0, 1.f, lo.gA, L.in, 0);
     if (dx) {
       if (p > 0.f) {
-        oc::gemm(s, prec, false, false, M, L.in, lo.r, 1.f, tmp_r, lo.r, 0, lo.A, L.in, 0, 0.f, tmp_lora_x, L.in, 0);
+        oc::gemm(s, lora_prec, false, false, M, L.in, lo.r, 1.f, tmp_r, lo.r, 0, lo.A, L.in, 0, 0.f, tmp_lora_x, L.in, 0);
         oc::dropout_backward(tmp_lora_x, dx, int64_t(M) * L.in, p, st.seed, site, true, s);
       } else {
-        oc::gemm(s, prec, false, false, M, L.in, lo.r, 1.f, tmp_r, lo.r, 0, lo.A, L.in, 0, 1.f, dx, L.in, 0);
+        oc::gemm(s, lora_prec, false, false, M, L.in, lo.r, 1.f, tmp_r, lo.r, 0, lo.A, L.in, 0, 1.f, dx, L.in, 0);
       }
     }
   }
@@ -590,6 +633,11 @@ class T5Cuda {
   }
 
   const float* head() const { return I.cfg.tie_word_embeddings ? shared : lm_head; }
+  // The LoRA products are tiny (rank r) and carry the whole training signal: always fp32, so
+  // bf16 rounding of A, B and h never reaches the gradients (measured: bf16 LoRA products put the
+  // fixtures' gradient errors at 3-6e-2, over issue 5's 3e-2).
+  static constexpr oc::Precision lora_prec = oc::Precision::F32;
+  bool relu_in_place() const { return !I.cfg.is_gated && I.act == ops::Act::Relu; }
 
   // ---------------------------------------------------------------- backward
   // g = dLoss/d(block output) in place; FFN then returns dLoss/d(ffn input) accumulated into g
@@ -606,7 +654,7 @@ class T5Cuda {
       linear_bwd(b.wi0, a.n3, g_ff0, M, g_n, false, st, lsite(b.wi0, stack, l));
       linear_bwd(b.wi1, a.n3, g_ff1, M, g_n, true, st, lsite(b.wi1, stack, l));
     } else {
-      oc::act_backward(I.act, a.pre0, g_ffh, g_ff0, nff, s);
+      oc::act_backward(I.act, a.pre0, g_ffh, g_ff0, nff, s);  // pre0 == hff when relu_in_place()
       linear_bwd(b.wi, a.n3, g_ff0, M, g_n, false, st, lsite(b.wi, stack, l));
     }
     oc::rmsnorm_backward(x_before, b.ln_ff, a.rstd3, g_n, g, M, d, true, s);
@@ -687,6 +735,35 @@ class T5Cuda {
     return false;
   }
 
+  // Replays the graph for `key`, capturing `body` first if needed. A capture that fails (a call
+  // that cannot be captured) turns graphs off for this model and runs `body` directly.
+  template <typename F>
+  void run_graph(const GraphKey& key, F&& body) {
+    auto it = graphs.find(key);
+    if (it == graphs.end()) {
+      cudaGraph_t g = nullptr;
+      cudaGraphExec_t exec = nullptr;
+      HUKUK_CUDA_CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed));
+      try {
+        body();
+      } catch (const std::exception& e) {
+        cudaStreamEndCapture(s, &g);
+        if (g) cudaGraphDestroy(g);
+        cudaGetLastError();
+        graphs_ok = false;
+        std::fprintf(stderr, "t5cuda: CUDA graph capture failed (%s); running without graphs\n", e.what());
+        body();
+        return;
+      }
+      HUKUK_CUDA_CHECK(cudaStreamEndCapture(s, &g));
+      const cudaError_t ie = cudaGraphInstantiate(&exec, g, 0);
+      cudaGraphDestroy(g);
+      HUKUK_CUDA_CHECK(ie);
+      it = graphs.emplace(key, exec).first;
+    }
+    HUKUK_CUDA_CHECK(cudaGraphLaunch(it->second, s));
+  }
+
   // ---------------------------------------------------------------- one step
   StepResult run(const Batch& bt, const StepOptions& o, bool backward) {
     std::lock_guard<std::mutex> lock(mu);
@@ -734,6 +811,12 @@ class T5Cuda {
       }
     plan(sh, backward);
     prof.on = std::getenv("HUKUK_T5_PROFILE") != nullptr;
+    if (const char* e = std::getenv("HUKUK_T5_GEMM")) {  // benchmark experiments: fp32 | bf16 | tf32
+      const std::string v = e;
+      const oc::Precision p = v == "tf32" ? oc::Precision::TF32 : v == "fp32" ? oc::Precision::F32 : oc::Precision::BF16;
+      if (p != prec) drop_graphs();
+      prec = p;
+    }
     prof.mark("start", s);
     HUKUK_CUDA_CHECK(cudaMemcpyAsync(d_ids, bt.input_ids, sizeof(int32_t) * Ms, cudaMemcpyHostToDevice, s));
     HUKUK_CUDA_CHECK(cudaMemcpyAsync(d_mask, mask.data(), sizeof(int32_t) * Ms, cudaMemcpyHostToDevice, s));
@@ -750,11 +833,32 @@ class T5Cuda {
       HUKUK_CUDA_CHECK(cudaMemcpy(dec_bias, db.data(), db.size() * sizeof(float), cudaMemcpyHostToDevice));
       bias_shape = sh;
     }
-    const Ctx st{o.train, o.use_adapter && I.has_lora, o.dropout_seed};
-    encoder_forward(sh, st, backward);
-    prof.mark("enc_fwd", s);
-    decoder_forward(sh, st, backward);
-    prof.mark("dec_fwd_head", s);
+    const Ctx st{o.train, o.use_adapter && I.has_lora, d_seed};
+    const uint64_t seed = o.dropout_seed;
+    const float gscale = count ? float(1.0 / double(count)) : 0.f;
+    HUKUK_CUDA_CHECK(cudaMemcpyAsync(d_seed, &seed, sizeof seed, cudaMemcpyHostToDevice, s));
+    HUKUK_CUDA_CHECK(cudaMemcpyAsync(d_gscale, &gscale, sizeof gscale, cudaMemcpyHostToDevice, s));
+    const bool do_bwd = backward && count > 0;
+    const bool need_enc = do_bwd && encoder_has_lora();
+    // A training step (no logits wanted) is one CUDA graph: captured once per shape and mode,
+    // then replayed, so the ~10k kernel and GEMM launches of a step cost one launch.
+    const bool graphed = bt.labels && !o.logits_out && graphs_ok && !prof.on;
+    if (graphed) {
+      run_graph(GraphKey{sh, do_bwd, st.train, st.use_lora, need_enc}, [&] {
+        encoder_forward(sh, st, backward);
+        decoder_forward(sh, st, backward);
+        oc::cross_entropy(logits, d_labels, Mt, c.vocab_size, d_gscale, do_bwd, loss_rows, s);
+        if (do_bwd) {
+          decoder_backward(sh, st, need_enc);
+          if (need_enc) encoder_backward(sh, st);
+        }
+      });
+    } else {
+      encoder_forward(sh, st, backward);
+      prof.mark("enc_fwd", s);
+      decoder_forward(sh, st, backward);
+      prof.mark("dec_fwd_head", s);
+    }
     if (o.logits_out)
       HUKUK_CUDA_CHECK(cudaMemcpy(o.logits_out, logits, sizeof(float) * size_t(Mt) * c.vocab_size, cudaMemcpyDeviceToHost));
     StepResult r;
@@ -763,15 +867,15 @@ class T5Cuda {
       HUKUK_CUDA_CHECK(cudaStreamSynchronize(s));
       return r;
     }
-    const bool do_bwd = backward && count > 0;
-    oc::cross_entropy(logits, d_labels, Mt, c.vocab_size, count ? float(1.0 / double(count)) : 0.f, do_bwd, loss_rows, s);
-    prof.mark("ce", s);
-    if (do_bwd) {
-      const bool need_enc = encoder_has_lora();
-      decoder_backward(sh, st, need_enc);
-      prof.mark("dec_bwd", s);
-      if (need_enc) encoder_backward(sh, st);
-      prof.mark("enc_bwd", s);
+    if (!graphed) {
+      oc::cross_entropy(logits, d_labels, Mt, c.vocab_size, d_gscale, do_bwd, loss_rows, s);
+      prof.mark("ce", s);
+      if (do_bwd) {
+        decoder_backward(sh, st, need_enc);
+        prof.mark("dec_bwd", s);
+        if (need_enc) encoder_backward(sh, st);
+        prof.mark("enc_bwd", s);
+      }
     }
     std::vector<float> lr(static_cast<size_t>(Mt));
     HUKUK_CUDA_CHECK(cudaMemcpy(lr.data(), loss_rows, sizeof(float) * size_t(Mt), cudaMemcpyDeviceToHost));
