@@ -163,5 +163,13 @@ describe('import through the UI', () => {
     await page.locator('[data-testid="run-status"][data-status="completed"]').waitFor({ timeout: 180_000 });
     await expect.poll(() => page.getByTestId('run-steps').textContent(), { timeout: 30_000 }).toBe('20');
     await page.getByTestId('run-chart-loss').locator('path.recharts-curve').first().waitFor();
+    expect(readdirSync(join(served.dataDir, 'runs')).length).toBe(1);
+
+    // Deleting asks first, then removes the run and its folder (checkpoints, adapter).
+    await page.getByTestId('run-delete').click();
+    await page.getByTestId('run-delete-confirm').click();
+    await expect.poll(() => page.evaluate(() => location.hash), { timeout: 30_000 }).toBe('#/runs');
+    await page.getByTestId('runs-empty').waitFor({ timeout: 30_000 });
+    expect(readdirSync(join(served.dataDir, 'runs'))).toEqual([]);
   }, 300_000);
 });

@@ -1,14 +1,35 @@
 // One run: its state, configuration and the curves of what the trainer measured (runs:metrics),
 // kept live by the runs:metrics and runs:status events while it trains.
 import { useEffect, useMemo, useState } from 'react';
-import { Alert, AlertTitle, Box, Button, Paper, Stack, Table, TableBody, TableCell, TableRow, Typography, useTheme } from '@mui/material';
+import {
+  Alert,
+  AlertTitle,
+  Box,
+  Button,
+  Dialog,
+  DialogActions,
+  DialogContent,
+  DialogContentText,
+  DialogTitle,
+  Paper,
+  Stack,
+  Table,
+  TableBody,
+  TableCell,
+  TableRow,
+  Typography,
+  useTheme,
+} from '@mui/material';
 import ArrowBackIcon from '@mui/icons-material/ArrowBack';
+import DeleteOutlineIcon from '@mui/icons-material/DeleteOutline';
+import StopCircleOutlinedIcon from '@mui/icons-material/StopCircleOutlined';
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import type { MetricPoint, Run } from '../../../common/contract/runs';
 import { useI18n, type Language, type Translate } from '../../i18n';
 import { api } from '../../state/api';
 import { navigate } from '../../state/router';
 import { useQuery } from '../../state/use-query';
+import { useNotify, useReportError } from '../../state/errors';
 import { QueryView } from '../../components/QueryView';
 import { formatDateTime, formatDuration, formatNumber } from '../../components/format';
 import { monoFonts } from '../../theme';
@@ -44,6 +65,8 @@ function RunView({ run }: { run: Run }) {
           {run.name}
         </Typography>
         <RunStatusChip run={run} t={t} />
+        <Box sx={{ flex: 1 }} />
+        <RunActions run={run} t={t} />
       </Stack>
       {run.error && (
         <Alert severity={run.status === 'failed' ? 'error' : 'warning'} data-testid="run-error">
@@ -84,6 +107,59 @@ function RunView({ run }: { run: Run }) {
       )}
       <ConfigTable config={run.config} title={t('runs.config')} />
     </Stack>
+  );
+}
+
+/** Stop a queued or running run; delete a finished one after asking (runs:cancel, runs:delete). */
+function RunActions({ run, t }: { run: Run; t: Translate }) {
+  const report = useReportError();
+  const notify = useNotify();
+  const [asking, setAsking] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const active = run.status === 'queued' || run.status === 'running';
+  const cancel = async () => {
+    setBusy(true);
+    const r = await api.runs.cancel({ id: run.id });
+    setBusy(false);
+    if (!r.ok) report(r.error);
+    else if (r.value.cancelled) notify(t('runs.cancelled', { name: run.name }));
+  };
+  const remove = async () => {
+    setBusy(true);
+    const r = await api.runs.delete({ id: run.id });
+    setBusy(false);
+    setAsking(false);
+    if (!r.ok) return report(r.error);
+    notify(t('runs.deleted', { name: run.name }));
+    navigate('runs');
+  };
+  if (active) {
+    return (
+      <Button variant="outlined" color="warning" startIcon={<StopCircleOutlinedIcon />} onClick={cancel} disabled={busy} data-testid="run-cancel">
+        {t('runs.cancel')}
+      </Button>
+    );
+  }
+  return (
+    <>
+      <Button variant="outlined" color="error" startIcon={<DeleteOutlineIcon />} onClick={() => setAsking(true)} disabled={busy} data-testid="run-delete">
+        {t('runs.delete')}
+      </Button>
+      <Dialog open={asking} onClose={() => !busy && setAsking(false)} maxWidth="xs" fullWidth data-testid="run-delete-dialog">
+        <DialogTitle>{t('runs.deleteTitle', { name: run.name })}</DialogTitle>
+        <DialogContent>
+          <DialogContentText>{t('runs.deleteBody')}</DialogContentText>
+        </DialogContent>
+        <DialogActions sx={{ px: 3, pb: 2 }}>
+          <Button onClick={() => setAsking(false)} disabled={busy} autoFocus>
+            {t('runs.keep')}
+          </Button>
+          <Button color="error" variant="contained" onClick={remove} disabled={busy} data-testid="run-delete-confirm">
+            {t('runs.deleteConfirm')}
+          </Button>
+        </DialogActions>
+      </Dialog>
+    </>
   );
 }
 
