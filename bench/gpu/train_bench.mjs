@@ -3,7 +3,7 @@
 // bf16 compute. One step = forwardBackward(train) + optimizerStep (CUDA AdamW) + zeroGrad.
 //   node bench/gpu/train_bench.mjs --model DIR [--shapes 16x64x128,16x512x512,8x512x512]
 //        [--steps 20] [--warm 3] [--compute bf16] [--json out.jsonl]
-// Prints one JSON line per shape: samples/s, ms/step, memory (weights + LoRA + arena high water,
+// Prints one JSON line per shape: samples/s, ms/step, memory (weights + LoRA + this shape's arena plan,
 // comparable with torch's max_memory_allocated; and the device's used memory), the arithmetic
 // floor of the step at --peak TFLOP/s, and a per-phase profile of one extra step (CUDA events).
 import { appendFileSync } from 'node:fs';
@@ -86,8 +86,8 @@ for (const sh of values.shapes.split(',')) {
     const floorMs = (flops / (Number(values.peak) * 1e12)) * 1e3;
     out = {
       kind: 'train', tag: values.tag, shape: sh, bs: B, src: S, tgt: T, samples_per_s: +((B * 1000) / ms).toFixed(2), ms_per_step: +ms.toFixed(2),
-      peak_gib: +((mem.weights + mem.lora + mem.arena) / GiB).toFixed(3), weights_gib: +(mem.weights / GiB).toFixed(3),
-      arena_gib: +(mem.arena / GiB).toFixed(3), device_used_gib: +(mem.deviceUsed / GiB).toFixed(3),
+      peak_gib: +((mem.weights + mem.lora + mem.arenaPlan) / GiB).toFixed(3), weights_gib: +(mem.weights / GiB).toFixed(3),
+      arena_gib: +(mem.arenaPlan / GiB).toFixed(3), device_used_gib: +(mem.deviceUsed / GiB).toFixed(3),
       tflop_per_step: +(flops / 1e12).toFixed(2), achieved_tflops: +(flops / ms / 1e9).toFixed(1), floor_ms: +floorMs.toFixed(2),
       x_floor: +(ms / floorMs).toFixed(1), loss: +loss.toFixed(4),
     };

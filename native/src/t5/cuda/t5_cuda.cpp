@@ -166,7 +166,7 @@ class T5Cuda {
   std::vector<DLora*> loras;  // in linears() order
   // arena
   DeviceBuffer<uint8_t> arena_buf;
-  size_t arena_high = 0;
+  size_t arena_high = 0, arena_plan = 0;
   Shape planned{};
   bool planned_bwd = false;
   std::vector<Acts> ea, da;
@@ -421,7 +421,8 @@ class T5Cuda {
     Arena measure;
     layout(measure, sh, backward);
     const size_t need = measure.high_water();
-    if (need > arena_buf.size()) {
+    // grow when too small, shrink when under half used (a smaller shape bucket after a larger one)
+    if (need > arena_buf.size() || need < arena_buf.size() / 2) {
       arena_buf.release();  // never hold two arenas at once
       arena_buf.resize(need);
     }
@@ -429,6 +430,7 @@ class T5Cuda {
     Arena real(arena_buf.get(), arena_buf.size());
     layout(real, sh, backward);
     arena_high = std::max(arena_high, need);
+    arena_plan = need;
     planned = sh;
     planned_bwd = backward;
     bias_shape = Shape{};
@@ -947,7 +949,7 @@ std::vector<float> download(const float* device_ptr, size_t n) {
 }
 MemoryUse memory_use(const T5Impl& I) {
   T5Cuda& c = get(I);
-  return {c.weight_bytes, c.lora_n * 4 * sizeof(float), c.arena_high};
+  return {c.weight_bytes, c.lora_n * 4 * sizeof(float), c.arena_high, c.arena_plan};
 }
 
 }  // namespace hukuk::t5cuda

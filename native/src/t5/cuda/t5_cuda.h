@@ -29,9 +29,10 @@ void lora_to_host(const T5Impl& I);  // device LoRA (weights, grads, moments) ->
 std::vector<ParamRef> lora_params(T5Impl& I);
 std::vector<float> download(const float* device_ptr, size_t n);  // a copy on the host (loraTensors)
 void zero_grad(T5Impl& I);
-// Bytes of device memory the model holds: weights, LoRA state, the activation arena (high water).
+// Bytes of device memory the model holds: weights, LoRA state, the activation arena (high water
+// over the model's life) and the plan of the last shape (what that shape needs).
 struct MemoryUse {
-  size_t weights = 0, lora = 0, arena = 0;
+  size_t weights = 0, lora = 0, arena = 0, arena_plan = 0;
 };
 MemoryUse memory_use(const T5Impl& I);
 

@@ -1,4 +1,4 @@
-// engine.t5CudaMemory(model) -> { weights, lora, arena, deviceUsed, deviceTotal } (bytes), for
+// engine.t5CudaMemory(model) -> { weights, lora, arena, arenaPlan, deviceUsed, deviceTotal } (bytes), for
 // the benchmark and the VRAM estimate: what a CUDA T5 model holds (its weights, LoRA state and
 // the high-water mark of its activation arena) and what the device reports in use overall.
 #include <napi.h>
@@ -19,6 +19,7 @@ static Napi::Value t5_cuda_memory(const Napi::CallbackInfo& info) {
   o.Set("weights", double(u.weights));
   o.Set("lora", double(u.lora));
   o.Set("arena", double(u.arena));
+  o.Set("arenaPlan", double(u.arena_plan));
 #if defined(HUKUK_CUDA)
   size_t free_b = 0, total_b = 0;
   hukuk::cuda::memory_info(&free_b, &total_b);
