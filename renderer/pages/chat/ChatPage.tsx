@@ -196,7 +196,10 @@ function Conversation({ session, s, onDeleted }: { session: ChatSessionInfo; s: 
     };
   }, [session.id, reload]);
 
-  useEffect(() => bottom.current?.scrollIntoView({ block: 'end' }), [live, messages]);
+  // Braces: newer Chromium's scrollIntoView returns a Promise, which React would call as a cleanup.
+  useEffect(() => {
+    void bottom.current?.scrollIntoView({ block: 'end' });
+  }, [live, messages.status, messages.value]);
 
   const list = messages.status === 'ok' ? messages.value : [];
   const generating = list.find((m) => m.role === 'assistant' && m.stats.status === 'generating');
