@@ -15,6 +15,7 @@ import { DataTable, type Column } from '../../components/DataTable';
 import { formatDateTime, formatDuration } from '../../components/format';
 import { RunDetail } from './RunDetail';
 import { RunStatusChip } from './RunStatusChip';
+import { CompareRuns } from './CompareRuns';
 
 export function RunsPage() {
   const param = useRouteParam();
@@ -43,7 +44,10 @@ function RunsList() {
           list.length === 0 ? (
             <EmptyState testId="runs-empty" icon={<TimelineOutlinedIcon />} title={t('runs.emptyTitle')} body={t('runs.emptyBody')} actions={start} />
           ) : (
-            <DataTable rows={list} columns={runColumns(t, language)} rowKey={(r) => r.id} testId="runs-table" label={t('runs.title')} />
+            <>
+              <DataTable rows={list} columns={runColumns(t, language)} rowKey={(r) => r.id} testId="runs-table" label={t('runs.title')} />
+              <CompareRuns runs={list} language={language} />
+            </>
           )
         }
       </QueryView>
