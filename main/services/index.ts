@@ -6,7 +6,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SystemInfo } from '../../common/contract/system';
 import { openDatabase, type Db } from '../store/db';
-import { updateRunStatus } from '../store/repositories';
+import { failUnfinishedRuns, updateRunStatus } from '../store/repositories';
+import { acquireDataFolderLock } from './data-lock';
 import { Supervisor } from '../jobs/supervisor';
 import { forkWorkerFactory, type WorkerFactory } from '../jobs/worker-process';
 import { EventHub } from './events';
@@ -44,6 +45,8 @@ export interface AppServices {
   close(): Promise<void>;
 }
 
+export const UNFINISHED_RUN_REASON = 'The app stopped while this run was in progress.';
+
 export function dataPaths(dataDir: string): DataPaths {
   return {
     root: dataDir,
@@ -56,8 +59,20 @@ export function dataPaths(dataDir: string): DataPaths {
 
 export function createAppServices(options: ServicesOptions): AppServices {
   const paths = dataPaths(options.dataDir);
-  for (const dir of [paths.root, paths.models, paths.datasets, paths.runs]) mkdirSync(dir, { recursive: true });
-  const db = openDatabase(paths.db);
+  // One writer per data folder (the app, `hukuk serve`, a writing CLI command): throws
+  // AppError('conflict') naming the other process's pid.
+  const lock = acquireDataFolderLock(paths.root);
+  let db: Db;
+  try {
+    for (const dir of [paths.root, paths.models, paths.datasets, paths.runs]) mkdirSync(dir, { recursive: true });
+    db = openDatabase(paths.db);
+    // With the lock held no other process can be running these: they were left by one that
+    // crashed or was killed. Their worker is gone, so they can only fail.
+    failUnfinishedRuns(db, UNFINISHED_RUN_REASON);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
   const events = new EventHub();
   // Warnings and errors (a worker crash, a refused WebSocket) also go to every UI.
   const log = (level: 'info' | 'warn' | 'error', message: string) => {
@@ -94,8 +109,12 @@ export function createAppServices(options: ServicesOptions): AppServices {
     async close() {
       if (closed) return;
       closed = true;
-      await supervisor.stop();
-      db.close();
+      try {
+        await supervisor.stop();
+        db.close();
+      } finally {
+        lock.release();
+      }
     },
   };
 }

@@ -9,6 +9,7 @@ import { summarize, ModelsService, sqliteModelStore } from '../../services/model
 import { inspectModelFolder } from '../../io/models/inspect';
 import { openDatabase } from '../../store/db';
 import { dataPaths } from '../../services';
+import { withDataFolderLock } from '../../services/data-lock';
 import type { CliContext } from '../types';
 
 export const summary = 'model folders: inspect <dir> | import <dir> [--reference] | list | delete <id> --yes';
@@ -51,11 +52,16 @@ function formatModel(m: Model): string {
   return `${String(m.id).padStart(4)}  ${m.name.padEnd(36)} ${(m.modelType ?? '?').padEnd(4)} ${formatParams(m.paramCount ?? 0).padStart(7)} ${layers.padStart(7)} vocab ${String(m.vocabSize ?? '?').padStart(6)} ${(m.dtype ?? '?').padEnd(5)} ${formatBytes(m.diskBytes ?? 0).padStart(8)}  ${m.copied ? 'copy' : 'reference'}`;
 }
 
-export function withService<T>(ctx: CliContext, fn: (s: ModelsService) => Promise<T>): Promise<T> {
+/** The models service over the data folder's database; `write` (the default) holds the data
+ *  folder's lock meanwhile, so the app or `hukuk serve` cannot be writing at the same time. */
+export async function withService<T>(ctx: CliContext, fn: (s: ModelsService) => Promise<T>, o: { write?: boolean } = {}): Promise<T> {
   const paths = dataPaths(ctx.dataDir);
-  const db = openDatabase(paths.db);
-  const svc = new ModelsService(sqliteModelStore(db), { dataDir: paths.root, modelsDir: paths.models });
-  return fn(svc).finally(() => db.close());
+  const body = async () => {
+    const db = openDatabase(paths.db);
+    const svc = new ModelsService(sqliteModelStore(db), { dataDir: paths.root, modelsDir: paths.models });
+    return fn(svc).finally(() => db.close());
+  };
+  return o.write === false ? body() : withDataFolderLock(paths.root, body);
 }
 
 export function progressLine(ctx: CliContext): (p: { phase: string; file?: string; bytesDone: number; bytesTotal: number | null }) => void {
@@ -104,7 +110,7 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
         return 0;
       }
       case 'list': {
-        const list = await withService(ctx, async (svc) => svc.list());
+        const list = await withService(ctx, async (svc) => svc.list(), { write: false });
         print(list, () => (list.length ? list.map(formatModel) : ['no models imported yet (hukuk model import <dir>, hukuk pull model <repo>)']));
         return 0;
       }

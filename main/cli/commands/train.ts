@@ -18,6 +18,7 @@ import { preparePairs, templateByName, tokenizeSplit, type QaPair } from '../../
 import { readDatasetPath } from '../../io/datasets';
 import { loadTokenizer } from '../../io/tokenizers';
 import { runTraining, TrainingError } from '../../../worker/trainer/run-training';
+import { withDataFolderLock } from '../../services/data-lock';
 import type { CliContext } from '../types';
 
 export const summary = 'fine-tune a LoRA adapter on a dataset (headless, CPU or GPU)';
@@ -165,7 +166,9 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     process.once('SIGINT', onSig);
     process.once('SIGTERM', onSig);
     try {
-      const result = await runTraining(
+      // Holds the data folder's lock: the run folder lives there, and the app's own queue
+      // must not train beside it.
+      const result = await withDataFolderLock(ctx.dataDir, () => runTraining(
         config,
         { train, validation },
         {
@@ -191,7 +194,7 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
             }
           },
         },
-      );
+      ));
       out(
         { type: 'result', ...result },
         `train: ${result.status} after ${result.steps}/${result.totalUpdates} updates in ${result.trainSeconds.toFixed(1)} s ` +
