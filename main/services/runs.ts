@@ -21,6 +21,7 @@ import {
   listAdapters,
   listCheckpoints,
   listMetrics,
+  listRuns,
   setRunDir,
   updateRunStatus,
   deleteRun,
@@ -51,6 +52,27 @@ export class RunsService {
     private readonly log: (level: 'info' | 'warn' | 'error', message: string) => void = () => {},
   ) {
     this.jobs = new RunJobs(services);
+  }
+
+  /**
+   * After a restart: a run left 'running' has lost its worker (failed, with its checkpoints
+   * kept); runs left 'queued' go back into the queue in the order they were created.
+   */
+  recover(): { failed: number; requeued: number } {
+    const { db } = this.services;
+    let failed = 0;
+    let requeued = 0;
+    for (const run of listRuns(db, {}).reverse()) {
+      if (run.status === 'running' && !this.jobs.isRunning(run.id) && this.active !== run.id) {
+        this.setStatus(run.id, 'failed', 'The app stopped while this run was training.');
+        failed++;
+      } else if (run.status === 'queued' && this.active !== run.id && !this.queue.includes(run.id)) {
+        this.queue.push(run.id);
+        requeued++;
+      }
+    }
+    this.pump();
+    return { failed, requeued };
   }
 
   /** Records the run (queued) and starts it, or queues it behind the running one. */
@@ -248,12 +270,17 @@ export function runArtifacts(services: Pick<AppServices, 'db'>, runId: number) {
 
 const instances = new WeakMap<object, RunsService>();
 
-/** The one RunsService of an AppServices (its queue must be shared by every front end). */
-export function runsServiceOf(services: Services & { supervisor: AppServices['supervisor'] }): RunsService {
+/**
+ * The one RunsService of an AppServices (its queue must be shared by every front end). Made on
+ * first use, which also recovers what a previous process left unfinished (see recover()); an
+ * app can call it at start to resume queued runs at once.
+ */
+export function runsServiceOf(services: Services): RunsService {
   let s = instances.get(services);
   if (!s) {
     s = new RunsService(services);
     instances.set(services, s);
+    s.recover();
   }
   return s;
 }

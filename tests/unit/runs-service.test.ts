@@ -11,25 +11,40 @@ import { dispatch } from '../../main/ipc/dispatch';
 import { createHandlers } from '../../main/ipc/handlers';
 import type { Handlers } from '../../main/ipc/dispatch';
 import { runsServiceOf } from '../../main/services/runs';
-import { getRun, listAdapters, listCheckpoints, listMetrics } from '../../main/store/repositories';
+import { createRun, getRun, listAdapters, listCheckpoints, listMetrics, updateRunStatus } from '../../main/store/repositories';
 import { startTinyApp, type TinyApp } from './tiny-app';
 
 let app: TinyApp;
 let handlers: Handlers;
 const statuses: { runId: number; status: RunStatus }[] = [];
-let pushedMetrics = 0;
+const pushedMetrics = new Map<number, number>();
+let orphanRunning = 0;
+let orphanQueued = 0;
 
 beforeAll(async () => {
   app = await startTinyApp();
+  // What a previous process left unfinished: one run mid-training, one waiting.
+  const db = app.services.db;
+  orphanRunning = createRun(db, { name: 'was running', modelId: app.modelId, datasetId: app.datasetId, config: smallConfig(), device: 'cpu' }).id;
+  updateRunStatus(db, orphanRunning, 'running');
+  orphanQueued = createRun(db, {
+    name: 'was queued',
+    modelId: app.modelId,
+    datasetId: app.datasetId,
+    config: smallConfig({ maxSteps: 2, evalEvery: 0, checkpointEvery: 0 }),
+    device: 'cpu',
+    dir: join(app.dataDir, 'runs', 'was-queued'),
+  }).id;
   handlers = createHandlers(app.services);
   app.services.events.subscribe((event, payload) => {
     if (event === 'runs:status') statuses.push(...(payload as { runId: number; status: RunStatus }[]));
-    if (event === 'runs:metrics') pushedMetrics += (payload as unknown[]).length;
+    if (event === 'runs:metrics') for (const p of payload as { runId: number }[]) pushedMetrics.set(p.runId, (pushedMetrics.get(p.runId) ?? 0) + 1);
   });
 }, 60_000);
 afterAll(async () => app?.close());
 
-const smallConfig = (over: Record<string, unknown> = {}) => ({
+function smallConfig(over: Record<string, unknown> = {}) {
+  return {
   ...configFromPreset('quick-cpu-smoke'),
   batchSize: 4,
   maxSourceLength: 24,
@@ -42,7 +57,8 @@ const smallConfig = (over: Record<string, unknown> = {}) => ({
   keepCheckpoints: 2,
   learningRate: 3e-3,
   ...over,
-});
+  };
+}
 
 async function call<T>(channel: string, req: unknown): Promise<T> {
   const r = await dispatch(handlers, channel, req);
@@ -61,6 +77,15 @@ async function until(cond: () => boolean, ms = 30_000): Promise<void> {
 const statusesOf = (runId: number) => statuses.filter((s) => s.runId === runId).map((s) => s.status);
 
 describe('runs through the real worker (tiny T5, CPU)', () => {
+  it('after a restart: a run left running is failed, a queued one trains', async () => {
+    await call('runs:list', {}); // the list has no side effects
+    expect(getRun(app.services.db, orphanRunning).status).toBe('running');
+    runsServiceOf(app.services); // first use of the service (the app does this at start)
+    expect(getRun(app.services.db, orphanRunning)).toMatchObject({ status: 'failed', error: 'The app stopped while this run was training.' });
+    await runsServiceOf(app.services).whenIdle();
+    expect(getRun(app.services.db, orphanQueued).status).toBe('completed');
+  }, 60_000);
+
   it('rejects a bad configuration with a typed error (the one schema)', async () => {
     const bad = await dispatch(handlers, 'runs:create', { name: 'x', modelId: app.modelId, datasetId: app.datasetId, config: { ...smallConfig(), loraR: 0 } });
     expect(bad).toMatchObject({ ok: false, error: { code: 'invalid_payload' } });
@@ -83,7 +108,7 @@ describe('runs through the real worker (tiny T5, CPU)', () => {
     expect(train.map((p) => p.step)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(train.every((p) => Number.isFinite(p.value) && p.value > 0)).toBe(true);
     expect(loss.filter((p) => p.split === 'validation').map((p) => p.step)).toEqual([3, 6]);
-    expect(pushedMetrics).toBe(listMetrics(app.services.db, run.id).length);
+    expect(pushedMetrics.get(run.id)).toBe(listMetrics(app.services.db, run.id).length);
 
     const checkpoints = listCheckpoints(app.services.db, run.id);
     // A resumable checkpoint every 3 updates; the end writes the adapter instead.
