@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../common/contract/errors';
 import { unpickle } from '../../common/formats/pickle';
-import { parseTorchStateDict } from '../../main/io/models/torch-bin';
-import { contiguousStride, pickleStateDict } from './models-builders';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseTorchStateDict, TorchBinFile } from '../../main/io/models/torch-bin';
+import { contiguousStride, pickleStateDict, storedZip } from './models-builders';
 
 const enc = (s: string) => [...new TextEncoder().encode(s)];
 
@@ -80,5 +83,22 @@ describe('pickle VM (weights-only)', () => {
     expect(v[7]).toBe(1.5);
     expect([...(v[8] as Uint8Array)]).toEqual([0x61, 0x62]);
     expect(v.slice(9)).toEqual(['ğ', 'ğ']);
+  });
+
+  it('refuses a broadcast view (zero strides) naming more elements than its storage holds', async () => {
+    const pkl = pickleStateDict([
+      { name: 'w', storageKey: '0', storageType: 'FloatStorage', storageNumel: 1, offset: 0, shape: [1 << 20, 1 << 20], stride: [0, 0] },
+    ]);
+    const dir = mkdtempSync(join(tmpdir(), 'hukuk-pickle-'));
+    try {
+      const file = join(dir, 'pytorch_model.bin');
+      writeFileSync(file, storedZip([
+        { name: 'archive/data.pkl', data: pkl },
+        { name: 'archive/data/0', data: new Uint8Array(4) },
+      ]));
+      await expect(TorchBinFile.open(file)).rejects.toThrow(/more elements than its storage/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

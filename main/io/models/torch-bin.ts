@@ -23,7 +23,10 @@ const STORAGE_DTYPES: Record<string, DType> = {
   BoolStorage: 'BOOL',
 };
 
-const MAX_PICKLE_BYTES = 256 << 20;
+// A state dict's pickle is about 100-200 bytes a tensor (32 MB: ~200k tensors). The limit also
+// bounds what a hostile pickle can make the VM hold in main's heap: every opcode byte can push
+// one value (a run of DUP), so 256 MB of DUPs would be a 2 GB stack.
+const MAX_PICKLE_BYTES = 32 << 20;
 
 interface StorageType extends PickleGlobal {
   readonly storageDtype: DType;
@@ -229,6 +232,11 @@ export class TorchBinFile {
         }
         if (storageExtent(t) > s.numel) {
           throw new AppError('corrupt_file', `${path}: tensor ${name} reaches past the end of its storage ${s.key}`);
+        }
+        // A view with zero strides (torch's expand) may name far more elements than its storage
+        // holds, and readTensor would allocate all of them: weights are never such views.
+        if (numelOf(t.shape) > s.numel) {
+          throw new AppError('corrupt_file', `${path}: tensor ${name} has more elements than its storage ${s.key} (a broadcast view is not a weight)`);
         }
         tensors.push({ name, dtype: s.dtype, shape: t.shape, tensor: t, storageFileOffset: at });
       }
