@@ -2,7 +2,7 @@
 // <data>/datasets/<id>/cache/<dataset hash[:16]>-<tokenizer hash[:16]>-<template hash[:8]>.hktc
 // Written to a temporary name and renamed, so a reader never sees half a file.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   decodeTokenizedCache,
@@ -32,8 +32,14 @@ export function writeTokenizedCache(
   }));
   const bytes = encodeTokenizedCache({ ...meta, template: { input: meta.template.input, target: meta.template.target }, createdAt: Date.now() }, splits);
   const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, bytes);
-  renameSync(tmp, file);
+  try {
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, file);
+  } catch (e) {
+    // Disk full (ENOSPC) or a vanished folder: leave no half-written temporary behind.
+    rmSync(tmp, { force: true });
+    throw e;
+  }
   return file;
 }
 
