@@ -15,6 +15,7 @@ export const ErrorCodeSchema = z.enum([
   'worker_crashed',
   'out_of_memory',
   'cancelled',
+  'timeout', // the engine did not answer (or start) in time; the worker may still be fine
   'engine_error',
   'internal',
 ]);

@@ -111,7 +111,7 @@ export class Supervisor {
       this.pending.set(id, entry);
       if (timeoutMs > 0) {
         timer = setTimeout(() => {
-          this.settle(id, new AppError('internal', `The engine did not answer ${method} within ${Math.round(timeoutMs / 1000)} s.`));
+          this.settle(id, new AppError('timeout', `The engine did not answer ${method} within ${Math.round(timeoutMs / 1000)} s.`));
           live.proc.send({ kind: 'cancel', id });
         }, timeoutMs);
       }
@@ -217,7 +217,7 @@ export class Supervisor {
           this.log('error', `supervisor: could not mark run ${p.runId} failed: ${(e as Error).message}`);
         }
       }
-      this.settle(id, new AppError('worker_crashed', reason, details));
+      this.settle(id, new AppError(live.startTimedOut ? 'timeout' : 'worker_crashed', reason, details));
     }
   }
 

@@ -87,7 +87,7 @@ describe('engine worker + supervisor', () => {
   it('times out a slow request and keeps the worker for the next one', async () => {
     const s = makeSupervisor();
     const e = await failure(s.request('debug:sleep', { ms: 5000 }, { timeoutMs: 150 }));
-    expect(e.code).toBe('internal');
+    expect(e.code).toBe('timeout');
     expect(e.message).toMatch(/did not answer debug:sleep/);
     const pid = s.pid;
     await s.request('system:info', {});
@@ -165,5 +165,33 @@ describe('engine worker + supervisor', () => {
     expect(e.code).toBe('forbidden');
     await s.request('system:info', {});
     expect(s.starts).toBe(1);
+  });
+});
+
+describe('supervisor timeouts without a real worker', () => {
+  it("fails requests with 'timeout' when the worker never says it is ready", async () => {
+    // A process that starts but never sends 'ready' (a hung addon load, a stuck driver).
+    let exitListener: ((e: { code: number | null; signal: NodeJS.Signals | null }) => void) | undefined;
+    let kills = 0;
+    const s = new Supervisor({
+      startTimeoutMs: 100,
+      factory: () => ({
+        pid: 12345,
+        send: () => {},
+        onMessage: () => {},
+        onExit: (l) => (exitListener = l),
+        onOutput: () => {},
+        kill: () => {
+          kills++;
+          exitListener?.({ code: null, signal: 'SIGTERM' });
+        },
+      }),
+    });
+    supervisors.push(s);
+    const e = await failure(s.request('system:info', {}, { timeoutMs: 0 }));
+    expect(e).toBeInstanceOf(AppError);
+    expect(e.code).toBe('timeout');
+    expect(e.message).toMatch(/did not start within/);
+    expect(kills).toBe(1);
   });
 });
