@@ -9,7 +9,7 @@ import { AppError, toErrorValue } from '../common/contract/errors';
 import { isToWorker, type FromWorker, type ToWorker, type WorkerMethod, type WorkerMethods } from './protocol';
 import { collectSystemInfo, type AddonLoad, type SystemAddon } from './system-info';
 import { handleTrainRun } from './trainer/handler';
-import { handleChatGenerate } from './chat/generate';
+import { handleChatGenerate, releaseWarmModel } from './chat/generate';
 
 // ---- the message port: utilityProcess or fork ----
 
@@ -110,7 +110,11 @@ const methods: { [M in WorkerMethod]: MethodImpl<M> } = {
     });
   },
 
-  'train:run': (params, { signal, emit }) => handleTrainRun(params, { signal, emit }),
+  // Training needs the memory more than a warm chat model does (the flagship twice may not fit a GPU).
+  'train:run': (params, { signal, emit }) => {
+    releaseWarmModel();
+    return handleTrainRun(params, { signal, emit });
+  },
 
   'chat:generate': (params, { signal, emit }) => handleChatGenerate(params, { signal, emit }),
 };
