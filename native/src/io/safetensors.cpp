@@ -137,6 +137,16 @@ SafeTensors::SafeTensors(const std::string& path) : path_(path) {
           ") past the end of the data (" + std::to_string(data_size) + " bytes)");
     size_t es = dtype_size(ti.dtype);
     if (es == 0) bad("tensor '" + kv.first + "' has unknown dtype " + ti.dtype);
+    // Checked before numel()/the byte count are used: a hostile shape such as [2^62 + 1] in F32
+    // would otherwise wrap numel * 4 around to a small byte count that matches the offsets.
+    {
+      uint64_t n = 1;
+      for (int64_t d : ti.shape) {
+        if (d != 0 && n > (uint64_t(INT64_MAX) / es) / uint64_t(d))
+          bad("tensor '" + kv.first + "' has shape " + shape_str(ti.shape) + ", too large for any file");
+        n *= uint64_t(d);
+      }
+    }
     if (size_t(b - a) != size_t(ti.numel()) * es)
       bad("tensor '" + kv.first + "' holds " + std::to_string(b - a) + " bytes but " + ti.dtype + " " +
           shape_str(ti.shape) + " needs " + std::to_string(size_t(ti.numel()) * es));
