@@ -155,6 +155,17 @@ describe('NF4 beyond the goldens', () => {
     expect(() => engine.nf4Quantize(new Float32Array(10), [11])).toThrow(/length/);
     expect(() => engine.nf4Quantize(new Uint16Array(4), [4])).toThrow(/dtype/);
   });
+
+  it('refuses NF4 tensor objects whose sizes would crash or read out of bounds (blocksize 0, short quantMap)', () => {
+    // Before these checks, blocksize 0 divided by zero in nblocks() (SIGFPE: the whole process died).
+    const base = { shape: [4], dtype: 'float32', blocksize: 64, packed: new Uint8Array(2), absmax: new Float32Array(1) } as unknown as Nf4Quantized;
+    expect(engine.nf4Dequantize(base)).toHaveLength(4);
+    expect(() => engine.nf4Dequantize({ ...base, blocksize: 0 })).toThrow(/blocksize must be a power of two/);
+    expect(() => engine.nf4Dequantize({ ...base, quantMap: new Float32Array(1) } as Nf4Quantized)).toThrow(/quantMap must hold 16/);
+    expect(() => engine.nf4Dequantize({ ...base, shape: [-2, -2] })).toThrow(/non-negative/);
+    const nested = { ...base, nested: true, absmaxQ: new Uint8Array(1), offset: 0, blocksize2: 0, absmax2: new Float32Array(1), code2: new Float32Array(256) };
+    expect(() => engine.nf4Dequantize(nested as unknown as Nf4Quantized)).toThrow(/blocksize2 must be a power of two/);
+  });
 });
 
 describe('bitsandbytes serialized layout', () => {

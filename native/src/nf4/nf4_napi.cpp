@@ -61,12 +61,22 @@ Nf4Tensor from_js(const Napi::Value& v) {
   Napi::Object o = v.As<Napi::Object>();
   Nf4Tensor t;
   t.shape = shape_arg(o.Get("shape"), "shape");
+  // Every size below is derived from JS values: refuse negative or overflowing shapes and a
+  // blocksize that would divide by zero in nblocks() before any of them is used.
   t.numel = 1;
-  for (int64_t d : t.shape) t.numel *= d;
+  for (int64_t d : t.shape) {
+    HUKUK_CHECK(d >= 0 && (d == 0 || t.numel <= (int64_t(1) << 48) / d), "ENGINE_INVALID_ARG",
+                "shape must hold non-negative dimensions of a plausible size");
+    t.numel *= d;
+  }
   t.dtype = dtype_from_torch_name(o.Has("dtype") ? string_arg(o.Get("dtype"), "dtype") : "float32");
-  t.blocksize = static_cast<int>(int_arg(o.Get("blocksize"), "blocksize"));
+  const int64_t blocksize = int_arg(o.Get("blocksize"), "blocksize");
+  HUKUK_CHECK(blocksize >= 2 && blocksize <= 4096 && (blocksize & (blocksize - 1)) == 0, "ENGINE_INVALID_ARG",
+              "blocksize must be a power of two in [2, 4096]");
+  t.blocksize = static_cast<int>(blocksize);
   t.packed = vec_field<uint8_t>(o, "packed");
   t.quant_map = o.Has("quantMap") ? vec_field<float>(o, "quantMap") : std::vector<float>(kNf4Code, kNf4Code + 16);
+  HUKUK_CHECK(t.quant_map.size() == 16, "ENGINE_INVALID_ARG", "quantMap must hold 16 values");
   t.nested = o.Has("nested") && o.Get("nested").ToBoolean().Value();
   HUKUK_CHECK(static_cast<int64_t>(t.packed.size()) == (t.numel + 1) / 2, "ENGINE_INVALID_ARG",
               "packed must hold (numel+1)/2 bytes");
@@ -77,7 +87,10 @@ Nf4Tensor from_js(const Napi::Value& v) {
   } else {
     t.absmax_q = vec_field<uint8_t>(o, "absmaxQ");
     t.offset = static_cast<float>(o.Get("offset").As<Napi::Number>().DoubleValue());
-    t.blocksize2 = static_cast<int>(int_arg(o.Get("blocksize2"), "blocksize2"));
+    const int64_t blocksize2 = int_arg(o.Get("blocksize2"), "blocksize2");
+    HUKUK_CHECK(blocksize2 >= 2 && blocksize2 <= 4096 && (blocksize2 & (blocksize2 - 1)) == 0, "ENGINE_INVALID_ARG",
+                "blocksize2 must be a power of two in [2, 4096]");
+    t.blocksize2 = static_cast<int>(blocksize2);
     t.absmax2 = vec_field<float>(o, "absmax2");
     t.code2 = vec_field<float>(o, "code2");
     HUKUK_CHECK(static_cast<int64_t>(t.absmax_q.size()) == t.nblocks() && t.code2.size() == 256 && t.blocksize2 > 0 &&
