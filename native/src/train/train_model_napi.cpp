@@ -12,6 +12,8 @@
 #include <cstring>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "core/cuda_runtime.h"
 #include "core/napi_error.h"
@@ -96,6 +98,9 @@ static Napi::Value set_optimizer_state(const Napi::CallbackInfo& info) {
   HUKUK_CHECK(by_name.size() == ps.size(), "ENGINE_CORRUPT",
               "optimizer state has " + std::to_string(by_name.size()) + " tensors, the adapter has " +
                   std::to_string(ps.size()));
+  // Every entry is checked before any is copied: a bad checkpoint leaves the moments untouched
+  // instead of half restored.
+  std::vector<std::pair<ArrayArg<float>, ArrayArg<float>>> src;
   for (const ParamRef& p : ps) {
     auto it = by_name.find(p.name);
     HUKUK_CHECK(it != by_name.end(), "ENGINE_CORRUPT", "optimizer state lacks '" + p.name + "'");
@@ -103,8 +108,11 @@ static Napi::Value set_optimizer_state(const Napi::CallbackInfo& info) {
     auto v = typed_array_arg<float>(it->second.Get("expAvgSq"), "expAvgSq");
     HUKUK_CHECK(m.length == p.n && v.length == p.n, "ENGINE_CORRUPT",
                 "optimizer state for '" + p.name + "' has the wrong length");
-    copy_in(p.m, m.data, p.n, p.device);
-    copy_in(p.v, v.data, p.n, p.device);
+    src.emplace_back(m, v);
+  }
+  for (size_t i = 0; i < ps.size(); i++) {
+    copy_in(ps[i].m, src[i].first.data, ps[i].n, ps[i].device);
+    copy_in(ps[i].v, src[i].second.data, ps[i].n, ps[i].device);
   }
   return info.Env().Undefined();
 }
