@@ -8,6 +8,7 @@
 //   <data>/datasets/<hash12>-<time36>/cache/*.hktc tokenized caches (common/datasets/cache-format.ts)
 // The folder name is not the row id: the row is written last, after every check passed.
 import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { ColumnMapping, PromptTemplate } from '../../common/datasets';
 import { templateByName } from '../../common/datasets';
@@ -26,6 +27,7 @@ import {
   type InspectResult,
 } from '../io/datasets';
 import { loadTokenizer, type LoadedTokenizer } from '../io/tokenizers';
+import { pullRepo, type PullOptions, type PullProgress, type PullResult } from '../io/hub/pull';
 
 export interface PrepareRequest {
   questionColumn?: string;
@@ -94,7 +96,16 @@ export function datasetDir(d: Pick<Dataset, 'storedPath' | 'format'>): string {
   return path.dirname(files);
 }
 
-export async function importDataset(ctx: DatasetsContext, p: string, req: PrepareRequest & { name?: string } = {}): Promise<{ dataset: Dataset; summary: DatasetSummary }> {
+/**
+ * `origin.sourcePath` is what the row records as where the data came from when that is not
+ * the path read (a Hub pull: hf://datasets/<repo>@<rev>, not the staging folder).
+ */
+export async function importDataset(
+  ctx: DatasetsContext,
+  p: string,
+  req: PrepareRequest & { name?: string } = {},
+  origin: { sourcePath?: string } = {},
+): Promise<{ dataset: Dataset; summary: DatasetSummary }> {
   // Everything is checked on the source before anything is copied or recorded.
   const opts = optionsOf(ctx, req);
   const first = await inspectDataset(p, opts);
@@ -140,7 +151,7 @@ export async function importDataset(ctx: DatasetsContext, p: string, req: Prepar
   const dataset = insertDataset(ctx.db, {
     name: req.name?.trim() || path.basename(src.root).replace(/\.(json|jsonl|csv|parquet)$/i, ''),
     format: src.format,
-    sourcePath: src.root,
+    sourcePath: origin.sourcePath ?? src.root,
     storedPath,
     contentHash: hash,
     rowCount: total,
@@ -262,6 +273,32 @@ export async function ensureTokenizedCache(
     splitFiles: split.splitFiles,
   });
   return writeTokenizedCache(cacheDir, { datasetHash: hash, tokenizerHash: tok.hash, template: t, eosId: tok.tokenizer.eosId, padId: tok.tokenizer.padId }, tokenized!);
+}
+
+export interface PullDatasetRequest extends PrepareRequest {
+  repo: string;
+  revision?: string;
+  name?: string;
+  token?: string;
+}
+
+/**
+ * Downloads a Hub dataset repository (resumable, verified; main/io/hub/pull.ts) into
+ * <data>/downloads/ and imports it like a local folder, so it is listed with its statistics.
+ * The download is the app's own staging copy: removed once imported (the import keeps its
+ * own copy), kept when the import fails so a second try does not download again.
+ */
+export async function pullDataset(
+  ctx: DatasetsContext & { dataDir: string },
+  req: PullDatasetRequest,
+  hub: Pick<PullOptions, 'endpoint' | 'fetch' | 'signal'> & { onProgress?: (p: PullProgress) => void } = {},
+): Promise<{ dataset: Dataset; summary: DatasetSummary; files: PullResult['files'] }> {
+  const { repo, revision, name, token, ...prepare } = req;
+  const pulled = await pullRepo({ kind: 'dataset', repo, revision, dataDir: ctx.dataDir, token, ...hub });
+  const rev = pulled.listing.sha ? `${revision ?? 'main'}@${pulled.listing.sha.slice(0, 12)}` : (revision ?? 'main');
+  const { dataset, summary } = await importDataset(ctx, pulled.dir, { ...prepare, name: name ?? repo }, { sourcePath: `hf://datasets/${repo}@${rev}` });
+  await rm(pulled.dir, { recursive: true, force: true });
+  return { dataset, summary, files: pulled.files };
 }
 
 export function removeDataset(ctx: DatasetsContext, id: number): { deleted: boolean; removedFiles: boolean } {

@@ -1,23 +1,25 @@
 // hukuk pull model <owner/name> [--revision R] [--name N] [--token T] [--json]
-// hukuk pull dataset <owner/name> [--revision R] [--token T] [--json]
+// hukuk pull dataset <owner/name> [--revision R] [--name N] [--token T] [--question-column C
+//                   --answer-column C] [--json]        (then imported like `datasets:import`)
 // The only commands that go online. The endpoint is $HF_ENDPOINT (default huggingface.co);
 // the token comes from --token or $HF_TOKEN and is never printed. An interrupted pull
 // resumes where it stopped when run again.
-import { rename, rm } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AppError } from '../../../common/contract/errors';
 import { redact } from '../../io/hub/client';
-import { pullRepo } from '../../io/hub/pull';
 import { EnvTokenStore, resolveToken } from '../../io/hub/token-store';
 import { dataPaths } from '../../services';
+import { withDataFolderLock } from '../../services/data-lock';
+import { pullDataset } from '../../services/datasets';
+import { openDatabase } from '../../store/db';
 import type { CliContext } from '../types';
 import { formatBytes, progressLine, withService } from './model';
 
 export const summary = 'download from the Hugging Face Hub: pull model|dataset <owner/name> (resumes; $HF_ENDPOINT, $HF_TOKEN)';
 
-const USAGE = 'usage: hukuk pull model|dataset <owner/name> [--revision R] [--name N] [--token T] [--json]';
+const USAGE =
+  'usage: hukuk pull model|dataset <owner/name> [--revision R] [--name N] [--token T] [--json]\n' +
+  '       (dataset: [--question-column C --answer-column C] when the columns are not recognized)';
 
 export async function run(args: string[], ctx: CliContext): Promise<number> {
   let parsed;
@@ -25,7 +27,14 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     parsed = parseArgs({
       args,
       allowPositionals: true,
-      options: { revision: { type: 'string' }, name: { type: 'string' }, token: { type: 'string' }, json: { type: 'boolean' } },
+      options: {
+        revision: { type: 'string' },
+        name: { type: 'string' },
+        token: { type: 'string' },
+        json: { type: 'boolean' },
+        'question-column': { type: 'string' },
+        'answer-column': { type: 'string' },
+      },
       strict: true,
     });
   } catch (e) {
@@ -50,18 +59,34 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
       }
       return 0;
     }
-    // Datasets: download, then keep the folder under <data>/datasets/ for `hukuk dataset inspect`.
-    const result = await pullRepo({ kind: 'dataset', repo, revision: values.revision, dataDir: ctx.dataDir, token, onProgress: progress });
-    const sha = result.listing.sha ? `-${result.listing.sha.slice(0, 8)}` : '';
-    const dest = join(dataPaths(ctx.dataDir).datasets, `hf-${repo.replace('/', '--')}${sha}`);
-    if (existsSync(dest)) await rm(dest, { recursive: true, force: true });
-    await rename(result.dir, dest);
-    const out = { repo, dir: dest, files: result.files.map((f) => ({ path: f.path, bytes: f.bytes })) };
+    // Datasets: download, then import like a local folder (hashed, measured, listed).
+    const paths = dataPaths(ctx.dataDir);
+    const r = await withDataFolderLock(paths.root, async () => {
+      const db = openDatabase(paths.db);
+      try {
+        return await pullDataset({ db, datasetsDir: paths.datasets, dataDir: paths.root }, {
+            repo,
+            revision: values.revision,
+            name: values.name,
+            token,
+            questionColumn: values['question-column'],
+            answerColumn: values['answer-column'],
+          },
+          { onProgress: progress },
+        );
+      } finally {
+        db.close();
+      }
+    });
+    const out = { repo, dataset: r.dataset, files: r.files.map((f) => ({ path: f.path, bytes: f.bytes })), notes: r.summary.notes };
     if (values.json) ctx.stdout(JSON.stringify(out, null, 2));
     else {
-      ctx.stdout(`pulled dataset ${repo} into ${dest}:`);
+      const d = r.dataset;
+      const rows = [['train', d.trainRows], ['validation', d.validationRows], ['test', d.testRows]].filter(([, n]) => n != null).map(([k, n]) => `${k} ${n}`);
+      ctx.stdout(`pulled dataset ${repo} as dataset ${d.id} "${d.name}": ${d.rowCount} rows (${rows.join(', ')}), ${d.skippedRows} skipped`);
       out.files.forEach((f) => ctx.stdout(`  ${f.path} (${formatBytes(f.bytes)})`));
-      ctx.stdout(`next: hukuk dataset inspect ${dest}`);
+      out.notes.forEach((n) => ctx.stdout(`  note: ${n}`));
+      ctx.stdout(`  stored at ${d.storedPath}`);
     }
     return 0;
   } catch (e) {
