@@ -36,36 +36,6 @@ static size_t dtype_size(const std::string& d) {
   return 0;
 }
 
-float bf16_to_f32(uint16_t h) {
-  uint32_t u = uint32_t(h) << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
-float f16_to_f32(uint16_t h) {
-  uint32_t sign = uint32_t(h & 0x8000) << 16;
-  uint32_t exp = (h >> 10) & 0x1F;
-  uint32_t man = h & 0x3FF;
-  uint32_t u;
-  if (exp == 0) {
-    if (man == 0) {
-      u = sign;
-    } else {  // subnormal: normalize
-      int e = -1;
-      do { ++e; man <<= 1; } while ((man & 0x400) == 0);
-      u = sign | uint32_t(127 - 15 - e) << 23 | (man & 0x3FF) << 13;
-    }
-  } else if (exp == 31) {
-    u = sign | 0x7F800000u | man << 13;
-  } else {
-    u = sign | (exp + 127 - 15) << 23 | man << 13;
-  }
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
 SafeTensors::SafeTensors(const std::string& path) : path_(path) {
   int fd = ::open(path.c_str(), O_RDONLY);
   if (fd < 0) HUKUK_FAIL("ENGINE_IO", "cannot open " + path + ": " + std::strerror(errno));

@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "core/half.h"
+
 namespace hukuk::io {
 
 struct TensorInfo {
@@ -88,8 +90,8 @@ struct TensorToWrite {
 void write_safetensors(const std::string& path, std::vector<TensorToWrite> tensors,
                        const std::map<std::string, std::string>& metadata);
 
-// bf16/f16 <-> f32 helpers
-float bf16_to_f32(uint16_t h);
-float f16_to_f32(uint16_t h);
+// bf16/f16 -> f32: the one implementation in core/half.h (kept reachable as io:: names).
+using hukuk::bf16_to_f32;
+using hukuk::f16_to_f32;
 
 }  // namespace hukuk::io
