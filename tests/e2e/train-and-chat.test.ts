@@ -84,24 +84,32 @@ async function pick(testId: string, option: RegExp): Promise<void> {
   await page.getByRole('option', { name: option }).click();
 }
 
-describe('train and chat from the UI', () => {
-  it('starts a run from the New run form and shows it completing with its loss curves', async () => {
-    await page.goto(`${served.url}#/new-run`);
-    await page.getByTestId('new-run-form').waitFor({ timeout: 60_000 });
-    await page.getByTestId('new-run-name').fill('e2e tiny run');
-    await pick('new-run-model', /tiny-t5/);
-    await pick('new-run-dataset', /law-40/);
-    await page.getByTestId('preset-quick-cpu-smoke').click();
-    for (const [id, v] of [['cfg-max-steps', '8'], ['cfg-eval-every', '4'], ['cfg-batch', '4'], ['cfg-max-source', '24'], ['cfg-max-target', '24']] as const) {
-      await page.getByTestId(id).fill(v);
-    }
+/** Fills the New run form for a tiny CPU run and starts it; ends on the run's page. */
+async function startRunFromForm(name: string, opts: { checkSchema?: boolean; lr?: string } = {}): Promise<void> {
+  await page.goto(`${served.url}#/new-run`);
+  await page.getByTestId('new-run-form').waitFor({ timeout: 60_000 });
+  await page.getByTestId('new-run-name').fill(name);
+  await pick('new-run-model', /tiny-t5/);
+  await pick('new-run-dataset', /law-40/);
+  await page.getByTestId('preset-quick-cpu-smoke').click();
+  for (const [id, v] of [['cfg-max-steps', '8'], ['cfg-eval-every', '4'], ['cfg-batch', '4'], ['cfg-max-source', '24'], ['cfg-max-target', '24']] as const) {
+    await page.getByTestId(id).fill(v);
+  }
+  if (opts.lr) await page.getByTestId('cfg-lr').fill(opts.lr);
+  if (opts.checkSchema) {
     // The form checks with the trainer's schema: r = 0 is refused before anything is sent.
     await page.getByTestId('cfg-lora-r').fill('0');
     await page.getByTestId('new-run-form').getByText(/greater than or equal to 1|>=\s*1/).waitFor();
     await page.getByTestId('cfg-lora-r').fill('4');
-    await page.getByTestId('new-run-start').click();
-    await page.waitForFunction(() => /^#\/runs\/\d+$/.test(location.hash), undefined, { timeout: 30_000 });
-    await page.getByTestId('run-detail').waitFor();
+  }
+  await page.getByTestId('new-run-start').click();
+  await page.waitForFunction(() => /^#\/runs\/\d+$/.test(location.hash), undefined, { timeout: 30_000 });
+  await page.getByTestId('run-detail').waitFor();
+}
+
+describe('train and chat from the UI', () => {
+  it('starts a run from the New run form and shows it completing with its loss curves', async () => {
+    await startRunFromForm('e2e tiny run', { checkSchema: true });
     await page.locator('[data-testid="run-status"][data-status="completed"]').waitFor({ timeout: 90_000 });
     expect(await page.getByTestId('run-steps').textContent()).toBe('8');
     const lossChart = page.getByTestId('run-chart-loss');
@@ -124,4 +132,18 @@ describe('train and chat from the UI', () => {
     await page.locator('[data-testid="chat-answer"][data-status="completed"]').waitFor();
     expect(await page.getByTestId('chat-user-message').count()).toBe(1);
   }, 90_000);
+
+  it('compares two runs on one chart', async () => {
+    await startRunFromForm('e2e second run', { lr: '0.01' });
+    await page.locator('[data-testid="run-status"][data-status="completed"]').waitFor({ timeout: 90_000 });
+    await page.goto(`${served.url}#/runs`);
+    await page.getByTestId('runs-compare').waitFor();
+    await page.getByTestId('runs-compare-pick').getByRole('combobox').click();
+    await page.getByRole('option', { name: /e2e tiny run/ }).click();
+    await page.getByRole('option', { name: /e2e second run/ }).click();
+    await page.keyboard.press('Escape');
+    const chart = page.getByTestId('runs-compare-chart');
+    await chart.locator('path.recharts-curve').first().waitFor();
+    expect(await chart.locator('path.recharts-curve').count()).toBe(2);
+  }, 120_000);
 });
