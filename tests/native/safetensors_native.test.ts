@@ -34,6 +34,11 @@ describe('native safetensors reader', () => {
     expect(() => engine.T5Model.load({ modelDir: dir })).toThrow(/too large for any file/);
   });
 
+  it('refuses two tensors that share bytes', () => {
+    const dir = modelWithHeader('overlap', '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', 8);
+    expect(() => engine.T5Model.load({ modelDir: dir })).toThrow(/tensor 'b' overlaps the bytes of tensor 'a'/);
+  });
+
   it('still names a plain size mismatch', () => {
     const dir = modelWithHeader('mismatch', '{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}', 4);
     expect(() => engine.T5Model.load({ modelDir: dir })).toThrow(/holds 4 bytes but F32 \[2\] needs 8/);

@@ -124,6 +124,15 @@ SafeTensors::SafeTensors(const std::string& path) : path_(path) {
     ti.nbytes = size_t(b - a);
     tensors_[kv.first] = std::move(ti);
   }
+  // As the header promises (and the reference reader checks): no two tensors share bytes.
+  std::vector<std::pair<const uint8_t*, const TensorInfo*>> spans;
+  for (const auto& kv : tensors_) spans.emplace_back(kv.second.data, &kv.second);
+  std::sort(spans.begin(), spans.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+  for (size_t i = 1; i < spans.size(); ++i) {
+    const TensorInfo& prev = *spans[i - 1].second;
+    if (spans[i].first < prev.data + prev.nbytes)
+      bad("tensor '" + spans[i].second->name + "' overlaps the bytes of tensor '" + prev.name + "'");
+  }
 }
 
 SafeTensors::~SafeTensors() {
