@@ -1,7 +1,7 @@
 // The Electron main process, kept thin: one instance, one locked-down window, the services
 // (database, engine supervisor) and the IPC handlers. Everything else lives in services
 // that the CLI and `hukuk serve` share.
-import { app, BrowserWindow, dialog, safeStorage, session, utilityProcess } from 'electron';
+import { app, BrowserWindow, dialog, safeStorage, session, utilityProcess, type OpenDialogOptions } from 'electron';
 import { join } from 'node:path';
 import { createAppServices, type AppServices } from './services';
 import { createHandlers } from './ipc/handlers';
@@ -9,6 +9,7 @@ import { registerIpc } from './ipc/electron-ipc';
 import { cspHeader } from './security';
 import type { WorkerFactory } from './jobs/worker-process';
 import { SafeStorageTokenStore } from './io/hub/token-store-safe-storage';
+import type { PathPicker } from './services/path-picker';
 
 const rendererIndex = join(__dirname, '..', 'renderer', 'index.html');
 const devServerUrl = !app.isPackaged ? process.env.ELECTRON_RENDERER_URL : undefined;
@@ -48,6 +49,17 @@ function utilityWorkerFactory(): WorkerFactory {
     };
   };
 }
+
+/** system:pick-path in the window: the OS open dialog, modal to the main window. */
+const pickPath: PathPicker = async (req) => {
+  const options: OpenDialogOptions = {
+    title: req.title,
+    properties: [req.kind === 'folder' ? 'openDirectory' : 'openFile'],
+    filters: req.filters,
+  };
+  const r = mainWindow ? await dialog.showOpenDialog(mainWindow, options) : await dialog.showOpenDialog(options);
+  return r.canceled ? null : (r.filePaths[0] ?? null);
+};
 
 function lockDownSession(): void {
   const s = session.defaultSession;
@@ -119,6 +131,7 @@ if (!app.requestSingleInstanceLock()) {
         workerFactory: utilityWorkerFactory(),
         // The Hugging Face token lives in the OS keychain, never in plain text or logs.
         hubTokenStore: new SafeStorageTokenStore(safeStorage, app.getPath('userData')),
+        pathPicker: pickPath,
         onLog: (level, message) => (level === 'info' ? console.log : console.error)(message),
       });
       mainWindow = createWindow(services);

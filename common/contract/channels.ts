@@ -3,7 +3,7 @@
 // request against it; the preload API and the WebSocket client are generated from it.
 // Add a domain by writing its schemas in a sibling file and listing its channels here.
 import { z } from 'zod';
-import { SystemInfoSchema } from './system';
+import { PickPathRequest, PickPathResponse, SystemCapabilitiesSchema, SystemInfoSchema } from './system';
 import {
   MetricPointSchema,
   RunIdRequest,
@@ -63,6 +63,8 @@ export const Empty = z.object({}).strict();
 
 export const channels = {
   'system:info': { request: Empty, response: SystemInfoSchema },
+  'system:capabilities': { request: Empty, response: SystemCapabilitiesSchema },
+  'system:pick-path': { request: PickPathRequest, response: PickPathResponse },
   'runs:list': { request: RunsListRequest, response: z.array(RunSchema) },
   'runs:get': { request: RunIdRequest, response: RunSchema },
   'runs:metrics': { request: RunMetricsRequest, response: z.array(MetricPointSchema) },

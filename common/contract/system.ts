@@ -27,3 +27,23 @@ export const SystemInfoSchema = z.object({
 /** What the engine worker measures; main adds appVersion, electron and dataDir. */
 export type WorkerSystemInfo = Omit<SystemInfo, 'appVersion' | 'electron' | 'dataDir'>;
 export type SystemInfo = z.infer<typeof SystemInfoSchema>;
+
+/** system:pick-path: a native open dialog (the Electron window only; `hukuk serve` cannot). */
+export const PickPathRequest = z
+  .object({
+    kind: z.enum(['file', 'folder']),
+    title: z.string().max(200).optional(),
+    /** File type filters as Electron takes them: extensions without the dot, '*' for all. */
+    filters: z
+      .array(z.object({ name: z.string().max(100), extensions: z.array(z.string().regex(/^(\*|[A-Za-z0-9_-]{1,16})$/)).max(20) }))
+      .max(10)
+      .optional(),
+  })
+  .strict();
+export type PickPathRequest = z.infer<typeof PickPathRequest>;
+/** null: the person closed the dialog without choosing. */
+export const PickPathResponse = z.object({ path: z.string().nullable() });
+
+/** What this front end can do, for the UI to show or hide controls (e.g. a Browse button). */
+export const SystemCapabilitiesSchema = z.object({ canPickPaths: z.boolean() });
+export type SystemCapabilities = z.infer<typeof SystemCapabilitiesSchema>;

@@ -12,6 +12,7 @@ import { Supervisor } from '../jobs/supervisor';
 import { forkWorkerFactory, type WorkerFactory } from '../jobs/worker-process';
 import { EventHub } from './events';
 import { getSystemInfo } from './system';
+import type { PathPicker } from './path-picker';
 
 export interface ServicesOptions {
   dataDir: string;
@@ -24,6 +25,8 @@ export interface ServicesOptions {
   /** Where the Hugging Face token is kept: the OS keychain in the app (Electron safeStorage);
    *  absent for the CLI and `hukuk serve`, which read HF_TOKEN. */
   hubTokenStore?: TokenStore;
+  /** A native open dialog (Electron only); absent under `hukuk serve`. */
+  pathPicker?: PathPicker;
 }
 
 export interface DataPaths {
@@ -41,6 +44,7 @@ export interface AppServices {
   readonly supervisor: Supervisor;
   readonly events: EventHub;
   readonly hubTokenStore?: TokenStore;
+  readonly pathPicker?: PathPicker;
   systemInfo(): Promise<SystemInfo>;
   close(): Promise<void>;
 }
@@ -100,6 +104,7 @@ export function createAppServices(options: ServicesOptions): AppServices {
     supervisor,
     events,
     hubTokenStore: options.hubTokenStore,
+    pathPicker: options.pathPicker,
     systemInfo: () =>
       getSystemInfo(supervisor, {
         appVersion: options.appVersion,
