@@ -88,17 +88,19 @@ export class ZipReader {
       while (e + 4 <= extraEnd) {
         const id = v.getUint16(e, true);
         const len = v.getUint16(e + 2, true);
+        if (e + 4 + len > extraEnd) throw bad(name, `central directory entry ${i} has a damaged extra field`);
         if (id === 0x0001) {
           let q = e + 4;
-          if (size === 0xffffffff) {
-            size = u64(v, q, name);
+          // Each 64-bit value must lie inside this field (not in the next field or past the directory).
+          const next = (): number => {
+            if (q + 8 > e + 4 + len) throw bad(name, `central directory entry ${i} has a short zip64 field`);
+            const n = u64(v, q, name);
             q += 8;
-          }
-          if (compressedSize === 0xffffffff) {
-            compressedSize = u64(v, q, name);
-            q += 8;
-          }
-          if (localHeaderOffset === 0xffffffff) localHeaderOffset = u64(v, q, name);
+            return n;
+          };
+          if (size === 0xffffffff) size = next();
+          if (compressedSize === 0xffffffff) compressedSize = next();
+          if (localHeaderOffset === 0xffffffff) localHeaderOffset = next();
         }
         e += 4 + len;
       }
