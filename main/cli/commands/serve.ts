@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { findAppRoot } from '../../jobs/worker-process';
 import { createHandlers } from '../../ipc/handlers';
 import { createAppServices } from '../../services';
+import { runsServiceOf } from '../../services/runs';
 import { startServer } from '../../server/serve';
 import { appVersion } from '../../version';
 import type { CliContext } from '../types';
@@ -71,6 +72,8 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     ctx.stderr(`hukuk serve: ${(e as Error).message}`);
     return 1;
   }
+  // Runs a previous process left: queued ones start again, a 'running' one is marked failed.
+  runsServiceOf(services);
   let server;
   try {
     server = await startServer({
