@@ -1,6 +1,6 @@
 // The data folder's lock (main/services/data-lock.ts): one writer per <data>, stale locks of
 // dead processes taken over, and the startup sweep of runs a crashed process left running.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import { createAppServices, UNFINISHED_RUN_REASON } from '../../main/services';
 import { openDatabase } from '../../main/store/db';
 import { createRun, getRun, updateRunStatus } from '../../main/store/repositories';
 import { run as modelCommand } from '../../main/cli/commands/model';
-import { tempDir } from './helpers';
+import { bundleForNode, childEnv, tempDir } from './helpers';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -144,6 +144,42 @@ describe('services hold the lock', () => {
     expect(() => createAppServices({ dataDir: dir, appVersion: '0.0.0-test', workerFactory: noWorker })).toThrow(/already using/);
     expect(getRun(svc.db, r.id).status).toBe('running');
     await svc.close();
+  });
+});
+
+describe('another process', () => {
+  it('holds the folder while alive; killed with SIGKILL, its lock is taken over and its run failed', async () => {
+    const dir = folder();
+    const script = await bundleForNode(join(__dirname, 'lock-holder.ts'), join(dir, '..', 'lock-holder.cjs'));
+    const child = spawn(process.execPath, [script, dir], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const [pid, runId] = await new Promise<number[]>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /holding (\d+) (\d+)/.exec(out);
+        if (m) resolve([Number(m[1]), Number(m[2])]);
+      });
+      child.once('exit', (code) => reject(new Error(`lock holder exited (${code}): ${out}`)));
+    });
+    expect(pid).toBe(child.pid);
+    try {
+      expect(() => createAppServices({ dataDir: dir, appVersion: '0.0.0-test', workerFactory: noWorker })).toThrow(
+        `Hukuk Studio is already using this data folder (pid ${pid}). Close it first, or use --data-dir.`,
+      );
+    } finally {
+      const gone = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await gone;
+    }
+    expect(JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8'))).toMatchObject({ pid }); // left behind
+    const svc = createAppServices({ dataDir: dir, appVersion: '0.0.0-test', workerFactory: noWorker });
+    try {
+      expect(getRun(svc.db, runId)).toMatchObject({ status: 'failed', error: UNFINISHED_RUN_REASON });
+      expect(dataFolderLockOwner(dir)?.pid).toBe(process.pid);
+    } finally {
+      await svc.close();
+    }
   });
 });
 
