@@ -129,6 +129,21 @@ describe('repositories', () => {
     expect(getRun(db!, b.id)).toMatchObject({ status: 'failed', error: 'the app stopped' });
   });
 
+  it('keeps the finite metrics of a batch that also carries NaN or null (JSON of NaN/Infinity)', () => {
+    const run = createRun(db!, { name: 'nan' });
+    const stored = insertMetrics(db!, run.id, [
+      { step: 1, split: 'train', name: 'loss', value: 2.5 },
+      { step: 1, split: 'train', name: 'grad_norm', value: Number.NaN },
+      { step: 1, split: 'train', name: 'tokens_per_sec', value: null as unknown as number },
+      { step: 1, split: 'train', name: 'lr', value: Number.POSITIVE_INFINITY },
+    ]);
+    expect(stored).toBe(2);
+    expect(listMetrics(db!, run.id).map((p) => [p.name, p.value])).toEqual([
+      ['loss', 2.5],
+      ['lr', Number.POSITIVE_INFINITY],
+    ]);
+  });
+
   it('inserts metric batches in one transaction and reads them back in step order', () => {
     const run = createRun(db!, { name: 'm' });
     const batch = Array.from({ length: 1000 }, (_, i) => ({ step: i, split: 'train', name: 'loss', value: 10 - i / 100 }));

@@ -5,15 +5,27 @@ import type { Db } from '../db';
 import type { MetricPoint } from '../../../common/contract/runs';
 import { now } from './json';
 
-export function insertMetrics(db: Db, runId: number, points: readonly MetricPoint[]): void {
-  if (points.length === 0) return;
+/**
+ * Writes the batch in one transaction and returns how many points were stored. A value that
+ * is not a number (NaN, or null: the worker's JSON channel turns NaN and ±Infinity into null)
+ * cannot go into `value REAL NOT NULL`; it is skipped rather than failing the whole batch and
+ * losing the finite values beside it (a diverging grad norm next to a good loss).
+ */
+export function insertMetrics(db: Db, runId: number, points: readonly MetricPoint[]): number {
+  if (points.length === 0) return 0;
   const stmt = db.prepare(
     'INSERT OR REPLACE INTO metrics (run_id, step, split, name, value, at) VALUES (?, ?, ?, ?, ?, ?)',
   );
   const t = now();
+  let stored = 0;
   db.transaction(() => {
-    for (const p of points) stmt.run(runId, p.step, p.split, p.name, p.value, t);
+    for (const p of points) {
+      if (typeof p.value !== 'number' || Number.isNaN(p.value)) continue;
+      stmt.run(runId, p.step, p.split, p.name, p.value, t);
+      stored++;
+    }
   })();
+  return stored;
 }
 
 export function listMetrics(
