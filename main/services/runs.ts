@@ -203,7 +203,11 @@ export class RunsService {
         params: params.worker,
         toMetrics: trainEventMetricPoints,
         onEvent: (e) => {
-          if (e.type === 'checkpoint') addCheckpoint(db, { runId: id, step: e.step, path: e.dir, metrics: {} });
+          if (e.type === 'checkpoint') {
+            addCheckpoint(db, { runId: id, step: e.step, path: e.dir, metrics: {} });
+            // The trainer keeps only the newest keepCheckpoints folders: forget the pruned ones.
+            for (const c of listCheckpoints(db, id)) if (!existsSync(c.path)) db.prepare('DELETE FROM checkpoints WHERE id = ?').run(c.id);
+          }
           else if (e.type === 'log') this.log('info', `run ${id}: ${e.message}`);
         },
       });

@@ -94,7 +94,7 @@ describe('runs through the real worker (tiny T5, CPU)', () => {
   });
 
   it('trains: queued -> running -> completed, metrics stored and pushed, checkpoints and adapter recorded', async () => {
-    const run = await call<Run>('runs:create', { name: 'tiny', modelId: app.modelId, datasetId: app.datasetId, config: smallConfig(), device: 'cpu' });
+    const run = await call<Run>('runs:create', { name: 'tiny', modelId: app.modelId, datasetId: app.datasetId, config: smallConfig({ checkpointEvery: 1 }), device: 'cpu' });
     expect(run.status).toBe('queued');
     expect(run.dir).toBe(join(app.dataDir, 'runs', String(run.id)));
     await runsServiceOf(app.services).whenIdle();
@@ -111,10 +111,11 @@ describe('runs through the real worker (tiny T5, CPU)', () => {
     expect(pushedMetrics.get(run.id)).toBe(listMetrics(app.services.db, run.id).length);
 
     const checkpoints = listCheckpoints(app.services.db, run.id);
-    // A resumable checkpoint every 3 updates; the end writes the adapter instead.
-    expect(checkpoints.map((c) => c.step)).toEqual([3]);
-    expect(checkpoints[0].path).toBe(join(run.dir!, 'checkpoints', 'step-3'));
-    expect(existsSync(join(checkpoints[0].path, 'COMPLETE'))).toBe(true);
+    // A resumable checkpoint every update, the newest 2 kept (the rows follow the pruning);
+    // the end writes the adapter instead.
+    expect(checkpoints.map((c) => c.step)).toEqual([4, 5]);
+    expect(checkpoints[1].path).toBe(join(run.dir!, 'checkpoints', 'step-5'));
+    expect(checkpoints.every((c) => existsSync(join(c.path, 'COMPLETE')))).toBe(true);
     const [adapter] = listAdapters(app.services.db, { runId: run.id });
     expect(adapter.path).toBe(join(run.dir!, 'adapter'));
     expect(existsSync(join(adapter.path, 'adapter_model.safetensors'))).toBe(true);
