@@ -61,6 +61,9 @@ export function migrate(db: Db, migrations: readonly Migration[], file = 'the da
     // One transaction per migration, user_version included: a crash leaves the old schema or
     // the new one, never a mix. (PRAGMA user_version is transactional in SQLite.)
     db.transaction(() => {
+      // Re-read under the write lock: another process opening the same file (the app and a
+      // CLI command) may have applied this migration since `current` was read.
+      if (schemaVersion(db) >= m.version) return;
       if (typeof m.up === 'string') db.exec(m.up);
       else m.up(db);
       db.pragma(`user_version = ${m.version}`);
