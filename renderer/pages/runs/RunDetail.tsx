@@ -177,7 +177,11 @@ function useNow(active: boolean): number {
 /** Stored points, then the ones pushed while the page is open (deduplicated by split/name/step). */
 function useMetrics(runId: number): MetricPoint[] {
   const stored = useQuery(() => api.runs.metrics({ runId }), { report: false });
+  const { reload } = stored;
   const [live, setLive] = useState<MetricPoint[]>([]);
+  // Points pushed before this page subscribed (a short run can finish while the page loads)
+  // are in the store: read it again whenever this run's status changes.
+  useEffect(() => api.on('runs:status', (batch) => batch.some((s) => s.runId === runId) && reload()), [runId, reload]);
   useEffect(
     () =>
       api.on('runs:metrics', (batch) => {
