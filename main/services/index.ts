@@ -72,7 +72,8 @@ export function createAppServices(options: ServicesOptions): AppServices {
     db = openDatabase(paths.db);
     // With the lock held no other process can be running these: they were left by one that
     // crashed or was killed. Their worker is gone, so they can only fail.
-    failUnfinishedRuns(db, UNFINISHED_RUN_REASON);
+    const failed = failUnfinishedRuns(db, UNFINISHED_RUN_REASON);
+    if (failed > 0) options.onLog?.('warn', `${failed} run(s) left unfinished by a previous process that stopped were marked failed.`);
   } catch (e) {
     lock.release();
     throw e;

@@ -11,6 +11,7 @@ import { createAppServices, UNFINISHED_RUN_REASON } from '../../main/services';
 import { openDatabase } from '../../main/store/db';
 import { createRun, getRun, updateRunStatus } from '../../main/store/repositories';
 import { run as modelCommand } from '../../main/cli/commands/model';
+import { run as serveCommand } from '../../main/cli/commands/serve';
 import { bundleForNode, childEnv, tempDir } from './helpers';
 
 const cleanups: (() => void)[] = [];
@@ -125,8 +126,10 @@ describe('services hold the lock', () => {
     db.close();
     acquireDataFolderLock(dir, { pid: deadPid() });
 
-    const svc = createAppServices({ dataDir: dir, appVersion: '0.0.0-test', workerFactory: noWorker });
+    const logs: string[] = [];
+    const svc = createAppServices({ dataDir: dir, appVersion: '0.0.0-test', workerFactory: noWorker, onLog: (_l, m) => logs.push(m) });
     try {
+      expect(logs).toEqual(['2 run(s) left unfinished by a previous process that stopped were marked failed.']);
       expect(getRun(svc.db, running.id)).toMatchObject({ status: 'failed', error: UNFINISHED_RUN_REASON });
       expect(getRun(svc.db, queued.id)).toMatchObject({ status: 'failed', error: UNFINISHED_RUN_REASON });
       expect(getRun(svc.db, done.id)).toMatchObject({ status: 'completed', error: null });
@@ -199,5 +202,19 @@ describe('CLI commands and the lock', () => {
     err.length = 0;
     expect(await modelCommand(['import', '/nonexistent-model'], ctx)).toBe(1);
     expect(err.join('\n')).not.toContain('already using');
+  });
+
+  it('hukuk serve on a held folder exits 1 with the conflict message, before listening', async () => {
+    const dir = folder();
+    const held = acquireDataFolderLock(dir);
+    const out: string[] = [];
+    const err: string[] = [];
+    try {
+      expect(await serveCommand(['--port', '0', '--no-open'], { dataDir: dir, stdout: (s) => out.push(s), stderr: (s) => err.push(s) })).toBe(1);
+    } finally {
+      held.release();
+    }
+    expect(out).toEqual([]);
+    expect(err.join('\n')).toContain(`hukuk serve: Hukuk Studio is already using this data folder (pid ${process.pid}).`);
   });
 });
