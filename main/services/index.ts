@@ -70,9 +70,10 @@ export function createAppServices(options: ServicesOptions): AppServices {
   try {
     for (const dir of [paths.root, paths.models, paths.datasets, paths.runs]) mkdirSync(dir, { recursive: true });
     db = openDatabase(paths.db);
-    // With the lock held no other process can be running these: they were left by one that
-    // crashed or was killed. Their worker is gone, so they can only fail.
-    const failed = failUnfinishedRuns(db, UNFINISHED_RUN_REASON);
+    // With the lock held no other process can be training these: a run left 'running' was
+    // left by one that crashed or was killed, and its worker is gone, so it can only fail.
+    // Runs left 'queued' never started: RunsService.recover() puts them back in the queue.
+    const failed = failUnfinishedRuns(db, UNFINISHED_RUN_REASON, ['running']);
     if (failed > 0) options.onLog?.('warn', `${failed} run(s) left unfinished by a previous process that stopped were marked failed.`);
   } catch (e) {
     lock.release();

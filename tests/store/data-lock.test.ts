@@ -112,7 +112,7 @@ describe('services hold the lock', () => {
     await b.close();
   });
 
-  it('at startup, runs a crashed process left queued/running are failed; finished ones are kept', async () => {
+  it('at startup, runs a crashed process left running are failed; queued (for the runs queue) and finished ones are kept', async () => {
     const dir = folder();
     const first = createAppServices({ dataDir: dir, appVersion: '0.0.0-test', workerFactory: noWorker });
     await first.close();
@@ -129,9 +129,9 @@ describe('services hold the lock', () => {
     const logs: string[] = [];
     const svc = createAppServices({ dataDir: dir, appVersion: '0.0.0-test', workerFactory: noWorker, onLog: (_l, m) => logs.push(m) });
     try {
-      expect(logs).toEqual(['2 run(s) left unfinished by a previous process that stopped were marked failed.']);
+      expect(logs).toEqual(['1 run(s) left unfinished by a previous process that stopped were marked failed.']);
       expect(getRun(svc.db, running.id)).toMatchObject({ status: 'failed', error: UNFINISHED_RUN_REASON });
-      expect(getRun(svc.db, queued.id)).toMatchObject({ status: 'failed', error: UNFINISHED_RUN_REASON });
+      expect(getRun(svc.db, queued.id)).toMatchObject({ status: 'queued', error: null });
       expect(getRun(svc.db, done.id)).toMatchObject({ status: 'completed', error: null });
       expect(UNFINISHED_RUN_REASON).toBe('The app stopped while this run was in progress.');
     } finally {

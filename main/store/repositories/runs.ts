@@ -100,13 +100,12 @@ export function updateRunStatus(db: Db, id: number, status: RunStatus, error: st
   return info.changes > 0;
 }
 
-/** Runs left queued/running by an app that stopped without finishing them. */
-export function failUnfinishedRuns(db: Db, reason: string): number {
+/** Runs left queued/running (or only the `statuses` given) by an app that stopped without finishing them. */
+export function failUnfinishedRuns(db: Db, reason: string, statuses: readonly ('queued' | 'running')[] = ['queued', 'running']): number {
+  if (statuses.length === 0) return 0;
   return db
-    .prepare(
-      `UPDATE runs SET status = 'failed', finished_at = ?, error = ? WHERE status IN ('queued', 'running')`,
-    )
-    .run(now(), reason).changes;
+    .prepare(`UPDATE runs SET status = 'failed', finished_at = ?, error = ? WHERE status IN (${statuses.map(() => '?').join(', ')})`)
+    .run(now(), reason, ...statuses).changes;
 }
 
 export function deleteRun(db: Db, id: number): void {
