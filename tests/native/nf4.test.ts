@@ -221,4 +221,20 @@ describe('bitsandbytes serialized layout', () => {
     delete file[`${p}weight.nested_absmax`];
     expect(() => engine.nf4FromBnb(file, p)).toThrow(/nested_absmax.*missing/);
   });
+
+  it('refuses quant_state numbers a cast would mangle (huge blocksize, negative or fractional dims)', () => {
+    const q = engine.nf4Quantize(randn(256, 7), [4, 64]);
+    const file = engine.nf4ToBnb(q, '') as Record<string, RawTensor>;
+    const key = 'weight.quant_state.bitsandbytes__nf4';
+    const good = JSON.parse(Buffer.from(file[key].data).toString('utf8')) as Record<string, unknown>;
+    const withState = (patch: Record<string, unknown>) => {
+      const text = JSON.stringify({ ...good, ...patch });
+      return { ...file, [key]: { dtype: 'U8', shape: [text.length], data: new Uint8Array(Buffer.from(text)) } as RawTensor };
+    };
+    expect(engine.nf4FromBnb(withState({}), '').shape).toEqual([4, 64]);
+    expect(() => engine.nf4FromBnb(withState({ blocksize: 1e300 }), '')).toThrow(/blocksize is not a power of two/);
+    expect(() => engine.nf4FromBnb(withState({ shape: [-4, -64] }), '')).toThrow(/bad shape/);
+    expect(() => engine.nf4FromBnb(withState({ shape: [4.5, 64] }), '')).toThrow(/bad shape/);
+    expect(() => engine.nf4FromBnb(withState({ nested_blocksize: 3 }), '')).toThrow(/nested_blocksize is not a power of two/);
+  });
 });

@@ -187,16 +187,25 @@ Nf4Tensor load_bnb_nf4(const TensorLookup& lookup, const std::string& prefix) {
   if (get("quant_type", JsonValue::String).str != "nf4")
     HUKUK_FAIL("ENGINE_CORRUPT", "bitsandbytes weight '" + prefix + "weight' is not NF4");
 
+  // The numbers come from the file: check them as doubles before any cast (a cast of NaN or
+  // of 1e300 to an integer is undefined) and keep numel far from int64 overflow.
+  auto blocksize_of = [&](const char* key) {
+    const double b = get(key, JsonValue::Number).number;
+    HUKUK_CHECK(b >= 2 && b <= 4096 && b == std::floor(b) && (static_cast<int>(b) & (static_cast<int>(b) - 1)) == 0,
+                "ENGINE_CORRUPT", "bitsandbytes quant_state of '" + prefix + "weight': " + key + " is not a power of two in [2, 4096]");
+    return static_cast<int>(b);
+  };
   Nf4Tensor t;
-  t.blocksize = static_cast<int>(get("blocksize", JsonValue::Number).number);
+  t.blocksize = blocksize_of("blocksize");
   t.dtype = dtype_from_torch_name(get("dtype", JsonValue::String).str);
   t.numel = 1;
   for (double d : get("shape", JsonValue::Array).array) {
+    HUKUK_CHECK(d >= 1 && d < 2147483648.0 && d == std::floor(d) && static_cast<double>(t.numel) * d < 281474976710656.0,
+                "ENGINE_CORRUPT", "bitsandbytes quant_state of '" + prefix + "weight': bad shape");
     t.shape.push_back(static_cast<int64_t>(d));
     t.numel *= static_cast<int64_t>(d);
   }
-  HUKUK_CHECK(t.numel > 0 && t.blocksize > 0 && (t.blocksize & (t.blocksize - 1)) == 0, "ENGINE_CORRUPT",
-              "bitsandbytes quant_state of '" + prefix + "weight': bad shape or blocksize");
+  HUKUK_CHECK(t.numel > 0, "ENGINE_CORRUPT", "bitsandbytes quant_state of '" + prefix + "weight': empty shape");
 
   TensorView w = need(lookup, prefix + "weight", "U8");
   HUKUK_CHECK(static_cast<int64_t>(w.nbytes) == (t.numel + 1) / 2, "ENGINE_CORRUPT",
@@ -216,7 +225,7 @@ Nf4Tensor load_bnb_nf4(const TensorLookup& lookup, const std::string& prefix) {
     return t;
   }
   t.offset = static_cast<float>(get("nested_offset", JsonValue::Number).number);
-  t.blocksize2 = static_cast<int>(get("nested_blocksize", JsonValue::Number).number);
+  t.blocksize2 = blocksize_of("nested_blocksize");
   if (get("nested_dtype", JsonValue::String).str != "float32")
     HUKUK_FAIL("ENGINE_CORRUPT", "bitsandbytes nested_dtype of '" + prefix + "weight' is not float32");
   t.absmax_q = copy_of<uint8_t>(need(lookup, prefix + "weight.absmax", "U8"));
