@@ -22,7 +22,8 @@ int64_t Value::as_int64(const char* what) const {
   long long v = std::strtoll(str.c_str(), &end, 10);
   if (end && *end == '\0') return v;
   double d = num;
-  if (d != static_cast<double>(static_cast<int64_t>(d)))
+  // Range first: casting NaN or a double outside int64 to an integer is undefined behaviour.
+  if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) || d != static_cast<double>(static_cast<int64_t>(d)))
     HUKUK_FAIL("ENGINE_CORRUPT", std::string(what) + " must be an integer, got " + str);
   return static_cast<int64_t>(d);
 }
