@@ -15,7 +15,8 @@ type Camel<S extends string> = S extends `${infer H}-${infer T}` ? `${H}${Capita
 type Domains = Split<ChannelName>[0];
 type ActionsOf<D extends string> = { [C in ChannelName]: Split<C>[0] extends D ? C : never }[ChannelName];
 
-type Method<C extends ChannelName> = keyof RequestOf<C> extends never
+// A request whose fields are all optional (e.g. the empty request of system:info) may be omitted.
+type Method<C extends ChannelName> = Partial<RequestOf<C>> extends RequestOf<C>
   ? (request?: RequestOf<C>) => Promise<Result<ResponseOf<C>>>
   : (request: RequestOf<C>) => Promise<Result<ResponseOf<C>>>;
 
