@@ -16,7 +16,7 @@ type Domains = Split<ChannelName>[0];
 type ActionsOf<D extends string> = { [C in ChannelName]: Split<C>[0] extends D ? C : never }[ChannelName];
 
 // A request whose fields are all optional (e.g. the empty request of system:info) may be omitted.
-type Method<C extends ChannelName> = Partial<RequestOf<C>> extends RequestOf<C>
+type Method<C extends ChannelName> = Record<never, never> extends RequestOf<C>
   ? (request?: RequestOf<C>) => Promise<Result<ResponseOf<C>>>
   : (request: RequestOf<C>) => Promise<Result<ResponseOf<C>>>;
 
