@@ -4,6 +4,7 @@
 import { app, BrowserWindow, dialog, safeStorage, session, utilityProcess, type OpenDialogOptions } from 'electron';
 import { join } from 'node:path';
 import { createAppServices, type AppServices } from './services';
+import { runsServiceOf } from './services/runs';
 import { createHandlers } from './ipc/handlers';
 import { registerIpc } from './ipc/electron-ipc';
 import { cspHeader } from './security';
@@ -134,6 +135,8 @@ if (!app.requestSingleInstanceLock()) {
         pathPicker: pickPath,
         onLog: (level, message) => (level === 'info' ? console.log : console.error)(message),
       });
+      // Runs a previous session left: queued ones start again (a 'running' one was failed above).
+      runsServiceOf(services);
       mainWindow = createWindow(services);
     })
     .catch((e: unknown) => {
