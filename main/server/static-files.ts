@@ -45,7 +45,13 @@ export function resolveStatic(root: string, pathname: string): Resolved {
   if (decoded.includes('\0') || decoded.includes('\\') || /%2f|%5c/i.test(pathname)) return { kind: 'forbidden' };
   const segments = decoded.split('/').filter((s) => s.length > 0);
   if (segments.some((s) => s === '..' || s === '.')) return { kind: 'forbidden' };
-  const realRoot = realpathSync(resolve(root));
+  let realRoot: string;
+  try {
+    realRoot = realpathSync(resolve(root));
+  } catch {
+    // The UI is not built (or is being rebuilt): a 404, not an exception that ends the server.
+    return { kind: 'missing' };
+  }
   const candidate = segments.length ? join(realRoot, ...segments) : join(realRoot, 'index.html');
   const file = tryFile(realRoot, candidate);
   if (file) return file;
@@ -66,7 +72,12 @@ function tryFile(realRoot: string, candidate: string): { kind: 'file'; path: str
     return undefined;
   }
   if (real !== realRoot && !real.startsWith(realRoot + sep)) return null;
-  const st = statSync(real);
+  let st;
+  try {
+    st = statSync(real);
+  } catch {
+    return undefined; // removed between realpath and stat
+  }
   if (st.isDirectory()) return tryFile(realRoot, join(real, 'index.html'));
   if (!st.isFile()) return undefined;
   return { kind: 'file', path: real, size: st.size };

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandlers } from '../../main/ipc/handlers';
 import { createAppServices, type AppServices } from '../../main/services';
 import { startServer, type RunningServer } from '../../main/server/serve';
+import { resolveStatic } from '../../main/server/static-files';
 import { createRun } from '../../main/store/repositories';
 import { tempDir } from '../store/helpers';
 
@@ -210,6 +211,19 @@ describe('hukuk serve: WebSocket', () => {
       ws.close();
     } finally {
       await other.close();
+    }
+  });
+});
+
+describe('hukuk serve: static files', () => {
+  it('answers "missing" when the UI folder does not exist (a request must not throw and end the server)', () => {
+    const t = tempDir();
+    try {
+      const root = join(t.dir, 'not-built');
+      expect(resolveStatic(root, '/')).toEqual({ kind: 'missing' });
+      expect(resolveStatic(root, '/assets/index.js')).toEqual({ kind: 'missing' });
+    } finally {
+      t.remove();
     }
   });
 });
