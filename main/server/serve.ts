@@ -136,7 +136,16 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     stream.pipe(res);
   }
 
-  const server = createServer(onRequest);
+  // An exception in a 'request' listener is uncaught and would end `hukuk serve`: answer 500.
+  const server = createServer((req, res) => {
+    try {
+      onRequest(req, res);
+    } catch (e) {
+      log('error', `serve: ${req.method} failed: ${(e as Error).message}`);
+      if (!res.headersSent) refuse(res, 500, 'Internal error.');
+      else res.destroy();
+    }
+  });
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
 
   function refuseUpgrade(socket: Duplex, status: number, text: string): void {
