@@ -3,7 +3,7 @@
 // (x-linked-etag / x-linked-size on the redirect, as the real hub does), Range requests,
 // and a switch that cuts a response off halfway.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -189,6 +189,20 @@ describe('Hub client', () => {
     expect(readFileSync(join(dir, 'model.safetensors')).equals(Buffer.from(weights))).toBe(true);
     expect(existsSync(part)).toBe(false);
     // config.json was finished the first time: not downloaded again
+    expect(log.some((l) => l.url.includes('config.json'))).toBe(false);
+  });
+
+  it('downloads again a finished file whose bytes no longer match the listing (same size)', async () => {
+    await pullRepo({ kind: 'model', repo: 'tiny/t5', dataDir, endpoint: hubUrl });
+    const dest = join(stagingDir(dataDir, 'model', 'tiny/t5', 'main'), 'model.safetensors');
+    const stale = Buffer.from(weights);
+    stale[stale.length - 1] ^= 0xff; // e.g. 'main' moved to a commit with other weights of the same size
+    writeFileSync(dest, stale);
+    log.length = 0;
+    const r = await pullRepo({ kind: 'model', repo: 'tiny/t5', dataDir, endpoint: hubUrl });
+    expect(r.files.find((f) => f.path === 'model.safetensors')!.sha256).toBe(sha256(weights));
+    expect(readFileSync(dest).equals(Buffer.from(weights))).toBe(true);
+    // the unchanged config.json is kept (its blob hash still matches)
     expect(log.some((l) => l.url.includes('config.json'))).toBe(false);
   });
 

@@ -142,6 +142,18 @@ export interface DownloadProgress {
   resumedFrom: number;
 }
 
+/**
+ * Whether a file already on disk is the listed one: its size, and its LFS sha256 or git blob
+ * sha1 when the listing has them. (The staging folder is named after the revision, e.g.
+ * 'main', which can move to another commit between two pulls.)
+ */
+export async function matchesListing(path: string, file: HubFile, size: number): Promise<boolean> {
+  if (file.size === undefined || size !== file.size) return false;
+  if (file.sha256) return (await hashFile(path, 'sha256')) === file.sha256;
+  if (file.blobId) return (await hashFile(path, 'sha1', `blob ${size}\0`)) === file.blobId;
+  return true;
+}
+
 async function hashFile(path: string, algorithm: 'sha256' | 'sha1', prefix?: string): Promise<string> {
   const h = createHash(algorithm);
   if (prefix) h.update(prefix);

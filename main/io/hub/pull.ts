@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError } from '../../../common/contract/errors';
-import { checkRepoId, downloadFile, listRepoFiles, type HubFile, type HubOptions, type RepoKind, type RepoListing } from './client';
+import { checkRepoId, downloadFile, listRepoFiles, matchesListing, type HubFile, type HubOptions, type RepoKind, type RepoListing } from './client';
 
 const MODEL_SIDE_FILES = new Set([
   'config.json',
@@ -113,9 +113,10 @@ export async function pullRepo(o: PullOptions): Promise<PullResult> {
   for (let i = 0; i < wanted.length; i++) {
     const f = wanted[i];
     const dest = join(dir, f.path);
-    // Verified and renamed into place by an earlier, interrupted pull: keep it.
+    // Verified and renamed into place by an earlier, interrupted pull: keep it, if it is still
+    // the file the listing names now (checked by size and hash, not by its presence).
     const done = await stat(dest).catch(() => null);
-    if (done && (f.size === undefined || done.size === f.size)) {
+    if (done && (await matchesListing(dest, f, done.size))) {
       results.push({ path: f.path, bytes: done.size, sha256: null, resumedFrom: done.size });
       before += done.size;
       continue;
