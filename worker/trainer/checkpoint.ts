@@ -58,6 +58,12 @@ function fsyncTree(dir: string): void {
 export function writeDirAtomically(dest: string, fill: (tmp: string) => void): void {
   const parent = join(dest, '..');
   mkdirSync(parent, { recursive: true });
+  // A process killed between the two renames below left `dest` moved aside: bring it back.
+  if (!existsSync(dest)) {
+    const base = dest.split(/[\\/]/).pop() ?? '';
+    const stranded = readdirSync(parent).find((n) => n.startsWith(`${base}.old-`));
+    if (stranded) renameSync(join(parent, stranded), dest);
+  }
   const tmp = `${dest}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp);
@@ -65,11 +71,17 @@ export function writeDirAtomically(dest: string, fill: (tmp: string) => void): v
     fill(tmp);
     fsyncTree(tmp);
     if (existsSync(dest)) {
-      // rename() cannot replace a non-empty folder: move the old one aside first.
+      // rename() cannot replace a non-empty folder: move the old one aside first, and put it
+      // back if the new one cannot take its place (the old checkpoint is never lost).
       const old = `${dest}.old-${process.pid}`;
       rmSync(old, { recursive: true, force: true });
       renameSync(dest, old);
-      renameSync(tmp, dest);
+      try {
+        renameSync(tmp, dest);
+      } catch (e) {
+        renameSync(old, dest);
+        throw e;
+      }
       rmSync(old, { recursive: true, force: true });
     } else {
       renameSync(tmp, dest);
