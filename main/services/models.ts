@@ -23,6 +23,8 @@ export interface ModelStore {
   findByHash(hash: string): Model | undefined;
   list(): Model[];
   delete(id: number): void;
+  /** Runs that are queued or running on this model (they would lose their weights). */
+  activeRunsUsing?(id: number): number;
 }
 
 export function sqliteModelStore(db: Db): ModelStore {
@@ -32,6 +34,8 @@ export function sqliteModelStore(db: Db): ModelStore {
     findByHash: (h) => findModelByHash(db, h),
     list: () => listModels(db),
     delete: (id) => deleteModel(db, id),
+    activeRunsUsing: (id) =>
+      (db.prepare("SELECT COUNT(*) AS n FROM runs WHERE model_id = ? AND status IN ('queued', 'running')").get(id) as { n: number }).n,
   };
 }
 
@@ -274,6 +278,12 @@ export class ModelsService {
   async delete(id: number): Promise<{ deletedFiles: boolean; storedPath: string }> {
     const m = this.store.find(id);
     if (!m) throw new AppError('not_found', `Model ${id} does not exist.`);
+    const active = this.store.activeRunsUsing?.(id) ?? 0;
+    if (active > 0)
+      throw new AppError('conflict', `Model "${m.name}" is used by ${active} queued or running run(s). Cancel them first.`);
+    // The row goes first: a failed file removal then leaves orphan files, never a row that
+    // points at half-deleted weights.
+    this.store.delete(id);
     let deletedFiles = false;
     const root = resolve(this.options.modelsDir) + sep;
     const target = resolve(m.storedPath);
@@ -281,7 +291,6 @@ export class ModelsService {
       await rm(target, { recursive: true, force: true });
       deletedFiles = true;
     }
-    this.store.delete(id);
     return { deletedFiles, storedPath: m.storedPath };
   }
 }

@@ -10,6 +10,7 @@ import { dispatch } from '../../main/ipc/dispatch';
 import { createHandlers } from '../../main/ipc/handlers';
 import { createAppServices, type AppServices } from '../../main/services';
 import { MemoryTokenStore } from '../../main/io/hub/token-store';
+import { createRun, updateRunStatus } from '../../main/store/repositories/runs';
 
 const FIXTURE = resolve(__dirname, '../fixtures/t5/gated_gelu_untied/model');
 const tmp = mkdtempSync(join(tmpdir(), 'hukuk-models-ipc-'));
@@ -61,7 +62,14 @@ describe('models channels', () => {
     const cancel = await dispatch(handlers, 'models:cancel-pull', { repo: 'a/b' });
     expect(cancel.ok && cancel.value).toEqual({ cancelled: false });
 
-    const del = await dispatch(handlers, 'models:delete', { id: (imported.value as { model: { id: number } }).model.id });
+    // A queued run on the model keeps it: deleting would pull its weights away.
+    const modelId = (imported.value as { model: { id: number } }).model.id;
+    const run = createRun(services.db, { name: 'uses gated', modelId });
+    const busy = await dispatch(handlers, 'models:delete', { id: modelId });
+    expect(!busy.ok && busy.error.code).toBe('conflict');
+    updateRunStatus(services.db, run.id, 'cancelled');
+
+    const del = await dispatch(handlers, 'models:delete', { id: modelId });
     expect(del.ok && del.value).toMatchObject({ deletedFiles: true });
   });
 });
