@@ -3,13 +3,12 @@
 // Electron's utilityProcess (messages through process.parentPort) and under Node's
 // child_process.fork (process.send / process.on('message')). It never touches SQLite: it
 // answers requests and reports events; main records.
-import { createRequire } from 'node:module';
-import { join, resolve } from 'node:path';
 import { AppError, toErrorValue } from '../common/contract/errors';
 import { isToWorker, type FromWorker, type ToWorker, type WorkerMethod, type WorkerMethods } from './protocol';
 import { collectSystemInfo, type AddonLoad, type SystemAddon } from './system-info';
 import { handleTrainRun } from './trainer/handler';
 import { handleChatGenerate, releaseWarmModel } from './chat/generate';
+import { engineLoaderPath, loadEngineAddon } from './engine-loader';
 
 // ---- the message port: utilityProcess or fork ----
 
@@ -38,22 +37,12 @@ function detectPort(): Port | null {
 
 // ---- the addon, loaded once, on first use ----
 
-/**
- * The project root (where native/ lives). The supervisor sets HUKUK_APP_ROOT; otherwise this
- * file is out/main/engine-worker.js, two levels below the root (inside app.asar when packaged).
- */
-export function appRoot(): string {
-  return process.env.HUKUK_APP_ROOT || resolve(__dirname, '..', '..');
-}
-
 let addonLoad: AddonLoad | undefined;
 function loadAddon(): AddonLoad {
   if (addonLoad) return addonLoad;
-  const loader = join(appRoot(), 'native', 'index.cjs');
+  const loader = engineLoaderPath();
   try {
-    // A runtime path: bundlers must not try to inline the addon.
-    const { loadEngine } = createRequire(__filename)(loader) as { loadEngine: () => SystemAddon };
-    addonLoad = { addon: loadEngine(), error: null };
+    addonLoad = { addon: loadEngineAddon<SystemAddon>(), error: null };
   } catch (e) {
     const err = e as { message?: string; code?: string };
     addonLoad = { addon: null, error: `${err.code ? err.code + ': ' : ''}${err.message ?? String(e)} (loader: ${loader})` };

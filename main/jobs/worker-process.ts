@@ -3,9 +3,13 @@
 // factory built on utilityProcess. Both look the same to the supervisor.
 import { fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { AppError } from '../../common/contract/errors';
 import type { ToWorker } from '../../worker/protocol';
+import { findAppRoot } from '../../worker/engine-loader';
+
+// Where the app lives (the worker script, serve's static files): one definition, shared.
+export { findAppRoot };
 
 export interface WorkerExit {
   code: number | null;
@@ -25,22 +29,6 @@ export interface WorkerProcess {
 }
 
 export type WorkerFactory = () => WorkerProcess;
-
-/**
- * The project root when running from out/ (out/cli/hukuk.cjs or out/main/*.js) or from
- * sources under vitest: the first folder upwards that has native/index.cjs.
- */
-export function findAppRoot(start: string = __dirname): string {
-  if (process.env.HUKUK_APP_ROOT) return process.env.HUKUK_APP_ROOT;
-  let dir = resolve(start);
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(join(dir, 'native', 'index.cjs'))) return dir;
-    const up = resolve(dir, '..');
-    if (up === dir) break;
-    dir = up;
-  }
-  return resolve(start, '..', '..');
-}
 
 export function defaultWorkerScript(appRoot: string): string {
   return process.env.HUKUK_WORKER_SCRIPT || join(appRoot, 'out', 'main', 'engine-worker.js');

@@ -3,12 +3,10 @@
 // the flagship takes seconds, so it stays loaded while the same model + adapter is asked again
 // and is replaced (the old one disposed) when another is asked. Main decodes the ids into text
 // (it has the tokenizer) and stores the message; the worker never touches SQLite.
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { AppError } from '../../common/contract/errors';
 import type { GenerationOptions } from '../../common/contract/chat';
 import { trainingErrorToAppError } from '../trainer/handler';
+import { loadEngineAddon } from '../engine-loader';
 
 export interface ChatGenerateParams {
   /** base model folder (config.json + model.safetensors) */
@@ -45,20 +43,7 @@ interface GenEngine {
 }
 
 function loadGenEngine(): GenEngine {
-  process.env.OMP_WAIT_POLICY ??= 'passive';
-  let root = process.env.HUKUK_APP_ROOT;
-  if (!root) {
-    for (let d = dirname(__filename); ; d = dirname(d)) {
-      if (existsSync(join(d, 'native', 'index.cjs'))) {
-        root = d;
-        break;
-      }
-      if (dirname(d) === d) break;
-    }
-  }
-  const loader = join(root ?? process.cwd(), 'native', 'index.cjs');
-  const { loadEngine } = createRequire(__filename)(loader) as { loadEngine: () => unknown };
-  return loadEngine() as GenEngine;
+  return loadEngineAddon<GenEngine>();
 }
 
 let engine: GenEngine | undefined;

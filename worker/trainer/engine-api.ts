@@ -1,9 +1,7 @@
 // The parts of the engine addon the trainer uses, typed here so the trainer does not depend on
 // how other modules declare themselves in native/index.d.ts. The T5 model interface is the
 // engine engineer's (native/src/t5); the optimizer and schedule functions are native/src/train.
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { loadEngineAddon } from '../engine-loader';
 
 export interface AdamWOptions {
   lr: number;
@@ -75,25 +73,9 @@ export interface TrainEngine {
 // imports the trainer at start-up, before it loads the addon for anything).
 process.env.OMP_WAIT_POLICY ??= 'passive';
 
-/**
- * The project root holding native/index.cjs: $HUKUK_APP_ROOT, else the first folder above this
- * file that has it (works from the sources, out/cli/hukuk.cjs and out/main/).
- */
-function findAppRoot(): string {
-  if (process.env.HUKUK_APP_ROOT) return process.env.HUKUK_APP_ROOT;
-  for (let d = dirname(__filename); ; d = dirname(d)) {
-    if (existsSync(join(d, 'native', 'index.cjs'))) return d;
-    if (dirname(d) === d) break;
-  }
-  return process.cwd();
-}
-
 /** Loads the addon through native/index.cjs (which honours $HUKUK_ADDON). */
 export function loadTrainEngine(): TrainEngine {
-  const loader = join(findAppRoot(), 'native', 'index.cjs');
-  // A runtime path: bundlers must not try to inline the addon.
-  const { loadEngine } = createRequire(__filename)(loader) as { loadEngine: () => unknown };
-  const engine = loadEngine() as TrainEngine & { modules?: string[] };
+  const engine = loadEngineAddon<TrainEngine & { modules?: string[] }>();
   if (typeof engine.optimizerStep !== 'function' || typeof engine.lrMultiplier !== 'function') {
     const err = new Error(
       `The engine addon has no trainer (native/src/train); it was built with modules [${(engine.modules ?? []).join(', ')}]. ` +

@@ -11,11 +11,11 @@
 // A diagnostic like the tests: it loads the addon in this process (the app's services run the
 // engine in the worker instead).
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { numelOf, parseSafetensors } from '../../../common/formats/safetensors';
 import type { CliContext } from '../types';
+import { loadEngineAddon } from '../../../worker/engine-loader';
 
 export const summary = 'compare the engine with transformers + peft goldens (fixture dirs)';
 
@@ -96,20 +96,8 @@ export function readTensors(file: string): Record<string, Tensor> {
   return out;
 }
 
-function findAppRoot(): string {
-  if (process.env.HUKUK_APP_ROOT) return process.env.HUKUK_APP_ROOT;
-  for (let d = dirname(__filename); ; d = dirname(d)) {
-    if (existsSync(join(d, 'native', 'index.cjs'))) return d;
-    if (dirname(d) === d) break;
-  }
-  return process.cwd();
-}
-
 export function loadParityEngine(): ParityEngine {
-  process.env.OMP_WAIT_POLICY ??= 'passive'; // shared cores: spinning OpenMP threads crawl
-  const loader = join(findAppRoot(), 'native', 'index.cjs');
-  const { loadEngine } = createRequire(__filename)(loader) as { loadEngine: () => unknown };
-  return loadEngine() as ParityEngine;
+  return loadEngineAddon<ParityEngine>();
 }
 
 /** The fixture directories under dir (dir itself when it holds goldens.safetensors). */
