@@ -37,6 +37,7 @@ export const en = {
   'error.code': 'Error code: {code}',
 
   'common.notYet': 'Not available in this version yet',
+  'common.browse': 'Browse…',
   'common.loading': 'Loading…',
   'common.refresh': 'Refresh',
   'common.yes': 'Yes',

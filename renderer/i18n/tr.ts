@@ -37,6 +37,7 @@ export const tr: Messages = {
   'error.code': 'Hata kodu: {code}',
 
   'common.notYet': 'Bu sürümde henüz kullanılamıyor',
+  'common.browse': 'Gözat…',
   'common.loading': 'Yükleniyor…',
   'common.refresh': 'Yenile',
   'common.yes': 'Evet',

@@ -26,6 +26,7 @@ import type { Dataset, DatasetSummaryValue } from '../../../common/contract/data
 import type { Model } from '../../../common/contract/models';
 import { useI18n } from '../../i18n';
 import { api } from '../../state/api';
+import { PathField } from '../../components/PathField';
 import { useQuery } from '../../state/use-query';
 import { formatNumber } from '../../components/format';
 import { monoFonts } from '../../theme';
@@ -223,13 +224,14 @@ export function ImportDatasetDialog({ open, onClose, onImported }: { open: boole
       <Typography variant="body2" color="text.secondary">
         {s.importHelp}
       </Typography>
-      <TextField
+      <PathField
         label={s.path}
         value={path}
-        onChange={(e) => (setPath(e.target.value), setSummary(null))}
+        onChange={(p) => (setPath(p), setSummary(null))}
+        kind="file"
+        filters={[{ name: 'Data', extensions: ['json', 'jsonl', 'csv', 'parquet'] }]}
+        testId="dataset-import-path"
         autoFocus
-        fullWidth
-        slotProps={{ htmlInput: { 'data-testid': 'dataset-import-path', spellCheck: false } }}
       />
       <TextField label={s.name} value={name} onChange={(e) => setName(e.target.value)} fullWidth slotProps={{ htmlInput: { 'data-testid': 'dataset-import-name' } }} />
       <PrepareFields

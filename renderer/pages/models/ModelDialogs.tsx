@@ -23,6 +23,7 @@ import type { AppErrorValue } from '../../../common/contract/errors';
 import type { HubTokenStatus, Model, ModelProgress, ModelSummary } from '../../../common/contract/models';
 import { useI18n } from '../../i18n';
 import { api } from '../../state/api';
+import { PathField } from '../../components/PathField';
 import { formatBytes, formatCount, formatNumber } from '../../components/format';
 import { fill, modelStrings } from './strings';
 
@@ -168,14 +169,7 @@ export function ImportModelDialog({ open, onClose, onImported }: { open: boolean
       <Typography variant="body2" color="text.secondary">
         {s.importHelp}
       </Typography>
-      <TextField
-        label={s.path}
-        value={path}
-        onChange={(e) => (setPath(e.target.value), setSummary(null))}
-        autoFocus
-        fullWidth
-        slotProps={{ htmlInput: { 'data-testid': 'model-import-path', spellCheck: false } }}
-      />
+      <PathField label={s.path} value={path} onChange={(p) => (setPath(p), setSummary(null))} kind="folder" testId="model-import-path" autoFocus />
       <TextField label={s.name} value={name} onChange={(e) => setName(e.target.value)} fullWidth slotProps={{ htmlInput: { 'data-testid': 'model-import-name' } }} />
       <RadioGroup value={mode} onChange={(e) => setMode(e.target.value as 'copy' | 'reference')}>
         <FormControlLabel value="copy" control={<Radio />} label={s.modeCopy} />
