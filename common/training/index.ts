@@ -3,3 +3,4 @@ export * from './metrics';
 export * from './batching';
 export * from './rng';
 export * from './presets';
+export * from './memory-estimate';

@@ -38,6 +38,9 @@ import { fill, newRunStrings } from './strings';
 import { PageHeader } from '../../components/PageHeader';
 import { DisabledAction } from '../../components/DisabledAction';
 import { formatNumber } from '../../components/format';
+import { estimateTrainingMemory, modelShapeFromConfig } from '../../../common/training/memory-estimate';
+import type { Model } from '../../../common/contract/models';
+import type { SystemInfo } from '../../../common/contract/system';
 
 const defaultPreset = 'flagship-qlora';
 
@@ -54,6 +57,8 @@ export function NewRunPage() {
   const [busy, setBusy] = useState(false);
   const models = useQuery(() => api.models.list({}));
   const datasets = useQuery(() => api.datasets.list({}));
+  // For the memory estimate's warning only; the System page is where a failing system:info shows.
+  const system = useQuery(() => api.system.info({}), { report: false });
   const modelList = models.status === 'ok' ? models.value : [];
   const datasetList = datasets.status === 'ok' ? datasets.value : [];
   const dataset = datasetList.find((d) => d.id === datasetId);
@@ -205,9 +210,63 @@ export function NewRunPage() {
             </FormGroup>
             {errors.has('targetModules') && <FormHelperText>{errors.get('targetModules')}</FormHelperText>}
           </FormControl>
+          <MemoryEstimateLine
+            model={modelList.find((m) => m.id === modelId)}
+            config={config}
+            system={system.status === 'ok' ? system.value : undefined}
+            language={language}
+          />
         </Paper>
       </Stack>
     </>
+  );
+}
+
+/** "Estimated GPU memory: 7.2 GiB (weights 0.9, LoRA 0.2, activations 6.1)" for the form's
+ * current settings (common/training/memory-estimate mirrors the engine's allocations), in a
+ * warning colour when it exceeds the first GPU (no GPU picker yet) or, on the CPU, the RAM. */
+function MemoryEstimateLine({ model, config, system, language }: { model: Model | undefined; config: TrainingConfig; system: SystemInfo | undefined; language: Language }) {
+  const s = newRunStrings(language);
+  const shape = model ? modelShapeFromConfig(model.config) : null;
+  let text: string;
+  let over: string | null = null;
+  if (!model) text = s.memoryNoModel;
+  else if (!shape) text = s.memoryNoConfig;
+  else {
+    let e: ReturnType<typeof estimateTrainingMemory> | null = null;
+    try {
+      e = estimateTrainingMemory({
+        model: shape,
+        lora: { r: config.loraR, targets: config.targetModules },
+        quant: config.quantization,
+        quantizeWo: config.quantizeWo,
+        compute: config.compute,
+        batchSize: config.batchSize,
+        maxSourceLength: config.maxSourceLength,
+        maxTargetLength: config.maxTargetLength,
+        device: config.device,
+      });
+    } catch {
+      e = null; // a field out of range: the form already marks it
+    }
+    if (!e) text = s.invalid;
+    else {
+      const gib = (b: number) => new Intl.NumberFormat(language === 'tr' ? 'tr-TR' : 'en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(b / 1024 ** 3);
+      text = fill(config.device === 'cuda' ? s.memoryGpu : s.memoryCpu, { total: gib(e.totalBytes), weights: gib(e.weightsBytes), lora: gib(e.loraBytes), acts: gib(e.activationsBytes) });
+      const gpu = system?.gpus[0];
+      const have = config.device === 'cuda' ? gpu?.memoryBytes : system?.ramBytes;
+      if (have !== undefined && e.totalBytes > have) over = fill(config.device === 'cuda' ? s.memoryOverGpu : s.memoryOverRam, { name: gpu?.name ?? '', have: gib(have) });
+    }
+  }
+  return (
+    <Box sx={{ mt: 2 }} data-testid="new-run-memory">
+      <Typography variant="body2" color={over ? 'warning.main' : 'text.primary'} data-testid="new-run-memory-estimate" data-over={over ? 'true' : 'false'}>
+        {text}
+      </Typography>
+      <Typography variant="caption" color={over ? 'warning.main' : 'text.secondary'}>
+        {over ?? s.memoryHelp}
+      </Typography>
+    </Box>
   );
 }
 

@@ -32,6 +32,13 @@ const en = {
   started: 'Run “{name}” started',
   invalid: 'Fix the highlighted fields first.',
   defaultName: 'Run {date}',
+  memoryGpu: 'Estimated GPU memory: {total} GiB (weights {weights}, LoRA {lora}, activations {acts})',
+  memoryCpu: 'Estimated RAM: {total} GiB (weights {weights}, LoRA {lora}, activations {acts})',
+  memoryHelp: 'As the engine allocates them; the CUDA context and cuBLAS workspace (about 0.5–1 GiB) come on top.',
+  memoryOverGpu: 'More than the GPU has ({name}, {have} GiB): lower the batch size or the max lengths.',
+  memoryOverRam: 'More than this computer’s RAM ({have} GiB): lower the batch size or the max lengths.',
+  memoryNoModel: 'Choose a model to see the memory estimate.',
+  memoryNoConfig: 'The model’s config.json lacks a field the memory estimate needs.',
 };
 type Strings = typeof en;
 
@@ -66,6 +73,13 @@ const tr: Strings = {
   started: '“{name}” eğitimi başladı',
   invalid: 'Önce işaretli alanları düzeltin.',
   defaultName: 'Eğitim {date}',
+  memoryGpu: 'Tahmini GPU belleği: {total} GiB (ağırlıklar {weights}, LoRA {lora}, aktivasyonlar {acts})',
+  memoryCpu: 'Tahmini RAM: {total} GiB (ağırlıklar {weights}, LoRA {lora}, aktivasyonlar {acts})',
+  memoryHelp: 'Motorun ayırdığı gibi hesaplanır; CUDA bağlamı ve cuBLAS çalışma alanı (yaklaşık 0,5–1 GiB) buna eklenir.',
+  memoryOverGpu: 'GPU belleğinden fazla ({name}, {have} GiB): yığın boyutunu veya en çok token sayılarını düşürün.',
+  memoryOverRam: 'Bu bilgisayarın RAM’inden fazla ({have} GiB): yığın boyutunu veya en çok token sayılarını düşürün.',
+  memoryNoModel: 'Bellek tahmini için bir model seçin.',
+  memoryNoConfig: 'Modelin config.json dosyasında bellek tahmini için gereken bir alan yok.',
 };
 
 export function newRunStrings(language: Language): Strings {
