@@ -3,20 +3,17 @@
 // New run form starts a CPU run, the run's page shows it completing with its loss curves, and
 // the Chat page answers a question with the trained adapter (streamed, then stored).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { openDatabase } from '../../main/store/db';
-import { insertModel } from '../../main/store/repositories';
 import { importDataset } from '../../main/services/datasets';
-import { loadTokenizer } from '../../main/io/tokenizers';
-import { makeTinyT5 } from '../train/tiny-t5';
+import { makeTinyModelFolder, recordTinyModel } from '../unit/tiny-app';
 import { launchChromium } from './helpers/browser';
 import { repoRoot, requireBuild, startServe, type Served } from './helpers/serve';
 
 const sharedData = resolve(repoRoot, '../shared/data/turkish-law-chatbot-test.json');
-const sharedTokenizer = resolve(repoRoot, '../shared/fixtures/tokenizer');
 
 const root = mkdtempSync(join(tmpdir(), 'hukuk-e2e-train-chat-'));
 let served: Served;
@@ -29,30 +26,12 @@ beforeAll(async () => {
   const dataDir = join(root, 'data');
   mkdirSync(join(dataDir, 'datasets'), { recursive: true });
   const modelDir = join(root, 'tiny-t5');
-  const vocab = loadTokenizer(sharedTokenizer).tokenizer.vocabSize;
-  makeTinyT5(modelDir, { vocabSize: vocab, dModel: 32, dKv: 8, numHeads: 4, dFf: 64, numLayers: 2, numDecoderLayers: 2 }, 7);
-  for (const f of ['spiece.model', 'tokenizer_config.json']) copyFileSync(join(sharedTokenizer, f), join(modelDir, f));
+  const vocab = makeTinyModelFolder(modelDir);
   const rows = join(root, 'qa.json');
   writeFileSync(rows, JSON.stringify((JSON.parse(readFileSync(sharedData, 'utf8')) as unknown[]).slice(0, 40)));
   const db = openDatabase(join(dataDir, 'hukuk.db'));
   try {
-    insertModel(db, {
-      name: 'tiny-t5',
-      sourcePath: modelDir,
-      storedPath: modelDir,
-      architecture: 'T5ForConditionalGeneration',
-      modelType: 't5',
-      config: JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8')) as Record<string, unknown>,
-      paramCount: null,
-      vocabSize: vocab,
-      numLayers: 2,
-      numDecoderLayers: 2,
-      dModel: 32,
-      dtype: 'float32',
-      diskBytes: null,
-      contentHash: null,
-      copied: false,
-    });
+    recordTinyModel(db, modelDir, vocab);
     await importDataset({ db, datasetsDir: join(dataDir, 'datasets') }, rows, { name: 'law-40', splitRatio: 0.25 });
   } finally {
     db.close();

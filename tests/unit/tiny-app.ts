@@ -9,11 +9,42 @@ import { createAppServices, type AppServices } from '../../main/services';
 import { importDataset } from '../../main/services/datasets';
 import { loadTokenizer } from '../../main/io/tokenizers';
 import { insertModel } from '../../main/store/repositories';
+import type { Db } from '../../main/store/db';
+import type { Model } from '../../common/contract/models';
 import { makeTinyT5 } from '../train/tiny-t5';
 import { bundleForNode, repoRoot, tempDir } from '../store/helpers';
 
 export const sharedTokenizer = resolve(repoRoot, '../shared/fixtures/tokenizer');
 const sharedData = resolve(repoRoot, '../shared/data/turkish-law-chatbot-test.json');
+
+/** A tiny random T5 whose vocabulary is the shared tokenizer's, with that tokenizer in its folder. */
+export function makeTinyModelFolder(modelDir: string): number {
+  const vocab = loadTokenizer(sharedTokenizer).tokenizer.vocabSize;
+  makeTinyT5(modelDir, { vocabSize: vocab, dModel: 32, dKv: 8, numHeads: 4, dFf: 64, numLayers: 2, numDecoderLayers: 2 }, 7);
+  for (const f of ['spiece.model', 'tokenizer_config.json']) copyFileSync(join(sharedTokenizer, f), join(modelDir, f));
+  return vocab;
+}
+
+/** Records that folder as an imported (referenced) model. */
+export function recordTinyModel(db: Db, modelDir: string, vocab: number): Model {
+  return insertModel(db, {
+    name: 'tiny-t5',
+    sourcePath: modelDir,
+    storedPath: modelDir,
+    architecture: 'T5ForConditionalGeneration',
+    modelType: 't5',
+    config: JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8')) as Record<string, unknown>,
+    paramCount: null,
+    vocabSize: vocab,
+    numLayers: 2,
+    numDecoderLayers: 2,
+    dModel: 32,
+    dtype: 'float32',
+    diskBytes: null,
+    contentHash: null,
+    copied: false,
+  });
+}
 
 export interface TinyApp {
   services: AppServices;
@@ -33,26 +64,7 @@ export async function startTinyApp(rows = 48): Promise<TinyApp> {
     workerFactory: forkWorkerFactory({ appRoot: repoRoot, script, env: { HUKUK_TEST: '1', OMP_NUM_THREADS: '1', OMP_WAIT_POLICY: 'passive' } }),
   });
   const modelDir = join(tmp.dir, 'tiny-t5');
-  const vocab = loadTokenizer(sharedTokenizer).tokenizer.vocabSize;
-  makeTinyT5(modelDir, { vocabSize: vocab, dModel: 32, dKv: 8, numHeads: 4, dFf: 64, numLayers: 2, numDecoderLayers: 2 }, 7);
-  for (const f of ['spiece.model', 'tokenizer_config.json']) copyFileSync(join(sharedTokenizer, f), join(modelDir, f));
-  const model = insertModel(services.db, {
-    name: 'tiny-t5',
-    sourcePath: modelDir,
-    storedPath: modelDir,
-    architecture: 'T5ForConditionalGeneration',
-    modelType: 't5',
-    config: JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8')) as Record<string, unknown>,
-    paramCount: null,
-    vocabSize: vocab,
-    numLayers: 2,
-    numDecoderLayers: 2,
-    dModel: 32,
-    dtype: 'float32',
-    diskBytes: null,
-    contentHash: null,
-    copied: false,
-  });
+  const model = recordTinyModel(services.db, modelDir, makeTinyModelFolder(modelDir));
   const all = JSON.parse(readFileSync(sharedData, 'utf8')) as unknown[];
   const file = join(tmp.dir, 'qa.json');
   writeFileSync(file, JSON.stringify(all.slice(0, rows)));
