@@ -19,6 +19,8 @@ std::vector<ParamRef> lora_params(T5Impl&) { no_cuda(); }
 void zero_grad(T5Impl&) { no_cuda(); }
 MemoryUse memory_use(const T5Impl&) { return {}; }
 std::vector<float> download(const float*, size_t) { no_cuda(); }
+DeviceWeightsView device_weights(T5Impl&) { no_cuda(); }
+const float* encode(T5Impl&, const int32_t*, const int32_t*, int, int, bool) { no_cuda(); }
 }  // namespace hukuk::t5cuda
 
 #else
@@ -79,6 +81,7 @@ struct DLin {
   int in = 0, out = 0;
   float* w = nullptr;  // fp32 weight [out, in] (not quantized)
   std::unique_ptr<nf4::cuda::Nf4Weight> q;
+  nf4::cuda::DeviceNf4 qv;  // q->view(), kept so views handed out stay valid
   std::unique_ptr<DLora> lora;
   bool enc_rows = false;  // LoRA h has encoder rows (encoder, or cross k/v)
   bool present() const { return out > 0; }
@@ -230,6 +233,7 @@ class T5Cuda {
     d.enc_rows = !L.decoder || (L.module == "EncDecAttention" && (L.kind == "k" || L.kind == "v"));
     if (L.q) {
       d.q = std::make_unique<nf4::cuda::Nf4Weight>(nf4::cuda::Nf4Weight::upload(*L.q, s));
+      d.qv = d.q->view();
       weight_bytes += d.q->device_bytes();
       deq_max = std::max(deq_max, size_t(L.out) * L.in);
     } else {
@@ -766,6 +770,75 @@ class T5Cuda {
     HUKUK_CUDA_CHECK(cudaGraphLaunch(it->second, s));
   }
 
+  // ---------------------------------------------------------------- views for generation
+  DeviceWeightsView view() {
+    if (I.has_lora && loras.empty()) lora_to_device();
+    auto lin = [](const DLin& L) {
+      DeviceLinearView v;
+      v.in = L.in;
+      v.out = L.out;
+      v.w = L.w;
+      v.nf4 = L.q ? &L.qv : nullptr;
+      if (L.lora) {
+        v.lora_A = L.lora->A;
+        v.lora_B = L.lora->B;
+        v.r = L.lora->r;
+        v.scale = L.lora->scale;
+      }
+      return v;
+    };
+    auto blocks = [&](const std::vector<DBlock>& db) {
+      std::vector<DeviceBlockView> out;
+      for (const DBlock& b : db) {
+        DeviceBlockView v;
+        v.q = lin(b.q); v.k = lin(b.k); v.v = lin(b.v); v.o = lin(b.o);
+        v.cq = lin(b.cq); v.ck = lin(b.ck); v.cv = lin(b.cv); v.co = lin(b.co);
+        v.wi = lin(b.wi); v.wi0 = lin(b.wi0); v.wi1 = lin(b.wi1); v.wo = lin(b.wo);
+        v.ln_self = b.ln_self; v.ln_cross = b.ln_cross; v.ln_ff = b.ln_ff;
+        out.push_back(v);
+      }
+      return out;
+    };
+    DeviceWeightsView w;
+    w.shared = shared;
+    w.head = head();
+    w.enc_final_ln = enc_final_ln;
+    w.dec_final_ln = dec_final_ln;
+    w.enc = blocks(enc);
+    w.dec = blocks(dec);
+    w.stream = s;
+    return w;
+  }
+
+  // The encoder alone (generation): eval mode, output in the arena's enc_out.
+  const float* encode(const int32_t* ids, const int32_t* mask, int B, int S, bool use_adapter) {
+    std::lock_guard<std::mutex> lock(mu);
+    const T5Config& c = I.cfg;
+    HUKUK_CHECK(B > 0 && S > 0 && ids, "ENGINE_INVALID_ARG", "encode needs ids of a positive shape");
+    if (I.has_lora && loras.empty()) lora_to_device();
+    const Shape sh{B, S, 1};
+    const int Ms = B * S;
+    for (int i = 0; i < Ms; ++i)
+      HUKUK_CHECK(ids[i] >= 0 && ids[i] < c.vocab_size, "ENGINE_INVALID_ARG",
+                  "input id " + std::to_string(ids[i]) + " at position " + std::to_string(i) + " is outside the vocabulary");
+    std::vector<int32_t> m(static_cast<size_t>(Ms), 1);
+    if (mask) std::memcpy(m.data(), mask, sizeof(int32_t) * size_t(Ms));
+    if (!(planned == sh)) plan(sh, false);
+    HUKUK_CUDA_CHECK(cudaMemcpyAsync(d_ids, ids, sizeof(int32_t) * Ms, cudaMemcpyHostToDevice, s));
+    HUKUK_CUDA_CHECK(cudaMemcpyAsync(d_mask, m.data(), sizeof(int32_t) * Ms, cudaMemcpyHostToDevice, s));
+    if (!(bias_shape == sh)) {
+      std::vector<float> eb(size_t(c.num_heads) * S * S);
+      ops::relative_bias(I.enc[0].self.rel_bias.data(), c.num_heads, S, S, 0, true, c.relative_attention_num_buckets,
+                         c.relative_attention_max_distance, eb.data());
+      HUKUK_CUDA_CHECK(cudaMemcpy(enc_bias, eb.data(), eb.size() * sizeof(float), cudaMemcpyHostToDevice));
+      bias_shape = Shape{};  // the decoder table of this plan was not written
+    }
+    const Ctx st{false, use_adapter && I.has_lora, d_seed};
+    encoder_forward(sh, st, false);
+    HUKUK_CUDA_CHECK(cudaStreamSynchronize(s));
+    return enc_out;
+  }
+
   // ---------------------------------------------------------------- one step
   StepResult run(const Batch& bt, const StepOptions& o, bool backward) {
     std::lock_guard<std::mutex> lock(mu);
@@ -946,6 +1019,14 @@ std::vector<float> download(const float* device_ptr, size_t n) {
   std::vector<float> v(n);
   if (n) HUKUK_CUDA_CHECK(cudaMemcpy(v.data(), device_ptr, n * sizeof(float), cudaMemcpyDeviceToHost));
   return v;
+}
+DeviceWeightsView device_weights(T5Impl& I) {
+  T5Cuda& c = get(I);
+  std::lock_guard<std::mutex> lock(c.mu);
+  return c.view();
+}
+const float* encode(T5Impl& I, const int32_t* ids, const int32_t* mask, int B, int S, bool use_adapter) {
+  return get(I).encode(ids, mask, B, S, use_adapter);
 }
 MemoryUse memory_use(const T5Impl& I) {
   T5Cuda& c = get(I);

@@ -36,5 +36,33 @@ struct MemoryUse {
 };
 MemoryUse memory_use(const T5Impl& I);
 
+// ---- for GPU generation (generate/cuda): read-only views of the device weights ----------------
+// A Linear on the device: either an NF4 base (nf4 != nullptr) or an fp32 weight w [out, in];
+// LoRA (when attached and A != nullptr): y += scale * (x · Aᵀ) · Bᵀ, A [r, in], B [out, r].
+struct DeviceLinearView {
+  int in = 0, out = 0;
+  const float* w = nullptr;
+  const void* nf4 = nullptr;  // const nf4::cuda::DeviceNf4* (nf4/nf4_cuda.h), valid while the model lives
+  const float *lora_A = nullptr, *lora_B = nullptr;
+  int r = 0;
+  float scale = 0.f;
+  bool present() const { return out > 0; }
+};
+struct DeviceBlockView {
+  DeviceLinearView q, k, v, o, cq, ck, cv, co, wi, wi0, wi1, wo;
+  const float *ln_self = nullptr, *ln_cross = nullptr, *ln_ff = nullptr;
+};
+struct DeviceWeightsView {
+  const float *shared = nullptr, *head = nullptr, *enc_final_ln = nullptr, *dec_final_ln = nullptr;
+  std::vector<DeviceBlockView> enc, dec;
+  void* stream = nullptr;  // cudaStream_t the model's kernels run on
+};
+// Uploads the host LoRA state first when it changed (add_lora / load_adapter).
+DeviceWeightsView device_weights(T5Impl& I);
+// Runs the encoder (eval: no dropout; LoRA when use_adapter) over ids/mask [B, S] (host pointers)
+// and returns the device pointer of its output [B*S, d_model] fp32 (final norm applied). Valid
+// until the next run()/encode() on this model; plans the arena for shape (B, S, 1).
+const float* encode(T5Impl& I, const int32_t* ids, const int32_t* mask, int B, int S, bool use_adapter);
+
 }  // namespace t5cuda
 }  // namespace hukuk
