@@ -1,0 +1,58 @@
+// Fused (flash-style) T5 attention on bf16 tensor cores, forward and backward, for the CUDA
+// training path. Same semantics as the unfused path (ops/attention.cu softmax_* + the GEMMs in
+// t5/cuda/t5_cuda.cpp attention_fwd/attention_bwd) and the CPU reference (ops/attention.cpp):
+//
+//   S[b,h,i,j] = Q[b,i,h,:] · K[b,j,h,:]  (+ bias[h,i,j] when a.bias)     NO 1/sqrt(d) scaling
+//   key j hidden for query i when a.key_mask[b*key_mask_ld + j] == 0, or a.causal and j > i
+//   P = softmax over the visible keys; a row with NO visible key is uniform 1/Tk over all Tk keys
+//       (what torch gives and what softmax_fwd_kernel does)
+//   Pd = P * keep / (1 - p), keep = dropout_keep_d(*a.seed, a.site, ((b*H + h)*Tq + i)*Tk + j, p)
+//       (ops/dropout_cuda.cuh: the very same mask as softmax_forward's Pd for the same seed/site)
+//   ctx[b,i,h,:] = Σ_j Pd[b,h,i,j] V[b,j,h,:]
+// P is never stored: the forward keeps the log-sum-exp per row, and the backward recomputes P
+// tile by tile from Q, K, bias, mask and L (FlashAttention-2), regenerating the dropout mask.
+//
+// Layouts (all fp32, device pointers, contiguous): the training "rows" layout the q/k/v Linears
+// produce, so no rows_to_heads / heads_to_rows permutes are needed:
+//   Q, ctx, dctx, dQ : [B, Tq, H*dk]   head h at columns h*dk .. h*dk+dk-1
+//   K, V, dK, dV     : [B, Tk, H*dk]
+//   lse              : [B, H, Tq]      (written by the forward, read by the backward; for a row with
+//                                       no visible key it holds a sentinel <= -1e29, see the .cu)
+//   bias             : [H, Tq, Tk] or null (cross-attention: null); key_mask [B, key_mask_ld] or null
+// q_offset must be 0 (training; generation keeps the unfused path).
+//
+// Precision: Q, K, V, dctx (and P, dS) are rounded to bf16 for the tensor-core products, with fp32
+// accumulation and fp32 softmax; so use it only where the caller's precision is BF16 (the F32
+// parity mode keeps the unfused path). Needs sm_80+ and dk == 64 (see flash_supported).
+#pragma once
+#include <cstdint>
+
+#if defined(HUKUK_CUDA)
+#include <cuda_runtime_api.h>
+
+#include "ops/ops_cuda.h"
+
+namespace hukuk::ops::cuda {
+
+// True when the fused kernels handle this case: a current device of compute capability >= 8.0,
+// dk == 64, a.q_offset == 0, positive sizes. Otherwise use the unfused path.
+bool flash_supported(const SoftmaxArgs& a, int dk);
+
+// ctx (rows, written) and lse [B*H*Tq] (written). a.B, a.H, a.Tq, a.Tk, bias, key_mask(+ld),
+// causal, dropout, seed (device, read only when dropout > 0), site as in SoftmaxArgs.
+void flash_attention_forward(const SoftmaxArgs& a, int dk, const float* Q, const float* K, const float* V,
+                             float* ctx, float* lse, cudaStream_t s);
+
+// Floats of device scratch the backward needs (D = rowsum(dctx ⊙ ctx), [B, H, Tq]).
+inline int64_t flash_backward_scratch_floats(const SoftmaxArgs& a) { return int64_t(a.B) * a.H * a.Tq; }
+
+// dQ, dK, dV (rows layout, all three WRITTEN, not accumulated; none may be null) from dctx, the
+// forward's inputs, its ctx and lse. `scratch` holds flash_backward_scratch_floats(a) floats.
+// dQ is accumulated across key tiles with fp32 atomics (so the last bits of dQ can vary run to run).
+void flash_attention_backward(const SoftmaxArgs& a, int dk, const float* Q, const float* K, const float* V,
+                              const float* ctx, const float* lse, const float* dctx, float* dQ, float* dK, float* dV,
+                              float* scratch, cudaStream_t s);
+
+}  // namespace hukuk::ops::cuda
+
+#endif  // HUKUK_CUDA
