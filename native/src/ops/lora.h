@@ -1,0 +1,72 @@
+// Fused LoRA products with the LoRA input dropout regenerated in place (no dropped copy of x is
+// ever stored). They replace, per LoRA-adapted Linear, the sequences in t5/cuda/t5_cuda.cpp:
+//   forward   dropout_forward(x -> xd) + gemm(h = xd · Aᵀ)                  -> lora_down
+//   backward  dropout_forward(x -> xd) + gemm(gA += dhᵀ · xd)               -> lora_grad_A
+//             gemm(tmp = dh · A) + dropout_backward(tmp -> dx, accumulate)  -> lora_dx
+// (the B side, h·Bᵀ, dyᵀ·h and dy·B, has no dropout and stays on cuBLAS).
+//
+// Layouts (all row-major, contiguous, fp32 storage and fp32 math):
+//   x [M, in]   the Linear's input, UNdropped       A [r, in]   LoRA down weight
+//   h [M, r]    = dropout_p(x) · Aᵀ                  dh [M, r]   gradient w.r.t. h
+//   gA [r, in]  gradient of A                        dx [M, in]  gradient w.r.t. x
+// Dropout: exactly oc::dropout_forward(x, xd, M*in, p, seed, site) of ops/dropout.h, i.e. element
+// (m, k) uses the flat index i = m*in + k: kept when dropout_keep(seed, site, i, p), then scaled by
+// 1/(1-p); dropped elements are 0. p <= 0 means no dropout (no hash is computed, scale 1).
+// The backward of dropout is the same mask and scale (dropout_backward of ops/dropout.h).
+// Sizes: 1 <= r <= 64 (checked), M >= 0, in >= 1; any in (no multiple-of-4 requirement).
+//
+// CPU references (this file's .cpp): each output element is one sequential float sum in index
+// order (k for lora_down, m for lora_grad_A, j for lora_dx) and accumulate adds the finished sum,
+// like ops::gemm, so they equal "dropout_forward then matmul" (the existing ops) to rounding.
+// CUDA (lora.cu): same results to fp32 rounding (different summation order), deterministic
+// (no float atomics; the same inputs give the same bits on every run).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#if defined(HUKUK_CUDA)
+#include <cuda_runtime_api.h>
+#endif
+
+namespace hukuk::ops {
+
+// h[M, r] = dropout_p(x)[M, in] · A[r, in]ᵀ   (h is overwritten)
+void lora_down(const float* x, const float* A, float* h, int M, int in, int r, float p, uint64_t seed,
+               uint64_t site);
+// gA[r, in] (+)= dh[M, r]ᵀ · dropout_p(x)[M, in]   (accumulate: gA += sum, else gA = sum)
+void lora_grad_A(const float* dh, const float* x, float* gA, int M, int in, int r, float p, uint64_t seed,
+                 uint64_t site, bool accumulate);
+// dx[M, in] (+)= dropout_backward_p(dh[M, r] · A[r, in])   (accumulate: dx += v, else dx = v)
+void lora_dx(const float* dh, const float* A, float* dx, int M, int in, int r, float p, uint64_t seed,
+             uint64_t site, bool accumulate);
+
+}  // namespace hukuk::ops
+
+#if defined(HUKUK_CUDA)
+namespace hukuk::ops::cuda {
+
+// Same semantics as the CPU functions above, on device pointers, enqueued on `s` (nothing
+// synchronizes, nothing allocates: safe inside CUDA graph capture). `seed` is a DEVICE pointer,
+// read by the kernels at run time, so a captured graph replays with a new seed. One kernel each,
+// except lora_grad_A with a workspace (two: split-M partial sums, then a fixed-order reduce).
+
+// One kernel.
+void lora_down(const float* x, const float* A, float* h, int M, int in, int r, float p, const uint64_t* seed,
+               uint64_t site, cudaStream_t s);
+
+// Floats of scratch lora_grad_A wants for these sizes (0 when it needs none). A function of
+// (M, in, r) alone, never of the GPU, so results are bit-identical across cards.
+size_t lora_grad_A_workspace_floats(int M, int in, int r);
+// workspace: device scratch of lora_grad_A_workspace_floats(M, in, r) floats (arena memory is
+// fine; no initialisation needed; not read after the call returns on the stream). With nullptr
+// the reduction over M runs in one pass per column block: still correct and deterministic, but
+// slow for large M (few blocks) and summed in a different order than with a workspace.
+void lora_grad_A(const float* dh, const float* x, float* gA, int M, int in, int r, float p, const uint64_t* seed,
+                 uint64_t site, bool accumulate, float* workspace, cudaStream_t s);
+
+// One kernel. dx must not overlap dh or A.
+void lora_dx(const float* dh, const float* A, float* dx, int M, int in, int r, float p, const uint64_t* seed,
+             uint64_t site, bool accumulate, cudaStream_t s);
+
+}  // namespace hukuk::ops::cuda
+#endif  // HUKUK_CUDA
