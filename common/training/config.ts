@@ -3,6 +3,7 @@
 // Field names follow transformers' TrainingArguments / peft's LoraConfig where one exists, so a
 // practitioner recognises them; the stored run config is exactly `TrainingConfig` as parsed.
 import { z } from 'zod';
+import { GRADIENT_CHECKPOINTING } from './gradient-checkpointing';
 
 export const LORA_TARGETS = ['q', 'k', 'v', 'o', 'wi', 'wi_0', 'wi_1', 'wo'] as const;
 export const LoraTargetSchema = z.enum(LORA_TARGETS);
@@ -24,6 +25,10 @@ export const TrainingConfigFields = z
     quantizeWo: z.boolean().default(false),
     /** Compute precision of the base on the GPU; the CPU always computes in fp32. */
     compute: z.enum(['fp32', 'bf16']).default('fp32'),
+    /** Activation recomputation on the GPU (less memory, slower steps): 'auto' turns it on only
+     * when the run would not fit in the GPU's free memory without it (gradient-checkpointing.ts).
+     * The CPU ignores it. Optional with a default, so configs stored before it still parse. */
+    gradientCheckpointing: z.enum(GRADIENT_CHECKPOINTING).default('auto'),
 
     // ---- LoRA (peft LoraConfig) ----
     loraR: int(1, 1024).default(16),

@@ -4,3 +4,4 @@ export * from './batching';
 export * from './rng';
 export * from './presets';
 export * from './memory-estimate';
+export * from './gradient-checkpointing';

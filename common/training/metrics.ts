@@ -20,6 +20,9 @@ export const TrainMetricSchema = z.object({
   /** wall-clock time of the update in milliseconds */
   stepMs: z.number(),
   at: z.number(),
+  /** on the first update the trainer reports: whether the steps recompute activations
+   * (gradientCheckpointing as resolved for this run) */
+  recompute: z.boolean().optional(),
 });
 export const EvalMetricSchema = z.object({
   kind: z.literal('eval'),
@@ -44,6 +47,7 @@ export function toMetricPoints(ms: readonly TrainerMetric[]): { step: number; sp
       for (const name of ['loss', 'lr', 'gradNorm', 'tokensPerSec', 'samplesPerSec', 'epoch'] as const) {
         out.push({ step: m.step, split: 'train', name, value: m[name] });
       }
+      if (m.recompute !== undefined) out.push({ step: m.step, split: 'train', name: 'recompute', value: m.recompute ? 1 : 0 });
     } else {
       out.push({ step: m.step, split: 'validation', name: 'loss', value: m.evalLoss });
     }

@@ -42,10 +42,27 @@ export interface T5Batch {
   tgtLen: number;
 }
 
+export interface ForwardBackwardOptions {
+  recompute?: boolean;
+}
+
+/** engine.t5CudaMemory(model), bytes: what a CUDA model holds and what the device has in use. */
+export interface T5CudaMemory {
+  weights: number;
+  lora: number;
+  /** high-water mark of the activation arena allocated so far */
+  arena: number;
+  /** this shape's arena plan */
+  arenaPlan: number;
+  deviceUsed?: number;
+  deviceTotal?: number;
+}
+
 export interface T5ModelHandle {
   addLora(opts: { r: number; alpha: number; dropout: number; targets: string[]; rslora?: boolean; seed?: number }): unknown;
   forward(batch: T5Batch & { wantLogits?: boolean }): { loss: number; tokens?: number; logits?: Float32Array };
-  forwardBackward(batch: T5Batch & { train: boolean; dropoutSeed?: number }): { loss: number; tokens: number };
+  /** options.recompute: activation recomputation (gradient checkpointing) on the CUDA path; the CPU ignores it */
+  forwardBackward(batch: T5Batch & { train: boolean; dropoutSeed?: number }, options?: ForwardBackwardOptions): { loss: number; tokens: number };
   zeroGrad(): void;
   saveAdapter(dir: string, meta?: { baseModelNameOrPath?: string }): void;
   loadAdapter(dir: string): void;
@@ -61,6 +78,8 @@ export interface TrainEngine {
   optimizerStep(model: T5ModelHandle, opts: AdamWOptions): { gradNorm: number };
   getOptimizerState(model: T5ModelHandle): OptimizerStateEntry[];
   setOptimizerState(model: T5ModelHandle, entries: OptimizerStateEntry[]): void;
+  /** CUDA builds (native/src/t5/cuda); throws for a model on the CPU */
+  t5CudaMemory?(model: T5ModelHandle): T5CudaMemory;
   T5Model: {
     load(opts: { modelDir: string; device?: 'cpu' | 'cuda'; quant?: 'none' | 'nf4'; quantizeWo?: boolean; compute?: 'fp32' | 'bf16' }): T5ModelHandle;
   };

@@ -16,6 +16,8 @@ import type { EvalMetric, TrainerMetric, TrainMetric } from '../../common/traini
 import { deriveSeed } from '../../common/training/rng';
 import { pruneCheckpoints, readCheckpoint, writeCheckpoint, writeDirAtomically, type TrainerState } from './checkpoint';
 import { loadTrainEngine, type T5ModelHandle, type TrainEngine } from './engine-api';
+import { decideCheckpointing } from './checkpointing';
+import { describeCheckpointing, type CheckpointingDecision } from '../../common/training/gradient-checkpointing';
 
 export interface TrainingData {
   train: readonly TokenizedExample[];
@@ -56,6 +58,8 @@ export interface TrainingResult {
   trainSeconds: number;
   samplesPerSec: number;
   tokensPerSec: number;
+  /** what gradientCheckpointing resolved to for this run (and why) */
+  gradientCheckpointing: CheckpointingDecision;
 }
 
 export class TrainingError extends Error {
@@ -155,6 +159,10 @@ async function trainLoop(
     log(`resumed from ${opts.resumeFrom} at update ${step}`);
   }
   const m = model;
+  // After the adapter is on the device, so the free memory measured is what the steps can use.
+  const checkpointing = decideCheckpointing(config, m, engine);
+  const recompute = checkpointing.recompute;
+  log(describeCheckpointing(checkpointing));
 
   // ---- metrics, delivered in batches ----
   let pending: TrainerMetric[] = [];
@@ -230,6 +238,7 @@ async function trainLoop(
   let samplesDone = 0;
   let tokensDone = 0;
   let cancelled = false;
+  let recordedCheckpointing = false;
 
   const batchesOf = (e: number) => chunk(epochOrder(lengths, config.batchSize, config.seed, e, config.groupByLength), config.batchSize);
   let batches = batchesOf(epoch);
@@ -247,7 +256,7 @@ async function trainLoop(
     let tokens = 0;
     micro.forEach((rows, k) => {
       const b = collate(rows.map((i) => train[i]));
-      const r = m.forwardBackward({ ...b, train: true, dropoutSeed: deriveSeed(config.seed, 'dropout', step, k) });
+      const r = m.forwardBackward({ ...b, train: true, dropoutSeed: deriveSeed(config.seed, 'dropout', step, k) }, { recompute });
       lossSum += r.loss;
       samples += b.batch;
       tokens += b.realTokens;
@@ -290,6 +299,11 @@ async function trainLoop(
       stepMs: ms,
       at: Date.now(),
     };
+    // The resolved choice, once per training session (a resumed run records it again: it may differ).
+    if (!recordedCheckpointing) {
+      tm.recompute = recompute;
+      recordedCheckpointing = true;
+    }
     emit(tm);
     // Normalised right away, so a checkpoint taken now resumes at the next epoch's start.
     if (nextBatch >= batches.length) {
@@ -333,5 +347,6 @@ async function trainLoop(
     trainSeconds,
     samplesPerSec: samplesDone / Math.max(trainSeconds, 1e-9),
     tokensPerSec: tokensDone / Math.max(trainSeconds, 1e-9),
+    gradientCheckpointing: checkpointing,
   };
 }
