@@ -322,6 +322,9 @@ export interface T5Batch {
   train?: boolean;
   /** seeds the counter-based dropout masks (same seed = same masks) */
   dropoutSeed?: number;
+  /** activation recomputation (gradient checkpointing per block) in forwardBackward: much less
+   * activation memory for about one more forward of time; CUDA path only (the CPU ignores it) */
+  recompute?: boolean;
 }
 
 export interface T5Model {

@@ -15,7 +15,7 @@ import {
   type TrainerMetric,
 } from '../../common/training';
 import { decideCheckpointing } from '../../worker/trainer/checkpointing';
-import { loadTrainEngine, type T5Batch, type T5CudaMemory, type TrainEngine } from '../../worker/trainer/engine-api';
+import { loadTrainEngine, type StepOptions, type T5Batch, type T5CudaMemory, type TrainEngine } from '../../worker/trainer/engine-api';
 import { runTraining } from '../../worker/trainer/run-training';
 import { fakeEngine, UnigramModel } from '../train/fake-engine';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -113,9 +113,9 @@ describe('the trainer passes the resolved choice to forwardBackward and records 
   afterAll(() => rmSync(root, { recursive: true, force: true }));
   class RecordingModel extends UnigramModel {
     config = flagshipConfig;
-    options: ({ recompute?: boolean } | undefined)[] = [];
-    override forwardBackward(b: T5Batch & { train: boolean; dropoutSeed?: number }, options?: { recompute?: boolean }) {
-      this.options.push(options);
+    options: { recompute?: boolean }[] = [];
+    override forwardBackward(b: T5Batch & StepOptions) {
+      this.options.push({ recompute: b.recompute });
       return super.forwardBackward(b);
     }
   }
@@ -135,7 +135,7 @@ describe('the trainer passes the resolved choice to forwardBackward and records 
   it('auto on a GPU too small for the run: recompute true on every step, logged, one metric point, in the result', async () => {
     const { model, logs, metrics, result } = await train('tight', { device: 'cuda', batchSize: 16, maxSourceLength: 512, maxTargetLength: 512 }, 8);
     expect(model.options).toHaveLength(4);
-    expect(model.options.every((o) => o?.recompute === true)).toBe(true);
+    expect(model.options.every((o) => o.recompute === true)).toBe(true);
     expect(logs.some((l) => /gradient checkpointing \(activation recomputation\): on \(auto: would need/.test(l))).toBe(true);
     const points = toMetricPoints(metrics).filter((p) => p.name === 'recompute');
     expect(points).toEqual([{ step: 1, split: 'train', name: 'recompute', value: 1 }]);
@@ -143,10 +143,10 @@ describe('the trainer passes the resolved choice to forwardBackward and records 
   });
   it('auto with room, and the CPU even when set on: recompute false', async () => {
     const roomy = await train('roomy', { device: 'cuda' }, 141);
-    expect(roomy.model.options.every((o) => o?.recompute === false)).toBe(true);
+    expect(roomy.model.options.every((o) => o.recompute === false)).toBe(true);
     expect(toMetricPoints(roomy.metrics).filter((p) => p.name === 'recompute').map((p) => p.value)).toEqual([0]);
     const cpu = await train('cpu', { device: 'cpu', gradientCheckpointing: 'on' }, 1);
-    expect(cpu.model.options.every((o) => o?.recompute === false)).toBe(true);
+    expect(cpu.model.options.every((o) => o.recompute === false)).toBe(true);
     expect(cpu.result.gradientCheckpointing.reason).toBe('cpu');
   });
 });

@@ -42,7 +42,10 @@ export interface T5Batch {
   tgtLen: number;
 }
 
-export interface ForwardBackwardOptions {
+export interface StepOptions {
+  train: boolean;
+  dropoutSeed?: number;
+  /** activation recomputation (gradient checkpointing) on the CUDA path; the CPU ignores it */
   recompute?: boolean;
 }
 
@@ -61,8 +64,8 @@ export interface T5CudaMemory {
 export interface T5ModelHandle {
   addLora(opts: { r: number; alpha: number; dropout: number; targets: string[]; rslora?: boolean; seed?: number }): unknown;
   forward(batch: T5Batch & { wantLogits?: boolean }): { loss: number; tokens?: number; logits?: Float32Array };
-  /** options.recompute: activation recomputation (gradient checkpointing) on the CUDA path; the CPU ignores it */
-  forwardBackward(batch: T5Batch & { train: boolean; dropoutSeed?: number }, options?: ForwardBackwardOptions): { loss: number; tokens: number };
+  /** the step's options ride in the batch object, as native/src/t5/t5_napi.cpp reads them */
+  forwardBackward(batch: T5Batch & StepOptions): { loss: number; tokens: number };
   zeroGrad(): void;
   saveAdapter(dir: string, meta?: { baseModelNameOrPath?: string }): void;
   loadAdapter(dir: string): void;

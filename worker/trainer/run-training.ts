@@ -256,7 +256,7 @@ async function trainLoop(
     let tokens = 0;
     micro.forEach((rows, k) => {
       const b = collate(rows.map((i) => train[i]));
-      const r = m.forwardBackward({ ...b, train: true, dropoutSeed: deriveSeed(config.seed, 'dropout', step, k) }, { recompute });
+      const r = m.forwardBackward({ ...b, train: true, dropoutSeed: deriveSeed(config.seed, 'dropout', step, k), recompute });
       lossSum += r.loss;
       samples += b.batch;
       tokens += b.realTokens;
