@@ -39,6 +39,7 @@ import { PageHeader } from '../../components/PageHeader';
 import { DisabledAction } from '../../components/DisabledAction';
 import { formatNumber } from '../../components/format';
 import { estimateTrainingMemory, modelShapeFromConfig } from '../../../common/training/memory-estimate';
+import { memoryEstimateInputFor, resolveGradientCheckpointing } from '../../../common/training/gradient-checkpointing';
 import type { Model } from '../../../common/contract/models';
 import type { SystemInfo } from '../../../common/contract/system';
 
@@ -153,6 +154,15 @@ export function NewRunPage() {
               error={errors.get('quantization') ?? errors.get('quantizeWo')}
               id="cfg-quantization"
             />
+            <Choice
+              label={s.checkpointing}
+              value={config.gradientCheckpointing}
+              onChange={(v) => set('gradientCheckpointing', v)}
+              options={[{ value: 'auto', label: s.checkpointingAuto }, { value: 'on', label: s.checkpointingOn }, { value: 'off', label: s.checkpointingOff }]}
+              error={errors.get('gradientCheckpointing')}
+              help={s.checkpointingHelp}
+              id="cfg-gradient-checkpointing"
+            />
             <Num label={s.loraR} value={config.loraR} onChange={(v) => set('loraR', v)} error={errors.get('loraR')} id="cfg-lora-r" />
             <Num label={s.loraAlpha} value={config.loraAlpha} onChange={(v) => set('loraAlpha', v)} error={errors.get('loraAlpha')} id="cfg-lora-alpha" />
             <Num label={s.loraDropout} value={config.loraDropout} step={0.01} onChange={(v) => set('loraDropout', v)} error={errors.get('loraDropout')} id="cfg-lora-dropout" />
@@ -224,45 +234,68 @@ export function NewRunPage() {
 
 /** "Estimated GPU memory: 7.2 GiB (weights 0.9, LoRA 0.2, activations 6.1)" for the form's
  * current settings (common/training/memory-estimate mirrors the engine's allocations), in a
- * warning colour when it exceeds the first GPU (no GPU picker yet) or, on the CPU, the RAM. */
+ * warning colour when it exceeds the first GPU (no GPU picker yet) or, on the CPU, the RAM.
+ * On the GPU it follows gradient checkpointing: 'on' shows the estimate with recomputation,
+ * 'auto' decides as the trainer does (gradient-checkpointing.ts) but against the GPU's total
+ * memory, since only the trainer can measure the free memory when the run starts. */
 function MemoryEstimateLine({ model, config, system, language }: { model: Model | undefined; config: TrainingConfig; system: SystemInfo | undefined; language: Language }) {
   const s = newRunStrings(language);
   const shape = model ? modelShapeFromConfig(model.config) : null;
   let text: string;
   let over: string | null = null;
+  let checkpointingNote: string | null = null;
+  let recompute = false;
   if (!model) text = s.memoryNoModel;
   else if (!shape) text = s.memoryNoConfig;
   else {
-    let e: ReturnType<typeof estimateTrainingMemory> | null = null;
+    let without: ReturnType<typeof estimateTrainingMemory> | null = null;
+    let withRecompute: ReturnType<typeof estimateTrainingMemory> | null = null;
     try {
-      e = estimateTrainingMemory({
-        model: shape,
-        lora: { r: config.loraR, targets: config.targetModules },
-        quant: config.quantization,
-        quantizeWo: config.quantizeWo,
-        compute: config.compute,
-        batchSize: config.batchSize,
-        maxSourceLength: config.maxSourceLength,
-        maxTargetLength: config.maxTargetLength,
-        device: config.device,
-      });
+      without = estimateTrainingMemory(memoryEstimateInputFor(config, shape, false));
+      withRecompute = config.device === 'cuda' ? estimateTrainingMemory(memoryEstimateInputFor(config, shape, true)) : without;
     } catch {
-      e = null; // a field out of range: the form already marks it
+      without = null; // a field out of range: the form already marks it
     }
+    const gpu = system?.gpus[0];
+    const gib = (b: number) => new Intl.NumberFormat(language === 'tr' ? 'tr-TR' : 'en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(b / 1024 ** 3);
+    if (without && withRecompute && config.device === 'cuda') {
+      const decision = resolveGradientCheckpointing({
+        setting: config.gradientCheckpointing,
+        device: config.device,
+        neededBytes: without.totalBytes,
+        freeBytes: gpu?.memoryBytes ?? null,
+      });
+      recompute = decision.recompute;
+      if (config.gradientCheckpointing === 'on') checkpointingNote = fill(s.memoryWithRecompute, { without: gib(without.totalBytes) });
+      else if (config.gradientCheckpointing === 'auto')
+        checkpointingNote = recompute
+          ? fill(s.memoryAutoRecompute, { without: gib(without.totalBytes), name: gpu?.name ?? '', have: gib(gpu?.memoryBytes ?? 0) })
+          : fill(s.memoryAutoOff, { with: gib(withRecompute.totalBytes) });
+    }
+    const e = recompute ? withRecompute : without;
     if (!e) text = s.invalid;
     else {
-      const gib = (b: number) => new Intl.NumberFormat(language === 'tr' ? 'tr-TR' : 'en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(b / 1024 ** 3);
       text = fill(config.device === 'cuda' ? s.memoryGpu : s.memoryCpu, { total: gib(e.totalBytes), weights: gib(e.weightsBytes), lora: gib(e.loraBytes), acts: gib(e.activationsBytes) });
-      const gpu = system?.gpus[0];
       const have = config.device === 'cuda' ? gpu?.memoryBytes : system?.ramBytes;
       if (have !== undefined && e.totalBytes > have) over = fill(config.device === 'cuda' ? s.memoryOverGpu : s.memoryOverRam, { name: gpu?.name ?? '', have: gib(have) });
     }
   }
   return (
     <Box sx={{ mt: 2 }} data-testid="new-run-memory">
-      <Typography variant="body2" color={over ? 'warning.main' : 'text.primary'} data-testid="new-run-memory-estimate" data-over={over ? 'true' : 'false'}>
+      <Typography
+        variant="body2"
+        color={over ? 'warning.main' : 'text.primary'}
+        data-testid="new-run-memory-estimate"
+        data-over={over ? 'true' : 'false'}
+        data-recompute={recompute ? 'true' : 'false'}
+      >
         {text}
       </Typography>
+      {checkpointingNote && (
+        <Typography variant="caption" color="text.secondary" component="p" data-testid="new-run-memory-checkpointing">
+          {checkpointingNote}
+        </Typography>
+      )}
       <Typography variant="caption" color={over ? 'warning.main' : 'text.secondary'}>
         {over ?? s.memoryHelp}
       </Typography>
@@ -298,7 +331,23 @@ function Num({ label, value, onChange, error, help, step, id }: { label: string;
   );
 }
 
-function Choice<V extends string>({ label, value, onChange, options, error, id }: { label: string; value: V; onChange: (v: V) => void; options: { value: V; label: string }[]; error?: string; id: string }) {
+function Choice<V extends string>({
+  label,
+  value,
+  onChange,
+  options,
+  error,
+  help,
+  id,
+}: {
+  label: string;
+  value: V;
+  onChange: (v: V) => void;
+  options: { value: V; label: string }[];
+  error?: string;
+  help?: string;
+  id: string;
+}) {
   return (
     <FormControl size="small" error={Boolean(error)} data-testid={id}>
       <InputLabel id={`${id}-label`}>{label}</InputLabel>
@@ -309,7 +358,7 @@ function Choice<V extends string>({ label, value, onChange, options, error, id }
           </MenuItem>
         ))}
       </Select>
-      {error && <FormHelperText>{error}</FormHelperText>}
+      {(error ?? help) && <FormHelperText>{error ?? help}</FormHelperText>}
     </FormControl>
   );
 }

@@ -27,6 +27,11 @@ const en = {
   evalEvery: 'Validation loss every N updates',
   checkpointEvery: 'Checkpoint every N updates (0 = none)',
   seed: 'Seed',
+  checkpointing: 'Gradient checkpointing',
+  checkpointingAuto: 'Auto (only when needed)',
+  checkpointingOn: 'On',
+  checkpointingOff: 'Off',
+  checkpointingHelp: 'Recomputes activations during the backward pass: far less GPU memory, slower steps. Auto turns it on only when the run would not fit. Ignored on the CPU.',
   start: 'Start training',
   starting: 'Starting…',
   started: 'Run “{name}” started',
@@ -39,6 +44,9 @@ const en = {
   memoryOverRam: 'More than this computer’s RAM ({have} GiB): lower the batch size or the max lengths.',
   memoryNoModel: 'Choose a model to see the memory estimate.',
   memoryNoConfig: 'The model’s config.json lacks a field the memory estimate needs.',
+  memoryWithRecompute: 'With gradient checkpointing; without it {without} GiB.',
+  memoryAutoRecompute: 'Auto: gradient checkpointing will be on, since without it the run needs {without} GiB, more than the GPU has ({name}, {have} GiB). The trainer decides again with the GPU’s free memory when the run starts.',
+  memoryAutoOff: 'Auto: gradient checkpointing stays off while the run fits; the trainer decides with the GPU’s free memory when the run starts (with it: {with} GiB).',
 };
 type Strings = typeof en;
 
@@ -68,6 +76,11 @@ const tr: Strings = {
   evalEvery: 'Her N güncellemede doğrulama kaybı',
   checkpointEvery: 'Her N güncellemede ara kayıt (0 = yok)',
   seed: 'Tohum (seed)',
+  checkpointing: 'Gradyan checkpointing',
+  checkpointingAuto: 'Otomatik (yalnızca gerekirse)',
+  checkpointingOn: 'Açık',
+  checkpointingOff: 'Kapalı',
+  checkpointingHelp: 'Geri yayılımda aktivasyonları yeniden hesaplar: çok daha az GPU belleği, daha yavaş adımlar. Otomatik, yalnızca eğitim belleğe sığmayacaksa açar. CPU’da yok sayılır.',
   start: 'Eğitimi başlat',
   starting: 'Başlatılıyor…',
   started: '“{name}” eğitimi başladı',
@@ -80,6 +93,9 @@ const tr: Strings = {
   memoryOverRam: 'Bu bilgisayarın RAM’inden fazla ({have} GiB): yığın boyutunu veya en çok token sayılarını düşürün.',
   memoryNoModel: 'Bellek tahmini için bir model seçin.',
   memoryNoConfig: 'Modelin config.json dosyasında bellek tahmini için gereken bir alan yok.',
+  memoryWithRecompute: 'Gradyan checkpointing ile; onsuz {without} GiB.',
+  memoryAutoRecompute: 'Otomatik: gradyan checkpointing açılacak, çünkü onsuz eğitim {without} GiB ister; bu GPU’nun belleğinden fazla ({name}, {have} GiB). Eğitim başlarken GPU’nun boş belleğine göre yeniden karar verilir.',
+  memoryAutoOff: 'Otomatik: eğitim sığdığı sürece gradyan checkpointing kapalı kalır; eğitim başlarken GPU’nun boş belleğine göre karar verilir (açıkken: {with} GiB).',
 };
 
 export function newRunStrings(language: Language): Strings {

@@ -58,6 +58,9 @@ function RunView({ run }: { run: Run }) {
   const summary = useMemo(() => summarize(metrics), [metrics]);
   const now = useNow(run.status === 'running');
   const end = run.finishedAt ?? (run.status === 'running' ? now : null);
+  // What the trainer resolved gradientCheckpointing to (a metric point on its first update).
+  const recompute = metrics.filter((p) => p.split === 'train' && p.name === 'recompute').at(-1);
+  const checkpointingSetting = typeof run.config.gradientCheckpointing === 'string' ? run.config.gradientCheckpointing : 'auto';
   return (
     <Stack spacing={3} data-testid="run-detail">
       <Stack direction="row" spacing={2} sx={{ alignItems: 'center', flexWrap: 'wrap', rowGap: 1 }}>
@@ -91,6 +94,10 @@ function RunView({ run }: { run: Run }) {
           <Meta label={t('runs.finished')} value={run.finishedAt === null ? '—' : formatDateTime(run.finishedAt, language)} />
           <Meta label={t('runs.colDuration')} value={run.startedAt !== null && end !== null ? formatDuration(end - run.startedAt) : '—'} />
           <Meta label={t('runs.colDevice')} value={run.device ? run.device.toUpperCase() : '—'} />
+          <Meta
+            label={t('runs.checkpointing')}
+            value={recompute ? t(recompute.value ? 'runs.checkpointingOn' : 'runs.checkpointingOff', { setting: checkpointingSetting }) : '—'}
+          />
         </Stack>
       </Paper>
       {metrics.length === 0 ? (
