@@ -1,0 +1,340 @@
+// CUDA twins of lora.cpp (see lora.h): fp32 CUDA-core kernels that regenerate the LoRA input
+// dropout from the counter hash of dropout_cuda.cuh while they stream x, so no dropped copy of x
+// is written or read. At the LoRA rank (r <= 64) the products are thin: each x element meets r
+// weights, so the work per element is the mask hash + r FMAs and the kernels are bound by the
+// hash and by reading x once, not by a GEMM's tiling. The r dimension is padded at compile time
+// (RP = 8, 16, 32 or 64, zero rows beyond r) so the inner loops unroll fully.
+#include <string>
+
+#include "core/cuda_runtime.h"
+#include "ops/dropout_cuda.cuh"
+#include "ops/lora.h"
+
+namespace hukuk::ops::cuda {
+
+namespace {
+
+constexpr int kThreads = 256;
+
+// Dropout as the element's multiplier; the seed is read once per thread from device memory.
+struct Drop {
+  float p, scale;
+  uint64_t seed, site;
+  __device__ __forceinline__ float apply(float v, uint64_t i) const {
+    return (p <= 0.f || dropout_keep_d(seed, site, i, p)) ? v * scale : 0.f;
+  }
+};
+__device__ __forceinline__ Drop make_drop(float p, const uint64_t* seedp, uint64_t site) {
+  Drop d;
+  d.p = p;
+  d.scale = p > 0.f ? 1.f / (1.f - p) : 1.f;
+  d.seed = p > 0.f ? *seedp : 0;
+  d.site = site;
+  return d;
+}
+
+void check_sizes(const char* fn, int M, int in, int r) {
+  HUKUK_CHECK(M >= 0 && in >= 1 && r >= 1 && r <= 64, "ENGINE_INVALID_ARG",
+              std::string(fn) + ": need M >= 0, in >= 1, 1 <= r <= 64 (got M=" + std::to_string(M) +
+                  " in=" + std::to_string(in) + " r=" + std::to_string(r) + ")");
+}
+int padded_rank(int r) { return r <= 8 ? 8 : r <= 16 ? 16 : r <= 32 ? 32 : 64; }
+
+// ------------------------------------------------------------------------------ lora_down
+// Block: 8 warps, each owning ROWS rows; the block walks k in tiles of 128 columns, staging
+// A[:, tile] in shared memory (shared by all its rows). Lane l handles columns l, l+32, l+64,
+// l+96 of the tile, keeps ROWS x RP partial sums, and the warp sums them by butterfly at the end.
+constexpr int kDownTile = 128;
+
+template <int RP, int ROWS>
+__global__ void __launch_bounds__(kThreads) lora_down_kernel(const float* __restrict__ x, const float* __restrict__ A,
+                                                             float* __restrict__ h, int M, int in, int r, float p,
+                                                             const uint64_t* seedp, uint64_t site) {
+  __shared__ float As[RP][kDownTile];
+  const Drop drop = make_drop(p, seedp, site);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int row0 = (blockIdx.x * (kThreads / 32) + warp) * ROWS;
+  float acc[ROWS][RP];
+#pragma unroll
+  for (int rr = 0; rr < ROWS; ++rr)
+#pragma unroll
+    for (int j = 0; j < RP; ++j) acc[rr][j] = 0.f;
+
+  for (int k0 = 0; k0 < in; k0 += kDownTile) {
+    __syncthreads();  // the previous tile's readers are done
+    for (int idx = threadIdx.x; idx < RP * kDownTile; idx += kThreads) {
+      const int j = idx / kDownTile, kk = idx % kDownTile;
+      As[j][kk] = (j < r && k0 + kk < in) ? A[int64_t(j) * in + k0 + kk] : 0.f;
+    }
+    __syncthreads();
+    float xv[ROWS][4];
+#pragma unroll
+    for (int rr = 0; rr < ROWS; ++rr)
+#pragma unroll
+      for (int t = 0; t < 4; ++t) {
+        const int m = row0 + rr, k = k0 + lane + 32 * t;
+        xv[rr][t] = (m < M && k < in) ? x[int64_t(m) * in + k] : 0.f;
+      }
+#pragma unroll
+    for (int rr = 0; rr < ROWS; ++rr)
+#pragma unroll
+      for (int t = 0; t < 4; ++t)
+        xv[rr][t] = drop.apply(xv[rr][t], uint64_t(row0 + rr) * uint64_t(in) + uint64_t(k0 + lane + 32 * t));
+#pragma unroll
+    for (int t = 0; t < 4; ++t)
+#pragma unroll
+      for (int j = 0; j < RP; ++j) {
+        const float a = As[j][lane + 32 * t];
+#pragma unroll
+        for (int rr = 0; rr < ROWS; ++rr) acc[rr][j] = fmaf(xv[rr][t], a, acc[rr][j]);
+      }
+  }
+#pragma unroll
+  for (int rr = 0; rr < ROWS; ++rr) {
+    const int m = row0 + rr;
+#pragma unroll
+    for (int j = 0; j < RP; ++j) {
+      float v = acc[rr][j];
+#pragma unroll
+      for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
+      if (lane == (j & 31) && j < r && m < M) h[int64_t(m) * r + j] = v;
+    }
+  }
+}
+
+template <int RP>
+void launch_down(const float* x, const float* A, float* h, int M, int in, int r, float p, const uint64_t* seed,
+                 uint64_t site, cudaStream_t s) {
+  // Rows per warp: more rows share each staged A value, fewer rows keep enough blocks for small M.
+  // (The result does not depend on this choice: each row's sum order is fixed by k and the lanes.)
+  constexpr int kMaxRows = 64 / RP;  // at most 64 accumulators per thread
+  const int want = M >= 8192 ? 4 : M >= 4096 ? 2 : 1;
+  const int rows = want < kMaxRows ? want : kMaxRows;
+  const int per_block = rows * (kThreads / 32);
+  const unsigned grid = unsigned((M + per_block - 1) / per_block);
+  if (rows >= 4) {
+    if constexpr (kMaxRows >= 4) lora_down_kernel<RP, 4><<<grid, kThreads, 0, s>>>(x, A, h, M, in, r, p, seed, site);
+  } else if (rows == 2) {
+    if constexpr (kMaxRows >= 2) lora_down_kernel<RP, 2><<<grid, kThreads, 0, s>>>(x, A, h, M, in, r, p, seed, site);
+  } else {
+    lora_down_kernel<RP, 1><<<grid, kThreads, 0, s>>>(x, A, h, M, in, r, p, seed, site);
+  }
+  HUKUK_CUDA_LAUNCH_CHECK();
+}
+
+// ------------------------------------------------------------------------------ lora_grad_A
+// Block: 64 columns x 4 row groups. The block's rows [m_begin, m_end) go by in chunks of 32 whose
+// dh rows are staged in shared memory (read back as broadcasts); row group g takes chunk rows
+// g, g+4, ..., each thread keeps RP running sums for its column. The 4 groups are then added in
+// the fixed order 0+1+2+3, and the block writes either gA (one split) or its split's partial sums
+// into the workspace [S][r][in], which lora_grad_A_reduce adds in split order. Every sum's order
+// depends on (M, in, r) only, so results are deterministic.
+constexpr int kGaCols = 64, kGaGroups = kThreads / kGaCols, kGaChunk = 32;
+
+struct GaPlan {
+  int splits = 1, rows_per_split = 0;
+};
+GaPlan grad_A_plan(int M, int in, int r, bool have_workspace) {
+  GaPlan g;
+  g.rows_per_split = M;
+  if (!have_workspace || M <= kGaChunk) return g;
+  const int col_blocks = (in + kGaCols - 1) / kGaCols;
+  const int target_blocks = 528;  // ~4 blocks per SM on a 132-SM H100; a constant, not the GPU's
+  int splits = (target_blocks + col_blocks - 1) / col_blocks;
+  int rows = (M + splits - 1) / splits;
+  rows = ((rows + kGaChunk - 1) / kGaChunk) * kGaChunk;  // whole chunks
+  g.rows_per_split = rows;
+  g.splits = (M + rows - 1) / rows;
+  (void)r;
+  return g;
+}
+
+template <int RP>
+__global__ void __launch_bounds__(kThreads) lora_grad_A_kernel(const float* __restrict__ dh,
+                                                               const float* __restrict__ x, float* __restrict__ out,
+                                                               int M, int in, int r, float p, const uint64_t* seedp,
+                                                               uint64_t site, int rows_per_split, bool direct,
+                                                               bool accumulate) {
+  __shared__ __align__(16) float dhs[kGaChunk][RP];
+  __shared__ float red[RP][kGaCols];
+  const Drop drop = make_drop(p, seedp, site);
+  const int tc = threadIdx.x % kGaCols, g = threadIdx.x / kGaCols;
+  const int k = blockIdx.x * kGaCols + tc;
+  const int split = blockIdx.y;
+  const int m_begin = split * rows_per_split;
+  const int m_end = min(M, m_begin + rows_per_split);
+  float acc[RP];
+#pragma unroll
+  for (int j = 0; j < RP; ++j) acc[j] = 0.f;
+
+  for (int c0 = m_begin; c0 < m_end; c0 += kGaChunk) {
+    __syncthreads();
+    for (int idx = threadIdx.x; idx < kGaChunk * RP; idx += kThreads) {
+      const int mm = idx / RP, j = idx % RP;
+      dhs[mm][j] = (j < r && c0 + mm < m_end) ? dh[int64_t(c0 + mm) * r + j] : 0.f;
+    }
+    __syncthreads();
+    constexpr int kPer = kGaChunk / kGaGroups;  // rows per thread per chunk
+    float xv[kPer];
+#pragma unroll
+    for (int i = 0; i < kPer; ++i) {
+      const int m = c0 + g + kGaGroups * i;
+      xv[i] = (m < m_end && k < in) ? x[int64_t(m) * in + k] : 0.f;
+    }
+#pragma unroll
+    for (int i = 0; i < kPer; ++i)
+      xv[i] = drop.apply(xv[i], uint64_t(c0 + g + kGaGroups * i) * uint64_t(in) + uint64_t(k));
+#pragma unroll
+    for (int i = 0; i < kPer; ++i) {
+      const float4* d4 = reinterpret_cast<const float4*>(&dhs[g + kGaGroups * i][0]);
+#pragma unroll
+      for (int j4 = 0; j4 < RP / 4; ++j4) {
+        const float4 d = d4[j4];
+        acc[4 * j4 + 0] = fmaf(d.x, xv[i], acc[4 * j4 + 0]);
+        acc[4 * j4 + 1] = fmaf(d.y, xv[i], acc[4 * j4 + 1]);
+        acc[4 * j4 + 2] = fmaf(d.z, xv[i], acc[4 * j4 + 2]);
+        acc[4 * j4 + 3] = fmaf(d.w, xv[i], acc[4 * j4 + 3]);
+      }
+    }
+  }
+  // Fixed-order sum of the row groups: group 0 adds 1, then 2, then 3.
+  for (int src = 1; src < kGaGroups; ++src) {
+    __syncthreads();
+    if (g == src)
+#pragma unroll
+      for (int j = 0; j < RP; ++j) red[j][tc] = acc[j];
+    __syncthreads();
+    if (g == 0)
+#pragma unroll
+      for (int j = 0; j < RP; ++j) acc[j] += red[j][tc];
+  }
+  if (g != 0 || k >= in) return;
+  if (direct) {
+    for (int j = 0; j < r; ++j) {
+      float& o = out[int64_t(j) * in + k];
+      o = accumulate ? o + acc[j] : acc[j];
+    }
+  } else {
+    float* part = out + int64_t(split) * r * in;
+    for (int j = 0; j < r; ++j) part[int64_t(j) * in + k] = acc[j];
+  }
+}
+
+__global__ void lora_grad_A_reduce(const float* __restrict__ part, float* __restrict__ gA, int64_t n, int splits,
+                                   bool accumulate) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  float sum = part[i];
+  for (int sp = 1; sp < splits; ++sp) sum += part[int64_t(sp) * n + i];
+  gA[i] = accumulate ? gA[i] + sum : sum;
+}
+
+// ------------------------------------------------------------------------------ lora_dx
+// Block: 64 columns x 4 row groups over 64 rows. Each thread holds its column of A (RP registers);
+// dh rows are staged per chunk of 32 in shared memory and read back as broadcasts. Per element:
+// r FMAs, the mask hash, one store (and a load of dx when accumulating).
+constexpr int kDxCols = 64, kDxGroups = kThreads / kDxCols, kDxRows = 64, kDxChunk = 32;
+
+template <int RP>
+__global__ void __launch_bounds__(kThreads) lora_dx_kernel(const float* __restrict__ dh, const float* __restrict__ A,
+                                                           float* __restrict__ dx, int M, int in, int r, float p,
+                                                           const uint64_t* seedp, uint64_t site, bool accumulate) {
+  __shared__ __align__(16) float dhs[kDxChunk][RP];
+  const Drop drop = make_drop(p, seedp, site);
+  const int tc = threadIdx.x % kDxCols, g = threadIdx.x / kDxCols;
+  const int k = blockIdx.x * kDxCols + tc;
+  float a[RP];
+#pragma unroll
+  for (int j = 0; j < RP; ++j) a[j] = (j < r && k < in) ? A[int64_t(j) * in + k] : 0.f;
+  const int m_begin = blockIdx.y * kDxRows, m_end = min(M, m_begin + kDxRows);
+  for (int c0 = m_begin; c0 < m_end; c0 += kDxChunk) {
+    __syncthreads();
+    for (int idx = threadIdx.x; idx < kDxChunk * RP; idx += kThreads) {
+      const int mm = idx / RP, j = idx % RP;
+      dhs[mm][j] = (j < r && c0 + mm < m_end) ? dh[int64_t(c0 + mm) * r + j] : 0.f;
+    }
+    __syncthreads();
+    if (k >= in) continue;
+    constexpr int kPer = kDxChunk / kDxGroups;
+#pragma unroll
+    for (int i = 0; i < kPer; ++i) {
+      const int mm = g + kDxGroups * i, m = c0 + mm;
+      if (m >= m_end) break;
+      const float4* d4 = reinterpret_cast<const float4*>(&dhs[mm][0]);
+      float v = 0.f;
+#pragma unroll
+      for (int j4 = 0; j4 < RP / 4; ++j4) {
+        const float4 d = d4[j4];
+        v = fmaf(d.x, a[4 * j4 + 0], v);
+        v = fmaf(d.y, a[4 * j4 + 1], v);
+        v = fmaf(d.z, a[4 * j4 + 2], v);
+        v = fmaf(d.w, a[4 * j4 + 3], v);
+      }
+      const int64_t i_flat = int64_t(m) * in + k;
+      v = drop.apply(v, uint64_t(i_flat));
+      dx[i_flat] = accumulate ? dx[i_flat] + v : v;
+    }
+  }
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------------------ entry points
+void lora_down(const float* x, const float* A, float* h, int M, int in, int r, float p, const uint64_t* seed,
+               uint64_t site, cudaStream_t s) {
+  check_sizes("cuda::lora_down", M, in, r);
+  if (M == 0) return;
+  switch (padded_rank(r)) {
+    case 8: launch_down<8>(x, A, h, M, in, r, p, seed, site, s); break;
+    case 16: launch_down<16>(x, A, h, M, in, r, p, seed, site, s); break;
+    case 32: launch_down<32>(x, A, h, M, in, r, p, seed, site, s); break;
+    default: launch_down<64>(x, A, h, M, in, r, p, seed, site, s); break;
+  }
+}
+
+size_t lora_grad_A_workspace_floats(int M, int in, int r) {
+  const GaPlan g = grad_A_plan(M, in, r, true);
+  return g.splits > 1 ? size_t(g.splits) * size_t(r) * size_t(in) : 0;
+}
+
+void lora_grad_A(const float* dh, const float* x, float* gA, int M, int in, int r, float p, const uint64_t* seed,
+                 uint64_t site, bool accumulate, float* workspace, cudaStream_t s) {
+  check_sizes("cuda::lora_grad_A", M, in, r);
+  const GaPlan g = grad_A_plan(M, in, r, workspace != nullptr);
+  const bool direct = g.splits == 1;
+  if (M == 0) {  // an empty sum: gA = 0, or unchanged when accumulating
+    if (!accumulate) HUKUK_CUDA_CHECK(cudaMemsetAsync(gA, 0, size_t(r) * in * sizeof(float), s));
+    return;
+  }
+  const dim3 grid(unsigned((in + kGaCols - 1) / kGaCols), unsigned(g.splits));
+  float* out = direct ? gA : workspace;
+  const int rps = g.rows_per_split;
+  switch (padded_rank(r)) {
+    case 8: lora_grad_A_kernel<8><<<grid, kThreads, 0, s>>>(dh, x, out, M, in, r, p, seed, site, rps, direct, accumulate); break;
+    case 16: lora_grad_A_kernel<16><<<grid, kThreads, 0, s>>>(dh, x, out, M, in, r, p, seed, site, rps, direct, accumulate); break;
+    case 32: lora_grad_A_kernel<32><<<grid, kThreads, 0, s>>>(dh, x, out, M, in, r, p, seed, site, rps, direct, accumulate); break;
+    default: lora_grad_A_kernel<64><<<grid, kThreads, 0, s>>>(dh, x, out, M, in, r, p, seed, site, rps, direct, accumulate); break;
+  }
+  HUKUK_CUDA_LAUNCH_CHECK();
+  if (!direct) {
+    const int64_t n = int64_t(r) * in;
+    lora_grad_A_reduce<<<blocks_for(n, kThreads), kThreads, 0, s>>>(workspace, gA, n, g.splits, accumulate);
+    HUKUK_CUDA_LAUNCH_CHECK();
+  }
+}
+
+void lora_dx(const float* dh, const float* A, float* dx, int M, int in, int r, float p, const uint64_t* seed,
+             uint64_t site, bool accumulate, cudaStream_t s) {
+  check_sizes("cuda::lora_dx", M, in, r);
+  if (M == 0) return;
+  const dim3 grid(unsigned((in + kDxCols - 1) / kDxCols), unsigned((M + kDxRows - 1) / kDxRows));
+  switch (padded_rank(r)) {
+    case 8: lora_dx_kernel<8><<<grid, kThreads, 0, s>>>(dh, A, dx, M, in, r, p, seed, site, accumulate); break;
+    case 16: lora_dx_kernel<16><<<grid, kThreads, 0, s>>>(dh, A, dx, M, in, r, p, seed, site, accumulate); break;
+    case 32: lora_dx_kernel<32><<<grid, kThreads, 0, s>>>(dh, A, dx, M, in, r, p, seed, site, accumulate); break;
+    default: lora_dx_kernel<64><<<grid, kThreads, 0, s>>>(dh, A, dx, M, in, r, p, seed, site, accumulate); break;
+  }
+  HUKUK_CUDA_LAUNCH_CHECK();
+}
+
+}  // namespace hukuk::ops::cuda

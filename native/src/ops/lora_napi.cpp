@@ -1,0 +1,423 @@
+// Test and benchmark hooks for the fused LoRA / residual ops (lora.h, residual.h); not app API.
+//
+//   engine._opsLora({op, impl, M, in, r, p, seed, site, accumulate?, x?, A?, dh?, y?, init?,
+//                    noWorkspace?, inPlace?}) -> Float32Array
+//     op:   'down'       h[M,r]    from x[M,in], A[r,in]
+//           'gradA'      gA[r,in]  from dh[M,r], x[M,in]   (init = gA before, for accumulate)
+//           'dx'         dx[M,in]  from dh[M,r], A[r,in]   (init = dx before, for accumulate)
+//           'dropoutAdd' out[n]    from x = x_in[n], y[n]  (n = M*in; inPlace: out aliases y)
+//     impl: 'cpu' (fused reference), 'composed' (existing CPU ops: dropout then matmul / add),
+//           'cuda' (fused kernels), 'cudaComposed' (existing CUDA ops, cuBLAS fp32)
+//   engine._opsLoraBench({op, M, in, r, p, reps}) -> {fusedUs, composedUs, fusedGraphUs,
+//     composedGraphUs, copyGBs, inputBytes}: random inputs made on the host, microseconds per call
+//     on the stream (back-to-back launches) and replayed from a CUDA graph of `reps` calls, plus
+//     the device-to-device copy bandwidth measured on the same buffers (read + write bytes / s).
+#include <napi.h>
+
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/napi_error.h"
+#include "core/registry.h"
+#include "ops/dropout.h"
+#include "ops/lora.h"
+#include "ops/matmul.h"
+#include "ops/residual.h"
+
+#if defined(HUKUK_CUDA)
+#include "core/cuda_runtime.h"
+#include "ops/ops_cuda.h"
+#endif
+
+namespace hukuk {
+
+namespace {
+
+struct LoraArgs {
+  std::string op, impl;
+  int M = 0, in = 0, r = 0;
+  float p = 0.f;
+  uint64_t seed = 0, site = 0;
+  bool accumulate = false, no_workspace = false, in_place = false;
+  int64_t n() const { return int64_t(M) * in; }
+};
+
+LoraArgs parse(const Napi::Object& o) {
+  LoraArgs a;
+  a.op = string_arg(o.Get("op"), "op");
+  a.impl = o.Has("impl") ? string_arg(o.Get("impl"), "impl") : "cpu";
+  a.M = int(int_arg(o.Get("M"), "M"));
+  a.in = int(int_arg(o.Get("in"), "in"));
+  a.r = o.Has("r") ? int(int_arg(o.Get("r"), "r")) : 1;
+  a.p = o.Has("p") ? float(o.Get("p").As<Napi::Number>().DoubleValue()) : 0.f;
+  a.seed = o.Has("seed") ? uint64_t(int_arg(o.Get("seed"), "seed")) : 0;
+  a.site = o.Has("site") ? uint64_t(int_arg(o.Get("site"), "site")) : 0;
+  a.accumulate = o.Has("accumulate") && o.Get("accumulate").ToBoolean().Value();
+  a.no_workspace = o.Has("noWorkspace") && o.Get("noWorkspace").ToBoolean().Value();
+  a.in_place = o.Has("inPlace") && o.Get("inPlace").ToBoolean().Value();
+  HUKUK_CHECK(a.M >= 0 && a.in >= 1 && a.r >= 1 && a.r <= 64 && a.p >= 0.f && a.p < 1.f, "ENGINE_INVALID_ARG",
+              "_opsLora: need M >= 0, in >= 1, 1 <= r <= 64, 0 <= p < 1");
+  return a;
+}
+
+// A Float32Array argument of exactly n elements, as a vector (a copy: the ops may write in place).
+std::vector<float> floats(const Napi::Object& o, const char* key, size_t n) {
+  if (!o.Has(key)) HUKUK_FAIL("ENGINE_INVALID_ARG", std::string("_opsLora: ") + key + " is required for this op");
+  auto a = typed_array_arg<float>(o.Get(key), key);
+  HUKUK_CHECK(a.length == n, "ENGINE_INVALID_ARG",
+              std::string("_opsLora: ") + key + " has " + std::to_string(a.length) + " elements, expected " +
+                  std::to_string(n));
+  return std::vector<float>(a.data, a.data + a.length);
+}
+std::vector<float> init_or_zero(const Napi::Object& o, size_t n) {
+  return o.Has("init") ? floats(o, "init", n) : std::vector<float>(n, 0.f);
+}
+
+// ---------------------------------------------------------------- CPU
+std::vector<float> run_cpu(const LoraArgs& a, const Napi::Object& o) {
+  const bool composed = a.impl == "composed";
+  const size_t M = size_t(a.M), in = size_t(a.in), r = size_t(a.r), n = size_t(a.n());
+  if (a.op == "down") {
+    auto x = floats(o, "x", M * in), A = floats(o, "A", r * in);
+    std::vector<float> h(M * r);
+    if (composed) {
+      std::vector<float> xd(n);
+      ops::dropout_forward(x.data(), xd.data(), a.n(), a.p, a.seed, a.site);
+      ops::matmul_nt(h.data(), xd.data(), A.data(), a.M, a.r, a.in);
+    } else {
+      ops::lora_down(x.data(), A.data(), h.data(), a.M, a.in, a.r, a.p, a.seed, a.site);
+    }
+    return h;
+  }
+  if (a.op == "gradA") {
+    auto dh = floats(o, "dh", M * r), x = floats(o, "x", M * in);
+    auto gA = init_or_zero(o, r * in);
+    if (composed) {
+      std::vector<float> xd(n);
+      ops::dropout_forward(x.data(), xd.data(), a.n(), a.p, a.seed, a.site);
+      ops::matmul_tn(gA.data(), dh.data(), xd.data(), a.r, a.in, a.M, a.accumulate);
+    } else {
+      ops::lora_grad_A(dh.data(), x.data(), gA.data(), a.M, a.in, a.r, a.p, a.seed, a.site, a.accumulate);
+    }
+    return gA;
+  }
+  if (a.op == "dx") {
+    auto dh = floats(o, "dh", M * r), A = floats(o, "A", r * in);
+    auto dx = init_or_zero(o, n);
+    if (composed) {
+      std::vector<float> tmp(n);
+      ops::matmul_nn(tmp.data(), dh.data(), A.data(), a.M, a.in, a.r);
+      ops::dropout_backward(tmp.data(), dx.data(), a.n(), a.p, a.seed, a.site, a.accumulate);
+    } else {
+      ops::lora_dx(dh.data(), A.data(), dx.data(), a.M, a.in, a.r, a.p, a.seed, a.site, a.accumulate);
+    }
+    return dx;
+  }
+  if (a.op == "dropoutAdd") {
+    auto x = floats(o, "x", n), y = floats(o, "y", n);
+    std::vector<float> out(n);
+    if (composed) {
+      ops::dropout_forward(y.data(), y.data(), a.n(), a.p, a.seed, a.site);
+      for (size_t i = 0; i < n; ++i) out[i] = x[i] + y[i];
+    } else if (a.in_place) {
+      ops::dropout_add(x.data(), y.data(), y.data(), a.n(), a.p, a.seed, a.site);
+      out = y;
+    } else {
+      ops::dropout_add(x.data(), y.data(), out.data(), a.n(), a.p, a.seed, a.site);
+    }
+    return out;
+  }
+  HUKUK_FAIL("ENGINE_INVALID_ARG", "_opsLora: op must be down, gradA, dx or dropoutAdd (got '" + a.op + "')");
+}
+
+#if defined(HUKUK_CUDA)
+// ---------------------------------------------------------------- CUDA
+namespace oc = ops::cuda;
+using cuda::DeviceBuffer;
+
+DeviceBuffer<float> upload(const std::vector<float>& v) {
+  DeviceBuffer<float> d(v.size());
+  if (!v.empty()) HUKUK_CUDA_CHECK(cudaMemcpy(d.get(), v.data(), v.size() * sizeof(float), cudaMemcpyHostToDevice));
+  return d;
+}
+std::vector<float> download(const DeviceBuffer<float>& d, size_t n) {
+  std::vector<float> v(n);
+  if (n) HUKUK_CUDA_CHECK(cudaMemcpy(v.data(), d.get(), n * sizeof(float), cudaMemcpyDeviceToHost));
+  return v;
+}
+
+// Device operands of one op, and a closure that runs it (fused or composed) on a stream.
+struct CudaCase {
+  LoraArgs a;
+  DeviceBuffer<float> x, A, dh, y, out, tmp, ws;
+  DeviceBuffer<uint64_t> seed;
+  size_t out_n = 0;
+  bool composed = false;
+
+  void run(cudaStream_t s) {
+    const int64_t n = a.n();
+    if (a.op == "down") {
+      if (composed) {
+        oc::dropout_forward(x.get(), tmp.get(), n, a.p, seed.get(), a.site, s);
+        oc::linear_xwt(s, oc::Precision::F32, a.p > 0.f ? tmp.get() : x.get(), A.get(), out.get(), a.M, a.r, a.in);
+      } else {
+        oc::lora_down(x.get(), A.get(), out.get(), a.M, a.in, a.r, a.p, seed.get(), a.site, s);
+      }
+    } else if (a.op == "gradA") {
+      if (composed) {
+        oc::dropout_forward(x.get(), tmp.get(), n, a.p, seed.get(), a.site, s);
+        oc::gemm(s, oc::Precision::F32, true, false, a.r, a.in, a.M, 1.f, dh.get(), a.r, 0,
+                 a.p > 0.f ? tmp.get() : x.get(), a.in, 0, a.accumulate ? 1.f : 0.f, out.get(), a.in, 0);
+      } else {
+        oc::lora_grad_A(dh.get(), x.get(), out.get(), a.M, a.in, a.r, a.p, seed.get(), a.site, a.accumulate,
+                        a.no_workspace ? nullptr : ws.get(), s);
+      }
+    } else if (a.op == "dx") {
+      if (composed) {
+        oc::gemm(s, oc::Precision::F32, false, false, a.M, a.in, a.r, 1.f, dh.get(), a.r, 0, A.get(), a.in, 0, 0.f,
+                 tmp.get(), a.in, 0);
+        oc::dropout_backward(tmp.get(), out.get(), n, a.p, seed.get(), a.site, a.accumulate, s);
+      } else {
+        oc::lora_dx(dh.get(), A.get(), out.get(), a.M, a.in, a.r, a.p, seed.get(), a.site, a.accumulate, s);
+      }
+    } else {  // dropoutAdd
+      if (composed) {
+        oc::dropout_forward(y.get(), y.get(), n, a.p, seed.get(), a.site, s);
+        oc::add(out.get(), x.get(), y.get(), n, s);
+      } else {
+        oc::dropout_add(x.get(), y.get(), a.in_place ? y.get() : out.get(), n, a.p, seed.get(), a.site, s);
+      }
+    }
+  }
+  void make_scratch() {
+    const size_t n = size_t(a.n());
+    if (composed && a.op != "dropoutAdd") tmp.resize(n);
+    if (!composed && a.op == "gradA") {
+      const size_t w = oc::lora_grad_A_workspace_floats(a.M, a.in, a.r);
+      if (w) ws.resize(w);
+    }
+    seed.resize(1);
+    HUKUK_CUDA_CHECK(cudaMemcpy(seed.get(), &a.seed, sizeof(uint64_t), cudaMemcpyHostToDevice));
+  }
+};
+
+void require_gpu(const char* fn) {
+  if (cuda::device_count() == 0) HUKUK_FAIL("ENGINE_NO_GPU", std::string(fn) + ": no CUDA device (or no NVIDIA driver)");
+}
+
+std::vector<float> run_cuda(const LoraArgs& a, const Napi::Object& o) {
+  require_gpu("_opsLora");
+  CudaCase c;
+  c.a = a;
+  c.composed = a.impl == "cudaComposed";
+  const size_t M = size_t(a.M), in = size_t(a.in), r = size_t(a.r), n = size_t(a.n());
+  if (a.op == "down") {
+    c.x = upload(floats(o, "x", M * in));
+    c.A = upload(floats(o, "A", r * in));
+    c.out.resize(M * r);
+    c.out_n = M * r;
+  } else if (a.op == "gradA") {
+    c.dh = upload(floats(o, "dh", M * r));
+    c.x = upload(floats(o, "x", M * in));
+    c.out = upload(init_or_zero(o, r * in));
+    c.out_n = r * in;
+  } else if (a.op == "dx") {
+    c.dh = upload(floats(o, "dh", M * r));
+    c.A = upload(floats(o, "A", r * in));
+    c.out = upload(init_or_zero(o, n));
+    c.out_n = n;
+  } else if (a.op == "dropoutAdd") {
+    c.x = upload(floats(o, "x", n));
+    c.y = upload(floats(o, "y", n));
+    c.out.resize(n);
+    c.out_n = n;
+  } else {
+    HUKUK_FAIL("ENGINE_INVALID_ARG", "_opsLora: op must be down, gradA, dx or dropoutAdd (got '" + a.op + "')");
+  }
+  c.make_scratch();
+  cudaStream_t s = nullptr;
+  HUKUK_CUDA_CHECK(cudaStreamCreate(&s));
+  try {
+    c.run(s);
+    HUKUK_CUDA_CHECK(cudaStreamSynchronize(s));
+  } catch (...) {
+    cudaStreamDestroy(s);
+    throw;
+  }
+  cudaStreamDestroy(s);
+  const bool aliased = a.op == "dropoutAdd" && !c.composed && a.in_place;
+  return download(aliased ? c.y : c.out, c.out_n);
+}
+
+// Fills with a fixed pseudo-random sequence in [-1, 1) (splitmix, so the bench needs no JS data).
+void fill_random(std::vector<float>& v, uint64_t salt) {
+  for (size_t i = 0; i < v.size(); ++i)
+    v[i] = float(ops::mix64(salt * 0x9E3779B97F4A7C15ull + i) >> 40) * (2.f / 16777216.f) - 1.f;
+}
+
+struct Timer {
+  cudaEvent_t a = nullptr, b = nullptr;
+  Timer() {
+    HUKUK_CUDA_CHECK(cudaEventCreate(&a));
+    HUKUK_CUDA_CHECK(cudaEventCreate(&b));
+  }
+  ~Timer() {
+    cudaEventDestroy(a);
+    cudaEventDestroy(b);
+  }
+  template <typename F>
+  double us(cudaStream_t s, int calls, F&& f) {
+    HUKUK_CUDA_CHECK(cudaEventRecord(a, s));
+    f();
+    HUKUK_CUDA_CHECK(cudaEventRecord(b, s));
+    HUKUK_CUDA_CHECK(cudaEventSynchronize(b));
+    float ms = 0.f;
+    HUKUK_CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
+    return double(ms) * 1000.0 / calls;
+  }
+};
+
+// Microseconds per call: back-to-back on the stream, then replayed from a graph of `reps` calls.
+void time_case(CudaCase& c, cudaStream_t s, int reps, double& stream_us, double& graph_us) {
+  for (int i = 0; i < 3; ++i) c.run(s);  // warm-up (also creates the cuBLAS handle outside capture)
+  HUKUK_CUDA_CHECK(cudaStreamSynchronize(s));
+  Timer t;
+  stream_us = t.us(s, reps, [&] { for (int i = 0; i < reps; ++i) c.run(s); });
+  cudaGraph_t g = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  HUKUK_CUDA_CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed));
+  try {
+    for (int i = 0; i < reps; ++i) c.run(s);
+  } catch (...) {
+    cudaStreamEndCapture(s, &g);
+    if (g) cudaGraphDestroy(g);
+    cudaGetLastError();
+    graph_us = -1;  // capture failed: reported as -1, the stream number stands
+    return;
+  }
+  HUKUK_CUDA_CHECK(cudaStreamEndCapture(s, &g));
+  const cudaError_t ie = cudaGraphInstantiate(&exec, g, 0);
+  cudaGraphDestroy(g);
+  HUKUK_CUDA_CHECK(ie);
+  HUKUK_CUDA_CHECK(cudaGraphLaunch(exec, s));  // upload + warm
+  HUKUK_CUDA_CHECK(cudaStreamSynchronize(s));
+  graph_us = t.us(s, reps, [&] { HUKUK_CUDA_CHECK(cudaGraphLaunch(exec, s)); });
+  cudaGraphExecDestroy(exec);
+}
+
+Napi::Value ops_lora_bench(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  require_gpu("_opsLoraBench");
+  HUKUK_CHECK(info[0].IsObject(), "ENGINE_INVALID_ARG", "_opsLoraBench: options must be an object");
+  Napi::Object o = info[0].As<Napi::Object>();
+  LoraArgs a = parse(o);
+  a.seed = a.seed ? a.seed : 1234;
+  a.site = a.site ? a.site : 77;
+  const int reps = o.Has("reps") ? int(int_arg(o.Get("reps"), "reps")) : 50;
+  HUKUK_CHECK(reps >= 1 && reps <= 10000, "ENGINE_INVALID_ARG", "_opsLoraBench: reps in 1..10000");
+  const size_t M = size_t(a.M), in = size_t(a.in), r = size_t(a.r), n = size_t(a.n());
+  std::vector<float> xh(n), Ah(r * in), dhh(M * r);
+  fill_random(xh, 1);
+  fill_random(Ah, 2);
+  fill_random(dhh, 3);
+  double input_bytes = 0;
+  double us[2][2] = {{0, 0}, {0, 0}};
+  cudaStream_t s = nullptr;
+  HUKUK_CUDA_CHECK(cudaStreamCreate(&s));
+  double copy_gbs = 0;
+  try {
+    for (int composed = 0; composed < 2; ++composed) {
+      CudaCase c;
+      c.a = a;
+      c.composed = composed == 1;
+      if (a.op == "down") {
+        c.x = upload(xh);
+        c.A = upload(Ah);
+        c.out.resize(M * r);
+        input_bytes = 4.0 * (n + r * in);
+      } else if (a.op == "gradA") {
+        c.dh = upload(dhh);
+        c.x = upload(xh);
+        c.out.resize(r * in);
+        input_bytes = 4.0 * (n + M * r);
+      } else if (a.op == "dx") {
+        c.dh = upload(dhh);
+        c.A = upload(Ah);
+        c.out = upload(xh);  // accumulate target: read and written
+        input_bytes = 4.0 * (M * r + r * in + (a.accumulate ? 2.0 : 1.0) * n);
+      } else if (a.op == "dropoutAdd") {
+        c.x = upload(xh);
+        c.y = upload(xh);
+        c.out.resize(n);
+        input_bytes = 4.0 * 3.0 * n;  // x, y read; out written
+      } else {
+        HUKUK_FAIL("ENGINE_INVALID_ARG", "_opsLoraBench: op must be down, gradA, dx or dropoutAdd");
+      }
+      c.make_scratch();
+      time_case(c, s, reps, us[composed][0], us[composed][1]);
+      if (composed == 0) {  // copy bandwidth on a buffer of x's size, for the roofline ratio
+        DeviceBuffer<float> dst(n);
+        const float* src = c.x.get() ? c.x.get() : c.dh.get();
+        const size_t cn = c.x.get() ? n : M * r;
+        Timer t;
+        HUKUK_CUDA_CHECK(cudaMemcpyAsync(dst.get(), src, cn * 4, cudaMemcpyDeviceToDevice, s));
+        const double cu = t.us(s, 10, [&] {
+          for (int i = 0; i < 10; ++i)
+            HUKUK_CUDA_CHECK(cudaMemcpyAsync(dst.get(), src, cn * 4, cudaMemcpyDeviceToDevice, s));
+        });
+        copy_gbs = 2.0 * cn * 4 / (cu * 1e-6) / 1e9;
+      }
+    }
+  } catch (...) {
+    cudaStreamDestroy(s);
+    throw;
+  }
+  cudaStreamDestroy(s);
+  Napi::Object res = Napi::Object::New(env);
+  res.Set("fusedUs", us[0][0]);
+  res.Set("fusedGraphUs", us[0][1]);
+  res.Set("composedUs", us[1][0]);
+  res.Set("composedGraphUs", us[1][1]);
+  res.Set("copyGBs", copy_gbs);
+  res.Set("inputBytes", input_bytes);
+  return res;
+}
+#endif  // HUKUK_CUDA
+
+Napi::Value ops_lora(const Napi::CallbackInfo& info) {
+  HUKUK_CHECK(info[0].IsObject(), "ENGINE_INVALID_ARG", "_opsLora: options must be an object");
+  Napi::Object o = info[0].As<Napi::Object>();
+  const LoraArgs a = parse(o);
+  std::vector<float> out;
+  const auto t0 = std::chrono::steady_clock::now();
+  if (a.impl == "cpu" || a.impl == "composed") {
+    out = run_cpu(a, o);
+  } else if (a.impl == "cuda" || a.impl == "cudaComposed") {
+#if defined(HUKUK_CUDA)
+    out = run_cuda(a, o);
+#else
+    HUKUK_FAIL("ENGINE_NO_GPU", "_opsLora: the engine was built without CUDA");
+#endif
+  } else {
+    HUKUK_FAIL("ENGINE_INVALID_ARG", "_opsLora: impl must be cpu, composed, cuda or cudaComposed");
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  Napi::Float32Array res = new_typed_array<float>(info.Env(), out.data(), out.size());
+  res.Set("seconds", Napi::Number::New(info.Env(), secs));
+  return res;
+}
+
+}  // namespace
+
+static void init_ops_lora(Napi::Env env, Napi::Object exports) {
+  export_fn(env, exports, "_opsLora", napi_entry<ops_lora>);
+#if defined(HUKUK_CUDA)
+  export_fn(env, exports, "_opsLoraBench", napi_entry<ops_lora_bench>);
+#endif
+}
+
+HUKUK_REGISTER(ops_lora, init_ops_lora);
+
+}  // namespace hukuk
