@@ -113,6 +113,12 @@ struct StepOptions {
   bool train = false;         // dropout on (config dropout_rate + LoRA dropout)
   uint64_t dropout_seed = 0;  // seeded, counter-based dropout (same seed = same masks)
   float* logits_out = nullptr;  // optional [batch*tgt_len, vocab]
+  // Activation recomputation (gradient checkpointing per block), CUDA path only: the forward keeps
+  // only each block's input (and the small LoRA h), and the backward re-runs block l's forward
+  // into one shared scratch right before block l's backward. Same results (the dropout masks are
+  // counter-based), much less activation memory, about one more forward of time. The CPU path
+  // accepts the option and ignores it (it keeps per-step vectors, not a device arena).
+  bool recompute = false;
 };
 
 struct StepResult {

@@ -214,6 +214,7 @@ class T5Js : public Napi::ObjectWrap<T5Js> {
     const double seed = opt_num(o, "dropoutSeed", 0);
     HUKUK_CHECK(seed >= 0 && seed == std::floor(seed), "ENGINE_INVALID_ARG", "dropoutSeed must be a non-negative integer");
     so.dropout_seed = uint64_t(seed);
+    so.recompute = opt_bool(o, "recompute", false);
     const bool want_logits = !backward && opt_bool(o, "wantLogits", false);
     Napi::Float32Array logits;
     if (want_logits) {

@@ -90,6 +90,7 @@ struct DLin {
 struct DBlock {
   DLin q, k, v, o, cq, ck, cv, co, wi, wi0, wi1, wo;
   float *ln_self = nullptr, *ln_cross = nullptr, *ln_ff = nullptr;
+  bool qkv_fused = false, ckv_fused = false;  // base products of q,k,v (cross k,v) as one batched GEMM
 };
 
 struct Acts {
@@ -108,10 +109,10 @@ struct Ctx {
 // What a captured step depends on besides the arena's pointers (fixed per plan).
 struct GraphKey {
   Shape sh;
-  bool backward, train, use_lora, need_enc;
+  bool backward, train, use_lora, need_enc, recompute;
   bool operator<(const GraphKey& o) const {
     auto t = [](const GraphKey& k) {
-      return std::make_tuple(k.sh.B, k.sh.S, k.sh.T, k.backward, k.train, k.use_lora, k.need_enc);
+      return std::make_tuple(k.sh.B, k.sh.S, k.sh.T, k.backward, k.train, k.use_lora, k.need_enc, k.recompute);
     };
     return t(*this) < t(o);
   }
@@ -161,7 +162,7 @@ class T5Cuda {
   std::vector<DeviceBuffer<float>> owned;  // fp32 weights
   float *shared = nullptr, *lm_head = nullptr, *enc_final_ln = nullptr, *dec_final_ln = nullptr;
   std::vector<DBlock> enc, dec;
-  DeviceBuffer<float> deq;  // NF4 dequantization scratch (largest quantized weight)
+  DeviceBuffer<float> deq;  // NF4 dequantization scratch (largest quantized weight, or a q,k,v group)
   size_t weight_bytes = 0;
   // LoRA state: four regions (weights, grads, m, v) with the same offsets
   DeviceBuffer<float> lora_buf;
@@ -172,15 +173,17 @@ class T5Cuda {
   size_t arena_high = 0, arena_plan = 0;
   Shape planned{};
   bool planned_bwd = false;
+  bool planned_keep = true;  // every block's activations stored (false: recomputed in the backward)
   std::vector<Acts> ea, da;
+  Acts ea_scr, da_scr;       // recompute: one block's activations (encoder / decoder; same memory)
+  float *deq_self = nullptr, *deq_cross = nullptr;  // recompute: NF4 q,k,v / cross k,v kept dequantized
   float *enc_fin_rstd = nullptr, *enc_fin_n = nullptr, *enc_out = nullptr, *dec_fin_rstd = nullptr,
         *dec_fin_n = nullptr, *dec_seq = nullptr, *logits = nullptr, *enc_bias = nullptr, *dec_bias = nullptr,
         *loss_rows = nullptr;
-  float *tmp_d = nullptr, *tmp_inner = nullptr, *tmp_ctxh = nullptr, *tmp_lora_x = nullptr, *tmp_r = nullptr,
+  float *tmp_d = nullptr, *tmp_qkv = nullptr, *tmp_ctxh = nullptr, *tmp_lora_x = nullptr, *tmp_r = nullptr,
         *tmp_pd = nullptr;
-  float *g_dec = nullptr, *g_enc = nullptr, *g_d = nullptr, *g_inner = nullptr, *g_q = nullptr, *g_k = nullptr,
-        *g_v = nullptr, *gh_ctx = nullptr, *gh_q = nullptr, *gh_k = nullptr, *gh_v = nullptr, *g_dp = nullptr,
-        *g_ff0 = nullptr, *g_ff1 = nullptr, *g_ffh = nullptr, *g_n = nullptr;
+  float *g_dec = nullptr, *g_enc = nullptr, *g_d = nullptr, *g_inner = nullptr, *g_qkv = nullptr,
+        *gh_ctx = nullptr, *gh_qkv = nullptr, *g_dp = nullptr, *g_ff0 = nullptr, *g_ff1 = nullptr, *g_ffh = nullptr, *g_n = nullptr;
   int32_t *d_ids = nullptr, *d_mask = nullptr, *d_dec_ids = nullptr, *d_labels = nullptr;
   Shape bias_shape{};
   std::mutex mu;
@@ -241,25 +244,58 @@ class T5Cuda {
     }
   }
 
+  // q,k,v (or cross k,v): fp32 weights of one shape go side by side in one buffer, so their base
+  // products run as one batched GEMM (NF4 ones are dequantized side by side instead).
+  bool upload_group(DLin* const* ds, Linear* const* Ls, int n, size_t& deq_max) {
+    bool same = true;
+    for (int i = 0; i < n; ++i)
+      same = same && Ls[i]->out > 0 && Ls[i]->in == Ls[0]->in && Ls[i]->out == Ls[0]->out &&
+             bool(Ls[i]->q) == bool(Ls[0]->q);
+    if (same && !Ls[0]->q) {
+      const size_t one = size_t(Ls[0]->out) * Ls[0]->in;
+      std::vector<float> all(n * one);
+      for (int i = 0; i < n; ++i) {
+        HUKUK_CHECK(Ls[i]->w.size() == one, "ENGINE_INTERNAL", "unexpected weight size for " + Ls[i]->name);
+        std::memcpy(all.data() + i * one, Ls[i]->w.data(), one * sizeof(float));
+      }
+      float* base = upload(all);
+      for (int i = 0; i < n; ++i) {
+        DLin& d = *ds[i];
+        d.host = Ls[i];
+        d.in = Ls[i]->in;
+        d.out = Ls[i]->out;
+        d.enc_rows = !Ls[i]->decoder || (Ls[i]->module == "EncDecAttention" && (Ls[i]->kind == "k" || Ls[i]->kind == "v"));
+        d.w = base + i * one;
+      }
+    } else {
+      for (int i = 0; i < n; ++i) upload_linear(*ds[i], *Ls[i], deq_max);
+    }
+    if (same && Ls[0]->q) deq_max = std::max(deq_max, size_t(n) * Ls[0]->out * Ls[0]->in);
+    return same && fusable(ds, n);
+  }
+
   void upload_weights() {
     shared = upload(I.shared);
     if (!I.cfg.tie_word_embeddings) lm_head = upload(I.lm_head);
     enc_final_ln = upload(I.enc_final_ln);
     dec_final_ln = upload(I.dec_final_ln);
     size_t deq_max = 0;
+    // HUKUK_T5_FUSE_QKV=0: one GEMM per projection (A/B of the batched q,k,v product)
+    const bool no_fuse = std::getenv("HUKUK_T5_FUSE_QKV") && std::string(std::getenv("HUKUK_T5_FUSE_QKV")) == "0";
     auto blocks = [&](std::vector<Block>& hb, std::vector<DBlock>& db, bool decoder) {
       db.resize(hb.size());
       for (size_t l = 0; l < hb.size(); ++l) {
         Block& b = hb[l];
         DBlock& d = db[l];
-        upload_linear(d.q, b.self.q, deq_max);
-        upload_linear(d.k, b.self.k, deq_max);
-        upload_linear(d.v, b.self.v, deq_max);
+        DLin* dqkv[3] = {&d.q, &d.k, &d.v};
+        Linear* hqkv[3] = {&b.self.q, &b.self.k, &b.self.v};
+        d.qkv_fused = upload_group(dqkv, hqkv, 3, deq_max) && !no_fuse;
         upload_linear(d.o, b.self.o, deq_max);
         if (decoder) {
           upload_linear(d.cq, b.cross.q, deq_max);
-          upload_linear(d.ck, b.cross.k, deq_max);
-          upload_linear(d.cv, b.cross.v, deq_max);
+          DLin* dkv[2] = {&d.ck, &d.cv};
+          Linear* hkv[2] = {&b.cross.k, &b.cross.v};
+          d.ckv_fused = upload_group(dkv, hkv, 2, deq_max) && !no_fuse;
           upload_linear(d.co, b.cross.o, deq_max);
           d.ln_cross = upload(b.ln_cross);
         }
@@ -365,37 +401,47 @@ class T5Cuda {
     return a.alloc_array<T>(std::max<size_t>(n, 1));
   }
 
-  void layout(Arena& ar, const Shape& sh, bool backward) {
+  // One block's activations. q,k,v (and cross k,v) heads are adjacent, [3, B, H, T, dk], so one
+  // layout permute serves all three.
+  void block_layout(Arena& ar, Acts& a, const Shape& sh, size_t M, size_t Tq, bool decoder) {
+    const T5Config& c = I.cfg;
+    const size_t Ms = size_t(sh.B) * sh.S, d = c.d_model, inner = c.inner_dim(), ff = c.d_ff, H = c.num_heads;
+    auto f = [&](size_t n) { return take<float>(ar, n); };
+    a.n1 = f(M * d); a.rstd1 = f(M);
+    a.qh = f(3 * M * inner); a.kh = a.qh + M * inner; a.vh = a.kh + M * inner;
+    a.P = f(size_t(sh.B) * H * Tq * Tq); a.ctx = f(M * inner); a.x_mid = f(M * d);
+    if (decoder) {
+      a.nc = f(M * d); a.rstdc = f(M);
+      a.cqh = f(M * inner); a.ckh = f(2 * Ms * inner); a.cvh = a.ckh + Ms * inner;
+      a.cP = f(size_t(sh.B) * H * sh.T * sh.S); a.cctx = f(M * inner); a.x_mid2 = f(M * d);
+    }
+    a.n3 = f(M * d); a.rstd3 = f(M);
+    a.pre0 = f(M * ff); a.pre1 = c.is_gated ? f(M * ff) : nullptr;
+    // ReLU, not gated: the backward needs only where pre0 > 0, which the (dropped) output keeps
+    // (a dropped position has a zero gradient anyway), so the activation is computed in place.
+    a.hff = relu_in_place() ? a.pre0 : f(M * ff);
+  }
+
+  // keep: every block's activations stay for the backward (no recomputation). Otherwise only
+  // the blocks' inputs (x_in) and the LoRA h stay; a block's activations live in one scratch
+  // (the encoder's and the decoder's share memory: they are never live at once), refilled by
+  // the backward's re-run of that block. common/training/memory-estimate.ts mirrors this.
+  void layout(Arena& ar, const Shape& sh, bool backward, bool keep) {
     const T5Config& c = I.cfg;
     const size_t Ms = size_t(sh.B) * sh.S, Mt = size_t(sh.B) * sh.T, Mx = std::max(Ms, Mt);
     const size_t d = c.d_model, inner = c.inner_dim(), ff = c.d_ff, H = c.num_heads;
     auto f = [&](size_t n) { return take<float>(ar, n); };
-    auto block = [&](Acts& a, size_t M, size_t Tq, bool decoder) {
-      a.n1 = f(M * d); a.rstd1 = f(M);
-      a.qh = f(M * inner); a.kh = f(M * inner); a.vh = f(M * inner);
-      a.P = f(size_t(sh.B) * H * Tq * Tq); a.ctx = f(M * inner); a.x_mid = f(M * d);
-      if (decoder) {
-        a.nc = f(M * d); a.rstdc = f(M);
-        a.cqh = f(M * inner); a.ckh = f(Ms * inner); a.cvh = f(Ms * inner);
-        a.cP = f(size_t(sh.B) * H * sh.T * sh.S); a.cctx = f(M * inner); a.x_mid2 = f(M * d);
-      }
-      a.n3 = f(M * d); a.rstd3 = f(M);
-      a.pre0 = f(M * ff); a.pre1 = c.is_gated ? f(M * ff) : nullptr;
-      // ReLU, not gated: the backward needs only where pre0 > 0, which the (dropped) output keeps
-      // (a dropped position has a zero gradient anyway), so the activation is computed in place.
-      a.hff = relu_in_place() ? a.pre0 : f(M * ff);
-    };
     ea.assign(enc.size() + 1, Acts{});
     da.assign(dec.size() + 1, Acts{});
     for (size_t l = 0; l <= enc.size(); ++l) {
       ea[l].x_in = f(Ms * d);
-      if (l < enc.size()) block(ea[l], Ms, sh.S, false);
+      if (l < enc.size() && keep) block_layout(ar, ea[l], sh, Ms, sh.S, false);
     }
     enc_fin_rstd = f(Ms); enc_fin_n = f(Ms * d); enc_out = f(Ms * d);
     enc_bias = f(H * sh.S * sh.S);
     for (size_t l = 0; l <= dec.size(); ++l) {
       da[l].x_in = f(Mt * d);
-      if (l < dec.size()) block(da[l], Mt, sh.T, true);
+      if (l < dec.size() && keep) block_layout(ar, da[l], sh, Mt, sh.T, true);
     }
     dec_fin_rstd = f(Mt); dec_fin_n = f(Mt * d); dec_seq = f(Mt * d);
     dec_bias = f(H * sh.T * sh.T);
@@ -405,25 +451,36 @@ class T5Cuda {
     for (DLin* L : all_linears())
       if (L->lora) {
         rmax = std::max(rmax, size_t(L->lora->r));
-        L->lora->h = f((L->enc_rows ? Ms : Mt) * L->lora->r);
+        L->lora->h = backward ? f((L->enc_rows ? Ms : Mt) * L->lora->r) : nullptr;  // read by the backward only
       }
     const size_t pmax = size_t(sh.B) * H * std::max({size_t(sh.S) * sh.S, size_t(sh.T) * sh.T, size_t(sh.T) * sh.S});
-    tmp_d = f(Mx * d); tmp_inner = f(Mx * inner); tmp_ctxh = f(Mx * inner);
+    tmp_d = f(Mx * d); tmp_qkv = f(3 * Mx * inner); tmp_ctxh = f(Mx * inner);
     tmp_lora_x = f(Mx * inmax); tmp_r = f(Mx * rmax); tmp_pd = f(pmax);
     d_ids = take<int32_t>(ar, Ms); d_mask = take<int32_t>(ar, Ms);
     d_dec_ids = take<int32_t>(ar, Mt); d_labels = take<int32_t>(ar, Mt);
     if (backward) {
       g_dec = f(Mt * d); g_enc = f(Ms * d); g_d = f(Mx * d); g_inner = f(Mx * inner);
-      g_q = f(Mx * inner); g_k = f(Mx * inner); g_v = f(Mx * inner);
-      gh_ctx = f(Mx * inner); gh_q = f(Mx * inner); gh_k = f(Mx * inner); gh_v = f(Mx * inner); g_dp = f(pmax);
-      g_ff0 = f(Mx * ff); g_ff1 = f(Mx * ff); g_ffh = f(Mx * ff); g_n = f(Mx * d);
+      g_qkv = f(3 * Mx * inner); gh_ctx = f(Mx * inner); gh_qkv = f(3 * Mx * inner); g_dp = f(pmax);
+      g_ff0 = f(Mx * ff); g_ff1 = c.is_gated ? f(Mx * ff) : nullptr; g_ffh = f(Mx * ff); g_n = f(Mx * d);
+    }
+    deq_self = deq_cross = nullptr;
+    if (!keep) {
+      // NF4 q,k,v (cross k,v) dequantized by a block's re-run stay here for its backward
+      if (any_group_nf4(false)) deq_self = f(3 * inner * d);
+      if (any_group_nf4(true)) deq_cross = f(2 * inner * d);
+      const size_t m = ar.mark();
+      if (!enc.empty()) block_layout(ar, ea_scr, sh, Ms, sh.S, false);
+      ar.reset(m);
+      if (!dec.empty()) block_layout(ar, da_scr, sh, Mt, sh.T, true);
     }
   }
 
-  void plan(const Shape& sh, bool backward) {
-    if (planned == sh && (planned_bwd || !backward)) return;
+  void plan(const Shape& sh, bool backward, bool recompute) {
+    const bool keep = backward && !recompute;
+    // a forward reuses any plan of its shape; a backward needs one made for it, in its mode
+    if (planned == sh && (backward ? planned_bwd && planned_keep == keep : true)) return;
     Arena measure;
-    layout(measure, sh, backward);
+    layout(measure, sh, backward, keep);
     const size_t need = measure.high_water();
     // grow when too small, shrink when under half used (a smaller shape bucket after a larger one)
     if (need > arena_buf.size() || need < arena_buf.size() / 2) {
@@ -432,12 +489,22 @@ class T5Cuda {
     }
     drop_graphs();  // captured pointers are the old plan's
     Arena real(arena_buf.get(), arena_buf.size());
-    layout(real, sh, backward);
+    layout(real, sh, backward, keep);
     arena_high = std::max(arena_high, need);
     arena_plan = need;
     planned = sh;
     planned_bwd = backward;
+    planned_keep = keep;
     bias_shape = Shape{};
+  }
+
+  // Activations of block l: its own (keep) or the shared scratch with the block's stored input.
+  Acts acts(bool decoder, size_t l) const {
+    const std::vector<Acts>& v = decoder ? da : ea;
+    if (planned_keep) return v[l];
+    Acts a = decoder ? da_scr : ea_scr;
+    a.x_in = v[l].x_in;
+    return a;
   }
 
   // ---------------------------------------------------------------- Linear (+ LoRA)
@@ -447,8 +514,37 @@ class T5Cuda {
     return deq.get();
   }
 
-  void linear_fwd(DLin& L, const float* x, int M, float* y, const Ctx& st, uint64_t site, bool save_h) {
-    oc::linear_xwt(s, prec, x, weight(L), y, M, L.out, L.in);
+  // q,k,v (n = 3) or cross k,v (n = 2) whose base products run as one batched GEMM: all NF4, or
+  // all fp32 and uploaded side by side (upload_weights), same shape.
+  static bool fusable(DLin* const* Ls, int n) {
+    for (int i = 0; i < n; ++i)
+      if (!Ls[i]->present() || Ls[i]->in != Ls[0]->in || Ls[i]->out != Ls[0]->out || bool(Ls[i]->q) != bool(Ls[0]->q))
+        return false;
+    if (Ls[0]->q) return true;
+    for (int i = 1; i < n; ++i)
+      if (Ls[i]->w != Ls[0]->w + size_t(i) * Ls[0]->out * Ls[0]->in) return false;
+    return true;
+  }
+  bool any_group_nf4(bool cross) {
+    for (DBlock& b : cross ? dec : enc)
+      if (cross ? b.ckv_fused && b.ck.q : b.qkv_fused && b.q.q) return true;
+    if (!cross)
+      for (DBlock& b : dec)
+        if (b.qkv_fused && b.q.q) return true;
+    return false;
+  }
+  // The n consecutive base weights of a fused group. NF4: dequantized into `region` (the arena's
+  // scratch in recompute mode, else the general one) unless `dequantized` says they already are.
+  const float* group_weights(DLin* const* Ls, int n, float* region, bool dequantized) {
+    if (!Ls[0]->q) return Ls[0]->w;
+    float* dst = region ? region : deq.get();
+    if (!dequantized)
+      for (int i = 0; i < n; ++i) nf4::cuda::dequantize_f32(Ls[i]->q->view(), dst + size_t(i) * Ls[i]->out * Ls[i]->in, s);
+    return dst;
+  }
+
+  // y += scale * B(A(dropout(x))); h = A(dropout(x)) kept for the backward when save
+  void lora_fwd(DLin& L, const float* x, int M, float* y, const Ctx& st, uint64_t site, bool save_h) {
     if (!st.use_lora || !L.lora) return;
     DLora& lo = *L.lora;
     const float* xd = x;
@@ -462,10 +558,16 @@ class T5Cuda {
     oc::linear_xwt(s, lora_prec, h, lo.B, y, M, L.out, lo.r, lo.scale, 1.f);
   }
 
+  void linear_fwd(DLin& L, const float* x, int M, float* y, const Ctx& st, uint64_t site, bool save_h) {
+    oc::linear_xwt(s, prec, x, weight(L), y, M, L.out, L.in);
+    lora_fwd(L, x, M, y, st, site, save_h);
+  }
+
+  // W: the base weight when the caller has it at hand (a fused group), else weight(L)
   void linear_bwd(DLin& L, const float* x, const float* dy, int M, float* dx, bool acc_dx, const Ctx& st,
-                  uint64_t site) {
+                  uint64_t site, const float* W = nullptr) {
     // dx = dy · W  (C[M,in] = dy[M,out] · W[out,in])
-    if (dx) oc::gemm(s, prec, false, false, M, L.in, L.out, 1.f, dy, L.out, 0, weight(L), L.in, 0, acc_dx ? 1.f : 0.f, dx, L.in, 0);
+    if (dx) oc::gemm(s, prec, false, false, M, L.in, L.out, 1.f, dy, L.out, 0, W ? W : weight(L), L.in, 0, acc_dx ? 1.f : 0.f, dx, L.in, 0);
     if (!st.use_lora || !L.lora) return;
     DLora& lo = *L.lora;
     const float p = st.train ? lo.dropout : 0.f;
@@ -506,11 +608,14 @@ class T5Cuda {
     oc::heads_to_rows(tmp_ctxh, ctx_rows, a.B, a.H, a.Tq, dk, s);
   }
 
-  // dctx rows in; dQ/dK/dV rows out (written)
+  // dctx rows in; dQ/dK/dV rows out (written) at g_rows = [dQ (Tq rows), dK (Tk rows), dV (Tk rows)]
   void attention_bwd(const oc::SoftmaxArgs& a, const float* qh, const float* kh, const float* vh, const float* P,
-                     const float* dctx_rows, float* dq_rows, float* dk_rows, float* dv_rows) {
+                     const float* dctx_rows, float* g_rows) {
     const int dk = I.cfg.d_kv, BH = a.B * a.H;
     const long long sq = (long long)a.Tq * dk, sk = (long long)a.Tk * dk, sp = (long long)a.Tq * a.Tk;
+    float* gh_q = gh_qkv;
+    float* gh_k = gh_q + size_t(BH) * sq;
+    float* gh_v = gh_k + size_t(BH) * sk;
     oc::rows_to_heads(dctx_rows, gh_ctx, a.B, a.H, a.Tq, dk, s);
     const float* Pd = P;
     if (a.dropout > 0.f) {
@@ -523,9 +628,13 @@ class T5Cuda {
     oc::softmax_backward(a, P, g_dp, s);
     oc::gemm(s, prec, false, false, a.Tq, dk, a.Tk, 1.f, g_dp, a.Tk, sp, kh, dk, sk, 0.f, gh_q, dk, sq, BH);
     oc::gemm(s, prec, true, false, a.Tk, dk, a.Tq, 1.f, g_dp, a.Tk, sp, qh, dk, sq, 0.f, gh_k, dk, sk, BH);
-    oc::heads_to_rows(gh_q, dq_rows, a.B, a.H, a.Tq, dk, s);
-    oc::heads_to_rows(gh_k, dk_rows, a.B, a.H, a.Tk, dk, s);
-    oc::heads_to_rows(gh_v, dv_rows, a.B, a.H, a.Tk, dk, s);
+    // heads -> rows: gh_k, gh_v (and gh_q when Tq == Tk) are adjacent like their row twins
+    if (a.Tq == a.Tk) {
+      oc::heads_to_rows(gh_q, g_rows, 3 * a.B, a.H, a.Tq, dk, s);
+    } else {
+      oc::heads_to_rows(gh_q, g_rows, a.B, a.H, a.Tq, dk, s);
+      oc::heads_to_rows(gh_k, g_rows + size_t(BH) * sq, 2 * a.B, a.H, a.Tk, dk, s);
+    }
   }
 
   oc::SoftmaxArgs self_args(const Shape& sh, bool decoder, const Ctx& st, int layer) {
@@ -550,22 +659,57 @@ class T5Cuda {
     return a;
   }
 
-  // q,k,v projections of x (rows M) into heads layout
-  void qkv(DLin& q, DLin& k, DLin& v, const float* xq, int Mq, int Tq, const float* xkv, int Mk, int Tk, float* qh,
-           float* kh, float* vh, const Ctx& st, int stack, int layer, bool save) {
+  // n projections (q,k,v or cross k,v) of the same input x [M, in] into adjacent heads
+  // [n, B, H, T, dk] at heads: the base products as one batched GEMM when the group is fused,
+  // then each Linear's LoRA (their dropout masks differ), then one permute.
+  void projections(DLin* const* Ls, int n, bool fused, const float* x, int M, int T, float* heads, float* region,
+                   const Ctx& st, int stack, int layer, bool save) {
     const int B = planned.B, H = I.cfg.num_heads, dk = I.cfg.d_kv;
-    if (xq) {
-      linear_fwd(q, xq, Mq, tmp_inner, st, lsite(q, stack, layer), save);
-      oc::rows_to_heads(tmp_inner, qh, B, H, Tq, dk, s);
+    const int out = Ls[0]->out, in = Ls[0]->in;
+    const long long so = (long long)M * out;
+    if (fused) {
+      const float* W = group_weights(Ls, n, region, false);
+      oc::gemm(s, prec, false, true, M, out, in, 1.f, x, in, 0, W, in, (long long)out * in, 0.f, tmp_qkv, out, so, n);
+    } else {
+      for (int i = 0; i < n; ++i) oc::linear_xwt(s, prec, x, weight(*Ls[i]), tmp_qkv + i * so, M, out, in);
     }
-    linear_fwd(k, xkv, Mk, tmp_inner, st, lsite(k, stack, layer), save);
-    oc::rows_to_heads(tmp_inner, kh, B, H, Tk, dk, s);
-    linear_fwd(v, xkv, Mk, tmp_inner, st, lsite(v, stack, layer), save);
-    oc::rows_to_heads(tmp_inner, vh, B, H, Tk, dk, s);
+    for (int i = 0; i < n; ++i) lora_fwd(*Ls[i], x, M, tmp_qkv + i * so, st, lsite(*Ls[i], stack, layer), save);
+    oc::rows_to_heads(tmp_qkv, heads, n * B, H, T, dk, s);
   }
 
-  void ffn_fwd(DBlock& b, Acts& a, const float* x_before, float* x_after, int M, const Ctx& st, int stack, int l,
-               bool save) {
+  void self_attn_fwd(DBlock& b, const Acts& a, int M, int T, bool decoder, const Shape& sh, const Ctx& st, int l,
+                     bool save) {
+    const T5Config& c = I.cfg;
+    const int stack = decoder ? 1 : 0, d = c.d_model;
+    const float p = st.train ? c.dropout_rate : 0.f;
+    oc::rmsnorm_forward(a.x_in, b.ln_self, a.n1, a.rstd1, M, d, c.layer_norm_epsilon, s);
+    DLin* qkv[3] = {&b.q, &b.k, &b.v};
+    projections(qkv, 3, b.qkv_fused, a.n1, M, T, a.qh, deq_self, st, stack, l, save);
+    attention_fwd(self_args(sh, decoder, st, l), a.qh, a.kh, a.vh, a.P, a.ctx);
+    linear_fwd(b.o, a.ctx, M, tmp_d, st, lsite(b.o, stack, l), save);
+    oc::dropout_forward(tmp_d, tmp_d, int64_t(M) * d, p, st.seed, site_of(stack, l, kSelfRes), s);
+    oc::add(a.x_mid, a.x_in, tmp_d, int64_t(M) * d, s);
+  }
+
+  void cross_attn_fwd(DBlock& b, const Acts& a, const Shape& sh, const Ctx& st, int l, bool save) {
+    const T5Config& c = I.cfg;
+    const int Ms = sh.B * sh.S, Mt = sh.B * sh.T, d = c.d_model;
+    const float p = st.train ? c.dropout_rate : 0.f;
+    oc::rmsnorm_forward(a.x_mid, b.ln_cross, a.nc, a.rstdc, Mt, d, c.layer_norm_epsilon, s);
+    DLin* q[1] = {&b.cq};
+    projections(q, 1, false, a.nc, Mt, sh.T, a.cqh, nullptr, st, 1, l, save);
+    DLin* kv[2] = {&b.ck, &b.cv};
+    projections(kv, 2, b.ckv_fused, enc_out, Ms, sh.S, a.ckh, deq_cross, st, 1, l, save);
+    attention_fwd(cross_args(sh, st, l), a.cqh, a.ckh, a.cvh, a.cP, a.cctx);
+    linear_fwd(b.co, a.cctx, Mt, tmp_d, st, lsite(b.co, 1, l), save);
+    oc::dropout_forward(tmp_d, tmp_d, int64_t(Mt) * d, p, st.seed, site_of(1, l, kCrossRes), s);
+    oc::add(a.x_mid2, a.x_mid, tmp_d, int64_t(Mt) * d, s);
+  }
+
+  // rerun: a recompute pass before the block's backward, which needs everything up to the FFN's
+  // hidden activation but not its output (wo's LoRA h is kept from the forward).
+  void ffn_fwd(DBlock& b, const Acts& a, const float* x_before, float* x_after, int M, const Ctx& st, int stack,
+               int l, bool save, bool rerun) {
     const T5Config& c = I.cfg;
     const int d = c.d_model;
     const float p = st.train ? c.dropout_rate : 0.f;
@@ -580,9 +724,21 @@ class T5Cuda {
       oc::act_forward(I.act, a.pre0, a.hff, nff, s);
     }
     oc::dropout_forward(a.hff, a.hff, nff, p, st.seed, site_of(stack, l, kFfAct), s);
+    if (rerun) return;
     linear_fwd(b.wo, a.hff, M, tmp_d, st, lsite(b.wo, stack, l), save);
     oc::dropout_forward(tmp_d, tmp_d, int64_t(M) * d, p, st.seed, site_of(stack, l, kFfRes), s);
     oc::add(x_after, x_before, tmp_d, int64_t(M) * d, s);
+  }
+
+  // One block's forward: x_out = block(a.x_in). A rerun saves no LoRA h (the forward's are kept)
+  // and stops after the FFN's hidden activation.
+  void block_fwd(bool decoder, size_t l, const Acts& a, float* x_out, const Shape& sh, const Ctx& st, bool save,
+                 bool rerun) {
+    DBlock& b = decoder ? dec[l] : enc[l];
+    const int M = sh.B * (decoder ? sh.T : sh.S), li = int(l);
+    self_attn_fwd(b, a, M, decoder ? sh.T : sh.S, decoder, sh, st, li, save && !rerun);
+    if (decoder) cross_attn_fwd(b, a, sh, st, li, save && !rerun);
+    ffn_fwd(b, a, decoder ? a.x_mid2 : a.x_mid, x_out, M, st, decoder ? 1 : 0, li, save && !rerun, rerun);
   }
 
   void encoder_forward(const Shape& sh, const Ctx& st, bool save) {
@@ -591,47 +747,18 @@ class T5Cuda {
     const float p = st.train ? c.dropout_rate : 0.f;
     oc::embedding_forward(shared, d, d_ids, Ms, ea[0].x_in, s);
     oc::dropout_forward(ea[0].x_in, ea[0].x_in, int64_t(Ms) * d, p, st.seed, site_of(0, 0, kEmbed), s);
-    for (size_t l = 0; l < enc.size(); ++l) {
-      DBlock& b = enc[l];
-      Acts& a = ea[l];
-      const int li = int(l);
-      oc::rmsnorm_forward(a.x_in, b.ln_self, a.n1, a.rstd1, Ms, d, c.layer_norm_epsilon, s);
-      qkv(b.q, b.k, b.v, a.n1, Ms, sh.S, a.n1, Ms, sh.S, a.qh, a.kh, a.vh, st, 0, li, save);
-      attention_fwd(self_args(sh, false, st, li), a.qh, a.kh, a.vh, a.P, a.ctx);
-      linear_fwd(b.o, a.ctx, Ms, tmp_d, st, lsite(b.o, 0, li), save);
-      oc::dropout_forward(tmp_d, tmp_d, int64_t(Ms) * d, p, st.seed, site_of(0, li, kSelfRes), s);
-      oc::add(a.x_mid, a.x_in, tmp_d, int64_t(Ms) * d, s);
-      ffn_fwd(b, a, a.x_mid, ea[l + 1].x_in, Ms, st, 0, li, save);
-    }
+    for (size_t l = 0; l < enc.size(); ++l) block_fwd(false, l, acts(false, l), ea[l + 1].x_in, sh, st, save, false);
     oc::rmsnorm_forward(ea[enc.size()].x_in, enc_final_ln, enc_fin_n, enc_fin_rstd, Ms, d, c.layer_norm_epsilon, s);
     oc::dropout_forward(enc_fin_n, enc_out, int64_t(Ms) * d, p, st.seed, site_of(0, int(enc.size()), kFinal), s);
   }
 
   void decoder_forward(const Shape& sh, const Ctx& st, bool save) {
     const T5Config& c = I.cfg;
-    const int Ms = sh.B * sh.S, Mt = sh.B * sh.T, d = c.d_model;
+    const int Mt = sh.B * sh.T, d = c.d_model;
     const float p = st.train ? c.dropout_rate : 0.f;
     oc::embedding_forward(shared, d, d_dec_ids, Mt, da[0].x_in, s);
     oc::dropout_forward(da[0].x_in, da[0].x_in, int64_t(Mt) * d, p, st.seed, site_of(1, 0, kEmbed), s);
-    for (size_t l = 0; l < dec.size(); ++l) {
-      DBlock& b = dec[l];
-      Acts& a = da[l];
-      const int li = int(l);
-      oc::rmsnorm_forward(a.x_in, b.ln_self, a.n1, a.rstd1, Mt, d, c.layer_norm_epsilon, s);
-      qkv(b.q, b.k, b.v, a.n1, Mt, sh.T, a.n1, Mt, sh.T, a.qh, a.kh, a.vh, st, 1, li, save);
-      attention_fwd(self_args(sh, true, st, li), a.qh, a.kh, a.vh, a.P, a.ctx);
-      linear_fwd(b.o, a.ctx, Mt, tmp_d, st, lsite(b.o, 1, li), save);
-      oc::dropout_forward(tmp_d, tmp_d, int64_t(Mt) * d, p, st.seed, site_of(1, li, kSelfRes), s);
-      oc::add(a.x_mid, a.x_in, tmp_d, int64_t(Mt) * d, s);
-      // cross-attention
-      oc::rmsnorm_forward(a.x_mid, b.ln_cross, a.nc, a.rstdc, Mt, d, c.layer_norm_epsilon, s);
-      qkv(b.cq, b.ck, b.cv, a.nc, Mt, sh.T, enc_out, Ms, sh.S, a.cqh, a.ckh, a.cvh, st, 1, li, save);
-      attention_fwd(cross_args(sh, st, li), a.cqh, a.ckh, a.cvh, a.cP, a.cctx);
-      linear_fwd(b.co, a.cctx, Mt, tmp_d, st, lsite(b.co, 1, li), save);
-      oc::dropout_forward(tmp_d, tmp_d, int64_t(Mt) * d, p, st.seed, site_of(1, li, kCrossRes), s);
-      oc::add(a.x_mid2, a.x_mid, tmp_d, int64_t(Mt) * d, s);
-      ffn_fwd(b, a, a.x_mid2, da[l + 1].x_in, Mt, st, 1, li, save);
-    }
+    for (size_t l = 0; l < dec.size(); ++l) block_fwd(true, l, acts(true, l), da[l + 1].x_in, sh, st, save, false);
     oc::rmsnorm_forward(da[dec.size()].x_in, dec_final_ln, dec_fin_n, dec_fin_rstd, Mt, d, c.layer_norm_epsilon, s);
     oc::dropout_forward(dec_fin_n, dec_seq, int64_t(Mt) * d, p, st.seed, site_of(1, int(dec.size()), kFinal), s);
     if (c.scale_decoder_outputs) oc::scale(dec_seq, int64_t(Mt) * d, float(std::pow(double(d), -0.5)), s);
@@ -647,7 +774,7 @@ class T5Cuda {
 
   // ---------------------------------------------------------------- backward
   // g = dLoss/d(block output) in place; FFN then returns dLoss/d(ffn input) accumulated into g
-  void ffn_bwd(DBlock& b, Acts& a, const float* x_before, float* g, int M, const Ctx& st, int stack, int l) {
+  void ffn_bwd(DBlock& b, const Acts& a, const float* x_before, float* g, int M, const Ctx& st, int stack, int l) {
     const T5Config& c = I.cfg;
     const int d = c.d_model;
     const float p = st.train ? c.dropout_rate : 0.f;
@@ -666,16 +793,26 @@ class T5Cuda {
     oc::rmsnorm_backward(x_before, b.ln_ff, a.rstd3, g_n, g, M, d, true, s);
   }
 
-  void self_attn_bwd(DBlock& b, Acts& a, float* g, int M, const Shape& sh, bool decoder, const Ctx& st, int l) {
+  // Backward of n projections of x: dY rows of each at g_rows (adjacent, [n, M, out]); dx (+)= Σ dY_i W_i.
+  // With a recompute plan, a fused NF4 group is still dequantized in its region from the re-run.
+  void projections_bwd(DLin* const* Ls, int n, bool fused, const float* x, int M, const float* g_rows, float* dx,
+                       bool acc_dx, float* region, const Ctx& st, int stack, int l) {
+    const size_t so = size_t(M) * Ls[0]->out;
+    const float* W = fused ? group_weights(Ls, n, region, !planned_keep && region) : nullptr;
+    for (int i = 0; i < n; ++i)
+      linear_bwd(*Ls[i], x, g_rows + i * so, M, dx, acc_dx || i > 0, st, lsite(*Ls[i], stack, l),
+                 W ? W + size_t(i) * Ls[i]->out * Ls[i]->in : nullptr);
+  }
+
+  void self_attn_bwd(DBlock& b, const Acts& a, float* g, int M, const Shape& sh, bool decoder, const Ctx& st, int l) {
     const T5Config& c = I.cfg;
     const int stack = decoder ? 1 : 0;
     const float p = st.train ? c.dropout_rate : 0.f;
     oc::dropout_backward(g, g_d, int64_t(M) * c.d_model, p, st.seed, site_of(stack, l, kSelfRes), false, s);
     linear_bwd(b.o, a.ctx, g_d, M, g_inner, false, st, lsite(b.o, stack, l));
-    attention_bwd(self_args(sh, decoder, st, l), a.qh, a.kh, a.vh, a.P, g_inner, g_q, g_k, g_v);
-    linear_bwd(b.q, a.n1, g_q, M, g_n, false, st, lsite(b.q, stack, l));
-    linear_bwd(b.k, a.n1, g_k, M, g_n, true, st, lsite(b.k, stack, l));
-    linear_bwd(b.v, a.n1, g_v, M, g_n, true, st, lsite(b.v, stack, l));
+    attention_bwd(self_args(sh, decoder, st, l), a.qh, a.kh, a.vh, a.P, g_inner, g_qkv);
+    DLin* qkv[3] = {&b.q, &b.k, &b.v};
+    projections_bwd(qkv, 3, b.qkv_fused, a.n1, M, g_qkv, g_n, false, deq_self, st, stack, l);
     oc::rmsnorm_backward(a.x_in, b.ln_self, a.rstd1, g_n, g, M, c.d_model, true, s);
   }
 
@@ -683,6 +820,13 @@ class T5Cuda {
     for (DLin* L : {&b.q, &b.k, &b.v, &b.o, &b.cq, &b.ck, &b.cv, &b.co, &b.wi, &b.wi0, &b.wi1, &b.wo})
       if (L->lora) return true;
     return false;
+  }
+
+  // Block l's activations for its backward: stored ones, or re-run into the scratch (recompute).
+  Acts acts_for_backward(bool decoder, size_t l, const Shape& sh, const Ctx& st) {
+    Acts a = acts(decoder, l);
+    if (!planned_keep) block_fwd(decoder, l, a, nullptr, sh, st, false, true);
+    return a;
   }
 
   void decoder_backward(const Shape& sh, const Ctx& st, bool need_enc) {
@@ -703,15 +847,16 @@ class T5Cuda {
     }
     for (int l = int(dec.size()) - 1; l >= lowest; --l) {
       DBlock& b = dec[size_t(l)];
-      Acts& a = da[size_t(l)];
+      const Acts a = acts_for_backward(true, size_t(l), sh, st);
       ffn_bwd(b, a, a.x_mid2, g_dec, Mt, st, 1, l);
       // cross-attention
       oc::dropout_backward(g_dec, g_d, int64_t(Mt) * d, p, st.seed, site_of(1, l, kCrossRes), false, s);
       linear_bwd(b.co, a.cctx, g_d, Mt, g_inner, false, st, lsite(b.co, 1, l));
-      attention_bwd(cross_args(sh, st, l), a.cqh, a.ckh, a.cvh, a.cP, g_inner, g_q, g_k, g_v);
-      linear_bwd(b.cq, a.nc, g_q, Mt, g_n, false, st, lsite(b.cq, 1, l));
-      linear_bwd(b.ck, enc_out, g_k, Ms, need_enc ? g_enc : nullptr, true, st, lsite(b.ck, 1, l));
-      linear_bwd(b.cv, enc_out, g_v, Ms, need_enc ? g_enc : nullptr, true, st, lsite(b.cv, 1, l));
+      attention_bwd(cross_args(sh, st, l), a.cqh, a.ckh, a.cvh, a.cP, g_inner, g_qkv);
+      linear_bwd(b.cq, a.nc, g_qkv, Mt, g_n, false, st, lsite(b.cq, 1, l));
+      DLin* kv[2] = {&b.ck, &b.cv};
+      projections_bwd(kv, 2, b.ckv_fused, enc_out, Ms, g_qkv + size_t(Mt) * c.inner_dim(), need_enc ? g_enc : nullptr,
+                      true, deq_cross, st, 1, l);
       oc::rmsnorm_backward(a.x_mid, b.ln_cross, a.rstdc, g_n, g_dec, Mt, d, true, s);
       self_attn_bwd(b, a, g_dec, Mt, sh, true, st, l);
     }
@@ -729,12 +874,11 @@ class T5Cuda {
       if (block_has_lora(enc[l])) lowest = std::min(lowest, int(l));
     for (int l = int(enc.size()) - 1; l >= lowest; --l) {
       DBlock& b = enc[size_t(l)];
-      Acts& a = ea[size_t(l)];
+      const Acts a = acts_for_backward(false, size_t(l), sh, st);
       ffn_bwd(b, a, a.x_mid, g_enc, Ms, st, 0, l);
       self_attn_bwd(b, a, g_enc, Ms, sh, false, st, l);
     }
   }
-
   bool encoder_has_lora() {
     for (DBlock& b : enc)
       if (block_has_lora(b)) return true;
@@ -823,7 +967,7 @@ class T5Cuda {
                   "input id " + std::to_string(ids[i]) + " at position " + std::to_string(i) + " is outside the vocabulary");
     std::vector<int32_t> m(static_cast<size_t>(Ms), 1);
     if (mask) std::memcpy(m.data(), mask, sizeof(int32_t) * size_t(Ms));
-    if (!(planned == sh)) plan(sh, false);
+    if (!(planned == sh)) plan(sh, false, false);
     HUKUK_CUDA_CHECK(cudaMemcpyAsync(d_ids, ids, sizeof(int32_t) * Ms, cudaMemcpyHostToDevice, s));
     HUKUK_CUDA_CHECK(cudaMemcpyAsync(d_mask, m.data(), sizeof(int32_t) * Ms, cudaMemcpyHostToDevice, s));
     if (!(bias_shape == sh)) {
@@ -884,7 +1028,7 @@ class T5Cuda {
                                                " is outside the vocabulary (0.." + std::to_string(c.vocab_size - 1) + ")");
         ++count;
       }
-    plan(sh, backward);
+    plan(sh, backward, o.recompute);
     prof.on = std::getenv("HUKUK_T5_PROFILE") != nullptr;
     if (const char* e = std::getenv("HUKUK_T5_GEMM")) {  // benchmark experiments: fp32 | bf16 | tf32
       const std::string v = e;
@@ -919,7 +1063,7 @@ class T5Cuda {
     // then replayed, so the ~10k kernel and GEMM launches of a step cost one launch.
     const bool graphed = bt.labels && !o.logits_out && graphs_ok && !prof.on;
     if (graphed) {
-      run_graph(GraphKey{sh, do_bwd, st.train, st.use_lora, need_enc}, [&] {
+      run_graph(GraphKey{sh, do_bwd, st.train, st.use_lora, need_enc, o.recompute}, [&] {
         encoder_forward(sh, st, backward);
         decoder_forward(sh, st, backward);
         oc::cross_entropy(logits, d_labels, Mt, c.vocab_size, d_gscale, do_bwd, loss_rows, s);
