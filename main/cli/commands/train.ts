@@ -1,7 +1,8 @@
 // `hukuk train`: fine-tune a LoRA adapter headless, in this process, on the CPU or a GPU.
 //
 //   hukuk train --model <dir> --dataset <file> [--preset NAME] [--max-steps N] [--epochs N]
-//               [--output DIR] [--device cpu|cuda] [--lr X] [--batch-size N] [--eval-every N]
+//               [--output DIR] [--device cpu|cuda] [--gradient-checkpointing auto|on|off]
+//               [--lr X] [--batch-size N] [--eval-every N]
 //               [--seed N] [--tokenizer PATH] [--validation FILE] [--resume CHECKPOINT]
 //               [--set key=value ...] [--json]
 //
@@ -29,6 +30,9 @@ const USAGE = `usage: hukuk train --model <dir> --dataset <file> [options]
   --epochs N           number of epochs (when --max-steps is not given)
   --output DIR         run folder (default: <data>/runs/cli-<time>)
   --device cpu|cuda    where to train
+  --gradient-checkpointing auto|on|off
+                       recompute activations in the backward (less GPU memory, slower);
+                       auto (default): only when the run would not fit in the GPU's free memory
   --lr X               learning rate
   --batch-size N       rows per micro-batch
   --eval-every N       validation loss every N updates
@@ -64,6 +68,7 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
         epochs: { type: 'string' },
         output: { type: 'string' },
         device: { type: 'string' },
+        'gradient-checkpointing': { type: 'string' },
         lr: { type: 'string' },
         'batch-size': { type: 'string' },
         'eval-every': { type: 'string' },
@@ -105,6 +110,7 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
       maxSteps: num(v['max-steps'], '--max-steps'),
       numEpochs: num(v.epochs, '--epochs'),
       device: v.device,
+      gradientCheckpointing: v['gradient-checkpointing'],
       learningRate: num(v.lr, '--lr'),
       batchSize: num(v['batch-size'], '--batch-size'),
       evalEvery: num(v['eval-every'], '--eval-every'),
