@@ -1,0 +1,334 @@
+// See decode_kernels.cuh.
+#include <algorithm>
+#include <cfloat>
+
+#include "core/cuda_runtime.h"
+#include "generate/cuda/decode_kernels.cuh"
+
+namespace hukuk::gen::cuda {
+
+namespace {
+
+constexpr int kGemvThreads = 256;
+constexpr int kGemvWarps = kGemvThreads / 32;
+
+// nf4.h's kNf4Code (bitsandbytes' NF4 map); staged in shared memory per block, because a warp's
+// lanes index it with different codes and constant memory would serialize them.
+__constant__ float c_nf4_code[16] = {
+    -1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
+    -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f,
+    0.07958029955625534f, 0.16093020141124725f, 0.24611230194568634f, 0.33791524171829224f,
+    0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f,
+};
+
+__device__ __forceinline__ float warp_sum(float v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+// absmax of NF4 block b, decoding the double quantization as bitsandbytes (and nf4.cu) does:
+// code2[q] * absmax2 + offset, two separately rounded fp32 operations.
+__device__ __forceinline__ float nf4_absmax(const nf4::cuda::DeviceNf4& w, int64_t b) {
+  if (w.absmax) return __ldg(w.absmax + b);
+  return __fadd_rn(__fmul_rn(__ldg(w.code2 + __ldg(w.absmax_q + b)), __ldg(w.absmax2 + b / w.blocksize2)), w.offset);
+}
+
+// Eight consecutive weights W[j, k..k+7] (k % 8 == 0, K % 8 == 0, NF4 blocksize % 8 == 0).
+__device__ __forceinline__ void load8(const GemvJob& J, int j, int K, int k, const float* code, float (&wv)[8]) {
+  const int64_t e = int64_t(j) * K + k;
+  if (J.is_nf4) {
+    // packed byte e/2 holds element e in its high nibble and e+1 in its low one
+    const uint32_t word = __ldg(reinterpret_cast<const uint32_t*>(J.nf4.packed + (e >> 1)));
+    const float am = nf4_absmax(J.nf4, e / J.nf4.blocksize);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const uint32_t b = (word >> (8 * i)) & 0xffu;
+      wv[2 * i] = __fmul_rn(code[b >> 4], am);
+      wv[2 * i + 1] = __fmul_rn(code[b & 0x0fu], am);
+    }
+  } else {
+    const float4* p = reinterpret_cast<const float4*>(J.w + e);
+    const float4 a = __ldg(p), b = __ldg(p + 1);
+    wv[0] = a.x; wv[1] = a.y; wv[2] = a.z; wv[3] = a.w;
+    wv[4] = b.x; wv[5] = b.y; wv[6] = b.z; wv[7] = b.w;
+  }
+}
+
+__device__ __forceinline__ float load1(const GemvJob& J, int j, int K, int k, const float* code) {
+  const int64_t e = int64_t(j) * K + k;
+  if (!J.is_nf4) return __ldg(J.w + e);
+  const uint8_t byte = __ldg(J.nf4.packed + (e >> 1));
+  const uint32_t c = (e & 1) ? (byte & 0x0fu) : (byte >> 4);
+  return __fmul_rn(code[c], nf4_absmax(J.nf4, e / J.nf4.blocksize));
+}
+
+// One warp per output (or `ksplit` warps per output, each over a slice of K, summed through
+// shared memory). Rows are processed NR at a time; the weight slice is re-read per pass (L1/L2).
+template <int NR, bool VEC>
+__global__ void __launch_bounds__(kGemvThreads) k_gemv(__grid_constant__ const GemvArgs a, const int ksplit) {
+  __shared__ float code[16];
+  __shared__ float red[kGemvWarps][NR];
+  const GemvJob& J = a.job[blockIdx.y];  // __grid_constant__: read in place, never copied per thread
+  const int opb = kGemvWarps / ksplit;
+  if (int(blockIdx.x) * opb >= J.N) return;  // the whole block: this job is narrower than the grid
+  if (threadIdx.x < 16) code[threadIdx.x] = c_nf4_code[threadIdx.x];
+  __syncthreads();
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int local = warp / ksplit, part = warp % ksplit;
+  const int j = blockIdx.x * opb + local;
+  const bool valid = j < J.N;
+  const int K = a.K;
+  const int units = VEC ? K / 8 : K;  // vector units (8 weights) or single weights
+  const int per = (units + ksplit - 1) / ksplit;
+  const int u0 = part * per, u1 = min(units, u0 + per);
+  const int64_t pos_off = J.y_pos_stride ? int64_t(*a.pos) * J.y_pos_stride : 0;
+  for (int r0 = 0; r0 < a.n; r0 += NR) {
+    float acc[NR];
+#pragma unroll
+    for (int r = 0; r < NR; ++r) acc[r] = 0.f;
+    if (valid) {
+      if (VEC) {
+        for (int u = u0 + lane; u < u1; u += 32) {
+          const int k = u * 8;
+          float wv[8];
+          load8(J, j, K, k, code, wv);
+#pragma unroll
+          for (int r = 0; r < NR; ++r) {
+            if (r0 + r >= a.n) break;
+            const float4* xp = reinterpret_cast<const float4*>(a.x + int64_t(r0 + r) * a.x_ld + k);
+            const float4 x0 = xp[0], x1 = xp[1];
+            float t = acc[r];
+            t = fmaf(wv[0], x0.x, t); t = fmaf(wv[1], x0.y, t); t = fmaf(wv[2], x0.z, t); t = fmaf(wv[3], x0.w, t);
+            t = fmaf(wv[4], x1.x, t); t = fmaf(wv[5], x1.y, t); t = fmaf(wv[6], x1.z, t); t = fmaf(wv[7], x1.w, t);
+            acc[r] = t;
+          }
+        }
+      } else {
+        for (int k = u0 + lane; k < u1; k += 32) {
+          const float w = load1(J, j, K, k, code);
+#pragma unroll
+          for (int r = 0; r < NR; ++r) {
+            if (r0 + r >= a.n) break;
+            acc[r] = fmaf(w, a.x[int64_t(r0 + r) * a.x_ld + k], acc[r]);
+          }
+        }
+      }
+    }
+#pragma unroll
+    for (int r = 0; r < NR; ++r) acc[r] = warp_sum(acc[r]);
+    if (ksplit > 1) {
+      if (lane == 0)
+#pragma unroll
+        for (int r = 0; r < NR; ++r) red[warp][r] = acc[r];
+      __syncthreads();
+      if (part == 0)
+#pragma unroll
+        for (int r = 0; r < NR; ++r) {
+          float t = 0.f;
+          for (int p = 0; p < ksplit; ++p) t += red[warp + p][r];
+          acc[r] = t;
+        }
+      __syncthreads();  // red is rewritten by the next pass
+    }
+    if (valid && part == 0) {
+#pragma unroll
+      for (int r = 0; r < NR; ++r) {
+        const int row = r0 + r;
+        if (lane != r || row >= a.n) continue;
+        float v = acc[r];
+        if (J.lora_h) {  // peft: base + lora_B(lora_A(x)) * scaling
+          const float* h = J.lora_h + int64_t(row) * J.lora_r;
+          const float* B = J.lora_B + int64_t(j) * J.lora_r;
+          float l = 0.f;
+          for (int i = 0; i < J.lora_r; ++i) l = fmaf(h[i], __ldg(B + i), l);
+          v = v + J.lora_scale * l;
+        }
+        if (J.residual) v = J.residual[int64_t(row) * J.res_ld + j] + v;
+        if (J.relu) v = v > 0.f ? v : 0.f;
+        J.y[int64_t(row) * J.y_ld + pos_off + j] = v;
+      }
+    }
+  }
+}
+
+template <int NR>
+void launch_gemv(const GemvArgs& a, bool vec, int ksplit, dim3 grid, cudaStream_t s) {
+  if (vec)
+    k_gemv<NR, true><<<grid, kGemvThreads, 0, s>>>(a, ksplit);
+  else
+    k_gemv<NR, false><<<grid, kGemvThreads, 0, s>>>(a, ksplit);
+}
+
+constexpr int kNormThreads = 256;
+
+__device__ float block_reduce(float v, float* shm, bool is_max) {
+  for (int o = 16; o > 0; o >>= 1) {
+    const float u = __shfl_xor_sync(0xffffffffu, v, o);
+    v = is_max ? fmaxf(v, u) : v + u;
+  }
+  const int w = threadIdx.x >> 5, l = threadIdx.x & 31, nw = blockDim.x >> 5;
+  __syncthreads();
+  if (l == 0) shm[w] = v;
+  __syncthreads();
+  float t = shm[0];
+  for (int i = 1; i < nw; ++i) t = is_max ? fmaxf(t, shm[i]) : t + shm[i];
+  return t;
+}
+
+__global__ void k_rmsnorm(const float* x, const float* w, float* y, int d, float eps, float post_scale) {
+  __shared__ float shm[32];
+  const int64_t r = blockIdx.x;
+  const float* xr = x + r * d;
+  float ss = 0.f;
+  for (int i = threadIdx.x; i < d; i += blockDim.x) ss = fmaf(xr[i], xr[i], ss);
+  ss = block_reduce(ss, shm, false);
+  const float rs = 1.f / sqrtf(ss / float(d) + eps);  // as norm.cpp: 1 / sqrt(var + eps)
+  float* yr = y + r * d;
+  for (int i = threadIdx.x; i < d; i += blockDim.x) {
+    float v = w[i] * (xr[i] * rs);
+    if (post_scale != 1.f) v = v * post_scale;
+    yr[i] = v;
+  }
+}
+
+__global__ void k_embed(const float* table, const int32_t* tokens, float* x, int d) {
+  const int64_t r = blockIdx.x;
+  const float* src = table + int64_t(tokens[r]) * d;
+  for (int i = threadIdx.x; i < d; i += blockDim.x) x[r * d + i] = src[i];
+}
+
+constexpr int kAttnThreads = 128;
+
+// One block per (head, row). Mirrors ops/attention.cpp's attention_forward for Tq = 1: scores
+// (+bias), masked -> -inf, softmax (exp(s - max) / sum; all masked -> uniform), then
+// o = sum_j p_j v_j in key order.
+__global__ void __launch_bounds__(kAttnThreads) k_attention(__grid_constant__ const AttnArgs a) {
+  extern __shared__ float smem[];
+  __shared__ float shm[32];
+  float* s = smem;               // [max_keys]
+  float* qs = smem + a.max_keys;  // [dk]
+  const int h = blockIdx.x, r = blockIdx.y;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+  const int pos = a.pos ? *a.pos : 0;
+  const int Tk = a.pos ? pos + 1 : a.Tk;
+  const int kr = r / a.kv_row_div;
+  const float* q = a.q + int64_t(r) * a.inner + int64_t(h) * a.dk;
+  const float* K = a.k + int64_t(kr) * a.kv_row_stride + int64_t(h) * a.dk;
+  const float* V = a.v + int64_t(kr) * a.kv_row_stride + int64_t(h) * a.dk;
+  for (int i = threadIdx.x; i < a.dk; i += blockDim.x) qs[i] = q[i];
+  __syncthreads();
+  for (int j = warp; j < Tk; j += nw) {
+    const bool vis = !a.key_mask || a.key_mask[int64_t(kr) * a.Tk + j] != 0;
+    float d = 0.f;
+    const float* kj = K + int64_t(j) * a.kv_ld;
+    for (int i = lane; i < a.dk; i += 32) d = fmaf(qs[i], kj[i], d);
+    d = warp_sum(d);
+    if (lane == 0) {
+      if (a.bias_table) d = d + a.bias_table[a.bucket[pos - j] * a.H + h];
+      s[j] = vis ? d : -INFINITY;
+    }
+  }
+  __syncthreads();
+  float mx = -INFINITY, nvis = 0.f;
+  for (int j = threadIdx.x; j < Tk; j += blockDim.x) {
+    if (s[j] != -INFINITY) nvis += 1.f;
+    mx = fmaxf(mx, s[j]);
+  }
+  mx = block_reduce(mx, shm, true);
+  nvis = block_reduce(nvis, shm, false);
+  float sum = 0.f;
+  for (int j = threadIdx.x; j < Tk; j += blockDim.x) {
+    const float e = s[j] == -INFINITY ? 0.f : expf(s[j] - mx);
+    s[j] = e;
+    sum += e;
+  }
+  sum = block_reduce(sum, shm, false);
+  for (int j = threadIdx.x; j < Tk; j += blockDim.x) s[j] = nvis == 0.f ? 1.f / float(Tk) : s[j] / sum;
+  __syncthreads();
+  float* o = a.out + int64_t(r) * a.inner + int64_t(h) * a.dk;
+  for (int i = threadIdx.x; i < a.dk; i += blockDim.x) {
+    float acc = 0.f;
+    for (int j = 0; j < Tk; ++j) {
+      const float p = s[j];
+      if (p == 0.f) continue;
+      acc += p * V[int64_t(j) * a.kv_ld + i];
+    }
+    o[i] = acc;
+  }
+}
+
+__global__ void k_gather_rows(const float* src, float* dst, const int32_t* src_rows, int rows, int64_t per_row,
+                              int64_t used) {
+  const int lr = blockIdx.y;  // layer * rows + row
+  const int l = lr / rows, r = lr % rows;
+  const float* from = src + (int64_t(l) * rows + src_rows[r]) * per_row;
+  float* to = dst + (int64_t(l) * rows + r) * per_row;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < used; i += int64_t(gridDim.x) * blockDim.x)
+    to[i] = from[i];
+}
+
+}  // namespace
+
+void gemv(const GemvArgs& a, cudaStream_t s) {
+  if (a.n <= 0 || a.njobs <= 0) return;
+  HUKUK_CHECK(a.njobs <= kMaxGemvJobs, "ENGINE_INTERNAL", "gemv: too many jobs");
+  int maxN = 0;
+  bool vec = a.K % 8 == 0 && a.x_ld % 4 == 0 && (reinterpret_cast<uintptr_t>(a.x) % 16) == 0;
+  for (int i = 0; i < a.njobs; ++i) {
+    const GemvJob& J = a.job[i];
+    maxN = std::max(maxN, J.N);
+    if (J.is_nf4) {
+      HUKUK_CHECK(J.nf4.rows == J.N && J.nf4.cols == a.K, "ENGINE_INTERNAL", "gemv: NF4 weight shape mismatch");
+      vec = vec && J.nf4.blocksize % 8 == 0;
+    } else {
+      HUKUK_CHECK(J.w, "ENGINE_INTERNAL", "gemv: a job has no weight");
+      vec = vec && (reinterpret_cast<uintptr_t>(J.w) % 16) == 0;
+    }
+  }
+  // Split K over up to 8 warps per output while the grid is small and each warp keeps a
+  // useful slice (>= 16 units per lane-sweep), so narrow products still fill the GPU.
+  const int units = vec ? a.K / 8 : a.K;
+  int ksplit = 1;
+  while (ksplit < kGemvWarps && int64_t(maxN) * ksplit < 4096 && units / (2 * ksplit) >= 16) ksplit *= 2;
+  const int opb = kGemvWarps / ksplit;
+  const dim3 grid(unsigned((maxN + opb - 1) / opb), unsigned(a.njobs));
+  if (a.n == 1)
+    launch_gemv<1>(a, vec, ksplit, grid, s);
+  else if (a.n == 2)
+    launch_gemv<2>(a, vec, ksplit, grid, s);
+  else if (a.n <= 4)
+    launch_gemv<4>(a, vec, ksplit, grid, s);
+  else
+    launch_gemv<8>(a, vec, ksplit, grid, s);
+  HUKUK_CUDA_LAUNCH_CHECK();
+}
+
+void rmsnorm(const float* x, const float* w, float* y, int n, int d, float eps, float post_scale, cudaStream_t s) {
+  if (n <= 0) return;
+  k_rmsnorm<<<unsigned(n), kNormThreads, 0, s>>>(x, w, y, d, eps, post_scale);
+  HUKUK_CUDA_LAUNCH_CHECK();
+}
+
+void embed(const float* table, const int32_t* tokens, float* x, int n, int d, cudaStream_t s) {
+  if (n <= 0) return;
+  k_embed<<<unsigned(n), 256, 0, s>>>(table, tokens, x, d);
+  HUKUK_CUDA_LAUNCH_CHECK();
+}
+
+void attention(const AttnArgs& a, cudaStream_t s) {
+  if (a.n <= 0) return;
+  const size_t smem = sizeof(float) * (size_t(a.max_keys) + size_t(a.dk));
+  HUKUK_CHECK(smem <= 48 * 1024, "ENGINE_UNSUPPORTED", "decoder attention: too many keys for one block's shared memory");
+  k_attention<<<dim3(unsigned(a.H), unsigned(a.n)), kAttnThreads, smem, s>>>(a);
+  HUKUK_CUDA_LAUNCH_CHECK();
+}
+
+void gather_rows(const float* src, float* dst, const int32_t* src_rows, int L, int rows, int64_t per_row, int64_t used,
+                 cudaStream_t s) {
+  if (L <= 0 || rows <= 0 || used <= 0) return;
+  const unsigned bx = unsigned(std::min<int64_t>((used + 255) / 256, 64));
+  k_gather_rows<<<dim3(bx, unsigned(L * rows)), 256, 0, s>>>(src, dst, src_rows, rows, per_row, used);
+  HUKUK_CUDA_LAUNCH_CHECK();
+}
+
+}  // namespace hukuk::gen::cuda
