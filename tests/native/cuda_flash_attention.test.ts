@@ -1,0 +1,160 @@
+// The fused (flash-style) attention of native/src/ops/flash_attention.cu against the CPU fp32
+// reference (ops/attention.cpp) on random inputs: ctx and dQ/dK/dV for encoder-like (bias + key
+// mask with padded keys), decoder (causal + bias), cross (key mask, no bias) attention, with
+// attention dropout 0.1 (the fused kernels must regenerate exactly the unfused path's mask, or the
+// comparison fails by far more than bf16 rounding), odd lengths (tile tails) and rows that see no
+// key at all (uniform over all keys, as torch). Then a micro-benchmark against the unfused CUDA
+// path (cuBLAS GEMMs + softmax kernels, as t5_cuda.cpp runs it) at the T5 training shapes.
+// GPU-only: skipped where the addon has no CUDA or there is no GPU.
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+
+const require = createRequire(import.meta.url);
+process.env.OMP_WAIT_POLICY ??= 'passive';
+
+interface FlashOut {
+  ctx: Float32Array;
+  dq: Float32Array;
+  dk: Float32Array;
+  dv: Float32Array;
+  fwdMs: number;
+  bwdMs: number;
+}
+type Engine = {
+  cudaCompiled(): boolean;
+  gpus(): { name: string }[];
+  cublasInfo(): { available: boolean };
+  _opsFlashAttention(o: Record<string, unknown>): FlashOut;
+};
+const engine = require('../../native/index.cjs').loadEngine() as Engine;
+const gpu = engine.cudaCompiled() && engine.gpus().length > 0;
+const cublas = gpu && engine.cublasInfo().available;
+
+function rand(n: number, seed: number, scale = 1): Float32Array {
+  let s = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = (s / 4294967296 - 0.5) * 2 * scale;
+  }
+  return out;
+}
+
+interface Case {
+  name: string;
+  B: number;
+  H: number;
+  Tq: number;
+  Tk: number;
+  bias?: boolean;
+  causal?: boolean;
+  dropout?: number;
+  // keys kept per batch row (the rest padded); undefined: no key mask
+  keep?: (b: number, j: number) => boolean;
+}
+
+function inputs(c: Case, dk = 64): Record<string, unknown> {
+  const nq = c.B * c.Tq * c.H * dk, nk = c.B * c.Tk * c.H * dk;
+  const o: Record<string, unknown> = {
+    B: c.B, H: c.H, Tq: c.Tq, Tk: c.Tk, dk,
+    q: rand(nq, 1, 0.5), k: rand(nk, 2, 0.5), v: rand(nk, 3), dctx: rand(nq, 4),
+    causal: Boolean(c.causal), dropout: c.dropout ?? 0, seed: 1234567, site: 42,
+  };
+  if (c.bias) o.bias = rand(c.H * c.Tq * c.Tk, 5);
+  if (c.keep) {
+    const km = new Int32Array(c.B * c.Tk);
+    for (let b = 0; b < c.B; b++) for (let j = 0; j < c.Tk; j++) km[b * c.Tk + j] = c.keep(b, j) ? 1 : 0;
+    o.keyMask = km;
+  }
+  return o;
+}
+
+// max |got - want| / max |want|
+function relErr(got: Float32Array, want: Float32Array): number {
+  expect(got.length).toBe(want.length);
+  let d = 0, m = 0;
+  for (let i = 0; i < want.length; i++) {
+    const e = Math.abs(got[i] - want[i]);
+    d = Number.isNaN(e) ? Infinity : Math.max(d, e);
+    m = Math.max(m, Math.abs(want[i]));
+  }
+  return d / Math.max(m, 1e-30);
+}
+
+const outputs = ['ctx', 'dq', 'dk', 'dv'] as const;
+function errors(got: FlashOut, want: FlashOut): Record<string, number> {
+  return Object.fromEntries(outputs.map((k) => [k, relErr(got[k], want[k])]));
+}
+const fmt = (e: Record<string, number>) => outputs.map((k) => `${k} ${e[k].toExponential(2)}`).join(', ');
+
+const padded = (b: number, j: number, Tk: number) => j < Tk - 17 * b;  // batch row b: last 17*b keys padded
+const cases: Case[] = [
+  { name: 'encoder: bias + key mask (padded keys)', B: 3, H: 2, Tq: 128, Tk: 128, bias: true, keep: (b, j) => padded(b, j, 128) },
+  { name: 'decoder: causal + bias', B: 2, H: 3, Tq: 130, Tk: 130, bias: true, causal: true },
+  { name: 'cross: key mask, no bias, Tq 96 x Tk 77', B: 3, H: 2, Tq: 96, Tk: 77, keep: (b, j) => padded(b, j, 77) },
+  { name: 'encoder + dropout 0.1', B: 3, H: 2, Tq: 128, Tk: 128, bias: true, dropout: 0.1, keep: (b, j) => padded(b, j, 128) },
+  { name: 'decoder + dropout 0.1', B: 2, H: 3, Tq: 192, Tk: 192, bias: true, causal: true, dropout: 0.1 },
+  { name: 'cross + dropout 0.1', B: 2, H: 2, Tq: 64, Tk: 200, dropout: 0.1, keep: (b, j) => padded(b, j, 200) },
+  { name: 'odd 77 x 45: bias + key mask + dropout 0.1', B: 2, H: 3, Tq: 77, Tk: 45, bias: true, dropout: 0.1, keep: (b, j) => padded(b, j, 45) },
+  // batch row 1 has no key at all: every row uniform over all keys (torch's answer)
+  { name: 'a batch row with every key masked', B: 2, H: 2, Tq: 70, Tk: 66, bias: true, keep: (b) => b === 0 },
+  // causal with leading padded keys: the first rows see no key (uniform over ALL keys, future ones too)
+  { name: 'causal, first 70 keys masked (rows with no key)', B: 2, H: 2, Tq: 150, Tk: 150, causal: true, dropout: 0.1, keep: (b, j) => b === 0 || j >= 70 },
+];
+
+describe.skipIf(!gpu)('fused attention on CUDA vs the CPU fp32 reference', () => {
+  const tol = 2e-2;
+  for (const c of cases)
+    it(c.name, { timeout: 120_000 }, () => {
+      const o = inputs(c);
+      const want = engine._opsFlashAttention({ ...o, mode: 'reference' });
+      const got = engine._opsFlashAttention({ ...o, mode: 'fused' });
+      const e = errors(got, want);
+      console.log(`flash vs cpu | ${c.name} | ${fmt(e)}`);
+      if (cublas) {
+        const unf = engine._opsFlashAttention({ ...o, mode: 'unfused', precision: 'bf16' });
+        console.log(`  unfused bf16 vs cpu | ${fmt(errors(unf, want))}`);
+      }
+      for (const k of outputs) expect(e[k], k).toBeLessThan(tol);
+    });
+
+  it('dropout really drops (and the mask is not the fused one of another seed)', { timeout: 60_000 }, () => {
+    const c = cases[3];
+    const o = inputs(c);
+    const want = engine._opsFlashAttention({ ...o, mode: 'reference' });
+    const other = engine._opsFlashAttention({ ...o, mode: 'fused', seed: 7654321 });
+    const e = errors(other, want);
+    console.log(`flash (another seed) vs cpu | ${fmt(e)}`);
+    expect(e.ctx).toBeGreaterThan(0.05);
+  });
+
+  it('flash_supported is false for d_kv != 64 (callers fall back to the unfused path)', () => {
+    const o = inputs({ name: 'dk16', B: 1, H: 2, Tq: 8, Tk: 8 }, 16);
+    expect(() => engine._opsFlashAttention({ ...o, mode: 'fused' })).toThrow(/flash_supported/);
+  });
+});
+
+describe.skipIf(!cublas)('fused attention: micro-benchmark vs the unfused CUDA path', () => {
+  const shapes: Case[] = [
+    { name: 'encoder 16x12x512x512 (bias, mask, dropout)', B: 16, H: 12, Tq: 512, Tk: 512, bias: true, dropout: 0.1, keep: (b, j) => j < 512 - 8 * b },
+    { name: 'decoder 16x12x512x512 (causal, bias, dropout)', B: 16, H: 12, Tq: 512, Tk: 512, bias: true, causal: true, dropout: 0.1 },
+    { name: 'cross 16x12x512x512 (mask, dropout)', B: 16, H: 12, Tq: 512, Tk: 512, dropout: 0.1, keep: (b, j) => j < 512 - 8 * b },
+    { name: 'decoder 16x12x128x128 (causal, bias, dropout)', B: 16, H: 12, Tq: 128, Tk: 128, bias: true, causal: true, dropout: 0.1 },
+    { name: 'cross 16x12x128x64 (mask, dropout)', B: 16, H: 12, Tq: 128, Tk: 64, dropout: 0.1, keep: (b, j) => j < 64 - 2 * b },
+  ];
+  for (const c of shapes)
+    it(c.name, { timeout: 120_000 }, () => {
+      const o = inputs(c);
+      const reps = 10;
+      const fused = engine._opsFlashAttention({ ...o, mode: 'fused', reps });
+      const unf = engine._opsFlashAttention({ ...o, mode: 'unfused', precision: 'bf16', reps });
+      const e = errors(fused, unf);
+      const tot = (r: FlashOut) => r.fwdMs + r.bwdMs;
+      console.log(
+        `bench | ${c.name} | fused fwd ${fused.fwdMs.toFixed(3)} bwd ${fused.bwdMs.toFixed(3)} total ${tot(fused).toFixed(3)} ms` +
+          ` | unfused fwd ${unf.fwdMs.toFixed(3)} bwd ${unf.bwdMs.toFixed(3)} total ${tot(unf).toFixed(3)} ms` +
+          ` | speedup ${(tot(unf) / tot(fused)).toFixed(2)}x | fused vs unfused ${fmt(e)}`,
+      );
+      for (const k of outputs) expect(e[k], k).toBeLessThan(3e-2);
+    });
+});
