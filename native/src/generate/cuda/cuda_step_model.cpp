@@ -194,26 +194,27 @@ struct CudaStepModel::State {
     src_rows.resize(rows);
     identity_rows.resize(rows);
     for (int r = 0; r < rows; ++r) h_rows.p[r] = r;
-    HUKUK_CUDA_CHECK(cudaMemcpy(identity_rows.get(), h_rows.p, sizeof(int32_t) * rows, cudaMemcpyHostToDevice));
+    HUKUK_CUDA_CHECK(cudaMemcpyAsync(identity_rows.get(), h_rows.p, sizeof(int32_t) * rows, cudaMemcpyHostToDevice, s));
 
     // relative-position bias of the decoder (first block's table, all layers): bucket by distance
     const std::vector<float>& table = I.dec[0].self.rel_bias;
     HUKUK_CHECK(table.size() == size_t(c.relative_attention_num_buckets) * H, "ENGINE_INTERNAL",
                 "decoder relative attention bias table has an unexpected size");
     bias_table.resize(table.size());
-    HUKUK_CUDA_CHECK(cudaMemcpy(bias_table.get(), table.data(), sizeof(float) * table.size(), cudaMemcpyHostToDevice));
+    HUKUK_CUDA_CHECK(
+        cudaMemcpyAsync(bias_table.get(), table.data(), sizeof(float) * table.size(), cudaMemcpyHostToDevice, s));
     std::vector<int32_t> bk(max_len);
     for (int dist = 0; dist < max_len; ++dist)
       bk[dist] = ops::relative_position_bucket(-dist, false, c.relative_attention_num_buckets,
                                                c.relative_attention_max_distance);
     bucket.resize(max_len);
-    HUKUK_CUDA_CHECK(cudaMemcpy(bucket.get(), bk.data(), sizeof(int32_t) * max_len, cudaMemcpyHostToDevice));
+    HUKUK_CUDA_CHECK(cudaMemcpyAsync(bucket.get(), bk.data(), sizeof(int32_t) * max_len, cudaMemcpyHostToDevice, s));
 
     // encoder mask (all ones when none was given)
     std::vector<int32_t> m(size_t(B) * S, 1);
     if (mask) std::memcpy(m.data(), mask, sizeof(int32_t) * m.size());
     enc_mask.resize(m.size());
-    HUKUK_CUDA_CHECK(cudaMemcpy(enc_mask.get(), m.data(), sizeof(int32_t) * m.size(), cudaMemcpyHostToDevice));
+    HUKUK_CUDA_CHECK(cudaMemcpyAsync(enc_mask.get(), m.data(), sizeof(int32_t) * m.size(), cudaMemcpyHostToDevice, s));
 
     // encoder, then cross K/V per layer on the model's stream (cuBLAS, fp32)
     const float* enc = t5cuda::encode(I, ids, mask, B, S, use_adapter);
@@ -236,8 +237,11 @@ struct CudaStepModel::State {
         }
       }
     }
-    // everything above is on the model's stream; ours starts after it
+    // the encoder and cross K/V ran on the model's stream, the uploads on ours (non-blocking: it
+    // does not wait for the legacy stream, so plain cudaMemcpy could still be in flight); the
+    // host vectors above must outlive their copies
     HUKUK_CUDA_CHECK(cudaStreamSynchronize(model_stream));
+    HUKUK_CUDA_CHECK(cudaStreamSynchronize(s));
   }
 
   // ---- one decoder step (captured once into a graph) ----

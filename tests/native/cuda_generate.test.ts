@@ -1,0 +1,234 @@
+// Generation on the GPU (native/src/generate/cuda): a model loaded on CUDA decodes with the CUDA
+// step model; it must compute the CPU graph's function. For every T5 fixture (fp32 and NF4, with
+// its adapter): the decoder logits step by step (teacher-forced on the CPU's greedy ids, through
+// the engine._decodeLogits hook) within 1e-4 relative, and greedy / beam-4 ids identical to the
+// CPU's (and to transformers' goldens where the fixture has them). Also a padded batch with
+// beams (cross-attention mask, beam reorder), the base model without the adapter, and the CUDA
+// graph against kernel-by-kernel launches (bit-identical). Skipped without a GPU.
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { numelOf, parseSafetensors } from '../../common/formats/safetensors';
+import type { Engine, GenerateOptions, T5Model } from '../../native/index';
+import { makeTinyT5 } from '../train/tiny-t5';
+
+const require = createRequire(import.meta.url);
+const { loadEngine } = require('../../native/index.cjs') as typeof import('../../native/index');
+const engine = loadEngine() as Engine & {
+  _decodeLogits(model: T5Model, opts: GenerateOptions & { tokens: Int32Array; stepDevice?: 'cpu' | 'auto' }): Float32Array;
+};
+const gpu = engine.cudaCompiled() && engine.gpus().length > 0 && engine.cublasInfo().available;
+const FIXTURES = resolve(__dirname, '../fixtures/t5');
+const fixtures = existsSync(FIXTURES)
+  ? readdirSync(FIXTURES).filter((d) => existsSync(join(FIXTURES, d, 'goldens.safetensors')))
+  : [];
+const TOL = 1e-4;
+
+function readInt32(file: string, names: string[]): Record<string, { shape: number[]; data: Int32Array }> {
+  const bytes = new Uint8Array(readFileSync(file));
+  const h = parseSafetensors(bytes, file);
+  const out: Record<string, { shape: number[]; data: Int32Array }> = {};
+  for (const t of h.tensors) {
+    if (!names.includes(t.name) || t.dtype !== 'I32') continue;
+    const copy = bytes.slice(t.begin, t.end);
+    out[t.name] = { shape: t.shape, data: new Int32Array(copy.buffer, 0, numelOf(t.shape)) };
+  }
+  return out;
+}
+
+// Per step: max |gpu - cpu| / max |cpu| over the step's logits [rows, V].
+function stepErrors(gpuL: Float32Array, cpuL: Float32Array, steps: number): number[] {
+  expect(gpuL.length).toBe(cpuL.length);
+  const per = cpuL.length / steps;
+  const errs: number[] = [];
+  for (let t = 0; t < steps; t++) {
+    let diff = 0, scale = 0;
+    for (let i = t * per; i < (t + 1) * per; i++) {
+      diff = Math.max(diff, Math.abs(gpuL[i] - cpuL[i]));
+      scale = Math.max(scale, Math.abs(cpuL[i]));
+    }
+    errs.push(Number.isFinite(diff) ? diff / (scale || 1) : Infinity);
+  }
+  return errs;
+}
+
+function summary(label: string, errs: number[]): string {
+  const worst = Math.max(...errs);
+  const bad = errs.findIndex((e) => !(e <= TOL));
+  return `${label}: step 0 ${errs[0].toExponential(2)}, worst ${worst.toExponential(2)} at step ${errs.indexOf(worst)}` +
+    (bad >= 0 ? `, FIRST OVER ${TOL} at step ${bad}` : '');
+}
+
+function firstDiff(a: Int32Array, b: Int32Array): string {
+  const n = Math.max(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return `first differing position ${i}: cpu ${a[i]} gpu ${b[i]} (lengths ${a.length}/${b.length})`;
+  return 'equal';
+}
+
+// [batch, len] row-major ids -> the decoder inputs [len - 1, batch] (teacher forcing)
+function teacherTokens(ids: Int32Array, batch: number): Int32Array {
+  const len = ids.length / batch;
+  const out = new Int32Array((len - 1) * batch);
+  for (let t = 0; t < len - 1; t++) for (let b = 0; b < batch; b++) out[t * batch + b] = ids[b * len + t];
+  return out;
+}
+
+function load(name: string, device: 'cpu' | 'cuda', quant: 'none' | 'nf4'): T5Model {
+  const dir = join(FIXTURES, name);
+  const m = engine.T5Model.load({ modelDir: join(dir, 'model'), device, quant, ...(device === 'cuda' ? { compute: 'fp32' as const } : {}) });
+  if (existsSync(join(dir, 'adapter'))) m.loadAdapter(join(dir, 'adapter'));
+  return m;
+}
+
+describe.skipIf(!gpu)('generate on CUDA equals the CPU graph', () => {
+  for (const quant of ['none', 'nf4'] as const)
+    for (const name of fixtures) {
+      it(`${name} (${quant}): logits per step, greedy and beam-4 ids`, async () => {
+        const g = readInt32(join(FIXTURES, name, 'goldens.safetensors'), ['input_ids', 'attention_mask', 'greedy_ids', 'beam4_ids']);
+        const srcLen = g.input_ids.shape[1];
+        const mask0 = g.attention_mask ? g.attention_mask.data.subarray(0, srcLen) : new Int32Array(srcLen).fill(1);
+        const len0 = mask0.reduce((a, b) => a + b, 0);
+        const src = { inputIds: g.input_ids.data.slice(0, len0), attentionMask: mask0.slice(0, len0) };
+        const cpu = load(name, 'cpu', quant);
+        const cuda = load(name, 'cuda', quant);
+        try {
+          const greedyCpu = await engine.generate(cpu, { ...src, maxNewTokens: 20 });
+          const tokens = teacherTokens(greedyCpu, 1);
+          const steps = tokens.length;
+          const lc = engine._decodeLogits(cpu, { ...src, tokens });
+          const lg = engine._decodeLogits(cuda, { ...src, tokens });
+          const lsame = engine._decodeLogits(cuda, { ...src, tokens, stepDevice: 'cpu' });
+          const e = stepErrors(lg, lc, steps);
+          const eSame = stepErrors(lg, lsame, steps);
+          console.log(`  ${name} ${quant} (${steps} steps) ${summary('gpu vs cpu model', e)}; ${summary('gpu vs cpu graph of the same model', eSame)}`);
+          expect(e[0], 'first-step logits').toBeLessThanOrEqual(TOL);
+          expect(Math.max(...e), 'logits at every step').toBeLessThanOrEqual(TOL);
+          expect(Math.max(...eSame), 'logits vs the CPU graph of the CUDA model').toBeLessThanOrEqual(TOL);
+
+          const greedyGpu = await engine.generate(cuda, { ...src, maxNewTokens: 20 });
+          expect(Array.from(greedyGpu), `greedy ${firstDiff(greedyCpu, greedyGpu)}`).toEqual(Array.from(greedyCpu));
+          const beamCpu = await engine.generate(cpu, { ...src, maxNewTokens: 20, numBeams: 4 });
+          const beamGpu = await engine.generate(cuda, { ...src, maxNewTokens: 20, numBeams: 4 });
+          expect(Array.from(beamGpu), `beam 4 ${firstDiff(beamCpu, beamGpu)}`).toEqual(Array.from(beamCpu));
+          if (quant === 'none') {
+            if (g.greedy_ids) expect(Array.from(greedyGpu), 'greedy vs transformers').toEqual(Array.from(g.greedy_ids.data));
+            if (g.beam4_ids) expect(Array.from(beamGpu), 'beam 4 vs transformers').toEqual(Array.from(g.beam4_ids.data));
+          }
+        } finally {
+          cpu.dispose();
+          cuda.dispose();
+        }
+      });
+    }
+
+  it('a padded batch of 3 (greedy, beam 3; NF4 + adapter), the base model without the adapter', async () => {
+    const name = 'padding';
+    const g = readInt32(join(FIXTURES, name, 'goldens.safetensors'), ['input_ids', 'attention_mask']);
+    const [B] = g.input_ids.shape;
+    const src = { inputIds: g.input_ids.data, attentionMask: g.attention_mask.data, batch: B };
+    const cpu = load(name, 'cpu', 'nf4');
+    const cuda = load(name, 'cuda', 'nf4');
+    try {
+      for (const numBeams of [1, 3]) {
+        const a = await engine.generate(cpu, { ...src, maxNewTokens: 12, numBeams });
+        const b = await engine.generate(cuda, { ...src, maxNewTokens: 12, numBeams });
+        expect(Array.from(b), `batch ${B} beams ${numBeams}: ${firstDiff(a, b)}`).toEqual(Array.from(a));
+      }
+      const greedy = await engine.generate(cpu, { ...src, maxNewTokens: 12 });
+      const tokens = teacherTokens(greedy, B);
+      const e = stepErrors(engine._decodeLogits(cuda, { ...src, tokens }), engine._decodeLogits(cpu, { ...src, tokens }), tokens.length / B);
+      console.log(`  padding batch ${B} ${summary('gpu vs cpu', e)}`);
+      expect(Math.max(...e)).toBeLessThanOrEqual(TOL);
+      const base = { ...src, maxNewTokens: 12, useAdapter: false };
+      const a = await engine.generate(cpu, base);
+      const b = await engine.generate(cuda, base);
+      expect(Array.from(b), `no adapter: ${firstDiff(a, b)}`).toEqual(Array.from(a));
+    } finally {
+      cpu.dispose();
+      cuda.dispose();
+    }
+  });
+
+  // The fixtures are narrow (K <= 64): a wider model takes the kernels' split-K path (several warps
+  // per output), multi-row passes (batch 5 x 2 beams = 10 rows) and a trained (non-zero) LoRA B.
+  it('a wider random model: split-K products, 10 rows, a trained adapter', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'hukuk-cudagen-'));
+    try {
+      const modelDir = join(tmp, 'model');
+      makeTinyT5(modelDir, { vocabSize: 2000, dModel: 256, dKv: 64, numHeads: 4, dFf: 1024, numLayers: 2, numDecoderLayers: 2 }, 5);
+      const B = 5, S = 9;
+      const inputIds = Int32Array.from({ length: B * S }, (_, i) => 2 + ((i * 7919) % 1990));
+      const attentionMask = Int32Array.from({ length: B * S }, (_, i) => (i % S < S - (i / S | 0) ? 1 : 0));
+      // an adapter with B != 0: one training step on the CPU, saved, loaded by both models
+      const trainer = engine.T5Model.load({ modelDir });
+      trainer.addLora({ r: 16, alpha: 32, targets: ['q', 'k', 'v', 'o', 'wi'], seed: 2 });
+      const labels = Int32Array.from({ length: B * 4 }, (_, i) => 2 + ((i * 31) % 1990));
+      trainer.forwardBackward({ inputIds, attentionMask, labels, batch: B, srcLen: S, tgtLen: 4 });
+      (engine as unknown as { optimizerStep(m: unknown, o: Record<string, number>): unknown }).optimizerStep(trainer, {
+        lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1, gradScale: 1, step: 1,
+      });
+      trainer.saveAdapter(join(tmp, 'adapter'));
+      trainer.dispose();
+      for (const quant of ['none', 'nf4'] as const) {
+        const cpu = engine.T5Model.load({ modelDir, quant });
+        const cuda = engine.T5Model.load({ modelDir, device: 'cuda', quant, compute: 'fp32' });
+        try {
+          for (const m of [cpu, cuda]) m.loadAdapter(join(tmp, 'adapter'));
+          const src = { inputIds, attentionMask, batch: B };
+          const greedy = await engine.generate(cpu, { ...src, maxNewTokens: 10, minNewTokens: 10 });
+          const tokens = teacherTokens(greedy, B);
+          const e = stepErrors(engine._decodeLogits(cuda, { ...src, tokens }), engine._decodeLogits(cpu, { ...src, tokens }), tokens.length / B);
+          console.log(`  wide model ${quant} batch ${B} ${summary('gpu vs cpu', e)}`);
+          expect(Math.max(...e)).toBeLessThanOrEqual(TOL);
+          const g2 = await engine.generate(cuda, { ...src, maxNewTokens: 10, minNewTokens: 10 });
+          expect(Array.from(g2), `greedy ${firstDiff(greedy, g2)}`).toEqual(Array.from(greedy));
+          const b1 = await engine.generate(cpu, { ...src, maxNewTokens: 8, numBeams: 2 });
+          const b2 = await engine.generate(cuda, { ...src, maxNewTokens: 8, numBeams: 2 });
+          expect(Array.from(b2), `beam 2 ${firstDiff(b1, b2)}`).toEqual(Array.from(b1));
+        } finally {
+          cpu.dispose();
+          cuda.dispose();
+        }
+      }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('the captured CUDA graph computes exactly what the kernels do one by one', () => {
+    const name = 'relu_tied';
+    const g = readInt32(join(FIXTURES, name, 'goldens.safetensors'), ['input_ids']);
+    const inputIds = g.input_ids.data.slice(0, g.input_ids.shape[1]);
+    const cuda = load(name, 'cuda', 'nf4');
+    try {
+      const tokens = Int32Array.from({ length: 10 }, (_, i) => (i * 13) % 100);
+      const graphed = engine._decodeLogits(cuda, { inputIds, tokens });
+      process.env.HUKUK_GEN_GRAPHS = '0';
+      const plain = engine._decodeLogits(cuda, { inputIds, tokens });
+      delete process.env.HUKUK_GEN_GRAPHS;
+      let same = 0;
+      for (let i = 0; i < plain.length; i++) if (Object.is(plain[i], graphed[i])) same++;
+      expect(same, 'identical logits').toBe(plain.length);
+    } finally {
+      delete process.env.HUKUK_GEN_GRAPHS;
+      cuda.dispose();
+    }
+  });
+});
+
+describe.skipIf(gpu)('generate on a machine without a usable GPU', () => {
+  it('CPU models still generate (the CUDA step model is only chosen for CUDA models)', async () => {
+    const name = fixtures[0];
+    const cpu = load(name, 'cpu', 'none');
+    try {
+      const ids = await engine.generate(cpu, { inputIds: Int32Array.from([5, 6, 7, 1]), maxNewTokens: 4 });
+      expect(ids.length).toBeGreaterThan(1);
+      const l = engine._decodeLogits(cpu, { inputIds: Int32Array.from([5, 6, 7, 1]), tokens: Int32Array.from([0, 3]) });
+      expect(l.length).toBe(2 * Number(cpu.config.vocab_size));
+    } finally {
+      cpu.dispose();
+    }
+  });
+});
