@@ -1,0 +1,119 @@
+// Generation benchmark of the CUDA T5 engine (issue 5: at most 3 ms per token, batch 1, greedy,
+// 128 new tokens, flagship shape, QLoRA). The model (bench/gpu/make_model.py) is loaded on CUDA
+// with NF4 base weights and gets a LoRA r=16 alpha=32 on q,k,v,o, trained for one AdamW step so
+// its B matrices are not zero (the adapter really runs). The GPU twin of bench/generate_cpu.bench.mjs:
+// minNewTokens = maxNewTokens forces every run to N tokens; ms/token = (time(N) - time(1)) / (N - 1),
+// best of --reps (the encoder and the step graph's capture are in time(1), so not in the figure).
+//   node bench/gpu/gen_bench.mjs --model DIR [--tokens 128] [--src 64] [--reps 3] [--compute fp32]
+//        [--batch 16] [--batch-tokens 64] [--json out.jsonl]
+// Prints JSON lines {"kind":"generate",...}; first a check of the GPU step against the CPU graph of
+// the same model (teacher-forced logits, max |gpu - cpu| / max |cpu| per step).
+import { appendFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { parseArgs } from 'node:util';
+
+const require = createRequire(import.meta.url);
+const engine = require('../../native/index.cjs').loadEngine();
+const { values } = parseArgs({
+  options: {
+    model: { type: 'string' },
+    tokens: { type: 'string', default: '128' },
+    src: { type: 'string', default: '64' },
+    reps: { type: 'string', default: '3' },
+    compute: { type: 'string', default: 'fp32' },
+    quant: { type: 'string', default: 'nf4' },
+    batch: { type: 'string', default: '16' },
+    'batch-tokens': { type: 'string', default: '64' },
+    check: { type: 'string', default: '3' },
+    json: { type: 'string' },
+  },
+});
+const N = Number(values.tokens), S = Number(values.src), reps = Number(values.reps);
+const emit = (o) => {
+  const line = JSON.stringify({ kind: 'generate', ...o });
+  console.log(line);
+  if (values.json) appendFileSync(values.json, line + '\n');
+};
+const gpu = engine.gpus()[0];
+let t0 = performance.now();
+const model = engine.T5Model.load({ modelDir: values.model, device: 'cuda', quant: values.quant, compute: values.compute });
+const loadS = (performance.now() - t0) / 1000;
+const c = model.config;
+const V = Number(c.vocab_size);
+function rand(n, seed) {
+  let s = seed >>> 0;
+  const a = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    a[i] = 2 + (s % (V - 2));
+  }
+  return a;
+}
+
+// LoRA r=16 alpha=32 on q,k,v,o, one training step so that B != 0
+model.addLora({ r: 16, alpha: 32, targets: ['q', 'k', 'v', 'o'], seed: 1 });
+const TB = 2, TT = 16;
+model.forwardBackward({ inputIds: rand(TB * S, 5), labels: rand(TB * TT, 6), batch: TB, srcLen: S, tgtLen: TT, train: false });
+engine.optimizerStep(model, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1, gradScale: 1, step: 1 });
+model.zeroGrad();
+const loraB = model.loraTensors().filter((t) => t.name.includes('lora_B'));
+const nonZeroB = loraB.filter((t) => t.weight.some((x) => x !== 0)).length;
+emit({ what: 'setup', gpu: gpu?.name, date: new Date().toISOString(), layers: [c.num_layers, c.num_decoder_layers], d_model: c.d_model,
+  vocab: V, quant: values.quant, compute: values.compute, load_s: +loadS.toFixed(1), lora_B_nonzero: `${nonZeroB}/${loraB.length}` });
+
+const inputIds = rand(S, 7);
+
+// correctness at the flagship shape: GPU step vs the CPU graph of the same model (host weights)
+if (Number(values.check) > 0) {
+  const tokens = Int32Array.from({ length: Number(values.check) }, (_, i) => (i === 0 ? 0 : 2 + ((i * 7919) % (V - 2))));
+  t0 = performance.now();
+  const g = engine._decodeLogits(model, { inputIds, tokens });
+  const cpu = engine._decodeLogits(model, { inputIds, tokens, stepDevice: 'cpu' });
+  const errs = [];
+  for (let t = 0; t < tokens.length; t++) {
+    let diff = 0, scale = 0;
+    for (let i = t * V; i < (t + 1) * V; i++) {
+      diff = Math.max(diff, Math.abs(g[i] - cpu[i]));
+      scale = Math.max(scale, Math.abs(cpu[i]));
+    }
+    errs.push(+(diff / scale).toExponential(2));
+  }
+  let argmaxSame = 0;
+  for (let t = 0; t < tokens.length; t++) {
+    const am = (a) => { let b = 0; for (let i = 1; i < V; i++) if (a[t * V + i] > a[t * V + b]) b = i; return b; };
+    if (am(g) === am(cpu)) argmaxSame++;
+  }
+  emit({ what: 'check', steps: tokens.length, rel_err_per_step: errs, argmax_equal: `${argmaxSame}/${tokens.length}`,
+    note: 'max|gpu-cpu|/max|cpu| of the logits, teacher-forced, same model', s: +((performance.now() - t0) / 1000).toFixed(1) });
+}
+
+const best = (xs) => Math.min(...xs);
+async function timeGen(opts, batch = 1, ids = inputIds) {
+  await engine.generate(model, { inputIds: ids, batch, ...opts }); // warm-up
+  const ts = [];
+  for (let r = 0; r < reps; r++) {
+    const t = performance.now();
+    const out = await engine.generate(model, { inputIds: ids, batch, ...opts });
+    ts.push(performance.now() - t);
+    if (out.length !== batch * (1 + opts.maxNewTokens)) throw new Error(`expected ${batch * (1 + opts.maxNewTokens)} ids, got ${out.length}`);
+  }
+  return best(ts);
+}
+async function perToken(name, extra, n, batch = 1, ids = inputIds) {
+  const one = await timeGen({ maxNewTokens: 1, minNewTokens: 1, ...extra }, batch, ids);
+  const many = await timeGen({ maxNewTokens: n, minNewTokens: n, ...extra }, batch, ids);
+  const ms = (many - one) / (n - 1);
+  emit({ what: name, batch, src: S, new_tokens: n, ms_first_token: +one.toFixed(2), ms_total: +many.toFixed(1),
+    ms_per_token: +ms.toFixed(3), tokens_per_s: +((1000 * batch) / ms).toFixed(1), end_to_end_tokens_per_s: +((1000 * batch * n) / many).toFixed(1) });
+  return ms;
+}
+
+await perToken('greedy', {}, N);
+process.env.HUKUK_GEN_GRAPHS = '0';
+await perToken('greedy, no CUDA graph', {}, Math.min(N, 32));
+delete process.env.HUKUK_GEN_GRAPHS;
+await perToken('beam 4', { numBeams: 4 }, N);
+const B = Number(values.batch), BT = Number(values['batch-tokens']);
+await perToken('greedy batched', {}, BT, B, rand(B * S, 11));
+await perToken('greedy batched', {}, Math.min(BT, 32), 64, rand(64 * S, 12));
+model.dispose();
