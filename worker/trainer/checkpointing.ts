@@ -27,7 +27,9 @@ export function decideCheckpointing(
   let estimateBytes: number | null = null;
   if (shape) {
     try {
-      estimateBytes = estimateTrainingMemory(memoryEstimateInputFor(config, shape, false)).totalBytes;
+      // HUKUK_T5_FLASH=0 makes the engine keep the unfused attention's probabilities: count them.
+      const flashOff = process.env.HUKUK_T5_FLASH === '0' ? { flash: false } : {};
+      estimateBytes = estimateTrainingMemory({ ...memoryEstimateInputFor(config, shape, false), ...flashOff }).totalBytes;
     } catch {
       estimateBytes = null; // a shape field out of range: treated as unknown
     }
