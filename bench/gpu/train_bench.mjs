@@ -2,7 +2,9 @@
 // r=16 alpha=32 dropout 0.05 on q,k,v,o (torch_baseline.py's settings), QLoRA (NF4 base weights),
 // bf16 compute. One step = forwardBackward(train) + optimizerStep (CUDA AdamW) + zeroGrad.
 //   node bench/gpu/train_bench.mjs --model DIR [--shapes 16x64x128,16x512x512,8x512x512]
-//        [--steps 20] [--warm 3] [--compute bf16] [--json out.jsonl]
+//        [--steps 20] [--warm 3] [--compute bf16] [--recompute] [--json out.jsonl]
+// --recompute: activation recomputation (the step option); HUKUK_T5_FLASH=0 in the environment
+// turns the fused attention off (A/B), HUKUK_T5_FUSED_LORA=0 the fused LoRA-dropout kernels.
 // Prints one JSON line per shape: samples/s, ms/step, memory (weights + LoRA + this shape's arena plan,
 // comparable with torch's max_memory_allocated; and the device's used memory), the arithmetic
 // floor of the step at --peak TFLOP/s, and a per-phase profile of one extra step (CUDA events).
@@ -23,6 +25,7 @@ const { values } = parseArgs({
     peak: { type: 'string', default: '790' },
     json: { type: 'string' },
     tag: { type: 'string', default: 'default' },
+    recompute: { type: 'boolean', default: false },
   },
 });
 const GiB = 2 ** 30;
@@ -65,7 +68,7 @@ for (const sh of values.shapes.split(',')) {
   const [B, S, T] = sh.split('x').map(Number);
   const batch = { inputIds: rand(B * S, 1), attentionMask: new Int32Array(B * S).fill(1), labels: rand(B * T, 2), batch: B, srcLen: S, tgtLen: T, train: true };
   const step = (i) => {
-    const r = model.forwardBackward({ ...batch, dropoutSeed: i });
+    const r = model.forwardBackward({ ...batch, dropoutSeed: i, recompute: values.recompute });
     engine.optimizerStep(model, { ...opt, step: i + 1 });
     model.zeroGrad();
     return r.loss;
@@ -85,7 +88,7 @@ for (const sh of values.shapes.split(',')) {
     const flops = stepFlops(B, S, T);
     const floorMs = (flops / (Number(values.peak) * 1e12)) * 1e3;
     out = {
-      kind: 'train', tag: values.tag, shape: sh, bs: B, src: S, tgt: T, samples_per_s: +((B * 1000) / ms).toFixed(2), ms_per_step: +ms.toFixed(2),
+      kind: 'train', tag: values.tag, recompute: values.recompute, flash: process.env.HUKUK_T5_FLASH !== '0', shape: sh, bs: B, src: S, tgt: T, samples_per_s: +((B * 1000) / ms).toFixed(2), ms_per_step: +ms.toFixed(2),
       peak_gib: +((mem.weights + mem.lora + mem.arenaPlan) / GiB).toFixed(3), weights_gib: +(mem.weights / GiB).toFixed(3),
       arena_gib: +(mem.arenaPlan / GiB).toFixed(3), device_used_gib: +(mem.deviceUsed / GiB).toFixed(3),
       tflop_per_step: +(flops / 1e12).toFixed(2), achieved_tflops: +(flops / ms / 1e9).toFixed(1), floor_ms: +floorMs.toFixed(2),

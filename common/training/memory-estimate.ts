@@ -7,7 +7,11 @@
 //     (model.cpp quantized_by_policy, blocksize 64, blocksize2 256), plus one fp32 dequant scratch
 //     the size of the largest quantized weight;
 //   - LoRA: one fp32 buffer of 4 regions (weights, grads, Adam m, Adam v);
-//   - activations: T5Cuda::layout(), replayed with the same 256-byte aligned bump allocator.
+//   - activations: T5Cuda::layout(), replayed with the same 256-byte aligned bump allocator: with
+//     or without activation recomputation (recompute: only each block's input and the LoRA h are
+//     kept, one block's activations live in a shared scratch), with the fused attention (bf16 on
+//     sm_80+, d_kv 64: a row log-sum-exp instead of the probabilities) or the unfused one, and the
+//     fused LoRA-dropout kernels (r <= 64, ops/lora.h) with their grad-A workspace.
 // Not counted (as in the engine's counters): the cuBLAS workspace, the CUDA context, allocator slack.
 // For device 'cpu' the same figures stand for host RAM; the CPU path keeps its activations in
 // per-step vectors rather than one arena, so there the activation figure is an approximation.
@@ -39,6 +43,11 @@ export interface MemoryEstimateInput {
   maxSourceLength: number;
   maxTargetLength: number;
   device: 'cuda' | 'cpu';
+  /** activation recomputation (the engine's `recompute` step option); default false */
+  recompute?: boolean;
+  /** fused (flash) attention; default: what the engine picks, compute bf16 with d_kv 64 (the GPU
+   * is taken to be sm_80+, which bf16 compute needs anyway); HUKUK_T5_FLASH=0 in the engine = false */
+  flash?: boolean;
 }
 
 export interface MemoryEstimate {
@@ -95,13 +104,34 @@ function quantizedByPolicy(kind: string, quantizeWo: boolean): boolean {
 /** The measuring pass of core/arena.h: offsets only, 256-byte aligned, max(n, 1) elements. */
 class MeasureArena {
   private used = 0;
+  private high = 0;
   take(elements: number, elemBytes = F32): void {
     const start = Math.ceil(this.used / ALIGN) * ALIGN;
     this.used = start + Math.max(elements, 1) * elemBytes;
+    this.high = Math.max(this.high, this.used);
   }
-  get highWater(): number {
+  mark(): number {
     return this.used;
   }
+  reset(mark: number): void {
+    this.used = mark;
+  }
+  get highWater(): number {
+    return this.high;
+  }
+}
+
+/** ops/lora.cu lora_grad_A_workspace_floats: split-M partial sums of the LoRA grad-A kernel. */
+export function loraGradAWorkspaceFloats(M: number, inF: number, r: number): number {
+  const chunk = 32; // kGaChunk
+  const cols = 64; // kGaCols
+  if (M <= chunk) return 0;
+  const colBlocks = Math.ceil(inF / cols);
+  let splits = Math.ceil(528 / colBlocks);
+  let rows = Math.ceil(M / splits);
+  rows = Math.ceil(rows / chunk) * chunk;
+  splits = Math.ceil(M / rows);
+  return splits > 1 ? splits * r * inF : 0;
 }
 
 function checkPositive(name: string, v: number): void {
@@ -142,6 +172,8 @@ export function estimateTrainingMemory(input: MemoryEstimateInput): MemoryEstima
       deqMax = Math.max(deqMax, n);
     } else weights += n * F32;
   }
+  // q,k,v (cross k,v) are dequantized side by side for their one batched product
+  if (nf4 && m.numLayers + m.numDecoderLayers > 0) deqMax = Math.max(deqMax, 3 * inner * d);
   weights += deqMax * F32; // NF4 dequantization scratch
 
   // ---- LoRA state (lora_to_device): A and B, times weights/grads/m/v
@@ -162,15 +194,18 @@ export function estimateTrainingMemory(input: MemoryEstimateInput): MemoryEstima
   const Mt = B * T;
   const Mx = Math.max(Ms, Mt);
   const reluInPlace = !m.gated;
+  const keep = !input.recompute;
+  const flash = input.flash ?? (input.device === 'cuda' && input.compute === 'bf16' && m.dKv === 64);
+  const loraFused = input.lora.r <= 64;
   const a = new MeasureArena();
   const block = (M: number, Tq: number, decoder: boolean): void => {
     a.take(M * d); a.take(M);
-    a.take(M * inner); a.take(M * inner); a.take(M * inner);
-    a.take(B * H * Tq * Tq); a.take(M * inner); a.take(M * d);
+    a.take(3 * M * inner); // q,k,v side by side
+    a.take(B * H * Tq * (flash ? 1 : Tq)); a.take(M * inner); a.take(M * d); // P (flash: log-sum-exp), ctx, x_mid
     if (decoder) {
       a.take(M * d); a.take(M);
-      a.take(M * inner); a.take(Ms * inner); a.take(Ms * inner);
-      a.take(B * H * T * S); a.take(M * inner); a.take(M * d);
+      a.take(M * inner); a.take(2 * Ms * inner);
+      a.take(B * H * T * (flash ? 1 : S)); a.take(M * inner); a.take(M * d);
     }
     a.take(M * d); a.take(M);
     a.take(M * ff);
@@ -179,35 +214,54 @@ export function estimateTrainingMemory(input: MemoryEstimateInput): MemoryEstima
   };
   for (let l = 0; l <= m.numLayers; ++l) {
     a.take(Ms * d);
-    if (l < m.numLayers) block(Ms, S, false);
+    if (l < m.numLayers && keep) block(Ms, S, false);
   }
   a.take(Ms); a.take(Ms * d); a.take(Ms * d);
   a.take(H * S * S);
   for (let l = 0; l <= m.numDecoderLayers; ++l) {
     a.take(Mt * d);
-    if (l < m.numDecoderLayers) block(Mt, T, true);
+    if (l < m.numDecoderLayers && keep) block(Mt, T, true);
   }
   a.take(Mt); a.take(Mt * d); a.take(Mt * d);
   a.take(H * T * T);
   a.take(Mt * m.vocabSize); // logits
   a.take(Mt);
-  for (const L of all) if (hasLora(L)) a.take((L.decoder && !(L.module === 'EncDecAttention' && (L.kind === 'k' || L.kind === 'v')) ? Mt : Ms) * input.lora.r);
+  let ws = 0;
+  for (const L of all)
+    if (hasLora(L)) {
+      const M = L.decoder && !(L.module === 'EncDecAttention' && (L.kind === 'k' || L.kind === 'v')) ? Mt : Ms;
+      a.take(M * input.lora.r); // LoRA h
+      if (loraFused) ws = Math.max(ws, loraGradAWorkspaceFloats(M, L.in, input.lora.r));
+    }
   const inMax = Math.max(d, inner, ff);
   const pMax = B * H * Math.max(S * S, T * T, T * S);
-  a.take(Mx * d); a.take(Mx * inner); a.take(Mx * inner);
-  a.take(Mx * inMax); a.take(Mx * rMax); a.take(pMax);
+  a.take(Mx * d);
+  if (!flash) { a.take(3 * Mx * inner); a.take(Mx * inner); a.take(pMax); }
+  if (loraFused) { if (ws) a.take(ws); } else a.take(Mx * inMax);
+  a.take(Mx * rMax);
   a.take(Ms); a.take(Ms); a.take(Mt); a.take(Mt); // int32 ids, mask, decoder ids, labels
   // backward
-  a.take(Mt * d); a.take(Ms * d); a.take(Mx * d); a.take(Mx * inner);
-  a.take(Mx * inner); a.take(Mx * inner); a.take(Mx * inner);
-  a.take(Mx * inner); a.take(Mx * inner); a.take(Mx * inner); a.take(Mx * inner); a.take(pMax);
-  a.take(Mx * ff); a.take(Mx * ff); a.take(Mx * ff); a.take(Mx * d);
+  a.take(Mt * d); a.take(Ms * d); a.take(Mx * d); a.take(Mx * inner); a.take(3 * Mx * inner);
+  if (flash) a.take(B * H * Math.max(S, T));
+  else { a.take(Mx * inner); a.take(3 * Mx * inner); a.take(pMax); }
+  a.take(Mx * ff);
+  if (m.gated) a.take(Mx * ff);
+  a.take(Mx * ff); a.take(Mx * d);
+  if (!keep) {
+    if (nf4 && m.numLayers + m.numDecoderLayers > 0) a.take(3 * inner * d); // NF4 q,k,v kept dequantized
+    if (nf4 && m.numDecoderLayers > 0) a.take(2 * inner * d); // cross k,v
+    const mark = a.mark(); // one block's scratch, the encoder's and the decoder's in the same memory
+    if (m.numLayers > 0) block(Ms, S, false);
+    a.reset(mark);
+    if (m.numDecoderLayers > 0) block(Mt, T, true);
+  }
   const activations = a.highWater;
 
   notes.push('CUDA context and cuBLAS workspace not included (add roughly 0.5–1 GiB)');
   if (!m.gated) notes.push('non-gated FFN taken as ReLU (activation computed in place)');
   if (input.device === 'cpu') notes.push('device cpu: host RAM; activations approximated by the GPU memory plan');
   if (input.compute === 'bf16' && input.device === 'cuda') notes.push('bf16 products use fp32 activations and weights in memory, as the engine does');
+  if (input.recompute) notes.push('activation recomputation: blocks recomputed in the backward (about one more forward of time)');
   return { weightsBytes: weights, loraBytes, activationsBytes: activations, totalBytes: weights + loraBytes + activations, notes };
 }
 

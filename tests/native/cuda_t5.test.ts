@@ -2,11 +2,15 @@
 // fixture (`hukuk parity --device cuda`), at fp32 (the CPU tolerances) and bf16 (issue 5's), and
 // against our own CPU graph for a training step with dropout on (the counter-based masks are the
 // same on both devices) followed by the trainer's AdamW on the device. Skipped without a GPU.
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Engine, T5Batch } from '../../native/index';
+import type { Engine, T5Batch, T5Model } from '../../native/index';
 import { checkFixture, fixtureDirs, loadParityEngine, relError } from '../../main/cli/commands/parity';
+import { estimateTrainingMemory, modelShapeFromConfig } from '../../common/training/memory-estimate';
+import { makeTinyT5 } from '../train/tiny-t5';
 
 const require = createRequire(import.meta.url);
 const { loadEngine } = require('../../native/index.cjs') as typeof import('../../native/index');
@@ -73,5 +77,117 @@ describe.skipIf(!gpu)('T5 on CUDA: a training step equals the CPU one', () => {
     expect(Math.abs(la - lb) / Math.abs(la), 'loss after the step').toBeLessThan(1e-4);
     cpu.dispose();
     cuda.dispose();
+  });
+});
+
+// ---- activation recomputation, fused attention (issue 5) ------------------------------------
+// recompute is a step option of forwardBackward/forward (not in T5Batch's type yet).
+type StepBatch = T5Batch & { recompute?: boolean };
+interface CudaMemory { weights: number; lora: number; arena: number; arenaPlan: number }
+const cudaMemory = (m: T5Model): CudaMemory => (engine as unknown as { t5CudaMemory(m: T5Model): CudaMemory }).t5CudaMemory(m);
+const allTargets = ['q', 'k', 'v', 'o', 'wi', 'wi_0', 'wi_1', 'wo'];
+
+function batchFor(V: number, B: number, S: number, T: number, seed: number): StepBatch {
+  const ids = Int32Array.from({ length: B * S }, (_, i) => 2 + ((i * 37 + seed) % (V - 2)));
+  // row b keeps S - b tokens (padding at the end), so key masks are exercised
+  const mask = Int32Array.from({ length: B * S }, (_, i) => (i % S < S - Math.min(S - 1, (i / S) | 0) ? 1 : 0));
+  const labels = Int32Array.from({ length: B * T }, (_, i) => (i % T === T - 1 && i > T ? -100 : 2 + ((i * 11 + seed) % (V - 2))));
+  return { inputIds: ids, attentionMask: mask, labels, batch: B, srcLen: S, tgtLen: T, train: true, dropoutSeed: 5 };
+}
+
+/** One training step from zeroed gradients: loss, every LoRA gradient, this shape's arena plan. */
+function stepOf(m: T5Model, b: StepBatch) {
+  m.zeroGrad();
+  const r = m.forwardBackward(b);
+  return { loss: r.loss, grads: m.loraTensors().map((t) => ({ name: t.name, grad: Float32Array.from(t.grad) })), arena: cudaMemory(m).arenaPlan };
+}
+
+function worstGrad(a: ReturnType<typeof stepOf>, b: ReturnType<typeof stepOf>): number {
+  const ref = new Map(a.grads.map((g) => [g.name, g.grad]));
+  let worst = 0;
+  for (const g of b.grads) worst = Math.max(worst, relError(g.grad, ref.get(g.name)!));
+  return worst;
+}
+
+function estimateArena(m: T5Model, b: StepBatch, o: { compute: 'fp32' | 'bf16'; quant: 'nf4' | 'none'; r: number; recompute: boolean; flash?: boolean }): number {
+  const shape = modelShapeFromConfig(m.config as Record<string, unknown>)!;
+  return estimateTrainingMemory({
+    model: shape, lora: { r: o.r, targets: allTargets }, quant: o.quant, quantizeWo: false, compute: o.compute,
+    batchSize: b.batch, maxSourceLength: b.srcLen, maxTargetLength: b.tgtLen, device: 'cuda', recompute: o.recompute, flash: o.flash,
+  }).activationsBytes;
+}
+
+describe('T5 on the CPU: the recompute option is accepted and changes nothing', () => {
+  it('padding fixture, dropout on', () => {
+    const m = engine.T5Model.load({ modelDir: join(fixtures, 'padding', 'model'), device: 'cpu' });
+    m.addLora({ r: 4, alpha: 8, dropout: 0.1, targets: ['q', 'v'], seed: 3 });
+    const b = batchFor(Number(m.config.vocab_size), 2, 6, 4, 1);
+    const a = m.forwardBackward({ ...b, recompute: false } as StepBatch);
+    const ga = m.loraTensors().map((t) => Float32Array.from(t.grad));
+    m.zeroGrad();
+    const c = m.forwardBackward({ ...b, recompute: true } as StepBatch);
+    expect(c.loss).toBe(a.loss);
+    m.loraTensors().forEach((t, i) => expect(Array.from(t.grad)).toEqual(Array.from(ga[i])));
+    m.dispose();
+  });
+});
+
+describe.skipIf(!gpu)('T5 on CUDA: activation recomputation', () => {
+  for (const [name, quant] of [['padding', 'nf4'], ['gated_gelu_untied', 'nf4'], ['unequal_depth', 'none'], ['relu_tied', 'nf4']] as const) {
+    it(`${name} (${quant}, fp32 compute, dropout on): same loss and LoRA grads, a smaller arena, as estimated`, () => {
+      const m = engine.T5Model.load({ modelDir: join(fixtures, name, 'model'), device: 'cuda', quant, compute: 'fp32' });
+      m.addLora({ r: 4, alpha: 8, dropout: 0.1, targets: allTargets, seed: 3 });
+      const b = batchFor(Number(m.config.vocab_size), 3, 9, 7, 2);
+      const off = stepOf(m, { ...b, recompute: false });
+      const on = stepOf(m, { ...b, recompute: true });
+      const again = stepOf(m, { ...b, recompute: false }); // the plan switches back
+      const estOff = estimateArena(m, b, { compute: 'fp32', quant, r: 4, recompute: false });
+      const estOn = estimateArena(m, b, { compute: 'fp32', quant, r: 4, recompute: true });
+      console.log(`  recompute ${name}: loss ${off.loss} / ${on.loss}; worst grad ${worstGrad(off, on)}; arena ${off.arena} -> ${on.arena} (estimate ${estOff} -> ${estOn})`);
+      expect(Math.abs(on.loss - off.loss) / Math.abs(off.loss), 'loss').toBeLessThanOrEqual(1e-6);
+      expect(worstGrad(off, on), 'grads').toBeLessThanOrEqual(1e-6);
+      expect(worstGrad(off, again), 'grads, recompute off again').toBe(0);
+      expect(off.grads.some((g) => g.grad.some((x) => x !== 0))).toBe(true);
+      expect(on.arena).toBeLessThan(off.arena);
+      expect(on.arena, 'arena (recompute) = memory-estimate').toBe(estOn);
+      expect(off.arena, 'arena = memory-estimate').toBe(estOff);
+      m.dispose();
+    });
+  }
+});
+
+describe.skipIf(!gpu)('T5 on CUDA: fused attention (bf16, d_kv 64)', () => {
+  it('fused vs unfused (HUKUK_T5_FLASH=0): loss, logits and LoRA grads within bf16 tolerance; recompute on top', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hukuk-flash-t5-'));
+    try {
+      makeTinyT5(dir, { vocabSize: 256, dModel: 128, dKv: 64, numHeads: 2, dFf: 256, numLayers: 2, numDecoderLayers: 2 }, 7);
+      const m = engine.T5Model.load({ modelDir: dir, device: 'cuda', quant: 'nf4', compute: 'bf16' });
+      m.addLora({ r: 8, alpha: 16, dropout: 0.1, targets: ['q', 'k', 'v', 'o'], seed: 3 });
+      const b = batchFor(256, 4, 40, 24, 3);
+      const logitsOf = () => m.forward({ ...b, train: false, wantLogits: true }).logits!;
+      process.env.HUKUK_T5_FLASH = '0';
+      const unfused = stepOf(m, b);
+      const logitsUnfused = logitsOf();
+      delete process.env.HUKUK_T5_FLASH;
+      const fused = stepOf(m, b);
+      const logitsFused = logitsOf();
+      const fusedRecompute = stepOf(m, { ...b, recompute: true });
+      const est = (flash: boolean, recompute: boolean) => estimateArena(m, b, { compute: 'bf16', quant: 'nf4', r: 8, recompute, flash });
+      console.log(`  flash: loss ${unfused.loss} / ${fused.loss} / ${fusedRecompute.loss}; grads ${worstGrad(unfused, fused)}, recompute ${worstGrad(fused, fusedRecompute)}; logits ${relError(logitsFused, logitsUnfused)}; arena ${unfused.arena} -> ${fused.arena} -> ${fusedRecompute.arena} (estimate ${est(false, false)} -> ${est(true, false)} -> ${est(true, true)})`);
+      expect(Math.abs(fused.loss - unfused.loss) / Math.abs(unfused.loss), 'loss').toBeLessThan(1e-2);
+      expect(relError(logitsFused, logitsUnfused), 'logits').toBeLessThan(1e-2);
+      expect(worstGrad(unfused, fused), 'grads').toBeLessThan(3e-2);
+      // flash's dQ sums with atomics: recompute agrees to rounding, not bit for bit
+      expect(Math.abs(fusedRecompute.loss - fused.loss) / Math.abs(fused.loss), 'loss (recompute)').toBeLessThan(1e-5);
+      expect(worstGrad(fused, fusedRecompute), 'grads (recompute)').toBeLessThan(1e-3);
+      expect(fused.arena, 'no probabilities stored').toBeLessThan(unfused.arena);
+      expect(unfused.arena).toBe(est(false, false));
+      expect(fused.arena).toBe(est(true, false));
+      expect(fusedRecompute.arena).toBe(est(true, true));
+      m.dispose();
+    } finally {
+      delete process.env.HUKUK_T5_FLASH;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

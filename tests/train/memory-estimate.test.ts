@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { estimateTrainingMemory, modelShapeFromConfig, nf4Bytes, type MemoryEstimateInput } from '../../common/training/memory-estimate';
+import { estimateTrainingMemory, loraGradAWorkspaceFloats, modelShapeFromConfig, nf4Bytes, type MemoryEstimateInput } from '../../common/training/memory-estimate';
 
 const GiB = 1024 ** 3;
 const resultsFile = path.resolve(__dirname, '../../bench/gpu/results/h200-2026-11-27-final-ours.jsonl');
@@ -27,13 +27,17 @@ const flagship = (bs: number, src: number, tgt: number): MemoryEstimateInput => 
   device: 'cuda',
 });
 
+// Those counters were taken before the fused attention, the fused LoRA-dropout kernels and the
+// batched q,k,v product (2026-11-28) changed the plan (unfused attention: -0.6 % at 16x64x128,
+// -0.3 % at 512); tests/native/cuda_t5.test.ts checks the estimate byte for byte against the
+// engine's plan on the GPU, with and without recompute and the fused attention.
 describe('estimateTrainingMemory vs the CUDA engine (H200, bench/gpu/results)', () => {
   it('has the three measured shapes', () => {
     expect(measured.map((r) => `${r.bs}x${r.src}x${r.tgt}`).sort()).toEqual(['16x512x512', '16x64x128', '8x512x512']);
   });
   for (const r of measured) {
     it(`${r.bs}x${r.src}x${r.tgt}: total, weights and arena within 1 % (the brief asked 10 %)`, () => {
-      const e = estimateTrainingMemory(flagship(r.bs, r.src, r.tgt));
+      const e = estimateTrainingMemory({ ...flagship(r.bs, r.src, r.tgt), flash: false });
       const rel = (est: number, meas: number) => Math.abs(est / GiB - meas) / meas;
       expect(rel(e.totalBytes, r.peak_gib)).toBeLessThan(0.01);
       expect(rel(e.weightsBytes, r.weights_gib)).toBeLessThan(0.01);
@@ -79,6 +83,36 @@ describe('estimateTrainingMemory scaling', () => {
   });
   it('rejects nonsense', () => {
     expect(() => estimateTrainingMemory({ ...flagship(1, 8, 8), batchSize: -1 })).toThrow(RangeError);
+  });
+});
+
+describe('estimateTrainingMemory: recomputation and fused attention', () => {
+  const arena = (bs: number, src: number, tgt: number, o: { recompute?: boolean; flash?: boolean }) =>
+    estimateTrainingMemory({ ...flagship(bs, src, tgt), ...o }).activationsBytes;
+  it('recompute keeps a fraction of the arena (16x512x512: under 1/8; 16x64x128: under 1/5)', () => {
+    expect(arena(16, 512, 512, { recompute: true, flash: false })).toBeLessThan(arena(16, 512, 512, { flash: false }) / 8);
+    expect(arena(16, 64, 128, { recompute: true, flash: false })).toBeLessThan(arena(16, 64, 128, { flash: false }) / 5);
+    expect(arena(16, 64, 128, {})).toBe(arena(16, 64, 128, { recompute: false }));
+  });
+  it('the fused attention is the bf16 default with d_kv 64 and drops the probabilities', () => {
+    expect(arena(16, 512, 512, {})).toBe(arena(16, 512, 512, { flash: true }));
+    expect(arena(16, 512, 512, { flash: true })).toBeLessThan(arena(16, 512, 512, { flash: false }) * 0.6);
+    const fp32 = { ...flagship(16, 512, 512), compute: 'fp32' as const };
+    expect(estimateTrainingMemory(fp32).activationsBytes).toBe(arena(16, 512, 512, { flash: false }));
+    const dkv32 = { ...flagship(4, 64, 64), model: { ...flagship(4, 64, 64).model, dKv: 32 } };
+    expect(estimateTrainingMemory(dkv32).activationsBytes).toBe(estimateTrainingMemory({ ...dkv32, flash: false }).activationsBytes);
+  });
+  it('weights and LoRA state do not depend on either', () => {
+    const a = estimateTrainingMemory({ ...flagship(8, 128, 128), recompute: true });
+    const b = estimateTrainingMemory({ ...flagship(8, 128, 128), flash: false });
+    expect(a.weightsBytes).toBe(b.weightsBytes);
+    expect(a.loraBytes).toBe(b.loraBytes);
+  });
+  it("the fused LoRA grad-A workspace follows ops/lora.cu's split plan", () => {
+    expect(loraGradAWorkspaceFloats(32, 768, 16)).toBe(0); // one chunk: no split
+    // 768 columns = 12 column blocks -> 44 splits of 32 rows at M = 1408
+    expect(loraGradAWorkspaceFloats(1408, 768, 16)).toBe(44 * 16 * 768);
+    expect(loraGradAWorkspaceFloats(8192, 3072, 16)).toBeGreaterThan(0);
   });
 });
 

@@ -41,6 +41,9 @@ const float* encode(T5Impl&, const int32_t*, const int32_t*, int, int, bool) { n
 #include "cuda/cublas_loader.h"
 #include "nf4/nf4_cuda.h"
 #include "ops/attention.h"
+#include "ops/flash_attention.h"
+#include "ops/lora.h"
+#include "ops/residual.h"
 #include "ops/ops_cuda.h"
 #include "t5/impl.h"
 
@@ -177,6 +180,10 @@ class T5Cuda {
   std::vector<Acts> ea, da;
   Acts ea_scr, da_scr;       // recompute: one block's activations (encoder / decoder; same memory)
   float *deq_self = nullptr, *deq_cross = nullptr;  // recompute: NF4 q,k,v / cross k,v kept dequantized
+  bool flash = false;           // this plan's attention runs on the fused kernels (ops/flash_attention.h)
+  bool lora_fused = true;       // this plan's LoRA dropout products run on ops/lora.h's kernels
+  bool lora_unfused_env = false;  // HUKUK_T5_FUSED_LORA=0 (A/B)
+  float *lora_ws = nullptr, *flash_scratch = nullptr;
   float *enc_fin_rstd = nullptr, *enc_fin_n = nullptr, *enc_out = nullptr, *dec_fin_rstd = nullptr,
         *dec_fin_n = nullptr, *dec_seq = nullptr, *logits = nullptr, *enc_bias = nullptr, *dec_bias = nullptr,
         *loss_rows = nullptr;
@@ -201,6 +208,7 @@ class T5Cuda {
     hukuk::cuda::cublas();  // fail early (ENGINE_NO_CUBLAS) rather than at the first step
     prof.on = std::getenv("HUKUK_T5_PROFILE") != nullptr;
     graphs_ok = !(std::getenv("HUKUK_T5_GRAPHS") && std::string(std::getenv("HUKUK_T5_GRAPHS")) == "0");
+    lora_unfused_env = std::getenv("HUKUK_T5_FUSED_LORA") && std::string(std::getenv("HUKUK_T5_FUSED_LORA")) == "0";
     HUKUK_CUDA_CHECK(cudaStreamCreate(&s));
     scalars.resize(2);
     d_seed = reinterpret_cast<uint64_t*>(scalars.get());
@@ -408,12 +416,13 @@ class T5Cuda {
     const size_t Ms = size_t(sh.B) * sh.S, d = c.d_model, inner = c.inner_dim(), ff = c.d_ff, H = c.num_heads;
     auto f = [&](size_t n) { return take<float>(ar, n); };
     a.n1 = f(M * d); a.rstd1 = f(M);
+    // fused attention: q,k,v stay in rows layout, and the row log-sum-exp [B, H, Tq] replaces P
     a.qh = f(3 * M * inner); a.kh = a.qh + M * inner; a.vh = a.kh + M * inner;
-    a.P = f(size_t(sh.B) * H * Tq * Tq); a.ctx = f(M * inner); a.x_mid = f(M * d);
+    a.P = f(size_t(sh.B) * H * Tq * (flash ? 1 : Tq)); a.ctx = f(M * inner); a.x_mid = f(M * d);
     if (decoder) {
       a.nc = f(M * d); a.rstdc = f(M);
       a.cqh = f(M * inner); a.ckh = f(2 * Ms * inner); a.cvh = a.ckh + Ms * inner;
-      a.cP = f(size_t(sh.B) * H * sh.T * sh.S); a.cctx = f(M * inner); a.x_mid2 = f(M * d);
+      a.cP = f(size_t(sh.B) * H * sh.T * (flash ? 1 : sh.S)); a.cctx = f(M * inner); a.x_mid2 = f(M * d);
     }
     a.n3 = f(M * d); a.rstd3 = f(M);
     a.pre0 = f(M * ff); a.pre1 = c.is_gated ? f(M * ff) : nullptr;
@@ -426,7 +435,10 @@ class T5Cuda {
   // the blocks' inputs (x_in) and the LoRA h stay; a block's activations live in one scratch
   // (the encoder's and the decoder's share memory: they are never live at once), refilled by
   // the backward's re-run of that block. common/training/memory-estimate.ts mirrors this.
-  void layout(Arena& ar, const Shape& sh, bool backward, bool keep) {
+  void layout(Arena& ar, const Shape& sh, bool backward, bool keep, bool use_flash) {
+    flash = use_flash;
+    lora_fused = !lora_unfused_env;
+    for (DLora* lo : loras) lora_fused = lora_fused && lo->r <= 64;  // ops/lora.h's kernels take r <= 64
     const T5Config& c = I.cfg;
     const size_t Ms = size_t(sh.B) * sh.S, Mt = size_t(sh.B) * sh.T, Mx = std::max(Ms, Mt);
     const size_t d = c.d_model, inner = c.inner_dim(), ff = c.d_ff, H = c.num_heads;
@@ -447,20 +459,30 @@ class T5Cuda {
     dec_bias = f(H * sh.T * sh.T);
     logits = f(Mt * c.vocab_size);
     loss_rows = f(Mt);
-    size_t rmax = 1, inmax = std::max({d, inner, ff});
+    size_t rmax = 1, inmax = std::max({d, inner, ff}), ws = 0;
     for (DLin* L : all_linears())
       if (L->lora) {
+        const size_t M = L->enc_rows ? Ms : Mt;
         rmax = std::max(rmax, size_t(L->lora->r));
-        L->lora->h = backward ? f((L->enc_rows ? Ms : Mt) * L->lora->r) : nullptr;  // read by the backward only
+        L->lora->h = backward ? f(M * L->lora->r) : nullptr;  // read by the backward only
+        if (lora_fused) ws = std::max(ws, oc::lora_grad_A_workspace_floats(int(M), L->in, L->lora->r));
       }
     const size_t pmax = size_t(sh.B) * H * std::max({size_t(sh.S) * sh.S, size_t(sh.T) * sh.T, size_t(sh.T) * sh.S});
-    tmp_d = f(Mx * d); tmp_qkv = f(3 * Mx * inner); tmp_ctxh = f(Mx * inner);
-    tmp_lora_x = f(Mx * inmax); tmp_r = f(Mx * rmax); tmp_pd = f(pmax);
+    tmp_d = f(Mx * d);
+    tmp_qkv = tmp_ctxh = tmp_pd = tmp_lora_x = lora_ws = nullptr;
+    if (!flash) { tmp_qkv = f(3 * Mx * inner); tmp_ctxh = f(Mx * inner); tmp_pd = f(pmax); }
+    if (lora_fused) lora_ws = ws ? f(ws) : nullptr;
+    else tmp_lora_x = f(Mx * inmax);
+    tmp_r = f(Mx * rmax);
     d_ids = take<int32_t>(ar, Ms); d_mask = take<int32_t>(ar, Ms);
     d_dec_ids = take<int32_t>(ar, Mt); d_labels = take<int32_t>(ar, Mt);
     if (backward) {
-      g_dec = f(Mt * d); g_enc = f(Ms * d); g_d = f(Mx * d); g_inner = f(Mx * inner);
-      g_qkv = f(3 * Mx * inner); gh_ctx = f(Mx * inner); gh_qkv = f(3 * Mx * inner); g_dp = f(pmax);
+      g_dec = f(Mt * d); g_enc = f(Ms * d); g_d = f(Mx * d); g_inner = f(Mx * inner); g_qkv = f(3 * Mx * inner);
+      if (flash) {
+        flash_scratch = f(size_t(sh.B) * H * std::max(sh.S, sh.T));
+      } else {
+        gh_ctx = f(Mx * inner); gh_qkv = f(3 * Mx * inner); g_dp = f(pmax);
+      }
       g_ff0 = f(Mx * ff); g_ff1 = c.is_gated ? f(Mx * ff) : nullptr; g_ffh = f(Mx * ff); g_n = f(Mx * d);
     }
     deq_self = deq_cross = nullptr;
@@ -475,12 +497,13 @@ class T5Cuda {
     }
   }
 
-  void plan(const Shape& sh, bool backward, bool recompute) {
+  void plan(const Shape& sh, bool backward, bool recompute, bool use_flash) {
     const bool keep = backward && !recompute;
-    // a forward reuses any plan of its shape; a backward needs one made for it, in its mode
-    if (planned == sh && (backward ? planned_bwd && planned_keep == keep : true)) return;
+    // a forward reuses any plan of its shape and attention kind; a backward needs one made for
+    // it, in its mode
+    if (planned == sh && flash == use_flash && (backward ? planned_bwd && planned_keep == keep : true)) return;
     Arena measure;
-    layout(measure, sh, backward, keep);
+    layout(measure, sh, backward, keep, use_flash);
     const size_t need = measure.high_water();
     // grow when too small, shrink when under half used (a smaller shape bucket after a larger one)
     if (need > arena_buf.size() || need < arena_buf.size() / 2) {
@@ -489,7 +512,7 @@ class T5Cuda {
     }
     drop_graphs();  // captured pointers are the old plan's
     Arena real(arena_buf.get(), arena_buf.size());
-    layout(real, sh, backward, keep);
+    layout(real, sh, backward, keep, use_flash);
     arena_high = std::max(arena_high, need);
     arena_plan = need;
     planned = sh;
@@ -505,6 +528,18 @@ class T5Cuda {
     Acts a = decoder ? da_scr : ea_scr;
     a.x_in = v[l].x_in;
     return a;
+  }
+
+  // The fused attention serves bf16 compute on sm_80+ (flash_supported); HUKUK_T5_FLASH=0 turns it
+  // off (A/B). fp32 compute keeps the exact unfused path (parity at the CPU tolerances).
+  bool want_flash(const Shape& sh) {
+    if (prec != oc::Precision::BF16) return false;
+    const char* e = std::getenv("HUKUK_T5_FLASH");
+    if (e && std::string(e) == "0") return false;
+    const Ctx st{false, true, d_seed};
+    const int dk = I.cfg.d_kv;
+    return oc::flash_supported(self_args(sh, false, st, 0), dk) && oc::flash_supported(self_args(sh, true, st, 0), dk) &&
+           oc::flash_supported(cross_args(sh, st, 0), dk);
   }
 
   // ---------------------------------------------------------------- Linear (+ LoRA)
@@ -547,14 +582,18 @@ class T5Cuda {
   void lora_fwd(DLin& L, const float* x, int M, float* y, const Ctx& st, uint64_t site, bool save_h) {
     if (!st.use_lora || !L.lora) return;
     DLora& lo = *L.lora;
-    const float* xd = x;
     const float p = st.train ? lo.dropout : 0.f;
-    if (p > 0.f) {
-      oc::dropout_forward(x, tmp_lora_x, int64_t(M) * L.in, p, st.seed, site, s);
-      xd = tmp_lora_x;
-    }
     float* h = save_h ? lo.h : tmp_r;
-    oc::linear_xwt(s, lora_prec, xd, lo.A, h, M, lo.r, L.in);
+    if (p > 0.f && lora_fused) {
+      oc::lora_down(x, lo.A, h, M, L.in, lo.r, p, st.seed, site, s);  // dropout regenerated in the kernel
+    } else {
+      const float* xd = x;
+      if (p > 0.f) {
+        oc::dropout_forward(x, tmp_lora_x, int64_t(M) * L.in, p, st.seed, site, s);
+        xd = tmp_lora_x;
+      }
+      oc::linear_xwt(s, lora_prec, xd, lo.A, h, M, lo.r, L.in);
+    }
     oc::linear_xwt(s, lora_prec, h, lo.B, y, M, L.out, lo.r, lo.scale, 1.f);
   }
 
@@ -571,14 +610,19 @@ class T5Cuda {
     if (!st.use_lora || !L.lora) return;
     DLora& lo = *L.lora;
     const float p = st.train ? lo.dropout : 0.f;
+    // gB += scale * dyᵀ h ; dh = scale * dy B ; gA += dhᵀ xd ; dx += dh A
+    oc::gemm(s, lora_prec, true, false, L.out, lo.r, M, lo.scale, dy, L.out, 0, lo.h, lo.r, 0, 1.f, lo.gB, lo.r, 0);
+    oc::gemm(s, lora_prec, false, false, M, lo.r, L.out, lo.scale, dy, L.out, 0, lo.B, lo.r, 0, 0.f, tmp_r, lo.r, 0);
+    if (p > 0.f && lora_fused) {  // the dropout mask regenerated inside the kernels (ops/lora.h)
+      oc::lora_grad_A(tmp_r, x, lo.gA, M, L.in, lo.r, p, st.seed, site, true, lora_ws, s);
+      if (dx) oc::lora_dx(tmp_r, lo.A, dx, M, L.in, lo.r, p, st.seed, site, true, s);
+      return;
+    }
     const float* xd = x;
     if (p > 0.f) {
       oc::dropout_forward(x, tmp_lora_x, int64_t(M) * L.in, p, st.seed, site, s);
       xd = tmp_lora_x;
     }
-    // gB += scale * dyᵀ h ; dh = scale * dy B ; gA += dhᵀ xd ; dx += dh A
-    oc::gemm(s, lora_prec, true, false, L.out, lo.r, M, lo.scale, dy, L.out, 0, lo.h, lo.r, 0, 1.f, lo.gB, lo.r, 0);
-    oc::gemm(s, lora_prec, false, false, M, lo.r, L.out, lo.scale, dy, L.out, 0, lo.B, lo.r, 0, 0.f, tmp_r, lo.r, 0);
     oc::gemm(s, lora_prec, true, false, lo.r, L.in, M, 1.f, tmp_r, lo.r, 0, xd, L.in, 0, 1.f, lo.gA, L.in, 0);
     if (dx) {
       if (p > 0.f) {
@@ -596,9 +640,14 @@ class T5Cuda {
 
   // ---------------------------------------------------------------- attention
   // Q/K/V come in heads layout; ctx rows out. P: saved probabilities [B,H,Tq,Tk].
+  // With the fused kernels (flash): Q/K/V in rows layout and P holds the row log-sum-exp.
   void attention_fwd(const oc::SoftmaxArgs& a, const float* qh, const float* kh, const float* vh, float* P,
                      float* ctx_rows) {
     const int dk = I.cfg.d_kv, BH = a.B * a.H;
+    if (flash) {
+      oc::flash_attention_forward(a, dk, qh, kh, vh, ctx_rows, P, s);
+      return;
+    }
     oc::gemm(s, prec, false, true, a.Tq, a.Tk, dk, 1.f, qh, dk, (long long)a.Tq * dk, kh, dk, (long long)a.Tk * dk,
              0.f, P, a.Tk, (long long)a.Tq * a.Tk, BH);
     oc::softmax_forward(a, P, tmp_pd, s);
@@ -610,9 +659,16 @@ class T5Cuda {
 
   // dctx rows in; dQ/dK/dV rows out (written) at g_rows = [dQ (Tq rows), dK (Tk rows), dV (Tk rows)]
   void attention_bwd(const oc::SoftmaxArgs& a, const float* qh, const float* kh, const float* vh, const float* P,
-                     const float* dctx_rows, float* g_rows) {
+                     const float* ctx_rows, const float* dctx_rows, float* g_rows) {
     const int dk = I.cfg.d_kv, BH = a.B * a.H;
     const long long sq = (long long)a.Tq * dk, sk = (long long)a.Tk * dk, sp = (long long)a.Tq * a.Tk;
+    if (flash) {
+      float* dq = g_rows;
+      float* dkr = dq + size_t(BH) * sq;
+      oc::flash_attention_backward(a, dk, qh, kh, vh, ctx_rows, P, dctx_rows, dq, dkr, dkr + size_t(BH) * sk,
+                                   flash_scratch, s);
+      return;
+    }
     float* gh_q = gh_qkv;
     float* gh_k = gh_q + size_t(BH) * sq;
     float* gh_v = gh_k + size_t(BH) * sk;
@@ -667,14 +723,15 @@ class T5Cuda {
     const int B = planned.B, H = I.cfg.num_heads, dk = I.cfg.d_kv;
     const int out = Ls[0]->out, in = Ls[0]->in;
     const long long so = (long long)M * out;
+    float* y = flash ? heads : tmp_qkv;  // the fused attention reads rows: no permute
     if (fused) {
       const float* W = group_weights(Ls, n, region, false);
-      oc::gemm(s, prec, false, true, M, out, in, 1.f, x, in, 0, W, in, (long long)out * in, 0.f, tmp_qkv, out, so, n);
+      oc::gemm(s, prec, false, true, M, out, in, 1.f, x, in, 0, W, in, (long long)out * in, 0.f, y, out, so, n);
     } else {
-      for (int i = 0; i < n; ++i) oc::linear_xwt(s, prec, x, weight(*Ls[i]), tmp_qkv + i * so, M, out, in);
+      for (int i = 0; i < n; ++i) oc::linear_xwt(s, prec, x, weight(*Ls[i]), y + i * so, M, out, in);
     }
-    for (int i = 0; i < n; ++i) lora_fwd(*Ls[i], x, M, tmp_qkv + i * so, st, lsite(*Ls[i], stack, layer), save);
-    oc::rows_to_heads(tmp_qkv, heads, n * B, H, T, dk, s);
+    for (int i = 0; i < n; ++i) lora_fwd(*Ls[i], x, M, y + i * so, st, lsite(*Ls[i], stack, layer), save);
+    if (!flash) oc::rows_to_heads(tmp_qkv, heads, n * B, H, T, dk, s);
   }
 
   void self_attn_fwd(DBlock& b, const Acts& a, int M, int T, bool decoder, const Shape& sh, const Ctx& st, int l,
@@ -687,8 +744,7 @@ class T5Cuda {
     projections(qkv, 3, b.qkv_fused, a.n1, M, T, a.qh, deq_self, st, stack, l, save);
     attention_fwd(self_args(sh, decoder, st, l), a.qh, a.kh, a.vh, a.P, a.ctx);
     linear_fwd(b.o, a.ctx, M, tmp_d, st, lsite(b.o, stack, l), save);
-    oc::dropout_forward(tmp_d, tmp_d, int64_t(M) * d, p, st.seed, site_of(stack, l, kSelfRes), s);
-    oc::add(a.x_mid, a.x_in, tmp_d, int64_t(M) * d, s);
+    oc::dropout_add(a.x_in, tmp_d, a.x_mid, int64_t(M) * d, p, st.seed, site_of(stack, l, kSelfRes), s);
   }
 
   void cross_attn_fwd(DBlock& b, const Acts& a, const Shape& sh, const Ctx& st, int l, bool save) {
@@ -702,8 +758,7 @@ class T5Cuda {
     projections(kv, 2, b.ckv_fused, enc_out, Ms, sh.S, a.ckh, deq_cross, st, 1, l, save);
     attention_fwd(cross_args(sh, st, l), a.cqh, a.ckh, a.cvh, a.cP, a.cctx);
     linear_fwd(b.co, a.cctx, Mt, tmp_d, st, lsite(b.co, 1, l), save);
-    oc::dropout_forward(tmp_d, tmp_d, int64_t(Mt) * d, p, st.seed, site_of(1, l, kCrossRes), s);
-    oc::add(a.x_mid2, a.x_mid, tmp_d, int64_t(Mt) * d, s);
+    oc::dropout_add(a.x_mid, tmp_d, a.x_mid2, int64_t(Mt) * d, p, st.seed, site_of(1, l, kCrossRes), s);
   }
 
   // rerun: a recompute pass before the block's backward, which needs everything up to the FFN's
@@ -726,8 +781,7 @@ class T5Cuda {
     oc::dropout_forward(a.hff, a.hff, nff, p, st.seed, site_of(stack, l, kFfAct), s);
     if (rerun) return;
     linear_fwd(b.wo, a.hff, M, tmp_d, st, lsite(b.wo, stack, l), save);
-    oc::dropout_forward(tmp_d, tmp_d, int64_t(M) * d, p, st.seed, site_of(stack, l, kFfRes), s);
-    oc::add(x_after, x_before, tmp_d, int64_t(M) * d, s);
+    oc::dropout_add(x_before, tmp_d, x_after, int64_t(M) * d, p, st.seed, site_of(stack, l, kFfRes), s);
   }
 
   // One block's forward: x_out = block(a.x_in). A rerun saves no LoRA h (the forward's are kept)
@@ -810,7 +864,7 @@ class T5Cuda {
     const float p = st.train ? c.dropout_rate : 0.f;
     oc::dropout_backward(g, g_d, int64_t(M) * c.d_model, p, st.seed, site_of(stack, l, kSelfRes), false, s);
     linear_bwd(b.o, a.ctx, g_d, M, g_inner, false, st, lsite(b.o, stack, l));
-    attention_bwd(self_args(sh, decoder, st, l), a.qh, a.kh, a.vh, a.P, g_inner, g_qkv);
+    attention_bwd(self_args(sh, decoder, st, l), a.qh, a.kh, a.vh, a.P, a.ctx, g_inner, g_qkv);
     DLin* qkv[3] = {&b.q, &b.k, &b.v};
     projections_bwd(qkv, 3, b.qkv_fused, a.n1, M, g_qkv, g_n, false, deq_self, st, stack, l);
     oc::rmsnorm_backward(a.x_in, b.ln_self, a.rstd1, g_n, g, M, c.d_model, true, s);
@@ -852,7 +906,7 @@ class T5Cuda {
       // cross-attention
       oc::dropout_backward(g_dec, g_d, int64_t(Mt) * d, p, st.seed, site_of(1, l, kCrossRes), false, s);
       linear_bwd(b.co, a.cctx, g_d, Mt, g_inner, false, st, lsite(b.co, 1, l));
-      attention_bwd(cross_args(sh, st, l), a.cqh, a.ckh, a.cvh, a.cP, g_inner, g_qkv);
+      attention_bwd(cross_args(sh, st, l), a.cqh, a.ckh, a.cvh, a.cP, a.cctx, g_inner, g_qkv);
       linear_bwd(b.cq, a.nc, g_qkv, Mt, g_n, false, st, lsite(b.cq, 1, l));
       DLin* kv[2] = {&b.ck, &b.cv};
       projections_bwd(kv, 2, b.ckv_fused, enc_out, Ms, g_qkv + size_t(Mt) * c.inner_dim(), need_enc ? g_enc : nullptr,
@@ -967,7 +1021,7 @@ class T5Cuda {
                   "input id " + std::to_string(ids[i]) + " at position " + std::to_string(i) + " is outside the vocabulary");
     std::vector<int32_t> m(static_cast<size_t>(Ms), 1);
     if (mask) std::memcpy(m.data(), mask, sizeof(int32_t) * size_t(Ms));
-    if (!(planned == sh)) plan(sh, false, false);
+    plan(sh, false, false, want_flash(sh));
     HUKUK_CUDA_CHECK(cudaMemcpyAsync(d_ids, ids, sizeof(int32_t) * Ms, cudaMemcpyHostToDevice, s));
     HUKUK_CUDA_CHECK(cudaMemcpyAsync(d_mask, m.data(), sizeof(int32_t) * Ms, cudaMemcpyHostToDevice, s));
     if (!(bias_shape == sh)) {
@@ -1028,14 +1082,14 @@ class T5Cuda {
                                                " is outside the vocabulary (0.." + std::to_string(c.vocab_size - 1) + ")");
         ++count;
       }
-    plan(sh, backward, o.recompute);
-    prof.on = std::getenv("HUKUK_T5_PROFILE") != nullptr;
     if (const char* e = std::getenv("HUKUK_T5_GEMM")) {  // benchmark experiments: fp32 | bf16 | tf32
       const std::string v = e;
       const oc::Precision p = v == "tf32" ? oc::Precision::TF32 : v == "fp32" ? oc::Precision::F32 : oc::Precision::BF16;
       if (p != prec) drop_graphs();
       prec = p;
     }
+    plan(sh, backward, o.recompute, want_flash(sh));
+    prof.on = std::getenv("HUKUK_T5_PROFILE") != nullptr;
     prof.mark("start", s);
     HUKUK_CUDA_CHECK(cudaMemcpyAsync(d_ids, bt.input_ids, sizeof(int32_t) * Ms, cudaMemcpyHostToDevice, s));
     HUKUK_CUDA_CHECK(cudaMemcpyAsync(d_mask, mask.data(), sizeof(int32_t) * Ms, cudaMemcpyHostToDevice, s));
