@@ -7,7 +7,7 @@
 #include <string>
 
 #include "core/cuda_runtime.h"
-#include "ops/dropout_cuda.cuh"
+#include "ops/lora.cuh"
 #include "ops/lora.h"
 
 namespace hukuk::ops::cuda {
@@ -15,23 +15,6 @@ namespace hukuk::ops::cuda {
 namespace {
 
 constexpr int kThreads = 256;
-
-// Dropout as the element's multiplier; the seed is read once per thread from device memory.
-struct Drop {
-  float p, scale;
-  uint64_t seed, site;
-  __device__ __forceinline__ float apply(float v, uint64_t i) const {
-    return (p <= 0.f || dropout_keep_d(seed, site, i, p)) ? v * scale : 0.f;
-  }
-};
-__device__ __forceinline__ Drop make_drop(float p, const uint64_t* seedp, uint64_t site) {
-  Drop d;
-  d.p = p;
-  d.scale = p > 0.f ? 1.f / (1.f - p) : 1.f;
-  d.seed = p > 0.f ? *seedp : 0;
-  d.site = site;
-  return d;
-}
 
 void check_sizes(const char* fn, int M, int in, int r) {
   HUKUK_CHECK(M >= 0 && in >= 1 && r >= 1 && r <= 64, "ENGINE_INVALID_ARG",
@@ -41,53 +24,65 @@ void check_sizes(const char* fn, int M, int in, int r) {
 int padded_rank(int r) { return r <= 8 ? 8 : r <= 16 ? 16 : r <= 32 ? 32 : 64; }
 
 // ------------------------------------------------------------------------------ lora_down
-// Block: 8 warps, each owning ROWS rows; the block walks k in tiles of 128 columns, staging
-// A[:, tile] in shared memory (shared by all its rows). Lane l handles columns l, l+32, l+64,
-// l+96 of the tile, keeps ROWS x RP partial sums, and the warp sums them by butterfly at the end.
+// Each warp owns ROWS rows and walks k in tiles of 128 columns: lane l takes columns l, l+32,
+// l+64, l+96 of the tile, keeps ROWS x RP partial sums, and the warp adds them by butterfly at
+// the end. A is read straight from global memory (coalesced, and hot in L1/L2: every warp of
+// the GPU reads the same r x in floats), so warps never wait on each other; the next tile of x is
+// loaded into registers while the current one is hashed and multiplied.
 constexpr int kDownTile = 128;
 
+template <int ROWS>
+__device__ __forceinline__ void load_x_tile(float (&xv)[ROWS][4], const float* __restrict__ x, int row0, int M,
+                                            int in, int k0, int lane) {
+#pragma unroll
+  for (int rr = 0; rr < ROWS; ++rr)
+#pragma unroll
+    for (int t = 0; t < 4; ++t) {
+      const int m = row0 + rr, k = k0 + lane + 32 * t;
+      xv[rr][t] = (m < M && k < in) ? __ldg(x + int64_t(m) * in + k) : 0.f;
+    }
+}
+
 template <int RP, int ROWS>
-__global__ void __launch_bounds__(kThreads) lora_down_kernel(const float* __restrict__ x, const float* __restrict__ A,
-                                                             float* __restrict__ h, int M, int in, int r, float p,
-                                                             const uint64_t* seedp, uint64_t site) {
-  __shared__ float As[RP][kDownTile];
-  const Drop drop = make_drop(p, seedp, site);
+__global__ void __launch_bounds__(kThreads, 2) lora_down_kernel(const float* __restrict__ x,
+                                                                const float* __restrict__ A, float* __restrict__ h,
+                                                                int M, int in, int r, float p, const uint64_t* seedp,
+                                                                uint64_t site) {
+  const DropMask drop = make_drop_mask(p, seedp, site);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int row0 = (blockIdx.x * (kThreads / 32) + warp) * ROWS;
+  if (row0 >= M) return;  // no block-wide barriers below
   float acc[ROWS][RP];
 #pragma unroll
   for (int rr = 0; rr < ROWS; ++rr)
 #pragma unroll
     for (int j = 0; j < RP; ++j) acc[rr][j] = 0.f;
 
+  float xn[ROWS][4];
+  load_x_tile<ROWS>(xn, x, row0, M, in, 0, lane);
   for (int k0 = 0; k0 < in; k0 += kDownTile) {
-    __syncthreads();  // the previous tile's readers are done
-    for (int idx = threadIdx.x; idx < RP * kDownTile; idx += kThreads) {
-      const int j = idx / kDownTile, kk = idx % kDownTile;
-      As[j][kk] = (j < r && k0 + kk < in) ? A[int64_t(j) * in + k0 + kk] : 0.f;
-    }
-    __syncthreads();
     float xv[ROWS][4];
 #pragma unroll
     for (int rr = 0; rr < ROWS; ++rr)
 #pragma unroll
-      for (int t = 0; t < 4; ++t) {
-        const int m = row0 + rr, k = k0 + lane + 32 * t;
-        xv[rr][t] = (m < M && k < in) ? x[int64_t(m) * in + k] : 0.f;
-      }
+      for (int t = 0; t < 4; ++t) xv[rr][t] = xn[rr][t];
+    if (k0 + kDownTile < in) load_x_tile<ROWS>(xn, x, row0, M, in, k0 + kDownTile, lane);  // prefetch
 #pragma unroll
     for (int rr = 0; rr < ROWS; ++rr)
 #pragma unroll
       for (int t = 0; t < 4; ++t)
         xv[rr][t] = drop.apply(xv[rr][t], uint64_t(row0 + rr) * uint64_t(in) + uint64_t(k0 + lane + 32 * t));
 #pragma unroll
-    for (int t = 0; t < 4; ++t)
+    for (int t = 0; t < 4; ++t) {
+      const int k = k0 + lane + 32 * t;
+      const bool kin = k < in;
 #pragma unroll
       for (int j = 0; j < RP; ++j) {
-        const float a = As[j][lane + 32 * t];
+        const float a = (j < r && kin) ? __ldg(A + int64_t(j) * in + k) : 0.f;
 #pragma unroll
         for (int rr = 0; rr < ROWS; ++rr) acc[rr][j] = fmaf(xv[rr][t], a, acc[rr][j]);
       }
+    }
   }
 #pragma unroll
   for (int rr = 0; rr < ROWS; ++rr) {
@@ -105,9 +100,11 @@ __global__ void __launch_bounds__(kThreads) lora_down_kernel(const float* __rest
 template <int RP>
 void launch_down(const float* x, const float* A, float* h, int M, int in, int r, float p, const uint64_t* seed,
                  uint64_t site, cudaStream_t s) {
-  // Rows per warp: more rows share each staged A value, fewer rows keep enough blocks for small M.
+  // Rows per warp: more rows share each A value loaded, fewer rows keep enough blocks for small M.
   // (The result does not depend on this choice: each row's sum order is fixed by k and the lanes.)
-  constexpr int kMaxRows = 64 / RP;  // at most 64 accumulators per thread
+  // At most 32 accumulators per thread (RP <= 32): the A values loaded ahead for a tile need
+  // registers too, and more rows spill under the 128-register cap of 2 blocks per SM.
+  constexpr int kMaxRows = RP >= 32 ? 1 : 32 / RP;
   const int want = M >= 8192 ? 4 : M >= 4096 ? 2 : 1;
   const int rows = want < kMaxRows ? want : kMaxRows;
   const int per_block = rows * (kThreads / 32);
@@ -124,28 +121,28 @@ void launch_down(const float* x, const float* A, float* h, int M, int in, int r,
 
 // ------------------------------------------------------------------------------ lora_grad_A
 // Block: 64 columns x 4 row groups. The block's rows [m_begin, m_end) go by in chunks of 32 whose
-// dh rows are staged in shared memory (read back as broadcasts); row group g takes chunk rows
-// g, g+4, ..., each thread keeps RP running sums for its column. The 4 groups are then added in
-// the fixed order 0+1+2+3, and the block writes either gA (one split) or its split's partial sums
-// into the workspace [S][r][in], which lora_grad_A_reduce adds in split order. Every sum's order
-// depends on (M, in, r) only, so results are deterministic.
+// dh rows are staged in shared memory (read back as float4 broadcasts); row group g takes chunk
+// rows g, g+4, ..., each thread keeps RP running sums for its column. A chunk's x values are
+// loaded before the barrier that stages dh, so the two loads overlap. The 4 groups are then added
+// in the fixed order ((0+1)+2)+3, and the block writes either gA (one split) or its split's
+// partial sums into the workspace [S][r][in], which lora_grad_A_reduce adds in split order.
+// Every sum's order depends on (M, in, r) only, so results are deterministic.
 constexpr int kGaCols = 64, kGaGroups = kThreads / kGaCols, kGaChunk = 32;
 
 struct GaPlan {
   int splits = 1, rows_per_split = 0;
 };
-GaPlan grad_A_plan(int M, int in, int r, bool have_workspace) {
+GaPlan grad_A_plan(int M, int in, bool have_workspace) {
   GaPlan g;
   g.rows_per_split = M;
   if (!have_workspace || M <= kGaChunk) return g;
   const int col_blocks = (in + kGaCols - 1) / kGaCols;
   const int target_blocks = 528;  // ~4 blocks per SM on a 132-SM H100; a constant, not the GPU's
-  int splits = (target_blocks + col_blocks - 1) / col_blocks;
+  const int splits = (target_blocks + col_blocks - 1) / col_blocks;
   int rows = (M + splits - 1) / splits;
   rows = ((rows + kGaChunk - 1) / kGaChunk) * kGaChunk;  // whole chunks
   g.rows_per_split = rows;
   g.splits = (M + rows - 1) / rows;
-  (void)r;
   return g;
 }
 
@@ -157,7 +154,7 @@ __global__ void __launch_bounds__(kThreads) lora_grad_A_kernel(const float* __re
                                                                bool accumulate) {
   __shared__ __align__(16) float dhs[kGaChunk][RP];
   __shared__ float red[RP][kGaCols];
-  const Drop drop = make_drop(p, seedp, site);
+  const DropMask drop = make_drop_mask(p, seedp, site);
   const int tc = threadIdx.x % kGaCols, g = threadIdx.x / kGaCols;
   const int k = blockIdx.x * kGaCols + tc;
   const int split = blockIdx.y;
@@ -167,20 +164,20 @@ __global__ void __launch_bounds__(kThreads) lora_grad_A_kernel(const float* __re
 #pragma unroll
   for (int j = 0; j < RP; ++j) acc[j] = 0.f;
 
+  constexpr int kPer = kGaChunk / kGaGroups;  // rows per thread per chunk
   for (int c0 = m_begin; c0 < m_end; c0 += kGaChunk) {
-    __syncthreads();
+    float xv[kPer];
+#pragma unroll
+    for (int i = 0; i < kPer; ++i) {
+      const int m = c0 + g + kGaGroups * i;
+      xv[i] = (m < m_end && k < in) ? __ldg(x + int64_t(m) * in + k) : 0.f;
+    }
+    __syncthreads();  // the previous chunk's readers of dhs are done
     for (int idx = threadIdx.x; idx < kGaChunk * RP; idx += kThreads) {
       const int mm = idx / RP, j = idx % RP;
       dhs[mm][j] = (j < r && c0 + mm < m_end) ? dh[int64_t(c0 + mm) * r + j] : 0.f;
     }
     __syncthreads();
-    constexpr int kPer = kGaChunk / kGaGroups;  // rows per thread per chunk
-    float xv[kPer];
-#pragma unroll
-    for (int i = 0; i < kPer; ++i) {
-      const int m = c0 + g + kGaGroups * i;
-      xv[i] = (m < m_end && k < in) ? x[int64_t(m) * in + k] : 0.f;
-    }
 #pragma unroll
     for (int i = 0; i < kPer; ++i)
       xv[i] = drop.apply(xv[i], uint64_t(c0 + g + kGaGroups * i) * uint64_t(in) + uint64_t(k));
@@ -210,13 +207,17 @@ __global__ void __launch_bounds__(kThreads) lora_grad_A_kernel(const float* __re
   }
   if (g != 0 || k >= in) return;
   if (direct) {
-    for (int j = 0; j < r; ++j) {
-      float& o = out[int64_t(j) * in + k];
-      o = accumulate ? o + acc[j] : acc[j];
-    }
+#pragma unroll
+    for (int j = 0; j < RP; ++j)
+      if (j < r) {
+        float& o = out[int64_t(j) * in + k];
+        o = accumulate ? o + acc[j] : acc[j];
+      }
   } else {
     float* part = out + int64_t(split) * r * in;
-    for (int j = 0; j < r; ++j) part[int64_t(j) * in + k] = acc[j];
+#pragma unroll
+    for (int j = 0; j < RP; ++j)
+      if (j < r) part[int64_t(j) * in + k] = acc[j];
   }
 }
 
@@ -231,8 +232,9 @@ __global__ void lora_grad_A_reduce(const float* __restrict__ part, float* __rest
 
 // ------------------------------------------------------------------------------ lora_dx
 // Block: 64 columns x 4 row groups over 64 rows. Each thread holds its column of A (RP registers);
-// dh rows are staged per chunk of 32 in shared memory and read back as broadcasts. Per element:
-// r FMAs, the mask hash, one store (and a load of dx when accumulating).
+// dh rows are staged per chunk of 32 in shared memory and read back as float4 broadcasts. Per
+// element: r FMAs, the mask hash, one store; with accumulate, the chunk's old dx values are all
+// loaded up front (before the barrier), so the loads overlap instead of waiting row by row.
 constexpr int kDxCols = 64, kDxGroups = kThreads / kDxCols, kDxRows = 64, kDxChunk = 32;
 
 template <int RP>
@@ -240,26 +242,31 @@ __global__ void __launch_bounds__(kThreads) lora_dx_kernel(const float* __restri
                                                            float* __restrict__ dx, int M, int in, int r, float p,
                                                            const uint64_t* seedp, uint64_t site, bool accumulate) {
   __shared__ __align__(16) float dhs[kDxChunk][RP];
-  const Drop drop = make_drop(p, seedp, site);
+  const DropMask drop = make_drop_mask(p, seedp, site);
   const int tc = threadIdx.x % kDxCols, g = threadIdx.x / kDxCols;
   const int k = blockIdx.x * kDxCols + tc;
+  const bool kin = k < in;
   float a[RP];
 #pragma unroll
-  for (int j = 0; j < RP; ++j) a[j] = (j < r && k < in) ? A[int64_t(j) * in + k] : 0.f;
+  for (int j = 0; j < RP; ++j) a[j] = (j < r && kin) ? __ldg(A + int64_t(j) * in + k) : 0.f;
   const int m_begin = blockIdx.y * kDxRows, m_end = min(M, m_begin + kDxRows);
+  constexpr int kPer = kDxChunk / kDxGroups;
   for (int c0 = m_begin; c0 < m_end; c0 += kDxChunk) {
+    float prev[kPer];
+#pragma unroll
+    for (int i = 0; i < kPer; ++i) {
+      const int m = c0 + g + kDxGroups * i;
+      prev[i] = (accumulate && kin && m < m_end) ? dx[int64_t(m) * in + k] : 0.f;
+    }
     __syncthreads();
     for (int idx = threadIdx.x; idx < kDxChunk * RP; idx += kThreads) {
       const int mm = idx / RP, j = idx % RP;
       dhs[mm][j] = (j < r && c0 + mm < m_end) ? dh[int64_t(c0 + mm) * r + j] : 0.f;
     }
     __syncthreads();
-    if (k >= in) continue;
-    constexpr int kPer = kDxChunk / kDxGroups;
 #pragma unroll
     for (int i = 0; i < kPer; ++i) {
       const int mm = g + kDxGroups * i, m = c0 + mm;
-      if (m >= m_end) break;
       const float4* d4 = reinterpret_cast<const float4*>(&dhs[mm][0]);
       float v = 0.f;
 #pragma unroll
@@ -270,9 +277,11 @@ __global__ void __launch_bounds__(kThreads) lora_dx_kernel(const float* __restri
         v = fmaf(d.z, a[4 * j4 + 2], v);
         v = fmaf(d.w, a[4 * j4 + 3], v);
       }
-      const int64_t i_flat = int64_t(m) * in + k;
-      v = drop.apply(v, uint64_t(i_flat));
-      dx[i_flat] = accumulate ? dx[i_flat] + v : v;
+      if (kin && m < m_end) {
+        const int64_t i_flat = int64_t(m) * in + k;
+        v = drop.apply(v, uint64_t(i_flat));
+        dx[i_flat] = accumulate ? prev[i] + v : v;
+      }
     }
   }
 }
@@ -293,14 +302,14 @@ void lora_down(const float* x, const float* A, float* h, int M, int in, int r, f
 }
 
 size_t lora_grad_A_workspace_floats(int M, int in, int r) {
-  const GaPlan g = grad_A_plan(M, in, r, true);
+  const GaPlan g = grad_A_plan(M, in, true);
   return g.splits > 1 ? size_t(g.splits) * size_t(r) * size_t(in) : 0;
 }
 
 void lora_grad_A(const float* dh, const float* x, float* gA, int M, int in, int r, float p, const uint64_t* seed,
                  uint64_t site, bool accumulate, float* workspace, cudaStream_t s) {
   check_sizes("cuda::lora_grad_A", M, in, r);
-  const GaPlan g = grad_A_plan(M, in, r, workspace != nullptr);
+  const GaPlan g = grad_A_plan(M, in, workspace != nullptr);
   const bool direct = g.splits == 1;
   if (M == 0) {  // an empty sum: gA = 0, or unchanged when accumulating
     if (!accumulate) HUKUK_CUDA_CHECK(cudaMemsetAsync(gA, 0, size_t(r) * in * sizeof(float), s));

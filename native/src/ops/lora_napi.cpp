@@ -159,15 +159,15 @@ struct CudaCase {
   void run(cudaStream_t s) {
     const int64_t n = a.n();
     if (a.op == "down") {
-      if (composed) {
-        oc::dropout_forward(x.get(), tmp.get(), n, a.p, seed.get(), a.site, s);
+      if (composed) {  // as t5_cuda.cpp's linear_fwd: the dropped copy only when p > 0
+        if (a.p > 0.f) oc::dropout_forward(x.get(), tmp.get(), n, a.p, seed.get(), a.site, s);
         oc::linear_xwt(s, oc::Precision::F32, a.p > 0.f ? tmp.get() : x.get(), A.get(), out.get(), a.M, a.r, a.in);
       } else {
         oc::lora_down(x.get(), A.get(), out.get(), a.M, a.in, a.r, a.p, seed.get(), a.site, s);
       }
     } else if (a.op == "gradA") {
       if (composed) {
-        oc::dropout_forward(x.get(), tmp.get(), n, a.p, seed.get(), a.site, s);
+        if (a.p > 0.f) oc::dropout_forward(x.get(), tmp.get(), n, a.p, seed.get(), a.site, s);
         oc::gemm(s, oc::Precision::F32, true, false, a.r, a.in, a.M, 1.f, dh.get(), a.r, 0,
                  a.p > 0.f ? tmp.get() : x.get(), a.in, 0, a.accumulate ? 1.f : 0.f, out.get(), a.in, 0);
       } else {
@@ -175,10 +175,13 @@ struct CudaCase {
                         a.no_workspace ? nullptr : ws.get(), s);
       }
     } else if (a.op == "dx") {
-      if (composed) {
+      if (composed && a.p > 0.f) {  // as linear_bwd: gemm into a scratch, then dropout_backward
         oc::gemm(s, oc::Precision::F32, false, false, a.M, a.in, a.r, 1.f, dh.get(), a.r, 0, A.get(), a.in, 0, 0.f,
                  tmp.get(), a.in, 0);
         oc::dropout_backward(tmp.get(), out.get(), n, a.p, seed.get(), a.site, a.accumulate, s);
+      } else if (composed) {  // p == 0: one gemm straight into dx
+        oc::gemm(s, oc::Precision::F32, false, false, a.M, a.in, a.r, 1.f, dh.get(), a.r, 0, A.get(), a.in, 0,
+                 a.accumulate ? 1.f : 0.f, out.get(), a.in, 0);
       } else {
         oc::lora_dx(dh.get(), A.get(), out.get(), a.M, a.in, a.r, a.p, seed.get(), a.site, a.accumulate, s);
       }
@@ -341,6 +344,7 @@ Napi::Value ops_lora_bench(const Napi::CallbackInfo& info) {
         c.dh = upload(dhh);
         c.x = upload(xh);
         c.out.resize(r * in);
+        HUKUK_CUDA_CHECK(cudaMemset(c.out.get(), 0, c.out.bytes()));
         input_bytes = 4.0 * (n + M * r);
       } else if (a.op == "dx") {
         c.dh = upload(dhh);

@@ -1,0 +1,204 @@
+// The fused LoRA kernels (native/src/ops/lora.*: lora_down, lora_grad_A, lora_dx) and the fused
+// residual dropout_add (native/src/ops/residual.*). CPU part (runs everywhere): each fused CPU
+// reference equals the composition of the existing CPU ops (dropout_forward/backward, then
+// ops::gemm or an add), on ragged sizes, p = 0 / 0.1 / 0.5, with and without accumulate. GPU part
+// (skipped without a GPU + cuBLAS): the CUDA kernels against the CPU references (1e-5 of the
+// largest magnitude), the dropout masks compared element by element where they are visible
+// (identity weights, p = 0.5), determinism, and a micro-benchmark against the unfused sequence
+// of existing CUDA ops at the flagship sizes (printed, not asserted).
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+
+const require = createRequire(import.meta.url);
+process.env.OMP_WAIT_POLICY ??= 'passive';
+
+type Opts = Record<string, unknown>;
+interface Bench {
+  fusedUs: number; fusedGraphUs: number; composedUs: number; composedGraphUs: number; copyGBs: number; inputBytes: number;
+}
+type Ops = {
+  _opsLora(o: Opts): Float32Array & { seconds: number };
+  _opsLoraBench?(o: Opts): Bench;
+  cudaCompiled(): boolean;
+  gpus(): unknown[];
+  cublasInfo(): { available: boolean };
+};
+const engine = require('../../native/index.cjs').loadEngine() as Ops;
+const gpu = engine.cudaCompiled() && engine.gpus().length > 0 && engine.cublasInfo().available;
+
+function rand(n: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 4294967296 - 0.5;
+  }
+  return out;
+}
+// max |a - b| / max |b|: relative to the output's scale (element-wise relative error is
+// meaningless for sums that cancel to ~0)
+function relErr(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  let d = 0, m = 0;
+  for (let i = 0; i < a.length; i++) {
+    d = Math.max(d, Math.abs(a[i] - b[i]));
+    m = Math.max(m, Math.abs(b[i]));
+  }
+  return m > 0 ? d / m : d;
+}
+// first index where the bits differ, or -1 (the typed arrays carry a .seconds property, so
+// toEqual on them would compare timings too)
+function firstDiff(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length), ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < ua.length; i++) if (ua[i] !== ub[i]) return i;
+  return -1;
+}
+const zeroPattern = (a: Float32Array) => Array.from(a, (v) => (v === 0 ? 0 : 1)).join('');
+
+interface Case { M: number; in: number; r: number }
+// inputs of an op at a case, deterministic in (case, salt)
+function inputs(op: string, c: Case, salt: number): Opts {
+  const n = c.M * c.in;
+  switch (op) {
+    case 'down': return { x: rand(n, 11 + salt), A: rand(c.r * c.in, 12 + salt) };
+    case 'gradA': return { dh: rand(c.M * c.r, 13 + salt), x: rand(n, 14 + salt), init: rand(c.r * c.in, 15 + salt) };
+    case 'dx': return { dh: rand(c.M * c.r, 16 + salt), A: rand(c.r * c.in, 17 + salt), init: rand(n, 18 + salt) };
+    default: return { x: rand(n, 19 + salt), y: rand(n, 20 + salt) };
+  }
+}
+const OPS = ['down', 'gradA', 'dx', 'dropoutAdd'] as const;
+const RAGGED: Case[] = [
+  { M: 1, in: 1, r: 1 },
+  { M: 37, in: 45, r: 5 },
+  { M: 70, in: 130, r: 16 },
+  { M: 33, in: 96, r: 64 },
+  { M: 129, in: 200, r: 23 },
+];
+
+describe('fused LoRA / residual ops: CPU references = the existing CPU ops composed', () => {
+  for (const op of OPS)
+    for (const c of RAGGED)
+      for (const p of [0, 0.1, 0.5])
+        for (const accumulate of op === 'gradA' || op === 'dx' ? [false, true] : [false]) {
+          it(`${op} M=${c.M} in=${c.in} r=${c.r} p=${p}${accumulate ? ' acc' : ''}`, () => {
+            const base = { op, ...c, p, seed: 987654321, site: 4242, accumulate, ...inputs(op, c, c.M) };
+            const fused = engine._opsLora({ ...base, impl: 'cpu' });
+            const composed = engine._opsLora({ ...base, impl: 'composed' });
+            expect(relErr(fused, composed)).toBeLessThanOrEqual(1e-6);
+            expect(zeroPattern(fused)).toBe(zeroPattern(composed));
+          });
+        }
+
+  it('the mask is really applied: p = 0.5 drops about half, the site and the seed change it', () => {
+    const n = 20000;
+    const x = new Float32Array(n);
+    const y = new Float32Array(n).fill(1);
+    const run = (seed: number, site: number) =>
+      engine._opsLora({ op: 'dropoutAdd', impl: 'cpu', M: 1, in: n, p: 0.5, seed, site, x, y });
+    const a = run(5, 1);
+    const kept = a.filter((v) => v !== 0).length;
+    expect(kept / n).toBeGreaterThan(0.47);
+    expect(kept / n).toBeLessThan(0.53);
+    expect(a.every((v) => v === 0 || v === 2)).toBe(true);  // kept values scaled by 1 / (1 - p)
+    expect(zeroPattern(run(5, 2))).not.toBe(zeroPattern(a));
+    expect(zeroPattern(run(6, 1))).not.toBe(zeroPattern(a));
+  });
+
+  it('dropout_add in place (out aliases y) equals the out-of-place result', () => {
+    const c = { M: 17, in: 31, r: 1 };
+    const base = { op: 'dropoutAdd', ...c, p: 0.3, seed: 3, site: 9, ...inputs('dropoutAdd', c, 0) };
+    expect(firstDiff(engine._opsLora({ ...base, impl: 'cpu', inPlace: true }), engine._opsLora({ ...base, impl: 'cpu' }))).toBe(-1);
+  });
+
+  it('rejects r > 64 with ENGINE_INVALID_ARG', () => {
+    expect(() => engine._opsLora({ op: 'down', impl: 'cpu', M: 2, in: 4, r: 65, x: rand(8, 1), A: rand(260, 2) }))
+      .toThrow(expect.objectContaining({ code: 'ENGINE_INVALID_ARG' }));
+  });
+});
+
+describe.skipIf(!gpu)('fused LoRA / residual ops on CUDA', () => {
+  const GPU_CASES: Case[] = [
+    ...RAGGED,
+    { M: 300, in: 3072, r: 16 },
+    { M: 2048, in: 768, r: 16 },  // the flagship's smallest step shape, full size
+    { M: 1000, in: 768, r: 4 },
+    { M: 515, in: 768, r: 64 },
+  ];
+  for (const op of OPS)
+    for (const c of GPU_CASES)
+      for (const p of [0, 0.5])
+        for (const accumulate of op === 'gradA' || op === 'dx' ? [false, true] : [false]) {
+          it(`${op} M=${c.M} in=${c.in} r=${c.r} p=${p}${accumulate ? ' acc' : ''}: CUDA = CPU`, () => {
+            const base = { op, ...c, p, seed: 1234567, site: 31, accumulate, ...inputs(op, c, c.in) };
+            const cpu = engine._opsLora({ ...base, impl: 'cpu' });
+            const cuda = engine._opsLora({ ...base, impl: 'cuda' });
+            const e = relErr(cuda, cpu);
+            if (e > 1e-5) console.log(`  ${op} ${JSON.stringify(c)} p=${p} acc=${accumulate}: rel err ${e.toExponential(2)}`);
+            expect(e).toBeLessThanOrEqual(1e-5);
+            if (op === 'dx' && !accumulate) expect(zeroPattern(cuda)).toBe(zeroPattern(cpu));
+            if (op === 'gradA' && c.M > 64) {  // the single-pass path (no workspace) too
+              const one = engine._opsLora({ ...base, impl: 'cuda', noWorkspace: true });
+              expect(relErr(one, cpu)).toBeLessThanOrEqual(1e-5);
+            }
+          }, 60_000);
+        }
+
+  it('masks identical, element by element (identity weights, p = 0.5)', () => {
+    // lora_down with A = [I | 0] (r = 8) gives h = dropout(x)[:, :8] exactly; lora_grad_A with
+    // dh = I (M = r = 8) gives gA = dropout(x) exactly; dropout_add with x_in = 0 gives dropout(y).
+    const r = 8, inn = 40, p = 0.5, seed = 77, site = 5;
+    const A = new Float32Array(r * inn);
+    for (let j = 0; j < r; j++) A[j * inn + j] = 1;
+    const M = 300;
+    const x = rand(M * inn, 3).map((v) => v + 2);  // no zeros of its own
+    const down = { op: 'down', M, in: inn, r, p, seed, site, x, A };
+    const hc = engine._opsLora({ ...down, impl: 'cuda' });
+    const hcpu = engine._opsLora({ ...down, impl: 'cpu' });
+    expect(firstDiff(hc, hcpu)).toBe(-1);
+    const dh = new Float32Array(r * r);
+    for (let j = 0; j < r; j++) dh[j * r + j] = 1;
+    const ga = { op: 'gradA', M: r, in: inn, r, p, seed, site, dh, x: x.subarray(0, r * inn) };
+    const gc = engine._opsLora({ ...ga, impl: 'cuda' });
+    expect(firstDiff(gc, engine._opsLora({ ...ga, impl: 'cpu' }))).toBe(-1);
+    expect(gc.filter((v) => v === 0).length).toBeGreaterThan(r * inn * 0.3);
+    const add = { op: 'dropoutAdd', M, in: inn, p, seed, site, x: new Float32Array(M * inn), y: x };
+    const ac = engine._opsLora({ ...add, impl: 'cuda' });
+    expect(firstDiff(ac, engine._opsLora({ ...add, impl: 'cpu' }))).toBe(-1);
+    expect(firstDiff(engine._opsLora({ ...add, impl: 'cuda', inPlace: true }), ac)).toBe(-1);
+    // and the existing CUDA dropout (cudaComposed) puts its zeros in the same places
+    expect(zeroPattern(engine._opsLora({ ...add, impl: 'cudaComposed' }))).toBe(zeroPattern(ac));
+  });
+
+  it('fused CUDA = the unfused CUDA sequence (existing ops + cuBLAS fp32)', () => {
+    const c = { M: 2048, in: 768, r: 16 };
+    for (const op of OPS) {
+      const base = { op, ...c, p: 0.1, seed: 99, site: 12, accumulate: true, ...inputs(op, c, 7) };
+      const e = relErr(engine._opsLora({ ...base, impl: 'cuda' }), engine._opsLora({ ...base, impl: 'cudaComposed' }));
+      console.log(`  ${op}: fused vs unfused CUDA rel err ${e.toExponential(2)}`);
+      expect(e).toBeLessThanOrEqual(1e-5);
+    }
+  }, 60_000);
+
+  it('deterministic: the same inputs give the same bits (split-M lora_grad_A included)', () => {
+    const c = { M: 4096, in: 768, r: 16 };
+    for (const op of OPS) {
+      const base = { op, ...c, p: 0.1, seed: 5, site: 6, accumulate: true, impl: 'cuda', ...inputs(op, c, 8) };
+      expect(firstDiff(engine._opsLora(base), engine._opsLora(base)), op).toBe(-1);
+    }
+  }, 60_000);
+
+  it('micro-benchmark: µs per call, fused vs the unfused sequence of existing ops', () => {
+    const lines: string[] = [];
+    for (const c of [{ M: 2048, in: 768, r: 16 }, { M: 8192, in: 3072, r: 16 }])
+      for (const op of OPS)
+        for (const p of [0.1, 0]) {
+          const b = engine._opsLoraBench!({ op, ...c, p, accumulate: op !== 'down' && op !== 'dropoutAdd', reps: 50 });
+          const bwUs = b.inputBytes / (b.copyGBs * 1e9) * 1e6;  // reading the inputs once at copy bandwidth
+          lines.push(`  ${op.padEnd(10)} M=${c.M} in=${c.in} r=${c.r} p=${p}: fused ${b.fusedUs.toFixed(1)} µs (graph ${b.fusedGraphUs.toFixed(1)}) | unfused ${b.composedUs.toFixed(1)} µs (graph ${b.composedGraphUs.toFixed(1)}) | bandwidth bound ${bwUs.toFixed(1)} µs (${(b.copyGBs).toFixed(0)} GB/s copy), fused/bound ${(b.fusedGraphUs / bwUs).toFixed(2)}x`);
+          expect(b.fusedUs).toBeGreaterThan(0);
+          expect(b.composedUs).toBeGreaterThan(0);
+        }
+    console.log(['fused LoRA micro-benchmark:', ...lines].join('\n'));
+  }, 120_000);
+});
