@@ -363,15 +363,14 @@ Napi::Value ops_lora_bench(const Napi::CallbackInfo& info) {
       time_case(c, s, reps, us[composed][0], us[composed][1]);
       if (composed == 0) {  // copy bandwidth on a buffer of x's size, for the roofline ratio
         DeviceBuffer<float> dst(n);
-        const float* src = c.x.get() ? c.x.get() : c.dh.get();
-        const size_t cn = c.x.get() ? n : M * r;
+        const float* src = c.x.get() ? c.x.get() : c.out.get();  // both [M, in] (dx: out)
         Timer t;
-        HUKUK_CUDA_CHECK(cudaMemcpyAsync(dst.get(), src, cn * 4, cudaMemcpyDeviceToDevice, s));
+        HUKUK_CUDA_CHECK(cudaMemcpyAsync(dst.get(), src, n * 4, cudaMemcpyDeviceToDevice, s));
         const double cu = t.us(s, 10, [&] {
           for (int i = 0; i < 10; ++i)
-            HUKUK_CUDA_CHECK(cudaMemcpyAsync(dst.get(), src, cn * 4, cudaMemcpyDeviceToDevice, s));
+            HUKUK_CUDA_CHECK(cudaMemcpyAsync(dst.get(), src, n * 4, cudaMemcpyDeviceToDevice, s));
         });
-        copy_gbs = 2.0 * cn * 4 / (cu * 1e-6) / 1e9;
+        copy_gbs = 2.0 * n * 4 / (cu * 1e-6) / 1e9;
       }
     }
   } catch (...) {
