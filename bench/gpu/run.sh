@@ -3,6 +3,9 @@
 # benchmark on the flagship shape, our generation benchmark, torch_baseline.py (LoRA-bf16, the bar
 # where bitsandbytes is missing) in the same call, then our variants (activation recomputation,
 # fused attention off), and the side-by-side table (bench/gpu/table.mjs -> $OUT/table.md).
+# Files in $OUT: meta.txt, ours.jsonl, gen.jsonl, baseline.jsonl, variant-recompute.jsonl,
+# variant-flash_off.jsonl, notes.jsonl (stages cut by their timeout), table.md (+ build.log,
+# gen.log, tests.log).
 # Carried from the dev machine: .device/node.tar.xz (../shared/tools/device-node.sh),
 # .device/nf4/nm.tar.xz (vitest + addon headers), .device-t5/torch_baseline.py (a copy of
 # ../shared/bench/torch_baseline.py).
@@ -32,6 +35,8 @@ stage_budget() {
 # skip_note FILE TAG STAGE: one JSON line saying the stage did not run (table.mjs shows it).
 skip_note() { echo "{\"kind\":\"train\",\"tag\":\"$2\",\"shape\":\"all\",\"error\":\"skipped: $3 had no time left in the ${BUDGET_S} s budget\"}" >>"$1"; }
 ran() { echo "$1: $((SECONDS - $2)) s (total $((SECONDS - start)) s)"; }
+# note_timeout STAGE RC SECONDS: a stage cut by `timeout` (rc 124) is named in notes.jsonl.
+note_timeout() { [[ $2 == 124 ]] && echo "{\"kind\":\"note\",\"note\":\"$1 was stopped by its $3 s timeout: its later lines are missing\"}" >>"$OUT/notes.jsonl"; return 0; }
 
 tar xJf .device/node.tar.xz -C /opt && export PATH=/opt/node/bin:$PATH
 [ -d node_modules ] || { mkdir -p /tmp/nm && tar xJf .device/nf4/nm.tar.xz -C /tmp/nm && tar xJf .device-t5/zod.tar.xz -C /tmp/nm && ln -s /tmp/nm/node_modules node_modules; }
@@ -43,19 +48,21 @@ export HUKUK_CUDA_ARCHS=${HUKUK_CUDA_ARCHS:-90}
 
 if [[ $STAGES == *build* ]]; then
   s=$SECONDS
-  HUKUK_JOBS=16 timeout "$(stage_budget 240)" node native/build.mjs >"$OUT/build.log" 2>&1 || { tail -40 "$OUT/build.log"; exit 1; }
+  HUKUK_JOBS=16 timeout "$(stage_budget 300)" node native/build.mjs >"$OUT/build.log" 2>&1 || { tail -40 "$OUT/build.log"; exit 1; }
   ran build $s
 fi
 if [[ $STAGES == *tests* ]]; then
   s=$SECONDS
-  timeout "$(stage_budget 180)" node node_modules/vitest/vitest.mjs run tests/native/cuda_t5.test.ts 2>&1 | tee "$OUT/tests.log" |
+  b=$(stage_budget 180)
+  timeout "$b" node node_modules/vitest/vitest.mjs run tests/native/cuda_t5.test.ts 2>&1 | tee "$OUT/tests.log" |
     grep -E "✓|✗|×|FAIL|Test Files|Tests |Error|expected|grads|logits|loss" | head -120
+  note_timeout tests "${PIPESTATUS[0]}" "$b"
   ran tests $s
 fi
 if [[ $STAGES == *bench* || $STAGES == *gen* || $STAGES == *variants* ]]; then
   s=$SECONDS
   b=$(stage_budget 90)
-  ((b >= 10)) && timeout "$b" python3 bench/gpu/make_model.py "$MODEL" 2>&1 | tail -3
+  ((b >= 10)) && { timeout "$b" python3 bench/gpu/make_model.py "$MODEL" 2>&1 | tail -3; note_timeout make_model "${PIPESTATUS[0]}" "$b"; }
   ran model $s
 fi
 if [[ $STAGES == *bench* ]]; then
@@ -64,6 +71,7 @@ if [[ $STAGES == *bench* ]]; then
   if ((b >= 10)); then
     timeout "$b" node bench/gpu/train_bench.mjs --model "$MODEL" --shapes "$SHAPES" --steps "${STEPS:-10}" \
       --json "$OUT/ours.jsonl" 2>&1
+    note_timeout "train_bench (default)" $? "$b"
   else skip_note "$OUT/ours.jsonl" default bench; fi
   ran ours $s
 fi
@@ -74,6 +82,7 @@ if [[ $STAGES == *gen* ]]; then
   b=$(stage_budget 75)
   if ((b >= 10)) && [ -f bench/gpu/gen_bench.mjs ]; then
     timeout "$b" node bench/gpu/gen_bench.mjs --model "$MODEL" 2>&1 | tee "$OUT/gen.log" | grep '^{' >"$OUT/gen.jsonl"
+    note_timeout gen_bench "${PIPESTATUS[0]}" "$b"
   elif [ ! -f bench/gpu/gen_bench.mjs ]; then
     echo '{"kind":"generate","error":"bench/gpu/gen_bench.mjs is missing"}' >"$OUT/gen.jsonl"
   else echo "{\"kind\":\"generate\",\"error\":\"skipped: no time left in the ${BUDGET_S} s budget\"}" >"$OUT/gen.jsonl"; fi
@@ -85,32 +94,30 @@ if [[ $STAGES == *baseline* ]]; then
   if ((b >= 10)); then
     SHAPES=$SHAPES MODES=${MODES:-lora_bf16} timeout "$b" python3 .device-t5/torch_baseline.py 2>&1 | grep -v Warning |
       tee "$OUT/baseline.jsonl"
+    note_timeout torch_baseline "${PIPESTATUS[0]}" "$b"
   else echo '{"note":"baseline skipped: no time left"}' >"$OUT/baseline.jsonl"; fi
   ran baseline $s
 fi
 if [[ $STAGES == *variants* ]]; then
-  # Activation recomputation: train_bench.mjs's --recompute where it has the flag; otherwise the
-  # env var HUKUK_T5_RECOMPUTE=1 (read by a train_bench.mjs that predates the flag, if at all:
-  # the line's tag says which way it was asked, and a build without it measures the default).
+  # Each variant in a file of its own (variant-<tag>.jsonl): train_bench.mjs's error lines carry
+  # no tag, so table.mjs takes the tag from the file name.
+  # Activation recomputation (train_bench.mjs --recompute, the step option).
   s=$SECONDS
   b=$(stage_budget 90)
   if ((b >= 10)); then
-    if grep -qE "recompute['\"]?\s*:\s*\{\s*type" bench/gpu/train_bench.mjs; then
-      timeout "$b" node bench/gpu/train_bench.mjs --model "$MODEL" --shapes "$VARIANT_SHAPES" --steps "${VARIANT_STEPS:-5}" \
-        --recompute --json "$OUT/variants.jsonl" --tag recompute 2>&1 | grep '"train"'
-    else
-      HUKUK_T5_RECOMPUTE=1 timeout "$b" node bench/gpu/train_bench.mjs --model "$MODEL" --shapes "$VARIANT_SHAPES" \
-        --steps "${VARIANT_STEPS:-5}" --json "$OUT/variants.jsonl" --tag recompute_env 2>&1 | grep '"train"'
-    fi
-  else skip_note "$OUT/variants.jsonl" recompute variants; fi
+    timeout "$b" node bench/gpu/train_bench.mjs --model "$MODEL" --shapes "$VARIANT_SHAPES" --steps "${VARIANT_STEPS:-5}" \
+      --recompute --json "$OUT/variant-recompute.jsonl" --tag recompute 2>&1 | grep '"train"'
+    note_timeout "train_bench (recompute)" "${PIPESTATUS[0]}" "$b"
+  else skip_note "$OUT/variant-recompute.jsonl" recompute variants; fi
   ran recompute $s
   # Fused (flash-style) attention off: the unfused path, same shapes.
   s=$SECONDS
   b=$(stage_budget 90)
   if ((b >= 10)); then
     HUKUK_T5_FLASH=0 timeout "$b" node bench/gpu/train_bench.mjs --model "$MODEL" --shapes "$VARIANT_SHAPES" \
-      --steps "${VARIANT_STEPS:-5}" --json "$OUT/variants.jsonl" --tag flash_off 2>&1 | grep '"train"'
-  else skip_note "$OUT/variants.jsonl" flash_off variants; fi
+      --steps "${VARIANT_STEPS:-5}" --json "$OUT/variant-flash_off.jsonl" --tag flash_off 2>&1 | grep '"train"'
+    note_timeout "train_bench (flash off)" "${PIPESTATUS[0]}" "$b"
+  else skip_note "$OUT/variant-flash_off.jsonl" flash_off variants; fi
   ran flash_off $s
 fi
 rm -rf "$MODEL"

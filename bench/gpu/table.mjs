@@ -1,11 +1,12 @@
 // Side-by-side table of bench/gpu/run.sh's results, Markdown for bench/RESULTS.md:
 //   node bench/gpu/table.mjs OUT_DIR [PREFIX]
-// reads PREFIX + meta.txt, ours.jsonl (train_bench.mjs, tag default), variants.jsonl (the same
-// script with --tag recompute | recompute_env | flash_off | other experiments), gen.jsonl
+// reads PREFIX + meta.txt, ours.jsonl (train_bench.mjs, tag default), variant-<tag>.jsonl (the
+// same script with --tag recompute | flash_off; a line without a tag, as its error lines are,
+// takes the file's), variants.jsonl (older runs' experiments, tagged lines), gen.jsonl
 // (gen_bench.mjs, {"kind":"generate",...}) and baseline.jsonl (torch_baseline.py). PREFIX reads
 // the archived files in bench/gpu/results (e.g. h200-2026-11-27-2338-). Files or variants that
 // are missing (older runs) are left out and named below the table; nothing is invented.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -21,7 +22,6 @@ export const GEN_TARGET_MS = 3;
 const CORE_VARIANTS = [
   ['default', 'default'],
   ['recompute', 'recompute'],
-  ['recompute_env', 'recompute (env var)'],
   ['flash_off', 'fused attention off'],
 ];
 
@@ -62,8 +62,9 @@ export function targetMet(shape, speedRatio, memoryRatio) {
 
 /** One training row. */
 function trainRow(shape, label, o, b) {
-  if (!o) return `| ${prettyShape(shape)} | ${label} | not run | | | | | | | | |`;
-  if (o.error) return `| ${prettyShape(shape)} | ${label} | error: ${String(o.error).replace(/\|/g, '/').slice(0, 160)} | | | | | | | | |`;
+  const baseCells = `${cell(num(b?.samples_per_s))} | ${cell(num(b?.ms_per_step))} | ${cell(num(b?.peak_gib))}`;
+  if (!o) return `| ${prettyShape(shape)} | ${label} | not run | | | ${baseCells} | — | — | — |`;
+  if (o.error) return `| ${prettyShape(shape)} | ${label} | error: ${String(o.error).replace(/\|/g, '/').slice(0, 160)} | | | ${baseCells} | — | — | — |`;
   const os = num(o.samples_per_s), bs = num(b?.samples_per_s), og = num(o.peak_gib), bg = num(b?.peak_gib);
   const speed = os !== null && bs ? os / bs : null;
   const memory = og !== null && bg ? og / bg : null;
@@ -107,7 +108,8 @@ export function buildTable(files) {
   const notes = [];
   const realRows = all.filter((r) => r.shape !== 'all');
   for (const r of all.filter((x) => x.shape === 'all')) notes.push(`${r.tag}: ${r.error}`);
-  const shapes = [...new Set(realRows.map(shapeOf))];
+  // every shape measured by either side: a shape ours lost to a timeout still gets its row
+  const shapes = [...new Set([...realRows.map(shapeOf), ...base.filter((r) => r.kind === 'train' && r.bs !== undefined && r.src !== undefined).map(shapeOf)])];
   const presentTags = new Set(realRows.map((r) => r.tag));
   const core = CORE_VARIANTS.filter(([tag]) => presentTags.has(tag));
   const extra = [...presentTags].filter((t) => !CORE_VARIANTS.some(([c]) => c === t));
@@ -122,11 +124,7 @@ export function buildTable(files) {
     }
   }
   if (shapes.length === 0) out.push('| — | no training results | | | | | | | | | |');
-  // recompute and recompute_env are one variant asked two ways
-  const missing = [];
-  if (!presentTags.has('default')) missing.push('default');
-  if (!presentTags.has('recompute') && !presentTags.has('recompute_env')) missing.push('recompute');
-  if (!presentTags.has('flash_off')) missing.push('fused attention off');
+  const missing = CORE_VARIANTS.filter(([tag]) => !presentTags.has(tag)).map(([, label]) => label);
   if (missing.length) notes.push(`not in these results: ${missing.join(', ')}`);
   const floors = realRows.filter((r) => r.tag === 'default' && num(r.x_floor) !== null);
   if (floors.length) notes.push(`ours (default) × the arithmetic floor: ${floors.map((r) => `${prettyShape(shapeOf(r))} ${r.x_floor}× (floor ${r.floor_ms} ms)`).join('; ')}`);
@@ -156,6 +154,7 @@ export function buildTable(files) {
     }
   }
   if (!baseGen) notes.push('baseline generation: not in these results');
+  for (const n of files.notes ?? []) if (typeof n.note === 'string') notes.push(n.note);
   if (notes.length) {
     out.push('');
     for (const n of notes) out.push(`- ${n}`);
@@ -166,11 +165,19 @@ export function buildTable(files) {
 export function readResults(dir, prefix = '') {
   const path = (f) => join(dir, prefix + f);
   const lines = (f) => (existsSync(path(f)) ? parseJsonLines(readFileSync(path(f), 'utf8')) : []);
+  // variant-<tag>.jsonl: a line without a tag (train_bench.mjs's error lines) takes the file's
+  const variants = lines('variants.jsonl');
+  for (const f of existsSync(dir) ? readdirSync(dir).sort() : []) {
+    const tag = f.startsWith(prefix) ? f.slice(prefix.length).match(/^variant-([\w-]+)\.jsonl$/)?.[1] : undefined;
+    if (!tag) continue;
+    for (const r of parseJsonLines(readFileSync(join(dir, f), 'utf8'))) variants.push({ ...r, tag: r.tag ?? tag });
+  }
   return {
     meta: existsSync(path('meta.txt')) ? readFileSync(path('meta.txt'), 'utf8') : null,
     ours: lines('ours.jsonl'),
-    variants: lines('variants.jsonl'),
+    variants,
     gen: lines('gen.jsonl'),
+    notes: lines('notes.jsonl'),
     baseline: lines('baseline.jsonl'),
   };
 }

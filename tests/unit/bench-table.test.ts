@@ -23,10 +23,11 @@ describe('bench/gpu/table.mjs', () => {
     };
     writeFileSync(join(dir, 'meta.txt'), 'NVIDIA H100 80GB HBM3, 580.1, 81559 MiB\n2026-11-28T01:00Z\n');
     writeFileSync(join(dir, 'ours.jsonl'), jsonl([t('default', '16x64x128', 700, 22.9, 2.5), t('default', '16x512x512', 100, 160, 30)]));
-    writeFileSync(
-      join(dir, 'variants.jsonl'),
-      jsonl([t('recompute', '16x64x128', 500, 32, 1.5), t('recompute', '16x512x512', 80, 200, 12), t('flash_off', '16x64x128', 600, 26.7, 2.6), { kind: 'train', shape: '16x512x512', tag: 'flash_off', error: 'out of GPU memory | needed 9 MiB' }]),
-    );
+    writeFileSync(join(dir, 'variant-recompute.jsonl'), jsonl([t('recompute', '16x64x128', 500, 32, 1.5), t('recompute', '16x512x512', 80, 200, 12)]));
+    // train_bench.mjs's error lines have no tag: the file name gives it
+    writeFileSync(join(dir, 'variant-flash_off.jsonl'), jsonl([t('flash_off', '16x64x128', 600, 26.7, 2.6), { kind: 'train', shape: '16x512x512', error: 'out of GPU memory | needed 9 MiB' }]));
+    // an older run's experiment file is still read
+    writeFileSync(join(dir, 'variants.jsonl'), jsonl([t('no_graphs', '16x64x128', 650, 24.6, 2.5)]));
     writeFileSync(join(dir, 'gen.jsonl'), jsonl([{ kind: 'generate', batch: 1, new_tokens: 128, ms_per_token: 2.5 }, { kind: 'generate', batch: 32, new_tokens: 128, ms_per_token: 4, tokens_per_s: 8000 }]));
     writeFileSync(
       join(dir, 'baseline.jsonl'),
@@ -49,7 +50,9 @@ describe('bench/gpu/table.mjs', () => {
     expect(row(md, '| batch 1, greedy, 128 new tokens |')).toBe('| batch 1, greedy, 128 new tokens | 2.5 | 80 | 32.0× | yes |');
     // a batched row is shown but not compared with the batch-1 baseline
     expect(row(md, '| batch 32,')).toBe('| batch 32, greedy, 128 new tokens | 4 (8000 tokens/s) | — | — | — |');
+    expect(row(md, '| 16 × 64 × 128 | no_graphs (experiment) |')).toMatch(/\| 650 \| 24\.6 \|/);
     expect(md).not.toMatch(/not in these results/);
+    expect(md.split('\n').filter((l) => l.startsWith('| 16 × 512 × 512 |'))).toHaveLength(3);
   });
 
   it('reads the archived results of 2026-11-27 (no variants, no GPU generation) by prefix', () => {
@@ -66,9 +69,14 @@ describe('bench/gpu/table.mjs', () => {
     const dir = join(root, 'skipped');
     execFileSync('mkdir', ['-p', dir]);
     writeFileSync(join(dir, 'ours.jsonl'), jsonl([{ kind: 'train', tag: 'default', shape: '8x512x512', bs: 8, src: 512, tgt: 512, samples_per_s: 40, ms_per_step: 200, peak_gib: 10 }]));
-    writeFileSync(join(dir, 'variants.jsonl'), jsonl([{ kind: 'train', tag: 'flash_off', shape: 'all', error: 'skipped: variants had no time left in the 530 s budget' }]));
+    writeFileSync(join(dir, 'variant-flash_off.jsonl'), jsonl([{ kind: 'train', tag: 'flash_off', shape: 'all', error: 'skipped: variants had no time left in the 530 s budget' }]));
     writeFileSync(join(dir, 'gen.jsonl'), jsonl([{ kind: 'generate', error: 'bench/gpu/gen_bench.mjs is missing' }]));
+    writeFileSync(join(dir, 'notes.jsonl'), jsonl([{ kind: 'note', note: 'train_bench (default) was stopped by its 120 s timeout: its later lines are missing' }]));
+    writeFileSync(join(dir, 'baseline.jsonl'), jsonl([{ kind: 'train', mode: 'lora_bf16', bs: 16, src: 512, tgt: 512, samples_per_s: 25, ms_per_step: 640, peak_gib: 60 }]));
     const md = table(dir);
+    // the shape the timeout cut from ours still has its row, with the baseline's figures
+    expect(row(md, '| 16 × 512 × 512 | default |')).toBe('| 16 × 512 × 512 | default | not run | | | 25 | 640 | 60 | — | — | — |');
+    expect(md).toMatch(/- train_bench \(default\) was stopped by its 120 s timeout/);
     expect(row(md, '| 8 × 512 × 512 | default |')).toBe('| 8 × 512 × 512 | default | 40 | 200 | 10 | — | — | — | — | — | — |');
     expect(md).toMatch(/- flash_off: skipped: variants had no time left/);
     expect(row(md, '| batch 1, greedy')).toMatch(/\| bench\/gpu\/gen_bench\.mjs is missing \| — \|/);
