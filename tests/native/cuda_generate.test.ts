@@ -4,7 +4,7 @@
 // the engine._decodeLogits hook) within 1e-4 relative, and greedy / beam-4 ids identical to the
 // CPU's (and to transformers' goldens where the fixture has them). Also a padded batch with
 // beams (cross-attention mask, beam reorder), the base model without the adapter, and the CUDA
-// graph against kernel-by-kernel launches (bit-identical). Skipped without a GPU.
+// graph against kernel-by-kernel launches (bit-identical), the fused RMS norm against its own kernel. Skipped without a GPU.
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -211,8 +211,16 @@ describe.skipIf(!gpu)('generate on CUDA equals the CPU graph', () => {
       let same = 0;
       for (let i = 0; i < plain.length; i++) if (Object.is(plain[i], graphed[i])) same++;
       expect(same, 'identical logits').toBe(plain.length);
+      // the RMS norm fused into the products (few rows) vs its own kernel: same values, other sum order
+      process.env.HUKUK_GEN_FUSE_NORM = '0';
+      const unfused = engine._decodeLogits(cuda, { inputIds, tokens });
+      delete process.env.HUKUK_GEN_FUSE_NORM;
+      const e = stepErrors(unfused, graphed, tokens.length);
+      console.log(`  ${summary('fused vs unfused norm', e)}`);
+      expect(Math.max(...e)).toBeLessThanOrEqual(1e-5);
     } finally {
       delete process.env.HUKUK_GEN_GRAPHS;
+      delete process.env.HUKUK_GEN_FUSE_NORM;
       cuda.dispose();
     }
   });

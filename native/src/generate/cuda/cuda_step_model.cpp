@@ -72,6 +72,7 @@ struct CudaStepModel::State {
   cudaStream_t s = nullptr;             // ours (the steps; non-blocking: never waits on other work)
   cudaGraphExec_t graph = nullptr;
   bool graphs_ok = true;
+  bool fuse_norm = true;  // HUKUK_GEN_FUSE_NORM=0: rmsnorm as its own kernel (A/B checks)
   bool lora = false;
   int batch = 0, beams = 1, rows = 0, max_len = 0, src_len = 0, length = 0, rmax = 1;
   // [L][2 (k, v)][rows][max_len * inner]; tmp: the beam reorder's copy
@@ -87,6 +88,8 @@ struct CudaStepModel::State {
     HUKUK_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
     const char* g = std::getenv("HUKUK_GEN_GRAPHS");
     graphs_ok = !(g && std::string(g) == "0");
+    const char* f = std::getenv("HUKUK_GEN_FUSE_NORM");
+    fuse_norm = !(f && std::string(f) == "0");
   }
   ~State() {
     if (s) cudaStreamSynchronize(s);
@@ -121,12 +124,17 @@ struct CudaStepModel::State {
   }
   // y_i = x · W_iᵀ (+ LoRA) for up to 3 Linears sharing the input x [rows, K]; jobs come
   // prepared (outputs, epilogues); this adds the LoRA h = x · Aᵀ pass first when needed.
-  void linears(const float* x, int K, const DeviceLinearView* const* L, gc::GemvJob* jobs, int nj) {
+  // norm_w: the input's RMS norm is fused into both passes (x is then the raw residual stream).
+  void linears(const float* x, int K, const DeviceLinearView* const* L, gc::GemvJob* jobs, int nj,
+               const float* norm_w = nullptr) {
+    const float eps = I.cfg.layer_norm_epsilon;
     gc::GemvArgs h;
     h.x = x;
     h.x_ld = K;
     h.n = rows;
     h.K = K;
+    h.norm_w = norm_w;
+    h.norm_eps = eps;
     for (int i = 0; i < nj; ++i) {
       if (!on(*L[i])) continue;
       gc::GemvJob& hj = h.job[h.njobs++];
@@ -143,11 +151,24 @@ struct CudaStepModel::State {
     a.n = rows;
     a.K = K;
     a.pos = pos.get();
+    a.norm_w = norm_w;
+    a.norm_eps = eps;
     for (int i = 0; i < nj; ++i) {
       HUKUK_CHECK(L[i]->in == K, "ENGINE_INTERNAL", "decoder step: a Linear's input width differs from its input");
       a.job[a.njobs++] = jobs[i];
     }
     gc::gemv(a, s);
+  }
+
+  // Linears on rmsnorm(x; ln): the norm fused into the products for few rows, else its own kernel.
+  void normed_linears(const float* ln, const DeviceLinearView* const* L, gc::GemvJob* jobs, int nj) {
+    const int d = I.cfg.d_model;
+    if (fuse_norm && rows <= gc::kMaxFusedNormRows) {
+      linears(x.get(), d, L, jobs, nj, ln);
+    } else {
+      gc::rmsnorm(x.get(), ln, nrm.get(), rows, d, I.cfg.layer_norm_epsilon, 1.f, s);
+      linears(nrm.get(), d, L, jobs, nj);
+    }
   }
 
   // ---- start(): encoder, cross K/V, buffers ----
@@ -259,13 +280,12 @@ struct CudaStepModel::State {
       const float* kcross = cross_kv.get() + (size_t(l) * 2 + 0) * batch * cross_per_row;
       const float* vcross = cross_kv.get() + (size_t(l) * 2 + 1) * batch * cross_per_row;
       // self-attention: q, and k, v written straight into the cache at the step's position
-      gc::rmsnorm(x.get(), b.ln_self, nrm.get(), rows, d, eps, 1.f, s);
       {
         const DeviceLinearView* Ls[3] = {&b.q, &b.k, &b.v};
         gc::GemvJob j[3] = {job(b.q, q.get(), inner, nullptr), job(b.k, kself, per_row, nullptr),
                             job(b.v, vself, per_row, nullptr)};
         j[1].y_pos_stride = j[2].y_pos_stride = inner;
-        linears(nrm.get(), d, Ls, j, 3);
+        normed_linears(b.ln_self, Ls, j, 3);
       }
       gc::AttnArgs sa;
       sa.q = q.get(); sa.k = kself; sa.v = vself; sa.out = ctx.get();
@@ -276,11 +296,10 @@ struct CudaStepModel::State {
       gc::attention(sa, s);
       residual_linear(b.o, ctx.get(), inner);
       // cross-attention over the encoder (K/V from start())
-      gc::rmsnorm(x.get(), b.ln_cross, nrm.get(), rows, d, eps, 1.f, s);
       {
         const DeviceLinearView* Ls[1] = {&b.cq};
         gc::GemvJob j[1] = {job(b.cq, q.get(), inner, nullptr)};
-        linears(nrm.get(), d, Ls, j, 1);
+        normed_linears(b.ln_cross, Ls, j, 1);
       }
       gc::AttnArgs ca;
       ca.q = q.get(); ca.k = kcross; ca.v = vcross; ca.out = ctx.get();
@@ -290,19 +309,18 @@ struct CudaStepModel::State {
       gc::attention(ca, s);
       residual_linear(b.co, ctx.get(), inner);
       // feed-forward
-      gc::rmsnorm(x.get(), b.ln_ff, nrm.get(), rows, d, eps, 1.f, s);
       const int64_t nff = int64_t(rows) * dff;
       if (c.is_gated) {
         const DeviceLinearView* Ls[2] = {&b.wi0, &b.wi1};
         gc::GemvJob j[2] = {job(b.wi0, ff0.get(), dff, nullptr), job(b.wi1, ff1.get(), dff, nullptr)};
-        linears(nrm.get(), d, Ls, j, 2);
+        normed_linears(b.ln_ff, Ls, j, 2);
         oc::gated_forward(I.act, ff0.get(), ff1.get(), hff.get(), nff, s);
         residual_linear(b.wo, hff.get(), dff);
       } else {
         const DeviceLinearView* Ls[1] = {&b.wi};
         gc::GemvJob j[1] = {job(b.wi, ff0.get(), dff, nullptr)};
         j[0].relu = I.act == ops::Act::Relu;
-        linears(nrm.get(), d, Ls, j, 1);
+        normed_linears(b.ln_ff, Ls, j, 1);
         if (I.act != ops::Act::Relu) oc::act_forward(I.act, ff0.get(), ff0.get(), nff, s);
         residual_linear(b.wo, ff0.get(), dff);
       }

@@ -68,12 +68,22 @@ template <int NR, bool VEC>
 __global__ void __launch_bounds__(kGemvThreads) k_gemv(__grid_constant__ const GemvArgs a, const int ksplit) {
   __shared__ float code[16];
   __shared__ float red[kGemvWarps][NR];
+  __shared__ float rstd[kMaxFusedNormRows];
   const GemvJob& J = a.job[blockIdx.y];  // __grid_constant__: read in place, never copied per thread
   const int opb = kGemvWarps / ksplit;
   if (int(blockIdx.x) * opb >= J.N) return;  // the whole block: this job is narrower than the grid
-  if (threadIdx.x < 16) code[threadIdx.x] = c_nf4_code[threadIdx.x];
-  __syncthreads();
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  if (threadIdx.x < 16) code[threadIdx.x] = c_nf4_code[threadIdx.x];
+  const bool norm = a.norm_w != nullptr;
+  if (norm)  // 1 / sqrt(mean(x²) + eps) of each row, one warp per row (as norm.cpp computes it)
+    for (int row = warp; row < a.n; row += kGemvWarps) {
+      const float* xr = a.x + int64_t(row) * a.x_ld;
+      float ss = 0.f;
+      for (int k = lane; k < a.K; k += 32) ss = fmaf(xr[k], xr[k], ss);
+      ss = warp_sum(ss);
+      if (lane == 0) rstd[row] = 1.f / sqrtf(ss / float(a.K) + a.norm_eps);
+    }
+  __syncthreads();
   const int local = warp / ksplit, part = warp % ksplit;
   const int j = blockIdx.x * opb + local;
   const bool valid = j < J.N;
@@ -92,11 +102,21 @@ __global__ void __launch_bounds__(kGemvThreads) k_gemv(__grid_constant__ const G
           const int k = u * 8;
           float wv[8];
           load8(J, j, K, k, code, wv);
+          float4 n0 = make_float4(0.f, 0.f, 0.f, 0.f), n1 = n0;
+          if (norm) {
+            n0 = __ldg(reinterpret_cast<const float4*>(a.norm_w + k));
+            n1 = __ldg(reinterpret_cast<const float4*>(a.norm_w + k) + 1);
+          }
 #pragma unroll
           for (int r = 0; r < NR; ++r) {
             if (r0 + r >= a.n) break;
             const float4* xp = reinterpret_cast<const float4*>(a.x + int64_t(r0 + r) * a.x_ld + k);
-            const float4 x0 = xp[0], x1 = xp[1];
+            float4 x0 = xp[0], x1 = xp[1];
+            if (norm) {  // norm.cpp's w[i] * (x[i] * rs), element by element
+              const float rs = rstd[r0 + r];
+              x0.x = n0.x * (x0.x * rs); x0.y = n0.y * (x0.y * rs); x0.z = n0.z * (x0.z * rs); x0.w = n0.w * (x0.w * rs);
+              x1.x = n1.x * (x1.x * rs); x1.y = n1.y * (x1.y * rs); x1.z = n1.z * (x1.z * rs); x1.w = n1.w * (x1.w * rs);
+            }
             float t = acc[r];
             t = fmaf(wv[0], x0.x, t); t = fmaf(wv[1], x0.y, t); t = fmaf(wv[2], x0.z, t); t = fmaf(wv[3], x0.w, t);
             t = fmaf(wv[4], x1.x, t); t = fmaf(wv[5], x1.y, t); t = fmaf(wv[6], x1.z, t); t = fmaf(wv[7], x1.w, t);
@@ -109,7 +129,9 @@ __global__ void __launch_bounds__(kGemvThreads) k_gemv(__grid_constant__ const G
 #pragma unroll
           for (int r = 0; r < NR; ++r) {
             if (r0 + r >= a.n) break;
-            acc[r] = fmaf(w, a.x[int64_t(r0 + r) * a.x_ld + k], acc[r]);
+            float xv = a.x[int64_t(r0 + r) * a.x_ld + k];
+            if (norm) xv = a.norm_w[k] * (xv * rstd[r0 + r]);
+            acc[r] = fmaf(w, xv, acc[r]);
           }
         }
       }
@@ -197,36 +219,44 @@ __global__ void k_embed(const float* table, const int32_t* tokens, float* x, int
   for (int i = threadIdx.x; i < d; i += blockDim.x) x[r * d + i] = src[i];
 }
 
-constexpr int kAttnThreads = 128;
+constexpr int kAttnThreads = 256;
 
 // One block per (head, row). Mirrors ops/attention.cpp's attention_forward for Tq = 1: scores
 // (+bias), masked -> -inf, softmax (exp(s - max) / sum; all masked -> uniform), then
-// o = sum_j p_j v_j in key order.
+// o = sum_j p_j v_j. Scores: one thread per key (its K row read as float4s, all keys in flight at
+// once); P·V: the keys split over blockDim / dk groups of threads (one thread per dimension),
+// partial sums added through shared memory, so no thread walks all keys one load at a time.
 __global__ void __launch_bounds__(kAttnThreads) k_attention(__grid_constant__ const AttnArgs a) {
   extern __shared__ float smem[];
   __shared__ float shm[32];
-  float* s = smem;               // [max_keys]
-  float* qs = smem + a.max_keys;  // [dk]
+  const int dk = a.dk;
+  float* s = smem;                         // [max_keys]
+  float* qs = smem + a.max_keys;           // [dk]
+  float* part = smem + a.max_keys + dk;    // [groups][dk]
   const int h = blockIdx.x, r = blockIdx.y;
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
   const int pos = a.pos ? *a.pos : 0;
   const int Tk = a.pos ? pos + 1 : a.Tk;
   const int kr = r / a.kv_row_div;
-  const float* q = a.q + int64_t(r) * a.inner + int64_t(h) * a.dk;
-  const float* K = a.k + int64_t(kr) * a.kv_row_stride + int64_t(h) * a.dk;
-  const float* V = a.v + int64_t(kr) * a.kv_row_stride + int64_t(h) * a.dk;
-  for (int i = threadIdx.x; i < a.dk; i += blockDim.x) qs[i] = q[i];
+  const float* q = a.q + int64_t(r) * a.inner + int64_t(h) * dk;
+  const float* K = a.k + int64_t(kr) * a.kv_row_stride + int64_t(h) * dk;
+  const float* V = a.v + int64_t(kr) * a.kv_row_stride + int64_t(h) * dk;
+  for (int i = threadIdx.x; i < dk; i += blockDim.x) qs[i] = q[i];
   __syncthreads();
-  for (int j = warp; j < Tk; j += nw) {
-    const bool vis = !a.key_mask || a.key_mask[int64_t(kr) * a.Tk + j] != 0;
-    float d = 0.f;
+  const bool vec = (dk % 4) == 0 && (a.kv_ld % 4) == 0 && (reinterpret_cast<uintptr_t>(K) % 16) == 0;
+  for (int j = threadIdx.x; j < Tk; j += blockDim.x) {
     const float* kj = K + int64_t(j) * a.kv_ld;
-    for (int i = lane; i < a.dk; i += 32) d = fmaf(qs[i], kj[i], d);
-    d = warp_sum(d);
-    if (lane == 0) {
-      if (a.bias_table) d = d + a.bias_table[a.bucket[pos - j] * a.H + h];
-      s[j] = vis ? d : -INFINITY;
+    float d = 0.f;
+    if (vec) {
+      for (int i = 0; i < dk; i += 4) {
+        const float4 k4 = *reinterpret_cast<const float4*>(kj + i);
+        d = fmaf(qs[i], k4.x, d); d = fmaf(qs[i + 1], k4.y, d); d = fmaf(qs[i + 2], k4.z, d); d = fmaf(qs[i + 3], k4.w, d);
+      }
+    } else {
+      for (int i = 0; i < dk; ++i) d = fmaf(qs[i], kj[i], d);
     }
+    if (a.bias_table) d = d + a.bias_table[a.bucket[pos - j] * a.H + h];
+    const bool vis = !a.key_mask || a.key_mask[int64_t(kr) * a.Tk + j] != 0;
+    s[j] = vis ? d : -INFINITY;
   }
   __syncthreads();
   float mx = -INFINITY, nvis = 0.f;
@@ -245,15 +275,22 @@ __global__ void __launch_bounds__(kAttnThreads) k_attention(__grid_constant__ co
   sum = block_reduce(sum, shm, false);
   for (int j = threadIdx.x; j < Tk; j += blockDim.x) s[j] = nvis == 0.f ? 1.f / float(Tk) : s[j] / sum;
   __syncthreads();
-  float* o = a.out + int64_t(r) * a.inner + int64_t(h) * a.dk;
-  for (int i = threadIdx.x; i < a.dk; i += blockDim.x) {
-    float acc = 0.f;
-    for (int j = 0; j < Tk; ++j) {
-      const float p = s[j];
-      if (p == 0.f) continue;
-      acc += p * V[int64_t(j) * a.kv_ld + i];
+  const int groups = dk <= int(blockDim.x) ? int(blockDim.x) / dk : 1;
+  const int g = dk <= int(blockDim.x) ? int(threadIdx.x) / dk : 0;
+  if (g < groups) {
+    for (int i = dk <= int(blockDim.x) ? int(threadIdx.x) % dk : int(threadIdx.x); i < dk; i += blockDim.x) {
+      float acc = 0.f;
+#pragma unroll 8
+      for (int j = g; j < Tk; j += groups) acc = fmaf(s[j], V[int64_t(j) * a.kv_ld + i], acc);
+      part[g * dk + i] = acc;
     }
-    o[i] = acc;
+  }
+  __syncthreads();
+  float* o = a.out + int64_t(r) * a.inner + int64_t(h) * dk;
+  for (int i = threadIdx.x; i < dk; i += blockDim.x) {
+    float t = 0.f;
+    for (int gg = 0; gg < groups; ++gg) t += part[gg * dk + i];
+    o[i] = t;
   }
 }
 
@@ -272,8 +309,10 @@ __global__ void k_gather_rows(const float* src, float* dst, const int32_t* src_r
 void gemv(const GemvArgs& a, cudaStream_t s) {
   if (a.n <= 0 || a.njobs <= 0) return;
   HUKUK_CHECK(a.njobs <= kMaxGemvJobs, "ENGINE_INTERNAL", "gemv: too many jobs");
+  HUKUK_CHECK(!a.norm_w || a.n <= kMaxFusedNormRows, "ENGINE_INTERNAL", "gemv: fused norm over too many rows");
   int maxN = 0;
-  bool vec = a.K % 8 == 0 && a.x_ld % 4 == 0 && (reinterpret_cast<uintptr_t>(a.x) % 16) == 0;
+  bool vec = a.K % 8 == 0 && a.x_ld % 4 == 0 && (reinterpret_cast<uintptr_t>(a.x) % 16) == 0 &&
+             (reinterpret_cast<uintptr_t>(a.norm_w) % 16) == 0;
   for (int i = 0; i < a.njobs; ++i) {
     const GemvJob& J = a.job[i];
     maxN = std::max(maxN, J.N);
@@ -317,7 +356,8 @@ void embed(const float* table, const int32_t* tokens, float* x, int n, int d, cu
 
 void attention(const AttnArgs& a, cudaStream_t s) {
   if (a.n <= 0) return;
-  const size_t smem = sizeof(float) * (size_t(a.max_keys) + size_t(a.dk));
+  // scores, q, and the P·V partial sums ([blockDim / dk][dk] <= blockDim floats, or dk)
+  const size_t smem = sizeof(float) * (size_t(a.max_keys) + size_t(a.dk) + size_t(std::max(kAttnThreads, a.dk)));
   HUKUK_CHECK(smem <= 48 * 1024, "ENGINE_UNSUPPORTED", "decoder attention: too many keys for one block's shared memory");
   k_attention<<<dim3(unsigned(a.H), unsigned(a.n)), kAttnThreads, smem, s>>>(a);
   HUKUK_CUDA_LAUNCH_CHECK();

@@ -46,7 +46,12 @@ struct GemvArgs {
   int64_t x_ld = 0;
   int n = 0, K = 0;
   const int32_t* pos = nullptr;  // device: the step's position (for y_pos_stride)
+  // Fused T5 RMS norm of the input (n <= kMaxFusedNormRows): the products see
+  // norm_w[k] * (x[k] * rsqrt-like(mean(x²) + eps)), exactly the values rmsnorm() would write.
+  const float* norm_w = nullptr;
+  float norm_eps = 0.f;
 };
+constexpr int kMaxFusedNormRows = 8;
 void gemv(const GemvArgs& a, cudaStream_t s);
 
 // T5 RMS norm of n rows of d: y = w * (x * rsqrt(mean(x²) + eps)) [* post_scale when != 1]
