@@ -5,6 +5,8 @@
 //        [--steps 20] [--warm 3] [--compute bf16] [--recompute] [--json out.jsonl]
 // --recompute: activation recomputation (the step option); HUKUK_T5_FLASH=0 in the environment
 // turns the fused attention off (A/B), HUKUK_T5_FUSED_LORA=0 the fused LoRA-dropout kernels.
+// --variants default,recompute,flash_off[,recompute_flash_off]: each shape in each variant, in one
+// process (one model load); every line is tagged with its variant.
 // Prints one JSON line per shape: samples/s, ms/step, memory (weights + LoRA + this shape's arena plan,
 // comparable with torch's max_memory_allocated; and the device's used memory), the arithmetic
 // floor of the step at --peak TFLOP/s, and a per-phase profile of one extra step (CUDA events).
@@ -26,6 +28,7 @@ const { values } = parseArgs({
     json: { type: 'string' },
     tag: { type: 'string', default: 'default' },
     recompute: { type: 'boolean', default: false },
+    variants: { type: 'string' },
   },
 });
 const GiB = 2 ** 30;
@@ -64,11 +67,21 @@ function rand(n, seed) {
 const opt = { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1, gradScale: 1, step: 1 };
 const gpu = engine.gpus()[0];
 console.log(JSON.stringify({ kind: 'setup', gpu: gpu?.name, loadS: +loadS.toFixed(1), compute: values.compute, quant: values.quant }));
+const variants = values.variants ? values.variants.split(',') : [null];
+const flashEnvAtStart = process.env.HUKUK_T5_FLASH;
+for (const variant of variants)
 for (const sh of values.shapes.split(',')) {
+  const recompute = variant ? variant.startsWith('recompute') : values.recompute;
+  const tag = variant ?? values.tag;
+  if (variant) {
+    if (variant.endsWith('flash_off')) process.env.HUKUK_T5_FLASH = '0';
+    else if (flashEnvAtStart === undefined) delete process.env.HUKUK_T5_FLASH;
+    else process.env.HUKUK_T5_FLASH = flashEnvAtStart;
+  }
   const [B, S, T] = sh.split('x').map(Number);
   const batch = { inputIds: rand(B * S, 1), attentionMask: new Int32Array(B * S).fill(1), labels: rand(B * T, 2), batch: B, srcLen: S, tgtLen: T, train: true };
   const step = (i) => {
-    const r = model.forwardBackward({ ...batch, dropoutSeed: i, recompute: values.recompute });
+    const r = model.forwardBackward({ ...batch, dropoutSeed: i, recompute });
     engine.optimizerStep(model, { ...opt, step: i + 1 });
     model.zeroGrad();
     return r.loss;
@@ -88,14 +101,14 @@ for (const sh of values.shapes.split(',')) {
     const flops = stepFlops(B, S, T);
     const floorMs = (flops / (Number(values.peak) * 1e12)) * 1e3;
     out = {
-      kind: 'train', tag: values.tag, recompute: values.recompute, flash: process.env.HUKUK_T5_FLASH !== '0', shape: sh, bs: B, src: S, tgt: T, samples_per_s: +((B * 1000) / ms).toFixed(2), ms_per_step: +ms.toFixed(2),
+      kind: 'train', tag, recompute, flash: process.env.HUKUK_T5_FLASH !== '0', shape: sh, bs: B, src: S, tgt: T, samples_per_s: +((B * 1000) / ms).toFixed(2), ms_per_step: +ms.toFixed(2),
       peak_gib: +((mem.weights + mem.lora + mem.arenaPlan) / GiB).toFixed(3), weights_gib: +(mem.weights / GiB).toFixed(3),
       arena_gib: +(mem.arenaPlan / GiB).toFixed(3), device_used_gib: +(mem.deviceUsed / GiB).toFixed(3),
       tflop_per_step: +(flops / 1e12).toFixed(2), achieved_tflops: +(flops / ms / 1e9).toFixed(1), floor_ms: +floorMs.toFixed(2),
       x_floor: +(ms / floorMs).toFixed(1), loss: +loss.toFixed(4),
     };
   } catch (e) {
-    out = { kind: 'train', shape: sh, error: String(e.message ?? e).slice(0, 300), code: e.code };
+    out = { kind: 'train', tag, shape: sh, error: String(e.message ?? e).slice(0, 300), code: e.code };
   }
   console.log(JSON.stringify(out));
   if (values.json) appendFileSync(values.json, JSON.stringify(out) + '\n');
