@@ -9,7 +9,7 @@
 // backward), so it is never chosen when the run fits. The CPU path ignores the option: there
 // it is always off.
 import type { TrainingConfig } from './config';
-import type { MemoryEstimateInput, T5ShapeForEstimate } from './memory-estimate';
+import { estimateTrainingMemory, type MemoryEstimate, type MemoryEstimateInput, type T5ShapeForEstimate } from './memory-estimate';
 
 export const GRADIENT_CHECKPOINTING = ['auto', 'on', 'off'] as const;
 export type GradientCheckpointing = (typeof GRADIENT_CHECKPOINTING)[number];
@@ -107,4 +107,32 @@ export function memoryEstimateInputFor(
     device: config.device,
     recompute,
   };
+}
+
+export interface PlannedMemory {
+  /** the estimate that applies: with recomputation when the decision turns it on */
+  shown: MemoryEstimate;
+  without: MemoryEstimate;
+  /** equals `without` on the CPU (no recomputation there) */
+  withRecompute: MemoryEstimate;
+  decision: CheckpointingDecision;
+}
+
+/** The run form's memory figure: the estimate as gradientCheckpointing will be resolved, 'auto'
+ * judged against `gpuMemoryBytes` (the form knows the GPU's total memory; the trainer measures
+ * the free memory when the run starts). Throws RangeError as estimateTrainingMemory does. */
+export function plannedTrainingMemory(
+  config: Pick<TrainingConfig, 'gradientCheckpointing'> & Parameters<typeof memoryEstimateInputFor>[0],
+  model: T5ShapeForEstimate,
+  gpuMemoryBytes: number | null,
+): PlannedMemory {
+  const without = estimateTrainingMemory(memoryEstimateInputFor(config, model, false));
+  const withRecompute = config.device === 'cuda' ? estimateTrainingMemory(memoryEstimateInputFor(config, model, true)) : without;
+  const decision = resolveGradientCheckpointing({
+    setting: config.gradientCheckpointing,
+    device: config.device,
+    neededBytes: without.totalBytes,
+    freeBytes: gpuMemoryBytes,
+  });
+  return { shown: decision.recompute ? withRecompute : without, without, withRecompute, decision };
 }

@@ -8,6 +8,7 @@ import {
   estimateTrainingMemory,
   memoryEstimateInputFor,
   modelShapeFromConfig,
+  plannedTrainingMemory,
   resolveGradientCheckpointing,
   resolveTrainingConfig,
   toMetricPoints,
@@ -74,6 +75,36 @@ describe('resolveGradientCheckpointing', () => {
     );
     expect(describeCheckpointing(r('on', 'cpu', null, null))).toMatch(/: off \(the CPU path does not recompute; the setting "on" applies to the GPU only\)/);
     expect(describeCheckpointing(r('off', 'cuda', null, null))).toMatch(/: off \(set to "off"\)/);
+  });
+});
+
+describe('plannedTrainingMemory (the run form\'s figure)', () => {
+  const shape = modelShapeFromConfig(flagshipConfig)!;
+  const cfg = (over: Parameters<typeof resolveTrainingConfig>[0]) =>
+    resolveTrainingConfig({ device: 'cuda', quantization: 'nf4', compute: 'bf16', batchSize: 16, maxSourceLength: 512, maxTargetLength: 512, ...over });
+  it('on shows the estimate with recomputation, off without; recomputation needs less memory', () => {
+    const on = plannedTrainingMemory(cfg({ gradientCheckpointing: 'on' }), shape, null);
+    const off = plannedTrainingMemory(cfg({ gradientCheckpointing: 'off' }), shape, null);
+    expect(on.shown).toEqual(on.withRecompute);
+    expect(off.shown).toEqual(off.without);
+    expect(on.withRecompute.totalBytes).toBeLessThan(on.without.totalBytes);
+    expect(on.withRecompute.weightsBytes).toBe(on.without.weightsBytes);
+  });
+  it('auto picks the one that fits the GPU, and without a GPU figure stays without', () => {
+    const probe = plannedTrainingMemory(cfg({}), shape, null);
+    expect(probe.decision.reason).toBe('unknown');
+    expect(probe.shown).toEqual(probe.without);
+    const big = plannedTrainingMemory(cfg({}), shape, probe.without.totalBytes + 2 * GiB);
+    expect(big.decision.recompute).toBe(false);
+    expect(big.shown.totalBytes).toBe(probe.without.totalBytes);
+    const small = plannedTrainingMemory(cfg({}), shape, probe.without.totalBytes / 2);
+    expect(small.decision).toMatchObject({ recompute: true, reason: 'exceeds_free' });
+    expect(small.shown.totalBytes).toBe(probe.withRecompute.totalBytes);
+  });
+  it('the CPU has one figure whatever the setting', () => {
+    const c = plannedTrainingMemory(resolveTrainingConfig({ device: 'cpu', gradientCheckpointing: 'on', batchSize: 4 }), shape, 1);
+    expect(c.decision.recompute).toBe(false);
+    expect(c.withRecompute).toBe(c.without);
   });
 });
 

@@ -38,8 +38,8 @@ import { fill, newRunStrings } from './strings';
 import { PageHeader } from '../../components/PageHeader';
 import { DisabledAction } from '../../components/DisabledAction';
 import { formatNumber } from '../../components/format';
-import { estimateTrainingMemory, modelShapeFromConfig } from '../../../common/training/memory-estimate';
-import { memoryEstimateInputFor, resolveGradientCheckpointing } from '../../../common/training/gradient-checkpointing';
+import { modelShapeFromConfig } from '../../../common/training/memory-estimate';
+import { plannedTrainingMemory, type PlannedMemory } from '../../../common/training/gradient-checkpointing';
 import type { Model } from '../../../common/contract/models';
 import type { SystemInfo } from '../../../common/contract/system';
 
@@ -248,31 +248,23 @@ function MemoryEstimateLine({ model, config, system, language }: { model: Model 
   if (!model) text = s.memoryNoModel;
   else if (!shape) text = s.memoryNoConfig;
   else {
-    let without: ReturnType<typeof estimateTrainingMemory> | null = null;
-    let withRecompute: ReturnType<typeof estimateTrainingMemory> | null = null;
-    try {
-      without = estimateTrainingMemory(memoryEstimateInputFor(config, shape, false));
-      withRecompute = config.device === 'cuda' ? estimateTrainingMemory(memoryEstimateInputFor(config, shape, true)) : without;
-    } catch {
-      without = null; // a field out of range: the form already marks it
-    }
+    let plan: PlannedMemory | null = null;
     const gpu = system?.gpus[0];
+    try {
+      plan = plannedTrainingMemory(config, shape, gpu?.memoryBytes ?? null);
+    } catch {
+      plan = null; // a field out of range: the form already marks it
+    }
     const gib = (b: number) => new Intl.NumberFormat(language === 'tr' ? 'tr-TR' : 'en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(b / 1024 ** 3);
-    if (without && withRecompute && config.device === 'cuda') {
-      const decision = resolveGradientCheckpointing({
-        setting: config.gradientCheckpointing,
-        device: config.device,
-        neededBytes: without.totalBytes,
-        freeBytes: gpu?.memoryBytes ?? null,
-      });
-      recompute = decision.recompute;
-      if (config.gradientCheckpointing === 'on') checkpointingNote = fill(s.memoryWithRecompute, { without: gib(without.totalBytes) });
+    if (plan && config.device === 'cuda') {
+      recompute = plan.decision.recompute;
+      if (config.gradientCheckpointing === 'on') checkpointingNote = fill(s.memoryWithRecompute, { without: gib(plan.without.totalBytes) });
       else if (config.gradientCheckpointing === 'auto')
         checkpointingNote = recompute
-          ? fill(s.memoryAutoRecompute, { without: gib(without.totalBytes), name: gpu?.name ?? '', have: gib(gpu?.memoryBytes ?? 0) })
-          : fill(s.memoryAutoOff, { with: gib(withRecompute.totalBytes) });
+          ? fill(s.memoryAutoRecompute, { without: gib(plan.without.totalBytes), name: gpu?.name ?? '', have: gib(gpu?.memoryBytes ?? 0) })
+          : fill(s.memoryAutoOff, { with: gib(plan.withRecompute.totalBytes) });
     }
-    const e = recompute ? withRecompute : without;
+    const e = plan?.shown ?? null;
     if (!e) text = s.invalid;
     else {
       text = fill(config.device === 'cuda' ? s.memoryGpu : s.memoryCpu, { total: gib(e.totalBytes), weights: gib(e.weightsBytes), lora: gib(e.loraBytes), acts: gib(e.activationsBytes) });
