@@ -75,14 +75,26 @@ __global__ void __launch_bounds__(kGemvThreads) k_gemv(__grid_constant__ const G
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   if (threadIdx.x < 16) code[threadIdx.x] = c_nf4_code[threadIdx.x];
   const bool norm = a.norm_w != nullptr;
-  if (norm)  // 1 / sqrt(mean(x²) + eps) of each row, one warp per row (as norm.cpp computes it)
-    for (int row = warp; row < a.n; row += kGemvWarps) {
+  if (norm) {
+    // 1 / sqrt(mean(x²) + eps) of each row (as norm.cpp computes it): every warp sums a slice
+    // of K for every row, so a row costs one round of loads, not K / 32 in a row
+    __shared__ float partial[kGemvWarps][kMaxFusedNormRows];
+    const int slice = (a.K + kGemvWarps - 1) / kGemvWarps;
+    const int k0 = warp * slice, k1 = min(a.K, k0 + slice);
+    for (int row = 0; row < a.n; ++row) {
       const float* xr = a.x + int64_t(row) * a.x_ld;
       float ss = 0.f;
-      for (int k = lane; k < a.K; k += 32) ss = fmaf(xr[k], xr[k], ss);
+      for (int k = k0 + lane; k < k1; k += 32) ss = fmaf(xr[k], xr[k], ss);
       ss = warp_sum(ss);
-      if (lane == 0) rstd[row] = 1.f / sqrtf(ss / float(a.K) + a.norm_eps);
+      if (lane == 0) partial[warp][row] = ss;
     }
+    __syncthreads();
+    if (int(threadIdx.x) < a.n) {
+      float ss = 0.f;
+      for (int w = 0; w < kGemvWarps; ++w) ss += partial[w][threadIdx.x];
+      rstd[threadIdx.x] = 1.f / sqrtf(ss / float(a.K) + a.norm_eps);
+    }
+  }
   __syncthreads();
   const int local = warp / ksplit, part = warp % ksplit;
   const int j = blockIdx.x * opb + local;
