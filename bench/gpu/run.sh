@@ -3,9 +3,8 @@
 # benchmark on the flagship shape, our generation benchmark, torch_baseline.py (LoRA-bf16, the bar
 # where bitsandbytes is missing) in the same call, then our variants (activation recomputation,
 # fused attention off), and the side-by-side table (bench/gpu/table.mjs -> $OUT/table.md).
-# Files in $OUT: meta.txt, ours.jsonl, gen.jsonl, baseline.jsonl, variant-recompute.jsonl,
-# variant-flash_off.jsonl, notes.jsonl (stages cut by their timeout), table.md (+ build.log,
-# gen.log, tests.log).
+# Files in $OUT: meta.txt, ours.jsonl, gen.jsonl, baseline.jsonl, variants.jsonl, notes.jsonl
+# (stages cut by their timeout), table.md (+ build.log, gen.log, tests.log).
 # Carried from the dev machine: .device/node.tar.xz (../shared/tools/device-node.sh),
 # .device/nf4/nm.tar.xz (vitest + addon headers), .device-t5/torch_baseline.py (a copy of
 # ../shared/bench/torch_baseline.py).
@@ -79,7 +78,7 @@ if [[ $STAGES == *gen* ]]; then
   # GEN's benchmark: JSON lines {"kind":"generate",...}, batch 1 greedy 128 new tokens beside the
   # baseline's figure (table.mjs reads ms_per_token).
   s=$SECONDS
-  b=$(stage_budget 75)
+  b=$(stage_budget 100)
   if ((b >= 10)) && [ -f bench/gpu/gen_bench.mjs ]; then
     timeout "$b" node bench/gpu/gen_bench.mjs --model "$MODEL" 2>&1 | tee "$OUT/gen.log" | grep '^{' >"$OUT/gen.jsonl"
     note_timeout gen_bench "${PIPESTATUS[0]}" "$b"
@@ -99,26 +98,16 @@ if [[ $STAGES == *baseline* ]]; then
   ran baseline $s
 fi
 if [[ $STAGES == *variants* ]]; then
-  # Each variant in a file of its own (variant-<tag>.jsonl): train_bench.mjs's error lines carry
-  # no tag, so table.mjs takes the tag from the file name.
-  # Activation recomputation (train_bench.mjs --recompute, the step option).
+  # Activation recomputation and the unfused attention (HUKUK_T5_FLASH=0), each shape, one process
+  # (train_bench.mjs --variants: one model load, every line tagged with its variant).
   s=$SECONDS
-  b=$(stage_budget 90)
+  b=$(stage_budget 150)
   if ((b >= 10)); then
     timeout "$b" node bench/gpu/train_bench.mjs --model "$MODEL" --shapes "$VARIANT_SHAPES" --steps "${VARIANT_STEPS:-5}" \
-      --recompute --json "$OUT/variant-recompute.jsonl" --tag recompute 2>&1 | grep '"train"'
-    note_timeout "train_bench (recompute)" "${PIPESTATUS[0]}" "$b"
-  else skip_note "$OUT/variant-recompute.jsonl" recompute variants; fi
-  ran recompute $s
-  # Fused (flash-style) attention off: the unfused path, same shapes.
-  s=$SECONDS
-  b=$(stage_budget 90)
-  if ((b >= 10)); then
-    HUKUK_T5_FLASH=0 timeout "$b" node bench/gpu/train_bench.mjs --model "$MODEL" --shapes "$VARIANT_SHAPES" \
-      --steps "${VARIANT_STEPS:-5}" --json "$OUT/variant-flash_off.jsonl" --tag flash_off 2>&1 | grep '"train"'
-    note_timeout "train_bench (flash off)" "${PIPESTATUS[0]}" "$b"
-  else skip_note "$OUT/variant-flash_off.jsonl" flash_off variants; fi
-  ran flash_off $s
+      --variants "${VARIANTS:-recompute,flash_off}" --json "$OUT/variants.jsonl" 2>&1 | grep '"train"'
+    note_timeout "train_bench (variants)" "${PIPESTATUS[0]}" "$b"
+  else skip_note "$OUT/variants.jsonl" "${VARIANTS:-recompute,flash_off}" variants; fi
+  ran variants $s
 fi
 rm -rf "$MODEL"
 node bench/gpu/table.mjs "$OUT" | tee "$OUT/table.md"
