@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Engine, T5Batch, T5Model } from '../../native/index';
+import type { Engine, LoraTarget, T5Batch, T5Model } from '../../native/index';
 import { checkFixture, fixtureDirs, loadParityEngine, relError } from '../../main/cli/commands/parity';
 import { estimateTrainingMemory, modelShapeFromConfig } from '../../common/training/memory-estimate';
 import { makeTinyT5 } from '../train/tiny-t5';
@@ -85,7 +85,7 @@ describe.skipIf(!gpu)('T5 on CUDA: a training step equals the CPU one', () => {
 type StepBatch = T5Batch & { recompute?: boolean };
 interface CudaMemory { weights: number; lora: number; arena: number; arenaPlan: number }
 const cudaMemory = (m: T5Model): CudaMemory => (engine as unknown as { t5CudaMemory(m: T5Model): CudaMemory }).t5CudaMemory(m);
-const allTargets = ['q', 'k', 'v', 'o', 'wi', 'wi_0', 'wi_1', 'wo'];
+const allTargets: LoraTarget[] = ['q', 'k', 'v', 'o', 'wi', 'wi_0', 'wi_1', 'wo'];
 
 function batchFor(V: number, B: number, S: number, T: number, seed: number): StepBatch {
   const ids = Int32Array.from({ length: B * S }, (_, i) => 2 + ((i * 37 + seed) % (V - 2)));
@@ -190,4 +190,29 @@ describe.skipIf(!gpu)('T5 on CUDA: fused attention (bf16, d_kv 64)', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+// Issue 5: at bf16 compute two fixtures' gradients miss the 3e-2 tolerance. Which product family
+// carries the error: each one at fp32 in turn (HUKUK_T5_F32), the rest at bf16; with all of them
+// at fp32 the step is the fp32 one (LoRA products are always fp32), so it must pass.
+describe.skipIf(!gpu)('T5 on CUDA: bf16 gradient error by product family', () => {
+  const parityEngine = gpu ? loadParityEngine() : null;
+  const families = ['', 'proj_fwd', 'proj_bwd', 'attn', 'head', 'proj_fwd,proj_bwd', 'proj_fwd,proj_bwd,attn,head'];
+  for (const name of ['gated_gelu_untied', 'padding']) {
+    it(`${name}: gradient error with each family at fp32`, async () => {
+      const errs: Record<string, number> = {};
+      try {
+        for (const f of families) {
+          process.env.HUKUK_T5_F32 = f;
+          const r = await checkFixture(parityEngine!, join(fixtures, name), 'cuda', 'bf16');
+          expect(r.error).toBeUndefined();
+          errs[f || 'none'] = Math.max(...r.checks.filter((c) => c.name.startsWith('grads') && !c.skipped).map((c) => c.value ?? Number.POSITIVE_INFINITY));
+        }
+      } finally {
+        delete process.env.HUKUK_T5_F32;
+      }
+      console.log(`  bf16 grads error by family at fp32 (${name}): ${JSON.stringify(errs)}`);
+      expect(errs['proj_fwd,proj_bwd,attn,head']).toBeLessThan(1e-3);
+    });
+  }
 });

@@ -162,6 +162,11 @@ class T5Cuda {
   uint64_t* d_seed = nullptr;  // [1] the step's dropout seed
   float* d_gscale = nullptr;   // [1] 1 / number of label tokens
   oc::Precision prec = oc::Precision::F32;
+  // Per product family (the base Linears' forward and input-gradient products, attention, the
+  // head): `prec`, except those HUKUK_T5_F32=proj_fwd,proj_bwd,attn,head names, which run at fp32
+  // (to find which family carries the bf16 gradient error).
+  oc::Precision p_fwd = oc::Precision::F32, p_bwd = oc::Precision::F32, p_attn = oc::Precision::F32,
+                p_head = oc::Precision::F32;
   std::vector<DeviceBuffer<float>> owned;  // fp32 weights
   float *shared = nullptr, *lm_head = nullptr, *enc_final_ln = nullptr, *dec_final_ln = nullptr;
   std::vector<DBlock> enc, dec;
@@ -533,13 +538,22 @@ class T5Cuda {
   // The fused attention serves bf16 compute on sm_80+ (flash_supported); HUKUK_T5_FLASH=0 turns it
   // off (A/B). fp32 compute keeps the exact unfused path (parity at the CPU tolerances).
   bool want_flash(const Shape& sh) {
-    if (prec != oc::Precision::BF16) return false;
+    if (p_attn != oc::Precision::BF16) return false;
     const char* e = std::getenv("HUKUK_T5_FLASH");
     if (e && std::string(e) == "0") return false;
     const Ctx st{false, true, d_seed};
     const int dk = I.cfg.d_kv;
     return oc::flash_supported(self_args(sh, false, st, 0), dk) && oc::flash_supported(self_args(sh, true, st, 0), dk) &&
            oc::flash_supported(cross_args(sh, st, 0), dk);
+  }
+
+  void set_family_precisions() {
+    const char* e = std::getenv("HUKUK_T5_F32");
+    const std::string v = e ? e : "";
+    auto pick = [&](const char* family) { return v.find(family) != std::string::npos ? oc::Precision::F32 : prec; };
+    const oc::Precision f = pick("proj_fwd"), b = pick("proj_bwd"), a = pick("attn"), h = pick("head");
+    if (f != p_fwd || b != p_bwd || a != p_attn || h != p_head) drop_graphs();
+    p_fwd = f; p_bwd = b; p_attn = a; p_head = h;
   }
 
   // ---------------------------------------------------------------- Linear (+ LoRA)
@@ -598,7 +612,7 @@ class T5Cuda {
   }
 
   void linear_fwd(DLin& L, const float* x, int M, float* y, const Ctx& st, uint64_t site, bool save_h) {
-    oc::linear_xwt(s, prec, x, weight(L), y, M, L.out, L.in);
+    oc::linear_xwt(s, p_fwd, x, weight(L), y, M, L.out, L.in);
     lora_fwd(L, x, M, y, st, site, save_h);
   }
 
@@ -606,7 +620,7 @@ class T5Cuda {
   void linear_bwd(DLin& L, const float* x, const float* dy, int M, float* dx, bool acc_dx, const Ctx& st,
                   uint64_t site, const float* W = nullptr) {
     // dx = dy · W  (C[M,in] = dy[M,out] · W[out,in])
-    if (dx) oc::gemm(s, prec, false, false, M, L.in, L.out, 1.f, dy, L.out, 0, W ? W : weight(L), L.in, 0, acc_dx ? 1.f : 0.f, dx, L.in, 0);
+    if (dx) oc::gemm(s, p_bwd, false, false, M, L.in, L.out, 1.f, dy, L.out, 0, W ? W : weight(L), L.in, 0, acc_dx ? 1.f : 0.f, dx, L.in, 0);
     if (!st.use_lora || !L.lora) return;
     DLora& lo = *L.lora;
     const float p = st.train ? lo.dropout : 0.f;
@@ -648,11 +662,11 @@ class T5Cuda {
       oc::flash_attention_forward(a, dk, qh, kh, vh, ctx_rows, P, s);
       return;
     }
-    oc::gemm(s, prec, false, true, a.Tq, a.Tk, dk, 1.f, qh, dk, (long long)a.Tq * dk, kh, dk, (long long)a.Tk * dk,
+    oc::gemm(s, p_attn, false, true, a.Tq, a.Tk, dk, 1.f, qh, dk, (long long)a.Tq * dk, kh, dk, (long long)a.Tk * dk,
              0.f, P, a.Tk, (long long)a.Tq * a.Tk, BH);
     oc::softmax_forward(a, P, tmp_pd, s);
     const float* Pd = a.dropout > 0.f ? tmp_pd : P;
-    oc::gemm(s, prec, false, false, a.Tq, dk, a.Tk, 1.f, Pd, a.Tk, (long long)a.Tq * a.Tk, vh, dk,
+    oc::gemm(s, p_attn, false, false, a.Tq, dk, a.Tk, 1.f, Pd, a.Tk, (long long)a.Tq * a.Tk, vh, dk,
              (long long)a.Tk * dk, 0.f, tmp_ctxh, dk, (long long)a.Tq * dk, BH);
     oc::heads_to_rows(tmp_ctxh, ctx_rows, a.B, a.H, a.Tq, dk, s);
   }
@@ -679,11 +693,11 @@ class T5Cuda {
       Pd = tmp_pd;
     }
     // dV = Pdᵀ dctx ; dPd = dctx Vᵀ ; dS ; dQ = dS K ; dK = dSᵀ Q
-    oc::gemm(s, prec, true, false, a.Tk, dk, a.Tq, 1.f, Pd, a.Tk, sp, gh_ctx, dk, sq, 0.f, gh_v, dk, sk, BH);
-    oc::gemm(s, prec, false, true, a.Tq, a.Tk, dk, 1.f, gh_ctx, dk, sq, vh, dk, sk, 0.f, g_dp, a.Tk, sp, BH);
+    oc::gemm(s, p_attn, true, false, a.Tk, dk, a.Tq, 1.f, Pd, a.Tk, sp, gh_ctx, dk, sq, 0.f, gh_v, dk, sk, BH);
+    oc::gemm(s, p_attn, false, true, a.Tq, a.Tk, dk, 1.f, gh_ctx, dk, sq, vh, dk, sk, 0.f, g_dp, a.Tk, sp, BH);
     oc::softmax_backward(a, P, g_dp, s);
-    oc::gemm(s, prec, false, false, a.Tq, dk, a.Tk, 1.f, g_dp, a.Tk, sp, kh, dk, sk, 0.f, gh_q, dk, sq, BH);
-    oc::gemm(s, prec, true, false, a.Tk, dk, a.Tq, 1.f, g_dp, a.Tk, sp, qh, dk, sq, 0.f, gh_k, dk, sk, BH);
+    oc::gemm(s, p_attn, false, false, a.Tq, dk, a.Tk, 1.f, g_dp, a.Tk, sp, kh, dk, sk, 0.f, gh_q, dk, sq, BH);
+    oc::gemm(s, p_attn, true, false, a.Tk, dk, a.Tq, 1.f, g_dp, a.Tk, sp, qh, dk, sq, 0.f, gh_k, dk, sk, BH);
     // heads -> rows: gh_k, gh_v (and gh_q when Tq == Tk) are adjacent like their row twins
     if (a.Tq == a.Tk) {
       oc::heads_to_rows(gh_q, g_rows, 3 * a.B, a.H, a.Tq, dk, s);
@@ -726,9 +740,9 @@ class T5Cuda {
     float* y = flash ? heads : tmp_qkv;  // the fused attention reads rows: no permute
     if (fused) {
       const float* W = group_weights(Ls, n, region, false);
-      oc::gemm(s, prec, false, true, M, out, in, 1.f, x, in, 0, W, in, (long long)out * in, 0.f, y, out, so, n);
+      oc::gemm(s, p_fwd, false, true, M, out, in, 1.f, x, in, 0, W, in, (long long)out * in, 0.f, y, out, so, n);
     } else {
-      for (int i = 0; i < n; ++i) oc::linear_xwt(s, prec, x, weight(*Ls[i]), y + i * so, M, out, in);
+      for (int i = 0; i < n; ++i) oc::linear_xwt(s, p_fwd, x, weight(*Ls[i]), y + i * so, M, out, in);
     }
     for (int i = 0; i < n; ++i) lora_fwd(*Ls[i], x, M, y + i * so, st, lsite(*Ls[i], stack, layer), save);
     if (!flash) oc::rows_to_heads(tmp_qkv, heads, n * B, H, T, dk, s);
@@ -816,7 +830,7 @@ class T5Cuda {
     oc::rmsnorm_forward(da[dec.size()].x_in, dec_final_ln, dec_fin_n, dec_fin_rstd, Mt, d, c.layer_norm_epsilon, s);
     oc::dropout_forward(dec_fin_n, dec_seq, int64_t(Mt) * d, p, st.seed, site_of(1, int(dec.size()), kFinal), s);
     if (c.scale_decoder_outputs) oc::scale(dec_seq, int64_t(Mt) * d, float(std::pow(double(d), -0.5)), s);
-    oc::linear_xwt(s, prec, dec_seq, head(), logits, Mt, c.vocab_size, d);
+    oc::linear_xwt(s, p_head, dec_seq, head(), logits, Mt, c.vocab_size, d);
   }
 
   const float* head() const { return I.cfg.tie_word_embeddings ? shared : lm_head; }
@@ -888,7 +902,7 @@ class T5Cuda {
     const int Ms = sh.B * sh.S, Mt = sh.B * sh.T, d = c.d_model;
     const float p = st.train ? c.dropout_rate : 0.f;
     // logits hold dLoss/dlogits: g_d = dlogits · head
-    oc::gemm(s, prec, false, false, Mt, d, c.vocab_size, 1.f, logits, c.vocab_size, 0, head(), d, 0, 0.f, g_d, d, 0);
+    oc::gemm(s, p_head, false, false, Mt, d, c.vocab_size, 1.f, logits, c.vocab_size, 0, head(), d, 0, 0.f, g_d, d, 0);
     if (c.scale_decoder_outputs) oc::scale(g_d, int64_t(Mt) * d, float(std::pow(double(d), -0.5)), s);
     oc::dropout_backward(g_d, g_d, int64_t(Mt) * d, p, st.seed, site_of(1, int(dec.size()), kFinal), false, s);
     oc::rmsnorm_backward(da[dec.size()].x_in, dec_final_ln, dec_fin_rstd, g_d, g_dec, Mt, d, false, s);
@@ -1021,6 +1035,7 @@ class T5Cuda {
                   "input id " + std::to_string(ids[i]) + " at position " + std::to_string(i) + " is outside the vocabulary");
     std::vector<int32_t> m(static_cast<size_t>(Ms), 1);
     if (mask) std::memcpy(m.data(), mask, sizeof(int32_t) * size_t(Ms));
+    set_family_precisions();
     plan(sh, false, false, want_flash(sh));
     HUKUK_CUDA_CHECK(cudaMemcpyAsync(d_ids, ids, sizeof(int32_t) * Ms, cudaMemcpyHostToDevice, s));
     HUKUK_CUDA_CHECK(cudaMemcpyAsync(d_mask, m.data(), sizeof(int32_t) * Ms, cudaMemcpyHostToDevice, s));
@@ -1088,6 +1103,7 @@ class T5Cuda {
       if (p != prec) drop_graphs();
       prec = p;
     }
+    set_family_precisions();
     plan(sh, backward, o.recompute, want_flash(sh));
     prof.on = std::getenv("HUKUK_T5_PROFILE") != nullptr;
     prof.mark("start", s);
