@@ -12,6 +12,8 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { numelOf, parseSafetensors } from '../../common/formats/safetensors';
 import type { Engine, GenerateOptions, T5Model } from '../../native/index';
+import { chatLoadOptions, handleChatGenerate, releaseWarmModel } from '../../worker/chat/generate';
+import { GenerationOptionsSchema } from '../../common/contract/chat';
 import { makeTinyT5 } from '../train/tiny-t5';
 
 const require = createRequire(import.meta.url);
@@ -222,6 +224,46 @@ describe.skipIf(!gpu)('generate on CUDA equals the CPU graph', () => {
       delete process.env.HUKUK_GEN_GRAPHS;
       delete process.env.HUKUK_GEN_FUSE_NORM;
       cuda.dispose();
+    }
+  });
+});
+
+describe('chat (worker/chat/generate.ts) loads a CUDA run as it was trained', () => {
+  const base = { modelDir: '/m', device: 'cuda' as const, quant: 'nf4' as const };
+  it('cuda + the run quantization where a GPU is usable, the fp32 CPU base otherwise', () => {
+    const h100 = { cudaCompiled: () => true, gpus: () => [{ computeCapability: '9.0' }] };
+    expect(chatLoadOptions(base, h100)).toEqual({ modelDir: '/m', device: 'cuda', quant: 'nf4', quantizeWo: false, compute: 'bf16' });
+    expect(chatLoadOptions({ ...base, quantizeWo: true, compute: 'fp32' }, h100)).toMatchObject({ quantizeWo: true, compute: 'fp32' });
+    expect(chatLoadOptions({ ...base, quant: undefined, quantizeWo: true }, h100)).toMatchObject({ quant: 'none', quantizeWo: false });
+    const t4 = { cudaCompiled: () => true, gpus: () => [{ computeCapability: '7.5' }] };
+    expect(chatLoadOptions(base, t4)).toMatchObject({ device: 'cuda', compute: 'fp32' });
+    for (const none of [{ cudaCompiled: () => true, gpus: () => [] }, { cudaCompiled: () => false, gpus: () => [{}] }, {}])
+      expect(chatLoadOptions(base, none)).toEqual({ modelDir: '/m', device: 'cpu' });
+    expect(chatLoadOptions({ ...base, device: 'cpu' }, h100)).toEqual({ modelDir: '/m', device: 'cpu' });
+  });
+
+  it.skipIf(!gpu)('a chat answer of an NF4 run on the GPU equals the CPU NF4 model\'s', async () => {
+    const name = 'relu_tied';
+    const dir = join(FIXTURES, name);
+    const g = readInt32(join(dir, 'goldens.safetensors'), ['input_ids']);
+    const inputIds = Array.from(g.input_ids.data.slice(0, g.input_ids.shape[1]));
+    const options = GenerationOptionsSchema.parse({ maxNewTokens: 16 });
+    try {
+      const r = await handleChatGenerate(
+        { modelDir: join(dir, 'model'), adapterDir: join(dir, 'adapter'), device: 'cuda', quant: 'nf4', compute: 'fp32', inputIds, options },
+        { signal: new AbortController().signal, emit: () => {} },
+      );
+      const cpu = load(name, 'cpu', 'nf4');
+      try {
+        const ids = await engine.generate(cpu, { inputIds: Int32Array.from(inputIds), maxNewTokens: 16 });
+        const want: number[] = [];
+        for (let i = 1; i < ids.length && ids[i] !== 1; i++) if (ids[i] !== 0) want.push(ids[i]);
+        expect(r.ids).toEqual(want);
+      } finally {
+        cpu.dispose();
+      }
+    } finally {
+      releaseWarmModel();
     }
   });
 });

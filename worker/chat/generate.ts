@@ -3,6 +3,12 @@
 // the flagship takes seconds, so it stays loaded while the same model + adapter is asked again
 // and is replaced (the old one disposed) when another is asked. Main decodes the ids into text
 // (it has the tokenizer) and stores the message; the worker never touches SQLite.
+//
+// A run trained on the GPU is chatted with as it was trained: device 'cuda' with its base
+// quantization (QLoRA: NF4 base weights), so the answer decodes on the GPU (the engine's CUDA
+// step model) and the base takes a quarter of the memory. Where the engine sees no usable GPU
+// (a CPU-only build, no device, the run moved to another machine) the same chat runs on the CPU
+// with the fp32 base, as before.
 import { AppError } from '../../common/contract/errors';
 import type { GenerationOptions } from '../../common/contract/chat';
 import { trainingErrorToAppError } from '../trainer/handler';
@@ -14,6 +20,13 @@ export interface ChatGenerateParams {
   /** peft adapter folder, or null for the base model alone */
   adapterDir: string | null;
   device: 'cpu' | 'cuda';
+  /** the base quantization the run trained with (default 'none'); used on CUDA only: the CPU
+   * path keeps the exact fp32 base */
+  quant?: 'none' | 'nf4';
+  /** the run also quantized wo (default false) */
+  quantizeWo?: boolean;
+  /** CUDA compute precision of the encoder pass (default 'bf16' where the GPU has it, as training) */
+  compute?: 'fp32' | 'bf16';
   /** the encoder input (eos included) */
   inputIds: number[];
   options: GenerationOptions;
@@ -37,8 +50,17 @@ interface GenModel {
   dispose?(): void;
   config?: Record<string, unknown>;
 }
+export interface ChatLoadOptions {
+  modelDir: string;
+  device: 'cpu' | 'cuda';
+  quant?: 'none' | 'nf4';
+  quantizeWo?: boolean;
+  compute?: 'fp32' | 'bf16';
+}
 interface GenEngine {
-  T5Model?: { load(opts: { modelDir: string; device?: 'cpu' | 'cuda' }): GenModel };
+  T5Model?: { load(opts: ChatLoadOptions): GenModel };
+  cudaCompiled?(): boolean;
+  gpus?(): { computeCapability?: string }[];
   generate(model: object, opts: Record<string, unknown>, onToken?: (id: number, row: number) => void): Promise<Int32Array> & { cancel(): void };
 }
 
@@ -49,16 +71,33 @@ function loadGenEngine(): GenEngine {
 let engine: GenEngine | undefined;
 let warm: { key: string; model: GenModel } | undefined;
 
-/** The warm model for (model, adapter, device), loading it (and freeing the previous one) if needed. */
+/**
+ * How the base is loaded for a chat: as the run trained on CUDA (device + quantization) when the
+ * engine has a usable GPU, else the CPU's fp32 base.
+ */
+export function chatLoadOptions(
+  p: Pick<ChatGenerateParams, 'modelDir' | 'device' | 'quant' | 'quantizeWo' | 'compute'>,
+  e: Pick<GenEngine, 'cudaCompiled' | 'gpus'>,
+): ChatLoadOptions {
+  const gpus = p.device === 'cuda' && e.cudaCompiled?.() ? (e.gpus?.() ?? []) : [];
+  if (gpus.length === 0) return { modelDir: p.modelDir, device: 'cpu' };
+  const quant = p.quant ?? 'none';
+  const major = Number((gpus[0].computeCapability ?? '0').split('.')[0]);
+  const compute = p.compute ?? (major >= 8 ? 'bf16' : 'fp32');
+  return { modelDir: p.modelDir, device: 'cuda', quant, quantizeWo: quant === 'nf4' && p.quantizeWo === true, compute };
+}
+
+/** The warm model for (model, adapter, load options), loading it (and freeing the previous one) if needed. */
 function warmModel(p: ChatGenerateParams): { model: GenModel; loaded: boolean } {
-  const key = JSON.stringify([p.modelDir, p.adapterDir, p.device]);
-  if (warm?.key === key) return { model: warm.model, loaded: false };
   engine ??= loadGenEngine();
+  const opts = chatLoadOptions(p, engine);
+  const key = JSON.stringify([p.adapterDir, opts]);
+  if (warm?.key === key) return { model: warm.model, loaded: false };
   if (!engine.T5Model) throw new AppError('unsupported', 'This build of the engine addon has no T5 model (native/src/t5).');
   // A running generation holds its own reference to the native model, so disposing is safe.
   warm?.model.dispose?.();
   warm = undefined;
-  const model = engine.T5Model.load({ modelDir: p.modelDir, device: p.device });
+  const model = engine.T5Model.load(opts);
   try {
     if (p.adapterDir) model.loadAdapter(p.adapterDir);
   } catch (e) {
