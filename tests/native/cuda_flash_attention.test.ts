@@ -108,14 +108,15 @@ describe.skipIf(!gpu)('fused attention on CUDA vs the CPU fp32 reference', () =>
     it(c.name, { timeout: 120_000 }, () => {
       const o = inputs(c);
       const want = engine._opsFlashAttention({ ...o, mode: 'reference' });
-      const got = engine._opsFlashAttention({ ...o, mode: 'fused' });
-      const e = errors(got, want);
-      console.log(`flash vs cpu | ${c.name} | ${fmt(e)}`);
+      const e2 = errors(engine._opsFlashAttention({ ...o, mode: 'fused' }), want);
+      const e1 = errors(engine._opsFlashAttention({ ...o, mode: 'fused', kernels: 1 }), want);
+      console.log(`flash vs cpu | ${c.name} | v2: ${fmt(e2)} | v1: ${fmt(e1)}`);
       if (cublas) {
         const unf = engine._opsFlashAttention({ ...o, mode: 'unfused', precision: 'bf16' });
         console.log(`  unfused bf16 vs cpu | ${fmt(errors(unf, want))}`);
       }
-      for (const k of outputs) expect(e[k], k).toBeLessThan(tol);
+      for (const k of outputs) expect(e2[k], `v2 ${k}`).toBeLessThan(tol);
+      for (const k of outputs) expect(e1[k], `v1 ${k}`).toBeLessThan(tol);
     });
 
   it('dropout really drops (and the mask is not the fused one of another seed)', { timeout: 60_000 }, () => {
@@ -142,19 +143,25 @@ describe.skipIf(!cublas)('fused attention: micro-benchmark vs the unfused CUDA p
     { name: 'decoder 16x12x128x128 (causal, bias, dropout)', B: 16, H: 12, Tq: 128, Tk: 128, bias: true, causal: true, dropout: 0.1 },
     { name: 'cross 16x12x128x64 (mask, dropout)', B: 16, H: 12, Tq: 128, Tk: 64, dropout: 0.1, keep: (b, j) => j < 64 - 2 * b },
   ];
+  const ms = (r: FlashOut) => `fwd ${r.fwdMs.toFixed(3)} bwd ${r.bwdMs.toFixed(3)} total ${(r.fwdMs + r.bwdMs).toFixed(3)} ms`;
   for (const c of shapes)
     it(c.name, { timeout: 120_000 }, () => {
       const o = inputs(c);
       const reps = 10;
       const fused = engine._opsFlashAttention({ ...o, mode: 'fused', reps });
+      const v1 = engine._opsFlashAttention({ ...o, mode: 'fused', kernels: 1, reps });
       const unf = engine._opsFlashAttention({ ...o, mode: 'unfused', precision: 'bf16', reps });
       const e = errors(fused, unf);
       const tot = (r: FlashOut) => r.fwdMs + r.bwdMs;
       console.log(
-        `bench | ${c.name} | fused fwd ${fused.fwdMs.toFixed(3)} bwd ${fused.bwdMs.toFixed(3)} total ${tot(fused).toFixed(3)} ms` +
-          ` | unfused fwd ${unf.fwdMs.toFixed(3)} bwd ${unf.bwdMs.toFixed(3)} total ${tot(unf).toFixed(3)} ms` +
-          ` | speedup ${(tot(unf) / tot(fused)).toFixed(2)}x | fused vs unfused ${fmt(e)}`,
+        `bench | ${c.name} | fused ${ms(fused)} | unfused ${ms(unf)} | speedup ${(tot(unf) / tot(fused)).toFixed(2)}x` +
+          ` | fused v1 ${ms(v1)} | fused vs unfused ${fmt(e)} | v1 vs unfused ${fmt(errors(v1, unf))}`,
       );
+      // where the fused time goes: the same without dropout, and without the bias
+      const noDrop = engine._opsFlashAttention({ ...o, mode: 'fused', reps, dropout: 0 });
+      const noBias = engine._opsFlashAttention({ ...o, mode: 'fused', reps, bias: undefined });
+      console.log(`  fused without dropout ${ms(noDrop)} | without bias ${ms(noBias)}`);
       for (const k of outputs) expect(e[k], k).toBeLessThan(3e-2);
+      for (const k of outputs) expect(errors(v1, unf)[k], `v1 ${k}`).toBeLessThan(3e-2);
     });
 });

@@ -144,7 +144,7 @@ __device__ __forceinline__ void find_first_kept(const int32_t* km, int Tk, int* 
   __syncthreads();
   if (km) {
     int best = Tk;
-    for (int j = threadIdx.x; j < Tk; j += kThreads)
+    for (int j = threadIdx.x; j < Tk; j += blockDim.x)
       if (km[j] != 0) { best = j; break; }
     if (best < Tk) atomicMin(out, best);
   }
@@ -155,7 +155,7 @@ __device__ __forceinline__ uint64_t prob_index(int64_t bh, int Tq, int Tk, int i
 }
 
 // ---------------------------------------------------------------------------------------- forward
-__global__ void __launch_bounds__(kThreads) flash_fwd_kernel(FlashParams p, float* O, float* lse) {
+__global__ void __launch_bounds__(kThreads) flash_fwd_kernel_v1(FlashParams p, float* O, float* lse) {
   __shared__ __align__(16) __nv_bfloat16 sQ[kTile * kPad];
   __shared__ __align__(16) __nv_bfloat16 sK[kTile * kPad];
   __shared__ __align__(16) __nv_bfloat16 sVt[kD * kPad];
@@ -284,9 +284,9 @@ __global__ void flash_bwd_dot_kernel(const float* dctx, const float* ctx, float*
 }
 
 constexpr size_t kBwdTiles = 6;  // sQ, sQt, sdO, sdOt, sKt, sdS
-constexpr size_t kBwdSmem = kBwdTiles * kTile * kPad * sizeof(__nv_bfloat16) + 2 * kTile * sizeof(float) + 16;
+constexpr size_t kBwdSmemV1 = kBwdTiles * kTile * kPad * sizeof(__nv_bfloat16) + 2 * kTile * sizeof(float) + 16;
 
-__global__ void __launch_bounds__(kThreads) flash_bwd_kernel(FlashParams p, const float* dO, const float* lse,
+__global__ void __launch_bounds__(kThreads) flash_bwd_kernel_v1(FlashParams p, const float* dO, const float* lse,
                                                              const float* Dsum, float* dQ, float* dK, float* dV) {
   extern __shared__ __align__(16) unsigned char smem[];
   __nv_bfloat16* sQ = reinterpret_cast<__nv_bfloat16*>(smem);  // [q][d]   (K staging first)
@@ -419,6 +419,387 @@ __global__ void __launch_bounds__(kThreads) flash_bwd_kernel(FlashParams p, cons
   }
 }
 
+// ------------------------------------------------------------------------- v2 kernels (default)
+// Same algorithm; the B operands that need a transpose come from row-major tiles through
+// ldmatrix.trans (no transposed shared stores, which bank-conflicted 8 ways), every fragment
+// through ldmatrix, tile loads batched in registers, the bias loaded straight into the score
+// accumulators before the Q Kᵀ product, 128 keys per backward block (8 warps: half the Q/dctx
+// staging and dQ atomics per key), dQ added with float2 atomics on sm_90.
+constexpr int kFwdWarps = 4, kFwdQ = 16 * kFwdWarps;     // queries per forward block
+constexpr int kBwdWarps = 8, kBwdKeys = 16 * kBwdWarps;  // keys per backward block
+constexpr int kPadS = kBwdKeys + 8;                      // row length of the backward's dS tile
+
+__device__ __forceinline__ uint32_t smem_addr(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+__device__ __forceinline__ void ldsm_x4(uint32_t r[4], const __nv_bfloat16* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(smem_addr(p)));
+}
+__device__ __forceinline__ void ldsm_x4_t(uint32_t r[4], const __nv_bfloat16* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(smem_addr(p)));
+}
+// A fragment (16 x 16 at row r0, col c0 of a row-major tile with row stride ld): matrices
+// (rows 0-7, cols 0-7), (rows 8-15, cols 0-7), (rows 0-7, cols 8-15), (rows 8-15, cols 8-15).
+__device__ __forceinline__ void ldsm_a(uint32_t a[4], const __nv_bfloat16* tile, int ld, int r0, int c0, int lane) {
+  ldsm_x4(a, tile + (r0 + (lane & 7) + ((lane >> 3) & 1) * 8) * ld + c0 + (lane >> 4) * 8);
+}
+// B fragments of two n-tiles (n0, n0+8) for k chunk k0..k0+15, from a tile stored [n][k]
+// (row-major, row = output column): r[0], r[1] for n-tile n0, r[2], r[3] for n0+8.
+__device__ __forceinline__ void ldsm_b_nk(uint32_t r[4], const __nv_bfloat16* tile, int ld, int n0, int k0, int lane) {
+  ldsm_x4(r, tile + (n0 + (lane >> 4) * 8 + (lane & 7)) * ld + k0 + ((lane >> 3) & 1) * 8);
+}
+// The same from a tile stored [k][n] (row-major, row = reduction index), through .trans.
+__device__ __forceinline__ void ldsm_b_kn(uint32_t r[4], const __nv_bfloat16* tile, int ld, int n0, int k0, int lane) {
+  ldsm_x4_t(r, tile + (k0 + ((lane >> 3) & 1) * 8 + (lane & 7)) * ld + n0 + (lane >> 4) * 8);
+}
+
+// acc[8] (16 x 64) += a (16 x 64 as 4 fragments) · Bᵀ, B stored [64 n][64 k]
+__device__ __forceinline__ void mma_frags_nk(float acc[8][4], const uint32_t a[4][4], const __nv_bfloat16* B,
+                                             int lane) {
+#pragma unroll
+  for (int kk = 0; kk < 4; ++kk)
+#pragma unroll
+    for (int np = 0; np < 4; ++np) {
+      uint32_t b[4];
+      ldsm_b_nk(b, B, kPad, np * 16, kk * 16, lane);
+      mma16816(acc[2 * np], a[kk], b[0], b[1]);
+      mma16816(acc[2 * np + 1], a[kk], b[2], b[3]);
+    }
+}
+// acc[8] (16 x 64) += C (16 x 64 accumulator-layout values, as bf16 A fragments) · B, B stored [64 k][64 n]
+__device__ __forceinline__ void mma_acc_kn(float acc[8][4], const float c[8][4], const __nv_bfloat16* B, int lane) {
+#pragma unroll
+  for (int kk = 0; kk < 4; ++kk) {
+    const uint32_t a[4] = {pack_bf16(c[2 * kk][0], c[2 * kk][1]), pack_bf16(c[2 * kk][2], c[2 * kk][3]),
+                           pack_bf16(c[2 * kk + 1][0], c[2 * kk + 1][1]),
+                           pack_bf16(c[2 * kk + 1][2], c[2 * kk + 1][3])};
+#pragma unroll
+    for (int np = 0; np < 4; ++np) {
+      uint32_t b[4];
+      ldsm_b_kn(b, B, kPad, np * 16, kk * 16, lane);
+      mma16816(acc[2 * np], a, b[0], b[1]);
+      mma16816(acc[2 * np + 1], a, b[2], b[3]);
+    }
+  }
+}
+
+// Loads rows [r0, r0+R) of one head (64 fp32 columns at src, row stride ld) into registers
+// (rows >= T as 0), then stores them as bf16 into a row-major tile (row stride kPad). N threads.
+template <int R, int N>
+struct TileLoad {
+  static constexpr int kPer = R * (kD / 4) / N;
+  float4 v[kPer];
+  __device__ __forceinline__ void load(const float* src, int64_t ld, int r0, int T) {
+#pragma unroll
+    for (int i = 0; i < kPer; ++i) {
+      const int idx = threadIdx.x + i * N, r = idx >> 4, c = (idx & 15) * 4;
+      v[i] = r0 + r < T ? __ldg(reinterpret_cast<const float4*>(src + int64_t(r0 + r) * ld + c))
+                        : make_float4(0.f, 0.f, 0.f, 0.f);
+    }
+  }
+  __device__ __forceinline__ void store(__nv_bfloat16* dst) const {
+#pragma unroll
+    for (int i = 0; i < kPer; ++i) {
+      const int idx = threadIdx.x + i * N, r = idx >> 4, c = (idx & 15) * 4;
+      *reinterpret_cast<uint2*>(dst + r * kPad + c) = make_uint2(pack_bf16(v[i].x, v[i].y), pack_bf16(v[i].z, v[i].w));
+    }
+  }
+};
+
+__global__ void __launch_bounds__(kFwdWarps * 32, 3) flash_fwd_kernel(FlashParams p, float* O, float* lse) {
+  constexpr int N = kFwdWarps * 32;
+  __shared__ __align__(16) __nv_bfloat16 sQ[kFwdQ * kPad];
+  __shared__ __align__(16) __nv_bfloat16 sK[kTile * kPad];
+  __shared__ __align__(16) __nv_bfloat16 sV[kTile * kPad];
+  __shared__ int sFirstKept;
+
+  const int bh = blockIdx.y, b = bh / p.H, h = bh % p.H;
+  const int q0 = blockIdx.x * kFwdQ;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const int32_t* km = p.key_mask ? p.key_mask + int64_t(b) * p.key_mask_ld : nullptr;
+  const float keep_scale = p.dropout > 0.f ? 1.f / (1.f - p.dropout) : 1.f;
+  const uint64_t seed = p.dropout > 0.f ? *p.seed : 0;
+  const float* Kh = p.K + int64_t(b) * p.Tk * p.ld + int64_t(h) * kD;
+  const float* Vh = p.V + int64_t(b) * p.Tk * p.ld + int64_t(h) * kD;
+
+  find_first_kept(km, p.Tk, &sFirstKept);
+  {
+    TileLoad<kFwdQ, N> q;
+    q.load(p.Q + int64_t(b) * p.Tq * p.ld + int64_t(h) * kD, p.ld, q0, p.Tq);
+    q.store(sQ);
+  }
+  __syncthreads();
+  uint32_t qf[4][4];
+#pragma unroll
+  for (int kk = 0; kk < 4; ++kk) ldsm_a(qf[kk], sQ, kPad, warp * 16, kk * 16, lane);
+  int j_end = p.Tk;  // causal: key tiles past the diagonal are all hidden, unless a row here sees no key
+  if (p.causal && sFirstKept <= q0) j_end = min(p.Tk, q0 + kFwdQ);
+
+  const int row0 = q0 + warp * 16 + g, row1 = row0 + 8;  // the two rows this thread holds
+  const float* bias0 = p.bias && row0 < p.Tq ? p.bias + (int64_t(h) * p.Tq + row0) * p.Tk : nullptr;
+  const float* bias1 = p.bias && row1 < p.Tq ? p.bias + (int64_t(h) * p.Tq + row1) * p.Tk : nullptr;
+  const uint64_t base0 = (uint64_t(bh) * p.Tq + row0) * p.Tk, base1 = base0 + uint64_t(8) * p.Tk;
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+  float acc[8][4];
+#pragma unroll
+  for (int nt = 0; nt < 8; ++nt) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.f;
+
+  for (int j0 = 0; j0 < j_end; j0 += kTile) {
+    {
+      TileLoad<kTile, N> k, v;
+      k.load(Kh, p.ld, j0, p.Tk);
+      v.load(Vh, p.ld, j0, p.Tk);
+      __syncthreads();  // everyone is done with the previous K/V tile
+      k.store(sK);
+      v.store(sV);
+    }
+    // the bias goes straight into the accumulators: S = bias + Q Kᵀ
+    float s[8][4];
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int j = j0 + nt * 8 + 2 * t + (e & 1);
+        const float* bias = e < 2 ? bias0 : bias1;
+        s[nt][e] = bias && j < p.Tk ? __ldg(bias + j) : 0.f;
+      }
+    __syncthreads();
+    mma_frags_nk(s, qf, sK, lane);
+
+    // keys of the tile not hidden by the key mask, one bit each (keys j0..j0+31, j0+32..j0+63)
+    const int ja = j0 + lane, jb = ja + 32;
+    const uint32_t open_lo = __ballot_sync(0xffffffffu, !km || (ja < p.Tk && km[ja] != 0));
+    const uint32_t open_hi = __ballot_sync(0xffffffffu, !km || (jb < p.Tk && km[jb] != 0));
+    float mt[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int jl = nt * 8 + 2 * t + (e & 1), j = j0 + jl, r = e < 2 ? row0 : row1;
+        const bool open = ((nt < 4 ? open_lo : open_hi) >> (jl & 31)) & 1u;
+        float v = s[nt][e];
+        if (j >= p.Tk) v = -INFINITY;
+        else if (!open || (p.causal && j > r)) v = kMasked;
+        s[nt][e] = v;
+        mt[e >> 1] = fmaxf(mt[e >> 1], v);
+      }
+    float alpha[2];
+#pragma unroll
+    for (int k = 0; k < 2; ++k) {
+      mt[k] = fmaxf(mt[k], __shfl_xor_sync(0xffffffffu, mt[k], 1));
+      mt[k] = fmaxf(mt[k], __shfl_xor_sync(0xffffffffu, mt[k], 2));
+      const float mn = fmaxf(m[k], mt[k]);  // finite: every tile holds a key < Tk
+      alpha[k] = __expf(m[k] - mn);         // 0 on the first tile (m = -inf)
+      m[k] = mn;
+      l[k] *= alpha[k];
+    }
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int k = e >> 1;
+        const float pr = __expf(s[nt][e] - m[k]);
+        l[k] += pr;
+        float pd = pr;
+        if (p.dropout > 0.f) {  // flat index into [B, H, Tq, Tk], as softmax_forward's mask
+          const uint64_t idx = (k ? base1 : base0) + uint64_t(j0 + nt * 8 + 2 * t + (e & 1));
+          pd = (pr != 0.f && (k ? row1 : row0) < p.Tq && dropout_keep_d(seed, p.site, idx, p.dropout))
+                   ? pr * keep_scale
+                   : 0.f;
+        }
+        s[nt][e] = pd;
+        acc[nt][e] *= alpha[k];
+      }
+    mma_acc_kn(acc, s, sV, lane);
+  }
+
+#pragma unroll
+  for (int k = 0; k < 2; ++k) {
+    l[k] += __shfl_xor_sync(0xffffffffu, l[k], 1);
+    l[k] += __shfl_xor_sync(0xffffffffu, l[k], 2);
+  }
+#pragma unroll
+  for (int k = 0; k < 2; ++k) {
+    const int r = k ? row1 : row0;
+    if (r >= p.Tq) continue;
+    const float inv = 1.f / l[k];
+    float* o = O + (int64_t(b) * p.Tq + r) * p.ld + int64_t(h) * kD;
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt)
+      *reinterpret_cast<float2*>(o + nt * 8 + 2 * t) = make_float2(acc[nt][2 * k] * inv, acc[nt][2 * k + 1] * inv);
+    if (t == 0) lse[int64_t(bh) * p.Tq + r] = m[k] <= kMasked ? -INFINITY : m[k] + logf(l[k]);
+  }
+}
+
+constexpr size_t kBwdSmem = size_t(kBwdKeys * kPad + 2 * kTile * kPad + kTile * kPadS) * sizeof(__nv_bfloat16) +
+                            2 * kTile * sizeof(float) + 16;
+
+__global__ void __launch_bounds__(kBwdWarps * 32) flash_bwd_kernel(FlashParams p, const float* dO, const float* lse,
+                                                                   const float* Dsum, float* dQ, float* dK,
+                                                                   float* dV) {
+  constexpr int N = kBwdWarps * 32;
+  extern __shared__ __align__(16) unsigned char smem[];
+  __nv_bfloat16* sK = reinterpret_cast<__nv_bfloat16*>(smem);  // [key][d], all kBwdKeys keys
+  __nv_bfloat16* sQ = sK + kBwdKeys * kPad;                     // [q][d]   (V staging first, with sdO)
+  __nv_bfloat16* sdO = sQ + kTile * kPad;                       // [q][d]
+  __nv_bfloat16* sdS = sdO + kTile * kPad;                      // [q][key], row length kPadS
+  float* sL = reinterpret_cast<float*>(sdS + kTile * kPadS);
+  float* sD = sL + kTile;
+  int* sFirstKept = reinterpret_cast<int*>(sD + kTile);
+  static_assert(2 * kTile >= kBwdKeys, "V staging spans sQ and sdO");
+
+  const int bh = blockIdx.y, b = bh / p.H, h = bh % p.H;
+  const int j0 = blockIdx.x * kBwdKeys;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const int32_t* km = p.key_mask ? p.key_mask + int64_t(b) * p.key_mask_ld : nullptr;
+  const float keep_scale = p.dropout > 0.f ? 1.f / (1.f - p.dropout) : 1.f;
+  const uint64_t seed = p.dropout > 0.f ? *p.seed : 0;
+  const float uniform = 1.f / p.Tk;
+  const int64_t qbase = int64_t(b) * p.Tq * p.ld + int64_t(h) * kD;
+  const int64_t kbase = int64_t(b) * p.Tk * p.ld + int64_t(h) * kD;
+
+  find_first_kept(km, p.Tk, sFirstKept);
+  {
+    TileLoad<kBwdKeys, N> k, v;
+    k.load(p.K + kbase, p.ld, j0, p.Tk);
+    v.load(p.V + kbase, p.ld, j0, p.Tk);
+    k.store(sK);
+    v.store(sQ);
+  }
+  __syncthreads();
+  uint32_t kf[4][4], vf[4][4];
+#pragma unroll
+  for (int kk = 0; kk < 4; ++kk) {
+    ldsm_a(kf[kk], sK, kPad, warp * 16, kk * 16, lane);
+    ldsm_a(vf[kk], sQ, kPad, warp * 16, kk * 16, lane);
+  }
+  const int first_kept = *sFirstKept;
+  const int key0 = j0 + warp * 16 + g, key1 = key0 + 8;  // the two keys this thread holds
+  // key state: 0 past Tk, 1 hidden by the key mask, 2 visible
+  const int ks0 = key0 >= p.Tk ? 0 : (km && km[key0] == 0 ? 1 : 2);
+  const int ks1 = key1 >= p.Tk ? 0 : (km && km[key1] == 0 ? 1 : 2);
+  const uint64_t kidx0 = uint64_t(bh) * p.Tq * p.Tk + key0, kidx1 = kidx0 + 8;
+  // dQ: this warp's 16 query rows and 32 columns of the 64 x 64 tile
+  const int dq_r0 = (warp & 3) * 16, dq_c0 = (warp >> 2) * 32;
+
+  float dk[8][4], dv[8][4];
+#pragma unroll
+  for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) dk[nt][e] = dv[nt][e] = 0.f;
+
+  for (int i0 = 0; i0 < p.Tq; i0 += kTile) {
+    // causal: every row of this query tile is before every key of ours, and sees some key
+    if (p.causal && i0 + kTile - 1 < j0 && i0 >= first_kept) continue;
+    {
+      TileLoad<kTile, N> q, o;
+      q.load(p.Q + qbase, p.ld, i0, p.Tq);
+      o.load(dO + qbase, p.ld, i0, p.Tq);
+      __syncthreads();  // done with the previous tile's sQ/sdO/sdS (and the V staging)
+      q.store(sQ);
+      o.store(sdO);
+      for (int i = threadIdx.x; i < kTile; i += N) {
+        const bool in = i0 + i < p.Tq;
+        sL[i] = in ? lse[int64_t(bh) * p.Tq + i0 + i] : 0.f;
+        sD[i] = in ? Dsum[int64_t(bh) * p.Tq + i0 + i] : 0.f;
+      }
+    }
+    float st[8][4], dpt[8][4];  // Sᵀ then Pdᵀ; dPdᵀ then dSᵀ (rows = our keys, cols = queries)
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int i = i0 + nt * 8 + 2 * t + (e & 1), key = e < 2 ? key0 : key1;
+        st[nt][e] = p.bias && i < p.Tq && key < p.Tk ? __ldg(p.bias + (int64_t(h) * p.Tq + i) * p.Tk + key) : 0.f;
+        dpt[nt][e] = 0.f;
+      }
+    __syncthreads();
+    mma_frags_nk(st, kf, sQ, lane);
+    mma_frags_nk(dpt, vf, sdO, lane);
+
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int il = nt * 8 + 2 * t + (e & 1), i = i0 + il;
+        const int key = e < 2 ? key0 : key1, state = e < 2 ? ks0 : ks1;
+        const float L = sL[il];
+        float pr = 0.f;
+        if (i < p.Tq && state != 0) {
+          if (L == -INFINITY) pr = uniform;  // the row sees no key: uniform over all Tk
+          else if (state == 2 && !(p.causal && key > i)) pr = __expf(st[nt][e] - L);
+        }
+        float pd = pr, dp = dpt[nt][e];
+        if (p.dropout > 0.f) {
+          const uint64_t idx = (e < 2 ? kidx0 : kidx1) + uint32_t(i) * uint32_t(p.Tk);  // as prob_index
+          const bool keep = pr != 0.f && dropout_keep_d(seed, p.site, idx, p.dropout);
+          pd = keep ? pr * keep_scale : 0.f;
+          dp = keep ? dp * keep_scale : 0.f;
+        }
+        st[nt][e] = pd;
+        dpt[nt][e] = pr * (dp - sD[il]);  // dS
+      }
+    mma_acc_kn(dv, st, sdO, lane);   // dV += Pdᵀ dctx
+    mma_acc_kn(dk, dpt, sQ, lane);   // dK += dSᵀ Q
+    // dSᵀ -> sdS[q][key] for dQ = dS K over the block's keys
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int il = nt * 8 + 2 * t + (e & 1), kl = warp * 16 + g + (e < 2 ? 0 : 8);
+        sdS[il * kPadS + kl] = __float2bfloat16_rn(dpt[nt][e]);
+      }
+    __syncthreads();
+    float dq[4][4];
+#pragma unroll
+    for (int nt = 0; nt < 4; ++nt) dq[nt][0] = dq[nt][1] = dq[nt][2] = dq[nt][3] = 0.f;
+#pragma unroll
+    for (int kk = 0; kk < kBwdKeys / 16; ++kk) {
+      uint32_t a[4];
+      ldsm_a(a, sdS, kPadS, dq_r0, kk * 16, lane);
+#pragma unroll
+      for (int np = 0; np < 2; ++np) {
+        uint32_t bb[4];
+        ldsm_b_kn(bb, sK, kPad, dq_c0 + np * 16, kk * 16, lane);
+        mma16816(dq[2 * np], a, bb[0], bb[1]);
+        mma16816(dq[2 * np + 1], a, bb[2], bb[3]);
+      }
+    }
+#pragma unroll
+    for (int k = 0; k < 2; ++k) {
+      const int i = i0 + dq_r0 + g + 8 * k;
+      if (i >= p.Tq) continue;
+      float* q = dQ + qbase + int64_t(i) * p.ld + dq_c0;
+#pragma unroll
+      for (int nt = 0; nt < 4; ++nt) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+        atomicAdd(reinterpret_cast<float2*>(q + nt * 8 + 2 * t), make_float2(dq[nt][2 * k], dq[nt][2 * k + 1]));
+#else
+        atomicAdd(q + nt * 8 + 2 * t, dq[nt][2 * k]);
+        atomicAdd(q + nt * 8 + 2 * t + 1, dq[nt][2 * k + 1]);
+#endif
+      }
+    }
+  }
+
+#pragma unroll
+  for (int k = 0; k < 2; ++k) {
+    const int key = k ? key1 : key0;
+    if (key >= p.Tk) continue;
+    float* dkp = dK + kbase + int64_t(key) * p.ld;
+    float* dvp = dV + kbase + int64_t(key) * p.ld;
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt) {
+      *reinterpret_cast<float2*>(dkp + nt * 8 + 2 * t) = make_float2(dk[nt][2 * k], dk[nt][2 * k + 1]);
+      *reinterpret_cast<float2*>(dvp + nt * 8 + 2 * t) = make_float2(dv[nt][2 * k], dv[nt][2 * k + 1]);
+    }
+  }
+}
+
 FlashParams make_params(const SoftmaxArgs& a, const float* Q, const float* K, const float* V) {
   FlashParams p;
   p.B = a.B; p.H = a.H; p.Tq = a.Tq; p.Tk = a.Tk;
@@ -462,12 +843,24 @@ bool flash_supported(const SoftmaxArgs& a, int dk) {
          int64_t(a.B) * a.H <= 65535;
 }
 
+int g_kernel_version = 2;  // flash_attention_use_kernels (test hook)
+
+void flash_attention_use_kernels(int version) {
+  HUKUK_CHECK(version == 1 || version == 2, "ENGINE_INVALID_ARG", "flash attention: kernel version 1 or 2");
+  g_kernel_version = version;
+}
+
 void flash_attention_forward(const SoftmaxArgs& a, int dk, const float* Q, const float* K, const float* V,
                              float* ctx, float* lse, cudaStream_t s) {
   check_args(a, dk, {Q, K, V, ctx, lse});
   const FlashParams p = make_params(a, Q, K, V);
-  const dim3 grid(unsigned((a.Tq + kTile - 1) / kTile), unsigned(a.B * a.H));
-  flash_fwd_kernel<<<grid, kThreads, 0, s>>>(p, ctx, lse);
+  if (g_kernel_version == 1) {
+    const dim3 grid(unsigned((a.Tq + kTile - 1) / kTile), unsigned(a.B * a.H));
+    flash_fwd_kernel_v1<<<grid, kThreads, 0, s>>>(p, ctx, lse);
+  } else {
+    const dim3 grid(unsigned((a.Tq + kFwdQ - 1) / kFwdQ), unsigned(a.B * a.H));
+    flash_fwd_kernel<<<grid, kFwdWarps * 32, 0, s>>>(p, ctx, lse);
+  }
   HUKUK_CUDA_LAUNCH_CHECK();
 }
 
@@ -484,10 +877,17 @@ void flash_attention_backward(const SoftmaxArgs& a, int dk, const float* Q, cons
   if (!attr_set) {
     HUKUK_CUDA_CHECK(
         cudaFuncSetAttribute(flash_bwd_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(kBwdSmem)));
+    HUKUK_CUDA_CHECK(
+        cudaFuncSetAttribute(flash_bwd_kernel_v1, cudaFuncAttributeMaxDynamicSharedMemorySize, int(kBwdSmemV1)));
     attr_set = true;
   }
-  const dim3 grid(unsigned((a.Tk + kTile - 1) / kTile), unsigned(a.B * a.H));
-  flash_bwd_kernel<<<grid, kThreads, kBwdSmem, s>>>(p, dctx, lse, scratch, dQ, dK, dV);
+  if (g_kernel_version == 1) {
+    const dim3 grid(unsigned((a.Tk + kTile - 1) / kTile), unsigned(a.B * a.H));
+    flash_bwd_kernel_v1<<<grid, kThreads, kBwdSmemV1, s>>>(p, dctx, lse, scratch, dQ, dK, dV);
+  } else {
+    const dim3 grid(unsigned((a.Tk + kBwdKeys - 1) / kBwdKeys), unsigned(a.B * a.H));
+    flash_bwd_kernel<<<grid, kBwdWarps * 32, kBwdSmem, s>>>(p, dctx, lse, scratch, dQ, dK, dV);
+  }
   HUKUK_CUDA_LAUNCH_CHECK();
 }
 

@@ -53,6 +53,10 @@ void flash_attention_backward(const SoftmaxArgs& a, int dk, const float* Q, cons
                               const float* ctx, const float* lse, const float* dctx, float* dQ, float* dK, float* dV,
                               float* scratch, cudaStream_t s);
 
+// Test/benchmark hook (_opsFlashAttention): 2 = the default kernels, 1 = the first, simpler ones
+// (transposed shared tiles, 64 keys per backward block), kept while both are being measured.
+void flash_attention_use_kernels(int version);
+
 }  // namespace hukuk::ops::cuda
 
 #endif  // HUKUK_CUDA
