@@ -63,8 +63,30 @@ emit({ what: 'setup', gpu: gpu?.name, date: new Date().toISOString(), layers: [c
 
 const inputIds = rand(S, 7);
 
+const best = (xs) => Math.min(...xs);
+async function timeGen(opts, batch = 1, ids = inputIds, nrep = reps) {
+  await engine.generate(model, { inputIds: ids, batch, ...opts }); // warm-up
+  const ts = [];
+  for (let r = 0; r < nrep; r++) {
+    const t = performance.now();
+    const out = await engine.generate(model, { inputIds: ids, batch, ...opts });
+    ts.push(performance.now() - t);
+    if (out.length !== batch * (1 + opts.maxNewTokens)) throw new Error(`expected ${batch * (1 + opts.maxNewTokens)} ids, got ${out.length}`);
+  }
+  return best(ts);
+}
+async function perToken(name, extra, n, batch = 1, ids = inputIds, nrep = reps) {
+  const one = await timeGen({ maxNewTokens: 1, minNewTokens: 1, ...extra }, batch, ids, nrep);
+  const many = await timeGen({ maxNewTokens: n, minNewTokens: n, ...extra }, batch, ids, nrep);
+  const ms = (many - one) / (n - 1);
+  emit({ what: name, batch, src: S, new_tokens: n, ms_first_token: +one.toFixed(2), ms_total: +many.toFixed(1),
+    ms_per_token: +ms.toFixed(3), tokens_per_s: +((1000 * batch) / ms).toFixed(1), end_to_end_tokens_per_s: +((1000 * batch * n) / many).toFixed(1) });
+  return ms;
+}
+
+await perToken('greedy', {}, N);
 // correctness at the flagship shape: GPU step vs the CPU graph of the same model (host weights)
-if (Number(values.check) > 0) {
+function check() {
   const tokens = Int32Array.from({ length: Number(values.check) }, (_, i) => (i === 0 ? 0 : 2 + ((i * 7919) % (V - 2))));
   t0 = performance.now();
   const g = engine._decodeLogits(model, { inputIds, tokens });
@@ -87,36 +109,19 @@ if (Number(values.check) > 0) {
     note: 'max|gpu-cpu|/max|cpu| of the logits, teacher-forced, same model', s: +((performance.now() - t0) / 1000).toFixed(1) });
 }
 
-const best = (xs) => Math.min(...xs);
-async function timeGen(opts, batch = 1, ids = inputIds) {
-  await engine.generate(model, { inputIds: ids, batch, ...opts }); // warm-up
-  const ts = [];
-  for (let r = 0; r < reps; r++) {
-    const t = performance.now();
-    const out = await engine.generate(model, { inputIds: ids, batch, ...opts });
-    ts.push(performance.now() - t);
-    if (out.length !== batch * (1 + opts.maxNewTokens)) throw new Error(`expected ${batch * (1 + opts.maxNewTokens)} ids, got ${out.length}`);
-  }
-  return best(ts);
-}
-async function perToken(name, extra, n, batch = 1, ids = inputIds) {
-  const one = await timeGen({ maxNewTokens: 1, minNewTokens: 1, ...extra }, batch, ids);
-  const many = await timeGen({ maxNewTokens: n, minNewTokens: n, ...extra }, batch, ids);
-  const ms = (many - one) / (n - 1);
-  emit({ what: name, batch, src: S, new_tokens: n, ms_first_token: +one.toFixed(2), ms_total: +many.toFixed(1),
-    ms_per_token: +ms.toFixed(3), tokens_per_s: +((1000 * batch) / ms).toFixed(1), end_to_end_tokens_per_s: +((1000 * batch * n) / many).toFixed(1) });
-  return ms;
-}
-
-await perToken('greedy', {}, N);
+if (Number(values.check) > 0) check();
+await perToken('beam 4', { numBeams: 4 }, N);
 process.env.HUKUK_GEN_GRAPHS = '0';
 await perToken('greedy, no CUDA graph', {}, Math.min(N, 32));
 delete process.env.HUKUK_GEN_GRAPHS;
 process.env.HUKUK_GEN_FUSE_NORM = '0';
 await perToken('greedy, RMS norm not fused', {}, Math.min(N, 32));
 delete process.env.HUKUK_GEN_FUSE_NORM;
-await perToken('beam 4', { numBeams: 4 }, N);
 const B = Number(values.batch), BT = Number(values['batch-tokens']);
 await perToken('greedy batched', {}, BT, B, rand(B * S, 11));
 await perToken('greedy batched', {}, Math.min(BT, 32), 64, rand(64 * S, 12));
+// the same model decoded by the CPU graph (host weights), for scale: what a CUDA model did before
+process.env.HUKUK_GEN_DEVICE = 'cpu';
+await perToken('greedy on the CPU graph (HUKUK_GEN_DEVICE=cpu)', {}, 4, 1, inputIds, 1);
+delete process.env.HUKUK_GEN_DEVICE;
 model.dispose();
