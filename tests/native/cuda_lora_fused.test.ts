@@ -117,6 +117,10 @@ describe('fused LoRA / residual ops: CPU references = the existing CPU ops compo
   });
 });
 
+// Kernel generations of lora.h: 1 (the default, first run on an H200 on 2026-11-28) and 2
+// (software-pipelined, same sums in the same order).
+const GENERATIONS = [1, 2] as const;
+
 describe.skipIf(!gpu)('fused LoRA / residual ops on CUDA', () => {
   const GPU_CASES: Case[] = [
     ...RAGGED,
@@ -129,22 +133,29 @@ describe.skipIf(!gpu)('fused LoRA / residual ops on CUDA', () => {
     for (const c of GPU_CASES)
       for (const p of [0, 0.5])
         for (const accumulate of op === 'gradA' || op === 'dx' ? [false, true] : [false]) {
-          it(`${op} M=${c.M} in=${c.in} r=${c.r} p=${p}${accumulate ? ' acc' : ''}: CUDA = CPU`, () => {
+          it(`${op} M=${c.M} in=${c.in} r=${c.r} p=${p}${accumulate ? ' acc' : ''}: CUDA = CPU (generations 1, 2)`, () => {
             const base = { op, ...c, p, seed: 1234567, site: 31, accumulate, ...inputs(op, c, c.in) };
             const cpu = engine._opsLora({ ...base, impl: 'cpu' });
-            const cuda = engine._opsLora({ ...base, impl: 'cuda' });
-            const e = relErr(cuda, cpu);
-            if (e > 1e-5) console.log(`  ${op} ${JSON.stringify(c)} p=${p} acc=${accumulate}: rel err ${e.toExponential(2)}`);
-            expect(e).toBeLessThanOrEqual(1e-5);
-            if (op === 'dx' && !accumulate) expect(zeroPattern(cuda)).toBe(zeroPattern(cpu));
-            if (op === 'gradA' && c.M > 64) {  // the single-pass path (no workspace) too
-              const one = engine._opsLora({ ...base, impl: 'cuda', noWorkspace: true });
-              expect(relErr(one, cpu)).toBeLessThanOrEqual(1e-5);
+            let gen1: Float32Array | null = null;
+            for (const generation of GENERATIONS) {
+              const cuda = engine._opsLora({ ...base, impl: 'cuda', generation });
+              const e = relErr(cuda, cpu);
+              if (e > 1e-5) console.log(`  gen ${generation} ${op} ${JSON.stringify(c)} p=${p} acc=${accumulate}: rel err ${e.toExponential(2)}`);
+              expect(e, `generation ${generation}`).toBeLessThanOrEqual(1e-5);
+              if (op === 'dx' && !accumulate) expect(zeroPattern(cuda), `generation ${generation}`).toBe(zeroPattern(cpu));
+              if (op === 'gradA' && c.M > 64) {  // the single-pass path (no workspace) too
+                const one = engine._opsLora({ ...base, impl: 'cuda', noWorkspace: true, generation });
+                expect(relErr(one, cpu), `generation ${generation}, no workspace`).toBeLessThanOrEqual(1e-5);
+              }
+              // generation 2 does the same sums in the same order: equal up to FMA contraction
+              if (gen1) expect(relErr(cuda, gen1), `generation ${generation} vs 1`).toBeLessThanOrEqual(1e-6);
+              else gen1 = cuda;
             }
           }, 60_000);
         }
 
-  it('masks identical, element by element (identity weights, p = 0.5)', () => {
+  for (const generation of GENERATIONS)
+  it(`masks identical, element by element (identity weights, p = 0.5, generation ${generation})`, () => {
     // lora_down with A = [I | 0] (r = 8) gives h = dropout(x)[:, :8] exactly; lora_grad_A with
     // dh = I (M = r = 8) gives gA = dropout(x) exactly; dropout_add with x_in = 0 gives dropout(y).
     const r = 8, inn = 40, p = 0.5, seed = 77, site = 5;
@@ -153,13 +164,13 @@ describe.skipIf(!gpu)('fused LoRA / residual ops on CUDA', () => {
     const M = 300;
     const x = rand(M * inn, 3).map((v) => v + 2);  // no zeros of its own
     const down = { op: 'down', M, in: inn, r, p, seed, site, x, A };
-    const hc = engine._opsLora({ ...down, impl: 'cuda' });
+    const hc = engine._opsLora({ ...down, impl: 'cuda', generation });
     const hcpu = engine._opsLora({ ...down, impl: 'cpu' });
     expect(firstDiff(hc, hcpu)).toBe(-1);
     const dh = new Float32Array(r * r);
     for (let j = 0; j < r; j++) dh[j * r + j] = 1;
     const ga = { op: 'gradA', M: r, in: inn, r, p, seed, site, dh, x: x.subarray(0, r * inn) };
-    const gc = engine._opsLora({ ...ga, impl: 'cuda' });
+    const gc = engine._opsLora({ ...ga, impl: 'cuda', generation });
     expect(firstDiff(gc, engine._opsLora({ ...ga, impl: 'cpu' }))).toBe(-1);
     expect(gc.filter((v) => v === 0).length).toBeGreaterThan(r * inn * 0.3);
     const add = { op: 'dropoutAdd', M, in: inn, p, seed, site, x: new Float32Array(M * inn), y: x };
@@ -182,23 +193,36 @@ describe.skipIf(!gpu)('fused LoRA / residual ops on CUDA', () => {
 
   it('deterministic: the same inputs give the same bits (split-M lora_grad_A included)', () => {
     const c = { M: 4096, in: 768, r: 16 };
-    for (const op of OPS) {
-      const base = { op, ...c, p: 0.1, seed: 5, site: 6, accumulate: true, impl: 'cuda', ...inputs(op, c, 8) };
-      expect(firstDiff(engine._opsLora(base), engine._opsLora(base)), op).toBe(-1);
-    }
+    for (const op of OPS)
+      for (const generation of GENERATIONS) {
+        const base = { op, ...c, p: 0.1, seed: 5, site: 6, accumulate: true, impl: 'cuda', generation, ...inputs(op, c, 8) };
+        expect(firstDiff(engine._opsLora(base), engine._opsLora(base)), `${op} generation ${generation}`).toBe(-1);
+      }
   }, 60_000);
+
+  it('the larger ranks and a ragged M at the big width (generation 2 = 1 = CPU)', () => {
+    for (const c of [{ M: 4100, in: 3072, r: 32 }, { M: 8200, in: 768, r: 16 }, { M: 9000, in: 200, r: 8 }])
+      for (const op of ['down', 'gradA', 'dx'] as const) {
+        const base = { op, ...c, p: 0.1, seed: 8, site: 3, accumulate: true, ...inputs(op, c, 9) };
+        const cpu = engine._opsLora({ ...base, impl: 'cpu' });
+        for (const generation of GENERATIONS)
+          expect(relErr(engine._opsLora({ ...base, impl: 'cuda', generation }), cpu), `${op} ${JSON.stringify(c)} gen ${generation}`)
+            .toBeLessThanOrEqual(1e-5);
+      }
+  }, 120_000);
 
   it('micro-benchmark: µs per call, fused vs the unfused sequence of existing ops', () => {
     const lines: string[] = [];
     for (const c of [{ M: 2048, in: 768, r: 16 }, { M: 8192, in: 3072, r: 16 }])
       for (const op of OPS)
-        for (const p of [0.1, 0]) {
-          const b = engine._opsLoraBench!({ op, ...c, p, accumulate: op !== 'down' && op !== 'dropoutAdd', reps: 50 });
-          const bwUs = b.inputBytes / (b.copyGBs * 1e9) * 1e6;  // reading the inputs once at copy bandwidth
-          lines.push(`  ${op.padEnd(10)} M=${c.M} in=${c.in} r=${c.r} p=${p}: fused ${b.fusedUs.toFixed(1)} µs (graph ${b.fusedGraphUs.toFixed(1)}) | unfused ${b.composedUs.toFixed(1)} µs (graph ${b.composedGraphUs.toFixed(1)}) | bandwidth bound ${bwUs.toFixed(1)} µs (${(b.copyGBs).toFixed(0)} GB/s copy), fused/bound ${(b.fusedGraphUs / bwUs).toFixed(2)}x`);
-          expect(b.fusedUs).toBeGreaterThan(0);
-          expect(b.composedUs).toBeGreaterThan(0);
-        }
+        for (const p of [0.1, 0])
+          for (const generation of op === 'dropoutAdd' ? [1] : GENERATIONS) {
+            const b = engine._opsLoraBench!({ op, ...c, p, accumulate: op !== 'down' && op !== 'dropoutAdd', reps: 50, generation });
+            const bwUs = b.inputBytes / (b.copyGBs * 1e9) * 1e6;  // reading the inputs once at copy bandwidth
+            lines.push(`  ${op.padEnd(10)} gen ${generation} M=${c.M} in=${c.in} r=${c.r} p=${p}: fused ${b.fusedUs.toFixed(1)} µs (graph ${b.fusedGraphUs.toFixed(1)}) | unfused ${b.composedUs.toFixed(1)} µs (graph ${b.composedGraphUs.toFixed(1)}) | bandwidth bound ${bwUs.toFixed(1)} µs (${(b.copyGBs).toFixed(0)} GB/s copy), fused/bound ${(b.fusedGraphUs / bwUs).toFixed(2)}x`);
+            expect(b.fusedUs).toBeGreaterThan(0);
+            expect(b.composedUs).toBeGreaterThan(0);
+          }
     console.log(['fused LoRA micro-benchmark:', ...lines].join('\n'));
   }, 120_000);
 });

@@ -4,6 +4,7 @@
 // weights, so the work per element is the mask hash + r FMAs and the kernels are bound by the
 // hash and by reading x once, not by a GEMM's tiling. The r dimension is padded at compile time
 // (RP = 8, 16, 32 or 64, zero rows beyond r) so the inner loops unroll fully.
+#include <atomic>
 #include <string>
 
 #include "core/cuda_runtime.h"
@@ -286,13 +287,309 @@ __global__ void __launch_bounds__(kThreads) lora_dx_kernel(const float* __restri
   }
 }
 
+// ============================================================================== generation 2
+// The same sums in the same order (so the same bits as generation 1), with the memory traffic
+// and the waits of generation 1 removed; see the bench in tests/native/cuda_lora_fused.test.ts.
+// What generation 1 measured on an H200 (2026-11-28, M=8192, in=3072, r=16, p=0): lora_down
+// 126 µs against 25 µs for reading x once, because every warp re-read A (r x in) for its one or
+// two rows, through L1 misses; lora_dx 110 µs against 50 µs, short blocks waiting on loads and
+// barriers; lora_grad_A 58 µs against 25 µs, one load latency exposed per 32-row chunk.
+
+// lora_down: the block (8 warps x ROWS rows) stages each 128-column tile of A in shared memory,
+// so A is read from L2 once per block instead of once per warp; the next tile of A and of x is
+// loaded into registers while the current one is hashed and multiplied (loads never wait).
+template <int RP>
+__device__ __forceinline__ void load_a_tile(float (&an)[RP * kDownTile / kThreads], const float* __restrict__ A,
+                                            int r, int in, int k0) {
+#pragma unroll
+  for (int q = 0; q < RP * kDownTile / kThreads; ++q) {
+    const int idx = threadIdx.x + kThreads * q, j = idx / kDownTile, k = k0 + idx % kDownTile;
+    an[q] = (j < r && k < in) ? __ldg(A + int64_t(j) * in + k) : 0.f;
+  }
+}
+
+template <int RP, int ROWS>
+__global__ void __launch_bounds__(kThreads, 2) lora_down_kernel_v2(const float* __restrict__ x,
+                                                                   const float* __restrict__ A,
+                                                                   float* __restrict__ h, int M, int in, int r,
+                                                                   float p, const uint64_t* seedp, uint64_t site) {
+  constexpr int kAPer = RP * kDownTile / kThreads;
+  __shared__ float As[RP][kDownTile];
+  const DropMask drop = make_drop_mask(p, seedp, site);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int row0 = (blockIdx.x * (kThreads / 32) + warp) * ROWS;  // rows >= M load zeros; no early return
+  float acc[ROWS][RP];
+#pragma unroll
+  for (int rr = 0; rr < ROWS; ++rr)
+#pragma unroll
+    for (int j = 0; j < RP; ++j) acc[rr][j] = 0.f;
+
+  // A's next tile waits in registers only where they are to spare (RP <= 16); for r > 16 it is
+  // loaded after the barrier (its latency exposed, but no spills).
+  constexpr bool kPrefetchA = RP <= 16;
+  float xn[ROWS][4], an[kPrefetchA ? kAPer : 1];
+  load_x_tile<ROWS>(xn, x, row0, M, in, 0, lane);
+  if constexpr (kPrefetchA) load_a_tile<RP>(an, A, r, in, 0);
+  for (int k0 = 0; k0 < in; k0 += kDownTile) {
+    __syncthreads();  // the previous tile's readers are done
+    if constexpr (kPrefetchA) {
+#pragma unroll
+      for (int q = 0; q < kAPer; ++q) {
+        const int idx = threadIdx.x + kThreads * q;
+        As[idx / kDownTile][idx % kDownTile] = an[q];
+      }
+    } else {
+      for (int idx = threadIdx.x; idx < RP * kDownTile; idx += kThreads) {
+        const int j = idx / kDownTile, k = k0 + idx % kDownTile;
+        As[j][idx % kDownTile] = (j < r && k < in) ? __ldg(A + int64_t(j) * in + k) : 0.f;
+      }
+    }
+    __syncthreads();
+    float xv[ROWS][4];
+#pragma unroll
+    for (int rr = 0; rr < ROWS; ++rr)
+#pragma unroll
+      for (int t = 0; t < 4; ++t) xv[rr][t] = xn[rr][t];
+    if (k0 + kDownTile < in) {  // prefetch the next tile (uniform branch)
+      load_x_tile<ROWS>(xn, x, row0, M, in, k0 + kDownTile, lane);
+      if constexpr (kPrefetchA) load_a_tile<RP>(an, A, r, in, k0 + kDownTile);
+    }
+#pragma unroll
+    for (int rr = 0; rr < ROWS; ++rr)
+#pragma unroll
+      for (int t = 0; t < 4; ++t)
+        xv[rr][t] = drop.apply(xv[rr][t], uint64_t(row0 + rr) * uint64_t(in) + uint64_t(k0 + lane + 32 * t));
+#pragma unroll
+    for (int t = 0; t < 4; ++t)
+#pragma unroll
+      for (int j = 0; j < RP; ++j) {
+        const float a = As[j][lane + 32 * t];  // zero for j >= r and k >= in
+#pragma unroll
+        for (int rr = 0; rr < ROWS; ++rr) acc[rr][j] = fmaf(xv[rr][t], a, acc[rr][j]);
+      }
+  }
+#pragma unroll
+  for (int rr = 0; rr < ROWS; ++rr) {
+    const int m = row0 + rr;
+#pragma unroll
+    for (int j = 0; j < RP; ++j) {
+      float v = acc[rr][j];
+#pragma unroll
+      for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
+      if (lane == (j & 31) && j < r && m < M) h[int64_t(m) * r + j] = v;
+    }
+  }
+}
+
+template <int RP>
+void launch_down_v2(const float* x, const float* A, float* h, int M, int in, int r, float p, const uint64_t* seed,
+                    uint64_t site, cudaStream_t s) {
+  // Rows per warp: A now comes from shared memory, so more rows per block only cut L2 traffic;
+  // fewer keep enough blocks (>= ~2 per SM) for small M. At most 32 accumulators per thread
+  // (more spill under the 128-register cap of 2 blocks per SM, next to the prefetched tiles).
+  constexpr int kMaxRows = RP <= 8 ? 4 : RP <= 16 ? 2 : 1;
+  const int want = M >= 8192 ? 4 : M >= 4096 ? 2 : 1;
+  const int rows = want < kMaxRows ? want : kMaxRows;
+  const int per_block = rows * (kThreads / 32);
+  const unsigned grid = unsigned((M + per_block - 1) / per_block);
+  if (rows >= 4) {
+    if constexpr (kMaxRows >= 4) lora_down_kernel_v2<RP, 4><<<grid, kThreads, 0, s>>>(x, A, h, M, in, r, p, seed, site);
+  } else if (rows == 2) {
+    if constexpr (kMaxRows >= 2) lora_down_kernel_v2<RP, 2><<<grid, kThreads, 0, s>>>(x, A, h, M, in, r, p, seed, site);
+  } else {
+    lora_down_kernel_v2<RP, 1><<<grid, kThreads, 0, s>>>(x, A, h, M, in, r, p, seed, site);
+  }
+  HUKUK_CUDA_LAUNCH_CHECK();
+}
+
+// lora_grad_A: generation 1's blocks, plan and sum order; the next chunk's x values and dh rows
+// are loaded into registers while the current chunk is computed, so no load latency is exposed.
+template <int RP>
+__global__ void __launch_bounds__(kThreads, (RP >= 64 ? 2 : RP >= 32 ? 3 : 4))
+    lora_grad_A_kernel_v2(const float* __restrict__ dh, const float* __restrict__ x, float* __restrict__ out, int M,
+                          int in, int r, float p, const uint64_t* seedp, uint64_t site, int rows_per_split,
+                          bool direct, bool accumulate) {
+  constexpr int kPer = kGaChunk / kGaGroups;          // x rows per thread per chunk
+  constexpr int kDhPer = kGaChunk * RP / kThreads;    // dh values staged per thread per chunk
+  __shared__ __align__(16) float dhs[kGaChunk][RP];
+  __shared__ float red[RP][kGaCols];
+  const DropMask drop = make_drop_mask(p, seedp, site);
+  const int tc = threadIdx.x % kGaCols, g = threadIdx.x / kGaCols;
+  const int k = blockIdx.x * kGaCols + tc;
+  const int split = blockIdx.y;
+  const int m_begin = split * rows_per_split;
+  const int m_end = min(M, m_begin + rows_per_split);
+  float acc[RP];
+#pragma unroll
+  for (int j = 0; j < RP; ++j) acc[j] = 0.f;
+
+  float xn[kPer], dn[kDhPer];
+  auto load_chunk = [&](int c0) {
+#pragma unroll
+    for (int i = 0; i < kPer; ++i) {
+      const int m = c0 + g + kGaGroups * i;
+      xn[i] = (m < m_end && k < in) ? __ldg(x + int64_t(m) * in + k) : 0.f;
+    }
+#pragma unroll
+    for (int q = 0; q < kDhPer; ++q) {
+      const int idx = threadIdx.x + kThreads * q, mm = idx / RP, j = idx % RP;
+      dn[q] = (j < r && c0 + mm < m_end) ? __ldg(dh + int64_t(c0 + mm) * r + j) : 0.f;
+    }
+  };
+  if (m_begin < m_end) load_chunk(m_begin);
+  for (int c0 = m_begin; c0 < m_end; c0 += kGaChunk) {
+    __syncthreads();  // the previous chunk's readers of dhs are done
+#pragma unroll
+    for (int q = 0; q < kDhPer; ++q) {
+      const int idx = threadIdx.x + kThreads * q;
+      dhs[idx / RP][idx % RP] = dn[q];
+    }
+    __syncthreads();
+    float xv[kPer];
+#pragma unroll
+    for (int i = 0; i < kPer; ++i) xv[i] = xn[i];
+    if (c0 + kGaChunk < m_end) load_chunk(c0 + kGaChunk);  // uniform branch
+#pragma unroll
+    for (int i = 0; i < kPer; ++i)
+      xv[i] = drop.apply(xv[i], uint64_t(c0 + g + kGaGroups * i) * uint64_t(in) + uint64_t(k));
+#pragma unroll
+    for (int i = 0; i < kPer; ++i) {
+      const float4* d4 = reinterpret_cast<const float4*>(&dhs[g + kGaGroups * i][0]);
+#pragma unroll
+      for (int j4 = 0; j4 < RP / 4; ++j4) {
+        const float4 d = d4[j4];
+        acc[4 * j4 + 0] = fmaf(d.x, xv[i], acc[4 * j4 + 0]);
+        acc[4 * j4 + 1] = fmaf(d.y, xv[i], acc[4 * j4 + 1]);
+        acc[4 * j4 + 2] = fmaf(d.z, xv[i], acc[4 * j4 + 2]);
+        acc[4 * j4 + 3] = fmaf(d.w, xv[i], acc[4 * j4 + 3]);
+      }
+    }
+  }
+  for (int src = 1; src < kGaGroups; ++src) {  // fixed order, as generation 1
+    __syncthreads();
+    if (g == src)
+#pragma unroll
+      for (int j = 0; j < RP; ++j) red[j][tc] = acc[j];
+    __syncthreads();
+    if (g == 0)
+#pragma unroll
+      for (int j = 0; j < RP; ++j) acc[j] += red[j][tc];
+  }
+  if (g != 0 || k >= in) return;
+  float* dst = direct ? out : out + int64_t(split) * r * in;
+#pragma unroll
+  for (int j = 0; j < RP; ++j)
+    if (j < r) {
+      float& o = dst[int64_t(j) * in + k];
+      o = (direct && accumulate) ? o + acc[j] : acc[j];
+    }
+}
+
+// lora_dx: a block owns 64 columns x `rows` rows (runtime, a multiple of 32, at most
+// kDx2MaxRows(RP)); all its dh rows are staged in shared memory once (one barrier per block),
+// then each thread walks its rows in groups of 8, loading the next group's old dx values (when
+// accumulating) before it stores the current group's.
+constexpr int kDx2Group = 8;
+template <int RP>
+constexpr int kDx2MaxRows = (4096 / RP) > 256 ? 256 : 4096 / RP;  // 16 KiB of dh at most
+
+template <int RP>
+__global__ void __launch_bounds__(kThreads, (RP >= 64 ? 2 : RP >= 32 ? 3 : 4))
+    lora_dx_kernel_v2(const float* __restrict__ dh, const float* __restrict__ A, float* __restrict__ dx, int M,
+                      int in, int r, float p, const uint64_t* seedp, uint64_t site, bool accumulate,
+                      int rows_per_block) {
+  __shared__ __align__(16) float dhs[kDx2MaxRows<RP>][RP];
+  const DropMask drop = make_drop_mask(p, seedp, site);
+  const int tc = threadIdx.x % kDxCols, g = threadIdx.x / kDxCols;
+  const int k = blockIdx.x * kDxCols + tc;
+  const bool kin = k < in;
+  const int m_begin = blockIdx.y * rows_per_block, m_end = min(M, m_begin + rows_per_block);
+  for (int idx = threadIdx.x; idx < rows_per_block * RP; idx += kThreads) {
+    const int mm = idx / RP, j = idx % RP;
+    dhs[mm][j] = (j < r && m_begin + mm < m_end) ? __ldg(dh + int64_t(m_begin + mm) * r + j) : 0.f;
+  }
+  float a[RP];
+#pragma unroll
+  for (int j = 0; j < RP; ++j) a[j] = (j < r && kin) ? __ldg(A + int64_t(j) * in + k) : 0.f;
+  __syncthreads();
+  if (!kin) return;  // no barriers below
+  // thread rows: m_begin + g + 4 * t for t = 0, 1, ... (rows_per_block / 4 of them, a multiple of 8)
+  const int per_thread = rows_per_block / kDxGroups;
+  float prev[kDx2Group], next[kDx2Group];
+  auto load_prev = [&](float (&dst)[kDx2Group], int t0) {
+#pragma unroll
+    for (int i = 0; i < kDx2Group; ++i) {
+      const int m = m_begin + g + kDxGroups * (t0 + i);
+      dst[i] = (accumulate && m < m_end) ? dx[int64_t(m) * in + k] : 0.f;
+    }
+  };
+  load_prev(next, 0);
+  for (int t0 = 0; t0 < per_thread; t0 += kDx2Group) {
+    if (m_begin + g + kDxGroups * t0 >= m_end) break;  // this thread's remaining rows are past M
+#pragma unroll
+    for (int i = 0; i < kDx2Group; ++i) prev[i] = next[i];
+    if (t0 + kDx2Group < per_thread) load_prev(next, t0 + kDx2Group);
+#pragma unroll
+    for (int i = 0; i < kDx2Group; ++i) {
+      const int mm = g + kDxGroups * (t0 + i), m = m_begin + mm;
+      const float4* d4 = reinterpret_cast<const float4*>(&dhs[mm][0]);
+      float v = 0.f;
+#pragma unroll
+      for (int j4 = 0; j4 < RP / 4; ++j4) {
+        const float4 d = d4[j4];
+        v = fmaf(d.x, a[4 * j4 + 0], v);
+        v = fmaf(d.y, a[4 * j4 + 1], v);
+        v = fmaf(d.z, a[4 * j4 + 2], v);
+        v = fmaf(d.w, a[4 * j4 + 3], v);
+      }
+      if (m < m_end) {
+        const int64_t i_flat = int64_t(m) * in + k;
+        v = drop.apply(v, uint64_t(i_flat));
+        dx[i_flat] = accumulate ? prev[i] + v : v;
+      }
+    }
+  }
+}
+
+template <int RP>
+void launch_dx_v2(const float* dh, const float* A, float* dx, int M, int in, int r, float p, const uint64_t* seed,
+                  uint64_t site, bool accumulate, cudaStream_t s) {
+  // Rows per block: as many as the staged dh allows, but enough blocks (>= 528, ~4 per SM) to
+  // fill the GPU; a multiple of 32 (8 rows per thread-group step x 4 groups).
+  const int col_blocks = (in + kDxCols - 1) / kDxCols;
+  int rows = kDx2MaxRows<RP>;
+  while (rows > 32 && int64_t(col_blocks) * ((M + rows - 1) / rows) < 528) rows -= 32;
+  const dim3 grid(unsigned(col_blocks), unsigned((M + rows - 1) / rows));
+  lora_dx_kernel_v2<RP><<<grid, kThreads, 0, s>>>(dh, A, dx, M, in, r, p, seed, site, accumulate, rows);
+  HUKUK_CUDA_LAUNCH_CHECK();
+}
+
 }  // namespace
 
 // ------------------------------------------------------------------------------ entry points
+namespace {
+std::atomic<int> g_generation{1};
+}
+void set_lora_kernel_generation(int generation) {
+  HUKUK_CHECK(generation == 1 || generation == 2, "ENGINE_INVALID_ARG",
+              "lora kernel generation must be 1 or 2 (got " + std::to_string(generation) + ")");
+  g_generation.store(generation);
+}
+int lora_kernel_generation() { return g_generation.load(); }
+
 void lora_down(const float* x, const float* A, float* h, int M, int in, int r, float p, const uint64_t* seed,
                uint64_t site, cudaStream_t s) {
   check_sizes("cuda::lora_down", M, in, r);
   if (M == 0) return;
+  if (g_generation.load() == 2) {
+    switch (padded_rank(r)) {
+      case 8: launch_down_v2<8>(x, A, h, M, in, r, p, seed, site, s); break;
+      case 16: launch_down_v2<16>(x, A, h, M, in, r, p, seed, site, s); break;
+      case 32: launch_down_v2<32>(x, A, h, M, in, r, p, seed, site, s); break;
+      default: launch_down_v2<64>(x, A, h, M, in, r, p, seed, site, s); break;
+    }
+    return;
+  }
   switch (padded_rank(r)) {
     case 8: launch_down<8>(x, A, h, M, in, r, p, seed, site, s); break;
     case 16: launch_down<16>(x, A, h, M, in, r, p, seed, site, s); break;
@@ -318,11 +615,20 @@ void lora_grad_A(const float* dh, const float* x, float* gA, int M, int in, int 
   const dim3 grid(unsigned((in + kGaCols - 1) / kGaCols), unsigned(g.splits));
   float* out = direct ? gA : workspace;
   const int rps = g.rows_per_split;
+  if (g_generation.load() == 2) {
+    switch (padded_rank(r)) {
+      case 8: lora_grad_A_kernel_v2<8><<<grid, kThreads, 0, s>>>(dh, x, out, M, in, r, p, seed, site, rps, direct, accumulate); break;
+      case 16: lora_grad_A_kernel_v2<16><<<grid, kThreads, 0, s>>>(dh, x, out, M, in, r, p, seed, site, rps, direct, accumulate); break;
+      case 32: lora_grad_A_kernel_v2<32><<<grid, kThreads, 0, s>>>(dh, x, out, M, in, r, p, seed, site, rps, direct, accumulate); break;
+      default: lora_grad_A_kernel_v2<64><<<grid, kThreads, 0, s>>>(dh, x, out, M, in, r, p, seed, site, rps, direct, accumulate); break;
+    }
+  } else {
   switch (padded_rank(r)) {
     case 8: lora_grad_A_kernel<8><<<grid, kThreads, 0, s>>>(dh, x, out, M, in, r, p, seed, site, rps, direct, accumulate); break;
     case 16: lora_grad_A_kernel<16><<<grid, kThreads, 0, s>>>(dh, x, out, M, in, r, p, seed, site, rps, direct, accumulate); break;
     case 32: lora_grad_A_kernel<32><<<grid, kThreads, 0, s>>>(dh, x, out, M, in, r, p, seed, site, rps, direct, accumulate); break;
     default: lora_grad_A_kernel<64><<<grid, kThreads, 0, s>>>(dh, x, out, M, in, r, p, seed, site, rps, direct, accumulate); break;
+  }
   }
   HUKUK_CUDA_LAUNCH_CHECK();
   if (!direct) {
@@ -336,6 +642,15 @@ void lora_dx(const float* dh, const float* A, float* dx, int M, int in, int r, f
              uint64_t site, bool accumulate, cudaStream_t s) {
   check_sizes("cuda::lora_dx", M, in, r);
   if (M == 0) return;
+  if (g_generation.load() == 2) {
+    switch (padded_rank(r)) {
+      case 8: launch_dx_v2<8>(dh, A, dx, M, in, r, p, seed, site, accumulate, s); break;
+      case 16: launch_dx_v2<16>(dh, A, dx, M, in, r, p, seed, site, accumulate, s); break;
+      case 32: launch_dx_v2<32>(dh, A, dx, M, in, r, p, seed, site, accumulate, s); break;
+      default: launch_dx_v2<64>(dh, A, dx, M, in, r, p, seed, site, accumulate, s); break;
+    }
+    return;
+  }
   const dim3 grid(unsigned((in + kDxCols - 1) / kDxCols), unsigned((M + kDxRows - 1) / kDxRows));
   switch (padded_rank(r)) {
     case 8: lora_dx_kernel<8><<<grid, kThreads, 0, s>>>(dh, A, dx, M, in, r, p, seed, site, accumulate); break;

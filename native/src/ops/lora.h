@@ -68,5 +68,13 @@ void lora_grad_A(const float* dh, const float* x, float* gA, int M, int in, int 
 void lora_dx(const float* dh, const float* A, float* dx, int M, int in, int r, float p, const uint64_t* seed,
              uint64_t site, bool accumulate, cudaStream_t s);
 
+// Which kernels the three functions above run: generation 1 (the default; checked against the
+// CPU and benchmarked on an H200, 2026-11-28) or generation 2 (the same sums in the same order,
+// software-pipelined; written after that run and NOT yet run on a GPU: the tests compare it
+// bit for bit with generation 1). Process-wide, for the tests and the benchmark; switch the
+// default only after tests/native/cuda_lora_fused.test.ts has passed on a GPU with it.
+void set_lora_kernel_generation(int generation);
+int lora_kernel_generation();
+
 }  // namespace hukuk::ops::cuda
 #endif  // HUKUK_CUDA

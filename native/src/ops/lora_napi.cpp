@@ -1,14 +1,15 @@
 // Test and benchmark hooks for the fused LoRA / residual ops (lora.h, residual.h); not app API.
 //
 //   engine._opsLora({op, impl, M, in, r, p, seed, site, accumulate?, x?, A?, dh?, y?, init?,
-//                    noWorkspace?, inPlace?}) -> Float32Array
+//                    noWorkspace?, inPlace?, generation?}) -> Float32Array
 //     op:   'down'       h[M,r]    from x[M,in], A[r,in]
 //           'gradA'      gA[r,in]  from dh[M,r], x[M,in]   (init = gA before, for accumulate)
 //           'dx'         dx[M,in]  from dh[M,r], A[r,in]   (init = dx before, for accumulate)
 //           'dropoutAdd' out[n]    from x = x_in[n], y[n]  (n = M*in; inPlace: out aliases y)
 //     impl: 'cpu' (fused reference), 'composed' (existing CPU ops: dropout then matmul / add),
 //           'cuda' (fused kernels), 'cudaComposed' (existing CUDA ops, cuBLAS fp32)
-//   engine._opsLoraBench({op, M, in, r, p, reps}) -> {fusedUs, composedUs, fusedGraphUs,
+//     generation: the CUDA kernel generation for this call (lora.h; restored afterwards)
+//   engine._opsLoraBench({op, M, in, r, p, reps, generation?}) -> {fusedUs, composedUs, fusedGraphUs,
 //     composedGraphUs, copyGBs, inputBytes}: random inputs made on the host, microseconds per call
 //     on the stream (back-to-back launches) and replayed from a CUDA graph of `reps` calls, plus
 //     the device-to-device copy bandwidth measured on the same buffers (read + write bytes / s).
@@ -37,6 +38,7 @@ namespace {
 
 struct LoraArgs {
   std::string op, impl;
+  int generation = 0;  // 0: the current default
   int M = 0, in = 0, r = 0;
   float p = 0.f;
   uint64_t seed = 0, site = 0;
@@ -57,6 +59,7 @@ LoraArgs parse(const Napi::Object& o) {
   a.accumulate = o.Has("accumulate") && o.Get("accumulate").ToBoolean().Value();
   a.no_workspace = o.Has("noWorkspace") && o.Get("noWorkspace").ToBoolean().Value();
   a.in_place = o.Has("inPlace") && o.Get("inPlace").ToBoolean().Value();
+  a.generation = o.Has("generation") ? int(int_arg(o.Get("generation"), "generation")) : 0;
   HUKUK_CHECK(a.M >= 0 && a.in >= 1 && a.r >= 1 && a.r <= 64 && a.p >= 0.f && a.p < 1.f, "ENGINE_INVALID_ARG",
               "_opsLora: need M >= 0, in >= 1, 1 <= r <= 64, 0 <= p < 1");
   return a;
@@ -206,12 +209,22 @@ struct CudaCase {
   }
 };
 
+// Sets the LoRA kernel generation for one hook call and puts the previous one back.
+struct GenerationScope {
+  int saved;
+  explicit GenerationScope(int gen) : saved(oc::lora_kernel_generation()) {
+    if (gen) oc::set_lora_kernel_generation(gen);
+  }
+  ~GenerationScope() { oc::set_lora_kernel_generation(saved); }
+};
+
 void require_gpu(const char* fn) {
   if (cuda::device_count() == 0) HUKUK_FAIL("ENGINE_NO_GPU", std::string(fn) + ": no CUDA device (or no NVIDIA driver)");
 }
 
 std::vector<float> run_cuda(const LoraArgs& a, const Napi::Object& o) {
   require_gpu("_opsLora");
+  GenerationScope gen(a.generation);
   CudaCase c;
   c.a = a;
   c.composed = a.impl == "cudaComposed";
@@ -316,6 +329,7 @@ Napi::Value ops_lora_bench(const Napi::CallbackInfo& info) {
   HUKUK_CHECK(info[0].IsObject(), "ENGINE_INVALID_ARG", "_opsLoraBench: options must be an object");
   Napi::Object o = info[0].As<Napi::Object>();
   LoraArgs a = parse(o);
+  GenerationScope gen(a.generation);
   a.seed = a.seed ? a.seed : 1234;
   a.site = a.site ? a.site : 77;
   const int reps = o.Has("reps") ? int(int_arg(o.Get("reps"), "reps")) : 50;
