@@ -109,10 +109,10 @@ function worstGrad(a: ReturnType<typeof stepOf>, b: ReturnType<typeof stepOf>): 
   return worst;
 }
 
-function estimateArena(m: T5Model, b: StepBatch, o: { compute: 'fp32' | 'bf16'; quant: 'nf4' | 'none'; r: number; recompute: boolean; flash?: boolean }): number {
+function estimateArena(m: T5Model, b: StepBatch, o: { compute: 'fp32' | 'bf16'; quant: 'nf4' | 'none'; r: number; targets: LoraTarget[]; recompute: boolean; flash?: boolean }): number {
   const shape = modelShapeFromConfig(m.config as Record<string, unknown>)!;
   return estimateTrainingMemory({
-    model: shape, lora: { r: o.r, targets: allTargets }, quant: o.quant, quantizeWo: false, compute: o.compute,
+    model: shape, lora: { r: o.r, targets: o.targets }, quant: o.quant, quantizeWo: false, compute: o.compute,
     batchSize: b.batch, maxSourceLength: b.srcLen, maxTargetLength: b.tgtLen, device: 'cuda', recompute: o.recompute, flash: o.flash,
   }).activationsBytes;
 }
@@ -141,8 +141,8 @@ describe.skipIf(!gpu)('T5 on CUDA: activation recomputation', () => {
       const off = stepOf(m, { ...b, recompute: false });
       const on = stepOf(m, { ...b, recompute: true });
       const again = stepOf(m, { ...b, recompute: false }); // the plan switches back
-      const estOff = estimateArena(m, b, { compute: 'fp32', quant, r: 4, recompute: false });
-      const estOn = estimateArena(m, b, { compute: 'fp32', quant, r: 4, recompute: true });
+      const estOff = estimateArena(m, b, { compute: 'fp32', quant, r: 4, targets: allTargets, recompute: false });
+      const estOn = estimateArena(m, b, { compute: 'fp32', quant, r: 4, targets: allTargets, recompute: true });
       console.log(`  recompute ${name}: loss ${off.loss} / ${on.loss}; worst grad ${worstGrad(off, on)}; arena ${off.arena} -> ${on.arena} (estimate ${estOff} -> ${estOn})`);
       expect(Math.abs(on.loss - off.loss) / Math.abs(off.loss), 'loss').toBeLessThanOrEqual(1e-6);
       expect(worstGrad(off, on), 'grads').toBeLessThanOrEqual(1e-6);
@@ -172,7 +172,7 @@ describe.skipIf(!gpu)('T5 on CUDA: fused attention (bf16, d_kv 64)', () => {
       const fused = stepOf(m, b);
       const logitsFused = logitsOf();
       const fusedRecompute = stepOf(m, { ...b, recompute: true });
-      const est = (flash: boolean, recompute: boolean) => estimateArena(m, b, { compute: 'bf16', quant: 'nf4', r: 8, recompute, flash });
+      const est = (flash: boolean, recompute: boolean) => estimateArena(m, b, { compute: 'bf16', quant: 'nf4', r: 8, targets: ['q', 'k', 'v', 'o'], recompute, flash });
       console.log(`  flash: loss ${unfused.loss} / ${fused.loss} / ${fusedRecompute.loss}; grads ${worstGrad(unfused, fused)}, recompute ${worstGrad(fused, fusedRecompute)}; logits ${relError(logitsFused, logitsUnfused)}; arena ${unfused.arena} -> ${fused.arena} -> ${fusedRecompute.arena} (estimate ${est(false, false)} -> ${est(true, false)} -> ${est(true, true)})`);
       expect(Math.abs(fused.loss - unfused.loss) / Math.abs(unfused.loss), 'loss').toBeLessThan(1e-2);
       expect(relError(logitsFused, logitsUnfused), 'logits').toBeLessThan(1e-2);
@@ -192,27 +192,41 @@ describe.skipIf(!gpu)('T5 on CUDA: fused attention (bf16, d_kv 64)', () => {
   });
 });
 
-// Issue 5: at bf16 compute two fixtures' gradients miss the 3e-2 tolerance. Which product family
-// carries the error: each one at fp32 in turn (HUKUK_T5_F32), the rest at bf16; with all of them
-// at fp32 the step is the fp32 one (LoRA products are always fp32), so it must pass.
+// Issue 5: at bf16 compute two fixtures' gradients missed the 3e-2 tolerance (6.0e-2, 5.1e-2).
+// Which product family carries the error: each one at fp32 in turn (HUKUK_T5_F32), the rest at
+// bf16 (HUKUK_T5_PROJ_FWD=bf16: the base Linears' forward too, which the engine now runs on TF32).
+// With every family at fp32 the step is the fp32 one (LoRA products are always fp32): it must pass.
 describe.skipIf(!gpu)('T5 on CUDA: bf16 gradient error by product family', () => {
   const parityEngine = gpu ? loadParityEngine() : null;
-  const families = ['', 'proj_fwd', 'proj_bwd', 'attn', 'head', 'proj_fwd,proj_bwd', 'proj_fwd,proj_bwd,attn,head'];
+  const settings: Record<string, { f32?: string; projFwd?: string }> = {
+    'all bf16': { projFwd: 'bf16' },
+    'default (proj_fwd tf32)': {},
+    'proj_fwd fp32': { f32: 'proj_fwd' },
+    'proj_bwd fp32': { f32: 'proj_bwd', projFwd: 'bf16' },
+    'attn fp32': { f32: 'attn', projFwd: 'bf16' },
+    'head fp32': { f32: 'head', projFwd: 'bf16' },
+    'all fp32': { f32: 'proj_fwd,proj_bwd,attn,head' },
+  };
   for (const name of ['gated_gelu_untied', 'padding']) {
     it(`${name}: gradient error with each family at fp32`, async () => {
       const errs: Record<string, number> = {};
       try {
-        for (const f of families) {
-          process.env.HUKUK_T5_F32 = f;
+        for (const [label, env] of Object.entries(settings)) {
+          if (env.f32) process.env.HUKUK_T5_F32 = env.f32;
+          else delete process.env.HUKUK_T5_F32;
+          if (env.projFwd) process.env.HUKUK_T5_PROJ_FWD = env.projFwd;
+          else delete process.env.HUKUK_T5_PROJ_FWD;
           const r = await checkFixture(parityEngine!, join(fixtures, name), 'cuda', 'bf16');
           expect(r.error).toBeUndefined();
-          errs[f || 'none'] = Math.max(...r.checks.filter((c) => c.name.startsWith('grads') && !c.skipped).map((c) => c.value ?? Number.POSITIVE_INFINITY));
+          errs[label] = Math.max(...r.checks.filter((c) => c.name.startsWith('grads') && !c.skipped).map((c) => c.value ?? Number.POSITIVE_INFINITY));
         }
       } finally {
         delete process.env.HUKUK_T5_F32;
+        delete process.env.HUKUK_T5_PROJ_FWD;
       }
-      console.log(`  bf16 grads error by family at fp32 (${name}): ${JSON.stringify(errs)}`);
-      expect(errs['proj_fwd,proj_bwd,attn,head']).toBeLessThan(1e-3);
+      console.log(`  bf16 grads error by family (${name}): ${JSON.stringify(errs)}`);
+      expect(errs['all fp32']).toBeLessThan(1e-3);
+      expect(errs['default (proj_fwd tf32)']).toBeLessThan(3e-2);
     });
   }
 });
