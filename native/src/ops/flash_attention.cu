@@ -425,6 +425,23 @@ __global__ void __launch_bounds__(kThreads) flash_bwd_kernel_v1(FlashParams p, c
 // through ldmatrix, tile loads batched in registers, the bias loaded straight into the score
 // accumulators before the Q Kᵀ product, 128 keys per backward block (8 warps: half the Q/dctx
 // staging and dQ atomics per key), dQ added with float2 atomics on sm_90.
+// dropout_keep_d(seed, site, i, p) with the work it does not need left out (the hash runs once per
+// score, in the forward and again in the backward, and dominates their instruction count): only
+// bits 40..63 of the outer mix64 decide, its last xor-shift leaves those bits alone, so only the
+// high word of its last product is computed; and float(x) * 2^-24 >= p (exact for x < 2^24) is
+// x >= ceil(p * 2^24). Same decisions (checked against ops/dropout.h on 14M random cases).
+// site_term = site * 0x100000001B3, thr = dropout_threshold(p).
+__host__ __device__ __forceinline__ uint32_t dropout_threshold(float p) { return uint32_t(ceilf(p * 16777216.f)); }
+__device__ __forceinline__ bool dropout_keep_fast(uint64_t seed, uint64_t site_term, uint64_t i, uint32_t thr) {
+  uint64_t z = seed ^ mix64_d(site_term + i);
+  z += 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z ^= z >> 27;
+  const uint32_t lo = uint32_t(z), hi = uint32_t(z >> 32);
+  const uint32_t top = __umulhi(lo, 0x133111EBu) + lo * 0x94D049BBu + hi * 0x133111EBu;  // high word of z * M2
+  return (top >> 8) >= thr;
+}
+
 constexpr int kFwdWarps = 4, kFwdQ = 16 * kFwdWarps;     // queries per forward block
 constexpr int kBwdWarps = 8, kBwdKeys = 16 * kBwdWarps;  // keys per backward block
 constexpr int kPadS = kBwdKeys + 8;                      // row length of the backward's dS tile
@@ -457,18 +474,22 @@ __device__ __forceinline__ void ldsm_b_kn(uint32_t r[4], const __nv_bfloat16* ti
   ldsm_x4_t(r, tile + (k0 + ((lane >> 3) & 1) * 8 + (lane & 7)) * ld + n0 + (lane >> 4) * 8);
 }
 
-// acc[8] (16 x 64) += a (16 x 64 as 4 fragments) · Bᵀ, B stored [64 n][64 k]
-__device__ __forceinline__ void mma_frags_nk(float acc[8][4], const uint32_t a[4][4], const __nv_bfloat16* B,
-                                             int lane) {
+// acc[8] (16 x 64) += A · Bᵀ with A = rows r0..r0+15 of a row-major [.][64] tile in shared memory
+// (fragments loaded as needed, to keep registers free), B stored [64 n][64 k]
+__device__ __forceinline__ void mma_smem_nk(float acc[8][4], const __nv_bfloat16* A, int r0, const __nv_bfloat16* B,
+                                            int lane) {
 #pragma unroll
-  for (int kk = 0; kk < 4; ++kk)
+  for (int kk = 0; kk < 4; ++kk) {
+    uint32_t a[4];
+    ldsm_a(a, A, kPad, r0, kk * 16, lane);
 #pragma unroll
     for (int np = 0; np < 4; ++np) {
       uint32_t b[4];
       ldsm_b_nk(b, B, kPad, np * 16, kk * 16, lane);
-      mma16816(acc[2 * np], a[kk], b[0], b[1]);
-      mma16816(acc[2 * np + 1], a[kk], b[2], b[3]);
+      mma16816(acc[2 * np], a, b[0], b[1]);
+      mma16816(acc[2 * np + 1], a, b[2], b[3]);
     }
+  }
 }
 // acc[8] (16 x 64) += C (16 x 64 accumulator-layout values, as bf16 A fragments) · B, B stored [64 k][64 n]
 __device__ __forceinline__ void mma_acc_kn(float acc[8][4], const float c[8][4], const __nv_bfloat16* B, int lane) {
@@ -523,6 +544,8 @@ __global__ void __launch_bounds__(kFwdWarps * 32, 3) flash_fwd_kernel(FlashParam
   const int32_t* km = p.key_mask ? p.key_mask + int64_t(b) * p.key_mask_ld : nullptr;
   const float keep_scale = p.dropout > 0.f ? 1.f / (1.f - p.dropout) : 1.f;
   const uint64_t seed = p.dropout > 0.f ? *p.seed : 0;
+  const uint64_t site_term = p.site * 0x100000001B3ull;
+  const uint32_t drop_thr = dropout_threshold(p.dropout);
   const float* Kh = p.K + int64_t(b) * p.Tk * p.ld + int64_t(h) * kD;
   const float* Vh = p.V + int64_t(b) * p.Tk * p.ld + int64_t(h) * kD;
 
@@ -533,9 +556,6 @@ __global__ void __launch_bounds__(kFwdWarps * 32, 3) flash_fwd_kernel(FlashParam
     q.store(sQ);
   }
   __syncthreads();
-  uint32_t qf[4][4];
-#pragma unroll
-  for (int kk = 0; kk < 4; ++kk) ldsm_a(qf[kk], sQ, kPad, warp * 16, kk * 16, lane);
   int j_end = p.Tk;  // causal: key tiles past the diagonal are all hidden, unless a row here sees no key
   if (p.causal && sFirstKept <= q0) j_end = min(p.Tk, q0 + kFwdQ);
 
@@ -568,7 +588,7 @@ __global__ void __launch_bounds__(kFwdWarps * 32, 3) flash_fwd_kernel(FlashParam
         s[nt][e] = bias && j < p.Tk ? __ldg(bias + j) : 0.f;
       }
     __syncthreads();
-    mma_frags_nk(s, qf, sK, lane);
+    mma_smem_nk(s, sQ, warp * 16, sK, lane);
 
     // keys of the tile not hidden by the key mask, one bit each (keys j0..j0+31, j0+32..j0+63)
     const int ja = j0 + lane, jb = ja + 32;
@@ -607,7 +627,7 @@ __global__ void __launch_bounds__(kFwdWarps * 32, 3) flash_fwd_kernel(FlashParam
         float pd = pr;
         if (p.dropout > 0.f) {  // flat index into [B, H, Tq, Tk], as softmax_forward's mask
           const uint64_t idx = (k ? base1 : base0) + uint64_t(j0 + nt * 8 + 2 * t + (e & 1));
-          pd = (pr != 0.f && (k ? row1 : row0) < p.Tq && dropout_keep_d(seed, p.site, idx, p.dropout))
+          pd = (pr != 0.f && (k ? row1 : row0) < p.Tq && dropout_keep_fast(seed, site_term, idx, drop_thr))
                    ? pr * keep_scale
                    : 0.f;
         }
@@ -635,7 +655,7 @@ __global__ void __launch_bounds__(kFwdWarps * 32, 3) flash_fwd_kernel(FlashParam
   }
 }
 
-constexpr size_t kBwdSmem = size_t(kBwdKeys * kPad + 2 * kTile * kPad + kTile * kPadS) * sizeof(__nv_bfloat16) +
+constexpr size_t kBwdSmem = size_t(2 * kBwdKeys * kPad + 2 * kTile * kPad + kTile * kPadS) * sizeof(__nv_bfloat16) +
                             2 * kTile * sizeof(float) + 16;
 
 __global__ void __launch_bounds__(kBwdWarps * 32) flash_bwd_kernel(FlashParams p, const float* dO, const float* lse,
@@ -644,13 +664,13 @@ __global__ void __launch_bounds__(kBwdWarps * 32) flash_bwd_kernel(FlashParams p
   constexpr int N = kBwdWarps * 32;
   extern __shared__ __align__(16) unsigned char smem[];
   __nv_bfloat16* sK = reinterpret_cast<__nv_bfloat16*>(smem);  // [key][d], all kBwdKeys keys
-  __nv_bfloat16* sQ = sK + kBwdKeys * kPad;                     // [q][d]   (V staging first, with sdO)
+  __nv_bfloat16* sV = sK + kBwdKeys * kPad;                     // [key][d]
+  __nv_bfloat16* sQ = sV + kBwdKeys * kPad;                     // [q][d]
   __nv_bfloat16* sdO = sQ + kTile * kPad;                       // [q][d]
   __nv_bfloat16* sdS = sdO + kTile * kPad;                      // [q][key], row length kPadS
   float* sL = reinterpret_cast<float*>(sdS + kTile * kPadS);
   float* sD = sL + kTile;
   int* sFirstKept = reinterpret_cast<int*>(sD + kTile);
-  static_assert(2 * kTile >= kBwdKeys, "V staging spans sQ and sdO");
 
   const int bh = blockIdx.y, b = bh / p.H, h = bh % p.H;
   const int j0 = blockIdx.x * kBwdKeys;
@@ -658,6 +678,8 @@ __global__ void __launch_bounds__(kBwdWarps * 32) flash_bwd_kernel(FlashParams p
   const int32_t* km = p.key_mask ? p.key_mask + int64_t(b) * p.key_mask_ld : nullptr;
   const float keep_scale = p.dropout > 0.f ? 1.f / (1.f - p.dropout) : 1.f;
   const uint64_t seed = p.dropout > 0.f ? *p.seed : 0;
+  const uint64_t site_term = p.site * 0x100000001B3ull;
+  const uint32_t drop_thr = dropout_threshold(p.dropout);
   const float uniform = 1.f / p.Tk;
   const int64_t qbase = int64_t(b) * p.Tq * p.ld + int64_t(h) * kD;
   const int64_t kbase = int64_t(b) * p.Tk * p.ld + int64_t(h) * kD;
@@ -668,15 +690,9 @@ __global__ void __launch_bounds__(kBwdWarps * 32) flash_bwd_kernel(FlashParams p
     k.load(p.K + kbase, p.ld, j0, p.Tk);
     v.load(p.V + kbase, p.ld, j0, p.Tk);
     k.store(sK);
-    v.store(sQ);
+    v.store(sV);
   }
   __syncthreads();
-  uint32_t kf[4][4], vf[4][4];
-#pragma unroll
-  for (int kk = 0; kk < 4; ++kk) {
-    ldsm_a(kf[kk], sK, kPad, warp * 16, kk * 16, lane);
-    ldsm_a(vf[kk], sQ, kPad, warp * 16, kk * 16, lane);
-  }
   const int first_kept = *sFirstKept;
   const int key0 = j0 + warp * 16 + g, key1 = key0 + 8;  // the two keys this thread holds
   // key state: 0 past Tk, 1 hidden by the key mask, 2 visible
@@ -699,7 +715,7 @@ __global__ void __launch_bounds__(kBwdWarps * 32) flash_bwd_kernel(FlashParams p
       TileLoad<kTile, N> q, o;
       q.load(p.Q + qbase, p.ld, i0, p.Tq);
       o.load(dO + qbase, p.ld, i0, p.Tq);
-      __syncthreads();  // done with the previous tile's sQ/sdO/sdS (and the V staging)
+      __syncthreads();  // done with the previous tile's sQ/sdO/sdS
       q.store(sQ);
       o.store(sdO);
       for (int i = threadIdx.x; i < kTile; i += N) {
@@ -718,8 +734,8 @@ __global__ void __launch_bounds__(kBwdWarps * 32) flash_bwd_kernel(FlashParams p
         dpt[nt][e] = 0.f;
       }
     __syncthreads();
-    mma_frags_nk(st, kf, sQ, lane);
-    mma_frags_nk(dpt, vf, sdO, lane);
+    mma_smem_nk(st, sK, warp * 16, sQ, lane);
+    mma_smem_nk(dpt, sV, warp * 16, sdO, lane);
 
 #pragma unroll
     for (int nt = 0; nt < 8; ++nt)
@@ -736,7 +752,7 @@ __global__ void __launch_bounds__(kBwdWarps * 32) flash_bwd_kernel(FlashParams p
         float pd = pr, dp = dpt[nt][e];
         if (p.dropout > 0.f) {
           const uint64_t idx = (e < 2 ? kidx0 : kidx1) + uint32_t(i) * uint32_t(p.Tk);  // as prob_index
-          const bool keep = pr != 0.f && dropout_keep_d(seed, p.site, idx, p.dropout);
+          const bool keep = pr != 0.f && dropout_keep_fast(seed, site_term, idx, drop_thr);
           pd = keep ? pr * keep_scale : 0.f;
           dp = keep ? dp * keep_scale : 0.f;
         }
