@@ -288,12 +288,13 @@ __global__ void __launch_bounds__(kThreads) lora_dx_kernel(const float* __restri
 }
 
 // ============================================================================== generation 2
-// The same sums in the same order (so the same bits as generation 1), with the memory traffic
-// and the waits of generation 1 removed; see the bench in tests/native/cuda_lora_fused.test.ts.
-// What generation 1 measured on an H200 (2026-11-28, M=8192, in=3072, r=16, p=0): lora_down
-// 126 µs against 25 µs for reading x once, because every warp re-read A (r x in) for its one or
-// two rows, through L1 misses; lora_dx 110 µs against 50 µs, short blocks waiting on loads and
-// barriers; lora_grad_A 58 µs against 25 µs, one load latency exposed per 32-row chunk.
+// The same sums in the same order as generation 1 (equal to it up to the compiler's choice of
+// FMA contraction), aimed at what generation 1 measured on an H200 (2026-11-28, M=8192,
+// in=3072, r=16, p=0; the causes are our reading, not profiled): lora_down 126 µs against 25 µs
+// for reading x once (every warp re-reads A, r x in, for its one or two rows: ~800 MB of L1/L2
+// traffic); lora_dx 110 µs against 50 µs (short blocks that wait on loads and barriers);
+// lora_grad_A 58 µs against 25 µs (one load latency exposed per 32-row chunk).
+// NOT yet run on a GPU; tests/native/cuda_lora_fused.test.ts checks and times it next to gen 1.
 
 // lora_down: the block (8 warps x ROWS rows) stages each 128-column tile of A in shared memory,
 // so A is read from L2 once per block instead of once per warp; the next tile of A and of x is
