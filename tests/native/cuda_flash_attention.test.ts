@@ -96,10 +96,15 @@ const cases: Case[] = [
   { name: 'decoder + dropout 0.1', B: 2, H: 3, Tq: 192, Tk: 192, bias: true, causal: true, dropout: 0.1 },
   { name: 'cross + dropout 0.1', B: 2, H: 2, Tq: 64, Tk: 200, dropout: 0.1, keep: (b, j) => padded(b, j, 200) },
   { name: 'odd 77 x 45: bias + key mask + dropout 0.1', B: 2, H: 3, Tq: 77, Tk: 45, bias: true, dropout: 0.1, keep: (b, j) => padded(b, j, 45) },
+  // Tk >= 256 takes the 8-warp backward blocks (128 keys), shorter Tk the 4-warp ones
+  { name: 'long encoder 300: bias + key mask + dropout 0.1', B: 2, H: 2, Tq: 300, Tk: 300, bias: true, dropout: 0.1, keep: (b, j) => padded(b, j, 300) },
+  { name: 'long decoder 270: causal + bias + dropout 0.1', B: 2, H: 2, Tq: 270, Tk: 270, bias: true, causal: true, dropout: 0.1 },
+  { name: 'long cross 50 x 390: key mask + dropout 0.1', B: 2, H: 2, Tq: 50, Tk: 390, dropout: 0.1, keep: (b, j) => padded(b, j, 390) },
   // batch row 1 has no key at all: every row uniform over all keys (torch's answer)
   { name: 'a batch row with every key masked', B: 2, H: 2, Tq: 70, Tk: 66, bias: true, keep: (b) => b === 0 },
   // causal with leading padded keys: the first rows see no key (uniform over ALL keys, future ones too)
   { name: 'causal, first 70 keys masked (rows with no key)', B: 2, H: 2, Tq: 150, Tk: 150, causal: true, dropout: 0.1, keep: (b, j) => b === 0 || j >= 70 },
+  { name: 'causal 300, first 140 keys masked (rows with no key)', B: 2, H: 2, Tq: 300, Tk: 300, causal: true, bias: true, keep: (b, j) => b === 0 || j >= 140 },
 ];
 
 describe.skipIf(!gpu)('fused attention on CUDA vs the CPU fp32 reference', () => {

@@ -443,8 +443,10 @@ __device__ __forceinline__ bool dropout_keep_fast(uint64_t seed, uint64_t site_t
 }
 
 constexpr int kFwdWarps = 4, kFwdQ = 16 * kFwdWarps;     // queries per forward block
-constexpr int kBwdWarps = 8, kBwdKeys = 16 * kBwdWarps;  // keys per backward block
-constexpr int kPadS = kBwdKeys + 8;                      // row length of the backward's dS tile
+// backward blocks: W warps own 16*W keys; 8 warps for long key ranges (half the Q/dctx staging and
+// dQ atomics per key), 4 where Tk is short (no idle warps at Tk 64, more blocks to fill the card)
+__host__ __device__ constexpr int bwd_keys(int W) { return 16 * W; }
+__host__ __device__ constexpr int bwd_pad_s(int W) { return bwd_keys(W) + 8; }  // row length of the dS tile
 
 __device__ __forceinline__ uint32_t smem_addr(const void* p) {
   return static_cast<uint32_t>(__cvta_generic_to_shared(p));
@@ -655,13 +657,17 @@ __global__ void __launch_bounds__(kFwdWarps * 32, 3) flash_fwd_kernel(FlashParam
   }
 }
 
-constexpr size_t kBwdSmem = size_t(2 * kBwdKeys * kPad + 2 * kTile * kPad + kTile * kPadS) * sizeof(__nv_bfloat16) +
-                            2 * kTile * sizeof(float) + 16;
+constexpr size_t bwd_smem(int W) {
+  return size_t(2 * bwd_keys(W) * kPad + 2 * kTile * kPad + kTile * bwd_pad_s(W)) * sizeof(__nv_bfloat16) +
+         2 * kTile * sizeof(float) + 16;
+}
 
-__global__ void __launch_bounds__(kBwdWarps * 32) flash_bwd_kernel(FlashParams p, const float* dO, const float* lse,
+template <int W>
+__global__ void __launch_bounds__(W * 32) flash_bwd_kernel(FlashParams p, const float* dO, const float* lse,
                                                                    const float* Dsum, float* dQ, float* dK,
                                                                    float* dV) {
-  constexpr int N = kBwdWarps * 32;
+  constexpr int N = W * 32, kBwdKeys = bwd_keys(W), kPadS = bwd_pad_s(W);
+  constexpr int kDqCols = 64 / (W / 4), kDqTiles = kDqCols / 8;  // dQ columns (n-tiles) per warp
   extern __shared__ __align__(16) unsigned char smem[];
   __nv_bfloat16* sK = reinterpret_cast<__nv_bfloat16*>(smem);  // [key][d], all kBwdKeys keys
   __nv_bfloat16* sV = sK + kBwdKeys * kPad;                     // [key][d]
@@ -699,8 +705,8 @@ __global__ void __launch_bounds__(kBwdWarps * 32) flash_bwd_kernel(FlashParams p
   const int ks0 = key0 >= p.Tk ? 0 : (km && km[key0] == 0 ? 1 : 2);
   const int ks1 = key1 >= p.Tk ? 0 : (km && km[key1] == 0 ? 1 : 2);
   const uint64_t kidx0 = uint64_t(bh) * p.Tq * p.Tk + key0, kidx1 = kidx0 + 8;
-  // dQ: this warp's 16 query rows and 32 columns of the 64 x 64 tile
-  const int dq_r0 = (warp & 3) * 16, dq_c0 = (warp >> 2) * 32;
+  // dQ: this warp's 16 query rows and kDqCols columns of the 64 x 64 tile
+  const int dq_r0 = (warp & 3) * 16, dq_c0 = (warp >> 2) * kDqCols;
 
   float dk[8][4], dv[8][4];
 #pragma unroll
@@ -770,15 +776,15 @@ __global__ void __launch_bounds__(kBwdWarps * 32) flash_bwd_kernel(FlashParams p
         sdS[il * kPadS + kl] = __float2bfloat16_rn(dpt[nt][e]);
       }
     __syncthreads();
-    float dq[4][4];
+    float dq[kDqTiles][4];
 #pragma unroll
-    for (int nt = 0; nt < 4; ++nt) dq[nt][0] = dq[nt][1] = dq[nt][2] = dq[nt][3] = 0.f;
+    for (int nt = 0; nt < kDqTiles; ++nt) dq[nt][0] = dq[nt][1] = dq[nt][2] = dq[nt][3] = 0.f;
 #pragma unroll
     for (int kk = 0; kk < kBwdKeys / 16; ++kk) {
       uint32_t a[4];
       ldsm_a(a, sdS, kPadS, dq_r0, kk * 16, lane);
 #pragma unroll
-      for (int np = 0; np < 2; ++np) {
+      for (int np = 0; np < kDqTiles / 2; ++np) {
         uint32_t bb[4];
         ldsm_b_kn(bb, sK, kPad, dq_c0 + np * 16, kk * 16, lane);
         mma16816(dq[2 * np], a, bb[0], bb[1]);
@@ -791,7 +797,7 @@ __global__ void __launch_bounds__(kBwdWarps * 32) flash_bwd_kernel(FlashParams p
       if (i >= p.Tq) continue;
       float* q = dQ + qbase + int64_t(i) * p.ld + dq_c0;
 #pragma unroll
-      for (int nt = 0; nt < 4; ++nt) {
+      for (int nt = 0; nt < kDqTiles; ++nt) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
         atomicAdd(reinterpret_cast<float2*>(q + nt * 8 + 2 * t), make_float2(dq[nt][2 * k], dq[nt][2 * k + 1]));
 #else
@@ -892,7 +898,9 @@ void flash_attention_backward(const SoftmaxArgs& a, int dk, const float* Q, cons
   static bool attr_set = false;  // per process; one device in practice
   if (!attr_set) {
     HUKUK_CUDA_CHECK(
-        cudaFuncSetAttribute(flash_bwd_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(kBwdSmem)));
+        cudaFuncSetAttribute(flash_bwd_kernel<8>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bwd_smem(8))));
+    HUKUK_CUDA_CHECK(
+        cudaFuncSetAttribute(flash_bwd_kernel<4>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bwd_smem(4))));
     HUKUK_CUDA_CHECK(
         cudaFuncSetAttribute(flash_bwd_kernel_v1, cudaFuncAttributeMaxDynamicSharedMemorySize, int(kBwdSmemV1)));
     attr_set = true;
@@ -901,8 +909,13 @@ void flash_attention_backward(const SoftmaxArgs& a, int dk, const float* Q, cons
     const dim3 grid(unsigned((a.Tk + kTile - 1) / kTile), unsigned(a.B * a.H));
     flash_bwd_kernel_v1<<<grid, kThreads, kBwdSmemV1, s>>>(p, dctx, lse, scratch, dQ, dK, dV);
   } else {
-    const dim3 grid(unsigned((a.Tk + kBwdKeys - 1) / kBwdKeys), unsigned(a.B * a.H));
-    flash_bwd_kernel<<<grid, kBwdWarps * 32, kBwdSmem, s>>>(p, dctx, lse, scratch, dQ, dK, dV);
+    if (a.Tk >= 256) {
+      const dim3 grid(unsigned((a.Tk + bwd_keys(8) - 1) / bwd_keys(8)), unsigned(a.B * a.H));
+      flash_bwd_kernel<8><<<grid, 8 * 32, bwd_smem(8), s>>>(p, dctx, lse, scratch, dQ, dK, dV);
+    } else {
+      const dim3 grid(unsigned((a.Tk + bwd_keys(4) - 1) / bwd_keys(4)), unsigned(a.B * a.H));
+      flash_bwd_kernel<4><<<grid, 4 * 32, bwd_smem(4), s>>>(p, dctx, lse, scratch, dQ, dK, dV);
+    }
   }
   HUKUK_CUDA_LAUNCH_CHECK();
 }
