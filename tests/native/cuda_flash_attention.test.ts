@@ -165,7 +165,9 @@ describe.skipIf(!cublas)('fused attention: micro-benchmark vs the unfused CUDA p
       // where the fused time goes: the same without dropout, and without the bias
       const noDrop = engine._opsFlashAttention({ ...o, mode: 'fused', reps, dropout: 0 });
       const noBias = engine._opsFlashAttention({ ...o, mode: 'fused', reps, bias: undefined });
-      console.log(`  fused without dropout ${ms(noDrop)} | without bias ${ms(noBias)}`);
+      const w4 = engine._opsFlashAttention({ ...o, mode: 'fused', reps, kernels: 3 });
+      console.log(`  fused without dropout ${ms(noDrop)} | without bias ${ms(noBias)} | 4-warp backward ${ms(w4)}`);
+      for (const k of outputs) expect(errors(w4, unf)[k], `4-warp ${k}`).toBeLessThan(3e-2);
       for (const k of outputs) expect(e[k], k).toBeLessThan(3e-2);
       for (const k of outputs) expect(errors(v1, unf)[k], `v1 ${k}`).toBeLessThan(3e-2);
     });

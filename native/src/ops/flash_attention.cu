@@ -868,7 +868,7 @@ bool flash_supported(const SoftmaxArgs& a, int dk) {
 int g_kernel_version = 2;  // flash_attention_use_kernels (test hook)
 
 void flash_attention_use_kernels(int version) {
-  HUKUK_CHECK(version == 1 || version == 2, "ENGINE_INVALID_ARG", "flash attention: kernel version 1 or 2");
+  HUKUK_CHECK(version >= 1 && version <= 3, "ENGINE_INVALID_ARG", "flash attention: kernel version 1, 2 or 3");
   g_kernel_version = version;
 }
 
@@ -909,7 +909,7 @@ void flash_attention_backward(const SoftmaxArgs& a, int dk, const float* Q, cons
     const dim3 grid(unsigned((a.Tk + kTile - 1) / kTile), unsigned(a.B * a.H));
     flash_bwd_kernel_v1<<<grid, kThreads, kBwdSmemV1, s>>>(p, dctx, lse, scratch, dQ, dK, dV);
   } else {
-    if (a.Tk >= 256) {
+    if (a.Tk >= 256 && g_kernel_version != 3) {
       const dim3 grid(unsigned((a.Tk + bwd_keys(8) - 1) / bwd_keys(8)), unsigned(a.B * a.H));
       flash_bwd_kernel<8><<<grid, 8 * 32, bwd_smem(8), s>>>(p, dctx, lse, scratch, dQ, dK, dV);
     } else {

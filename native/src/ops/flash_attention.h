@@ -54,7 +54,8 @@ void flash_attention_backward(const SoftmaxArgs& a, int dk, const float* Q, cons
                               float* scratch, cudaStream_t s);
 
 // Test/benchmark hook (_opsFlashAttention): 2 = the default kernels, 1 = the first, simpler ones
-// (transposed shared tiles, 64 keys per backward block), kept while both are being measured.
+// (transposed shared tiles, 64 keys per backward block), 3 = the default ones with the backward
+// always in 4-warp blocks; kept while they are being measured.
 void flash_attention_use_kernels(int version);
 
 }  // namespace hukuk::ops::cuda

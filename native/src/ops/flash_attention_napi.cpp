@@ -7,7 +7,7 @@
 //     dropout?: number, seed?: number, site?: number,
 //     precision?: 'bf16' | 'f32'   (unfused GEMMs; default bf16),
 //     reps?: number                (GPU modes: timed repetitions after the first run; default 0)
-//     kernels?: 1 | 2              (fused: which kernel version, see flash_attention_use_kernels; default 2)
+//     kernels?: 1 | 2 | 3          (fused: which kernel version, see flash_attention_use_kernels; default 2)
 //   }) -> { ctx, dq, dk, dv: Float32Array (rows layout), fwdMs, bwdMs: number (mean per rep, -1 untimed) }
 // The GPU modes copy the inputs up once; fwdMs/bwdMs time only the device work (CUDA events).
 #include <napi.h>
