@@ -238,7 +238,7 @@ export function estimateTrainingMemory(input: MemoryEstimateInput): MemoryEstima
   a.take(Mx * d);
   if (!flash) { a.take(3 * Mx * inner); a.take(Mx * inner); a.take(pMax); }
   if (loraFused) { if (ws) a.take(ws); } else a.take(Mx * inMax);
-  a.take(Mx * rMax);
+  a.take(3 * Mx * rMax); // LoRA dh / h scratch, one slot per q,k,v member
   a.take(Ms); a.take(Ms); a.take(Mt); a.take(Mt); // int32 ids, mask, decoder ids, labels
   // backward
   a.take(Mt * d); a.take(Ms * d); a.take(Mx * d); a.take(Mx * inner); a.take(3 * Mx * inner);

@@ -191,6 +191,7 @@ class T5Cuda {
   bool flash = false;           // this plan's attention runs on the fused kernels (ops/flash_attention.h)
   bool lora_fused = true;       // this plan's LoRA dropout products run on ops/lora.h's kernels
   bool lora_unfused_env = false;  // HUKUK_T5_FUSED_LORA=0 (A/B)
+  bool lora_unbatched_env = false;  // HUKUK_T5_BATCH_LORA=0 (A/B)
   float *lora_ws = nullptr, *flash_scratch = nullptr;
   float *enc_fin_rstd = nullptr, *enc_fin_n = nullptr, *enc_out = nullptr, *dec_fin_rstd = nullptr,
         *dec_fin_n = nullptr, *dec_seq = nullptr, *logits = nullptr, *enc_bias = nullptr, *dec_bias = nullptr,
@@ -217,6 +218,7 @@ class T5Cuda {
     prof.on = std::getenv("HUKUK_T5_PROFILE") != nullptr;
     graphs_ok = !(std::getenv("HUKUK_T5_GRAPHS") && std::string(std::getenv("HUKUK_T5_GRAPHS")) == "0");
     lora_unfused_env = std::getenv("HUKUK_T5_FUSED_LORA") && std::string(std::getenv("HUKUK_T5_FUSED_LORA")) == "0";
+    lora_unbatched_env = std::getenv("HUKUK_T5_BATCH_LORA") && std::string(std::getenv("HUKUK_T5_BATCH_LORA")) == "0";
     HUKUK_CUDA_CHECK(cudaStreamCreate(&s));
     scalars.resize(2);
     d_seed = reinterpret_cast<uint64_t*>(scalars.get());
@@ -481,7 +483,7 @@ class T5Cuda {
     if (!flash) { tmp_qkv = f(3 * Mx * inner); tmp_ctxh = f(Mx * inner); tmp_pd = f(pmax); }
     if (lora_fused) lora_ws = ws ? f(ws) : nullptr;
     else tmp_lora_x = f(Mx * inmax);
-    tmp_r = f(Mx * rmax);
+    tmp_r = f(3 * Mx * rmax);  // a group's (q,k,v) batched LoRA uses one slot per member
     d_ids = take<int32_t>(ar, Ms); d_mask = take<int32_t>(ar, Ms);
     d_dec_ids = take<int32_t>(ar, Mt); d_labels = take<int32_t>(ar, Mt);
     if (backward) {
@@ -600,28 +602,59 @@ class T5Cuda {
     return dst;
   }
 
+  // h = A(dropout(x)) [M, r]
+  void lora_down_into(DLin& L, const float* x, int M, float* h, const Ctx& st, uint64_t site) {
+    DLora& lo = *L.lora;
+    const float p = st.train ? lo.dropout : 0.f;
+    if (p > 0.f && lora_fused) {
+      oc::lora_down(x, lo.A, h, M, L.in, lo.r, p, st.seed, site, s);  // dropout regenerated in the kernel
+      return;
+    }
+    const float* xd = x;
+    if (p > 0.f) {
+      oc::dropout_forward(x, tmp_lora_x, int64_t(M) * L.in, p, st.seed, site, s);
+      xd = tmp_lora_x;
+    }
+    oc::linear_xwt(s, lora_prec, xd, lo.A, h, M, lo.r, L.in);
+  }
+
   // y += scale * B(A(dropout(x))); h = A(dropout(x)) kept for the backward when save
   void lora_fwd(DLin& L, const float* x, int M, float* y, const Ctx& st, uint64_t site, bool save_h) {
     if (!st.use_lora || !L.lora) return;
     DLora& lo = *L.lora;
-    const float p = st.train ? lo.dropout : 0.f;
     float* h = save_h ? lo.h : tmp_r;
-    if (p > 0.f && lora_fused) {
-      oc::lora_down(x, lo.A, h, M, L.in, lo.r, p, st.seed, site, s);  // dropout regenerated in the kernel
-    } else {
-      const float* xd = x;
-      if (p > 0.f) {
-        oc::dropout_forward(x, tmp_lora_x, int64_t(M) * L.in, p, st.seed, site, s);
-        xd = tmp_lora_x;
-      }
-      oc::linear_xwt(s, lora_prec, xd, lo.A, h, M, lo.r, L.in);
-    }
+    lora_down_into(L, x, M, h, st, site);
     oc::linear_xwt(s, lora_prec, h, lo.B, y, M, L.out, lo.r, lo.scale, 1.f);
   }
 
   void linear_fwd(DLin& L, const float* x, int M, float* y, const Ctx& st, uint64_t site, bool save_h) {
     oc::linear_xwt(s, p_fwd, x, weight(L), y, M, L.out, L.in);
     lora_fwd(L, x, M, y, st, site, save_h);
+  }
+
+  // The A side of LoRA's backward from dh [M, r]: gA += dhᵀ dropout(x); dx += dropout'(dh A)
+  void lora_bwd_A(DLin& L, const float* x, const float* dh, int M, float* dx, const Ctx& st, uint64_t site) {
+    DLora& lo = *L.lora;
+    const float p = st.train ? lo.dropout : 0.f;
+    if (p > 0.f && lora_fused) {  // the dropout mask regenerated inside the kernels (ops/lora.h)
+      oc::lora_grad_A(dh, x, lo.gA, M, L.in, lo.r, p, st.seed, site, true, lora_ws, s);
+      if (dx) oc::lora_dx(dh, lo.A, dx, M, L.in, lo.r, p, st.seed, site, true, s);
+      return;
+    }
+    const float* xd = x;
+    if (p > 0.f) {
+      oc::dropout_forward(x, tmp_lora_x, int64_t(M) * L.in, p, st.seed, site, s);
+      xd = tmp_lora_x;
+    }
+    oc::gemm(s, lora_prec, true, false, lo.r, L.in, M, 1.f, dh, lo.r, 0, xd, L.in, 0, 1.f, lo.gA, L.in, 0);
+    if (dx) {
+      if (p > 0.f) {
+        oc::gemm(s, lora_prec, false, false, M, L.in, lo.r, 1.f, dh, lo.r, 0, lo.A, L.in, 0, 0.f, tmp_lora_x, L.in, 0);
+        oc::dropout_backward(tmp_lora_x, dx, int64_t(M) * L.in, p, st.seed, site, true, s);
+      } else {
+        oc::gemm(s, lora_prec, false, false, M, L.in, lo.r, 1.f, dh, lo.r, 0, lo.A, L.in, 0, 1.f, dx, L.in, 0);
+      }
+    }
   }
 
   // W: the base weight when the caller has it at hand (a fused group), else weight(L)
@@ -631,29 +664,30 @@ class T5Cuda {
     if (dx) oc::gemm(s, p_bwd, false, false, M, L.in, L.out, 1.f, dy, L.out, 0, W ? W : weight(L), L.in, 0, acc_dx ? 1.f : 0.f, dx, L.in, 0);
     if (!st.use_lora || !L.lora) return;
     DLora& lo = *L.lora;
-    const float p = st.train ? lo.dropout : 0.f;
-    // gB += scale * dyᵀ h ; dh = scale * dy B ; gA += dhᵀ xd ; dx += dh A
+    // gB += scale * dyᵀ h ; dh = scale * dy B ; then the A side
     oc::gemm(s, lora_prec, true, false, L.out, lo.r, M, lo.scale, dy, L.out, 0, lo.h, lo.r, 0, 1.f, lo.gB, lo.r, 0);
     oc::gemm(s, lora_prec, false, false, M, lo.r, L.out, lo.scale, dy, L.out, 0, lo.B, lo.r, 0, 0.f, tmp_r, lo.r, 0);
-    if (p > 0.f && lora_fused) {  // the dropout mask regenerated inside the kernels (ops/lora.h)
-      oc::lora_grad_A(tmp_r, x, lo.gA, M, L.in, lo.r, p, st.seed, site, true, lora_ws, s);
-      if (dx) oc::lora_dx(tmp_r, lo.A, dx, M, L.in, lo.r, p, st.seed, site, true, s);
-      return;
+    lora_bwd_A(L, x, tmp_r, M, dx, st, site);
+  }
+
+  // A fused group's LoRA (q,k,v or cross k,v) with its B side as batched products: possible when
+  // every member has an adapter of the same r and scale whose B, gB (lora_to_device) and, when
+  // need_h, h (layout) sit at one stride from each other, as they are laid out side by side.
+  // Returns the strides (elements) of B/gB and h. HUKUK_T5_BATCH_LORA=0 turns it off (A/B).
+  bool lora_batchable(DLin* const* Ls, int n, bool need_h, long long& sB, long long& sh) const {
+    if (n < 2 || lora_unbatched_env) return false;
+    for (int i = 0; i < n; ++i)
+      if (!Ls[i]->lora || Ls[i]->lora->r != Ls[0]->lora->r || Ls[i]->lora->scale != Ls[0]->lora->scale) return false;
+    const DLora& a = *Ls[0]->lora;
+    sB = Ls[1]->lora->B - a.B;
+    sh = need_h ? Ls[1]->lora->h - a.h : 0;
+    if (need_h && !a.h) return false;
+    for (int i = 1; i < n; ++i) {
+      const DLora& b = *Ls[i]->lora;
+      if (b.B - a.B != i * sB || b.gB - a.gB != i * sB) return false;
+      if (need_h && b.h - a.h != i * sh) return false;
     }
-    const float* xd = x;
-    if (p > 0.f) {
-      oc::dropout_forward(x, tmp_lora_x, int64_t(M) * L.in, p, st.seed, site, s);
-      xd = tmp_lora_x;
-    }
-    oc::gemm(s, lora_prec, true, false, lo.r, L.in, M, 1.f, tmp_r, lo.r, 0, xd, L.in, 0, 1.f, lo.gA, L.in, 0);
-    if (dx) {
-      if (p > 0.f) {
-        oc::gemm(s, lora_prec, false, false, M, L.in, lo.r, 1.f, tmp_r, lo.r, 0, lo.A, L.in, 0, 0.f, tmp_lora_x, L.in, 0);
-        oc::dropout_backward(tmp_lora_x, dx, int64_t(M) * L.in, p, st.seed, site, true, s);
-      } else {
-        oc::gemm(s, lora_prec, false, false, M, L.in, lo.r, 1.f, tmp_r, lo.r, 0, lo.A, L.in, 0, 1.f, dx, L.in, 0);
-      }
-    }
+    return true;
   }
 
   uint64_t lsite(const DLin& L, int stack, int layer) {
@@ -752,7 +786,17 @@ class T5Cuda {
     } else {
       for (int i = 0; i < n; ++i) oc::linear_xwt(s, p_fwd, x, weight(*Ls[i]), y + i * so, M, out, in);
     }
-    for (int i = 0; i < n; ++i) lora_fwd(*Ls[i], x, M, y + i * so, st, lsite(*Ls[i], stack, layer), save);
+    long long sB = 0, sh = 0;
+    if (st.use_lora && lora_batchable(Ls, n, save, sB, sh)) {
+      // h of each member (their dropout masks differ), then y_i += scale * h_i · B_iᵀ in one GEMM
+      const DLora& l0 = *Ls[0]->lora;
+      float* h0 = save ? l0.h : tmp_r;  // tmp_r holds n slots of [M, r]
+      if (!save) sh = (long long)M * l0.r;
+      for (int i = 0; i < n; ++i) lora_down_into(*Ls[i], x, M, h0 + i * sh, st, lsite(*Ls[i], stack, layer));
+      oc::gemm(s, lora_prec, false, true, M, out, l0.r, l0.scale, h0, l0.r, sh, l0.B, l0.r, sB, 1.f, y, out, so, n);
+    } else {
+      for (int i = 0; i < n; ++i) lora_fwd(*Ls[i], x, M, y + i * so, st, lsite(*Ls[i], stack, layer), save);
+    }
     if (!flash) oc::rows_to_heads(tmp_qkv, heads, n * B, H, T, dk, s);
   }
 
@@ -874,10 +918,27 @@ class T5Cuda {
   void projections_bwd(DLin* const* Ls, int n, bool fused, const float* x, int M, const float* g_rows, float* dx,
                        bool acc_dx, float* region, const Ctx& st, int stack, int l) {
     const size_t so = size_t(M) * Ls[0]->out;
+    const int out = Ls[0]->out;
     const float* W = fused ? group_weights(Ls, n, region, !planned_keep && region) : nullptr;
-    for (int i = 0; i < n; ++i)
-      linear_bwd(*Ls[i], x, g_rows + i * so, M, dx, acc_dx || i > 0, st, lsite(*Ls[i], stack, l),
-                 W ? W + size_t(i) * Ls[i]->out * Ls[i]->in : nullptr);
+    long long sB = 0, sh = 0;
+    if (!st.use_lora || !lora_batchable(Ls, n, true, sB, sh)) {
+      for (int i = 0; i < n; ++i)
+        linear_bwd(*Ls[i], x, g_rows + i * so, M, dx, acc_dx || i > 0, st, lsite(*Ls[i], stack, l),
+                   W ? W + size_t(i) * Ls[i]->out * Ls[i]->in : nullptr);
+      return;
+    }
+    if (dx)
+      for (int i = 0; i < n; ++i)
+        oc::gemm(s, p_bwd, false, false, M, Ls[i]->in, out, 1.f, g_rows + i * so, out, 0,
+                 W ? W + size_t(i) * out * Ls[i]->in : weight(*Ls[i]), Ls[i]->in, 0, acc_dx || i > 0 ? 1.f : 0.f, dx,
+                 Ls[i]->in, 0);
+    // gB_i += scale * dy_iᵀ h_i ; dh_i = scale * dy_i B_i (tmp_r: n slots), one GEMM each
+    const DLora& l0 = *Ls[0]->lora;
+    const int r = l0.r;
+    oc::gemm(s, lora_prec, true, false, out, r, M, l0.scale, g_rows, out, (long long)so, l0.h, r, sh, 1.f, l0.gB, r, sB, n);
+    oc::gemm(s, lora_prec, false, false, M, r, out, l0.scale, g_rows, out, (long long)so, l0.B, r, sB, 0.f, tmp_r, r,
+             (long long)M * r, n);
+    for (int i = 0; i < n; ++i) lora_bwd_A(*Ls[i], x, tmp_r + size_t(i) * M * r, M, dx, st, lsite(*Ls[i], stack, l));
   }
 
   void self_attn_bwd(DBlock& b, const Acts& a, float* g, int M, const Shape& sh, bool decoder, const Ctx& st, int l) {
