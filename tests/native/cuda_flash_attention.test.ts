@@ -115,7 +115,10 @@ describe.skipIf(!gpu)('fused attention on CUDA vs the CPU fp32 reference', () =>
       const want = engine._opsFlashAttention({ ...o, mode: 'reference' });
       const e2 = errors(engine._opsFlashAttention({ ...o, mode: 'fused' }), want);
       const e1 = errors(engine._opsFlashAttention({ ...o, mode: 'fused', kernels: 1 }), want);
-      console.log(`flash vs cpu | ${c.name} | v2: ${fmt(e2)} | v1: ${fmt(e1)}`);
+      // the forward's recorded dropout mask read back by the backward (or, without dropout, ignored)
+      const eb = errors(engine._opsFlashAttention({ ...o, mode: 'fused', dropoutBits: true }), want);
+      console.log(`flash vs cpu | ${c.name} | v2: ${fmt(e2)} | v1: ${fmt(e1)} | v2 + dropout bits: ${fmt(eb)}`);
+      for (const k of outputs) expect(eb[k], `v2 + bits ${k}`).toBeLessThan(tol);
       if (cublas) {
         const unf = engine._opsFlashAttention({ ...o, mode: 'unfused', precision: 'bf16' });
         console.log(`  unfused bf16 vs cpu | ${fmt(errors(unf, want))}`);
@@ -166,7 +169,12 @@ describe.skipIf(!cublas)('fused attention: micro-benchmark vs the unfused CUDA p
       const noDrop = engine._opsFlashAttention({ ...o, mode: 'fused', reps, dropout: 0 });
       const noBias = engine._opsFlashAttention({ ...o, mode: 'fused', reps, bias: undefined });
       const w4 = engine._opsFlashAttention({ ...o, mode: 'fused', reps, kernels: 3 });
-      console.log(`  fused without dropout ${ms(noDrop)} | without bias ${ms(noBias)} | 4-warp backward ${ms(w4)}`);
+      const withBits = engine._opsFlashAttention({ ...o, mode: 'fused', reps, dropoutBits: true });
+      console.log(
+        `  fused without dropout ${ms(noDrop)} | without bias ${ms(noBias)} | 4-warp backward ${ms(w4)}` +
+          ` | with dropout bits ${ms(withBits)} (speedup ${(tot(unf) / tot(withBits)).toFixed(2)}x)`,
+      );
+      for (const k of outputs) expect(errors(withBits, unf)[k], `bits ${k}`).toBeLessThan(3e-2);
       for (const k of outputs) expect(errors(w4, unf)[k], `4-warp ${k}`).toBeLessThan(3e-2);
       for (const k of outputs) expect(e[k], k).toBeLessThan(3e-2);
       for (const k of outputs) expect(errors(v1, unf)[k], `v1 ${k}`).toBeLessThan(3e-2);

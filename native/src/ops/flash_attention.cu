@@ -533,7 +533,10 @@ struct TileLoad {
   }
 };
 
-__global__ void __launch_bounds__(kFwdWarps * 32, 3) flash_fwd_kernel(FlashParams p, float* O, float* lse) {
+// bits (optional): the keep/drop decisions, 64 per (query row, 64-key tile), see flash_attention.h
+__global__ void __launch_bounds__(kFwdWarps * 32, 3) flash_fwd_kernel(FlashParams p, float* O, float* lse,
+                                                                      uint64_t* bits) {
+  static_assert(kFwdQ == kTile, "the dropout bits are laid out in 64 x 64 tiles");
   constexpr int N = kFwdWarps * 32;
   __shared__ __align__(16) __nv_bfloat16 sQ[kFwdQ * kPad];
   __shared__ __align__(16) __nv_bfloat16 sK[kTile * kPad];
@@ -597,6 +600,7 @@ __global__ void __launch_bounds__(kFwdWarps * 32, 3) flash_fwd_kernel(FlashParam
     const uint32_t open_lo = __ballot_sync(0xffffffffu, !km || (ja < p.Tk && km[ja] != 0));
     const uint32_t open_hi = __ballot_sync(0xffffffffu, !km || (jb < p.Tk && km[jb] != 0));
     float mt[2] = {-INFINITY, -INFINITY};
+    uint64_t kbits[2] = {0, 0};  // this thread's keep decisions of its two rows (bit = key in the tile)
 #pragma unroll
     for (int nt = 0; nt < 8; ++nt)
 #pragma unroll
@@ -628,14 +632,29 @@ __global__ void __launch_bounds__(kFwdWarps * 32, 3) flash_fwd_kernel(FlashParam
         l[k] += pr;
         float pd = pr;
         if (p.dropout > 0.f) {  // flat index into [B, H, Tq, Tk], as softmax_forward's mask
-          const uint64_t idx = (k ? base1 : base0) + uint64_t(j0 + nt * 8 + 2 * t + (e & 1));
-          pd = (pr != 0.f && (k ? row1 : row0) < p.Tq && dropout_keep_fast(seed, site_term, idx, drop_thr))
-                   ? pr * keep_scale
-                   : 0.f;
+          const int jl = nt * 8 + 2 * t + (e & 1);
+          const uint64_t idx = (k ? base1 : base0) + uint64_t(j0 + jl);
+          // with bits, every decision is recorded (the backward's p may differ from 0 where ours underflowed)
+          const bool keep = (pr != 0.f || bits) && (k ? row1 : row0) < p.Tq &&
+                            dropout_keep_fast(seed, site_term, idx, drop_thr);
+          pd = keep ? pr * keep_scale : 0.f;
+          if (keep) kbits[k] |= 1ull << jl;
         }
         s[nt][e] = pd;
         acc[nt][e] *= alpha[k];
       }
+    if (bits && p.dropout > 0.f) {  // the quad's four threads hold the 64 keys of a row between them
+#pragma unroll
+      for (int k = 0; k < 2; ++k) {
+        kbits[k] |= __shfl_xor_sync(0xffffffffu, kbits[k], 1);
+        kbits[k] |= __shfl_xor_sync(0xffffffffu, kbits[k], 2);
+      }
+      if (t == 0) {
+        uint64_t* w = bits + ((int64_t(bh) * gridDim.x + blockIdx.x) * ((p.Tk + kTile - 1) / kTile) + j0 / kTile) * kTile;
+        w[warp * 16 + g] = kbits[0];
+        w[warp * 16 + g + 8] = kbits[1];
+      }
+    }
     mma_acc_kn(acc, s, sV, lane);
   }
 
@@ -659,13 +678,13 @@ __global__ void __launch_bounds__(kFwdWarps * 32, 3) flash_fwd_kernel(FlashParam
 
 constexpr size_t bwd_smem(int W) {
   return size_t(2 * bwd_keys(W) * kPad + 2 * kTile * kPad + kTile * bwd_pad_s(W)) * sizeof(__nv_bfloat16) +
-         2 * kTile * sizeof(float) + 16;
+         size_t(bwd_keys(W) / kTile) * kTile * sizeof(uint64_t) + 2 * kTile * sizeof(float) + 16;
 }
 
 template <int W>
 __global__ void __launch_bounds__(W * 32) flash_bwd_kernel(FlashParams p, const float* dO, const float* lse,
                                                                    const float* Dsum, float* dQ, float* dK,
-                                                                   float* dV) {
+                                                                   float* dV, const uint64_t* bits) {
   constexpr int N = W * 32, kBwdKeys = bwd_keys(W), kPadS = bwd_pad_s(W);
   constexpr int kDqCols = 64 / (W / 4), kDqTiles = kDqCols / 8;  // dQ columns (n-tiles) per warp
   extern __shared__ __align__(16) unsigned char smem[];
@@ -674,9 +693,13 @@ __global__ void __launch_bounds__(W * 32) flash_bwd_kernel(FlashParams p, const 
   __nv_bfloat16* sQ = sV + kBwdKeys * kPad;                     // [q][d]
   __nv_bfloat16* sdO = sQ + kTile * kPad;                       // [q][d]
   __nv_bfloat16* sdS = sdO + kTile * kPad;                      // [q][key], row length kPadS
-  float* sL = reinterpret_cast<float*>(sdS + kTile * kPadS);
+  uint64_t* sBits = reinterpret_cast<uint64_t*>(sdS + kTile * kPadS);  // [key tile][q] (dropout bits)
+  float* sL = reinterpret_cast<float*>(sBits + (kBwdKeys / kTile) * kTile);
   float* sD = sL + kTile;
   int* sFirstKept = reinterpret_cast<int*>(sD + kTile);
+  static_assert(kBwdKeys % kTile == 0 && (kTile * kPadS * 2) % 8 == 0, "dropout bit tiles");
+  const bool use_bits = bits && p.dropout > 0.f;
+  const int nKT = (p.Tk + kTile - 1) / kTile, nQT = (p.Tq + kTile - 1) / kTile;
 
   const int bh = blockIdx.y, b = bh / p.H, h = bh % p.H;
   const int j0 = blockIdx.x * kBwdKeys;
@@ -729,6 +752,11 @@ __global__ void __launch_bounds__(W * 32) flash_bwd_kernel(FlashParams p, const 
         sL[i] = in ? lse[int64_t(bh) * p.Tq + i0 + i] : 0.f;
         sD[i] = in ? Dsum[int64_t(bh) * p.Tq + i0 + i] : 0.f;
       }
+      if (use_bits)
+        for (int x = threadIdx.x; x < (kBwdKeys / kTile) * kTile; x += N) {
+          const int kt = j0 / kTile + x / kTile;
+          sBits[x] = kt < nKT ? bits[((int64_t(bh) * nQT + i0 / kTile) * nKT + kt) * kTile + x % kTile] : 0;
+        }
     }
     float st[8][4], dpt[8][4];  // Sᵀ then Pdᵀ; dPdᵀ then dSᵀ (rows = our keys, cols = queries)
 #pragma unroll
@@ -757,8 +785,13 @@ __global__ void __launch_bounds__(W * 32) flash_bwd_kernel(FlashParams p, const 
         }
         float pd = pr, dp = dpt[nt][e];
         if (p.dropout > 0.f) {
-          const uint64_t idx = (e < 2 ? kidx0 : kidx1) + uint32_t(i) * uint32_t(p.Tk);  // as prob_index
-          const bool keep = pr != 0.f && dropout_keep_fast(seed, site_term, idx, drop_thr);
+          bool keep;
+          if (use_bits) {  // the forward's decision: bit (key - key tile start) of word (key tile, query)
+            keep = pr != 0.f && ((sBits[(warp / 4) * kTile + il] >> (((warp & 3) * 16) + g + (e < 2 ? 0 : 8))) & 1u);
+          } else {
+            const uint64_t idx = (e < 2 ? kidx0 : kidx1) + uint32_t(i) * uint32_t(p.Tk);  // as prob_index
+            keep = pr != 0.f && dropout_keep_fast(seed, site_term, idx, drop_thr);
+          }
           pd = keep ? pr * keep_scale : 0.f;
           dp = keep ? dp * keep_scale : 0.f;
         }
@@ -872,8 +905,12 @@ void flash_attention_use_kernels(int version) {
   g_kernel_version = version;
 }
 
+int64_t flash_dropout_bits_words(const SoftmaxArgs& a) {
+  return int64_t(a.B) * a.H * ((a.Tq + kTile - 1) / kTile) * ((a.Tk + kTile - 1) / kTile) * kTile;
+}
+
 void flash_attention_forward(const SoftmaxArgs& a, int dk, const float* Q, const float* K, const float* V,
-                             float* ctx, float* lse, cudaStream_t s) {
+                             float* ctx, float* lse, cudaStream_t s, uint64_t* dropout_bits) {
   check_args(a, dk, {Q, K, V, ctx, lse});
   const FlashParams p = make_params(a, Q, K, V);
   if (g_kernel_version == 1) {
@@ -881,14 +918,14 @@ void flash_attention_forward(const SoftmaxArgs& a, int dk, const float* Q, const
     flash_fwd_kernel_v1<<<grid, kThreads, 0, s>>>(p, ctx, lse);
   } else {
     const dim3 grid(unsigned((a.Tq + kFwdQ - 1) / kFwdQ), unsigned(a.B * a.H));
-    flash_fwd_kernel<<<grid, kFwdWarps * 32, 0, s>>>(p, ctx, lse);
+    flash_fwd_kernel<<<grid, kFwdWarps * 32, 0, s>>>(p, ctx, lse, dropout_bits);
   }
   HUKUK_CUDA_LAUNCH_CHECK();
 }
 
 void flash_attention_backward(const SoftmaxArgs& a, int dk, const float* Q, const float* K, const float* V,
                               const float* ctx, const float* lse, const float* dctx, float* dQ, float* dK, float* dV,
-                              float* scratch, cudaStream_t s) {
+                              float* scratch, cudaStream_t s, const uint64_t* dropout_bits) {
   check_args(a, dk, {Q, K, V, ctx, lse, dctx, dQ, dK, dV, scratch});
   const FlashParams p = make_params(a, Q, K, V);
   const int64_t runs = int64_t(a.B) * a.Tq * a.H;
@@ -911,10 +948,10 @@ void flash_attention_backward(const SoftmaxArgs& a, int dk, const float* Q, cons
   } else {
     if (a.Tk >= 256 && g_kernel_version != 3) {
       const dim3 grid(unsigned((a.Tk + bwd_keys(8) - 1) / bwd_keys(8)), unsigned(a.B * a.H));
-      flash_bwd_kernel<8><<<grid, 8 * 32, bwd_smem(8), s>>>(p, dctx, lse, scratch, dQ, dK, dV);
+      flash_bwd_kernel<8><<<grid, 8 * 32, bwd_smem(8), s>>>(p, dctx, lse, scratch, dQ, dK, dV, dropout_bits);
     } else {
       const dim3 grid(unsigned((a.Tk + bwd_keys(4) - 1) / bwd_keys(4)), unsigned(a.B * a.H));
-      flash_bwd_kernel<4><<<grid, 4 * 32, bwd_smem(4), s>>>(p, dctx, lse, scratch, dQ, dK, dV);
+      flash_bwd_kernel<4><<<grid, 4 * 32, bwd_smem(4), s>>>(p, dctx, lse, scratch, dQ, dK, dV, dropout_bits);
     }
   }
   HUKUK_CUDA_LAUNCH_CHECK();

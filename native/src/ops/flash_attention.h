@@ -40,8 +40,9 @@ bool flash_supported(const SoftmaxArgs& a, int dk);
 
 // ctx (rows, written) and lse [B*H*Tq] (written). a.B, a.H, a.Tq, a.Tk, bias, key_mask(+ld),
 // causal, dropout, seed (device, read only when dropout > 0), site as in SoftmaxArgs.
+// dropout_bits (optional, see below): written when given and a.dropout > 0.
 void flash_attention_forward(const SoftmaxArgs& a, int dk, const float* Q, const float* K, const float* V,
-                             float* ctx, float* lse, cudaStream_t s);
+                             float* ctx, float* lse, cudaStream_t s, uint64_t* dropout_bits = nullptr);
 
 // Floats of device scratch the backward needs (D = rowsum(dctx ⊙ ctx), [B, H, Tq]).
 inline int64_t flash_backward_scratch_floats(const SoftmaxArgs& a) { return int64_t(a.B) * a.H * a.Tq; }
@@ -51,7 +52,14 @@ inline int64_t flash_backward_scratch_floats(const SoftmaxArgs& a) { return int6
 // dQ is accumulated across key tiles with fp32 atomics (so the last bits of dQ can vary run to run).
 void flash_attention_backward(const SoftmaxArgs& a, int dk, const float* Q, const float* K, const float* V,
                               const float* ctx, const float* lse, const float* dctx, float* dQ, float* dK, float* dV,
-                              float* scratch, cudaStream_t s);
+                              float* scratch, cudaStream_t s, const uint64_t* dropout_bits = nullptr);
+
+// Optional dropout record (a speed option, same results): a device buffer of
+// flash_dropout_bits_words(a) uint64 (1 bit per score: 6 MiB at 16*12*512*512) given to the forward
+// receives its keep/drop decisions, and the backward given the same buffer reads them instead of
+// hashing every score again (the hash is most of the backward's arithmetic). Give it to both calls
+// of a layer or to neither; without it the backward regenerates the mask from (seed, site, index).
+int64_t flash_dropout_bits_words(const SoftmaxArgs& a);
 
 // Test/benchmark hook (_opsFlashAttention): 2 = the default kernels, 1 = the first, simpler ones
 // (transposed shared tiles, 64 keys per backward block), 3 = the default ones with the backward

@@ -8,6 +8,7 @@
 //     precision?: 'bf16' | 'f32'   (unfused GEMMs; default bf16),
 //     reps?: number                (GPU modes: timed repetitions after the first run; default 0)
 //     kernels?: 1 | 2 | 3          (fused: which kernel version, see flash_attention_use_kernels; default 2)
+//     dropoutBits?: boolean        (fused: the forward records the dropout mask for the backward)
 //   }) -> { ctx, dq, dk, dv: Float32Array (rows layout), fwdMs, bwdMs: number (mean per rep, -1 untimed) }
 // The GPU modes copy the inputs up once; fwdMs/bwdMs time only the device work (CUDA events).
 #include <napi.h>
@@ -38,6 +39,7 @@ struct FlashCase {
   uint64_t seed = 0, site = 0;
   int reps = 0;
   int kernels = 2;
+  bool dropout_bits = false;
 };
 
 struct FlashResult {
@@ -139,10 +141,13 @@ FlashResult run_gpu(const FlashCase& c, bool fused, oc::Precision prec) {
     struct Restore {
       ~Restore() { oc::flash_attention_use_kernels(2); }
     } restore;
-    auto fwd = [&] { oc::flash_attention_forward(a, c.dk, q.get(), k.get(), v.get(), ctx.get(), lse.get(), s); };
+    DeviceBuffer<uint64_t> bits(c.dropout_bits ? size_t(oc::flash_dropout_bits_words(a)) : 0);
+    auto fwd = [&] {
+      oc::flash_attention_forward(a, c.dk, q.get(), k.get(), v.get(), ctx.get(), lse.get(), s, bits.get());
+    };
     auto bwd = [&] {
       oc::flash_attention_backward(a, c.dk, q.get(), k.get(), v.get(), ctx.get(), lse.get(), dctx.get(), dq.get(),
-                                   dk.get(), dv.get(), scratch.get(), s);
+                                   dk.get(), dv.get(), scratch.get(), s, bits.get());
     };
     fwd();
     bwd();
@@ -238,6 +243,7 @@ Napi::Value ops_flash_attention(const Napi::CallbackInfo& info) {
   if (o.Has("site")) c.site = uint64_t(int_arg(o.Get("site"), "site"));
   if (o.Has("reps")) c.reps = int(int_arg(o.Get("reps"), "reps"));
   if (o.Has("kernels")) c.kernels = int(int_arg(o.Get("kernels"), "kernels"));
+  c.dropout_bits = o.Has("dropoutBits") && o.Get("dropoutBits").ToBoolean().Value();
 
   FlashResult r;
   if (mode == "reference") {
