@@ -192,6 +192,7 @@ class T5Cuda {
   bool lora_fused = true;       // this plan's LoRA dropout products run on ops/lora.h's kernels
   bool lora_unfused_env = false;  // HUKUK_T5_FUSED_LORA=0 (A/B)
   bool lora_unbatched_env = false;  // HUKUK_T5_BATCH_LORA=0 (A/B)
+  bool rerunning = false;  // inside a block's re-run (recompute): the LoRA h of the forward are reused
   float *lora_ws = nullptr, *flash_scratch = nullptr;
   float *enc_fin_rstd = nullptr, *enc_fin_n = nullptr, *enc_out = nullptr, *dec_fin_rstd = nullptr,
         *dec_fin_n = nullptr, *dec_seq = nullptr, *logits = nullptr, *enc_bias = nullptr, *dec_bias = nullptr,
@@ -622,8 +623,8 @@ class T5Cuda {
   void lora_fwd(DLin& L, const float* x, int M, float* y, const Ctx& st, uint64_t site, bool save_h) {
     if (!st.use_lora || !L.lora) return;
     DLora& lo = *L.lora;
-    float* h = save_h ? lo.h : tmp_r;
-    lora_down_into(L, x, M, h, st, site);
+    float* h = save_h || (rerunning && lo.h) ? lo.h : tmp_r;
+    if (!(rerunning && lo.h)) lora_down_into(L, x, M, h, st, site);  // a re-run reuses the forward's h
     oc::linear_xwt(s, lora_prec, h, lo.B, y, M, L.out, lo.r, lo.scale, 1.f);
   }
 
@@ -787,12 +788,14 @@ class T5Cuda {
       for (int i = 0; i < n; ++i) oc::linear_xwt(s, p_fwd, x, weight(*Ls[i]), y + i * so, M, out, in);
     }
     long long sB = 0, sh = 0;
-    if (st.use_lora && lora_batchable(Ls, n, save, sB, sh)) {
+    const bool kept_h = save || rerunning;  // a re-run reuses the forward's h
+    if (st.use_lora && lora_batchable(Ls, n, kept_h, sB, sh)) {
       // h of each member (their dropout masks differ), then y_i += scale * h_i · B_iᵀ in one GEMM
       const DLora& l0 = *Ls[0]->lora;
-      float* h0 = save ? l0.h : tmp_r;  // tmp_r holds n slots of [M, r]
-      if (!save) sh = (long long)M * l0.r;
-      for (int i = 0; i < n; ++i) lora_down_into(*Ls[i], x, M, h0 + i * sh, st, lsite(*Ls[i], stack, layer));
+      float* h0 = kept_h ? l0.h : tmp_r;  // tmp_r holds n slots of [M, r]
+      if (!kept_h) sh = (long long)M * l0.r;
+      if (!rerunning)
+        for (int i = 0; i < n; ++i) lora_down_into(*Ls[i], x, M, h0 + i * sh, st, lsite(*Ls[i], stack, layer));
       oc::gemm(s, lora_prec, false, true, M, out, l0.r, l0.scale, h0, l0.r, sh, l0.B, l0.r, sB, 1.f, y, out, so, n);
     } else {
       for (int i = 0; i < n; ++i) lora_fwd(*Ls[i], x, M, y + i * so, st, lsite(*Ls[i], stack, layer), save);
@@ -962,7 +965,11 @@ class T5Cuda {
   // Block l's activations for its backward: stored ones, or re-run into the scratch (recompute).
   Acts acts_for_backward(bool decoder, size_t l, const Shape& sh, const Ctx& st) {
     Acts a = acts(decoder, l);
-    if (!planned_keep) block_fwd(decoder, l, a, nullptr, sh, st, false, true);
+    if (!planned_keep) {
+      rerunning = true;
+      block_fwd(decoder, l, a, nullptr, sh, st, false, true);
+      rerunning = false;
+    }
     return a;
   }
 
@@ -1130,6 +1137,7 @@ class T5Cuda {
     HUKUK_CHECK(bt.input_ids, "ENGINE_INVALID_ARG", "inputIds are required");
     HUKUK_CHECK(bt.labels || bt.decoder_input_ids, "ENGINE_INVALID_ARG", "labels (or decoderInputIds) are required");
     HUKUK_CHECK(!backward || bt.labels, "ENGINE_INVALID_ARG", "forwardBackward needs labels");
+    rerunning = false;  // (an exception inside a re-run leaves it set)
     HUKUK_CHECK(!backward || (o.use_adapter && I.has_lora), "ENGINE_INVALID_ARG",
                 "forwardBackward needs a LoRA adapter (addLora or loadAdapter first)");
     if (I.has_lora && loras.empty()) lora_to_device();
