@@ -6,6 +6,7 @@
 // best of --reps (the encoder and the step graph's capture are in time(1), so not in the figure).
 //   node bench/gpu/gen_bench.mjs --model DIR [--tokens 128] [--src 64] [--reps 3] [--compute fp32]
 //        [--batch 16] [--batch-tokens 64] [--json out.jsonl]
+// Env variants measured too: HUKUK_GEN_GRAPHS=0, HUKUK_GEN_FUSE_NORM=0, HUKUK_GEN_GEMV=multi.
 // Prints JSON lines {"kind":"generate",...}; first a check of the GPU step against the CPU graph of
 // the same model (teacher-forced logits, max |gpu - cpu| / max |cpu| per step).
 import { appendFileSync } from 'node:fs';
@@ -120,6 +121,12 @@ delete process.env.HUKUK_GEN_FUSE_NORM;
 const B = Number(values.batch), BT = Number(values['batch-tokens']);
 await perToken('greedy batched', {}, BT, B, rand(B * S, 11));
 await perToken('greedy batched', {}, Math.min(BT, 32), 64, rand(64 * S, 12));
+// four outputs per warp (HUKUK_GEN_GEMV=multi): less activation traffic, for many rows
+process.env.HUKUK_GEN_GEMV = 'multi';
+await perToken('greedy, gemv multi', {}, N);
+await perToken('greedy batched, gemv multi', {}, BT, B, rand(B * S, 11));
+await perToken('greedy batched, gemv multi', {}, Math.min(BT, 32), 64, rand(64 * S, 12));
+delete process.env.HUKUK_GEN_GEMV;
 // the same model decoded by the CPU graph (host weights), for scale: what a CUDA model did before
 process.env.HUKUK_GEN_DEVICE = 'cpu';
 await perToken('greedy on the CPU graph (HUKUK_GEN_DEVICE=cpu)', {}, 4, 1, inputIds, 1);

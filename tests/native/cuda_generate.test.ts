@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { numelOf, parseSafetensors } from '../../common/formats/safetensors';
 import type { Engine, GenerateOptions, T5Model } from '../../native/index';
 import { chatLoadOptions, handleChatGenerate, releaseWarmModel } from '../../worker/chat/generate';
@@ -84,7 +84,16 @@ function load(name: string, device: 'cpu' | 'cuda', quant: 'none' | 'nf4'): T5Mo
   return m;
 }
 
-describe.skipIf(!gpu)('generate on CUDA equals the CPU graph', () => {
+// Both product kernels: the default (one warp per output, measured) and HUKUK_GEN_GEMV=multi
+// (four outputs per warp).
+for (const gemv of ['default', 'multi'] as const)
+describe.skipIf(!gpu)(`generate on CUDA equals the CPU graph (gemv ${gemv})`, () => {
+  beforeAll(() => {
+    if (gemv === 'multi') process.env.HUKUK_GEN_GEMV = 'multi';
+  });
+  afterAll(() => {
+    delete process.env.HUKUK_GEN_GEMV;
+  });
   for (const quant of ['none', 'nf4'] as const)
     for (const name of fixtures) {
       it(`${name} (${quant}): logits per step, greedy and beam-4 ids`, async () => {
@@ -104,7 +113,7 @@ describe.skipIf(!gpu)('generate on CUDA equals the CPU graph', () => {
           const lsame = engine._decodeLogits(cuda, { ...src, tokens, stepDevice: 'cpu' });
           const e = stepErrors(lg, lc, steps);
           const eSame = stepErrors(lg, lsame, steps);
-          console.log(`  ${name} ${quant} (${steps} steps) ${summary('gpu vs cpu model', e)}; ${summary('gpu vs cpu graph of the same model', eSame)}`);
+          console.log(`  [${gemv}] ${name} ${quant} (${steps} steps) ${summary('gpu vs cpu model', e)}; ${summary('gpu vs cpu graph of the same model', eSame)}`);
           expect(e[0], 'first-step logits').toBeLessThanOrEqual(TOL);
           expect(Math.max(...e), 'logits at every step').toBeLessThanOrEqual(TOL);
           expect(Math.max(...eSame), 'logits vs the CPU graph of the CUDA model').toBeLessThanOrEqual(TOL);
@@ -141,7 +150,7 @@ describe.skipIf(!gpu)('generate on CUDA equals the CPU graph', () => {
       const greedy = await engine.generate(cpu, { ...src, maxNewTokens: 12 });
       const tokens = teacherTokens(greedy, B);
       const e = stepErrors(engine._decodeLogits(cuda, { ...src, tokens }), engine._decodeLogits(cpu, { ...src, tokens }), tokens.length / B);
-      console.log(`  padding batch ${B} ${summary('gpu vs cpu', e)}`);
+      console.log(`  [${gemv}] padding batch ${B} ${summary('gpu vs cpu', e)}`);
       expect(Math.max(...e)).toBeLessThanOrEqual(TOL);
       const base = { ...src, maxNewTokens: 12, useAdapter: false };
       const a = await engine.generate(cpu, base);
@@ -182,7 +191,7 @@ describe.skipIf(!gpu)('generate on CUDA equals the CPU graph', () => {
           const greedy = await engine.generate(cpu, { ...src, maxNewTokens: 10, minNewTokens: 10 });
           const tokens = teacherTokens(greedy, B);
           const e = stepErrors(engine._decodeLogits(cuda, { ...src, tokens }), engine._decodeLogits(cpu, { ...src, tokens }), tokens.length / B);
-          console.log(`  wide model ${quant} batch ${B} ${summary('gpu vs cpu', e)}`);
+          console.log(`  [${gemv}] wide model ${quant} batch ${B} ${summary('gpu vs cpu', e)}`);
           expect(Math.max(...e)).toBeLessThanOrEqual(TOL);
           const g2 = await engine.generate(cuda, { ...src, maxNewTokens: 10, minNewTokens: 10 });
           expect(Array.from(g2), `greedy ${firstDiff(greedy, g2)}`).toEqual(Array.from(greedy));
@@ -218,7 +227,7 @@ describe.skipIf(!gpu)('generate on CUDA equals the CPU graph', () => {
       const unfused = engine._decodeLogits(cuda, { inputIds, tokens });
       delete process.env.HUKUK_GEN_FUSE_NORM;
       const e = stepErrors(unfused, graphed, tokens.length);
-      console.log(`  ${summary('fused vs unfused norm', e)}`);
+      console.log(`  [${gemv}] ${summary('fused vs unfused norm', e)}`);
       expect(Math.max(...e)).toBeLessThanOrEqual(1e-5);
     } finally {
       delete process.env.HUKUK_GEN_GRAPHS;

@@ -73,6 +73,7 @@ struct CudaStepModel::State {
   cudaGraphExec_t graph = nullptr;
   bool graphs_ok = true;
   bool fuse_norm = true;  // HUKUK_GEN_FUSE_NORM=0: rmsnorm as its own kernel (A/B checks)
+  int outputs_per_warp = 1;  // HUKUK_GEN_GEMV=multi: 4 (k_gemv_multi; not yet measured on a GPU)
   bool lora = false;
   int batch = 0, beams = 1, rows = 0, max_len = 0, src_len = 0, length = 0, rmax = 1;
   // [L][2 (k, v)][rows][max_len * inner]; tmp: the beam reorder's copy
@@ -90,6 +91,8 @@ struct CudaStepModel::State {
     graphs_ok = !(g && std::string(g) == "0");
     const char* f = std::getenv("HUKUK_GEN_FUSE_NORM");
     fuse_norm = !(f && std::string(f) == "0");
+    const char* gv = std::getenv("HUKUK_GEN_GEMV");
+    outputs_per_warp = gv && std::string(gv) == "multi" ? 4 : 1;
   }
   ~State() {
     if (s) cudaStreamSynchronize(s);
@@ -135,6 +138,7 @@ struct CudaStepModel::State {
     h.K = K;
     h.norm_w = norm_w;
     h.norm_eps = eps;
+    h.outputs_per_warp = outputs_per_warp;
     for (int i = 0; i < nj; ++i) {
       if (!on(*L[i])) continue;
       gc::GemvJob& hj = h.job[h.njobs++];
@@ -153,6 +157,7 @@ struct CudaStepModel::State {
     a.pos = pos.get();
     a.norm_w = norm_w;
     a.norm_eps = eps;
+    a.outputs_per_warp = outputs_per_warp;
     for (int i = 0; i < nj; ++i) {
       HUKUK_CHECK(L[i]->in == K, "ENGINE_INTERNAL", "decoder step: a Linear's input width differs from its input");
       a.job[a.njobs++] = jobs[i];
@@ -333,6 +338,7 @@ struct CudaStepModel::State {
     head.n = rows;
     head.K = d;
     head.njobs = 1;
+    head.outputs_per_warp = outputs_per_warp;
     head.job[0].w = w.head;
     head.job[0].N = c.vocab_size;
     head.job[0].y = logits.get();

@@ -185,9 +185,148 @@ __global__ void __launch_bounds__(kGemvThreads) k_gemv(__grid_constant__ const G
   }
 }
 
+// k_gemv with OPW outputs per warp (VEC layouts only): each activation float4 is loaded once and
+// used for OPW weight rows; the epilogue's operands (residual, LoRA h and B rows) are read as early
+// or as wide as possible. Same sums per output as k_gemv (same slices, same order), so the same values.
+template <int NR, int OPW>
+__global__ void __launch_bounds__(kGemvThreads) k_gemv_multi(__grid_constant__ const GemvArgs a, const int ksplit) {
+  __shared__ float code[16];
+  __shared__ float red[kGemvWarps][OPW * NR];
+  __shared__ float rstd[kMaxFusedNormRows];
+  const GemvJob& J = a.job[blockIdx.y];
+  const int opb = (kGemvWarps / ksplit) * OPW;
+  if (int(blockIdx.x) * opb >= J.N) return;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  if (threadIdx.x < 16) code[threadIdx.x] = c_nf4_code[threadIdx.x];
+  const bool norm = a.norm_w != nullptr;
+  if (norm) {
+    __shared__ float partial[kGemvWarps][kMaxFusedNormRows];
+    const int slice = (a.K + kGemvWarps - 1) / kGemvWarps;
+    const int k0 = warp * slice, k1 = min(a.K, k0 + slice);
+    for (int row = 0; row < a.n; ++row) {
+      const float* xr = a.x + int64_t(row) * a.x_ld;
+      float ss = 0.f;
+      for (int k = k0 + lane; k < k1; k += 32) ss = fmaf(xr[k], xr[k], ss);
+      ss = warp_sum(ss);
+      if (lane == 0) partial[warp][row] = ss;
+    }
+    __syncthreads();
+    if (int(threadIdx.x) < a.n) {
+      float ss = 0.f;
+      for (int w = 0; w < kGemvWarps; ++w) ss += partial[w][threadIdx.x];
+      rstd[threadIdx.x] = 1.f / sqrtf(ss / float(a.K) + a.norm_eps);
+    }
+  }
+  __syncthreads();
+  const int local = warp / ksplit, part = warp % ksplit;
+  const int j0 = blockIdx.x * opb + local * OPW;
+  const int K = a.K;
+  const int units = K / 8;
+  const int per = (units + ksplit - 1) / ksplit;
+  const int u0 = part * per, u1 = min(units, u0 + per);
+  const int64_t pos_off = J.y_pos_stride ? int64_t(*a.pos) * J.y_pos_stride : 0;
+  // the epilogue lane: output j0 + lane / NR, row r0 + lane % NR
+  const int eo = lane / NR, er = lane % NR;
+  const bool lora_vec = J.lora_h && (J.lora_r % 4) == 0 &&
+                        ((reinterpret_cast<uintptr_t>(J.lora_h) | reinterpret_cast<uintptr_t>(J.lora_B)) % 16) == 0;
+  for (int r0 = 0; r0 < a.n; r0 += NR) {
+    const int erow = r0 + er, ej = j0 + eo;
+    const bool writer = part == 0 && lane < OPW * NR && erow < a.n && ej < J.N;
+    // read before the main loop, so its latency hides behind it (y may alias it: only this
+    // thread writes this element, after reading it)
+    const float res = writer && J.residual ? J.residual[int64_t(erow) * J.res_ld + ej] : 0.f;
+    float acc[OPW][NR];
+#pragma unroll
+    for (int o = 0; o < OPW; ++o)
+#pragma unroll
+      for (int r = 0; r < NR; ++r) acc[o][r] = 0.f;
+    if (j0 < J.N) {
+      for (int u = u0 + lane; u < u1; u += 32) {
+        const int k = u * 8;
+        float wv[OPW][8];
+#pragma unroll
+        for (int o = 0; o < OPW; ++o) {
+          if (j0 + o < J.N) {
+            load8(J, j0 + o, K, k, code, wv[o]);
+          } else {
+#pragma unroll
+            for (int i = 0; i < 8; ++i) wv[o][i] = 0.f;
+          }
+        }
+        float4 n0 = make_float4(0.f, 0.f, 0.f, 0.f), n1 = n0;
+        if (norm) {
+          n0 = __ldg(reinterpret_cast<const float4*>(a.norm_w + k));
+          n1 = __ldg(reinterpret_cast<const float4*>(a.norm_w + k) + 1);
+        }
+#pragma unroll
+        for (int r = 0; r < NR; ++r) {
+          if (r0 + r >= a.n) break;
+          const float4* xp = reinterpret_cast<const float4*>(a.x + int64_t(r0 + r) * a.x_ld + k);
+          float4 x0 = xp[0], x1 = xp[1];
+          if (norm) {
+            const float rs = rstd[r0 + r];
+            x0.x = n0.x * (x0.x * rs); x0.y = n0.y * (x0.y * rs); x0.z = n0.z * (x0.z * rs); x0.w = n0.w * (x0.w * rs);
+            x1.x = n1.x * (x1.x * rs); x1.y = n1.y * (x1.y * rs); x1.z = n1.z * (x1.z * rs); x1.w = n1.w * (x1.w * rs);
+          }
+#pragma unroll
+          for (int o = 0; o < OPW; ++o) {
+            float t = acc[o][r];
+            t = fmaf(wv[o][0], x0.x, t); t = fmaf(wv[o][1], x0.y, t); t = fmaf(wv[o][2], x0.z, t); t = fmaf(wv[o][3], x0.w, t);
+            t = fmaf(wv[o][4], x1.x, t); t = fmaf(wv[o][5], x1.y, t); t = fmaf(wv[o][6], x1.z, t); t = fmaf(wv[o][7], x1.w, t);
+            acc[o][r] = t;
+          }
+        }
+      }
+    }
+#pragma unroll
+    for (int o = 0; o < OPW; ++o)
+#pragma unroll
+      for (int r = 0; r < NR; ++r) acc[o][r] = warp_sum(acc[o][r]);
+    // the writer lane takes its (output, row) sum out of the unrolled registers
+    float v = 0.f;
+#pragma unroll
+    for (int o = 0; o < OPW; ++o)
+#pragma unroll
+      for (int r = 0; r < NR; ++r)
+        if (lane == o * NR + r) v = acc[o][r];
+    if (ksplit > 1) {
+      if (lane < OPW * NR) red[warp][lane] = v;
+      __syncthreads();
+      if (part == 0 && lane < OPW * NR) {
+        float t = 0.f;
+        for (int p = 0; p < ksplit; ++p) t += red[warp + p][lane];
+        v = t;
+      }
+      __syncthreads();
+    }
+    if (writer) {
+      if (J.lora_h) {  // peft: base + lora_B(lora_A(x)) * scaling
+        const float* h = J.lora_h + int64_t(erow) * J.lora_r;
+        const float* B = J.lora_B + int64_t(ej) * J.lora_r;
+        float l = 0.f;
+        if (lora_vec) {
+          for (int i = 0; i < J.lora_r; i += 4) {
+            const float4 h4 = *reinterpret_cast<const float4*>(h + i);
+            const float4 b4 = __ldg(reinterpret_cast<const float4*>(B + i));
+            l = fmaf(h4.x, b4.x, l); l = fmaf(h4.y, b4.y, l); l = fmaf(h4.z, b4.z, l); l = fmaf(h4.w, b4.w, l);
+          }
+        } else {
+          for (int i = 0; i < J.lora_r; ++i) l = fmaf(h[i], __ldg(B + i), l);
+        }
+        v = v + J.lora_scale * l;
+      }
+      if (J.residual) v = res + v;
+      if (J.relu) v = v > 0.f ? v : 0.f;
+      J.y[int64_t(erow) * J.y_ld + pos_off + ej] = v;
+    }
+  }
+}
+
 template <int NR>
 void launch_gemv(const GemvArgs& a, bool vec, int ksplit, dim3 grid, cudaStream_t s) {
-  if (vec)
+  if (vec && a.outputs_per_warp == 4)
+    k_gemv_multi<NR, 4><<<grid, kGemvThreads, 0, s>>>(a, ksplit);
+  else if (vec)
     k_gemv<NR, true><<<grid, kGemvThreads, 0, s>>>(a, ksplit);
   else
     k_gemv<NR, false><<<grid, kGemvThreads, 0, s>>>(a, ksplit);
@@ -339,9 +478,11 @@ void gemv(const GemvArgs& a, cudaStream_t s) {
   // Split K over up to 8 warps per output while the grid is small and each warp keeps a
   // useful slice (>= 16 units per lane-sweep), so narrow products still fill the GPU.
   const int units = vec ? a.K / 8 : a.K;
+  const int opw = vec && a.outputs_per_warp == 4 ? 4 : 1;
+  const int warp_rows = (maxN + opw - 1) / opw;  // warps needed per K slice
   int ksplit = 1;
-  while (ksplit < kGemvWarps && int64_t(maxN) * ksplit < 4096 && units / (2 * ksplit) >= 16) ksplit *= 2;
-  const int opb = kGemvWarps / ksplit;
+  while (ksplit < kGemvWarps && int64_t(warp_rows) * ksplit < 4096 && units / (2 * ksplit) >= 16) ksplit *= 2;
+  const int opb = kGemvWarps / ksplit * opw;
   const dim3 grid(unsigned((maxN + opb - 1) / opb), unsigned(a.njobs));
   if (a.n == 1)
     launch_gemv<1>(a, vec, ksplit, grid, s);

@@ -50,6 +50,10 @@ struct GemvArgs {
   // norm_w[k] * (x[k] * rsqrt-like(mean(x²) + eps)), exactly the values rmsnorm() would write.
   const float* norm_w = nullptr;
   float norm_eps = 0.f;
+  // Outputs per warp: 1 = the measured kernel (one warp per output); 4 = k_gemv_multi, where a
+  // warp computes 4 neighbouring outputs from one read of the activations (4x less activation
+  // traffic, the cost that grows with the number of rows). Chosen by HUKUK_GEN_GEMV=multi.
+  int outputs_per_warp = 1;
 };
 constexpr int kMaxFusedNormRows = 8;
 void gemv(const GemvArgs& a, cudaStream_t s);
