@@ -6,7 +6,8 @@
 // best of --reps (the encoder and the step graph's capture are in time(1), so not in the figure).
 //   node bench/gpu/gen_bench.mjs --model DIR [--tokens 128] [--src 64] [--reps 3] [--compute fp32]
 //        [--batch 16] [--batch-tokens 64] [--json out.jsonl]
-// Env variants measured too: HUKUK_GEN_GRAPHS=0, HUKUK_GEN_FUSE_NORM=0, HUKUK_GEN_GEMV=multi.
+// Env variants measured too: HUKUK_GEN_GRAPHS=0, HUKUK_GEN_FUSE_NORM=0, HUKUK_GEN_GEMV=multi,
+// HUKUK_GEN_GEMM_ROWS=16.
 // Prints JSON lines {"kind":"generate",...}; first a check of the GPU step against the CPU graph of
 // the same model (teacher-forced logits, max |gpu - cpu| / max |cpu| per step).
 import { appendFileSync } from 'node:fs';
@@ -127,6 +128,11 @@ await perToken('greedy, gemv multi', {}, N);
 await perToken('greedy batched, gemv multi', {}, BT, B, rand(B * S, 11));
 await perToken('greedy batched, gemv multi', {}, Math.min(BT, 32), 64, rand(64 * S, 12));
 delete process.env.HUKUK_GEN_GEMV;
+// many rows through cuBLAS (HUKUK_GEN_GEMM_ROWS=16: NF4 dequantized per product + fp32 GEMM)
+process.env.HUKUK_GEN_GEMM_ROWS = '16';
+await perToken('greedy batched, cuBLAS products', {}, BT, B, rand(B * S, 11));
+await perToken('greedy batched, cuBLAS products', {}, Math.min(BT, 32), 64, rand(64 * S, 12));
+delete process.env.HUKUK_GEN_GEMM_ROWS;
 // the same model decoded by the CPU graph (host weights), for scale: what a CUDA model did before
 process.env.HUKUK_GEN_DEVICE = 'cpu';
 await perToken('greedy on the CPU graph (HUKUK_GEN_DEVICE=cpu)', {}, 4, 1, inputIds, 1);

@@ -84,15 +84,17 @@ function load(name: string, device: 'cpu' | 'cuda', quant: 'none' | 'nf4'): T5Mo
   return m;
 }
 
-// Both product kernels: the default (one warp per output, measured) and HUKUK_GEN_GEMV=multi
-// (four outputs per warp).
-for (const gemv of ['default', 'multi'] as const)
+// Every product path: the default kernel (one warp per output), HUKUK_GEN_GEMV=multi (four
+// outputs per warp) and HUKUK_GEN_GEMM_ROWS=1 (cuBLAS products + the epilogue kernel, every step).
+for (const gemv of ['default', 'multi', 'cublas'] as const)
 describe.skipIf(!gpu)(`generate on CUDA equals the CPU graph (gemv ${gemv})`, () => {
   beforeAll(() => {
     if (gemv === 'multi') process.env.HUKUK_GEN_GEMV = 'multi';
+    if (gemv === 'cublas') process.env.HUKUK_GEN_GEMM_ROWS = '1';
   });
   afterAll(() => {
     delete process.env.HUKUK_GEN_GEMV;
+    delete process.env.HUKUK_GEN_GEMM_ROWS;
   });
   for (const quant of ['none', 'nf4'] as const)
     for (const name of fixtures) {

@@ -1,6 +1,7 @@
 // See cuda_step_model.h. The op order of record_step() mirrors T5Impl::decode_step (t5/model.cpp).
 #include "generate/cuda/cuda_step_model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -74,6 +75,12 @@ struct CudaStepModel::State {
   bool graphs_ok = true;
   bool fuse_norm = true;  // HUKUK_GEN_FUSE_NORM=0: rmsnorm as its own kernel (A/B checks)
   int outputs_per_warp = 1;  // HUKUK_GEN_GEMV=multi: 4 (k_gemv_multi; not yet measured on a GPU)
+  // HUKUK_GEN_GEMM_ROWS=R: steps of >= R rows run their products in cuBLAS (NF4 dequantized into a
+  // scratch first) + gc::epilogue; 0 (default) = never. Not yet measured on a GPU.
+  int gemm_rows = 0;
+  bool use_gemm = false;
+  DeviceBuffer<float> deq, gemm_out;
+  size_t gemm_out_stride = 0;
   bool lora = false;
   int batch = 0, beams = 1, rows = 0, max_len = 0, src_len = 0, length = 0, rmax = 1;
   // [L][2 (k, v)][rows][max_len * inner]; tmp: the beam reorder's copy
@@ -93,6 +100,8 @@ struct CudaStepModel::State {
     fuse_norm = !(f && std::string(f) == "0");
     const char* gv = std::getenv("HUKUK_GEN_GEMV");
     outputs_per_warp = gv && std::string(gv) == "multi" ? 4 : 1;
+    const char* gr = std::getenv("HUKUK_GEN_GEMM_ROWS");
+    gemm_rows = gr ? std::max(0, std::atoi(gr)) : 0;
   }
   ~State() {
     if (s) cudaStreamSynchronize(s);
@@ -148,6 +157,30 @@ struct CudaStepModel::State {
       hj.y_ld = L[i]->r;
       jobs[i].lora_h = hj.y;
     }
+    if (use_gemm) {  // many rows: cuBLAS products (x is already normalized here), then the epilogue
+      HUKUK_CHECK(!norm_w, "ENGINE_INTERNAL", "decoder step: no fused norm on the cuBLAS path");
+      gc::GemvArgs e;
+      e.n = rows;
+      e.pos = pos.get();
+      for (int i = 0; i < nj; ++i) {
+        const DeviceLinearView& Lv = *L[i];
+        HUKUK_CHECK(Lv.in == K, "ENGINE_INTERNAL", "decoder step: a Linear's input width differs from its input");
+        float* out = gemm_out.get() + size_t(i) * gemm_out_stride;
+        if (Lv.nf4)
+          nf4::cuda::linear_xwt_f32(*static_cast<const nf4::cuda::DeviceNf4*>(Lv.nf4), x, rows, out, 1.f, 0.f, deq.get(), s);
+        else
+          oc::linear_xwt(s, oc::Precision::F32, x, Lv.w, out, rows, Lv.out, K);
+        if (on(Lv)) {
+          float* hh = lora_h.get() + size_t(i) * rows * rmax;
+          oc::linear_xwt(s, oc::Precision::F32, x, Lv.lora_A, hh, rows, Lv.r, K);
+          jobs[i].lora_h = hh;
+        }
+        jobs[i].base = out;
+        e.job[e.njobs++] = jobs[i];
+      }
+      gc::epilogue(e, s);
+      return;
+    }
     if (h.njobs) gc::gemv(h, s);
     gc::GemvArgs a;
     a.x = x;
@@ -168,7 +201,7 @@ struct CudaStepModel::State {
   // Linears on rmsnorm(x; ln): the norm fused into the products for few rows, else its own kernel.
   void normed_linears(const float* ln, const DeviceLinearView* const* L, gc::GemvJob* jobs, int nj) {
     const int d = I.cfg.d_model;
-    if (fuse_norm && rows <= gc::kMaxFusedNormRows) {
+    if (fuse_norm && rows <= gc::kMaxFusedNormRows && !use_gemm) {
       linears(x.get(), d, L, jobs, nj, ln);
     } else {
       gc::rmsnorm(x.get(), ln, nrm.get(), rows, d, I.cfg.layer_norm_epsilon, 1.f, s);
@@ -245,7 +278,11 @@ struct CudaStepModel::State {
     // encoder, then cross K/V per layer on the model's stream (cuBLAS, fp32)
     const float* enc = t5cuda::encode(I, ids, mask, B, S, use_adapter);
     const int Me = B * S;
-    DeviceBuffer<float> deq(deq_max ? deq_max : 1), hbuf(size_t(Me) * rmax);
+    use_gemm = gemm_rows > 0 && rows >= gemm_rows;
+    deq.resize(deq_max ? deq_max : 1);
+    gemm_out_stride = use_gemm ? size_t(rows) * std::max({inner, c.d_ff, d}) : 0;
+    gemm_out.resize(use_gemm ? 3 * gemm_out_stride : 0);
+    DeviceBuffer<float> hbuf(size_t(Me) * rmax);
     for (int l = 0; l < L; ++l) {
       const t5cuda::DeviceBlockView& b = w.dec[l];
       for (int kv = 0; kv < 2; ++kv) {
@@ -343,7 +380,10 @@ struct CudaStepModel::State {
     head.job[0].N = c.vocab_size;
     head.job[0].y = logits.get();
     head.job[0].y_ld = c.vocab_size;
-    gc::gemv(head, s);
+    if (use_gemm)
+      oc::linear_xwt(s, oc::Precision::F32, nrm.get(), w.head, logits.get(), rows, c.vocab_size, d);
+    else
+      gc::gemv(head, s);
   }
   // x += L(in): the residual add fused into the product's epilogue
   void residual_linear(const DeviceLinearView& Lv, const float* in, int K) {

@@ -322,6 +322,24 @@ __global__ void __launch_bounds__(kGemvThreads) k_gemv_multi(__grid_constant__ c
   }
 }
 
+__global__ void k_epilogue(__grid_constant__ const GemvArgs a) {
+  const GemvJob& J = a.job[blockIdx.z];
+  const int j = blockIdx.x * blockDim.x + threadIdx.x, row = blockIdx.y;
+  if (j >= J.N) return;
+  float v = J.base[int64_t(row) * J.N + j];
+  if (J.lora_h) {
+    const float* h = J.lora_h + int64_t(row) * J.lora_r;
+    const float* B = J.lora_B + int64_t(j) * J.lora_r;
+    float l = 0.f;
+    for (int i = 0; i < J.lora_r; ++i) l = fmaf(h[i], __ldg(B + i), l);
+    v = v + J.lora_scale * l;
+  }
+  if (J.residual) v = J.residual[int64_t(row) * J.res_ld + j] + v;
+  if (J.relu) v = v > 0.f ? v : 0.f;
+  const int64_t pos_off = J.y_pos_stride ? int64_t(*a.pos) * J.y_pos_stride : 0;
+  J.y[int64_t(row) * J.y_ld + pos_off + j] = v;
+}
+
 template <int NR>
 void launch_gemv(const GemvArgs& a, bool vec, int ksplit, dim3 grid, cudaStream_t s) {
   if (vec && a.outputs_per_warp == 4)
@@ -492,6 +510,18 @@ void gemv(const GemvArgs& a, cudaStream_t s) {
     launch_gemv<4>(a, vec, ksplit, grid, s);
   else
     launch_gemv<8>(a, vec, ksplit, grid, s);
+  HUKUK_CUDA_LAUNCH_CHECK();
+}
+
+void epilogue(const GemvArgs& a, cudaStream_t s) {
+  if (a.n <= 0 || a.njobs <= 0) return;
+  HUKUK_CHECK(a.njobs <= kMaxGemvJobs, "ENGINE_INTERNAL", "epilogue: too many jobs");
+  int maxN = 0;
+  for (int i = 0; i < a.njobs; ++i) {
+    HUKUK_CHECK(a.job[i].base, "ENGINE_INTERNAL", "epilogue: a job has no product");
+    maxN = std::max(maxN, a.job[i].N);
+  }
+  k_epilogue<<<dim3(unsigned((maxN + 255) / 256), unsigned(a.n), unsigned(a.njobs)), 256, 0, s>>>(a);
   HUKUK_CUDA_LAUNCH_CHECK();
 }
 

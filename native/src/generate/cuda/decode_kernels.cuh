@@ -36,6 +36,8 @@ struct GemvJob {
   int lora_r = 0;
   float lora_scale = 0.f;
   bool relu = false;
+  // epilogue(): the product x · Wᵀ was computed elsewhere (cuBLAS), [n, N] row-major
+  const float* base = nullptr;
 };
 constexpr int kMaxGemvJobs = 3;
 
@@ -57,6 +59,9 @@ struct GemvArgs {
 };
 constexpr int kMaxFusedNormRows = 8;
 void gemv(const GemvArgs& a, cudaStream_t s);
+// The gemv epilogue alone, over products computed before (job.base): LoRA, residual, ReLU, and
+// the write at the step's position. For many rows, where the products run in cuBLAS.
+void epilogue(const GemvArgs& a, cudaStream_t s);
 
 // T5 RMS norm of n rows of d: y = w * (x * rsqrt(mean(x²) + eps)) [* post_scale when != 1]
 void rmsnorm(const float* x, const float* w, float* y, int n, int d, float eps, float post_scale, cudaStream_t s);
