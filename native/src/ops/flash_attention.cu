@@ -4,18 +4,26 @@
 //
 // Algorithm
 //   forward, one block (4 warps) per (64 queries, b*H + h); each warp owns 16 query rows.
-//     Q tile -> bf16 A fragments in registers (once). For each key tile of 64 (K row-major and
-//     V transposed, both bf16, in shared memory):
-//       S = Q Kᵀ (mma m16n8k16, fp32 accumulators) + bias, masks -> online softmax (running max m,
-//       running sum l of the UNdropped p), Pd = p * keep/(1-p_drop) re-packed from the accumulator
-//       registers straight into A fragments (no shared memory), O = O * exp(m_old - m_new) + Pd V.
-//     ctx = O / l, lse = m + log(l).
-//   backward, one block per (64 keys, b*H + h); each warp owns 16 keys; K and V as A fragments
-//     in registers; dK, dV accumulate in registers over the query tiles (64 each):
-//       Sᵀ = K Qᵀ, dPdᵀ = V dctxᵀ; P = exp(S + bias - lse) (masks as the forward);
+//     For each key tile of 64 (K and V as bf16 row-major tiles in shared memory; the fp32 loads are
+//     batched in registers): S = bias + Q Kᵀ (mma.sync m16n8k16, the bias loaded straight into the
+//     fp32 accumulators), masks -> online softmax (running max m, running sum l of the UNdropped
+//     p), Pd = p * keep/(1-p_drop) re-packed from the accumulator registers straight into A
+//     fragments (no shared memory), O = O * exp(m_old - m_new) + Pd V. ctx = O / l, lse = m + log l.
+//   backward, one block per (16*W keys, b*H + h), W = 8 warps when Tk >= 256 (half the Q/dctx
+//     staging and dQ atomics per key) else 4; each warp owns 16 keys; dK, dV accumulate in
+//     registers over the query tiles (64 each):
+//       Sᵀ = bias + K Qᵀ, dPdᵀ = V dctxᵀ; P = exp(S - lse) (masks as the forward);
 //       dV += Pdᵀ dctx; dS = P * (dPd * keep/(1-p_drop) - D), D = rowsum(dctx ⊙ ctx) (a small
 //       kernel before); dK += dSᵀ Q; dS -> shared memory (bf16) -> dQ += dS K, added into dQ with
-//       fp32 atomics (dQ zeroed first).
+//       fp32 atomics (float2 on sm_90; dQ zeroed first).
+//   Every fragment comes through ldmatrix; the B operands that need a transpose (V, dctx, Q, K as
+//   [k][n]) through ldmatrix.trans from the same row-major tiles. A first version that stored
+//   transposed tiles (8-way bank conflicts) and used 64-key backward blocks was 1.2-1.7x slower.
+// Dropout: the mask is a hash of (seed, site, flat index) per score (ops/dropout_cuda.cuh), computed
+//   in the forward and again in the backward -- most of the elementwise work (without dropout the
+//   forward takes 0.6x the time). With the optional dropout record the forward writes its
+//   decisions (1 bit per score, 64-bit words per (query row, 64-key tile)) and the backward reads
+//   them.
 // Masks: a hidden key (key mask 0 or causal j > i) gets the finite score kMasked = -1e30 (not
 // -inf): a row with some visible key gives it exp(-1e30 - m) = 0 exactly, and a row with NO
 // visible key ends with max kMasked and a uniform 1/Tk over the keys it visited, which is the
@@ -39,8 +47,7 @@ namespace hukuk::ops::cuda {
 namespace {
 
 constexpr int kD = 64;             // head size handled (flash_supported)
-constexpr int kTile = 64;          // queries per forward block, keys per backward block, tile sizes
-constexpr int kThreads = 128;      // 4 warps x 16 rows
+constexpr int kTile = 64;          // queries per forward block and tile, keys per tile
 constexpr int kPad = kTile + 8;    // padded row length (bf16 elements) of every shared tile (kD == kTile)
 constexpr float kMasked = -1e30f;  // score of a hidden key (see the comment block above)
 
@@ -61,7 +68,6 @@ __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
   __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);  // .x (low half) = lo
   return *reinterpret_cast<uint32_t*>(&v);
 }
-__device__ __forceinline__ uint32_t ld_u32(const __nv_bfloat16* p) { return *reinterpret_cast<const uint32_t*>(p); }
 
 // c += a · b for one m16n8k16 tile (bf16 inputs, fp32 accumulators). Fragment layouts (PTX ISA):
 // g = lane/4, t = lane%4; a[0] = (row g, cols 2t..2t+1), a[1] = (row g+8, cols 2t..), a[2] = (row g,
@@ -79,64 +85,6 @@ __device__ __forceinline__ void mma16816(float c[4], const uint32_t a[4], uint32
 #endif
 }
 
-// A fragments of a 16 x 64 row-major bf16 tile at `base` (row stride kPad): frag[kk] covers cols 16kk..
-__device__ __forceinline__ void load_a_frags(uint32_t frag[kD / 16][4], const __nv_bfloat16* base, int g, int t) {
-#pragma unroll
-  for (int kk = 0; kk < kD / 16; ++kk) {
-    frag[kk][0] = ld_u32(base + g * kPad + kk * 16 + 2 * t);
-    frag[kk][1] = ld_u32(base + (g + 8) * kPad + kk * 16 + 2 * t);
-    frag[kk][2] = ld_u32(base + g * kPad + kk * 16 + 8 + 2 * t);
-    frag[kk][3] = ld_u32(base + (g + 8) * kPad + kk * 16 + 8 + 2 * t);
-  }
-}
-
-// acc[nt] (16 x 64, 8 n-tiles of 8) += A (16 x 64, frags) · Bᵀ where B is a row-major bf16 tile
-// [64 n][64 k] in shared memory (row stride kPad): B's row n is output column n.
-__device__ __forceinline__ void mma_a_bt(float acc[8][4], const uint32_t a[4][4], const __nv_bfloat16* B, int g,
-                                         int t) {
-#pragma unroll
-  for (int nt = 0; nt < 8; ++nt)
-#pragma unroll
-    for (int kk = 0; kk < 4; ++kk)
-      mma16816(acc[nt], a[kk], ld_u32(B + (nt * 8 + g) * kPad + kk * 16 + 2 * t),
-               ld_u32(B + (nt * 8 + g) * kPad + kk * 16 + 8 + 2 * t));
-}
-
-// acc (16 x 64) += C (16 x 64 accumulator-layout values, re-packed as bf16 A fragments) · Bᵀ (B as above)
-__device__ __forceinline__ void mma_c_bt(float acc[8][4], const float c[8][4], const __nv_bfloat16* B, int g, int t) {
-#pragma unroll
-  for (int kk = 0; kk < 4; ++kk) {
-    const uint32_t a[4] = {pack_bf16(c[2 * kk][0], c[2 * kk][1]), pack_bf16(c[2 * kk][2], c[2 * kk][3]),
-                           pack_bf16(c[2 * kk + 1][0], c[2 * kk + 1][1]),
-                           pack_bf16(c[2 * kk + 1][2], c[2 * kk + 1][3])};
-#pragma unroll
-    for (int nt = 0; nt < 8; ++nt)
-      mma16816(acc[nt], a, ld_u32(B + (nt * 8 + g) * kPad + kk * 16 + 2 * t),
-               ld_u32(B + (nt * 8 + g) * kPad + kk * 16 + 8 + 2 * t));
-  }
-}
-
-// Stages rows [r0, r0+64) of one head (columns h*64..) of a rows-layout fp32 tensor [.., T, ld] into
-// bf16 shared memory: row-major into `rm` and/or transposed into `tr` (tr[col][row]); rows >= T are 0.
-__device__ __forceinline__ void stage_tile(const float* src, int64_t ld, int r0, int T, __nv_bfloat16* rm,
-                                           __nv_bfloat16* tr) {
-  for (int idx = threadIdx.x; idx < kTile * (kD / 4); idx += kThreads) {
-    const int r = idx / (kD / 4), c = (idx % (kD / 4)) * 4;
-    float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
-    if (r0 + r < T) v = *reinterpret_cast<const float4*>(src + int64_t(r0 + r) * ld + c);
-    if (rm) {
-      *reinterpret_cast<uint32_t*>(rm + r * kPad + c) = pack_bf16(v.x, v.y);
-      *reinterpret_cast<uint32_t*>(rm + r * kPad + c + 2) = pack_bf16(v.z, v.w);
-    }
-    if (tr) {
-      tr[(c + 0) * kPad + r] = __float2bfloat16_rn(v.x);
-      tr[(c + 1) * kPad + r] = __float2bfloat16_rn(v.y);
-      tr[(c + 2) * kPad + r] = __float2bfloat16_rn(v.z);
-      tr[(c + 3) * kPad + r] = __float2bfloat16_rn(v.w);
-    }
-  }
-}
-
 // Smallest key j with key_mask[j] != 0 (Tk when none; 0 without a key mask): a query row i has no
 // visible key iff (causal ? first_kept > i : first_kept == Tk). Needs __syncthreads after.
 __device__ __forceinline__ void find_first_kept(const int32_t* km, int Tk, int* out) {
@@ -147,120 +95,6 @@ __device__ __forceinline__ void find_first_kept(const int32_t* km, int Tk, int* 
     for (int j = threadIdx.x; j < Tk; j += blockDim.x)
       if (km[j] != 0) { best = j; break; }
     if (best < Tk) atomicMin(out, best);
-  }
-}
-
-__device__ __forceinline__ uint64_t prob_index(int64_t bh, int Tq, int Tk, int i, int j) {
-  return (uint64_t(bh) * Tq + i) * Tk + j;
-}
-
-// ---------------------------------------------------------------------------------------- forward
-__global__ void __launch_bounds__(kThreads) flash_fwd_kernel_v1(FlashParams p, float* O, float* lse) {
-  __shared__ __align__(16) __nv_bfloat16 sQ[kTile * kPad];
-  __shared__ __align__(16) __nv_bfloat16 sK[kTile * kPad];
-  __shared__ __align__(16) __nv_bfloat16 sVt[kD * kPad];
-  __shared__ int sKey[kTile];  // per key of the tile: 0 past Tk, 1 hidden by the key mask, 2 visible
-  __shared__ int sFirstKept;
-
-  const int bh = blockIdx.y, b = bh / p.H, h = bh % p.H;
-  const int q0 = blockIdx.x * kTile;
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-  const int32_t* km = p.key_mask ? p.key_mask + int64_t(b) * p.key_mask_ld : nullptr;
-  const float keep_scale = p.dropout > 0.f ? 1.f / (1.f - p.dropout) : 1.f;
-  const uint64_t seed = p.dropout > 0.f ? *p.seed : 0;
-
-  find_first_kept(km, p.Tk, &sFirstKept);
-  stage_tile(p.Q + int64_t(b) * p.Tq * p.ld + int64_t(h) * kD, p.ld, q0, p.Tq, sQ, nullptr);
-  __syncthreads();
-  uint32_t qf[4][4];
-  load_a_frags(qf, sQ + warp * 16 * kPad, g, t);
-  // causal: key tiles past the diagonal are all hidden, unless a row here sees no key at all
-  int j_end = p.Tk;
-  if (p.causal && sFirstKept <= q0) j_end = min(p.Tk, q0 + kTile);
-
-  const int row0 = q0 + warp * 16 + g, row1 = row0 + 8;  // the two rows this thread holds
-  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
-  float acc[8][4];
-#pragma unroll
-  for (int nt = 0; nt < 8; ++nt) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.f;
-
-  for (int j0 = 0; j0 < j_end; j0 += kTile) {
-    __syncthreads();  // everyone is done with the previous K/V tile
-    stage_tile(p.K + int64_t(b) * p.Tk * p.ld + int64_t(h) * kD, p.ld, j0, p.Tk, sK, nullptr);
-    stage_tile(p.V + int64_t(b) * p.Tk * p.ld + int64_t(h) * kD, p.ld, j0, p.Tk, nullptr, sVt);
-    for (int j = threadIdx.x; j < kTile; j += kThreads)
-      sKey[j] = j0 + j >= p.Tk ? 0 : (km && km[j0 + j] == 0 ? 1 : 2);
-    __syncthreads();
-
-    float s[8][4];
-#pragma unroll
-    for (int nt = 0; nt < 8; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
-    mma_a_bt(s, qf, sK, g, t);
-
-    // bias, masks, tile row max
-    float mt[2] = {-INFINITY, -INFINITY};
-#pragma unroll
-    for (int nt = 0; nt < 8; ++nt)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int jl = nt * 8 + 2 * t + (e & 1), j = j0 + jl, r = e < 2 ? row0 : row1;
-        const int state = sKey[jl];
-        float v;
-        if (state == 0) v = -INFINITY;
-        else if (state == 1 || (p.causal && j > r)) v = kMasked;
-        else {
-          v = s[nt][e];
-          if (p.bias && r < p.Tq) v += p.bias[(int64_t(h) * p.Tq + r) * p.Tk + j];
-        }
-        s[nt][e] = v;
-        mt[e >> 1] = fmaxf(mt[e >> 1], v);
-      }
-    float alpha[2];
-#pragma unroll
-    for (int k = 0; k < 2; ++k) {
-      mt[k] = fmaxf(mt[k], __shfl_xor_sync(0xffffffffu, mt[k], 1));
-      mt[k] = fmaxf(mt[k], __shfl_xor_sync(0xffffffffu, mt[k], 2));
-      const float mn = fmaxf(m[k], mt[k]);  // finite: every tile holds a key < Tk
-      alpha[k] = __expf(m[k] - mn);         // 0 on the first tile (m = -inf)
-      m[k] = mn;
-      l[k] *= alpha[k];
-    }
-    // p = exp(s - m); l sums the undropped p; s becomes Pd for the P·V product
-#pragma unroll
-    for (int nt = 0; nt < 8; ++nt)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int k = e >> 1;
-        const float pr = __expf(s[nt][e] - m[k]);
-        l[k] += pr;
-        float pd = pr;
-        if (p.dropout > 0.f) {
-          const int j = j0 + nt * 8 + 2 * t + (e & 1), r = k ? row1 : row0;
-          pd = (r < p.Tq && j < p.Tk && dropout_keep_d(seed, p.site, prob_index(bh, p.Tq, p.Tk, r, j), p.dropout))
-                   ? pr * keep_scale
-                   : 0.f;
-        }
-        s[nt][e] = pd;
-        acc[nt][e] *= alpha[k];
-      }
-    mma_c_bt(acc, s, sVt, g, t);
-  }
-
-#pragma unroll
-  for (int k = 0; k < 2; ++k) {
-    l[k] += __shfl_xor_sync(0xffffffffu, l[k], 1);
-    l[k] += __shfl_xor_sync(0xffffffffu, l[k], 2);
-  }
-#pragma unroll
-  for (int k = 0; k < 2; ++k) {
-    const int r = k ? row1 : row0;
-    if (r >= p.Tq) continue;
-    const float inv = 1.f / l[k];
-    float* o = O + (int64_t(b) * p.Tq + r) * p.ld + int64_t(h) * kD;
-#pragma unroll
-    for (int nt = 0; nt < 8; ++nt)
-      *reinterpret_cast<float2*>(o + nt * 8 + 2 * t) = make_float2(acc[nt][2 * k] * inv, acc[nt][2 * k + 1] * inv);
-    if (t == 0) lse[int64_t(bh) * p.Tq + r] = m[k] <= kMasked ? -INFINITY : m[k] + logf(l[k]);
   }
 }
 
@@ -283,148 +117,7 @@ __global__ void flash_bwd_dot_kernel(const float* dctx, const float* ctx, float*
   }
 }
 
-constexpr size_t kBwdTiles = 6;  // sQ, sQt, sdO, sdOt, sKt, sdS
-constexpr size_t kBwdSmemV1 = kBwdTiles * kTile * kPad * sizeof(__nv_bfloat16) + 2 * kTile * sizeof(float) + 16;
-
-__global__ void __launch_bounds__(kThreads) flash_bwd_kernel_v1(FlashParams p, const float* dO, const float* lse,
-                                                             const float* Dsum, float* dQ, float* dK, float* dV) {
-  extern __shared__ __align__(16) unsigned char smem[];
-  __nv_bfloat16* sQ = reinterpret_cast<__nv_bfloat16*>(smem);  // [q][d]   (K staging first)
-  __nv_bfloat16* sQt = sQ + kTile * kPad;                        // [d][q]
-  __nv_bfloat16* sdO = sQt + kTile * kPad;                       // [q][d]   (V staging first)
-  __nv_bfloat16* sdOt = sdO + kTile * kPad;                      // [d][q]
-  __nv_bfloat16* sKt = sdOt + kTile * kPad;                      // [d][key]
-  __nv_bfloat16* sdS = sKt + kTile * kPad;                       // [q][key]
-  float* sL = reinterpret_cast<float*>(sdS + kTile * kPad);
-  float* sD = sL + kTile;
-  int* sFirstKept = reinterpret_cast<int*>(sD + kTile);
-
-  const int bh = blockIdx.y, b = bh / p.H, h = bh % p.H;
-  const int j0 = blockIdx.x * kTile;
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-  const int32_t* km = p.key_mask ? p.key_mask + int64_t(b) * p.key_mask_ld : nullptr;
-  const float keep_scale = p.dropout > 0.f ? 1.f / (1.f - p.dropout) : 1.f;
-  const uint64_t seed = p.dropout > 0.f ? *p.seed : 0;
-  const float uniform = 1.f / p.Tk;
-  const int64_t qbase = int64_t(b) * p.Tq * p.ld + int64_t(h) * kD;
-  const int64_t kbase = int64_t(b) * p.Tk * p.ld + int64_t(h) * kD;
-
-  find_first_kept(km, p.Tk, sFirstKept);
-  stage_tile(p.K + kbase, p.ld, j0, p.Tk, sQ, sKt);
-  stage_tile(p.V + kbase, p.ld, j0, p.Tk, sdO, nullptr);
-  __syncthreads();
-  uint32_t kf[4][4], vf[4][4];
-  load_a_frags(kf, sQ + warp * 16 * kPad, g, t);
-  load_a_frags(vf, sdO + warp * 16 * kPad, g, t);
-  const int first_kept = *sFirstKept;
-  const int key0 = j0 + warp * 16 + g, key1 = key0 + 8;  // the two keys this thread holds
-  // key state: 0 past Tk, 1 hidden by the key mask, 2 visible
-  const int ks0 = key0 >= p.Tk ? 0 : (km && km[key0] == 0 ? 1 : 2);
-  const int ks1 = key1 >= p.Tk ? 0 : (km && km[key1] == 0 ? 1 : 2);
-
-  float dk[8][4], dv[8][4];
-#pragma unroll
-  for (int nt = 0; nt < 8; ++nt)
-#pragma unroll
-    for (int e = 0; e < 4; ++e) dk[nt][e] = dv[nt][e] = 0.f;
-
-  for (int i0 = 0; i0 < p.Tq; i0 += kTile) {
-    // causal: every row of this query tile is before every key of ours, and sees some key
-    if (p.causal && i0 + kTile - 1 < j0 && i0 >= first_kept) continue;
-    __syncthreads();  // done with the previous tile's sQ/sdO/sdS (and the K/V staging)
-    stage_tile(p.Q + qbase, p.ld, i0, p.Tq, sQ, sQt);
-    stage_tile(dO + qbase, p.ld, i0, p.Tq, sdO, sdOt);
-    for (int i = threadIdx.x; i < kTile; i += kThreads) {
-      const bool in = i0 + i < p.Tq;
-      sL[i] = in ? lse[int64_t(bh) * p.Tq + i0 + i] : 0.f;
-      sD[i] = in ? Dsum[int64_t(bh) * p.Tq + i0 + i] : 0.f;
-    }
-    __syncthreads();
-
-    float st[8][4], dpt[8][4];  // Sᵀ then Pdᵀ; dPdᵀ then dSᵀ (rows = our keys, cols = queries)
-#pragma unroll
-    for (int nt = 0; nt < 8; ++nt)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) st[nt][e] = dpt[nt][e] = 0.f;
-    mma_a_bt(st, kf, sQ, g, t);
-    mma_a_bt(dpt, vf, sdO, g, t);
-
-#pragma unroll
-    for (int nt = 0; nt < 8; ++nt)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int il = nt * 8 + 2 * t + (e & 1), i = i0 + il;
-        const int key = e < 2 ? key0 : key1, state = e < 2 ? ks0 : ks1;
-        const float L = sL[il];
-        float pr = 0.f;
-        if (i < p.Tq && state != 0) {
-          if (L == -INFINITY) pr = uniform;  // the row sees no key: uniform over all Tk
-          else if (state == 2 && !(p.causal && key > i)) {
-            float v = st[nt][e];
-            if (p.bias) v += p.bias[(int64_t(h) * p.Tq + i) * p.Tk + key];
-            pr = __expf(v - L);
-          }
-        }
-        float pd = pr, dp = dpt[nt][e];
-        if (p.dropout > 0.f) {
-          const bool keep =
-              pr != 0.f && dropout_keep_d(seed, p.site, prob_index(bh, p.Tq, p.Tk, i, key), p.dropout);
-          pd = keep ? pr * keep_scale : 0.f;
-          dp = keep ? dp * keep_scale : 0.f;
-        }
-        st[nt][e] = pd;
-        dpt[nt][e] = pr * (dp - sD[il]);  // dS
-      }
-    mma_c_bt(dv, st, sdOt, g, t);   // dV += Pdᵀ dctx
-    mma_c_bt(dk, dpt, sQt, g, t);   // dK += dSᵀ Q
-    // dSᵀ -> sdS[q][key] for dQ = dS K over the block's 64 keys
-#pragma unroll
-    for (int nt = 0; nt < 8; ++nt)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int il = nt * 8 + 2 * t + (e & 1), kl = warp * 16 + g + (e < 2 ? 0 : 8);
-        sdS[il * kPad + kl] = __float2bfloat16_rn(dpt[nt][e]);
-      }
-    __syncthreads();
-    uint32_t sf[4][4];
-    load_a_frags(sf, sdS + warp * 16 * kPad, g, t);  // rows: queries warp*16.., cols: keys
-    float dq[8][4];
-#pragma unroll
-    for (int nt = 0; nt < 8; ++nt) dq[nt][0] = dq[nt][1] = dq[nt][2] = dq[nt][3] = 0.f;
-    mma_a_bt(dq, sf, sKt, g, t);
-#pragma unroll
-    for (int k = 0; k < 2; ++k) {
-      const int i = i0 + warp * 16 + g + 8 * k;
-      if (i >= p.Tq) continue;
-      float* q = dQ + qbase + int64_t(i) * p.ld;
-#pragma unroll
-      for (int nt = 0; nt < 8; ++nt) {
-        atomicAdd(q + nt * 8 + 2 * t, dq[nt][2 * k]);
-        atomicAdd(q + nt * 8 + 2 * t + 1, dq[nt][2 * k + 1]);
-      }
-    }
-  }
-
-#pragma unroll
-  for (int k = 0; k < 2; ++k) {
-    const int key = k ? key1 : key0;
-    if (key >= p.Tk) continue;
-    float* dkp = dK + kbase + int64_t(key) * p.ld;
-    float* dvp = dV + kbase + int64_t(key) * p.ld;
-#pragma unroll
-    for (int nt = 0; nt < 8; ++nt) {
-      *reinterpret_cast<float2*>(dkp + nt * 8 + 2 * t) = make_float2(dk[nt][2 * k], dk[nt][2 * k + 1]);
-      *reinterpret_cast<float2*>(dvp + nt * 8 + 2 * t) = make_float2(dv[nt][2 * k], dv[nt][2 * k + 1]);
-    }
-  }
-}
-
-// ------------------------------------------------------------------------- v2 kernels (default)
-// Same algorithm; the B operands that need a transpose come from row-major tiles through
-// ldmatrix.trans (no transposed shared stores, which bank-conflicted 8 ways), every fragment
-// through ldmatrix, tile loads batched in registers, the bias loaded straight into the score
-// accumulators before the Q Kᵀ product, 128 keys per backward block (8 warps: half the Q/dctx
-// staging and dQ atomics per key), dQ added with float2 atomics on sm_90.
+// ------------------------------------------------------------------------------ main kernels
 // dropout_keep_d(seed, site, i, p) with the work it does not need left out (the hash runs once per
 // score, in the forward and again in the backward, and dominates their instruction count): only
 // bits 40..63 of the outer mix64 decide, its last xor-shift leaves those bits alone, so only the
@@ -789,7 +482,7 @@ __global__ void __launch_bounds__(W * 32) flash_bwd_kernel(FlashParams p, const 
           if (use_bits) {  // the forward's decision: bit (key - key tile start) of word (key tile, query)
             keep = pr != 0.f && ((sBits[(warp / 4) * kTile + il] >> (((warp & 3) * 16) + g + (e < 2 ? 0 : 8))) & 1u);
           } else {
-            const uint64_t idx = (e < 2 ? kidx0 : kidx1) + uint32_t(i) * uint32_t(p.Tk);  // as prob_index
+            const uint64_t idx = (e < 2 ? kidx0 : kidx1) + uint32_t(i) * uint32_t(p.Tk);  // (bh*Tq + i)*Tk + key
             keep = pr != 0.f && dropout_keep_fast(seed, site_term, idx, drop_thr);
           }
           pd = keep ? pr * keep_scale : 0.f;
@@ -898,13 +591,6 @@ bool flash_supported(const SoftmaxArgs& a, int dk) {
          int64_t(a.B) * a.H <= 65535;
 }
 
-int g_kernel_version = 2;  // flash_attention_use_kernels (test hook)
-
-void flash_attention_use_kernels(int version) {
-  HUKUK_CHECK(version >= 1 && version <= 3, "ENGINE_INVALID_ARG", "flash attention: kernel version 1, 2 or 3");
-  g_kernel_version = version;
-}
-
 int64_t flash_dropout_bits_words(const SoftmaxArgs& a) {
   return int64_t(a.B) * a.H * ((a.Tq + kTile - 1) / kTile) * ((a.Tk + kTile - 1) / kTile) * kTile;
 }
@@ -913,13 +599,8 @@ void flash_attention_forward(const SoftmaxArgs& a, int dk, const float* Q, const
                              float* ctx, float* lse, cudaStream_t s, uint64_t* dropout_bits) {
   check_args(a, dk, {Q, K, V, ctx, lse});
   const FlashParams p = make_params(a, Q, K, V);
-  if (g_kernel_version == 1) {
-    const dim3 grid(unsigned((a.Tq + kTile - 1) / kTile), unsigned(a.B * a.H));
-    flash_fwd_kernel_v1<<<grid, kThreads, 0, s>>>(p, ctx, lse);
-  } else {
-    const dim3 grid(unsigned((a.Tq + kFwdQ - 1) / kFwdQ), unsigned(a.B * a.H));
-    flash_fwd_kernel<<<grid, kFwdWarps * 32, 0, s>>>(p, ctx, lse, dropout_bits);
-  }
+  const dim3 grid(unsigned((a.Tq + kFwdQ - 1) / kFwdQ), unsigned(a.B * a.H));
+  flash_fwd_kernel<<<grid, kFwdWarps * 32, 0, s>>>(p, ctx, lse, dropout_bits);
   HUKUK_CUDA_LAUNCH_CHECK();
 }
 
@@ -938,21 +619,14 @@ void flash_attention_backward(const SoftmaxArgs& a, int dk, const float* Q, cons
         cudaFuncSetAttribute(flash_bwd_kernel<8>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bwd_smem(8))));
     HUKUK_CUDA_CHECK(
         cudaFuncSetAttribute(flash_bwd_kernel<4>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bwd_smem(4))));
-    HUKUK_CUDA_CHECK(
-        cudaFuncSetAttribute(flash_bwd_kernel_v1, cudaFuncAttributeMaxDynamicSharedMemorySize, int(kBwdSmemV1)));
     attr_set = true;
   }
-  if (g_kernel_version == 1) {
-    const dim3 grid(unsigned((a.Tk + kTile - 1) / kTile), unsigned(a.B * a.H));
-    flash_bwd_kernel_v1<<<grid, kThreads, kBwdSmemV1, s>>>(p, dctx, lse, scratch, dQ, dK, dV);
+  if (a.Tk >= 256) {
+    const dim3 grid(unsigned((a.Tk + bwd_keys(8) - 1) / bwd_keys(8)), unsigned(a.B * a.H));
+    flash_bwd_kernel<8><<<grid, 8 * 32, bwd_smem(8), s>>>(p, dctx, lse, scratch, dQ, dK, dV, dropout_bits);
   } else {
-    if (a.Tk >= 256 && g_kernel_version != 3) {
-      const dim3 grid(unsigned((a.Tk + bwd_keys(8) - 1) / bwd_keys(8)), unsigned(a.B * a.H));
-      flash_bwd_kernel<8><<<grid, 8 * 32, bwd_smem(8), s>>>(p, dctx, lse, scratch, dQ, dK, dV, dropout_bits);
-    } else {
-      const dim3 grid(unsigned((a.Tk + bwd_keys(4) - 1) / bwd_keys(4)), unsigned(a.B * a.H));
-      flash_bwd_kernel<4><<<grid, 4 * 32, bwd_smem(4), s>>>(p, dctx, lse, scratch, dQ, dK, dV, dropout_bits);
-    }
+    const dim3 grid(unsigned((a.Tk + bwd_keys(4) - 1) / bwd_keys(4)), unsigned(a.B * a.H));
+    flash_bwd_kernel<4><<<grid, 4 * 32, bwd_smem(4), s>>>(p, dctx, lse, scratch, dQ, dK, dV, dropout_bits);
   }
   HUKUK_CUDA_LAUNCH_CHECK();
 }

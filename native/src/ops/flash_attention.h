@@ -61,11 +61,6 @@ void flash_attention_backward(const SoftmaxArgs& a, int dk, const float* Q, cons
 // of a layer or to neither; without it the backward regenerates the mask from (seed, site, index).
 int64_t flash_dropout_bits_words(const SoftmaxArgs& a);
 
-// Test/benchmark hook (_opsFlashAttention): 2 = the default kernels, 1 = the first, simpler ones
-// (transposed shared tiles, 64 keys per backward block), 3 = the default ones with the backward
-// always in 4-warp blocks; kept while they are being measured.
-void flash_attention_use_kernels(int version);
-
 }  // namespace hukuk::ops::cuda
 
 #endif  // HUKUK_CUDA

@@ -7,7 +7,6 @@
 //     dropout?: number, seed?: number, site?: number,
 //     precision?: 'bf16' | 'f32'   (unfused GEMMs; default bf16),
 //     reps?: number                (GPU modes: timed repetitions after the first run; default 0)
-//     kernels?: 1 | 2 | 3          (fused: which kernel version, see flash_attention_use_kernels; default 2)
 //     dropoutBits?: boolean        (fused: the forward records the dropout mask for the backward)
 //   }) -> { ctx, dq, dk, dv: Float32Array (rows layout), fwdMs, bwdMs: number (mean per rep, -1 untimed) }
 // The GPU modes copy the inputs up once; fwdMs/bwdMs time only the device work (CUDA events).
@@ -38,7 +37,6 @@ struct FlashCase {
   float dropout = 0.f;
   uint64_t seed = 0, site = 0;
   int reps = 0;
-  int kernels = 2;
   bool dropout_bits = false;
 };
 
@@ -137,10 +135,6 @@ FlashResult run_gpu(const FlashCase& c, bool fused, oc::Precision prec) {
   if (fused) {
     HUKUK_CHECK(oc::flash_supported(a, c.dk), "ENGINE_INVALID_ARG", "_opsFlashAttention: flash_supported() is false");
     DeviceBuffer<float> lse(BH * c.Tq), scratch(oc::flash_backward_scratch_floats(a));
-    oc::flash_attention_use_kernels(c.kernels);
-    struct Restore {
-      ~Restore() { oc::flash_attention_use_kernels(2); }
-    } restore;
     DeviceBuffer<uint64_t> bits(c.dropout_bits ? size_t(oc::flash_dropout_bits_words(a)) : 0);
     auto fwd = [&] {
       oc::flash_attention_forward(a, c.dk, q.get(), k.get(), v.get(), ctx.get(), lse.get(), s, bits.get());
@@ -242,7 +236,6 @@ Napi::Value ops_flash_attention(const Napi::CallbackInfo& info) {
   if (o.Has("seed")) c.seed = uint64_t(int_arg(o.Get("seed"), "seed"));
   if (o.Has("site")) c.site = uint64_t(int_arg(o.Get("site"), "site"));
   if (o.Has("reps")) c.reps = int(int_arg(o.Get("reps"), "reps"));
-  if (o.Has("kernels")) c.kernels = int(int_arg(o.Get("kernels"), "kernels"));
   c.dropout_bits = o.Has("dropoutBits") && o.Get("dropoutBits").ToBoolean().Value();
 
   FlashResult r;
