@@ -7,7 +7,7 @@
 //   node bench/gpu/gen_bench.mjs --model DIR [--tokens 128] [--src 64] [--reps 3] [--compute fp32]
 //        [--batch 16] [--batch-tokens 64] [--json out.jsonl]
 // Env variants measured too: HUKUK_GEN_GRAPHS=0, HUKUK_GEN_FUSE_NORM=0, HUKUK_GEN_GEMV=multi,
-// HUKUK_GEN_GEMM_ROWS=16.
+// HUKUK_GEN_GEMM_ROWS=16, HUKUK_GEN_PDL=1.
 // Prints JSON lines {"kind":"generate",...}; first a check of the GPU step against the CPU graph of
 // the same model (teacher-forced logits, max |gpu - cpu| / max |cpu| per step).
 import { appendFileSync } from 'node:fs';
@@ -128,6 +128,15 @@ await perToken('greedy, gemv multi', {}, N);
 await perToken('greedy batched, gemv multi', {}, BT, B, rand(B * S, 11));
 await perToken('greedy batched, gemv multi', {}, Math.min(BT, 32), 64, rand(64 * S, 12));
 delete process.env.HUKUK_GEN_GEMV;
+// programmatic dependent launch (HUKUK_GEN_PDL=1), alone and with the multi kernel
+process.env.HUKUK_GEN_PDL = '1';
+await perToken('greedy, PDL', {}, N);
+process.env.HUKUK_GEN_GEMV = 'multi';
+await perToken('greedy, gemv multi + PDL', {}, N);
+await perToken('beam 4, gemv multi + PDL', { numBeams: 4 }, N);
+await perToken('greedy batched, gemv multi + PDL', {}, BT, B, rand(B * S, 11));
+delete process.env.HUKUK_GEN_GEMV;
+delete process.env.HUKUK_GEN_PDL;
 // many rows through cuBLAS (HUKUK_GEN_GEMM_ROWS=16: NF4 dequantized per product + fp32 GEMM)
 process.env.HUKUK_GEN_GEMM_ROWS = '16';
 await perToken('greedy batched, cuBLAS products', {}, BT, B, rand(B * S, 11));

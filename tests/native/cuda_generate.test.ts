@@ -85,16 +85,22 @@ function load(name: string, device: 'cpu' | 'cuda', quant: 'none' | 'nf4'): T5Mo
 }
 
 // Every product path: the default kernel (one warp per output), HUKUK_GEN_GEMV=multi (four
-// outputs per warp) and HUKUK_GEN_GEMM_ROWS=1 (cuBLAS products + the epilogue kernel, every step).
-for (const gemv of ['default', 'multi', 'cublas'] as const)
-describe.skipIf(!gpu)(`generate on CUDA equals the CPU graph (gemv ${gemv})`, () => {
+// outputs per warp), HUKUK_GEN_GEMM_ROWS=1 (cuBLAS products + the epilogue kernel, every step),
+// and programmatic dependent launch (HUKUK_GEN_PDL=1) with both kernels.
+const VARIANTS: Record<string, Record<string, string>> = {
+  default: {},
+  multi: { HUKUK_GEN_GEMV: 'multi' },
+  cublas: { HUKUK_GEN_GEMM_ROWS: '1' },
+  pdl: { HUKUK_GEN_PDL: '1' },
+  'multi+pdl': { HUKUK_GEN_GEMV: 'multi', HUKUK_GEN_PDL: '1' },
+};
+for (const [gemv, env] of Object.entries(VARIANTS))
+describe.skipIf(!gpu)(`generate on CUDA equals the CPU graph (${gemv})`, () => {
   beforeAll(() => {
-    if (gemv === 'multi') process.env.HUKUK_GEN_GEMV = 'multi';
-    if (gemv === 'cublas') process.env.HUKUK_GEN_GEMM_ROWS = '1';
+    Object.assign(process.env, env);
   });
   afterAll(() => {
-    delete process.env.HUKUK_GEN_GEMV;
-    delete process.env.HUKUK_GEN_GEMM_ROWS;
+    for (const k of Object.keys(env)) delete process.env[k];
   });
   for (const quant of ['none', 'nf4'] as const)
     for (const name of fixtures) {

@@ -79,6 +79,9 @@ struct CudaStepModel::State {
   // scratch first) + gc::epilogue; 0 (default) = never. Not yet measured on a GPU.
   int gemm_rows = 0;
   bool use_gemm = false;
+  // HUKUK_GEN_PDL=1 (sm_90+): programmatic dependent launch between the step's kernels. Not yet
+  // measured on a GPU.
+  bool pdl = false;
   DeviceBuffer<float> deq, gemm_out;
   size_t gemm_out_stride = 0;
   bool lora = false;
@@ -102,6 +105,13 @@ struct CudaStepModel::State {
     outputs_per_warp = gv && std::string(gv) == "multi" ? 4 : 1;
     const char* gr = std::getenv("HUKUK_GEN_GEMM_ROWS");
     gemm_rows = gr ? std::max(0, std::atoi(gr)) : 0;
+    const char* pd = std::getenv("HUKUK_GEN_PDL");
+    if (pd && std::string(pd) == "1") {
+      int dev = 0, major = 0;
+      HUKUK_CUDA_CHECK(cudaGetDevice(&dev));
+      HUKUK_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+      pdl = major >= 9;
+    }
   }
   ~State() {
     if (s) cudaStreamSynchronize(s);
@@ -148,6 +158,7 @@ struct CudaStepModel::State {
     h.norm_w = norm_w;
     h.norm_eps = eps;
     h.outputs_per_warp = outputs_per_warp;
+    h.pdl = pdl;
     for (int i = 0; i < nj; ++i) {
       if (!on(*L[i])) continue;
       gc::GemvJob& hj = h.job[h.njobs++];
@@ -162,6 +173,7 @@ struct CudaStepModel::State {
       gc::GemvArgs e;
       e.n = rows;
       e.pos = pos.get();
+      e.pdl = pdl;
       for (int i = 0; i < nj; ++i) {
         const DeviceLinearView& Lv = *L[i];
         HUKUK_CHECK(Lv.in == K, "ENGINE_INTERNAL", "decoder step: a Linear's input width differs from its input");
@@ -191,6 +203,7 @@ struct CudaStepModel::State {
     a.norm_w = norm_w;
     a.norm_eps = eps;
     a.outputs_per_warp = outputs_per_warp;
+    a.pdl = pdl;
     for (int i = 0; i < nj; ++i) {
       HUKUK_CHECK(L[i]->in == K, "ENGINE_INTERNAL", "decoder step: a Linear's input width differs from its input");
       a.job[a.njobs++] = jobs[i];
@@ -204,7 +217,7 @@ struct CudaStepModel::State {
     if (fuse_norm && rows <= gc::kMaxFusedNormRows && !use_gemm) {
       linears(x.get(), d, L, jobs, nj, ln);
     } else {
-      gc::rmsnorm(x.get(), ln, nrm.get(), rows, d, I.cfg.layer_norm_epsilon, 1.f, s);
+      gc::rmsnorm(x.get(), ln, nrm.get(), rows, d, I.cfg.layer_norm_epsilon, 1.f, s, pdl);
       linears(nrm.get(), d, L, jobs, nj);
     }
   }
@@ -314,7 +327,7 @@ struct CudaStepModel::State {
     const float eps = c.layer_norm_epsilon;
     const int64_t per_row = int64_t(max_len) * inner;
     const int64_t cross_per_row = int64_t(src_len) * inner;
-    gc::embed(w.shared, tokens.get(), x.get(), rows, d, s);
+    gc::embed(w.shared, tokens.get(), x.get(), rows, d, s, pdl);
     for (int l = 0; l < L; ++l) {
       const t5cuda::DeviceBlockView& b = w.dec[l];
       float* kself = self_kv.get() + (size_t(l) * 2 + 0) * rows * per_row;
@@ -335,6 +348,7 @@ struct CudaStepModel::State {
       sa.kv_row_stride = per_row; sa.kv_ld = inner; sa.kv_row_div = 1;
       sa.pos = pos.get(); sa.bias_table = bias_table.get(); sa.bucket = bucket.get();
       sa.max_keys = max_len;
+      sa.pdl = pdl;
       gc::attention(sa, s);
       residual_linear(b.o, ctx.get(), inner);
       // cross-attention over the encoder (K/V from start())
@@ -348,6 +362,7 @@ struct CudaStepModel::State {
       ca.n = rows; ca.H = H; ca.dk = dk; ca.inner = inner;
       ca.kv_row_stride = cross_per_row; ca.kv_ld = inner; ca.kv_row_div = beams;
       ca.Tk = src_len; ca.key_mask = enc_mask.get(); ca.max_keys = src_len;
+      ca.pdl = pdl;
       gc::attention(ca, s);
       residual_linear(b.co, ctx.get(), inner);
       // feed-forward
@@ -368,7 +383,7 @@ struct CudaStepModel::State {
       }
     }
     const float post = c.scale_decoder_outputs ? float(std::pow(double(d), -0.5)) : 1.f;
-    gc::rmsnorm(x.get(), w.dec_final_ln, nrm.get(), rows, d, eps, post, s);
+    gc::rmsnorm(x.get(), w.dec_final_ln, nrm.get(), rows, d, eps, post, s, pdl);
     gc::GemvArgs head;
     head.x = nrm.get();
     head.x_ld = d;
@@ -376,6 +391,7 @@ struct CudaStepModel::State {
     head.K = d;
     head.njobs = 1;
     head.outputs_per_warp = outputs_per_warp;
+    head.pdl = pdl;
     head.job[0].w = w.head;
     head.job[0].N = c.vocab_size;
     head.job[0].y = logits.get();

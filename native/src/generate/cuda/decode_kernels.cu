@@ -1,6 +1,7 @@
 // See decode_kernels.cuh.
 #include <algorithm>
 #include <cfloat>
+#include <utility>
 
 #include "core/cuda_runtime.h"
 #include "generate/cuda/decode_kernels.cuh"
@@ -24,6 +25,22 @@ __constant__ float c_nf4_code[16] = {
 __device__ __forceinline__ float warp_sum(float v) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   return v;
+}
+
+// Programmatic dependent launch (Hopper): a kernel launched with the PDL attribute may start
+// while the previous one still runs; pdl_wait() blocks until that one finished and its writes are
+// visible, pdl_trigger() lets the next kernel start launching. Only weights (never written during
+// a step) may be read before pdl_wait(), and nothing may be written before it. Without the launch
+// attribute (or before sm_90) both are no-ops.
+__device__ __forceinline__ void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void pdl_trigger() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" :::);
+#endif
 }
 
 // absmax of NF4 block b, decoding the double quantization as bitsandbytes (and nf4.cu) does:
@@ -69,6 +86,8 @@ __global__ void __launch_bounds__(kGemvThreads) k_gemv(__grid_constant__ const G
   __shared__ float code[16];
   __shared__ float red[kGemvWarps][NR];
   __shared__ float rstd[kMaxFusedNormRows];
+  pdl_trigger();
+  pdl_wait();
   const GemvJob& J = a.job[blockIdx.y];  // __grid_constant__: read in place, never copied per thread
   const int opb = kGemvWarps / ksplit;
   if (int(blockIdx.x) * opb >= J.N) return;  // the whole block: this job is narrower than the grid
@@ -185,22 +204,82 @@ __global__ void __launch_bounds__(kGemvThreads) k_gemv(__grid_constant__ const G
   }
 }
 
+// acc[o][r] += W[j0 + o, k..k+7] · xnorm[r0 + r, k..k+7]
+template <int NR, int OPW>
+__device__ __forceinline__ void accumulate8(const GemvArgs& a, int r0, int k, const float (&wv)[OPW][8],
+                                            const float* rstd, float (&acc)[OPW][NR]) {
+  const bool norm = a.norm_w != nullptr;
+  float4 n0 = make_float4(0.f, 0.f, 0.f, 0.f), n1 = n0;
+  if (norm) {
+    n0 = __ldg(reinterpret_cast<const float4*>(a.norm_w + k));
+    n1 = __ldg(reinterpret_cast<const float4*>(a.norm_w + k) + 1);
+  }
+#pragma unroll
+  for (int r = 0; r < NR; ++r) {
+    if (r0 + r >= a.n) break;
+    const float4* xp = reinterpret_cast<const float4*>(a.x + int64_t(r0 + r) * a.x_ld + k);
+    float4 x0 = xp[0], x1 = xp[1];
+    if (norm) {  // norm.cpp's w[i] * (x[i] * rs), element by element
+      const float rs = rstd[r0 + r];
+      x0.x = n0.x * (x0.x * rs); x0.y = n0.y * (x0.y * rs); x0.z = n0.z * (x0.z * rs); x0.w = n0.w * (x0.w * rs);
+      x1.x = n1.x * (x1.x * rs); x1.y = n1.y * (x1.y * rs); x1.z = n1.z * (x1.z * rs); x1.w = n1.w * (x1.w * rs);
+    }
+#pragma unroll
+    for (int o = 0; o < OPW; ++o) {
+      float t = acc[o][r];
+      t = fmaf(wv[o][0], x0.x, t); t = fmaf(wv[o][1], x0.y, t); t = fmaf(wv[o][2], x0.z, t); t = fmaf(wv[o][3], x0.w, t);
+      t = fmaf(wv[o][4], x1.x, t); t = fmaf(wv[o][5], x1.y, t); t = fmaf(wv[o][6], x1.z, t); t = fmaf(wv[o][7], x1.w, t);
+      acc[o][r] = t;
+    }
+  }
+}
+
+template <int OPW>
+__device__ __forceinline__ void load_rows8(const GemvJob& J, int j0, int K, int k, const float* code, float (&wv)[OPW][8]) {
+#pragma unroll
+  for (int o = 0; o < OPW; ++o) {
+    if (j0 + o < J.N) {
+      load8(J, j0 + o, K, k, code, wv[o]);
+    } else {
+#pragma unroll
+      for (int i = 0; i < 8; ++i) wv[o][i] = 0.f;
+    }
+  }
+}
+
 // k_gemv with OPW outputs per warp (VEC layouts only): each activation float4 is loaded once and
-// used for OPW weight rows; the epilogue's operands (residual, LoRA h and B rows) are read as early
-// or as wide as possible. Same sums per output as k_gemv (same slices, same order), so the same values.
+// used for OPW weight rows; each lane's first weight unit is read before pdl_wait() (under PDL it
+// overlaps the previous kernel); the epilogue's operands (residual, LoRA h and B rows) are read
+// early or as float4s. Same K slices per output as k_gemv; the sums differ only in rounding order.
 template <int NR, int OPW>
 __global__ void __launch_bounds__(kGemvThreads) k_gemv_multi(__grid_constant__ const GemvArgs a, const int ksplit) {
   __shared__ float code[16];
   __shared__ float red[kGemvWarps][OPW * NR];
   __shared__ float rstd[kMaxFusedNormRows];
+  __shared__ float partial[kGemvWarps][kMaxFusedNormRows];
+  pdl_trigger();
   const GemvJob& J = a.job[blockIdx.y];
   const int opb = (kGemvWarps / ksplit) * OPW;
-  if (int(blockIdx.x) * opb >= J.N) return;
+  if (int(blockIdx.x) * opb >= J.N) {
+    pdl_wait();  // (a block that does nothing still orders after the previous kernel)
+    return;
+  }
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   if (threadIdx.x < 16) code[threadIdx.x] = c_nf4_code[threadIdx.x];
+  __syncthreads();
+  const int local = warp / ksplit, part = warp % ksplit;
+  const int j0 = blockIdx.x * opb + local * OPW;
+  const int K = a.K;
+  const int units = K / 8;
+  const int per = (units + ksplit - 1) / ksplit;
+  const int u0 = part * per, u1 = min(units, u0 + per);
+  const int ufirst = u0 + lane;
+  const bool has_first = j0 < J.N && ufirst < u1;
+  float wfirst[OPW][8];
+  if (has_first) load_rows8<OPW>(J, j0, K, ufirst * 8, code, wfirst);  // weights only: before the wait
+  pdl_wait();
   const bool norm = a.norm_w != nullptr;
   if (norm) {
-    __shared__ float partial[kGemvWarps][kMaxFusedNormRows];
     const int slice = (a.K + kGemvWarps - 1) / kGemvWarps;
     const int k0 = warp * slice, k1 = min(a.K, k0 + slice);
     for (int row = 0; row < a.n; ++row) {
@@ -216,14 +295,8 @@ __global__ void __launch_bounds__(kGemvThreads) k_gemv_multi(__grid_constant__ c
       for (int w = 0; w < kGemvWarps; ++w) ss += partial[w][threadIdx.x];
       rstd[threadIdx.x] = 1.f / sqrtf(ss / float(a.K) + a.norm_eps);
     }
+    __syncthreads();
   }
-  __syncthreads();
-  const int local = warp / ksplit, part = warp % ksplit;
-  const int j0 = blockIdx.x * opb + local * OPW;
-  const int K = a.K;
-  const int units = K / 8;
-  const int per = (units + ksplit - 1) / ksplit;
-  const int u0 = part * per, u1 = min(units, u0 + per);
   const int64_t pos_off = J.y_pos_stride ? int64_t(*a.pos) * J.y_pos_stride : 0;
   // the epilogue lane: output j0 + lane / NR, row r0 + lane % NR
   const int eo = lane / NR, er = lane % NR;
@@ -240,42 +313,12 @@ __global__ void __launch_bounds__(kGemvThreads) k_gemv_multi(__grid_constant__ c
     for (int o = 0; o < OPW; ++o)
 #pragma unroll
       for (int r = 0; r < NR; ++r) acc[o][r] = 0.f;
-    if (j0 < J.N) {
-      for (int u = u0 + lane; u < u1; u += 32) {
-        const int k = u * 8;
+    if (has_first) {
+      accumulate8<NR, OPW>(a, r0, ufirst * 8, wfirst, rstd, acc);
+      for (int u = ufirst + 32; u < u1; u += 32) {
         float wv[OPW][8];
-#pragma unroll
-        for (int o = 0; o < OPW; ++o) {
-          if (j0 + o < J.N) {
-            load8(J, j0 + o, K, k, code, wv[o]);
-          } else {
-#pragma unroll
-            for (int i = 0; i < 8; ++i) wv[o][i] = 0.f;
-          }
-        }
-        float4 n0 = make_float4(0.f, 0.f, 0.f, 0.f), n1 = n0;
-        if (norm) {
-          n0 = __ldg(reinterpret_cast<const float4*>(a.norm_w + k));
-          n1 = __ldg(reinterpret_cast<const float4*>(a.norm_w + k) + 1);
-        }
-#pragma unroll
-        for (int r = 0; r < NR; ++r) {
-          if (r0 + r >= a.n) break;
-          const float4* xp = reinterpret_cast<const float4*>(a.x + int64_t(r0 + r) * a.x_ld + k);
-          float4 x0 = xp[0], x1 = xp[1];
-          if (norm) {
-            const float rs = rstd[r0 + r];
-            x0.x = n0.x * (x0.x * rs); x0.y = n0.y * (x0.y * rs); x0.z = n0.z * (x0.z * rs); x0.w = n0.w * (x0.w * rs);
-            x1.x = n1.x * (x1.x * rs); x1.y = n1.y * (x1.y * rs); x1.z = n1.z * (x1.z * rs); x1.w = n1.w * (x1.w * rs);
-          }
-#pragma unroll
-          for (int o = 0; o < OPW; ++o) {
-            float t = acc[o][r];
-            t = fmaf(wv[o][0], x0.x, t); t = fmaf(wv[o][1], x0.y, t); t = fmaf(wv[o][2], x0.z, t); t = fmaf(wv[o][3], x0.w, t);
-            t = fmaf(wv[o][4], x1.x, t); t = fmaf(wv[o][5], x1.y, t); t = fmaf(wv[o][6], x1.z, t); t = fmaf(wv[o][7], x1.w, t);
-            acc[o][r] = t;
-          }
-        }
+        load_rows8<OPW>(J, j0, K, u * 8, code, wv);
+        accumulate8<NR, OPW>(a, r0, u * 8, wv, rstd, acc);
       }
     }
 #pragma unroll
@@ -323,6 +366,8 @@ __global__ void __launch_bounds__(kGemvThreads) k_gemv_multi(__grid_constant__ c
 }
 
 __global__ void k_epilogue(__grid_constant__ const GemvArgs a) {
+  pdl_trigger();
+  pdl_wait();
   const GemvJob& J = a.job[blockIdx.z];
   const int j = blockIdx.x * blockDim.x + threadIdx.x, row = blockIdx.y;
   if (j >= J.N) return;
@@ -340,14 +385,35 @@ __global__ void k_epilogue(__grid_constant__ const GemvArgs a) {
   J.y[int64_t(row) * J.y_ld + pos_off + j] = v;
 }
 
+// kernel<<<grid, block, smem, s>>>(args...), with the programmatic-dependent-launch attribute when pdl
+template <typename... KArgs, typename... Args>
+void launch(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t s, bool pdl, Args&&... args) {
+  if (!pdl) {
+    kernel<<<grid, block, smem, s>>>(std::forward<Args>(args)...);
+    HUKUK_CUDA_LAUNCH_CHECK();
+    return;
+  }
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = grid;
+  cfg.blockDim = block;
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = s;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = attr;
+  cfg.numAttrs = 1;
+  HUKUK_CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel, std::forward<Args>(args)...));
+}
+
 template <int NR>
 void launch_gemv(const GemvArgs& a, bool vec, int ksplit, dim3 grid, cudaStream_t s) {
   if (vec && a.outputs_per_warp == 4)
-    k_gemv_multi<NR, 4><<<grid, kGemvThreads, 0, s>>>(a, ksplit);
+    launch(k_gemv_multi<NR, 4>, grid, dim3(kGemvThreads), 0, s, a.pdl, a, ksplit);
   else if (vec)
-    k_gemv<NR, true><<<grid, kGemvThreads, 0, s>>>(a, ksplit);
+    launch(k_gemv<NR, true>, grid, dim3(kGemvThreads), 0, s, a.pdl, a, ksplit);
   else
-    k_gemv<NR, false><<<grid, kGemvThreads, 0, s>>>(a, ksplit);
+    launch(k_gemv<NR, false>, grid, dim3(kGemvThreads), 0, s, a.pdl, a, ksplit);
 }
 
 constexpr int kNormThreads = 256;
@@ -367,6 +433,8 @@ __device__ float block_reduce(float v, float* shm, bool is_max) {
 }
 
 __global__ void k_rmsnorm(const float* x, const float* w, float* y, int d, float eps, float post_scale) {
+  pdl_trigger();
+  pdl_wait();
   __shared__ float shm[32];
   const int64_t r = blockIdx.x;
   const float* xr = x + r * d;
@@ -383,6 +451,8 @@ __global__ void k_rmsnorm(const float* x, const float* w, float* y, int d, float
 }
 
 __global__ void k_embed(const float* table, const int32_t* tokens, float* x, int d) {
+  pdl_trigger();
+  pdl_wait();
   const int64_t r = blockIdx.x;
   const float* src = table + int64_t(tokens[r]) * d;
   for (int i = threadIdx.x; i < d; i += blockDim.x) x[r * d + i] = src[i];
@@ -398,6 +468,8 @@ constexpr int kAttnThreads = 256;
 __global__ void __launch_bounds__(kAttnThreads) k_attention(__grid_constant__ const AttnArgs a) {
   extern __shared__ float smem[];
   __shared__ float shm[32];
+  pdl_trigger();
+  pdl_wait();
   const int dk = a.dk;
   float* s = smem;                         // [max_keys]
   float* qs = smem + a.max_keys;           // [dk]
@@ -499,7 +571,21 @@ void gemv(const GemvArgs& a, cudaStream_t s) {
   const int opw = vec && a.outputs_per_warp == 4 ? 4 : 1;
   const int warp_rows = (maxN + opw - 1) / opw;  // warps needed per K slice
   int ksplit = 1;
-  while (ksplit < kGemvWarps && int64_t(warp_rows) * ksplit < 4096 && units / (2 * ksplit) >= 16) ksplit *= 2;
+  if (opw == 1) {
+    while (ksplit < kGemvWarps && int64_t(warp_rows) * ksplit < 4096 && units / (2 * ksplit) >= 16) ksplit *= 2;
+  } else {
+    // k_gemv_multi: split K only while all the launch's warps still fit one wave (two blocks of
+    // 8 warps per SM), so no block waits for another to finish
+    static const int sms = [] {
+      int dev = 0, n = 0;
+      cudaGetDevice(&dev);
+      cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev);
+      return n > 0 ? n : 1;
+    }();
+    const int64_t wave = int64_t(sms) * 2 * kGemvWarps;
+    while (ksplit < kGemvWarps && int64_t(a.njobs) * warp_rows * ksplit * 2 <= wave && units / (2 * ksplit) >= 16)
+      ksplit *= 2;
+  }
   const int opb = kGemvWarps / ksplit * opw;
   const dim3 grid(unsigned((maxN + opb - 1) / opb), unsigned(a.njobs));
   if (a.n == 1)
@@ -521,20 +607,18 @@ void epilogue(const GemvArgs& a, cudaStream_t s) {
     HUKUK_CHECK(a.job[i].base, "ENGINE_INTERNAL", "epilogue: a job has no product");
     maxN = std::max(maxN, a.job[i].N);
   }
-  k_epilogue<<<dim3(unsigned((maxN + 255) / 256), unsigned(a.n), unsigned(a.njobs)), 256, 0, s>>>(a);
-  HUKUK_CUDA_LAUNCH_CHECK();
+  launch(k_epilogue, dim3(unsigned((maxN + 255) / 256), unsigned(a.n), unsigned(a.njobs)), dim3(256), 0, s, a.pdl, a);
 }
 
-void rmsnorm(const float* x, const float* w, float* y, int n, int d, float eps, float post_scale, cudaStream_t s) {
+void rmsnorm(const float* x, const float* w, float* y, int n, int d, float eps, float post_scale, cudaStream_t s,
+             bool pdl) {
   if (n <= 0) return;
-  k_rmsnorm<<<unsigned(n), kNormThreads, 0, s>>>(x, w, y, d, eps, post_scale);
-  HUKUK_CUDA_LAUNCH_CHECK();
+  launch(k_rmsnorm, dim3(unsigned(n)), dim3(kNormThreads), 0, s, pdl, x, w, y, d, eps, post_scale);
 }
 
-void embed(const float* table, const int32_t* tokens, float* x, int n, int d, cudaStream_t s) {
+void embed(const float* table, const int32_t* tokens, float* x, int n, int d, cudaStream_t s, bool pdl) {
   if (n <= 0) return;
-  k_embed<<<unsigned(n), 256, 0, s>>>(table, tokens, x, d);
-  HUKUK_CUDA_LAUNCH_CHECK();
+  launch(k_embed, dim3(unsigned(n)), dim3(256), 0, s, pdl, table, tokens, x, d);
 }
 
 void attention(const AttnArgs& a, cudaStream_t s) {
@@ -542,8 +626,7 @@ void attention(const AttnArgs& a, cudaStream_t s) {
   // scores, q, and the P·V partial sums ([blockDim / dk][dk] <= blockDim floats, or dk)
   const size_t smem = sizeof(float) * (size_t(a.max_keys) + size_t(a.dk) + size_t(std::max(kAttnThreads, a.dk)));
   HUKUK_CHECK(smem <= 48 * 1024, "ENGINE_UNSUPPORTED", "decoder attention: too many keys for one block's shared memory");
-  k_attention<<<dim3(unsigned(a.H), unsigned(a.n)), kAttnThreads, smem, s>>>(a);
-  HUKUK_CUDA_LAUNCH_CHECK();
+  launch(k_attention, dim3(unsigned(a.H), unsigned(a.n)), dim3(kAttnThreads), smem, s, a.pdl, a);
 }
 
 void gather_rows(const float* src, float* dst, const int32_t* src_rows, int L, int rows, int64_t per_row, int64_t used,

@@ -56,6 +56,9 @@ struct GemvArgs {
   // warp computes 4 neighbouring outputs from one read of the activations (4x less activation
   // traffic, the cost that grows with the number of rows). Chosen by HUKUK_GEN_GEMV=multi.
   int outputs_per_warp = 1;
+  // launch with programmatic dependent launch (sm_90+; HUKUK_GEN_PDL=1): the kernel may start while
+  // the previous one drains and reads its first weights meanwhile
+  bool pdl = false;
 };
 constexpr int kMaxFusedNormRows = 8;
 void gemv(const GemvArgs& a, cudaStream_t s);
@@ -64,10 +67,11 @@ void gemv(const GemvArgs& a, cudaStream_t s);
 void epilogue(const GemvArgs& a, cudaStream_t s);
 
 // T5 RMS norm of n rows of d: y = w * (x * rsqrt(mean(x²) + eps)) [* post_scale when != 1]
-void rmsnorm(const float* x, const float* w, float* y, int n, int d, float eps, float post_scale, cudaStream_t s);
+void rmsnorm(const float* x, const float* w, float* y, int n, int d, float eps, float post_scale, cudaStream_t s,
+             bool pdl = false);
 
 // x[r] = table[tokens[r]] (rows of d)
-void embed(const float* table, const int32_t* tokens, float* x, int n, int d, cudaStream_t s);
+void embed(const float* table, const int32_t* tokens, float* x, int n, int d, cudaStream_t s, bool pdl = false);
 
 // ctx[r, h*dk + :] = softmax(q·Kᵀ + bias, masked) · V for one query per (row r, head h).
 // K/V of row r: kv + (r / kv_row_div) * kv_row_stride + j * kv_ld + h * dk.
@@ -85,6 +89,7 @@ struct AttnArgs {
   int Tk = 0;
   const int32_t* key_mask = nullptr;
   int max_keys = 0;  // upper bound of Tk (shared memory)
+  bool pdl = false;  // see GemvArgs::pdl
 };
 void attention(const AttnArgs& a, cudaStream_t s);
 
