@@ -86,8 +86,10 @@ __global__ void __launch_bounds__(kGemvThreads) k_gemv(__grid_constant__ const G
   __shared__ float code[16];
   __shared__ float red[kGemvWarps][NR];
   __shared__ float rstd[kMaxFusedNormRows];
-  pdl_trigger();
-  pdl_wait();
+  if (a.pdl) {
+    pdl_trigger();
+    pdl_wait();
+  }
   const GemvJob& J = a.job[blockIdx.y];  // __grid_constant__: read in place, never copied per thread
   const int opb = kGemvWarps / ksplit;
   if (int(blockIdx.x) * opb >= J.N) return;  // the whole block: this job is narrower than the grid
@@ -257,11 +259,11 @@ __global__ void __launch_bounds__(kGemvThreads) k_gemv_multi(__grid_constant__ c
   __shared__ float red[kGemvWarps][OPW * NR];
   __shared__ float rstd[kMaxFusedNormRows];
   __shared__ float partial[kGemvWarps][kMaxFusedNormRows];
-  pdl_trigger();
+  if (a.pdl) pdl_trigger();
   const GemvJob& J = a.job[blockIdx.y];
   const int opb = (kGemvWarps / ksplit) * OPW;
   if (int(blockIdx.x) * opb >= J.N) {
-    pdl_wait();  // (a block that does nothing still orders after the previous kernel)
+    if (a.pdl) pdl_wait();  // (a block that does nothing still orders after the previous kernel)
     return;
   }
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -277,7 +279,7 @@ __global__ void __launch_bounds__(kGemvThreads) k_gemv_multi(__grid_constant__ c
   const bool has_first = j0 < J.N && ufirst < u1;
   float wfirst[OPW][8];
   if (has_first) load_rows8<OPW>(J, j0, K, ufirst * 8, code, wfirst);  // weights only: before the wait
-  pdl_wait();
+  if (a.pdl) pdl_wait();
   const bool norm = a.norm_w != nullptr;
   if (norm) {
     const int slice = (a.K + kGemvWarps - 1) / kGemvWarps;
@@ -366,8 +368,10 @@ __global__ void __launch_bounds__(kGemvThreads) k_gemv_multi(__grid_constant__ c
 }
 
 __global__ void k_epilogue(__grid_constant__ const GemvArgs a) {
-  pdl_trigger();
-  pdl_wait();
+  if (a.pdl) {
+    pdl_trigger();
+    pdl_wait();
+  }
   const GemvJob& J = a.job[blockIdx.z];
   const int j = blockIdx.x * blockDim.x + threadIdx.x, row = blockIdx.y;
   if (j >= J.N) return;
@@ -432,9 +436,11 @@ __device__ float block_reduce(float v, float* shm, bool is_max) {
   return t;
 }
 
-__global__ void k_rmsnorm(const float* x, const float* w, float* y, int d, float eps, float post_scale) {
-  pdl_trigger();
-  pdl_wait();
+__global__ void k_rmsnorm(const float* x, const float* w, float* y, int d, float eps, float post_scale, bool pdl) {
+  if (pdl) {
+    pdl_trigger();
+    pdl_wait();
+  }
   __shared__ float shm[32];
   const int64_t r = blockIdx.x;
   const float* xr = x + r * d;
@@ -450,9 +456,11 @@ __global__ void k_rmsnorm(const float* x, const float* w, float* y, int d, float
   }
 }
 
-__global__ void k_embed(const float* table, const int32_t* tokens, float* x, int d) {
-  pdl_trigger();
-  pdl_wait();
+__global__ void k_embed(const float* table, const int32_t* tokens, float* x, int d, bool pdl) {
+  if (pdl) {
+    pdl_trigger();
+    pdl_wait();
+  }
   const int64_t r = blockIdx.x;
   const float* src = table + int64_t(tokens[r]) * d;
   for (int i = threadIdx.x; i < d; i += blockDim.x) x[r * d + i] = src[i];
@@ -468,8 +476,10 @@ constexpr int kAttnThreads = 256;
 __global__ void __launch_bounds__(kAttnThreads) k_attention(__grid_constant__ const AttnArgs a) {
   extern __shared__ float smem[];
   __shared__ float shm[32];
-  pdl_trigger();
-  pdl_wait();
+  if (a.pdl) {
+    pdl_trigger();
+    pdl_wait();
+  }
   const int dk = a.dk;
   float* s = smem;                         // [max_keys]
   float* qs = smem + a.max_keys;           // [dk]
@@ -613,12 +623,12 @@ void epilogue(const GemvArgs& a, cudaStream_t s) {
 void rmsnorm(const float* x, const float* w, float* y, int n, int d, float eps, float post_scale, cudaStream_t s,
              bool pdl) {
   if (n <= 0) return;
-  launch(k_rmsnorm, dim3(unsigned(n)), dim3(kNormThreads), 0, s, pdl, x, w, y, d, eps, post_scale);
+  launch(k_rmsnorm, dim3(unsigned(n)), dim3(kNormThreads), 0, s, pdl, x, w, y, d, eps, post_scale, pdl);
 }
 
 void embed(const float* table, const int32_t* tokens, float* x, int n, int d, cudaStream_t s, bool pdl) {
   if (n <= 0) return;
-  launch(k_embed, dim3(unsigned(n)), dim3(256), 0, s, pdl, table, tokens, x, d);
+  launch(k_embed, dim3(unsigned(n)), dim3(256), 0, s, pdl, table, tokens, x, d, pdl);
 }
 
 void attention(const AttnArgs& a, cudaStream_t s) {
