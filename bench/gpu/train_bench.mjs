@@ -5,9 +5,8 @@
 //        [--steps 20] [--warm 3] [--compute bf16] [--recompute] [--json out.jsonl]
 // --recompute: activation recomputation (the step option); HUKUK_T5_FLASH=0 in the environment
 // turns the fused attention off (A/B), HUKUK_T5_FUSED_LORA=0 the fused LoRA-dropout kernels.
-// --variants default,recompute,flash_off,recompute_flash_off,proj_fwd_bf16: each shape in each
-// variant, in one process (one model load); every line is tagged with its variant. proj_fwd_bf16:
-// HUKUK_T5_PROJ_FWD=bf16 (the base Linears' forward products on bf16 instead of TF32 tensor cores).
+// --variants default,recompute,flash_off,recompute_flash_off: each shape in each variant, in one
+// process (one model load); every line is tagged with its variant.
 // Prints one JSON line per shape: samples/s, ms/step, memory (weights + LoRA + this shape's arena plan,
 // comparable with torch's max_memory_allocated; and the device's used memory), the arithmetic
 // floor of the step at --peak TFLOP/s, and a per-phase profile of one extra step (CUDA events).
@@ -69,7 +68,7 @@ const opt = { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, max
 const gpu = engine.gpus()[0];
 console.log(JSON.stringify({ kind: 'setup', gpu: gpu?.name, loadS: +loadS.toFixed(1), compute: values.compute, quant: values.quant }));
 const variants = values.variants ? values.variants.split(',') : [null];
-const envAtStart = { HUKUK_T5_FLASH: process.env.HUKUK_T5_FLASH, HUKUK_T5_PROJ_FWD: process.env.HUKUK_T5_PROJ_FWD };
+const envAtStart = { HUKUK_T5_FLASH: process.env.HUKUK_T5_FLASH };
 const setEnv = (k, v) => (v === undefined ? delete process.env[k] : (process.env[k] = v));
 for (const variant of variants)
 for (const sh of values.shapes.split(',')) {
@@ -77,7 +76,6 @@ for (const sh of values.shapes.split(',')) {
   const tag = variant ?? values.tag;
   if (variant) {
     setEnv('HUKUK_T5_FLASH', variant.endsWith('flash_off') ? '0' : envAtStart.HUKUK_T5_FLASH);
-    setEnv('HUKUK_T5_PROJ_FWD', variant === 'proj_fwd_bf16' ? 'bf16' : envAtStart.HUKUK_T5_PROJ_FWD);
   }
   const [B, S, T] = sh.split('x').map(Number);
   const batch = { inputIds: rand(B * S, 1), attentionMask: new Int32Array(B * S).fill(1), labels: rand(B * T, 2), batch: B, srcLen: S, tgtLen: T, train: true };
@@ -102,7 +100,7 @@ for (const sh of values.shapes.split(',')) {
     const flops = stepFlops(B, S, T);
     const floorMs = (flops / (Number(values.peak) * 1e12)) * 1e3;
     out = {
-      kind: 'train', tag, recompute, flash: process.env.HUKUK_T5_FLASH !== '0', proj_fwd: process.env.HUKUK_T5_PROJ_FWD ?? 'tf32', shape: sh, bs: B, src: S, tgt: T, samples_per_s: +((B * 1000) / ms).toFixed(2), ms_per_step: +ms.toFixed(2),
+      kind: 'train', tag, recompute, flash: process.env.HUKUK_T5_FLASH !== '0', shape: sh, bs: B, src: S, tgt: T, samples_per_s: +((B * 1000) / ms).toFixed(2), ms_per_step: +ms.toFixed(2),
       peak_gib: +((mem.weights + mem.lora + mem.arenaPlan) / GiB).toFixed(3), weights_gib: +(mem.weights / GiB).toFixed(3),
       arena_gib: +(mem.arenaPlan / GiB).toFixed(3), device_used_gib: +(mem.deviceUsed / GiB).toFixed(3),
       tflop_per_step: +(flops / 1e12).toFixed(2), achieved_tflops: +(flops / ms / 1e9).toFixed(1), floor_ms: +floorMs.toFixed(2),

@@ -86,6 +86,29 @@ describe('estimateTrainingMemory scaling', () => {
   });
 });
 
+// The engine of 2026-11-28 (fused attention, fused LoRA kernels, batched q,k,v) on an H200, with
+// and without recompute and the fused attention: bench/gpu/results/h200-2026-11-28-train-ours.jsonl
+// (train_bench.mjs --variants; arena_gib and peak_gib are printed to 3 decimals).
+const current = readFileSync(path.resolve(__dirname, '../../bench/gpu/results/h200-2026-11-28-train-ours.jsonl'), 'utf8')
+  .split('\n')
+  .filter((l) => l.trim())
+  .map((l) => JSON.parse(l) as Measured & { kind: string; tag: string; recompute: boolean; flash: boolean; error?: string })
+  .filter((r) => r.kind === 'train' && !r.error && ['default', 'recompute', 'flash_off'].includes(r.tag));
+
+describe('estimateTrainingMemory vs the CUDA engine of 2026-11-28 (H200)', () => {
+  it('has every variant at the three shapes it measured', () => {
+    expect(current.length).toBeGreaterThanOrEqual(8);
+    expect(new Set(current.map((r) => r.tag))).toEqual(new Set(['default', 'recompute', 'flash_off']));
+  });
+  for (const r of current) {
+    it(`${r.bs}x${r.src}x${r.tgt} ${r.tag}: arena and total to the printed precision`, () => {
+      const e = estimateTrainingMemory({ ...flagship(r.bs, r.src, r.tgt), recompute: r.recompute, flash: r.flash });
+      expect(Math.abs(e.activationsBytes / GiB - r.arena_gib)).toBeLessThanOrEqual(0.0006);
+      expect(Math.abs(e.totalBytes / GiB - r.peak_gib)).toBeLessThanOrEqual(0.0006);
+    });
+  }
+});
+
 describe('estimateTrainingMemory: recomputation and fused attention', () => {
   const arena = (bs: number, src: number, tgt: number, o: { recompute?: boolean; flash?: boolean }) =>
     estimateTrainingMemory({ ...flagship(bs, src, tgt), ...o }).activationsBytes;
