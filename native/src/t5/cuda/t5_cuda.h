@@ -20,7 +20,7 @@
 // common/training/memory-estimate.ts mirrors the arena plan byte for byte (checked on the GPU).
 // A/B switches for benchmarks: HUKUK_T5_GRAPHS=0, HUKUK_T5_FUSED_LORA=0, HUKUK_T5_BATCH_LORA=0,
 // HUKUK_T5_FUSE_QKV=0, HUKUK_T5_GEMM=fp32|tf32|bf16, HUKUK_T5_F32=proj_fwd,proj_bwd,attn,head.
-// Generation on a CUDA model runs on the CPU graph (host weights), not yet on the GPU.
+// Generation on the GPU (generate/cuda) reads the device weights through device_weights() and encode().
 #pragma once
 #include <vector>
 
