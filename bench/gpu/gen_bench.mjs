@@ -77,9 +77,16 @@ async function timeGen(opts, batch = 1, ids = inputIds, nrep = reps) {
   }
   return best(ts);
 }
+// one JSON line per measurement; an error (a variant that fails) is reported and the rest runs on
 async function perToken(name, extra, n, batch = 1, ids = inputIds, nrep = reps) {
-  const one = await timeGen({ maxNewTokens: 1, minNewTokens: 1, ...extra }, batch, ids, nrep);
-  const many = await timeGen({ maxNewTokens: n, minNewTokens: n, ...extra }, batch, ids, nrep);
+  let one, many;
+  try {
+    one = await timeGen({ maxNewTokens: 1, minNewTokens: 1, ...extra }, batch, ids, nrep);
+    many = await timeGen({ maxNewTokens: n, minNewTokens: n, ...extra }, batch, ids, nrep);
+  } catch (e) {
+    emit({ what: name, batch, new_tokens: n, error: String(e?.message ?? e).slice(0, 300) });
+    return null;
+  }
   const ms = (many - one) / (n - 1);
   emit({ what: name, batch, src: S, new_tokens: n, ms_first_token: +one.toFixed(2), ms_total: +many.toFixed(1),
     ms_per_token: +ms.toFixed(3), tokens_per_s: +((1000 * batch) / ms).toFixed(1), end_to_end_tokens_per_s: +((1000 * batch * n) / many).toFixed(1) });
@@ -122,12 +129,22 @@ delete process.env.HUKUK_GEN_FUSE_NORM;
 const B = Number(values.batch), BT = Number(values['batch-tokens']);
 await perToken('greedy batched', {}, BT, B, rand(B * S, 11));
 await perToken('greedy batched', {}, Math.min(BT, 32), 64, rand(64 * S, 12));
+// Variants written after the last GPU run (not yet measured), the riskiest (PDL) last
+// many rows through cuBLAS (HUKUK_GEN_GEMM_ROWS=16: NF4 dequantized per product + fp32 GEMM)
+process.env.HUKUK_GEN_GEMM_ROWS = '16';
+await perToken('greedy batched, cuBLAS products', {}, BT, B, rand(B * S, 11));
+await perToken('greedy batched, cuBLAS products', {}, Math.min(BT, 32), 64, rand(64 * S, 12));
+delete process.env.HUKUK_GEN_GEMM_ROWS;
 // four outputs per warp (HUKUK_GEN_GEMV=multi): less activation traffic, for many rows
 process.env.HUKUK_GEN_GEMV = 'multi';
 await perToken('greedy, gemv multi', {}, N);
 await perToken('greedy batched, gemv multi', {}, BT, B, rand(B * S, 11));
 await perToken('greedy batched, gemv multi', {}, Math.min(BT, 32), 64, rand(64 * S, 12));
 delete process.env.HUKUK_GEN_GEMV;
+// the same model decoded by the CPU graph (host weights), for scale: what a CUDA model did before
+process.env.HUKUK_GEN_DEVICE = 'cpu';
+await perToken('greedy on the CPU graph (HUKUK_GEN_DEVICE=cpu)', {}, 4, 1, inputIds, 1);
+delete process.env.HUKUK_GEN_DEVICE;
 // programmatic dependent launch (HUKUK_GEN_PDL=1), alone and with the multi kernel
 process.env.HUKUK_GEN_PDL = '1';
 await perToken('greedy, PDL', {}, N);
@@ -137,13 +154,4 @@ await perToken('beam 4, gemv multi + PDL', { numBeams: 4 }, N);
 await perToken('greedy batched, gemv multi + PDL', {}, BT, B, rand(B * S, 11));
 delete process.env.HUKUK_GEN_GEMV;
 delete process.env.HUKUK_GEN_PDL;
-// many rows through cuBLAS (HUKUK_GEN_GEMM_ROWS=16: NF4 dequantized per product + fp32 GEMM)
-process.env.HUKUK_GEN_GEMM_ROWS = '16';
-await perToken('greedy batched, cuBLAS products', {}, BT, B, rand(B * S, 11));
-await perToken('greedy batched, cuBLAS products', {}, Math.min(BT, 32), 64, rand(64 * S, 12));
-delete process.env.HUKUK_GEN_GEMM_ROWS;
-// the same model decoded by the CPU graph (host weights), for scale: what a CUDA model did before
-process.env.HUKUK_GEN_DEVICE = 'cpu';
-await perToken('greedy on the CPU graph (HUKUK_GEN_DEVICE=cpu)', {}, 4, 1, inputIds, 1);
-delete process.env.HUKUK_GEN_DEVICE;
 model.dispose();
