@@ -249,11 +249,11 @@ describe('chat (worker/chat/generate.ts) loads a CUDA run as it was trained', ()
   const base = { modelDir: '/m', device: 'cuda' as const, quant: 'nf4' as const };
   it('cuda + the run quantization where a GPU is usable, the fp32 CPU base otherwise', () => {
     const h100 = { cudaCompiled: () => true, gpus: () => [{ computeCapability: '9.0' }] };
-    expect(chatLoadOptions(base, h100)).toEqual({ modelDir: '/m', device: 'cuda', quant: 'nf4', quantizeWo: false, compute: 'bf16' });
-    expect(chatLoadOptions({ ...base, quantizeWo: true, compute: 'fp32' }, h100)).toMatchObject({ quantizeWo: true, compute: 'fp32' });
+    expect(chatLoadOptions(base, h100)).toEqual({ modelDir: '/m', device: 'cuda', quant: 'nf4', quantizeWo: false, compute: 'fp32' });
+    expect(chatLoadOptions({ ...base, quantizeWo: true, compute: 'bf16' }, h100)).toMatchObject({ quantizeWo: true, compute: 'bf16' });
     expect(chatLoadOptions({ ...base, quant: undefined, quantizeWo: true }, h100)).toMatchObject({ quant: 'none', quantizeWo: false });
     const t4 = { cudaCompiled: () => true, gpus: () => [{ computeCapability: '7.5' }] };
-    expect(chatLoadOptions(base, t4)).toMatchObject({ device: 'cuda', compute: 'fp32' });
+    expect(chatLoadOptions({ ...base, compute: 'bf16' }, t4)).toMatchObject({ device: 'cuda', compute: 'fp32' });
     for (const none of [{ cudaCompiled: () => true, gpus: () => [] }, { cudaCompiled: () => false, gpus: () => [{}] }, {}])
       expect(chatLoadOptions(base, none)).toEqual({ modelDir: '/m', device: 'cpu' });
     expect(chatLoadOptions({ ...base, device: 'cpu' }, h100)).toEqual({ modelDir: '/m', device: 'cpu' });

@@ -5,7 +5,7 @@
 // (it has the tokenizer) and stores the message; the worker never touches SQLite.
 //
 // A run trained on the GPU is chatted with as it was trained: device 'cuda' with its base
-// quantization (QLoRA: NF4 base weights), so the answer decodes on the GPU (the engine's CUDA
+// quantization (QLoRA: NF4 base weights) and compute, so the answer decodes on the GPU (the engine's CUDA
 // step model) and the base takes a quarter of the memory. Where the engine sees no usable GPU
 // (a CPU-only build, no device, the run moved to another machine) the same chat runs on the CPU
 // with the fp32 base, as before.
@@ -25,7 +25,8 @@ export interface ChatGenerateParams {
   quant?: 'none' | 'nf4';
   /** the run also quantized wo (default false) */
   quantizeWo?: boolean;
-  /** CUDA compute precision of the encoder pass (default 'bf16' where the GPU has it, as training) */
+  /** CUDA compute precision of the encoder pass, the run's (default 'fp32', the training default;
+   * 'bf16' falls back to fp32 on GPUs before sm_80). The decoder steps always run in fp32. */
   compute?: 'fp32' | 'bf16';
   /** the encoder input (eos included) */
   inputIds: number[];
@@ -83,7 +84,7 @@ export function chatLoadOptions(
   if (gpus.length === 0) return { modelDir: p.modelDir, device: 'cpu' };
   const quant = p.quant ?? 'none';
   const major = Number((gpus[0].computeCapability ?? '0').split('.')[0]);
-  const compute = p.compute ?? (major >= 8 ? 'bf16' : 'fp32');
+  const compute = p.compute === 'bf16' && major >= 8 ? 'bf16' : 'fp32';
   return { modelDir: p.modelDir, device: 'cuda', quant, quantizeWo: quant === 'nf4' && p.quantizeWo === true, compute };
 }
 
