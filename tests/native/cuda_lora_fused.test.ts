@@ -1,4 +1,4 @@
-// The fused LoRA kernels (native/src/ops/lora.*: lora_down, lora_grad_A, lora_dx) and the fused
+// The fused LoRA kernels (native/src/ops/lora.*: lora_down, lora_grad_A, lora_dx, lora_backward) and the fused
 // residual dropout_add (native/src/ops/residual.*). CPU part (runs everywhere): each fused CPU
 // reference equals the composition of the existing CPU ops (dropout_forward/backward, then
 // ops::gemm or an add), on ragged sizes, p = 0 / 0.1 / 0.5, with and without accumulate. GPU part
@@ -64,10 +64,16 @@ function inputs(op: string, c: Case, salt: number): Opts {
     case 'down': return { x: rand(n, 11 + salt), A: rand(c.r * c.in, 12 + salt) };
     case 'gradA': return { dh: rand(c.M * c.r, 13 + salt), x: rand(n, 14 + salt), init: rand(c.r * c.in, 15 + salt) };
     case 'dx': return { dh: rand(c.M * c.r, 16 + salt), A: rand(c.r * c.in, 17 + salt), init: rand(n, 18 + salt) };
+    case 'backward': return {
+      dh: rand(c.M * c.r, 21 + salt), x: rand(n, 22 + salt), A: rand(c.r * c.in, 23 + salt),
+      init: rand(c.r * c.in, 24 + salt), initDx: rand(n, 25 + salt),
+    };
     default: return { x: rand(n, 19 + salt), y: rand(n, 20 + salt) };
   }
 }
-const OPS = ['down', 'gradA', 'dx', 'dropoutAdd'] as const;
+// backward = lora_backward: [gA, dx] of lora_grad_A + lora_dx in one pass
+const OPS = ['down', 'gradA', 'dx', 'backward', 'dropoutAdd'] as const;
+const accumulates = (op: string) => op === 'gradA' || op === 'dx' || op === 'backward';
 const RAGGED: Case[] = [
   { M: 1, in: 1, r: 1 },
   { M: 37, in: 45, r: 5 },
@@ -80,7 +86,7 @@ describe('fused LoRA / residual ops: CPU references = the existing CPU ops compo
   for (const op of OPS)
     for (const c of RAGGED)
       for (const p of [0, 0.1, 0.5])
-        for (const accumulate of op === 'gradA' || op === 'dx' ? [false, true] : [false]) {
+        for (const accumulate of accumulates(op) ? [false, true] : [false]) {
           it(`${op} M=${c.M} in=${c.in} r=${c.r} p=${p}${accumulate ? ' acc' : ''}`, () => {
             const base = { op, ...c, p, seed: 987654321, site: 4242, accumulate, ...inputs(op, c, c.M) };
             const fused = engine._opsLora({ ...base, impl: 'cpu' });
@@ -132,7 +138,7 @@ describe.skipIf(!gpu)('fused LoRA / residual ops on CUDA', () => {
   for (const op of OPS)
     for (const c of GPU_CASES)
       for (const p of [0, 0.5])
-        for (const accumulate of op === 'gradA' || op === 'dx' ? [false, true] : [false]) {
+        for (const accumulate of accumulates(op) ? [false, true] : [false]) {
           it(`${op} M=${c.M} in=${c.in} r=${c.r} p=${p}${accumulate ? ' acc' : ''}: CUDA = CPU (generations 1, 2)`, () => {
             const base = { op, ...c, p, seed: 1234567, site: 31, accumulate, ...inputs(op, c, c.in) };
             const cpu = engine._opsLora({ ...base, impl: 'cpu' });
@@ -143,7 +149,7 @@ describe.skipIf(!gpu)('fused LoRA / residual ops on CUDA', () => {
               if (e > 1e-5) console.log(`  gen ${generation} ${op} ${JSON.stringify(c)} p=${p} acc=${accumulate}: rel err ${e.toExponential(2)}`);
               expect(e, `generation ${generation}`).toBeLessThanOrEqual(1e-5);
               if (op === 'dx' && !accumulate) expect(zeroPattern(cuda), `generation ${generation}`).toBe(zeroPattern(cpu));
-              if (op === 'gradA' && c.M > 64) {  // the single-pass path (no workspace) too
+              if ((op === 'gradA' || op === 'backward') && c.M > 64) {  // the single-pass path (no workspace) too
                 const one = engine._opsLora({ ...base, impl: 'cuda', noWorkspace: true, generation });
                 expect(relErr(one, cpu), `generation ${generation}, no workspace`).toBeLessThanOrEqual(1e-5);
               }
@@ -191,6 +197,16 @@ describe.skipIf(!gpu)('fused LoRA / residual ops on CUDA', () => {
     }
   }, 60_000);
 
+  it('lora_backward without dx: gA as with dx, dx untouched', () => {
+    const c = { M: 2048, in: 768, r: 16 };
+    const base = { op: 'backward', ...c, p: 0.1, seed: 4, site: 2, accumulate: true, ...inputs('backward', c, 3) };
+    const full = engine._opsLora({ ...base, impl: 'cuda' });
+    const gaOnly = engine._opsLora({ ...base, impl: 'cuda', noDx: true });
+    const nA = c.r * c.in;
+    expect(firstDiff(gaOnly.subarray(0, nA), full.subarray(0, nA))).toBe(-1);
+    expect(gaOnly.subarray(nA).every((v) => v === 0)).toBe(true);  // the hook reports no dx as zeros
+  }, 60_000);
+
   it('deterministic: the same inputs give the same bits (split-M lora_grad_A included)', () => {
     const c = { M: 4096, in: 768, r: 16 };
     for (const op of OPS)
@@ -202,7 +218,7 @@ describe.skipIf(!gpu)('fused LoRA / residual ops on CUDA', () => {
 
   it('the larger ranks and a ragged M at the big width (generation 2 = 1 = CPU)', () => {
     for (const c of [{ M: 4100, in: 3072, r: 32 }, { M: 8200, in: 768, r: 16 }, { M: 9000, in: 200, r: 8 }])
-      for (const op of ['down', 'gradA', 'dx'] as const) {
+      for (const op of ['down', 'gradA', 'dx', 'backward'] as const) {
         const base = { op, ...c, p: 0.1, seed: 8, site: 3, accumulate: true, ...inputs(op, c, 9) };
         const cpu = engine._opsLora({ ...base, impl: 'cpu' });
         for (const generation of GENERATIONS)
@@ -216,8 +232,8 @@ describe.skipIf(!gpu)('fused LoRA / residual ops on CUDA', () => {
     for (const c of [{ M: 2048, in: 768, r: 16 }, { M: 8192, in: 3072, r: 16 }])
       for (const op of OPS)
         for (const p of [0.1, 0])
-          for (const generation of op === 'dropoutAdd' ? [1] : GENERATIONS) {
-            const b = engine._opsLoraBench!({ op, ...c, p, accumulate: op !== 'down' && op !== 'dropoutAdd', reps: 50, generation });
+          for (const generation of op === 'dropoutAdd' || op === 'backward' ? [1] : GENERATIONS) {
+            const b = engine._opsLoraBench!({ op, ...c, p, accumulate: accumulates(op), reps: 50, generation });
             const bwUs = b.inputBytes / (b.copyGBs * 1e9) * 1e6;  // reading the inputs once at copy bandwidth
             lines.push(`  ${op.padEnd(10)} gen ${generation} M=${c.M} in=${c.in} r=${c.r} p=${p}: fused ${b.fusedUs.toFixed(1)} µs (graph ${b.fusedGraphUs.toFixed(1)}) | unfused ${b.composedUs.toFixed(1)} µs (graph ${b.composedGraphUs.toFixed(1)}) | bandwidth bound ${bwUs.toFixed(1)} µs (${(b.copyGBs).toFixed(0)} GB/s copy), fused/bound ${(b.fusedGraphUs / bwUs).toFixed(2)}x`);
             expect(b.fusedUs).toBeGreaterThan(0);

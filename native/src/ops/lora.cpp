@@ -87,4 +87,10 @@ void lora_dx(const float* dh, const float* A, float* dx, int M, int in, int r, f
   }
 }
 
+void lora_backward(const float* dh, const float* x, const float* A, float* gA, float* dx, int M, int in, int r,
+                   float p, uint64_t seed, uint64_t site, bool accumulate_gA, bool accumulate_dx) {
+  lora_grad_A(dh, x, gA, M, in, r, p, seed, site, accumulate_gA);
+  if (dx) lora_dx(dh, A, dx, M, in, r, p, seed, site, accumulate_dx);
+}
+
 }  // namespace hukuk::ops

@@ -133,12 +133,12 @@ constexpr int kGaCols = 64, kGaGroups = kThreads / kGaCols, kGaChunk = 32;
 struct GaPlan {
   int splits = 1, rows_per_split = 0;
 };
-GaPlan grad_A_plan(int M, int in, bool have_workspace) {
+GaPlan grad_A_plan(int M, int in, bool have_workspace, int target_blocks = 528) {
   GaPlan g;
   g.rows_per_split = M;
   if (!have_workspace || M <= kGaChunk) return g;
   const int col_blocks = (in + kGaCols - 1) / kGaCols;
-  const int target_blocks = 528;  // ~4 blocks per SM on a 132-SM H100; a constant, not the GPU's
+  // target_blocks: ~4 blocks per SM on a 132-SM H100 by default; a constant, not the GPU's
   const int splits = (target_blocks + col_blocks - 1) / col_blocks;
   int rows = (M + splits - 1) / splits;
   rows = ((rows + kGaChunk - 1) / kGaChunk) * kGaChunk;  // whole chunks
@@ -565,6 +565,122 @@ void launch_dx_v2(const float* dh, const float* A, float* dx, int M, int in, int
   HUKUK_CUDA_LAUNCH_CHECK();
 }
 
+// ============================================================================== lora_backward
+// Both backward products of the down projection in one pass over x, so the mask of each element
+// is hashed once (lora_grad_A + lora_dx hash it twice and read the same rows of dh twice).
+// Generation 2's lora_grad_A blocks (64 columns x 4 row groups, 32-row chunks of dh staged in
+// shared memory, the next chunk prefetched), plus each thread's column of A in registers for dx:
+// per element, one hash, r FMAs for gA, r FMAs for dx, one read of x, one write (and with
+// accumulate one read) of dx. The gA sums run in lora_grad_A's order for this kernel's split plan.
+// Instantiated for r <= 16 only: with r > 16 the gA sums and A's column (2 x RP registers) do not
+// fit beside the prefetched chunk, so lora_backward runs lora_grad_A then lora_dx there.
+// Blocks per SM (register bound): 3 for RP = 8, 2 for RP = 16; the split plan aims at filling a
+// 132-SM H100 once (a constant, not the GPU's, so results do not depend on the card).
+constexpr int bw_blocks_per_sm(int RP) { return RP <= 8 ? 3 : 2; }
+int bw_target_blocks(int r) { return 132 * (r <= 8 ? bw_blocks_per_sm(8) : bw_blocks_per_sm(16)); }
+
+template <int RP>
+__global__ void __launch_bounds__(kThreads, bw_blocks_per_sm(RP))
+    lora_backward_kernel(const float* __restrict__ dh, const float* __restrict__ x, const float* __restrict__ A,
+                         float* __restrict__ out, float* __restrict__ dx, int M, int in, int r, float p,
+                         const uint64_t* seedp, uint64_t site, int rows_per_split, bool direct, bool acc_gA,
+                         bool acc_dx) {
+  constexpr int kPer = kGaChunk / kGaGroups;
+  constexpr int kDhPer = kGaChunk * RP / kThreads;
+  __shared__ __align__(16) float dhs[kGaChunk][RP];
+  __shared__ float red[RP][kGaCols];
+  const DropMask drop = make_drop_mask(p, seedp, site);
+  const int tc = threadIdx.x % kGaCols, g = threadIdx.x / kGaCols;
+  const int k = blockIdx.x * kGaCols + tc;
+  const bool kin = k < in;
+  const int split = blockIdx.y;
+  const int m_begin = split * rows_per_split;
+  const int m_end = min(M, m_begin + rows_per_split);
+  const bool want_dx = dx != nullptr;
+  float acc[RP], a[RP];
+#pragma unroll
+  for (int j = 0; j < RP; ++j) {
+    acc[j] = 0.f;
+    a[j] = (want_dx && j < r && kin) ? __ldg(A + int64_t(j) * in + k) : 0.f;
+  }
+
+  float xn[kPer], pn[kPer], dn[kDhPer];
+  auto load_chunk = [&](int c0) {
+#pragma unroll
+    for (int i = 0; i < kPer; ++i) {
+      const int m = c0 + g + kGaGroups * i;
+      const bool in_range = m < m_end && kin;
+      xn[i] = in_range ? __ldg(x + int64_t(m) * in + k) : 0.f;
+      pn[i] = (in_range && want_dx && acc_dx) ? dx[int64_t(m) * in + k] : 0.f;
+    }
+#pragma unroll
+    for (int q = 0; q < kDhPer; ++q) {
+      const int idx = threadIdx.x + kThreads * q, mm = idx / RP, j = idx % RP;
+      dn[q] = (j < r && c0 + mm < m_end) ? __ldg(dh + int64_t(c0 + mm) * r + j) : 0.f;
+    }
+  };
+  if (m_begin < m_end) load_chunk(m_begin);
+  for (int c0 = m_begin; c0 < m_end; c0 += kGaChunk) {
+    __syncthreads();  // the previous chunk's readers of dhs are done
+#pragma unroll
+    for (int q = 0; q < kDhPer; ++q) {
+      const int idx = threadIdx.x + kThreads * q;
+      dhs[idx / RP][idx % RP] = dn[q];
+    }
+    __syncthreads();
+    float xv[kPer], pv[kPer];
+#pragma unroll
+    for (int i = 0; i < kPer; ++i) {
+      xv[i] = xn[i];
+      pv[i] = pn[i];
+    }
+    if (c0 + kGaChunk < m_end) load_chunk(c0 + kGaChunk);  // uniform branch
+#pragma unroll
+    for (int i = 0; i < kPer; ++i) {
+      const int m = c0 + g + kGaGroups * i;
+      const int64_t i_flat = int64_t(m) * in + k;
+      const bool kept = !drop.on || drop.keep(uint64_t(i_flat));
+      const float xd = kept ? xv[i] * drop.scale : 0.f;
+      const float4* d4 = reinterpret_cast<const float4*>(&dhs[g + kGaGroups * i][0]);
+      float v = 0.f;
+#pragma unroll
+      for (int j4 = 0; j4 < RP / 4; ++j4) {
+        const float4 d = d4[j4];
+        acc[4 * j4 + 0] = fmaf(d.x, xd, acc[4 * j4 + 0]);
+        acc[4 * j4 + 1] = fmaf(d.y, xd, acc[4 * j4 + 1]);
+        acc[4 * j4 + 2] = fmaf(d.z, xd, acc[4 * j4 + 2]);
+        acc[4 * j4 + 3] = fmaf(d.w, xd, acc[4 * j4 + 3]);
+        v = fmaf(d.x, a[4 * j4 + 0], v);
+        v = fmaf(d.y, a[4 * j4 + 1], v);
+        v = fmaf(d.z, a[4 * j4 + 2], v);
+        v = fmaf(d.w, a[4 * j4 + 3], v);
+      }
+      if (want_dx && kin && m < m_end) {
+        const float dv = kept ? v * drop.scale : 0.f;
+        dx[i_flat] = acc_dx ? pv[i] + dv : dv;
+      }
+    }
+  }
+  for (int src = 1; src < kGaGroups; ++src) {  // fixed order, as lora_grad_A
+    __syncthreads();
+    if (g == src)
+#pragma unroll
+      for (int j = 0; j < RP; ++j) red[j][tc] = acc[j];
+    __syncthreads();
+    if (g == 0)
+#pragma unroll
+      for (int j = 0; j < RP; ++j) acc[j] += red[j][tc];
+  }
+  if (g != 0 || !kin) return;
+  float* dst = direct ? out : out + int64_t(split) * r * in;
+#pragma unroll
+  for (int j = 0; j < RP; ++j)
+    if (j < r) {
+      float& o = dst[int64_t(j) * in + k];
+      o = (direct && acc_gA) ? o + acc[j] : acc[j];
+    }
+}
+
 }  // namespace
 
 // ------------------------------------------------------------------------------ entry points
@@ -660,6 +776,46 @@ void lora_dx(const float* dh, const float* A, float* dx, int M, int in, int r, f
     default: lora_dx_kernel<64><<<grid, kThreads, 0, s>>>(dh, A, dx, M, in, r, p, seed, site, accumulate); break;
   }
   HUKUK_CUDA_LAUNCH_CHECK();
+}
+
+}  // namespace hukuk::ops::cuda
+
+namespace hukuk::ops::cuda {
+
+size_t lora_backward_workspace_floats(int M, int in, int r) {
+  if (r > 16) return lora_grad_A_workspace_floats(M, in, r);  // the two-kernel path
+  const GaPlan g = grad_A_plan(M, in, true, bw_target_blocks(r));
+  return g.splits > 1 ? size_t(g.splits) * size_t(r) * size_t(in) : 0;
+}
+
+void lora_backward(const float* dh, const float* x, const float* A, float* gA, float* dx, int M, int in, int r,
+                   float p, const uint64_t* seed, uint64_t site, bool accumulate_gA, bool accumulate_dx,
+                   float* workspace, cudaStream_t s) {
+  check_sizes("cuda::lora_backward", M, in, r);
+  if (M == 0) {
+    if (!accumulate_gA) HUKUK_CUDA_CHECK(cudaMemsetAsync(gA, 0, size_t(r) * in * sizeof(float), s));
+    return;
+  }
+  if (r > 16) {  // see lora_backward_kernel: two kernels (three with the reduce)
+    lora_grad_A(dh, x, gA, M, in, r, p, seed, site, accumulate_gA, workspace, s);
+    if (dx) lora_dx(dh, A, dx, M, in, r, p, seed, site, accumulate_dx, s);
+    return;
+  }
+  const GaPlan g = grad_A_plan(M, in, workspace != nullptr, bw_target_blocks(r));
+  const bool direct = g.splits == 1;
+  const dim3 grid(unsigned((in + kGaCols - 1) / kGaCols), unsigned(g.splits));
+  float* out = direct ? gA : workspace;
+  const int rps = g.rows_per_split;
+  if (r <= 8)
+    lora_backward_kernel<8><<<grid, kThreads, 0, s>>>(dh, x, A, out, dx, M, in, r, p, seed, site, rps, direct, accumulate_gA, accumulate_dx);
+  else
+    lora_backward_kernel<16><<<grid, kThreads, 0, s>>>(dh, x, A, out, dx, M, in, r, p, seed, site, rps, direct, accumulate_gA, accumulate_dx);
+  HUKUK_CUDA_LAUNCH_CHECK();
+  if (!direct) {
+    const int64_t n = int64_t(r) * in;
+    lora_grad_A_reduce<<<blocks_for(n, kThreads), kThreads, 0, s>>>(workspace, gA, n, g.splits, accumulate_gA);
+    HUKUK_CUDA_LAUNCH_CHECK();
+  }
 }
 
 }  // namespace hukuk::ops::cuda

@@ -40,6 +40,13 @@ void lora_grad_A(const float* dh, const float* x, float* gA, int M, int in, int 
 void lora_dx(const float* dh, const float* A, float* dx, int M, int in, int r, float p, uint64_t seed,
              uint64_t site, bool accumulate);
 
+// Both backward products of the down projection at once (what linear_bwd needs):
+//   gA (+)= dhᵀ · dropout_p(x)   (accumulate_gA)   and, when dx is not null,
+//   dx (+)= dropout_backward_p(dh · A)   (accumulate_dx).
+// The CPU reference is lora_grad_A then lora_dx.
+void lora_backward(const float* dh, const float* x, const float* A, float* gA, float* dx, int M, int in, int r,
+                   float p, uint64_t seed, uint64_t site, bool accumulate_gA, bool accumulate_dx);
+
 }  // namespace hukuk::ops
 
 #if defined(HUKUK_CUDA)
@@ -68,11 +75,24 @@ void lora_grad_A(const float* dh, const float* x, float* gA, int M, int in, int 
 void lora_dx(const float* dh, const float* A, float* dx, int M, int in, int r, float p, const uint64_t* seed,
              uint64_t site, bool accumulate, cudaStream_t s);
 
-// Which kernels the three functions above run: generation 1 (the default; checked against the
-// CPU and benchmarked on an H200, 2026-11-28) or generation 2 (the same sums in the same order,
-// software-pipelined; written after that run and NOT yet run on a GPU: the tests compare it
-// bit for bit with generation 1). Process-wide, for the tests and the benchmark; switch the
-// default only after tests/native/cuda_lora_fused.test.ts has passed on a GPU with it.
+// lora_grad_A + lora_dx in ONE pass over x (one kernel, plus the fixed-order reduce when a
+// workspace is given): each element's mask is hashed once instead of twice and dh is staged
+// once. For r > 16 it simply runs lora_grad_A then lora_dx (registers). Workspace: lora_backward_workspace_floats(M, in, r) floats (its own split plan, so its
+// gA sums may differ in the last bits from lora_grad_A's), or nullptr (one pass per column
+// block). dx may be null (gA only). dx must not overlap x, dh or A.
+// Written after the one GPU run of this session and NOT yet run on a GPU (checked on the host
+// with an emulation of the kernel; tests/native/cuda_lora_fused.test.ts checks and times it).
+size_t lora_backward_workspace_floats(int M, int in, int r);
+void lora_backward(const float* dh, const float* x, const float* A, float* gA, float* dx, int M, int in, int r,
+                   float p, const uint64_t* seed, uint64_t site, bool accumulate_gA, bool accumulate_dx,
+                   float* workspace, cudaStream_t s);
+
+// Which kernels lora_down, lora_grad_A and lora_dx run: generation 1 (the default; checked
+// against the CPU and benchmarked on an H200, 2026-11-28) or generation 2 (the same sums in the
+// same order, software-pipelined; written after that run and NOT yet run on a GPU, only on the
+// host emulation; the tests compare it with generation 1 to 1e-6). Process-wide, for the tests
+// and the benchmark; switch the default only after tests/native/cuda_lora_fused.test.ts has
+// passed on a GPU with it and its bench shows it faster.
 void set_lora_kernel_generation(int generation);
 int lora_kernel_generation();
 

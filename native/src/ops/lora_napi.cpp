@@ -6,6 +6,8 @@
 //           'gradA'      gA[r,in]  from dh[M,r], x[M,in]   (init = gA before, for accumulate)
 //           'dx'         dx[M,in]  from dh[M,r], A[r,in]   (init = dx before, for accumulate)
 //           'dropoutAdd' out[n]    from x = x_in[n], y[n]  (n = M*in; inPlace: out aliases y)
+//           'backward'   [gA[r,in], dx[M,in]] concatenated, from dh, x, A (init = gA before,
+//                        initDx = dx before; accumulate applies to both; noDx: gA only, dx part 0)
 //     impl: 'cpu' (fused reference), 'composed' (existing CPU ops: dropout then matmul / add),
 //           'cuda' (fused kernels), 'cudaComposed' (existing CUDA ops, cuBLAS fp32)
 //     generation: the CUDA kernel generation for this call (lora.h; restored afterwards)
@@ -15,6 +17,7 @@
 //     the device-to-device copy bandwidth measured on the same buffers (read + write bytes / s).
 #include <napi.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -42,7 +45,7 @@ struct LoraArgs {
   int M = 0, in = 0, r = 0;
   float p = 0.f;
   uint64_t seed = 0, site = 0;
-  bool accumulate = false, no_workspace = false, in_place = false;
+  bool accumulate = false, no_workspace = false, in_place = false, no_dx = false;
   int64_t n() const { return int64_t(M) * in; }
 };
 
@@ -59,6 +62,7 @@ LoraArgs parse(const Napi::Object& o) {
   a.accumulate = o.Has("accumulate") && o.Get("accumulate").ToBoolean().Value();
   a.no_workspace = o.Has("noWorkspace") && o.Get("noWorkspace").ToBoolean().Value();
   a.in_place = o.Has("inPlace") && o.Get("inPlace").ToBoolean().Value();
+  a.no_dx = o.Has("noDx") && o.Get("noDx").ToBoolean().Value();
   a.generation = o.Has("generation") ? int(int_arg(o.Get("generation"), "generation")) : 0;
   HUKUK_CHECK(a.M >= 0 && a.in >= 1 && a.r >= 1 && a.r <= 64 && a.p >= 0.f && a.p < 1.f, "ENGINE_INVALID_ARG",
               "_opsLora: need M >= 0, in >= 1, 1 <= r <= 64, 0 <= p < 1");
@@ -118,6 +122,26 @@ std::vector<float> run_cpu(const LoraArgs& a, const Napi::Object& o) {
     }
     return dx;
   }
+  if (a.op == "backward") {
+    auto dh = floats(o, "dh", M * r), x = floats(o, "x", M * in), A = floats(o, "A", r * in);
+    auto gA = init_or_zero(o, r * in);
+    auto dx = o.Has("initDx") ? floats(o, "initDx", n) : std::vector<float>(n, 0.f);
+    if (composed) {  // the existing ops, as t5_cuda.cpp's linear_bwd sequences them
+      std::vector<float> xd(n), tmp(n);
+      ops::dropout_forward(x.data(), xd.data(), a.n(), a.p, a.seed, a.site);
+      ops::matmul_tn(gA.data(), dh.data(), xd.data(), a.r, a.in, a.M, a.accumulate);
+      if (!a.no_dx) {
+        ops::matmul_nn(tmp.data(), dh.data(), A.data(), a.M, a.in, a.r);
+        ops::dropout_backward(tmp.data(), dx.data(), a.n(), a.p, a.seed, a.site, a.accumulate);
+      }
+    } else {
+      ops::lora_backward(dh.data(), x.data(), A.data(), gA.data(), a.no_dx ? nullptr : dx.data(), a.M, a.in, a.r,
+                         a.p, a.seed, a.site, a.accumulate, a.accumulate);
+    }
+    if (a.no_dx) std::fill(dx.begin(), dx.end(), 0.f);
+    gA.insert(gA.end(), dx.begin(), dx.end());
+    return gA;
+  }
   if (a.op == "dropoutAdd") {
     auto x = floats(o, "x", n), y = floats(o, "y", n);
     std::vector<float> out(n);
@@ -132,7 +156,7 @@ std::vector<float> run_cpu(const LoraArgs& a, const Napi::Object& o) {
     }
     return out;
   }
-  HUKUK_FAIL("ENGINE_INVALID_ARG", "_opsLora: op must be down, gradA, dx or dropoutAdd (got '" + a.op + "')");
+  HUKUK_FAIL("ENGINE_INVALID_ARG", "_opsLora: op must be down, gradA, dx, backward or dropoutAdd (got '" + a.op + "')");
 }
 
 #if defined(HUKUK_CUDA)
@@ -154,7 +178,7 @@ std::vector<float> download(const DeviceBuffer<float>& d, size_t n) {
 // Device operands of one op, and a closure that runs it (fused or composed) on a stream.
 struct CudaCase {
   LoraArgs a;
-  DeviceBuffer<float> x, A, dh, y, out, tmp, ws;
+  DeviceBuffer<float> x, A, dh, y, out, out2, tmp, ws;  // out2: dx of 'backward'
   DeviceBuffer<uint64_t> seed;
   size_t out_n = 0;
   bool composed = false;
@@ -188,6 +212,25 @@ struct CudaCase {
       } else {
         oc::lora_dx(dh.get(), A.get(), out.get(), a.M, a.in, a.r, a.p, seed.get(), a.site, a.accumulate, s);
       }
+    } else if (a.op == "backward") {
+      float* dxp = a.no_dx ? nullptr : out2.get();
+      if (composed) {  // linear_bwd's LoRA-A part: dropped copy, gA gemm, dx gemm + dropout_backward
+        if (a.p > 0.f) oc::dropout_forward(x.get(), tmp.get(), n, a.p, seed.get(), a.site, s);
+        const float* xd = a.p > 0.f ? tmp.get() : x.get();
+        oc::gemm(s, oc::Precision::F32, true, false, a.r, a.in, a.M, 1.f, dh.get(), a.r, 0, xd, a.in, 0,
+                 a.accumulate ? 1.f : 0.f, out.get(), a.in, 0);
+        if (dxp && a.p > 0.f) {
+          oc::gemm(s, oc::Precision::F32, false, false, a.M, a.in, a.r, 1.f, dh.get(), a.r, 0, A.get(), a.in, 0, 0.f,
+                   tmp.get(), a.in, 0);
+          oc::dropout_backward(tmp.get(), dxp, n, a.p, seed.get(), a.site, a.accumulate, s);
+        } else if (dxp) {
+          oc::gemm(s, oc::Precision::F32, false, false, a.M, a.in, a.r, 1.f, dh.get(), a.r, 0, A.get(), a.in, 0,
+                   a.accumulate ? 1.f : 0.f, dxp, a.in, 0);
+        }
+      } else {
+        oc::lora_backward(dh.get(), x.get(), A.get(), out.get(), dxp, a.M, a.in, a.r, a.p, seed.get(), a.site,
+                          a.accumulate, a.accumulate, a.no_workspace ? nullptr : ws.get(), s);
+      }
     } else {  // dropoutAdd
       if (composed) {
         oc::dropout_forward(y.get(), y.get(), n, a.p, seed.get(), a.site, s);
@@ -202,6 +245,10 @@ struct CudaCase {
     if (composed && a.op != "dropoutAdd") tmp.resize(n);
     if (!composed && a.op == "gradA") {
       const size_t w = oc::lora_grad_A_workspace_floats(a.M, a.in, a.r);
+      if (w) ws.resize(w);
+    }
+    if (!composed && a.op == "backward") {
+      const size_t w = oc::lora_backward_workspace_floats(a.M, a.in, a.r);
       if (w) ws.resize(w);
     }
     seed.resize(1);
@@ -249,8 +296,15 @@ std::vector<float> run_cuda(const LoraArgs& a, const Napi::Object& o) {
     c.y = upload(floats(o, "y", n));
     c.out.resize(n);
     c.out_n = n;
+  } else if (a.op == "backward") {
+    c.dh = upload(floats(o, "dh", M * r));
+    c.x = upload(floats(o, "x", M * in));
+    c.A = upload(floats(o, "A", r * in));
+    c.out = upload(init_or_zero(o, r * in));
+    c.out2 = upload(o.Has("initDx") ? floats(o, "initDx", n) : std::vector<float>(n, 0.f));
+    c.out_n = r * in;
   } else {
-    HUKUK_FAIL("ENGINE_INVALID_ARG", "_opsLora: op must be down, gradA, dx or dropoutAdd (got '" + a.op + "')");
+    HUKUK_FAIL("ENGINE_INVALID_ARG", "_opsLora: op must be down, gradA, dx, backward or dropoutAdd (got '" + a.op + "')");
   }
   c.make_scratch();
   cudaStream_t s = nullptr;
@@ -264,7 +318,12 @@ std::vector<float> run_cuda(const LoraArgs& a, const Napi::Object& o) {
   }
   cudaStreamDestroy(s);
   const bool aliased = a.op == "dropoutAdd" && !c.composed && a.in_place;
-  return download(aliased ? c.y : c.out, c.out_n);
+  std::vector<float> res = download(aliased ? c.y : c.out, c.out_n);
+  if (a.op == "backward") {
+    std::vector<float> dx = a.no_dx ? std::vector<float>(n, 0.f) : download(c.out2, n);
+    res.insert(res.end(), dx.begin(), dx.end());
+  }
+  return res;
 }
 
 // Fills with a fixed pseudo-random sequence in [-1, 1) (splitmix, so the bench needs no JS data).
@@ -370,8 +429,16 @@ Napi::Value ops_lora_bench(const Napi::CallbackInfo& info) {
         c.y = upload(xh);
         c.out.resize(n);
         input_bytes = 4.0 * 3.0 * n;  // x, y read; out written
+      } else if (a.op == "backward") {
+        c.dh = upload(dhh);
+        c.x = upload(xh);
+        c.A = upload(Ah);
+        c.out.resize(r * in);
+        HUKUK_CUDA_CHECK(cudaMemset(c.out.get(), 0, c.out.bytes()));
+        c.out2 = upload(xh);  // dx, read and written with accumulate
+        input_bytes = 4.0 * (n + M * r + r * in + (a.accumulate ? 2.0 : 1.0) * n);
       } else {
-        HUKUK_FAIL("ENGINE_INVALID_ARG", "_opsLoraBench: op must be down, gradA, dx or dropoutAdd");
+        HUKUK_FAIL("ENGINE_INVALID_ARG", "_opsLoraBench: op must be down, gradA, dx, backward or dropoutAdd");
       }
       c.make_scratch();
       time_case(c, s, reps, us[composed][0], us[composed][1]);
