@@ -31,6 +31,27 @@ interface Generation {
   done: Promise<void>;
 }
 
+/** What a chat generates with: the base, the run's adapter, and the load options the run trained with
+ * (on CUDA the worker loads the base as trained, e.g. NF4; the CPU keeps the exact fp32 base). */
+interface ChatTarget {
+  modelDir: string;
+  adapterDir: string | null;
+  device: 'cpu' | 'cuda';
+  quant?: 'none' | 'nf4';
+  quantizeWo?: boolean;
+  compute?: 'fp32' | 'bf16';
+}
+
+/** The run's quantization/compute from its stored config (older or odd configs: the defaults). */
+export function runLoadOptions(config: unknown): Pick<ChatTarget, 'quant' | 'quantizeWo' | 'compute'> {
+  const c = (config && typeof config === 'object' ? config : {}) as Record<string, unknown>;
+  return {
+    quant: c.quantization === 'nf4' ? 'nf4' : 'none',
+    quantizeWo: c.quantizeWo === true,
+    compute: c.compute === 'bf16' ? 'bf16' : 'fp32',
+  };
+}
+
 export class ChatService {
   private readonly generating = new Map<number, Generation>();
   private readonly tokenizers = new Map<string, LoadedTokenizer>();
@@ -118,23 +139,26 @@ export class ChatService {
     await this.generating.get(messageId)?.done;
   }
 
-  private resolveTarget(session: ChatSession): { modelDir: string; adapterDir: string | null; device: 'cpu' | 'cuda' } {
+  private resolveTarget(session: ChatSession): ChatTarget {
     const { db } = this.services;
     const model = session.modelId === null ? undefined : findModel(db, session.modelId);
     if (!model) throw new AppError('not_found', 'The base model of this chat was deleted.');
     let adapterDir: string | null = null;
     let device: 'cpu' | 'cuda' = 'cpu';
+    let load: Pick<ChatTarget, 'quant' | 'quantizeWo' | 'compute'> = {};
     if (typeof session.settings.runId === 'number') {
       const adapter = session.adapterId === null ? undefined : listAdapters(db, {}).find((a) => a.id === session.adapterId);
       if (!adapter) throw new AppError('not_found', 'The run (and adapter) of this chat was deleted.');
       adapterDir = adapter.path;
       try {
-        device = getRun(db, session.settings.runId).device === 'cuda' ? 'cuda' : 'cpu';
+        const run = getRun(db, session.settings.runId);
+        device = run.device === 'cuda' ? 'cuda' : 'cpu';
+        load = runLoadOptions(run.config);
       } catch {
         device = 'cpu';
       }
     }
-    return { modelDir: model.storedPath, adapterDir, device };
+    return { modelDir: model.storedPath, adapterDir, device, ...load };
   }
 
   private tokenizer(modelDir: string): LoadedTokenizer {
@@ -149,7 +173,7 @@ export class ChatService {
   private async generate(
     sessionId: number,
     messageId: number,
-    p: { modelDir: string; adapterDir: string | null; device: 'cpu' | 'cuda'; inputIds: number[]; options: GenerationOptions; tok: LoadedTokenizer; signal: AbortSignal },
+    p: ChatTarget & { inputIds: number[]; options: GenerationOptions; tok: LoadedTokenizer; signal: AbortSignal },
   ): Promise<void> {
     const { db, events, supervisor } = this.services;
     const decoder = new StreamDecoder(p.tok.tokenizer);
@@ -168,7 +192,16 @@ export class ChatService {
     try {
       const result = await supervisor.request(
         'chat:generate',
-        { modelDir: p.modelDir, adapterDir: p.adapterDir, device: p.device, inputIds: p.inputIds, options: p.options },
+        {
+          modelDir: p.modelDir,
+          adapterDir: p.adapterDir,
+          device: p.device,
+          quant: p.quant,
+          quantizeWo: p.quantizeWo,
+          compute: p.compute,
+          inputIds: p.inputIds,
+          options: p.options,
+        },
         {
           timeoutMs: 0,
           signal: p.signal,
