@@ -1,9 +1,11 @@
 // CUDA twins of lora.cpp (see lora.h): fp32 CUDA-core kernels that regenerate the LoRA input
 // dropout from the counter hash of dropout_cuda.cuh while they stream x, so no dropped copy of x
 // is written or read. At the LoRA rank (r <= 64) the products are thin: each x element meets r
-// weights, so the work per element is the mask hash + r FMAs and the kernels are bound by the
-// hash and by reading x once, not by a GEMM's tiling. The r dimension is padded at compile time
-// (RP = 8, 16, 32 or 64, zero rows beyond r) so the inner loops unroll fully.
+// weights, so the work per element is the mask hash + r FMAs, and the floor is reading x once,
+// not a GEMM's tiling. The hash is not free: on an H200 it added ~18 µs per 25 M elements to
+// dropout_add (full occupancy, hidden behind memory) but ~57 µs to generation 1's lora_grad_A
+// (fewer warps to hide it), hence generation 2's prefetching. The r dimension is padded at
+// compile time (RP = 8, 16, 32 or 64, zero rows beyond r) so the inner loops unroll fully.
 #include <atomic>
 #include <string>
 
