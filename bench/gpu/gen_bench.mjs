@@ -6,8 +6,12 @@
 // best of --reps (the encoder and the step graph's capture are in time(1), so not in the figure).
 //   node bench/gpu/gen_bench.mjs --model DIR [--tokens 128] [--src 64] [--reps 3] [--compute fp32]
 //        [--batch 16] [--batch-tokens 64] [--json out.jsonl]
-// Env variants measured too: HUKUK_GEN_GRAPHS=0, HUKUK_GEN_FUSE_NORM=0, HUKUK_GEN_GEMV=multi,
-// HUKUK_GEN_GEMM_ROWS=16, HUKUK_GEN_PDL=1.
+// The default run uses the step's defaults (cuda_step_model.cpp, the fastest measured on an H200
+// on 2026-11-28): 4 outputs per warp, programmatic dependent launch (sm_90+), cuBLAS products for
+// steps of >= 32 rows. Then one switch back at a time, where it tells something: HUKUK_GEN_GEMV=single
+// and HUKUK_GEN_PDL=0 (batch 1), HUKUK_GEN_GEMM_ROWS=16 (cuBLAS at batch 16) and =0 (no cuBLAS at
+// batch 32 and 64: where the threshold sits), HUKUK_GEN_GRAPHS=0, and the CPU graph for scale.
+// About 30 s on an H200 (the whole script is budgeted ~60 s inside bench/gpu/run.sh's call).
 // Prints JSON lines {"kind":"generate",...}; first a check of the GPU step against the CPU graph of
 // the same model (teacher-forced logits, max |gpu - cpu| / max |cpu| per step).
 import { appendFileSync } from 'node:fs';
@@ -60,8 +64,11 @@ engine.optimizerStep(model, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, wei
 model.zeroGrad();
 const loraB = model.loraTensors().filter((t) => t.name.includes('lora_B'));
 const nonZeroB = loraB.filter((t) => t.weight.some((x) => x !== 0)).length;
+// step switches already set by the caller: then "default" below is not the built-in default
+const presetEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('HUKUK_GEN_')));
 emit({ what: 'setup', gpu: gpu?.name, date: new Date().toISOString(), layers: [c.num_layers, c.num_decoder_layers], d_model: c.d_model,
-  vocab: V, quant: values.quant, compute: values.compute, load_s: +loadS.toFixed(1), lora_B_nonzero: `${nonZeroB}/${loraB.length}` });
+  vocab: V, quant: values.quant, compute: values.compute, load_s: +loadS.toFixed(1), lora_B_nonzero: `${nonZeroB}/${loraB.length}`,
+  step_defaults: 'gemv multi (4 outputs/warp), PDL on sm_90+, cuBLAS products from 32 rows', env: presetEnv });
 
 const inputIds = rand(S, 7);
 
@@ -119,39 +126,39 @@ function check() {
 }
 
 if (Number(values.check) > 0) check();
-await perToken('beam 4', { numBeams: 4 }, N);
-process.env.HUKUK_GEN_GRAPHS = '0';
-await perToken('greedy, no CUDA graph', {}, Math.min(N, 32));
-delete process.env.HUKUK_GEN_GRAPHS;
-process.env.HUKUK_GEN_FUSE_NORM = '0';
-await perToken('greedy, RMS norm not fused', {}, Math.min(N, 32));
-delete process.env.HUKUK_GEN_FUSE_NORM;
+
+// env switches for one measurement, the caller's values restored after
+async function withEnv(vars, fn) {
+  const before = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, vars);
+  try {
+    return await fn();
+  } finally {
+    for (const [k, v] of Object.entries(before)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
 const B = Number(values.batch), BT = Number(values['batch-tokens']);
-await perToken('greedy batched', {}, BT, B, rand(B * S, 11));
-await perToken('greedy batched', {}, Math.min(BT, 32), 64, rand(64 * S, 12));
-// Variants written after the last GPU run (not yet measured), the riskiest (PDL) last
-// many rows through cuBLAS (HUKUK_GEN_GEMM_ROWS=16: NF4 dequantized per product + fp32 GEMM)
-process.env.HUKUK_GEN_GEMM_ROWS = '16';
-await perToken('greedy batched, cuBLAS products', {}, BT, B, rand(B * S, 11));
-await perToken('greedy batched, cuBLAS products', {}, Math.min(BT, 32), 64, rand(64 * S, 12));
-delete process.env.HUKUK_GEN_GEMM_ROWS;
-// four outputs per warp (HUKUK_GEN_GEMV=multi): less activation traffic, for many rows
-process.env.HUKUK_GEN_GEMV = 'multi';
-await perToken('greedy, gemv multi', {}, N);
-await perToken('greedy batched, gemv multi', {}, BT, B, rand(B * S, 11));
-await perToken('greedy batched, gemv multi', {}, Math.min(BT, 32), 64, rand(64 * S, 12));
-delete process.env.HUKUK_GEN_GEMV;
+const ids16 = rand(B * S, 11), ids32 = rand(32 * S, 13), ids64 = rand(64 * S, 12);
+const T32 = Math.min(BT, 32);
+
+// the defaults
+await perToken('beam 4', { numBeams: 4 }, N);
+await perToken('greedy batched', {}, BT, B, ids16);
+await perToken('greedy batched', {}, T32, 32, ids32);
+await perToken('greedy batched', {}, T32, 64, ids64);
+// one switch back at a time (H200 2026-11-28 00:48 for comparison: single + PDL 2.899, multi
+// without PDL 3.304, cuBLAS at batch 16 9.57 ms/step, gemv multi at batch 64 24.2 ms/step)
+await withEnv({ HUKUK_GEN_GEMV: 'single' }, () => perToken('greedy, single kernel (HUKUK_GEN_GEMV=single)', {}, N));
+await withEnv({ HUKUK_GEN_PDL: '0' }, () => perToken('greedy, PDL off (HUKUK_GEN_PDL=0)', {}, N));
+await withEnv({ HUKUK_GEN_GEMM_ROWS: '16' }, () => perToken('greedy batched, cuBLAS products (HUKUK_GEN_GEMM_ROWS=16)', {}, BT, B, ids16));
+await withEnv({ HUKUK_GEN_GEMM_ROWS: '0' }, async () => {
+  await perToken('greedy batched, no cuBLAS (HUKUK_GEN_GEMM_ROWS=0)', {}, T32, 32, ids32);
+  await perToken('greedy batched, no cuBLAS (HUKUK_GEN_GEMM_ROWS=0)', {}, T32, 64, ids64);
+});
+await withEnv({ HUKUK_GEN_GRAPHS: '0' }, () => perToken('greedy, no CUDA graph (HUKUK_GEN_GRAPHS=0)', {}, Math.min(N, 32)));
 // the same model decoded by the CPU graph (host weights), for scale: what a CUDA model did before
-process.env.HUKUK_GEN_DEVICE = 'cpu';
-await perToken('greedy on the CPU graph (HUKUK_GEN_DEVICE=cpu)', {}, 4, 1, inputIds, 1);
-delete process.env.HUKUK_GEN_DEVICE;
-// programmatic dependent launch (HUKUK_GEN_PDL=1), alone and with the multi kernel
-process.env.HUKUK_GEN_PDL = '1';
-await perToken('greedy, PDL', {}, N);
-process.env.HUKUK_GEN_GEMV = 'multi';
-await perToken('greedy, gemv multi + PDL', {}, N);
-await perToken('beam 4, gemv multi + PDL', { numBeams: 4 }, N);
-await perToken('greedy batched, gemv multi + PDL', {}, BT, B, rand(B * S, 11));
-delete process.env.HUKUK_GEN_GEMV;
-delete process.env.HUKUK_GEN_PDL;
+await withEnv({ HUKUK_GEN_DEVICE: 'cpu' }, () => perToken('greedy on the CPU graph (HUKUK_GEN_DEVICE=cpu)', {}, 4, 1, inputIds, 1));
 model.dispose();

@@ -3,8 +3,10 @@
 // its adapter): the decoder logits step by step (teacher-forced on the CPU's greedy ids, through
 // the engine._decodeLogits hook) within 1e-4 relative, and greedy / beam-4 ids identical to the
 // CPU's (and to transformers' goldens where the fixture has them). Also a padded batch with
-// beams (cross-attention mask, beam reorder), the base model without the adapter, and the CUDA
-// graph against kernel-by-kernel launches (bit-identical), the fused RMS norm against its own kernel. Skipped without a GPU.
+// beams (cross-attention mask, beam reorder), the base model without the adapter, a 32-row step
+// (cuBLAS by default, the variant's kernel with HUKUK_GEN_GEMM_ROWS=0), and the CUDA graph against
+// kernel-by-kernel launches (bit-identical), the fused RMS norm against its own kernel. All of it
+// once per product path (VARIANTS). Skipped without a GPU.
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -84,15 +86,17 @@ function load(name: string, device: 'cpu' | 'cuda', quant: 'none' | 'nf4'): T5Mo
   return m;
 }
 
-// Every product path: the default kernel (one warp per output), HUKUK_GEN_GEMV=multi (four
-// outputs per warp), HUKUK_GEN_GEMM_ROWS=1 (cuBLAS products + the epilogue kernel, every step),
-// and programmatic dependent launch (HUKUK_GEN_PDL=1) with both kernels.
+// Every product path. The defaults (cuda_step_model.cpp, the fastest measured on an H200):
+// four outputs per warp (k_gemv_multi), programmatic dependent launch on sm_90+, cuBLAS products
+// for steps of >= 32 rows; each switch back gets its variant: PDL off (multi alone),
+// HUKUK_GEN_GEMV=single (one warp per output) with PDL and without, and HUKUK_GEN_GEMM_ROWS=1
+// (cuBLAS products + the epilogue kernel on every step, PDL off there by design).
 const VARIANTS: Record<string, Record<string, string>> = {
-  default: {},
-  multi: { HUKUK_GEN_GEMV: 'multi' },
-  cublas: { HUKUK_GEN_GEMM_ROWS: '1' },
-  pdl: { HUKUK_GEN_PDL: '1' },
-  'multi+pdl': { HUKUK_GEN_GEMV: 'multi', HUKUK_GEN_PDL: '1' },
+  'default: multi+pdl': {},
+  'multi, pdl off': { HUKUK_GEN_PDL: '0' },
+  'single+pdl': { HUKUK_GEN_GEMV: 'single' },
+  'single, pdl off': { HUKUK_GEN_GEMV: 'single', HUKUK_GEN_PDL: '0' },
+  'cublas every step': { HUKUK_GEN_GEMM_ROWS: '1' },
 };
 for (const [gemv, env] of Object.entries(VARIANTS))
 describe.skipIf(!gpu)(`generate on CUDA equals the CPU graph (${gemv})`, () => {
@@ -180,6 +184,9 @@ describe.skipIf(!gpu)(`generate on CUDA equals the CPU graph (${gemv})`, () => {
       const B = 5, S = 9;
       const inputIds = Int32Array.from({ length: B * S }, (_, i) => 2 + ((i * 7919) % 1990));
       const attentionMask = Int32Array.from({ length: B * S }, (_, i) => (i % S < S - (i / S | 0) ? 1 : 0));
+      const B32 = 32;
+      const inputIds32 = Int32Array.from({ length: B32 * S }, (_, i) => 2 + ((i * 104729) % 1990));
+      const attentionMask32 = Int32Array.from({ length: B32 * S }, (_, i) => (i % S < S - ((i / S | 0) % 5) ? 1 : 0));
       // an adapter with B != 0: one training step on the CPU, saved, loaded by both models
       const trainer = engine.T5Model.load({ modelDir });
       trainer.addLora({ r: 16, alpha: 32, targets: ['q', 'k', 'v', 'o', 'wi'], seed: 2 });
@@ -206,6 +213,26 @@ describe.skipIf(!gpu)(`generate on CUDA equals the CPU graph (${gemv})`, () => {
           const b1 = await engine.generate(cpu, { ...src, maxNewTokens: 8, numBeams: 2 });
           const b2 = await engine.generate(cuda, { ...src, maxNewTokens: 8, numBeams: 2 });
           expect(Array.from(b2), `beam 2 ${firstDiff(b1, b2)}`).toEqual(Array.from(b1));
+          // 32 rows: the default threshold sends the step's products to cuBLAS (every variant:
+          // its threshold is <= 32); HUKUK_GEN_GEMM_ROWS=0 keeps the variant's gemv kernel (NR=8
+          // passes over 32 rows)
+          const src32 = { inputIds: inputIds32, attentionMask: attentionMask32, batch: B32 };
+          const greedy32 = await engine.generate(cpu, { ...src32, maxNewTokens: 6, minNewTokens: 6 });
+          const tokens32 = teacherTokens(greedy32, B32);
+          const cpu32 = engine._decodeLogits(cpu, { ...src32, tokens: tokens32 });
+          const before = process.env.HUKUK_GEN_GEMM_ROWS;
+          try {
+            for (const [path, rowsEnv] of [['cuBLAS', before], ['gemv (HUKUK_GEN_GEMM_ROWS=0)', '0']] as const) {
+              if (rowsEnv === undefined) delete process.env.HUKUK_GEN_GEMM_ROWS;
+              else process.env.HUKUK_GEN_GEMM_ROWS = rowsEnv;
+              const e32 = stepErrors(engine._decodeLogits(cuda, { ...src32, tokens: tokens32 }), cpu32, tokens32.length / B32);
+              console.log(`  [${gemv}] wide model ${quant} ${B32} rows, ${path} ${summary('gpu vs cpu', e32)}`);
+              expect(Math.max(...e32), `${B32} rows, ${path}`).toBeLessThanOrEqual(TOL);
+            }
+          } finally {
+            if (before === undefined) delete process.env.HUKUK_GEN_GEMM_ROWS;
+            else process.env.HUKUK_GEN_GEMM_ROWS = before;
+          }
         } finally {
           cpu.dispose();
           cuda.dispose();
@@ -240,6 +267,29 @@ describe.skipIf(!gpu)(`generate on CUDA equals the CPU graph (${gemv})`, () => {
     } finally {
       delete process.env.HUKUK_GEN_GRAPHS;
       delete process.env.HUKUK_GEN_FUSE_NORM;
+      cuda.dispose();
+    }
+  });
+});
+
+describe.skipIf(!gpu)('generate on CUDA: the step switches', () => {
+  it('a switch with a value it does not know is refused, not read as a default', () => {
+    const name = 'relu_tied';
+    const g = readInt32(join(FIXTURES, name, 'goldens.safetensors'), ['input_ids']);
+    const inputIds = g.input_ids.data.slice(0, g.input_ids.shape[1]);
+    const cuda = load(name, 'cuda', 'nf4');
+    try {
+      for (const [k, v] of [['HUKUK_GEN_GEMV', 'multy'], ['HUKUK_GEN_PDL', 'off'], ['HUKUK_GEN_GEMM_ROWS', '32x'], ['HUKUK_GEN_GEMM_ROWS', '-1']]) {
+        process.env[k] = v;
+        try {
+          expect(() => engine._decodeLogits(cuda, { inputIds, tokens: Int32Array.from([0, 5]) }), `${k}=${v}`).toThrow(k);
+        } finally {
+          delete process.env[k];
+        }
+      }
+      // and the model still decodes afterwards
+      expect(engine._decodeLogits(cuda, { inputIds, tokens: Int32Array.from([0, 5]) }).length).toBe(2 * Number(cuda.config.vocab_size));
+    } finally {
       cuda.dispose();
     }
   });

@@ -74,13 +74,25 @@ struct CudaStepModel::State {
   cudaGraphExec_t graph = nullptr;
   bool graphs_ok = true;
   bool fuse_norm = true;  // HUKUK_GEN_FUSE_NORM=0: rmsnorm as its own kernel (A/B checks)
-  int outputs_per_warp = 1;  // HUKUK_GEN_GEMV=multi: 4 (k_gemv_multi; not yet measured on a GPU)
-  // HUKUK_GEN_GEMM_ROWS=R: steps of >= R rows run their products in cuBLAS (NF4 dequantized into a
-  // scratch first) + gc::epilogue; 0 (default) = never. Not yet measured on a GPU.
-  int gemm_rows = 0;
+  // Defaults = the fastest measured configuration (flagship QLoRA, NF4 + LoRA r16, source 64,
+  // bench/gpu/results/h200-2026-11-28-0048-gen.jsonl, NVIDIA H200, 2026-11-28 00:48 UTC), in ms/token:
+  //   batch 1 greedy: single 2.993, single + PDL 2.899, multi 3.304, multi + PDL 2.447;
+  //   beam 4: single 6.424, multi + PDL 4.321;
+  //   ms/step, batch 16: single 11.81, cuBLAS 9.57, multi 7.97, multi + PDL 7.47;
+  //            batch 64: single 40.7, multi 24.2, cuBLAS 13.77.
+  // HUKUK_GEN_GEMV=single: one warp per output (k_gemv); default multi: 4 outputs per warp
+  // (k_gemv_multi, one activation read for 4 weight rows).
+  int outputs_per_warp = 4;
+  // Steps of >= gemm_rows rows run their products in cuBLAS (NF4 dequantized into a scratch
+  // first) + gc::epilogue. Default 32 (between batch 16, where multi + PDL wins, and batch 64,
+  // where cuBLAS is 1.8x faster than multi; 32 itself not measured). HUKUK_GEN_GEMM_ROWS=0 never,
+  // =R from R rows.
+  int gemm_rows = 32;
   bool use_gemm = false;
-  // HUKUK_GEN_PDL=1 (sm_90+): programmatic dependent launch between the step's kernels. Not yet
-  // measured on a GPU.
+  // Programmatic dependent launch between the step's kernels: on where the GPU is sm_90+ (off
+  // before, where the attribute does not exist); HUKUK_GEN_PDL=0 off. Not used on cuBLAS steps:
+  // cuBLAS steps were measured and tested on the GPU without it (batch 64: 13.77 ms/step).
+  bool pdl_capable = false;
   bool pdl = false;
   DeviceBuffer<float> deq, gemm_out;
   size_t gemm_out_stride = 0;
@@ -96,22 +108,35 @@ struct CudaStepModel::State {
   PinnedBuffer<float> h_logits;
 
   explicit State(T5Impl& impl) : I(impl) {
-    HUKUK_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    // the switches first: a bad value throws before the stream exists (no destructor runs then)
     const char* g = std::getenv("HUKUK_GEN_GRAPHS");
     graphs_ok = !(g && std::string(g) == "0");
     const char* f = std::getenv("HUKUK_GEN_FUSE_NORM");
     fuse_norm = !(f && std::string(f) == "0");
     const char* gv = std::getenv("HUKUK_GEN_GEMV");
-    outputs_per_warp = gv && std::string(gv) == "multi" ? 4 : 1;
+    const std::string gemv = gv ? gv : "";
+    HUKUK_CHECK(gemv.empty() || gemv == "multi" || gemv == "single", "ENGINE_INVALID_ARG",
+                "HUKUK_GEN_GEMV must be 'single' or 'multi' (got '" + gemv + "')");
+    outputs_per_warp = gemv == "single" ? 1 : 4;
     const char* gr = std::getenv("HUKUK_GEN_GEMM_ROWS");
-    gemm_rows = gr ? std::max(0, std::atoi(gr)) : 0;
+    if (gr && *gr) {
+      char* end = nullptr;
+      const long v = std::strtol(gr, &end, 10);
+      HUKUK_CHECK(*end == '\0' && v >= 0, "ENGINE_INVALID_ARG",
+                  std::string("HUKUK_GEN_GEMM_ROWS must be a row count >= 0 (0 = never cuBLAS; got '") + gr + "')");
+      gemm_rows = int(std::min<long>(v, 1 << 30));
+    }
     const char* pd = std::getenv("HUKUK_GEN_PDL");
-    if (pd && std::string(pd) == "1") {
+    const std::string pdl_env = pd ? pd : "";
+    HUKUK_CHECK(pdl_env.empty() || pdl_env == "0" || pdl_env == "1", "ENGINE_INVALID_ARG",
+                "HUKUK_GEN_PDL must be 0 or 1 (got '" + pdl_env + "')");
+    if (pdl_env != "0") {
       int dev = 0, major = 0;
       HUKUK_CUDA_CHECK(cudaGetDevice(&dev));
       HUKUK_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
-      pdl = major >= 9;
+      pdl_capable = major >= 9;
     }
+    HUKUK_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
   }
   ~State() {
     if (s) cudaStreamSynchronize(s);
@@ -292,6 +317,7 @@ struct CudaStepModel::State {
     const float* enc = t5cuda::encode(I, ids, mask, B, S, use_adapter);
     const int Me = B * S;
     use_gemm = gemm_rows > 0 && rows >= gemm_rows;
+    pdl = pdl_capable && !use_gemm;
     deq.resize(deq_max ? deq_max : 1);
     gemm_out_stride = use_gemm ? size_t(rows) * std::max({inner, c.d_ff, d}) : 0;
     gemm_out.resize(use_gemm ? 3 * gemm_out_stride : 0);
