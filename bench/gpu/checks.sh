@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The correctness call on the GPU machine (issue 5), before the speed call (bench/gpu/run.sh):
+#   1. build for sm_90 + every CUDA test file (parity with the goldens at fp32/bf16, recompute,
+#      fused attention, fused LoRA, GPU generation) via tools/device/test.sh;
+#   2. torch's own bf16 gradient error on the fixtures (tools/bf16_grad_reference.py) -> bf16ref.jsonl;
+#   3. the 300-step loss-curve parity vs transformers + peft (tools/loss_curve_parity.py; needs
+#      .losscurve/batches.json carried: npx vite-node tools/loss_curve_batches.ts -- .losscurve/batches.json)
+#      -> $OUT/lc/{peft,ours_fp32,ours_bf16,compare}.json + loss-curve-parity.png.
+#   run(command: "bash bench/gpu/checks.sh", carry: [".device", ".device-t5", ".losscurve"], timeout_s: 330)
+set -uo pipefail
+OUT=${OUT:-/tmp/checks}; mkdir -p "$OUT/lc"
+export PYTHONUNBUFFERED=1
+TAIL=${TAIL:-40} bash tools/device/test.sh tests/native/cuda_t5.test.ts tests/native/cuda_generate.test.ts \
+  tests/native/cuda_flash_attention.test.ts tests/native/cuda_lora_fused.test.ts
+export PATH=/opt/node/bin:$PATH
+lib=$(find /usr/local /usr/lib /opt \( -name 'libcublas.so.13' -o -name 'libcublas.so.12' \) 2>/dev/null | head -1)
+[ -n "$lib" ] && export HUKUK_CUBLAS_DIR=$(dirname "$lib")
+s=$SECONDS
+timeout 60 python3 tools/bf16_grad_reference.py tests/fixtures/t5 2>/dev/null | grep '^{' >"$OUT/bf16ref.jsonl"
+echo "bf16 reference: $((SECONDS - s)) s, $(wc -l <"$OUT/bf16ref.jsonl") lines"
+if [ -f .losscurve/batches.json ]; then
+  W=/tmp/lcwork; B=.losscurve/batches.json; mkdir -p "$W"
+  s=$SECONDS
+  python3 tools/loss_curve_parity.py prep "$W" "$B" 2>&1 | grep -v Warning | tail -2
+  timeout 150 python3 tools/loss_curve_parity.py peft "$W" "$B" "$OUT/lc/peft.json" 2>&1 | grep -v Warning | tail -2
+  for c in fp32 bf16; do timeout 90 node bench/loss_curve_ours.mjs --work "$W" --batches "$B" --compute $c --out "$OUT/lc/ours_$c.json" 2>&1 | tail -2; done
+  python3 tools/loss_curve_parity.py compare "$OUT/lc" 2>&1 | tail -30
+  echo "loss curve: $((SECONDS - s)) s"
+else
+  echo "loss curve skipped: .losscurve/batches.json was not carried"
+fi
