@@ -93,4 +93,51 @@ void lora_backward(const float* dh, const float* x, const float* A, float* gA, f
   if (dx) lora_dx(dh, A, dx, M, in, r, p, seed, site, accumulate_dx);
 }
 
+void lora_up_add(const float* h, const float* B, float* y, int M, int out, int r, float scale, int n, int64_t sh,
+                 int64_t sB, int64_t sy) {
+  check_sizes("lora_up_add", M, out, r);
+  HUKUK_CHECK(n >= 1, "ENGINE_INVALID_ARG", "lora_up_add: need n >= 1");
+  for (int i = 0; i < n; ++i) {
+    const float* hi = h + i * sh;
+    const float* Bi = B + i * sB;
+    float* yi = y + i * sy;
+#pragma omp parallel for schedule(static) if (int64_t(M) * out * r > (1 << 20))
+    for (int m = 0; m < M; ++m)
+      for (int o = 0; o < out; ++o) {
+        float acc = 0.f;
+        for (int j = 0; j < r; ++j) acc += hi[int64_t(m) * r + j] * Bi[int64_t(o) * r + j];
+        yi[int64_t(m) * out + o] += scale * acc;
+      }
+  }
+}
+
+void lora_up_backward(const float* dy, const float* h, const float* B, float* dh, float* gB, int M, int out, int r,
+                      float scale, bool accumulate_gB, int n, int64_t sdy, int64_t sh, int64_t sB, int64_t sdh) {
+  check_sizes("lora_up_backward", M, out, r);
+  HUKUK_CHECK(n >= 1, "ENGINE_INVALID_ARG", "lora_up_backward: need n >= 1");
+  const bool big = int64_t(M) * out * r > (1 << 20);
+  for (int i = 0; i < n; ++i) {
+    const float* dyi = dy + i * sdy;
+    const float* hi = h + i * sh;
+    const float* Bi = B + i * sB;
+    float* dhi = dh + i * sdh;
+    float* gBi = gB + i * sB;
+#pragma omp parallel for schedule(static) if (big)
+    for (int m = 0; m < M; ++m)
+      for (int j = 0; j < r; ++j) {
+        float acc = 0.f;
+        for (int o = 0; o < out; ++o) acc += dyi[int64_t(m) * out + o] * Bi[int64_t(o) * r + j];
+        dhi[int64_t(m) * r + j] = scale * acc;
+      }
+#pragma omp parallel for schedule(static) if (big)
+    for (int o = 0; o < out; ++o)
+      for (int j = 0; j < r; ++j) {
+        float acc = 0.f;
+        for (int m = 0; m < M; ++m) acc += dyi[int64_t(m) * out + o] * hi[int64_t(m) * r + j];
+        float& g = gBi[int64_t(o) * r + j];
+        g = accumulate_gB ? g + scale * acc : scale * acc;
+      }
+  }
+}
+
 }  // namespace hukuk::ops

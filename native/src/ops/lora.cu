@@ -687,7 +687,7 @@ __global__ void __launch_bounds__(kThreads, bw_blocks_per_sm(RP))
 
 // ------------------------------------------------------------------------------ entry points
 namespace {
-std::atomic<int> g_generation{1};
+std::atomic<int> g_generation{2};  // measured on an H200, 2026-11-28 (lora.h)
 }
 void set_lora_kernel_generation(int generation) {
   HUKUK_CHECK(generation == 1 || generation == 2, "ENGINE_INVALID_ARG",
@@ -816,6 +816,323 @@ void lora_backward(const float* dh, const float* x, const float* A, float* gA, f
   if (!direct) {
     const int64_t n = int64_t(r) * in;
     lora_grad_A_reduce<<<blocks_for(n, kThreads), kThreads, 0, s>>>(workspace, gA, n, g.splits, accumulate_gA);
+    HUKUK_CUDA_LAUNCH_CHECK();
+  }
+}
+
+}  // namespace hukuk::ops::cuda
+
+// ============================================================================== the B side
+// lora_up_add and lora_up_backward (lora.h): the products with B, which carry no dropout. At
+// rank r each element of y / dy meets r values of B, so, as on the A side, the floor is one pass
+// over y (read + write) or dy (read), not a GEMM's tiling.
+namespace hukuk::ops::cuda {
+namespace {
+
+// ------------------------------------------------------------------------------ lora_up_add
+// Block: 64 columns x 4 row groups over 64 rows of one member (blockIdx.z). Each thread holds its
+// column's row of B (RP registers); the block's 64 rows of h are staged in shared memory and read
+// back as float4 broadcasts; the 16 old y values of a thread are loaded before the barrier, so
+// the loads overlap. Per element: r FMAs, one load and one store of y.
+constexpr int kUpCols = 64, kUpGroups = kThreads / kUpCols, kUpRows = 64, kUpPer = kUpRows / kUpGroups;
+
+template <int RP>
+__global__ void __launch_bounds__(kThreads) lora_up_add_kernel(const float* __restrict__ h,
+                                                               const float* __restrict__ B, float* __restrict__ y,
+                                                               int M, int out, int r, float scale, int64_t sh,
+                                                               int64_t sB, int64_t sy) {
+  __shared__ __align__(16) float hs[kUpRows][RP];
+  const int member = blockIdx.z;
+  h += member * sh;
+  B += member * sB;
+  y += member * sy;
+  const int tc = threadIdx.x % kUpCols, g = threadIdx.x / kUpCols;
+  const int o = blockIdx.x * kUpCols + tc;
+  const bool oin = o < out;
+  const int m_begin = blockIdx.y * kUpRows, m_end = min(M, m_begin + kUpRows);
+  for (int idx = threadIdx.x; idx < kUpRows * RP; idx += kThreads) {
+    const int mm = idx / RP, j = idx % RP;
+    hs[mm][j] = (j < r && m_begin + mm < m_end) ? __ldg(h + int64_t(m_begin + mm) * r + j) : 0.f;
+  }
+  float b[RP];
+#pragma unroll
+  for (int j = 0; j < RP; ++j) b[j] = (j < r && oin) ? __ldg(B + int64_t(o) * r + j) : 0.f;
+  float old[kUpPer];
+#pragma unroll
+  for (int i = 0; i < kUpPer; ++i) {
+    const int m = m_begin + g + kUpGroups * i;
+    old[i] = (oin && m < m_end) ? y[int64_t(m) * out + o] : 0.f;
+  }
+  __syncthreads();
+  if (!oin) return;  // no barriers below
+#pragma unroll
+  for (int i = 0; i < kUpPer; ++i) {
+    const int mm = g + kUpGroups * i, m = m_begin + mm;
+    const float4* h4 = reinterpret_cast<const float4*>(&hs[mm][0]);
+    float v = 0.f;
+#pragma unroll
+    for (int j4 = 0; j4 < RP / 4; ++j4) {
+      const float4 d = h4[j4];
+      v = fmaf(d.x, b[4 * j4 + 0], v);
+      v = fmaf(d.y, b[4 * j4 + 1], v);
+      v = fmaf(d.z, b[4 * j4 + 2], v);
+      v = fmaf(d.w, b[4 * j4 + 3], v);
+    }
+    if (m < m_end) y[int64_t(m) * out + o] = old[i] + scale * v;
+  }
+}
+
+// ------------------------------------------------------------------------------ lora_up_backward
+// Block: 256 threads, one column o of dy each (column group blockIdx.x), over the rows of one
+// split (blockIdx.y) of one member (blockIdx.z), in chunks of 8 rows (the next chunk's dy and h
+// loaded while the current one is used). Per row, a thread adds dy[m,o]·h[m,:] into its r gB sums
+// and forms dy[m,o]·B[o,:]; the warp reduces those r values by a transpose-reduce (each step
+// halves the values a lane keeps: log2(RP) steps, then plain xor steps over the lanes that
+// remain), the 8 warps' sums are added in warp order, and the dh of the chunk's rows is written
+// (one column group) or its partial per column group. gB: written (one split) or the split's
+// partial; the reduce kernels add partials in index order. Every sum's order is a function of
+// (M, out, r) only.
+constexpr int kUbCols = kThreads, kUbChunk = 8, kUbWarps = kThreads / 32, kUbTarget = 264, kUbMinRows = 64;
+
+struct UbPlan {
+  int col_groups = 1, splits = 1, rows_per_split = 0;
+};
+UbPlan up_backward_plan(int M, int out) {
+  UbPlan u;
+  u.col_groups = (out + kUbCols - 1) / kUbCols;
+  const int want = (kUbTarget + u.col_groups - 1) / u.col_groups;  // splits that fill ~2 blocks per SM
+  int rows = (M + want - 1) / want;
+  rows = ((rows + kUbChunk - 1) / kUbChunk) * kUbChunk;
+  rows = rows < kUbMinRows ? kUbMinRows : rows;
+  u.rows_per_split = rows;
+  u.splits = M > 0 ? (M + rows - 1) / rows : 1;
+  return u;
+}
+size_t up_backward_member_floats(int M, int out, int r) {
+  const UbPlan u = up_backward_plan(M, out);
+  return (u.splits > 1 ? size_t(u.splits) * out * r : 0) + (u.col_groups > 1 ? size_t(u.col_groups) * M * r : 0);
+}
+
+// One transpose-reduce step over NV values: lanes l and l ^ off swap halves; the lane with bit off
+// set keeps (and sums) the upper half, the other the lower half, in v[0 .. NV/2). Inlined with
+// constant indices, so v stays in registers.
+template <int NV>
+__device__ __forceinline__ void transpose_step(float* v, int lane, int off) {
+  const bool upper = (lane & off) != 0;
+#pragma unroll
+  for (int k = 0; k < NV / 2; ++k) {
+    const float send = upper ? v[k] : v[k + NV / 2];
+    const float keep = upper ? v[k + NV / 2] : v[k];
+    v[k] = keep + __shfl_xor_sync(0xffffffffu, send, off);
+  }
+}
+
+template <int RP>
+__global__ void __launch_bounds__(kThreads, 2)
+    lora_up_backward_kernel(const float* __restrict__ dy, const float* __restrict__ h, const float* __restrict__ B,
+                            float* __restrict__ dh, float* __restrict__ gB, float* __restrict__ ws_gB,
+                            float* __restrict__ ws_dh, int M, int out, int r, float scale, bool acc_gB,
+                            int rows_per_split, int splits, int col_groups, int64_t sdy, int64_t sh, int64_t sB,
+                            int64_t sdh) {
+  static_assert(RP <= 32 && 32 % RP == 0, "one lane per reduced value");
+  constexpr int kLanesPer = 32 / RP;  // lanes that end with the same j
+  constexpr int kHPer = kUbChunk * RP;
+  __shared__ __align__(16) float hs[kUbChunk][RP];
+  __shared__ float red[kUbChunk][kUbWarps][RP];
+  const int member = blockIdx.z, cg = blockIdx.x, split = blockIdx.y;
+  dy += member * sdy;
+  h += member * sh;
+  B += member * sB;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int o = cg * kUbCols + threadIdx.x;
+  const bool oin = o < out;
+  const int m_begin = split * rows_per_split, m_end = min(M, m_begin + rows_per_split);
+  float b[RP], acc[RP];
+#pragma unroll
+  for (int j = 0; j < RP; ++j) {
+    b[j] = (j < r && oin) ? __ldg(B + int64_t(o) * r + j) : 0.f;
+    acc[j] = 0.f;
+  }
+  float dn[kUbChunk], hn = 0.f;
+  auto load_chunk = [&](int c0) {
+#pragma unroll
+    for (int i = 0; i < kUbChunk; ++i) {
+      const int m = c0 + i;
+      dn[i] = (oin && m < m_end) ? __ldg(dy + int64_t(m) * out + o) : 0.f;
+    }
+    if (threadIdx.x < kHPer) {
+      const int i = threadIdx.x / RP, j = threadIdx.x % RP;
+      hn = (j < r && c0 + i < m_end) ? __ldg(h + int64_t(c0 + i) * r + j) : 0.f;
+    }
+  };
+  if (m_begin < m_end) load_chunk(m_begin);
+  for (int c0 = m_begin; c0 < m_end; c0 += kUbChunk) {
+    __syncthreads();  // the previous chunk's readers of hs and red are done
+    if (threadIdx.x < kHPer) hs[threadIdx.x / RP][threadIdx.x % RP] = hn;
+    float dv[kUbChunk];
+#pragma unroll
+    for (int i = 0; i < kUbChunk; ++i) dv[i] = dn[i];
+    __syncthreads();
+    if (c0 + kUbChunk < m_end) load_chunk(c0 + kUbChunk);  // uniform branch
+#pragma unroll
+    for (int i = 0; i < kUbChunk; ++i) {
+      const float4* h4 = reinterpret_cast<const float4*>(&hs[i][0]);
+      float v[RP];
+#pragma unroll
+      for (int j4 = 0; j4 < RP / 4; ++j4) {
+        const float4 hv = h4[j4];
+        acc[4 * j4 + 0] = fmaf(dv[i], hv.x, acc[4 * j4 + 0]);
+        acc[4 * j4 + 1] = fmaf(dv[i], hv.y, acc[4 * j4 + 1]);
+        acc[4 * j4 + 2] = fmaf(dv[i], hv.z, acc[4 * j4 + 2]);
+        acc[4 * j4 + 3] = fmaf(dv[i], hv.w, acc[4 * j4 + 3]);
+      }
+#pragma unroll
+      for (int j = 0; j < RP; ++j) v[j] = dv[i] * b[j];
+      // transpose-reduce: at offset off the lane with that bit set keeps the upper half
+      transpose_step<RP>(v, lane, 16);
+      if constexpr (RP / 2 > 1) transpose_step<RP / 2>(v, lane, 8);
+      if constexpr (RP / 4 > 1) transpose_step<RP / 4>(v, lane, 4);
+      if constexpr (RP / 8 > 1) transpose_step<RP / 8>(v, lane, 2);
+      if constexpr (RP / 16 > 1) transpose_step<RP / 16>(v, lane, 1);
+#pragma unroll
+      for (int off = kLanesPer / 2; off >= 1; off >>= 1) v[0] += __shfl_xor_sync(0xffffffffu, v[0], off);
+      if ((lane & (kLanesPer - 1)) == 0) red[i][warp][lane / kLanesPer] = v[0];
+    }
+    __syncthreads();
+    if (threadIdx.x < kHPer) {
+      const int i = threadIdx.x / RP, j = threadIdx.x % RP, m = c0 + i;
+      float sum = red[i][0][j];
+#pragma unroll
+      for (int w = 1; w < kUbWarps; ++w) sum += red[i][w][j];
+      if (j < r && m < m_end) {
+        if (col_groups == 1) dh[member * sdh + int64_t(m) * r + j] = scale * sum;
+        else ws_dh[(int64_t(member) * col_groups + cg) * M * r + int64_t(m) * r + j] = sum;
+      }
+    }
+  }
+  if (!oin) return;
+  if (splits == 1) {
+    float* g = gB + member * sB + int64_t(o) * r;
+#pragma unroll
+    for (int j = 0; j < RP; ++j)
+      if (j < r) g[j] = acc_gB ? g[j] + scale * acc[j] : scale * acc[j];
+  } else {
+    float* part = ws_gB + (int64_t(member) * splits + split) * out * r + int64_t(o) * r;
+#pragma unroll
+    for (int j = 0; j < RP; ++j)
+      if (j < r) part[j] = acc[j];
+  }
+}
+
+// sum over `parts` partials (index order) of each of n members' `count` values; dst_i = dst + i *
+// dst_stride; dst (+)= scale * sum
+__global__ void lora_parts_reduce(const float* __restrict__ part, float* __restrict__ dst, int64_t count, int parts,
+                                  int64_t dst_stride, float scale, bool accumulate) {
+  const int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int member = blockIdx.y;
+  if (e >= count) return;
+  const float* p = part + int64_t(member) * parts * count + e;
+  float sum = p[0];
+  for (int q = 1; q < parts; ++q) sum += p[int64_t(q) * count];
+  float& d = dst[member * dst_stride + e];
+  d = accumulate ? d + scale * sum : scale * sum;
+}
+
+// r > 16: plain kernels, one thread per output (sequential sums, like the CPU reference).
+__global__ void lora_up_dh_plain(const float* __restrict__ dy, const float* __restrict__ B, float* __restrict__ dh,
+                                 int M, int out, int r, float scale, int64_t sdy, int64_t sB, int64_t sdh) {
+  const int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int member = blockIdx.y;
+  if (e >= int64_t(M) * r) return;
+  const int64_t m = e / r;
+  const int j = int(e % r);
+  const float* d = dy + member * sdy + m * out;
+  const float* b = B + member * sB + j;
+  float acc = 0.f;
+  for (int o = 0; o < out; ++o) acc = fmaf(d[o], b[int64_t(o) * r], acc);
+  dh[member * sdh + e] = scale * acc;
+}
+__global__ void lora_up_gB_plain(const float* __restrict__ dy, const float* __restrict__ h, float* __restrict__ gB,
+                                 int M, int out, int r, float scale, bool accumulate, int64_t sdy, int64_t sh,
+                                 int64_t sB) {
+  const int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int member = blockIdx.y;
+  if (e >= int64_t(out) * r) return;
+  const int64_t o = e / r;
+  const int j = int(e % r);
+  const float* d = dy + member * sdy + o;
+  const float* hh = h + member * sh + j;
+  float acc = 0.f;
+  for (int m = 0; m < M; ++m) acc = fmaf(d[int64_t(m) * out], hh[int64_t(m) * r], acc);
+  float& g = gB[member * sB + e];
+  g = accumulate ? g + scale * acc : scale * acc;
+}
+
+}  // namespace
+
+void lora_up_add(const float* h, const float* B, float* y, int M, int out, int r, float scale, int n, int64_t sh,
+                 int64_t sB, int64_t sy, cudaStream_t s) {
+  check_sizes("cuda::lora_up_add", M, out, r);
+  HUKUK_CHECK(n >= 1 && n <= 65535, "ENGINE_INVALID_ARG", "cuda::lora_up_add: need 1 <= n <= 65535");
+  if (M == 0) return;
+  const dim3 grid(unsigned((out + kUpCols - 1) / kUpCols), unsigned((M + kUpRows - 1) / kUpRows), unsigned(n));
+  switch (padded_rank(r)) {
+    case 8: lora_up_add_kernel<8><<<grid, kThreads, 0, s>>>(h, B, y, M, out, r, scale, sh, sB, sy); break;
+    case 16: lora_up_add_kernel<16><<<grid, kThreads, 0, s>>>(h, B, y, M, out, r, scale, sh, sB, sy); break;
+    case 32: lora_up_add_kernel<32><<<grid, kThreads, 0, s>>>(h, B, y, M, out, r, scale, sh, sB, sy); break;
+    default: lora_up_add_kernel<64><<<grid, kThreads, 0, s>>>(h, B, y, M, out, r, scale, sh, sB, sy); break;
+  }
+  HUKUK_CUDA_LAUNCH_CHECK();
+}
+
+size_t lora_up_backward_workspace_floats(int M, int out, int r, int n) {
+  if (r > 16 || M <= 0) return 0;  // the plain kernels need none
+  return size_t(n) * up_backward_member_floats(M, out, r);
+}
+
+void lora_up_backward(const float* dy, const float* h, const float* B, float* dh, float* gB, int M, int out, int r,
+                      float scale, bool accumulate_gB, int n, int64_t sdy, int64_t sh, int64_t sB, int64_t sdh,
+                      float* workspace, cudaStream_t s) {
+  check_sizes("cuda::lora_up_backward", M, out, r);
+  HUKUK_CHECK(n >= 1 && n <= 65535, "ENGINE_INVALID_ARG", "cuda::lora_up_backward: need 1 <= n <= 65535");
+  if (M == 0) {  // dh is empty; gB gets an empty sum
+    if (!accumulate_gB)
+      for (int i = 0; i < n; ++i) HUKUK_CUDA_CHECK(cudaMemsetAsync(gB + i * sB, 0, size_t(out) * r * sizeof(float), s));
+    return;
+  }
+  if (r > 16) {
+    const dim3 g1(unsigned(blocks_for(int64_t(M) * r, kThreads)), unsigned(n));
+    lora_up_dh_plain<<<g1, kThreads, 0, s>>>(dy, B, dh, M, out, r, scale, sdy, sB, sdh);
+    HUKUK_CUDA_LAUNCH_CHECK();
+    const dim3 g2(unsigned(blocks_for(int64_t(out) * r, kThreads)), unsigned(n));
+    lora_up_gB_plain<<<g2, kThreads, 0, s>>>(dy, h, gB, M, out, r, scale, accumulate_gB, sdy, sh, sB);
+    HUKUK_CUDA_LAUNCH_CHECK();
+    return;
+  }
+  const UbPlan u = up_backward_plan(M, out);
+  const size_t need = lora_up_backward_workspace_floats(M, out, r, n);
+  HUKUK_CHECK(need == 0 || workspace != nullptr, "ENGINE_INVALID_ARG",
+              "cuda::lora_up_backward: these sizes need a workspace (lora_up_backward_workspace_floats)");
+  float* ws_gB = u.splits > 1 ? workspace : nullptr;
+  float* ws_dh = u.col_groups > 1 ? workspace + (u.splits > 1 ? size_t(n) * u.splits * out * r : 0) : nullptr;
+  const dim3 grid(unsigned(u.col_groups), unsigned(u.splits), unsigned(n));
+  if (r <= 8)
+    lora_up_backward_kernel<8><<<grid, kThreads, 0, s>>>(dy, h, B, dh, gB, ws_gB, ws_dh, M, out, r, scale, accumulate_gB,
+                                                         u.rows_per_split, u.splits, u.col_groups, sdy, sh, sB, sdh);
+  else
+    lora_up_backward_kernel<16><<<grid, kThreads, 0, s>>>(dy, h, B, dh, gB, ws_gB, ws_dh, M, out, r, scale, accumulate_gB,
+                                                          u.rows_per_split, u.splits, u.col_groups, sdy, sh, sB, sdh);
+  HUKUK_CUDA_LAUNCH_CHECK();
+  if (u.splits > 1) {
+    const int64_t count = int64_t(out) * r;
+    const dim3 g(unsigned(blocks_for(count, kThreads)), unsigned(n));
+    lora_parts_reduce<<<g, kThreads, 0, s>>>(ws_gB, gB, count, u.splits, sB, scale, accumulate_gB);
+    HUKUK_CUDA_LAUNCH_CHECK();
+  }
+  if (u.col_groups > 1) {
+    const int64_t count = int64_t(M) * r;
+    const dim3 g(unsigned(blocks_for(count, kThreads)), unsigned(n));
+    lora_parts_reduce<<<g, kThreads, 0, s>>>(ws_dh, dh, count, u.col_groups, sdh, scale, false);
     HUKUK_CUDA_LAUNCH_CHECK();
   }
 }

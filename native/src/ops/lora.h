@@ -3,7 +3,7 @@
 //   forward   dropout_forward(x -> xd) + gemm(h = xd · Aᵀ)                  -> lora_down
 //   backward  dropout_forward(x -> xd) + gemm(gA += dhᵀ · xd)               -> lora_grad_A
 //             gemm(tmp = dh · A) + dropout_backward(tmp -> dx, accumulate)  -> lora_dx
-// (the B side, h·Bᵀ, dyᵀ·h and dy·B, has no dropout and stays on cuBLAS).
+// The B side, h·Bᵀ, dyᵀ·h and dy·B, has no dropout: lora_up_add and lora_up_backward below.
 //
 // Layouts (all row-major, contiguous, fp32 storage and fp32 math):
 //   x [M, in]   the Linear's input, UNdropped       A [r, in]   LoRA down weight
@@ -47,6 +47,20 @@ void lora_dx(const float* dh, const float* A, float* dx, int M, int in, int r, f
 void lora_backward(const float* dh, const float* x, const float* A, float* gA, float* dx, int M, int in, int r,
                    float p, uint64_t seed, uint64_t site, bool accumulate_gA, bool accumulate_dx);
 
+// The B side (no dropout there), batched over n members i < n of a group (q,k,v: the same rows,
+// different adapters): member i's operands start at base + i * stride. Layouts: h [M, r],
+// B [out, r], y and dy [M, out], dh [M, r], gB [out, r] (at B's stride: gB_i = gB + i * sB).
+//   lora_up_add        y_i (+)= scale · h_i · B_iᵀ            (always accumulates into y)
+//   lora_up_backward   dh_i = scale · dy_i · B_i              (overwritten)
+//                      gB_i (+)= scale · dy_iᵀ · h_i          (accumulate_gB)
+// CPU references: each sum sequential in index order (j for lora_up_add, o for dh, m for gB),
+// then scaled and added: equal to ops::gemm + an add to rounding.
+void lora_up_add(const float* h, const float* B, float* y, int M, int out, int r, float scale, int n = 1,
+                 int64_t sh = 0, int64_t sB = 0, int64_t sy = 0);
+void lora_up_backward(const float* dy, const float* h, const float* B, float* dh, float* gB, int M, int out, int r,
+                      float scale, bool accumulate_gB, int n = 1, int64_t sdy = 0, int64_t sh = 0, int64_t sB = 0,
+                      int64_t sdh = 0);
+
 }  // namespace hukuk::ops
 
 #if defined(HUKUK_CUDA)
@@ -80,21 +94,37 @@ void lora_dx(const float* dh, const float* A, float* dx, int M, int in, int r, f
 // once. For r > 16 it simply runs lora_grad_A then lora_dx (registers). Workspace: lora_backward_workspace_floats(M, in, r) floats (its own split plan, so its
 // gA sums may differ in the last bits from lora_grad_A's), or nullptr (one pass per column
 // block). dx may be null (gA only). dx must not overlap x, dh or A.
-// Written after the one GPU run of this session and NOT yet run on a GPU (checked on the host
-// with an emulation of the kernel; tests/native/cuda_lora_fused.test.ts checks and times it).
+// Measured on an H200 (2026-11-28 00:48 UTC): CUDA = CPU; 15.5 µs against 29.2 for the unfused
+// sequence at 2048 x 768 r16 p=0.1.
 size_t lora_backward_workspace_floats(int M, int in, int r);
 void lora_backward(const float* dh, const float* x, const float* A, float* gA, float* dx, int M, int in, int r,
                    float p, const uint64_t* seed, uint64_t site, bool accumulate_gA, bool accumulate_dx,
                    float* workspace, cudaStream_t s);
 
-// Which kernels lora_down, lora_grad_A and lora_dx run: generation 1 (the default; checked
-// against the CPU and benchmarked on an H200, 2026-11-28) or generation 2 (the same sums in the
-// same order, software-pipelined; written after that run and NOT yet run on a GPU, only on the
-// host emulation; the tests compare it with generation 1 to 1e-6). Process-wide, for the tests
-// and the benchmark; switch the default only after tests/native/cuda_lora_fused.test.ts has
-// passed on a GPU with it and its bench shows it faster.
+// Which kernels lora_down, lora_grad_A and lora_dx run: generation 1 or generation 2 (the
+// default: the same sums in the same order, software-pipelined; on an H200, 2026-11-28 00:48 UTC,
+// it passed tests/native/cuda_lora_fused.test.ts and measured 11.4 / 11.6 / 10.4 µs against gen
+// 1's 19.0 / 12.5 / 10.3 for down / gradA / dx at 2048 x 768 r16 p=0.1). Process-wide, for the
+// tests and the benchmark (HUKUK_T5_LORA_GEN=1 in t5_cuda.cpp sets generation 1 for the A/B).
 void set_lora_kernel_generation(int generation);
 int lora_kernel_generation();
+
+// The B side (lora_up_add, lora_up_backward above), on device pointers, batched over n members in
+// one launch (blockIdx.z), replacing cuBLAS's fp32 SIMT kernels there (15 % of an H200 step's
+// kernel time). fp32 math. lora_up_add: one read-modify-write of y, B's row and h's rows on chip.
+// lora_up_backward: ONE pass over dy for both products: per element r FMAs for gB and r for dh;
+// dh's sum over out runs as a warp transpose-reduce, then the 8 warps in a fixed order, then (out
+// > 256) the column groups in a fixed order; gB's sum over M runs per row split, then the splits
+// in a fixed order (deterministic, like lora_grad_A). For r > 16 it runs two plain kernels (the
+// register budget), still deterministic. Workspace: lora_up_backward_workspace_floats(M, out, r, n)
+// floats, required when that is > 0 (a function of the sizes only, n times that of one member).
+// Written after the session's measured run and NOT yet run on a GPU when committed.
+void lora_up_add(const float* h, const float* B, float* y, int M, int out, int r, float scale, int n, int64_t sh,
+                 int64_t sB, int64_t sy, cudaStream_t s);
+size_t lora_up_backward_workspace_floats(int M, int out, int r, int n);
+void lora_up_backward(const float* dy, const float* h, const float* B, float* dh, float* gB, int M, int out, int r,
+                      float scale, bool accumulate_gB, int n, int64_t sdy, int64_t sh, int64_t sB, int64_t sdh,
+                      float* workspace, cudaStream_t s);
 
 }  // namespace hukuk::ops::cuda
 #endif  // HUKUK_CUDA

@@ -5,6 +5,10 @@
 //     op:   'down'       h[M,r]    from x[M,in], A[r,in]
 //           'gradA'      gA[r,in]  from dh[M,r], x[M,in]   (init = gA before, for accumulate)
 //           'dx'         dx[M,in]  from dh[M,r], A[r,in]   (init = dx before, for accumulate)
+//           'up'         y[n][M,in] (+)= scale · h[n][M,r] · B[n][in,r]ᵀ  (in = the Linear's out;
+//                        members: n, default 1; init = y before, zeros without)
+//           'upBackward' [gB[n][in,r], dh[n][M,r]] concatenated, from dy[n][M,in], h, B
+//                        (init = gB before; accumulate: gB += ..., else gB = ...)
 //           'dropoutAdd' out[n]    from x = x_in[n], y[n]  (n = M*in; inPlace: out aliases y)
 //           'backward'   [gA[r,in], dx[M,in]] concatenated, from dh, x, A (init = gA before,
 //                        initDx = dx before; accumulate applies to both; noDx: gA only, dx part 0)
@@ -42,8 +46,8 @@ namespace {
 struct LoraArgs {
   std::string op, impl;
   int generation = 0;  // 0: the current default
-  int M = 0, in = 0, r = 0;
-  float p = 0.f;
+  int M = 0, in = 0, r = 0, members = 1;
+  float p = 0.f, scale = 1.f;
   uint64_t seed = 0, site = 0;
   bool accumulate = false, no_workspace = false, in_place = false, no_dx = false;
   int64_t n() const { return int64_t(M) * in; }
@@ -64,6 +68,9 @@ LoraArgs parse(const Napi::Object& o) {
   a.in_place = o.Has("inPlace") && o.Get("inPlace").ToBoolean().Value();
   a.no_dx = o.Has("noDx") && o.Get("noDx").ToBoolean().Value();
   a.generation = o.Has("generation") ? int(int_arg(o.Get("generation"), "generation")) : 0;
+  a.members = o.Has("members") ? int(int_arg(o.Get("members"), "members")) : 1;
+  a.scale = o.Has("scale") ? float(o.Get("scale").As<Napi::Number>().DoubleValue()) : 1.f;
+  HUKUK_CHECK(a.members >= 1 && a.members <= 16, "ENGINE_INVALID_ARG", "_opsLora: members in 1..16");
   HUKUK_CHECK(a.M >= 0 && a.in >= 1 && a.r >= 1 && a.r <= 64 && a.p >= 0.f && a.p < 1.f, "ENGINE_INVALID_ARG",
               "_opsLora: need M >= 0, in >= 1, 1 <= r <= 64, 0 <= p < 1");
   return a;
@@ -142,6 +149,41 @@ std::vector<float> run_cpu(const LoraArgs& a, const Napi::Object& o) {
     gA.insert(gA.end(), dx.begin(), dx.end());
     return gA;
   }
+  if (a.op == "up" || a.op == "upBackward") {  // in = the Linear's out features
+    const size_t k = size_t(a.members), sh = M * r, sB = in * r, sy = M * in;
+    auto h = floats(o, "h", k * sh), B = floats(o, "B", k * sB);
+    if (a.op == "up") {
+      auto y = init_or_zero(o, k * sy);
+      if (composed) {  // matmul, then the scaled add (t5_cuda's gemm with alpha = scale, beta = 1)
+        std::vector<float> tmp(sy);
+        for (size_t i = 0; i < k; ++i) {
+          ops::matmul_nt(tmp.data(), h.data() + i * sh, B.data() + i * sB, a.M, a.in, a.r);
+          for (size_t e = 0; e < sy; ++e) y[i * sy + e] += a.scale * tmp[e];
+        }
+      } else {
+        ops::lora_up_add(h.data(), B.data(), y.data(), a.M, a.in, a.r, a.scale, a.members, int64_t(sh), int64_t(sB),
+                         int64_t(sy));
+      }
+      return y;
+    }
+    auto dy = floats(o, "dy", k * sy);
+    auto gB = init_or_zero(o, k * sB);
+    std::vector<float> dh(k * sh);
+    if (composed) {
+      std::vector<float> t1(sh), t2(sB);
+      for (size_t i = 0; i < k; ++i) {
+        ops::matmul_nn(t1.data(), dy.data() + i * sy, B.data() + i * sB, a.M, a.r, a.in);
+        for (size_t e = 0; e < sh; ++e) dh[i * sh + e] = a.scale * t1[e];
+        ops::matmul_tn(t2.data(), dy.data() + i * sy, h.data() + i * sh, a.in, a.r, a.M);
+        for (size_t e = 0; e < sB; ++e) gB[i * sB + e] = a.accumulate ? gB[i * sB + e] + a.scale * t2[e] : a.scale * t2[e];
+      }
+    } else {
+      ops::lora_up_backward(dy.data(), h.data(), B.data(), dh.data(), gB.data(), a.M, a.in, a.r, a.scale, a.accumulate,
+                            a.members, int64_t(sy), int64_t(sh), int64_t(sB), int64_t(sh));
+    }
+    gB.insert(gB.end(), dh.begin(), dh.end());
+    return gB;
+  }
   if (a.op == "dropoutAdd") {
     auto x = floats(o, "x", n), y = floats(o, "y", n);
     std::vector<float> out(n);
@@ -156,7 +198,8 @@ std::vector<float> run_cpu(const LoraArgs& a, const Napi::Object& o) {
     }
     return out;
   }
-  HUKUK_FAIL("ENGINE_INVALID_ARG", "_opsLora: op must be down, gradA, dx, backward or dropoutAdd (got '" + a.op + "')");
+  HUKUK_FAIL("ENGINE_INVALID_ARG",
+             "_opsLora: op must be down, gradA, dx, backward, up, upBackward or dropoutAdd (got '" + a.op + "')");
 }
 
 #if defined(HUKUK_CUDA)
@@ -231,6 +274,24 @@ struct CudaCase {
         oc::lora_backward(dh.get(), x.get(), A.get(), out.get(), dxp, a.M, a.in, a.r, a.p, seed.get(), a.site,
                           a.accumulate, a.accumulate, a.no_workspace ? nullptr : ws.get(), s);
       }
+    } else if (a.op == "up") {  // h in dh, B in A, y in out (sizes: see run_cuda)
+      const long long sh = (long long)a.M * a.r, sB = (long long)a.in * a.r, sy = (long long)a.M * a.in;
+      if (composed)  // t5_cuda.cpp's batched product (cuBLAS fp32)
+        oc::gemm(s, oc::Precision::F32, false, true, a.M, a.in, a.r, a.scale, dh.get(), a.r, sh, A.get(), a.r, sB, 1.f,
+                 out.get(), a.in, sy, a.members);
+      else
+        oc::lora_up_add(dh.get(), A.get(), out.get(), a.M, a.in, a.r, a.scale, a.members, sh, sB, sy, s);
+    } else if (a.op == "upBackward") {  // dy in y, h in dh, B in A, gB in out, dh in out2
+      const long long sh = (long long)a.M * a.r, sB = (long long)a.in * a.r, sy = (long long)a.M * a.in;
+      if (composed) {
+        oc::gemm(s, oc::Precision::F32, true, false, a.in, a.r, a.M, a.scale, y.get(), a.in, sy, dh.get(), a.r, sh,
+                 a.accumulate ? 1.f : 0.f, out.get(), a.r, sB, a.members);
+        oc::gemm(s, oc::Precision::F32, false, false, a.M, a.r, a.in, a.scale, y.get(), a.in, sy, A.get(), a.r, sB, 0.f,
+                 out2.get(), a.r, sh, a.members);
+      } else {
+        oc::lora_up_backward(y.get(), dh.get(), A.get(), out2.get(), out.get(), a.M, a.in, a.r, a.scale, a.accumulate,
+                             a.members, sy, sh, sB, sh, a.no_workspace ? nullptr : ws.get(), s);
+      }
     } else {  // dropoutAdd
       if (composed) {
         oc::dropout_forward(y.get(), y.get(), n, a.p, seed.get(), a.site, s);
@@ -242,7 +303,12 @@ struct CudaCase {
   }
   void make_scratch() {
     const size_t n = size_t(a.n());
-    if (composed && a.op != "dropoutAdd") tmp.resize(n);
+    const bool up = a.op == "up" || a.op == "upBackward";
+    if (composed && a.op != "dropoutAdd" && !up) tmp.resize(n);
+    if (!composed && a.op == "upBackward") {
+      const size_t w = oc::lora_up_backward_workspace_floats(a.M, a.in, a.r, a.members);
+      if (w) ws.resize(w);
+    }
     if (!composed && a.op == "gradA") {
       const size_t w = oc::lora_grad_A_workspace_floats(a.M, a.in, a.r);
       if (w) ws.resize(w);
@@ -303,8 +369,21 @@ std::vector<float> run_cuda(const LoraArgs& a, const Napi::Object& o) {
     c.out = upload(init_or_zero(o, r * in));
     c.out2 = upload(o.Has("initDx") ? floats(o, "initDx", n) : std::vector<float>(n, 0.f));
     c.out_n = r * in;
+  } else if (a.op == "up" || a.op == "upBackward") {
+    const size_t k = size_t(a.members);
+    c.dh = upload(floats(o, "h", k * M * r));
+    c.A = upload(floats(o, "B", k * in * r));
+    if (a.op == "up") {
+      c.out = upload(init_or_zero(o, k * n));
+      c.out_n = k * n;
+    } else {
+      c.y = upload(floats(o, "dy", k * n));
+      c.out = upload(init_or_zero(o, k * in * r));
+      c.out2.resize(k * M * r);
+      c.out_n = k * in * r;
+    }
   } else {
-    HUKUK_FAIL("ENGINE_INVALID_ARG", "_opsLora: op must be down, gradA, dx, backward or dropoutAdd (got '" + a.op + "')");
+    HUKUK_FAIL("ENGINE_INVALID_ARG", "_opsLora: op must be down, gradA, dx, backward, up, upBackward or dropoutAdd (got '" + a.op + "')");
   }
   c.make_scratch();
   cudaStream_t s = nullptr;
@@ -322,6 +401,10 @@ std::vector<float> run_cuda(const LoraArgs& a, const Napi::Object& o) {
   if (a.op == "backward") {
     std::vector<float> dx = a.no_dx ? std::vector<float>(n, 0.f) : download(c.out2, n);
     res.insert(res.end(), dx.begin(), dx.end());
+  }
+  if (a.op == "upBackward") {
+    std::vector<float> dh = download(c.out2, size_t(a.members) * M * r);
+    res.insert(res.end(), dh.begin(), dh.end());
   }
   return res;
 }
@@ -437,8 +520,27 @@ Napi::Value ops_lora_bench(const Napi::CallbackInfo& info) {
         HUKUK_CUDA_CHECK(cudaMemset(c.out.get(), 0, c.out.bytes()));
         c.out2 = upload(xh);  // dx, read and written with accumulate
         input_bytes = 4.0 * (n + M * r + r * in + (a.accumulate ? 2.0 : 1.0) * n);
+      } else if (a.op == "up" || a.op == "upBackward") {  // in = out features; members of one group
+        const size_t k = size_t(a.members);
+        std::vector<float> big(k * n), hh(k * M * r), Bh(k * in * r);
+        fill_random(big, 4);
+        fill_random(hh, 5);
+        fill_random(Bh, 6);
+        c.dh = upload(hh);
+        c.A = upload(Bh);
+        if (a.op == "up") {
+          c.out = upload(big);  // y: read and written
+          input_bytes = 4.0 * (2.0 * k * n + k * M * r + k * in * r);
+        } else {
+          c.y = upload(big);
+          c.out.resize(k * in * r);
+          HUKUK_CUDA_CHECK(cudaMemset(c.out.get(), 0, c.out.bytes()));
+          c.out2.resize(k * M * r);
+          input_bytes = 4.0 * (k * n + 2.0 * k * M * r + 2.0 * k * in * r);
+        }
+        c.x = upload(std::vector<float>(n, 0.f));  // copy-bandwidth buffer
       } else {
-        HUKUK_FAIL("ENGINE_INVALID_ARG", "_opsLoraBench: op must be down, gradA, dx, backward or dropoutAdd");
+        HUKUK_FAIL("ENGINE_INVALID_ARG", "_opsLoraBench: op must be down, gradA, dx, backward, up, upBackward or dropoutAdd");
       }
       c.make_scratch();
       time_case(c, s, reps, us[composed][0], us[composed][1]);

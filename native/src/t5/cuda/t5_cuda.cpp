@@ -194,6 +194,10 @@ class T5Cuda {
   bool lora_fused = true;       // this plan's LoRA dropout products run on ops/lora.h's kernels
   bool lora_unfused_env = false;  // HUKUK_T5_FUSED_LORA=0 (A/B)
   bool lora_unbatched_env = false;  // HUKUK_T5_BATCH_LORA=0 (A/B)
+  bool lora_up_off_env = false;  // HUKUK_T5_LORA_UP=0: the B side on cuBLAS fp32 (A/B)
+  bool lora_onepass_off_env = false;  // HUKUK_T5_LORA_ONEPASS=0: lora_grad_A + lora_dx, not lora_backward (A/B)
+  bool lora_up = true;  // this plan's LoRA B side runs on ops/lora.h's lora_up_add / lora_up_backward
+  size_t ff_grad_floats = 0;  // floats in each of g_ff0, g_ffh (the backward's FFN gradients)
   bool rerunning = false;  // inside a block's re-run (recompute): the LoRA h of the forward are reused
   float *lora_ws = nullptr, *flash_scratch = nullptr;
   float *enc_fin_rstd = nullptr, *enc_fin_n = nullptr, *enc_out = nullptr, *dec_fin_rstd = nullptr,
@@ -222,6 +226,10 @@ class T5Cuda {
     graphs_ok = !(std::getenv("HUKUK_T5_GRAPHS") && std::string(std::getenv("HUKUK_T5_GRAPHS")) == "0");
     lora_unfused_env = std::getenv("HUKUK_T5_FUSED_LORA") && std::string(std::getenv("HUKUK_T5_FUSED_LORA")) == "0";
     lora_unbatched_env = std::getenv("HUKUK_T5_BATCH_LORA") && std::string(std::getenv("HUKUK_T5_BATCH_LORA")) == "0";
+    lora_up_off_env = std::getenv("HUKUK_T5_LORA_UP") && std::string(std::getenv("HUKUK_T5_LORA_UP")) == "0";
+    lora_onepass_off_env = std::getenv("HUKUK_T5_LORA_ONEPASS") && std::string(std::getenv("HUKUK_T5_LORA_ONEPASS")) == "0";
+    // HUKUK_T5_LORA_GEN=1: ops/lora.h's generation-1 kernels (A/B; process-wide)
+    if (const char* g = std::getenv("HUKUK_T5_LORA_GEN")) oc::set_lora_kernel_generation(std::atoi(g));
     HUKUK_CUDA_CHECK(cudaStreamCreate(&s));
     scalars.resize(2);
     d_seed = reinterpret_cast<uint64_t*>(scalars.get());
@@ -452,6 +460,7 @@ class T5Cuda {
     flash = use_flash;
     lora_fused = !lora_unfused_env;
     for (DLora* lo : loras) lora_fused = lora_fused && lo->r <= 64;  // ops/lora.h's kernels take r <= 64
+    lora_up = lora_fused && !lora_up_off_env;
     const T5Config& c = I.cfg;
     const size_t Ms = size_t(sh.B) * sh.S, Mt = size_t(sh.B) * sh.T, Mx = std::max(Ms, Mt);
     const size_t d = c.d_model, inner = c.inner_dim(), ff = c.d_ff, H = c.num_heads;
@@ -478,7 +487,13 @@ class T5Cuda {
         const size_t M = L->enc_rows ? Ms : Mt;
         rmax = std::max(rmax, size_t(L->lora->r));
         L->lora->h = backward ? f(M * L->lora->r) : nullptr;  // read by the backward only
-        if (lora_fused) ws = std::max(ws, oc::lora_grad_A_workspace_floats(int(M), L->in, L->lora->r));
+        if (lora_fused) {  // one scratch for all (used one op at a time on the stream), whatever the switches
+          const int r = L->lora->r;
+          // (lora_backward's split plan aims at fewer blocks: never more than grad-A's, so the
+          // arena, and common/training/memory-estimate.ts, are what they were)
+          ws = std::max({ws, oc::lora_grad_A_workspace_floats(int(M), L->in, r),
+                         oc::lora_backward_workspace_floats(int(M), L->in, r)});
+        }
       }
     const size_t pmax = size_t(sh.B) * H * std::max({size_t(sh.S) * sh.S, size_t(sh.T) * sh.T, size_t(sh.T) * sh.S});
     tmp_d = f(Mx * d);
@@ -489,6 +504,7 @@ class T5Cuda {
     tmp_r = f(3 * Mx * rmax);  // a group's (q,k,v) batched LoRA uses one slot per member
     d_ids = take<int32_t>(ar, Ms); d_mask = take<int32_t>(ar, Ms);
     d_dec_ids = take<int32_t>(ar, Mt); d_labels = take<int32_t>(ar, Mt);
+    ff_grad_floats = 0;
     if (backward) {
       g_dec = f(Mt * d); g_enc = f(Ms * d); g_d = f(Mx * d); g_inner = f(Mx * inner); g_qkv = f(3 * Mx * inner);
       if (flash) {
@@ -497,6 +513,7 @@ class T5Cuda {
         gh_ctx = f(Mx * inner); gh_qkv = f(3 * Mx * inner); g_dp = f(pmax);
       }
       g_ff0 = f(Mx * ff); g_ff1 = c.is_gated ? f(Mx * ff) : nullptr; g_ffh = f(Mx * ff); g_n = f(Mx * d);
+      ff_grad_floats = Mx * ff;
     }
     deq_self = deq_cross = nullptr;
     if (!keep) {
@@ -624,7 +641,8 @@ class T5Cuda {
     DLora& lo = *L.lora;
     float* h = save_h || (rerunning && lo.h) ? lo.h : tmp_r;
     if (!(rerunning && lo.h)) lora_down_into(L, x, M, h, st, site);  // a re-run reuses the forward's h
-    oc::linear_xwt(s, lora_prec, h, lo.B, y, M, L.out, lo.r, lo.scale, 1.f);
+    if (lora_up) oc::lora_up_add(h, lo.B, y, M, L.out, lo.r, lo.scale, 1, 0, 0, 0, s);
+    else oc::linear_xwt(s, lora_prec, h, lo.B, y, M, L.out, lo.r, lo.scale, 1.f);
   }
 
   void linear_fwd(DLin& L, const float* x, int M, float* y, const Ctx& st, uint64_t site, bool save_h) {
@@ -636,6 +654,10 @@ class T5Cuda {
   void lora_bwd_A(DLin& L, const float* x, const float* dh, int M, float* dx, const Ctx& st, uint64_t site) {
     DLora& lo = *L.lora;
     const float p = st.train ? lo.dropout : 0.f;
+    if (p > 0.f && lora_fused && !lora_onepass_off_env) {  // grad-A and dx in one pass over x, mask regenerated
+      oc::lora_backward(dh, x, lo.A, lo.gA, dx, M, L.in, lo.r, p, st.seed, site, true, true, lora_ws, s);
+      return;
+    }
     if (p > 0.f && lora_fused) {  // the dropout mask regenerated inside the kernels (ops/lora.h)
       oc::lora_grad_A(dh, x, lo.gA, M, L.in, lo.r, p, st.seed, site, true, lora_ws, s);
       if (dx) oc::lora_dx(dh, lo.A, dx, M, L.in, lo.r, p, st.seed, site, true, s);
@@ -657,6 +679,18 @@ class T5Cuda {
     }
   }
 
+  // Scratch for lora_up_backward's partial sums without growing the arena: whichever of the FFN's
+  // gradient buffers g_ff0 / g_ffh this backward call does not use. Outside ffn_bwd both are free;
+  // inside it wo's backward writes g_ffh (g_ff0 not yet written), and wi's (wi0's, wi1's) read
+  // g_ff0 (g_ff1) after act/gated_backward has consumed g_ffh. nullptr when neither is free or the
+  // need is larger (the caller then runs the B side on cuBLAS); need == 0 needs no scratch.
+  float* up_scratch(const float* dy, const float* dx, size_t need) const {
+    if (need == 0) return nullptr;
+    if (need > ff_grad_floats) return nullptr;
+    float* cand = (dy == g_ff0 || dx == g_ff0) ? g_ffh : g_ff0;
+    return (cand && cand != dy && cand != dx) ? cand : nullptr;
+  }
+
   // W: the base weight when the caller has it at hand (a fused group), else weight(L)
   void linear_bwd(DLin& L, const float* x, const float* dy, int M, float* dx, bool acc_dx, const Ctx& st,
                   uint64_t site, const float* W = nullptr) {
@@ -665,6 +699,13 @@ class T5Cuda {
     if (!st.use_lora || !L.lora) return;
     DLora& lo = *L.lora;
     // gB += scale * dyᵀ h ; dh = scale * dy B ; then the A side
+    const size_t up_need = lora_up ? oc::lora_up_backward_workspace_floats(M, L.out, lo.r, 1) : 0;
+    float* up_ws = up_scratch(dy, dx, up_need);
+    if (lora_up && (up_need == 0 || up_ws)) {  // both in one pass over dy
+      oc::lora_up_backward(dy, lo.h, lo.B, tmp_r, lo.gB, M, L.out, lo.r, lo.scale, true, 1, 0, 0, 0, 0, up_ws, s);
+      lora_bwd_A(L, x, tmp_r, M, dx, st, site);
+      return;
+    }
     oc::gemm(s, lora_prec, true, false, L.out, lo.r, M, lo.scale, dy, L.out, 0, lo.h, lo.r, 0, 1.f, lo.gB, lo.r, 0);
     oc::gemm(s, lora_prec, false, false, M, lo.r, L.out, lo.scale, dy, L.out, 0, lo.B, lo.r, 0, 0.f, tmp_r, lo.r, 0);
     lora_bwd_A(L, x, tmp_r, M, dx, st, site);
@@ -795,7 +836,8 @@ class T5Cuda {
       if (!kept_h) sh = (long long)M * l0.r;
       if (!rerunning)
         for (int i = 0; i < n; ++i) lora_down_into(*Ls[i], x, M, h0 + i * sh, st, lsite(*Ls[i], stack, layer));
-      oc::gemm(s, lora_prec, false, true, M, out, l0.r, l0.scale, h0, l0.r, sh, l0.B, l0.r, sB, 1.f, y, out, so, n);
+      if (lora_up) oc::lora_up_add(h0, l0.B, y, M, out, l0.r, l0.scale, n, sh, sB, so, s);
+      else oc::gemm(s, lora_prec, false, true, M, out, l0.r, l0.scale, h0, l0.r, sh, l0.B, l0.r, sB, 1.f, y, out, so, n);
     } else {
       for (int i = 0; i < n; ++i) lora_fwd(*Ls[i], x, M, y + i * so, st, lsite(*Ls[i], stack, layer), save);
     }
@@ -937,9 +979,16 @@ class T5Cuda {
     // gB_i += scale * dy_iᵀ h_i ; dh_i = scale * dy_i B_i (tmp_r: n slots), one GEMM each
     const DLora& l0 = *Ls[0]->lora;
     const int r = l0.r;
-    oc::gemm(s, lora_prec, true, false, out, r, M, l0.scale, g_rows, out, (long long)so, l0.h, r, sh, 1.f, l0.gB, r, sB, n);
-    oc::gemm(s, lora_prec, false, false, M, r, out, l0.scale, g_rows, out, (long long)so, l0.B, r, sB, 0.f, tmp_r, r,
-             (long long)M * r, n);
+    const size_t up_need = lora_up ? oc::lora_up_backward_workspace_floats(M, out, r, n) : 0;
+    float* up_ws = up_scratch(g_rows, dx, up_need);
+    if (lora_up && (up_need == 0 || up_ws)) {  // one launch for the n members, one pass over each dy
+      oc::lora_up_backward(g_rows, l0.h, l0.B, tmp_r, l0.gB, M, out, r, l0.scale, true, n, (long long)so, sh, sB,
+                           (long long)M * r, up_ws, s);
+    } else {
+      oc::gemm(s, lora_prec, true, false, out, r, M, l0.scale, g_rows, out, (long long)so, l0.h, r, sh, 1.f, l0.gB, r, sB, n);
+      oc::gemm(s, lora_prec, false, false, M, r, out, l0.scale, g_rows, out, (long long)so, l0.B, r, sB, 0.f, tmp_r, r,
+               (long long)M * r, n);
+    }
     for (int i = 0; i < n; ++i) lora_bwd_A(*Ls[i], x, tmp_r + size_t(i) * M * r, M, dx, st, lsite(*Ls[i], stack, l));
   }
 
