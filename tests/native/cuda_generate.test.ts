@@ -297,7 +297,7 @@ describe.skipIf(!gpu)('generate on CUDA: the step switches', () => {
 
 describe('chat (worker/chat/generate.ts) loads a CUDA run as it was trained', () => {
   const base = { modelDir: '/m', device: 'cuda' as const, quant: 'nf4' as const };
-  it('cuda + the run quantization where a GPU is usable, the fp32 CPU base otherwise', () => {
+  it('the run quantization always; cuda + its compute where a GPU is usable, the CPU otherwise', () => {
     const h100 = { cudaCompiled: () => true, gpus: () => [{ computeCapability: '9.0' }] };
     expect(chatLoadOptions(base, h100)).toEqual({ modelDir: '/m', device: 'cuda', quant: 'nf4', quantizeWo: false, compute: 'fp32' });
     expect(chatLoadOptions({ ...base, quantizeWo: true, compute: 'bf16' }, h100)).toMatchObject({ quantizeWo: true, compute: 'bf16' });
@@ -305,8 +305,9 @@ describe('chat (worker/chat/generate.ts) loads a CUDA run as it was trained', ()
     const t4 = { cudaCompiled: () => true, gpus: () => [{ computeCapability: '7.5' }] };
     expect(chatLoadOptions({ ...base, compute: 'bf16' }, t4)).toMatchObject({ device: 'cuda', compute: 'fp32' });
     for (const none of [{ cudaCompiled: () => true, gpus: () => [] }, { cudaCompiled: () => false, gpus: () => [{}] }, {}])
-      expect(chatLoadOptions(base, none)).toEqual({ modelDir: '/m', device: 'cpu' });
-    expect(chatLoadOptions({ ...base, device: 'cpu' }, h100)).toEqual({ modelDir: '/m', device: 'cpu' });
+      expect(chatLoadOptions(base, none)).toEqual({ modelDir: '/m', device: 'cpu', quant: 'nf4', quantizeWo: false });
+    expect(chatLoadOptions({ ...base, device: 'cpu', quantizeWo: true }, h100)).toEqual({ modelDir: '/m', device: 'cpu', quant: 'nf4', quantizeWo: true });
+    expect(chatLoadOptions({ modelDir: '/m', device: 'cpu' }, h100)).toEqual({ modelDir: '/m', device: 'cpu', quant: 'none', quantizeWo: false });
   });
 
   it.skipIf(!gpu)('a chat answer of an NF4 run on the GPU equals the CPU NF4 model\'s', async () => {

@@ -7,8 +7,8 @@
 // A run trained on the GPU is chatted with as it was trained: device 'cuda' with its base
 // quantization (QLoRA: NF4 base weights) and compute, so the answer decodes on the GPU (the engine's CUDA
 // step model) and the base takes a quarter of the memory. Where the engine sees no usable GPU
-// (a CPU-only build, no device, the run moved to another machine) the same chat runs on the CPU
-// with the fp32 base, as before.
+// (a CPU-only build, no device, the run moved to another machine) the same chat runs on the CPU,
+// still on the base as the run quantized it (the CPU engine computes NF4 exactly as the GPU does).
 import { AppError } from '../../common/contract/errors';
 import type { GenerationOptions } from '../../common/contract/chat';
 import { trainingErrorToAppError } from '../trainer/handler';
@@ -20,8 +20,7 @@ export interface ChatGenerateParams {
   /** peft adapter folder, or null for the base model alone */
   adapterDir: string | null;
   device: 'cpu' | 'cuda';
-  /** the base quantization the run trained with (default 'none'); used on CUDA only: the CPU
-   * path keeps the exact fp32 base */
+  /** the base quantization the run trained with (default 'none'), on either device */
   quant?: 'none' | 'nf4';
   /** the run also quantized wo (default false) */
   quantizeWo?: boolean;
@@ -73,16 +72,17 @@ let engine: GenEngine | undefined;
 let warm: { key: string; model: GenModel } | undefined;
 
 /**
- * How the base is loaded for a chat: as the run trained on CUDA (device + quantization) when the
- * engine has a usable GPU, else the CPU's fp32 base.
+ * How the base is loaded for a chat: as the run trained it. Its quantization always (the adapter
+ * was learned on top of the NF4 base, so an fp32 base would answer differently from the model the
+ * run evaluated); on CUDA with its compute where the engine has a usable GPU, else on the CPU.
  */
 export function chatLoadOptions(
   p: Pick<ChatGenerateParams, 'modelDir' | 'device' | 'quant' | 'quantizeWo' | 'compute'>,
   e: Pick<GenEngine, 'cudaCompiled' | 'gpus'>,
 ): ChatLoadOptions {
   const gpus = p.device === 'cuda' && e.cudaCompiled?.() ? (e.gpus?.() ?? []) : [];
-  if (gpus.length === 0) return { modelDir: p.modelDir, device: 'cpu' };
   const quant = p.quant ?? 'none';
+  if (gpus.length === 0) return { modelDir: p.modelDir, device: 'cpu', quant, quantizeWo: quant === 'nf4' && p.quantizeWo === true };
   const major = Number((gpus[0].computeCapability ?? '0').split('.')[0]);
   const compute = p.compute === 'bf16' && major >= 8 ? 'bf16' : 'fp32';
   return { modelDir: p.modelDir, device: 'cuda', quant, quantizeWo: quant === 'nf4' && p.quantizeWo === true, compute };
