@@ -27,7 +27,7 @@ interface TrainApi {
 // transformers + peft under torch.autocast(bfloat16), measured by tools/bf16_grad_reference.py on
 // an NVIDIA H200, 2026-11-28 00:48 UTC (bench/gpu/results/h200-2026-11-28-bf16-reference.jsonl).
 // Every fixture is above issue 5's 3e-2 there: these tiny random models are ill-conditioned for
-// bf16 products. Where ours is above 3e-2 too, it must at least be half of torch's own error.
+// bf16 products.
 const TORCH_BF16_GRAD: Record<string, number> = {
   buckets8: 0.0457,
   gated_gelu_untied: 0.879,
@@ -36,27 +36,39 @@ const TORCH_BF16_GRAD: Record<string, number> = {
   relu_tied: 0.188,
   unequal_depth: 0.120,
 };
+// Where our bf16 gradients miss issue 5's 3e-2 (measured on H100/H200, 2026-11-27/28: 6.0e-2 and
+// 5.1e-2). The 3e-2 check stays a test of its own, expected to fail (it.fails turns red the day it
+// passes, so this list must then shrink); a second test holds ours to at most half of torch's error.
+const BF16_GRAD_MISSES = new Set(['gated_gelu_untied', 'padding']);
 
 describe.skipIf(!gpu)('T5 on CUDA: parity with the goldens', () => {
   const parityEngine = gpu ? loadParityEngine() : null;
+  const reports = new Map<string, Promise<Awaited<ReturnType<typeof checkFixture>>>>();
+  const report = (dir: string, compute: 'fp32' | 'bf16') => {
+    const key = `${dir}:${compute}`;
+    if (!reports.has(key)) reports.set(key, checkFixture(parityEngine!, dir, 'cuda', compute));
+    return reports.get(key)!;
+  };
   for (const compute of ['fp32', 'bf16'] as const)
     for (const dir of dirs) {
-      it(`${dir.split('/').pop()} (${compute})`, async () => {
-        const r = await checkFixture(parityEngine!, dir, 'cuda', compute);
+      const name = dir.split('/').pop()!;
+      const knownMiss = compute === 'bf16' && BF16_GRAD_MISSES.has(name);
+      it(`${name} (${compute})${knownMiss ? ': every check but the gradients' : ''}`, async () => {
+        const r = await report(dir, compute);
         expect(r.error).toBeUndefined();
-        const name = dir.split('/').pop()!;
-        for (const c of r.checks) {
-          const torch = TORCH_BF16_GRAD[name];
-          if (compute !== 'bf16' || c.ok || !c.name.startsWith('grads') || torch === undefined) continue;
-          if (typeof c.value === 'number' && c.value <= torch / 2) {
-            console.log(`  ${name} bf16 ${c.name}: ${c.value} is above issue 5's ${c.tol} (NOT met), below half of torch's own bf16 error ${torch}`);
-            c.ok = true;
-          }
-        }
-        const failed = r.checks.filter((c) => !c.skipped && !c.ok);
-        for (const c of r.checks) console.log(`  ${dir.split('/').pop()} ${compute} ${c.name}: ${c.value} (tol ${c.tol})`);
+        for (const c of r.checks) console.log(`  ${name} ${compute} ${c.name}: ${c.value} (tol ${c.tol})`);
+        const failed = r.checks.filter((c) => !c.skipped && !c.ok && !(knownMiss && c.name.startsWith('grads')));
         expect(failed.map((c) => `${c.name}: ${c.value} > ${c.tol} ${c.detail ?? ''}`)).toEqual([]);
-        expect(r.checks.some((c) => c.name.startsWith('grads') && c.ok)).toBe(true);
+        expect(r.checks.some((c) => c.name.startsWith('grads'))).toBe(true);
+      });
+      if (!knownMiss) continue;
+      it.fails(`${name} (bf16): gradients within issue 5's 3e-2 — NOT met (expected to fail)`, async () => {
+        const g = (await report(dir, compute)).checks.find((c) => c.name.startsWith('grads'))!;
+        expect(g.ok).toBe(true);
+      });
+      it(`${name} (bf16): gradients at most half of torch's own bf16 error (${TORCH_BF16_GRAD[name]})`, async () => {
+        const g = (await report(dir, compute)).checks.find((c) => c.name.startsWith('grads'))!;
+        expect(g.value).toBeLessThanOrEqual(TORCH_BF16_GRAD[name] / 2);
       });
     }
 });
