@@ -275,6 +275,13 @@ describe('LoRA B side (lora_up_add, lora_up_backward): CPU reference = the exist
         });
       }
 
+  for (const c of UP_RAGGED.filter((u) => u.members > 1))
+    for (const p of [0, 0.1])
+      it(`downGroup ${JSON.stringify(c)} p=${p}: CPU = the existing ops composed`, () => {
+        const base = { op: 'downGroup', ...c, p, seed: 5, site: 9, x: rand(c.M * c.in, 41), A: rand(c.members * c.r * c.in, 42) };
+        expect(relErr(engine._opsLora({ ...base, impl: 'cpu' }), engine._opsLora({ ...base, impl: 'composed' }))).toBeLessThanOrEqual(1e-6);
+      });
+
   it('members are independent: member 1 of a batch of 3 = that member alone', () => {
     const c = { M: 20, in: 30, r: 4, members: 3 };
     const all = upInputs('upBackward', c, 1) as Record<string, Float32Array>;
@@ -319,6 +326,23 @@ describe.skipIf(!gpu)('LoRA B side on CUDA', () => {
         }, 60_000);
       }
 
+  for (const c of [{ M: 2048, in: 768, r: 16, members: 3 }, { M: 1024, in: 768, r: 8, members: 2 }, { M: 300, in: 200, r: 16, members: 3 },
+    { M: 77, in: 45, r: 5, members: 3 }, { M: 130, in: 96, r: 23, members: 2 }])
+    for (const p of [0, 0.5])
+      it(`downGroup ${JSON.stringify(c)} p=${p}: CUDA = CPU = the members one by one (lora_down)`, () => {
+        const x = rand(c.M * c.in, 43), A = rand(c.members * c.r * c.in, 44);
+        const base = { op: 'downGroup', ...c, p, seed: 6, site: 10, x, A };
+        const cpu = engine._opsLora({ ...base, impl: 'cpu' });
+        const cuda = engine._opsLora({ ...base, impl: 'cuda' });
+        expect(relErr(cuda, cpu)).toBeLessThanOrEqual(1e-5);
+        const nh = c.M * c.r;
+        for (let i = 0; i < c.members; i++) {
+          const one = engine._opsLora({ op: 'down', impl: 'cuda', M: c.M, in: c.in, r: c.r, p, seed: 6, site: 10 + 1000 * i, x, A: A.subarray(i * c.r * c.in, (i + 1) * c.r * c.in) });
+          expect(relErr(cuda.subarray(i * nh, (i + 1) * nh), one), `member ${i}`).toBeLessThanOrEqual(1e-6);
+          if (p > 0) expect(zeroPattern(cuda.subarray(i * nh, (i + 1) * nh))).toBe(zeroPattern(one));
+        }
+      }, 60_000);
+
   it('micro-benchmark: µs per call, B side kernels vs cuBLAS fp32, and the A side at the flagship width', () => {
     const lines: string[] = [];
     for (const c of [{ M: 2048, in: 768, r: 16 }, { M: 8192, in: 768, r: 16 }]) {
@@ -329,6 +353,10 @@ describe.skipIf(!gpu)('LoRA B side on CUDA', () => {
           lines.push(`  ${op.padEnd(10)} x${members} M=${c.M} out=${c.in} r=${c.r}: ours ${b.fusedUs.toFixed(1)} µs (graph ${b.fusedGraphUs.toFixed(1)}) | cuBLAS ${b.composedUs.toFixed(1)} µs (graph ${b.composedGraphUs.toFixed(1)}) | bandwidth bound ${bwUs.toFixed(1)} µs, ours/bound ${(b.fusedGraphUs / bwUs).toFixed(2)}x`);
           expect(b.fusedUs).toBeGreaterThan(0);
         }
+      for (const members of [2, 3]) {
+        const b = engine._opsLoraBench!({ op: 'downGroup', ...c, members, p: 0.05, reps: 50 });
+        lines.push(`  downGroup  x${members} M=${c.M} in=${c.in} r=${c.r} p=0.05: one launch ${b.fusedGraphUs.toFixed(1)} µs (graph) | unfused ${b.composedGraphUs.toFixed(1)} µs (graph)`);
+      }
       for (const op of ['down', 'gradA', 'dx', 'backward'] as const)
         for (const generation of op === 'backward' ? [2] : [1, 2]) {
           const b = engine._opsLoraBench!({ op, ...c, p: 0.05, accumulate: accumulates(op), reps: 50, generation });

@@ -405,6 +405,74 @@ void launch_down_v2(const float* x, const float* A, float* h, int M, int in, int
   HUKUK_CUDA_LAUNCH_CHECK();
 }
 
+// lora_down for a group of NM members sharing x (q,k,v: the same rows, each its own adapter and
+// dropout site): generation 2's kernel with one row per warp, x read once for all members. Each
+// tile of x waits (undropped) in registers; per member the mask is applied and the member's tile
+// of A, staged in shared memory beside the others, multiplied in. Each member's sums run in
+// lora_down_kernel_v2's order (lanes, tiles, butterfly). A is loaded after the barrier (no
+// prefetch: the NM x RP accumulators need the registers).
+struct GroupSites {
+  uint64_t v[3];
+};
+
+template <int RP, int NM>
+__global__ void __launch_bounds__(kThreads, 2) lora_down_group_kernel(const float* __restrict__ x,
+                                                                      const float* __restrict__ A,
+                                                                      float* __restrict__ h, int M, int in, int r,
+                                                                      float p, const uint64_t* seedp, GroupSites sites,
+                                                                      int64_t sA, int64_t sh) {
+  __shared__ float As[NM][RP][kDownTile];
+  DropMask drop[NM];
+#pragma unroll
+  for (int q = 0; q < NM; ++q) drop[q] = make_drop_mask(p, seedp, sites.v[q]);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int row = blockIdx.x * (kThreads / 32) + warp;  // rows >= M load zeros; no early return
+  float acc[NM][RP];
+#pragma unroll
+  for (int q = 0; q < NM; ++q)
+#pragma unroll
+    for (int j = 0; j < RP; ++j) acc[q][j] = 0.f;
+  float xn[1][4];
+  load_x_tile<1>(xn, x, row, M, in, 0, lane);
+  for (int k0 = 0; k0 < in; k0 += kDownTile) {
+    __syncthreads();  // the previous tile's readers are done
+    // loads issued in batches before their first use (24 at once spill for 3 x r16: batches of 8)
+    constexpr int kStage = NM * RP * kDownTile / kThreads, kBatch = kStage > 16 ? 8 : kStage;
+#pragma unroll kBatch
+    for (int it = 0; it < kStage; ++it) {
+      const int idx = threadIdx.x + kThreads * it;
+      const int q = idx / (RP * kDownTile), rem = idx % (RP * kDownTile);
+      const int j = rem / kDownTile, k = k0 + rem % kDownTile;
+      As[q][j][rem % kDownTile] = (j < r && k < in) ? __ldg(A + q * sA + int64_t(j) * in + k) : 0.f;
+    }
+    __syncthreads();
+    float xv[4];
+#pragma unroll
+    for (int t = 0; t < 4; ++t) xv[t] = xn[0][t];
+    if (k0 + kDownTile < in) load_x_tile<1>(xn, x, row, M, in, k0 + kDownTile, lane);  // prefetch (uniform)
+#pragma unroll
+    for (int q = 0; q < NM; ++q) {
+      float xd[4];
+#pragma unroll
+      for (int t = 0; t < 4; ++t)
+        xd[t] = drop[q].apply(xv[t], uint64_t(row) * uint64_t(in) + uint64_t(k0 + lane + 32 * t));
+#pragma unroll
+      for (int t = 0; t < 4; ++t)
+#pragma unroll
+        for (int j = 0; j < RP; ++j) acc[q][j] = fmaf(xd[t], As[q][j][lane + 32 * t], acc[q][j]);
+    }
+  }
+#pragma unroll
+  for (int q = 0; q < NM; ++q)
+#pragma unroll
+    for (int j = 0; j < RP; ++j) {
+      float v = acc[q][j];
+#pragma unroll
+      for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
+      if (lane == (j & 31) && j < r && row < M) h[q * sh + int64_t(row) * r + j] = v;
+    }
+}
+
 // lora_grad_A: generation 1's blocks, plan and sum order; the next chunk's x values and dh rows
 // are loaded into registers while the current chunk is computed, so no load latency is exposed.
 template <int RP>
@@ -1081,6 +1149,28 @@ void lora_up_add(const float* h, const float* B, float* y, int M, int out, int r
     case 16: lora_up_add_kernel<16><<<grid, kThreads, 0, s>>>(h, B, y, M, out, r, scale, sh, sB, sy); break;
     case 32: lora_up_add_kernel<32><<<grid, kThreads, 0, s>>>(h, B, y, M, out, r, scale, sh, sB, sy); break;
     default: lora_up_add_kernel<64><<<grid, kThreads, 0, s>>>(h, B, y, M, out, r, scale, sh, sB, sy); break;
+  }
+  HUKUK_CUDA_LAUNCH_CHECK();
+}
+
+void lora_down_group(const float* x, const float* A, float* h, int M, int in, int r, float p, const uint64_t* seed,
+                     const uint64_t* sites, int n, int64_t sA, int64_t sh, cudaStream_t s) {
+  check_sizes("cuda::lora_down_group", M, in, r);
+  HUKUK_CHECK(n >= 1 && n <= 3, "ENGINE_INVALID_ARG", "cuda::lora_down_group: need 1 <= n <= 3");
+  if (M == 0) return;
+  if (r > 16 || n == 1) {  // registers: one member at a time
+    for (int i = 0; i < n; ++i) lora_down(x, A + i * sA, h + i * sh, M, in, r, p, seed, sites[i], s);
+    return;
+  }
+  GroupSites gs{};
+  for (int i = 0; i < n; ++i) gs.v[i] = sites[i];
+  const unsigned grid = unsigned((M + kThreads / 32 - 1) / (kThreads / 32));
+  if (n == 2) {
+    if (r <= 8) lora_down_group_kernel<8, 2><<<grid, kThreads, 0, s>>>(x, A, h, M, in, r, p, seed, gs, sA, sh);
+    else lora_down_group_kernel<16, 2><<<grid, kThreads, 0, s>>>(x, A, h, M, in, r, p, seed, gs, sA, sh);
+  } else {
+    if (r <= 8) lora_down_group_kernel<8, 3><<<grid, kThreads, 0, s>>>(x, A, h, M, in, r, p, seed, gs, sA, sh);
+    else lora_down_group_kernel<16, 3><<<grid, kThreads, 0, s>>>(x, A, h, M, in, r, p, seed, gs, sA, sh);
   }
   HUKUK_CUDA_LAUNCH_CHECK();
 }

@@ -122,6 +122,15 @@ int lora_kernel_generation();
 void lora_up_add(const float* h, const float* B, float* y, int M, int out, int r, float scale, int n, int64_t sh,
                  int64_t sB, int64_t sy, cudaStream_t s);
 size_t lora_up_backward_workspace_floats(int M, int out, int r, int n);
+
+// lora_down for n <= 3 members sharing x (a q,k,v group), each with its own adapter and dropout
+// site: h_i = dropout_{p, sites[i]}(x) · A_iᵀ with A_i = A + i * sA, h_i = h + i * sh; `sites` is a
+// HOST array of n sites. For 2 <= n and r <= 16 one kernel reads x once for all members (each
+// member's sums in generation 2's lora_down order); otherwise n lora_down calls. The CPU
+// reference is n lora_down calls. Written after the session's measured run; NOT yet run on a GPU
+// when committed.
+void lora_down_group(const float* x, const float* A, float* h, int M, int in, int r, float p, const uint64_t* seed,
+                     const uint64_t* sites, int n, int64_t sA, int64_t sh, cudaStream_t s);
 void lora_up_backward(const float* dy, const float* h, const float* B, float* dh, float* gB, int M, int out, int r,
                       float scale, bool accumulate_gB, int n, int64_t sdy, int64_t sh, int64_t sB, int64_t sdh,
                       float* workspace, cudaStream_t s);

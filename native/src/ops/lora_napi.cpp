@@ -5,6 +5,7 @@
 //     op:   'down'       h[M,r]    from x[M,in], A[r,in]
 //           'gradA'      gA[r,in]  from dh[M,r], x[M,in]   (init = gA before, for accumulate)
 //           'dx'         dx[M,in]  from dh[M,r], A[r,in]   (init = dx before, for accumulate)
+//           'downGroup'  h[n][M,r] from x[M,in], A[n][r,in]: member i with site + 1000 i (members: n <= 3)
 //           'up'         y[n][M,in] (+)= scale · h[n][M,r] · B[n][in,r]ᵀ  (in = the Linear's out;
 //                        members: n, default 1; init = y before, zeros without)
 //           'upBackward' [gB[n][in,r], dh[n][M,r]] concatenated, from dy[n][M,in], h, B
@@ -149,6 +150,22 @@ std::vector<float> run_cpu(const LoraArgs& a, const Napi::Object& o) {
     gA.insert(gA.end(), dx.begin(), dx.end());
     return gA;
   }
+  if (a.op == "downGroup") {  // member i: site + 1000 i
+    const size_t k = size_t(a.members);
+    auto x = floats(o, "x", M * in), A = floats(o, "A", k * r * in);
+    std::vector<float> h(k * M * r);
+    for (size_t i = 0; i < k; ++i) {
+      if (composed) {
+        std::vector<float> xd(n);
+        ops::dropout_forward(x.data(), xd.data(), a.n(), a.p, a.seed, a.site + 1000 * i);
+        ops::matmul_nt(h.data() + i * M * r, xd.data(), A.data() + i * r * in, a.M, a.r, a.in);
+      } else {
+        ops::lora_down(x.data(), A.data() + i * r * in, h.data() + i * M * r, a.M, a.in, a.r, a.p, a.seed,
+                       a.site + 1000 * i);
+      }
+    }
+    return h;
+  }
   if (a.op == "up" || a.op == "upBackward") {  // in = the Linear's out features
     const size_t k = size_t(a.members), sh = M * r, sB = in * r, sy = M * in;
     auto h = floats(o, "h", k * sh), B = floats(o, "B", k * sB);
@@ -274,6 +291,19 @@ struct CudaCase {
         oc::lora_backward(dh.get(), x.get(), A.get(), out.get(), dxp, a.M, a.in, a.r, a.p, seed.get(), a.site,
                           a.accumulate, a.accumulate, a.no_workspace ? nullptr : ws.get(), s);
       }
+    } else if (a.op == "downGroup") {
+      const int64_t sA = int64_t(a.r) * a.in, sh = int64_t(a.M) * a.r;
+      uint64_t sites[3];
+      for (int i = 0; i < a.members; ++i) sites[i] = a.site + 1000 * uint64_t(i);
+      if (composed) {
+        for (int i = 0; i < a.members; ++i) {
+          if (a.p > 0.f) oc::dropout_forward(x.get(), tmp.get(), n, a.p, seed.get(), sites[i], s);
+          oc::linear_xwt(s, oc::Precision::F32, a.p > 0.f ? tmp.get() : x.get(), A.get() + i * sA, out.get() + i * sh,
+                         a.M, a.r, a.in);
+        }
+      } else {
+        oc::lora_down_group(x.get(), A.get(), out.get(), a.M, a.in, a.r, a.p, seed.get(), sites, a.members, sA, sh, s);
+      }
     } else if (a.op == "up") {  // h in dh, B in A, y in out (sizes: see run_cuda)
       const long long sh = (long long)a.M * a.r, sB = (long long)a.in * a.r, sy = (long long)a.M * a.in;
       if (composed)  // t5_cuda.cpp's batched product (cuBLAS fp32)
@@ -369,6 +399,12 @@ std::vector<float> run_cuda(const LoraArgs& a, const Napi::Object& o) {
     c.out = upload(init_or_zero(o, r * in));
     c.out2 = upload(o.Has("initDx") ? floats(o, "initDx", n) : std::vector<float>(n, 0.f));
     c.out_n = r * in;
+  } else if (a.op == "downGroup") {
+    HUKUK_CHECK(a.members <= 3, "ENGINE_INVALID_ARG", "_opsLora: downGroup takes at most 3 members");
+    c.x = upload(floats(o, "x", M * in));
+    c.A = upload(floats(o, "A", size_t(a.members) * r * in));
+    c.out.resize(size_t(a.members) * M * r);
+    c.out_n = size_t(a.members) * M * r;
   } else if (a.op == "up" || a.op == "upBackward") {
     const size_t k = size_t(a.members);
     c.dh = upload(floats(o, "h", k * M * r));
@@ -520,6 +556,14 @@ Napi::Value ops_lora_bench(const Napi::CallbackInfo& info) {
         HUKUK_CUDA_CHECK(cudaMemset(c.out.get(), 0, c.out.bytes()));
         c.out2 = upload(xh);  // dx, read and written with accumulate
         input_bytes = 4.0 * (n + M * r + r * in + (a.accumulate ? 2.0 : 1.0) * n);
+      } else if (a.op == "downGroup") {
+        HUKUK_CHECK(a.members <= 3, "ENGINE_INVALID_ARG", "_opsLoraBench: downGroup takes at most 3 members");
+        std::vector<float> Ak(size_t(a.members) * r * in);
+        fill_random(Ak, 2);
+        c.x = upload(xh);
+        c.A = upload(Ak);
+        c.out.resize(size_t(a.members) * M * r);
+        input_bytes = 4.0 * (n + Ak.size());
       } else if (a.op == "up" || a.op == "upBackward") {  // in = out features; members of one group
         const size_t k = size_t(a.members);
         std::vector<float> big(k * n), hh(k * M * r), Bh(k * in * r);

@@ -195,7 +195,8 @@ class T5Cuda {
   bool lora_unfused_env = false;  // HUKUK_T5_FUSED_LORA=0 (A/B)
   bool lora_unbatched_env = false;  // HUKUK_T5_BATCH_LORA=0 (A/B)
   bool lora_up_off_env = false;  // HUKUK_T5_LORA_UP=0: the B side on cuBLAS fp32 (A/B)
-  bool lora_onepass_off_env = false;  // HUKUK_T5_LORA_ONEPASS=0: lora_grad_A + lora_dx, not lora_backward (A/B)
+  bool lora_onepass_off_env = false;
+  bool lora_group_down_off_env = false;  // HUKUK_T5_LORA_GROUP_DOWN=0: a q,k,v group's lora_down member by member (A/B)  // HUKUK_T5_LORA_ONEPASS=0: lora_grad_A + lora_dx, not lora_backward (A/B)
   bool lora_up = true;  // this plan's LoRA B side runs on ops/lora.h's lora_up_add / lora_up_backward
   size_t ff_grad_floats = 0;  // floats in each of g_ff0, g_ffh (the backward's FFN gradients)
   bool rerunning = false;  // inside a block's re-run (recompute): the LoRA h of the forward are reused
@@ -228,6 +229,7 @@ class T5Cuda {
     lora_unbatched_env = std::getenv("HUKUK_T5_BATCH_LORA") && std::string(std::getenv("HUKUK_T5_BATCH_LORA")) == "0";
     lora_up_off_env = std::getenv("HUKUK_T5_LORA_UP") && std::string(std::getenv("HUKUK_T5_LORA_UP")) == "0";
     lora_onepass_off_env = std::getenv("HUKUK_T5_LORA_ONEPASS") && std::string(std::getenv("HUKUK_T5_LORA_ONEPASS")) == "0";
+    lora_group_down_off_env = std::getenv("HUKUK_T5_LORA_GROUP_DOWN") && std::string(std::getenv("HUKUK_T5_LORA_GROUP_DOWN")) == "0";
     // HUKUK_T5_LORA_GEN=1: ops/lora.h's generation-1 kernels (A/B; process-wide)
     if (const char* g = std::getenv("HUKUK_T5_LORA_GEN")) oc::set_lora_kernel_generation(std::atoi(g));
     HUKUK_CUDA_CHECK(cudaStreamCreate(&s));
@@ -635,6 +637,26 @@ class T5Cuda {
     oc::linear_xwt(s, lora_prec, xd, lo.A, h, M, lo.r, L.in);
   }
 
+  // h_i = A_i(dropout_i(x)) for a batchable group (h_i at h0 + i * sh): one ops/lora launch that
+  // reads x once when the members' A sit at one stride and share the dropout rate (always, as
+  // lora_to_device lays them out), else member by member. HUKUK_T5_LORA_GROUP_DOWN=0: member by member.
+  void lora_down_group_into(DLin* const* Ls, int n, const float* x, int M, float* h0, long long sh, const Ctx& st,
+                            int stack, int layer) {
+    const DLora& a = *Ls[0]->lora;
+    const float p = st.train ? a.dropout : 0.f;
+    bool one_launch = p > 0.f && lora_fused && !lora_group_down_off_env && n >= 2 && n <= 3;
+    const long long sA = n >= 2 ? Ls[1]->lora->A - a.A : 0;
+    for (int i = 1; i < n && one_launch; ++i)
+      one_launch = Ls[i]->lora->A - a.A == i * sA && Ls[i]->lora->dropout == a.dropout && Ls[i]->in == Ls[0]->in;
+    if (!one_launch) {
+      for (int i = 0; i < n; ++i) lora_down_into(*Ls[i], x, M, h0 + i * sh, st, lsite(*Ls[i], stack, layer));
+      return;
+    }
+    uint64_t sites[3];
+    for (int i = 0; i < n; ++i) sites[i] = lsite(*Ls[i], stack, layer);
+    oc::lora_down_group(x, a.A, h0, M, Ls[0]->in, a.r, p, st.seed, sites, n, sA, sh, s);
+  }
+
   // y += scale * B(A(dropout(x))); h = A(dropout(x)) kept for the backward when save
   void lora_fwd(DLin& L, const float* x, int M, float* y, const Ctx& st, uint64_t site, bool save_h) {
     if (!st.use_lora || !L.lora) return;
@@ -834,8 +856,7 @@ class T5Cuda {
       const DLora& l0 = *Ls[0]->lora;
       float* h0 = kept_h ? l0.h : tmp_r;  // tmp_r holds n slots of [M, r]
       if (!kept_h) sh = (long long)M * l0.r;
-      if (!rerunning)
-        for (int i = 0; i < n; ++i) lora_down_into(*Ls[i], x, M, h0 + i * sh, st, lsite(*Ls[i], stack, layer));
+      if (!rerunning) lora_down_group_into(Ls, n, x, M, h0, sh, st, stack, layer);
       if (lora_up) oc::lora_up_add(h0, l0.B, y, M, out, l0.r, l0.scale, n, sh, sB, so, s);
       else oc::gemm(s, lora_prec, false, true, M, out, l0.r, l0.scale, h0, l0.r, sh, l0.B, l0.r, sB, 1.f, y, out, so, n);
     } else {
