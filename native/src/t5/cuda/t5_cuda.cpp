@@ -195,8 +195,8 @@ class T5Cuda {
   bool lora_unfused_env = false;  // HUKUK_T5_FUSED_LORA=0 (A/B)
   bool lora_unbatched_env = false;  // HUKUK_T5_BATCH_LORA=0 (A/B)
   bool lora_up_off_env = false;  // HUKUK_T5_LORA_UP=0: the B side on cuBLAS fp32 (A/B)
-  bool lora_onepass_off_env = false;
-  bool lora_group_down_off_env = false;  // HUKUK_T5_LORA_GROUP_DOWN=0: a q,k,v group's lora_down member by member (A/B)  // HUKUK_T5_LORA_ONEPASS=0: lora_grad_A + lora_dx, not lora_backward (A/B)
+  bool lora_onepass_off_env = false;  // HUKUK_T5_LORA_ONEPASS=0: lora_grad_A + lora_dx, not lora_backward (A/B)
+  bool lora_group_down_off_env = false;  // HUKUK_T5_LORA_GROUP_DOWN=0: a group's lora_down member by member (A/B)
   bool lora_up = true;  // this plan's LoRA B side runs on ops/lora.h's lora_up_add / lora_up_backward
   size_t ff_grad_floats = 0;  // floats in each of g_ff0, g_ffh (the backward's FFN gradients)
   bool rerunning = false;  // inside a block's re-run (recompute): the LoRA h of the forward are reused
