@@ -257,7 +257,7 @@ describe.skipIf(!gpu)('T5 on CUDA: bf16 gradient error by product family', () =>
 
 // ---- the LoRA kernels of ops/lora in the step (issue 5) ---------------------------------------
 // The step with ops/lora's kernels (generation 2, lora_backward's one pass over x, the B side's
-// lora_up_add / lora_up_backward batched over q,k,v, lora_down_group reading x once per group) against the step with none of them
+// lora_up_add / lora_up_backward batched over q,k,v; lora_down_group, off by default, switched on) against the step with none of them
 // (HUKUK_T5_FUSED_LORA=0: dropout copies + cuBLAS fp32), and with each new piece switched off
 // alone. fp32 compute, dropout on; widths past 256 (several column groups) and enough rows for
 // several row splits, so every partial-sum path of the kernels runs. The switches are read when a
@@ -265,13 +265,13 @@ describe.skipIf(!gpu)('T5 on CUDA: bf16 gradient error by product family', () =>
 describe.skipIf(!gpu)('T5 on CUDA: ops/lora kernels in the step = the unfused step', () => {
   it('loss and LoRA grads within 1e-5 (fp32, dropout on, r 8 and 16, nf4 and fp32 weights)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hukuk-lora-t5-'));
-    const switches = ['HUKUK_T5_FUSED_LORA', 'HUKUK_T5_LORA_UP', 'HUKUK_T5_LORA_ONEPASS', 'HUKUK_T5_LORA_GROUP_DOWN'];
+    const switches = ['HUKUK_T5_FUSED_LORA', 'HUKUK_T5_LORA_UP', 'HUKUK_T5_LORA_UP_FWD', 'HUKUK_T5_LORA_ONEPASS', 'HUKUK_T5_LORA_GROUP_DOWN'];
     try {
       makeTinyT5(dir, { vocabSize: 256, dModel: 384, dKv: 64, numHeads: 6, dFf: 512, numLayers: 2, numDecoderLayers: 2 }, 11);
       for (const [quant, r] of [['nf4', 16], ['none', 8]] as const) {
         const b = batchFor(256, 4, 48, 40, 4);
-        const stepWith = (env: string | null) => {
-          if (env) process.env[env] = '0';
+        const stepWith = (env: string | null, value = '0') => {
+          if (env) process.env[env] = value;
           try {
             const m = engine.T5Model.load({ modelDir: dir, device: 'cuda', quant, compute: 'fp32' });
             m.addLora({ r, alpha: 2 * r, dropout: 0.1, targets: allTargets, seed: 3 });
@@ -285,7 +285,7 @@ describe.skipIf(!gpu)('T5 on CUDA: ops/lora kernels in the step = the unfused st
         const unfused = stepWith('HUKUK_T5_FUSED_LORA');
         const ours = stepWith(null);
         for (const [name, step] of [['all new', ours], ['LORA_UP=0', stepWith('HUKUK_T5_LORA_UP')], ['LORA_ONEPASS=0', stepWith('HUKUK_T5_LORA_ONEPASS')],
-          ['LORA_GROUP_DOWN=0', stepWith('HUKUK_T5_LORA_GROUP_DOWN')]] as const) {
+          ['LORA_UP_FWD=0', stepWith('HUKUK_T5_LORA_UP_FWD')], ['LORA_GROUP_DOWN=1', stepWith('HUKUK_T5_LORA_GROUP_DOWN', '1')]] as const) {
           const dl = Math.abs(step.loss - unfused.loss) / Math.abs(unfused.loss), dg = worstGrad(unfused, step);
           // (vs ours: a non-zero difference shows the switch changed the kernels that ran)
           console.log(`  ops/lora in the step (${quant}, r ${r}, ${name}): loss rel ${dl.toExponential(2)}, worst LoRA grad rel ${dg.toExponential(2)} (vs all new: ${worstGrad(ours, step).toExponential(2)})`);

@@ -118,7 +118,15 @@ int lora_kernel_generation();
 // in a fixed order (deterministic, like lora_grad_A). For r > 16 it runs two plain kernels (the
 // register budget), still deterministic. Workspace: lora_up_backward_workspace_floats(M, out, r, n)
 // floats, required when that is > 0 (a function of the sizes only, n times that of one member).
-// Written after the session's measured run and NOT yet run on a GPU when committed.
+// H200, 2026-11-28 01:07 UTC (tests/native/cuda_lora_fused.test.ts: CUDA = CPU within 1e-5,
+// deterministic), µs per call in a CUDA graph, ours vs cuBLAS fp32, out 768 r16:
+//   lora_up_backward x3 (q,k,v)  M=2048: 60.5 vs 58.9    M=8192: 145.7 vs 336.5
+//   lora_up_backward x1          M=8192: 55.9 vs 39.4
+//   lora_up_add      x1 / x3     M=8192: 25.6 vs 16.3 / 75.9 vs 71.2   (read+write bound ~14 / 41)
+// so cuBLAS is still ahead for single members and for the forward; in the step (both on, with
+// lora_backward) the flagship 16x64x128 step went 67.45 -> 64.37 ms (HUKUK_T5_LORA_UP=0 vs on).
+// Room left: the dh transpose-reduce and 3 barriers per 8-row chunk bound lora_up_backward well
+// above its read-once floor (7 µs at M=2048 x3); lora_up_add's loads are scalar.
 void lora_up_add(const float* h, const float* B, float* y, int M, int out, int r, float scale, int n, int64_t sh,
                  int64_t sB, int64_t sy, cudaStream_t s);
 size_t lora_up_backward_workspace_floats(int M, int out, int r, int n);
@@ -127,8 +135,10 @@ size_t lora_up_backward_workspace_floats(int M, int out, int r, int n);
 // site: h_i = dropout_{p, sites[i]}(x) · A_iᵀ with A_i = A + i * sA, h_i = h + i * sh; `sites` is a
 // HOST array of n sites. For 2 <= n and r <= 16 one kernel reads x once for all members (each
 // member's sums in generation 2's lora_down order); otherwise n lora_down calls. The CPU
-// reference is n lora_down calls. Written after the session's measured run; NOT yet run on a GPU
-// when committed.
+// reference is n lora_down calls. H200, 2026-11-28: equal to lora_down member by member, but
+// SLOWER (2048 x 768 r16: 37.0 µs for 3 members vs 3 x 11.4; 8192: 137 vs 3 x 32): the NM x r
+// accumulators leave no registers to prefetch A. Not used by default (t5_cuda.cpp's
+// HUKUK_T5_LORA_GROUP_DOWN=1 turns it on).
 void lora_down_group(const float* x, const float* A, float* h, int M, int in, int r, float p, const uint64_t* seed,
                      const uint64_t* sites, int n, int64_t sA, int64_t sh, cudaStream_t s);
 void lora_up_backward(const float* dy, const float* h, const float* B, float* dh, float* gB, int M, int out, int r,

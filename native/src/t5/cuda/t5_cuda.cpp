@@ -196,8 +196,14 @@ class T5Cuda {
   bool lora_unbatched_env = false;  // HUKUK_T5_BATCH_LORA=0 (A/B)
   bool lora_up_off_env = false;  // HUKUK_T5_LORA_UP=0: the B side on cuBLAS fp32 (A/B)
   bool lora_onepass_off_env = false;  // HUKUK_T5_LORA_ONEPASS=0: lora_grad_A + lora_dx, not lora_backward (A/B)
-  bool lora_group_down_off_env = false;  // HUKUK_T5_LORA_GROUP_DOWN=0: a group's lora_down member by member (A/B)
+  // HUKUK_T5_LORA_GROUP_DOWN=1: a group's lora_down in one launch (lora_down_group). Off by default:
+  // on an H200 (2026-11-28) it was slower than generation 2's lora_down per member (37.0 µs vs
+  // 3 x 11.4 at 2048 x 768 r16 x3; 137 vs 3 x 32 at 8192) and the 16x64x128 step was 64.37 ms with
+  // it, 64.05 without.
+  bool lora_group_down_on_env = false;
+  bool lora_up_fwd_off_env = false;  // HUKUK_T5_LORA_UP_FWD=0: only the forward's y += s·h·Bᵀ on cuBLAS (A/B)
   bool lora_up = true;  // this plan's LoRA B side runs on ops/lora.h's lora_up_add / lora_up_backward
+  bool lora_up_fwd = true;  // ... and the forward's y += s·h·Bᵀ too
   size_t ff_grad_floats = 0;  // floats in each of g_ff0, g_ffh (the backward's FFN gradients)
   bool rerunning = false;  // inside a block's re-run (recompute): the LoRA h of the forward are reused
   float *lora_ws = nullptr, *flash_scratch = nullptr;
@@ -229,7 +235,8 @@ class T5Cuda {
     lora_unbatched_env = std::getenv("HUKUK_T5_BATCH_LORA") && std::string(std::getenv("HUKUK_T5_BATCH_LORA")) == "0";
     lora_up_off_env = std::getenv("HUKUK_T5_LORA_UP") && std::string(std::getenv("HUKUK_T5_LORA_UP")) == "0";
     lora_onepass_off_env = std::getenv("HUKUK_T5_LORA_ONEPASS") && std::string(std::getenv("HUKUK_T5_LORA_ONEPASS")) == "0";
-    lora_group_down_off_env = std::getenv("HUKUK_T5_LORA_GROUP_DOWN") && std::string(std::getenv("HUKUK_T5_LORA_GROUP_DOWN")) == "0";
+    lora_group_down_on_env = std::getenv("HUKUK_T5_LORA_GROUP_DOWN") && std::string(std::getenv("HUKUK_T5_LORA_GROUP_DOWN")) == "1";
+    lora_up_fwd_off_env = std::getenv("HUKUK_T5_LORA_UP_FWD") && std::string(std::getenv("HUKUK_T5_LORA_UP_FWD")) == "0";
     // HUKUK_T5_LORA_GEN=1: ops/lora.h's generation-1 kernels (A/B; process-wide)
     if (const char* g = std::getenv("HUKUK_T5_LORA_GEN")) oc::set_lora_kernel_generation(std::atoi(g));
     HUKUK_CUDA_CHECK(cudaStreamCreate(&s));
@@ -463,6 +470,7 @@ class T5Cuda {
     lora_fused = !lora_unfused_env;
     for (DLora* lo : loras) lora_fused = lora_fused && lo->r <= 64;  // ops/lora.h's kernels take r <= 64
     lora_up = lora_fused && !lora_up_off_env;
+    lora_up_fwd = lora_up && !lora_up_fwd_off_env;
     const T5Config& c = I.cfg;
     const size_t Ms = size_t(sh.B) * sh.S, Mt = size_t(sh.B) * sh.T, Mx = std::max(Ms, Mt);
     const size_t d = c.d_model, inner = c.inner_dim(), ff = c.d_ff, H = c.num_heads;
@@ -637,14 +645,14 @@ class T5Cuda {
     oc::linear_xwt(s, lora_prec, xd, lo.A, h, M, lo.r, L.in);
   }
 
-  // h_i = A_i(dropout_i(x)) for a batchable group (h_i at h0 + i * sh): one ops/lora launch that
-  // reads x once when the members' A sit at one stride and share the dropout rate (always, as
-  // lora_to_device lays them out), else member by member. HUKUK_T5_LORA_GROUP_DOWN=0: member by member.
+  // h_i = A_i(dropout_i(x)) for a batchable group (h_i at h0 + i * sh): member by member, or with
+  // HUKUK_T5_LORA_GROUP_DOWN=1 one ops/lora launch that reads x once (when the members' A sit at
+  // one stride and share the dropout rate: always, as lora_to_device lays them out).
   void lora_down_group_into(DLin* const* Ls, int n, const float* x, int M, float* h0, long long sh, const Ctx& st,
                             int stack, int layer) {
     const DLora& a = *Ls[0]->lora;
     const float p = st.train ? a.dropout : 0.f;
-    bool one_launch = p > 0.f && lora_fused && !lora_group_down_off_env && n >= 2 && n <= 3;
+    bool one_launch = p > 0.f && lora_fused && lora_group_down_on_env && n >= 2 && n <= 3;
     const long long sA = n >= 2 ? Ls[1]->lora->A - a.A : 0;
     for (int i = 1; i < n && one_launch; ++i)
       one_launch = Ls[i]->lora->A - a.A == i * sA && Ls[i]->lora->dropout == a.dropout && Ls[i]->in == Ls[0]->in;
@@ -663,7 +671,7 @@ class T5Cuda {
     DLora& lo = *L.lora;
     float* h = save_h || (rerunning && lo.h) ? lo.h : tmp_r;
     if (!(rerunning && lo.h)) lora_down_into(L, x, M, h, st, site);  // a re-run reuses the forward's h
-    if (lora_up) oc::lora_up_add(h, lo.B, y, M, L.out, lo.r, lo.scale, 1, 0, 0, 0, s);
+    if (lora_up_fwd) oc::lora_up_add(h, lo.B, y, M, L.out, lo.r, lo.scale, 1, 0, 0, 0, s);
     else oc::linear_xwt(s, lora_prec, h, lo.B, y, M, L.out, lo.r, lo.scale, 1.f);
   }
 
@@ -857,7 +865,7 @@ class T5Cuda {
       float* h0 = kept_h ? l0.h : tmp_r;  // tmp_r holds n slots of [M, r]
       if (!kept_h) sh = (long long)M * l0.r;
       if (!rerunning) lora_down_group_into(Ls, n, x, M, h0, sh, st, stack, layer);
-      if (lora_up) oc::lora_up_add(h0, l0.B, y, M, out, l0.r, l0.scale, n, sh, sB, so, s);
+      if (lora_up_fwd) oc::lora_up_add(h0, l0.B, y, M, out, l0.r, l0.scale, n, sh, sB, so, s);
       else oc::gemm(s, lora_prec, false, true, M, out, l0.r, l0.scale, h0, l0.r, sh, l0.B, l0.r, sB, 1.f, y, out, so, n);
     } else {
       for (int i = 0; i < n; ++i) lora_fwd(*Ls[i], x, M, y + i * so, st, lsite(*Ls[i], stack, layer), save);

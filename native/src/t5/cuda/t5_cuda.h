@@ -12,16 +12,18 @@
 // accumulation (compute 'bf16': CUBLAS_COMPUTE_32F_FAST_16BF; with fp32 operands cuBLAS runs tf32
 // kernels). NF4 weights are dequantized into an fp32 scratch per use; q,k,v (and cross k,v) go
 // side by side there and run as one batched GEMM. LoRA products are fp32, all on ops/lora's
-// kernels: the A side with the dropout regenerated inside (a q,k,v group's lora_down in one
-// launch, grad-A and dx in one pass), the B side's y += s·h·Bᵀ and (dh, gB) in one pass over dy,
-// batched over a group (its partial sums in the free FFN gradient buffer: the arena is unchanged).
+// kernels: the A side with the dropout regenerated inside (generation 2; grad-A and dx in one
+// pass over x), the B side's y += s·h·Bᵀ and (dh, gB) in one pass over dy, batched over a group
+// (its partial sums in the free FFN gradient buffer: the arena is unchanged). H200, 2026-11-28:
+// flagship step 74.6 -> 64.4 ms at 16x64x128, 327.3 -> 293.9 ms at 16x512x512.
 // Attention: bf16 compute on sm_80+ with d_kv 64 uses the fused kernels (ops/flash_attention: no
 // probabilities stored, rows layout); HUKUK_T5_FLASH=0 turns that off; fp32 keeps the exact path.
 // StepOptions.recompute: only each block's input and the LoRA h are kept; the backward re-runs a
 // block into one shared scratch right before its backward (same results, far less memory).
 // common/training/memory-estimate.ts mirrors the arena plan byte for byte (checked on the GPU).
 // A/B switches for benchmarks: HUKUK_T5_GRAPHS=0, HUKUK_T5_FUSED_LORA=0 (no ops/lora kernel at all),
-// HUKUK_T5_LORA_UP=0 (B side on cuBLAS), HUKUK_T5_LORA_ONEPASS=0, HUKUK_T5_LORA_GROUP_DOWN=0,
+// HUKUK_T5_LORA_UP=0 (B side on cuBLAS), HUKUK_T5_LORA_UP_FWD=0 (its forward only), HUKUK_T5_LORA_ONEPASS=0,
+// HUKUK_T5_LORA_GROUP_DOWN=1 (a group's lora_down in one launch: measured slower, off),
 // HUKUK_T5_LORA_GEN=1 (ops/lora generation 1, process-wide), HUKUK_T5_BATCH_LORA=0,
 // HUKUK_T5_FUSE_QKV=0, HUKUK_T5_GEMM=fp32|tf32|bf16, HUKUK_T5_F32=proj_fwd,proj_bwd,attn,head.
 // Generation on the GPU (generate/cuda) reads the device weights through device_weights() and encode().
