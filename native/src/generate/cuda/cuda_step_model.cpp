@@ -313,8 +313,9 @@ struct CudaStepModel::State {
     enc_mask.resize(m.size());
     HUKUK_CUDA_CHECK(cudaMemcpyAsync(enc_mask.get(), m.data(), sizeof(int32_t) * m.size(), cudaMemcpyHostToDevice, s));
 
-    // encoder, then cross K/V per layer on the model's stream (cuBLAS, fp32)
-    const float* enc = t5cuda::encode(I, ids, mask, B, S, use_adapter);
+    // encoder, then cross K/V per layer on the model's stream (cuBLAS, fp32), inside encode's
+    // callback: under the model's lock, so no training step can re-plan the arena that holds
+    // the encoder output while the cross K/V products read it
     const int Me = B * S;
     use_gemm = gemm_rows > 0 && rows >= gemm_rows;
     pdl = pdl_capable && !use_gemm;
@@ -322,23 +323,26 @@ struct CudaStepModel::State {
     gemm_out_stride = use_gemm ? size_t(rows) * std::max({inner, c.d_ff, d}) : 0;
     gemm_out.resize(use_gemm ? 3 * gemm_out_stride : 0);
     DeviceBuffer<float> hbuf(size_t(Me) * rmax);
-    for (int l = 0; l < L; ++l) {
-      const t5cuda::DeviceBlockView& b = w.dec[l];
-      for (int kv = 0; kv < 2; ++kv) {
-        const DeviceLinearView& Lv = kv == 0 ? b.ck : b.cv;
-        HUKUK_CHECK(Lv.in == d && Lv.out == inner, "ENGINE_INTERNAL", "cross-attention K/V have unexpected shapes");
-        float* y = cross_kv.get() + (size_t(l) * 2 + kv) * Me * inner;
-        if (Lv.nf4)
-          nf4::cuda::linear_xwt_f32(*static_cast<const nf4::cuda::DeviceNf4*>(Lv.nf4), enc, Me, y, 1.f, 0.f, deq.get(),
-                                    model_stream);
-        else
-          oc::linear_xwt(model_stream, oc::Precision::F32, enc, Lv.w, y, Me, inner, d);
-        if (on(Lv)) {
-          oc::linear_xwt(model_stream, oc::Precision::F32, enc, Lv.lora_A, hbuf.get(), Me, Lv.r, d);
-          oc::linear_xwt(model_stream, oc::Precision::F32, hbuf.get(), Lv.lora_B, y, Me, inner, Lv.r, Lv.scale, 1.f);
+    t5cuda::encode(I, ids, mask, B, S, use_adapter, [&](const float* enc, void*) {
+      for (int l = 0; l < L; ++l) {
+        const t5cuda::DeviceBlockView& b = w.dec[l];
+        for (int kv = 0; kv < 2; ++kv) {
+          const DeviceLinearView& Lv = kv == 0 ? b.ck : b.cv;
+          HUKUK_CHECK(Lv.in == d && Lv.out == inner, "ENGINE_INTERNAL", "cross-attention K/V have unexpected shapes");
+          float* y = cross_kv.get() + (size_t(l) * 2 + kv) * Me * inner;
+          if (Lv.nf4)
+            nf4::cuda::linear_xwt_f32(*static_cast<const nf4::cuda::DeviceNf4*>(Lv.nf4), enc, Me, y, 1.f, 0.f, deq.get(),
+                                      model_stream);
+          else
+            oc::linear_xwt(model_stream, oc::Precision::F32, enc, Lv.w, y, Me, inner, d);
+          if (on(Lv)) {
+            oc::linear_xwt(model_stream, oc::Precision::F32, enc, Lv.lora_A, hbuf.get(), Me, Lv.r, d);
+            oc::linear_xwt(model_stream, oc::Precision::F32, hbuf.get(), Lv.lora_B, y, Me, inner, Lv.r, Lv.scale, 1.f);
+          }
         }
       }
-    }
+      HUKUK_CUDA_CHECK(cudaStreamSynchronize(model_stream));
+    });
     // the encoder and cross K/V ran on the model's stream, the uploads on ours (non-blocking: it
     // does not wait for the legacy stream, so plain cudaMemcpy could still be in flight); the
     // host vectors above must outlive their copies

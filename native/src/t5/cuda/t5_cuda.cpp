@@ -20,7 +20,9 @@ void zero_grad(T5Impl&) { no_cuda(); }
 MemoryUse memory_use(const T5Impl&) { return {}; }
 std::vector<float> download(const float*, size_t) { no_cuda(); }
 DeviceWeightsView device_weights(T5Impl&) { no_cuda(); }
-const float* encode(T5Impl&, const int32_t*, const int32_t*, int, int, bool) { no_cuda(); }
+void encode(T5Impl&, const int32_t*, const int32_t*, int, int, bool, const std::function<void(const float*, void*)>&) {
+  no_cuda();
+}
 }  // namespace hukuk::t5cuda
 
 #else
@@ -30,6 +32,7 @@ const float* encode(T5Impl&, const int32_t*, const int32_t*, int, int, bool) { n
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -542,6 +545,13 @@ class T5Cuda {
     // a forward reuses any plan of its shape and attention kind; a backward needs one made for
     // it, in its mode
     if (planned == sh && flash == use_flash && (backward ? planned_bwd && planned_keep == keep : true)) return;
+    // Forget the old plan first: the measuring layout below overwrites the activation pointers
+    // and the resize can throw (out of memory), and a later call of the old shape must then plan
+    // again, not run (or replay a graph) on stale pointers.
+    planned = Shape{};
+    planned_bwd = false;
+    bias_shape = Shape{};
+    drop_graphs();
     Arena measure;
     layout(measure, sh, backward, keep, use_flash);
     const size_t need = measure.high_water();
@@ -1121,6 +1131,9 @@ class T5Cuda {
         cudaStreamEndCapture(s, &g);
         if (g) cudaGraphDestroy(g);
         cudaGetLastError();
+        // Only a call that cannot be captured turns graphs off for this model; any other error
+        // (bad input, out of memory) is the caller's, with graphs still on for the next step.
+        if (!std::strstr(e.what(), "Capture")) throw;
         graphs_ok = false;
         std::fprintf(stderr, "t5cuda: CUDA graph capture failed (%s); running without graphs\n", e.what());
         body();
@@ -1176,7 +1189,10 @@ class T5Cuda {
   }
 
   // The encoder alone (generation): eval mode, output in the arena's enc_out.
-  const float* encode(const int32_t* ids, const int32_t* mask, int B, int S, bool use_adapter) {
+  // `use` runs under the model's lock with the encoder output (on stream s), so no step of
+  // another thread can re-plan or overwrite the arena while the caller reads it.
+  void encode(const int32_t* ids, const int32_t* mask, int B, int S, bool use_adapter,
+              const std::function<void(const float*, cudaStream_t)>& use) {
     std::lock_guard<std::mutex> lock(mu);
     const T5Config& c = I.cfg;
     HUKUK_CHECK(B > 0 && S > 0 && ids, "ENGINE_INVALID_ARG", "encode needs ids of a positive shape");
@@ -1201,8 +1217,8 @@ class T5Cuda {
     }
     const Ctx st{false, use_adapter && I.has_lora, d_seed};
     encoder_forward(sh, st, false);
+    use(enc_out, s);
     HUKUK_CUDA_CHECK(cudaStreamSynchronize(s));
-    return enc_out;
   }
 
   // ---------------------------------------------------------------- one step
@@ -1393,8 +1409,9 @@ DeviceWeightsView device_weights(T5Impl& I) {
   std::lock_guard<std::mutex> lock(c.mu);
   return c.view();
 }
-const float* encode(T5Impl& I, const int32_t* ids, const int32_t* mask, int B, int S, bool use_adapter) {
-  return get(I).encode(ids, mask, B, S, use_adapter);
+void encode(T5Impl& I, const int32_t* ids, const int32_t* mask, int B, int S, bool use_adapter,
+            const std::function<void(const float*, void*)>& use) {
+  get(I).encode(ids, mask, B, S, use_adapter, [&](const float* enc, cudaStream_t st) { use(enc, st); });
 }
 MemoryUse memory_use(const T5Impl& I) {
   T5Cuda& c = get(I);

@@ -28,6 +28,7 @@
 // HUKUK_T5_FUSE_QKV=0, HUKUK_T5_GEMM=fp32|tf32|bf16, HUKUK_T5_F32=proj_fwd,proj_bwd,attn,head.
 // Generation on the GPU (generate/cuda) reads the device weights through device_weights() and encode().
 #pragma once
+#include <functional>
 #include <vector>
 
 #include "core/param.h"
@@ -76,9 +77,12 @@ struct DeviceWeightsView {
 // Uploads the host LoRA state first when it changed (add_lora / load_adapter).
 DeviceWeightsView device_weights(T5Impl& I);
 // Runs the encoder (eval: no dropout; LoRA when use_adapter) over ids/mask [B, S] (host pointers)
-// and returns the device pointer of its output [B*S, d_model] fp32 (final norm applied). Valid
-// until the next run()/encode() on this model; plans the arena for shape (B, S, 1).
-const float* encode(T5Impl& I, const int32_t* ids, const int32_t* mask, int B, int S, bool use_adapter);
+// and calls use(enc_out, stream) with the device pointer of its output [B*S, d_model] fp32 (final
+// norm applied) and the model's cudaStream_t, under the model's lock: enqueue work reading enc_out
+// on that stream there (it is synchronized before the lock is released); the pointer is not valid
+// after use returns. Plans the arena for shape (B, S, 1).
+void encode(T5Impl& I, const int32_t* ids, const int32_t* mask, int B, int S, bool use_adapter,
+            const std::function<void(const float* enc_out, void* stream)>& use);
 
 }  // namespace t5cuda
 }  // namespace hukuk
