@@ -297,10 +297,13 @@ describe.skipIf(!gpu)('generate on CUDA: the step switches', () => {
 
 // A bf16-trained run (the flagship preset) is chatted with at compute bf16: the encoder pass then
 // runs bf16 products (the decoder steps are fp32 either way). Its logits can only be as close to the
-// fp32 CPU graph as bf16 allows: issue 5's 1e-2 logits tolerance.
+// fp32 CPU graph as bf16 allows: issue 5's 1e-2 logits tolerance, except on gated_gelu_untied, where
+// torch's own bf16 autocast is 9.8e-2 from the fp32 logits (tools/bf16_grad_reference.py, H200,
+// 2026-11-28) and ours measured 1.7e-2: there, at most a third of torch's.
+const BF16_LOGITS_TOL: Record<string, number> = { gated_gelu_untied: 0.098 / 3 };
 describe.skipIf(!gpu)('generate on CUDA at compute bf16 (the chat of a bf16 run)', () => {
   for (const name of fixtures)
-    it(`${name} (nf4, bf16 encoder): logits per step within 1e-2 of the CPU`, async () => {
+    it(`${name} (nf4, bf16 encoder): logits per step within ${BF16_LOGITS_TOL[name] ?? 1e-2} of the CPU`, async () => {
       const g = readInt32(join(FIXTURES, name, 'goldens.safetensors'), ['input_ids', 'attention_mask']);
       const srcLen = g.input_ids.shape[1];
       const mask0 = g.attention_mask ? g.attention_mask.data.subarray(0, srcLen) : new Int32Array(srcLen).fill(1);
@@ -315,7 +318,7 @@ describe.skipIf(!gpu)('generate on CUDA at compute bf16 (the chat of a bf16 run)
         const tokens = teacherTokens(greedyCpu, 1);
         const e = stepErrors(engine._decodeLogits(cuda, { ...src, tokens }), engine._decodeLogits(cpu, { ...src, tokens }), tokens.length);
         console.log(`  [bf16] ${name} nf4 (${tokens.length} steps): worst ${Math.max(...e).toExponential(2)}`);
-        expect(Math.max(...e)).toBeLessThanOrEqual(1e-2);
+        expect(Math.max(...e)).toBeLessThanOrEqual(BF16_LOGITS_TOL[name] ?? 1e-2);
         const greedyGpu = await engine.generate(cuda, { ...src, maxNewTokens: 12 });
         expect(greedyGpu.length).toBeGreaterThan(1);
       } finally {
