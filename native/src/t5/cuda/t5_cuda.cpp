@@ -197,15 +197,18 @@ class T5Cuda {
   bool lora_fused = true;       // this plan's LoRA dropout products run on ops/lora.h's kernels
   bool lora_unfused_env = false;  // HUKUK_T5_FUSED_LORA=0 (A/B)
   bool lora_unbatched_env = false;  // HUKUK_T5_BATCH_LORA=0 (A/B)
-  bool lora_up_off_env = false;  // HUKUK_T5_LORA_UP=0: the B side on cuBLAS fp32 (A/B)
+  // HUKUK_T5_LORA_UP: "0" the B side on cuBLAS fp32 everywhere, "1" on ops/lora's lora_up_add /
+  // lora_up_backward everywhere (the default before 2026-11-28 01:30), unset: per case, whichever
+  // measured faster (up_fwd_ours / up_bwd_ours). HUKUK_T5_LORA_UP_FWD likewise for the forward alone.
+  int lora_up_env = -1;
   bool lora_onepass_off_env = false;  // HUKUK_T5_LORA_ONEPASS=0: lora_grad_A + lora_dx, not lora_backward (A/B)
   // HUKUK_T5_LORA_GROUP_DOWN=1: a group's lora_down in one launch (lora_down_group). Off by default:
   // on an H200 (2026-11-28) it was slower than generation 2's lora_down per member (37.0 µs vs
   // 3 x 11.4 at 2048 x 768 r16 x3; 137 vs 3 x 32 at 8192) and the 16x64x128 step was 64.37 ms with
   // it, 64.05 without.
   bool lora_group_down_on_env = false;
-  bool lora_up_fwd_off_env = false;  // HUKUK_T5_LORA_UP_FWD=0: only the forward's y += s·h·Bᵀ on cuBLAS (A/B)
-  bool lora_up = true;  // this plan's LoRA B side runs on ops/lora.h's lora_up_add / lora_up_backward
+  int lora_up_fwd_env = -1;
+  bool lora_up = true;  // this plan's LoRA B side may run on ops/lora.h's lora_up_add / lora_up_backward
   bool lora_up_fwd = true;  // ... and the forward's y += s·h·Bᵀ too
   size_t ff_grad_floats = 0;  // floats in each of g_ff0, g_ffh (the backward's FFN gradients)
   bool rerunning = false;  // inside a block's re-run (recompute): the LoRA h of the forward are reused
@@ -236,10 +239,10 @@ class T5Cuda {
     graphs_ok = !(std::getenv("HUKUK_T5_GRAPHS") && std::string(std::getenv("HUKUK_T5_GRAPHS")) == "0");
     lora_unfused_env = std::getenv("HUKUK_T5_FUSED_LORA") && std::string(std::getenv("HUKUK_T5_FUSED_LORA")) == "0";
     lora_unbatched_env = std::getenv("HUKUK_T5_BATCH_LORA") && std::string(std::getenv("HUKUK_T5_BATCH_LORA")) == "0";
-    lora_up_off_env = std::getenv("HUKUK_T5_LORA_UP") && std::string(std::getenv("HUKUK_T5_LORA_UP")) == "0";
+    lora_up_env = env_switch("HUKUK_T5_LORA_UP");
     lora_onepass_off_env = std::getenv("HUKUK_T5_LORA_ONEPASS") && std::string(std::getenv("HUKUK_T5_LORA_ONEPASS")) == "0";
     lora_group_down_on_env = std::getenv("HUKUK_T5_LORA_GROUP_DOWN") && std::string(std::getenv("HUKUK_T5_LORA_GROUP_DOWN")) == "1";
-    lora_up_fwd_off_env = std::getenv("HUKUK_T5_LORA_UP_FWD") && std::string(std::getenv("HUKUK_T5_LORA_UP_FWD")) == "0";
+    lora_up_fwd_env = env_switch("HUKUK_T5_LORA_UP_FWD");
     // HUKUK_T5_LORA_GEN=1: ops/lora.h's generation-1 kernels (A/B; process-wide)
     if (const char* g = std::getenv("HUKUK_T5_LORA_GEN")) oc::set_lora_kernel_generation(std::atoi(g));
     HUKUK_CUDA_CHECK(cudaStreamCreate(&s));
@@ -472,8 +475,8 @@ class T5Cuda {
     flash = use_flash;
     lora_fused = !lora_unfused_env;
     for (DLora* lo : loras) lora_fused = lora_fused && lo->r <= 64;  // ops/lora.h's kernels take r <= 64
-    lora_up = lora_fused && !lora_up_off_env;
-    lora_up_fwd = lora_up && !lora_up_fwd_off_env;
+    lora_up = lora_fused && lora_up_env != 0;
+    lora_up_fwd = lora_up && lora_up_fwd_env != 0;
     const T5Config& c = I.cfg;
     const size_t Ms = size_t(sh.B) * sh.S, Mt = size_t(sh.B) * sh.T, Mx = std::max(Ms, Mt);
     const size_t d = c.d_model, inner = c.inner_dim(), ff = c.d_ff, H = c.num_heads;
@@ -640,6 +643,29 @@ class T5Cuda {
   }
 
   // h = A(dropout(x)) [M, r]
+  // -1 unset, 0 for "0", 1 for any other value
+  static int env_switch(const char* name) {
+    const char* v = std::getenv(name);
+    return v ? (std::string(v) == "0" ? 0 : 1) : -1;
+  }
+
+  // Which side of the B products runs ops/lora's kernels, per case (n members, M rows). Unset
+  // switches pick what measured faster on an H200 (2026-11-28 01:12 UTC, r16, width 768, µs per
+  // call in a CUDA graph, ours vs cuBLAS fp32): forward y += s·h·Bᵀ x1 7.6 vs 11.0 at M = 2048 but
+  // 25.7 vs 16.4 at 8192, x3 19.6 vs 14.1 and 75.4 vs 70.2; backward x1 28.9 vs 20.3 and 55.0 vs
+  // 38.6, x3 60.4 vs 58.8 and 145.4 vs 328.8. So: ours for the forward of one member up to 2048
+  // rows and for a group's backward, cuBLAS for the rest.
+  bool up_fwd_ours(int n, int M) const {
+    if (!lora_up_fwd) return false;
+    if (lora_up_fwd_env == 1 || lora_up_env == 1) return true;
+    return n == 1 && M <= 2048;
+  }
+  bool up_bwd_ours(int n) const {
+    if (!lora_up) return false;
+    if (lora_up_env == 1) return true;
+    return n >= 2;
+  }
+
   void lora_down_into(DLin& L, const float* x, int M, float* h, const Ctx& st, uint64_t site) {
     DLora& lo = *L.lora;
     const float p = st.train ? lo.dropout : 0.f;
@@ -681,7 +707,7 @@ class T5Cuda {
     DLora& lo = *L.lora;
     float* h = save_h || (rerunning && lo.h) ? lo.h : tmp_r;
     if (!(rerunning && lo.h)) lora_down_into(L, x, M, h, st, site);  // a re-run reuses the forward's h
-    if (lora_up_fwd) oc::lora_up_add(h, lo.B, y, M, L.out, lo.r, lo.scale, 1, 0, 0, 0, s);
+    if (up_fwd_ours(1, M)) oc::lora_up_add(h, lo.B, y, M, L.out, lo.r, lo.scale, 1, 0, 0, 0, s);
     else oc::linear_xwt(s, lora_prec, h, lo.B, y, M, L.out, lo.r, lo.scale, 1.f);
   }
 
@@ -739,9 +765,10 @@ class T5Cuda {
     if (!st.use_lora || !L.lora) return;
     DLora& lo = *L.lora;
     // gB += scale * dyᵀ h ; dh = scale * dy B ; then the A side
-    const size_t up_need = lora_up ? oc::lora_up_backward_workspace_floats(M, L.out, lo.r, 1) : 0;
+    const bool ours = up_bwd_ours(1);
+    const size_t up_need = ours ? oc::lora_up_backward_workspace_floats(M, L.out, lo.r, 1) : 0;
     float* up_ws = up_scratch(dy, dx, up_need);
-    if (lora_up && (up_need == 0 || up_ws)) {  // both in one pass over dy
+    if (ours && (up_need == 0 || up_ws)) {  // both in one pass over dy
       oc::lora_up_backward(dy, lo.h, lo.B, tmp_r, lo.gB, M, L.out, lo.r, lo.scale, true, 1, 0, 0, 0, 0, up_ws, s);
       lora_bwd_A(L, x, tmp_r, M, dx, st, site);
       return;
@@ -875,7 +902,7 @@ class T5Cuda {
       float* h0 = kept_h ? l0.h : tmp_r;  // tmp_r holds n slots of [M, r]
       if (!kept_h) sh = (long long)M * l0.r;
       if (!rerunning) lora_down_group_into(Ls, n, x, M, h0, sh, st, stack, layer);
-      if (lora_up_fwd) oc::lora_up_add(h0, l0.B, y, M, out, l0.r, l0.scale, n, sh, sB, so, s);
+      if (up_fwd_ours(n, M)) oc::lora_up_add(h0, l0.B, y, M, out, l0.r, l0.scale, n, sh, sB, so, s);
       else oc::gemm(s, lora_prec, false, true, M, out, l0.r, l0.scale, h0, l0.r, sh, l0.B, l0.r, sB, 1.f, y, out, so, n);
     } else {
       for (int i = 0; i < n; ++i) lora_fwd(*Ls[i], x, M, y + i * so, st, lsite(*Ls[i], stack, layer), save);
@@ -1018,9 +1045,10 @@ class T5Cuda {
     // gB_i += scale * dy_iᵀ h_i ; dh_i = scale * dy_i B_i (tmp_r: n slots), one GEMM each
     const DLora& l0 = *Ls[0]->lora;
     const int r = l0.r;
-    const size_t up_need = lora_up ? oc::lora_up_backward_workspace_floats(M, out, r, n) : 0;
+    const bool ours = up_bwd_ours(n);
+    const size_t up_need = ours ? oc::lora_up_backward_workspace_floats(M, out, r, n) : 0;
     float* up_ws = up_scratch(g_rows, dx, up_need);
-    if (lora_up && (up_need == 0 || up_ws)) {  // one launch for the n members, one pass over each dy
+    if (ours && (up_need == 0 || up_ws)) {  // one launch for the n members, one pass over each dy
       oc::lora_up_backward(g_rows, l0.h, l0.B, tmp_r, l0.gB, M, out, r, l0.scale, true, n, (long long)so, sh, sB,
                            (long long)M * r, up_ws, s);
     } else {
