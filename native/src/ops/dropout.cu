@@ -1,4 +1,4 @@
-// CUDA twin of dropout.cpp (same counter hash, so the same masks as the CPU for a seed).
+// CUDA twin of dropout.cpp (the same counter hash, ops/dropout_hash.h, so the same masks as the CPU for a seed).
 #include "core/cuda_runtime.h"
 #include "ops/dropout_cuda.cuh"
 #include "ops/ops_cuda.h"
@@ -7,9 +7,8 @@ namespace hukuk::ops::cuda {
 
 __global__ void dropout_fwd_kernel(const float* x, float* y, int64_t n, float p, float scale, const uint64_t* seedp,
                                    uint64_t site) {
-  const uint64_t seed = *seedp;
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < n) y[i] = dropout_keep_d(seed, site, uint64_t(i), p) ? x[i] * scale : 0.f;
+  if (i < n) y[i] = dropout_keep_d(*seedp, site, uint64_t(i), p) ? x[i] * scale : 0.f;
 }
 __global__ void dropout_bwd_kernel(const float* dy, float* dx, int64_t n, float p, float scale, const uint64_t* seedp,
                                    uint64_t site, bool acc) {

@@ -19,9 +19,10 @@
 //   Every fragment comes through ldmatrix; the B operands that need a transpose (V, dctx, Q, K as
 //   [k][n]) through ldmatrix.trans from the same row-major tiles. A first version that stored
 //   transposed tiles (8-way bank conflicts) and used 64-key backward blocks was 1.2-1.7x slower.
-// Dropout: the mask is a hash of (seed, site, flat index) per score (ops/dropout_cuda.cuh), computed
-//   in the forward and again in the backward -- most of the elementwise work (without dropout the
-//   forward takes 0.6x the time). With the optional dropout record the forward writes its
+// Dropout: the mask is a hash of (seed, site, flat index) per score (ops/dropout_hash.h), computed
+//   in the forward and again in the backward. With the old 64-bit splitmix hash this was most of the
+//   elementwise work (without dropout the forward took 0.6x the time); the 32-bit hash that replaced
+//   it costs 3 integer multiplies per score. With the optional dropout record the forward writes its
 //   decisions (1 bit per score, 64-bit words per (query row, 64-key tile)) and the backward reads
 //   them.
 // Masks: a hidden key (key mask 0 or causal j > i) gets the finite score kMasked = -1e30 (not
@@ -118,22 +119,9 @@ __global__ void flash_bwd_dot_kernel(const float* dctx, const float* ctx, float*
 }
 
 // ------------------------------------------------------------------------------ main kernels
-// dropout_keep_d(seed, site, i, p) with the work it does not need left out (the hash runs once per
-// score, in the forward and again in the backward, and dominates their instruction count): only
-// bits 40..63 of the outer mix64 decide, its last xor-shift leaves those bits alone, so only the
-// high word of its last product is computed; and float(x) * 2^-24 >= p (exact for x < 2^24) is
-// x >= ceil(p * 2^24). Same decisions (checked against ops/dropout.h on 14M random cases).
-// site_term = site * 0x100000001B3, thr = dropout_threshold(p).
-__host__ __device__ __forceinline__ uint32_t dropout_threshold(float p) { return uint32_t(ceilf(p * 16777216.f)); }
-__device__ __forceinline__ bool dropout_keep_fast(uint64_t seed, uint64_t site_term, uint64_t i, uint32_t thr) {
-  uint64_t z = seed ^ mix64_d(site_term + i);
-  z += 0x9E3779B97F4A7C15ull;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z ^= z >> 27;
-  const uint32_t lo = uint32_t(z), hi = uint32_t(z >> 32);
-  const uint32_t top = __umulhi(lo, 0x133111EBu) + lo * 0x94D049BBu + hi * 0x133111EBu;  // high word of z * M2
-  return (top >> 8) >= thr;
-}
+// Dropout per score: ops/dropout_hash.h (the CPU reference's hash); the key of (seed, site) and the
+// integer threshold of p are computed once per thread, so each score costs one 32-bit hash
+// (dropout_keep_bits: 3 integer multiplies) and a compare.
 
 constexpr int kFwdWarps = 4, kFwdQ = 16 * kFwdWarps;     // queries per forward block
 // backward blocks: W warps own 16*W keys; 8 warps for long key ranges (half the Q/dctx staging and
@@ -241,9 +229,8 @@ __global__ void __launch_bounds__(kFwdWarps * 32, 3) flash_fwd_kernel(FlashParam
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const int32_t* km = p.key_mask ? p.key_mask + int64_t(b) * p.key_mask_ld : nullptr;
   const float keep_scale = p.dropout > 0.f ? 1.f / (1.f - p.dropout) : 1.f;
-  const uint64_t seed = p.dropout > 0.f ? *p.seed : 0;
-  const uint64_t site_term = p.site * 0x100000001B3ull;
-  const uint32_t drop_thr = dropout_threshold(p.dropout);
+  const ops::DropoutKey drop_key = p.dropout > 0.f ? ops::dropout_key(*p.seed, p.site) : ops::DropoutKey{};
+  const uint32_t drop_thr = ops::dropout_threshold(p.dropout);
   const float* Kh = p.K + int64_t(b) * p.Tk * p.ld + int64_t(h) * kD;
   const float* Vh = p.V + int64_t(b) * p.Tk * p.ld + int64_t(h) * kD;
 
@@ -329,7 +316,7 @@ __global__ void __launch_bounds__(kFwdWarps * 32, 3) flash_fwd_kernel(FlashParam
           const uint64_t idx = (k ? base1 : base0) + uint64_t(j0 + jl);
           // with bits, every decision is recorded (the backward's p may differ from 0 where ours underflowed)
           const bool keep = (pr != 0.f || bits) && (k ? row1 : row0) < p.Tq &&
-                            dropout_keep_fast(seed, site_term, idx, drop_thr);
+                            ops::dropout_keep_bits(drop_key, idx, drop_thr);
           pd = keep ? pr * keep_scale : 0.f;
           if (keep) kbits[k] |= 1ull << jl;
         }
@@ -399,9 +386,8 @@ __global__ void __launch_bounds__(W * 32) flash_bwd_kernel(FlashParams p, const 
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const int32_t* km = p.key_mask ? p.key_mask + int64_t(b) * p.key_mask_ld : nullptr;
   const float keep_scale = p.dropout > 0.f ? 1.f / (1.f - p.dropout) : 1.f;
-  const uint64_t seed = p.dropout > 0.f ? *p.seed : 0;
-  const uint64_t site_term = p.site * 0x100000001B3ull;
-  const uint32_t drop_thr = dropout_threshold(p.dropout);
+  const ops::DropoutKey drop_key = p.dropout > 0.f ? ops::dropout_key(*p.seed, p.site) : ops::DropoutKey{};
+  const uint32_t drop_thr = ops::dropout_threshold(p.dropout);
   const float uniform = 1.f / p.Tk;
   const int64_t qbase = int64_t(b) * p.Tq * p.ld + int64_t(h) * kD;
   const int64_t kbase = int64_t(b) * p.Tk * p.ld + int64_t(h) * kD;
@@ -483,7 +469,7 @@ __global__ void __launch_bounds__(W * 32) flash_bwd_kernel(FlashParams p, const 
             keep = pr != 0.f && ((sBits[(warp / 4) * kTile + il] >> (((warp & 3) * 16) + g + (e < 2 ? 0 : 8))) & 1u);
           } else {
             const uint64_t idx = (e < 2 ? kidx0 : kidx1) + uint32_t(i) * uint32_t(p.Tk);  // (bh*Tq + i)*Tk + key
-            keep = pr != 0.f && dropout_keep_fast(seed, site_term, idx, drop_thr);
+            keep = pr != 0.f && ops::dropout_keep_bits(drop_key, idx, drop_thr);
           }
           pd = keep ? pr * keep_scale : 0.f;
           dp = keep ? dp * keep_scale : 0.f;
