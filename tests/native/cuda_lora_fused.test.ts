@@ -306,6 +306,10 @@ describe.skipIf(!gpu)('LoRA B side on CUDA', () => {
     { M: 300, in: 1000, r: 8, members: 3 },  // 4 column groups, ragged
     { M: 515, in: 768, r: 64, members: 2 },  // the plain-kernel path (r > 16)
     { M: 64, in: 256, r: 16, members: 1 },  // one split, one column group (direct writes)
+    // lora_up_backward kernel 2's small blocks (h straight to shared memory) and r below its padding
+    { M: 100, in: 96, r: 16, members: 2 },
+    { M: 50, in: 40, r: 8, members: 1 },
+    { M: 90, in: 130, r: 12, members: 3 },
   ];
   for (const op of UP_OPS)
     for (const c of GPU_UP)
@@ -313,15 +317,18 @@ describe.skipIf(!gpu)('LoRA B side on CUDA', () => {
         it(`${op} ${JSON.stringify(c)}${accumulate ? ' acc' : ''}: CUDA = CPU, deterministic`, () => {
           const base = { op, ...c, scale: 2, accumulate, ...upInputs(op, c, c.in) };
           const cpu = engine._opsLora({ ...base, impl: 'cpu' });
-          const cuda = engine._opsLora({ ...base, impl: 'cuda' });
-          const e = relErr(cuda, cpu);
-          if (e > 1e-5) console.log(`  ${op} ${JSON.stringify(c)} acc=${accumulate}: rel err ${e.toExponential(2)}`);
-          expect(e).toBeLessThanOrEqual(1e-5);
-          if (op === 'upBackward') {  // each part on its own scale (dh is much smaller than gB)
-            const nB = c.members * c.in * c.r;
-            expect(relErr(cuda.subarray(nB), cpu.subarray(nB)), 'dh').toBeLessThanOrEqual(1e-5);
+          // upBackward: both of lora_up_backward's kernels (lora.h; 2 falls back to 1 for odd widths)
+          for (const upKernel of op === 'upBackward' ? [1, 2] : [0]) {
+            const cuda = engine._opsLora({ ...base, impl: 'cuda', upKernel });
+            const e = relErr(cuda, cpu);
+            if (e > 1e-5) console.log(`  ${op} ${JSON.stringify(c)} acc=${accumulate} kernel ${upKernel}: rel err ${e.toExponential(2)}`);
+            expect(e, `kernel ${upKernel}`).toBeLessThanOrEqual(1e-5);
+            if (op === 'upBackward') {  // each part on its own scale (dh is much smaller than gB)
+              const nB = c.members * c.in * c.r;
+              expect(relErr(cuda.subarray(nB), cpu.subarray(nB)), `dh, kernel ${upKernel}`).toBeLessThanOrEqual(1e-5);
+            }
+            expect(firstDiff(engine._opsLora({ ...base, impl: 'cuda', upKernel }), cuda), `deterministic, kernel ${upKernel}`).toBe(-1);
           }
-          expect(firstDiff(engine._opsLora({ ...base, impl: 'cuda' }), cuda)).toBe(-1);
           expect(relErr(engine._opsLora({ ...base, impl: 'cudaComposed' }), cpu), 'cuBLAS').toBeLessThanOrEqual(1e-5);
         }, 60_000);
       }
@@ -345,14 +352,17 @@ describe.skipIf(!gpu)('LoRA B side on CUDA', () => {
 
   it('micro-benchmark: µs per call, B side kernels vs cuBLAS fp32, and the A side at the flagship width', () => {
     const lines: string[] = [];
-    for (const c of [{ M: 2048, in: 768, r: 16 }, { M: 8192, in: 768, r: 16 }]) {
+    for (const c of [{ M: 1024, in: 768, r: 16 }, { M: 2048, in: 768, r: 16 }, { M: 4096, in: 768, r: 16 }, { M: 8192, in: 768, r: 16 }]) {
       for (const op of UP_OPS)
-        for (const members of [1, 3]) {
-          const b = engine._opsLoraBench!({ op, ...c, members, scale: 2, accumulate: op === 'upBackward', reps: 50 });
-          const bwUs = b.inputBytes / (b.copyGBs * 1e9) * 1e6;
-          lines.push(`  ${op.padEnd(10)} x${members} M=${c.M} out=${c.in} r=${c.r}: ours ${b.fusedUs.toFixed(1)} µs (graph ${b.fusedGraphUs.toFixed(1)}) | cuBLAS ${b.composedUs.toFixed(1)} µs (graph ${b.composedGraphUs.toFixed(1)}) | bandwidth bound ${bwUs.toFixed(1)} µs, ours/bound ${(b.fusedGraphUs / bwUs).toFixed(2)}x`);
-          expect(b.fusedUs).toBeGreaterThan(0);
-        }
+        for (const members of [1, 2, 3])
+          for (const upKernel of op === 'upBackward' ? [1, 2] : [0]) {
+            const b = engine._opsLoraBench!({ op, ...c, members, scale: 2, accumulate: op === 'upBackward', reps: 50, upKernel });
+            const bwUs = b.inputBytes / (b.copyGBs * 1e9) * 1e6;
+            const k = upKernel ? ` k${upKernel}` : '';
+            lines.push(`  ${op.padEnd(10)}${k} x${members} M=${c.M} out=${c.in} r=${c.r}: ours ${b.fusedUs.toFixed(1)} µs (graph ${b.fusedGraphUs.toFixed(1)}) | cuBLAS ${b.composedUs.toFixed(1)} µs (graph ${b.composedGraphUs.toFixed(1)}) | bandwidth bound ${bwUs.toFixed(1)} µs, ours/bound ${(b.fusedGraphUs / bwUs).toFixed(2)}x`);
+            expect(b.fusedUs).toBeGreaterThan(0);
+          }
+      if (c.M !== 2048 && c.M !== 8192) continue;  // the A side at the two step shapes only
       for (const members of [2, 3]) {
         const b = engine._opsLoraBench!({ op: 'downGroup', ...c, members, p: 0.05, reps: 50 });
         lines.push(`  downGroup  x${members} M=${c.M} in=${c.in} r=${c.r} p=0.05: one launch ${b.fusedGraphUs.toFixed(1)} µs (graph) | unfused ${b.composedGraphUs.toFixed(1)} µs (graph)`);

@@ -265,7 +265,7 @@ describe.skipIf(!gpu)('T5 on CUDA: bf16 gradient error by product family', () =>
 describe.skipIf(!gpu)('T5 on CUDA: ops/lora kernels in the step = the unfused step', () => {
   it('loss and LoRA grads within 1e-5 (fp32, dropout on, r 8 and 16, nf4 and fp32 weights)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hukuk-lora-t5-'));
-    const switches = ['HUKUK_T5_FUSED_LORA', 'HUKUK_T5_LORA_UP', 'HUKUK_T5_LORA_UP_FWD', 'HUKUK_T5_LORA_ONEPASS', 'HUKUK_T5_LORA_GROUP_DOWN'];
+    const switches = ['HUKUK_T5_FUSED_LORA', 'HUKUK_T5_LORA_UP', 'HUKUK_T5_LORA_UP_FWD', 'HUKUK_T5_LORA_ONEPASS', 'HUKUK_T5_LORA_GROUP_DOWN', 'HUKUK_T5_LORA_UP_BWD_KERNEL'];
     try {
       makeTinyT5(dir, { vocabSize: 256, dModel: 384, dKv: 64, numHeads: 6, dFf: 512, numLayers: 2, numDecoderLayers: 2 }, 11);
       for (const [quant, r] of [['nf4', 16], ['none', 8]] as const) {
@@ -287,7 +287,8 @@ describe.skipIf(!gpu)('T5 on CUDA: ops/lora kernels in the step = the unfused st
         for (const [name, step] of [['all new', ours], ['LORA_UP=0', stepWith('HUKUK_T5_LORA_UP')], ['LORA_ONEPASS=0', stepWith('HUKUK_T5_LORA_ONEPASS')],
           ['LORA_UP_FWD=0', stepWith('HUKUK_T5_LORA_UP_FWD')], ['LORA_GROUP_DOWN=1', stepWith('HUKUK_T5_LORA_GROUP_DOWN', '1')],
           // the B side on ops/lora's kernels in every case (unset picks per case: cuBLAS for some)
-          ['LORA_UP=1', stepWith('HUKUK_T5_LORA_UP', '1')], ['LORA_UP_FWD=1', stepWith('HUKUK_T5_LORA_UP_FWD', '1')]] as const) {
+          ['LORA_UP=1', stepWith('HUKUK_T5_LORA_UP', '1')], ['LORA_UP_FWD=1', stepWith('HUKUK_T5_LORA_UP_FWD', '1')],
+          ['LORA_UP_BWD_KERNEL=1', stepWith('HUKUK_T5_LORA_UP_BWD_KERNEL', '1')]] as const) {
           const dl = Math.abs(step.loss - unfused.loss) / Math.abs(unfused.loss), dg = worstGrad(unfused, step);
           // (vs ours: a non-zero difference shows the switch changed the kernels that ran)
           console.log(`  ops/lora in the step (${quant}, r ${r}, ${name}): loss rel ${dl.toExponential(2)}, worst LoRA grad rel ${dg.toExponential(2)} (vs all new: ${worstGrad(ours, step).toExponential(2)})`);

@@ -6,6 +6,7 @@
 // dropout_add (full occupancy, hidden behind memory) but ~57 µs to generation 1's lora_grad_A
 // (fewer warps to hide it), hence generation 2's prefetching. The r dimension is padded at
 // compile time (RP = 8, 16, 32 or 64, zero rows beyond r) so the inner loops unroll fully.
+#include <algorithm>
 #include <atomic>
 #include <string>
 
@@ -1092,6 +1093,174 @@ __global__ void __launch_bounds__(kThreads, 2)
   }
 }
 
+// ------------------------------------------------------------------------------ lora_up_backward, kernel 2
+// Block: one warp per 64-column slice of dy (up to 12 slices, so out <= 768 is one column group);
+// lane l of a warp owns the slice's columns 2l, 2l+1 (float2 loads of dy), their two rows of B
+// (2·RP registers) and their gB sums (2·RP registers). The block walks the rows of one split in
+// chunks of 8 (the next chunk's dy loaded while the current one is used). Per row each lane forms
+// dy[m,c]·B[c,:] for its 2 columns, the warp transpose-reduces those r values (as kernel 1 does,
+// but once per 2 columns, not per column), and the warps' sums for the chunk are added in warp
+// order from shared memory (double-buffered: one barrier per chunk). gB: written (one split) or
+// the split's partial; dh: written (one column group) or the group's partial; the partials are
+// added in index order by lora_parts_reduce. Every sum's order is a function of (M, out, r) only.
+// Needs out even and dy 8-byte aligned (float2); otherwise kernel 1 runs.
+constexpr int kUb2ColsPerWarp = 64, kUb2MaxWarps = 12, kUb2Chunk = 8, kUb2Target = 132, kUb2MinRows = 16;
+
+struct Ub2Plan {
+  int warps = 1, col_groups = 1, splits = 1, rows_per_split = 0;
+};
+Ub2Plan up_backward_plan_v2(int M, int out) {
+  Ub2Plan u;
+  const int slices = (out + kUb2ColsPerWarp - 1) / kUb2ColsPerWarp;
+  u.col_groups = (slices + kUb2MaxWarps - 1) / kUb2MaxWarps;
+  u.warps = (slices + u.col_groups - 1) / u.col_groups;
+  const int want = (kUb2Target + u.col_groups - 1) / u.col_groups;  // ~one block per SM
+  int rows = (M + want - 1) / want;
+  rows = ((rows + kUb2Chunk - 1) / kUb2Chunk) * kUb2Chunk;
+  rows = rows < kUb2MinRows ? kUb2MinRows : rows;
+  u.rows_per_split = rows;
+  u.splits = M > 0 ? (M + rows - 1) / rows : 1;
+  return u;
+}
+size_t up_backward_member_floats_v2(int M, int out, int r) {
+  const Ub2Plan u = up_backward_plan_v2(M, out);
+  return (u.splits > 1 ? size_t(u.splits) * out * r : 0) + (u.col_groups > 1 ? size_t(u.col_groups) * M * r : 0);
+}
+
+template <int RP>
+__global__ void __launch_bounds__(kUb2MaxWarps * 32, 1)
+    lora_up_backward_kernel_v2(const float* __restrict__ dy, const float* __restrict__ h, const float* __restrict__ B,
+                               float* __restrict__ dh, float* __restrict__ gB, float* __restrict__ ws_gB,
+                               float* __restrict__ ws_dh, int M, int out, int r, float scale, bool acc_gB,
+                               int rows_per_split, int splits, int col_groups, int64_t sdy, int64_t sh, int64_t sB,
+                               int64_t sdh) {
+  static_assert(RP <= 32 && 32 % RP == 0, "one lane per reduced value");
+  constexpr int kLanesPer = 32 / RP;  // lanes that end with the same j
+  __shared__ float red[2][kUb2Chunk][kUb2MaxWarps][RP];
+  __shared__ __align__(16) float hs[2][kUb2Chunk][RP];  // the chunk's rows of h (double-buffered)
+  const int member = blockIdx.z, cg = blockIdx.x, split = blockIdx.y;
+  const int warps = blockDim.x >> 5;
+  dy += member * sdy;
+  h += member * sh;
+  B += member * sB;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int c = (cg * warps + warp) * kUb2ColsPerWarp + 2 * lane;  // this lane's columns c, c + 1
+  const bool cin = c < out;  // out is even: both or neither
+  const int m_begin = split * rows_per_split, m_end = min(M, m_begin + rows_per_split);
+  float b0[RP], b1[RP], g0[RP], g1[RP];
+#pragma unroll
+  for (int j = 0; j < RP; ++j) {
+    b0[j] = (j < r && cin) ? __ldg(B + int64_t(c) * r + j) : 0.f;
+    b1[j] = (j < r && cin) ? __ldg(B + int64_t(c + 1) * r + j) : 0.f;
+    g0[j] = 0.f;
+    g1[j] = 0.f;
+  }
+  constexpr int kHPer = kUb2Chunk * RP;  // h values per chunk: one per thread of the first kHPer
+  float2 dn[kUb2Chunk];
+  float hn = 0.f;
+  auto load_dy = [&](int c0) {
+#pragma unroll
+    for (int i = 0; i < kUb2Chunk; ++i) {
+      const int m = c0 + i;
+      dn[i] = (cin && m < m_end) ? __ldg(reinterpret_cast<const float2*>(dy + int64_t(m) * out + c))
+                                 : make_float2(0.f, 0.f);
+    }
+  };
+  auto load_h = [&](int c0) {  // thread t < kHPer holds h[c0 + t / RP, t % RP] in hn
+    if (threadIdx.x < kHPer) {
+      const int i = threadIdx.x / RP, j = threadIdx.x % RP;
+      hn = (j < r && c0 + i < m_end) ? __ldg(h + int64_t(c0 + i) * r + j) : 0.f;
+    }
+  };
+  // h prefetched in a register needs kHPer threads (out > 96 at r 16, > 32 at r 8); smaller
+  // blocks load each chunk's h straight into shared memory, with one barrier more per chunk
+  const bool h_reg = int(blockDim.x) >= kHPer;
+  if (m_begin < m_end) {
+    load_dy(m_begin);
+    if (h_reg) {
+      load_h(m_begin);
+      if (threadIdx.x < kHPer) hs[0][threadIdx.x / RP][threadIdx.x % RP] = hn;
+      if (m_begin + kUb2Chunk < m_end) load_h(m_begin + kUb2Chunk);
+    }
+  }
+  __syncthreads();
+  int buf = 0;
+  for (int c0 = m_begin; c0 < m_end; c0 += kUb2Chunk, buf ^= 1) {
+    if (!h_reg) {  // small blocks: h straight into hs[buf], one barrier more per chunk
+      for (int t = threadIdx.x; t < kHPer; t += blockDim.x) {
+        const int i = t / RP, j = t % RP;
+        hs[buf][i][j] = (j < r && c0 + i < m_end) ? __ldg(h + int64_t(c0 + i) * r + j) : 0.f;
+      }
+      __syncthreads();
+    }
+    float2 dv[kUb2Chunk];
+#pragma unroll
+    for (int i = 0; i < kUb2Chunk; ++i) dv[i] = dn[i];
+    if (c0 + kUb2Chunk < m_end) load_dy(c0 + kUb2Chunk);  // uniform branch
+#pragma unroll
+    for (int i = 0; i < kUb2Chunk; ++i) {
+      float v[RP];
+      const float4* h4 = reinterpret_cast<const float4*>(&hs[buf][i][0]);
+#pragma unroll
+      for (int j4 = 0; j4 < RP / 4; ++j4) {
+        const float4 hv = h4[j4];  // a broadcast
+        const float hq[4] = {hv.x, hv.y, hv.z, hv.w};
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+          const int j = 4 * j4 + q;
+          g0[j] = fmaf(dv[i].x, hq[q], g0[j]);
+          g1[j] = fmaf(dv[i].y, hq[q], g1[j]);
+          v[j] = fmaf(dv[i].y, b1[j], dv[i].x * b0[j]);
+        }
+      }
+      transpose_step<RP>(v, lane, 16);
+      if constexpr (RP / 2 > 1) transpose_step<RP / 2>(v, lane, 8);
+      if constexpr (RP / 4 > 1) transpose_step<RP / 4>(v, lane, 4);
+      if constexpr (RP / 8 > 1) transpose_step<RP / 8>(v, lane, 2);
+      if constexpr (RP / 16 > 1) transpose_step<RP / 16>(v, lane, 1);
+#pragma unroll
+      for (int off = kLanesPer / 2; off >= 1; off >>= 1) v[0] += __shfl_xor_sync(0xffffffffu, v[0], off);
+      if ((lane & (kLanesPer - 1)) == 0) red[buf][i][warp][lane / kLanesPer] = v[0];
+    }
+    // the next chunk's h (prefetched) into the other buffer, whose readers (the previous chunk)
+    // passed the last barrier; then prefetch the one after
+    if (h_reg && c0 + kUb2Chunk < m_end) {
+      if (threadIdx.x < kHPer) hs[buf ^ 1][threadIdx.x / RP][threadIdx.x % RP] = hn;
+      if (c0 + 2 * kUb2Chunk < m_end) load_h(c0 + 2 * kUb2Chunk);
+    }
+    // one barrier per chunk: red[buf] is read below, and written again only after the next
+    // chunk's barrier, which every reader of it has passed
+    __syncthreads();
+    for (int t = threadIdx.x; t < kUb2Chunk * RP; t += blockDim.x) {
+      const int i = t / RP, j = t % RP, m = c0 + i;
+      float sum = red[buf][i][0][j];
+      for (int w = 1; w < warps; ++w) sum += red[buf][i][w][j];
+      if (j < r && m < m_end) {
+        if (col_groups == 1) dh[member * sdh + int64_t(m) * r + j] = scale * sum;
+        else ws_dh[(int64_t(member) * col_groups + cg) * M * r + int64_t(m) * r + j] = sum;
+      }
+    }
+  }
+  if (!cin) return;
+  if (splits == 1) {
+    float* g = gB + member * sB + int64_t(c) * r;
+#pragma unroll
+    for (int j = 0; j < RP; ++j)
+      if (j < r) {
+        g[j] = acc_gB ? g[j] + scale * g0[j] : scale * g0[j];
+        g[r + j] = acc_gB ? g[r + j] + scale * g1[j] : scale * g1[j];
+      }
+  } else {
+    float* part = ws_gB + (int64_t(member) * splits + split) * out * r + int64_t(c) * r;
+#pragma unroll
+    for (int j = 0; j < RP; ++j)
+      if (j < r) {
+        part[j] = g0[j];
+        part[r + j] = g1[j];
+      }
+  }
+}
+
 // sum over `parts` partials (index order) of each of n members' `count` values; dst_i = dst + i *
 // dst_stride; dst (+)= scale * sum
 __global__ void lora_parts_reduce(const float* __restrict__ part, float* __restrict__ dst, int64_t count, int parts,
@@ -1138,6 +1307,27 @@ __global__ void lora_up_gB_plain(const float* __restrict__ dy, const float* __re
 
 }  // namespace
 
+namespace {
+// the partial sums of lora_up_backward (kernels 1 and 2): gB over the row splits, dh over the
+// column groups, each in index order
+void reduce_up_backward_parts(const float* ws_gB, const float* ws_dh, float* gB, float* dh, int M, int out, int r,
+                              int n, int splits, int col_groups, int64_t sB, int64_t sdh, float scale,
+                              bool accumulate_gB, cudaStream_t s) {
+  if (splits > 1) {
+    const int64_t count = int64_t(out) * r;
+    const dim3 g(unsigned(blocks_for(count, kThreads)), unsigned(n));
+    lora_parts_reduce<<<g, kThreads, 0, s>>>(ws_gB, gB, count, splits, sB, scale, accumulate_gB);
+    HUKUK_CUDA_LAUNCH_CHECK();
+  }
+  if (col_groups > 1) {
+    const int64_t count = int64_t(M) * r;
+    const dim3 g(unsigned(blocks_for(count, kThreads)), unsigned(n));
+    lora_parts_reduce<<<g, kThreads, 0, s>>>(ws_dh, dh, count, col_groups, sdh, scale, false);
+    HUKUK_CUDA_LAUNCH_CHECK();
+  }
+}
+}  // namespace
+
 void lora_up_add(const float* h, const float* B, float* y, int M, int out, int r, float scale, int n, int64_t sh,
                  int64_t sB, int64_t sy, cudaStream_t s) {
   check_sizes("cuda::lora_up_add", M, out, r);
@@ -1175,9 +1365,22 @@ void lora_down_group(const float* x, const float* A, float* h, int M, int in, in
   HUKUK_CUDA_LAUNCH_CHECK();
 }
 
+namespace {
+std::atomic<int> g_up_backward_kernel{2};
+// kernel 2 needs float2 access to dy: out even (every row 8-byte aligned) and the members' dy too
+bool up_backward_v2_fits(int out, int r) { return g_up_backward_kernel.load() == 2 && r <= 16 && out % 2 == 0; }
+}  // namespace
+void set_lora_up_backward_kernel(int kernel) {
+  HUKUK_CHECK(kernel == 1 || kernel == 2, "ENGINE_INVALID_ARG",
+              "lora_up_backward kernel must be 1 or 2 (got " + std::to_string(kernel) + ")");
+  g_up_backward_kernel.store(kernel);
+}
+int lora_up_backward_kernel() { return g_up_backward_kernel.load(); }
+
 size_t lora_up_backward_workspace_floats(int M, int out, int r, int n) {
   if (r > 16 || M <= 0) return 0;  // the plain kernels need none
-  return size_t(n) * up_backward_member_floats(M, out, r);
+  const size_t v1 = size_t(n) * up_backward_member_floats(M, out, r);  // also kernel 2's fallback (alignment)
+  return up_backward_v2_fits(out, r) ? std::max(v1, size_t(n) * up_backward_member_floats_v2(M, out, r)) : v1;
 }
 
 void lora_up_backward(const float* dy, const float* h, const float* B, float* dh, float* gB, int M, int out, int r,
@@ -1199,8 +1402,28 @@ void lora_up_backward(const float* dy, const float* h, const float* B, float* dh
     HUKUK_CUDA_LAUNCH_CHECK();
     return;
   }
-  const UbPlan u = up_backward_plan(M, out);
   const size_t need = lora_up_backward_workspace_floats(M, out, r, n);
+  if (up_backward_v2_fits(out, r) && reinterpret_cast<uintptr_t>(dy) % 8 == 0 && sdy % 2 == 0) {
+    HUKUK_CHECK(need == 0 || workspace != nullptr, "ENGINE_INVALID_ARG",
+                "cuda::lora_up_backward: these sizes need a workspace (lora_up_backward_workspace_floats)");
+    const Ub2Plan u = up_backward_plan_v2(M, out);
+    float* ws_gB = u.splits > 1 ? workspace : nullptr;
+    float* ws_dh = u.col_groups > 1 ? workspace + (u.splits > 1 ? size_t(n) * u.splits * out * r : 0) : nullptr;
+    const dim3 grid(unsigned(u.col_groups), unsigned(u.splits), unsigned(n));
+    const unsigned threads = unsigned(u.warps * 32);
+    if (r <= 8)
+      lora_up_backward_kernel_v2<8><<<grid, threads, 0, s>>>(dy, h, B, dh, gB, ws_gB, ws_dh, M, out, r, scale,
+                                                             accumulate_gB, u.rows_per_split, u.splits, u.col_groups,
+                                                             sdy, sh, sB, sdh);
+    else
+      lora_up_backward_kernel_v2<16><<<grid, threads, 0, s>>>(dy, h, B, dh, gB, ws_gB, ws_dh, M, out, r, scale,
+                                                              accumulate_gB, u.rows_per_split, u.splits, u.col_groups,
+                                                              sdy, sh, sB, sdh);
+    HUKUK_CUDA_LAUNCH_CHECK();
+    reduce_up_backward_parts(ws_gB, ws_dh, gB, dh, M, out, r, n, u.splits, u.col_groups, sB, sdh, scale, accumulate_gB, s);
+    return;
+  }
+  const UbPlan u = up_backward_plan(M, out);
   HUKUK_CHECK(need == 0 || workspace != nullptr, "ENGINE_INVALID_ARG",
               "cuda::lora_up_backward: these sizes need a workspace (lora_up_backward_workspace_floats)");
   float* ws_gB = u.splits > 1 ? workspace : nullptr;
@@ -1213,18 +1436,7 @@ void lora_up_backward(const float* dy, const float* h, const float* B, float* dh
     lora_up_backward_kernel<16><<<grid, kThreads, 0, s>>>(dy, h, B, dh, gB, ws_gB, ws_dh, M, out, r, scale, accumulate_gB,
                                                           u.rows_per_split, u.splits, u.col_groups, sdy, sh, sB, sdh);
   HUKUK_CUDA_LAUNCH_CHECK();
-  if (u.splits > 1) {
-    const int64_t count = int64_t(out) * r;
-    const dim3 g(unsigned(blocks_for(count, kThreads)), unsigned(n));
-    lora_parts_reduce<<<g, kThreads, 0, s>>>(ws_gB, gB, count, u.splits, sB, scale, accumulate_gB);
-    HUKUK_CUDA_LAUNCH_CHECK();
-  }
-  if (u.col_groups > 1) {
-    const int64_t count = int64_t(M) * r;
-    const dim3 g(unsigned(blocks_for(count, kThreads)), unsigned(n));
-    lora_parts_reduce<<<g, kThreads, 0, s>>>(ws_dh, dh, count, u.col_groups, sdh, scale, false);
-    HUKUK_CUDA_LAUNCH_CHECK();
-  }
+  reduce_up_backward_parts(ws_gB, ws_dh, gB, dh, M, out, r, n, u.splits, u.col_groups, sB, sdh, scale, accumulate_gB, s);
 }
 
 }  // namespace hukuk::ops::cuda

@@ -145,5 +145,13 @@ void lora_up_backward(const float* dy, const float* h, const float* B, float* dh
                       float scale, bool accumulate_gB, int n, int64_t sdy, int64_t sh, int64_t sB, int64_t sdh,
                       float* workspace, cudaStream_t s);
 
+// Which kernel lora_up_backward runs for r <= 16: 1 (a thread per column of dy, dh's r values
+// transpose-reduced per column) or 2 (the default: a lane per 2 columns, float2 loads of dy, the
+// transpose-reduce once per 2 columns, one barrier per 8-row chunk; out even and dy 8-byte aligned,
+// else kernel 1). Both deterministic, the same CPU reference. Process-wide, for the tests, the
+// benchmark and t5_cuda.cpp's HUKUK_T5_LORA_UP_BWD_KERNEL=1 (A/B). The workspace size covers both.
+void set_lora_up_backward_kernel(int kernel);
+int lora_up_backward_kernel();
+
 }  // namespace hukuk::ops::cuda
 #endif  // HUKUK_CUDA

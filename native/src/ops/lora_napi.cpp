@@ -16,6 +16,7 @@
 //     impl: 'cpu' (fused reference), 'composed' (existing CPU ops: dropout then matmul / add),
 //           'cuda' (fused kernels), 'cudaComposed' (existing CUDA ops, cuBLAS fp32)
 //     generation: the CUDA kernel generation for this call (lora.h; restored afterwards)
+//     upKernel: lora_up_backward's kernel, 1 or 2, for this call (lora.h; restored afterwards)
 //   engine._opsLoraBench({op, M, in, r, p, reps, generation?}) -> {fusedUs, composedUs, fusedGraphUs,
 //     composedGraphUs, copyGBs, inputBytes}: random inputs made on the host, microseconds per call
 //     on the stream (back-to-back launches) and replayed from a CUDA graph of `reps` calls, plus
@@ -47,6 +48,7 @@ namespace {
 struct LoraArgs {
   std::string op, impl;
   int generation = 0;  // 0: the current default
+  int up_kernel = 0;   // lora_up_backward's kernel (1 or 2; 0: the current default)
   int M = 0, in = 0, r = 0, members = 1;
   float p = 0.f, scale = 1.f;
   uint64_t seed = 0, site = 0;
@@ -69,6 +71,7 @@ LoraArgs parse(const Napi::Object& o) {
   a.in_place = o.Has("inPlace") && o.Get("inPlace").ToBoolean().Value();
   a.no_dx = o.Has("noDx") && o.Get("noDx").ToBoolean().Value();
   a.generation = o.Has("generation") ? int(int_arg(o.Get("generation"), "generation")) : 0;
+  a.up_kernel = o.Has("upKernel") ? int(int_arg(o.Get("upKernel"), "upKernel")) : 0;
   a.members = o.Has("members") ? int(int_arg(o.Get("members"), "members")) : 1;
   a.scale = o.Has("scale") ? float(o.Get("scale").As<Napi::Number>().DoubleValue()) : 1.f;
   HUKUK_CHECK(a.members >= 1 && a.members <= 16, "ENGINE_INVALID_ARG", "_opsLora: members in 1..16");
@@ -352,13 +355,19 @@ struct CudaCase {
   }
 };
 
-// Sets the LoRA kernel generation for one hook call and puts the previous one back.
+// Sets the LoRA kernel generation (and lora_up_backward's kernel) for one hook call and puts the
+// previous ones back.
 struct GenerationScope {
-  int saved;
-  explicit GenerationScope(int gen) : saved(oc::lora_kernel_generation()) {
+  int saved, saved_up;
+  GenerationScope(int gen, int up_kernel)
+      : saved(oc::lora_kernel_generation()), saved_up(oc::lora_up_backward_kernel()) {
     if (gen) oc::set_lora_kernel_generation(gen);
+    if (up_kernel) oc::set_lora_up_backward_kernel(up_kernel);
   }
-  ~GenerationScope() { oc::set_lora_kernel_generation(saved); }
+  ~GenerationScope() {
+    oc::set_lora_kernel_generation(saved);
+    oc::set_lora_up_backward_kernel(saved_up);
+  }
 };
 
 void require_gpu(const char* fn) {
@@ -367,7 +376,7 @@ void require_gpu(const char* fn) {
 
 std::vector<float> run_cuda(const LoraArgs& a, const Napi::Object& o) {
   require_gpu("_opsLora");
-  GenerationScope gen(a.generation);
+  GenerationScope gen(a.generation, a.up_kernel);
   CudaCase c;
   c.a = a;
   c.composed = a.impl == "cudaComposed";
@@ -507,7 +516,7 @@ Napi::Value ops_lora_bench(const Napi::CallbackInfo& info) {
   HUKUK_CHECK(info[0].IsObject(), "ENGINE_INVALID_ARG", "_opsLoraBench: options must be an object");
   Napi::Object o = info[0].As<Napi::Object>();
   LoraArgs a = parse(o);
-  GenerationScope gen(a.generation);
+  GenerationScope gen(a.generation, a.up_kernel);
   a.seed = a.seed ? a.seed : 1234;
   a.site = a.site ? a.site : 77;
   const int reps = o.Has("reps") ? int(int_arg(o.Get("reps"), "reps")) : 50;

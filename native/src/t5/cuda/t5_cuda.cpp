@@ -245,6 +245,10 @@ class T5Cuda {
     lora_up_fwd_env = env_switch("HUKUK_T5_LORA_UP_FWD");
     // HUKUK_T5_LORA_GEN=1: ops/lora.h's generation-1 kernels (A/B; process-wide)
     if (const char* g = std::getenv("HUKUK_T5_LORA_GEN")) oc::set_lora_kernel_generation(std::atoi(g));
+    // HUKUK_T5_LORA_UP_BWD_KERNEL=1: lora_up_backward's kernel 1 (A/B; process-wide, ops/lora.h, so
+    // set at every load: a model loaded without the switch gets the default, kernel 2, back)
+    const char* ubk = std::getenv("HUKUK_T5_LORA_UP_BWD_KERNEL");
+    oc::set_lora_up_backward_kernel(ubk ? std::atoi(ubk) : 2);
     HUKUK_CUDA_CHECK(cudaStreamCreate(&s));
     scalars.resize(2);
     d_seed = reinterpret_cast<uint64_t*>(scalars.get());
@@ -653,8 +657,10 @@ class T5Cuda {
   // switches pick what measured faster on an H200 (2026-11-28 01:12 UTC, r16, width 768, µs per
   // call in a CUDA graph, ours vs cuBLAS fp32): forward y += s·h·Bᵀ x1 7.6 vs 11.0 at M = 2048 but
   // 25.7 vs 16.4 at 8192, x3 19.6 vs 14.1 and 75.4 vs 70.2; backward x1 28.9 vs 20.3 and 55.0 vs
-  // 38.6, x3 60.4 vs 58.8 and 145.4 vs 328.8. So: ours for the forward of one member up to 2048
-  // rows and for a group's backward, cuBLAS for the rest.
+  // 38.6, x3 60.4 vs 58.8 and 145.4 vs 328.8 (lora_up_backward's kernel 1). So: ours for the
+  // forward of one member up to 2048 rows and for a group's backward, cuBLAS for the rest; with
+  // lora_up_backward's kernel 2 (the default since 01:35; one warp per 64 columns, the dh reduce
+  // once per 2 columns) ours for every backward.
   bool up_fwd_ours(int n, int M) const {
     if (!lora_up_fwd) return false;
     if (lora_up_fwd_env == 1 || lora_up_env == 1) return true;
@@ -663,7 +669,7 @@ class T5Cuda {
   bool up_bwd_ours(int n) const {
     if (!lora_up) return false;
     if (lora_up_env == 1) return true;
-    return n >= 2;
+    return n >= 2 || oc::lora_up_backward_kernel() == 2;
   }
 
   void lora_down_into(DLin& L, const float* x, int M, float* h, const Ctx& st, uint64_t site) {
