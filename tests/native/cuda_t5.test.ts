@@ -257,7 +257,7 @@ describe.skipIf(!gpu)('T5 on CUDA: bf16 gradient error by product family', () =>
 
 // ---- the LoRA kernels of ops/lora in the step (issue 5) ---------------------------------------
 // The step with ops/lora's kernels (generation 2, lora_backward's one pass over x, the B side's
-// lora_up_add / lora_up_backward batched over q,k,v where picked per case, and forced everywhere; lora_down_group, off by default, switched on) against the step with none of them
+// lora_up_add / lora_up_backward batched over q,k,v where picked per case, forced everywhere, and lora_up_backward kernel 2; lora_down_group, off by default, switched on) against the step with none of them
 // (HUKUK_T5_FUSED_LORA=0: dropout copies + cuBLAS fp32), and with each new piece switched off
 // alone. fp32 compute, dropout on; widths past 256 (several column groups) and enough rows for
 // several row splits, so every partial-sum path of the kernels runs. The switches are read when a
@@ -288,7 +288,7 @@ describe.skipIf(!gpu)('T5 on CUDA: ops/lora kernels in the step = the unfused st
           ['LORA_UP_FWD=0', stepWith('HUKUK_T5_LORA_UP_FWD')], ['LORA_GROUP_DOWN=1', stepWith('HUKUK_T5_LORA_GROUP_DOWN', '1')],
           // the B side on ops/lora's kernels in every case (unset picks per case: cuBLAS for some)
           ['LORA_UP=1', stepWith('HUKUK_T5_LORA_UP', '1')], ['LORA_UP_FWD=1', stepWith('HUKUK_T5_LORA_UP_FWD', '1')],
-          ['LORA_UP_BWD_KERNEL=1', stepWith('HUKUK_T5_LORA_UP_BWD_KERNEL', '1')]] as const) {
+          ['LORA_UP_BWD_KERNEL=2', stepWith('HUKUK_T5_LORA_UP_BWD_KERNEL', '2')]] as const) {
           const dl = Math.abs(step.loss - unfused.loss) / Math.abs(unfused.loss), dg = worstGrad(unfused, step);
           // (vs ours: a non-zero difference shows the switch changed the kernels that ran)
           console.log(`  ops/lora in the step (${quant}, r ${r}, ${name}): loss rel ${dl.toExponential(2)}, worst LoRA grad rel ${dg.toExponential(2)} (vs all new: ${worstGrad(ours, step).toExponential(2)})`);

@@ -1366,7 +1366,7 @@ void lora_down_group(const float* x, const float* A, float* h, int M, int in, in
 }
 
 namespace {
-std::atomic<int> g_up_backward_kernel{2};
+std::atomic<int> g_up_backward_kernel{1};  // kernel 2 measured slower on an H200 (lora.h)
 // kernel 2 needs float2 access to dy: out even (every row 8-byte aligned) and the members' dy too
 bool up_backward_v2_fits(int out, int r) { return g_up_backward_kernel.load() == 2 && r <= 16 && out % 2 == 0; }
 }  // namespace

@@ -145,11 +145,17 @@ void lora_up_backward(const float* dy, const float* h, const float* B, float* dh
                       float scale, bool accumulate_gB, int n, int64_t sdy, int64_t sh, int64_t sB, int64_t sdh,
                       float* workspace, cudaStream_t s);
 
-// Which kernel lora_up_backward runs for r <= 16: 1 (a thread per column of dy, dh's r values
-// transpose-reduced per column) or 2 (the default: a lane per 2 columns, float2 loads of dy, the
-// transpose-reduce once per 2 columns, one barrier per 8-row chunk; out even and dy 8-byte aligned,
-// else kernel 1). Both deterministic, the same CPU reference. Process-wide, for the tests, the
-// benchmark and t5_cuda.cpp's HUKUK_T5_LORA_UP_BWD_KERNEL=1 (A/B). The workspace size covers both.
+// Which kernel lora_up_backward runs for r <= 16: 1 (the default: a thread per column of dy, dh's
+// r values transpose-reduced per column) or 2 (a lane per 2 columns, float2 loads of dy, the
+// transpose-reduce once per 2 columns, h staged in shared memory, one barrier per 8-row chunk; out
+// even and dy 8-byte aligned, else kernel 1). Both deterministic, the same CPU reference, both pass
+// tests/native/cuda_lora_fused.test.ts on an H200 (2026-11-28 01:32 UTC). Kernel 2 is SLOWER there,
+// µs per call in a CUDA graph, out 768 r16, kernel 1 / kernel 2 / cuBLAS fp32:
+//   x1 M=2048: 28.8 / 47.1 / 20.3   M=8192:  54.5 /  62.1 /  37.9
+//   x3 M=2048: 61.1 / 111.4 / 58.8  M=8192: 145.2 / 164.2 / 328.4
+// (one block of 12 warps per SM at 168 registers: too little in flight; the kernel is not bound by
+// the dh reduce alone). Kept for the A/B: process-wide, for the tests, the benchmark and
+// t5_cuda.cpp's HUKUK_T5_LORA_UP_BWD_KERNEL=2. The workspace size covers both.
 void set_lora_up_backward_kernel(int kernel);
 int lora_up_backward_kernel();
 

@@ -245,10 +245,10 @@ class T5Cuda {
     lora_up_fwd_env = env_switch("HUKUK_T5_LORA_UP_FWD");
     // HUKUK_T5_LORA_GEN=1: ops/lora.h's generation-1 kernels (A/B; process-wide)
     if (const char* g = std::getenv("HUKUK_T5_LORA_GEN")) oc::set_lora_kernel_generation(std::atoi(g));
-    // HUKUK_T5_LORA_UP_BWD_KERNEL=1: lora_up_backward's kernel 1 (A/B; process-wide, ops/lora.h, so
-    // set at every load: a model loaded without the switch gets the default, kernel 2, back)
+    // HUKUK_T5_LORA_UP_BWD_KERNEL=2: lora_up_backward's kernel 2 (A/B, measured slower; process-wide,
+    // ops/lora.h, so set at every load: a model loaded without the switch gets kernel 1 back)
     const char* ubk = std::getenv("HUKUK_T5_LORA_UP_BWD_KERNEL");
-    oc::set_lora_up_backward_kernel(ubk ? std::atoi(ubk) : 2);
+    oc::set_lora_up_backward_kernel(ubk ? std::atoi(ubk) : 1);
     HUKUK_CUDA_CHECK(cudaStreamCreate(&s));
     scalars.resize(2);
     d_seed = reinterpret_cast<uint64_t*>(scalars.get());
@@ -658,9 +658,10 @@ class T5Cuda {
   // call in a CUDA graph, ours vs cuBLAS fp32): forward y += s·h·Bᵀ x1 7.6 vs 11.0 at M = 2048 but
   // 25.7 vs 16.4 at 8192, x3 19.6 vs 14.1 and 75.4 vs 70.2; backward x1 28.9 vs 20.3 and 55.0 vs
   // 38.6, x3 60.4 vs 58.8 and 145.4 vs 328.8 (lora_up_backward's kernel 1). So: ours for the
-  // forward of one member up to 2048 rows and for a group's backward, cuBLAS for the rest; with
-  // lora_up_backward's kernel 2 (the default since 01:35; one warp per 64 columns, the dh reduce
-  // once per 2 columns) ours for every backward.
+  // forward of one member up to 2048 rows and for a group's backward, cuBLAS for the rest. In the
+  // flagship step (H200, 01:32 UTC, 5 steps) this pick gave 61.08 ms at 16x64x128 and 262.28 at
+  // 16x512x512, against 62.32 / 265.72 with ours everywhere (HUKUK_T5_LORA_UP=1, the old default)
+  // and 68.03 / 267.56 with ours everywhere on lora_up_backward's kernel 2 (slower: ops/lora.h).
   bool up_fwd_ours(int n, int M) const {
     if (!lora_up_fwd) return false;
     if (lora_up_fwd_env == 1 || lora_up_env == 1) return true;
@@ -669,7 +670,7 @@ class T5Cuda {
   bool up_bwd_ours(int n) const {
     if (!lora_up) return false;
     if (lora_up_env == 1) return true;
-    return n >= 2 || oc::lora_up_backward_kernel() == 2;
+    return n >= 2;
   }
 
   void lora_down_into(DLin& L, const float* x, int M, float* h, const Ctx& st, uint64_t site) {
