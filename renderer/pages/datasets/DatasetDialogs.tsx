@@ -1,15 +1,11 @@
 // The Datasets page's dialogs: import (check first: columns, splits, skipped rows, token
 // statistics; then copy and record), details (preview, re-map, template, statistics), and
 // delete (asks, and says whether files go: only the app's own copy ever does).
-import { useState, type ReactNode } from 'react';
+import { useState } from 'react';
 import {
   Alert,
   Box,
   Button,
-  Dialog,
-  DialogActions,
-  DialogContent,
-  DialogTitle,
   LinearProgress,
   MenuItem,
   Stack,
@@ -21,12 +17,16 @@ import {
   TextField,
   Typography,
 } from '@mui/material';
-import type { AppErrorValue } from '../../../common/contract/errors';
 import type { Dataset, DatasetSummaryValue } from '../../../common/contract/datasets';
 import type { Model } from '../../../common/contract/models';
 import { useI18n } from '../../i18n';
 import { api } from '../../state/api';
 import { PathField } from '../../components/PathField';
+import { DialogFrame } from '../../components/DialogFrame';
+import { DialogError } from '../../components/DialogError';
+import { TaskProgress } from '../../components/TaskProgress';
+import { CancelThenDeleteButtons, CheckThenImportButtons } from '../../components/DialogButtons';
+import { useDialogCall } from '../../components/use-dialog-call';
 import { useQuery } from '../../state/use-query';
 import { formatNumber } from '../../components/format';
 import { monoFonts } from '../../theme';
@@ -34,29 +34,6 @@ import { DatasetStatsView } from './DatasetStatsView';
 import { datasetStrings, fill } from './strings';
 
 type TemplateName = 'default' | 'teknofest';
-
-function ErrorView({ error }: { error: AppErrorValue | null }) {
-  if (!error) return null;
-  return (
-    <Alert severity="error" data-testid="dataset-dialog-error" sx={{ whiteSpace: 'pre-wrap', wordBreak: 'break-word' }}>
-      {error.message}
-    </Alert>
-  );
-}
-
-function Shell(props: { open: boolean; title: string; onClose: () => void; busy: boolean; children: ReactNode; actions: ReactNode; testId: string; wide?: boolean }) {
-  return (
-    <Dialog open={props.open} onClose={props.busy ? undefined : props.onClose} fullWidth maxWidth={props.wide ? 'lg' : 'md'} data-testid={props.testId}>
-      <DialogTitle>{props.title}</DialogTitle>
-      <DialogContent>
-        <Stack spacing={2} sx={{ pt: 1 }}>
-          {props.children}
-        </Stack>
-      </DialogContent>
-      <DialogActions>{props.actions}</DialogActions>
-    </Dialog>
-  );
-}
 
 const origin = (o: { file: string; line?: number; row?: number }) => {
   const base = o.file.split(/[\\/]/).pop();
@@ -111,16 +88,11 @@ export function SummaryView({ summary }: { summary: DatasetSummaryValue }) {
   );
 }
 
+/** What the import and details dialogs both let the person choose before token statistics are measured. */
+type PrepareChoices = { question: string; answer: string; template: TemplateName; modelId: number | '' };
+
 /** Column mapping, template and model pickers shared by import and details. */
-function PrepareFields(props: {
-  columns: string[];
-  question: string;
-  answer: string;
-  template: TemplateName;
-  modelId: number | '';
-  models: Model[];
-  onChange: (p: Partial<{ question: string; answer: string; template: TemplateName; modelId: number | '' }>) => void;
-}) {
+function PrepareFields(props: PrepareChoices & { columns: string[]; models: Model[]; onChange: (p: Partial<PrepareChoices>) => void }) {
   const { language } = useI18n();
   const s = datasetStrings(language);
   const columnSelect = (label: string, value: string, key: 'question' | 'answer', testId: string) => (
@@ -159,15 +131,12 @@ export function ImportDatasetDialog({ open, onClose, onImported }: { open: boole
   const models = useQuery(() => api.models.list({}), { report: false });
   const [path, setPath] = useState('');
   const [name, setName] = useState('');
-  const [question, setQuestion] = useState('');
-  const [answer, setAnswer] = useState('');
-  const [template, setTemplate] = useState<TemplateName>('default');
-  const [modelId, setModelId] = useState<number | ''>('');
+  const [choices, setChoices] = useState<PrepareChoices>({ question: '', answer: '', template: 'default', modelId: '' });
+  const { question, answer, template, modelId } = choices;
   const [ratio, setRatio] = useState('0.1');
   const [seed, setSeed] = useState('42');
   const [summary, setSummary] = useState<DatasetSummaryValue | null>(null);
-  const [error, setError] = useState<AppErrorValue | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, call } = useDialogCall();
 
   const request = () => ({
     path: path.trim(),
@@ -179,46 +148,39 @@ export function ImportDatasetDialog({ open, onClose, onImported }: { open: boole
     ...(Number.isInteger(Number(seed)) ? { seed: Number(seed) } : {}),
   });
   const check = async () => {
-    setBusy(true);
-    setError(null);
     setSummary(null);
-    const r = await api.datasets.inspect(request());
-    setBusy(false);
+    const r = await call(() => api.datasets.inspect(request()));
     if (r.ok) setSummary(r.value);
-    else setError(r.error);
   };
   const doImport = async () => {
-    setBusy(true);
-    setError(null);
-    const r = await api.datasets.import({ ...request(), ...(name.trim() ? { name: name.trim() } : {}) });
-    setBusy(false);
+    const r = await call(() => api.datasets.import({ ...request(), ...(name.trim() ? { name: name.trim() } : {}) }));
     if (r.ok) {
       onImported(r.value.dataset);
       setPath('');
       setName('');
       setSummary(null);
       onClose();
-    } else setError(r.error);
+    }
   };
   return (
-    <Shell
+    <DialogFrame
+      maxWidth="md"
       open={open}
       onClose={onClose}
       busy={busy}
       title={s.importTitle}
       testId="dataset-import-dialog"
       actions={
-        <>
-          <Button onClick={onClose} disabled={busy}>
-            {s.cancel}
-          </Button>
-          <Button onClick={check} disabled={busy || !path.trim()} data-testid="dataset-import-check">
-            {s.check}
-          </Button>
-          <Button variant="contained" onClick={doImport} disabled={busy || !path.trim()} data-testid="dataset-import-submit">
-            {s.import}
-          </Button>
-        </>
+        <CheckThenImportButtons
+          labels={s}
+          busy={busy}
+          ready={!!path.trim()}
+          onCancel={onClose}
+          onCheck={check}
+          onImport={doImport}
+          checkTestId="dataset-import-check"
+          importTestId="dataset-import-submit"
+        />
       }
     >
       <Typography variant="body2" color="text.secondary">
@@ -234,29 +196,16 @@ export function ImportDatasetDialog({ open, onClose, onImported }: { open: boole
         autoFocus
       />
       <TextField label={s.name} value={name} onChange={(e) => setName(e.target.value)} fullWidth slotProps={{ htmlInput: { 'data-testid': 'dataset-import-name' } }} />
-      <PrepareFields
-        columns={summary?.columns ?? []}
-        question={question}
-        answer={answer}
-        template={template}
-        modelId={modelId}
-        models={models.status === 'ok' ? models.value : []}
-        onChange={(p) => {
-          if (p.question !== undefined) setQuestion(p.question);
-          if (p.answer !== undefined) setAnswer(p.answer);
-          if (p.template !== undefined) setTemplate(p.template);
-          if (p.modelId !== undefined) setModelId(p.modelId);
-        }}
-      />
+      <PrepareFields {...choices} columns={summary?.columns ?? []} models={models.status === 'ok' ? models.value : []} onChange={(p) => setChoices((c) => ({ ...c, ...p }))} />
       <Stack direction="row" spacing={2}>
         <TextField label={s.splitRatio} value={ratio} onChange={(e) => setRatio(e.target.value)} sx={{ width: 260 }} slotProps={{ htmlInput: { inputMode: 'decimal' } }} />
         <TextField label={s.seed} value={seed} onChange={(e) => setSeed(e.target.value)} sx={{ width: 140 }} slotProps={{ htmlInput: { inputMode: 'numeric' } }} />
       </Stack>
-      {busy && <LinearProgress data-testid="dataset-progress" />}
+      {busy && <TaskProgress testId="dataset-progress" />}
       {summary && <SummaryView summary={summary} />}
       {summary?.stats && <DatasetStatsView stats={summary.stats} />}
-      <ErrorView error={error} />
-    </Shell>
+      <DialogError error={error} testId="dataset-dialog-error" />
+    </DialogFrame>
   );
 }
 
@@ -271,38 +220,34 @@ function DetailsBody({ dataset, onClose, onChanged }: { dataset: Dataset; onClos
   const models = useQuery(() => api.models.list({}), { report: false });
   const mapping = dataset.columnMapping as { question?: string; answer?: string };
   const storedTemplate = (dataset.template as { name?: string }).name === 'teknofest' ? 'teknofest' : 'default';
-  const [question, setQuestion] = useState(mapping.question ?? '');
-  const [answer, setAnswer] = useState(mapping.answer ?? '');
-  const [template, setTemplate] = useState<TemplateName>(storedTemplate);
-  const [modelId, setModelId] = useState<number | ''>('');
+  const [choices, setChoices] = useState<PrepareChoices>({ question: mapping.question ?? '', answer: mapping.answer ?? '', template: storedTemplate, modelId: '' });
+  const { question, answer, template, modelId } = choices;
   const [summary, setSummary] = useState<DatasetSummaryValue | null>(null);
-  const [error, setError] = useState<AppErrorValue | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, call } = useDialogCall();
   const storedStats = (dataset.stats.tokens ?? null) as DatasetSummaryValue['stats'] | null;
   const stats = summary?.stats ?? storedStats ?? undefined;
   const measuredWith = summary?.tokenizer?.file ?? (dataset.stats.tokenizer as { file?: string } | null)?.file;
 
   const recompute = async () => {
-    setBusy(true);
-    setError(null);
-    const r = await api.datasets.stats({
-      id: dataset.id,
-      template,
-      ...(question ? { questionColumn: question } : {}),
-      ...(answer ? { answerColumn: answer } : {}),
-      ...(modelId !== '' ? { modelId } : {}),
-    });
-    setBusy(false);
+    const r = await call(() =>
+      api.datasets.stats({
+        id: dataset.id,
+        template,
+        ...(question ? { questionColumn: question } : {}),
+        ...(answer ? { answerColumn: answer } : {}),
+        ...(modelId !== '' ? { modelId } : {}),
+      }),
+    );
     if (r.ok) {
       setSummary(r.value.summary);
       onChanged();
-    } else setError(r.error);
+    }
   };
   const columns = preview.status === 'ok' ? preview.value.columns : [];
   return (
-    <Shell
+    <DialogFrame
       open
-      wide
+      maxWidth="lg"
       onClose={onClose}
       busy={busy}
       title={`${s.details}: ${dataset.name}`}
@@ -349,21 +294,8 @@ function DetailsBody({ dataset, onClose, onChanged }: { dataset: Dataset; onClos
       ) : (
         <LinearProgress />
       )}
-      <PrepareFields
-        columns={columns}
-        question={question}
-        answer={answer}
-        template={template}
-        modelId={modelId}
-        models={models.status === 'ok' ? models.value : []}
-        onChange={(p) => {
-          if (p.question !== undefined) setQuestion(p.question);
-          if (p.answer !== undefined) setAnswer(p.answer);
-          if (p.template !== undefined) setTemplate(p.template);
-          if (p.modelId !== undefined) setModelId(p.modelId);
-        }}
-      />
-      {busy && <LinearProgress />}
+      <PrepareFields {...choices} columns={columns} models={models.status === 'ok' ? models.value : []} onChange={(p) => setChoices((c) => ({ ...c, ...p }))} />
+      {busy && <TaskProgress />}
       {summary && <SummaryView summary={summary} />}
       <Typography variant="subtitle2">{s.statistics}</Typography>
       {stats && measuredWith && (
@@ -372,47 +304,35 @@ function DetailsBody({ dataset, onClose, onChanged }: { dataset: Dataset; onClos
         </Typography>
       )}
       {stats ? <DatasetStatsView stats={stats} /> : <Typography color="text.secondary">{s.noStats}</Typography>}
-      <ErrorView error={error} />
-    </Shell>
+      <DialogError error={error} testId="dataset-dialog-error" />
+    </DialogFrame>
   );
 }
 
 export function DeleteDatasetDialog({ dataset, onClose, onDeleted }: { dataset: Dataset | null; onClose: () => void; onDeleted: () => void }) {
   const { language } = useI18n();
   const s = datasetStrings(language);
-  const [error, setError] = useState<AppErrorValue | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, call } = useDialogCall();
   if (!dataset) return null;
   const doDelete = async () => {
-    setBusy(true);
-    setError(null);
-    const r = await api.datasets.delete({ id: dataset.id });
-    setBusy(false);
+    const r = await call(() => api.datasets.delete({ id: dataset.id }));
     if (r.ok) {
       onDeleted();
       onClose();
-    } else setError(r.error);
+    }
   };
   return (
-    <Shell
+    <DialogFrame
+      maxWidth="md"
       open
       onClose={onClose}
       busy={busy}
       title={fill(s.deleteTitle, { name: dataset.name })}
       testId="dataset-delete-dialog"
-      actions={
-        <>
-          <Button onClick={onClose} disabled={busy}>
-            {s.cancel}
-          </Button>
-          <Button color="error" variant="contained" onClick={doDelete} disabled={busy} data-testid="dataset-delete-confirm">
-            {s.delete}
-          </Button>
-        </>
-      }
+      actions={<CancelThenDeleteButtons labels={s} busy={busy} onCancel={onClose} onDelete={doDelete} deleteTestId="dataset-delete-confirm" />}
     >
       <Typography>{fill(dataset.copied ? s.deleteCopied : s.deleteReferenced, { path: dataset.storedPath })}</Typography>
-      <ErrorView error={error} />
-    </Shell>
+      <DialogError error={error} testId="dataset-dialog-error" />
+    </DialogFrame>
   );
 }

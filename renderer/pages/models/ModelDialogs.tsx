@@ -1,29 +1,17 @@
 // The Models page's actions: import a folder (check first, then copy or reference), pull
 // from the Hub with a progress bar fed by `models:progress`, and delete after asking —
 // saying plainly whether files will be removed (only the app's own copies ever are).
-import { useEffect, useState, type ReactNode } from 'react';
-import {
-  Alert,
-  Box,
-  Button,
-  Checkbox,
-  Dialog,
-  DialogActions,
-  DialogContent,
-  DialogTitle,
-  FormControlLabel,
-  LinearProgress,
-  Radio,
-  RadioGroup,
-  Stack,
-  TextField,
-  Typography,
-} from '@mui/material';
-import type { AppErrorValue } from '../../../common/contract/errors';
+import { useEffect, useState } from 'react';
+import { Alert, Button, Checkbox, FormControlLabel, Radio, RadioGroup, TextField, Typography } from '@mui/material';
 import type { HubTokenStatus, Model, ModelProgress, ModelSummary } from '../../../common/contract/models';
 import { useI18n } from '../../i18n';
 import { api } from '../../state/api';
 import { PathField } from '../../components/PathField';
+import { DialogFrame } from '../../components/DialogFrame';
+import { DialogError } from '../../components/DialogError';
+import { TaskProgress } from '../../components/TaskProgress';
+import { CancelThenDeleteButtons, CheckThenImportButtons } from '../../components/DialogButtons';
+import { useDialogCall } from '../../components/use-dialog-call';
 import { formatBytes, formatCount, formatNumber } from '../../components/format';
 import { fill, modelStrings } from './strings';
 
@@ -47,26 +35,20 @@ export function useModelProgress(source: string, active: boolean): ModelProgress
 function ProgressView({ progress }: { progress: ModelProgress | null }) {
   const { language } = useI18n();
   const s = modelStrings(language);
-  if (!progress) return <LinearProgress data-testid="model-progress" />;
+  if (!progress) return <TaskProgress testId="model-progress" />;
   const pct = progress.bytesTotal ? Math.min(100, (100 * progress.bytesDone) / progress.bytesTotal) : null;
   return (
-    <Box data-testid="model-progress">
-      <Typography variant="body2" sx={{ mb: 0.5 }}>
-        {s[`phase_${progress.phase}` as keyof typeof s]}
-        {progress.file ? ` · ${progress.file}` : ''}
-        {progress.bytesTotal ? ` · ${formatBytes(progress.bytesDone, language)} / ${formatBytes(progress.bytesTotal, language)}` : ''}
-      </Typography>
-      {pct === null ? <LinearProgress /> : <LinearProgress variant="determinate" value={pct} />}
-    </Box>
-  );
-}
-
-function ErrorView({ error }: { error: AppErrorValue | null }) {
-  if (!error) return null;
-  return (
-    <Alert severity="error" data-testid="model-dialog-error" sx={{ whiteSpace: 'pre-wrap', wordBreak: 'break-word' }}>
-      {error.message}
-    </Alert>
+    <TaskProgress
+      testId="model-progress"
+      percent={pct}
+      caption={
+        <>
+          {s[`phase_${progress.phase}` as keyof typeof s]}
+          {progress.file ? ` · ${progress.file}` : ''}
+          {progress.bytesTotal ? ` · ${formatBytes(progress.bytesDone, language)} / ${formatBytes(progress.bytesTotal, language)}` : ''}
+        </>
+      }
+    />
   );
 }
 
@@ -98,20 +80,6 @@ function SummaryView({ summary }: { summary: ModelSummary }) {
   );
 }
 
-function Shell({ open, title, onClose, busy, children, actions, testId }: { open: boolean; title: string; onClose: () => void; busy: boolean; children: ReactNode; actions: ReactNode; testId: string }) {
-  return (
-    <Dialog open={open} onClose={busy ? undefined : onClose} fullWidth maxWidth="sm" data-testid={testId}>
-      <DialogTitle>{title}</DialogTitle>
-      <DialogContent>
-        <Stack spacing={2} sx={{ pt: 1 }}>
-          {children}
-        </Stack>
-      </DialogContent>
-      <DialogActions>{actions}</DialogActions>
-    </Dialog>
-  );
-}
-
 export function ImportModelDialog({ open, onClose, onImported }: { open: boolean; onClose: () => void; onImported: (m: Model) => void }) {
   const { language } = useI18n();
   const s = modelStrings(language);
@@ -119,51 +87,43 @@ export function ImportModelDialog({ open, onClose, onImported }: { open: boolean
   const [name, setName] = useState('');
   const [mode, setMode] = useState<'copy' | 'reference'>('copy');
   const [summary, setSummary] = useState<ModelSummary | null>(null);
-  const [error, setError] = useState<AppErrorValue | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, call } = useDialogCall();
   const progress = useModelProgress(path.trim(), busy);
 
   const check = async () => {
-    setBusy(true);
-    setError(null);
     setSummary(null);
-    const r = await api.models.inspect({ path: path.trim() });
-    setBusy(false);
+    const r = await call(() => api.models.inspect({ path: path.trim() }));
     if (r.ok) setSummary(r.value);
-    else setError(r.error);
   };
   const doImport = async () => {
-    setBusy(true);
-    setError(null);
-    const r = await api.models.import({ path: path.trim(), mode, ...(name.trim() ? { name: name.trim() } : {}) });
-    setBusy(false);
+    const r = await call(() => api.models.import({ path: path.trim(), mode, ...(name.trim() ? { name: name.trim() } : {}) }));
     if (r.ok) {
       onImported(r.value.model);
       setPath('');
       setName('');
       setSummary(null);
       onClose();
-    } else setError(r.error);
+    }
   };
   return (
-    <Shell
+    <DialogFrame
+      maxWidth="sm"
       open={open}
       onClose={onClose}
       busy={busy}
       title={s.importTitle}
       testId="model-import-dialog"
       actions={
-        <>
-          <Button onClick={onClose} disabled={busy}>
-            {s.cancel}
-          </Button>
-          <Button onClick={check} disabled={busy || !path.trim()} data-testid="model-import-check">
-            {s.check}
-          </Button>
-          <Button variant="contained" onClick={doImport} disabled={busy || !path.trim()} data-testid="model-import-submit">
-            {s.import}
-          </Button>
-        </>
+        <CheckThenImportButtons
+          labels={s}
+          busy={busy}
+          ready={!!path.trim()}
+          onCancel={onClose}
+          onCheck={check}
+          onImport={doImport}
+          checkTestId="model-import-check"
+          importTestId="model-import-submit"
+        />
       }
     >
       <Typography variant="body2" color="text.secondary">
@@ -177,8 +137,8 @@ export function ImportModelDialog({ open, onClose, onImported }: { open: boolean
       </RadioGroup>
       {summary && <SummaryView summary={summary} />}
       {busy && <ProgressView progress={progress} />}
-      <ErrorView error={error} />
-    </Shell>
+      <DialogError error={error} testId="model-dialog-error" />
+    </DialogFrame>
   );
 }
 
@@ -190,8 +150,7 @@ export function PullModelDialog({ open, onClose, onImported }: { open: boolean; 
   const [token, setToken] = useState('');
   const [remember, setRemember] = useState(false);
   const [tokenStatus, setTokenStatus] = useState<HubTokenStatus | null>(null);
-  const [error, setError] = useState<AppErrorValue | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, call } = useDialogCall();
   const progress = useModelProgress(repo.trim(), busy);
   useEffect(() => {
     if (!open) return;
@@ -209,34 +168,31 @@ export function PullModelDialog({ open, onClose, onImported }: { open: boolean; 
   const valid = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)?$/.test(repo.trim());
 
   const pull = async () => {
-    setBusy(true);
-    setError(null);
-    if (remember && token.trim()) {
-      // Kept in the OS keychain by main; the UI never sees it again.
-      const saved = await api.models.setHubToken({ token: token.trim() });
-      if (!saved.ok) {
-        setBusy(false);
-        setError(saved.error);
-        return;
+    const r = await call(async () => {
+      if (remember && token.trim()) {
+        // Kept in the OS keychain by main; the UI never sees it again.
+        const saved = await api.models.setHubToken({ token: token.trim() });
+        if (!saved.ok) return saved;
+        setTokenStatus(saved.value);
       }
-      setTokenStatus(saved.value);
-    }
-    const r = await api.models.pull({
-      repo: repo.trim(),
-      ...(revision.trim() ? { revision: revision.trim() } : {}),
-      ...(token.trim() ? { token: token.trim() } : {}),
+      const pulled = await api.models.pull({
+        repo: repo.trim(),
+        ...(revision.trim() ? { revision: revision.trim() } : {}),
+        ...(token.trim() ? { token: token.trim() } : {}),
+      });
+      setToken('');
+      return pulled;
     });
-    setBusy(false);
-    setToken('');
     if (r.ok) {
       onImported(r.value.model);
       setRepo('');
       setRevision('');
       onClose();
-    } else setError(r.error);
+    }
   };
   return (
-    <Shell
+    <DialogFrame
+      maxWidth="sm"
       open={open}
       onClose={onClose}
       busy={busy}
@@ -277,47 +233,35 @@ export function PullModelDialog({ open, onClose, onImported }: { open: boolean; 
         </Typography>
       )}
       {busy && <ProgressView progress={progress} />}
-      <ErrorView error={error} />
-    </Shell>
+      <DialogError error={error} testId="model-dialog-error" />
+    </DialogFrame>
   );
 }
 
 export function DeleteModelDialog({ model, onClose, onDeleted }: { model: Model | null; onClose: () => void; onDeleted: () => void }) {
   const { language } = useI18n();
   const s = modelStrings(language);
-  const [error, setError] = useState<AppErrorValue | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, call } = useDialogCall();
   const remove = async () => {
     if (!model) return;
-    setBusy(true);
-    const r = await api.models.delete({ id: model.id });
-    setBusy(false);
+    const r = await call(() => api.models.delete({ id: model.id }));
     if (r.ok) {
-      setError(null);
       onDeleted();
       onClose();
-    } else setError(r.error);
+    }
   };
   return (
-    <Shell
+    <DialogFrame
+      maxWidth="sm"
       open={model !== null}
       onClose={() => (setError(null), onClose())}
       busy={busy}
       title={fill(s.deleteTitle, { name: model?.name ?? '' })}
       testId="model-delete-dialog"
-      actions={
-        <>
-          <Button onClick={onClose} disabled={busy} autoFocus>
-            {s.cancel}
-          </Button>
-          <Button color="error" variant="contained" onClick={remove} disabled={busy} data-testid="model-delete-confirm">
-            {s.delete}
-          </Button>
-        </>
-      }
+      actions={<CancelThenDeleteButtons labels={s} busy={busy} onCancel={onClose} onDelete={remove} deleteTestId="model-delete-confirm" autoFocusCancel />}
     >
       <Typography variant="body2">{fill(model?.copied ? s.deleteCopied : s.deleteReferenced, { path: model?.storedPath ?? '' })}</Typography>
-      <ErrorView error={error} />
-    </Shell>
+      <DialogError error={error} testId="model-dialog-error" />
+    </DialogFrame>
   );
 }
