@@ -22,6 +22,7 @@ import {
   type ChatSession,
 } from '../store/repositories';
 import type { AppServices } from './index';
+import type { ParamsOf } from '../../worker/protocol';
 
 type Services = Pick<AppServices, 'db' | 'events' | 'supervisor'>;
 
@@ -33,14 +34,7 @@ interface Generation {
 
 /** What a chat generates with: the base, the run's adapter, and the load options the run trained with
  * (on CUDA the worker loads the base as trained, e.g. NF4; the CPU keeps the exact fp32 base). */
-interface ChatTarget {
-  modelDir: string;
-  adapterDir: string | null;
-  device: 'cpu' | 'cuda';
-  quant?: 'none' | 'nf4';
-  quantizeWo?: boolean;
-  compute?: 'fp32' | 'bf16';
-}
+type ChatTarget = Pick<ParamsOf<'chat:generate'>, 'modelDir' | 'adapterDir' | 'device' | 'quant' | 'quantizeWo' | 'compute'>;
 
 /** The run's quantization/compute from its stored config (older or odd configs: the defaults). */
 export function runLoadOptions(config: unknown): Pick<ChatTarget, 'quant' | 'quantizeWo' | 'compute'> {

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { loadTokenizer } from '../../main/io/tokenizers';
 import { makeTinyT5 } from '../train/tiny-t5';
-import { launchChromium, updateScreenshots } from './helpers/browser';
+import { launchChromium, openPage, updateScreenshots } from './helpers/browser';
 import { repoRoot, startServe, type Served } from './helpers/serve';
 
 const modelDir = join(repoRoot, 'tests/fixtures/t5/relu_tied/model');
@@ -27,12 +27,7 @@ let problems: string[] = [];
 beforeAll(async () => {
   served = await startServe();
   browser = await launchChromium();
-  const context = await browser.newContext({ locale: 'en-US', colorScheme: 'light', viewport: { width: 1280, height: 860 } });
-  page = await context.newPage();
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
-  });
+  page = await openPage(browser, (p) => problems.push(p), { height: 860 });
   await page.goto(`${served.url}#/models`);
   await page.locator('[data-testid="connection-state"][data-state="open"]').waitFor({ timeout: 60_000 });
 });

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { openDatabase } from '../../main/store/db';
 import { insertModel } from '../../main/store/repositories';
-import { launchChromium } from './helpers/browser';
+import { launchChromium, openPage } from './helpers/browser';
 import { estimateTrainingMemory, modelShapeFromConfig } from '../../common/training/memory-estimate';
 import { TRAINING_PRESETS } from '../../common/training/presets';
 import { requireBuild, startServe, type Served } from './helpers/serve';
@@ -70,9 +70,7 @@ beforeAll(async () => {
   }
   served = await startServe({ dataDir });
   browser = await launchChromium();
-  const context = await browser.newContext({ locale: 'en-US', colorScheme: 'light', viewport: { width: 1280, height: 1000 } });
-  page = await context.newPage();
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page = await openPage(browser, (p) => problems.push(p));
 }, 120_000);
 
 afterAll(async () => {

@@ -13,7 +13,7 @@ import { createRun, insertMetrics, updateRunStatus } from '../../main/store/repo
 import { loadTokenizer } from '../../main/io/tokenizers';
 import { toMetricPoints, type TrainerMetric } from '../../common/training/metrics';
 import { makeTinyT5 } from '../train/tiny-t5';
-import { launchChromium, updateScreenshots } from './helpers/browser';
+import { launchChromium, openPage, updateScreenshots } from './helpers/browser';
 import { repoRoot, requireBuild, startServe, type Served } from './helpers/serve';
 
 const sharedData = resolve(repoRoot, '../shared/data/turkish-law-chatbot-test.json');
@@ -64,12 +64,7 @@ beforeAll(async () => {
   }
   served = await startServe({ dataDir });
   browser = await launchChromium();
-  const context = await browser.newContext({ locale: 'en-US', colorScheme: 'light', viewport: { width: 1280, height: 1000 } });
-  page = await context.newPage();
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
-  });
+  page = await openPage(browser, (p) => problems.push(p));
 }, 240_000);
 
 afterEach(() => {

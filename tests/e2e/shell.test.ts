@@ -7,11 +7,11 @@ import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import WebSocket from 'ws';
 import { en } from '../../renderer/i18n/en';
 import { tr } from '../../renderer/i18n/tr';
-import { launchChromium, updateScreenshots } from './helpers/browser';
+import { launchChromium, openPage, updateScreenshots } from './helpers/browser';
 import { repoRoot, startServe, type Served } from './helpers/serve';
 
 const routes = [
@@ -35,7 +35,6 @@ const pageTitleKey = {
 
 let served: Served;
 let browser: Browser;
-let context: BrowserContext;
 let page: Page;
 let problems: string[] = [];
 
@@ -43,12 +42,7 @@ beforeAll(async () => {
   served = await startServe();
   browser = await launchChromium();
   // A Turkish system: the UI must start in Turkish.
-  context = await browser.newContext({ locale: 'tr-TR', colorScheme: 'light', viewport: { width: 1280, height: 800 } });
-  page = await context.newPage();
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
-  });
+  page = await openPage(browser, (p) => problems.push(p), { locale: 'tr-TR', height: 800 });
 });
 
 afterEach(() => {

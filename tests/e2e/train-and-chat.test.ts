@@ -10,7 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { openDatabase } from '../../main/store/db';
 import { importDataset } from '../../main/services/datasets';
 import { makeTinyModelFolder, recordTinyModel } from '../unit/tiny-app';
-import { launchChromium } from './helpers/browser';
+import { launchChromium, openPage } from './helpers/browser';
 import { repoRoot, requireBuild, startServe, type Served } from './helpers/serve';
 
 const sharedData = resolve(repoRoot, '../shared/data/turkish-law-chatbot-test.json');
@@ -38,12 +38,7 @@ beforeAll(async () => {
   }
   served = await startServe({ dataDir });
   browser = await launchChromium();
-  const context = await browser.newContext({ locale: 'en-US', colorScheme: 'light', viewport: { width: 1280, height: 1000 } });
-  page = await context.newPage();
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
-  });
+  page = await openPage(browser, (p) => problems.push(p));
 }, 120_000);
 
 afterEach(() => {
