@@ -101,9 +101,11 @@ describe('runs in the UI', () => {
     await page.getByTestId('run-name').filter({ hasText: 'tiny T5 on Turkish law' }).click();
     await page.getByTestId('run-detail').waitFor();
     expect(await page.evaluate(() => location.hash)).toMatch(/^#\/runs\/\d+$/);
-    expect(await page.getByTestId('run-steps').textContent()).toBe(String(STEPS));
-    expect(await page.getByTestId('run-last-loss').textContent()).toBe(en4(train[train.length - 1].loss));
-    expect(await page.getByTestId('run-best-eval').textContent()).toBe(en4(Math.min(...evals.map((e) => e.evalLoss))));
+    // the detail frame can show before its metrics query answers ('—'): wait for the figures
+    const stat = (id: string) => expect.poll(() => page.getByTestId(id).textContent(), { timeout: 30_000 });
+    await stat('run-steps').toBe(String(STEPS));
+    await stat('run-last-loss').toBe(en4(train[train.length - 1].loss));
+    await stat('run-best-eval').toBe(en4(Math.min(...evals.map((e) => e.evalLoss))));
     // One line per split on the loss chart (training and validation), drawn as SVG paths.
     const lossChart = page.getByTestId('run-chart-loss');
     await lossChart.locator('path.recharts-curve').first().waitFor();
