@@ -6,6 +6,14 @@
 
 namespace hukuk {
 
+// One bf16 tensor element (the bits of CUDA's __nv_bfloat16). A distinct type, not a uint16_t
+// alias, so that an op's fp32 and bf16 overloads can never be mixed up at a call site; CUDA
+// kernels read it through reinterpret_cast<const __nv_bfloat16*>.
+struct bf16_t {
+  uint16_t bits;
+};
+static_assert(sizeof(bf16_t) == 2, "bf16_t must be two bytes");
+
 inline float bf16_to_f32(uint16_t h) {
   uint32_t u = static_cast<uint32_t>(h) << 16;
   float f;

@@ -202,11 +202,6 @@ class T5Cuda {
   // measured faster (up_fwd_ours / up_bwd_ours). HUKUK_T5_LORA_UP_FWD likewise for the forward alone.
   int lora_up_env = -1;
   bool lora_onepass_off_env = false;  // HUKUK_T5_LORA_ONEPASS=0: lora_grad_A + lora_dx, not lora_backward (A/B)
-  // HUKUK_T5_LORA_GROUP_DOWN=1: a group's lora_down in one launch (lora_down_group). Off by default:
-  // on an H200 (2026-11-28) it was slower than generation 2's lora_down per member (37.0 µs vs
-  // 3 x 11.4 at 2048 x 768 r16 x3; 137 vs 3 x 32 at 8192) and the 16x64x128 step was 64.37 ms with
-  // it, 64.05 without.
-  bool lora_group_down_on_env = false;
   int lora_up_fwd_env = -1;
   bool lora_up = true;  // this plan's LoRA B side may run on ops/lora.h's lora_up_add / lora_up_backward
   bool lora_up_fwd = true;  // ... and the forward's y += s·h·Bᵀ too
@@ -241,14 +236,7 @@ class T5Cuda {
     lora_unbatched_env = std::getenv("HUKUK_T5_BATCH_LORA") && std::string(std::getenv("HUKUK_T5_BATCH_LORA")) == "0";
     lora_up_env = env_switch("HUKUK_T5_LORA_UP");
     lora_onepass_off_env = std::getenv("HUKUK_T5_LORA_ONEPASS") && std::string(std::getenv("HUKUK_T5_LORA_ONEPASS")) == "0";
-    lora_group_down_on_env = std::getenv("HUKUK_T5_LORA_GROUP_DOWN") && std::string(std::getenv("HUKUK_T5_LORA_GROUP_DOWN")) == "1";
     lora_up_fwd_env = env_switch("HUKUK_T5_LORA_UP_FWD");
-    // HUKUK_T5_LORA_GEN=1: ops/lora.h's generation-1 kernels (A/B; process-wide)
-    if (const char* g = std::getenv("HUKUK_T5_LORA_GEN")) oc::set_lora_kernel_generation(std::atoi(g));
-    // HUKUK_T5_LORA_UP_BWD_KERNEL=2: lora_up_backward's kernel 2 (A/B, measured slower; process-wide,
-    // ops/lora.h, so set at every load: a model loaded without the switch gets kernel 1 back)
-    const char* ubk = std::getenv("HUKUK_T5_LORA_UP_BWD_KERNEL");
-    oc::set_lora_up_backward_kernel(ubk ? std::atoi(ubk) : 1);
     HUKUK_CUDA_CHECK(cudaStreamCreate(&s));
     scalars.resize(2);
     d_seed = reinterpret_cast<uint64_t*>(scalars.get());
@@ -688,24 +676,12 @@ class T5Cuda {
     oc::linear_xwt(s, lora_prec, xd, lo.A, h, M, lo.r, L.in);
   }
 
-  // h_i = A_i(dropout_i(x)) for a batchable group (h_i at h0 + i * sh): member by member, or with
-  // HUKUK_T5_LORA_GROUP_DOWN=1 one ops/lora launch that reads x once (when the members' A sit at
-  // one stride and share the dropout rate: always, as lora_to_device lays them out).
+  // h_i = A_i(dropout_i(x)) for a batchable group (h_i at h0 + i * sh), member by member (one
+  // launch for the group measured slower on an H200, 2026-11-28: 37.0 µs for 3 members against
+  // 3 x 11.4 at 2048 x 768 r16).
   void lora_down_group_into(DLin* const* Ls, int n, const float* x, int M, float* h0, long long sh, const Ctx& st,
                             int stack, int layer) {
-    const DLora& a = *Ls[0]->lora;
-    const float p = st.train ? a.dropout : 0.f;
-    bool one_launch = p > 0.f && lora_fused && lora_group_down_on_env && n >= 2 && n <= 3;
-    const long long sA = n >= 2 ? Ls[1]->lora->A - a.A : 0;
-    for (int i = 1; i < n && one_launch; ++i)
-      one_launch = Ls[i]->lora->A - a.A == i * sA && Ls[i]->lora->dropout == a.dropout && Ls[i]->in == Ls[0]->in;
-    if (!one_launch) {
-      for (int i = 0; i < n; ++i) lora_down_into(*Ls[i], x, M, h0 + i * sh, st, lsite(*Ls[i], stack, layer));
-      return;
-    }
-    uint64_t sites[3];
-    for (int i = 0; i < n; ++i) sites[i] = lsite(*Ls[i], stack, layer);
-    oc::lora_down_group(x, a.A, h0, M, Ls[0]->in, a.r, p, st.seed, sites, n, sA, sh, s);
+    for (int i = 0; i < n; ++i) lora_down_into(*Ls[i], x, M, h0 + i * sh, st, lsite(*Ls[i], stack, layer));
   }
 
   // y += scale * B(A(dropout(x))); h = A(dropout(x)) kept for the backward when save

@@ -23,9 +23,7 @@
 // common/training/memory-estimate.ts mirrors the arena plan byte for byte (checked on the GPU).
 // A/B switches for benchmarks: HUKUK_T5_GRAPHS=0, HUKUK_T5_FUSED_LORA=0 (no ops/lora kernel at all),
 // HUKUK_T5_LORA_UP=0|1 (B side all cuBLAS | all ours; default: picked per case from H200 timings),
-// HUKUK_T5_LORA_UP_FWD=0|1 (its forward only), HUKUK_T5_LORA_UP_BWD_KERNEL=2 (measured slower), HUKUK_T5_LORA_ONEPASS=0,
-// HUKUK_T5_LORA_GROUP_DOWN=1 (a group's lora_down in one launch: measured slower, off),
-// HUKUK_T5_LORA_GEN=1 (ops/lora generation 1, process-wide), HUKUK_T5_BATCH_LORA=0,
+// HUKUK_T5_LORA_UP_FWD=0|1 (its forward only), HUKUK_T5_LORA_ONEPASS=0, HUKUK_T5_BATCH_LORA=0,
 // HUKUK_T5_FUSE_QKV=0, HUKUK_T5_GEMM=fp32|tf32|bf16, HUKUK_T5_F32=proj_fwd,proj_bwd,attn,head.
 // Generation on the GPU (generate/cuda) reads the device weights through device_weights() and encode().
 #pragma once
