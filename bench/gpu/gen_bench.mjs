@@ -8,8 +8,8 @@
 //        [--batch 16] [--batch-tokens 64] [--json out.jsonl]
 // The default run uses the step's defaults (cuda_step_model.cpp, the fastest measured on an H200
 // on 2026-11-28): 4 outputs per warp, programmatic dependent launch (sm_90+), cuBLAS products for
-// steps of >= 32 rows. Then one switch back at a time, where it tells something: HUKUK_GEN_GEMV=single
-// and HUKUK_GEN_PDL=0 (batch 1), HUKUK_GEN_GEMM_ROWS=16 (cuBLAS at batch 16) and =0 (no cuBLAS at
+// steps of >= 32 rows. Then one switch back at a time, where it tells something: HUKUK_GEN_PDL=0
+// (batch 1), HUKUK_GEN_GEMM_ROWS=16 (cuBLAS at batch 16) and =0 (no cuBLAS at
 // batch 32 and 64: where the threshold sits), HUKUK_GEN_GRAPHS=0, and the CPU graph for scale.
 // About 30 s on an H200 (the whole script is budgeted ~60 s inside bench/gpu/run.sh's call).
 // Prints JSON lines {"kind":"generate",...}; first a check of the GPU step against the CPU graph of
@@ -68,7 +68,7 @@ const nonZeroB = loraB.filter((t) => t.weight.some((x) => x !== 0)).length;
 const presetEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('HUKUK_GEN_')));
 emit({ what: 'setup', gpu: gpu?.name, date: new Date().toISOString(), layers: [c.num_layers, c.num_decoder_layers], d_model: c.d_model,
   vocab: V, quant: values.quant, compute: values.compute, load_s: +loadS.toFixed(1), lora_B_nonzero: `${nonZeroB}/${loraB.length}`,
-  step_defaults: 'gemv multi (4 outputs/warp), PDL on sm_90+, cuBLAS products from 32 rows', env: presetEnv });
+  step_defaults: 'gemv 4 outputs/warp, PDL on sm_90+, cuBLAS products from 32 rows', env: presetEnv });
 
 const inputIds = rand(S, 7);
 
@@ -149,9 +149,9 @@ await perToken('beam 4', { numBeams: 4 }, N);
 await perToken('greedy batched', {}, BT, B, ids16);
 await perToken('greedy batched', {}, T32, 32, ids32);
 await perToken('greedy batched', {}, T32, 64, ids64);
-// one switch back at a time (H200 2026-11-28 00:48 for comparison: single + PDL 2.899, multi
-// without PDL 3.304, cuBLAS at batch 16 9.57 ms/step, gemv multi at batch 64 24.2 ms/step)
-await withEnv({ HUKUK_GEN_GEMV: 'single' }, () => perToken('greedy, single kernel (HUKUK_GEN_GEMV=single)', {}, N));
+// one switch back at a time (H200 2026-11-28 00:48 for comparison: multi without PDL 3.304,
+// cuBLAS at batch 16 9.57 ms/step, gemv multi at batch 64 24.2 ms/step; the one-output-per-warp
+// kernel, 2.94 ms/token at 01:38, was removed)
 await withEnv({ HUKUK_GEN_PDL: '0' }, () => perToken('greedy, PDL off (HUKUK_GEN_PDL=0)', {}, N));
 await withEnv({ HUKUK_GEN_GEMM_ROWS: '16' }, () => perToken('greedy batched, cuBLAS products (HUKUK_GEN_GEMM_ROWS=16)', {}, BT, B, ids16));
 await withEnv({ HUKUK_GEN_GEMM_ROWS: '0' }, async () => {

@@ -4,9 +4,10 @@
 // the engine._decodeLogits hook) within 1e-4 relative, and greedy / beam-4 ids identical to the
 // CPU's (and to transformers' goldens where the fixture has them). Also a padded batch with
 // beams (cross-attention mask, beam reorder), the base model without the adapter, a 32-row step
-// (cuBLAS by default, the variant's kernel with HUKUK_GEN_GEMM_ROWS=0), and the CUDA graph against
-// kernel-by-kernel launches (bit-identical), the fused RMS norm against its own kernel. All of it
-// once per product path (VARIANTS). Skipped without a GPU.
+// (cuBLAS by default, the gemv kernel with HUKUK_GEN_GEMM_ROWS=0), a model whose widths are not
+// multiples of 8 (the gemv's scalar-unit path), and the CUDA graph against kernel-by-kernel
+// launches (bit-identical), the fused RMS norm against its own kernel. All of it once per product
+// path (VARIANTS). Skipped without a GPU.
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -87,17 +88,32 @@ function load(name: string, device: 'cpu' | 'cuda', quant: 'none' | 'nf4'): T5Mo
 }
 
 // Every product path. The defaults (cuda_step_model.cpp, the fastest measured on an H200):
-// four outputs per warp (k_gemv_multi), programmatic dependent launch on sm_90+, cuBLAS products
-// for steps of >= 32 rows; each switch back gets its variant: PDL off (multi alone),
-// HUKUK_GEN_GEMV=single (one warp per output) with PDL and without, and HUKUK_GEN_GEMM_ROWS=1
-// (cuBLAS products + the epilogue kernel on every step, PDL off there by design).
+// the gemv kernel (four outputs per warp), programmatic dependent launch on sm_90+, cuBLAS
+// products for steps of >= 32 rows; each switch back gets its variant: PDL off, and
+// HUKUK_GEN_GEMM_ROWS=1 (cuBLAS products + the epilogue kernel on every step, PDL off there by
+// design).
 const VARIANTS: Record<string, Record<string, string>> = {
   'default: multi+pdl': {},
   'multi, pdl off': { HUKUK_GEN_PDL: '0' },
-  'single+pdl': { HUKUK_GEN_GEMV: 'single' },
-  'single, pdl off': { HUKUK_GEN_GEMV: 'single', HUKUK_GEN_PDL: '0' },
   'cublas every step': { HUKUK_GEN_GEMM_ROWS: '1' },
 };
+
+// An adapter with B != 0 on q, k, v, o, wi: one CPU training step from `seed`, saved to adapterDir.
+function trainAdapter(modelDir: string, adapterDir: string, inputIds: Int32Array, attentionMask: Int32Array, batch: number,
+  vocab: number, r: number, seed: number): void {
+  const trainer = engine.T5Model.load({ modelDir });
+  try {
+    trainer.addLora({ r, alpha: 2 * r, targets: ['q', 'k', 'v', 'o', 'wi'], seed });
+    const labels = Int32Array.from({ length: batch * 4 }, (_, i) => 2 + ((i * 31) % (vocab - 10)));
+    trainer.forwardBackward({ inputIds, attentionMask, labels, batch, srcLen: inputIds.length / batch, tgtLen: 4 });
+    (engine as unknown as { optimizerStep(m: unknown, o: Record<string, number>): unknown }).optimizerStep(trainer, {
+      lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1, gradScale: 1, step: 1,
+    });
+    trainer.saveAdapter(adapterDir);
+  } finally {
+    trainer.dispose();
+  }
+}
 for (const [gemv, env] of Object.entries(VARIANTS))
 describe.skipIf(!gpu)(`generate on CUDA equals the CPU graph (${gemv})`, () => {
   beforeAll(() => {
@@ -188,15 +204,7 @@ describe.skipIf(!gpu)(`generate on CUDA equals the CPU graph (${gemv})`, () => {
       const inputIds32 = Int32Array.from({ length: B32 * S }, (_, i) => 2 + ((i * 104729) % 1990));
       const attentionMask32 = Int32Array.from({ length: B32 * S }, (_, i) => (i % S < S - ((i / S | 0) % 5) ? 1 : 0));
       // an adapter with B != 0: one training step on the CPU, saved, loaded by both models
-      const trainer = engine.T5Model.load({ modelDir });
-      trainer.addLora({ r: 16, alpha: 32, targets: ['q', 'k', 'v', 'o', 'wi'], seed: 2 });
-      const labels = Int32Array.from({ length: B * 4 }, (_, i) => 2 + ((i * 31) % 1990));
-      trainer.forwardBackward({ inputIds, attentionMask, labels, batch: B, srcLen: S, tgtLen: 4 });
-      (engine as unknown as { optimizerStep(m: unknown, o: Record<string, number>): unknown }).optimizerStep(trainer, {
-        lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1, gradScale: 1, step: 1,
-      });
-      trainer.saveAdapter(join(tmp, 'adapter'));
-      trainer.dispose();
+      trainAdapter(modelDir, join(tmp, 'adapter'), inputIds, attentionMask, B, 2000, 16, 2);
       for (const quant of ['none', 'nf4'] as const) {
         const cpu = engine.T5Model.load({ modelDir, quant });
         const cuda = engine.T5Model.load({ modelDir, device: 'cuda', quant, compute: 'fp32' });
@@ -214,8 +222,8 @@ describe.skipIf(!gpu)(`generate on CUDA equals the CPU graph (${gemv})`, () => {
           const b2 = await engine.generate(cuda, { ...src, maxNewTokens: 8, numBeams: 2 });
           expect(Array.from(b2), `beam 2 ${firstDiff(b1, b2)}`).toEqual(Array.from(b1));
           // 32 rows: the default threshold sends the step's products to cuBLAS (every variant:
-          // its threshold is <= 32); HUKUK_GEN_GEMM_ROWS=0 keeps the variant's gemv kernel (NR=8
-          // passes over 32 rows)
+          // its threshold is <= 32); HUKUK_GEN_GEMM_ROWS=0 keeps the gemv kernel (NR=8 passes
+          // over 32 rows)
           const src32 = { inputIds: inputIds32, attentionMask: attentionMask32, batch: B32 };
           const greedy32 = await engine.generate(cpu, { ...src32, maxNewTokens: 6, minNewTokens: 6 });
           const tokens32 = teacherTokens(greedy32, B32);
@@ -233,6 +241,42 @@ describe.skipIf(!gpu)(`generate on CUDA equals the CPU graph (${gemv})`, () => {
             if (before === undefined) delete process.env.HUKUK_GEN_GEMM_ROWS;
             else process.env.HUKUK_GEN_GEMM_ROWS = before;
           }
+        } finally {
+          cpu.dispose();
+          cuda.dispose();
+        }
+      }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  // d_model 100, inner 36 (3 heads of 12), d_ff 300: no product's K is a multiple of 8, so every
+  // gemv takes the scalar-unit path (one weight per lane step instead of 8), with LoRA (r 4),
+  // NF4 blocks that straddle weight rows, and 3 rows / 3 x 2 beams.
+  it('a model whose widths are not multiples of 8: the gemv\'s scalar path', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'hukuk-cudagen-odd-'));
+    try {
+      const modelDir = join(tmp, 'model');
+      makeTinyT5(modelDir, { vocabSize: 500, dModel: 100, dKv: 12, numHeads: 3, dFf: 300, numLayers: 2, numDecoderLayers: 2 }, 7);
+      const B = 3, S = 7;
+      const inputIds = Int32Array.from({ length: B * S }, (_, i) => 2 + ((i * 7919) % 490));
+      const attentionMask = Int32Array.from({ length: B * S }, (_, i) => (i % S < S - (i / S | 0) ? 1 : 0));
+      trainAdapter(modelDir, join(tmp, 'adapter'), inputIds, attentionMask, B, 500, 4, 3);
+      for (const quant of ['none', 'nf4'] as const) {
+        const cpu = engine.T5Model.load({ modelDir, quant });
+        const cuda = engine.T5Model.load({ modelDir, device: 'cuda', quant, compute: 'fp32' });
+        try {
+          for (const m of [cpu, cuda]) m.loadAdapter(join(tmp, 'adapter'));
+          const src = { inputIds, attentionMask, batch: B };
+          const greedy = await engine.generate(cpu, { ...src, maxNewTokens: 8, minNewTokens: 8 });
+          const tokens = teacherTokens(greedy, B);
+          const e = stepErrors(engine._decodeLogits(cuda, { ...src, tokens }), engine._decodeLogits(cpu, { ...src, tokens }), tokens.length / B);
+          console.log(`  [${gemv}] widths not multiples of 8, ${quant} batch ${B} ${summary('gpu vs cpu', e)}`);
+          expect(Math.max(...e)).toBeLessThanOrEqual(TOL);
+          const b1 = await engine.generate(cpu, { ...src, maxNewTokens: 8, numBeams: 2 });
+          const b2 = await engine.generate(cuda, { ...src, maxNewTokens: 8, numBeams: 2 });
+          expect(Array.from(b2), `beam 2 ${firstDiff(b1, b2)}`).toEqual(Array.from(b1));
         } finally {
           cpu.dispose();
           cuda.dispose();
@@ -279,7 +323,7 @@ describe.skipIf(!gpu)('generate on CUDA: the step switches', () => {
     const inputIds = g.input_ids.data.slice(0, g.input_ids.shape[1]);
     const cuda = load(name, 'cuda', 'nf4');
     try {
-      for (const [k, v] of [['HUKUK_GEN_GEMV', 'multy'], ['HUKUK_GEN_PDL', 'off'], ['HUKUK_GEN_GEMM_ROWS', '32x'], ['HUKUK_GEN_GEMM_ROWS', '-1']]) {
+      for (const [k, v] of [['HUKUK_GEN_PDL', 'off'], ['HUKUK_GEN_GEMM_ROWS', '32x'], ['HUKUK_GEN_GEMM_ROWS', '-1']]) {
         process.env[k] = v;
         try {
           expect(() => engine._decodeLogits(cuda, { inputIds, tokens: Int32Array.from([0, 5]) }), `${k}=${v}`).toThrow(k);

@@ -80,9 +80,7 @@ struct CudaStepModel::State {
   //   beam 4: single 6.424, multi + PDL 4.321;
   //   ms/step, batch 16: single 11.81, cuBLAS 9.57, multi 7.97, multi + PDL 7.47;
   //            batch 64: single 40.7, multi 24.2, cuBLAS 13.77.
-  // HUKUK_GEN_GEMV=single: one warp per output (k_gemv); default multi: 4 outputs per warp
-  // (k_gemv_multi, one activation read for 4 weight rows).
-  int outputs_per_warp = 4;
+  // ("single": one output per warp, since removed; "multi": 4 outputs per warp, gc::gemv's kernel.)
   // Steps of >= gemm_rows rows run their products in cuBLAS (NF4 dequantized into a scratch
   // first) + gc::epilogue. Default 32 (between batch 16, where multi + PDL wins, and batch 64,
   // where cuBLAS is 1.8x faster than multi; 32 itself not measured). HUKUK_GEN_GEMM_ROWS=0 never,
@@ -113,11 +111,6 @@ struct CudaStepModel::State {
     graphs_ok = !(g && std::string(g) == "0");
     const char* f = std::getenv("HUKUK_GEN_FUSE_NORM");
     fuse_norm = !(f && std::string(f) == "0");
-    const char* gv = std::getenv("HUKUK_GEN_GEMV");
-    const std::string gemv = gv ? gv : "";
-    HUKUK_CHECK(gemv.empty() || gemv == "multi" || gemv == "single", "ENGINE_INVALID_ARG",
-                "HUKUK_GEN_GEMV must be 'single' or 'multi' (got '" + gemv + "')");
-    outputs_per_warp = gemv == "single" ? 1 : 4;
     const char* gr = std::getenv("HUKUK_GEN_GEMM_ROWS");
     if (gr && *gr) {
       char* end = nullptr;
@@ -182,7 +175,6 @@ struct CudaStepModel::State {
     h.K = K;
     h.norm_w = norm_w;
     h.norm_eps = eps;
-    h.outputs_per_warp = outputs_per_warp;
     h.pdl = pdl;
     for (int i = 0; i < nj; ++i) {
       if (!on(*L[i])) continue;
@@ -227,7 +219,6 @@ struct CudaStepModel::State {
     a.pos = pos.get();
     a.norm_w = norm_w;
     a.norm_eps = eps;
-    a.outputs_per_warp = outputs_per_warp;
     a.pdl = pdl;
     for (int i = 0; i < nj; ++i) {
       HUKUK_CHECK(L[i]->in == K, "ENGINE_INTERNAL", "decoder step: a Linear's input width differs from its input");
@@ -420,7 +411,6 @@ struct CudaStepModel::State {
     head.n = rows;
     head.K = d;
     head.njobs = 1;
-    head.outputs_per_warp = outputs_per_warp;
     head.pdl = pdl;
     head.job[0].w = w.head;
     head.job[0].N = c.vocab_size;

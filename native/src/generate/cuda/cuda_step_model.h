@@ -11,7 +11,7 @@
 // Defaults (the fastest measured, H200 2026-11-28: 2.447 ms/token greedy batch 1 on the flagship
 // QLoRA model): 4 outputs per warp, programmatic dependent launch on sm_90+, cuBLAS products for
 // steps of >= 32 rows. Env switches back, read when a generation starts (A/B runs):
-// HUKUK_GEN_GEMV=single, HUKUK_GEN_PDL=0, HUKUK_GEN_GEMM_ROWS=0 (never cuBLAS) or =R,
+// HUKUK_GEN_PDL=0, HUKUK_GEN_GEMM_ROWS=0 (never cuBLAS) or =R,
 // HUKUK_GEN_FUSE_NORM=0 (RMS norm as its own kernel), HUKUK_GEN_GRAPHS=0 (kernels one by one).
 #pragma once
 #include <cstdint>

@@ -12,6 +12,7 @@ namespace {
 
 constexpr int kGemvThreads = 256;
 constexpr int kGemvWarps = kGemvThreads / 32;
+constexpr int kGemvOutputsPerWarp = 4;  // k_gemv's OPW
 
 // nf4.h's kNf4Code (bitsandbytes' NF4 map); staged in shared memory per block, because a warp's
 // lanes index it with different codes and constant memory would serialize them.
@@ -79,182 +80,76 @@ __device__ __forceinline__ float load1(const GemvJob& J, int j, int K, int k, co
   return __fmul_rn(code[c], nf4_absmax(J.nf4, e / J.nf4.blocksize));
 }
 
-// One warp per output (or `ksplit` warps per output, each over a slice of K, summed through
-// shared memory). Rows are processed NR at a time; the weight slice is re-read per pass (L1/L2).
-template <int NR, bool VEC>
-__global__ void __launch_bounds__(kGemvThreads) k_gemv(__grid_constant__ const GemvArgs a, const int ksplit) {
-  __shared__ float code[16];
-  __shared__ float red[kGemvWarps][NR];
-  __shared__ float rstd[kMaxFusedNormRows];
-  if (a.pdl) {
-    pdl_trigger();
-    pdl_wait();
-  }
-  const GemvJob& J = a.job[blockIdx.y];  // __grid_constant__: read in place, never copied per thread
-  const int opb = kGemvWarps / ksplit;
-  if (int(blockIdx.x) * opb >= J.N) return;  // the whole block: this job is narrower than the grid
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  if (threadIdx.x < 16) code[threadIdx.x] = c_nf4_code[threadIdx.x];
+// acc[o][r] += W[j0 + o, k..k+U-1] · xnorm[r0 + r, k..k+U-1] for a unit of U = 8 weights (float4
+// loads of x and the norm weight) or U = 1 (any K, any alignment)
+template <int NR, int OPW, int U>
+__device__ __forceinline__ void accumulate(const GemvArgs& a, int r0, int k, const float (&wv)[OPW][U],
+                                           const float* rstd, float (&acc)[OPW][NR]) {
   const bool norm = a.norm_w != nullptr;
-  if (norm) {
-    // 1 / sqrt(mean(x²) + eps) of each row (as norm.cpp computes it): every warp sums a slice
-    // of K for every row, so a row costs one round of loads, not K / 32 in a row
-    __shared__ float partial[kGemvWarps][kMaxFusedNormRows];
-    const int slice = (a.K + kGemvWarps - 1) / kGemvWarps;
-    const int k0 = warp * slice, k1 = min(a.K, k0 + slice);
-    for (int row = 0; row < a.n; ++row) {
-      const float* xr = a.x + int64_t(row) * a.x_ld;
-      float ss = 0.f;
-      for (int k = k0 + lane; k < k1; k += 32) ss = fmaf(xr[k], xr[k], ss);
-      ss = warp_sum(ss);
-      if (lane == 0) partial[warp][row] = ss;
+  if constexpr (U == 1) {
+#pragma unroll
+    for (int r = 0; r < NR; ++r) {
+      if (r0 + r >= a.n) break;
+      float xv = a.x[int64_t(r0 + r) * a.x_ld + k];
+      if (norm) xv = a.norm_w[k] * (xv * rstd[r0 + r]);  // norm.cpp's w[i] * (x[i] * rs)
+#pragma unroll
+      for (int o = 0; o < OPW; ++o) acc[o][r] = fmaf(wv[o][0], xv, acc[o][r]);
     }
-    __syncthreads();
-    if (int(threadIdx.x) < a.n) {
-      float ss = 0.f;
-      for (int w = 0; w < kGemvWarps; ++w) ss += partial[w][threadIdx.x];
-      rstd[threadIdx.x] = 1.f / sqrtf(ss / float(a.K) + a.norm_eps);
+  } else {
+    static_assert(U == 8, "a gemv unit is 8 weights or 1");
+    float4 n0 = make_float4(0.f, 0.f, 0.f, 0.f), n1 = n0;
+    if (norm) {
+      n0 = __ldg(reinterpret_cast<const float4*>(a.norm_w + k));
+      n1 = __ldg(reinterpret_cast<const float4*>(a.norm_w + k) + 1);
     }
-  }
-  __syncthreads();
-  const int local = warp / ksplit, part = warp % ksplit;
-  const int j = blockIdx.x * opb + local;
-  const bool valid = j < J.N;
-  const int K = a.K;
-  const int units = VEC ? K / 8 : K;  // vector units (8 weights) or single weights
-  const int per = (units + ksplit - 1) / ksplit;
-  const int u0 = part * per, u1 = min(units, u0 + per);
-  const int64_t pos_off = J.y_pos_stride ? int64_t(*a.pos) * J.y_pos_stride : 0;
-  for (int r0 = 0; r0 < a.n; r0 += NR) {
-    float acc[NR];
 #pragma unroll
-    for (int r = 0; r < NR; ++r) acc[r] = 0.f;
-    if (valid) {
-      if (VEC) {
-        for (int u = u0 + lane; u < u1; u += 32) {
-          const int k = u * 8;
-          float wv[8];
-          load8(J, j, K, k, code, wv);
-          float4 n0 = make_float4(0.f, 0.f, 0.f, 0.f), n1 = n0;
-          if (norm) {
-            n0 = __ldg(reinterpret_cast<const float4*>(a.norm_w + k));
-            n1 = __ldg(reinterpret_cast<const float4*>(a.norm_w + k) + 1);
-          }
-#pragma unroll
-          for (int r = 0; r < NR; ++r) {
-            if (r0 + r >= a.n) break;
-            const float4* xp = reinterpret_cast<const float4*>(a.x + int64_t(r0 + r) * a.x_ld + k);
-            float4 x0 = xp[0], x1 = xp[1];
-            if (norm) {  // norm.cpp's w[i] * (x[i] * rs), element by element
-              const float rs = rstd[r0 + r];
-              x0.x = n0.x * (x0.x * rs); x0.y = n0.y * (x0.y * rs); x0.z = n0.z * (x0.z * rs); x0.w = n0.w * (x0.w * rs);
-              x1.x = n1.x * (x1.x * rs); x1.y = n1.y * (x1.y * rs); x1.z = n1.z * (x1.z * rs); x1.w = n1.w * (x1.w * rs);
-            }
-            float t = acc[r];
-            t = fmaf(wv[0], x0.x, t); t = fmaf(wv[1], x0.y, t); t = fmaf(wv[2], x0.z, t); t = fmaf(wv[3], x0.w, t);
-            t = fmaf(wv[4], x1.x, t); t = fmaf(wv[5], x1.y, t); t = fmaf(wv[6], x1.z, t); t = fmaf(wv[7], x1.w, t);
-            acc[r] = t;
-          }
-        }
-      } else {
-        for (int k = u0 + lane; k < u1; k += 32) {
-          const float w = load1(J, j, K, k, code);
-#pragma unroll
-          for (int r = 0; r < NR; ++r) {
-            if (r0 + r >= a.n) break;
-            float xv = a.x[int64_t(r0 + r) * a.x_ld + k];
-            if (norm) xv = a.norm_w[k] * (xv * rstd[r0 + r]);
-            acc[r] = fmaf(w, xv, acc[r]);
-          }
-        }
+    for (int r = 0; r < NR; ++r) {
+      if (r0 + r >= a.n) break;
+      const float4* xp = reinterpret_cast<const float4*>(a.x + int64_t(r0 + r) * a.x_ld + k);
+      float4 x0 = xp[0], x1 = xp[1];
+      if (norm) {  // norm.cpp's w[i] * (x[i] * rs), element by element
+        const float rs = rstd[r0 + r];
+        x0.x = n0.x * (x0.x * rs); x0.y = n0.y * (x0.y * rs); x0.z = n0.z * (x0.z * rs); x0.w = n0.w * (x0.w * rs);
+        x1.x = n1.x * (x1.x * rs); x1.y = n1.y * (x1.y * rs); x1.z = n1.z * (x1.z * rs); x1.w = n1.w * (x1.w * rs);
       }
-    }
 #pragma unroll
-    for (int r = 0; r < NR; ++r) acc[r] = warp_sum(acc[r]);
-    if (ksplit > 1) {
-      if (lane == 0)
-#pragma unroll
-        for (int r = 0; r < NR; ++r) red[warp][r] = acc[r];
-      __syncthreads();
-      if (part == 0)
-#pragma unroll
-        for (int r = 0; r < NR; ++r) {
-          float t = 0.f;
-          for (int p = 0; p < ksplit; ++p) t += red[warp + p][r];
-          acc[r] = t;
-        }
-      __syncthreads();  // red is rewritten by the next pass
-    }
-    if (valid && part == 0) {
-#pragma unroll
-      for (int r = 0; r < NR; ++r) {
-        const int row = r0 + r;
-        if (lane != r || row >= a.n) continue;
-        float v = acc[r];
-        if (J.lora_h) {  // peft: base + lora_B(lora_A(x)) * scaling
-          const float* h = J.lora_h + int64_t(row) * J.lora_r;
-          const float* B = J.lora_B + int64_t(j) * J.lora_r;
-          float l = 0.f;
-          for (int i = 0; i < J.lora_r; ++i) l = fmaf(h[i], __ldg(B + i), l);
-          v = v + J.lora_scale * l;
-        }
-        if (J.residual) v = J.residual[int64_t(row) * J.res_ld + j] + v;
-        if (J.relu) v = v > 0.f ? v : 0.f;
-        J.y[int64_t(row) * J.y_ld + pos_off + j] = v;
+      for (int o = 0; o < OPW; ++o) {
+        float t = acc[o][r];
+        t = fmaf(wv[o][0], x0.x, t); t = fmaf(wv[o][1], x0.y, t); t = fmaf(wv[o][2], x0.z, t); t = fmaf(wv[o][3], x0.w, t);
+        t = fmaf(wv[o][4], x1.x, t); t = fmaf(wv[o][5], x1.y, t); t = fmaf(wv[o][6], x1.z, t); t = fmaf(wv[o][7], x1.w, t);
+        acc[o][r] = t;
       }
     }
   }
 }
 
-// acc[o][r] += W[j0 + o, k..k+7] · xnorm[r0 + r, k..k+7]
-template <int NR, int OPW>
-__device__ __forceinline__ void accumulate8(const GemvArgs& a, int r0, int k, const float (&wv)[OPW][8],
-                                            const float* rstd, float (&acc)[OPW][NR]) {
-  const bool norm = a.norm_w != nullptr;
-  float4 n0 = make_float4(0.f, 0.f, 0.f, 0.f), n1 = n0;
-  if (norm) {
-    n0 = __ldg(reinterpret_cast<const float4*>(a.norm_w + k));
-    n1 = __ldg(reinterpret_cast<const float4*>(a.norm_w + k) + 1);
-  }
-#pragma unroll
-  for (int r = 0; r < NR; ++r) {
-    if (r0 + r >= a.n) break;
-    const float4* xp = reinterpret_cast<const float4*>(a.x + int64_t(r0 + r) * a.x_ld + k);
-    float4 x0 = xp[0], x1 = xp[1];
-    if (norm) {  // norm.cpp's w[i] * (x[i] * rs), element by element
-      const float rs = rstd[r0 + r];
-      x0.x = n0.x * (x0.x * rs); x0.y = n0.y * (x0.y * rs); x0.z = n0.z * (x0.z * rs); x0.w = n0.w * (x0.w * rs);
-      x1.x = n1.x * (x1.x * rs); x1.y = n1.y * (x1.y * rs); x1.z = n1.z * (x1.z * rs); x1.w = n1.w * (x1.w * rs);
-    }
-#pragma unroll
-    for (int o = 0; o < OPW; ++o) {
-      float t = acc[o][r];
-      t = fmaf(wv[o][0], x0.x, t); t = fmaf(wv[o][1], x0.y, t); t = fmaf(wv[o][2], x0.z, t); t = fmaf(wv[o][3], x0.w, t);
-      t = fmaf(wv[o][4], x1.x, t); t = fmaf(wv[o][5], x1.y, t); t = fmaf(wv[o][6], x1.z, t); t = fmaf(wv[o][7], x1.w, t);
-      acc[o][r] = t;
-    }
-  }
-}
-
-template <int OPW>
-__device__ __forceinline__ void load_rows8(const GemvJob& J, int j0, int K, int k, const float* code, float (&wv)[OPW][8]) {
+// The unit at k of weight rows j0 .. j0 + OPW - 1 (rows past N read as 0)
+template <int OPW, int U>
+__device__ __forceinline__ void load_rows(const GemvJob& J, int j0, int K, int k, const float* code, float (&wv)[OPW][U]) {
 #pragma unroll
   for (int o = 0; o < OPW; ++o) {
     if (j0 + o < J.N) {
-      load8(J, j0 + o, K, k, code, wv[o]);
+      if constexpr (U == 8)
+        load8(J, j0 + o, K, k, code, wv[o]);
+      else
+        wv[o][0] = load1(J, j0 + o, K, k, code);
     } else {
 #pragma unroll
-      for (int i = 0; i < 8; ++i) wv[o][i] = 0.f;
+      for (int i = 0; i < U; ++i) wv[o][i] = 0.f;
     }
   }
 }
 
-// k_gemv with OPW outputs per warp (VEC layouts only): each activation float4 is loaded once and
-// used for OPW weight rows; each lane's first weight unit is read before pdl_wait() (under PDL it
-// overlaps the previous kernel); the epilogue's operands (residual, LoRA h and B rows) are read
-// early or as float4s. Same K slices per output as k_gemv; the sums differ only in rounding order.
-template <int NR, int OPW>
-__global__ void __launch_bounds__(kGemvThreads) k_gemv_multi(__grid_constant__ const GemvArgs a, const int ksplit) {
+// The products of a decoder step: OPW neighbouring outputs per warp (or per `ksplit` warps, each
+// over a slice of K, summed through shared memory), rows NR at a time. Each activation unit is
+// loaded once and used for OPW weight rows (OPW x less activation traffic than one output per
+// warp, the cost that grows with the number of rows; one output per warp measured 2.94 against
+// 2.46 ms/token at batch 1, H200, 2026-11-28, and was removed). Each lane's first weight unit is
+// read before pdl_wait() (under PDL it overlaps the previous kernel); the epilogue's operands
+// (residual, LoRA h and B rows) are read early or as float4s. U = 8: vectorized units (K % 8 == 0
+// and 16-byte aligned operands); U = 1: any layout.
+template <int NR, int OPW, int U>
+__global__ void __launch_bounds__(kGemvThreads) k_gemv(__grid_constant__ const GemvArgs a, const int ksplit) {
   __shared__ float code[16];
   __shared__ float red[kGemvWarps][OPW * NR];
   __shared__ float rstd[kMaxFusedNormRows];
@@ -272,13 +167,13 @@ __global__ void __launch_bounds__(kGemvThreads) k_gemv_multi(__grid_constant__ c
   const int local = warp / ksplit, part = warp % ksplit;
   const int j0 = blockIdx.x * opb + local * OPW;
   const int K = a.K;
-  const int units = K / 8;
+  const int units = K / U;
   const int per = (units + ksplit - 1) / ksplit;
   const int u0 = part * per, u1 = min(units, u0 + per);
   const int ufirst = u0 + lane;
   const bool has_first = j0 < J.N && ufirst < u1;
-  float wfirst[OPW][8];
-  if (has_first) load_rows8<OPW>(J, j0, K, ufirst * 8, code, wfirst);  // weights only: before the wait
+  float wfirst[OPW][U];
+  if (has_first) load_rows<OPW, U>(J, j0, K, ufirst * U, code, wfirst);  // weights only: before the wait
   if (a.pdl) pdl_wait();
   const bool norm = a.norm_w != nullptr;
   if (norm) {
@@ -316,11 +211,11 @@ __global__ void __launch_bounds__(kGemvThreads) k_gemv_multi(__grid_constant__ c
 #pragma unroll
       for (int r = 0; r < NR; ++r) acc[o][r] = 0.f;
     if (has_first) {
-      accumulate8<NR, OPW>(a, r0, ufirst * 8, wfirst, rstd, acc);
+      accumulate<NR, OPW, U>(a, r0, ufirst * U, wfirst, rstd, acc);
       for (int u = ufirst + 32; u < u1; u += 32) {
-        float wv[OPW][8];
-        load_rows8<OPW>(J, j0, K, u * 8, code, wv);
-        accumulate8<NR, OPW>(a, r0, u * 8, wv, rstd, acc);
+        float wv[OPW][U];
+        load_rows<OPW, U>(J, j0, K, u * U, code, wv);
+        accumulate<NR, OPW, U>(a, r0, u * U, wv, rstd, acc);
       }
     }
 #pragma unroll
@@ -412,12 +307,10 @@ void launch(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, cudaSt
 
 template <int NR>
 void launch_gemv(const GemvArgs& a, bool vec, int ksplit, dim3 grid, cudaStream_t s) {
-  if (vec && a.outputs_per_warp == 4)
-    launch(k_gemv_multi<NR, 4>, grid, dim3(kGemvThreads), 0, s, a.pdl, a, ksplit);
-  else if (vec)
-    launch(k_gemv<NR, true>, grid, dim3(kGemvThreads), 0, s, a.pdl, a, ksplit);
+  if (vec)
+    launch(k_gemv<NR, kGemvOutputsPerWarp, 8>, grid, dim3(kGemvThreads), 0, s, a.pdl, a, ksplit);
   else
-    launch(k_gemv<NR, false>, grid, dim3(kGemvThreads), 0, s, a.pdl, a, ksplit);
+    launch(k_gemv<NR, kGemvOutputsPerWarp, 1>, grid, dim3(kGemvThreads), 0, s, a.pdl, a, ksplit);
 }
 
 constexpr int kNormThreads = 256;
@@ -575,27 +468,22 @@ void gemv(const GemvArgs& a, cudaStream_t s) {
       vec = vec && (reinterpret_cast<uintptr_t>(J.w) % 16) == 0;
     }
   }
-  // Split K over up to 8 warps per output while the grid is small and each warp keeps a
-  // useful slice (>= 16 units per lane-sweep), so narrow products still fill the GPU.
+  // Split K over up to 8 warps per output group only while all the launch's warps still fit one
+  // wave (two blocks of 8 warps per SM), so no block waits for another to finish, and each warp
+  // keeps a useful slice (>= 16 units per lane-sweep).
   const int units = vec ? a.K / 8 : a.K;
-  const int opw = vec && a.outputs_per_warp == 4 ? 4 : 1;
+  const int opw = kGemvOutputsPerWarp;
   const int warp_rows = (maxN + opw - 1) / opw;  // warps needed per K slice
+  static const int sms = [] {
+    int dev = 0, n = 0;
+    cudaGetDevice(&dev);
+    cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev);
+    return n > 0 ? n : 1;
+  }();
+  const int64_t wave = int64_t(sms) * 2 * kGemvWarps;
   int ksplit = 1;
-  if (opw == 1) {
-    while (ksplit < kGemvWarps && int64_t(warp_rows) * ksplit < 4096 && units / (2 * ksplit) >= 16) ksplit *= 2;
-  } else {
-    // k_gemv_multi: split K only while all the launch's warps still fit one wave (two blocks of
-    // 8 warps per SM), so no block waits for another to finish
-    static const int sms = [] {
-      int dev = 0, n = 0;
-      cudaGetDevice(&dev);
-      cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev);
-      return n > 0 ? n : 1;
-    }();
-    const int64_t wave = int64_t(sms) * 2 * kGemvWarps;
-    while (ksplit < kGemvWarps && int64_t(a.njobs) * warp_rows * ksplit * 2 <= wave && units / (2 * ksplit) >= 16)
-      ksplit *= 2;
-  }
+  while (ksplit < kGemvWarps && int64_t(a.njobs) * warp_rows * ksplit * 2 <= wave && units / (2 * ksplit) >= 16)
+    ksplit *= 2;
   const int opb = kGemvWarps / ksplit * opw;
   const dim3 grid(unsigned((maxN + opb - 1) / opb), unsigned(a.njobs));
   if (a.n == 1)

@@ -3,6 +3,7 @@
 //
 //   gemv       y[n, N] = x[n, K] · Wᵀ for up to 3 weights sharing x (q, k, v), W either NF4 codes
 //              (bitsandbytes layout, dequantized in registers exactly as nf4.cu does) or fp32;
+//              a warp computes 4 neighbouring outputs from one read of the activations;
 //              fused epilogue: + scale · (h · Bᵀ) (LoRA), + residual, ReLU; the output row may sit
 //              at a position read from device memory (K/V appended to the cache).
 //   attention  one query per (row, head) over keys 0..Tk-1 (self: Tk = pos + 1 with the
@@ -52,12 +53,6 @@ struct GemvArgs {
   // norm_w[k] * (x[k] * rsqrt-like(mean(x²) + eps)), exactly the values rmsnorm() would write.
   const float* norm_w = nullptr;
   float norm_eps = 0.f;
-  // Outputs per warp: 1 = k_gemv (one warp per output); 4 = k_gemv_multi, where a warp computes
-  // 4 neighbouring outputs from one read of the activations (4x less activation traffic, the cost
-  // that grows with the number of rows). The step model uses 4 (HUKUK_GEN_GEMV=single: 1); with
-  // PDL it measured 2.447 ms/token at batch 1 against 2.899 for k_gemv (H200, 2026-11-28,
-  // flagship QLoRA; cuda_step_model.cpp has the figures).
-  int outputs_per_warp = 1;
   // launch with programmatic dependent launch (sm_90+; the step model's default there,
   // HUKUK_GEN_PDL=0 off): the kernel may start while the previous one drains and reads its first
   // weights meanwhile
