@@ -85,4 +85,201 @@ void gated_backward(Act a, const float* pre0, const float* pre1, const float* dh
   HUKUK_CUDA_LAUNCH_CHECK();
 }
 
+
+// ---- bf16 overloads and the fused activation + dropout ---------------------------------------
+// One kernel per (op, activation, element type, dropout on/off), vectorized (ops/dropout_cuda.cuh).
+// Per element the float operations are the fp32 kernels' above (act_f / act_b), in the same
+// order, with dropout.cu's in between, so for T = float the fused ops match the two-kernel
+// sequences bit for bit. The plain bf16 ops are the fused ones without dropout.
+
+// dropout_forward of a computed value: v * scale where kept, else 0
+template <bool D>
+__device__ __forceinline__ float drop_fwd(float v, const DropParams& d, DropoutKey key, int64_t i) {
+  if constexpr (D) return dropout_keep_bits(key, uint64_t(i), d.threshold) ? v * d.scale : 0.f;
+  else return v;
+}
+// dropout_backward (accumulate = false) of an incoming gradient: the same expression
+template <bool D>
+__device__ __forceinline__ float drop_bwd(float g, const DropParams& d, DropoutKey key, int64_t i) {
+  return drop_fwd<D>(g, d, key, i);
+}
+
+template <Act A, typename T, bool D>
+struct ActDropFwd {
+  static constexpr bool kDrop = D;
+  const T* pre;
+  T* h;
+  DropParams drop;
+  template <int W>
+  __device__ __forceinline__ void run(int64_t i, DropoutKey key) const {
+    float v[W];
+    load_w<W>(pre, i, v);
+#pragma unroll
+    for (int j = 0; j < W; ++j) v[j] = drop_fwd<D>(act_f(A, v[j]), drop, key, i + j);
+    store_w<W>(h, i, v);
+  }
+};
+
+template <Act A, typename T, bool D>
+struct ActDropBwd {
+  static constexpr bool kDrop = D;
+  const T* pre;
+  const float* dh;
+  T* dpre;
+  DropParams drop;
+  template <int W>
+  __device__ __forceinline__ void run(int64_t i, DropoutKey key) const {
+    float v[W], g[W];
+    load_w<W>(pre, i, v);
+    load_w<W>(dh, i, g);
+#pragma unroll
+    for (int j = 0; j < W; ++j) v[j] = act_b(A, v[j], drop_bwd<D>(g[j], drop, key, i + j));
+    store_w<W>(dpre, i, v);
+  }
+};
+
+template <Act A, typename T, bool D>
+struct GatedDropFwd {
+  static constexpr bool kDrop = D;
+  const T* pre0;
+  const T* pre1;
+  T* h;
+  DropParams drop;
+  template <int W>
+  __device__ __forceinline__ void run(int64_t i, DropoutKey key) const {
+    float a[W], b[W];
+    load_w<W>(pre0, i, a);
+    load_w<W>(pre1, i, b);
+#pragma unroll
+    for (int j = 0; j < W; ++j) a[j] = drop_fwd<D>(act_f(A, a[j]) * b[j], drop, key, i + j);
+    store_w<W>(h, i, a);
+  }
+};
+
+template <Act A, typename T, bool D>
+struct GatedDropBwd {
+  static constexpr bool kDrop = D;
+  const T* pre0;
+  const T* pre1;
+  const float* dh;
+  T* d0;
+  T* d1;
+  DropParams drop;
+  template <int W>
+  __device__ __forceinline__ void run(int64_t i, DropoutKey key) const {
+    float a[W], b[W], g[W];
+    load_w<W>(pre0, i, a);
+    load_w<W>(pre1, i, b);
+    load_w<W>(dh, i, g);
+#pragma unroll
+    for (int j = 0; j < W; ++j) {  // as gated_bwd_kernel: d1 = g * act(p0), d0 = act'(p0) applied to g * p1
+      const float gj = drop_bwd<D>(g[j], drop, key, i + j), v = a[j];
+      a[j] = gj * act_f(A, v);
+      b[j] = act_b(A, v, gj * b[j]);
+    }
+    store_w<W>(d0, i, b);
+    store_w<W>(d1, i, a);
+  }
+};
+
+// Calls f(integral_constant<Act, A>, bool_constant<D>) for the runtime activation and dropout flag.
+template <typename F>
+void with_act_drop(Act a, bool drop, F&& f) {
+  auto d = [&](auto A) {
+    if (drop) f(A, std::true_type{});
+    else f(A, std::false_type{});
+  };
+  switch (a) {
+    case Act::Relu: d(std::integral_constant<Act, Act::Relu>{}); return;
+    case Act::GeluNew: d(std::integral_constant<Act, Act::GeluNew>{}); return;
+    case Act::Gelu: d(std::integral_constant<Act, Act::Gelu>{}); return;
+    case Act::Silu: d(std::integral_constant<Act, Act::Silu>{}); return;
+  }
+  HUKUK_FAIL("ENGINE_INVALID_ARG", "unknown activation");
+}
+
+template <typename T>
+void act_dropout_forward_t(Act a, const T* pre, T* h, int64_t n, float p, const uint64_t* seed, uint64_t site,
+                           cudaStream_t s) {
+  with_act_drop(a, p > 0.f, [&](auto A, auto D) {
+    const ActDropFwd<decltype(A)::value, dev_elem_t<T>, decltype(D)::value> op{dev_ptr(pre), dev_ptr(h),
+                                                                                drop_params(p, seed, site)};
+    launch_elementwise(op, n, s, op.pre, op.h);
+  });
+}
+template <typename T>
+void act_dropout_backward_t(Act a, const T* pre, const float* dh, T* dpre, int64_t n, float p, const uint64_t* seed,
+                            uint64_t site, cudaStream_t s) {
+  with_act_drop(a, p > 0.f, [&](auto A, auto D) {
+    const ActDropBwd<decltype(A)::value, dev_elem_t<T>, decltype(D)::value> op{dev_ptr(pre), dh, dev_ptr(dpre),
+                                                                                drop_params(p, seed, site)};
+    launch_elementwise(op, n, s, op.pre, op.dh, op.dpre);
+  });
+}
+template <typename T>
+void gated_dropout_forward_t(Act a, const T* pre0, const T* pre1, T* h, int64_t n, float p, const uint64_t* seed,
+                             uint64_t site, cudaStream_t s) {
+  with_act_drop(a, p > 0.f, [&](auto A, auto D) {
+    const GatedDropFwd<decltype(A)::value, dev_elem_t<T>, decltype(D)::value> op{
+        dev_ptr(pre0), dev_ptr(pre1), dev_ptr(h), drop_params(p, seed, site)};
+    launch_elementwise(op, n, s, op.pre0, op.pre1, op.h);
+  });
+}
+template <typename T>
+void gated_dropout_backward_t(Act a, const T* pre0, const T* pre1, const float* dh, T* d0, T* d1, int64_t n, float p,
+                              const uint64_t* seed, uint64_t site, cudaStream_t s) {
+  with_act_drop(a, p > 0.f, [&](auto A, auto D) {
+    const GatedDropBwd<decltype(A)::value, dev_elem_t<T>, decltype(D)::value> op{
+        dev_ptr(pre0), dev_ptr(pre1), dh, dev_ptr(d0), dev_ptr(d1), drop_params(p, seed, site)};
+    launch_elementwise(op, n, s, op.pre0, op.pre1, op.dh, op.d0, op.d1);
+  });
+}
+
+void act_forward(Act a, const bf16_t* x, bf16_t* y, int64_t n, cudaStream_t s) {
+  act_dropout_forward_t(a, x, y, n, 0.f, nullptr, 0, s);
+}
+void act_backward(Act a, const bf16_t* x, const float* dy, bf16_t* dx, int64_t n, cudaStream_t s) {
+  act_dropout_backward_t(a, x, dy, dx, n, 0.f, nullptr, 0, s);
+}
+void gated_forward(Act a, const bf16_t* pre0, const bf16_t* pre1, bf16_t* h, int64_t n, cudaStream_t s) {
+  gated_dropout_forward_t(a, pre0, pre1, h, n, 0.f, nullptr, 0, s);
+}
+void gated_backward(Act a, const bf16_t* pre0, const bf16_t* pre1, const float* dh, bf16_t* d0, bf16_t* d1,
+                    int64_t n, cudaStream_t s) {
+  gated_dropout_backward_t(a, pre0, pre1, dh, d0, d1, n, 0.f, nullptr, 0, s);
+}
+
+void act_dropout_forward(Act a, const float* pre, float* h, int64_t n, float p, const uint64_t* seed, uint64_t site,
+                         cudaStream_t s) {
+  act_dropout_forward_t(a, pre, h, n, p, seed, site, s);
+}
+void act_dropout_forward(Act a, const bf16_t* pre, bf16_t* h, int64_t n, float p, const uint64_t* seed, uint64_t site,
+                         cudaStream_t s) {
+  act_dropout_forward_t(a, pre, h, n, p, seed, site, s);
+}
+void act_dropout_backward(Act a, const float* pre, const float* dh, float* dpre, int64_t n, float p,
+                          const uint64_t* seed, uint64_t site, cudaStream_t s) {
+  act_dropout_backward_t(a, pre, dh, dpre, n, p, seed, site, s);
+}
+void act_dropout_backward(Act a, const bf16_t* pre, const float* dh, bf16_t* dpre, int64_t n, float p,
+                          const uint64_t* seed, uint64_t site, cudaStream_t s) {
+  act_dropout_backward_t(a, pre, dh, dpre, n, p, seed, site, s);
+}
+void gated_dropout_forward(Act a, const float* pre0, const float* pre1, float* h, int64_t n, float p,
+                           const uint64_t* seed, uint64_t site, cudaStream_t s) {
+  gated_dropout_forward_t(a, pre0, pre1, h, n, p, seed, site, s);
+}
+void gated_dropout_forward(Act a, const bf16_t* pre0, const bf16_t* pre1, bf16_t* h, int64_t n, float p,
+                           const uint64_t* seed, uint64_t site, cudaStream_t s) {
+  gated_dropout_forward_t(a, pre0, pre1, h, n, p, seed, site, s);
+}
+void gated_dropout_backward(Act a, const float* pre0, const float* pre1, const float* dh, float* d0, float* d1,
+                            int64_t n, float p, const uint64_t* seed, uint64_t site, cudaStream_t s) {
+  gated_dropout_backward_t(a, pre0, pre1, dh, d0, d1, n, p, seed, site, s);
+}
+void gated_dropout_backward(Act a, const bf16_t* pre0, const bf16_t* pre1, const float* dh, bf16_t* d0, bf16_t* d1,
+                            int64_t n, float p, const uint64_t* seed, uint64_t site, cudaStream_t s) {
+  gated_dropout_backward_t(a, pre0, pre1, dh, d0, d1, n, p, seed, site, s);
+}
+
 }  // namespace hukuk::ops::cuda

@@ -40,4 +40,85 @@ void dropout_backward(const float* dy, float* dx, int64_t n, float p, const uint
   HUKUK_CUDA_LAUNCH_CHECK();
 }
 
+
+// ---- grid size of the grid-stride elementwise kernels (dropout_cuda.cuh) ---------------------
+unsigned grid_for(int64_t items) {
+  // 8 blocks of 256 threads per SM fill it (2048 threads); the SM count is read once per device
+  // (a host-side attribute query: allowed while a stream is being captured).
+  static int sms[64] = {};
+  int dev = 0;
+  HUKUK_CUDA_CHECK(cudaGetDevice(&dev));
+  int& m = sms[dev & 63];
+  if (m == 0) HUKUK_CUDA_CHECK(cudaDeviceGetAttribute(&m, cudaDevAttrMultiProcessorCount, dev));
+  const int64_t want = (items + 255) / 256, cap = int64_t(m) * 8;
+  return unsigned(want < 1 ? 1 : want < cap ? want : cap);
+}
+
+// ---- bf16 ------------------------------------------------------------------------------------
+// y = x * keep * scale (bf16 in, bf16 out; the product rounded once)
+template <bool D>
+struct DropFwdBf16 {
+  static constexpr bool kDrop = D;
+  const __nv_bfloat16* x;
+  __nv_bfloat16* y;
+  DropParams drop;
+  template <int W>
+  __device__ __forceinline__ void run(int64_t i, DropoutKey key) const {
+    float v[W];
+    load_w<W>(x, i, v);
+#pragma unroll
+    for (int j = 0; j < W; ++j)
+      if constexpr (D) v[j] = dropout_keep_bits(key, uint64_t(i + j), drop.threshold) ? v[j] * drop.scale : 0.f;
+    store_w<W>(y, i, v);
+  }
+};
+// dx = bf16(dy * keep * scale), dy fp32 (D = false: the plain conversion, ops::cuda::convert)
+template <bool D>
+struct DropBwdToBf16 {
+  static constexpr bool kDrop = D;
+  const float* dy;
+  __nv_bfloat16* dx;
+  DropParams drop;
+  template <int W>
+  __device__ __forceinline__ void run(int64_t i, DropoutKey key) const {
+    float v[W];
+    load_w<W>(dy, i, v);
+#pragma unroll
+    for (int j = 0; j < W; ++j)
+      if constexpr (D) v[j] = dropout_keep_bits(key, uint64_t(i + j), drop.threshold) ? v[j] * drop.scale : 0.f;
+    store_w<W>(dx, i, v);
+  }
+};
+
+void dropout_forward(const bf16_t* x, bf16_t* y, int64_t n, float p, const uint64_t* seed, uint64_t site,
+                     cudaStream_t s) {
+  if (n <= 0) return;
+  if (p <= 0.f) {
+    if (x != y) HUKUK_CUDA_CHECK(cudaMemcpyAsync(y, x, size_t(n) * sizeof(bf16_t), cudaMemcpyDeviceToDevice, s));
+    return;
+  }
+  const DropFwdBf16<true> op{dev_ptr(x), dev_ptr(y), drop_params(p, seed, site)};
+  launch_elementwise(op, n, s, op.x, op.y);
+}
+
+void dropout_backward(const float* dy, bf16_t* dx, int64_t n, float p, const uint64_t* seed, uint64_t site,
+                      bool accumulate, cudaStream_t s) {
+  HUKUK_CHECK(!accumulate, "ENGINE_INVALID_ARG",
+              "dropout_backward: accumulate=true is not supported into a bf16 gradient (sum in fp32 first)");
+  if (n <= 0) return;
+  if (p <= 0.f) {
+    const DropBwdToBf16<false> op{dy, dev_ptr(dx), drop_params(p, seed, site)};
+    launch_elementwise(op, n, s, op.dy, op.dx);
+    return;
+  }
+  const DropBwdToBf16<true> op{dy, dev_ptr(dx), drop_params(p, seed, site)};
+  launch_elementwise(op, n, s, op.dy, op.dx);
+}
+
+// fp32 -> bf16 (nearest even): the dropout-free backward above (declared with the elementwise helpers)
+void convert(const float* x, bf16_t* y, int64_t n, cudaStream_t s) {
+  const DropBwdToBf16<false> op{x, dev_ptr(y), DropParams{}};
+  launch_elementwise(op, n, s, op.dy, op.dx);
+}
+
 }  // namespace hukuk::ops::cuda

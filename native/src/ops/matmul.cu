@@ -28,6 +28,37 @@ void gemm(cudaStream_t s, Precision p, bool ta, bool tb, int M, int N, int K, fl
                                   std::to_string(M) + " N=" + std::to_string(N) + " K=" + std::to_string(K) + ")");
 }
 
+// bf16 operands: one body for both C types. CUBLAS_COMPUTE_32F with CUDA_R_16BF inputs runs the
+// bf16 tensor cores with fp32 accumulation; alpha and beta stay fp32.
+static void gemm_bf16(cudaStream_t s, bool ta, bool tb, int M, int N, int K, float alpha, const void* A, int lda,
+                      long long sA, const void* B, int ldb, long long sB, float beta, void* C, int c_type, int ldc,
+                      long long sC, int batch) {
+  if (M <= 0 || N <= 0 || batch <= 0) return;
+  const hukuk::cuda::Cublas& blas = hukuk::cuda::cublas();
+  void* h = blas.handle(s);
+  using namespace hukuk::cuda;
+  // operands swapped as in the fp32 gemm above (row-major C is column-major Cᵀ)
+  const int st = blas.api().gemm_strided_batched_ex(h, tb ? kCublasOpT : kCublasOpN, ta ? kCublasOpT : kCublasOpN, N,
+                                                    M, K, &alpha, B, kCudaR16BF, ldb, sB, A, kCudaR16BF, lda, sA,
+                                                    &beta, C, c_type, ldc, sC, batch, kCompute32F, kCublasGemmDefault);
+  if (st != 0)
+    HUKUK_FAIL("ENGINE_CUDA", std::string("cublasGemmStridedBatchedEx (bf16 operands, ") +
+                                  (c_type == kCudaR16BF ? "bf16" : "fp32") + " C) failed with status " +
+                                  std::to_string(st) + " (M=" + std::to_string(M) + " N=" + std::to_string(N) +
+                                  " K=" + std::to_string(K) + ")");
+}
+
+void gemm(cudaStream_t s, Precision, bool ta, bool tb, int M, int N, int K, float alpha, const bf16_t* A, int lda,
+          long long sA, const bf16_t* B, int ldb, long long sB, float beta, float* C, int ldc, long long sC,
+          int batch) {
+  gemm_bf16(s, ta, tb, M, N, K, alpha, A, lda, sA, B, ldb, sB, beta, C, hukuk::cuda::kCudaR32F, ldc, sC, batch);
+}
+void gemm(cudaStream_t s, Precision, bool ta, bool tb, int M, int N, int K, float alpha, const bf16_t* A, int lda,
+          long long sA, const bf16_t* B, int ldb, long long sB, float beta, bf16_t* C, int ldc, long long sC,
+          int batch) {
+  gemm_bf16(s, ta, tb, M, N, K, alpha, A, lda, sA, B, ldb, sB, beta, C, hukuk::cuda::kCudaR16BF, ldc, sC, batch);
+}
+
 __global__ void add_kernel(float* out, const float* a, const float* b, int64_t n) {
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) out[i] = a[i] + b[i];

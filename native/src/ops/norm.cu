@@ -19,7 +19,10 @@ __device__ float block_sum(float v, float* shm) {
   return t;
 }
 
-__global__ void rmsnorm_fwd_kernel(const float* x, const float* w, float* y, float* rstd, int d, float eps) {
+// Y = float or __nv_bfloat16 (the output only: the sums, rstd and the product are fp32 either way,
+// so rstd is the same bits for both, and a bf16 y is the fp32 y rounded once)
+template <typename Y>
+__global__ void rmsnorm_fwd_kernel(const float* x, const float* w, Y* y, float* rstd, int d, float eps) {
   __shared__ float shm[kNormThreads / 32];
   const int64_t r = blockIdx.x;
   const float* xr = x + r * d;
@@ -28,8 +31,8 @@ __global__ void rmsnorm_fwd_kernel(const float* x, const float* w, float* y, flo
   ss = block_sum(ss, shm);
   const float rs = rsqrtf(ss / d + eps);
   if (rstd && threadIdx.x == 0) rstd[r] = rs;
-  float* yr = y + r * d;
-  for (int i = threadIdx.x; i < d; i += kNormThreads) yr[i] = w[i] * (xr[i] * rs);
+  Y* yr = y + r * d;
+  for (int i = threadIdx.x; i < d; i += kNormThreads) yr[i] = from_f32<Y>(w[i] * (xr[i] * rs));
 }
 
 __global__ void rmsnorm_bwd_kernel(const float* x, const float* w, const float* rstd, const float* dy, float* dx,
@@ -53,7 +56,14 @@ __global__ void rmsnorm_bwd_kernel(const float* x, const float* w, const float* 
 void rmsnorm_forward(const float* x, const float* w, float* y, float* rstd, int64_t rows, int d, float eps,
                      cudaStream_t s) {
   if (rows <= 0) return;
-  rmsnorm_fwd_kernel<<<unsigned(rows), kNormThreads, 0, s>>>(x, w, y, rstd, d, eps);
+  rmsnorm_fwd_kernel<float><<<unsigned(rows), kNormThreads, 0, s>>>(x, w, y, rstd, d, eps);
+  HUKUK_CUDA_LAUNCH_CHECK();
+}
+
+void rmsnorm_forward(const float* x, const float* w, bf16_t* y, float* rstd, int64_t rows, int d, float eps,
+                     cudaStream_t s) {
+  if (rows <= 0) return;
+  rmsnorm_fwd_kernel<__nv_bfloat16><<<unsigned(rows), kNormThreads, 0, s>>>(x, w, dev_ptr(y), rstd, d, eps);
   HUKUK_CUDA_LAUNCH_CHECK();
 }
 

@@ -2,12 +2,16 @@
 // same layouts as the CPU reference, on device pointers, enqueued on `stream` (nothing here
 // synchronizes). Storage is fp32; the GEMM's precision picks fp32 (exact, for parity) or bf16
 // tensor cores with fp32 accumulation (CUBLAS_COMPUTE_32F_FAST_16BF: inputs rounded to bf16).
+// bf16 activations (hukuk::bf16_t, core/half.h): each bf16 overload has exactly its fp32 twin's
+// parameter list with only the activation pointers' types changed; math stays fp32 inside the
+// kernels (load bf16 -> float, compute, round to nearest even once on store).
 // Dropout uses the CPU's counter hash (ops/dropout.h), so the masks are the same on both devices.
 // Seeds (and the loss scale) are read from device memory, so a captured CUDA graph replays a
 // step with new values without being captured again.
 #pragma once
 #include <cstdint>
 
+#include "core/half.h"
 #include "ops/activation.h"
 
 #if defined(HUKUK_CUDA)
@@ -23,15 +27,33 @@ enum class Precision { F32, BF16, TF32 };
 void gemm(cudaStream_t s, Precision p, bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
           long long sA, const float* B, int ldb, long long sB, float beta, float* C, int ldc, long long sC,
           int batch = 1);
+// bf16 operands: real bf16 tensor cores (CUDA_R_16BF, CUBLAS_COMPUTE_32F: fp32 accumulate), C fp32
+// or bf16 (rounded once from the fp32 accumulator; beta 0 or 1 both work). `p` is ignored: the
+// operands already are bf16.
+void gemm(cudaStream_t s, Precision p, bool ta, bool tb, int M, int N, int K, float alpha, const bf16_t* A, int lda,
+          long long sA, const bf16_t* B, int ldb, long long sB, float beta, float* C, int ldc, long long sC,
+          int batch = 1);
+void gemm(cudaStream_t s, Precision p, bool ta, bool tb, int M, int N, int K, float alpha, const bf16_t* A, int lda,
+          long long sA, const bf16_t* B, int ldb, long long sB, float beta, bf16_t* C, int ldc, long long sC,
+          int batch = 1);
 // Plain y = x · Wᵀ (+beta y) for a Linear weight W[N,K].
 inline void linear_xwt(cudaStream_t s, Precision p, const float* x, const float* W, float* y, int M, int N, int K,
                        float alpha = 1.f, float beta = 0.f) {
   gemm(s, p, false, true, M, N, K, alpha, x, K, 0, W, K, 0, beta, y, N, 0);
 }
+inline void linear_xwt(cudaStream_t s, Precision p, const bf16_t* x, const bf16_t* W, float* y, int M, int N, int K,
+                       float alpha = 1.f, float beta = 0.f) {
+  gemm(s, p, false, true, M, N, K, alpha, x, K, 0, W, K, 0, beta, y, N, 0);
+}
+inline void linear_xwt(cudaStream_t s, Precision p, const bf16_t* x, const bf16_t* W, bf16_t* y, int M, int N, int K,
+                       float alpha = 1.f, float beta = 0.f) {
+  gemm(s, p, false, true, M, N, K, alpha, x, K, 0, W, K, 0, beta, y, N, 0);
+}
 
-// elementwise (matmul.cu)
+// elementwise (matmul.cu; convert in dropout.cu, which holds the vectorized bf16 kernels)
 void add(float* out, const float* a, const float* b, int64_t n, cudaStream_t s);  // out = a + b
 void scale(float* x, int64_t n, float k, cudaStream_t s);                        // x *= k
+void convert(const float* x, bf16_t* y, int64_t n, cudaStream_t s);             // y = bf16(x), nearest even
 
 // embedding.cu: out[r] = table[ids[r]] (ids on the device, range-checked on the host)
 void embedding_forward(const float* table, int d, const int32_t* ids, int64_t rows, float* out, cudaStream_t s);
@@ -40,12 +62,20 @@ void embedding_forward(const float* table, int d, const int32_t* ids, int64_t ro
 void dropout_forward(const float* x, float* y, int64_t n, float p, const uint64_t* seed, uint64_t site, cudaStream_t s);
 void dropout_backward(const float* dy, float* dx, int64_t n, float p, const uint64_t* seed, uint64_t site, bool accumulate,
                       cudaStream_t s);
+// bf16: the same masks (flat index i); the backward cannot accumulate into bf16 (accumulate must be false)
+void dropout_forward(const bf16_t* x, bf16_t* y, int64_t n, float p, const uint64_t* seed, uint64_t site,
+                     cudaStream_t s);
+void dropout_backward(const float* dy, bf16_t* dx, int64_t n, float p, const uint64_t* seed, uint64_t site,
+                      bool accumulate, cudaStream_t s);
 
 // norm.cu: T5 RMS norm (no mean, no bias); rstd optional in the forward
 void rmsnorm_forward(const float* x, const float* w, float* y, float* rstd, int64_t rows, int d, float eps,
                      cudaStream_t s);
 void rmsnorm_backward(const float* x, const float* w, const float* rstd, const float* dy, float* dx, int64_t rows,
                       int d, bool accumulate, cudaStream_t s);
+// bf16 output (x, w and rstd fp32; rstd bit-identical to the fp32 overload's)
+void rmsnorm_forward(const float* x, const float* w, bf16_t* y, float* rstd, int64_t rows, int d, float eps,
+                     cudaStream_t s);
 
 // activation.cu
 void act_forward(Act a, const float* x, float* y, int64_t n, cudaStream_t s);
@@ -54,6 +84,38 @@ void act_backward(Act a, const float* x, const float* dy, float* dx, int64_t n, 
 void gated_forward(Act a, const float* pre0, const float* pre1, float* h, int64_t n, cudaStream_t s);
 void gated_backward(Act a, const float* pre0, const float* pre1, const float* dh, float* d0, float* d1, int64_t n,
                     cudaStream_t s);
+// bf16 activations; the incoming gradients (dy, dh) stay fp32
+void act_forward(Act a, const bf16_t* x, bf16_t* y, int64_t n, cudaStream_t s);
+void act_backward(Act a, const bf16_t* x, const float* dy, bf16_t* dx, int64_t n, cudaStream_t s);
+void gated_forward(Act a, const bf16_t* pre0, const bf16_t* pre1, bf16_t* h, int64_t n, cudaStream_t s);
+void gated_backward(Act a, const bf16_t* pre0, const bf16_t* pre1, const float* dh, bf16_t* d0, bf16_t* d1,
+                    int64_t n, cudaStream_t s);
+
+// The FFN's activation fused with its dropout (one pass instead of two), T = float or bf16_t.
+// For float, bit-identical to the two-kernel sequences they replace (same masks, same float
+// operations in the same order):
+//   act_dropout_forward    = act_forward(pre, h); dropout_forward(h, h)        (h may alias pre)
+//   act_dropout_backward   = dropout_backward(dh, g, acc=false); act_backward(pre, g, dpre)
+//   gated_dropout_forward  = gated_forward(pre0, pre1, h); dropout_forward(h, h)
+//   gated_dropout_backward = dropout_backward(dh, g, acc=false); gated_backward(pre0, pre1, g, d0, d1)
+// ReLU in place: with h == pre in the forward, the backward may pass the dropped output as `pre`
+// (relu'(h) = h > 0, and dropped positions get a zero gradient from the mask anyway).
+void act_dropout_forward(Act a, const float* pre, float* h, int64_t n, float p, const uint64_t* seed, uint64_t site,
+                         cudaStream_t s);
+void act_dropout_forward(Act a, const bf16_t* pre, bf16_t* h, int64_t n, float p, const uint64_t* seed, uint64_t site,
+                         cudaStream_t s);
+void act_dropout_backward(Act a, const float* pre, const float* dh, float* dpre, int64_t n, float p,
+                          const uint64_t* seed, uint64_t site, cudaStream_t s);
+void act_dropout_backward(Act a, const bf16_t* pre, const float* dh, bf16_t* dpre, int64_t n, float p,
+                          const uint64_t* seed, uint64_t site, cudaStream_t s);
+void gated_dropout_forward(Act a, const float* pre0, const float* pre1, float* h, int64_t n, float p,
+                           const uint64_t* seed, uint64_t site, cudaStream_t s);
+void gated_dropout_forward(Act a, const bf16_t* pre0, const bf16_t* pre1, bf16_t* h, int64_t n, float p,
+                           const uint64_t* seed, uint64_t site, cudaStream_t s);
+void gated_dropout_backward(Act a, const float* pre0, const float* pre1, const float* dh, float* d0, float* d1,
+                            int64_t n, float p, const uint64_t* seed, uint64_t site, cudaStream_t s);
+void gated_dropout_backward(Act a, const bf16_t* pre0, const bf16_t* pre1, const float* dh, bf16_t* d0, bf16_t* d1,
+                            int64_t n, float p, const uint64_t* seed, uint64_t site, cudaStream_t s);
 
 // attention.cu: layout changes between the training rows [B*T, H*dk] and heads [B, H, T, dk]
 void rows_to_heads(const float* rows, float* heads, int B, int H, int T, int dk, cudaStream_t s);
