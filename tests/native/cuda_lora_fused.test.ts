@@ -124,10 +124,6 @@ describe('fused LoRA / residual ops: CPU references = the existing CPU ops compo
   });
 });
 
-// Kernel generations of lora.h: 1 (first run on an H200 on 2026-11-28) and 2 (the default since
-// it passed these tests there and measured faster: software-pipelined, same sums in the same order).
-const GENERATIONS = [1, 2] as const;
-
 describe.skipIf(!gpu)('fused LoRA / residual ops on CUDA', () => {
   const GPU_CASES: Case[] = [
     ...RAGGED,
@@ -140,29 +136,22 @@ describe.skipIf(!gpu)('fused LoRA / residual ops on CUDA', () => {
     for (const c of GPU_CASES)
       for (const p of [0, 0.5])
         for (const accumulate of accumulates(op) ? [false, true] : [false]) {
-          it(`${op} M=${c.M} in=${c.in} r=${c.r} p=${p}${accumulate ? ' acc' : ''}: CUDA = CPU (generations 1, 2)`, () => {
+          it(`${op} M=${c.M} in=${c.in} r=${c.r} p=${p}${accumulate ? ' acc' : ''}: CUDA = CPU`, () => {
             const base = { op, ...c, p, seed: 1234567, site: 31, accumulate, ...inputs(op, c, c.in) };
             const cpu = engine._opsLora({ ...base, impl: 'cpu' });
-            let gen1: Float32Array | null = null;
-            for (const generation of GENERATIONS) {
-              const cuda = engine._opsLora({ ...base, impl: 'cuda', generation });
-              const e = relErr(cuda, cpu);
-              if (e > 1e-5) console.log(`  gen ${generation} ${op} ${JSON.stringify(c)} p=${p} acc=${accumulate}: rel err ${e.toExponential(2)}`);
-              expect(e, `generation ${generation}`).toBeLessThanOrEqual(1e-5);
-              if (op === 'dx' && !accumulate) expect(zeroPattern(cuda), `generation ${generation}`).toBe(zeroPattern(cpu));
-              if ((op === 'gradA' || op === 'backward') && c.M > 64) {  // the single-pass path (no workspace) too
-                const one = engine._opsLora({ ...base, impl: 'cuda', noWorkspace: true, generation });
-                expect(relErr(one, cpu), `generation ${generation}, no workspace`).toBeLessThanOrEqual(1e-5);
-              }
-              // generation 2 does the same sums in the same order: equal up to FMA contraction
-              if (gen1) expect(relErr(cuda, gen1), `generation ${generation} vs 1`).toBeLessThanOrEqual(1e-6);
-              else gen1 = cuda;
+            const cuda = engine._opsLora({ ...base, impl: 'cuda' });
+            const e = relErr(cuda, cpu);
+            if (e > 1e-5) console.log(`  ${op} ${JSON.stringify(c)} p=${p} acc=${accumulate}: rel err ${e.toExponential(2)}`);
+            expect(e).toBeLessThanOrEqual(1e-5);
+            if (op === 'dx' && !accumulate) expect(zeroPattern(cuda)).toBe(zeroPattern(cpu));
+            if ((op === 'gradA' || op === 'backward') && c.M > 64) {  // the single-pass path (no workspace) too
+              const one = engine._opsLora({ ...base, impl: 'cuda', noWorkspace: true });
+              expect(relErr(one, cpu), 'no workspace').toBeLessThanOrEqual(1e-5);
             }
           }, 60_000);
         }
 
-  for (const generation of GENERATIONS)
-  it(`masks identical, element by element (identity weights, p = 0.5, generation ${generation})`, () => {
+  it('masks identical, element by element (identity weights, p = 0.5)', () => {
     // lora_down with A = [I | 0] (r = 8) gives h = dropout(x)[:, :8] exactly; lora_grad_A with
     // dh = I (M = r = 8) gives gA = dropout(x) exactly; dropout_add with x_in = 0 gives dropout(y).
     const r = 8, inn = 40, p = 0.5, seed = 77, site = 5;
@@ -171,13 +160,13 @@ describe.skipIf(!gpu)('fused LoRA / residual ops on CUDA', () => {
     const M = 300;
     const x = rand(M * inn, 3).map((v) => v + 2);  // no zeros of its own
     const down = { op: 'down', M, in: inn, r, p, seed, site, x, A };
-    const hc = engine._opsLora({ ...down, impl: 'cuda', generation });
+    const hc = engine._opsLora({ ...down, impl: 'cuda' });
     const hcpu = engine._opsLora({ ...down, impl: 'cpu' });
     expect(firstDiff(hc, hcpu)).toBe(-1);
     const dh = new Float32Array(r * r);
     for (let j = 0; j < r; j++) dh[j * r + j] = 1;
     const ga = { op: 'gradA', M: r, in: inn, r, p, seed, site, dh, x: x.subarray(0, r * inn) };
-    const gc = engine._opsLora({ ...ga, impl: 'cuda', generation });
+    const gc = engine._opsLora({ ...ga, impl: 'cuda' });
     expect(firstDiff(gc, engine._opsLora({ ...ga, impl: 'cpu' }))).toBe(-1);
     expect(gc.filter((v) => v === 0).length).toBeGreaterThan(r * inn * 0.3);
     const add = { op: 'dropoutAdd', M, in: inn, p, seed, site, x: new Float32Array(M * inn), y: x };
@@ -210,21 +199,18 @@ describe.skipIf(!gpu)('fused LoRA / residual ops on CUDA', () => {
 
   it('deterministic: the same inputs give the same bits (split-M lora_grad_A included)', () => {
     const c = { M: 4096, in: 768, r: 16 };
-    for (const op of OPS)
-      for (const generation of GENERATIONS) {
-        const base = { op, ...c, p: 0.1, seed: 5, site: 6, accumulate: true, impl: 'cuda', generation, ...inputs(op, c, 8) };
-        expect(firstDiff(engine._opsLora(base), engine._opsLora(base)), `${op} generation ${generation}`).toBe(-1);
-      }
+    for (const op of OPS) {
+      const base = { op, ...c, p: 0.1, seed: 5, site: 6, accumulate: true, impl: 'cuda', ...inputs(op, c, 8) };
+      expect(firstDiff(engine._opsLora(base), engine._opsLora(base)), op).toBe(-1);
+    }
   }, 60_000);
 
-  it('the larger ranks and a ragged M at the big width (generation 2 = 1 = CPU)', () => {
+  it('the larger ranks and a ragged M at the big width (CUDA = CPU)', () => {
     for (const c of [{ M: 4100, in: 3072, r: 32 }, { M: 8200, in: 768, r: 16 }, { M: 9000, in: 200, r: 8 }])
       for (const op of ['down', 'gradA', 'dx', 'backward'] as const) {
         const base = { op, ...c, p: 0.1, seed: 8, site: 3, accumulate: true, ...inputs(op, c, 9) };
         const cpu = engine._opsLora({ ...base, impl: 'cpu' });
-        for (const generation of GENERATIONS)
-          expect(relErr(engine._opsLora({ ...base, impl: 'cuda', generation }), cpu), `${op} ${JSON.stringify(c)} gen ${generation}`)
-            .toBeLessThanOrEqual(1e-5);
+        expect(relErr(engine._opsLora({ ...base, impl: 'cuda' }), cpu), `${op} ${JSON.stringify(c)}`).toBeLessThanOrEqual(1e-5);
       }
   }, 120_000);
 
@@ -232,11 +218,10 @@ describe.skipIf(!gpu)('fused LoRA / residual ops on CUDA', () => {
     const lines: string[] = [];
     for (const c of [{ M: 2048, in: 768, r: 16 }, { M: 8192, in: 3072, r: 16 }])
       for (const op of OPS)
-        for (const p of [0.1, 0])
-          for (const generation of op === 'dropoutAdd' || op === 'backward' ? [1] : GENERATIONS) {
-            const b = engine._opsLoraBench!({ op, ...c, p, accumulate: accumulates(op), reps: 50, generation });
+        for (const p of [0.1, 0]) {
+            const b = engine._opsLoraBench!({ op, ...c, p, accumulate: accumulates(op), reps: 50 });
             const bwUs = b.inputBytes / (b.copyGBs * 1e9) * 1e6;  // reading the inputs once at copy bandwidth
-            lines.push(`  ${op.padEnd(10)} gen ${generation} M=${c.M} in=${c.in} r=${c.r} p=${p}: fused ${b.fusedUs.toFixed(1)} µs (graph ${b.fusedGraphUs.toFixed(1)}) | unfused ${b.composedUs.toFixed(1)} µs (graph ${b.composedGraphUs.toFixed(1)}) | bandwidth bound ${bwUs.toFixed(1)} µs (${(b.copyGBs).toFixed(0)} GB/s copy), fused/bound ${(b.fusedGraphUs / bwUs).toFixed(2)}x`);
+            lines.push(`  ${op.padEnd(10)} M=${c.M} in=${c.in} r=${c.r} p=${p}: fused ${b.fusedUs.toFixed(1)} µs (graph ${b.fusedGraphUs.toFixed(1)}) | unfused ${b.composedUs.toFixed(1)} µs (graph ${b.composedGraphUs.toFixed(1)}) | bandwidth bound ${bwUs.toFixed(1)} µs (${(b.copyGBs).toFixed(0)} GB/s copy), fused/bound ${(b.fusedGraphUs / bwUs).toFixed(2)}x`);
             expect(b.fusedUs).toBeGreaterThan(0);
             expect(b.composedUs).toBeGreaterThan(0);
           }
@@ -275,12 +260,6 @@ describe('LoRA B side (lora_up_add, lora_up_backward): CPU reference = the exist
         });
       }
 
-  for (const c of UP_RAGGED.filter((u) => u.members > 1))
-    for (const p of [0, 0.1])
-      it(`downGroup ${JSON.stringify(c)} p=${p}: CPU = the existing ops composed`, () => {
-        const base = { op: 'downGroup', ...c, p, seed: 5, site: 9, x: rand(c.M * c.in, 41), A: rand(c.members * c.r * c.in, 42) };
-        expect(relErr(engine._opsLora({ ...base, impl: 'cpu' }), engine._opsLora({ ...base, impl: 'composed' }))).toBeLessThanOrEqual(1e-6);
-      });
 
   it('members are independent: member 1 of a batch of 3 = that member alone', () => {
     const c = { M: 20, in: 30, r: 4, members: 3 };
@@ -306,7 +285,7 @@ describe.skipIf(!gpu)('LoRA B side on CUDA', () => {
     { M: 300, in: 1000, r: 8, members: 3 },  // 4 column groups, ragged
     { M: 515, in: 768, r: 64, members: 2 },  // the plain-kernel path (r > 16)
     { M: 64, in: 256, r: 16, members: 1 },  // one split, one column group (direct writes)
-    // lora_up_backward kernel 2's small blocks (h straight to shared memory) and r below its padding
+    // small widths and r below its padding
     { M: 100, in: 96, r: 16, members: 2 },
     { M: 50, in: 40, r: 8, members: 1 },
     { M: 90, in: 130, r: 12, members: 3 },
@@ -317,60 +296,33 @@ describe.skipIf(!gpu)('LoRA B side on CUDA', () => {
         it(`${op} ${JSON.stringify(c)}${accumulate ? ' acc' : ''}: CUDA = CPU, deterministic`, () => {
           const base = { op, ...c, scale: 2, accumulate, ...upInputs(op, c, c.in) };
           const cpu = engine._opsLora({ ...base, impl: 'cpu' });
-          // upBackward: both of lora_up_backward's kernels (lora.h; 2 falls back to 1 for odd widths)
-          for (const upKernel of op === 'upBackward' ? [1, 2] : [0]) {
-            const cuda = engine._opsLora({ ...base, impl: 'cuda', upKernel });
-            const e = relErr(cuda, cpu);
-            if (e > 1e-5) console.log(`  ${op} ${JSON.stringify(c)} acc=${accumulate} kernel ${upKernel}: rel err ${e.toExponential(2)}`);
-            expect(e, `kernel ${upKernel}`).toBeLessThanOrEqual(1e-5);
-            if (op === 'upBackward') {  // each part on its own scale (dh is much smaller than gB)
-              const nB = c.members * c.in * c.r;
-              expect(relErr(cuda.subarray(nB), cpu.subarray(nB)), `dh, kernel ${upKernel}`).toBeLessThanOrEqual(1e-5);
-            }
-            expect(firstDiff(engine._opsLora({ ...base, impl: 'cuda', upKernel }), cuda), `deterministic, kernel ${upKernel}`).toBe(-1);
+          const cuda = engine._opsLora({ ...base, impl: 'cuda' });
+          const e = relErr(cuda, cpu);
+          if (e > 1e-5) console.log(`  ${op} ${JSON.stringify(c)} acc=${accumulate}: rel err ${e.toExponential(2)}`);
+          expect(e).toBeLessThanOrEqual(1e-5);
+          if (op === 'upBackward') {  // each part on its own scale (dh is much smaller than gB)
+            const nB = c.members * c.in * c.r;
+            expect(relErr(cuda.subarray(nB), cpu.subarray(nB)), 'dh').toBeLessThanOrEqual(1e-5);
           }
+          expect(firstDiff(engine._opsLora({ ...base, impl: 'cuda' }), cuda), 'deterministic').toBe(-1);
           expect(relErr(engine._opsLora({ ...base, impl: 'cudaComposed' }), cpu), 'cuBLAS').toBeLessThanOrEqual(1e-5);
         }, 60_000);
       }
-
-  for (const c of [{ M: 2048, in: 768, r: 16, members: 3 }, { M: 1024, in: 768, r: 8, members: 2 }, { M: 300, in: 200, r: 16, members: 3 },
-    { M: 77, in: 45, r: 5, members: 3 }, { M: 130, in: 96, r: 23, members: 2 }])
-    for (const p of [0, 0.5])
-      it(`downGroup ${JSON.stringify(c)} p=${p}: CUDA = CPU = the members one by one (lora_down)`, () => {
-        const x = rand(c.M * c.in, 43), A = rand(c.members * c.r * c.in, 44);
-        const base = { op: 'downGroup', ...c, p, seed: 6, site: 10, x, A };
-        const cpu = engine._opsLora({ ...base, impl: 'cpu' });
-        const cuda = engine._opsLora({ ...base, impl: 'cuda' });
-        expect(relErr(cuda, cpu)).toBeLessThanOrEqual(1e-5);
-        const nh = c.M * c.r;
-        for (let i = 0; i < c.members; i++) {
-          const one = engine._opsLora({ op: 'down', impl: 'cuda', M: c.M, in: c.in, r: c.r, p, seed: 6, site: 10 + 1000 * i, x, A: A.subarray(i * c.r * c.in, (i + 1) * c.r * c.in) });
-          expect(relErr(cuda.subarray(i * nh, (i + 1) * nh), one), `member ${i}`).toBeLessThanOrEqual(1e-6);
-          if (p > 0) expect(zeroPattern(cuda.subarray(i * nh, (i + 1) * nh))).toBe(zeroPattern(one));
-        }
-      }, 60_000);
 
   it('micro-benchmark: µs per call, B side kernels vs cuBLAS fp32, and the A side at the flagship width', () => {
     const lines: string[] = [];
     for (const c of [{ M: 1024, in: 768, r: 16 }, { M: 2048, in: 768, r: 16 }, { M: 4096, in: 768, r: 16 }, { M: 8192, in: 768, r: 16 }]) {
       for (const op of UP_OPS)
-        for (const members of [1, 2, 3])
-          for (const upKernel of op === 'upBackward' ? [1, 2] : [0]) {
-            const b = engine._opsLoraBench!({ op, ...c, members, scale: 2, accumulate: op === 'upBackward', reps: 50, upKernel });
+        for (const members of [1, 2, 3]) {
+            const b = engine._opsLoraBench!({ op, ...c, members, scale: 2, accumulate: op === 'upBackward', reps: 50 });
             const bwUs = b.inputBytes / (b.copyGBs * 1e9) * 1e6;
-            const k = upKernel ? ` k${upKernel}` : '';
-            lines.push(`  ${op.padEnd(10)}${k} x${members} M=${c.M} out=${c.in} r=${c.r}: ours ${b.fusedUs.toFixed(1)} µs (graph ${b.fusedGraphUs.toFixed(1)}) | cuBLAS ${b.composedUs.toFixed(1)} µs (graph ${b.composedGraphUs.toFixed(1)}) | bandwidth bound ${bwUs.toFixed(1)} µs, ours/bound ${(b.fusedGraphUs / bwUs).toFixed(2)}x`);
+            lines.push(`  ${op.padEnd(10)} x${members} M=${c.M} out=${c.in} r=${c.r}: ours ${b.fusedUs.toFixed(1)} µs (graph ${b.fusedGraphUs.toFixed(1)}) | cuBLAS ${b.composedUs.toFixed(1)} µs (graph ${b.composedGraphUs.toFixed(1)}) | bandwidth bound ${bwUs.toFixed(1)} µs, ours/bound ${(b.fusedGraphUs / bwUs).toFixed(2)}x`);
             expect(b.fusedUs).toBeGreaterThan(0);
           }
       if (c.M !== 2048 && c.M !== 8192) continue;  // the A side at the two step shapes only
-      for (const members of [2, 3]) {
-        const b = engine._opsLoraBench!({ op: 'downGroup', ...c, members, p: 0.05, reps: 50 });
-        lines.push(`  downGroup  x${members} M=${c.M} in=${c.in} r=${c.r} p=0.05: one launch ${b.fusedGraphUs.toFixed(1)} µs (graph) | unfused ${b.composedGraphUs.toFixed(1)} µs (graph)`);
-      }
-      for (const op of ['down', 'gradA', 'dx', 'backward'] as const)
-        for (const generation of op === 'backward' ? [2] : [1, 2]) {
-          const b = engine._opsLoraBench!({ op, ...c, p: 0.05, accumulate: accumulates(op), reps: 50, generation });
-          lines.push(`  ${op.padEnd(10)} gen ${generation} M=${c.M} in=${c.in} r=${c.r} p=0.05: fused ${b.fusedGraphUs.toFixed(1)} µs (graph) | unfused ${b.composedGraphUs.toFixed(1)} µs (graph)`);
+      for (const op of ['down', 'gradA', 'dx', 'backward'] as const) {
+          const b = engine._opsLoraBench!({ op, ...c, p: 0.05, accumulate: accumulates(op), reps: 50 });
+          lines.push(`  ${op.padEnd(10)} M=${c.M} in=${c.in} r=${c.r} p=0.05: fused ${b.fusedGraphUs.toFixed(1)} µs (graph) | unfused ${b.composedGraphUs.toFixed(1)} µs (graph)`);
         }
     }
     console.log(['LoRA B side / flagship-width micro-benchmark:', ...lines].join('\n'));

@@ -3,11 +3,10 @@
 // is written or read. At the LoRA rank (r <= 64) the products are thin: each x element meets r
 // weights, so the work per element is the mask hash + r FMAs, and the floor is reading x once,
 // not a GEMM's tiling. The hash is not free: on an H200 it added ~18 µs per 25 M elements to
-// dropout_add (full occupancy, hidden behind memory) but ~57 µs to generation 1's lora_grad_A
-// (fewer warps to hide it), hence generation 2's prefetching. The r dimension is padded at
+// dropout_add (full occupancy, hidden behind memory) but ~57 µs to a first lora_grad_A that did
+// not prefetch (fewer warps to hide it), hence the prefetching below. The r dimension is padded at
 // compile time (RP = 8, 16, 32 or 64, zero rows beyond r) so the inner loops unroll fully.
 #include <algorithm>
-#include <atomic>
 #include <string>
 
 #include "core/cuda_runtime.h"
@@ -30,9 +29,9 @@ int padded_rank(int r) { return r <= 8 ? 8 : r <= 16 ? 16 : r <= 32 ? 32 : 64; }
 // ------------------------------------------------------------------------------ lora_down
 // Each warp owns ROWS rows and walks k in tiles of 128 columns: lane l takes columns l, l+32,
 // l+64, l+96 of the tile, keeps ROWS x RP partial sums, and the warp adds them by butterfly at
-// the end. A is read straight from global memory (coalesced, and hot in L1/L2: every warp of
-// the GPU reads the same r x in floats), so warps never wait on each other; the next tile of x is
-// loaded into registers while the current one is hashed and multiplied.
+// the end. The block (8 warps x ROWS rows) stages each 128-column tile of A in shared memory, so
+// A is read from L2 once per block instead of once per warp; the next tile of A and of x is
+// loaded into registers while the current one is hashed and multiplied (loads never wait).
 constexpr int kDownTile = 128;
 
 template <int ROWS>
@@ -47,87 +46,12 @@ __device__ __forceinline__ void load_x_tile(float (&xv)[ROWS][4], const float* _
     }
 }
 
-template <int RP, int ROWS>
-__global__ void __launch_bounds__(kThreads, 2) lora_down_kernel(const float* __restrict__ x,
-                                                                const float* __restrict__ A, float* __restrict__ h,
-                                                                int M, int in, int r, float p, const uint64_t* seedp,
-                                                                uint64_t site) {
-  const DropMask drop = make_drop_mask(p, seedp, site);
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int row0 = (blockIdx.x * (kThreads / 32) + warp) * ROWS;
-  if (row0 >= M) return;  // no block-wide barriers below
-  float acc[ROWS][RP];
-#pragma unroll
-  for (int rr = 0; rr < ROWS; ++rr)
-#pragma unroll
-    for (int j = 0; j < RP; ++j) acc[rr][j] = 0.f;
-
-  float xn[ROWS][4];
-  load_x_tile<ROWS>(xn, x, row0, M, in, 0, lane);
-  for (int k0 = 0; k0 < in; k0 += kDownTile) {
-    float xv[ROWS][4];
-#pragma unroll
-    for (int rr = 0; rr < ROWS; ++rr)
-#pragma unroll
-      for (int t = 0; t < 4; ++t) xv[rr][t] = xn[rr][t];
-    if (k0 + kDownTile < in) load_x_tile<ROWS>(xn, x, row0, M, in, k0 + kDownTile, lane);  // prefetch
-#pragma unroll
-    for (int rr = 0; rr < ROWS; ++rr)
-#pragma unroll
-      for (int t = 0; t < 4; ++t)
-        xv[rr][t] = drop.apply(xv[rr][t], uint64_t(row0 + rr) * uint64_t(in) + uint64_t(k0 + lane + 32 * t));
-#pragma unroll
-    for (int t = 0; t < 4; ++t) {
-      const int k = k0 + lane + 32 * t;
-      const bool kin = k < in;
-#pragma unroll
-      for (int j = 0; j < RP; ++j) {
-        const float a = (j < r && kin) ? __ldg(A + int64_t(j) * in + k) : 0.f;
-#pragma unroll
-        for (int rr = 0; rr < ROWS; ++rr) acc[rr][j] = fmaf(xv[rr][t], a, acc[rr][j]);
-      }
-    }
-  }
-#pragma unroll
-  for (int rr = 0; rr < ROWS; ++rr) {
-    const int m = row0 + rr;
-#pragma unroll
-    for (int j = 0; j < RP; ++j) {
-      float v = acc[rr][j];
-#pragma unroll
-      for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
-      if (lane == (j & 31) && j < r && m < M) h[int64_t(m) * r + j] = v;
-    }
-  }
-}
-
-template <int RP>
-void launch_down(const float* x, const float* A, float* h, int M, int in, int r, float p, const uint64_t* seed,
-                 uint64_t site, cudaStream_t s) {
-  // Rows per warp: more rows share each A value loaded, fewer rows keep enough blocks for small M.
-  // (The result does not depend on this choice: each row's sum order is fixed by k and the lanes.)
-  // At most 32 accumulators per thread (RP <= 32): the A values loaded ahead for a tile need
-  // registers too, and more rows spill under the 128-register cap of 2 blocks per SM.
-  constexpr int kMaxRows = RP >= 32 ? 1 : 32 / RP;
-  const int want = M >= 8192 ? 4 : M >= 4096 ? 2 : 1;
-  const int rows = want < kMaxRows ? want : kMaxRows;
-  const int per_block = rows * (kThreads / 32);
-  const unsigned grid = unsigned((M + per_block - 1) / per_block);
-  if (rows >= 4) {
-    if constexpr (kMaxRows >= 4) lora_down_kernel<RP, 4><<<grid, kThreads, 0, s>>>(x, A, h, M, in, r, p, seed, site);
-  } else if (rows == 2) {
-    if constexpr (kMaxRows >= 2) lora_down_kernel<RP, 2><<<grid, kThreads, 0, s>>>(x, A, h, M, in, r, p, seed, site);
-  } else {
-    lora_down_kernel<RP, 1><<<grid, kThreads, 0, s>>>(x, A, h, M, in, r, p, seed, site);
-  }
-  HUKUK_CUDA_LAUNCH_CHECK();
-}
-
 // ------------------------------------------------------------------------------ lora_grad_A
 // Block: 64 columns x 4 row groups. The block's rows [m_begin, m_end) go by in chunks of 32 whose
 // dh rows are staged in shared memory (read back as float4 broadcasts); row group g takes chunk
-// rows g, g+4, ..., each thread keeps RP running sums for its column. A chunk's x values are
-// loaded before the barrier that stages dh, so the two loads overlap. The 4 groups are then added
+// rows g, g+4, ..., each thread keeps RP running sums for its column. The next chunk's x values
+// and dh rows are loaded into registers while the current chunk is computed, so no load latency
+// is exposed. The 4 groups are then added
 // in the fixed order ((0+1)+2)+3, and the block writes either gA (one split) or its split's
 // partial sums into the workspace [S][r][in], which lora_grad_A_reduce adds in split order.
 // Every sum's order depends on (M, in, r) only, so results are deterministic.
@@ -150,81 +74,6 @@ GaPlan grad_A_plan(int M, int in, bool have_workspace, int target_blocks = 528) 
   return g;
 }
 
-template <int RP>
-__global__ void __launch_bounds__(kThreads) lora_grad_A_kernel(const float* __restrict__ dh,
-                                                               const float* __restrict__ x, float* __restrict__ out,
-                                                               int M, int in, int r, float p, const uint64_t* seedp,
-                                                               uint64_t site, int rows_per_split, bool direct,
-                                                               bool accumulate) {
-  __shared__ __align__(16) float dhs[kGaChunk][RP];
-  __shared__ float red[RP][kGaCols];
-  const DropMask drop = make_drop_mask(p, seedp, site);
-  const int tc = threadIdx.x % kGaCols, g = threadIdx.x / kGaCols;
-  const int k = blockIdx.x * kGaCols + tc;
-  const int split = blockIdx.y;
-  const int m_begin = split * rows_per_split;
-  const int m_end = min(M, m_begin + rows_per_split);
-  float acc[RP];
-#pragma unroll
-  for (int j = 0; j < RP; ++j) acc[j] = 0.f;
-
-  constexpr int kPer = kGaChunk / kGaGroups;  // rows per thread per chunk
-  for (int c0 = m_begin; c0 < m_end; c0 += kGaChunk) {
-    float xv[kPer];
-#pragma unroll
-    for (int i = 0; i < kPer; ++i) {
-      const int m = c0 + g + kGaGroups * i;
-      xv[i] = (m < m_end && k < in) ? __ldg(x + int64_t(m) * in + k) : 0.f;
-    }
-    __syncthreads();  // the previous chunk's readers of dhs are done
-    for (int idx = threadIdx.x; idx < kGaChunk * RP; idx += kThreads) {
-      const int mm = idx / RP, j = idx % RP;
-      dhs[mm][j] = (j < r && c0 + mm < m_end) ? dh[int64_t(c0 + mm) * r + j] : 0.f;
-    }
-    __syncthreads();
-#pragma unroll
-    for (int i = 0; i < kPer; ++i)
-      xv[i] = drop.apply(xv[i], uint64_t(c0 + g + kGaGroups * i) * uint64_t(in) + uint64_t(k));
-#pragma unroll
-    for (int i = 0; i < kPer; ++i) {
-      const float4* d4 = reinterpret_cast<const float4*>(&dhs[g + kGaGroups * i][0]);
-#pragma unroll
-      for (int j4 = 0; j4 < RP / 4; ++j4) {
-        const float4 d = d4[j4];
-        acc[4 * j4 + 0] = fmaf(d.x, xv[i], acc[4 * j4 + 0]);
-        acc[4 * j4 + 1] = fmaf(d.y, xv[i], acc[4 * j4 + 1]);
-        acc[4 * j4 + 2] = fmaf(d.z, xv[i], acc[4 * j4 + 2]);
-        acc[4 * j4 + 3] = fmaf(d.w, xv[i], acc[4 * j4 + 3]);
-      }
-    }
-  }
-  // Fixed-order sum of the row groups: group 0 adds 1, then 2, then 3.
-  for (int src = 1; src < kGaGroups; ++src) {
-    __syncthreads();
-    if (g == src)
-#pragma unroll
-      for (int j = 0; j < RP; ++j) red[j][tc] = acc[j];
-    __syncthreads();
-    if (g == 0)
-#pragma unroll
-      for (int j = 0; j < RP; ++j) acc[j] += red[j][tc];
-  }
-  if (g != 0 || k >= in) return;
-  if (direct) {
-#pragma unroll
-    for (int j = 0; j < RP; ++j)
-      if (j < r) {
-        float& o = out[int64_t(j) * in + k];
-        o = accumulate ? o + acc[j] : acc[j];
-      }
-  } else {
-    float* part = out + int64_t(split) * r * in;
-#pragma unroll
-    for (int j = 0; j < RP; ++j)
-      if (j < r) part[int64_t(j) * in + k] = acc[j];
-  }
-}
-
 __global__ void lora_grad_A_reduce(const float* __restrict__ part, float* __restrict__ gA, int64_t n, int splits,
                                    bool accumulate) {
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -235,73 +84,11 @@ __global__ void lora_grad_A_reduce(const float* __restrict__ part, float* __rest
 }
 
 // ------------------------------------------------------------------------------ lora_dx
-// Block: 64 columns x 4 row groups over 64 rows. Each thread holds its column of A (RP registers);
-// dh rows are staged per chunk of 32 in shared memory and read back as float4 broadcasts. Per
-// element: r FMAs, the mask hash, one store; with accumulate, the chunk's old dx values are all
-// loaded up front (before the barrier), so the loads overlap instead of waiting row by row.
-constexpr int kDxCols = 64, kDxGroups = kThreads / kDxCols, kDxRows = 64, kDxChunk = 32;
+// Block: 64 columns x 4 row groups. Each thread holds its column of A (RP registers) and the
+// block's dh rows are staged in shared memory, read back as float4 broadcasts. Per element: r
+// FMAs, the mask hash, one store (details at lora_dx_kernel).
+constexpr int kDxCols = 64, kDxGroups = kThreads / kDxCols;
 
-template <int RP>
-__global__ void __launch_bounds__(kThreads) lora_dx_kernel(const float* __restrict__ dh, const float* __restrict__ A,
-                                                           float* __restrict__ dx, int M, int in, int r, float p,
-                                                           const uint64_t* seedp, uint64_t site, bool accumulate) {
-  __shared__ __align__(16) float dhs[kDxChunk][RP];
-  const DropMask drop = make_drop_mask(p, seedp, site);
-  const int tc = threadIdx.x % kDxCols, g = threadIdx.x / kDxCols;
-  const int k = blockIdx.x * kDxCols + tc;
-  const bool kin = k < in;
-  float a[RP];
-#pragma unroll
-  for (int j = 0; j < RP; ++j) a[j] = (j < r && kin) ? __ldg(A + int64_t(j) * in + k) : 0.f;
-  const int m_begin = blockIdx.y * kDxRows, m_end = min(M, m_begin + kDxRows);
-  constexpr int kPer = kDxChunk / kDxGroups;
-  for (int c0 = m_begin; c0 < m_end; c0 += kDxChunk) {
-    float prev[kPer];
-#pragma unroll
-    for (int i = 0; i < kPer; ++i) {
-      const int m = c0 + g + kDxGroups * i;
-      prev[i] = (accumulate && kin && m < m_end) ? dx[int64_t(m) * in + k] : 0.f;
-    }
-    __syncthreads();
-    for (int idx = threadIdx.x; idx < kDxChunk * RP; idx += kThreads) {
-      const int mm = idx / RP, j = idx % RP;
-      dhs[mm][j] = (j < r && c0 + mm < m_end) ? dh[int64_t(c0 + mm) * r + j] : 0.f;
-    }
-    __syncthreads();
-#pragma unroll
-    for (int i = 0; i < kPer; ++i) {
-      const int mm = g + kDxGroups * i, m = c0 + mm;
-      const float4* d4 = reinterpret_cast<const float4*>(&dhs[mm][0]);
-      float v = 0.f;
-#pragma unroll
-      for (int j4 = 0; j4 < RP / 4; ++j4) {
-        const float4 d = d4[j4];
-        v = fmaf(d.x, a[4 * j4 + 0], v);
-        v = fmaf(d.y, a[4 * j4 + 1], v);
-        v = fmaf(d.z, a[4 * j4 + 2], v);
-        v = fmaf(d.w, a[4 * j4 + 3], v);
-      }
-      if (kin && m < m_end) {
-        const int64_t i_flat = int64_t(m) * in + k;
-        v = drop.apply(v, uint64_t(i_flat));
-        dx[i_flat] = accumulate ? prev[i] + v : v;
-      }
-    }
-  }
-}
-
-// ============================================================================== generation 2
-// The same sums in the same order as generation 1 (equal to it up to the compiler's choice of
-// FMA contraction), aimed at what generation 1 measured on an H200 (2026-11-28, M=8192,
-// in=3072, r=16, p=0; the causes are our reading, not profiled): lora_down 126 µs against 25 µs
-// for reading x once (every warp re-reads A, r x in, for its one or two rows: ~800 MB of L1/L2
-// traffic); lora_dx 110 µs against 50 µs (short blocks that wait on loads and barriers);
-// lora_grad_A 58 µs against 25 µs (one load latency exposed per 32-row chunk).
-// NOT yet run on a GPU; tests/native/cuda_lora_fused.test.ts checks and times it next to gen 1.
-
-// lora_down: the block (8 warps x ROWS rows) stages each 128-column tile of A in shared memory,
-// so A is read from L2 once per block instead of once per warp; the next tile of A and of x is
-// loaded into registers while the current one is hashed and multiplied (loads never wait).
 template <int RP>
 __device__ __forceinline__ void load_a_tile(float (&an)[RP * kDownTile / kThreads], const float* __restrict__ A,
                                             int r, int in, int k0) {
@@ -313,7 +100,7 @@ __device__ __forceinline__ void load_a_tile(float (&an)[RP * kDownTile / kThread
 }
 
 template <int RP, int ROWS>
-__global__ void __launch_bounds__(kThreads, 2) lora_down_kernel_v2(const float* __restrict__ x,
+__global__ void __launch_bounds__(kThreads, 2) lora_down_kernel(const float* __restrict__ x,
                                                                    const float* __restrict__ A,
                                                                    float* __restrict__ h, int M, int in, int r,
                                                                    float p, const uint64_t* seedp, uint64_t site) {
@@ -386,7 +173,7 @@ __global__ void __launch_bounds__(kThreads, 2) lora_down_kernel_v2(const float* 
 }
 
 template <int RP>
-void launch_down_v2(const float* x, const float* A, float* h, int M, int in, int r, float p, const uint64_t* seed,
+void launch_down(const float* x, const float* A, float* h, int M, int in, int r, float p, const uint64_t* seed,
                     uint64_t site, cudaStream_t s) {
   // Rows per warp: A now comes from shared memory, so more rows per block only cut L2 traffic;
   // fewer keep enough blocks (>= ~2 per SM) for small M. At most 32 accumulators per thread
@@ -397,88 +184,19 @@ void launch_down_v2(const float* x, const float* A, float* h, int M, int in, int
   const int per_block = rows * (kThreads / 32);
   const unsigned grid = unsigned((M + per_block - 1) / per_block);
   if (rows >= 4) {
-    if constexpr (kMaxRows >= 4) lora_down_kernel_v2<RP, 4><<<grid, kThreads, 0, s>>>(x, A, h, M, in, r, p, seed, site);
+    if constexpr (kMaxRows >= 4) lora_down_kernel<RP, 4><<<grid, kThreads, 0, s>>>(x, A, h, M, in, r, p, seed, site);
   } else if (rows == 2) {
-    if constexpr (kMaxRows >= 2) lora_down_kernel_v2<RP, 2><<<grid, kThreads, 0, s>>>(x, A, h, M, in, r, p, seed, site);
+    if constexpr (kMaxRows >= 2) lora_down_kernel<RP, 2><<<grid, kThreads, 0, s>>>(x, A, h, M, in, r, p, seed, site);
   } else {
-    lora_down_kernel_v2<RP, 1><<<grid, kThreads, 0, s>>>(x, A, h, M, in, r, p, seed, site);
+    lora_down_kernel<RP, 1><<<grid, kThreads, 0, s>>>(x, A, h, M, in, r, p, seed, site);
   }
   HUKUK_CUDA_LAUNCH_CHECK();
 }
 
-// lora_down for a group of NM members sharing x (q,k,v: the same rows, each its own adapter and
-// dropout site): generation 2's kernel with one row per warp, x read once for all members. Each
-// tile of x waits (undropped) in registers; per member the mask is applied and the member's tile
-// of A, staged in shared memory beside the others, multiplied in. Each member's sums run in
-// lora_down_kernel_v2's order (lanes, tiles, butterfly). A is loaded after the barrier (no
-// prefetch: the NM x RP accumulators need the registers).
-struct GroupSites {
-  uint64_t v[3];
-};
-
-template <int RP, int NM>
-__global__ void __launch_bounds__(kThreads, 2) lora_down_group_kernel(const float* __restrict__ x,
-                                                                      const float* __restrict__ A,
-                                                                      float* __restrict__ h, int M, int in, int r,
-                                                                      float p, const uint64_t* seedp, GroupSites sites,
-                                                                      int64_t sA, int64_t sh) {
-  __shared__ float As[NM][RP][kDownTile];
-  DropMask drop[NM];
-#pragma unroll
-  for (int q = 0; q < NM; ++q) drop[q] = make_drop_mask(p, seedp, sites.v[q]);
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int row = blockIdx.x * (kThreads / 32) + warp;  // rows >= M load zeros; no early return
-  float acc[NM][RP];
-#pragma unroll
-  for (int q = 0; q < NM; ++q)
-#pragma unroll
-    for (int j = 0; j < RP; ++j) acc[q][j] = 0.f;
-  float xn[1][4];
-  load_x_tile<1>(xn, x, row, M, in, 0, lane);
-  for (int k0 = 0; k0 < in; k0 += kDownTile) {
-    __syncthreads();  // the previous tile's readers are done
-    // loads issued in batches before their first use (24 at once spill for 3 x r16: batches of 8)
-    constexpr int kStage = NM * RP * kDownTile / kThreads, kBatch = kStage > 16 ? 8 : kStage;
-#pragma unroll kBatch
-    for (int it = 0; it < kStage; ++it) {
-      const int idx = threadIdx.x + kThreads * it;
-      const int q = idx / (RP * kDownTile), rem = idx % (RP * kDownTile);
-      const int j = rem / kDownTile, k = k0 + rem % kDownTile;
-      As[q][j][rem % kDownTile] = (j < r && k < in) ? __ldg(A + q * sA + int64_t(j) * in + k) : 0.f;
-    }
-    __syncthreads();
-    float xv[4];
-#pragma unroll
-    for (int t = 0; t < 4; ++t) xv[t] = xn[0][t];
-    if (k0 + kDownTile < in) load_x_tile<1>(xn, x, row, M, in, k0 + kDownTile, lane);  // prefetch (uniform)
-#pragma unroll
-    for (int q = 0; q < NM; ++q) {
-      float xd[4];
-#pragma unroll
-      for (int t = 0; t < 4; ++t)
-        xd[t] = drop[q].apply(xv[t], uint64_t(row) * uint64_t(in) + uint64_t(k0 + lane + 32 * t));
-#pragma unroll
-      for (int t = 0; t < 4; ++t)
-#pragma unroll
-        for (int j = 0; j < RP; ++j) acc[q][j] = fmaf(xd[t], As[q][j][lane + 32 * t], acc[q][j]);
-    }
-  }
-#pragma unroll
-  for (int q = 0; q < NM; ++q)
-#pragma unroll
-    for (int j = 0; j < RP; ++j) {
-      float v = acc[q][j];
-#pragma unroll
-      for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
-      if (lane == (j & 31) && j < r && row < M) h[q * sh + int64_t(row) * r + j] = v;
-    }
-}
-
-// lora_grad_A: generation 1's blocks, plan and sum order; the next chunk's x values and dh rows
-// are loaded into registers while the current chunk is computed, so no load latency is exposed.
+// lora_grad_A (the plan and blocks above)
 template <int RP>
 __global__ void __launch_bounds__(kThreads, (RP >= 64 ? 2 : RP >= 32 ? 3 : 4))
-    lora_grad_A_kernel_v2(const float* __restrict__ dh, const float* __restrict__ x, float* __restrict__ out, int M,
+    lora_grad_A_kernel(const float* __restrict__ dh, const float* __restrict__ x, float* __restrict__ out, int M,
                           int in, int r, float p, const uint64_t* seedp, uint64_t site, int rows_per_split,
                           bool direct, bool accumulate) {
   constexpr int kPer = kGaChunk / kGaGroups;          // x rows per thread per chunk
@@ -537,7 +255,7 @@ __global__ void __launch_bounds__(kThreads, (RP >= 64 ? 2 : RP >= 32 ? 3 : 4))
       }
     }
   }
-  for (int src = 1; src < kGaGroups; ++src) {  // fixed order, as generation 1
+  for (int src = 1; src < kGaGroups; ++src) {  // fixed order: group 0 adds 1, then 2, then 3
     __syncthreads();
     if (g == src)
 #pragma unroll
@@ -567,7 +285,7 @@ constexpr int kDx2MaxRows = (4096 / RP) > 256 ? 256 : 4096 / RP;  // 16 KiB of d
 
 template <int RP>
 __global__ void __launch_bounds__(kThreads, (RP >= 64 ? 2 : RP >= 32 ? 3 : 4))
-    lora_dx_kernel_v2(const float* __restrict__ dh, const float* __restrict__ A, float* __restrict__ dx, int M,
+    lora_dx_kernel(const float* __restrict__ dh, const float* __restrict__ A, float* __restrict__ dx, int M,
                       int in, int r, float p, const uint64_t* seedp, uint64_t site, bool accumulate,
                       int rows_per_block) {
   __shared__ __align__(16) float dhs[kDx2MaxRows<RP>][RP];
@@ -624,7 +342,7 @@ __global__ void __launch_bounds__(kThreads, (RP >= 64 ? 2 : RP >= 32 ? 3 : 4))
 }
 
 template <int RP>
-void launch_dx_v2(const float* dh, const float* A, float* dx, int M, int in, int r, float p, const uint64_t* seed,
+void launch_dx(const float* dh, const float* A, float* dx, int M, int in, int r, float p, const uint64_t* seed,
                   uint64_t site, bool accumulate, cudaStream_t s) {
   // Rows per block: as many as the staged dh allows, but enough blocks (>= 528, ~4 per SM) to
   // fill the GPU; a multiple of 32 (8 rows per thread-group step x 4 groups).
@@ -632,7 +350,7 @@ void launch_dx_v2(const float* dh, const float* A, float* dx, int M, int in, int
   int rows = kDx2MaxRows<RP>;
   while (rows > 32 && int64_t(col_blocks) * ((M + rows - 1) / rows) < 528) rows -= 32;
   const dim3 grid(unsigned(col_blocks), unsigned((M + rows - 1) / rows));
-  lora_dx_kernel_v2<RP><<<grid, kThreads, 0, s>>>(dh, A, dx, M, in, r, p, seed, site, accumulate, rows);
+  lora_dx_kernel<RP><<<grid, kThreads, 0, s>>>(dh, A, dx, M, in, r, p, seed, site, accumulate, rows);
   HUKUK_CUDA_LAUNCH_CHECK();
 }
 
@@ -754,30 +472,10 @@ __global__ void __launch_bounds__(kThreads, bw_blocks_per_sm(RP))
 
 }  // namespace
 
-// ------------------------------------------------------------------------------ entry points
-namespace {
-std::atomic<int> g_generation{2};  // measured on an H200, 2026-11-28 (lora.h)
-}
-void set_lora_kernel_generation(int generation) {
-  HUKUK_CHECK(generation == 1 || generation == 2, "ENGINE_INVALID_ARG",
-              "lora kernel generation must be 1 or 2 (got " + std::to_string(generation) + ")");
-  g_generation.store(generation);
-}
-int lora_kernel_generation() { return g_generation.load(); }
-
 void lora_down(const float* x, const float* A, float* h, int M, int in, int r, float p, const uint64_t* seed,
                uint64_t site, cudaStream_t s) {
   check_sizes("cuda::lora_down", M, in, r);
   if (M == 0) return;
-  if (g_generation.load() == 2) {
-    switch (padded_rank(r)) {
-      case 8: launch_down_v2<8>(x, A, h, M, in, r, p, seed, site, s); break;
-      case 16: launch_down_v2<16>(x, A, h, M, in, r, p, seed, site, s); break;
-      case 32: launch_down_v2<32>(x, A, h, M, in, r, p, seed, site, s); break;
-      default: launch_down_v2<64>(x, A, h, M, in, r, p, seed, site, s); break;
-    }
-    return;
-  }
   switch (padded_rank(r)) {
     case 8: launch_down<8>(x, A, h, M, in, r, p, seed, site, s); break;
     case 16: launch_down<16>(x, A, h, M, in, r, p, seed, site, s); break;
@@ -803,20 +501,11 @@ void lora_grad_A(const float* dh, const float* x, float* gA, int M, int in, int 
   const dim3 grid(unsigned((in + kGaCols - 1) / kGaCols), unsigned(g.splits));
   float* out = direct ? gA : workspace;
   const int rps = g.rows_per_split;
-  if (g_generation.load() == 2) {
-    switch (padded_rank(r)) {
-      case 8: lora_grad_A_kernel_v2<8><<<grid, kThreads, 0, s>>>(dh, x, out, M, in, r, p, seed, site, rps, direct, accumulate); break;
-      case 16: lora_grad_A_kernel_v2<16><<<grid, kThreads, 0, s>>>(dh, x, out, M, in, r, p, seed, site, rps, direct, accumulate); break;
-      case 32: lora_grad_A_kernel_v2<32><<<grid, kThreads, 0, s>>>(dh, x, out, M, in, r, p, seed, site, rps, direct, accumulate); break;
-      default: lora_grad_A_kernel_v2<64><<<grid, kThreads, 0, s>>>(dh, x, out, M, in, r, p, seed, site, rps, direct, accumulate); break;
-    }
-  } else {
   switch (padded_rank(r)) {
     case 8: lora_grad_A_kernel<8><<<grid, kThreads, 0, s>>>(dh, x, out, M, in, r, p, seed, site, rps, direct, accumulate); break;
     case 16: lora_grad_A_kernel<16><<<grid, kThreads, 0, s>>>(dh, x, out, M, in, r, p, seed, site, rps, direct, accumulate); break;
     case 32: lora_grad_A_kernel<32><<<grid, kThreads, 0, s>>>(dh, x, out, M, in, r, p, seed, site, rps, direct, accumulate); break;
     default: lora_grad_A_kernel<64><<<grid, kThreads, 0, s>>>(dh, x, out, M, in, r, p, seed, site, rps, direct, accumulate); break;
-  }
   }
   HUKUK_CUDA_LAUNCH_CHECK();
   if (!direct) {
@@ -830,23 +519,12 @@ void lora_dx(const float* dh, const float* A, float* dx, int M, int in, int r, f
              uint64_t site, bool accumulate, cudaStream_t s) {
   check_sizes("cuda::lora_dx", M, in, r);
   if (M == 0) return;
-  if (g_generation.load() == 2) {
-    switch (padded_rank(r)) {
-      case 8: launch_dx_v2<8>(dh, A, dx, M, in, r, p, seed, site, accumulate, s); break;
-      case 16: launch_dx_v2<16>(dh, A, dx, M, in, r, p, seed, site, accumulate, s); break;
-      case 32: launch_dx_v2<32>(dh, A, dx, M, in, r, p, seed, site, accumulate, s); break;
-      default: launch_dx_v2<64>(dh, A, dx, M, in, r, p, seed, site, accumulate, s); break;
-    }
-    return;
-  }
-  const dim3 grid(unsigned((in + kDxCols - 1) / kDxCols), unsigned((M + kDxRows - 1) / kDxRows));
   switch (padded_rank(r)) {
-    case 8: lora_dx_kernel<8><<<grid, kThreads, 0, s>>>(dh, A, dx, M, in, r, p, seed, site, accumulate); break;
-    case 16: lora_dx_kernel<16><<<grid, kThreads, 0, s>>>(dh, A, dx, M, in, r, p, seed, site, accumulate); break;
-    case 32: lora_dx_kernel<32><<<grid, kThreads, 0, s>>>(dh, A, dx, M, in, r, p, seed, site, accumulate); break;
-    default: lora_dx_kernel<64><<<grid, kThreads, 0, s>>>(dh, A, dx, M, in, r, p, seed, site, accumulate); break;
+    case 8: launch_dx<8>(dh, A, dx, M, in, r, p, seed, site, accumulate, s); break;
+    case 16: launch_dx<16>(dh, A, dx, M, in, r, p, seed, site, accumulate, s); break;
+    case 32: launch_dx<32>(dh, A, dx, M, in, r, p, seed, site, accumulate, s); break;
+    default: launch_dx<64>(dh, A, dx, M, in, r, p, seed, site, accumulate, s); break;
   }
-  HUKUK_CUDA_LAUNCH_CHECK();
 }
 
 }  // namespace hukuk::ops::cuda
@@ -1093,174 +771,6 @@ __global__ void __launch_bounds__(kThreads, 2)
   }
 }
 
-// ------------------------------------------------------------------------------ lora_up_backward, kernel 2
-// Block: one warp per 64-column slice of dy (up to 12 slices, so out <= 768 is one column group);
-// lane l of a warp owns the slice's columns 2l, 2l+1 (float2 loads of dy), their two rows of B
-// (2·RP registers) and their gB sums (2·RP registers). The block walks the rows of one split in
-// chunks of 8 (the next chunk's dy loaded while the current one is used). Per row each lane forms
-// dy[m,c]·B[c,:] for its 2 columns, the warp transpose-reduces those r values (as kernel 1 does,
-// but once per 2 columns, not per column), and the warps' sums for the chunk are added in warp
-// order from shared memory (double-buffered: one barrier per chunk). gB: written (one split) or
-// the split's partial; dh: written (one column group) or the group's partial; the partials are
-// added in index order by lora_parts_reduce. Every sum's order is a function of (M, out, r) only.
-// Needs out even and dy 8-byte aligned (float2); otherwise kernel 1 runs.
-constexpr int kUb2ColsPerWarp = 64, kUb2MaxWarps = 12, kUb2Chunk = 8, kUb2Target = 132, kUb2MinRows = 16;
-
-struct Ub2Plan {
-  int warps = 1, col_groups = 1, splits = 1, rows_per_split = 0;
-};
-Ub2Plan up_backward_plan_v2(int M, int out) {
-  Ub2Plan u;
-  const int slices = (out + kUb2ColsPerWarp - 1) / kUb2ColsPerWarp;
-  u.col_groups = (slices + kUb2MaxWarps - 1) / kUb2MaxWarps;
-  u.warps = (slices + u.col_groups - 1) / u.col_groups;
-  const int want = (kUb2Target + u.col_groups - 1) / u.col_groups;  // ~one block per SM
-  int rows = (M + want - 1) / want;
-  rows = ((rows + kUb2Chunk - 1) / kUb2Chunk) * kUb2Chunk;
-  rows = rows < kUb2MinRows ? kUb2MinRows : rows;
-  u.rows_per_split = rows;
-  u.splits = M > 0 ? (M + rows - 1) / rows : 1;
-  return u;
-}
-size_t up_backward_member_floats_v2(int M, int out, int r) {
-  const Ub2Plan u = up_backward_plan_v2(M, out);
-  return (u.splits > 1 ? size_t(u.splits) * out * r : 0) + (u.col_groups > 1 ? size_t(u.col_groups) * M * r : 0);
-}
-
-template <int RP>
-__global__ void __launch_bounds__(kUb2MaxWarps * 32, 1)
-    lora_up_backward_kernel_v2(const float* __restrict__ dy, const float* __restrict__ h, const float* __restrict__ B,
-                               float* __restrict__ dh, float* __restrict__ gB, float* __restrict__ ws_gB,
-                               float* __restrict__ ws_dh, int M, int out, int r, float scale, bool acc_gB,
-                               int rows_per_split, int splits, int col_groups, int64_t sdy, int64_t sh, int64_t sB,
-                               int64_t sdh) {
-  static_assert(RP <= 32 && 32 % RP == 0, "one lane per reduced value");
-  constexpr int kLanesPer = 32 / RP;  // lanes that end with the same j
-  __shared__ float red[2][kUb2Chunk][kUb2MaxWarps][RP];
-  __shared__ __align__(16) float hs[2][kUb2Chunk][RP];  // the chunk's rows of h (double-buffered)
-  const int member = blockIdx.z, cg = blockIdx.x, split = blockIdx.y;
-  const int warps = blockDim.x >> 5;
-  dy += member * sdy;
-  h += member * sh;
-  B += member * sB;
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int c = (cg * warps + warp) * kUb2ColsPerWarp + 2 * lane;  // this lane's columns c, c + 1
-  const bool cin = c < out;  // out is even: both or neither
-  const int m_begin = split * rows_per_split, m_end = min(M, m_begin + rows_per_split);
-  float b0[RP], b1[RP], g0[RP], g1[RP];
-#pragma unroll
-  for (int j = 0; j < RP; ++j) {
-    b0[j] = (j < r && cin) ? __ldg(B + int64_t(c) * r + j) : 0.f;
-    b1[j] = (j < r && cin) ? __ldg(B + int64_t(c + 1) * r + j) : 0.f;
-    g0[j] = 0.f;
-    g1[j] = 0.f;
-  }
-  constexpr int kHPer = kUb2Chunk * RP;  // h values per chunk: one per thread of the first kHPer
-  float2 dn[kUb2Chunk];
-  float hn = 0.f;
-  auto load_dy = [&](int c0) {
-#pragma unroll
-    for (int i = 0; i < kUb2Chunk; ++i) {
-      const int m = c0 + i;
-      dn[i] = (cin && m < m_end) ? __ldg(reinterpret_cast<const float2*>(dy + int64_t(m) * out + c))
-                                 : make_float2(0.f, 0.f);
-    }
-  };
-  auto load_h = [&](int c0) {  // thread t < kHPer holds h[c0 + t / RP, t % RP] in hn
-    if (threadIdx.x < kHPer) {
-      const int i = threadIdx.x / RP, j = threadIdx.x % RP;
-      hn = (j < r && c0 + i < m_end) ? __ldg(h + int64_t(c0 + i) * r + j) : 0.f;
-    }
-  };
-  // h prefetched in a register needs kHPer threads (out > 96 at r 16, > 32 at r 8); smaller
-  // blocks load each chunk's h straight into shared memory, with one barrier more per chunk
-  const bool h_reg = int(blockDim.x) >= kHPer;
-  if (m_begin < m_end) {
-    load_dy(m_begin);
-    if (h_reg) {
-      load_h(m_begin);
-      if (threadIdx.x < kHPer) hs[0][threadIdx.x / RP][threadIdx.x % RP] = hn;
-      if (m_begin + kUb2Chunk < m_end) load_h(m_begin + kUb2Chunk);
-    }
-  }
-  __syncthreads();
-  int buf = 0;
-  for (int c0 = m_begin; c0 < m_end; c0 += kUb2Chunk, buf ^= 1) {
-    if (!h_reg) {  // small blocks: h straight into hs[buf], one barrier more per chunk
-      for (int t = threadIdx.x; t < kHPer; t += blockDim.x) {
-        const int i = t / RP, j = t % RP;
-        hs[buf][i][j] = (j < r && c0 + i < m_end) ? __ldg(h + int64_t(c0 + i) * r + j) : 0.f;
-      }
-      __syncthreads();
-    }
-    float2 dv[kUb2Chunk];
-#pragma unroll
-    for (int i = 0; i < kUb2Chunk; ++i) dv[i] = dn[i];
-    if (c0 + kUb2Chunk < m_end) load_dy(c0 + kUb2Chunk);  // uniform branch
-#pragma unroll
-    for (int i = 0; i < kUb2Chunk; ++i) {
-      float v[RP];
-      const float4* h4 = reinterpret_cast<const float4*>(&hs[buf][i][0]);
-#pragma unroll
-      for (int j4 = 0; j4 < RP / 4; ++j4) {
-        const float4 hv = h4[j4];  // a broadcast
-        const float hq[4] = {hv.x, hv.y, hv.z, hv.w};
-#pragma unroll
-        for (int q = 0; q < 4; ++q) {
-          const int j = 4 * j4 + q;
-          g0[j] = fmaf(dv[i].x, hq[q], g0[j]);
-          g1[j] = fmaf(dv[i].y, hq[q], g1[j]);
-          v[j] = fmaf(dv[i].y, b1[j], dv[i].x * b0[j]);
-        }
-      }
-      transpose_step<RP>(v, lane, 16);
-      if constexpr (RP / 2 > 1) transpose_step<RP / 2>(v, lane, 8);
-      if constexpr (RP / 4 > 1) transpose_step<RP / 4>(v, lane, 4);
-      if constexpr (RP / 8 > 1) transpose_step<RP / 8>(v, lane, 2);
-      if constexpr (RP / 16 > 1) transpose_step<RP / 16>(v, lane, 1);
-#pragma unroll
-      for (int off = kLanesPer / 2; off >= 1; off >>= 1) v[0] += __shfl_xor_sync(0xffffffffu, v[0], off);
-      if ((lane & (kLanesPer - 1)) == 0) red[buf][i][warp][lane / kLanesPer] = v[0];
-    }
-    // the next chunk's h (prefetched) into the other buffer, whose readers (the previous chunk)
-    // passed the last barrier; then prefetch the one after
-    if (h_reg && c0 + kUb2Chunk < m_end) {
-      if (threadIdx.x < kHPer) hs[buf ^ 1][threadIdx.x / RP][threadIdx.x % RP] = hn;
-      if (c0 + 2 * kUb2Chunk < m_end) load_h(c0 + 2 * kUb2Chunk);
-    }
-    // one barrier per chunk: red[buf] is read below, and written again only after the next
-    // chunk's barrier, which every reader of it has passed
-    __syncthreads();
-    for (int t = threadIdx.x; t < kUb2Chunk * RP; t += blockDim.x) {
-      const int i = t / RP, j = t % RP, m = c0 + i;
-      float sum = red[buf][i][0][j];
-      for (int w = 1; w < warps; ++w) sum += red[buf][i][w][j];
-      if (j < r && m < m_end) {
-        if (col_groups == 1) dh[member * sdh + int64_t(m) * r + j] = scale * sum;
-        else ws_dh[(int64_t(member) * col_groups + cg) * M * r + int64_t(m) * r + j] = sum;
-      }
-    }
-  }
-  if (!cin) return;
-  if (splits == 1) {
-    float* g = gB + member * sB + int64_t(c) * r;
-#pragma unroll
-    for (int j = 0; j < RP; ++j)
-      if (j < r) {
-        g[j] = acc_gB ? g[j] + scale * g0[j] : scale * g0[j];
-        g[r + j] = acc_gB ? g[r + j] + scale * g1[j] : scale * g1[j];
-      }
-  } else {
-    float* part = ws_gB + (int64_t(member) * splits + split) * out * r + int64_t(c) * r;
-#pragma unroll
-    for (int j = 0; j < RP; ++j)
-      if (j < r) {
-        part[j] = g0[j];
-        part[r + j] = g1[j];
-      }
-  }
-}
-
 // sum over `parts` partials (index order) of each of n members' `count` values; dst_i = dst + i *
 // dst_stride; dst (+)= scale * sum
 __global__ void lora_parts_reduce(const float* __restrict__ part, float* __restrict__ dst, int64_t count, int parts,
@@ -1308,7 +818,7 @@ __global__ void lora_up_gB_plain(const float* __restrict__ dy, const float* __re
 }  // namespace
 
 namespace {
-// the partial sums of lora_up_backward (kernels 1 and 2): gB over the row splits, dh over the
+// the partial sums of lora_up_backward: gB over the row splits, dh over the
 // column groups, each in index order
 void reduce_up_backward_parts(const float* ws_gB, const float* ws_dh, float* gB, float* dh, int M, int out, int r,
                               int n, int splits, int col_groups, int64_t sB, int64_t sdh, float scale,
@@ -1343,44 +853,9 @@ void lora_up_add(const float* h, const float* B, float* y, int M, int out, int r
   HUKUK_CUDA_LAUNCH_CHECK();
 }
 
-void lora_down_group(const float* x, const float* A, float* h, int M, int in, int r, float p, const uint64_t* seed,
-                     const uint64_t* sites, int n, int64_t sA, int64_t sh, cudaStream_t s) {
-  check_sizes("cuda::lora_down_group", M, in, r);
-  HUKUK_CHECK(n >= 1 && n <= 3, "ENGINE_INVALID_ARG", "cuda::lora_down_group: need 1 <= n <= 3");
-  if (M == 0) return;
-  if (r > 16 || n == 1) {  // registers: one member at a time
-    for (int i = 0; i < n; ++i) lora_down(x, A + i * sA, h + i * sh, M, in, r, p, seed, sites[i], s);
-    return;
-  }
-  GroupSites gs{};
-  for (int i = 0; i < n; ++i) gs.v[i] = sites[i];
-  const unsigned grid = unsigned((M + kThreads / 32 - 1) / (kThreads / 32));
-  if (n == 2) {
-    if (r <= 8) lora_down_group_kernel<8, 2><<<grid, kThreads, 0, s>>>(x, A, h, M, in, r, p, seed, gs, sA, sh);
-    else lora_down_group_kernel<16, 2><<<grid, kThreads, 0, s>>>(x, A, h, M, in, r, p, seed, gs, sA, sh);
-  } else {
-    if (r <= 8) lora_down_group_kernel<8, 3><<<grid, kThreads, 0, s>>>(x, A, h, M, in, r, p, seed, gs, sA, sh);
-    else lora_down_group_kernel<16, 3><<<grid, kThreads, 0, s>>>(x, A, h, M, in, r, p, seed, gs, sA, sh);
-  }
-  HUKUK_CUDA_LAUNCH_CHECK();
-}
-
-namespace {
-std::atomic<int> g_up_backward_kernel{1};  // kernel 2 measured slower on an H200 (lora.h)
-// kernel 2 needs float2 access to dy: out even (every row 8-byte aligned) and the members' dy too
-bool up_backward_v2_fits(int out, int r) { return g_up_backward_kernel.load() == 2 && r <= 16 && out % 2 == 0; }
-}  // namespace
-void set_lora_up_backward_kernel(int kernel) {
-  HUKUK_CHECK(kernel == 1 || kernel == 2, "ENGINE_INVALID_ARG",
-              "lora_up_backward kernel must be 1 or 2 (got " + std::to_string(kernel) + ")");
-  g_up_backward_kernel.store(kernel);
-}
-int lora_up_backward_kernel() { return g_up_backward_kernel.load(); }
-
 size_t lora_up_backward_workspace_floats(int M, int out, int r, int n) {
   if (r > 16 || M <= 0) return 0;  // the plain kernels need none
-  const size_t v1 = size_t(n) * up_backward_member_floats(M, out, r);  // also kernel 2's fallback (alignment)
-  return up_backward_v2_fits(out, r) ? std::max(v1, size_t(n) * up_backward_member_floats_v2(M, out, r)) : v1;
+  return size_t(n) * up_backward_member_floats(M, out, r);
 }
 
 void lora_up_backward(const float* dy, const float* h, const float* B, float* dh, float* gB, int M, int out, int r,
@@ -1403,26 +878,6 @@ void lora_up_backward(const float* dy, const float* h, const float* B, float* dh
     return;
   }
   const size_t need = lora_up_backward_workspace_floats(M, out, r, n);
-  if (up_backward_v2_fits(out, r) && reinterpret_cast<uintptr_t>(dy) % 8 == 0 && sdy % 2 == 0) {
-    HUKUK_CHECK(need == 0 || workspace != nullptr, "ENGINE_INVALID_ARG",
-                "cuda::lora_up_backward: these sizes need a workspace (lora_up_backward_workspace_floats)");
-    const Ub2Plan u = up_backward_plan_v2(M, out);
-    float* ws_gB = u.splits > 1 ? workspace : nullptr;
-    float* ws_dh = u.col_groups > 1 ? workspace + (u.splits > 1 ? size_t(n) * u.splits * out * r : 0) : nullptr;
-    const dim3 grid(unsigned(u.col_groups), unsigned(u.splits), unsigned(n));
-    const unsigned threads = unsigned(u.warps * 32);
-    if (r <= 8)
-      lora_up_backward_kernel_v2<8><<<grid, threads, 0, s>>>(dy, h, B, dh, gB, ws_gB, ws_dh, M, out, r, scale,
-                                                             accumulate_gB, u.rows_per_split, u.splits, u.col_groups,
-                                                             sdy, sh, sB, sdh);
-    else
-      lora_up_backward_kernel_v2<16><<<grid, threads, 0, s>>>(dy, h, B, dh, gB, ws_gB, ws_dh, M, out, r, scale,
-                                                              accumulate_gB, u.rows_per_split, u.splits, u.col_groups,
-                                                              sdy, sh, sB, sdh);
-    HUKUK_CUDA_LAUNCH_CHECK();
-    reduce_up_backward_parts(ws_gB, ws_dh, gB, dh, M, out, r, n, u.splits, u.col_groups, sB, sdh, scale, accumulate_gB, s);
-    return;
-  }
   const UbPlan u = up_backward_plan(M, out);
   HUKUK_CHECK(need == 0 || workspace != nullptr, "ENGINE_INVALID_ARG",
               "cuda::lora_up_backward: these sizes need a workspace (lora_up_backward_workspace_floats)");

@@ -71,7 +71,10 @@ namespace hukuk::ops::cuda {
 // read by the kernels at run time, so a captured graph replays with a new seed. One kernel each,
 // except lora_grad_A with a workspace (two: split-M partial sums, then a fixed-order reduce).
 
-// One kernel.
+// One kernel. H200, 2026-11-28 00:48 UTC (tests/native/cuda_lora_fused.test.ts): 11.4 µs at
+// 2048 x 768 r16 p=0.1 (lora_grad_A 11.6, lora_dx 10.4 there), software-pipelined (the next
+// tile of x and A loaded while the current one is used); a first version without that measured
+// 19.0 / 12.5 / 10.3 and is gone.
 void lora_down(const float* x, const float* A, float* h, int M, int in, int r, float p, const uint64_t* seed,
                uint64_t site, cudaStream_t s);
 
@@ -101,14 +104,6 @@ void lora_backward(const float* dh, const float* x, const float* A, float* gA, f
                    float p, const uint64_t* seed, uint64_t site, bool accumulate_gA, bool accumulate_dx,
                    float* workspace, cudaStream_t s);
 
-// Which kernels lora_down, lora_grad_A and lora_dx run: generation 1 or generation 2 (the
-// default: the same sums in the same order, software-pipelined; on an H200, 2026-11-28 00:48 UTC,
-// it passed tests/native/cuda_lora_fused.test.ts and measured 11.4 / 11.6 / 10.4 µs against gen
-// 1's 19.0 / 12.5 / 10.3 for down / gradA / dx at 2048 x 768 r16 p=0.1). Process-wide, for the
-// tests and the benchmark (HUKUK_T5_LORA_GEN=1 in t5_cuda.cpp sets generation 1 for the A/B).
-void set_lora_kernel_generation(int generation);
-int lora_kernel_generation();
-
 // The B side (lora_up_add, lora_up_backward above), on device pointers, batched over n members in
 // one launch (blockIdx.z), replacing cuBLAS's fp32 SIMT kernels there (15 % of an H200 step's
 // kernel time). fp32 math. lora_up_add: one read-modify-write of y, B's row and h's rows on chip.
@@ -131,33 +126,9 @@ void lora_up_add(const float* h, const float* B, float* y, int M, int out, int r
                  int64_t sB, int64_t sy, cudaStream_t s);
 size_t lora_up_backward_workspace_floats(int M, int out, int r, int n);
 
-// lora_down for n <= 3 members sharing x (a q,k,v group), each with its own adapter and dropout
-// site: h_i = dropout_{p, sites[i]}(x) · A_iᵀ with A_i = A + i * sA, h_i = h + i * sh; `sites` is a
-// HOST array of n sites. For 2 <= n and r <= 16 one kernel reads x once for all members (each
-// member's sums in generation 2's lora_down order); otherwise n lora_down calls. The CPU
-// reference is n lora_down calls. H200, 2026-11-28: equal to lora_down member by member, but
-// SLOWER (2048 x 768 r16: 37.0 µs for 3 members vs 3 x 11.4; 8192: 137 vs 3 x 32): the NM x r
-// accumulators leave no registers to prefetch A. Not used by default (t5_cuda.cpp's
-// HUKUK_T5_LORA_GROUP_DOWN=1 turns it on).
-void lora_down_group(const float* x, const float* A, float* h, int M, int in, int r, float p, const uint64_t* seed,
-                     const uint64_t* sites, int n, int64_t sA, int64_t sh, cudaStream_t s);
 void lora_up_backward(const float* dy, const float* h, const float* B, float* dh, float* gB, int M, int out, int r,
                       float scale, bool accumulate_gB, int n, int64_t sdy, int64_t sh, int64_t sB, int64_t sdh,
                       float* workspace, cudaStream_t s);
-
-// Which kernel lora_up_backward runs for r <= 16: 1 (the default: a thread per column of dy, dh's
-// r values transpose-reduced per column) or 2 (a lane per 2 columns, float2 loads of dy, the
-// transpose-reduce once per 2 columns, h staged in shared memory, one barrier per 8-row chunk; out
-// even and dy 8-byte aligned, else kernel 1). Both deterministic, the same CPU reference, both pass
-// tests/native/cuda_lora_fused.test.ts on an H200 (2026-11-28 01:32 UTC). Kernel 2 is SLOWER there,
-// µs per call in a CUDA graph, out 768 r16, kernel 1 / kernel 2 / cuBLAS fp32:
-//   x1 M=2048: 28.8 / 47.1 / 20.3   M=8192:  54.5 /  62.1 /  37.9
-//   x3 M=2048: 61.1 / 111.4 / 58.8  M=8192: 145.2 / 164.2 / 328.4
-// (one block of 12 warps per SM at 168 registers: too little in flight; the kernel is not bound by
-// the dh reduce alone). Kept for the A/B: process-wide, for the tests, the benchmark and
-// t5_cuda.cpp's HUKUK_T5_LORA_UP_BWD_KERNEL=2. The workspace size covers both.
-void set_lora_up_backward_kernel(int kernel);
-int lora_up_backward_kernel();
 
 }  // namespace hukuk::ops::cuda
 #endif  // HUKUK_CUDA

@@ -1,11 +1,10 @@
 // Test and benchmark hooks for the fused LoRA / residual ops (lora.h, residual.h); not app API.
 //
 //   engine._opsLora({op, impl, M, in, r, p, seed, site, accumulate?, x?, A?, dh?, y?, init?,
-//                    noWorkspace?, inPlace?, generation?}) -> Float32Array
+//                    noWorkspace?, inPlace?}) -> Float32Array
 //     op:   'down'       h[M,r]    from x[M,in], A[r,in]
 //           'gradA'      gA[r,in]  from dh[M,r], x[M,in]   (init = gA before, for accumulate)
 //           'dx'         dx[M,in]  from dh[M,r], A[r,in]   (init = dx before, for accumulate)
-//           'downGroup'  h[n][M,r] from x[M,in], A[n][r,in]: member i with site + 1000 i (members: n <= 3)
 //           'up'         y[n][M,in] (+)= scale · h[n][M,r] · B[n][in,r]ᵀ  (in = the Linear's out;
 //                        members: n, default 1; init = y before, zeros without)
 //           'upBackward' [gB[n][in,r], dh[n][M,r]] concatenated, from dy[n][M,in], h, B
@@ -15,9 +14,7 @@
 //                        initDx = dx before; accumulate applies to both; noDx: gA only, dx part 0)
 //     impl: 'cpu' (fused reference), 'composed' (existing CPU ops: dropout then matmul / add),
 //           'cuda' (fused kernels), 'cudaComposed' (existing CUDA ops, cuBLAS fp32)
-//     generation: the CUDA kernel generation for this call (lora.h; restored afterwards)
-//     upKernel: lora_up_backward's kernel, 1 or 2, for this call (lora.h; restored afterwards)
-//   engine._opsLoraBench({op, M, in, r, p, reps, generation?}) -> {fusedUs, composedUs, fusedGraphUs,
+//   engine._opsLoraBench({op, M, in, r, p, reps}) -> {fusedUs, composedUs, fusedGraphUs,
 //     composedGraphUs, copyGBs, inputBytes}: random inputs made on the host, microseconds per call
 //     on the stream (back-to-back launches) and replayed from a CUDA graph of `reps` calls, plus
 //     the device-to-device copy bandwidth measured on the same buffers (read + write bytes / s).
@@ -47,8 +44,6 @@ namespace {
 
 struct LoraArgs {
   std::string op, impl;
-  int generation = 0;  // 0: the current default
-  int up_kernel = 0;   // lora_up_backward's kernel (1 or 2; 0: the current default)
   int M = 0, in = 0, r = 0, members = 1;
   float p = 0.f, scale = 1.f;
   uint64_t seed = 0, site = 0;
@@ -70,8 +65,6 @@ LoraArgs parse(const Napi::Object& o) {
   a.no_workspace = o.Has("noWorkspace") && o.Get("noWorkspace").ToBoolean().Value();
   a.in_place = o.Has("inPlace") && o.Get("inPlace").ToBoolean().Value();
   a.no_dx = o.Has("noDx") && o.Get("noDx").ToBoolean().Value();
-  a.generation = o.Has("generation") ? int(int_arg(o.Get("generation"), "generation")) : 0;
-  a.up_kernel = o.Has("upKernel") ? int(int_arg(o.Get("upKernel"), "upKernel")) : 0;
   a.members = o.Has("members") ? int(int_arg(o.Get("members"), "members")) : 1;
   a.scale = o.Has("scale") ? float(o.Get("scale").As<Napi::Number>().DoubleValue()) : 1.f;
   HUKUK_CHECK(a.members >= 1 && a.members <= 16, "ENGINE_INVALID_ARG", "_opsLora: members in 1..16");
@@ -152,22 +145,6 @@ std::vector<float> run_cpu(const LoraArgs& a, const Napi::Object& o) {
     if (a.no_dx) std::fill(dx.begin(), dx.end(), 0.f);
     gA.insert(gA.end(), dx.begin(), dx.end());
     return gA;
-  }
-  if (a.op == "downGroup") {  // member i: site + 1000 i
-    const size_t k = size_t(a.members);
-    auto x = floats(o, "x", M * in), A = floats(o, "A", k * r * in);
-    std::vector<float> h(k * M * r);
-    for (size_t i = 0; i < k; ++i) {
-      if (composed) {
-        std::vector<float> xd(n);
-        ops::dropout_forward(x.data(), xd.data(), a.n(), a.p, a.seed, a.site + 1000 * i);
-        ops::matmul_nt(h.data() + i * M * r, xd.data(), A.data() + i * r * in, a.M, a.r, a.in);
-      } else {
-        ops::lora_down(x.data(), A.data() + i * r * in, h.data() + i * M * r, a.M, a.in, a.r, a.p, a.seed,
-                       a.site + 1000 * i);
-      }
-    }
-    return h;
   }
   if (a.op == "up" || a.op == "upBackward") {  // in = the Linear's out features
     const size_t k = size_t(a.members), sh = M * r, sB = in * r, sy = M * in;
@@ -294,19 +271,6 @@ struct CudaCase {
         oc::lora_backward(dh.get(), x.get(), A.get(), out.get(), dxp, a.M, a.in, a.r, a.p, seed.get(), a.site,
                           a.accumulate, a.accumulate, a.no_workspace ? nullptr : ws.get(), s);
       }
-    } else if (a.op == "downGroup") {
-      const int64_t sA = int64_t(a.r) * a.in, sh = int64_t(a.M) * a.r;
-      uint64_t sites[3];
-      for (int i = 0; i < a.members; ++i) sites[i] = a.site + 1000 * uint64_t(i);
-      if (composed) {
-        for (int i = 0; i < a.members; ++i) {
-          if (a.p > 0.f) oc::dropout_forward(x.get(), tmp.get(), n, a.p, seed.get(), sites[i], s);
-          oc::linear_xwt(s, oc::Precision::F32, a.p > 0.f ? tmp.get() : x.get(), A.get() + i * sA, out.get() + i * sh,
-                         a.M, a.r, a.in);
-        }
-      } else {
-        oc::lora_down_group(x.get(), A.get(), out.get(), a.M, a.in, a.r, a.p, seed.get(), sites, a.members, sA, sh, s);
-      }
     } else if (a.op == "up") {  // h in dh, B in A, y in out (sizes: see run_cuda)
       const long long sh = (long long)a.M * a.r, sB = (long long)a.in * a.r, sy = (long long)a.M * a.in;
       if (composed)  // t5_cuda.cpp's batched product (cuBLAS fp32)
@@ -355,28 +319,12 @@ struct CudaCase {
   }
 };
 
-// Sets the LoRA kernel generation (and lora_up_backward's kernel) for one hook call and puts the
-// previous ones back.
-struct GenerationScope {
-  int saved, saved_up;
-  GenerationScope(int gen, int up_kernel)
-      : saved(oc::lora_kernel_generation()), saved_up(oc::lora_up_backward_kernel()) {
-    if (gen) oc::set_lora_kernel_generation(gen);
-    if (up_kernel) oc::set_lora_up_backward_kernel(up_kernel);
-  }
-  ~GenerationScope() {
-    oc::set_lora_kernel_generation(saved);
-    oc::set_lora_up_backward_kernel(saved_up);
-  }
-};
-
 void require_gpu(const char* fn) {
   if (cuda::device_count() == 0) HUKUK_FAIL("ENGINE_NO_GPU", std::string(fn) + ": no CUDA device (or no NVIDIA driver)");
 }
 
 std::vector<float> run_cuda(const LoraArgs& a, const Napi::Object& o) {
   require_gpu("_opsLora");
-  GenerationScope gen(a.generation, a.up_kernel);
   CudaCase c;
   c.a = a;
   c.composed = a.impl == "cudaComposed";
@@ -408,12 +356,6 @@ std::vector<float> run_cuda(const LoraArgs& a, const Napi::Object& o) {
     c.out = upload(init_or_zero(o, r * in));
     c.out2 = upload(o.Has("initDx") ? floats(o, "initDx", n) : std::vector<float>(n, 0.f));
     c.out_n = r * in;
-  } else if (a.op == "downGroup") {
-    HUKUK_CHECK(a.members <= 3, "ENGINE_INVALID_ARG", "_opsLora: downGroup takes at most 3 members");
-    c.x = upload(floats(o, "x", M * in));
-    c.A = upload(floats(o, "A", size_t(a.members) * r * in));
-    c.out.resize(size_t(a.members) * M * r);
-    c.out_n = size_t(a.members) * M * r;
   } else if (a.op == "up" || a.op == "upBackward") {
     const size_t k = size_t(a.members);
     c.dh = upload(floats(o, "h", k * M * r));
@@ -516,7 +458,6 @@ Napi::Value ops_lora_bench(const Napi::CallbackInfo& info) {
   HUKUK_CHECK(info[0].IsObject(), "ENGINE_INVALID_ARG", "_opsLoraBench: options must be an object");
   Napi::Object o = info[0].As<Napi::Object>();
   LoraArgs a = parse(o);
-  GenerationScope gen(a.generation, a.up_kernel);
   a.seed = a.seed ? a.seed : 1234;
   a.site = a.site ? a.site : 77;
   const int reps = o.Has("reps") ? int(int_arg(o.Get("reps"), "reps")) : 50;
@@ -565,14 +506,6 @@ Napi::Value ops_lora_bench(const Napi::CallbackInfo& info) {
         HUKUK_CUDA_CHECK(cudaMemset(c.out.get(), 0, c.out.bytes()));
         c.out2 = upload(xh);  // dx, read and written with accumulate
         input_bytes = 4.0 * (n + M * r + r * in + (a.accumulate ? 2.0 : 1.0) * n);
-      } else if (a.op == "downGroup") {
-        HUKUK_CHECK(a.members <= 3, "ENGINE_INVALID_ARG", "_opsLoraBench: downGroup takes at most 3 members");
-        std::vector<float> Ak(size_t(a.members) * r * in);
-        fill_random(Ak, 2);
-        c.x = upload(xh);
-        c.A = upload(Ak);
-        c.out.resize(size_t(a.members) * M * r);
-        input_bytes = 4.0 * (n + Ak.size());
       } else if (a.op == "up" || a.op == "upBackward") {  // in = out features; members of one group
         const size_t k = size_t(a.members);
         std::vector<float> big(k * n), hh(k * M * r), Bh(k * in * r);
