@@ -3,8 +3,11 @@
 // mask with padded keys), decoder (causal + bias), cross (key mask, no bias) attention, with
 // attention dropout 0.1 (the fused kernels must regenerate exactly the unfused path's mask, or the
 // comparison fails by far more than bf16 rounding), odd lengths (tile tails) and rows that see no
-// key at all (uniform over all keys, as torch). Then a micro-benchmark against the unfused CUDA
-// path (cuBLAS GEMMs + softmax kernels, as t5_cuda.cpp runs it) at the T5 training shapes.
+// key at all (uniform over all keys, as torch). The same cases again through the bf16 I/O
+// overloads (q/k/v/ctx/dQ/dK/dV bf16, dctx fp32) against the reference on the same bf16-rounded
+// inputs. Then a micro-benchmark (µs per call and TFLOP/s, fp32 and bf16 I/O, forward and backward)
+// at the T5 training shapes, beside the unfused CUDA path (cuBLAS GEMMs + softmax kernels, as
+// t5_cuda.cpp runs it).
 // GPU-only: skipped where the addon has no CUDA or there is no GPU.
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
@@ -81,6 +84,17 @@ function relErr(got: Float32Array, want: Float32Array): number {
   return d / Math.max(m, 1e-30);
 }
 
+// round to the nearest bf16 (ties to even), as the addon's f32_to_bf16 (inputs here are finite)
+function roundBf16(a: Float32Array): Float32Array {
+  const out = new Float32Array(a);
+  const u = new Uint32Array(out.buffer);
+  for (let i = 0; i < u.length; i++) u[i] = ((u[i] + 0x7fff + ((u[i] >>> 16) & 1)) >>> 0) & 0xffff0000;
+  return out;
+}
+function bf16Inputs(o: Record<string, unknown>): Record<string, unknown> {
+  return { ...o, q: roundBf16(o.q as Float32Array), k: roundBf16(o.k as Float32Array), v: roundBf16(o.v as Float32Array) };
+}
+
 const outputs = ['ctx', 'dq', 'dk', 'dv'] as const;
 function errors(got: FlashOut, want: FlashOut): Record<string, number> {
   return Object.fromEntries(outputs.map((k) => [k, relErr(got[k], want[k])]));
@@ -125,6 +139,20 @@ describe.skipIf(!gpu)('fused attention on CUDA vs the CPU fp32 reference', () =>
       for (const k of outputs) expect(e[k], k).toBeLessThan(tol);
     });
 
+  // bf16 I/O: the fp32 tolerance plus the rounding of each output to bf16 (2^-9 relative)
+  const tolBf16 = tol + 4e-3;
+  for (const c of cases)
+    it(`bf16 I/O: ${c.name}`, { timeout: 120_000 }, () => {
+      const o = bf16Inputs(inputs(c));
+      const want = engine._opsFlashAttention({ ...o, mode: 'reference' });
+      const e = errors(engine._opsFlashAttention({ ...o, mode: 'fused', io: 'bf16' }), want);
+      const eb = errors(engine._opsFlashAttention({ ...o, mode: 'fused', io: 'bf16', dropoutBits: true }), want);
+      const e32 = errors(engine._opsFlashAttention({ ...o, mode: 'fused' }), want);
+      console.log(`flash bf16 io vs cpu | ${c.name} | ${fmt(e)} | with the dropout record: ${fmt(eb)} | fp32 io: ${fmt(e32)}`);
+      for (const k of outputs) expect(e[k], k).toBeLessThan(tolBf16);
+      for (const k of outputs) expect(eb[k], `with bits ${k}`).toBeLessThan(tolBf16);
+    });
+
   it('dropout really drops (and the mask is not the fused one of another seed)', { timeout: 60_000 }, () => {
     const c = cases[3];
     const o = inputs(c);
@@ -141,36 +169,38 @@ describe.skipIf(!gpu)('fused attention on CUDA vs the CPU fp32 reference', () =>
   });
 });
 
-describe.skipIf(!cublas)('fused attention: micro-benchmark vs the unfused CUDA path', () => {
+// µs per call and TFLOP/s (forward 4·B·H·Tq·Tk·dk flops, backward 2.5x that; causal counted in
+// full, as the unfused GEMMs do) for both I/O types.
+describe.skipIf(!gpu)('fused attention: micro-benchmark', () => {
   const shapes: Case[] = [
+    { name: 'encoder 16x12x64x64 (bias, mask, dropout)', B: 16, H: 12, Tq: 64, Tk: 64, bias: true, dropout: 0.1, keep: (b, j) => j < 64 - 2 * b },
+    { name: 'decoder 16x12x128x128 (causal, bias, dropout)', B: 16, H: 12, Tq: 128, Tk: 128, bias: true, causal: true, dropout: 0.1 },
+    { name: 'encoder 16x12x128x128 (bias, mask, dropout)', B: 16, H: 12, Tq: 128, Tk: 128, bias: true, dropout: 0.1, keep: (b, j) => j < 128 - 4 * b },
+    { name: 'cross 16x12x128x64 (mask, dropout)', B: 16, H: 12, Tq: 128, Tk: 64, dropout: 0.1, keep: (b, j) => j < 64 - 2 * b },
     { name: 'encoder 16x12x512x512 (bias, mask, dropout)', B: 16, H: 12, Tq: 512, Tk: 512, bias: true, dropout: 0.1, keep: (b, j) => j < 512 - 8 * b },
     { name: 'decoder 16x12x512x512 (causal, bias, dropout)', B: 16, H: 12, Tq: 512, Tk: 512, bias: true, causal: true, dropout: 0.1 },
     { name: 'cross 16x12x512x512 (mask, dropout)', B: 16, H: 12, Tq: 512, Tk: 512, dropout: 0.1, keep: (b, j) => j < 512 - 8 * b },
-    { name: 'decoder 16x12x128x128 (causal, bias, dropout)', B: 16, H: 12, Tq: 128, Tk: 128, bias: true, causal: true, dropout: 0.1 },
-    { name: 'cross 16x12x128x64 (mask, dropout)', B: 16, H: 12, Tq: 128, Tk: 64, dropout: 0.1, keep: (b, j) => j < 64 - 2 * b },
   ];
-  const ms = (r: FlashOut) => `fwd ${r.fwdMs.toFixed(3)} bwd ${r.bwdMs.toFixed(3)} total ${(r.fwdMs + r.bwdMs).toFixed(3)} ms`;
+  const reps = 20;
+  const flops = (c: Case) => 4 * c.B * c.H * c.Tq * c.Tk * 64;
+  const line = (label: string, c: Case, r: FlashOut) =>
+    `${label} fwd ${(r.fwdMs * 1e3).toFixed(1)} µs ${(flops(c) / r.fwdMs / 1e9).toFixed(1)} TFLOP/s` +
+    ` | bwd ${(r.bwdMs * 1e3).toFixed(1)} µs ${((2.5 * flops(c)) / r.bwdMs / 1e9).toFixed(1)} TFLOP/s`;
   for (const c of shapes)
     it(c.name, { timeout: 120_000 }, () => {
-      const o = inputs(c);
-      const reps = 10;
-      const fused = engine._opsFlashAttention({ ...o, mode: 'fused', reps });
-      const unf = engine._opsFlashAttention({ ...o, mode: 'unfused', precision: 'bf16', reps });
-      const e = errors(fused, unf);
-      const tot = (r: FlashOut) => r.fwdMs + r.bwdMs;
-      console.log(
-        `bench | ${c.name} | fused ${ms(fused)} | unfused ${ms(unf)} | speedup ${(tot(unf) / tot(fused)).toFixed(2)}x` +
-          ` | fused vs unfused ${fmt(e)}`,
-      );
-      // where the fused time goes: the same without dropout, and without the bias
-      const noDrop = engine._opsFlashAttention({ ...o, mode: 'fused', reps, dropout: 0 });
-      const noBias = engine._opsFlashAttention({ ...o, mode: 'fused', reps, bias: undefined });
-      const withBits = engine._opsFlashAttention({ ...o, mode: 'fused', reps, dropoutBits: true });
-      console.log(
-        `  fused without dropout ${ms(noDrop)} | without bias ${ms(noBias)}` +
-          ` | with dropout bits ${ms(withBits)} (speedup ${(tot(unf) / tot(withBits)).toFixed(2)}x)`,
-      );
-      for (const k of outputs) expect(errors(withBits, unf)[k], `bits ${k}`).toBeLessThan(3e-2);
-      for (const k of outputs) expect(e[k], k).toBeLessThan(3e-2);
+      const o = bf16Inputs(inputs(c));
+      const f32 = engine._opsFlashAttention({ ...o, mode: 'fused', reps });
+      const b16 = engine._opsFlashAttention({ ...o, mode: 'fused', reps, io: 'bf16' });
+      console.log(`bench | ${c.name}\n  ${line('fp32 io', c, f32)}\n  ${line('bf16 io', c, b16)}`);
+      const b16bits = engine._opsFlashAttention({ ...o, mode: 'fused', reps, io: 'bf16', dropoutBits: true });
+      const b16nodrop = engine._opsFlashAttention({ ...o, mode: 'fused', reps, io: 'bf16', dropout: 0 });
+      console.log(`  ${line('bf16 io, dropout record', c, b16bits)}\n  ${line('bf16 io, no dropout', c, b16nodrop)}`);
+      if (cublas) {
+        const unf = engine._opsFlashAttention({ ...o, mode: 'unfused', precision: 'bf16', reps });
+        console.log(`  ${line('unfused (cuBLAS + softmax kernels, fp32 io)', c, unf)}`);
+        for (const k of outputs) expect(errors(f32, unf)[k], `fused vs unfused ${k}`).toBeLessThan(3e-2);
+      }
+      for (const k of outputs) expect(errors(b16, f32)[k], `bf16 io vs fp32 io ${k}`).toBeLessThan(3e-2);
+      for (const k of outputs) expect(errors(b16bits, f32)[k], `bf16 io + bits vs fp32 io ${k}`).toBeLessThan(3e-2);
     });
 });

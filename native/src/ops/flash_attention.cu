@@ -52,10 +52,13 @@ constexpr int kTile = 64;          // queries per forward block and tile, keys p
 constexpr int kPad = kTile + 8;    // padded row length (bf16 elements) of every shared tile (kD == kTile)
 constexpr float kMasked = -1e30f;  // score of a hidden key (see the comment block above)
 
+// E: the I/O element type of Q, K, V, ctx, dQ, dK, dV (float or __nv_bfloat16); dctx, lse and the
+// scratch are fp32 either way, and all math is fp32 (bf16 only as the tensor-core operands).
+template <typename E>
 struct FlashParams {
   int B, H, Tq, Tk;
   int64_t ld;  // H * kD
-  const float *Q, *K, *V;
+  const E *Q, *K, *V;
   const float* bias;
   const int32_t* key_mask;
   int64_t key_mask_ld;
@@ -68,6 +71,16 @@ struct FlashParams {
 __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
   __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);  // .x (low half) = lo
   return *reinterpret_cast<uint32_t*>(&v);
+}
+
+// Two adjacent elements of an output row (8-byte / 4-byte aligned: even column), rounded once.
+__device__ __forceinline__ void store2(float* p, float a, float b) { *reinterpret_cast<float2*>(p) = make_float2(a, b); }
+__device__ __forceinline__ void store2(__nv_bfloat16* p, float a, float b) {
+  *reinterpret_cast<__nv_bfloat162*>(p) = __floats2bfloat162_rn(a, b);
+}
+__device__ __forceinline__ float2 load2(const float* p) { return *reinterpret_cast<const float2*>(p); }
+__device__ __forceinline__ float2 load2(const __nv_bfloat16* p) {
+  return __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(p));
 }
 
 // c += a · b for one m16n8k16 tile (bf16 inputs, fp32 accumulators). Fragment layouts (PTX ISA):
@@ -101,12 +114,13 @@ __device__ __forceinline__ void find_first_kept(const int32_t* km, int Tk, int* 
 
 // --------------------------------------------------------------------------------------- backward
 // D[b,h,i] = Σ_d dctx[b,i,h,d] ctx[b,i,h,d]: one warp per (b, i, h), i.e. per 64-float run of the rows.
-__global__ void flash_bwd_dot_kernel(const float* dctx, const float* ctx, float* D, int H, int Tq, int64_t runs) {
+template <typename E>
+__global__ void flash_bwd_dot_kernel(const float* dctx, const E* ctx, float* D, int H, int Tq, int64_t runs) {
   const int64_t run = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) >> 5;
   const int lane = threadIdx.x & 31;
   if (run >= runs) return;
   const float2 a = reinterpret_cast<const float2*>(dctx + run * kD)[lane];
-  const float2 c = reinterpret_cast<const float2*>(ctx + run * kD)[lane];
+  const float2 c = load2(ctx + run * kD + 2 * lane);
   float v = a.x * c.x + a.y * c.y;
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   if (lane == 0) {
@@ -191,10 +205,12 @@ __device__ __forceinline__ void mma_acc_kn(float acc[8][4], const float c[8][4],
   }
 }
 
-// Loads rows [r0, r0+R) of one head (64 fp32 columns at src, row stride ld) into registers
-// (rows >= T as 0), then stores them as bf16 into a row-major tile (row stride kPad). N threads.
+// Loads rows [r0, r0+R) of one head (64 columns at src, row stride ld) into registers (rows >= T
+// as 0), then stores them as bf16 into a row-major tile (row stride kPad). N threads.
+template <int R, int N, typename E>
+struct TileLoad;
 template <int R, int N>
-struct TileLoad {
+struct TileLoad<R, N, float> {
   static constexpr int kPer = R * (kD / 4) / N;
   float4 v[kPer];
   __device__ __forceinline__ void load(const float* src, int64_t ld, int r0, int T) {
@@ -213,9 +229,31 @@ struct TileLoad {
     }
   }
 };
+// bf16 rows: 16-byte loads of 8 elements, stored as they are
+template <int R, int N>
+struct TileLoad<R, N, __nv_bfloat16> {
+  static constexpr int kPer = R * (kD / 8) / N;
+  static_assert(kPer * N == R * (kD / 8), "tile rows must split evenly over the threads");
+  uint4 v[kPer];
+  __device__ __forceinline__ void load(const __nv_bfloat16* src, int64_t ld, int r0, int T) {
+#pragma unroll
+    for (int i = 0; i < kPer; ++i) {
+      const int idx = threadIdx.x + i * N, r = idx >> 3, c = (idx & 7) * 8;
+      v[i] = r0 + r < T ? __ldg(reinterpret_cast<const uint4*>(src + int64_t(r0 + r) * ld + c)) : make_uint4(0, 0, 0, 0);
+    }
+  }
+  __device__ __forceinline__ void store(__nv_bfloat16* dst) const {
+#pragma unroll
+    for (int i = 0; i < kPer; ++i) {
+      const int idx = threadIdx.x + i * N, r = idx >> 3, c = (idx & 7) * 8;
+      *reinterpret_cast<uint4*>(dst + r * kPad + c) = v[i];
+    }
+  }
+};
 
 // bits (optional): the keep/drop decisions, 64 per (query row, 64-key tile), see flash_attention.h
-__global__ void __launch_bounds__(kFwdWarps * 32, 3) flash_fwd_kernel(FlashParams p, float* O, float* lse,
+template <typename E>
+__global__ void __launch_bounds__(kFwdWarps * 32, 3) flash_fwd_kernel(FlashParams<E> p, E* O, float* lse,
                                                                       uint64_t* bits) {
   static_assert(kFwdQ == kTile, "the dropout bits are laid out in 64 x 64 tiles");
   constexpr int N = kFwdWarps * 32;
@@ -231,12 +269,12 @@ __global__ void __launch_bounds__(kFwdWarps * 32, 3) flash_fwd_kernel(FlashParam
   const float keep_scale = p.dropout > 0.f ? 1.f / (1.f - p.dropout) : 1.f;
   const ops::DropoutKey drop_key = p.dropout > 0.f ? ops::dropout_key(*p.seed, p.site) : ops::DropoutKey{};
   const uint32_t drop_thr = ops::dropout_threshold(p.dropout);
-  const float* Kh = p.K + int64_t(b) * p.Tk * p.ld + int64_t(h) * kD;
-  const float* Vh = p.V + int64_t(b) * p.Tk * p.ld + int64_t(h) * kD;
+  const E* Kh = p.K + int64_t(b) * p.Tk * p.ld + int64_t(h) * kD;
+  const E* Vh = p.V + int64_t(b) * p.Tk * p.ld + int64_t(h) * kD;
 
   find_first_kept(km, p.Tk, &sFirstKept);
   {
-    TileLoad<kFwdQ, N> q;
+    TileLoad<kFwdQ, N, E> q;
     q.load(p.Q + int64_t(b) * p.Tq * p.ld + int64_t(h) * kD, p.ld, q0, p.Tq);
     q.store(sQ);
   }
@@ -255,7 +293,7 @@ __global__ void __launch_bounds__(kFwdWarps * 32, 3) flash_fwd_kernel(FlashParam
 
   for (int j0 = 0; j0 < j_end; j0 += kTile) {
     {
-      TileLoad<kTile, N> k, v;
+      TileLoad<kTile, N, E> k, v;
       k.load(Kh, p.ld, j0, p.Tk);
       v.load(Vh, p.ld, j0, p.Tk);
       __syncthreads();  // everyone is done with the previous K/V tile
@@ -348,10 +386,9 @@ __global__ void __launch_bounds__(kFwdWarps * 32, 3) flash_fwd_kernel(FlashParam
     const int r = k ? row1 : row0;
     if (r >= p.Tq) continue;
     const float inv = 1.f / l[k];
-    float* o = O + (int64_t(b) * p.Tq + r) * p.ld + int64_t(h) * kD;
+    E* o = O + (int64_t(b) * p.Tq + r) * p.ld + int64_t(h) * kD;
 #pragma unroll
-    for (int nt = 0; nt < 8; ++nt)
-      *reinterpret_cast<float2*>(o + nt * 8 + 2 * t) = make_float2(acc[nt][2 * k] * inv, acc[nt][2 * k + 1] * inv);
+    for (int nt = 0; nt < 8; ++nt) store2(o + nt * 8 + 2 * t, acc[nt][2 * k] * inv, acc[nt][2 * k + 1] * inv);
     if (t == 0) lse[int64_t(bh) * p.Tq + r] = m[k] <= kMasked ? -INFINITY : m[k] + logf(l[k]);
   }
 }
@@ -361,10 +398,11 @@ constexpr size_t bwd_smem(int W) {
          size_t(bwd_keys(W) / kTile) * kTile * sizeof(uint64_t) + 2 * kTile * sizeof(float) + 16;
 }
 
-template <int W>
-__global__ void __launch_bounds__(W * 32) flash_bwd_kernel(FlashParams p, const float* dO, const float* lse,
-                                                                   const float* Dsum, float* dQ, float* dK,
-                                                                   float* dV, const uint64_t* bits) {
+// dQ: fp32 (the output itself for fp32 I/O, the scratch accumulator for bf16), zeroed before
+template <int W, typename E>
+__global__ void __launch_bounds__(W * 32) flash_bwd_kernel(FlashParams<E> p, const float* dO, const float* lse,
+                                                           const float* Dsum, float* dQ, E* dK, E* dV,
+                                                           const uint64_t* bits) {
   constexpr int N = W * 32, kBwdKeys = bwd_keys(W), kPadS = bwd_pad_s(W);
   constexpr int kDqCols = 64 / (W / 4), kDqTiles = kDqCols / 8;  // dQ columns (n-tiles) per warp
   extern __shared__ __align__(16) unsigned char smem[];
@@ -394,7 +432,7 @@ __global__ void __launch_bounds__(W * 32) flash_bwd_kernel(FlashParams p, const 
 
   find_first_kept(km, p.Tk, sFirstKept);
   {
-    TileLoad<kBwdKeys, N> k, v;
+    TileLoad<kBwdKeys, N, E> k, v;
     k.load(p.K + kbase, p.ld, j0, p.Tk);
     v.load(p.V + kbase, p.ld, j0, p.Tk);
     k.store(sK);
@@ -420,7 +458,8 @@ __global__ void __launch_bounds__(W * 32) flash_bwd_kernel(FlashParams p, const 
     // causal: every row of this query tile is before every key of ours, and sees some key
     if (p.causal && i0 + kTile - 1 < j0 && i0 >= first_kept) continue;
     {
-      TileLoad<kTile, N> q, o;
+      TileLoad<kTile, N, E> q;
+      TileLoad<kTile, N, float> o;
       q.load(p.Q + qbase, p.ld, i0, p.Tq);
       o.load(dO + qbase, p.ld, i0, p.Tq);
       __syncthreads();  // done with the previous tile's sQ/sdO/sdS
@@ -524,18 +563,27 @@ __global__ void __launch_bounds__(W * 32) flash_bwd_kernel(FlashParams p, const 
   for (int k = 0; k < 2; ++k) {
     const int key = k ? key1 : key0;
     if (key >= p.Tk) continue;
-    float* dkp = dK + kbase + int64_t(key) * p.ld;
-    float* dvp = dV + kbase + int64_t(key) * p.ld;
+    E* dkp = dK + kbase + int64_t(key) * p.ld;
+    E* dvp = dV + kbase + int64_t(key) * p.ld;
 #pragma unroll
     for (int nt = 0; nt < 8; ++nt) {
-      *reinterpret_cast<float2*>(dkp + nt * 8 + 2 * t) = make_float2(dk[nt][2 * k], dk[nt][2 * k + 1]);
-      *reinterpret_cast<float2*>(dvp + nt * 8 + 2 * t) = make_float2(dv[nt][2 * k], dv[nt][2 * k + 1]);
+      store2(dkp + nt * 8 + 2 * t, dk[nt][2 * k], dk[nt][2 * k + 1]);
+      store2(dvp + nt * 8 + 2 * t, dv[nt][2 * k], dv[nt][2 * k + 1]);
     }
   }
 }
 
-FlashParams make_params(const SoftmaxArgs& a, const float* Q, const float* K, const float* V) {
-  FlashParams p;
+// dQ's fp32 accumulator (bf16 I/O) -> the bf16 output, 4 elements per thread (n % 4 == 0)
+__global__ void flash_dq_to_bf16_kernel(const float* acc, __nv_bfloat16* dQ, int64_t n4) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n4) return;
+  const float4 v = reinterpret_cast<const float4*>(acc)[i];
+  reinterpret_cast<uint2*>(dQ)[i] = make_uint2(pack_bf16(v.x, v.y), pack_bf16(v.z, v.w));
+}
+
+template <typename E>
+FlashParams<E> make_params(const SoftmaxArgs& a, const E* Q, const E* K, const E* V) {
+  FlashParams<E> p;
   p.B = a.B; p.H = a.H; p.Tq = a.Tq; p.Tk = a.Tk;
   p.ld = int64_t(a.H) * kD;
   p.Q = Q; p.K = K; p.V = V;
@@ -561,6 +609,47 @@ void check_args(const SoftmaxArgs& a, int dk, std::initializer_list<const void*>
     HUKUK_CHECK(ptr && aligned16(ptr), "ENGINE_INVALID_ARG", "flash attention: tensors must be 16-byte aligned");
 }
 
+template <typename E>
+void forward_impl(const SoftmaxArgs& a, int dk, const E* Q, const E* K, const E* V, E* ctx, float* lse,
+                  cudaStream_t s, uint64_t* dropout_bits) {
+  check_args(a, dk, {Q, K, V, ctx, lse});
+  const FlashParams<E> p = make_params(a, Q, K, V);
+  const dim3 grid(unsigned((a.Tq + kFwdQ - 1) / kFwdQ), unsigned(a.B * a.H));
+  flash_fwd_kernel<E><<<grid, kFwdWarps * 32, 0, s>>>(p, ctx, lse, dropout_bits);
+  HUKUK_CUDA_LAUNCH_CHECK();
+}
+
+// dQ32: where dQ accumulates in fp32 (dQ itself for fp32 I/O; the scratch for bf16), D: the row dots
+template <typename E>
+void backward_impl(const SoftmaxArgs& a, const E* Q, const E* K, const E* V, const E* ctx, const float* lse,
+                   const float* dctx, float* dQ32, E* dK, E* dV, float* D, cudaStream_t s,
+                   const uint64_t* dropout_bits) {
+  const FlashParams<E> p = make_params(a, Q, K, V);
+  const int64_t runs = int64_t(a.B) * a.Tq * a.H;
+  flash_bwd_dot_kernel<E><<<blocks_for(runs * 32, 256), 256, 0, s>>>(dctx, ctx, D, a.H, a.Tq, runs);
+  HUKUK_CUDA_LAUNCH_CHECK();
+  HUKUK_CUDA_CHECK(cudaMemsetAsync(dQ32, 0, size_t(runs) * kD * sizeof(float), s));
+  static bool attr_set = false;  // per process and element type; one device in practice
+  if (!attr_set) {
+    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(flash_bwd_kernel<8, E>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          int(bwd_smem(8))));
+    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(flash_bwd_kernel<4, E>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          int(bwd_smem(4))));
+    attr_set = true;
+  }
+  if (a.Tk >= 256) {
+    const dim3 grid(unsigned((a.Tk + bwd_keys(8) - 1) / bwd_keys(8)), unsigned(a.B * a.H));
+    flash_bwd_kernel<8, E><<<grid, 8 * 32, bwd_smem(8), s>>>(p, dctx, lse, D, dQ32, dK, dV, dropout_bits);
+  } else {
+    const dim3 grid(unsigned((a.Tk + bwd_keys(4) - 1) / bwd_keys(4)), unsigned(a.B * a.H));
+    flash_bwd_kernel<4, E><<<grid, 4 * 32, bwd_smem(4), s>>>(p, dctx, lse, D, dQ32, dK, dV, dropout_bits);
+  }
+  HUKUK_CUDA_LAUNCH_CHECK();
+}
+
+const __nv_bfloat16* dev(const bf16_t* p) { return reinterpret_cast<const __nv_bfloat16*>(p); }
+__nv_bfloat16* dev(bf16_t* p) { return reinterpret_cast<__nv_bfloat16*>(p); }
+
 }  // namespace
 
 bool flash_supported(const SoftmaxArgs& a, int dk) {
@@ -581,39 +670,37 @@ int64_t flash_dropout_bits_words(const SoftmaxArgs& a) {
   return int64_t(a.B) * a.H * ((a.Tq + kTile - 1) / kTile) * ((a.Tk + kTile - 1) / kTile) * kTile;
 }
 
+int64_t flash_backward_scratch_floats(const SoftmaxArgs& a, int dk, bool bf16_io) {
+  const int64_t rows = int64_t(a.B) * a.H * a.Tq;
+  return bf16_io ? rows + rows * dk : rows;
+}
+
 void flash_attention_forward(const SoftmaxArgs& a, int dk, const float* Q, const float* K, const float* V,
                              float* ctx, float* lse, cudaStream_t s, uint64_t* dropout_bits) {
-  check_args(a, dk, {Q, K, V, ctx, lse});
-  const FlashParams p = make_params(a, Q, K, V);
-  const dim3 grid(unsigned((a.Tq + kFwdQ - 1) / kFwdQ), unsigned(a.B * a.H));
-  flash_fwd_kernel<<<grid, kFwdWarps * 32, 0, s>>>(p, ctx, lse, dropout_bits);
-  HUKUK_CUDA_LAUNCH_CHECK();
+  forward_impl(a, dk, Q, K, V, ctx, lse, s, dropout_bits);
+}
+
+void flash_attention_forward(const SoftmaxArgs& a, int dk, const bf16_t* Q, const bf16_t* K, const bf16_t* V,
+                             bf16_t* ctx, float* lse, cudaStream_t s, uint64_t* dropout_bits) {
+  forward_impl(a, dk, dev(Q), dev(K), dev(V), dev(ctx), lse, s, dropout_bits);
 }
 
 void flash_attention_backward(const SoftmaxArgs& a, int dk, const float* Q, const float* K, const float* V,
                               const float* ctx, const float* lse, const float* dctx, float* dQ, float* dK, float* dV,
                               float* scratch, cudaStream_t s, const uint64_t* dropout_bits) {
   check_args(a, dk, {Q, K, V, ctx, lse, dctx, dQ, dK, dV, scratch});
-  const FlashParams p = make_params(a, Q, K, V);
-  const int64_t runs = int64_t(a.B) * a.Tq * a.H;
-  flash_bwd_dot_kernel<<<blocks_for(runs * 32, 256), 256, 0, s>>>(dctx, ctx, scratch, a.H, a.Tq, runs);
-  HUKUK_CUDA_LAUNCH_CHECK();
-  HUKUK_CUDA_CHECK(cudaMemsetAsync(dQ, 0, size_t(runs) * kD * sizeof(float), s));
-  static bool attr_set = false;  // per process; one device in practice
-  if (!attr_set) {
-    HUKUK_CUDA_CHECK(
-        cudaFuncSetAttribute(flash_bwd_kernel<8>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bwd_smem(8))));
-    HUKUK_CUDA_CHECK(
-        cudaFuncSetAttribute(flash_bwd_kernel<4>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bwd_smem(4))));
-    attr_set = true;
-  }
-  if (a.Tk >= 256) {
-    const dim3 grid(unsigned((a.Tk + bwd_keys(8) - 1) / bwd_keys(8)), unsigned(a.B * a.H));
-    flash_bwd_kernel<8><<<grid, 8 * 32, bwd_smem(8), s>>>(p, dctx, lse, scratch, dQ, dK, dV, dropout_bits);
-  } else {
-    const dim3 grid(unsigned((a.Tk + bwd_keys(4) - 1) / bwd_keys(4)), unsigned(a.B * a.H));
-    flash_bwd_kernel<4><<<grid, 4 * 32, bwd_smem(4), s>>>(p, dctx, lse, scratch, dQ, dK, dV, dropout_bits);
-  }
+  backward_impl(a, Q, K, V, ctx, lse, dctx, dQ, dK, dV, scratch, s, dropout_bits);
+}
+
+void flash_attention_backward(const SoftmaxArgs& a, int dk, const bf16_t* Q, const bf16_t* K, const bf16_t* V,
+                              const bf16_t* ctx, const float* lse, const float* dctx, bf16_t* dQ, bf16_t* dK,
+                              bf16_t* dV, float* scratch, cudaStream_t s, const uint64_t* dropout_bits) {
+  check_args(a, dk, {Q, K, V, ctx, lse, dctx, dQ, dK, dV, scratch});
+  // scratch = [dQ accumulator, B*Tq*H*64 floats (16-byte aligned: scratch is)][D, B*H*Tq floats]
+  const int64_t n = int64_t(a.B) * a.Tq * a.H * kD;
+  float* dq32 = scratch;
+  backward_impl(a, dev(Q), dev(K), dev(V), dev(ctx), lse, dctx, dq32, dev(dK), dev(dV), scratch + n, s, dropout_bits);
+  flash_dq_to_bf16_kernel<<<blocks_for(n / 4, 256), 256, 0, s>>>(dq32, dev(dQ), n / 4);
   HUKUK_CUDA_LAUNCH_CHECK();
 }
 

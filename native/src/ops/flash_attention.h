@@ -12,8 +12,10 @@
 // P is never stored: the forward keeps the log-sum-exp per row, and the backward recomputes P
 // tile by tile from Q, K, bias, mask and L (FlashAttention-2), regenerating the dropout mask.
 //
-// Layouts (all fp32, device pointers, contiguous): the training "rows" layout the q/k/v Linears
-// produce, so no rows_to_heads / heads_to_rows permutes are needed:
+// Layouts (device pointers, contiguous): the training "rows" layout the q/k/v Linears produce, so
+// no rows_to_heads / heads_to_rows permutes are needed. Q, K, V, ctx, dQ, dK, dV are fp32 or bf16
+// (the two overloads; for bf16 the math is the same fp32 inside, each output rounded once on store);
+// dctx, lse, bias and the scratch are fp32 in both:
 //   Q, ctx, dctx, dQ : [B, Tq, H*dk]   head h at columns h*dk .. h*dk+dk-1
 //   K, V, dK, dV     : [B, Tk, H*dk]
 //   lse              : [B, H, Tq]      (written by the forward, read by the backward; -inf marks a
@@ -31,6 +33,7 @@
 #if defined(HUKUK_CUDA)
 #include <cuda_runtime_api.h>
 
+#include "core/half.h"
 #include "ops/ops_cuda.h"
 
 namespace hukuk::ops::cuda {
@@ -44,16 +47,24 @@ bool flash_supported(const SoftmaxArgs& a, int dk);
 // dropout_bits (optional, see below): written when given and a.dropout > 0.
 void flash_attention_forward(const SoftmaxArgs& a, int dk, const float* Q, const float* K, const float* V,
                              float* ctx, float* lse, cudaStream_t s, uint64_t* dropout_bits = nullptr);
+void flash_attention_forward(const SoftmaxArgs& a, int dk, const bf16_t* Q, const bf16_t* K, const bf16_t* V,
+                             bf16_t* ctx, float* lse, cudaStream_t s, uint64_t* dropout_bits = nullptr);
 
-// Floats of device scratch the backward needs (D = rowsum(dctx ⊙ ctx), [B, H, Tq]).
-inline int64_t flash_backward_scratch_floats(const SoftmaxArgs& a) { return int64_t(a.B) * a.H * a.Tq; }
+// Floats of device scratch the backward needs: D = rowsum(dctx ⊙ ctx) [B, H, Tq], and for bf16 I/O
+// also dQ's fp32 accumulator [B, Tq, H*dk] (converted to bf16 at the end):
+//   fp32 I/O: B*H*Tq;   bf16 I/O: B*H*Tq + B*Tq*H*dk.
+int64_t flash_backward_scratch_floats(const SoftmaxArgs& a, int dk, bool bf16_io);
 
 // dQ, dK, dV (rows layout, all three WRITTEN, not accumulated; none may be null) from dctx, the
-// forward's inputs, its ctx and lse. `scratch` holds flash_backward_scratch_floats(a) floats.
-// dQ is accumulated across key tiles with fp32 atomics (so the last bits of dQ can vary run to run).
+// forward's inputs, its ctx and lse. `scratch` holds flash_backward_scratch_floats(a, dk, bf16 I/O)
+// floats (16-byte aligned, as every pointer here). dQ is accumulated across key tiles with fp32
+// atomics (so the last bits of dQ can vary run to run; for bf16 I/O, in the scratch, then rounded).
 void flash_attention_backward(const SoftmaxArgs& a, int dk, const float* Q, const float* K, const float* V,
                               const float* ctx, const float* lse, const float* dctx, float* dQ, float* dK, float* dV,
                               float* scratch, cudaStream_t s, const uint64_t* dropout_bits = nullptr);
+void flash_attention_backward(const SoftmaxArgs& a, int dk, const bf16_t* Q, const bf16_t* K, const bf16_t* V,
+                              const bf16_t* ctx, const float* lse, const float* dctx, bf16_t* dQ, bf16_t* dK,
+                              bf16_t* dV, float* scratch, cudaStream_t s, const uint64_t* dropout_bits = nullptr);
 
 // Optional dropout record (a speed option, same results): a device buffer of
 // flash_dropout_bits_words(a) uint64 (1 bit per score: 6 MiB at 16*12*512*512) given to the forward

@@ -8,6 +8,8 @@
 //     precision?: 'bf16' | 'f32'   (unfused GEMMs; default bf16),
 //     reps?: number                (GPU modes: timed repetitions after the first run; default 0)
 //     dropoutBits?: boolean        (fused: the forward records the dropout mask for the backward)
+//     io?: 'f32' | 'bf16'          (fused: the kernels' I/O type; bf16 rounds q/k/v to bf16 on the
+//                                   host and widens ctx/dq/dk/dv back; dctx stays fp32; default f32)
 //   }) -> { ctx, dq, dk, dv: Float32Array (rows layout), fwdMs, bwdMs: number (mean per rep, -1 untimed) }
 // The GPU modes copy the inputs up once; fwdMs/bwdMs time only the device work (CUDA events).
 #include <napi.h>
@@ -15,6 +17,7 @@
 #include <chrono>
 #include <vector>
 
+#include "core/half.h"
 #include "core/napi_error.h"
 #include "core/registry.h"
 #include "ops/attention.h"
@@ -38,6 +41,7 @@ struct FlashCase {
   uint64_t seed = 0, site = 0;
   int reps = 0;
   bool dropout_bits = false;
+  bool bf16_io = false;
 };
 
 struct FlashResult {
@@ -110,6 +114,47 @@ double time_ms(int reps, F&& fn) {
   return double(ms) / reps;
 }
 
+std::vector<bf16_t> to_bf16(const float* src, size_t n) {
+  std::vector<bf16_t> out(n);
+  for (size_t i = 0; i < n; ++i) out[i].bits = f32_to_bf16(src[i]);
+  return out;
+}
+std::vector<float> widen(const DeviceBuffer<bf16_t>& d) {
+  std::vector<bf16_t> h = download(d);
+  std::vector<float> out(h.size());
+  for (size_t i = 0; i < h.size(); ++i) out[i] = bf16_to_f32(h[i].bits);
+  return out;
+}
+
+// The fused kernels with bf16 I/O (ctx/dq/dk/dv widened to fp32 for the caller).
+FlashResult run_fused_bf16(const FlashCase& c, const oc::SoftmaxArgs& a, const float* dctx) {
+  const cudaStream_t s = 0;
+  const size_t nq = c.q.length, nk = c.k.length;
+  const auto hq = to_bf16(c.q.data, nq), hk = to_bf16(c.k.data, nk), hv = to_bf16(c.v.data, nk);
+  auto q = upload(hq.data(), nq), k = upload(hk.data(), nk), v = upload(hv.data(), nk);
+  DeviceBuffer<bf16_t> ctx(nq), dq(nq), dk(nk), dv(nk);
+  DeviceBuffer<float> lse(size_t(c.B) * c.H * c.Tq), scratch(oc::flash_backward_scratch_floats(a, c.dk, true));
+  DeviceBuffer<uint64_t> bits(c.dropout_bits ? size_t(oc::flash_dropout_bits_words(a)) : 0);
+  auto fwd = [&] {
+    oc::flash_attention_forward(a, c.dk, q.get(), k.get(), v.get(), ctx.get(), lse.get(), s, bits.get());
+  };
+  auto bwd = [&] {
+    oc::flash_attention_backward(a, c.dk, q.get(), k.get(), v.get(), ctx.get(), lse.get(), dctx, dq.get(), dk.get(),
+                                 dv.get(), scratch.get(), s, bits.get());
+  };
+  fwd();
+  bwd();
+  HUKUK_CUDA_CHECK(cudaDeviceSynchronize());
+  FlashResult r;
+  r.fwd_ms = time_ms(c.reps, fwd);
+  r.bwd_ms = time_ms(c.reps, bwd);
+  r.ctx = widen(ctx);
+  r.dq = widen(dq);
+  r.dk = widen(dk);
+  r.dv = widen(dv);
+  return r;
+}
+
 FlashResult run_gpu(const FlashCase& c, bool fused, oc::Precision prec) {
   const cudaStream_t s = 0;
   const int64_t BH = int64_t(c.B) * c.H, nq = c.q.length, nk = c.k.length;
@@ -134,7 +179,8 @@ FlashResult run_gpu(const FlashCase& c, bool fused, oc::Precision prec) {
   FlashResult r;
   if (fused) {
     HUKUK_CHECK(oc::flash_supported(a, c.dk), "ENGINE_INVALID_ARG", "_opsFlashAttention: flash_supported() is false");
-    DeviceBuffer<float> lse(BH * c.Tq), scratch(oc::flash_backward_scratch_floats(a));
+    if (c.bf16_io) return run_fused_bf16(c, a, dctx.get());
+    DeviceBuffer<float> lse(BH * c.Tq), scratch(oc::flash_backward_scratch_floats(a, c.dk, false));
     DeviceBuffer<uint64_t> bits(c.dropout_bits ? size_t(oc::flash_dropout_bits_words(a)) : 0);
     auto fwd = [&] {
       oc::flash_attention_forward(a, c.dk, q.get(), k.get(), v.get(), ctx.get(), lse.get(), s, bits.get());
@@ -237,6 +283,11 @@ Napi::Value ops_flash_attention(const Napi::CallbackInfo& info) {
   if (o.Has("site")) c.site = uint64_t(int_arg(o.Get("site"), "site"));
   if (o.Has("reps")) c.reps = int(int_arg(o.Get("reps"), "reps"));
   c.dropout_bits = o.Has("dropoutBits") && o.Get("dropoutBits").ToBoolean().Value();
+  if (o.Has("io") && !o.Get("io").IsUndefined()) {
+    const std::string io = string_arg(o.Get("io"), "io");
+    HUKUK_CHECK(io == "f32" || io == "bf16", "ENGINE_INVALID_ARG", "_opsFlashAttention: io f32|bf16");
+    c.bf16_io = io == "bf16";
+  }
 
   FlashResult r;
   if (mode == "reference") {
