@@ -14,53 +14,27 @@
 // About 30 s on an H200 (the whole script is budgeted ~60 s inside bench/gpu/run.sh's call).
 // Prints JSON lines {"kind":"generate",...}; first a check of the GPU step against the CPU graph of
 // the same model (teacher-forced logits, max |gpu - cpu| / max |cpu| per step).
-import { appendFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { parseArgs } from 'node:util';
+import { addBenchLora, BENCH_OPT, benchArgs, emitJson, engine, loadCudaModel, randIds, withEnv } from './bench_common.mjs';
 
-const require = createRequire(import.meta.url);
-const engine = require('../../native/index.cjs').loadEngine();
-const { values } = parseArgs({
-  options: {
-    model: { type: 'string' },
-    tokens: { type: 'string', default: '128' },
-    src: { type: 'string', default: '64' },
-    reps: { type: 'string', default: '3' },
-    compute: { type: 'string', default: 'fp32' },
-    quant: { type: 'string', default: 'nf4' },
-    batch: { type: 'string', default: '16' },
-    'batch-tokens': { type: 'string', default: '64' },
-    check: { type: 'string', default: '3' },
-    json: { type: 'string' },
-  },
-});
+const values = benchArgs({
+  tokens: { type: 'string', default: '128' },
+  src: { type: 'string', default: '64' },
+  reps: { type: 'string', default: '3' },
+  batch: { type: 'string', default: '16' },
+  'batch-tokens': { type: 'string', default: '64' },
+  check: { type: 'string', default: '3' },
+}, { compute: 'fp32' });
 const N = Number(values.tokens), S = Number(values.src), reps = Number(values.reps);
-const emit = (o) => {
-  const line = JSON.stringify({ kind: 'generate', ...o });
-  console.log(line);
-  if (values.json) appendFileSync(values.json, line + '\n');
-};
-const gpu = engine.gpus()[0];
-let t0 = performance.now();
-const model = engine.T5Model.load({ modelDir: values.model, device: 'cuda', quant: values.quant, compute: values.compute });
-const loadS = (performance.now() - t0) / 1000;
-const c = model.config;
-const V = Number(c.vocab_size);
-function rand(n, seed) {
-  let s = seed >>> 0;
-  const a = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = 2 + (s % (V - 2));
-  }
-  return a;
-}
+const emit = (o) => emitJson({ kind: 'generate', ...o }, values.json);
+const { model, loadS, gpu, config: c, dims } = loadCudaModel(values);
+const V = dims.V;
+const rand = (n, seed) => randIds(n, seed, V);
 
 // LoRA r=16 alpha=32 on q,k,v,o, one training step so that B != 0
-model.addLora({ r: 16, alpha: 32, targets: ['q', 'k', 'v', 'o'], seed: 1 });
+addBenchLora(model);
 const TB = 2, TT = 16;
 model.forwardBackward({ inputIds: rand(TB * S, 5), labels: rand(TB * TT, 6), batch: TB, srcLen: S, tgtLen: TT, train: false });
-engine.optimizerStep(model, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1, gradScale: 1, step: 1 });
+engine.optimizerStep(model, { ...BENCH_OPT, lr: 1e-3, step: 1 });
 model.zeroGrad();
 const loraB = model.loraTensors().filter((t) => t.name.includes('lora_B'));
 const nonZeroB = loraB.filter((t) => t.weight.some((x) => x !== 0)).length;
@@ -104,7 +78,7 @@ await perToken('greedy', {}, N);
 // correctness at the flagship shape: GPU step vs the CPU graph of the same model (host weights)
 function check() {
   const tokens = Int32Array.from({ length: Number(values.check) }, (_, i) => (i === 0 ? 0 : 2 + ((i * 7919) % (V - 2))));
-  t0 = performance.now();
+  const t0 = performance.now();
   const g = engine._decodeLogits(model, { inputIds, tokens });
   const cpu = engine._decodeLogits(model, { inputIds, tokens, stepDevice: 'cpu' });
   const errs = [];
@@ -127,19 +101,6 @@ function check() {
 
 if (Number(values.check) > 0) check();
 
-// env switches for one measurement, the caller's values restored after
-async function withEnv(vars, fn) {
-  const before = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, vars);
-  try {
-    return await fn();
-  } finally {
-    for (const [k, v] of Object.entries(before)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
-}
 const B = Number(values.batch), BT = Number(values['batch-tokens']);
 const ids16 = rand(B * S, 11), ids32 = rand(32 * S, 13), ids64 = rand(64 * S, 12);
 const T32 = Math.min(BT, 32);

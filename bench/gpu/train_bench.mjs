@@ -7,38 +7,30 @@
 // turns the fused attention off (A/B), HUKUK_T5_FUSED_LORA=0 the fused LoRA-dropout kernels.
 // --variants default,recompute,flash_off,recompute_flash_off: each shape in each variant, in one
 // process (one model load); every line is tagged with its variant.
+// Every (variant, shape) starts from the same LoRA state: the adapter is re-created with the same
+// seed first (A from the seed, B = 0, zero gradients and AdamW moments), and the batches and
+// dropout seeds are the same, so the `loss` column (the loss of step `loss_at_step` = warm + steps,
+// 1-based) is comparable between variants of one shape run with the same --warm and --steps; it
+// differs only by the variants' arithmetic.
 // Prints one JSON line per shape: samples/s, ms/step, memory (weights + LoRA + this shape's arena plan,
 // comparable with torch's max_memory_allocated; and the device's used memory), the arithmetic
 // floor of the step at --peak TFLOP/s, and a per-phase profile of one extra step (CUDA events).
-import { appendFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { parseArgs } from 'node:util';
+import { addBenchLora, BENCH_OPT, benchArgs, emitJson, engine, loadCudaModel, randIds, withEnv } from './bench_common.mjs';
 
-const require = createRequire(import.meta.url);
-const engine = require('../../native/index.cjs').loadEngine();
-const { values } = parseArgs({
-  options: {
-    model: { type: 'string' },
-    shapes: { type: 'string', default: '16x64x128,16x512x512,8x512x512' },
-    steps: { type: 'string', default: '20' },
-    warm: { type: 'string', default: '3' },
-    compute: { type: 'string', default: 'bf16' },
-    quant: { type: 'string', default: 'nf4' },
-    peak: { type: 'string', default: '790' },
-    json: { type: 'string' },
-    tag: { type: 'string', default: 'default' },
-    recompute: { type: 'boolean', default: false },
-    variants: { type: 'string' },
-  },
-});
+const values = benchArgs({
+  shapes: { type: 'string', default: '16x64x128,16x512x512,8x512x512' },
+  steps: { type: 'string', default: '20' },
+  warm: { type: 'string', default: '3' },
+  peak: { type: 'string', default: '790' },
+  tag: { type: 'string', default: 'default' },
+  recompute: { type: 'boolean', default: false },
+  variants: { type: 'string' },
+}, { compute: 'bf16' });
 const GiB = 2 ** 30;
-const t0 = performance.now();
-const model = engine.T5Model.load({ modelDir: values.model, device: 'cuda', quant: values.quant, compute: values.compute });
-const loadS = (performance.now() - t0) / 1000;
-model.addLora({ r: 16, alpha: 32, dropout: 0.05, targets: ['q', 'k', 'v', 'o'], seed: 1 });
-const c = model.config;
-const V = c.vocab_size, d = c.d_model, ff = c.d_ff, H = c.num_heads, dk = c.d_kv, inner = H * dk;
-const Le = c.num_layers, Ld = c.num_decoder_layers ?? c.num_layers;
+const LORA_DROPOUT = 0.05;
+const { model, loadS, gpu, dims } = loadCudaModel(values);
+const { V, d, ff, H, dk, Le, Ld } = dims;
+const inner = H * dk;
 
 /** FLOPs of one training step: forward, plus the backward's activation gradients (frozen base
  * weights: no weight gradients) and the attention backward (two products per forward one). */
@@ -54,39 +46,22 @@ function stepFlops(B, S, T) {
   return fwd + bwd;
 }
 
-function rand(n, seed) {
-  let s = seed >>> 0;
-  const a = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = 2 + (s % (V - 2));
-  }
-  return a;
-}
-
-const opt = { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1, gradScale: 1, step: 1 };
-const gpu = engine.gpus()[0];
+const opt = { ...BENCH_OPT, lr: 1e-4, step: 1 };
 console.log(JSON.stringify({ kind: 'setup', gpu: gpu?.name, loadS: +loadS.toFixed(1), compute: values.compute, quant: values.quant }));
 const variants = values.variants ? values.variants.split(',') : [null];
-const envAtStart = { HUKUK_T5_FLASH: process.env.HUKUK_T5_FLASH };
-const setEnv = (k, v) => (v === undefined ? delete process.env[k] : (process.env[k] = v));
-for (const variant of variants)
-for (const sh of values.shapes.split(',')) {
-  const recompute = variant ? variant.startsWith('recompute') : values.recompute;
-  const tag = variant ?? values.tag;
-  if (variant) {
-    setEnv('HUKUK_T5_FLASH', variant.endsWith('flash_off') ? '0' : envAtStart.HUKUK_T5_FLASH);
-  }
+
+// One (variant, shape): from a fresh adapter, warm steps, timed steps, one profiled step.
+function runShape(sh, tag, recompute) {
   const [B, S, T] = sh.split('x').map(Number);
-  const batch = { inputIds: rand(B * S, 1), attentionMask: new Int32Array(B * S).fill(1), labels: rand(B * T, 2), batch: B, srcLen: S, tgtLen: T, train: true };
+  const batch = { inputIds: randIds(B * S, 1, V), attentionMask: new Int32Array(B * S).fill(1), labels: randIds(B * T, 2, V), batch: B, srcLen: S, tgtLen: T, train: true };
   const step = (i) => {
     const r = model.forwardBackward({ ...batch, dropoutSeed: i, recompute });
     engine.optimizerStep(model, { ...opt, step: i + 1 });
     model.zeroGrad();
     return r.loss;
   };
-  let out;
   try {
+    addBenchLora(model, { dropout: LORA_DROPOUT }); // the same start for every variant and shape
     const warm = Number(values.warm), steps = Number(values.steps);
     let loss = 0;
     for (let i = 0; i < warm; i++) loss = step(i);
@@ -99,18 +74,27 @@ for (const sh of values.shapes.split(',')) {
     delete process.env.HUKUK_T5_PROFILE;
     const flops = stepFlops(B, S, T);
     const floorMs = (flops / (Number(values.peak) * 1e12)) * 1e3;
-    out = {
+    return {
       kind: 'train', tag, recompute, flash: process.env.HUKUK_T5_FLASH !== '0', shape: sh, bs: B, src: S, tgt: T, samples_per_s: +((B * 1000) / ms).toFixed(2), ms_per_step: +ms.toFixed(2),
       peak_gib: +((mem.weights + mem.lora + mem.arenaPlan) / GiB).toFixed(3), weights_gib: +(mem.weights / GiB).toFixed(3),
       arena_gib: +(mem.arenaPlan / GiB).toFixed(3), device_used_gib: +(mem.deviceUsed / GiB).toFixed(3),
       tflop_per_step: +(flops / 1e12).toFixed(2), achieved_tflops: +(flops / ms / 1e9).toFixed(1), floor_ms: +floorMs.toFixed(2),
-      x_floor: +(ms / floorMs).toFixed(1), loss: +loss.toFixed(4),
+      x_floor: +(ms / floorMs).toFixed(1), loss_at_step: warm + steps, loss: +loss.toFixed(4),
     };
   } catch (e) {
-    out = { kind: 'train', tag, shape: sh, error: String(e.message ?? e).slice(0, 300), code: e.code };
+    return { kind: 'train', tag, shape: sh, error: String(e.message ?? e).slice(0, 300), code: e.code };
+  } finally {
+    delete process.env.HUKUK_T5_PROFILE;
   }
-  console.log(JSON.stringify(out));
-  if (values.json) appendFileSync(values.json, JSON.stringify(out) + '\n');
 }
-console.log(JSON.stringify({ kind: 'generate', note: 'generation on a CUDA model runs on the CPU graph (no GPU decode yet): not measured' }));
+
+for (const variant of variants) {
+  const recompute = variant ? variant.startsWith('recompute') : values.recompute;
+  const tag = variant ?? values.tag;
+  // a *_flash_off variant turns the fused attention off; the others keep the caller's setting
+  const env = variant?.endsWith('flash_off') ? { HUKUK_T5_FLASH: '0' } : {};
+  await withEnv(env, async () => {
+    for (const sh of values.shapes.split(',')) emitJson(runShape(sh, tag, recompute), values.json);
+  });
+}
 model.dispose();
