@@ -11,7 +11,9 @@
 //     or without activation recomputation (recompute: only each block's input and the LoRA h are
 //     kept, one block's activations live in a shared scratch), with the fused attention (bf16 on
 //     sm_80+, d_kv 64: a row log-sum-exp instead of the probabilities) or the unfused one, and the
-//     fused LoRA-dropout kernels (r <= 64, ops/lora.h) with their grad-A workspace.
+//     fused LoRA-dropout kernels (r <= 64, ops/lora.h) with their grad-A workspace; activations
+//     in bf16 (T5Cuda::want_act_bf16: bf16 compute, fused attention, r <= 64) or fp32, the residual
+//     stream, norms' rstd, LoRA h and the head always fp32.
 // Not counted (as in the engine's counters): the cuBLAS workspace, the CUDA context, allocator slack.
 // For device 'cpu' the same figures stand for host RAM; the CPU path keeps its activations in
 // per-step vectors rather than one arena, so there the activation figure is an approximation.
@@ -48,6 +50,9 @@ export interface MemoryEstimateInput {
   /** fused (flash) attention; default: what the engine picks, compute bf16 with d_kv 64 (the GPU
    * is taken to be sm_80+, which bf16 compute needs anyway); HUKUK_T5_FLASH=0 in the engine = false */
   flash?: boolean;
+  /** the activations' type; default: what the engine picks (bf16 with compute bf16, the fused
+   * attention and r <= 64 on cuda; HUKUK_T5_ACT_BF16=0 in the engine = 'fp32') */
+  activations?: 'bf16' | 'fp32';
 }
 
 export interface MemoryEstimate {
@@ -121,6 +126,23 @@ class MeasureArena {
   }
 }
 
+/** ops/lora.cu lora_up_backward_workspace_floats: split-M partials of gB and column-group
+ * partials of dh, per member, for r <= 16 (the plain kernels above that need none). */
+export function loraUpBackwardWorkspaceFloats(M: number, out: number, r: number, n: number): number {
+  if (r > 16 || M <= 0) return 0;
+  const cols = 256; // kUbCols = kThreads
+  const chunk = 8; // kUbChunk
+  const target = 264; // kUbTarget
+  const minRows = 64; // kUbMinRows
+  const colGroups = Math.ceil(out / cols);
+  const want = Math.ceil(target / colGroups);
+  let rows = Math.ceil(M / want);
+  rows = Math.ceil(rows / chunk) * chunk;
+  rows = Math.max(rows, minRows);
+  const splits = Math.ceil(M / rows);
+  return n * ((splits > 1 ? splits * out * r : 0) + (colGroups > 1 ? colGroups * M * r : 0));
+}
+
 /** ops/lora.cu lora_grad_A_workspace_floats: split-M partial sums of the LoRA grad-A kernel. */
 export function loraGradAWorkspaceFloats(M: number, inF: number, r: number): number {
   const chunk = 32; // kGaChunk
@@ -164,17 +186,28 @@ export function estimateTrainingMemory(input: MemoryEstimateInput): MemoryEstima
   if (!m.tiedEmbeddings) weights += m.vocabSize * d * F32;
   weights += 2 * d * F32; // encoder and decoder final layer norms
   weights += (m.numLayers * 2 + m.numDecoderLayers * 3) * d * F32; // per-block layer norms
+  // The dequantization scratch: the largest NF4 weight (fp32 floats), and with compute bf16 the
+  // largest fp32 weight rounded to bf16 (half as many floats) for bf16 activations' products.
+  const bf16Compute = input.compute === 'bf16';
   let deqMax = 0;
   for (const L of all) {
     const n = L.out * L.in;
     if (nf4 && quantizedByPolicy(L.kind, input.quantizeWo)) {
       weights += nf4Bytes(n);
       deqMax = Math.max(deqMax, n);
-    } else weights += n * F32;
+    } else {
+      weights += n * F32;
+      if (bf16Compute) deqMax = Math.max(deqMax, Math.ceil(n / 2));
+    }
   }
-  // q,k,v (cross k,v) are dequantized side by side for their one batched product
-  if (nf4 && m.numLayers + m.numDecoderLayers > 0) deqMax = Math.max(deqMax, 3 * inner * d);
-  weights += deqMax * F32; // NF4 dequantization scratch
+  // q,k,v (cross k,v) go side by side for their one batched product: NF4 dequantized there, fp32
+  // ones uploaded side by side (and rounded there for bf16)
+  if (m.numLayers + m.numDecoderLayers > 0) {
+    if (nf4) deqMax = Math.max(deqMax, 3 * inner * d);
+    else if (bf16Compute) deqMax = Math.max(deqMax, Math.ceil((3 * inner * d) / 2));
+  }
+  if (!nf4 && bf16Compute && m.numDecoderLayers > 0) deqMax = Math.max(deqMax, Math.ceil((2 * inner * d) / 2));
+  weights += deqMax * F32; // dequantization scratch
 
   // ---- LoRA state (lora_to_device): A and B, times weights/grads/m/v
   let loraN = 0;
@@ -197,26 +230,28 @@ export function estimateTrainingMemory(input: MemoryEstimateInput): MemoryEstima
   const keep = !input.recompute;
   const flash = input.flash ?? (input.device === 'cuda' && input.compute === 'bf16' && m.dKv === 64);
   const loraFused = input.lora.r <= 64;
+  const actBf16 = (input.activations ?? (input.device === 'cuda' && bf16Compute && flash && loraFused ? 'bf16' : 'fp32')) === 'bf16';
+  const AB = actBf16 ? 2 : F32; // bytes of one activation element (act_t)
   const a = new MeasureArena();
   const block = (M: number, Tq: number, decoder: boolean): void => {
-    a.take(M * d); a.take(M);
-    a.take(3 * M * inner); // q,k,v side by side
-    a.take(B * H * Tq * (flash ? 1 : Tq)); a.take(M * inner); a.take(M * d); // P (flash: log-sum-exp), ctx, x_mid
+    a.take(M * d, AB); a.take(M); // n1, rstd1
+    a.take(3 * M * inner, AB); // q,k,v side by side
+    a.take(B * H * Tq * (flash ? 1 : Tq)); a.take(M * inner, AB); a.take(M * d); // P (flash: log-sum-exp), ctx, x_mid
     if (decoder) {
-      a.take(M * d); a.take(M);
-      a.take(M * inner); a.take(2 * Ms * inner);
-      a.take(B * H * T * (flash ? 1 : S)); a.take(M * inner); a.take(M * d);
+      a.take(M * d, AB); a.take(M);
+      a.take(M * inner, AB); a.take(2 * Ms * inner, AB);
+      a.take(B * H * T * (flash ? 1 : S)); a.take(M * inner, AB); a.take(M * d);
     }
-    a.take(M * d); a.take(M);
-    a.take(M * ff);
-    if (m.gated) a.take(M * ff);
-    if (!reluInPlace) a.take(M * ff);
+    a.take(M * d, AB); a.take(M);
+    a.take(M * ff, AB);
+    if (m.gated) a.take(M * ff, AB);
+    if (!reluInPlace) a.take(M * ff, AB);
   };
   for (let l = 0; l <= m.numLayers; ++l) {
     a.take(Ms * d);
     if (l < m.numLayers && keep) block(Ms, S, false);
   }
-  a.take(Ms); a.take(Ms * d); a.take(Ms * d);
+  a.take(Ms); a.take(Ms * d, AB); a.take(Ms * d, AB); // rstd, enc_fin_n, enc_out
   a.take(H * S * S);
   for (let l = 0; l <= m.numDecoderLayers; ++l) {
     a.take(Mt * d);
@@ -232,6 +267,7 @@ export function estimateTrainingMemory(input: MemoryEstimateInput): MemoryEstima
       const M = L.decoder && !(L.module === 'EncDecAttention' && (L.kind === 'k' || L.kind === 'v')) ? Mt : Ms;
       a.take(M * input.lora.r); // LoRA h
       if (loraFused) ws = Math.max(ws, loraGradAWorkspaceFloats(M, L.in, input.lora.r));
+      if (actBf16) ws = Math.max(ws, loraUpBackwardWorkspaceFloats(M, L.out, input.lora.r, 3));
     }
   const inMax = Math.max(d, inner, ff);
   const pMax = B * H * Math.max(S * S, T * T, T * S);
@@ -241,15 +277,16 @@ export function estimateTrainingMemory(input: MemoryEstimateInput): MemoryEstima
   a.take(3 * Mx * rMax); // LoRA dh / h scratch, one slot per q,k,v member
   a.take(Ms); a.take(Ms); a.take(Mt); a.take(Mt); // int32 ids, mask, decoder ids, labels
   // backward
-  a.take(Mt * d); a.take(Ms * d); a.take(Mx * d); a.take(Mx * inner); a.take(3 * Mx * inner);
-  if (flash) a.take(B * H * Math.max(S, T));
+  a.take(Mt * d); a.take(Ms * d); a.take(Mx * d, AB); a.take(Mx * inner); a.take(3 * Mx * inner, AB); // g_dec g_enc g_d g_inner g_qkv
+  // the fused attention backward's row sums (+ an fp32 dQ accumulator for bf16 activations)
+  if (flash) a.take(B * H * Math.max(S, T) + (actBf16 ? B * Math.max(S, T) * inner : 0));
   else { a.take(Mx * inner); a.take(3 * Mx * inner); a.take(pMax); }
-  a.take(Mx * ff);
-  if (m.gated) a.take(Mx * ff);
-  a.take(Mx * ff); a.take(Mx * d);
+  a.take(Mx * ff, AB); // g_ff0
+  if (m.gated) a.take(Mx * ff, AB); // g_ff1
+  a.take(Mx * ff); a.take(Mx * d); // g_ffh, g_n
   if (!keep) {
-    if (nf4 && m.numLayers + m.numDecoderLayers > 0) a.take(3 * inner * d); // NF4 q,k,v kept dequantized
-    if (nf4 && m.numDecoderLayers > 0) a.take(2 * inner * d); // cross k,v
+    if (nf4 && m.numLayers + m.numDecoderLayers > 0) a.take(3 * inner * d, AB); // NF4 q,k,v kept dequantized
+    if (nf4 && m.numDecoderLayers > 0) a.take(2 * inner * d, AB); // cross k,v
     const mark = a.mark(); // one block's scratch, the encoder's and the decoder's in the same memory
     if (m.numLayers > 0) block(Ms, S, false);
     a.reset(mark);
@@ -260,7 +297,8 @@ export function estimateTrainingMemory(input: MemoryEstimateInput): MemoryEstima
   notes.push('CUDA context and cuBLAS workspace not included (add roughly 0.5–1 GiB)');
   if (!m.gated) notes.push('non-gated FFN taken as ReLU (activation computed in place)');
   if (input.device === 'cpu') notes.push('device cpu: host RAM; activations approximated by the GPU memory plan');
-  if (input.compute === 'bf16' && input.device === 'cuda') notes.push('bf16 products use fp32 activations and weights in memory, as the engine does');
+  if (input.compute === 'bf16' && input.device === 'cuda')
+    notes.push(actBf16 ? 'bf16 activations (residual stream, norms and LoRA state in fp32)' : 'bf16 products on fp32 activations');
   if (input.recompute) notes.push('activation recomputation: blocks recomputed in the backward (about one more forward of time)');
   return { weightsBytes: weights, loraBytes, activationsBytes: activations, totalBytes: weights + loraBytes + activations, notes };
 }

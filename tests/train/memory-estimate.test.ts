@@ -37,7 +37,7 @@ describe('estimateTrainingMemory vs the CUDA engine (H200, bench/gpu/results)', 
   });
   for (const r of measured) {
     it(`${r.bs}x${r.src}x${r.tgt}: total, weights and arena within 1 % (the brief asked 10 %)`, () => {
-      const e = estimateTrainingMemory({ ...flagship(r.bs, r.src, r.tgt), flash: false });
+      const e = estimateTrainingMemory({ ...flagship(r.bs, r.src, r.tgt), flash: false, activations: 'fp32' });
       const rel = (est: number, meas: number) => Math.abs(est / GiB - meas) / meas;
       expect(rel(e.totalBytes, r.peak_gib)).toBeLessThan(0.01);
       expect(rel(e.weightsBytes, r.weights_gib)).toBeLessThan(0.01);
@@ -74,7 +74,7 @@ describe('estimateTrainingMemory scaling', () => {
     expect(estimateTrainingMemory({ ...base, lora: { r: 16, targets: ['q', 'k', 'v', 'o', 'wi', 'wo'] } }).loraBytes).toBeGreaterThan(estimateTrainingMemory(base).loraBytes);
   });
   it('fp32 base: 4 bytes a parameter (t5-base, 222,903,552 parameters of which 768 are the host-side relative bias)', () => {
-    const t5base = { ...flagship(1, 8, 8), quant: 'none' as const };
+    const t5base = { ...flagship(1, 8, 8), quant: 'none' as const, compute: 'fp32' as const };
     t5base.model = { ...t5base.model, numLayers: 12, numDecoderLayers: 12 };
     expect(estimateTrainingMemory(t5base).weightsBytes).toBe((222_903_552 - 768) * 4);
   });
@@ -88,7 +88,8 @@ describe('estimateTrainingMemory scaling', () => {
 
 // The engine of 2026-11-28 (fused attention, fused LoRA kernels, batched q,k,v) on an H200, with
 // and without recompute and the fused attention: bench/gpu/results/h200-2026-11-28-train-ours.jsonl
-// (train_bench.mjs --variants; arena_gib and peak_gib are printed to 3 decimals).
+// (train_bench.mjs --variants; arena_gib and peak_gib are printed to 3 decimals). That engine kept
+// fp32 activations, hence activations: 'fp32' here.
 const current = readFileSync(path.resolve(__dirname, '../../bench/gpu/results/h200-2026-11-28-train-ours.jsonl'), 'utf8')
   .split('\n')
   .filter((l) => l.trim())
@@ -102,7 +103,7 @@ describe('estimateTrainingMemory vs the CUDA engine of 2026-11-28 (H200)', () =>
   });
   for (const r of current) {
     it(`${r.bs}x${r.src}x${r.tgt} ${r.tag}: arena and total to the printed precision`, () => {
-      const e = estimateTrainingMemory({ ...flagship(r.bs, r.src, r.tgt), recompute: r.recompute, flash: r.flash });
+      const e = estimateTrainingMemory({ ...flagship(r.bs, r.src, r.tgt), recompute: r.recompute, flash: r.flash, activations: 'fp32' });
       expect(Math.abs(e.activationsBytes / GiB - r.arena_gib)).toBeLessThanOrEqual(0.0006);
       expect(Math.abs(e.totalBytes / GiB - r.peak_gib)).toBeLessThanOrEqual(0.0006);
     });
@@ -147,5 +148,35 @@ describe('modelShapeFromConfig', () => {
       numLayers: 8, numDecoderLayers: 8, dModel: 512, dFf: 1024, numHeads: 6, dKv: 85, vocabSize: 100, gated: true, tiedEmbeddings: true,
     });
     expect(modelShapeFromConfig({ d_model: 512 })).toBeNull();
+  });
+});
+
+describe('estimateTrainingMemory: bf16 activations', () => {
+  const est = (o: Partial<MemoryEstimateInput>) => estimateTrainingMemory({ ...flagship(16, 512, 512), ...o });
+  it('are the engine\'s pick for compute bf16 with the fused attention and r <= 64, not otherwise', () => {
+    expect(est({}).activationsBytes).toBe(est({ activations: 'bf16' }).activationsBytes);
+    expect(est({ flash: false }).activationsBytes).toBe(est({ flash: false, activations: 'fp32' }).activationsBytes);
+    expect(est({ compute: 'fp32' }).activationsBytes).toBe(est({ compute: 'fp32', activations: 'fp32' }).activationsBytes);
+    const r128 = { lora: { r: 128, targets: ['q', 'k', 'v', 'o'] } };
+    expect(est(r128).activationsBytes).toBe(est({ ...r128, activations: 'fp32' }).activationsBytes);
+  });
+  it('take a little over half the arena of fp32 ones (the residual stream, rstd, logits stay fp32)', () => {
+    for (const [bs, src, tgt] of [[16, 64, 128], [16, 512, 512], [8, 512, 512]]) {
+      const o = { ...flagship(bs, src, tgt) };
+      const half = estimateTrainingMemory({ ...o, activations: 'bf16' }).activationsBytes;
+      const full = estimateTrainingMemory({ ...o, activations: 'fp32' }).activationsBytes;
+      expect(half / full).toBeGreaterThan(0.5);
+      expect(half / full).toBeLessThan(0.75);
+    }
+  });
+  it('leave weights and LoRA state alone for NF4', () => {
+    expect(est({ activations: 'bf16' }).weightsBytes).toBe(est({ activations: 'fp32' }).weightsBytes);
+    expect(est({ activations: 'bf16' }).loraBytes).toBe(est({ activations: 'fp32' }).loraBytes);
+  });
+  it('need a bf16 weight scratch without NF4 (fp32 weights rounded per product)', () => {
+    const none = { quant: 'none' as const };
+    const bf = est({ ...none }).weightsBytes;
+    const f32 = est({ ...none, compute: 'fp32' }).weightsBytes;
+    expect(bf - f32).toBe(((3072 * 768) / 2) * 4); // the largest weight (wi), rounded to bf16
   });
 });

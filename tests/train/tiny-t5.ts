@@ -1,4 +1,4 @@
-// A tiny random T5 (t5 / ReLU / tied embeddings) written as config.json + model.safetensors,
+// A tiny random T5 (t5 / ReLU, or gated-gelu / tied embeddings) written as config.json + model.safetensors,
 // with transformers' initialisation scales, for trainer tests and the CPU benchmark. Made at
 // test time from a seed, so no binary fixture is committed; its vocabulary matches the shared
 // SentencePiece fixture (../shared/fixtures/tokenizer) so the real Turkish data can train it.
@@ -16,6 +16,8 @@ export interface TinyT5Shape {
   numLayers: number;
   numDecoderLayers: number;
   buckets?: number;
+  /** gated-gelu FFN (wi_0, wi_1; t5 v1.1 / mt5 style) instead of ReLU's single wi */
+  gated?: boolean;
 }
 
 export function makeTinyT5(dir: string, shape: TinyT5Shape, seed = 1): void {
@@ -42,7 +44,12 @@ export function makeTinyT5(dir: string, shape: TinyT5Shape, seed = 1): void {
     if (bias) add(`${prefix}.relative_attention_bias.weight`, [buckets, shape.numHeads], d ** -0.5);
   };
   const ff = (prefix: string) => {
-    add(`${prefix}.wi.weight`, [shape.dFf, d], d ** -0.5);
+    if (shape.gated) {
+      add(`${prefix}.wi_0.weight`, [shape.dFf, d], d ** -0.5);
+      add(`${prefix}.wi_1.weight`, [shape.dFf, d], d ** -0.5);
+    } else {
+      add(`${prefix}.wi.weight`, [shape.dFf, d], d ** -0.5);
+    }
     add(`${prefix}.wo.weight`, [d, shape.dFf], shape.dFf ** -0.5);
   };
   add('shared.weight', [shape.vocabSize, d], 1.0);
@@ -80,7 +87,7 @@ export function makeTinyT5(dir: string, shape: TinyT5Shape, seed = 1): void {
     relative_attention_max_distance: 128,
     dropout_rate: 0.1,
     layer_norm_epsilon: 1e-6,
-    feed_forward_proj: 'relu',
+    feed_forward_proj: shape.gated ? 'gated-gelu' : 'relu',
     tie_word_embeddings: true,
     is_encoder_decoder: true,
     pad_token_id: 0,
