@@ -1,0 +1,305 @@
+// The CUDA ops of native/src/ops/ops_cuda.h in bf16 (the activation type of bf16 compute) against
+// their fp32 twins on the same bf16-rounded inputs, and the fused FFN ops (activation + dropout in
+// one pass) against the two-kernel sequences they replace:
+//   - convert: exactly the host's round-to-nearest-even (ties, denormals, inf, NaN)
+//   - rmsnorm (bf16 y): rstd bit-identical to the fp32 op's, y = the fp32 y rounded once
+//   - dropout forward/backward: the fp32 result rounded once (so the same masks, flat index i);
+//     accumulate into bf16 refused
+//   - act / gated forward and backward, every activation: within the bf16 rounding of the fp32 result
+//   - act_dropout_* / gated_dropout_* for float: bit for bit the two-kernel result (the lead swaps
+//     them into t5_cuda.cpp, whose fp32 parity tests must not move), in place (ReLU: the backward
+//     reads the dropped output as `pre`), aligned (16-byte vectors) and not (the scalar path), n not
+//     a multiple of 8; for bf16: zero exactly where the fp32 result is zero, else within its rounding
+//   - the GEMM with bf16 operands (fp32 or bf16 C) against the fp32 GEMM
+// and a micro-benchmark (µs per call, GB/s) at the flagship FFN size n = 8192 * 3072.
+// GPU-only: skipped where the addon has no CUDA or there is no GPU (a CPU check that the hooks
+// exist and say why they cannot run stays).
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+
+const require = createRequire(import.meta.url);
+process.env.OMP_WAIT_POLICY ??= 'passive';
+
+type Out = { y?: Float32Array; d0?: Float32Array; d1?: Float32Array; rstd?: Float32Array; ms: number };
+type Engine = {
+  cudaCompiled(): boolean;
+  gpus(): { name: string }[];
+  cublasInfo(): { available: boolean };
+  _opsCudaElementwise(o: Record<string, unknown>): Out;
+  _opsCudaGemm(o: Record<string, unknown>): { C: Float32Array; ms: number };
+};
+const engine = require('../../native/index.cjs').loadEngine() as Engine;
+const gpu = engine.cudaCompiled() && engine.gpus().length > 0;
+const cublas = gpu && engine.cublasInfo().available;
+
+function rand(n: number, seed: number, scale = 1): Float32Array {
+  let s = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = (s / 4294967296 - 0.5) * 2 * scale;
+  }
+  return out;
+}
+
+// round to the nearest bf16, ties to even (core/half.h's f32_to_bf16; NaN stays NaN)
+function roundBf16(a: Float32Array): Float32Array {
+  const out = new Float32Array(a);
+  const u = new Uint32Array(out.buffer);
+  for (let i = 0; i < u.length; i++) {
+    const x = u[i];
+    if ((x & 0x7fffffff) >>> 0 > 0x7f800000) u[i] = (x | 0x00400000) & 0xffff0000;
+    else u[i] = ((x + 0x7fff + ((x >>> 16) & 1)) >>> 0) & 0xffff0000;
+  }
+  return out;
+}
+
+const bits = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
+// index of the first element whose bits differ, -1 if none
+function firstBitDiff(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  const ua = bits(a), ub = bits(b);
+  for (let i = 0; i < ua.length; i++) if (ua[i] !== ub[i]) return i;
+  return -1;
+}
+function expectBitEqual(got: Float32Array, want: Float32Array, what: string) {
+  const i = firstBitDiff(got, want);
+  expect(i, `${what}: first differing element ${i} (got ${got[i]}, want ${want[i]})`).toBe(-1);
+}
+// bf16 result against the fp32 one: within bf16's rounding (2^-9 relative) plus fp32 ordering
+function bf16Err(got: Float32Array, want: Float32Array): { worst: number; at: number } {
+  expect(got.length).toBe(want.length);
+  let worst = 0, at = -1;
+  for (let i = 0; i < want.length; i++) {
+    const e = Math.abs(got[i] - want[i]) / (Math.abs(want[i]) + 1e-6);
+    if (!(e <= worst)) { worst = Number.isNaN(e) ? Infinity : e; at = i; }
+  }
+  return { worst, at };
+}
+function expectBf16Close(got: Float32Array, want: Float32Array, what: string, tol = 4e-3) {
+  const { worst, at } = bf16Err(got, want);
+  expect(worst, `${what}: worst at ${at} (got ${got[at]}, want ${want[at]})`).toBeLessThan(tol);
+}
+// bf16 zero exactly where the fp32 result is zero (the masks and ReLU's zeros agree)
+function expectSameZeros(got: Float32Array, want: Float32Array, what: string) {
+  let bad = -1, zeros = 0;
+  for (let i = 0; i < want.length; i++) {
+    if (want[i] === 0) zeros++;
+    if ((got[i] === 0) !== (want[i] === 0)) { bad = i; break; }
+  }
+  expect(bad, `${what}: zero pattern differs at ${bad} (got ${got[bad]}, want ${want[bad]})`).toBe(-1);
+  return zeros;
+}
+
+const acts = ['relu', 'gelu_new', 'gelu', 'silu'] as const;
+const ew = (o: Record<string, unknown>) => engine._opsCudaElementwise(o);
+const P = 0.1, SEED = 20261128, SITE = 77;
+// n: a multiple of 8 (vectors + no tail), and one with a tail; offset 1 puts every pointer off
+// 16 bytes (the scalar path)
+const layouts = [
+  { n: 4096, offset: 0 },
+  { n: 4101, offset: 0 },
+  { n: 1029, offset: 1 },
+];
+
+describe('CUDA elementwise hooks (any machine)', () => {
+  it('exist, and say why they cannot run without a GPU', () => {
+    expect(typeof engine._opsCudaElementwise).toBe('function');
+    expect(typeof engine._opsCudaGemm).toBe('function');
+    if (gpu) return;
+    const code = (f: () => unknown) => {
+      try { f(); return 'no error'; } catch (e) { return (e as { code?: string }).code; }
+    };
+    const want = engine.cudaCompiled() ? 'ENGINE_NO_GPU' : 'ENGINE_UNSUPPORTED';
+    expect(code(() => ew({ op: 'convert', x: new Float32Array(4) }))).toBe(want);
+    expect(code(() => engine._opsCudaGemm({ M: 1, N: 1, K: 1, A: new Float32Array(1), B: new Float32Array(1) }))).toBe(want);
+  });
+});
+
+describe.skipIf(!gpu)('CUDA bf16 ops against their fp32 twins', () => {
+  it('convert: round to nearest even, as the host', () => {
+    const special = new Float32Array(16);
+    const su = bits(special);
+    su.set([0x3f808000, 0x3f818000, 0x3f80c000, 0x3f807fff, 0xbf808000, 0x7f7fffff, 0xff7fffff, 0x7f800000,
+      0xff800000, 0x7fc00001, 0x00000001, 0x00018000, 0x80008000, 0x00000000, 0x80000000, 0x3f800000]);
+    for (const { n, offset } of layouts) {
+      const x = rand(n, n, 3);
+      x.set(special, 5);
+      const got = ew({ op: 'convert', x, offset }).y!;
+      const want = roundBf16(x);
+      for (let i = 0; i < n; i++) {
+        if (Number.isNaN(want[i])) expect(Number.isNaN(got[i]), `NaN at ${i}`).toBe(true);
+        else if (bits(got)[i] !== bits(want)[i]) expect(got[i], `element ${i} (x ${x[i]})`).toBe(want[i]);
+      }
+    }
+  });
+
+  it('rmsnorm: bf16 y is the fp32 y rounded once, rstd bit-identical', () => {
+    for (const [rows, d] of [[64, 768], [7, 100], [3, 1000]]) {
+      const x = rand(rows * d, rows + d, 2), w = rand(d, 3, 1.5);
+      const f = ew({ op: 'rmsnorm', type: 'f32', x, w, rows, d, eps: 1e-6 });
+      const b = ew({ op: 'rmsnorm', type: 'bf16', x, w, rows, d, eps: 1e-6 });
+      expectBitEqual(b.rstd!, f.rstd!, `rstd ${rows}x${d}`);
+      expectBitEqual(b.y!, roundBf16(f.y!), `y ${rows}x${d}`);
+    }
+  });
+
+  it('dropout forward/backward: the fp32 result rounded once (same masks)', () => {
+    for (const { n, offset } of layouts) {
+      const x = roundBf16(rand(n, 11, 2)), g = rand(n, 12, 2);
+      const common = { p: P, seed: SEED, site: SITE, offset };
+      const f = ew({ op: 'dropout_forward', type: 'f32', x, ...common }).y!;
+      const dropped = f.reduce((c, v) => c + (v === 0 ? 1 : 0), 0);
+      expect(dropped / n, 'drop rate').toBeGreaterThan(0.05);
+      expect(dropped / n, 'drop rate').toBeLessThan(0.15);
+      for (const inPlace of [false, true])
+        expectBitEqual(ew({ op: 'dropout_forward', type: 'bf16', x, inPlace, ...common }).y!, roundBf16(f), `fwd n ${n} off ${offset} inPlace ${inPlace}`);
+      expectBitEqual(ew({ op: 'dropout_forward', type: 'bf16', x, ...common, p: 0 }).y!, x, 'fwd p 0');
+      const fb = ew({ op: 'dropout_backward', type: 'f32', g, ...common }).y!;
+      expectBitEqual(ew({ op: 'dropout_backward', type: 'bf16', g, ...common }).y!, roundBf16(fb), `bwd n ${n} off ${offset}`);
+      expectBitEqual(ew({ op: 'dropout_backward', type: 'bf16', g, ...common, p: 0 }).y!, roundBf16(g), 'bwd p 0');
+      // the backward's mask is the forward's
+      for (let i = 0; i < n; i++) if ((f[i] === 0) !== (fb[i] === 0)) expect(i, 'fwd/bwd mask differ').toBe(-1);
+    }
+    let err: { code?: string; message?: string } = {};
+    try { ew({ op: 'dropout_backward', type: 'bf16', g: rand(16, 1), p: P, seed: SEED, accumulate: true }); } catch (e) { err = e as typeof err; }
+    expect(err.code).toBe('ENGINE_INVALID_ARG');
+    expect(err.message).toMatch(/accumulate/);
+  });
+
+  for (const act of acts)
+    it(`${act}: act and gated, forward and backward, within bf16 rounding`, () => {
+      for (const { n, offset } of layouts) {
+        const x = roundBf16(rand(n, 21, 3)), x1 = roundBf16(rand(n, 22, 2)), g = rand(n, 23, 1);
+        const c = { act, offset };
+        const pair = (op: string, inp: Record<string, unknown>, key: 'y' | 'd0' | 'd1' = 'y') => {
+          const f = ew({ op, type: 'f32', ...c, ...inp })[key]!;
+          const b = ew({ op, type: 'bf16', ...c, ...inp })[key]!;
+          expectBf16Close(b, f, `${op}.${key} ${act} n ${n} off ${offset}`);
+          expectSameZeros(b, f, `${op}.${key} ${act}`);
+        };
+        pair('act_forward', { x });
+        pair('act_backward', { x, g });
+        pair('gated_forward', { x, x1 });
+        pair('gated_backward', { x, x1, g }, 'd0');
+        pair('gated_backward', { x, x1, g }, 'd1');
+      }
+    });
+
+  for (const act of acts)
+    it(`${act}: fused act+dropout (float) bit for bit the two-kernel sequence; bf16 within rounding, same zeros`, () => {
+      for (const { n, offset } of layouts)
+        for (const p of [P, 0]) {
+          const pre = rand(n, 31, 3), pre1 = rand(n, 32, 2), dh = rand(n, 33, 1);
+          const d = { p, seed: SEED, site: SITE, offset, act };
+          const tag = `${act} n ${n} off ${offset} p ${p}`;
+          // forward: act_forward; dropout_forward(h, h)
+          const h2 = ew({ op: 'dropout_forward', type: 'f32', x: ew({ op: 'act_forward', type: 'f32', x: pre, act, offset }).y!, inPlace: true, ...d }).y!;
+          for (const inPlace of [false, true])
+            expectBitEqual(ew({ op: 'act_dropout_forward', type: 'f32', x: pre, inPlace, ...d }).y!, h2, `act_dropout_forward ${tag} inPlace ${inPlace}`);
+          // backward: dropout_backward(dh, g, acc=false); act_backward(pre, g)
+          const g2 = ew({ op: 'dropout_backward', type: 'f32', g: dh, ...d }).y!;
+          const dpre2 = ew({ op: 'act_backward', type: 'f32', x: pre, g: g2, act, offset }).y!;
+          expectBitEqual(ew({ op: 'act_dropout_backward', type: 'f32', x: pre, g: dh, ...d }).y!, dpre2, `act_dropout_backward ${tag}`);
+          if (act === 'relu') // t5_cuda's in-place ReLU: the backward reads the dropped output as pre
+            expectBitEqual(ew({ op: 'act_dropout_backward', type: 'f32', x: h2, g: dh, ...d }).y!, dpre2, `relu in place ${tag}`);
+          // gated
+          const hg2 = ew({ op: 'dropout_forward', type: 'f32', x: ew({ op: 'gated_forward', type: 'f32', x: pre, x1: pre1, act, offset }).y!, inPlace: true, ...d }).y!;
+          for (const inPlace of [false, true])
+            expectBitEqual(ew({ op: 'gated_dropout_forward', type: 'f32', x: pre, x1: pre1, inPlace, ...d }).y!, hg2, `gated_dropout_forward ${tag} inPlace ${inPlace}`);
+          const gb2 = ew({ op: 'gated_backward', type: 'f32', x: pre, x1: pre1, g: g2, act, offset });
+          const gb = ew({ op: 'gated_dropout_backward', type: 'f32', x: pre, x1: pre1, g: dh, ...d });
+          expectBitEqual(gb.d0!, gb2.d0!, `gated_dropout_backward d0 ${tag}`);
+          expectBitEqual(gb.d1!, gb2.d1!, `gated_dropout_backward d1 ${tag}`);
+
+          // bf16 against float on the same rounded inputs
+          const rp = roundBf16(pre), rp1 = roundBf16(pre1);
+          const cmp = (op: string, inp: Record<string, unknown>, keys: ('y' | 'd0' | 'd1')[]) => {
+            const f = ew({ op, type: 'f32', ...d, ...inp }), b = ew({ op, type: 'bf16', ...d, ...inp });
+            for (const k of keys) {
+              expectSameZeros(b[k]!, f[k]!, `${op}.${k} bf16 ${tag}`);
+              expectBf16Close(b[k]!, f[k]!, `${op}.${k} bf16 ${tag}`);
+            }
+          };
+          cmp('act_dropout_forward', { x: rp }, ['y']);
+          cmp('act_dropout_backward', { x: rp, g: dh }, ['y']);
+          cmp('gated_dropout_forward', { x: rp, x1: rp1 }, ['y']);
+          cmp('gated_dropout_backward', { x: rp, x1: rp1, g: dh }, ['d0', 'd1']);
+          if (act === 'relu') {  // bf16 in place, the backward reading the dropped output
+            const hb = ew({ op: 'act_dropout_forward', type: 'bf16', x: rp, inPlace: true, ...d }).y!;
+            const want = ew({ op: 'act_dropout_backward', type: 'bf16', x: rp, g: dh, ...d }).y!;
+            expectBitEqual(ew({ op: 'act_dropout_backward', type: 'bf16', x: hb, g: dh, ...d }).y!, want, `bf16 relu in place ${tag}`);
+          }
+        }
+    });
+});
+
+describe.skipIf(!cublas)('CUDA GEMM with bf16 operands against the fp32 GEMM', () => {
+  // relative Frobenius error of got against want
+  const relNorm = (got: Float32Array, want: Float32Array) => {
+    let d = 0, w = 0;
+    for (let i = 0; i < want.length; i++) { d += (got[i] - want[i]) ** 2; w += want[i] ** 2; }
+    return Math.sqrt(d / Math.max(w, 1e-30));
+  };
+  const shapes = [
+    { M: 128, N: 192, K: 256, batch: 1 },
+    { M: 33, N: 40, K: 24, batch: 1 },
+    { M: 64, N: 96, K: 80, batch: 3 },
+  ];
+  for (const { M, N, K, batch } of shapes)
+    for (const [ta, tb] of [[false, true], [false, false], [true, false]])
+      it(`M ${M} N ${N} K ${K} batch ${batch} ta ${ta} tb ${tb}`, () => {
+        const A = roundBf16(rand(M * K * batch, 41, 1)), B = roundBf16(rand(K * N * batch, 42, 1));
+        const C0 = roundBf16(rand(M * N * batch, 43, 1));
+        const base = { M, N, K, batch, ta, tb, A, B, alpha: 0.75 };
+        const f = engine._opsCudaGemm({ ...base, type: 'f32', precision: 'f32' }).C;
+        const b = engine._opsCudaGemm({ ...base, type: 'bf16' }).C;
+        const e = relNorm(b, f);
+        // the products of bf16 values are exact in fp32: only the accumulation order differs
+        expect(e, 'bf16 operands, fp32 C').toBeLessThan(1e-3);
+        const bc = engine._opsCudaGemm({ ...base, type: 'bf16c' }).C;
+        expect(relNorm(bc, f), 'bf16 C').toBeLessThan(4e-3);
+        // beta = 1 accumulates into C (fp32 and bf16 C)
+        const fa = engine._opsCudaGemm({ ...base, C: C0, beta: 1, type: 'f32', precision: 'f32' }).C;
+        const ba = engine._opsCudaGemm({ ...base, C: C0, beta: 1, type: 'bf16' }).C;
+        const bca = engine._opsCudaGemm({ ...base, C: C0, beta: 1, type: 'bf16c' }).C;
+        expect(relNorm(ba, fa), 'beta 1, fp32 C').toBeLessThan(1e-3);
+        expect(relNorm(bca, fa), 'beta 1, bf16 C').toBeLessThan(4e-3);
+        console.log(`gemm bf16 M${M} N${N} K${K} b${batch} ${ta ? 't' : 'n'}${tb ? 't' : 'n'}: fp32 C ${e.toExponential(2)}, bf16 C ${relNorm(bc, f).toExponential(2)}, beta 1 ${relNorm(ba, fa).toExponential(2)} / ${relNorm(bca, fa).toExponential(2)}`);
+      });
+
+  it('benchmark: a T5 FFN GEMM (8192 x 3072 x 768), fp32 (TF32 / bf16-fast) vs bf16 operands', { timeout: 120_000 }, () => {
+    const M = 8192, N = 3072, K = 768;
+    const A = rand(M * K, 51, 1), B = rand(N * K, 52, 1);
+    const flops = 2 * M * N * K;
+    for (const [type, precision] of [['f32', 'tf32'], ['f32', 'bf16'], ['bf16', 'f32'], ['bf16c', 'f32']]) {
+      const { ms } = engine._opsCudaGemm({ M, N, K, tb: true, A, B, type, precision, reps: 20 });
+      console.log(`bench gemm ${type}${type === 'f32' ? `/${precision}` : ''} ${M}x${N}x${K}: ${(ms * 1000).toFixed(1)} us, ${(flops / ms / 1e9).toFixed(0)} TFLOP/s`);
+    }
+  });
+});
+
+describe.skipIf(!gpu)('CUDA elementwise micro-benchmark (n = 8192 * 3072)', () => {
+  it('rmsnorm, act_dropout forward/backward, fused vs two kernels, fp32 and bf16', { timeout: 180_000 }, () => {
+    const n = 8192 * 3072, d = 768, rows = n / d;
+    const x = rand(n, 61, 2), g = rand(n, 62, 1), w = rand(d, 63, 1);
+    const reps = 20;
+    const line = (what: string, ms: number, bytes: number) =>
+      console.log(`bench ${what.padEnd(44)} ${(ms * 1000).toFixed(1).padStart(8)} us ${(bytes / ms / 1e6).toFixed(0).padStart(6)} GB/s`);
+    for (const type of ['f32', 'bf16'] as const) {
+      const sz = type === 'f32' ? 4 : 2;
+      line(`rmsnorm ${type} (${rows} x ${d})`, ew({ op: 'rmsnorm', type, x, w, rows, d, reps }).ms, n * 4 + n * sz + rows * 4);
+      const c = { type, act: 'relu', p: P, seed: SEED, site: SITE, reps };
+      line(`act_dropout_forward ${type} relu in place`, ew({ op: 'act_dropout_forward', x, inPlace: true, ...c }).ms, 2 * n * sz);
+      line(`act_dropout_backward ${type} relu`, ew({ op: 'act_dropout_backward', x, g, ...c }).ms, 2 * n * sz + 4 * n);
+      line(`gated_dropout_forward ${type} gelu_new`, ew({ op: 'gated_dropout_forward', x, x1: g, ...c, act: 'gelu_new' }).ms, 3 * n * sz);
+      line(`gated_dropout_backward ${type} gelu_new`, ew({ op: 'gated_dropout_backward', x, x1: g, g, ...c, act: 'gelu_new' }).ms, 4 * n * sz + 4 * n);
+    }
+    // today's fp32 two-kernel sequences, for the fused ops' gain
+    const c = { type: 'f32', act: 'relu', p: P, seed: SEED, site: SITE, reps };
+    const f1 = ew({ op: 'act_forward', x, inPlace: true, ...c }).ms, f2 = ew({ op: 'dropout_forward', x, inPlace: true, ...c }).ms;
+    line('two kernels f32: act_forward + dropout_forward', f1 + f2, 4 * n * 4);
+    const b1 = ew({ op: 'dropout_backward', g, ...c }).ms, b2 = ew({ op: 'act_backward', x, g, ...c }).ms;
+    line('two kernels f32: dropout_backward + act_backward', b1 + b2, 5 * n * 4);
+  });
+});
