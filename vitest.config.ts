@@ -9,5 +9,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // the addon exports its test hooks (_ops*, _decodeLogits, _adamwTest, ...) only when this is
+    // set as it loads (native/src/core/registry.h); child processes the tests spawn inherit it
+    env: { HUKUK_ENGINE_TEST_HOOKS: '1' },
   },
 });

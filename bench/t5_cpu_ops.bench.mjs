@@ -7,6 +7,7 @@ import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 
 process.env.OMP_WAIT_POLICY ??= 'passive';
+process.env.HUKUK_ENGINE_TEST_HOOKS = '1'; // _opsGemm is a test hook: exported only with this set at load
 const engine = createRequire(import.meta.url)('../native/index.cjs').loadEngine();
 const { values } = parseArgs({ options: { rows: { type: 'string', default: '64' }, reps: { type: 'string', default: '5' } } });
 const M = Number(values.rows);

@@ -1,5 +1,9 @@
 // Loads the engine addon. Order: $HUKUK_ADDON, then native/build/ next to this file
 // (development, CLI), then the unpacked copy beside an Electron asar archive.
+// The test hooks (exports named '_...': _ops*, _decodeLogits, _adamwTest, ...) are present only
+// when HUKUK_ENGINE_TEST_HOOKS=1 is in the environment as the addon loads (the first loadEngine()
+// of a process): vitest.config.ts sets it for the tests, bench and tools scripts set it
+// themselves; the app never does (native/src/core/registry.h).
 'use strict';
 const { existsSync } = require('node:fs');
 const { join } = require('node:path');

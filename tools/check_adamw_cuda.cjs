@@ -4,6 +4,7 @@
 // for a machine that has Node but no node_modules). Prints one JSON line; exit 1 on mismatch.
 //   HUKUK_ADDON=path/to/hukuk_engine.node node tools/check_adamw_cuda.cjs
 'use strict';
+process.env.HUKUK_ENGINE_TEST_HOOKS = '1'; // _adamwTest is a test hook: exported only with this set at load
 const { loadEngine } = require('../native/index.cjs');
 const e = loadEngine();
 let s = 3;

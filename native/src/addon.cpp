@@ -1,5 +1,6 @@
 // The Node-API face of the engine. Modules register themselves (core/registry.h);
-// this file only runs their init functions and adds the version.
+// this file only runs their init functions, adds the version, and drops the test hooks
+// (exports named '_...') unless HUKUK_ENGINE_TEST_HOOKS=1 (core/registry.h says why).
 #include <napi.h>
 #include "core/registry.h"
 
@@ -16,6 +17,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
     modules.Set(i++, Napi::String::New(env, m.name));
   }
   exports.Set("modules", modules);
+  if (!hukuk::test_hooks_enabled()) hukuk::remove_test_hooks(exports);
   return exports;
 }
 
