@@ -6,8 +6,11 @@
 // dropout_add (full occupancy, hidden behind memory) but ~57 µs to a first lora_grad_A that did
 // not prefetch (fewer warps to hide it), hence the prefetching below. The r dimension is padded at
 // compile time (RP = 8, 16, 32 or 64, zero rows beyond r) so the inner loops unroll fully.
+#include <cuda_bf16.h>
+
 #include <algorithm>
 #include <string>
+#include <type_traits>
 
 #include "core/cuda_runtime.h"
 #include "ops/lora.cuh"
@@ -26,6 +29,97 @@ void check_sizes(const char* fn, int M, int in, int r) {
 }
 int padded_rank(int r) { return r <= 8 ? 8 : r <= 16 ? 16 : r <= 32 ? 32 : 64; }
 
+// ------------------------------------------------------------------------------ element types
+// The activation operand (x, y, dy) is T = float or __nv_bfloat16 (lora.h's bf16 overloads);
+// every value is widened to fp32 as it is loaded (exact), all math is fp32, and a bf16 result is
+// rounded once, to nearest even, as it is stored. For T = float these are the plain loads, so
+// the fp32 kernels are the same code as before the templating.
+__device__ __forceinline__ float ldg_f(const float* p) { return __ldg(p); }
+__device__ __forceinline__ float ldg_f(const __nv_bfloat16* p) {
+  return __uint_as_float(uint32_t(__ldg(reinterpret_cast<const unsigned short*>(p))) << 16);
+}
+__device__ __forceinline__ float ld_f(const float* p) { return *p; }
+__device__ __forceinline__ float ld_f(const __nv_bfloat16* p) {
+  return __uint_as_float(uint32_t(*reinterpret_cast<const unsigned short*>(p)) << 16);
+}
+__device__ __forceinline__ float bf16_lo(uint32_t w) { return __uint_as_float(w << 16); }  // element 0 of a pair
+__device__ __forceinline__ float bf16_hi(uint32_t w) { return __uint_as_float(w & 0xffff0000u); }
+__device__ __forceinline__ uint32_t bf16_pair(float lo, float hi) {  // round to nearest even, lo first
+  return uint32_t(__bfloat16_as_ushort(__float2bfloat16_rn(lo))) |
+         (uint32_t(__bfloat16_as_ushort(__float2bfloat16_rn(hi))) << 16);
+}
+
+// C consecutive elements of T as one load: Vec<T, C>::raw is float (fp32, C = 1) or the packed
+// bf16 bits (C = 1, 2, 4, 8: 2, 4, 8 or 16 bytes). The caller guarantees the alignment.
+template <typename T, int C>
+struct Vec;
+template <>
+struct Vec<float, 1> {
+  using raw = float;
+  static __device__ __forceinline__ raw zero() { return 0.f; }
+  static __device__ __forceinline__ raw ldg(const float* p) { return __ldg(p); }
+  static __device__ __forceinline__ raw ld(const float* p) { return *p; }
+  static __device__ __forceinline__ void unpack(raw v, float (&f)[1]) { f[0] = v; }
+  static __device__ __forceinline__ void store(float* p, const float (&f)[1]) { *p = f[0]; }
+};
+template <>
+struct Vec<__nv_bfloat16, 1> {
+  using raw = unsigned short;
+  static __device__ __forceinline__ raw zero() { return 0; }
+  static __device__ __forceinline__ raw ldg(const __nv_bfloat16* p) { return __ldg(reinterpret_cast<const raw*>(p)); }
+  static __device__ __forceinline__ raw ld(const __nv_bfloat16* p) { return *reinterpret_cast<const raw*>(p); }
+  static __device__ __forceinline__ void unpack(raw v, float (&f)[1]) { f[0] = __uint_as_float(uint32_t(v) << 16); }
+  static __device__ __forceinline__ void store(__nv_bfloat16* p, const float (&f)[1]) { *p = __float2bfloat16_rn(f[0]); }
+};
+template <>
+struct Vec<__nv_bfloat16, 2> {
+  using raw = uint32_t;
+  static __device__ __forceinline__ raw zero() { return 0u; }
+  static __device__ __forceinline__ raw ldg(const __nv_bfloat16* p) {
+    return __ldg(reinterpret_cast<const unsigned int*>(p));
+  }
+  static __device__ __forceinline__ raw ld(const __nv_bfloat16* p) { return *reinterpret_cast<const raw*>(p); }
+  static __device__ __forceinline__ void unpack(raw v, float (&f)[2]) { f[0] = bf16_lo(v), f[1] = bf16_hi(v); }
+  static __device__ __forceinline__ void store(__nv_bfloat16* p, const float (&f)[2]) {
+    *reinterpret_cast<raw*>(p) = bf16_pair(f[0], f[1]);
+  }
+};
+template <>
+struct Vec<__nv_bfloat16, 4> {
+  using raw = uint2;
+  static __device__ __forceinline__ raw zero() { return make_uint2(0u, 0u); }
+  static __device__ __forceinline__ raw ldg(const __nv_bfloat16* p) { return __ldg(reinterpret_cast<const raw*>(p)); }
+  static __device__ __forceinline__ raw ld(const __nv_bfloat16* p) { return *reinterpret_cast<const raw*>(p); }
+  static __device__ __forceinline__ void unpack(raw v, float (&f)[4]) {
+    f[0] = bf16_lo(v.x), f[1] = bf16_hi(v.x), f[2] = bf16_lo(v.y), f[3] = bf16_hi(v.y);
+  }
+  static __device__ __forceinline__ void store(__nv_bfloat16* p, const float (&f)[4]) {
+    *reinterpret_cast<raw*>(p) = make_uint2(bf16_pair(f[0], f[1]), bf16_pair(f[2], f[3]));
+  }
+};
+template <>
+struct Vec<__nv_bfloat16, 8> {
+  using raw = uint4;
+  static __device__ __forceinline__ raw zero() { return make_uint4(0u, 0u, 0u, 0u); }
+  static __device__ __forceinline__ raw ldg(const __nv_bfloat16* p) { return __ldg(reinterpret_cast<const raw*>(p)); }
+  static __device__ __forceinline__ raw ld(const __nv_bfloat16* p) { return *reinterpret_cast<const raw*>(p); }
+  static __device__ __forceinline__ void unpack(raw v, float (&f)[8]) {
+    f[0] = bf16_lo(v.x), f[1] = bf16_hi(v.x), f[2] = bf16_lo(v.y), f[3] = bf16_hi(v.y);
+    f[4] = bf16_lo(v.z), f[5] = bf16_hi(v.z), f[6] = bf16_lo(v.w), f[7] = bf16_hi(v.w);
+  }
+  static __device__ __forceinline__ void store(__nv_bfloat16* p, const float (&f)[8]) {
+    *reinterpret_cast<raw*>(p) =
+        make_uint4(bf16_pair(f[0], f[1]), bf16_pair(f[2], f[3]), bf16_pair(f[4], f[5]), bf16_pair(f[6], f[7]));
+  }
+};
+// Whether C-element vectors of T at p + i * ld (any row i) are aligned: p on 2C-byte bounds, ld a
+// multiple of C, and the width a multiple of C (so a vector never straddles a row end).
+template <typename T>
+bool vec_fits(const void* p, int C, int64_t ld, int64_t width, int64_t stride) {
+  const uintptr_t bytes = uintptr_t(C) * sizeof(T);
+  return C == 1 || (reinterpret_cast<uintptr_t>(p) % bytes == 0 && ld % C == 0 && width % C == 0 && stride % C == 0);
+}
+
 // ------------------------------------------------------------------------------ lora_down
 // Each warp owns ROWS rows and walks k in tiles of 128 columns: lane l takes columns l, l+32,
 // l+64, l+96 of the tile, keeps ROWS x RP partial sums, and the warp adds them by butterfly at
@@ -34,15 +128,15 @@ int padded_rank(int r) { return r <= 8 ? 8 : r <= 16 ? 16 : r <= 32 ? 32 : 64; }
 // loaded into registers while the current one is hashed and multiplied (loads never wait).
 constexpr int kDownTile = 128;
 
-template <int ROWS>
-__device__ __forceinline__ void load_x_tile(float (&xv)[ROWS][4], const float* __restrict__ x, int row0, int M,
+template <int ROWS, typename T>
+__device__ __forceinline__ void load_x_tile(float (&xv)[ROWS][4], const T* __restrict__ x, int row0, int M,
                                             int in, int k0, int lane) {
 #pragma unroll
   for (int rr = 0; rr < ROWS; ++rr)
 #pragma unroll
     for (int t = 0; t < 4; ++t) {
       const int m = row0 + rr, k = k0 + lane + 32 * t;
-      xv[rr][t] = (m < M && k < in) ? __ldg(x + int64_t(m) * in + k) : 0.f;
+      xv[rr][t] = (m < M && k < in) ? ldg_f(x + int64_t(m) * in + k) : 0.f;
     }
 }
 
@@ -99,8 +193,8 @@ __device__ __forceinline__ void load_a_tile(float (&an)[RP * kDownTile / kThread
   }
 }
 
-template <int RP, int ROWS>
-__global__ void __launch_bounds__(kThreads, 2) lora_down_kernel(const float* __restrict__ x,
+template <int RP, int ROWS, typename T>
+__global__ void __launch_bounds__(kThreads, 2) lora_down_kernel(const T* __restrict__ x,
                                                                    const float* __restrict__ A,
                                                                    float* __restrict__ h, int M, int in, int r,
                                                                    float p, const uint64_t* seedp, uint64_t site) {
@@ -172,8 +266,8 @@ __global__ void __launch_bounds__(kThreads, 2) lora_down_kernel(const float* __r
   }
 }
 
-template <int RP>
-void launch_down(const float* x, const float* A, float* h, int M, int in, int r, float p, const uint64_t* seed,
+template <int RP, typename T>
+void launch_down(const T* x, const float* A, float* h, int M, int in, int r, float p, const uint64_t* seed,
                     uint64_t site, cudaStream_t s) {
   // Rows per warp: A now comes from shared memory, so more rows per block only cut L2 traffic;
   // fewer keep enough blocks (>= ~2 per SM) for small M. At most 32 accumulators per thread
@@ -184,19 +278,19 @@ void launch_down(const float* x, const float* A, float* h, int M, int in, int r,
   const int per_block = rows * (kThreads / 32);
   const unsigned grid = unsigned((M + per_block - 1) / per_block);
   if (rows >= 4) {
-    if constexpr (kMaxRows >= 4) lora_down_kernel<RP, 4><<<grid, kThreads, 0, s>>>(x, A, h, M, in, r, p, seed, site);
+    if constexpr (kMaxRows >= 4) lora_down_kernel<RP, 4, T><<<grid, kThreads, 0, s>>>(x, A, h, M, in, r, p, seed, site);
   } else if (rows == 2) {
-    if constexpr (kMaxRows >= 2) lora_down_kernel<RP, 2><<<grid, kThreads, 0, s>>>(x, A, h, M, in, r, p, seed, site);
+    if constexpr (kMaxRows >= 2) lora_down_kernel<RP, 2, T><<<grid, kThreads, 0, s>>>(x, A, h, M, in, r, p, seed, site);
   } else {
-    lora_down_kernel<RP, 1><<<grid, kThreads, 0, s>>>(x, A, h, M, in, r, p, seed, site);
+    lora_down_kernel<RP, 1, T><<<grid, kThreads, 0, s>>>(x, A, h, M, in, r, p, seed, site);
   }
   HUKUK_CUDA_LAUNCH_CHECK();
 }
 
 // lora_grad_A (the plan and blocks above)
-template <int RP>
+template <int RP, typename T>
 __global__ void __launch_bounds__(kThreads, (RP >= 64 ? 2 : RP >= 32 ? 3 : 4))
-    lora_grad_A_kernel(const float* __restrict__ dh, const float* __restrict__ x, float* __restrict__ out, int M,
+    lora_grad_A_kernel(const float* __restrict__ dh, const T* __restrict__ x, float* __restrict__ out, int M,
                           int in, int r, float p, const uint64_t* seedp, uint64_t site, int rows_per_split,
                           bool direct, bool accumulate) {
   constexpr int kPer = kGaChunk / kGaGroups;          // x rows per thread per chunk
@@ -218,7 +312,7 @@ __global__ void __launch_bounds__(kThreads, (RP >= 64 ? 2 : RP >= 32 ? 3 : 4))
 #pragma unroll
     for (int i = 0; i < kPer; ++i) {
       const int m = c0 + g + kGaGroups * i;
-      xn[i] = (m < m_end && k < in) ? __ldg(x + int64_t(m) * in + k) : 0.f;
+      xn[i] = (m < m_end && k < in) ? ldg_f(x + int64_t(m) * in + k) : 0.f;
     }
 #pragma unroll
     for (int q = 0; q < kDhPer; ++q) {
@@ -368,9 +462,9 @@ void launch_dx(const float* dh, const float* A, float* dx, int M, int in, int r,
 constexpr int bw_blocks_per_sm(int RP) { return RP <= 8 ? 3 : 2; }
 int bw_target_blocks(int r) { return 132 * (r <= 8 ? bw_blocks_per_sm(8) : bw_blocks_per_sm(16)); }
 
-template <int RP>
+template <int RP, typename T>
 __global__ void __launch_bounds__(kThreads, bw_blocks_per_sm(RP))
-    lora_backward_kernel(const float* __restrict__ dh, const float* __restrict__ x, const float* __restrict__ A,
+    lora_backward_kernel(const float* __restrict__ dh, const T* __restrict__ x, const float* __restrict__ A,
                          float* __restrict__ out, float* __restrict__ dx, int M, int in, int r, float p,
                          const uint64_t* seedp, uint64_t site, int rows_per_split, bool direct, bool acc_gA,
                          bool acc_dx) {
@@ -399,7 +493,7 @@ __global__ void __launch_bounds__(kThreads, bw_blocks_per_sm(RP))
     for (int i = 0; i < kPer; ++i) {
       const int m = c0 + g + kGaGroups * i;
       const bool in_range = m < m_end && kin;
-      xn[i] = in_range ? __ldg(x + int64_t(m) * in + k) : 0.f;
+      xn[i] = in_range ? ldg_f(x + int64_t(m) * in + k) : 0.f;
       pn[i] = (in_range && want_dx && acc_dx) ? dx[int64_t(m) * in + k] : 0.f;
     }
 #pragma unroll
@@ -472,8 +566,10 @@ __global__ void __launch_bounds__(kThreads, bw_blocks_per_sm(RP))
 
 }  // namespace
 
-void lora_down(const float* x, const float* A, float* h, int M, int in, int r, float p, const uint64_t* seed,
-               uint64_t site, cudaStream_t s) {
+namespace {
+template <typename T>
+void lora_down_t(const T* x, const float* A, float* h, int M, int in, int r, float p, const uint64_t* seed,
+                 uint64_t site, cudaStream_t s) {
   check_sizes("cuda::lora_down", M, in, r);
   if (M == 0) return;
   switch (padded_rank(r)) {
@@ -484,13 +580,9 @@ void lora_down(const float* x, const float* A, float* h, int M, int in, int r, f
   }
 }
 
-size_t lora_grad_A_workspace_floats(int M, int in, int r) {
-  const GaPlan g = grad_A_plan(M, in, true);
-  return g.splits > 1 ? size_t(g.splits) * size_t(r) * size_t(in) : 0;
-}
-
-void lora_grad_A(const float* dh, const float* x, float* gA, int M, int in, int r, float p, const uint64_t* seed,
-                 uint64_t site, bool accumulate, float* workspace, cudaStream_t s) {
+template <typename T>
+void lora_grad_A_t(const float* dh, const T* x, float* gA, int M, int in, int r, float p, const uint64_t* seed,
+                   uint64_t site, bool accumulate, float* workspace, cudaStream_t s) {
   check_sizes("cuda::lora_grad_A", M, in, r);
   const GaPlan g = grad_A_plan(M, in, workspace != nullptr);
   const bool direct = g.splits == 1;
@@ -502,10 +594,10 @@ void lora_grad_A(const float* dh, const float* x, float* gA, int M, int in, int 
   float* out = direct ? gA : workspace;
   const int rps = g.rows_per_split;
   switch (padded_rank(r)) {
-    case 8: lora_grad_A_kernel<8><<<grid, kThreads, 0, s>>>(dh, x, out, M, in, r, p, seed, site, rps, direct, accumulate); break;
-    case 16: lora_grad_A_kernel<16><<<grid, kThreads, 0, s>>>(dh, x, out, M, in, r, p, seed, site, rps, direct, accumulate); break;
-    case 32: lora_grad_A_kernel<32><<<grid, kThreads, 0, s>>>(dh, x, out, M, in, r, p, seed, site, rps, direct, accumulate); break;
-    default: lora_grad_A_kernel<64><<<grid, kThreads, 0, s>>>(dh, x, out, M, in, r, p, seed, site, rps, direct, accumulate); break;
+    case 8: lora_grad_A_kernel<8, T><<<grid, kThreads, 0, s>>>(dh, x, out, M, in, r, p, seed, site, rps, direct, accumulate); break;
+    case 16: lora_grad_A_kernel<16, T><<<grid, kThreads, 0, s>>>(dh, x, out, M, in, r, p, seed, site, rps, direct, accumulate); break;
+    case 32: lora_grad_A_kernel<32, T><<<grid, kThreads, 0, s>>>(dh, x, out, M, in, r, p, seed, site, rps, direct, accumulate); break;
+    default: lora_grad_A_kernel<64, T><<<grid, kThreads, 0, s>>>(dh, x, out, M, in, r, p, seed, site, rps, direct, accumulate); break;
   }
   HUKUK_CUDA_LAUNCH_CHECK();
   if (!direct) {
@@ -513,6 +605,60 @@ void lora_grad_A(const float* dh, const float* x, float* gA, int M, int in, int 
     lora_grad_A_reduce<<<blocks_for(n, kThreads), kThreads, 0, s>>>(workspace, gA, n, g.splits, accumulate);
     HUKUK_CUDA_LAUNCH_CHECK();
   }
+}
+
+template <typename T>
+void lora_backward_t(const float* dh, const T* x, const float* A, float* gA, float* dx, int M, int in, int r, float p,
+                     const uint64_t* seed, uint64_t site, bool accumulate_gA, bool accumulate_dx, float* workspace,
+                     cudaStream_t s) {
+  check_sizes("cuda::lora_backward", M, in, r);
+  if (M == 0) {
+    if (!accumulate_gA) HUKUK_CUDA_CHECK(cudaMemsetAsync(gA, 0, size_t(r) * in * sizeof(float), s));
+    return;
+  }
+  if (r > 16) {  // see lora_backward_kernel: two kernels (three with the reduce)
+    lora_grad_A_t(dh, x, gA, M, in, r, p, seed, site, accumulate_gA, workspace, s);
+    if (dx) lora_dx(dh, A, dx, M, in, r, p, seed, site, accumulate_dx, s);
+    return;
+  }
+  const GaPlan g = grad_A_plan(M, in, workspace != nullptr, bw_target_blocks(r));
+  const bool direct = g.splits == 1;
+  const dim3 grid(unsigned((in + kGaCols - 1) / kGaCols), unsigned(g.splits));
+  float* out = direct ? gA : workspace;
+  const int rps = g.rows_per_split;
+  if (r <= 8)
+    lora_backward_kernel<8, T><<<grid, kThreads, 0, s>>>(dh, x, A, out, dx, M, in, r, p, seed, site, rps, direct, accumulate_gA, accumulate_dx);
+  else
+    lora_backward_kernel<16, T><<<grid, kThreads, 0, s>>>(dh, x, A, out, dx, M, in, r, p, seed, site, rps, direct, accumulate_gA, accumulate_dx);
+  HUKUK_CUDA_LAUNCH_CHECK();
+  if (!direct) {
+    const int64_t n = int64_t(r) * in;
+    lora_grad_A_reduce<<<blocks_for(n, kThreads), kThreads, 0, s>>>(workspace, gA, n, g.splits, accumulate_gA);
+    HUKUK_CUDA_LAUNCH_CHECK();
+  }
+}
+
+const __nv_bfloat16* dev(const bf16_t* p) { return reinterpret_cast<const __nv_bfloat16*>(p); }
+__nv_bfloat16* dev(bf16_t* p) { return reinterpret_cast<__nv_bfloat16*>(p); }
+}  // namespace
+
+void lora_down(const float* x, const float* A, float* h, int M, int in, int r, float p, const uint64_t* seed,
+               uint64_t site, cudaStream_t s) {
+  lora_down_t(x, A, h, M, in, r, p, seed, site, s);
+}
+void lora_down(const bf16_t* x, const float* A, float* h, int M, int in, int r, float p, const uint64_t* seed,
+               uint64_t site, cudaStream_t s) {
+  lora_down_t(dev(x), A, h, M, in, r, p, seed, site, s);
+}
+
+size_t lora_grad_A_workspace_floats(int M, int in, int r) {
+  const GaPlan g = grad_A_plan(M, in, true);
+  return g.splits > 1 ? size_t(g.splits) * size_t(r) * size_t(in) : 0;
+}
+
+void lora_grad_A(const float* dh, const float* x, float* gA, int M, int in, int r, float p, const uint64_t* seed,
+                 uint64_t site, bool accumulate, float* workspace, cudaStream_t s) {
+  lora_grad_A_t(dh, x, gA, M, in, r, p, seed, site, accumulate, workspace, s);
 }
 
 void lora_dx(const float* dh, const float* A, float* dx, int M, int in, int r, float p, const uint64_t* seed,
@@ -527,10 +673,6 @@ void lora_dx(const float* dh, const float* A, float* dx, int M, int in, int r, f
   }
 }
 
-}  // namespace hukuk::ops::cuda
-
-namespace hukuk::ops::cuda {
-
 size_t lora_backward_workspace_floats(int M, int in, int r) {
   if (r > 16) return lora_grad_A_workspace_floats(M, in, r);  // the two-kernel path
   const GaPlan g = grad_A_plan(M, in, true, bw_target_blocks(r));
@@ -540,31 +682,12 @@ size_t lora_backward_workspace_floats(int M, int in, int r) {
 void lora_backward(const float* dh, const float* x, const float* A, float* gA, float* dx, int M, int in, int r,
                    float p, const uint64_t* seed, uint64_t site, bool accumulate_gA, bool accumulate_dx,
                    float* workspace, cudaStream_t s) {
-  check_sizes("cuda::lora_backward", M, in, r);
-  if (M == 0) {
-    if (!accumulate_gA) HUKUK_CUDA_CHECK(cudaMemsetAsync(gA, 0, size_t(r) * in * sizeof(float), s));
-    return;
-  }
-  if (r > 16) {  // see lora_backward_kernel: two kernels (three with the reduce)
-    lora_grad_A(dh, x, gA, M, in, r, p, seed, site, accumulate_gA, workspace, s);
-    if (dx) lora_dx(dh, A, dx, M, in, r, p, seed, site, accumulate_dx, s);
-    return;
-  }
-  const GaPlan g = grad_A_plan(M, in, workspace != nullptr, bw_target_blocks(r));
-  const bool direct = g.splits == 1;
-  const dim3 grid(unsigned((in + kGaCols - 1) / kGaCols), unsigned(g.splits));
-  float* out = direct ? gA : workspace;
-  const int rps = g.rows_per_split;
-  if (r <= 8)
-    lora_backward_kernel<8><<<grid, kThreads, 0, s>>>(dh, x, A, out, dx, M, in, r, p, seed, site, rps, direct, accumulate_gA, accumulate_dx);
-  else
-    lora_backward_kernel<16><<<grid, kThreads, 0, s>>>(dh, x, A, out, dx, M, in, r, p, seed, site, rps, direct, accumulate_gA, accumulate_dx);
-  HUKUK_CUDA_LAUNCH_CHECK();
-  if (!direct) {
-    const int64_t n = int64_t(r) * in;
-    lora_grad_A_reduce<<<blocks_for(n, kThreads), kThreads, 0, s>>>(workspace, gA, n, g.splits, accumulate_gA);
-    HUKUK_CUDA_LAUNCH_CHECK();
-  }
+  lora_backward_t(dh, x, A, gA, dx, M, in, r, p, seed, site, accumulate_gA, accumulate_dx, workspace, s);
+}
+void lora_backward(const float* dh, const bf16_t* x, const float* A, float* gA, float* dx, int M, int in, int r,
+                   float p, const uint64_t* seed, uint64_t site, bool accumulate_gA, bool accumulate_dx,
+                   float* workspace, cudaStream_t s) {
+  lora_backward_t(dh, dev(x), A, gA, dx, M, in, r, p, seed, site, accumulate_gA, accumulate_dx, workspace, s);
 }
 
 }  // namespace hukuk::ops::cuda
@@ -577,38 +700,43 @@ namespace hukuk::ops::cuda {
 namespace {
 
 // ------------------------------------------------------------------------------ lora_up_add
-// Block: 64 columns x 4 row groups over 64 rows of one member (blockIdx.z). Each thread holds its
-// column's row of B (RP registers); the block's 64 rows of h are staged in shared memory and read
-// back as float4 broadcasts; the 16 old y values of a thread are loaded before the barrier, so
-// the loads overlap. Per element: r FMAs, one load and one store of y.
+// Block: 64 column threads x 4 row groups over 64 rows of one member (blockIdx.z). Each thread
+// owns C consecutive columns (C = 1 for fp32; up to 8 for bf16, one 4- to 16-byte load per row)
+// and holds their rows of B (C x RP registers); the block's 64 rows of h are staged in shared
+// memory and read back as float4 broadcasts; the 16 old y vectors of a thread are loaded before
+// the barrier, so the loads overlap. Per element: r FMAs, one load and one store of y (bf16: the
+// old value widened, the sum added in fp32, rounded once).
 constexpr int kUpCols = 64, kUpGroups = kThreads / kUpCols, kUpRows = 64, kUpPer = kUpRows / kUpGroups;
 
-template <int RP>
+template <int RP, typename T, int C>
 __global__ void __launch_bounds__(kThreads) lora_up_add_kernel(const float* __restrict__ h,
-                                                               const float* __restrict__ B, float* __restrict__ y,
+                                                               const float* __restrict__ B, T* __restrict__ y,
                                                                int M, int out, int r, float scale, int64_t sh,
                                                                int64_t sB, int64_t sy) {
+  using V = Vec<T, C>;
   __shared__ __align__(16) float hs[kUpRows][RP];
   const int member = blockIdx.z;
   h += member * sh;
   B += member * sB;
   y += member * sy;
   const int tc = threadIdx.x % kUpCols, g = threadIdx.x / kUpCols;
-  const int o = blockIdx.x * kUpCols + tc;
+  const int o = (blockIdx.x * kUpCols + tc) * C;  // the first of this thread's C columns (out % C == 0)
   const bool oin = o < out;
   const int m_begin = blockIdx.y * kUpRows, m_end = min(M, m_begin + kUpRows);
   for (int idx = threadIdx.x; idx < kUpRows * RP; idx += kThreads) {
     const int mm = idx / RP, j = idx % RP;
     hs[mm][j] = (j < r && m_begin + mm < m_end) ? __ldg(h + int64_t(m_begin + mm) * r + j) : 0.f;
   }
-  float b[RP];
+  float b[C][RP];
 #pragma unroll
-  for (int j = 0; j < RP; ++j) b[j] = (j < r && oin) ? __ldg(B + int64_t(o) * r + j) : 0.f;
-  float old[kUpPer];
+  for (int c = 0; c < C; ++c)
+#pragma unroll
+    for (int j = 0; j < RP; ++j) b[c][j] = (j < r && oin) ? __ldg(B + int64_t(o + c) * r + j) : 0.f;
+  typename V::raw old[kUpPer];
 #pragma unroll
   for (int i = 0; i < kUpPer; ++i) {
     const int m = m_begin + g + kUpGroups * i;
-    old[i] = (oin && m < m_end) ? y[int64_t(m) * out + o] : 0.f;
+    old[i] = (oin && m < m_end) ? V::ld(y + int64_t(m) * out + o) : V::zero();
   }
   __syncthreads();
   if (!oin) return;  // no barriers below
@@ -616,30 +744,45 @@ __global__ void __launch_bounds__(kThreads) lora_up_add_kernel(const float* __re
   for (int i = 0; i < kUpPer; ++i) {
     const int mm = g + kUpGroups * i, m = m_begin + mm;
     const float4* h4 = reinterpret_cast<const float4*>(&hs[mm][0]);
-    float v = 0.f;
+    float v[C];
+#pragma unroll
+    for (int c = 0; c < C; ++c) v[c] = 0.f;
 #pragma unroll
     for (int j4 = 0; j4 < RP / 4; ++j4) {
       const float4 d = h4[j4];
-      v = fmaf(d.x, b[4 * j4 + 0], v);
-      v = fmaf(d.y, b[4 * j4 + 1], v);
-      v = fmaf(d.z, b[4 * j4 + 2], v);
-      v = fmaf(d.w, b[4 * j4 + 3], v);
+#pragma unroll
+      for (int c = 0; c < C; ++c) {
+        v[c] = fmaf(d.x, b[c][4 * j4 + 0], v[c]);
+        v[c] = fmaf(d.y, b[c][4 * j4 + 1], v[c]);
+        v[c] = fmaf(d.z, b[c][4 * j4 + 2], v[c]);
+        v[c] = fmaf(d.w, b[c][4 * j4 + 3], v[c]);
+      }
     }
-    if (m < m_end) y[int64_t(m) * out + o] = old[i] + scale * v;
+    if (m < m_end) {
+      float f[C];
+      V::unpack(old[i], f);
+#pragma unroll
+      for (int c = 0; c < C; ++c) f[c] = f[c] + scale * v[c];
+      V::store(y + int64_t(m) * out + o, f);
+    }
   }
 }
 
 // ------------------------------------------------------------------------------ lora_up_backward
-// Block: 256 threads, one column o of dy each (column group blockIdx.x), over the rows of one
-// split (blockIdx.y) of one member (blockIdx.z), in chunks of 8 rows (the next chunk's dy and h
-// loaded while the current one is used). Per row, a thread adds dy[m,o]·h[m,:] into its r gB sums
-// and forms dy[m,o]·B[o,:]; the warp reduces those r values by a transpose-reduce (each step
+// Block: 256 threads over a column group of 256 columns of dy (blockIdx.x), the rows of one split
+// (blockIdx.y) of one member (blockIdx.z). The threads form C row groups of 256 / C threads; each
+// thread owns C consecutive columns (C = 1 for fp32: one row group, a thread per column; C = 4
+// for bf16: one 8-byte load per row, and the dh reduce below runs once per 4 columns). The rows
+// go by in chunks of 8 per row group (the next chunk's dy and h loaded while the current one is
+// used). Per row, a thread adds dy[m,o]·h[m,:] into its C x r gB sums and forms
+// sum_c dy[m,o+c]·B[o+c,:]; the warp reduces those r values by a transpose-reduce (each step
 // halves the values a lane keeps: log2(RP) steps, then plain xor steps over the lanes that
-// remain), the 8 warps' sums are added in warp order, and the dh of the chunk's rows is written
-// (one column group) or its partial per column group. gB: written (one split) or the split's
-// partial; the reduce kernels add partials in index order. Every sum's order is a function of
-// (M, out, r) only.
-constexpr int kUbCols = kThreads, kUbChunk = 8, kUbWarps = kThreads / 32, kUbTarget = 264, kUbMinRows = 64;
+// remain), the row group's warps' sums are added in warp order, and the dh of the chunk's rows is
+// written (one column group) or its partial per column group. gB: the row groups' sums are added
+// in group order, then written (one split) or the split's partial; the reduce kernels add partials
+// in index order. Every sum's order is a function of (M, out, r, C) only. The plan (and so the
+// workspace) is the same for every C.
+constexpr int kUbCols = kThreads, kUbChunk = 8, kUbTarget = 264, kUbMinRows = 64;
 
 struct UbPlan {
   int col_groups = 1, splits = 1, rows_per_split = 0;
@@ -674,67 +817,97 @@ __device__ __forceinline__ void transpose_step(float* v, int lane, int off) {
   }
 }
 
-template <int RP>
-__global__ void __launch_bounds__(kThreads, 2)
-    lora_up_backward_kernel(const float* __restrict__ dy, const float* __restrict__ h, const float* __restrict__ B,
+template <int RP, typename T, int C>
+__global__ void __launch_bounds__(kThreads, C == 1 ? 2 : 1)
+    lora_up_backward_kernel(const T* __restrict__ dy, const float* __restrict__ h, const float* __restrict__ B,
                             float* __restrict__ dh, float* __restrict__ gB, float* __restrict__ ws_gB,
                             float* __restrict__ ws_dh, int M, int out, int r, float scale, bool acc_gB,
                             int rows_per_split, int splits, int col_groups, int64_t sdy, int64_t sh, int64_t sB,
                             int64_t sdh) {
   static_assert(RP <= 32 && 32 % RP == 0, "one lane per reduced value");
-  constexpr int kLanesPer = 32 / RP;  // lanes that end with the same j
-  constexpr int kHPer = kUbChunk * RP;
-  __shared__ __align__(16) float hs[kUbChunk][RP];
-  __shared__ float red[kUbChunk][kUbWarps][RP];
+  static_assert(kUbCols % (32 * C) == 0, "whole warps per row group");
+  using V = Vec<T, C>;
+  constexpr int kGroups = C;                       // row groups
+  constexpr int kColThreads = kThreads / kGroups;  // threads per row group: kUbCols / C
+  constexpr int kGroupWarps = kColThreads / 32;
+  constexpr int kRows = kUbChunk * kGroups;        // rows per chunk (kUbChunk per row group)
+  constexpr int kLanesPer = 32 / RP;               // lanes that end with the same j
+  constexpr int kHPer = kRows * RP;                // h values per chunk
+  constexpr int kHn = (kHPer + kThreads - 1) / kThreads;
+  __shared__ __align__(16) float hs[kRows][RP];
+  __shared__ float red[kRows][kGroupWarps][RP];
   const int member = blockIdx.z, cg = blockIdx.x, split = blockIdx.y;
   dy += member * sdy;
   h += member * sh;
   B += member * sB;
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int o = cg * kUbCols + threadIdx.x;
+  const int lane = threadIdx.x & 31;
+  const int tc = kGroups == 1 ? int(threadIdx.x) : int(threadIdx.x) % kColThreads;
+  const int g = kGroups == 1 ? 0 : int(threadIdx.x) / kColThreads, gw = tc >> 5;
+  const int o = cg * kUbCols + tc * C;  // the first of this thread's C columns (out % C == 0)
   const bool oin = o < out;
   const int m_begin = split * rows_per_split, m_end = min(M, m_begin + rows_per_split);
-  float b[RP], acc[RP];
+  float b[C][RP], acc[C][RP];
 #pragma unroll
-  for (int j = 0; j < RP; ++j) {
-    b[j] = (j < r && oin) ? __ldg(B + int64_t(o) * r + j) : 0.f;
-    acc[j] = 0.f;
-  }
-  float dn[kUbChunk], hn = 0.f;
+  for (int c = 0; c < C; ++c)
+#pragma unroll
+    for (int j = 0; j < RP; ++j) {
+      b[c][j] = (j < r && oin) ? __ldg(B + int64_t(o + c) * r + j) : 0.f;
+      acc[c][j] = 0.f;
+    }
+  typename V::raw dn[kUbChunk];
+  float hn[kHn];
   auto load_chunk = [&](int c0) {
 #pragma unroll
     for (int i = 0; i < kUbChunk; ++i) {
-      const int m = c0 + i;
-      dn[i] = (oin && m < m_end) ? __ldg(dy + int64_t(m) * out + o) : 0.f;
+      const int m = c0 + g * kUbChunk + i;
+      dn[i] = (oin && m < m_end) ? V::ldg(dy + int64_t(m) * out + o) : V::zero();
     }
-    if (threadIdx.x < kHPer) {
-      const int i = threadIdx.x / RP, j = threadIdx.x % RP;
-      hn = (j < r && c0 + i < m_end) ? __ldg(h + int64_t(c0 + i) * r + j) : 0.f;
+#pragma unroll
+    for (int q = 0; q < kHn; ++q) {
+      const int t = threadIdx.x + kThreads * q;
+      if (t < kHPer) {
+        const int i = t / RP, j = t % RP;
+        hn[q] = (j < r && c0 + i < m_end) ? __ldg(h + int64_t(c0 + i) * r + j) : 0.f;
+      }
     }
   };
   if (m_begin < m_end) load_chunk(m_begin);
-  for (int c0 = m_begin; c0 < m_end; c0 += kUbChunk) {
+  for (int c0 = m_begin; c0 < m_end; c0 += kRows) {
     __syncthreads();  // the previous chunk's readers of hs and red are done
-    if (threadIdx.x < kHPer) hs[threadIdx.x / RP][threadIdx.x % RP] = hn;
-    float dv[kUbChunk];
+#pragma unroll
+    for (int q = 0; q < kHn; ++q) {
+      const int t = threadIdx.x + kThreads * q;
+      if (t < kHPer) hs[t / RP][t % RP] = hn[q];
+    }
+    typename V::raw dv[kUbChunk];
 #pragma unroll
     for (int i = 0; i < kUbChunk; ++i) dv[i] = dn[i];
     __syncthreads();
-    if (c0 + kUbChunk < m_end) load_chunk(c0 + kUbChunk);  // uniform branch
+    if (c0 + kRows < m_end) load_chunk(c0 + kRows);  // uniform branch
 #pragma unroll
     for (int i = 0; i < kUbChunk; ++i) {
-      const float4* h4 = reinterpret_cast<const float4*>(&hs[i][0]);
+      const int row = g * kUbChunk + i;  // in the chunk
+      float f[C];
+      V::unpack(dv[i], f);
+      const float4* h4 = reinterpret_cast<const float4*>(&hs[row][0]);
       float v[RP];
 #pragma unroll
       for (int j4 = 0; j4 < RP / 4; ++j4) {
         const float4 hv = h4[j4];
-        acc[4 * j4 + 0] = fmaf(dv[i], hv.x, acc[4 * j4 + 0]);
-        acc[4 * j4 + 1] = fmaf(dv[i], hv.y, acc[4 * j4 + 1]);
-        acc[4 * j4 + 2] = fmaf(dv[i], hv.z, acc[4 * j4 + 2]);
-        acc[4 * j4 + 3] = fmaf(dv[i], hv.w, acc[4 * j4 + 3]);
+#pragma unroll
+        for (int c = 0; c < C; ++c) {
+          acc[c][4 * j4 + 0] = fmaf(f[c], hv.x, acc[c][4 * j4 + 0]);
+          acc[c][4 * j4 + 1] = fmaf(f[c], hv.y, acc[c][4 * j4 + 1]);
+          acc[c][4 * j4 + 2] = fmaf(f[c], hv.z, acc[c][4 * j4 + 2]);
+          acc[c][4 * j4 + 3] = fmaf(f[c], hv.w, acc[c][4 * j4 + 3]);
+        }
       }
 #pragma unroll
-      for (int j = 0; j < RP; ++j) v[j] = dv[i] * b[j];
+      for (int j = 0; j < RP; ++j) {
+        v[j] = f[0] * b[0][j];
+#pragma unroll
+        for (int c = 1; c < C; ++c) v[j] = fmaf(f[c], b[c][j], v[j]);
+      }
       // transpose-reduce: at offset off the lane with that bit set keeps the upper half
       transpose_step<RP>(v, lane, 16);
       if constexpr (RP / 2 > 1) transpose_step<RP / 2>(v, lane, 8);
@@ -743,31 +916,57 @@ __global__ void __launch_bounds__(kThreads, 2)
       if constexpr (RP / 16 > 1) transpose_step<RP / 16>(v, lane, 1);
 #pragma unroll
       for (int off = kLanesPer / 2; off >= 1; off >>= 1) v[0] += __shfl_xor_sync(0xffffffffu, v[0], off);
-      if ((lane & (kLanesPer - 1)) == 0) red[i][warp][lane / kLanesPer] = v[0];
+      if ((lane & (kLanesPer - 1)) == 0) red[row][gw][lane / kLanesPer] = v[0];
     }
     __syncthreads();
-    if (threadIdx.x < kHPer) {
-      const int i = threadIdx.x / RP, j = threadIdx.x % RP, m = c0 + i;
-      float sum = red[i][0][j];
 #pragma unroll
-      for (int w = 1; w < kUbWarps; ++w) sum += red[i][w][j];
-      if (j < r && m < m_end) {
-        if (col_groups == 1) dh[member * sdh + int64_t(m) * r + j] = scale * sum;
-        else ws_dh[(int64_t(member) * col_groups + cg) * M * r + int64_t(m) * r + j] = sum;
+    for (int q = 0; q < kHn; ++q) {
+      const int t = threadIdx.x + kThreads * q;
+      if (t < kHPer) {
+        const int row = t / RP, j = t % RP, m = c0 + row;
+        float sum = red[row][0][j];
+#pragma unroll
+        for (int w = 1; w < kGroupWarps; ++w) sum += red[row][w][j];
+        if (j < r && m < m_end) {
+          if (col_groups == 1) dh[member * sdh + int64_t(m) * r + j] = scale * sum;
+          else ws_dh[(int64_t(member) * col_groups + cg) * M * r + int64_t(m) * r + j] = sum;
+        }
       }
     }
   }
+  if constexpr (kGroups > 1) {  // the row groups' gB sums, added in group order into group 0
+    __shared__ float gred[C * RP][kColThreads];
+    for (int src = 1; src < kGroups; ++src) {
+      __syncthreads();
+      if (g == src)
+#pragma unroll
+        for (int c = 0; c < C; ++c)
+#pragma unroll
+          for (int j = 0; j < RP; ++j) gred[c * RP + j][tc] = acc[c][j];
+      __syncthreads();
+      if (g == 0)
+#pragma unroll
+        for (int c = 0; c < C; ++c)
+#pragma unroll
+          for (int j = 0; j < RP; ++j) acc[c][j] += gred[c * RP + j][tc];
+    }
+    if (g != 0) return;
+  }
   if (!oin) return;
   if (splits == 1) {
-    float* g = gB + member * sB + int64_t(o) * r;
+    float* gp = gB + member * sB + int64_t(o) * r;
 #pragma unroll
-    for (int j = 0; j < RP; ++j)
-      if (j < r) g[j] = acc_gB ? g[j] + scale * acc[j] : scale * acc[j];
+    for (int c = 0; c < C; ++c)
+#pragma unroll
+      for (int j = 0; j < RP; ++j)
+        if (j < r) gp[c * r + j] = acc_gB ? gp[c * r + j] + scale * acc[c][j] : scale * acc[c][j];
   } else {
     float* part = ws_gB + (int64_t(member) * splits + split) * out * r + int64_t(o) * r;
 #pragma unroll
-    for (int j = 0; j < RP; ++j)
-      if (j < r) part[j] = acc[j];
+    for (int c = 0; c < C; ++c)
+#pragma unroll
+      for (int j = 0; j < RP; ++j)
+        if (j < r) part[c * r + j] = acc[c][j];
   }
 }
 
@@ -786,20 +985,22 @@ __global__ void lora_parts_reduce(const float* __restrict__ part, float* __restr
 }
 
 // r > 16: plain kernels, one thread per output (sequential sums, like the CPU reference).
-__global__ void lora_up_dh_plain(const float* __restrict__ dy, const float* __restrict__ B, float* __restrict__ dh,
+template <typename T>
+__global__ void lora_up_dh_plain(const T* __restrict__ dy, const float* __restrict__ B, float* __restrict__ dh,
                                  int M, int out, int r, float scale, int64_t sdy, int64_t sB, int64_t sdh) {
   const int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const int member = blockIdx.y;
   if (e >= int64_t(M) * r) return;
   const int64_t m = e / r;
   const int j = int(e % r);
-  const float* d = dy + member * sdy + m * out;
+  const T* d = dy + member * sdy + m * out;
   const float* b = B + member * sB + j;
   float acc = 0.f;
-  for (int o = 0; o < out; ++o) acc = fmaf(d[o], b[int64_t(o) * r], acc);
+  for (int o = 0; o < out; ++o) acc = fmaf(ld_f(d + o), b[int64_t(o) * r], acc);
   dh[member * sdh + e] = scale * acc;
 }
-__global__ void lora_up_gB_plain(const float* __restrict__ dy, const float* __restrict__ h, float* __restrict__ gB,
+template <typename T>
+__global__ void lora_up_gB_plain(const T* __restrict__ dy, const float* __restrict__ h, float* __restrict__ gB,
                                  int M, int out, int r, float scale, bool accumulate, int64_t sdy, int64_t sh,
                                  int64_t sB) {
   const int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -807,10 +1008,10 @@ __global__ void lora_up_gB_plain(const float* __restrict__ dy, const float* __re
   if (e >= int64_t(out) * r) return;
   const int64_t o = e / r;
   const int j = int(e % r);
-  const float* d = dy + member * sdy + o;
+  const T* d = dy + member * sdy + o;
   const float* hh = h + member * sh + j;
   float acc = 0.f;
-  for (int m = 0; m < M; ++m) acc = fmaf(d[int64_t(m) * out], hh[int64_t(m) * r], acc);
+  for (int m = 0; m < M; ++m) acc = fmaf(ld_f(d + int64_t(m) * out), hh[int64_t(m) * r], acc);
   float& g = gB[member * sB + e];
   g = accumulate ? g + scale * acc : scale * acc;
 }
@@ -838,19 +1039,114 @@ void reduce_up_backward_parts(const float* ws_gB, const float* ws_dh, float* gB,
 }
 }  // namespace
 
-void lora_up_add(const float* h, const float* B, float* y, int M, int out, int r, float scale, int n, int64_t sh,
-                 int64_t sB, int64_t sy, cudaStream_t s) {
+namespace {
+template <typename T, int C>
+void launch_up_add(const float* h, const float* B, T* y, int M, int out, int r, float scale, int n, int64_t sh,
+                   int64_t sB, int64_t sy, cudaStream_t s) {
+  const int cols = kUpCols * C;  // per block
+  const dim3 grid(unsigned((out + cols - 1) / cols), unsigned((M + kUpRows - 1) / kUpRows), unsigned(n));
+  // only C x RP <= 64 is instantiated (lora_up_add_t never asks for more: registers)
+  const int rp = padded_rank(r);
+  HUKUK_CHECK(C * rp <= 64, "ENGINE_INTERNAL", "cuda::lora_up_add: C x RP > 64");
+  if (rp == 8) {
+    if constexpr (C <= 8) lora_up_add_kernel<8, T, C><<<grid, kThreads, 0, s>>>(h, B, y, M, out, r, scale, sh, sB, sy);
+  } else if (rp == 16) {
+    if constexpr (C <= 4) lora_up_add_kernel<16, T, C><<<grid, kThreads, 0, s>>>(h, B, y, M, out, r, scale, sh, sB, sy);
+  } else if (rp == 32) {
+    if constexpr (C <= 2) lora_up_add_kernel<32, T, C><<<grid, kThreads, 0, s>>>(h, B, y, M, out, r, scale, sh, sB, sy);
+  } else {
+    if constexpr (C == 1) lora_up_add_kernel<64, T, C><<<grid, kThreads, 0, s>>>(h, B, y, M, out, r, scale, sh, sB, sy);
+  }
+  HUKUK_CUDA_LAUNCH_CHECK();
+}
+
+template <typename T>
+void lora_up_add_t(const float* h, const float* B, T* y, int M, int out, int r, float scale, int n, int64_t sh,
+                   int64_t sB, int64_t sy, cudaStream_t s) {
   check_sizes("cuda::lora_up_add", M, out, r);
   HUKUK_CHECK(n >= 1 && n <= 65535, "ENGINE_INVALID_ARG", "cuda::lora_up_add: need 1 <= n <= 65535");
   if (M == 0) return;
-  const dim3 grid(unsigned((out + kUpCols - 1) / kUpCols), unsigned((M + kUpRows - 1) / kUpRows), unsigned(n));
-  switch (padded_rank(r)) {
-    case 8: lora_up_add_kernel<8><<<grid, kThreads, 0, s>>>(h, B, y, M, out, r, scale, sh, sB, sy); break;
-    case 16: lora_up_add_kernel<16><<<grid, kThreads, 0, s>>>(h, B, y, M, out, r, scale, sh, sB, sy); break;
-    case 32: lora_up_add_kernel<32><<<grid, kThreads, 0, s>>>(h, B, y, M, out, r, scale, sh, sB, sy); break;
-    default: lora_up_add_kernel<64><<<grid, kThreads, 0, s>>>(h, B, y, M, out, r, scale, sh, sB, sy); break;
+  if constexpr (std::is_same_v<T, float>) {
+    launch_up_add<T, 1>(h, B, y, M, out, r, scale, n, sh, sB, sy, s);
+  } else {
+    // columns per thread: as many as C x RP registers of B allow (16-byte loads at r <= 8, 8-byte
+    // at r <= 16, 4-byte at r <= 32), where y's rows and members are aligned for them
+    const int rp = padded_rank(r);
+    const int want = rp <= 8 ? 8 : rp == 16 ? 4 : rp == 32 ? 2 : 1;
+    int C = want;
+    while (C > 1 && !vec_fits<T>(y, C, out, out, sy)) C /= 2;
+    if (C == 8) launch_up_add<T, 8>(h, B, y, M, out, r, scale, n, sh, sB, sy, s);
+    else if (C == 4) launch_up_add<T, 4>(h, B, y, M, out, r, scale, n, sh, sB, sy, s);
+    else if (C == 2) launch_up_add<T, 2>(h, B, y, M, out, r, scale, n, sh, sB, sy, s);
+    else launch_up_add<T, 1>(h, B, y, M, out, r, scale, n, sh, sB, sy, s);
   }
+}
+
+template <typename T, int C>
+void launch_up_backward(const T* dy, const float* h, const float* B, float* dh, float* gB, float* ws_gB,
+                        float* ws_dh, int M, int out, int r, float scale, bool accumulate_gB, const UbPlan& u, int n,
+                        int64_t sdy, int64_t sh, int64_t sB, int64_t sdh, cudaStream_t s) {
+  const dim3 grid(unsigned(u.col_groups), unsigned(u.splits), unsigned(n));
+  if (r <= 8)
+    lora_up_backward_kernel<8, T, C><<<grid, kThreads, 0, s>>>(dy, h, B, dh, gB, ws_gB, ws_dh, M, out, r, scale,
+                                                               accumulate_gB, u.rows_per_split, u.splits,
+                                                               u.col_groups, sdy, sh, sB, sdh);
+  else
+    lora_up_backward_kernel<16, T, C><<<grid, kThreads, 0, s>>>(dy, h, B, dh, gB, ws_gB, ws_dh, M, out, r, scale,
+                                                                accumulate_gB, u.rows_per_split, u.splits,
+                                                                u.col_groups, sdy, sh, sB, sdh);
   HUKUK_CUDA_LAUNCH_CHECK();
+}
+
+template <typename T>
+void lora_up_backward_t(const T* dy, const float* h, const float* B, float* dh, float* gB, int M, int out, int r,
+                        float scale, bool accumulate_gB, int n, int64_t sdy, int64_t sh, int64_t sB, int64_t sdh,
+                        float* workspace, cudaStream_t s) {
+  check_sizes("cuda::lora_up_backward", M, out, r);
+  HUKUK_CHECK(n >= 1 && n <= 65535, "ENGINE_INVALID_ARG", "cuda::lora_up_backward: need 1 <= n <= 65535");
+  if (M == 0) {  // dh is empty; gB gets an empty sum
+    if (!accumulate_gB)
+      for (int i = 0; i < n; ++i) HUKUK_CUDA_CHECK(cudaMemsetAsync(gB + i * sB, 0, size_t(out) * r * sizeof(float), s));
+    return;
+  }
+  if (r > 16) {
+    const dim3 g1(unsigned(blocks_for(int64_t(M) * r, kThreads)), unsigned(n));
+    lora_up_dh_plain<T><<<g1, kThreads, 0, s>>>(dy, B, dh, M, out, r, scale, sdy, sB, sdh);
+    HUKUK_CUDA_LAUNCH_CHECK();
+    const dim3 g2(unsigned(blocks_for(int64_t(out) * r, kThreads)), unsigned(n));
+    lora_up_gB_plain<T><<<g2, kThreads, 0, s>>>(dy, h, gB, M, out, r, scale, accumulate_gB, sdy, sh, sB);
+    HUKUK_CUDA_LAUNCH_CHECK();
+    return;
+  }
+  const size_t need = lora_up_backward_workspace_floats(M, out, r, n);
+  const UbPlan u = up_backward_plan(M, out);
+  HUKUK_CHECK(need == 0 || workspace != nullptr, "ENGINE_INVALID_ARG",
+              "cuda::lora_up_backward: these sizes need a workspace (lora_up_backward_workspace_floats)");
+  float* ws_gB = u.splits > 1 ? workspace : nullptr;
+  float* ws_dh = u.col_groups > 1 ? workspace + (u.splits > 1 ? size_t(n) * u.splits * out * r : 0) : nullptr;
+  // bf16: 4 columns per thread (8-byte loads of dy; 8 would need 2 x 8 x RP registers for B and
+  // the gB sums) where dy's rows and members are aligned for them, else 1
+  if constexpr (!std::is_same_v<T, float>) {
+    if (vec_fits<T>(dy, 4, out, out, sdy)) {
+      launch_up_backward<T, 4>(dy, h, B, dh, gB, ws_gB, ws_dh, M, out, r, scale, accumulate_gB, u, n, sdy, sh, sB,
+                               sdh, s);
+      reduce_up_backward_parts(ws_gB, ws_dh, gB, dh, M, out, r, n, u.splits, u.col_groups, sB, sdh, scale,
+                               accumulate_gB, s);
+      return;
+    }
+  }
+  launch_up_backward<T, 1>(dy, h, B, dh, gB, ws_gB, ws_dh, M, out, r, scale, accumulate_gB, u, n, sdy, sh, sB, sdh, s);
+  reduce_up_backward_parts(ws_gB, ws_dh, gB, dh, M, out, r, n, u.splits, u.col_groups, sB, sdh, scale, accumulate_gB, s);
+}
+}  // namespace
+
+void lora_up_add(const float* h, const float* B, float* y, int M, int out, int r, float scale, int n, int64_t sh,
+                 int64_t sB, int64_t sy, cudaStream_t s) {
+  lora_up_add_t(h, B, y, M, out, r, scale, n, sh, sB, sy, s);
+}
+void lora_up_add(const float* h, const float* B, bf16_t* y, int M, int out, int r, float scale, int n, int64_t sh,
+                 int64_t sB, int64_t sy, cudaStream_t s) {
+  lora_up_add_t(h, B, dev(y), M, out, r, scale, n, sh, sB, sy, s);
 }
 
 size_t lora_up_backward_workspace_floats(int M, int out, int r, int n) {
@@ -861,37 +1157,12 @@ size_t lora_up_backward_workspace_floats(int M, int out, int r, int n) {
 void lora_up_backward(const float* dy, const float* h, const float* B, float* dh, float* gB, int M, int out, int r,
                       float scale, bool accumulate_gB, int n, int64_t sdy, int64_t sh, int64_t sB, int64_t sdh,
                       float* workspace, cudaStream_t s) {
-  check_sizes("cuda::lora_up_backward", M, out, r);
-  HUKUK_CHECK(n >= 1 && n <= 65535, "ENGINE_INVALID_ARG", "cuda::lora_up_backward: need 1 <= n <= 65535");
-  if (M == 0) {  // dh is empty; gB gets an empty sum
-    if (!accumulate_gB)
-      for (int i = 0; i < n; ++i) HUKUK_CUDA_CHECK(cudaMemsetAsync(gB + i * sB, 0, size_t(out) * r * sizeof(float), s));
-    return;
-  }
-  if (r > 16) {
-    const dim3 g1(unsigned(blocks_for(int64_t(M) * r, kThreads)), unsigned(n));
-    lora_up_dh_plain<<<g1, kThreads, 0, s>>>(dy, B, dh, M, out, r, scale, sdy, sB, sdh);
-    HUKUK_CUDA_LAUNCH_CHECK();
-    const dim3 g2(unsigned(blocks_for(int64_t(out) * r, kThreads)), unsigned(n));
-    lora_up_gB_plain<<<g2, kThreads, 0, s>>>(dy, h, gB, M, out, r, scale, accumulate_gB, sdy, sh, sB);
-    HUKUK_CUDA_LAUNCH_CHECK();
-    return;
-  }
-  const size_t need = lora_up_backward_workspace_floats(M, out, r, n);
-  const UbPlan u = up_backward_plan(M, out);
-  HUKUK_CHECK(need == 0 || workspace != nullptr, "ENGINE_INVALID_ARG",
-              "cuda::lora_up_backward: these sizes need a workspace (lora_up_backward_workspace_floats)");
-  float* ws_gB = u.splits > 1 ? workspace : nullptr;
-  float* ws_dh = u.col_groups > 1 ? workspace + (u.splits > 1 ? size_t(n) * u.splits * out * r : 0) : nullptr;
-  const dim3 grid(unsigned(u.col_groups), unsigned(u.splits), unsigned(n));
-  if (r <= 8)
-    lora_up_backward_kernel<8><<<grid, kThreads, 0, s>>>(dy, h, B, dh, gB, ws_gB, ws_dh, M, out, r, scale, accumulate_gB,
-                                                         u.rows_per_split, u.splits, u.col_groups, sdy, sh, sB, sdh);
-  else
-    lora_up_backward_kernel<16><<<grid, kThreads, 0, s>>>(dy, h, B, dh, gB, ws_gB, ws_dh, M, out, r, scale, accumulate_gB,
-                                                          u.rows_per_split, u.splits, u.col_groups, sdy, sh, sB, sdh);
-  HUKUK_CUDA_LAUNCH_CHECK();
-  reduce_up_backward_parts(ws_gB, ws_dh, gB, dh, M, out, r, n, u.splits, u.col_groups, sB, sdh, scale, accumulate_gB, s);
+  lora_up_backward_t(dy, h, B, dh, gB, M, out, r, scale, accumulate_gB, n, sdy, sh, sB, sdh, workspace, s);
+}
+void lora_up_backward(const bf16_t* dy, const float* h, const float* B, float* dh, float* gB, int M, int out, int r,
+                      float scale, bool accumulate_gB, int n, int64_t sdy, int64_t sh, int64_t sB, int64_t sdh,
+                      float* workspace, cudaStream_t s) {
+  lora_up_backward_t(dev(dy), h, B, dh, gB, M, out, r, scale, accumulate_gB, n, sdy, sh, sB, sdh, workspace, s);
 }
 
 }  // namespace hukuk::ops::cuda

@@ -24,6 +24,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/half.h"
+
 #if defined(HUKUK_CUDA)
 #include <cuda_runtime_api.h>
 #endif
@@ -127,6 +129,26 @@ void lora_up_add(const float* h, const float* B, float* y, int M, int out, int r
 size_t lora_up_backward_workspace_floats(int M, int out, int r, int n);
 
 void lora_up_backward(const float* dy, const float* h, const float* B, float* dh, float* gB, int M, int out, int r,
+                      float scale, bool accumulate_gB, int n, int64_t sdy, int64_t sh, int64_t sB, int64_t sdh,
+                      float* workspace, cudaStream_t s);
+
+// ---- bf16 activations (the engine's bf16 compute path): the same functions with the Linear's
+// activation operand in bf16 (x of lora_down / lora_backward, y of lora_up_add, dy of
+// lora_up_backward); every parameter list is its fp32 twin's with only that pointer's type
+// changed, so generic code calls oc::f(...) the same way for both. LoRA's own tensors (h, dh, A,
+// B, gA, gB) and lora_backward's dx stay fp32. The same kernels, templated on the input type:
+// each bf16 value is widened to fp32 on load and all math is fp32 (the same sums as the fp32
+// path, in an order that may differ in the last bits); lora_up_add reads y, adds in fp32 and
+// rounds once to bf16 (round to nearest even). The workspace sizes are the fp32 functions above
+// (functions of the sizes only, the same for both types). Deterministic like the fp32 kernels.
+void lora_down(const bf16_t* x, const float* A, float* h, int M, int in, int r, float p, const uint64_t* seed,
+               uint64_t site, cudaStream_t s);
+void lora_backward(const float* dh, const bf16_t* x, const float* A, float* gA, float* dx, int M, int in, int r,
+                   float p, const uint64_t* seed, uint64_t site, bool accumulate_gA, bool accumulate_dx,
+                   float* workspace, cudaStream_t s);
+void lora_up_add(const float* h, const float* B, bf16_t* y, int M, int out, int r, float scale, int n, int64_t sh,
+                 int64_t sB, int64_t sy, cudaStream_t s);
+void lora_up_backward(const bf16_t* dy, const float* h, const float* B, float* dh, float* gB, int M, int out, int r,
                       float scale, bool accumulate_gB, int n, int64_t sdy, int64_t sh, int64_t sB, int64_t sdh,
                       float* workspace, cudaStream_t s);
 

@@ -14,10 +14,17 @@
 //                        initDx = dx before; accumulate applies to both; noDx: gA only, dx part 0)
 //     impl: 'cpu' (fused reference), 'composed' (existing CPU ops: dropout then matmul / add),
 //           'cuda' (fused kernels), 'cudaComposed' (existing CUDA ops, cuBLAS fp32)
-//   engine._opsLoraBench({op, M, in, r, p, reps}) -> {fusedUs, composedUs, fusedGraphUs,
+//     bf16: the activation operand in bf16 (ops down, backward, up, upBackward: x, x, y, dy; lora.h's
+//           bf16 overloads): rounded to bf16 (nearest even) on the way in, for 'cpu' too, so the
+//           CPU reference runs on the same values; 'up' returns y widened back to fp32. Not with
+//           the composed impls.
+//   engine._opsLoraBench({op, M, in, r, p, reps, bf16?}) -> {fusedUs, composedUs, fusedGraphUs,
 //     composedGraphUs, copyGBs, inputBytes}: random inputs made on the host, microseconds per call
 //     on the stream (back-to-back launches) and replayed from a CUDA graph of `reps` calls, plus
 //     the device-to-device copy bandwidth measured on the same buffers (read + write bytes / s).
+//     inputBytes: what one call must move at least (each operand read once, outputs written
+//     once; bf16 activations at 2 bytes). With bf16 the composed (cuBLAS fp32) side is not run
+//     (its times are -1).
 #include <napi.h>
 
 #include <algorithm>
@@ -26,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "core/half.h"
 #include "core/napi_error.h"
 #include "core/registry.h"
 #include "ops/dropout.h"
@@ -48,6 +56,7 @@ struct LoraArgs {
   float p = 0.f, scale = 1.f;
   uint64_t seed = 0, site = 0;
   bool accumulate = false, no_workspace = false, in_place = false, no_dx = false;
+  bool bf16 = false;  // the activation operand in bf16 (down, backward, up, upBackward)
   int64_t n() const { return int64_t(M) * in; }
 };
 
@@ -67,7 +76,12 @@ LoraArgs parse(const Napi::Object& o) {
   a.no_dx = o.Has("noDx") && o.Get("noDx").ToBoolean().Value();
   a.members = o.Has("members") ? int(int_arg(o.Get("members"), "members")) : 1;
   a.scale = o.Has("scale") ? float(o.Get("scale").As<Napi::Number>().DoubleValue()) : 1.f;
+  a.bf16 = o.Has("bf16") && o.Get("bf16").ToBoolean().Value();
   HUKUK_CHECK(a.members >= 1 && a.members <= 16, "ENGINE_INVALID_ARG", "_opsLora: members in 1..16");
+  HUKUK_CHECK(!a.bf16 || a.op == "down" || a.op == "backward" || a.op == "up" || a.op == "upBackward",
+              "ENGINE_INVALID_ARG", "_opsLora: bf16 is for ops down, backward, up and upBackward");
+  HUKUK_CHECK(!a.bf16 || (a.impl != "composed" && a.impl != "cudaComposed"), "ENGINE_INVALID_ARG",
+              "_opsLora: bf16 is for impl cpu and cuda");
   HUKUK_CHECK(a.M >= 0 && a.in >= 1 && a.r >= 1 && a.r <= 64 && a.p >= 0.f && a.p < 1.f, "ENGINE_INVALID_ARG",
               "_opsLora: need M >= 0, in >= 1, 1 <= r <= 64, 0 <= p < 1");
   return a;
@@ -85,13 +99,30 @@ std::vector<float> floats(const Napi::Object& o, const char* key, size_t n) {
 std::vector<float> init_or_zero(const Napi::Object& o, size_t n) {
   return o.Has("init") ? floats(o, "init", n) : std::vector<float>(n, 0.f);
 }
+// bf16 values (round to nearest even, as CUDA's __float2bfloat16_rn) and back
+std::vector<bf16_t> to_bf16(const std::vector<float>& v) {
+  std::vector<bf16_t> b(v.size());
+  for (size_t i = 0; i < v.size(); ++i) b[i].bits = f32_to_bf16(v[i]);
+  return b;
+}
+std::vector<float> from_bf16(const std::vector<bf16_t>& b) {
+  std::vector<float> v(b.size());
+  for (size_t i = 0; i < b.size(); ++i) v[i] = bf16_to_f32(b[i].bits);
+  return v;
+}
+// the activation operand: rounded to bf16 (and held as fp32) when the call is a bf16 one
+std::vector<float> act(const LoraArgs& a, std::vector<float> v) {
+  if (a.bf16)
+    for (float& f : v) f = bf16_to_f32(f32_to_bf16(f));
+  return v;
+}
 
 // ---------------------------------------------------------------- CPU
 std::vector<float> run_cpu(const LoraArgs& a, const Napi::Object& o) {
   const bool composed = a.impl == "composed";
   const size_t M = size_t(a.M), in = size_t(a.in), r = size_t(a.r), n = size_t(a.n());
   if (a.op == "down") {
-    auto x = floats(o, "x", M * in), A = floats(o, "A", r * in);
+    auto x = act(a, floats(o, "x", M * in)), A = floats(o, "A", r * in);
     std::vector<float> h(M * r);
     if (composed) {
       std::vector<float> xd(n);
@@ -127,7 +158,7 @@ std::vector<float> run_cpu(const LoraArgs& a, const Napi::Object& o) {
     return dx;
   }
   if (a.op == "backward") {
-    auto dh = floats(o, "dh", M * r), x = floats(o, "x", M * in), A = floats(o, "A", r * in);
+    auto dh = floats(o, "dh", M * r), x = act(a, floats(o, "x", M * in)), A = floats(o, "A", r * in);
     auto gA = init_or_zero(o, r * in);
     auto dx = o.Has("initDx") ? floats(o, "initDx", n) : std::vector<float>(n, 0.f);
     if (composed) {  // the existing ops, as t5_cuda.cpp's linear_bwd sequences them
@@ -150,7 +181,7 @@ std::vector<float> run_cpu(const LoraArgs& a, const Napi::Object& o) {
     const size_t k = size_t(a.members), sh = M * r, sB = in * r, sy = M * in;
     auto h = floats(o, "h", k * sh), B = floats(o, "B", k * sB);
     if (a.op == "up") {
-      auto y = init_or_zero(o, k * sy);
+      auto y = act(a, init_or_zero(o, k * sy));
       if (composed) {  // matmul, then the scaled add (t5_cuda's gemm with alpha = scale, beta = 1)
         std::vector<float> tmp(sy);
         for (size_t i = 0; i < k; ++i) {
@@ -163,7 +194,7 @@ std::vector<float> run_cpu(const LoraArgs& a, const Napi::Object& o) {
       }
       return y;
     }
-    auto dy = floats(o, "dy", k * sy);
+    auto dy = act(a, floats(o, "dy", k * sy));
     auto gB = init_or_zero(o, k * sB);
     std::vector<float> dh(k * sh);
     if (composed) {
@@ -204,14 +235,16 @@ std::vector<float> run_cpu(const LoraArgs& a, const Napi::Object& o) {
 namespace oc = ops::cuda;
 using cuda::DeviceBuffer;
 
-DeviceBuffer<float> upload(const std::vector<float>& v) {
-  DeviceBuffer<float> d(v.size());
-  if (!v.empty()) HUKUK_CUDA_CHECK(cudaMemcpy(d.get(), v.data(), v.size() * sizeof(float), cudaMemcpyHostToDevice));
+template <typename T>
+DeviceBuffer<T> upload(const std::vector<T>& v) {
+  DeviceBuffer<T> d(v.size());
+  if (!v.empty()) HUKUK_CUDA_CHECK(cudaMemcpy(d.get(), v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice));
   return d;
 }
-std::vector<float> download(const DeviceBuffer<float>& d, size_t n) {
-  std::vector<float> v(n);
-  if (n) HUKUK_CUDA_CHECK(cudaMemcpy(v.data(), d.get(), n * sizeof(float), cudaMemcpyDeviceToHost));
+template <typename T>
+std::vector<T> download(const DeviceBuffer<T>& d, size_t n) {
+  std::vector<T> v(n);
+  if (n) HUKUK_CUDA_CHECK(cudaMemcpy(v.data(), d.get(), n * sizeof(T), cudaMemcpyDeviceToHost));
   return v;
 }
 
@@ -219,12 +252,27 @@ std::vector<float> download(const DeviceBuffer<float>& d, size_t n) {
 struct CudaCase {
   LoraArgs a;
   DeviceBuffer<float> x, A, dh, y, out, out2, tmp, ws;  // out2: dx of 'backward'
+  DeviceBuffer<bf16_t> act_bf16;  // a.bf16: x (down, backward), y (up, the output) or dy (upBackward)
   DeviceBuffer<uint64_t> seed;
   size_t out_n = 0;
   bool composed = false;
 
   void run(cudaStream_t s) {
     const int64_t n = a.n();
+    if (a.bf16) {  // lora.h's bf16 overloads (parse() allows these four ops, fused only)
+      const long long sh = (long long)a.M * a.r, sB = (long long)a.in * a.r, sy = (long long)a.M * a.in;
+      if (a.op == "down")
+        oc::lora_down(act_bf16.get(), A.get(), out.get(), a.M, a.in, a.r, a.p, seed.get(), a.site, s);
+      else if (a.op == "backward")
+        oc::lora_backward(dh.get(), act_bf16.get(), A.get(), out.get(), a.no_dx ? nullptr : out2.get(), a.M, a.in, a.r, a.p,
+                          seed.get(), a.site, a.accumulate, a.accumulate, a.no_workspace ? nullptr : ws.get(), s);
+      else if (a.op == "up")
+        oc::lora_up_add(dh.get(), A.get(), act_bf16.get(), a.M, a.in, a.r, a.scale, a.members, sh, sB, sy, s);
+      else
+        oc::lora_up_backward(act_bf16.get(), dh.get(), A.get(), out2.get(), out.get(), a.M, a.in, a.r, a.scale, a.accumulate,
+                             a.members, sy, sh, sB, sh, a.no_workspace ? nullptr : ws.get(), s);
+      return;
+    }
     if (a.op == "down") {
       if (composed) {  // as t5_cuda.cpp's linear_fwd: the dropped copy only when p > 0
         if (a.p > 0.f) oc::dropout_forward(x.get(), tmp.get(), n, a.p, seed.get(), a.site, s);
@@ -330,7 +378,8 @@ std::vector<float> run_cuda(const LoraArgs& a, const Napi::Object& o) {
   c.composed = a.impl == "cudaComposed";
   const size_t M = size_t(a.M), in = size_t(a.in), r = size_t(a.r), n = size_t(a.n());
   if (a.op == "down") {
-    c.x = upload(floats(o, "x", M * in));
+    if (a.bf16) c.act_bf16 = upload(to_bf16(floats(o, "x", M * in)));
+    else c.x = upload(floats(o, "x", M * in));
     c.A = upload(floats(o, "A", r * in));
     c.out.resize(M * r);
     c.out_n = M * r;
@@ -351,7 +400,8 @@ std::vector<float> run_cuda(const LoraArgs& a, const Napi::Object& o) {
     c.out_n = n;
   } else if (a.op == "backward") {
     c.dh = upload(floats(o, "dh", M * r));
-    c.x = upload(floats(o, "x", M * in));
+    if (a.bf16) c.act_bf16 = upload(to_bf16(floats(o, "x", M * in)));
+    else c.x = upload(floats(o, "x", M * in));
     c.A = upload(floats(o, "A", r * in));
     c.out = upload(init_or_zero(o, r * in));
     c.out2 = upload(o.Has("initDx") ? floats(o, "initDx", n) : std::vector<float>(n, 0.f));
@@ -360,11 +410,15 @@ std::vector<float> run_cuda(const LoraArgs& a, const Napi::Object& o) {
     const size_t k = size_t(a.members);
     c.dh = upload(floats(o, "h", k * M * r));
     c.A = upload(floats(o, "B", k * in * r));
-    if (a.op == "up") {
+    if (a.op == "up" && a.bf16) {
+      c.act_bf16 = upload(to_bf16(init_or_zero(o, k * n)));
+      c.out_n = k * n;
+    } else if (a.op == "up") {
       c.out = upload(init_or_zero(o, k * n));
       c.out_n = k * n;
     } else {
-      c.y = upload(floats(o, "dy", k * n));
+      if (a.bf16) c.act_bf16 = upload(to_bf16(floats(o, "dy", k * n)));
+      else c.y = upload(floats(o, "dy", k * n));
       c.out = upload(init_or_zero(o, k * in * r));
       c.out2.resize(k * M * r);
       c.out_n = k * in * r;
@@ -384,7 +438,8 @@ std::vector<float> run_cuda(const LoraArgs& a, const Napi::Object& o) {
   }
   cudaStreamDestroy(s);
   const bool aliased = a.op == "dropoutAdd" && !c.composed && a.in_place;
-  std::vector<float> res = download(aliased ? c.y : c.out, c.out_n);
+  std::vector<float> res = (a.bf16 && a.op == "up") ? from_bf16(download(c.act_bf16, c.out_n))
+                                                    : download(aliased ? c.y : c.out, c.out_n);
   if (a.op == "backward") {
     std::vector<float> dx = a.no_dx ? std::vector<float>(n, 0.f) : download(c.out2, n);
     res.insert(res.end(), dx.begin(), dx.end());
@@ -473,15 +528,21 @@ Napi::Value ops_lora_bench(const Napi::CallbackInfo& info) {
   HUKUK_CUDA_CHECK(cudaStreamCreate(&s));
   double copy_gbs = 0;
   try {
+    const double ab = a.bf16 ? 2.0 : 4.0;  // bytes per activation element
     for (int composed = 0; composed < 2; ++composed) {
+      if (composed && a.bf16) {  // no cuBLAS twin for bf16 activations (lora.h)
+        us[1][0] = us[1][1] = -1;
+        continue;
+      }
       CudaCase c;
       c.a = a;
       c.composed = composed == 1;
+      if (a.bf16 && (a.op == "down" || a.op == "backward")) c.act_bf16 = upload(to_bf16(xh));
       if (a.op == "down") {
-        c.x = upload(xh);
+        c.x = upload(xh);  // bf16: only the copy-bandwidth buffer
         c.A = upload(Ah);
         c.out.resize(M * r);
-        input_bytes = 4.0 * (n + r * in);
+        input_bytes = ab * n + 4.0 * r * in;
       } else if (a.op == "gradA") {
         c.dh = upload(dhh);
         c.x = upload(xh);
@@ -504,8 +565,8 @@ Napi::Value ops_lora_bench(const Napi::CallbackInfo& info) {
         c.A = upload(Ah);
         c.out.resize(r * in);
         HUKUK_CUDA_CHECK(cudaMemset(c.out.get(), 0, c.out.bytes()));
-        c.out2 = upload(xh);  // dx, read and written with accumulate
-        input_bytes = 4.0 * (n + M * r + r * in + (a.accumulate ? 2.0 : 1.0) * n);
+        c.out2 = upload(xh);  // dx (fp32 for both), read and written with accumulate
+        input_bytes = ab * n + 4.0 * (M * r + r * in + (a.accumulate ? 2.0 : 1.0) * n);
       } else if (a.op == "up" || a.op == "upBackward") {  // in = out features; members of one group
         const size_t k = size_t(a.members);
         std::vector<float> big(k * n), hh(k * M * r), Bh(k * in * r);
@@ -515,14 +576,16 @@ Napi::Value ops_lora_bench(const Napi::CallbackInfo& info) {
         c.dh = upload(hh);
         c.A = upload(Bh);
         if (a.op == "up") {
-          c.out = upload(big);  // y: read and written
-          input_bytes = 4.0 * (2.0 * k * n + k * M * r + k * in * r);
+          if (a.bf16) c.act_bf16 = upload(to_bf16(big));
+          else c.out = upload(big);  // y: read and written
+          input_bytes = ab * 2.0 * k * n + 4.0 * (k * M * r + k * in * r);
         } else {
-          c.y = upload(big);
+          if (a.bf16) c.act_bf16 = upload(to_bf16(big));
+          else c.y = upload(big);
           c.out.resize(k * in * r);
           HUKUK_CUDA_CHECK(cudaMemset(c.out.get(), 0, c.out.bytes()));
           c.out2.resize(k * M * r);
-          input_bytes = 4.0 * (k * n + 2.0 * k * M * r + 2.0 * k * in * r);
+          input_bytes = ab * k * n + 4.0 * (2.0 * k * M * r + 2.0 * k * in * r);
         }
         c.x = upload(std::vector<float>(n, 0.f));  // copy-bandwidth buffer
       } else {
