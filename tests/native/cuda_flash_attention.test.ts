@@ -10,7 +10,7 @@
 // t5_cuda.cpp runs it).
 // GPU-only: skipped where the addon has no CUDA or there is no GPU.
 import { createRequire } from 'node:module';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 
 const require = createRequire(import.meta.url);
 process.env.OMP_WAIT_POLICY ??= 'passive';
@@ -121,7 +121,17 @@ const cases: Case[] = [
   { name: 'causal 300, first 140 keys masked (rows with no key)', B: 2, H: 2, Tq: 300, Tk: 300, causal: true, bias: true, keep: (b, j) => b === 0 || j >= 140 },
 ];
 
-describe.skipIf(!gpu)('fused attention on CUDA vs the CPU fp32 reference', () => {
+// HUKUK_FLASH_KERNEL=v1 selects the first (unpipelined) kernels, kept only while the two are compared
+const kernels = ['v2', 'v1'] as const;
+const useKernel = (k: (typeof kernels)[number]) => {
+  if (k === 'v1') process.env.HUKUK_FLASH_KERNEL = 'v1';
+  else delete process.env.HUKUK_FLASH_KERNEL;
+};
+
+for (const kernel of kernels)
+describe.skipIf(!gpu)(`fused attention (${kernel}) on CUDA vs the CPU fp32 reference`, () => {
+  beforeEach(() => useKernel(kernel));
+  afterAll(() => useKernel('v2'));
   const tol = 2e-2;
   for (const c of cases)
     it(c.name, { timeout: 120_000 }, () => {
@@ -181,7 +191,7 @@ describe.skipIf(!gpu)('fused attention: micro-benchmark', () => {
     { name: 'decoder 16x12x512x512 (causal, bias, dropout)', B: 16, H: 12, Tq: 512, Tk: 512, bias: true, causal: true, dropout: 0.1 },
     { name: 'cross 16x12x512x512 (mask, dropout)', B: 16, H: 12, Tq: 512, Tk: 512, dropout: 0.1, keep: (b, j) => j < 512 - 8 * b },
   ];
-  const reps = 20;
+  const reps = 10;
   const flops = (c: Case) => 4 * c.B * c.H * c.Tq * c.Tk * 64;
   const line = (label: string, c: Case, r: FlashOut) =>
     `${label} fwd ${(r.fwdMs * 1e3).toFixed(1)} µs ${(flops(c) / r.fwdMs / 1e9).toFixed(1)} TFLOP/s` +
@@ -189,12 +199,25 @@ describe.skipIf(!gpu)('fused attention: micro-benchmark', () => {
   for (const c of shapes)
     it(c.name, { timeout: 120_000 }, () => {
       const o = bf16Inputs(inputs(c));
+      useKernel('v1');
+      const f32v1 = engine._opsFlashAttention({ ...o, mode: 'fused', reps });
+      const b16v1 = engine._opsFlashAttention({ ...o, mode: 'fused', reps, io: 'bf16' });
+      useKernel('v2');
       const f32 = engine._opsFlashAttention({ ...o, mode: 'fused', reps });
       const b16 = engine._opsFlashAttention({ ...o, mode: 'fused', reps, io: 'bf16' });
-      console.log(`bench | ${c.name}\n  ${line('fp32 io', c, f32)}\n  ${line('bf16 io', c, b16)}`);
+      console.log(
+        `bench | ${c.name}\n  ${line('v1 fp32 io', c, f32v1)}\n  ${line('v1 bf16 io', c, b16v1)}` +
+          `\n  ${line('v2 fp32 io', c, f32)}\n  ${line('v2 bf16 io', c, b16)}`,
+      );
+      for (const k of outputs) expect(errors(f32, f32v1)[k], `v2 vs v1 fp32 io ${k}`).toBeLessThan(1e-2);
+      for (const k of outputs) expect(errors(b16, b16v1)[k], `v2 vs v1 bf16 io ${k}`).toBeLessThan(1e-2);
       const b16bits = engine._opsFlashAttention({ ...o, mode: 'fused', reps, io: 'bf16', dropoutBits: true });
       const b16nodrop = engine._opsFlashAttention({ ...o, mode: 'fused', reps, io: 'bf16', dropout: 0 });
-      console.log(`  ${line('bf16 io, dropout record', c, b16bits)}\n  ${line('bf16 io, no dropout', c, b16nodrop)}`);
+      const b16nobias = engine._opsFlashAttention({ ...o, mode: 'fused', reps, io: 'bf16', bias: undefined });
+      console.log(
+        `  ${line('v2 bf16 io, dropout record', c, b16bits)}\n  ${line('v2 bf16 io, no dropout', c, b16nodrop)}` +
+          `\n  ${line('v2 bf16 io, no bias', c, b16nobias)}`,
+      );
       if (cublas) {
         const unf = engine._opsFlashAttention({ ...o, mode: 'unfused', precision: 'bf16', reps });
         console.log(`  ${line('unfused (cuBLAS + softmax kernels, fp32 io)', c, unf)}`);

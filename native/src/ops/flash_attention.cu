@@ -37,6 +37,9 @@
 #include <cuda_bf16.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <type_traits>
 
 #include "core/cuda_runtime.h"
 #include "core/error.h"
@@ -114,13 +117,16 @@ __device__ __forceinline__ void find_first_kept(const int32_t* km, int Tk, int* 
 
 // --------------------------------------------------------------------------------------- backward
 // D[b,h,i] = Σ_d dctx[b,i,h,d] ctx[b,i,h,d]: one warp per (b, i, h), i.e. per 64-float run of the rows.
+// dO16 (optional): receives dctx rounded to bf16 (the v2 backward's dctx operand for bf16 I/O)
 template <typename E>
-__global__ void flash_bwd_dot_kernel(const float* dctx, const E* ctx, float* D, int H, int Tq, int64_t runs) {
+__global__ void flash_bwd_dot_kernel(const float* dctx, const E* ctx, float* D, int H, int Tq, int64_t runs,
+                                     __nv_bfloat16* dO16) {
   const int64_t run = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) >> 5;
   const int lane = threadIdx.x & 31;
   if (run >= runs) return;
   const float2 a = reinterpret_cast<const float2*>(dctx + run * kD)[lane];
   const float2 c = load2(ctx + run * kD + 2 * lane);
+  if (dO16) store2(dO16 + run * kD + 2 * lane, a.x, a.y);
   float v = a.x * c.x + a.y * c.y;
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   if (lane == 0) {
@@ -573,6 +579,489 @@ __global__ void __launch_bounds__(W * 32) flash_bwd_kernel(FlashParams<E> p, con
   }
 }
 
+// ------------------------------------------------------------------------- pipelined kernels (v2)
+// cp.async (sm_80+): 16/8/4 bytes global -> shared, zero-filled when !valid (the source is then not
+// read; it is still a valid address)
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src), "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void cp_async8(void* dst, const void* src, bool valid) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;\n" ::"r"(smem_addr(dst)), "l"(src), "r"(valid ? 8 : 0));
+}
+__device__ __forceinline__ void cp_async4(void* dst, const void* src, bool valid) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(smem_addr(dst)), "l"(src), "r"(valid ? 4 : 0));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
+
+// A tile of R rows x 64 columns of one head (rows >= T as 0) on its way into a bf16 shared tile
+// (row stride kPad), in two steps: issue() starts the global loads, land() finishes them; between
+// the two the block computes on the previous tile. bf16 sources go straight to shared memory with
+// cp.async (land: nothing; the caller waits for the group); fp32 sources are loaded into registers
+// (issue) and rounded to bf16 into the tile (land), so the tile passed to both must be the same.
+template <int R, int N, typename E>
+struct TileAsync;
+template <int R, int N>
+struct TileAsync<R, N, float> {
+  TileLoad<R, N, float> regs;
+  __device__ __forceinline__ void issue(const float* src, int64_t ld, int r0, int T, __nv_bfloat16*) {
+    regs.load(src, ld, r0, T);
+  }
+  __device__ __forceinline__ void land(__nv_bfloat16* dst) const { regs.store(dst); }
+};
+template <int R, int N>
+struct TileAsync<R, N, __nv_bfloat16> {
+  static constexpr int kPer = R * (kD / 8) / N;
+  static_assert(kPer * N == R * (kD / 8), "tile rows must split evenly over the threads");
+  __device__ __forceinline__ void issue(const __nv_bfloat16* src, int64_t ld, int r0, int T, __nv_bfloat16* dst) {
+#pragma unroll
+    for (int i = 0; i < kPer; ++i) {
+      const int idx = threadIdx.x + i * N, r = idx >> 3, c = (idx & 7) * 8;
+      const bool valid = r0 + r < T;
+      cp_async16(dst + r * kPad + c, src + int64_t(valid ? r0 + r : 0) * ld + c, valid);
+    }
+  }
+  __device__ __forceinline__ void land(__nv_bfloat16*) const {}
+};
+
+// Rows [r0, r0+R) x columns [c0, c0+C) of one head's bias [Tq, Tk] (fp32) into a shared tile of
+// row stride ldd, zero outside [Tq, Tk), with cp.async chunks of VEC floats (Tk % VEC == 0, so a
+// chunk is all in or all out). N threads.
+template <int VEC, int R, int C, int N>
+__device__ __forceinline__ void bias_tile_async_vec(float* dst, int ldd, const float* bias_h, int Tq, int Tk, int r0,
+                                                    int c0) {
+  constexpr int kChunks = C / VEC;
+#pragma unroll 4
+  for (int idx = threadIdx.x; idx < R * kChunks; idx += N) {
+    const int r = idx / kChunks, c = (idx % kChunks) * VEC, q = r0 + r, k = c0 + c;
+    const bool valid = q < Tq && k < Tk;
+    const float* src = valid ? bias_h + int64_t(q) * Tk + k : bias_h;
+    if constexpr (VEC == 4) cp_async16(dst + r * ldd + c, src, valid);
+    else if constexpr (VEC == 2) cp_async8(dst + r * ldd + c, src, valid);
+    else cp_async4(dst + r * ldd + c, src, valid);
+  }
+}
+template <int R, int C, int N>
+__device__ __forceinline__ void bias_tile_async(float* dst, int ldd, const float* bias_h, int Tq, int Tk, int r0,
+                                                int c0) {
+  const uintptr_t at = reinterpret_cast<uintptr_t>(bias_h);
+  if (Tk % 4 == 0 && at % 16 == 0) bias_tile_async_vec<4, R, C, N>(dst, ldd, bias_h, Tq, Tk, r0, c0);
+  else if (Tk % 2 == 0 && at % 8 == 0) bias_tile_async_vec<2, R, C, N>(dst, ldd, bias_h, Tq, Tk, r0, c0);
+  else bias_tile_async_vec<1, R, C, N>(dst, ldd, bias_h, Tq, Tk, r0, c0);
+}
+
+// forward v2: as flash_fwd_kernel (one block of 4 warps per 64 queries), plus
+//   - K, V and the bias tile of key tile t+1 load while tile t is computed (two shared stages;
+//     cp.async for bf16 K/V and the bias, registers for fp32 K/V), one __syncthreads per tile;
+//   - Q's A fragments stay in registers (loaded once through shared memory aliased on stage 1);
+//   - the bias comes from shared memory (float2 reads, conflict-free with row stride 72 floats).
+constexpr int kFwdBiasLd = kTile + 8;  // fp32 row stride of the forward's bias tile
+constexpr size_t fwd2_stage_bytes(bool bias) {
+  return size_t(2 * kTile * kPad) * sizeof(__nv_bfloat16) + (bias ? size_t(kFwdQ * kFwdBiasLd) * sizeof(float) : 0);
+}
+constexpr size_t fwd2_smem(bool bias) { return 2 * fwd2_stage_bytes(bias) + 16; }
+
+template <typename E>
+__global__ void __launch_bounds__(kFwdWarps * 32, std::is_same<E, float>::value ? 2 : 3)
+    flash_fwd2_kernel(FlashParams<E> p, E* O, float* lse, uint64_t* bits) {
+  constexpr int N = kFwdWarps * 32;
+  extern __shared__ __align__(16) unsigned char smem[];
+  const bool has_bias = p.bias != nullptr;
+  const size_t stage_bytes = fwd2_stage_bytes(has_bias);
+  auto sK = [&](int st) { return reinterpret_cast<__nv_bfloat16*>(smem + st * stage_bytes); };
+  auto sV = [&](int st) { return sK(st) + kTile * kPad; };
+  auto sB = [&](int st) { return reinterpret_cast<float*>(sV(st) + kTile * kPad); };
+  int* sFirstKept = reinterpret_cast<int*>(smem + 2 * stage_bytes);
+  __nv_bfloat16* sQ = sK(1);  // Q passes through stage 1 before the first tile
+
+  const int bh = blockIdx.y, b = bh / p.H, h = bh % p.H;
+  const int q0 = blockIdx.x * kFwdQ;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const int32_t* km = p.key_mask ? p.key_mask + int64_t(b) * p.key_mask_ld : nullptr;
+  const float keep_scale = p.dropout > 0.f ? 1.f / (1.f - p.dropout) : 1.f;
+  const ops::DropoutKey drop_key = p.dropout > 0.f ? ops::dropout_key(*p.seed, p.site) : ops::DropoutKey{};
+  const uint32_t drop_thr = ops::dropout_threshold(p.dropout);
+  const E* Kh = p.K + int64_t(b) * p.Tk * p.ld + int64_t(h) * kD;
+  const E* Vh = p.V + int64_t(b) * p.Tk * p.ld + int64_t(h) * kD;
+  const float* bias_h = has_bias ? p.bias + int64_t(h) * p.Tq * p.Tk : nullptr;
+
+  TileAsync<kTile, N, E> kq, vq;  // the next K / V tile in flight
+  {
+    TileAsync<kFwdQ, N, E> q;
+    q.issue(p.Q + int64_t(b) * p.Tq * p.ld + int64_t(h) * kD, p.ld, q0, p.Tq, sQ);
+    q.land(sQ);
+  }
+  kq.issue(Kh, p.ld, 0, p.Tk, sK(0));
+  vq.issue(Vh, p.ld, 0, p.Tk, sV(0));
+  if (has_bias) bias_tile_async<kFwdQ, kTile, N>(sB(0), kFwdBiasLd, bias_h, p.Tq, p.Tk, q0, 0);
+  kq.land(sK(0));
+  vq.land(sV(0));
+  cp_async_commit();
+  find_first_kept(km, p.Tk, sFirstKept);
+  cp_async_wait_all();
+  __syncthreads();
+  int j_end = p.Tk;  // causal: key tiles past the diagonal are all hidden, unless a row here sees no key
+  if (p.causal && *sFirstKept <= q0) j_end = min(p.Tk, q0 + kFwdQ);
+  uint32_t qa[4][4];
+#pragma unroll
+  for (int kk = 0; kk < 4; ++kk) ldsm_a(qa[kk], sQ, kPad, warp * 16, kk * 16, lane);
+
+  const int row0 = q0 + warp * 16 + g, row1 = row0 + 8;  // the two rows this thread holds
+  const uint64_t base0 = (uint64_t(bh) * p.Tq + row0) * p.Tk, base1 = base0 + uint64_t(8) * p.Tk;
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+  float acc[8][4];
+#pragma unroll
+  for (int nt = 0; nt < 8; ++nt) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.f;
+
+  for (int j0 = 0, st = 0; j0 < j_end; j0 += kTile, st ^= 1) {
+    if (j0 > 0) {
+      cp_async_wait_all();
+      kq.land(sK(st));
+      vq.land(sV(st));
+    }
+    __syncthreads();  // tile j0 in stage st for everyone; everyone is done with stage st^1 (and sQ)
+    if (j0 + kTile < j_end) {
+      kq.issue(Kh, p.ld, j0 + kTile, p.Tk, sK(st ^ 1));
+      vq.issue(Vh, p.ld, j0 + kTile, p.Tk, sV(st ^ 1));
+      if (has_bias) bias_tile_async<kFwdQ, kTile, N>(sB(st ^ 1), kFwdBiasLd, bias_h, p.Tq, p.Tk, q0, j0 + kTile);
+      cp_async_commit();
+    }
+    float s[8][4];
+    if (has_bias) {
+      const float* b0 = sB(st) + (warp * 16 + g) * kFwdBiasLd;
+#pragma unroll
+      for (int nt = 0; nt < 8; ++nt) {
+        const float2 x = *reinterpret_cast<const float2*>(b0 + nt * 8 + 2 * t);
+        const float2 y = *reinterpret_cast<const float2*>(b0 + 8 * kFwdBiasLd + nt * 8 + 2 * t);
+        s[nt][0] = x.x; s[nt][1] = x.y; s[nt][2] = y.x; s[nt][3] = y.y;
+      }
+    } else {
+#pragma unroll
+      for (int nt = 0; nt < 8; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
+    }
+    const __nv_bfloat16* K_ = sK(st);
+#pragma unroll
+    for (int kk = 0; kk < 4; ++kk)
+#pragma unroll
+      for (int np = 0; np < 4; ++np) {
+        uint32_t bb[4];
+        ldsm_b_nk(bb, K_, kPad, np * 16, kk * 16, lane);
+        mma16816(s[2 * np], qa[kk], bb[0], bb[1]);
+        mma16816(s[2 * np + 1], qa[kk], bb[2], bb[3]);
+      }
+
+    const int ja = j0 + lane, jb = ja + 32;
+    const uint32_t open_lo = __ballot_sync(0xffffffffu, !km || (ja < p.Tk && km[ja] != 0));
+    const uint32_t open_hi = __ballot_sync(0xffffffffu, !km || (jb < p.Tk && km[jb] != 0));
+    float mt[2] = {-INFINITY, -INFINITY};
+    uint64_t kbits[2] = {0, 0};
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int jl = nt * 8 + 2 * t + (e & 1), j = j0 + jl, r = e < 2 ? row0 : row1;
+        const bool open = ((nt < 4 ? open_lo : open_hi) >> (jl & 31)) & 1u;
+        float v = s[nt][e];
+        if (j >= p.Tk) v = -INFINITY;
+        else if (!open || (p.causal && j > r)) v = kMasked;
+        s[nt][e] = v;
+        mt[e >> 1] = fmaxf(mt[e >> 1], v);
+      }
+    float alpha[2];
+#pragma unroll
+    for (int k = 0; k < 2; ++k) {
+      mt[k] = fmaxf(mt[k], __shfl_xor_sync(0xffffffffu, mt[k], 1));
+      mt[k] = fmaxf(mt[k], __shfl_xor_sync(0xffffffffu, mt[k], 2));
+      const float mn = fmaxf(m[k], mt[k]);
+      alpha[k] = __expf(m[k] - mn);
+      m[k] = mn;
+      l[k] *= alpha[k];
+    }
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int k = e >> 1;
+        const float pr = __expf(s[nt][e] - m[k]);
+        l[k] += pr;
+        float pd = pr;
+        if (p.dropout > 0.f) {
+          const int jl = nt * 8 + 2 * t + (e & 1);
+          const uint64_t idx = (k ? base1 : base0) + uint64_t(j0 + jl);
+          const bool keep = (pr != 0.f || bits) && (k ? row1 : row0) < p.Tq &&
+                            ops::dropout_keep_bits(drop_key, idx, drop_thr);
+          pd = keep ? pr * keep_scale : 0.f;
+          if (keep) kbits[k] |= 1ull << jl;
+        }
+        s[nt][e] = pd;
+        acc[nt][e] *= alpha[k];
+      }
+    if (bits && p.dropout > 0.f) {
+#pragma unroll
+      for (int k = 0; k < 2; ++k) {
+        kbits[k] |= __shfl_xor_sync(0xffffffffu, kbits[k], 1);
+        kbits[k] |= __shfl_xor_sync(0xffffffffu, kbits[k], 2);
+      }
+      if (t == 0) {
+        uint64_t* w = bits + ((int64_t(bh) * gridDim.x + blockIdx.x) * ((p.Tk + kTile - 1) / kTile) + j0 / kTile) * kTile;
+        w[warp * 16 + g] = kbits[0];
+        w[warp * 16 + g + 8] = kbits[1];
+      }
+    }
+    mma_acc_kn(acc, s, sV(st), lane);
+  }
+
+#pragma unroll
+  for (int k = 0; k < 2; ++k) {
+    l[k] += __shfl_xor_sync(0xffffffffu, l[k], 1);
+    l[k] += __shfl_xor_sync(0xffffffffu, l[k], 2);
+  }
+#pragma unroll
+  for (int k = 0; k < 2; ++k) {
+    const int r = k ? row1 : row0;
+    if (r >= p.Tq) continue;
+    const float inv = 1.f / l[k];
+    E* o = O + (int64_t(b) * p.Tq + r) * p.ld + int64_t(h) * kD;
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt) store2(o + nt * 8 + 2 * t, acc[nt][2 * k] * inv, acc[nt][2 * k + 1] * inv);
+    if (t == 0) lse[int64_t(bh) * p.Tq + r] = m[k] <= kMasked ? -INFINITY : m[k] + logf(l[k]);
+  }
+}
+
+// backward v2: as flash_bwd_kernel, plus
+//   - the next query tile's Q, dctx, bias tile, lse, D and dropout bits load while this one is
+//     computed (two shared stages; cp.async, or registers for fp32 Q/dctx), 2 __syncthreads per tile;
+//   - the bias from shared memory (row stride 16*W + 4 floats: conflict-free in the transposed reads);
+//   - for bf16 I/O dctx is read as the bf16 copy the dot kernel leaves in dQ's memory (written by the
+//     final conversion only): half the bytes, straight to shared memory.
+// dO: dctx (fp32 I/O) or its bf16 copy (bf16 I/O), i.e. always of type E.
+__host__ __device__ constexpr int bwd2_bias_ld(int W) { return bwd_keys(W) + 4; }
+// Shared memory: [K, V, dS, first-kept flag] then two stages of [Q, dctx, bias, lse, D, bits]
+// (byte offsets; every part a multiple of 16 bytes)
+struct Bwd2Layout {
+  int k, v, s, first, stage0, stage_bytes, o, bias, l, d, bits, total;
+};
+__host__ __device__ constexpr int align16(int x) { return (x + 15) & ~15; }
+__host__ __device__ inline Bwd2Layout bwd2_layout(int W, bool bias) {
+  Bwd2Layout L{};
+  const int kv = bwd_keys(W) * kPad * 2, qt = kTile * kPad * 2;
+  L.k = 0;
+  L.v = kv;
+  L.s = 2 * kv;
+  L.first = L.s + align16(kTile * bwd_pad_s(W) * 2);
+  L.stage0 = L.first + 16;
+  // within a stage: Q at 0
+  L.o = qt;
+  L.bias = 2 * qt;
+  L.l = L.bias + (bias ? kTile * bwd2_bias_ld(W) * 4 : 0);
+  L.d = L.l + kTile * 4;
+  L.bits = L.d + kTile * 4;
+  L.stage_bytes = L.bits + (bwd_keys(W) / kTile) * kTile * 8;
+  L.total = L.stage0 + 2 * L.stage_bytes;
+  return L;
+}
+
+template <int W, typename E>
+__global__ void __launch_bounds__(W * 32) flash_bwd2_kernel(FlashParams<E> p, const E* dO, const float* lse,
+                                                            const float* Dsum, float* dQ, E* dK, E* dV,
+                                                            const uint64_t* bits) {
+  constexpr int N = W * 32, kBwdKeys = bwd_keys(W), kPadS = bwd_pad_s(W), kBiasLd = bwd2_bias_ld(W);
+  constexpr int kDqCols = 64 / (W / 4), kDqTiles = kDqCols / 8;
+  constexpr int kBitWords = (kBwdKeys / kTile) * kTile;
+  extern __shared__ __align__(16) unsigned char smem[];
+  const bool has_bias = p.bias != nullptr;
+  const Bwd2Layout L = bwd2_layout(W, has_bias);
+  __nv_bfloat16* sK = reinterpret_cast<__nv_bfloat16*>(smem + L.k);
+  __nv_bfloat16* sV = reinterpret_cast<__nv_bfloat16*>(smem + L.v);
+  __nv_bfloat16* sdS = reinterpret_cast<__nv_bfloat16*>(smem + L.s);
+  auto stage = [&](int st) { return smem + L.stage0 + st * L.stage_bytes; };
+  auto sQ = [&](int st) { return reinterpret_cast<__nv_bfloat16*>(stage(st)); };
+  auto sdO = [&](int st) { return reinterpret_cast<__nv_bfloat16*>(stage(st) + L.o); };
+  auto sB = [&](int st) { return reinterpret_cast<float*>(stage(st) + L.bias); };
+  auto sL = [&](int st) { return reinterpret_cast<float*>(stage(st) + L.l); };
+  auto sD = [&](int st) { return reinterpret_cast<float*>(stage(st) + L.d); };
+  auto sBits = [&](int st) { return reinterpret_cast<uint64_t*>(stage(st) + L.bits); };
+  int* sFirstKept = reinterpret_cast<int*>(smem + L.first);
+  const bool use_bits = bits && p.dropout > 0.f;
+  const int nKT = (p.Tk + kTile - 1) / kTile, nQT = (p.Tq + kTile - 1) / kTile;
+
+  const int bh = blockIdx.y, b = bh / p.H, h = bh % p.H;
+  const int j0 = blockIdx.x * kBwdKeys;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const int32_t* km = p.key_mask ? p.key_mask + int64_t(b) * p.key_mask_ld : nullptr;
+  const float keep_scale = p.dropout > 0.f ? 1.f / (1.f - p.dropout) : 1.f;
+  const ops::DropoutKey drop_key = p.dropout > 0.f ? ops::dropout_key(*p.seed, p.site) : ops::DropoutKey{};
+  const uint32_t drop_thr = ops::dropout_threshold(p.dropout);
+  const float uniform = 1.f / p.Tk;
+  const int64_t qbase = int64_t(b) * p.Tq * p.ld + int64_t(h) * kD;
+  const int64_t kbase = int64_t(b) * p.Tk * p.ld + int64_t(h) * kD;
+  const float* bias_h = has_bias ? p.bias + int64_t(h) * p.Tq * p.Tk : nullptr;
+  const float* lse_bh = lse + int64_t(bh) * p.Tq;
+  const float* D_bh = Dsum + int64_t(bh) * p.Tq;
+
+  TileAsync<kTile, N, E> qq, oq;  // the next query tile's Q / dctx in flight
+  // the next query tile (>= i) that this block visits; causal: a tile wholly before our keys is
+  // skipped unless a row of it sees no key
+  auto next_tile = [&](int i, int first_kept) {
+    while (i < p.Tq && p.causal && i + kTile - 1 < j0 && i >= first_kept) i += kTile;
+    return i;
+  };
+  auto issue = [&](int i0, int st) {
+    qq.issue(p.Q + qbase, p.ld, i0, p.Tq, sQ(st));
+    oq.issue(dO + qbase, p.ld, i0, p.Tq, sdO(st));
+    if (has_bias) bias_tile_async<kTile, kBwdKeys, N>(sB(st), kBiasLd, bias_h, p.Tq, p.Tk, i0, j0);
+    for (int i = threadIdx.x; i < kTile; i += N) {
+      const bool in = i0 + i < p.Tq;
+      cp_async4(sL(st) + i, lse_bh + (in ? i0 + i : 0), in);
+      cp_async4(sD(st) + i, D_bh + (in ? i0 + i : 0), in);
+    }
+    if (use_bits)
+      for (int x = threadIdx.x; x < kBitWords; x += N) {
+        const int kt = j0 / kTile + x / kTile;
+        const bool in = kt < nKT;
+        cp_async8(sBits(st) + x, bits + (in ? ((int64_t(bh) * nQT + i0 / kTile) * nKT + kt) * kTile + x % kTile : 0), in);
+      }
+    cp_async_commit();
+  };
+
+  find_first_kept(km, p.Tk, sFirstKept);
+  {
+    TileAsync<kBwdKeys, N, E> k, v;
+    k.issue(p.K + kbase, p.ld, j0, p.Tk, sK);
+    v.issue(p.V + kbase, p.ld, j0, p.Tk, sV);
+    k.land(sK);
+    v.land(sV);
+    cp_async_commit();
+  }
+  __syncthreads();
+  const int first_kept = *sFirstKept;
+  const int key0 = j0 + warp * 16 + g, key1 = key0 + 8;
+  const int ks0 = key0 >= p.Tk ? 0 : (km && km[key0] == 0 ? 1 : 2);
+  const int ks1 = key1 >= p.Tk ? 0 : (km && km[key1] == 0 ? 1 : 2);
+  const uint64_t kidx0 = uint64_t(bh) * p.Tq * p.Tk + key0, kidx1 = kidx0 + 8;
+  const int dq_r0 = (warp & 3) * 16, dq_c0 = (warp >> 2) * kDqCols;
+
+  float dk[8][4], dv[8][4];
+#pragma unroll
+  for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) dk[nt][e] = dv[nt][e] = 0.f;
+
+  int i0 = next_tile(0, first_kept);
+  if (i0 < p.Tq) issue(i0, 0);
+  for (int st = 0; i0 < p.Tq; st ^= 1) {
+    cp_async_wait_all();
+    qq.land(sQ(st));
+    oq.land(sdO(st));
+    __syncthreads();  // tile i0 in stage st; everyone is done with stage st^1 and with sdS
+    const int i_next = next_tile(i0 + kTile, first_kept);
+    if (i_next < p.Tq) issue(i_next, st ^ 1);
+    const __nv_bfloat16 *Q_ = sQ(st), *O_ = sdO(st);
+    const float *L_ = sL(st), *D_ = sD(st);
+
+    float st_[8][4], dpt[8][4];  // Sᵀ then Pdᵀ; dPdᵀ then dSᵀ (rows = our keys, cols = queries)
+    if (has_bias) {
+      const float* bcol = sB(st) + warp * 16 + g;
+#pragma unroll
+      for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) st_[nt][e] = bcol[(nt * 8 + 2 * t + (e & 1)) * kBiasLd + (e < 2 ? 0 : 8)];
+    } else {
+#pragma unroll
+      for (int nt = 0; nt < 8; ++nt) st_[nt][0] = st_[nt][1] = st_[nt][2] = st_[nt][3] = 0.f;
+    }
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt) dpt[nt][0] = dpt[nt][1] = dpt[nt][2] = dpt[nt][3] = 0.f;
+    mma_smem_nk(st_, sK, warp * 16, Q_, lane);
+    mma_smem_nk(dpt, sV, warp * 16, O_, lane);
+
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int il = nt * 8 + 2 * t + (e & 1), i = i0 + il;
+        const int key = e < 2 ? key0 : key1, state = e < 2 ? ks0 : ks1;
+        const float Lr = L_[il];
+        float pr = 0.f;
+        if (i < p.Tq && state != 0) {
+          if (Lr == -INFINITY) pr = uniform;
+          else if (state == 2 && !(p.causal && key > i)) pr = __expf(st_[nt][e] - Lr);
+        }
+        float pd = pr, dp = dpt[nt][e];
+        if (p.dropout > 0.f) {
+          bool keep;
+          if (use_bits) {
+            keep = pr != 0.f &&
+                   ((sBits(st)[(warp / 4) * kTile + il] >> (((warp & 3) * 16) + g + (e < 2 ? 0 : 8))) & 1u);
+          } else {
+            const uint64_t idx = (e < 2 ? kidx0 : kidx1) + uint32_t(i) * uint32_t(p.Tk);
+            keep = pr != 0.f && ops::dropout_keep_bits(drop_key, idx, drop_thr);
+          }
+          pd = keep ? pr * keep_scale : 0.f;
+          dp = keep ? dp * keep_scale : 0.f;
+        }
+        st_[nt][e] = pd;
+        dpt[nt][e] = pr * (dp - D_[il]);
+      }
+    mma_acc_kn(dv, st_, O_, lane);
+    mma_acc_kn(dk, dpt, Q_, lane);
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; e += 2) {
+        const int il = nt * 8 + 2 * t, kl = warp * 16 + g + (e < 2 ? 0 : 8);
+        sdS[il * kPadS + kl] = __float2bfloat16_rn(dpt[nt][e]);
+        sdS[(il + 1) * kPadS + kl] = __float2bfloat16_rn(dpt[nt][e + 1]);
+      }
+    __syncthreads();
+    float dq[kDqTiles][4];
+#pragma unroll
+    for (int nt = 0; nt < kDqTiles; ++nt) dq[nt][0] = dq[nt][1] = dq[nt][2] = dq[nt][3] = 0.f;
+#pragma unroll
+    for (int kk = 0; kk < kBwdKeys / 16; ++kk) {
+      uint32_t a[4];
+      ldsm_a(a, sdS, kPadS, dq_r0, kk * 16, lane);
+#pragma unroll
+      for (int np = 0; np < kDqTiles / 2; ++np) {
+        uint32_t bb[4];
+        ldsm_b_kn(bb, sK, kPad, dq_c0 + np * 16, kk * 16, lane);
+        mma16816(dq[2 * np], a, bb[0], bb[1]);
+        mma16816(dq[2 * np + 1], a, bb[2], bb[3]);
+      }
+    }
+#pragma unroll
+    for (int k = 0; k < 2; ++k) {
+      const int i = i0 + dq_r0 + g + 8 * k;
+      if (i >= p.Tq) continue;
+      float* q = dQ + qbase + int64_t(i) * p.ld + dq_c0;
+#pragma unroll
+      for (int nt = 0; nt < kDqTiles; ++nt) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+        atomicAdd(reinterpret_cast<float2*>(q + nt * 8 + 2 * t), make_float2(dq[nt][2 * k], dq[nt][2 * k + 1]));
+#else
+        atomicAdd(q + nt * 8 + 2 * t, dq[nt][2 * k]);
+        atomicAdd(q + nt * 8 + 2 * t + 1, dq[nt][2 * k + 1]);
+#endif
+      }
+    }
+    i0 = i_next;
+  }
+  cp_async_wait_all();  // the K/V group when no query tile was visited
+
+#pragma unroll
+  for (int k = 0; k < 2; ++k) {
+    const int key = k ? key1 : key0;
+    if (key >= p.Tk) continue;
+    E* dkp = dK + kbase + int64_t(key) * p.ld;
+    E* dvp = dV + kbase + int64_t(key) * p.ld;
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt) {
+      store2(dkp + nt * 8 + 2 * t, dk[nt][2 * k], dk[nt][2 * k + 1]);
+      store2(dvp + nt * 8 + 2 * t, dv[nt][2 * k], dv[nt][2 * k + 1]);
+    }
+  }
+}
+
 // dQ's fp32 accumulator (bf16 I/O) -> the bf16 output, 4 elements per thread (n % 4 == 0)
 __global__ void flash_dq_to_bf16_kernel(const float* acc, __nv_bfloat16* dQ, int64_t n4) {
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -609,24 +1098,43 @@ void check_args(const SoftmaxArgs& a, int dk, std::initializer_list<const void*>
     HUKUK_CHECK(ptr && aligned16(ptr), "ENGINE_INVALID_ARG", "flash attention: tensors must be 16-byte aligned");
 }
 
+// HUKUK_FLASH_KERNEL=v1: the first (unpipelined) kernels, kept only while the two are compared
+bool use_v1() {
+  const char* e = std::getenv("HUKUK_FLASH_KERNEL");
+  return e && std::strcmp(e, "v1") == 0;
+}
+
 template <typename E>
 void forward_impl(const SoftmaxArgs& a, int dk, const E* Q, const E* K, const E* V, E* ctx, float* lse,
                   cudaStream_t s, uint64_t* dropout_bits) {
   check_args(a, dk, {Q, K, V, ctx, lse});
   const FlashParams<E> p = make_params(a, Q, K, V);
   const dim3 grid(unsigned((a.Tq + kFwdQ - 1) / kFwdQ), unsigned(a.B * a.H));
-  flash_fwd_kernel<E><<<grid, kFwdWarps * 32, 0, s>>>(p, ctx, lse, dropout_bits);
+  if (use_v1()) {
+    flash_fwd_kernel<E><<<grid, kFwdWarps * 32, 0, s>>>(p, ctx, lse, dropout_bits);
+  } else {
+    static bool attr_set = false;  // per process and element type; one device in practice
+    if (!attr_set) {
+      HUKUK_CUDA_CHECK(cudaFuncSetAttribute(flash_fwd2_kernel<E>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                            int(fwd2_smem(true))));
+      attr_set = true;
+    }
+    flash_fwd2_kernel<E><<<grid, kFwdWarps * 32, fwd2_smem(a.bias != nullptr), s>>>(p, ctx, lse, dropout_bits);
+  }
   HUKUK_CUDA_LAUNCH_CHECK();
 }
 
-// dQ32: where dQ accumulates in fp32 (dQ itself for fp32 I/O; the scratch for bf16), D: the row dots
+// dQ32: where dQ accumulates in fp32 (dQ itself for fp32 I/O; the scratch for bf16), D: the row
+// dots; dO16 (bf16 I/O): dQ's own memory, which holds dctx in bf16 until the final conversion
 template <typename E>
 void backward_impl(const SoftmaxArgs& a, const E* Q, const E* K, const E* V, const E* ctx, const float* lse,
-                   const float* dctx, float* dQ32, E* dK, E* dV, float* D, cudaStream_t s,
+                   const float* dctx, float* dQ32, E* dK, E* dV, float* D, __nv_bfloat16* dO16, cudaStream_t s,
                    const uint64_t* dropout_bits) {
   const FlashParams<E> p = make_params(a, Q, K, V);
+  const bool v1 = use_v1();
   const int64_t runs = int64_t(a.B) * a.Tq * a.H;
-  flash_bwd_dot_kernel<E><<<blocks_for(runs * 32, 256), 256, 0, s>>>(dctx, ctx, D, a.H, a.Tq, runs);
+  flash_bwd_dot_kernel<E><<<blocks_for(runs * 32, 256), 256, 0, s>>>(dctx, ctx, D, a.H, a.Tq, runs,
+                                                                     v1 ? nullptr : dO16);
   HUKUK_CUDA_LAUNCH_CHECK();
   HUKUK_CUDA_CHECK(cudaMemsetAsync(dQ32, 0, size_t(runs) * kD * sizeof(float), s));
   static bool attr_set = false;  // per process and element type; one device in practice
@@ -635,14 +1143,30 @@ void backward_impl(const SoftmaxArgs& a, const E* Q, const E* K, const E* V, con
                                           int(bwd_smem(8))));
     HUKUK_CUDA_CHECK(cudaFuncSetAttribute(flash_bwd_kernel<4, E>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                           int(bwd_smem(4))));
+    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(flash_bwd2_kernel<8, E>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          int(bwd2_layout(8, true).total)));
+    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(flash_bwd2_kernel<4, E>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          int(bwd2_layout(4, true).total)));
     attr_set = true;
   }
+  const E* dO = nullptr;
+  if constexpr (std::is_same<E, float>::value) dO = dctx;
+  else dO = dO16;
+  const bool bias = a.bias != nullptr;
   if (a.Tk >= 256) {
     const dim3 grid(unsigned((a.Tk + bwd_keys(8) - 1) / bwd_keys(8)), unsigned(a.B * a.H));
-    flash_bwd_kernel<8, E><<<grid, 8 * 32, bwd_smem(8), s>>>(p, dctx, lse, D, dQ32, dK, dV, dropout_bits);
+    if (v1)
+      flash_bwd_kernel<8, E><<<grid, 8 * 32, bwd_smem(8), s>>>(p, dctx, lse, D, dQ32, dK, dV, dropout_bits);
+    else
+      flash_bwd2_kernel<8, E><<<grid, 8 * 32, bwd2_layout(8, bias).total, s>>>(p, dO, lse, D, dQ32, dK, dV,
+                                                                                dropout_bits);
   } else {
     const dim3 grid(unsigned((a.Tk + bwd_keys(4) - 1) / bwd_keys(4)), unsigned(a.B * a.H));
-    flash_bwd_kernel<4, E><<<grid, 4 * 32, bwd_smem(4), s>>>(p, dctx, lse, D, dQ32, dK, dV, dropout_bits);
+    if (v1)
+      flash_bwd_kernel<4, E><<<grid, 4 * 32, bwd_smem(4), s>>>(p, dctx, lse, D, dQ32, dK, dV, dropout_bits);
+    else
+      flash_bwd2_kernel<4, E><<<grid, 4 * 32, bwd2_layout(4, bias).total, s>>>(p, dO, lse, D, dQ32, dK, dV,
+                                                                                dropout_bits);
   }
   HUKUK_CUDA_LAUNCH_CHECK();
 }
@@ -689,7 +1213,7 @@ void flash_attention_backward(const SoftmaxArgs& a, int dk, const float* Q, cons
                               const float* ctx, const float* lse, const float* dctx, float* dQ, float* dK, float* dV,
                               float* scratch, cudaStream_t s, const uint64_t* dropout_bits) {
   check_args(a, dk, {Q, K, V, ctx, lse, dctx, dQ, dK, dV, scratch});
-  backward_impl(a, Q, K, V, ctx, lse, dctx, dQ, dK, dV, scratch, s, dropout_bits);
+  backward_impl(a, Q, K, V, ctx, lse, dctx, dQ, dK, dV, scratch, nullptr, s, dropout_bits);
 }
 
 void flash_attention_backward(const SoftmaxArgs& a, int dk, const bf16_t* Q, const bf16_t* K, const bf16_t* V,
@@ -699,7 +1223,8 @@ void flash_attention_backward(const SoftmaxArgs& a, int dk, const bf16_t* Q, con
   // scratch = [dQ accumulator, B*Tq*H*64 floats (16-byte aligned: scratch is)][D, B*H*Tq floats]
   const int64_t n = int64_t(a.B) * a.Tq * a.H * kD;
   float* dq32 = scratch;
-  backward_impl(a, dev(Q), dev(K), dev(V), dev(ctx), lse, dctx, dq32, dev(dK), dev(dV), scratch + n, s, dropout_bits);
+  backward_impl(a, dev(Q), dev(K), dev(V), dev(ctx), lse, dctx, dq32, dev(dK), dev(dV), scratch + n, dev(dQ), s,
+                dropout_bits);
   flash_dq_to_bf16_kernel<<<blocks_for(n / 4, 256), 256, 0, s>>>(dq32, dev(dQ), n / 4);
   HUKUK_CUDA_LAUNCH_CHECK();
 }
