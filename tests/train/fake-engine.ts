@@ -4,7 +4,7 @@
 // labels. The optimizer step is the REAL native AdamW (engine._adamwTest) on its buffers.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { OptimizerStateEntry, T5Batch, T5ModelHandle, TrainEngine } from '../../worker/trainer/engine-api';
+import type { OptimizerStateEntry, T5Batch, T5ModelHandle, TrainEngine, TrainEngineTestHooks } from '../../worker/trainer/engine-api';
 
 export class UnigramModel implements T5ModelHandle {
   w: Float32Array;
@@ -71,11 +71,11 @@ export class UnigramModel implements T5ModelHandle {
 
 /** The real native optimizer and schedules, with the model calls pointed at UnigramModel. */
 export function fakeEngine(real: TrainEngine, model: UnigramModel): TrainEngine {
+  const hooks = real as TrainEngine & TrainEngineTestHooks; // tests load the addon with HUKUK_ENGINE_TEST_HOOKS=1
   return {
     ...real,
-    _adamwTest: real._adamwTest,
     lrMultiplier: real.lrMultiplier,
-    optimizerStep: (_m, o) => real._adamwTest({ ...o, params: [{ w: model.w, g: model.g, m: model.m, v: model.v }] }),
+    optimizerStep: (_m, o) => hooks._adamwTest({ ...o, params: [{ w: model.w, g: model.g, m: model.m, v: model.v }] }),
     getOptimizerState: (): OptimizerStateEntry[] => [{ name: 'unigram.weight', expAvg: model.m.slice(), expAvgSq: model.v.slice() }],
     setOptimizerState: (_m, entries) => {
       model.m.set(entries[0].expAvg);

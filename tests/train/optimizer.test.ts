@@ -5,9 +5,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseSafetensors } from '../../common/formats/safetensors';
 import { describe, expect, it } from 'vitest';
-import { loadTrainEngine, type AdamWTestParam } from '../../worker/trainer/engine-api';
+import { loadTrainEngine, type AdamWTestParam, type TrainEngine, type TrainEngineTestHooks } from '../../worker/trainer/engine-api';
 
-const engine = loadTrainEngine();
+const engine = loadTrainEngine() as TrainEngine & TrainEngineTestHooks;
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;

@@ -1,9 +1,9 @@
 // The CUDA twin of AdamW + clipping (native/src/train/adamw.cu) against the CPU reference on
 // the same inputs. Runs where a GPU is present (the GPU machine); skipped elsewhere.
 import { describe, expect, it } from 'vitest';
-import { loadTrainEngine, type AdamWTestParam } from '../../worker/trainer/engine-api';
+import { loadTrainEngine, type AdamWTestParam, type TrainEngine, type TrainEngineTestHooks } from '../../worker/trainer/engine-api';
 
-const engine = loadTrainEngine();
+const engine = loadTrainEngine() as TrainEngine & TrainEngineTestHooks;
 const gpus = (engine as unknown as { gpus?: () => unknown[] }).gpus?.() ?? [];
 
 function rng(seed: number): () => number {

@@ -75,8 +75,13 @@ export interface T5ModelHandle {
   dispose?(): void;
 }
 
-export interface TrainEngine {
+/** The addon's test-only AdamW on host arrays: exported only when HUKUK_ENGINE_TEST_HOOKS=1 is
+ * set at load (tests and benchmarks set it; the app never does), so it is not part of TrainEngine. */
+export interface TrainEngineTestHooks {
   _adamwTest(opts: Omit<AdamWOptions, 'step'> & { step: number; params: AdamWTestParam[] }): { gradNorm: number };
+}
+
+export interface TrainEngine {
   lrMultiplier(opts: { schedule: ScheduleName; step: number; warmupSteps?: number; totalSteps: number }): number;
   optimizerStep(model: T5ModelHandle, opts: AdamWOptions): { gradNorm: number };
   getOptimizerState(model: T5ModelHandle): OptimizerStateEntry[];
