@@ -38,9 +38,11 @@ void encode(T5Impl&, const int32_t*, const int32_t*, int, int, bool, const std::
 #include <mutex>
 #include <string>
 #include <tuple>
+#include <type_traits>
 
 #include "core/arena.h"
 #include "core/cuda_runtime.h"
+#include "core/half.h"
 #include "cuda/cublas_loader.h"
 #include "nf4/nf4_cuda.h"
 #include "ops/attention.h"
@@ -54,6 +56,7 @@ namespace hukuk::t5cuda {
 
 namespace oc = hukuk::ops::cuda;
 using hukuk::cuda::DeviceBuffer;
+using hukuk::bf16_t;
 
 namespace {
 
@@ -99,13 +102,34 @@ struct DBlock {
   bool qkv_fused = false, ckv_fused = false;  // base products of q,k,v (cross k,v) as one batched GEMM
 };
 
+// One block's activations. The residual stream (x_in, x_mid, x_mid2), the norms' rstd and the
+// attention's P (probabilities, or the fused kernels' row log-sum-exp) are fp32; the rest are the
+// plan's activation type (act_t: fp32, or bf16 for bf16 compute), held untyped here and read
+// through ActsT<T>.
 struct Acts {
-  float *x_in = nullptr, *n1 = nullptr, *rstd1 = nullptr, *qh = nullptr, *kh = nullptr, *vh = nullptr, *P = nullptr,
-        *ctx = nullptr, *x_mid = nullptr;
-  float *nc = nullptr, *rstdc = nullptr, *cqh = nullptr, *ckh = nullptr, *cvh = nullptr, *cP = nullptr,
-        *cctx = nullptr, *x_mid2 = nullptr;
-  float *n3 = nullptr, *rstd3 = nullptr, *pre0 = nullptr, *pre1 = nullptr, *hff = nullptr;
+  float *x_in = nullptr, *rstd1 = nullptr, *P = nullptr, *x_mid = nullptr, *rstdc = nullptr, *cP = nullptr,
+        *x_mid2 = nullptr, *rstd3 = nullptr;
+  void *n1 = nullptr, *qh = nullptr, *kh = nullptr, *vh = nullptr, *ctx = nullptr, *nc = nullptr, *cqh = nullptr,
+       *ckh = nullptr, *cvh = nullptr, *cctx = nullptr, *n3 = nullptr, *pre0 = nullptr, *pre1 = nullptr,
+       *hff = nullptr;
 };
+template <typename T>
+struct ActsT {
+  float *x_in, *rstd1, *P, *x_mid, *rstdc, *cP, *x_mid2, *rstd3;
+  T *n1, *qh, *kh, *vh, *ctx, *nc, *cqh, *ckh, *cvh, *cctx, *n3, *pre0, *pre1, *hff;
+  explicit ActsT(const Acts& a)
+      : x_in(a.x_in), rstd1(a.rstd1), P(a.P), x_mid(a.x_mid), rstdc(a.rstdc), cP(a.cP), x_mid2(a.x_mid2),
+        rstd3(a.rstd3), n1(tp(a.n1)), qh(tp(a.qh)), kh(tp(a.kh)), vh(tp(a.vh)), ctx(tp(a.ctx)), nc(tp(a.nc)),
+        cqh(tp(a.cqh)), ckh(tp(a.ckh)), cvh(tp(a.cvh)), cctx(tp(a.cctx)), n3(tp(a.n3)), pre0(tp(a.pre0)),
+        pre1(tp(a.pre1)), hff(tp(a.hff)) {}
+  static T* tp(void* p) { return static_cast<T*>(p); }
+};
+template <typename T>
+T* tp(void* p) {
+  return static_cast<T*>(p);
+}
+template <typename T>
+constexpr bool is_f32 = std::is_same_v<T, float>;
 
 struct Ctx {
   bool train = false, use_lora = true;
@@ -192,7 +216,11 @@ class T5Cuda {
   bool planned_keep = true;  // every block's activations stored (false: recomputed in the backward)
   std::vector<Acts> ea, da;
   Acts ea_scr, da_scr;       // recompute: one block's activations (encoder / decoder; same memory)
-  float *deq_self = nullptr, *deq_cross = nullptr;  // recompute: NF4 q,k,v / cross k,v kept dequantized
+  void *deq_self = nullptr, *deq_cross = nullptr;  // recompute: NF4 q,k,v / cross k,v kept dequantized (act_t)
+  // This plan's activation type (struct Acts): bf16 for bf16 compute (the base GEMMs then run
+  // real bf16 tensor-core kernels and every pass moves half the bytes), fp32 otherwise; see
+  // want_act_bf16. HUKUK_T5_ACT_BF16=0 keeps fp32 activations under bf16 compute (A/B).
+  bool act_bf16 = false;
   bool flash = false;           // this plan's attention runs on the fused kernels (ops/flash_attention.h)
   bool lora_fused = true;       // this plan's LoRA dropout products run on ops/lora.h's kernels
   bool lora_unfused_env = false;  // HUKUK_T5_FUSED_LORA=0 (A/B)
@@ -208,13 +236,16 @@ class T5Cuda {
   size_t ff_grad_floats = 0;  // floats in each of g_ff0, g_ffh (the backward's FFN gradients)
   bool rerunning = false;  // inside a block's re-run (recompute): the LoRA h of the forward are reused
   float *lora_ws = nullptr, *flash_scratch = nullptr;
-  float *enc_fin_rstd = nullptr, *enc_fin_n = nullptr, *enc_out = nullptr, *dec_fin_rstd = nullptr,
-        *dec_fin_n = nullptr, *dec_seq = nullptr, *logits = nullptr, *enc_bias = nullptr, *dec_bias = nullptr,
-        *loss_rows = nullptr;
+  float *enc_fin_rstd = nullptr, *dec_fin_rstd = nullptr, *dec_fin_n = nullptr, *dec_seq = nullptr,
+        *logits = nullptr, *enc_bias = nullptr, *dec_bias = nullptr, *loss_rows = nullptr;
+  void *enc_fin_n = nullptr, *enc_out = nullptr;  // act_t
   float *tmp_d = nullptr, *tmp_qkv = nullptr, *tmp_ctxh = nullptr, *tmp_lora_x = nullptr, *tmp_r = nullptr,
         *tmp_pd = nullptr;
-  float *g_dec = nullptr, *g_enc = nullptr, *g_d = nullptr, *g_inner = nullptr, *g_qkv = nullptr,
-        *gh_ctx = nullptr, *gh_qkv = nullptr, *g_dp = nullptr, *g_ff0 = nullptr, *g_ff1 = nullptr, *g_ffh = nullptr, *g_n = nullptr;
+  float *g_dec = nullptr, *g_enc = nullptr, *g_inner = nullptr, *gh_ctx = nullptr, *gh_qkv = nullptr,
+        *g_dp = nullptr, *g_ffh = nullptr, *g_n = nullptr;
+  // act_t: the masked residual gradient fed to o / wo (g_d), attention's dQ, dK, dV (g_qkv) and
+  // the FFN input products' dy (g_ff0, g_ff1): all GEMM operands
+  void *g_d = nullptr, *g_qkv = nullptr, *g_ff0 = nullptr, *g_ff1 = nullptr;
   int32_t *d_ids = nullptr, *d_mask = nullptr, *d_dec_ids = nullptr, *d_labels = nullptr;
   Shape bias_shape{};
   std::mutex mu;
@@ -277,6 +308,8 @@ class T5Cuda {
       deq_max = std::max(deq_max, size_t(L.out) * L.in);
     } else {
       d.w = upload(L.w);
+      // bf16 activations: the fp32 weight is rounded into the scratch for each product (weight<T>)
+      if (prec == oc::Precision::BF16) deq_max = std::max(deq_max, (size_t(L.out) * L.in + 1) / 2);
     }
   }
 
@@ -307,6 +340,7 @@ class T5Cuda {
       for (int i = 0; i < n; ++i) upload_linear(*ds[i], *Ls[i], deq_max);
     }
     if (same && Ls[0]->q) deq_max = std::max(deq_max, size_t(n) * Ls[0]->out * Ls[0]->in);
+    else if (same && prec == oc::Precision::BF16) deq_max = std::max(deq_max, (size_t(n) * Ls[0]->out * Ls[0]->in + 1) / 2);
     return same && fusable(ds, n);
   }
 
@@ -442,44 +476,51 @@ class T5Cuda {
   void block_layout(Arena& ar, Acts& a, const Shape& sh, size_t M, size_t Tq, bool decoder) {
     const T5Config& c = I.cfg;
     const size_t Ms = size_t(sh.B) * sh.S, d = c.d_model, inner = c.inner_dim(), ff = c.d_ff, H = c.num_heads;
+    const size_t ab = act_bytes();
     auto f = [&](size_t n) { return take<float>(ar, n); };
-    a.n1 = f(M * d); a.rstd1 = f(M);
+    auto v = [&](size_t n) { return take_bytes(ar, n * ab); };  // act_t
+    auto at = [&](void* p, size_t n) { return static_cast<void*>(static_cast<char*>(p) + n * ab); };
+    a.n1 = v(M * d); a.rstd1 = f(M);
     // fused attention: q,k,v stay in rows layout, and the row log-sum-exp [B, H, Tq] replaces P
-    a.qh = f(3 * M * inner); a.kh = a.qh + M * inner; a.vh = a.kh + M * inner;
-    a.P = f(size_t(sh.B) * H * Tq * (flash ? 1 : Tq)); a.ctx = f(M * inner); a.x_mid = f(M * d);
+    a.qh = v(3 * M * inner); a.kh = at(a.qh, M * inner); a.vh = at(a.kh, M * inner);
+    a.P = f(size_t(sh.B) * H * Tq * (flash ? 1 : Tq)); a.ctx = v(M * inner); a.x_mid = f(M * d);
     if (decoder) {
-      a.nc = f(M * d); a.rstdc = f(M);
-      a.cqh = f(M * inner); a.ckh = f(2 * Ms * inner); a.cvh = a.ckh + Ms * inner;
-      a.cP = f(size_t(sh.B) * H * sh.T * (flash ? 1 : sh.S)); a.cctx = f(M * inner); a.x_mid2 = f(M * d);
+      a.nc = v(M * d); a.rstdc = f(M);
+      a.cqh = v(M * inner); a.ckh = v(2 * Ms * inner); a.cvh = at(a.ckh, Ms * inner);
+      a.cP = f(size_t(sh.B) * H * sh.T * (flash ? 1 : sh.S)); a.cctx = v(M * inner); a.x_mid2 = f(M * d);
     }
-    a.n3 = f(M * d); a.rstd3 = f(M);
-    a.pre0 = f(M * ff); a.pre1 = c.is_gated ? f(M * ff) : nullptr;
+    a.n3 = v(M * d); a.rstd3 = f(M);
+    a.pre0 = v(M * ff); a.pre1 = c.is_gated ? v(M * ff) : nullptr;
     // ReLU, not gated: the backward needs only where pre0 > 0, which the (dropped) output keeps
     // (a dropped position has a zero gradient anyway), so the activation is computed in place.
-    a.hff = relu_in_place() ? a.pre0 : f(M * ff);
+    a.hff = relu_in_place() ? a.pre0 : v(M * ff);
   }
+  size_t act_bytes() const { return act_bf16 ? sizeof(bf16_t) : sizeof(float); }
+  static void* take_bytes(Arena& a, size_t n) { return a.alloc(std::max<size_t>(n, 1)); }
 
   // keep: every block's activations stay for the backward (no recomputation). Otherwise only
   // the blocks' inputs (x_in) and the LoRA h stay; a block's activations live in one scratch
   // (the encoder's and the decoder's share memory: they are never live at once), refilled by
   // the backward's re-run of that block. common/training/memory-estimate.ts mirrors this.
-  void layout(Arena& ar, const Shape& sh, bool backward, bool keep, bool use_flash) {
+  void layout(Arena& ar, const Shape& sh, bool backward, bool keep, bool use_flash, bool bf16_acts) {
     flash = use_flash;
     lora_fused = !lora_unfused_env;
     for (DLora* lo : loras) lora_fused = lora_fused && lo->r <= 64;  // ops/lora.h's kernels take r <= 64
     lora_up = lora_fused && lora_up_env != 0;
     lora_up_fwd = lora_up && lora_up_fwd_env != 0;
+    act_bf16 = bf16_acts;
     const T5Config& c = I.cfg;
     const size_t Ms = size_t(sh.B) * sh.S, Mt = size_t(sh.B) * sh.T, Mx = std::max(Ms, Mt);
     const size_t d = c.d_model, inner = c.inner_dim(), ff = c.d_ff, H = c.num_heads;
     auto f = [&](size_t n) { return take<float>(ar, n); };
+    auto v = [&](size_t n) { return take_bytes(ar, n * act_bytes()); };  // act_t
     ea.assign(enc.size() + 1, Acts{});
     da.assign(dec.size() + 1, Acts{});
     for (size_t l = 0; l <= enc.size(); ++l) {
       ea[l].x_in = f(Ms * d);
       if (l < enc.size() && keep) block_layout(ar, ea[l], sh, Ms, sh.S, false);
     }
-    enc_fin_rstd = f(Ms); enc_fin_n = f(Ms * d); enc_out = f(Ms * d);
+    enc_fin_rstd = f(Ms); enc_fin_n = v(Ms * d); enc_out = v(Ms * d);
     enc_bias = f(H * sh.S * sh.S);
     for (size_t l = 0; l <= dec.size(); ++l) {
       da[l].x_in = f(Mt * d);
@@ -501,6 +542,9 @@ class T5Cuda {
           // arena, and common/training/memory-estimate.ts, are what they were)
           ws = std::max({ws, oc::lora_grad_A_workspace_floats(int(M), L->in, r),
                          oc::lora_backward_workspace_floats(int(M), L->in, r)});
+          // bf16 activations run every B side on ops/lora (cuBLAS cannot mix an fp32 h with a
+          // bf16 y), lora_up_backward with this scratch too (a group of up to 3 members)
+          if (act_bf16) ws = std::max(ws, oc::lora_up_backward_workspace_floats(int(M), L->out, r, 3));
         }
       }
     const size_t pmax = size_t(sh.B) * H * std::max({size_t(sh.S) * sh.S, size_t(sh.T) * sh.T, size_t(sh.T) * sh.S});
@@ -514,20 +558,20 @@ class T5Cuda {
     d_dec_ids = take<int32_t>(ar, Mt); d_labels = take<int32_t>(ar, Mt);
     ff_grad_floats = 0;
     if (backward) {
-      g_dec = f(Mt * d); g_enc = f(Ms * d); g_d = f(Mx * d); g_inner = f(Mx * inner); g_qkv = f(3 * Mx * inner);
+      g_dec = f(Mt * d); g_enc = f(Ms * d); g_d = v(Mx * d); g_inner = f(Mx * inner); g_qkv = v(3 * Mx * inner);
       if (flash) {
-        flash_scratch = f(size_t(sh.B) * H * std::max(sh.S, sh.T));
+        flash_scratch = f(flash_scratch_floats(sh));
       } else {
         gh_ctx = f(Mx * inner); gh_qkv = f(3 * Mx * inner); g_dp = f(pmax);
       }
-      g_ff0 = f(Mx * ff); g_ff1 = c.is_gated ? f(Mx * ff) : nullptr; g_ffh = f(Mx * ff); g_n = f(Mx * d);
+      g_ff0 = v(Mx * ff); g_ff1 = c.is_gated ? v(Mx * ff) : nullptr; g_ffh = f(Mx * ff); g_n = f(Mx * d);
       ff_grad_floats = Mx * ff;
     }
     deq_self = deq_cross = nullptr;
     if (!keep) {
       // NF4 q,k,v (cross k,v) dequantized by a block's re-run stay here for its backward
-      if (any_group_nf4(false)) deq_self = f(3 * inner * d);
-      if (any_group_nf4(true)) deq_cross = f(2 * inner * d);
+      if (any_group_nf4(false)) deq_self = v(3 * inner * d);
+      if (any_group_nf4(true)) deq_cross = v(2 * inner * d);
       const size_t m = ar.mark();
       if (!enc.empty()) block_layout(ar, ea_scr, sh, Ms, sh.S, false);
       ar.reset(m);
@@ -535,11 +579,16 @@ class T5Cuda {
     }
   }
 
-  void plan(const Shape& sh, bool backward, bool recompute, bool use_flash) {
+  // allow_bf16: false keeps fp32 activations whatever want_act_bf16 says (encode: generation
+  // reads the encoder output as fp32)
+  void plan(const Shape& sh, bool backward, bool recompute, bool use_flash, bool allow_bf16 = true) {
+    const bool bf16_acts = allow_bf16 && want_act_bf16(use_flash);
     const bool keep = backward && !recompute;
     // a forward reuses any plan of its shape and attention kind; a backward needs one made for
     // it, in its mode
-    if (planned == sh && flash == use_flash && (backward ? planned_bwd && planned_keep == keep : true)) return;
+    if (planned == sh && flash == use_flash && act_bf16 == bf16_acts &&
+        (backward ? planned_bwd && planned_keep == keep : true))
+      return;
     // Forget the old plan first: the measuring layout below overwrites the activation pointers
     // and the resize can throw (out of memory), and a later call of the old shape must then plan
     // again, not run (or replay a graph) on stale pointers.
@@ -548,7 +597,7 @@ class T5Cuda {
     bias_shape = Shape{};
     drop_graphs();
     Arena measure;
-    layout(measure, sh, backward, keep, use_flash);
+    layout(measure, sh, backward, keep, use_flash, bf16_acts);
     const size_t need = measure.high_water();
     // grow when too small, shrink when under half used (a smaller shape bucket after a larger one)
     if (need > arena_buf.size() || need < arena_buf.size() / 2) {
@@ -557,7 +606,7 @@ class T5Cuda {
     }
     drop_graphs();  // captured pointers are the old plan's
     Arena real(arena_buf.get(), arena_buf.size());
-    layout(real, sh, backward, keep, use_flash);
+    layout(real, sh, backward, keep, use_flash, bf16_acts);
     arena_high = std::max(arena_high, need);
     arena_plan = need;
     planned = sh;
@@ -567,12 +616,13 @@ class T5Cuda {
   }
 
   // Activations of block l: its own (keep) or the shared scratch with the block's stored input.
-  Acts acts(bool decoder, size_t l) const {
+  template <typename T>
+  ActsT<T> acts(bool decoder, size_t l) const {
     const std::vector<Acts>& v = decoder ? da : ea;
-    if (planned_keep) return v[l];
+    if (planned_keep) return ActsT<T>(v[l]);
     Acts a = decoder ? da_scr : ea_scr;
     a.x_in = v[l].x_in;
-    return a;
+    return ActsT<T>(a);
   }
 
   // The fused attention serves bf16 compute on sm_80+ (flash_supported); HUKUK_T5_FLASH=0 turns it
@@ -587,6 +637,30 @@ class T5Cuda {
            oc::flash_supported(cross_args(sh, st, 0), dk);
   }
 
+  // bf16 activations (struct Acts) under bf16 compute in every product family (HUKUK_T5_F32
+  // unset), with the fused attention (the unfused path is fp32 only) and ops/lora's kernels for
+  // every LoRA (ranks <= 64: they carry the whole LoRA there, B side included); fp32 otherwise.
+  bool want_act_bf16(bool use_flash) const {
+    using P = oc::Precision;
+    // (the switch is read here, not at load, so a benchmark can A/B it on one model: a change
+    // re-plans)
+    const bool off_env = env_switch("HUKUK_T5_ACT_BF16") == 0;
+    if (off_env || prec != P::BF16 || p_fwd != P::BF16 || p_bwd != P::BF16 || !use_flash) return false;
+    if (lora_unfused_env || lora_onepass_off_env || lora_up_env == 0 || lora_up_fwd_env == 0) return false;
+    for (const DLora* lo : loras)
+      if (lo->r > 64) return false;
+    return true;
+  }
+  // The fused attention backward's scratch: its row sums D [B, H, Tq], and for bf16 I/O an fp32
+  // dQ accumulator [B, Tq, H*dk], for the longest query side of the three attentions.
+  size_t flash_scratch_floats(const Shape& sh) {
+    const Ctx st{false, true, d_seed};
+    const int dk = I.cfg.d_kv;
+    return size_t(std::max({oc::flash_backward_scratch_floats(self_args(sh, false, st, 0), dk, act_bf16),
+                            oc::flash_backward_scratch_floats(self_args(sh, true, st, 0), dk, act_bf16),
+                            oc::flash_backward_scratch_floats(cross_args(sh, st, 0), dk, act_bf16)}));
+  }
+
   void set_family_precisions() {
     const char* e = std::getenv("HUKUK_T5_F32");
     const std::string v = e ? e : "";
@@ -599,10 +673,21 @@ class T5Cuda {
   }
 
   // ---------------------------------------------------------------- Linear (+ LoRA)
-  const float* weight(DLin& L) {
-    if (!L.q) return L.w;
-    nf4::cuda::dequantize_f32(L.q->view(), deq.get(), s);
-    return deq.get();
+  // A Linear's base weight as the GEMM's operand type: fp32 as stored (or NF4 dequantized to
+  // fp32) for fp32 activations; for bf16 activations NF4 dequantized to bf16 (bitsandbytes' value
+  // rounded once, as its bf16 QLoRA path does) or the fp32 weight rounded, in the scratch `deq`.
+  template <typename T>
+  const T* weight(DLin& L) {
+    if constexpr (is_f32<T>) {
+      if (!L.q) return L.w;
+      nf4::cuda::dequantize_f32(L.q->view(), deq.get(), s);
+      return deq.get();
+    } else {
+      bf16_t* dst = reinterpret_cast<bf16_t*>(deq.get());
+      if (L.q) nf4::cuda::dequantize_bf16(L.q->view(), reinterpret_cast<uint16_t*>(dst), s);
+      else oc::convert(L.w, dst, int64_t(L.out) * L.in, s);
+      return dst;
+    }
   }
 
   // q,k,v (n = 3) or cross k,v (n = 2) whose base products run as one batched GEMM: all NF4, or
@@ -624,141 +709,190 @@ class T5Cuda {
         if (b.qkv_fused && b.q.q) return true;
     return false;
   }
-  // The n consecutive base weights of a fused group. NF4: dequantized into `region` (the arena's
-  // scratch in recompute mode, else the general one) unless `dequantized` says they already are.
-  const float* group_weights(DLin* const* Ls, int n, float* region, bool dequantized) {
-    if (!Ls[0]->q) return Ls[0]->w;
-    float* dst = region ? region : deq.get();
+  // The n consecutive base weights of a fused group. NF4 (and, for bf16 activations, fp32 ones
+  // rounded): written into `region` (the arena's scratch in recompute mode, else the general one)
+  // unless `dequantized` says they already are.
+  template <typename T>
+  const T* group_weights(DLin* const* Ls, int n, void* region, bool dequantized) {
+    if constexpr (is_f32<T>)
+      if (!Ls[0]->q) return Ls[0]->w;
+    T* dst = region ? tp<T>(region) : reinterpret_cast<T*>(deq.get());
     if (!dequantized)
-      for (int i = 0; i < n; ++i) nf4::cuda::dequantize_f32(Ls[i]->q->view(), dst + size_t(i) * Ls[i]->out * Ls[i]->in, s);
+      for (int i = 0; i < n; ++i) {
+        const size_t off = size_t(i) * Ls[i]->out * Ls[i]->in;
+        if constexpr (is_f32<T>) {
+          nf4::cuda::dequantize_f32(Ls[i]->q->view(), dst + off, s);
+        } else {
+          if (Ls[i]->q) nf4::cuda::dequantize_bf16(Ls[i]->q->view(), reinterpret_cast<uint16_t*>(dst + off), s);
+          else oc::convert(Ls[i]->w, dst + off, int64_t(Ls[i]->out) * Ls[i]->in, s);
+        }
+      }
     return dst;
   }
 
-  // h = A(dropout(x)) [M, r]
   // -1 unset, 0 for "0", 1 for any other value
   static int env_switch(const char* name) {
     const char* v = std::getenv(name);
     return v ? (std::string(v) == "0" ? 0 : 1) : -1;
   }
 
-  // Which side of the B products runs ops/lora's kernels, per case (n members, M rows). Unset
+  // Which side of the B products runs ops/lora's kernels, per case (n members, M rows), for fp32
+  // activations (bf16 ones always run ops/lora: cuBLAS cannot mix an fp32 h with a bf16 y). Unset
   // switches pick what measured faster on an H200 (2026-11-28 01:12 UTC, r16, width 768, µs per
   // call in a CUDA graph, ours vs cuBLAS fp32): forward y += s·h·Bᵀ x1 7.6 vs 11.0 at M = 2048 but
   // 25.7 vs 16.4 at 8192, x3 19.6 vs 14.1 and 75.4 vs 70.2; backward x1 28.9 vs 20.3 and 55.0 vs
-  // 38.6, x3 60.4 vs 58.8 and 145.4 vs 328.8 (lora_up_backward's kernel 1). So: ours for the
-  // forward of one member up to 2048 rows and for a group's backward, cuBLAS for the rest. In the
-  // flagship step (H200, 01:32 UTC, 5 steps) this pick gave 61.08 ms at 16x64x128 and 262.28 at
-  // 16x512x512, against 62.32 / 265.72 with ours everywhere (HUKUK_T5_LORA_UP=1, the old default)
-  // and 68.03 / 267.56 with ours everywhere on lora_up_backward's kernel 2 (slower: ops/lora.h).
+  // 38.6, x3 60.4 vs 58.8 and 145.4 vs 328.8. So: ours for the forward of one member up to 2048
+  // rows and for a group's backward, cuBLAS for the rest. In the flagship step (H200, 01:32 UTC,
+  // 5 steps) this pick gave 61.08 ms at 16x64x128 and 262.28 at 16x512x512, against 62.32 / 265.72
+  // with ours everywhere (HUKUK_T5_LORA_UP=1).
+  template <typename T>
   bool up_fwd_ours(int n, int M) const {
+    if constexpr (!is_f32<T>) return true;
     if (!lora_up_fwd) return false;
     if (lora_up_fwd_env == 1 || lora_up_env == 1) return true;
     return n == 1 && M <= 2048;
   }
+  template <typename T>
   bool up_bwd_ours(int n) const {
+    if constexpr (!is_f32<T>) return true;
     if (!lora_up) return false;
     if (lora_up_env == 1) return true;
     return n >= 2;
   }
 
-  void lora_down_into(DLin& L, const float* x, int M, float* h, const Ctx& st, uint64_t site) {
+  // h = A(dropout(x)) [M, r]
+  template <typename T>
+  void lora_down_into(DLin& L, const T* x, int M, float* h, const Ctx& st, uint64_t site) {
     DLora& lo = *L.lora;
     const float p = st.train ? lo.dropout : 0.f;
-    if (p > 0.f && lora_fused) {
-      oc::lora_down(x, lo.A, h, M, L.in, lo.r, p, st.seed, site, s);  // dropout regenerated in the kernel
-      return;
+    if constexpr (!is_f32<T>) {  // bf16 x: ops/lora (want_act_bf16 made sure it is on), any p
+      oc::lora_down(x, lo.A, h, M, L.in, lo.r, p, st.seed, site, s);
+    } else {
+      if (p > 0.f && lora_fused) {
+        oc::lora_down(x, lo.A, h, M, L.in, lo.r, p, st.seed, site, s);  // dropout regenerated in the kernel
+        return;
+      }
+      const float* xd = x;
+      if (p > 0.f) {
+        oc::dropout_forward(x, tmp_lora_x, int64_t(M) * L.in, p, st.seed, site, s);
+        xd = tmp_lora_x;
+      }
+      oc::linear_xwt(s, lora_prec, xd, lo.A, h, M, lo.r, L.in);
     }
-    const float* xd = x;
-    if (p > 0.f) {
-      oc::dropout_forward(x, tmp_lora_x, int64_t(M) * L.in, p, st.seed, site, s);
-      xd = tmp_lora_x;
-    }
-    oc::linear_xwt(s, lora_prec, xd, lo.A, h, M, lo.r, L.in);
   }
 
   // h_i = A_i(dropout_i(x)) for a batchable group (h_i at h0 + i * sh), member by member (one
   // launch for the group measured slower on an H200, 2026-11-28: 37.0 µs for 3 members against
   // 3 x 11.4 at 2048 x 768 r16).
-  void lora_down_group_into(DLin* const* Ls, int n, const float* x, int M, float* h0, long long sh, const Ctx& st,
+  template <typename T>
+  void lora_down_group_into(DLin* const* Ls, int n, const T* x, int M, float* h0, long long sh, const Ctx& st,
                             int stack, int layer) {
     for (int i = 0; i < n; ++i) lora_down_into(*Ls[i], x, M, h0 + i * sh, st, lsite(*Ls[i], stack, layer));
   }
 
-  // y += scale * B(A(dropout(x))); h = A(dropout(x)) kept for the backward when save
-  void lora_fwd(DLin& L, const float* x, int M, float* y, const Ctx& st, uint64_t site, bool save_h) {
+  // y += scale * B(A(dropout(x))); h = A(dropout(x)) kept for the backward when save.
+  // T: x's type; Y: y's (fp32, or the activation type for a product that feeds another product)
+  template <typename T, typename Y>
+  void lora_fwd(DLin& L, const T* x, int M, Y* y, const Ctx& st, uint64_t site, bool save_h) {
     if (!st.use_lora || !L.lora) return;
     DLora& lo = *L.lora;
     float* h = save_h || (rerunning && lo.h) ? lo.h : tmp_r;
     if (!(rerunning && lo.h)) lora_down_into(L, x, M, h, st, site);  // a re-run reuses the forward's h
-    if (up_fwd_ours(1, M)) oc::lora_up_add(h, lo.B, y, M, L.out, lo.r, lo.scale, 1, 0, 0, 0, s);
-    else oc::linear_xwt(s, lora_prec, h, lo.B, y, M, L.out, lo.r, lo.scale, 1.f);
+    if constexpr (!is_f32<Y>) {
+      oc::lora_up_add(h, lo.B, y, M, L.out, lo.r, lo.scale, 1, 0, 0, 0, s);
+    } else {
+      if (up_fwd_ours<float>(1, M)) oc::lora_up_add(h, lo.B, y, M, L.out, lo.r, lo.scale, 1, 0, 0, 0, s);
+      else oc::linear_xwt(s, lora_prec, h, lo.B, y, M, L.out, lo.r, lo.scale, 1.f);
+    }
   }
 
-  void linear_fwd(DLin& L, const float* x, int M, float* y, const Ctx& st, uint64_t site, bool save_h) {
-    oc::linear_xwt(s, p_fwd, x, weight(L), y, M, L.out, L.in);
+  template <typename T, typename Y>
+  void linear_fwd(DLin& L, const T* x, int M, Y* y, const Ctx& st, uint64_t site, bool save_h) {
+    oc::linear_xwt(s, p_fwd, x, weight<T>(L), y, M, L.out, L.in);
     lora_fwd(L, x, M, y, st, site, save_h);
   }
 
   // The A side of LoRA's backward from dh [M, r]: gA += dhᵀ dropout(x); dx += dropout'(dh A)
-  void lora_bwd_A(DLin& L, const float* x, const float* dh, int M, float* dx, const Ctx& st, uint64_t site) {
+  template <typename T>
+  void lora_bwd_A(DLin& L, const T* x, const float* dh, int M, float* dx, const Ctx& st, uint64_t site) {
     DLora& lo = *L.lora;
     const float p = st.train ? lo.dropout : 0.f;
-    if (p > 0.f && lora_fused && !lora_onepass_off_env) {  // grad-A and dx in one pass over x, mask regenerated
+    if constexpr (!is_f32<T>) {  // bf16 x: ops/lora's one pass, any p
       oc::lora_backward(dh, x, lo.A, lo.gA, dx, M, L.in, lo.r, p, st.seed, site, true, true, lora_ws, s);
-      return;
-    }
-    if (p > 0.f && lora_fused) {  // the dropout mask regenerated inside the kernels (ops/lora.h)
-      oc::lora_grad_A(dh, x, lo.gA, M, L.in, lo.r, p, st.seed, site, true, lora_ws, s);
-      if (dx) oc::lora_dx(dh, lo.A, dx, M, L.in, lo.r, p, st.seed, site, true, s);
-      return;
-    }
-    const float* xd = x;
-    if (p > 0.f) {
-      oc::dropout_forward(x, tmp_lora_x, int64_t(M) * L.in, p, st.seed, site, s);
-      xd = tmp_lora_x;
-    }
-    oc::gemm(s, lora_prec, true, false, lo.r, L.in, M, 1.f, dh, lo.r, 0, xd, L.in, 0, 1.f, lo.gA, L.in, 0);
-    if (dx) {
+    } else {
+      if (p > 0.f && lora_fused && !lora_onepass_off_env) {  // grad-A and dx in one pass over x, mask regenerated
+        oc::lora_backward(dh, x, lo.A, lo.gA, dx, M, L.in, lo.r, p, st.seed, site, true, true, lora_ws, s);
+        return;
+      }
+      if (p > 0.f && lora_fused) {  // the dropout mask regenerated inside the kernels (ops/lora.h)
+        oc::lora_grad_A(dh, x, lo.gA, M, L.in, lo.r, p, st.seed, site, true, lora_ws, s);
+        if (dx) oc::lora_dx(dh, lo.A, dx, M, L.in, lo.r, p, st.seed, site, true, s);
+        return;
+      }
+      const float* xd = x;
       if (p > 0.f) {
-        oc::gemm(s, lora_prec, false, false, M, L.in, lo.r, 1.f, dh, lo.r, 0, lo.A, L.in, 0, 0.f, tmp_lora_x, L.in, 0);
-        oc::dropout_backward(tmp_lora_x, dx, int64_t(M) * L.in, p, st.seed, site, true, s);
-      } else {
-        oc::gemm(s, lora_prec, false, false, M, L.in, lo.r, 1.f, dh, lo.r, 0, lo.A, L.in, 0, 1.f, dx, L.in, 0);
+        oc::dropout_forward(x, tmp_lora_x, int64_t(M) * L.in, p, st.seed, site, s);
+        xd = tmp_lora_x;
+      }
+      oc::gemm(s, lora_prec, true, false, lo.r, L.in, M, 1.f, dh, lo.r, 0, xd, L.in, 0, 1.f, lo.gA, L.in, 0);
+      if (dx) {
+        if (p > 0.f) {
+          oc::gemm(s, lora_prec, false, false, M, L.in, lo.r, 1.f, dh, lo.r, 0, lo.A, L.in, 0, 0.f, tmp_lora_x, L.in, 0);
+          oc::dropout_backward(tmp_lora_x, dx, int64_t(M) * L.in, p, st.seed, site, true, s);
+        } else {
+          oc::gemm(s, lora_prec, false, false, M, L.in, lo.r, 1.f, dh, lo.r, 0, lo.A, L.in, 0, 1.f, dx, L.in, 0);
+        }
       }
     }
   }
 
-  // Scratch for lora_up_backward's partial sums without growing the arena: whichever of the FFN's
-  // gradient buffers g_ff0 / g_ffh this backward call does not use. Outside ffn_bwd both are free;
-  // inside it wo's backward writes g_ffh (g_ff0 not yet written), and wi's (wi0's, wi1's) read
-  // g_ff0 (g_ff1) after act/gated_backward has consumed g_ffh. nullptr when neither is free or the
-  // need is larger (the caller then runs the B side on cuBLAS); need == 0 needs no scratch.
-  float* up_scratch(const float* dy, const float* dx, size_t need) const {
+  // Scratch for lora_up_backward's partial sums. bf16 activations: the LoRA workspace (layout
+  // sized it for this; lora_up_backward is done with it before lora_backward uses it). fp32 ones,
+  // without growing the arena: whichever of the FFN's gradient buffers g_ff0 / g_ffh this
+  // backward call does not use. Outside ffn_bwd both are free; inside it wo's backward writes
+  // g_ffh (g_ff0 not yet written), and wi's (wi0's, wi1's) read g_ff0 (g_ff1) after the
+  // activation's backward has consumed g_ffh. nullptr when neither is free or the need is larger
+  // (the caller then runs the B side on cuBLAS); need == 0 needs no scratch.
+  template <typename T>
+  float* up_scratch(const void* dy, const float* dx, size_t need) const {
     if (need == 0) return nullptr;
-    if (need > ff_grad_floats) return nullptr;
-    float* cand = (dy == g_ff0 || dx == g_ff0) ? g_ffh : g_ff0;
-    return (cand && cand != dy && cand != dx) ? cand : nullptr;
+    if constexpr (!is_f32<T>) {
+      (void)dy; (void)dx;
+      return lora_ws;
+    } else {
+      if (need > ff_grad_floats) return nullptr;
+      float* ff0 = tp<float>(g_ff0);
+      float* cand = (dy == ff0 || dx == ff0) ? g_ffh : ff0;
+      return (cand && cand != dy && cand != dx) ? cand : nullptr;
+    }
   }
 
   // W: the base weight when the caller has it at hand (a fused group), else weight(L)
-  void linear_bwd(DLin& L, const float* x, const float* dy, int M, float* dx, bool acc_dx, const Ctx& st,
-                  uint64_t site, const float* W = nullptr) {
+  template <typename T>
+  void linear_bwd(DLin& L, const T* x, const T* dy, int M, float* dx, bool acc_dx, const Ctx& st, uint64_t site,
+                  const T* W = nullptr) {
     // dx = dy · W  (C[M,in] = dy[M,out] · W[out,in])
-    if (dx) oc::gemm(s, p_bwd, false, false, M, L.in, L.out, 1.f, dy, L.out, 0, W ? W : weight(L), L.in, 0, acc_dx ? 1.f : 0.f, dx, L.in, 0);
+    if (dx)
+      oc::gemm(s, p_bwd, false, false, M, L.in, L.out, 1.f, dy, L.out, 0, W ? W : weight<T>(L), L.in, 0,
+               acc_dx ? 1.f : 0.f, dx, L.in, 0);
     if (!st.use_lora || !L.lora) return;
     DLora& lo = *L.lora;
     // gB += scale * dyᵀ h ; dh = scale * dy B ; then the A side
-    const bool ours = up_bwd_ours(1);
+    const bool ours = up_bwd_ours<T>(1);
     const size_t up_need = ours ? oc::lora_up_backward_workspace_floats(M, L.out, lo.r, 1) : 0;
-    float* up_ws = up_scratch(dy, dx, up_need);
+    float* up_ws = up_scratch<T>(dy, dx, up_need);
     if (ours && (up_need == 0 || up_ws)) {  // both in one pass over dy
       oc::lora_up_backward(dy, lo.h, lo.B, tmp_r, lo.gB, M, L.out, lo.r, lo.scale, true, 1, 0, 0, 0, 0, up_ws, s);
       lora_bwd_A(L, x, tmp_r, M, dx, st, site);
       return;
     }
-    oc::gemm(s, lora_prec, true, false, L.out, lo.r, M, lo.scale, dy, L.out, 0, lo.h, lo.r, 0, 1.f, lo.gB, lo.r, 0);
-    oc::gemm(s, lora_prec, false, false, M, lo.r, L.out, lo.scale, dy, L.out, 0, lo.B, lo.r, 0, 0.f, tmp_r, lo.r, 0);
-    lora_bwd_A(L, x, tmp_r, M, dx, st, site);
+    if constexpr (is_f32<T>) {
+      oc::gemm(s, lora_prec, true, false, L.out, lo.r, M, lo.scale, dy, L.out, 0, lo.h, lo.r, 0, 1.f, lo.gB, lo.r, 0);
+      oc::gemm(s, lora_prec, false, false, M, lo.r, L.out, lo.scale, dy, L.out, 0, lo.B, lo.r, 0, 0.f, tmp_r, lo.r, 0);
+      lora_bwd_A(L, x, tmp_r, M, dx, st, site);
+    } else {
+      HUKUK_FAIL("ENGINE_INTERNAL", "bf16 activations need ops/lora's lora_up_backward (no scratch for " + L.host->name + ")");
+    }
   }
 
   // A fused group's LoRA (q,k,v or cross k,v) with its B side as batched products: possible when
@@ -788,13 +922,16 @@ class T5Cuda {
   // ---------------------------------------------------------------- attention
   // Q/K/V come in heads layout; ctx rows out. P: saved probabilities [B,H,Tq,Tk].
   // With the fused kernels (flash): Q/K/V in rows layout and P holds the row log-sum-exp.
-  void attention_fwd(const oc::SoftmaxArgs& a, const float* qh, const float* kh, const float* vh, float* P,
-                     float* ctx_rows) {
+  template <typename T>
+  void attention_fwd(const oc::SoftmaxArgs& a, const T* qh, const T* kh, const T* vh, float* P, T* ctx_rows) {
     const int dk = I.cfg.d_kv, BH = a.B * a.H;
     if (flash) {
       oc::flash_attention_forward(a, dk, qh, kh, vh, ctx_rows, P, s);
       return;
     }
+    if constexpr (!is_f32<T>) {
+      HUKUK_FAIL("ENGINE_INTERNAL", "bf16 activations need the fused attention");
+    } else {
     oc::gemm(s, p_attn, false, true, a.Tq, a.Tk, dk, 1.f, qh, dk, (long long)a.Tq * dk, kh, dk, (long long)a.Tk * dk,
              0.f, P, a.Tk, (long long)a.Tq * a.Tk, BH);
     oc::softmax_forward(a, P, tmp_pd, s);
@@ -802,20 +939,25 @@ class T5Cuda {
     oc::gemm(s, p_attn, false, false, a.Tq, dk, a.Tk, 1.f, Pd, a.Tk, (long long)a.Tq * a.Tk, vh, dk,
              (long long)a.Tk * dk, 0.f, tmp_ctxh, dk, (long long)a.Tq * dk, BH);
     oc::heads_to_rows(tmp_ctxh, ctx_rows, a.B, a.H, a.Tq, dk, s);
+    }
   }
 
   // dctx rows in; dQ/dK/dV rows out (written) at g_rows = [dQ (Tq rows), dK (Tk rows), dV (Tk rows)]
-  void attention_bwd(const oc::SoftmaxArgs& a, const float* qh, const float* kh, const float* vh, const float* P,
-                     const float* ctx_rows, const float* dctx_rows, float* g_rows) {
+  template <typename T>
+  void attention_bwd(const oc::SoftmaxArgs& a, const T* qh, const T* kh, const T* vh, const float* P,
+                     const T* ctx_rows, const float* dctx_rows, T* g_rows) {
     const int dk = I.cfg.d_kv, BH = a.B * a.H;
     const long long sq = (long long)a.Tq * dk, sk = (long long)a.Tk * dk, sp = (long long)a.Tq * a.Tk;
     if (flash) {
-      float* dq = g_rows;
-      float* dkr = dq + size_t(BH) * sq;
+      T* dq = g_rows;
+      T* dkr = dq + size_t(BH) * sq;
       oc::flash_attention_backward(a, dk, qh, kh, vh, ctx_rows, P, dctx_rows, dq, dkr, dkr + size_t(BH) * sk,
                                    flash_scratch, s);
       return;
     }
+    if constexpr (!is_f32<T>) {
+      HUKUK_FAIL("ENGINE_INTERNAL", "bf16 activations need the fused attention");
+    } else {
     float* gh_q = gh_qkv;
     float* gh_k = gh_q + size_t(BH) * sq;
     float* gh_v = gh_k + size_t(BH) * sk;
@@ -837,6 +979,7 @@ class T5Cuda {
     } else {
       oc::heads_to_rows(gh_q, g_rows, a.B, a.H, a.Tq, dk, s);
       oc::heads_to_rows(gh_k, g_rows + size_t(BH) * sq, 2 * a.B, a.H, a.Tk, dk, s);
+    }
     }
   }
 
@@ -865,17 +1008,20 @@ class T5Cuda {
   // n projections (q,k,v or cross k,v) of the same input x [M, in] into adjacent heads
   // [n, B, H, T, dk] at heads: the base products as one batched GEMM when the group is fused,
   // then each Linear's LoRA (their dropout masks differ), then one permute.
-  void projections(DLin* const* Ls, int n, bool fused, const float* x, int M, int T, float* heads, float* region,
+  template <typename T>
+  void projections(DLin* const* Ls, int n, bool fused, const T* x, int M, int Tlen, T* heads, void* region,
                    const Ctx& st, int stack, int layer, bool save) {
     const int B = planned.B, H = I.cfg.num_heads, dk = I.cfg.d_kv;
     const int out = Ls[0]->out, in = Ls[0]->in;
     const long long so = (long long)M * out;
-    float* y = flash ? heads : tmp_qkv;  // the fused attention reads rows: no permute
+    T* y = heads;  // the fused attention reads rows: no permute
+    if constexpr (is_f32<T>)
+      if (!flash) y = tmp_qkv;
     if (fused) {
-      const float* W = group_weights(Ls, n, region, false);
+      const T* W = group_weights<T>(Ls, n, region, false);
       oc::gemm(s, p_fwd, false, true, M, out, in, 1.f, x, in, 0, W, in, (long long)out * in, 0.f, y, out, so, n);
     } else {
-      for (int i = 0; i < n; ++i) oc::linear_xwt(s, p_fwd, x, weight(*Ls[i]), y + i * so, M, out, in);
+      for (int i = 0; i < n; ++i) oc::linear_xwt(s, p_fwd, x, weight<T>(*Ls[i]), y + i * so, M, out, in);
     }
     long long sB = 0, sh = 0;
     const bool kept_h = save || rerunning;  // a re-run reuses the forward's h
@@ -885,28 +1031,35 @@ class T5Cuda {
       float* h0 = kept_h ? l0.h : tmp_r;  // tmp_r holds n slots of [M, r]
       if (!kept_h) sh = (long long)M * l0.r;
       if (!rerunning) lora_down_group_into(Ls, n, x, M, h0, sh, st, stack, layer);
-      if (up_fwd_ours(n, M)) oc::lora_up_add(h0, l0.B, y, M, out, l0.r, l0.scale, n, sh, sB, so, s);
-      else oc::gemm(s, lora_prec, false, true, M, out, l0.r, l0.scale, h0, l0.r, sh, l0.B, l0.r, sB, 1.f, y, out, so, n);
+      if (up_fwd_ours<T>(n, M)) {
+        oc::lora_up_add(h0, l0.B, y, M, out, l0.r, l0.scale, n, sh, sB, so, s);
+      } else {
+        if constexpr (is_f32<T>)
+          oc::gemm(s, lora_prec, false, true, M, out, l0.r, l0.scale, h0, l0.r, sh, l0.B, l0.r, sB, 1.f, y, out, so, n);
+      }
     } else {
       for (int i = 0; i < n; ++i) lora_fwd(*Ls[i], x, M, y + i * so, st, lsite(*Ls[i], stack, layer), save);
     }
-    if (!flash) oc::rows_to_heads(tmp_qkv, heads, n * B, H, T, dk, s);
+    if constexpr (is_f32<T>)
+      if (!flash) oc::rows_to_heads(tmp_qkv, heads, n * B, H, Tlen, dk, s);
   }
 
-  void self_attn_fwd(DBlock& b, const Acts& a, int M, int T, bool decoder, const Shape& sh, const Ctx& st, int l,
-                     bool save) {
+  template <typename T>
+  void self_attn_fwd(DBlock& b, const ActsT<T>& a, int M, int Tlen, bool decoder, const Shape& sh, const Ctx& st,
+                     int l, bool save) {
     const T5Config& c = I.cfg;
     const int stack = decoder ? 1 : 0, d = c.d_model;
     const float p = st.train ? c.dropout_rate : 0.f;
     oc::rmsnorm_forward(a.x_in, b.ln_self, a.n1, a.rstd1, M, d, c.layer_norm_epsilon, s);
     DLin* qkv[3] = {&b.q, &b.k, &b.v};
-    projections(qkv, 3, b.qkv_fused, a.n1, M, T, a.qh, deq_self, st, stack, l, save);
+    projections(qkv, 3, b.qkv_fused, a.n1, M, Tlen, a.qh, deq_self, st, stack, l, save);
     attention_fwd(self_args(sh, decoder, st, l), a.qh, a.kh, a.vh, a.P, a.ctx);
     linear_fwd(b.o, a.ctx, M, tmp_d, st, lsite(b.o, stack, l), save);
     oc::dropout_add(a.x_in, tmp_d, a.x_mid, int64_t(M) * d, p, st.seed, site_of(stack, l, kSelfRes), s);
   }
 
-  void cross_attn_fwd(DBlock& b, const Acts& a, const Shape& sh, const Ctx& st, int l, bool save) {
+  template <typename T>
+  void cross_attn_fwd(DBlock& b, const ActsT<T>& a, const Shape& sh, const Ctx& st, int l, bool save) {
     const T5Config& c = I.cfg;
     const int Ms = sh.B * sh.S, Mt = sh.B * sh.T, d = c.d_model;
     const float p = st.train ? c.dropout_rate : 0.f;
@@ -914,7 +1067,7 @@ class T5Cuda {
     DLin* q[1] = {&b.cq};
     projections(q, 1, false, a.nc, Mt, sh.T, a.cqh, nullptr, st, 1, l, save);
     DLin* kv[2] = {&b.ck, &b.cv};
-    projections(kv, 2, b.ckv_fused, enc_out, Ms, sh.S, a.ckh, deq_cross, st, 1, l, save);
+    projections(kv, 2, b.ckv_fused, tp<const T>(enc_out), Ms, sh.S, a.ckh, deq_cross, st, 1, l, save);
     attention_fwd(cross_args(sh, st, l), a.cqh, a.ckh, a.cvh, a.cP, a.cctx);
     linear_fwd(b.co, a.cctx, Mt, tmp_d, st, lsite(b.co, 1, l), save);
     oc::dropout_add(a.x_mid, tmp_d, a.x_mid2, int64_t(Mt) * d, p, st.seed, site_of(1, l, kCrossRes), s);
@@ -922,22 +1075,23 @@ class T5Cuda {
 
   // rerun: a recompute pass before the block's backward, which needs everything up to the FFN's
   // hidden activation but not its output (wo's LoRA h is kept from the forward).
-  void ffn_fwd(DBlock& b, const Acts& a, const float* x_before, float* x_after, int M, const Ctx& st, int stack,
+  template <typename T>
+  void ffn_fwd(DBlock& b, const ActsT<T>& a, const float* x_before, float* x_after, int M, const Ctx& st, int stack,
                int l, bool save, bool rerun) {
     const T5Config& c = I.cfg;
     const int d = c.d_model;
     const float p = st.train ? c.dropout_rate : 0.f;
     oc::rmsnorm_forward(x_before, b.ln_ff, a.n3, a.rstd3, M, d, c.layer_norm_epsilon, s);
     const int64_t nff = int64_t(M) * c.d_ff;
+    const uint64_t act_site = site_of(stack, l, kFfAct);
     if (c.is_gated) {
       linear_fwd(b.wi0, a.n3, M, a.pre0, st, lsite(b.wi0, stack, l), save);
       linear_fwd(b.wi1, a.n3, M, a.pre1, st, lsite(b.wi1, stack, l), save);
-      oc::gated_forward(I.act, a.pre0, a.pre1, a.hff, nff, s);
+      oc::gated_dropout_forward(I.act, a.pre0, a.pre1, a.hff, nff, p, st.seed, act_site, s);
     } else {
       linear_fwd(b.wi, a.n3, M, a.pre0, st, lsite(b.wi, stack, l), save);
-      oc::act_forward(I.act, a.pre0, a.hff, nff, s);
+      oc::act_dropout_forward(I.act, a.pre0, a.hff, nff, p, st.seed, act_site, s);  // hff == pre0 for ReLU
     }
-    oc::dropout_forward(a.hff, a.hff, nff, p, st.seed, site_of(stack, l, kFfAct), s);
     if (rerun) return;
     linear_fwd(b.wo, a.hff, M, tmp_d, st, lsite(b.wo, stack, l), save);
     oc::dropout_add(x_before, tmp_d, x_after, int64_t(M) * d, p, st.seed, site_of(stack, l, kFfRes), s);
@@ -945,7 +1099,8 @@ class T5Cuda {
 
   // One block's forward: x_out = block(a.x_in). A rerun saves no LoRA h (the forward's are kept)
   // and stops after the FFN's hidden activation.
-  void block_fwd(bool decoder, size_t l, const Acts& a, float* x_out, const Shape& sh, const Ctx& st, bool save,
+  template <typename T>
+  void block_fwd(bool decoder, size_t l, const ActsT<T>& a, float* x_out, const Shape& sh, const Ctx& st, bool save,
                  bool rerun) {
     DBlock& b = decoder ? dec[l] : enc[l];
     const int M = sh.B * (decoder ? sh.T : sh.S), li = int(l);
@@ -954,24 +1109,28 @@ class T5Cuda {
     ffn_fwd(b, a, decoder ? a.x_mid2 : a.x_mid, x_out, M, st, decoder ? 1 : 0, li, save && !rerun, rerun);
   }
 
+  template <typename T>
   void encoder_forward(const Shape& sh, const Ctx& st, bool save) {
     const T5Config& c = I.cfg;
     const int Ms = sh.B * sh.S, d = c.d_model;
     const float p = st.train ? c.dropout_rate : 0.f;
     oc::embedding_forward(shared, d, d_ids, Ms, ea[0].x_in, s);
     oc::dropout_forward(ea[0].x_in, ea[0].x_in, int64_t(Ms) * d, p, st.seed, site_of(0, 0, kEmbed), s);
-    for (size_t l = 0; l < enc.size(); ++l) block_fwd(false, l, acts(false, l), ea[l + 1].x_in, sh, st, save, false);
-    oc::rmsnorm_forward(ea[enc.size()].x_in, enc_final_ln, enc_fin_n, enc_fin_rstd, Ms, d, c.layer_norm_epsilon, s);
-    oc::dropout_forward(enc_fin_n, enc_out, int64_t(Ms) * d, p, st.seed, site_of(0, int(enc.size()), kFinal), s);
+    for (size_t l = 0; l < enc.size(); ++l)
+      block_fwd(false, l, acts<T>(false, l), ea[l + 1].x_in, sh, st, save, false);
+    oc::rmsnorm_forward(ea[enc.size()].x_in, enc_final_ln, tp<T>(enc_fin_n), enc_fin_rstd, Ms, d, c.layer_norm_epsilon, s);
+    oc::dropout_forward(tp<const T>(enc_fin_n), tp<T>(enc_out), int64_t(Ms) * d, p, st.seed,
+                        site_of(0, int(enc.size()), kFinal), s);
   }
 
+  template <typename T>
   void decoder_forward(const Shape& sh, const Ctx& st, bool save) {
     const T5Config& c = I.cfg;
     const int Mt = sh.B * sh.T, d = c.d_model;
     const float p = st.train ? c.dropout_rate : 0.f;
     oc::embedding_forward(shared, d, d_dec_ids, Mt, da[0].x_in, s);
     oc::dropout_forward(da[0].x_in, da[0].x_in, int64_t(Mt) * d, p, st.seed, site_of(1, 0, kEmbed), s);
-    for (size_t l = 0; l < dec.size(); ++l) block_fwd(true, l, acts(true, l), da[l + 1].x_in, sh, st, save, false);
+    for (size_t l = 0; l < dec.size(); ++l) block_fwd(true, l, acts<T>(true, l), da[l + 1].x_in, sh, st, save, false);
     oc::rmsnorm_forward(da[dec.size()].x_in, dec_final_ln, dec_fin_n, dec_fin_rstd, Mt, d, c.layer_norm_epsilon, s);
     oc::dropout_forward(dec_fin_n, dec_seq, int64_t(Mt) * d, p, st.seed, site_of(1, int(dec.size()), kFinal), s);
     if (c.scale_decoder_outputs) oc::scale(dec_seq, int64_t(Mt) * d, float(std::pow(double(d), -0.5)), s);
@@ -987,70 +1146,85 @@ class T5Cuda {
 
   // ---------------------------------------------------------------- backward
   // g = dLoss/d(block output) in place; FFN then returns dLoss/d(ffn input) accumulated into g
-  void ffn_bwd(DBlock& b, const Acts& a, const float* x_before, float* g, int M, const Ctx& st, int stack, int l) {
+  template <typename T>
+  void ffn_bwd(DBlock& b, const ActsT<T>& a, const float* x_before, float* g, int M, const Ctx& st, int stack, int l) {
     const T5Config& c = I.cfg;
     const int d = c.d_model;
     const float p = st.train ? c.dropout_rate : 0.f;
     const int64_t nff = int64_t(M) * c.d_ff, Md = int64_t(M) * d;
-    oc::dropout_backward(g, g_d, Md, p, st.seed, site_of(stack, l, kFfRes), false, s);
-    linear_bwd(b.wo, a.hff, g_d, M, g_ffh, false, st, lsite(b.wo, stack, l));
-    oc::dropout_backward(g_ffh, g_ffh, nff, p, st.seed, site_of(stack, l, kFfAct), false, s);
+    T* gd = tp<T>(g_d);
+    T* gf0 = tp<T>(g_ff0);
+    oc::dropout_backward(g, gd, Md, p, st.seed, site_of(stack, l, kFfRes), false, s);
+    linear_bwd<T>(b.wo, a.hff, gd, M, g_ffh, false, st, lsite(b.wo, stack, l));
+    const uint64_t act_site = site_of(stack, l, kFfAct);
     if (c.is_gated) {
-      oc::gated_backward(I.act, a.pre0, a.pre1, g_ffh, g_ff0, g_ff1, nff, s);
-      linear_bwd(b.wi0, a.n3, g_ff0, M, g_n, false, st, lsite(b.wi0, stack, l));
-      linear_bwd(b.wi1, a.n3, g_ff1, M, g_n, true, st, lsite(b.wi1, stack, l));
+      T* gf1 = tp<T>(g_ff1);
+      oc::gated_dropout_backward(I.act, a.pre0, a.pre1, g_ffh, gf0, gf1, nff, p, st.seed, act_site, s);
+      linear_bwd<T>(b.wi0, a.n3, gf0, M, g_n, false, st, lsite(b.wi0, stack, l));
+      linear_bwd<T>(b.wi1, a.n3, gf1, M, g_n, true, st, lsite(b.wi1, stack, l));
     } else {
-      oc::act_backward(I.act, a.pre0, g_ffh, g_ff0, nff, s);  // pre0 == hff when relu_in_place()
-      linear_bwd(b.wi, a.n3, g_ff0, M, g_n, false, st, lsite(b.wi, stack, l));
+      // pre0 == hff (the dropped output) when relu_in_place(): relu' is right there (see block_layout)
+      oc::act_dropout_backward(I.act, a.pre0, g_ffh, gf0, nff, p, st.seed, act_site, s);
+      linear_bwd<T>(b.wi, a.n3, gf0, M, g_n, false, st, lsite(b.wi, stack, l));
     }
     oc::rmsnorm_backward(x_before, b.ln_ff, a.rstd3, g_n, g, M, d, true, s);
   }
 
   // Backward of n projections of x: dY rows of each at g_rows (adjacent, [n, M, out]); dx (+)= Σ dY_i W_i.
   // With a recompute plan, a fused NF4 group is still dequantized in its region from the re-run.
-  void projections_bwd(DLin* const* Ls, int n, bool fused, const float* x, int M, const float* g_rows, float* dx,
-                       bool acc_dx, float* region, const Ctx& st, int stack, int l) {
+  template <typename T>
+  void projections_bwd(DLin* const* Ls, int n, bool fused, const T* x, int M, const T* g_rows, float* dx,
+                       bool acc_dx, void* region, const Ctx& st, int stack, int l) {
     const size_t so = size_t(M) * Ls[0]->out;
     const int out = Ls[0]->out;
-    const float* W = fused ? group_weights(Ls, n, region, !planned_keep && region) : nullptr;
+    const T* W = fused ? group_weights<T>(Ls, n, region, !planned_keep && region) : nullptr;
     long long sB = 0, sh = 0;
     if (!st.use_lora || !lora_batchable(Ls, n, true, sB, sh)) {
       for (int i = 0; i < n; ++i)
-        linear_bwd(*Ls[i], x, g_rows + i * so, M, dx, acc_dx || i > 0, st, lsite(*Ls[i], stack, l),
-                   W ? W + size_t(i) * Ls[i]->out * Ls[i]->in : nullptr);
+        linear_bwd<T>(*Ls[i], x, g_rows + i * so, M, dx, acc_dx || i > 0, st, lsite(*Ls[i], stack, l),
+                      W ? W + size_t(i) * Ls[i]->out * Ls[i]->in : nullptr);
       return;
     }
     if (dx)
       for (int i = 0; i < n; ++i)
         oc::gemm(s, p_bwd, false, false, M, Ls[i]->in, out, 1.f, g_rows + i * so, out, 0,
-                 W ? W + size_t(i) * out * Ls[i]->in : weight(*Ls[i]), Ls[i]->in, 0, acc_dx || i > 0 ? 1.f : 0.f, dx,
-                 Ls[i]->in, 0);
+                 W ? W + size_t(i) * out * Ls[i]->in : weight<T>(*Ls[i]), Ls[i]->in, 0, acc_dx || i > 0 ? 1.f : 0.f,
+                 dx, Ls[i]->in, 0);
     // gB_i += scale * dy_iᵀ h_i ; dh_i = scale * dy_i B_i (tmp_r: n slots), one GEMM each
     const DLora& l0 = *Ls[0]->lora;
     const int r = l0.r;
-    const bool ours = up_bwd_ours(n);
+    const bool ours = up_bwd_ours<T>(n);
     const size_t up_need = ours ? oc::lora_up_backward_workspace_floats(M, out, r, n) : 0;
-    float* up_ws = up_scratch(g_rows, dx, up_need);
+    float* up_ws = up_scratch<T>(g_rows, dx, up_need);
     if (ours && (up_need == 0 || up_ws)) {  // one launch for the n members, one pass over each dy
       oc::lora_up_backward(g_rows, l0.h, l0.B, tmp_r, l0.gB, M, out, r, l0.scale, true, n, (long long)so, sh, sB,
                            (long long)M * r, up_ws, s);
     } else {
-      oc::gemm(s, lora_prec, true, false, out, r, M, l0.scale, g_rows, out, (long long)so, l0.h, r, sh, 1.f, l0.gB, r, sB, n);
-      oc::gemm(s, lora_prec, false, false, M, r, out, l0.scale, g_rows, out, (long long)so, l0.B, r, sB, 0.f, tmp_r, r,
-               (long long)M * r, n);
+      if constexpr (is_f32<T>) {
+        oc::gemm(s, lora_prec, true, false, out, r, M, l0.scale, g_rows, out, (long long)so, l0.h, r, sh, 1.f, l0.gB, r,
+                 sB, n);
+        oc::gemm(s, lora_prec, false, false, M, r, out, l0.scale, g_rows, out, (long long)so, l0.B, r, sB, 0.f, tmp_r, r,
+                 (long long)M * r, n);
+      } else {
+        HUKUK_FAIL("ENGINE_INTERNAL", "bf16 activations need ops/lora's lora_up_backward (no scratch)");
+      }
     }
     for (int i = 0; i < n; ++i) lora_bwd_A(*Ls[i], x, tmp_r + size_t(i) * M * r, M, dx, st, lsite(*Ls[i], stack, l));
   }
 
-  void self_attn_bwd(DBlock& b, const Acts& a, float* g, int M, const Shape& sh, bool decoder, const Ctx& st, int l) {
+  template <typename T>
+  void self_attn_bwd(DBlock& b, const ActsT<T>& a, float* g, int M, const Shape& sh, bool decoder, const Ctx& st,
+                     int l) {
     const T5Config& c = I.cfg;
     const int stack = decoder ? 1 : 0;
     const float p = st.train ? c.dropout_rate : 0.f;
-    oc::dropout_backward(g, g_d, int64_t(M) * c.d_model, p, st.seed, site_of(stack, l, kSelfRes), false, s);
-    linear_bwd(b.o, a.ctx, g_d, M, g_inner, false, st, lsite(b.o, stack, l));
-    attention_bwd(self_args(sh, decoder, st, l), a.qh, a.kh, a.vh, a.P, a.ctx, g_inner, g_qkv);
+    T* gd = tp<T>(g_d);
+    T* gqkv = tp<T>(g_qkv);
+    oc::dropout_backward(g, gd, int64_t(M) * c.d_model, p, st.seed, site_of(stack, l, kSelfRes), false, s);
+    linear_bwd<T>(b.o, a.ctx, gd, M, g_inner, false, st, lsite(b.o, stack, l));
+    attention_bwd(self_args(sh, decoder, st, l), a.qh, a.kh, a.vh, a.P, a.ctx, g_inner, gqkv);
     DLin* qkv[3] = {&b.q, &b.k, &b.v};
-    projections_bwd(qkv, 3, b.qkv_fused, a.n1, M, g_qkv, g_n, false, deq_self, st, stack, l);
+    projections_bwd<T>(qkv, 3, b.qkv_fused, a.n1, M, gqkv, g_n, false, deq_self, st, stack, l);
     oc::rmsnorm_backward(a.x_in, b.ln_self, a.rstd1, g_n, g, M, c.d_model, true, s);
   }
 
@@ -1061,8 +1235,9 @@ class T5Cuda {
   }
 
   // Block l's activations for its backward: stored ones, or re-run into the scratch (recompute).
-  Acts acts_for_backward(bool decoder, size_t l, const Shape& sh, const Ctx& st) {
-    Acts a = acts(decoder, l);
+  template <typename T>
+  ActsT<T> acts_for_backward(bool decoder, size_t l, const Shape& sh, const Ctx& st) {
+    ActsT<T> a = acts<T>(decoder, l);
     if (!planned_keep) {
       rerunning = true;
       block_fwd(decoder, l, a, nullptr, sh, st, false, true);
@@ -1071,15 +1246,16 @@ class T5Cuda {
     return a;
   }
 
+  template <typename T>
   void decoder_backward(const Shape& sh, const Ctx& st, bool need_enc) {
     const T5Config& c = I.cfg;
     const int Ms = sh.B * sh.S, Mt = sh.B * sh.T, d = c.d_model;
     const float p = st.train ? c.dropout_rate : 0.f;
-    // logits hold dLoss/dlogits: g_d = dlogits · head
-    oc::gemm(s, p_head, false, false, Mt, d, c.vocab_size, 1.f, logits, c.vocab_size, 0, head(), d, 0, 0.f, g_d, d, 0);
-    if (c.scale_decoder_outputs) oc::scale(g_d, int64_t(Mt) * d, float(std::pow(double(d), -0.5)), s);
-    oc::dropout_backward(g_d, g_d, int64_t(Mt) * d, p, st.seed, site_of(1, int(dec.size()), kFinal), false, s);
-    oc::rmsnorm_backward(da[dec.size()].x_in, dec_final_ln, dec_fin_rstd, g_d, g_dec, Mt, d, false, s);
+    // logits hold dLoss/dlogits: g_n = dlogits · head (fp32, then the final norm's backward)
+    oc::gemm(s, p_head, false, false, Mt, d, c.vocab_size, 1.f, logits, c.vocab_size, 0, head(), d, 0, 0.f, g_n, d, 0);
+    if (c.scale_decoder_outputs) oc::scale(g_n, int64_t(Mt) * d, float(std::pow(double(d), -0.5)), s);
+    oc::dropout_backward(g_n, g_n, int64_t(Mt) * d, p, st.seed, site_of(1, int(dec.size()), kFinal), false, s);
+    oc::rmsnorm_backward(da[dec.size()].x_in, dec_final_ln, dec_fin_rstd, g_n, g_dec, Mt, d, false, s);
     if (need_enc) HUKUK_CUDA_CHECK(cudaMemsetAsync(g_enc, 0, sizeof(float) * size_t(Ms) * d, s));
     int lowest = 0;
     if (!need_enc) {
@@ -1087,23 +1263,26 @@ class T5Cuda {
       for (size_t l = 0; l < dec.size(); ++l)
         if (block_has_lora(dec[l])) lowest = std::min(lowest, int(l));
     }
+    T* gd = tp<T>(g_d);
+    T* gqkv = tp<T>(g_qkv);
     for (int l = int(dec.size()) - 1; l >= lowest; --l) {
       DBlock& b = dec[size_t(l)];
-      const Acts a = acts_for_backward(true, size_t(l), sh, st);
+      const ActsT<T> a = acts_for_backward<T>(true, size_t(l), sh, st);
       ffn_bwd(b, a, a.x_mid2, g_dec, Mt, st, 1, l);
       // cross-attention
-      oc::dropout_backward(g_dec, g_d, int64_t(Mt) * d, p, st.seed, site_of(1, l, kCrossRes), false, s);
-      linear_bwd(b.co, a.cctx, g_d, Mt, g_inner, false, st, lsite(b.co, 1, l));
-      attention_bwd(cross_args(sh, st, l), a.cqh, a.ckh, a.cvh, a.cP, a.cctx, g_inner, g_qkv);
-      linear_bwd(b.cq, a.nc, g_qkv, Mt, g_n, false, st, lsite(b.cq, 1, l));
+      oc::dropout_backward(g_dec, gd, int64_t(Mt) * d, p, st.seed, site_of(1, l, kCrossRes), false, s);
+      linear_bwd<T>(b.co, a.cctx, gd, Mt, g_inner, false, st, lsite(b.co, 1, l));
+      attention_bwd(cross_args(sh, st, l), a.cqh, a.ckh, a.cvh, a.cP, a.cctx, g_inner, gqkv);
+      linear_bwd<T>(b.cq, a.nc, gqkv, Mt, g_n, false, st, lsite(b.cq, 1, l));
       DLin* kv[2] = {&b.ck, &b.cv};
-      projections_bwd(kv, 2, b.ckv_fused, enc_out, Ms, g_qkv + size_t(Mt) * c.inner_dim(), need_enc ? g_enc : nullptr,
-                      true, deq_cross, st, 1, l);
+      projections_bwd<T>(kv, 2, b.ckv_fused, tp<const T>(enc_out), Ms, gqkv + size_t(Mt) * c.inner_dim(),
+                         need_enc ? g_enc : nullptr, true, deq_cross, st, 1, l);
       oc::rmsnorm_backward(a.x_mid, b.ln_cross, a.rstdc, g_n, g_dec, Mt, d, true, s);
       self_attn_bwd(b, a, g_dec, Mt, sh, true, st, l);
     }
   }
 
+  template <typename T>
   void encoder_backward(const Shape& sh, const Ctx& st) {
     const T5Config& c = I.cfg;
     const int Ms = sh.B * sh.S, d = c.d_model;
@@ -1116,7 +1295,7 @@ class T5Cuda {
       if (block_has_lora(enc[l])) lowest = std::min(lowest, int(l));
     for (int l = int(enc.size()) - 1; l >= lowest; --l) {
       DBlock& b = enc[size_t(l)];
-      const Acts a = acts_for_backward(false, size_t(l), sh, st);
+      const ActsT<T> a = acts_for_backward<T>(false, size_t(l), sh, st);
       ffn_bwd(b, a, a.x_mid, g_enc, Ms, st, 0, l);
       self_attn_bwd(b, a, g_enc, Ms, sh, false, st, l);
     }
@@ -1125,6 +1304,20 @@ class T5Cuda {
     for (DBlock& b : enc)
       if (block_has_lora(b)) return true;
     return false;
+  }
+
+  // The plan's activation type picks the instantiation.
+  void encoder_fwd(const Shape& sh, const Ctx& st, bool save) {
+    act_bf16 ? encoder_forward<bf16_t>(sh, st, save) : encoder_forward<float>(sh, st, save);
+  }
+  void decoder_fwd(const Shape& sh, const Ctx& st, bool save) {
+    act_bf16 ? decoder_forward<bf16_t>(sh, st, save) : decoder_forward<float>(sh, st, save);
+  }
+  void decoder_bwd(const Shape& sh, const Ctx& st, bool need_enc) {
+    act_bf16 ? decoder_backward<bf16_t>(sh, st, need_enc) : decoder_backward<float>(sh, st, need_enc);
+  }
+  void encoder_bwd(const Shape& sh, const Ctx& st) {
+    act_bf16 ? encoder_backward<bf16_t>(sh, st) : encoder_backward<float>(sh, st);
   }
 
   // Replays the graph for `key`, capturing `body` first if needed. A capture that fails (a call
@@ -1216,7 +1409,7 @@ class T5Cuda {
     std::vector<int32_t> m(static_cast<size_t>(Ms), 1);
     if (mask) std::memcpy(m.data(), mask, sizeof(int32_t) * size_t(Ms));
     set_family_precisions();
-    plan(sh, false, false, want_flash(sh));
+    plan(sh, false, false, want_flash(sh), false);
     HUKUK_CUDA_CHECK(cudaMemcpyAsync(d_ids, ids, sizeof(int32_t) * Ms, cudaMemcpyHostToDevice, s));
     HUKUK_CUDA_CHECK(cudaMemcpyAsync(d_mask, m.data(), sizeof(int32_t) * Ms, cudaMemcpyHostToDevice, s));
     if (!(bias_shape == sh)) {
@@ -1227,8 +1420,8 @@ class T5Cuda {
       bias_shape = Shape{};  // the decoder table of this plan was not written
     }
     const Ctx st{false, use_adapter && I.has_lora, d_seed};
-    encoder_forward(sh, st, false);
-    use(enc_out, s);
+    encoder_fwd(sh, st, false);
+    use(tp<const float>(enc_out), s);  // fp32: planned with allow_bf16 = false
     HUKUK_CUDA_CHECK(cudaStreamSynchronize(s));
   }
 
@@ -1315,18 +1508,18 @@ class T5Cuda {
     const bool graphed = bt.labels && !o.logits_out && graphs_ok && !prof.on;
     if (graphed) {
       run_graph(GraphKey{sh, do_bwd, st.train, st.use_lora, need_enc, o.recompute}, [&] {
-        encoder_forward(sh, st, backward);
-        decoder_forward(sh, st, backward);
+        encoder_fwd(sh, st, backward);
+        decoder_fwd(sh, st, backward);
         oc::cross_entropy(logits, d_labels, Mt, c.vocab_size, d_gscale, do_bwd, loss_rows, s);
         if (do_bwd) {
-          decoder_backward(sh, st, need_enc);
-          if (need_enc) encoder_backward(sh, st);
+          decoder_bwd(sh, st, need_enc);
+          if (need_enc) encoder_bwd(sh, st);
         }
       });
     } else {
-      encoder_forward(sh, st, backward);
+      encoder_fwd(sh, st, backward);
       prof.mark("enc_fwd", s);
-      decoder_forward(sh, st, backward);
+      decoder_fwd(sh, st, backward);
       prof.mark("dec_fwd_head", s);
     }
     if (o.logits_out)
@@ -1341,9 +1534,9 @@ class T5Cuda {
       oc::cross_entropy(logits, d_labels, Mt, c.vocab_size, d_gscale, do_bwd, loss_rows, s);
       prof.mark("ce", s);
       if (do_bwd) {
-        decoder_backward(sh, st, need_enc);
+        decoder_bwd(sh, st, need_enc);
         prof.mark("dec_bwd", s);
-        if (need_enc) encoder_backward(sh, st);
+        if (need_enc) encoder_bwd(sh, st);
         prof.mark("enc_bwd", s);
       }
     }

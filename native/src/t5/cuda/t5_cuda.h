@@ -7,21 +7,24 @@
 // out device pointers (ParamRef.device = CUDA) for the trainer's CUDA AdamW. The host copies of
 // the LoRA weights are refreshed by lora_to_host() (saving an adapter, CPU generation).
 //
-// Compute: activations are fp32 in one pre-planned device arena per shape; every product runs
-// in cuBLAS (dlopen'd), fp32 exactly (compute 'fp32', for parity) or on tensor cores with fp32
-// accumulation (compute 'bf16': CUBLAS_COMPUTE_32F_FAST_16BF; with fp32 operands cuBLAS runs tf32
-// kernels). NF4 weights are dequantized into an fp32 scratch per use; q,k,v (and cross k,v) go
-// side by side there and run as one batched GEMM. LoRA products are fp32, all on ops/lora's
-// kernels: the A side with the dropout regenerated inside (generation 2; grad-A and dx in one
-// pass over x), the B side's y += s·h·Bᵀ and (dh, gB) in one pass over dy, batched over a group
-// (its partial sums in the free FFN gradient buffer: the arena is unchanged). H200, 2026-11-28:
-// flagship step 74.6 -> 64.4 ms at 16x64x128, 327.3 -> 293.9 ms at 16x512x512.
+// Compute: activations live in one pre-planned device arena per shape. Compute 'fp32' (parity)
+// keeps them fp32 with exact fp32 products. Compute 'bf16' keeps them bf16 (the norms' outputs,
+// q/k/v, ctx, the FFN's pre-activations and hidden, and the gradients that feed products), with
+// the residual stream, the norms' rstd, LoRA state and the head in fp32: every base product is a
+// real bf16 tensor-core GEMM with fp32 accumulation and every pass moves half the bytes
+// (want_act_bf16; HUKUK_T5_ACT_BF16=0 keeps fp32 activations, whose products cuBLAS then runs as
+// tf32 kernels). NF4 weights are dequantized per use into a scratch (fp32 or bf16, the
+// activations' type); q,k,v (and cross k,v) go side by side there and run as one batched GEMM.
+// LoRA products are fp32 math, on ops/lora's kernels: the A side with the dropout regenerated
+// inside (grad-A and dx in one pass over x), the B side's y += s·h·Bᵀ and (dh, gB) in one pass
+// over dy, batched over a group. H200, 2026-11-28: flagship step 74.6 -> 61.2 ms at 16x64x128,
+// 327.3 -> 262.6 ms at 16x512x512 with fp32 activations.
 // Attention: bf16 compute on sm_80+ with d_kv 64 uses the fused kernels (ops/flash_attention: no
 // probabilities stored, rows layout); HUKUK_T5_FLASH=0 turns that off; fp32 keeps the exact path.
 // StepOptions.recompute: only each block's input and the LoRA h are kept; the backward re-runs a
 // block into one shared scratch right before its backward (same results, far less memory).
 // common/training/memory-estimate.ts mirrors the arena plan byte for byte (checked on the GPU).
-// A/B switches for benchmarks: HUKUK_T5_GRAPHS=0, HUKUK_T5_FUSED_LORA=0 (no ops/lora kernel at all),
+// A/B switches for benchmarks: HUKUK_T5_ACT_BF16=0, HUKUK_T5_GRAPHS=0, HUKUK_T5_FUSED_LORA=0 (no ops/lora kernel at all),
 // HUKUK_T5_LORA_UP=0|1 (B side all cuBLAS | all ours; default: picked per case from H200 timings),
 // HUKUK_T5_LORA_UP_FWD=0|1 (its forward only), HUKUK_T5_LORA_ONEPASS=0, HUKUK_T5_BATCH_LORA=0,
 // HUKUK_T5_FUSE_QKV=0, HUKUK_T5_GEMM=fp32|tf32|bf16, HUKUK_T5_F32=proj_fwd,proj_bwd,attn,head.
