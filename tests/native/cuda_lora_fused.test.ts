@@ -328,3 +328,196 @@ describe.skipIf(!gpu)('LoRA B side on CUDA', () => {
     console.log(['LoRA B side / flagship-width micro-benchmark:', ...lines].join('\n'));
   }, 120_000);
 });
+
+// ---------------------------------------------------------------- bf16 activations (lora.h's bf16 overloads)
+// The activation operand (x of down / backward, y of up, dy of upBackward) in bf16, everything else
+// fp32. The hook rounds that operand to bf16 on the way in, for the CPU reference too, so both run
+// on the same values: CUDA = CPU to fp32 ordering, except lora_up_add's y, which is also rounded
+// to bf16 once (at most half a bf16 ulp, 2^-8 of the value, from the exact sum).
+function toBf16(a: Float32Array): Float32Array {  // round to nearest even (finite values), as f32_to_bf16
+  const out = new Float32Array(a.length);
+  const ui = new Uint32Array(a.buffer, a.byteOffset, a.length), uo = new Uint32Array(out.buffer);
+  for (let i = 0; i < a.length; i++) {
+    const u = ui[i];
+    uo[i] = (((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) << 16) >>> 0;
+  }
+  return out;
+}
+// |a - b| <= rel |b| + abs max |b|, element by element; returns the worst (|a - b| - bound) or <= 0
+function worstOver(a: Float32Array, b: Float32Array, rel: number, abs: number): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < b.length; i++) m = Math.max(m, Math.abs(b[i]));
+  let worst = -Infinity;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]) - (rel * Math.abs(b[i]) + abs * m));
+  return worst;
+}
+const BF16_OPS = ['down', 'backward'] as const;
+
+describe('bf16 activations: the hook rounds the activation operand (CPU reference)', () => {
+  it('toBf16 rounds to nearest even (ties to even, carries into the exponent)', () => {
+    const f = new Float32Array([1, 1 + 2 ** -8, 1 + 3 * 2 ** -8, 1 + 2 ** -9, -(2 - 2 ** -9), 1 + 2 ** -8 + 2 ** -20]);
+    expect(Array.from(toBf16(f))).toEqual([1, 1, 1 + 2 ** -6, 1, -2, 1 + 2 ** -7]);
+  });
+  for (const op of BF16_OPS)
+    for (const c of RAGGED.slice(1))
+      it(`${op} M=${c.M} in=${c.in} r=${c.r}: bf16 = fp32 on the bf16-rounded input`, () => {
+        const inp = inputs(op, c, 3) as Record<string, Float32Array>;
+        const base = { op, ...c, p: 0.1, seed: 3, site: 4, accumulate: true, impl: 'cpu', ...inp };
+        const b = engine._opsLora({ ...base, bf16: true });
+        expect(firstDiff(b, engine._opsLora({ ...base, x: toBf16(inp.x) }))).toBe(-1);
+        expect(firstDiff(b, engine._opsLora(base))).not.toBe(-1);  // the rounding really happened
+      });
+  for (const op of UP_OPS)
+    it(`${op}: bf16 = fp32 on the bf16-rounded ${op === 'up' ? 'y' : 'dy'}`, () => {
+      const c = { M: 37, in: 45, r: 5, members: 3 };
+      const inp = upInputs(op, c, 2) as Record<string, Float32Array>;
+      const base = { op, ...c, scale: 2, accumulate: true, impl: 'cpu', ...inp };
+      const rounded = op === 'up' ? { init: toBf16(inp.init) } : { dy: toBf16(inp.dy) };
+      const b = engine._opsLora({ ...base, bf16: true });
+      expect(firstDiff(b, engine._opsLora({ ...base, ...rounded }))).toBe(-1);
+      expect(firstDiff(b, engine._opsLora(base))).not.toBe(-1);
+    });
+  it('bf16 is refused for the other ops and the composed impls', () => {
+    const c = { M: 4, in: 8, r: 2 };
+    expect(() => engine._opsLora({ op: 'gradA', impl: 'cpu', ...c, bf16: true, ...inputs('gradA', c, 1) }))
+      .toThrow(expect.objectContaining({ code: 'ENGINE_INVALID_ARG' }));
+    expect(() => engine._opsLora({ op: 'down', impl: 'composed', ...c, bf16: true, ...inputs('down', c, 1) }))
+      .toThrow(expect.objectContaining({ code: 'ENGINE_INVALID_ARG' }));
+  });
+});
+
+describe.skipIf(!gpu)('bf16 activations on CUDA (lora.h bf16 overloads) = the CPU reference on the same values', () => {
+  const A_CASES: Case[] = [
+    ...RAGGED,
+    { M: 2048, in: 768, r: 16 },  // the flagship's step shape
+    { M: 1000, in: 768, r: 4 },
+    { M: 515, in: 768, r: 64 },  // lora_backward's two-kernel path (r > 16)
+    { M: 300, in: 3071, r: 16 },  // odd width: bf16 rows not 4-byte aligned
+  ];
+  for (const op of BF16_OPS)
+    for (const c of A_CASES)
+      for (const p of [0, 0.5])
+        for (const accumulate of op === 'backward' ? [false, true] : [false])
+          it(`${op} M=${c.M} in=${c.in} r=${c.r} p=${p}${accumulate ? ' acc' : ''}: bf16 CUDA = CPU, deterministic`, () => {
+            const base = { op, ...c, p, seed: 1234567, site: 31, accumulate, bf16: true, ...inputs(op, c, c.in + 1) };
+            const cpu = engine._opsLora({ ...base, impl: 'cpu' });
+            const cuda = engine._opsLora({ ...base, impl: 'cuda' });
+            const e = relErr(cuda, cpu);
+            if (e > 1e-5) console.log(`  bf16 ${op} ${JSON.stringify(c)} p=${p} acc=${accumulate}: rel err ${e.toExponential(2)}`);
+            expect(e).toBeLessThanOrEqual(1e-5);
+            if (op === 'backward') {  // gA and dx on their own scales; dx's zeros are the mask's
+              const nA = c.r * c.in;
+              expect(relErr(cuda.subarray(0, nA), cpu.subarray(0, nA)), 'gA').toBeLessThanOrEqual(1e-5);
+              expect(relErr(cuda.subarray(nA), cpu.subarray(nA)), 'dx').toBeLessThanOrEqual(1e-5);
+              if (!accumulate && p > 0) expect(zeroPattern(cuda.subarray(nA))).toBe(zeroPattern(cpu.subarray(nA)));
+              if (c.M > 64) {
+                const one = engine._opsLora({ ...base, impl: 'cuda', noWorkspace: true });
+                expect(relErr(one, cpu), 'no workspace').toBeLessThanOrEqual(1e-5);
+              }
+            }
+            expect(firstDiff(engine._opsLora({ ...base, impl: 'cuda' }), cuda), 'deterministic').toBe(-1);
+          }, 60_000);
+
+  it('lora_down: the same bits for every rows-per-warp choice (fp32 and bf16; TEMPORARY A/B)', () => {
+    for (const c of [{ M: 2048, in: 768, r: 16 }, { M: 1037, in: 768, r: 8 }, { M: 300, in: 130, r: 5 }])
+      for (const bf16 of [false, true]) {
+        const base = { op: 'down', ...c, p: 0.1, seed: 9, site: 8, impl: 'cuda', bf16, ...inputs('down', c, 5) };
+        const def = engine._opsLora(base);
+        for (const downRows of [1, 2, 4])
+          expect(firstDiff(engine._opsLora({ ...base, downRows }), def), `${JSON.stringify(c)} bf16=${bf16} rows ${downRows}`).toBe(-1);
+      }
+  }, 60_000);
+
+  const UP_CASES: UpCase[] = [
+    ...UP_RAGGED,
+    { M: 2048, in: 768, r: 16, members: 3 },  // q,k,v at the short step shape
+    { M: 2048, in: 768, r: 16, members: 1 },
+    { M: 8192, in: 768, r: 16, members: 1 },
+    { M: 1024, in: 768, r: 8, members: 2 },
+    { M: 300, in: 1000, r: 8, members: 3 },  // 4 column groups; 1000 % 8 = 0
+    { M: 300, in: 996, r: 8, members: 2 },  // 996 % 8 = 4: up's 16-byte path falls back to 8 bytes
+    { M: 130, in: 770, r: 16, members: 3 },  // 770 % 4 = 2: vector widths fall back
+    { M: 90, in: 131, r: 12, members: 3 },  // odd width: scalar bf16
+    { M: 515, in: 768, r: 64, members: 2 },  // the plain kernels (r > 16)
+    { M: 200, in: 768, r: 32, members: 2 },  // up: 2 columns per thread at r 32
+    { M: 64, in: 256, r: 16, members: 1 },  // one split, one column group (direct writes)
+  ];
+  for (const op of UP_OPS)
+    for (const c of UP_CASES)
+      for (const accumulate of op === 'upBackward' ? [false, true] : [false])
+        it(`${op} ${JSON.stringify(c)}${accumulate ? ' acc' : ''}: bf16 CUDA = CPU, deterministic`, () => {
+          const base = { op, ...c, scale: 2, accumulate, bf16: true, ...upInputs(op, c, c.in + 2) };
+          const cpu = engine._opsLora({ ...base, impl: 'cpu' });
+          // cols: the columns per thread (0 = the default; TEMPORARY A/B of lora.h's set_lora_bf16_columns)
+          for (const cols of op === 'up' ? [0, 1, 2, 4, 8] : [0, 1, 2, 4]) {
+          const cuda = engine._opsLora({ ...base, impl: 'cuda', cols });
+          if (op === 'up') {
+            // y is bf16: each value within half a bf16 ulp (2^-8 relative) of the fp32 sum, plus
+            // fp32 ordering; and mostly exactly round(CPU) (a different fp32 ordering can tip a tie)
+            const w = worstOver(cuda, cpu, 2 ** -8, 1e-6);
+            if (w > 0) console.log(`  bf16 up ${JSON.stringify(c)} cols ${cols}: over the bound by ${w.toExponential(2)}`);
+            expect(w, `cols ${cols}`).toBeLessThanOrEqual(0);
+            const r = toBf16(cpu);
+            let same = 0;
+            for (let i = 0; i < r.length; i++) if (r[i] === cuda[i]) same++;
+            expect(same / r.length, `cols ${cols}`).toBeGreaterThan(0.97);
+          } else {
+            const nB = c.members * c.in * c.r;
+            const e = relErr(cuda, cpu), eh = relErr(cuda.subarray(nB), cpu.subarray(nB));
+            if (e > 1e-5 || eh > 1e-5) console.log(`  bf16 upBackward ${JSON.stringify(c)} acc=${accumulate} cols ${cols}: rel err ${e.toExponential(2)} / dh ${eh.toExponential(2)}`);
+            expect(e, `cols ${cols}`).toBeLessThanOrEqual(1e-5);
+            expect(eh, `dh, cols ${cols}`).toBeLessThanOrEqual(1e-5);
+          }
+          expect(firstDiff(engine._opsLora({ ...base, impl: 'cuda', cols }), cuda), `deterministic, cols ${cols}`).toBe(-1);
+          }
+        }, 60_000);
+
+  it('micro-benchmark: µs per call, fp32 vs bf16 activations, and the read-once memory floor', () => {
+    const lines: string[] = [];
+    const row = (label: string, o: Opts) => {
+      const f = engine._opsLoraBench!({ ...o, reps: 50 });
+      const b = engine._opsLoraBench!({ ...o, reps: 50, bf16: true });
+      const floor = (x: Bench) => x.inputBytes / (x.copyGBs * 1e9) * 1e6;  // each operand once at copy bandwidth
+      lines.push(`  ${label}: fp32 ${f.fusedGraphUs.toFixed(1)} µs (floor ${floor(f).toFixed(1)}) | bf16 ${b.fusedGraphUs.toFixed(1)} µs (floor ${floor(b).toFixed(1)}) | cuBLAS fp32 ${f.composedGraphUs.toFixed(1)} µs | graph replay, ${f.copyGBs.toFixed(0)} GB/s copy`);
+      expect(f.fusedUs).toBeGreaterThan(0);
+      expect(b.fusedUs).toBeGreaterThan(0);
+    };
+    for (const M of [2048, 8192])
+      for (const members of [1, 3])
+        for (const op of UP_OPS)
+          row(`${op.padEnd(10)} x${members} M=${M} out=768 r=16`, { op, M, in: 768, r: 16, members, scale: 2, accumulate: op === 'upBackward' });
+    // TEMPORARY A/B: the bf16 B side's columns per thread (lora.h set_lora_bf16_columns)
+    for (const M of [2048, 8192])
+      for (const members of [1, 3])
+        for (const op of UP_OPS) {
+          const parts: string[] = [];
+          for (const cols of op === 'up' ? [1, 2, 4] : [1, 2, 4]) {
+            const b = engine._opsLoraBench!({ op, M, in: 768, r: 16, members, scale: 2, accumulate: op === 'upBackward', reps: 50, bf16: true, cols });
+            parts.push(`cols ${cols}: ${b.fusedGraphUs.toFixed(1)}`);
+          }
+          if (op === 'up') {  // 8 columns at r 8 (16-byte loads)
+            const b8 = engine._opsLoraBench!({ op, M, in: 768, r: 8, members, scale: 2, reps: 50, bf16: true, cols: 8 });
+            const b4 = engine._opsLoraBench!({ op, M, in: 768, r: 8, members, scale: 2, reps: 50, bf16: true, cols: 4 });
+            parts.push(`| r8 cols 8: ${b8.fusedGraphUs.toFixed(1)}, cols 4: ${b4.fusedGraphUs.toFixed(1)}`);
+          }
+          lines.push(`  A/B bf16 ${op.padEnd(10)} x${members} M=${M} out=768 r=16 µs (graph): ${parts.join(', ')}`);
+        }
+    for (const M of [1024, 2048, 8192])
+      for (const op of BF16_OPS)
+        row(`${op.padEnd(10)} M=${M} in=768 r=16 p=0.1`, { op, M, in: 768, r: 16, p: 0.1, accumulate: op === 'backward' });
+    // TEMPORARY A/B: lora_down's rows per warp (the same bits whatever the choice: checked below)
+    for (const M of [1024, 2048, 8192])
+      for (const bf16 of [false, true]) {
+        const parts: string[] = [];
+        for (const downRows of [1, 2, 4]) {
+          const b = engine._opsLoraBench!({ op: 'down', M, in: 768, r: 16, p: 0.1, reps: 50, bf16, downRows });
+          parts.push(`rows ${downRows}: ${b.fusedGraphUs.toFixed(1)}`);
+        }
+        const b8 = engine._opsLoraBench!({ op: 'down', M, in: 768, r: 8, p: 0.1, reps: 50, bf16, downRows: 4 });
+        const b8d = engine._opsLoraBench!({ op: 'down', M, in: 768, r: 8, p: 0.1, reps: 50, bf16 });
+        lines.push(`  A/B down ${bf16 ? 'bf16' : 'fp32'} M=${M} in=768 r=16 µs (graph): ${parts.join(', ')} | r8 rows 4: ${b8.fusedGraphUs.toFixed(1)}, default: ${b8d.fusedGraphUs.toFixed(1)}`);
+      }
+    console.log(['LoRA bf16 micro-benchmark (CUDA graph of 50 calls):', ...lines].join('\n'));
+  }, 120_000);
+});

@@ -9,6 +9,7 @@
 #include <cuda_bf16.h>
 
 #include <algorithm>
+#include <atomic>
 #include <string>
 #include <type_traits>
 
@@ -266,6 +267,8 @@ __global__ void __launch_bounds__(kThreads, 2) lora_down_kernel(const T* __restr
   }
 }
 
+std::atomic<int> g_down_rows{0};  // TEMPORARY A/B (lora.h set_lora_down_rows): 0 = the plan below
+
 template <int RP, typename T>
 void launch_down(const T* x, const float* A, float* h, int M, int in, int r, float p, const uint64_t* seed,
                     uint64_t site, cudaStream_t s) {
@@ -273,7 +276,8 @@ void launch_down(const T* x, const float* A, float* h, int M, int in, int r, flo
   // fewer keep enough blocks (>= ~2 per SM) for small M. At most 32 accumulators per thread
   // (more spill under the 128-register cap of 2 blocks per SM, next to the prefetched tiles).
   constexpr int kMaxRows = RP <= 8 ? 4 : RP <= 16 ? 2 : 1;
-  const int want = M >= 8192 ? 4 : M >= 4096 ? 2 : 1;
+  const int forced = g_down_rows.load();
+  const int want = forced ? forced : M >= 8192 ? 4 : M >= 4096 ? 2 : 1;
   const int rows = want < kMaxRows ? want : kMaxRows;
   const int per_block = rows * (kThreads / 32);
   const unsigned grid = unsigned((M + per_block - 1) / per_block);
@@ -642,6 +646,13 @@ const __nv_bfloat16* dev(const bf16_t* p) { return reinterpret_cast<const __nv_b
 __nv_bfloat16* dev(bf16_t* p) { return reinterpret_cast<__nv_bfloat16*>(p); }
 }  // namespace
 
+void set_lora_down_rows(int rows) {
+  HUKUK_CHECK(rows == 0 || rows == 1 || rows == 2 || rows == 4, "ENGINE_INVALID_ARG",
+              "set_lora_down_rows: 0, 1, 2 or 4");
+  g_down_rows.store(rows);
+}
+int lora_down_rows() { return g_down_rows.load(); }
+
 void lora_down(const float* x, const float* A, float* h, int M, int in, int r, float p, const uint64_t* seed,
                uint64_t site, cudaStream_t s) {
   lora_down_t(x, A, h, M, in, r, p, seed, site, s);
@@ -818,7 +829,7 @@ __device__ __forceinline__ void transpose_step(float* v, int lane, int off) {
 }
 
 template <int RP, typename T, int C>
-__global__ void __launch_bounds__(kThreads, C == 1 ? 2 : 1)
+__global__ void __launch_bounds__(kThreads, C <= 2 ? 2 : 1)
     lora_up_backward_kernel(const T* __restrict__ dy, const float* __restrict__ h, const float* __restrict__ B,
                             float* __restrict__ dh, float* __restrict__ gB, float* __restrict__ ws_gB,
                             float* __restrict__ ws_dh, int M, int out, int r, float scale, bool acc_gB,
@@ -1040,6 +1051,21 @@ void reduce_up_backward_parts(const float* ws_gB, const float* ws_dh, float* gB,
 }  // namespace
 
 namespace {
+// TEMPORARY (2026-11-28, one GPU call): columns per thread of the bf16 B-side kernels forced for
+// the A/B measurement (0: the default); removed once measured (lora.h).
+std::atomic<int> g_bf16_up_add_cols{0}, g_bf16_up_bwd_cols{0};
+}  // namespace
+void set_lora_bf16_columns(int up_add, int up_backward) {
+  HUKUK_CHECK((up_add == 0 || up_add == 1 || up_add == 2 || up_add == 4 || up_add == 8) &&
+                  (up_backward == 0 || up_backward == 1 || up_backward == 2 || up_backward == 4),
+              "ENGINE_INVALID_ARG", "set_lora_bf16_columns: up_add in {0,1,2,4,8}, up_backward in {0,1,2,4}");
+  g_bf16_up_add_cols.store(up_add);
+  g_bf16_up_bwd_cols.store(up_backward);
+}
+int lora_bf16_up_add_columns() { return g_bf16_up_add_cols.load(); }
+int lora_bf16_up_backward_columns() { return g_bf16_up_bwd_cols.load(); }
+
+namespace {
 template <typename T, int C>
 void launch_up_add(const float* h, const float* B, T* y, int M, int out, int r, float scale, int n, int64_t sh,
                    int64_t sB, int64_t sy, cudaStream_t s) {
@@ -1073,7 +1099,8 @@ void lora_up_add_t(const float* h, const float* B, T* y, int M, int out, int r, 
     // at r <= 16, 4-byte at r <= 32), where y's rows and members are aligned for them
     const int rp = padded_rank(r);
     const int want = rp <= 8 ? 8 : rp == 16 ? 4 : rp == 32 ? 2 : 1;
-    int C = want;
+    const int forced = g_bf16_up_add_cols.load();
+    int C = forced ? std::min(forced, want) : want;
     while (C > 1 && !vec_fits<T>(y, C, out, out, sy)) C /= 2;
     if (C == 8) launch_up_add<T, 8>(h, B, y, M, out, r, scale, n, sh, sB, sy, s);
     else if (C == 4) launch_up_add<T, 4>(h, B, y, M, out, r, scale, n, sh, sB, sy, s);
@@ -1125,11 +1152,16 @@ void lora_up_backward_t(const T* dy, const float* h, const float* B, float* dh, 
   float* ws_gB = u.splits > 1 ? workspace : nullptr;
   float* ws_dh = u.col_groups > 1 ? workspace + (u.splits > 1 ? size_t(n) * u.splits * out * r : 0) : nullptr;
   // bf16: 4 columns per thread (8-byte loads of dy; 8 would need 2 x 8 x RP registers for B and
-  // the gB sums) where dy's rows and members are aligned for them, else 1
+  // the gB sums) where dy's rows and members are aligned for them, else 2, else 1
   if constexpr (!std::is_same_v<T, float>) {
-    if (vec_fits<T>(dy, 4, out, out, sdy)) {
-      launch_up_backward<T, 4>(dy, h, B, dh, gB, ws_gB, ws_dh, M, out, r, scale, accumulate_gB, u, n, sdy, sh, sB,
-                               sdh, s);
+    const int forced = g_bf16_up_bwd_cols.load();
+    int C = forced ? std::min(forced, 4) : 4;
+    while (C > 1 && !vec_fits<T>(dy, C, out, out, sdy)) C /= 2;
+    if (C == 4)
+      launch_up_backward<T, 4>(dy, h, B, dh, gB, ws_gB, ws_dh, M, out, r, scale, accumulate_gB, u, n, sdy, sh, sB, sdh, s);
+    else if (C == 2)
+      launch_up_backward<T, 2>(dy, h, B, dh, gB, ws_gB, ws_dh, M, out, r, scale, accumulate_gB, u, n, sdy, sh, sB, sdh, s);
+    if (C > 1) {
       reduce_up_backward_parts(ws_gB, ws_dh, gB, dh, M, out, r, n, u.splits, u.col_groups, sB, sdh, scale,
                                accumulate_gB, s);
       return;

@@ -152,5 +152,17 @@ void lora_up_backward(const bf16_t* dy, const float* h, const float* B, float* d
                       float scale, bool accumulate_gB, int n, int64_t sdy, int64_t sh, int64_t sB, int64_t sdh,
                       float* workspace, cudaStream_t s);
 
+// TEMPORARY, for one A/B measurement on a GPU (2026-11-28): force the columns per thread of the
+// bf16 lora_up_add (1, 2, 4 or 8) and lora_up_backward (1, 2 or 4) kernels, 0 = the default
+// (still capped by the rank's registers and the alignment). Process-wide; the tests' hook only.
+void set_lora_bf16_columns(int up_add, int up_backward);
+int lora_bf16_up_add_columns();
+int lora_bf16_up_backward_columns();
+// TEMPORARY, same A/B: force lora_down's rows per warp (1, 2 or 4, capped by the rank's
+// registers; 0 = the default plan). Each row's sum order is fixed by k and the lanes, so the
+// results are the same bits whatever the choice (the tests check it); only the speed differs.
+void set_lora_down_rows(int rows);
+int lora_down_rows();
+
 }  // namespace hukuk::ops::cuda
 #endif  // HUKUK_CUDA
