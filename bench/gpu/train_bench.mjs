@@ -5,7 +5,7 @@
 //        [--steps 20] [--warm 3] [--compute bf16] [--recompute] [--json out.jsonl]
 // --recompute: activation recomputation (the step option); HUKUK_T5_FLASH=0 in the environment
 // turns the fused attention off (A/B), HUKUK_T5_FUSED_LORA=0 the fused LoRA-dropout kernels.
-// --variants default,recompute,flash_off,recompute_flash_off: each shape in each variant, in one
+// --variants default,recompute,flash_off,recompute_flash_off,act_fp32,recompute_act_fp32: each shape in each variant, in one
 // process (one model load); every line is tagged with its variant.
 // Every (variant, shape) starts from the same LoRA state: the adapter is re-created with the same
 // seed first (A from the seed, B = 0, zero gradients and AdamW moments), and the batches and
@@ -91,8 +91,13 @@ function runShape(sh, tag, recompute) {
 for (const variant of variants) {
   const recompute = variant ? variant.startsWith('recompute') : values.recompute;
   const tag = variant ?? values.tag;
-  // a *_flash_off variant turns the fused attention off; the others keep the caller's setting
-  const env = variant?.endsWith('flash_off') ? { HUKUK_T5_FLASH: '0' } : {};
+  // a *flash_off variant turns the fused attention off, a *act_fp32 one keeps fp32 activations
+  // under bf16 compute (read at each plan, so one model serves both); the others keep the
+  // caller's setting
+  const env = {
+    ...(variant?.endsWith('flash_off') ? { HUKUK_T5_FLASH: '0' } : {}),
+    ...(variant?.endsWith('act_fp32') ? { HUKUK_T5_ACT_BF16: '0' } : {}),
+  };
   await withEnv(env, async () => {
     for (const sh of values.shapes.split(',')) emitJson(runShape(sh, tag, recompute), values.json);
   });

@@ -201,6 +201,9 @@ describe.skipIf(!gpu)('T5 on CUDA: fused attention (bf16, d_kv 64)', () => {
       m.addLora({ r: 8, alpha: 16, dropout: 0.1, targets: ['q', 'k', 'v', 'o'], seed: 3 });
       const b = batchFor(256, 4, 40, 24, 3);
       const logitsOf = () => m.forward({ ...b, train: false, wantLogits: true }).logits!;
+      // fp32 activations on both sides, so the comparison isolates the attention kernels (bf16
+      // activations, the default, are checked in their own test below)
+      process.env.HUKUK_T5_ACT_BF16 = '0';
       process.env.HUKUK_T5_FLASH = '0';
       const unfused = stepOf(m, b);
       const logitsUnfused = logitsOf();
@@ -208,7 +211,7 @@ describe.skipIf(!gpu)('T5 on CUDA: fused attention (bf16, d_kv 64)', () => {
       const fused = stepOf(m, b);
       const logitsFused = logitsOf();
       const fusedRecompute = stepOf(m, { ...b, recompute: true });
-      const est = (flash: boolean, recompute: boolean) => estimateArena(m, b, { compute: 'bf16', quant: 'nf4', r: 8, targets: ['q', 'k', 'v', 'o'], recompute, flash });
+      const est = (flash: boolean, recompute: boolean) => estimateArena(m, b, { compute: 'bf16', quant: 'nf4', r: 8, targets: ['q', 'k', 'v', 'o'], recompute, flash, activations: 'fp32' });
       console.log(`  flash: loss ${unfused.loss} / ${fused.loss} / ${fusedRecompute.loss}; grads ${worstGrad(unfused, fused)}, recompute ${worstGrad(fused, fusedRecompute)}; logits ${relError(logitsFused, logitsUnfused)}; arena ${unfused.arena} -> ${fused.arena} -> ${fusedRecompute.arena} (estimate ${est(false, false)} -> ${est(true, false)} -> ${est(true, true)})`);
       expect(Math.abs(fused.loss - unfused.loss) / Math.abs(unfused.loss), 'loss').toBeLessThan(1e-2);
       expect(relError(logitsFused, logitsUnfused), 'logits').toBeLessThan(1e-2);
@@ -223,30 +226,35 @@ describe.skipIf(!gpu)('T5 on CUDA: fused attention (bf16, d_kv 64)', () => {
       m.dispose();
     } finally {
       delete process.env.HUKUK_T5_FLASH;
+      delete process.env.HUKUK_T5_ACT_BF16;
       rmSync(dir, { recursive: true, force: true });
     }
   });
 });
 
-// bf16 activations (the default under bf16 compute) against fp32 ones (HUKUK_T5_ACT_BF16=0), on a
-// model of the flagship's head size with every LoRA target and dropout on, NF4 and fp32 weights,
-// with and without recompute; the arena of each equals the run form's estimate byte for byte.
+// bf16 activations (the default under bf16 compute) against fp32 ones (HUKUK_T5_ACT_BF16=0), each
+// measured against the exact fp32-compute step of the same model, batch and dropout masks, on
+// a model with the flagship's head size, every LoRA target and dropout on, NF4 and fp32 weights;
+// with and without recompute. The arena of each equals the run form's estimate byte for byte.
+// Bound: bf16 activations may add rounding (their products' inputs are rounded once more) but
+// not change the picture: loss and logits within issue 5's 1e-2 of fp32, LoRA gradients within
+// 1.5x the error of bf16 compute on fp32 activations (+1e-2) — a wrong kernel gives O(1).
 describe.skipIf(!gpu)('T5 on CUDA: bf16 activations', () => {
   for (const [quant, gated] of [['nf4', false], ['none', true]] as const) {
-    it(`${quant}${gated ? ', gated' : ''}: loss, logits and LoRA grads within bf16 tolerance of fp32 activations; arena as estimated`, () => {
+    it(`${quant}${gated ? ', gated' : ''}: loss, logits and LoRA grads against fp32 compute, as close as fp32 activations; arena as estimated`, () => {
       const dir = mkdtempSync(join(tmpdir(), 'hukuk-act16-t5-'));
       try {
         makeTinyT5(dir, { vocabSize: 256, dModel: 256, dKv: 64, numHeads: 4, dFf: 512, numLayers: 2, numDecoderLayers: 2, gated }, 5);
         const b = batchFor(256, 4, 40, 24, 3);
-        const run = (env: string | null) => {
+        const run = (compute: 'fp32' | 'bf16', env: string | null) => {
           if (env) process.env.HUKUK_T5_ACT_BF16 = env;
           try {
-            const m = engine.T5Model.load({ modelDir: dir, device: 'cuda', quant, compute: 'bf16' });
+            const m = engine.T5Model.load({ modelDir: dir, device: 'cuda', quant, compute });
             m.addLora({ r: 8, alpha: 16, dropout: 0.1, targets: allTargets, seed: 3 });
             const step = stepOf(m, b);
             const stepRe = stepOf(m, { ...b, recompute: true });
             const logits = m.forward({ ...b, train: false, wantLogits: true }).logits!;
-            const est = (recompute: boolean) => estimateArena(m, b, { compute: 'bf16', quant, r: 8, targets: allTargets, recompute, ...(env === '0' ? { activations: 'fp32' as const } : {}) });
+            const est = (recompute: boolean) => estimateArena(m, b, { compute, quant, r: 8, targets: allTargets, recompute, ...(env === '0' ? { activations: 'fp32' as const } : {}) });
             const res = { step, stepRe, logits, est: [est(false), est(true)] };
             m.dispose();
             return res;
@@ -254,12 +262,14 @@ describe.skipIf(!gpu)('T5 on CUDA: bf16 activations', () => {
             delete process.env.HUKUK_T5_ACT_BF16;
           }
         };
-        const f32 = run('0');
-        const b16 = run(null);
-        console.log(`  bf16 activations (${quant}${gated ? ', gated' : ''}): loss ${f32.step.loss} / ${b16.step.loss}; grads ${worstGrad(f32.step, b16.step)}; logits ${relError(b16.logits, f32.logits)}; recompute grads ${worstGrad(b16.step, b16.stepRe)}; arena ${f32.step.arena} -> ${b16.step.arena}, recompute ${f32.stepRe.arena} -> ${b16.stepRe.arena} (estimates ${f32.est} -> ${b16.est})`);
-        expect(Math.abs(b16.step.loss - f32.step.loss) / Math.abs(f32.step.loss), 'loss').toBeLessThan(1e-2);
-        expect(relError(b16.logits, f32.logits), 'logits').toBeLessThan(1e-2);
-        expect(worstGrad(f32.step, b16.step), 'grads').toBeLessThan(3e-2);
+        const ref = run('fp32', null);
+        const f32 = run('bf16', '0');
+        const b16 = run('bf16', null);
+        const lossErr = (x: typeof ref) => Math.abs(x.step.loss - ref.step.loss) / Math.abs(ref.step.loss);
+        console.log(`  bf16 activations (${quant}${gated ? ', gated' : ''}) against fp32 compute: loss ${lossErr(f32).toExponential(2)} -> ${lossErr(b16).toExponential(2)}; logits ${relError(f32.logits, ref.logits).toExponential(2)} -> ${relError(b16.logits, ref.logits).toExponential(2)}; grads ${worstGrad(ref.step, f32.step).toExponential(2)} -> ${worstGrad(ref.step, b16.step).toExponential(2)} (fp32 activations -> bf16); recompute grads ${worstGrad(b16.step, b16.stepRe)}; arena ${f32.step.arena} -> ${b16.step.arena}, recompute ${f32.stepRe.arena} -> ${b16.stepRe.arena} (estimates ${f32.est} -> ${b16.est})`);
+        expect(lossErr(b16), 'loss').toBeLessThan(1e-2);
+        expect(relError(b16.logits, ref.logits), 'logits').toBeLessThan(1e-2);
+        expect(worstGrad(ref.step, b16.step), 'grads').toBeLessThan(1.5 * worstGrad(ref.step, f32.step) + 1e-2);
         expect(worstGrad(b16.step, b16.stepRe), 'grads (recompute)').toBeLessThan(1e-3);
         expect(b16.step.grads.some((g) => g.grad.some((x) => x !== 0))).toBe(true);
         expect(b16.step.arena, 'bf16 activations take less memory').toBeLessThan(0.8 * f32.step.arena);
