@@ -69,6 +69,7 @@ struct FlashParams {
   float dropout;
   const uint64_t* seed;
   uint64_t site;
+  bool stsm;  // backward FAST on sm_90: dS stored with stmatrix (HUKUK_FLASH_STSM=0: scalar stores)
 };
 
 __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
@@ -258,9 +259,14 @@ struct TileLoad<R, N, __nv_bfloat16> {
 };
 
 // bits (optional): the keep/drop decisions, 64 per (query row, 64-key tile), see flash_attention.h
-template <typename E>
-__global__ void __launch_bounds__(kFwdWarps * 32, 3) flash_fwd_kernel(FlashParams<E> p, E* O, float* lse,
-                                                                      uint64_t* bits) {
+// MINB: blocks per SM the registers are fitted to. FAST (only where every flat score index fits
+// in 32 bits, see idx32_ok): the dropout index in 32-bit arithmetic (the hash's high word is then a
+// compile-time 0), no per-score mask logic on tiles that need none, the keep decision is the hash
+// alone (a score with p = 0 adds 0 either way) and 1/(1-p) is applied once to ctx instead of to
+// every kept score. RECORD (FAST only; !FAST reads `bits` at run time): bits != null.
+template <typename E, int MINB, bool FAST, bool RECORD>
+__global__ void __launch_bounds__(kFwdWarps * 32, MINB) flash_fwd_kernel(FlashParams<E> p, E* O, float* lse,
+                                                                         uint64_t* bits) {
   static_assert(kFwdQ == kTile, "the dropout bits are laid out in 64 x 64 tiles");
   constexpr int N = kFwdWarps * 32;
   __shared__ __align__(16) __nv_bfloat16 sQ[kFwdQ * kPad];
@@ -291,6 +297,7 @@ __global__ void __launch_bounds__(kFwdWarps * 32, 3) flash_fwd_kernel(FlashParam
   const int row0 = q0 + warp * 16 + g, row1 = row0 + 8;  // the two rows this thread holds
   const float* bias0 = p.bias && row0 < p.Tq ? p.bias + (int64_t(h) * p.Tq + row0) * p.Tk : nullptr;
   const float* bias1 = p.bias && row1 < p.Tq ? p.bias + (int64_t(h) * p.Tq + row1) * p.Tk : nullptr;
+  const bool bias_pairs = p.bias && p.Tk % 2 == 0 && (reinterpret_cast<uintptr_t>(p.bias) & 7) == 0;
   const uint64_t base0 = (uint64_t(bh) * p.Tq + row0) * p.Tk, base1 = base0 + uint64_t(8) * p.Tk;
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
   float acc[8][4];
@@ -308,14 +315,27 @@ __global__ void __launch_bounds__(kFwdWarps * 32, 3) flash_fwd_kernel(FlashParam
     }
     // the bias goes straight into the accumulators: S = bias + Q Kᵀ
     float s[8][4];
+    if (FAST && bias_pairs) {  // (j, j+1) with j even: both in or both out, one 8-byte load
 #pragma unroll
-    for (int nt = 0; nt < 8; ++nt)
+      for (int nt = 0; nt < 8; ++nt)
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int j = j0 + nt * 8 + 2 * t + (e & 1);
-        const float* bias = e < 2 ? bias0 : bias1;
-        s[nt][e] = bias && j < p.Tk ? __ldg(bias + j) : 0.f;
-      }
+        for (int k = 0; k < 2; ++k) {
+          const int j = j0 + nt * 8 + 2 * t;
+          const float* bias = k ? bias1 : bias0;
+          const float2 v = bias && j < p.Tk ? __ldg(reinterpret_cast<const float2*>(bias + j)) : make_float2(0.f, 0.f);
+          s[nt][2 * k] = v.x;
+          s[nt][2 * k + 1] = v.y;
+        }
+    } else {
+#pragma unroll
+      for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int j = j0 + nt * 8 + 2 * t + (e & 1);
+          const float* bias = e < 2 ? bias0 : bias1;
+          s[nt][e] = bias && j < p.Tk ? __ldg(bias + j) : 0.f;
+        }
+    }
     __syncthreads();
     mma_smem_nk(s, sQ, warp * 16, sK, lane);
 
@@ -325,18 +345,30 @@ __global__ void __launch_bounds__(kFwdWarps * 32, 3) flash_fwd_kernel(FlashParam
     const uint32_t open_hi = __ballot_sync(0xffffffffu, !km || (jb < p.Tk && km[jb] != 0));
     float mt[2] = {-INFINITY, -INFINITY};
     uint64_t kbits[2] = {0, 0};  // this thread's keep decisions of its two rows (bit = key in the tile)
+    uint32_t kb16[2] = {0, 0};   // FAST: the same, bit nt*2 + (e&1) (shifts known at compile time)
+    // FAST: every key of the tile < Tk, none hidden by the key mask, and (causal) none after the
+    // warp's first row: no mask to apply (warp-uniform)
+    const bool plain = FAST && j0 + kTile <= p.Tk && (open_lo & open_hi) == ~0u &&
+                       (!p.causal || j0 + kTile - 1 <= q0 + warp * 16);
+    if (plain) {
 #pragma unroll
-    for (int nt = 0; nt < 8; ++nt)
+      for (int nt = 0; nt < 8; ++nt)
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int jl = nt * 8 + 2 * t + (e & 1), j = j0 + jl, r = e < 2 ? row0 : row1;
-        const bool open = ((nt < 4 ? open_lo : open_hi) >> (jl & 31)) & 1u;
-        float v = s[nt][e];
-        if (j >= p.Tk) v = -INFINITY;
-        else if (!open || (p.causal && j > r)) v = kMasked;
-        s[nt][e] = v;
-        mt[e >> 1] = fmaxf(mt[e >> 1], v);
-      }
+        for (int e = 0; e < 4; ++e) mt[e >> 1] = fmaxf(mt[e >> 1], s[nt][e]);
+    } else {
+#pragma unroll
+      for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int jl = nt * 8 + 2 * t + (e & 1), j = j0 + jl, r = e < 2 ? row0 : row1;
+          const bool open = ((nt < 4 ? open_lo : open_hi) >> (jl & 31)) & 1u;
+          float v = s[nt][e];
+          if (j >= p.Tk) v = -INFINITY;
+          else if (!open || (p.causal && j > r)) v = kMasked;
+          s[nt][e] = v;
+          mt[e >> 1] = fmaxf(mt[e >> 1], v);
+        }
+    }
     float alpha[2];
 #pragma unroll
     for (int k = 0; k < 2; ++k) {
@@ -357,16 +389,31 @@ __global__ void __launch_bounds__(kFwdWarps * 32, 3) flash_fwd_kernel(FlashParam
         float pd = pr;
         if (p.dropout > 0.f) {  // flat index into [B, H, Tq, Tk], as softmax_forward's mask
           const int jl = nt * 8 + 2 * t + (e & 1);
-          const uint64_t idx = (k ? base1 : base0) + uint64_t(j0 + jl);
-          // with bits, every decision is recorded (the backward's p may differ from 0 where ours underflowed)
-          const bool keep = (pr != 0.f || bits) && (k ? row1 : row0) < p.Tq &&
-                            ops::dropout_keep_bits(drop_key, idx, drop_thr);
-          pd = keep ? pr * keep_scale : 0.f;
-          if (keep) kbits[k] |= 1ull << jl;
+          if constexpr (FAST) {
+            const uint32_t idx = uint32_t(k ? base1 : base0) + uint32_t(j0 + jl);
+            const bool keep = ops::dropout_keep_bits(drop_key, uint64_t(idx), drop_thr);
+            pd = keep ? pr : 0.f;
+            // bit (nt, e&1), known at compile time; spread to key positions below
+            if (RECORD && keep) kb16[k] |= 1u << (nt * 2 + (e & 1));
+          } else {
+            const uint64_t idx = (k ? base1 : base0) + uint64_t(j0 + jl);
+            // with bits, every decision is recorded (the backward's p may differ from 0 where ours underflowed)
+            const bool keep = (pr != 0.f || bits) && (k ? row1 : row0) < p.Tq &&
+                              ops::dropout_keep_bits(drop_key, idx, drop_thr);
+            pd = keep ? pr * keep_scale : 0.f;
+            if (keep) kbits[k] |= 1ull << jl;
+          }
         }
         s[nt][e] = pd;
         acc[nt][e] *= alpha[k];
       }
+    if (FAST && RECORD && p.dropout > 0.f) {
+#pragma unroll
+      for (int k = 0; k < 2; ++k)
+#pragma unroll
+        for (int q = 0; q < 16; ++q)
+          if ((kb16[k] >> q) & 1u) kbits[k] |= 1ull << ((q >> 1) * 8 + 2 * t + (q & 1));
+    }
     if (bits && p.dropout > 0.f) {  // the quad's four threads hold the 64 keys of a row between them
 #pragma unroll
       for (int k = 0; k < 2; ++k) {
@@ -391,7 +438,7 @@ __global__ void __launch_bounds__(kFwdWarps * 32, 3) flash_fwd_kernel(FlashParam
   for (int k = 0; k < 2; ++k) {
     const int r = k ? row1 : row0;
     if (r >= p.Tq) continue;
-    const float inv = 1.f / l[k];
+    const float inv = (FAST ? keep_scale : 1.f) / l[k];
     E* o = O + (int64_t(b) * p.Tq + r) * p.ld + int64_t(h) * kD;
 #pragma unroll
     for (int nt = 0; nt < 8; ++nt) store2(o + nt * 8 + 2 * t, acc[nt][2 * k] * inv, acc[nt][2 * k + 1] * inv);
@@ -650,184 +697,6 @@ __device__ __forceinline__ void bias_tile_async(float* dst, int ldd, const float
   else bias_tile_async_vec<1, R, C, N>(dst, ldd, bias_h, Tq, Tk, r0, c0);
 }
 
-// forward v2: as flash_fwd_kernel (one block of 4 warps per 64 queries), plus
-//   - K, V and the bias tile of key tile t+1 load while tile t is computed (two shared stages;
-//     cp.async for bf16 K/V and the bias, registers for fp32 K/V), one __syncthreads per tile;
-//   - Q's A fragments stay in registers (loaded once through shared memory aliased on stage 1);
-//   - the bias comes from shared memory (float2 reads, conflict-free with row stride 72 floats).
-constexpr int kFwdBiasLd = kTile + 8;  // fp32 row stride of the forward's bias tile
-constexpr size_t fwd2_stage_bytes(bool bias) {
-  return size_t(2 * kTile * kPad) * sizeof(__nv_bfloat16) + (bias ? size_t(kFwdQ * kFwdBiasLd) * sizeof(float) : 0);
-}
-constexpr size_t fwd2_smem(bool bias) { return 2 * fwd2_stage_bytes(bias) + 16; }
-
-template <typename E>
-__global__ void __launch_bounds__(kFwdWarps * 32, std::is_same<E, float>::value ? 2 : 3)
-    flash_fwd2_kernel(FlashParams<E> p, E* O, float* lse, uint64_t* bits) {
-  constexpr int N = kFwdWarps * 32;
-  extern __shared__ __align__(16) unsigned char smem[];
-  const bool has_bias = p.bias != nullptr;
-  const size_t stage_bytes = fwd2_stage_bytes(has_bias);
-  auto sK = [&](int st) { return reinterpret_cast<__nv_bfloat16*>(smem + st * stage_bytes); };
-  auto sV = [&](int st) { return sK(st) + kTile * kPad; };
-  auto sB = [&](int st) { return reinterpret_cast<float*>(sV(st) + kTile * kPad); };
-  int* sFirstKept = reinterpret_cast<int*>(smem + 2 * stage_bytes);
-  __nv_bfloat16* sQ = sK(1);  // Q passes through stage 1 before the first tile
-
-  const int bh = blockIdx.y, b = bh / p.H, h = bh % p.H;
-  const int q0 = blockIdx.x * kFwdQ;
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-  const int32_t* km = p.key_mask ? p.key_mask + int64_t(b) * p.key_mask_ld : nullptr;
-  const float keep_scale = p.dropout > 0.f ? 1.f / (1.f - p.dropout) : 1.f;
-  const ops::DropoutKey drop_key = p.dropout > 0.f ? ops::dropout_key(*p.seed, p.site) : ops::DropoutKey{};
-  const uint32_t drop_thr = ops::dropout_threshold(p.dropout);
-  const E* Kh = p.K + int64_t(b) * p.Tk * p.ld + int64_t(h) * kD;
-  const E* Vh = p.V + int64_t(b) * p.Tk * p.ld + int64_t(h) * kD;
-  const float* bias_h = has_bias ? p.bias + int64_t(h) * p.Tq * p.Tk : nullptr;
-
-  TileAsync<kTile, N, E> kq, vq;  // the next K / V tile in flight
-  {
-    TileAsync<kFwdQ, N, E> q;
-    q.issue(p.Q + int64_t(b) * p.Tq * p.ld + int64_t(h) * kD, p.ld, q0, p.Tq, sQ);
-    q.land(sQ);
-  }
-  kq.issue(Kh, p.ld, 0, p.Tk, sK(0));
-  vq.issue(Vh, p.ld, 0, p.Tk, sV(0));
-  if (has_bias) bias_tile_async<kFwdQ, kTile, N>(sB(0), kFwdBiasLd, bias_h, p.Tq, p.Tk, q0, 0);
-  kq.land(sK(0));
-  vq.land(sV(0));
-  cp_async_commit();
-  find_first_kept(km, p.Tk, sFirstKept);
-  cp_async_wait_all();
-  __syncthreads();
-  int j_end = p.Tk;  // causal: key tiles past the diagonal are all hidden, unless a row here sees no key
-  if (p.causal && *sFirstKept <= q0) j_end = min(p.Tk, q0 + kFwdQ);
-  uint32_t qa[4][4];
-#pragma unroll
-  for (int kk = 0; kk < 4; ++kk) ldsm_a(qa[kk], sQ, kPad, warp * 16, kk * 16, lane);
-
-  const int row0 = q0 + warp * 16 + g, row1 = row0 + 8;  // the two rows this thread holds
-  const uint64_t base0 = (uint64_t(bh) * p.Tq + row0) * p.Tk, base1 = base0 + uint64_t(8) * p.Tk;
-  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
-  float acc[8][4];
-#pragma unroll
-  for (int nt = 0; nt < 8; ++nt) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.f;
-
-  for (int j0 = 0, st = 0; j0 < j_end; j0 += kTile, st ^= 1) {
-    if (j0 > 0) {
-      cp_async_wait_all();
-      kq.land(sK(st));
-      vq.land(sV(st));
-    }
-    __syncthreads();  // tile j0 in stage st for everyone; everyone is done with stage st^1 (and sQ)
-    if (j0 + kTile < j_end) {
-      kq.issue(Kh, p.ld, j0 + kTile, p.Tk, sK(st ^ 1));
-      vq.issue(Vh, p.ld, j0 + kTile, p.Tk, sV(st ^ 1));
-      if (has_bias) bias_tile_async<kFwdQ, kTile, N>(sB(st ^ 1), kFwdBiasLd, bias_h, p.Tq, p.Tk, q0, j0 + kTile);
-      cp_async_commit();
-    }
-    float s[8][4];
-    if (has_bias) {
-      const float* b0 = sB(st) + (warp * 16 + g) * kFwdBiasLd;
-#pragma unroll
-      for (int nt = 0; nt < 8; ++nt) {
-        const float2 x = *reinterpret_cast<const float2*>(b0 + nt * 8 + 2 * t);
-        const float2 y = *reinterpret_cast<const float2*>(b0 + 8 * kFwdBiasLd + nt * 8 + 2 * t);
-        s[nt][0] = x.x; s[nt][1] = x.y; s[nt][2] = y.x; s[nt][3] = y.y;
-      }
-    } else {
-#pragma unroll
-      for (int nt = 0; nt < 8; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
-    }
-    const __nv_bfloat16* K_ = sK(st);
-#pragma unroll
-    for (int kk = 0; kk < 4; ++kk)
-#pragma unroll
-      for (int np = 0; np < 4; ++np) {
-        uint32_t bb[4];
-        ldsm_b_nk(bb, K_, kPad, np * 16, kk * 16, lane);
-        mma16816(s[2 * np], qa[kk], bb[0], bb[1]);
-        mma16816(s[2 * np + 1], qa[kk], bb[2], bb[3]);
-      }
-
-    const int ja = j0 + lane, jb = ja + 32;
-    const uint32_t open_lo = __ballot_sync(0xffffffffu, !km || (ja < p.Tk && km[ja] != 0));
-    const uint32_t open_hi = __ballot_sync(0xffffffffu, !km || (jb < p.Tk && km[jb] != 0));
-    float mt[2] = {-INFINITY, -INFINITY};
-    uint64_t kbits[2] = {0, 0};
-#pragma unroll
-    for (int nt = 0; nt < 8; ++nt)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int jl = nt * 8 + 2 * t + (e & 1), j = j0 + jl, r = e < 2 ? row0 : row1;
-        const bool open = ((nt < 4 ? open_lo : open_hi) >> (jl & 31)) & 1u;
-        float v = s[nt][e];
-        if (j >= p.Tk) v = -INFINITY;
-        else if (!open || (p.causal && j > r)) v = kMasked;
-        s[nt][e] = v;
-        mt[e >> 1] = fmaxf(mt[e >> 1], v);
-      }
-    float alpha[2];
-#pragma unroll
-    for (int k = 0; k < 2; ++k) {
-      mt[k] = fmaxf(mt[k], __shfl_xor_sync(0xffffffffu, mt[k], 1));
-      mt[k] = fmaxf(mt[k], __shfl_xor_sync(0xffffffffu, mt[k], 2));
-      const float mn = fmaxf(m[k], mt[k]);
-      alpha[k] = __expf(m[k] - mn);
-      m[k] = mn;
-      l[k] *= alpha[k];
-    }
-#pragma unroll
-    for (int nt = 0; nt < 8; ++nt)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int k = e >> 1;
-        const float pr = __expf(s[nt][e] - m[k]);
-        l[k] += pr;
-        float pd = pr;
-        if (p.dropout > 0.f) {
-          const int jl = nt * 8 + 2 * t + (e & 1);
-          const uint64_t idx = (k ? base1 : base0) + uint64_t(j0 + jl);
-          const bool keep = (pr != 0.f || bits) && (k ? row1 : row0) < p.Tq &&
-                            ops::dropout_keep_bits(drop_key, idx, drop_thr);
-          pd = keep ? pr * keep_scale : 0.f;
-          if (keep) kbits[k] |= 1ull << jl;
-        }
-        s[nt][e] = pd;
-        acc[nt][e] *= alpha[k];
-      }
-    if (bits && p.dropout > 0.f) {
-#pragma unroll
-      for (int k = 0; k < 2; ++k) {
-        kbits[k] |= __shfl_xor_sync(0xffffffffu, kbits[k], 1);
-        kbits[k] |= __shfl_xor_sync(0xffffffffu, kbits[k], 2);
-      }
-      if (t == 0) {
-        uint64_t* w = bits + ((int64_t(bh) * gridDim.x + blockIdx.x) * ((p.Tk + kTile - 1) / kTile) + j0 / kTile) * kTile;
-        w[warp * 16 + g] = kbits[0];
-        w[warp * 16 + g + 8] = kbits[1];
-      }
-    }
-    mma_acc_kn(acc, s, sV(st), lane);
-  }
-
-#pragma unroll
-  for (int k = 0; k < 2; ++k) {
-    l[k] += __shfl_xor_sync(0xffffffffu, l[k], 1);
-    l[k] += __shfl_xor_sync(0xffffffffu, l[k], 2);
-  }
-#pragma unroll
-  for (int k = 0; k < 2; ++k) {
-    const int r = k ? row1 : row0;
-    if (r >= p.Tq) continue;
-    const float inv = 1.f / l[k];
-    E* o = O + (int64_t(b) * p.Tq + r) * p.ld + int64_t(h) * kD;
-#pragma unroll
-    for (int nt = 0; nt < 8; ++nt) store2(o + nt * 8 + 2 * t, acc[nt][2 * k] * inv, acc[nt][2 * k + 1] * inv);
-    if (t == 0) lse[int64_t(bh) * p.Tq + r] = m[k] <= kMasked ? -INFINITY : m[k] + logf(l[k]);
-  }
-}
-
 // backward v2: as flash_bwd_kernel, plus
 //   - the next query tile's Q, dctx, bias tile, lse, D and dropout bits load while this one is
 //     computed (two shared stages; cp.async, or registers for fp32 Q/dctx), 2 __syncthreads per tile;
@@ -861,7 +730,10 @@ __host__ __device__ inline Bwd2Layout bwd2_layout(int W, bool bias) {
   return L;
 }
 
-template <int W, typename E>
+// FAST (only where every flat score index fits in 32 bits, see idx32_ok): the dropout index in
+// 32-bit arithmetic, no per-score mask logic on tiles that need none, the keep decision without
+// the p != 0 test (a score with p = 0 gives 0 either way), and 1/(1-p) applied once to dV
+template <int W, typename E, bool FAST>
 __global__ void __launch_bounds__(W * 32) flash_bwd2_kernel(FlashParams<E> p, const E* dO, const float* lse,
                                                             const float* Dsum, float* dQ, E* dK, E* dV,
                                                             const uint64_t* bits) {
@@ -940,6 +812,7 @@ __global__ void __launch_bounds__(W * 32) flash_bwd2_kernel(FlashParams<E> p, co
   const int ks1 = key1 >= p.Tk ? 0 : (km && km[key1] == 0 ? 1 : 2);
   const uint64_t kidx0 = uint64_t(bh) * p.Tq * p.Tk + key0, kidx1 = kidx0 + 8;
   const int dq_r0 = (warp & 3) * 16, dq_c0 = (warp >> 2) * kDqCols;
+  const bool warp_keys_visible = __all_sync(0xffffffffu, ks0 == 2 && ks1 == 2);
 
   float dk[8][4], dv[8][4];
 #pragma unroll
@@ -975,21 +848,21 @@ __global__ void __launch_bounds__(W * 32) flash_bwd2_kernel(FlashParams<E> p, co
     mma_smem_nk(st_, sK, warp * 16, Q_, lane);
     mma_smem_nk(dpt, sV, warp * 16, O_, lane);
 
-#pragma unroll
-    for (int nt = 0; nt < 8; ++nt)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int il = nt * 8 + 2 * t + (e & 1), i = i0 + il;
-        const int key = e < 2 ? key0 : key1, state = e < 2 ? ks0 : ks1;
-        const float Lr = L_[il];
-        float pr = 0.f;
-        if (i < p.Tq && state != 0) {
-          if (Lr == -INFINITY) pr = uniform;
-          else if (state == 2 && !(p.causal && key > i)) pr = __expf(st_[nt][e] - Lr);
-        }
-        float pd = pr, dp = dpt[nt][e];
-        if (p.dropout > 0.f) {
-          bool keep;
+    // dropout and dS for score (nt, e) of probability pr
+    auto finish = [&](int nt, int e, float pr) {
+      const int il = nt * 8 + 2 * t + (e & 1), i = i0 + il;
+      float pd = pr, dp = dpt[nt][e];
+      if (p.dropout > 0.f) {
+        bool keep;
+        if constexpr (FAST) {
+          if (use_bits) {
+            keep = (uint32_t(sBits(st)[(warp / 4) * kTile + il] >> ((warp & 3) * 16 + g)) >> (e < 2 ? 0 : 8)) & 1u;
+          } else {
+            const uint32_t idx = uint32_t(e < 2 ? kidx0 : kidx1) + uint32_t(i) * uint32_t(p.Tk);
+            keep = ops::dropout_keep_bits(drop_key, uint64_t(idx), drop_thr);
+          }
+          pd = keep ? pr : 0.f;
+        } else {
           if (use_bits) {
             keep = pr != 0.f &&
                    ((sBits(st)[(warp / 4) * kTile + il] >> (((warp & 3) * 16) + g + (e < 2 ? 0 : 8))) & 1u);
@@ -998,21 +871,68 @@ __global__ void __launch_bounds__(W * 32) flash_bwd2_kernel(FlashParams<E> p, co
             keep = pr != 0.f && ops::dropout_keep_bits(drop_key, idx, drop_thr);
           }
           pd = keep ? pr * keep_scale : 0.f;
-          dp = keep ? dp * keep_scale : 0.f;
         }
-        st_[nt][e] = pd;
-        dpt[nt][e] = pr * (dp - D_[il]);
+        dp = keep ? dp * keep_scale : 0.f;
       }
+      st_[nt][e] = pd;
+      dpt[nt][e] = pr * (dp - D_[il]);
+    };
+    // FAST: every query of the tile < Tq and seeing some key, every key of this warp visible and
+    // (causal) before every query: P = exp(S - lse), no mask (warp-uniform)
+    bool plain = false;
+    if constexpr (FAST)
+      plain = warp_keys_visible && i0 + kTile <= p.Tq && (!p.causal || j0 + warp * 16 + 15 <= i0) &&
+              __all_sync(0xffffffffu, L_[lane] != -INFINITY && L_[lane + 32] != -INFINITY);
+    if (plain) {
+#pragma unroll
+      for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) finish(nt, e, __expf(st_[nt][e] - L_[nt * 8 + 2 * t + (e & 1)]));
+    } else {
+#pragma unroll
+      for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int il = nt * 8 + 2 * t + (e & 1), i = i0 + il;
+          const int key = e < 2 ? key0 : key1, state = e < 2 ? ks0 : ks1;
+          const float Lr = L_[il];
+          float pr = 0.f;
+          if (i < p.Tq && state != 0) {
+            if (Lr == -INFINITY) pr = uniform;
+            else if (state == 2 && !(p.causal && key > i)) pr = __expf(st_[nt][e] - Lr);
+          }
+          finish(nt, e, pr);
+        }
+    }
     mma_acc_kn(dv, st_, O_, lane);
     mma_acc_kn(dk, dpt, Q_, lane);
+    // dSᵀ -> sdS[q][key]
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    if (FAST && p.stsm) {
+      // stmatrix .trans: four 8x8 matrices (n-tiles nt, nt+1 x keys 0-7, 8-15 of the warp), each
+      // fragment element (key g, query 2t..2t+1) landing at row = query, column = key; lanes 8m..8m+7
+      // give the row addresses of matrix m
+      const int m = lane >> 3;
 #pragma unroll
-    for (int nt = 0; nt < 8; ++nt)
-#pragma unroll
-      for (int e = 0; e < 4; e += 2) {
-        const int il = nt * 8 + 2 * t, kl = warp * 16 + g + (e < 2 ? 0 : 8);
-        sdS[il * kPadS + kl] = __float2bfloat16_rn(dpt[nt][e]);
-        sdS[(il + 1) * kPadS + kl] = __float2bfloat16_rn(dpt[nt][e + 1]);
+      for (int nt = 0; nt < 8; nt += 2) {
+        const __nv_bfloat16* row = sdS + ((nt + (m >> 1)) * 8 + (lane & 7)) * kPadS + warp * 16 + (m & 1) * 8;
+        asm volatile("stmatrix.sync.aligned.m8n8.x4.trans.shared.b16 [%0], {%1, %2, %3, %4};\n" ::"r"(smem_addr(row)),
+                     "r"(pack_bf16(dpt[nt][0], dpt[nt][1])), "r"(pack_bf16(dpt[nt][2], dpt[nt][3])),
+                     "r"(pack_bf16(dpt[nt + 1][0], dpt[nt + 1][1])), "r"(pack_bf16(dpt[nt + 1][2], dpt[nt + 1][3]))
+                     : "memory");
       }
+    } else
+#endif
+    {
+#pragma unroll
+      for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; e += 2) {
+          const int il = nt * 8 + 2 * t, kl = warp * 16 + g + (e < 2 ? 0 : 8);
+          sdS[il * kPadS + kl] = __float2bfloat16_rn(dpt[nt][e]);
+          sdS[(il + 1) * kPadS + kl] = __float2bfloat16_rn(dpt[nt][e + 1]);
+        }
+    }
     __syncthreads();
     float dq[kDqTiles][4];
 #pragma unroll
@@ -1047,6 +967,11 @@ __global__ void __launch_bounds__(W * 32) flash_bwd2_kernel(FlashParams<E> p, co
     i0 = i_next;
   }
   cp_async_wait_all();  // the K/V group when no query tile was visited
+  if (FAST && p.dropout > 0.f)
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) dv[nt][e] *= keep_scale;
 
 #pragma unroll
   for (int k = 0; k < 2; ++k) {
@@ -1070,6 +995,15 @@ __global__ void flash_dq_to_bf16_kernel(const float* acc, __nv_bfloat16* dQ, int
   reinterpret_cast<uint2*>(dQ)[i] = make_uint2(pack_bf16(v.x, v.y), pack_bf16(v.z, v.w));
 }
 
+// Comparison switches, kept only while the variants are measured against each other:
+// HUKUK_FLASH_KERNEL=v1 the first kernels (forward without FAST, unpipelined backward);
+// HUKUK_FLASH_FWD_MINB=4 the forward fitted to 4 blocks per SM; HUKUK_FLASH_FAST=0 the new kernels
+// without their FAST paths; HUKUK_FLASH_STSM=0 (see FlashParams::stsm); HUKUK_FLASH_BWD_W=4 the
+// 4-warp backward blocks for long key ranges too.
+bool env_is(const char* name, const char* value) {
+  const char* e = std::getenv(name);
+  return e && std::strcmp(e, value) == 0;
+}
 template <typename E>
 FlashParams<E> make_params(const SoftmaxArgs& a, const E* Q, const E* K, const E* V) {
   FlashParams<E> p;
@@ -1083,6 +1017,7 @@ FlashParams<E> make_params(const SoftmaxArgs& a, const E* Q, const E* K, const E
   p.dropout = a.dropout;
   p.seed = a.seed;
   p.site = a.site;
+  p.stsm = !env_is("HUKUK_FLASH_STSM", "0");
   return p;
 }
 
@@ -1098,10 +1033,21 @@ void check_args(const SoftmaxArgs& a, int dk, std::initializer_list<const void*>
     HUKUK_CHECK(ptr && aligned16(ptr), "ENGINE_INVALID_ARG", "flash attention: tensors must be 16-byte aligned");
 }
 
-// HUKUK_FLASH_KERNEL=v1: the first (unpipelined) kernels, kept only while the two are compared
-bool use_v1() {
-  const char* e = std::getenv("HUKUK_FLASH_KERNEL");
-  return e && std::strcmp(e, "v1") == 0;
+bool use_v1() { return env_is("HUKUK_FLASH_KERNEL", "v1"); }
+
+// Every flat score index ((b*H + h)*Tq + i)*Tk + j fits in 32 bits: the dropout hash then sees a
+// zero high word, so the kernels may form the index in 32-bit arithmetic (same masks).
+bool idx32_ok(const SoftmaxArgs& a) {
+  return uint64_t(a.B) * uint64_t(a.H) * uint64_t(a.Tq) * uint64_t(a.Tk) <= (uint64_t(1) << 32) &&
+         !env_is("HUKUK_FLASH_FAST", "0");
+}
+
+template <typename E, int MINB, bool FAST>
+void launch_forward(const FlashParams<E>& p, dim3 grid, E* ctx, float* lse, cudaStream_t s, uint64_t* bits) {
+  if (FAST && bits && p.dropout > 0.f)
+    flash_fwd_kernel<E, MINB, FAST, true><<<grid, kFwdWarps * 32, 0, s>>>(p, ctx, lse, bits);
+  else
+    flash_fwd_kernel<E, MINB, FAST, false><<<grid, kFwdWarps * 32, 0, s>>>(p, ctx, lse, FAST ? nullptr : bits);
 }
 
 template <typename E>
@@ -1110,17 +1056,9 @@ void forward_impl(const SoftmaxArgs& a, int dk, const E* Q, const E* K, const E*
   check_args(a, dk, {Q, K, V, ctx, lse});
   const FlashParams<E> p = make_params(a, Q, K, V);
   const dim3 grid(unsigned((a.Tq + kFwdQ - 1) / kFwdQ), unsigned(a.B * a.H));
-  if (use_v1()) {
-    flash_fwd_kernel<E><<<grid, kFwdWarps * 32, 0, s>>>(p, ctx, lse, dropout_bits);
-  } else {
-    static bool attr_set = false;  // per process and element type; one device in practice
-    if (!attr_set) {
-      HUKUK_CUDA_CHECK(cudaFuncSetAttribute(flash_fwd2_kernel<E>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                            int(fwd2_smem(true))));
-      attr_set = true;
-    }
-    flash_fwd2_kernel<E><<<grid, kFwdWarps * 32, fwd2_smem(a.bias != nullptr), s>>>(p, ctx, lse, dropout_bits);
-  }
+  if (use_v1() || !idx32_ok(a)) launch_forward<E, 3, false>(p, grid, ctx, lse, s, dropout_bits);
+  else if (env_is("HUKUK_FLASH_FWD_MINB", "4")) launch_forward<E, 4, true>(p, grid, ctx, lse, s, dropout_bits);
+  else launch_forward<E, 3, true>(p, grid, ctx, lse, s, dropout_bits);
   HUKUK_CUDA_LAUNCH_CHECK();
 }
 
@@ -1143,30 +1081,40 @@ void backward_impl(const SoftmaxArgs& a, const E* Q, const E* K, const E* V, con
                                           int(bwd_smem(8))));
     HUKUK_CUDA_CHECK(cudaFuncSetAttribute(flash_bwd_kernel<4, E>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                           int(bwd_smem(4))));
-    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(flash_bwd2_kernel<8, E>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          int(bwd2_layout(8, true).total)));
-    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(flash_bwd2_kernel<4, E>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          int(bwd2_layout(4, true).total)));
+    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(flash_bwd2_kernel<8, E, true>,
+                                          cudaFuncAttributeMaxDynamicSharedMemorySize, int(bwd2_layout(8, true).total)));
+    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(flash_bwd2_kernel<4, E, true>,
+                                          cudaFuncAttributeMaxDynamicSharedMemorySize, int(bwd2_layout(4, true).total)));
+    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(flash_bwd2_kernel<8, E, false>,
+                                          cudaFuncAttributeMaxDynamicSharedMemorySize, int(bwd2_layout(8, true).total)));
+    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(flash_bwd2_kernel<4, E, false>,
+                                          cudaFuncAttributeMaxDynamicSharedMemorySize, int(bwd2_layout(4, true).total)));
     attr_set = true;
   }
   const E* dO = nullptr;
   if constexpr (std::is_same<E, float>::value) dO = dctx;
   else dO = dO16;
-  const bool bias = a.bias != nullptr;
-  if (a.Tk >= 256) {
+  const bool bias = a.bias != nullptr, fast = idx32_ok(a);
+  if (a.Tk >= 256 && !env_is("HUKUK_FLASH_BWD_W", "4")) {
     const dim3 grid(unsigned((a.Tk + bwd_keys(8) - 1) / bwd_keys(8)), unsigned(a.B * a.H));
     if (v1)
       flash_bwd_kernel<8, E><<<grid, 8 * 32, bwd_smem(8), s>>>(p, dctx, lse, D, dQ32, dK, dV, dropout_bits);
+    else if (fast)
+      flash_bwd2_kernel<8, E, true><<<grid, 8 * 32, bwd2_layout(8, bias).total, s>>>(p, dO, lse, D, dQ32, dK, dV,
+                                                                                      dropout_bits);
     else
-      flash_bwd2_kernel<8, E><<<grid, 8 * 32, bwd2_layout(8, bias).total, s>>>(p, dO, lse, D, dQ32, dK, dV,
-                                                                                dropout_bits);
+      flash_bwd2_kernel<8, E, false><<<grid, 8 * 32, bwd2_layout(8, bias).total, s>>>(p, dO, lse, D, dQ32, dK, dV,
+                                                                                       dropout_bits);
   } else {
     const dim3 grid(unsigned((a.Tk + bwd_keys(4) - 1) / bwd_keys(4)), unsigned(a.B * a.H));
     if (v1)
       flash_bwd_kernel<4, E><<<grid, 4 * 32, bwd_smem(4), s>>>(p, dctx, lse, D, dQ32, dK, dV, dropout_bits);
+    else if (fast)
+      flash_bwd2_kernel<4, E, true><<<grid, 4 * 32, bwd2_layout(4, bias).total, s>>>(p, dO, lse, D, dQ32, dK, dV,
+                                                                                      dropout_bits);
     else
-      flash_bwd2_kernel<4, E><<<grid, 4 * 32, bwd2_layout(4, bias).total, s>>>(p, dO, lse, D, dQ32, dK, dV,
-                                                                                dropout_bits);
+      flash_bwd2_kernel<4, E, false><<<grid, 4 * 32, bwd2_layout(4, bias).total, s>>>(p, dO, lse, D, dQ32, dK, dV,
+                                                                                       dropout_bits);
   }
   HUKUK_CUDA_LAUNCH_CHECK();
 }
