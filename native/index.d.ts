@@ -148,6 +148,8 @@ export interface Nf4CudaApi {
   /** nf4Quantize computed on the GPU (bit-exact with the CPU). */
   nf4CudaQuantize(input: Float32Array | Uint16Array, shape: number[], options?: Nf4QuantizeOptions): Nf4Quantized;
   nf4CudaDequantize(q: Nf4Quantized): Float32Array;
+  /** bf16 bits of the dequantized weight (what bf16 activations' products read) */
+  nf4CudaDequantize(q: Nf4Quantized, dtype: 'bfloat16'): Uint16Array;
   /**
    * a: bf16 bits (Uint16Array), row-major -> Float32Array, or Uint16Array (bf16 bits) for out 'bfloat16'.
    * a: Float32Array -> fp32 compute with bitsandbytes' fp32 weights (impl 'linear' (default) or 'simt'), Float32Array.

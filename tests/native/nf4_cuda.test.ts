@@ -86,6 +86,12 @@ describe.skipIf(!gpu)('NF4 on the GPU', () => {
       const hb = engine.nf4Quantize(xb, [r, cols], { blocksize: bs, dtype: 'bfloat16' });
       expect(firstDifference(gb.packed, hb.packed)).toBe(-1);
       expect(firstDifference(bits(engine.nf4CudaDequantize(gb)), bits(engine.nf4Dequantize(hb)))).toBe(-1);
+      // the bf16 dequantization (bf16 activations' weights) is the fp32 one rounded once, on the
+      // 16-values-per-thread kernel (n % 16 == 0) and on the per-byte one (the rest)
+      const d32 = engine.nf4CudaDequantize(g);
+      const d16 = engine.nf4CudaDequantize(g, 'bfloat16');
+      expect(d16.length).toBe(d32.length);
+      expect(firstDifference(d16, toBf16(d32))).toBe(-1);
     });
 
   type Impl = 'auto' | 'tensor-core-64' | 'tensor-core-128' | 'tensor-core-128x1' | 'simt';

@@ -189,6 +189,64 @@ __global__ void k_dequantize(DeviceNf4 w, int64_t n, OutT* __restrict__ out) {
   }
 }
 
+// Sixteen values (8 packed bytes) per thread, for n % 16 == 0 and blocksize % 16 == 0 (so one
+// thread's values share one absmax) and a 16-byte aligned output: one 8-byte load, one absmax
+// decode, 16-byte stores, and the codebook in shared memory (the per-byte kernel's reads of
+// c_nf4_code with 16 different indices in a warp serialize in the constant cache). The same
+// two fp32 operations per value, so the same bits as k_dequantize. H200, 2026-11-28: measured in
+// the flagship step (bench/RESULTS.md).
+template <typename OutT>
+__global__ void k_dequantize16(DeviceNf4 w, int64_t groups, OutT* __restrict__ out) {
+  __shared__ float code[16];
+  if (threadIdx.x < 16) code[threadIdx.x] = c_nf4_code[threadIdx.x];
+  __syncthreads();
+  const uint2* packed = reinterpret_cast<const uint2*>(w.packed);
+  for (int64_t g = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; g < groups;
+       g += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const uint2 p = packed[g];
+    const float a = block_absmax(w, (16 * g) / w.blocksize);
+    float v[16];
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const uint32_t lo = (p.x >> (8 * j)) & 0xffu, hi = (p.y >> (8 * j)) & 0xffu;
+      v[2 * j] = __fmul_rn(code[lo >> 4], a);
+      v[2 * j + 1] = __fmul_rn(code[lo & 0x0f], a);
+      v[8 + 2 * j] = __fmul_rn(code[hi >> 4], a);
+      v[8 + 2 * j + 1] = __fmul_rn(code[hi & 0x0f], a);
+    }
+    if constexpr (std::is_same_v<OutT, float>) {
+      float4* o = reinterpret_cast<float4*>(out + 16 * g);
+#pragma unroll
+      for (int j = 0; j < 4; ++j) o[j] = make_float4(v[4 * j], v[4 * j + 1], v[4 * j + 2], v[4 * j + 3]);
+    } else {
+      uint32_t b[8];
+#pragma unroll
+      for (int j = 0; j < 8; ++j) {
+        const __nv_bfloat162 t = __floats2bfloat162_rn(v[2 * j], v[2 * j + 1]);
+        b[j] = *reinterpret_cast<const uint32_t*>(&t);
+      }
+      uint4* o = reinterpret_cast<uint4*>(out + 16 * g);
+      o[0] = make_uint4(b[0], b[1], b[2], b[3]);
+      o[1] = make_uint4(b[4], b[5], b[6], b[7]);
+    }
+  }
+}
+
+template <typename OutT>
+void launch_dequantize(const DeviceNf4& w, OutT* out, cudaStream_t s) {
+  const int64_t n = w.rows * w.cols;
+  const bool vec = n % 16 == 0 && w.blocksize % 16 == 0 && reinterpret_cast<uintptr_t>(out) % 16 == 0 &&
+                   reinterpret_cast<uintptr_t>(w.packed) % 8 == 0;
+  if (vec) {
+    const int64_t groups = n / 16;
+    k_dequantize16<OutT><<<static_cast<unsigned>(std::min<int64_t>((groups + 255) / 256, 65535)), 256, 0, s>>>(w, groups, out);
+  } else {
+    const int64_t nbytes = (n + 1) / 2;
+    k_dequantize<OutT><<<static_cast<unsigned>(std::min<int64_t>((nbytes + 255) / 256, 65535)), 256, 0, s>>>(w, n, out);
+  }
+  HUKUK_CUDA_LAUNCH_CHECK();
+}
+
 // ---- the GEMMs ----
 //
 // C[M, Nc] = alpha * A[M, Kr] · B + beta * C with B(kr, nc) = W[nc][kr] (forward, Nc = N, Kr = K)
@@ -644,19 +702,10 @@ Nf4Weight quantize(const void* x, DType dtype, const std::vector<int64_t>& shape
   return w;
 }
 
-void dequantize_f32(const DeviceNf4& w, float* out, cudaStream_t s) {
-  const int64_t n = w.rows * w.cols;
-  const int64_t nbytes = (n + 1) / 2;
-  k_dequantize<float><<<static_cast<unsigned>(std::min<int64_t>((nbytes + 255) / 256, 65535)), 256, 0, s>>>(w, n, out);
-  HUKUK_CUDA_LAUNCH_CHECK();
-}
+void dequantize_f32(const DeviceNf4& w, float* out, cudaStream_t s) { launch_dequantize(w, out, s); }
 
 void dequantize_bf16(const DeviceNf4& w, uint16_t* out, cudaStream_t s) {
-  const int64_t n = w.rows * w.cols;
-  const int64_t nbytes = (n + 1) / 2;
-  k_dequantize<__nv_bfloat16><<<static_cast<unsigned>(std::min<int64_t>((nbytes + 255) / 256, 65535)), 256, 0, s>>>(
-      w, n, reinterpret_cast<__nv_bfloat16*>(out));
-  HUKUK_CUDA_LAUNCH_CHECK();
+  launch_dequantize(w, reinterpret_cast<__nv_bfloat16*>(out), s);
 }
 
 void gemm_xwt(const DeviceNf4& w, const uint16_t* x, int64_t M, void* y, OutType out, float alpha, float beta,

@@ -46,14 +46,22 @@ Napi::Value js_cuda_quantize(const Napi::CallbackInfo& info) {
   return to_js(info.Env(), w.download(nullptr));
 }
 
-// nf4CudaDequantize(q) -> Float32Array
+// nf4CudaDequantize(q) -> Float32Array; nf4CudaDequantize(q, 'bfloat16') -> Uint16Array (bf16 bits)
 Napi::Value js_cuda_dequantize(const Napi::CallbackInfo& info) {
   require_gpu();
   Nf4Tensor t = from_js(info[0]);
   Nf4Weight w = Nf4Weight::upload(t, nullptr);
-  DeviceBuffer<float> out(static_cast<size_t>(t.numel));
+  const size_t n = static_cast<size_t>(t.numel);
+  if (info.Length() > 1 && info[1].IsString() && info[1].As<Napi::String>().Utf8Value() == "bfloat16") {
+    DeviceBuffer<uint16_t> out(n);
+    dequantize_bf16(w.view(), out.get(), nullptr);
+    auto host = Napi::Uint16Array::New(info.Env(), n);
+    HUKUK_CUDA_CHECK(cudaMemcpy(host.Data(), out.get(), out.bytes(), cudaMemcpyDeviceToHost));
+    return host;
+  }
+  DeviceBuffer<float> out(n);
   dequantize_f32(w.view(), out.get(), nullptr);
-  auto host = Napi::Float32Array::New(info.Env(), static_cast<size_t>(t.numel));
+  auto host = Napi::Float32Array::New(info.Env(), n);
   HUKUK_CUDA_CHECK(cudaMemcpy(host.Data(), out.get(), out.bytes(), cudaMemcpyDeviceToHost));
   return host;
 }
