@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The correctness call on the GPU machine (issue 5), before the speed call (bench/gpu/run.sh):
-#   1. build for sm_90 + every CUDA test file (parity with the goldens at fp32/bf16, recompute,
-#      fused attention, fused LoRA, GPU generation) via tools/device/test.sh;
+#   1. build for sm_90 + every CUDA test file (parity with the goldens at fp32/bf16, bf16 activations,
+#      recompute, fused attention, LoRA kernels, elementwise ops, NF4, GPU generation) via tools/device/test.sh;
 #   2. torch's own bf16 gradient error on the fixtures (tools/bf16_grad_reference.py) -> bf16ref.jsonl;
 #   3. the 300-step loss-curve parity vs transformers + peft (tools/loss_curve_parity.py; needs
 #      .losscurve/batches.json carried: npx vite-node tools/loss_curve_batches.ts -- .losscurve/batches.json)
@@ -10,8 +10,9 @@
 set -uo pipefail
 OUT=${OUT:-/tmp/checks}; mkdir -p "$OUT/lc"
 export PYTHONUNBUFFERED=1
-TAIL=${TAIL:-40} bash tools/device/test.sh tests/native/cuda_t5.test.ts tests/native/cuda_generate.test.ts \
-  tests/native/cuda_flash_attention.test.ts tests/native/cuda_lora_fused.test.ts
+# every GPU test file: tests/native/cuda_*.test.ts and nf4_cuda.test.ts (tests/train/optimizer_cuda too)
+TAIL=${TAIL:-40} bash tools/device/test.sh $(ls tests/native/cuda_*.test.ts) tests/native/nf4_cuda.test.ts \
+  tests/train/optimizer_cuda.test.ts
 export PATH=/opt/node/bin:$PATH
 lib=$(find /usr/local /usr/lib /opt \( -name 'libcublas.so.13' -o -name 'libcublas.so.12' \) 2>/dev/null | head -1)
 [ -n "$lib" ] && export HUKUK_CUBLAS_DIR=$(dirname "$lib")

@@ -106,9 +106,9 @@ if [[ $STAGES == *variants* ]]; then
   b=$(stage_budget 150)
   if ((b >= 10)); then
     timeout "$b" node bench/gpu/train_bench.mjs --model "$MODEL" --shapes "$VARIANT_SHAPES" --steps "${VARIANT_STEPS:-5}" \
-      --variants "${VARIANTS:-recompute,flash_off}" --json "$OUT/variants.jsonl" 2>&1 | grep '"train"'
+      --variants "${VARIANTS:-recompute,act_fp32,flash_off}" --json "$OUT/variants.jsonl" 2>&1 | grep '"train"'
     note_timeout "train_bench (variants)" "${PIPESTATUS[0]}" "$b"
-  else skip_note "$OUT/variants.jsonl" "${VARIANTS:-recompute,flash_off}" variants; fi
+  else skip_note "$OUT/variants.jsonl" "${VARIANTS:-recompute,act_fp32,flash_off}" variants; fi
   ran variants $s
 fi
 rm -rf "$MODEL"
