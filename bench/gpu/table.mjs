@@ -1,7 +1,7 @@
 // Side-by-side table of bench/gpu/run.sh's results, Markdown for bench/RESULTS.md:
 //   node bench/gpu/table.mjs OUT_DIR [PREFIX]
 // reads PREFIX + meta.txt, ours.jsonl (train_bench.mjs, tag default), variants.jsonl (the same
-// script with --variants recompute,act_fp32,flash_off, or older runs' experiments: tagged lines), gen.jsonl
+// script with --variants recompute,flash_off (act_fp32 and others show as tagged experiments), or older runs' experiments: tagged lines), gen.jsonl
 // (gen_bench.mjs, {"kind":"generate",...}) and baseline.jsonl (torch_baseline.py). PREFIX reads
 // the archived files in bench/gpu/results (e.g. h200-2026-11-27-2338-). Files or variants that
 // are missing (older runs) are left out and named below the table; nothing is invented.
@@ -21,7 +21,6 @@ export const GEN_TARGET_MS = 3;
 const CORE_VARIANTS = [
   ['default', 'default'],
   ['recompute', 'recompute'],
-  ['act_fp32', 'fp32 activations'],
   ['flash_off', 'fused attention off'],
 ];
 
