@@ -419,16 +419,6 @@ describe.skipIf(!gpu)('bf16 activations on CUDA (lora.h bf16 overloads) = the CP
             expect(firstDiff(engine._opsLora({ ...base, impl: 'cuda' }), cuda), 'deterministic').toBe(-1);
           }, 60_000);
 
-  it('lora_down: the same bits for every rows-per-warp choice (fp32 and bf16; TEMPORARY A/B)', () => {
-    for (const c of [{ M: 2048, in: 768, r: 16 }, { M: 1037, in: 768, r: 8 }, { M: 300, in: 130, r: 5 }])
-      for (const bf16 of [false, true]) {
-        const base = { op: 'down', ...c, p: 0.1, seed: 9, site: 8, impl: 'cuda', bf16, ...inputs('down', c, 5) };
-        const def = engine._opsLora(base);
-        for (const downRows of [1, 2, 4])
-          expect(firstDiff(engine._opsLora({ ...base, downRows }), def), `${JSON.stringify(c)} bf16=${bf16} rows ${downRows}`).toBe(-1);
-      }
-  }, 60_000);
-
   const UP_CASES: UpCase[] = [
     ...UP_RAGGED,
     { M: 2048, in: 768, r: 16, members: 3 },  // q,k,v at the short step shape
@@ -436,11 +426,10 @@ describe.skipIf(!gpu)('bf16 activations on CUDA (lora.h bf16 overloads) = the CP
     { M: 8192, in: 768, r: 16, members: 1 },
     { M: 1024, in: 768, r: 8, members: 2 },
     { M: 300, in: 1000, r: 8, members: 3 },  // 4 column groups; 1000 % 8 = 0
-    { M: 300, in: 996, r: 8, members: 2 },  // 996 % 8 = 4: up's 16-byte path falls back to 8 bytes
-    { M: 130, in: 770, r: 16, members: 3 },  // 770 % 4 = 2: vector widths fall back
-    { M: 90, in: 131, r: 12, members: 3 },  // odd width: scalar bf16
+    { M: 130, in: 770, r: 16, members: 3 },  // 770 % 4 = 2
+    { M: 90, in: 131, r: 12, members: 3 },  // odd width: upBackward's 2-column (4-byte) path falls back to 1
     { M: 515, in: 768, r: 64, members: 2 },  // the plain kernels (r > 16)
-    { M: 200, in: 768, r: 32, members: 2 },  // up: 2 columns per thread at r 32
+    { M: 200, in: 768, r: 32, members: 2 },
     { M: 64, in: 256, r: 16, members: 1 },  // one split, one column group (direct writes)
   ];
   for (const op of UP_OPS)
@@ -449,28 +438,25 @@ describe.skipIf(!gpu)('bf16 activations on CUDA (lora.h bf16 overloads) = the CP
         it(`${op} ${JSON.stringify(c)}${accumulate ? ' acc' : ''}: bf16 CUDA = CPU, deterministic`, () => {
           const base = { op, ...c, scale: 2, accumulate, bf16: true, ...upInputs(op, c, c.in + 2) };
           const cpu = engine._opsLora({ ...base, impl: 'cpu' });
-          // cols: the columns per thread (0 = the default; TEMPORARY A/B of lora.h's set_lora_bf16_columns)
-          for (const cols of op === 'up' ? [0, 1, 2, 4, 8] : [0, 1, 2, 4]) {
-          const cuda = engine._opsLora({ ...base, impl: 'cuda', cols });
+          const cuda = engine._opsLora({ ...base, impl: 'cuda' });
           if (op === 'up') {
             // y is bf16: each value within half a bf16 ulp (2^-8 relative) of the fp32 sum, plus
             // fp32 ordering; and mostly exactly round(CPU) (a different fp32 ordering can tip a tie)
             const w = worstOver(cuda, cpu, 2 ** -8, 1e-6);
-            if (w > 0) console.log(`  bf16 up ${JSON.stringify(c)} cols ${cols}: over the bound by ${w.toExponential(2)}`);
-            expect(w, `cols ${cols}`).toBeLessThanOrEqual(0);
+            if (w > 0) console.log(`  bf16 up ${JSON.stringify(c)}: over the bound by ${w.toExponential(2)}`);
+            expect(w).toBeLessThanOrEqual(0);
             const r = toBf16(cpu);
             let same = 0;
             for (let i = 0; i < r.length; i++) if (r[i] === cuda[i]) same++;
-            expect(same / r.length, `cols ${cols}`).toBeGreaterThan(0.97);
+            expect(same / r.length).toBeGreaterThan(0.97);
           } else {
             const nB = c.members * c.in * c.r;
             const e = relErr(cuda, cpu), eh = relErr(cuda.subarray(nB), cpu.subarray(nB));
-            if (e > 1e-5 || eh > 1e-5) console.log(`  bf16 upBackward ${JSON.stringify(c)} acc=${accumulate} cols ${cols}: rel err ${e.toExponential(2)} / dh ${eh.toExponential(2)}`);
-            expect(e, `cols ${cols}`).toBeLessThanOrEqual(1e-5);
-            expect(eh, `dh, cols ${cols}`).toBeLessThanOrEqual(1e-5);
+            if (e > 1e-5 || eh > 1e-5) console.log(`  bf16 upBackward ${JSON.stringify(c)} acc=${accumulate}: rel err ${e.toExponential(2)} / dh ${eh.toExponential(2)}`);
+            expect(e).toBeLessThanOrEqual(1e-5);
+            expect(eh, 'dh').toBeLessThanOrEqual(1e-5);
           }
-          expect(firstDiff(engine._opsLora({ ...base, impl: 'cuda', cols }), cuda), `deterministic, cols ${cols}`).toBe(-1);
-          }
+          expect(firstDiff(engine._opsLora({ ...base, impl: 'cuda' }), cuda), 'deterministic').toBe(-1);
         }, 60_000);
 
   it('micro-benchmark: µs per call, fp32 vs bf16 activations, and the read-once memory floor', () => {
@@ -487,37 +473,9 @@ describe.skipIf(!gpu)('bf16 activations on CUDA (lora.h bf16 overloads) = the CP
       for (const members of [1, 3])
         for (const op of UP_OPS)
           row(`${op.padEnd(10)} x${members} M=${M} out=768 r=16`, { op, M, in: 768, r: 16, members, scale: 2, accumulate: op === 'upBackward' });
-    // TEMPORARY A/B: the bf16 B side's columns per thread (lora.h set_lora_bf16_columns)
-    for (const M of [2048, 8192])
-      for (const members of [1, 3])
-        for (const op of UP_OPS) {
-          const parts: string[] = [];
-          for (const cols of op === 'up' ? [1, 2, 4] : [1, 2, 4]) {
-            const b = engine._opsLoraBench!({ op, M, in: 768, r: 16, members, scale: 2, accumulate: op === 'upBackward', reps: 50, bf16: true, cols });
-            parts.push(`cols ${cols}: ${b.fusedGraphUs.toFixed(1)}`);
-          }
-          if (op === 'up') {  // 8 columns at r 8 (16-byte loads)
-            const b8 = engine._opsLoraBench!({ op, M, in: 768, r: 8, members, scale: 2, reps: 50, bf16: true, cols: 8 });
-            const b4 = engine._opsLoraBench!({ op, M, in: 768, r: 8, members, scale: 2, reps: 50, bf16: true, cols: 4 });
-            parts.push(`| r8 cols 8: ${b8.fusedGraphUs.toFixed(1)}, cols 4: ${b4.fusedGraphUs.toFixed(1)}`);
-          }
-          lines.push(`  A/B bf16 ${op.padEnd(10)} x${members} M=${M} out=768 r=16 µs (graph): ${parts.join(', ')}`);
-        }
     for (const M of [1024, 2048, 8192])
       for (const op of BF16_OPS)
         row(`${op.padEnd(10)} M=${M} in=768 r=16 p=0.1`, { op, M, in: 768, r: 16, p: 0.1, accumulate: op === 'backward' });
-    // TEMPORARY A/B: lora_down's rows per warp (the same bits whatever the choice: checked below)
-    for (const M of [1024, 2048, 8192])
-      for (const bf16 of [false, true]) {
-        const parts: string[] = [];
-        for (const downRows of [1, 2, 4]) {
-          const b = engine._opsLoraBench!({ op: 'down', M, in: 768, r: 16, p: 0.1, reps: 50, bf16, downRows });
-          parts.push(`rows ${downRows}: ${b.fusedGraphUs.toFixed(1)}`);
-        }
-        const b8 = engine._opsLoraBench!({ op: 'down', M, in: 768, r: 8, p: 0.1, reps: 50, bf16, downRows: 4 });
-        const b8d = engine._opsLoraBench!({ op: 'down', M, in: 768, r: 8, p: 0.1, reps: 50, bf16 });
-        lines.push(`  A/B down ${bf16 ? 'bf16' : 'fp32'} M=${M} in=768 r=16 µs (graph): ${parts.join(', ')} | r8 rows 4: ${b8.fusedGraphUs.toFixed(1)}, default: ${b8d.fusedGraphUs.toFixed(1)}`);
-      }
     console.log(['LoRA bf16 micro-benchmark (CUDA graph of 50 calls):', ...lines].join('\n'));
   }, 120_000);
 });

@@ -5,7 +5,8 @@
 //             gemm(tmp = dh · A) + dropout_backward(tmp -> dx, accumulate)  -> lora_dx
 // The B side, h·Bᵀ, dyᵀ·h and dy·B, has no dropout: lora_up_add and lora_up_backward below.
 //
-// Layouts (all row-major, contiguous, fp32 storage and fp32 math):
+// Layouts (all row-major, contiguous, fp32 storage and fp32 math; the CUDA bf16 overloads at the
+// end hold the activation operand in bf16):
 //   x [M, in]   the Linear's input, UNdropped       A [r, in]   LoRA down weight
 //   h [M, r]    = dropout_p(x) · Aᵀ                  dh [M, r]   gradient w.r.t. h
 //   gA [r, in]  gradient of A                        dx [M, in]  gradient w.r.t. x
@@ -73,10 +74,11 @@ namespace hukuk::ops::cuda {
 // read by the kernels at run time, so a captured graph replays with a new seed. One kernel each,
 // except lora_grad_A with a workspace (two: split-M partial sums, then a fixed-order reduce).
 
-// One kernel. H200, 2026-11-28 00:48 UTC (tests/native/cuda_lora_fused.test.ts): 11.4 µs at
-// 2048 x 768 r16 p=0.1 (lora_grad_A 11.6, lora_dx 10.4 there), software-pipelined (the next
-// tile of x and A loaded while the current one is used); a first version without that measured
-// 19.0 / 12.5 / 10.3 and is gone.
+// One kernel, software-pipelined (the next tile of x and A loaded while the current one is
+// used). H200, 2026-11-28 03:12 UTC (tests/native/cuda_lora_fused.test.ts), µs per call in a CUDA
+// graph, 768 wide r16 p=0.1: M=1024 7.2, M=2048 10.0 (9.4 with 2 rows per warp, the fp32 plan
+// since then: same bits), M=8192 25.3; lora_grad_A 9.8 and lora_dx 8.5 at M=2048 p=0.05. The
+// read-once floor at M=2048 is ~2 µs: the kernel is bound by latency, not bytes.
 void lora_down(const float* x, const float* A, float* h, int M, int in, int r, float p, const uint64_t* seed,
                uint64_t site, cudaStream_t s);
 
@@ -99,8 +101,9 @@ void lora_dx(const float* dh, const float* A, float* dx, int M, int in, int r, f
 // once. For r > 16 it simply runs lora_grad_A then lora_dx (registers). Workspace: lora_backward_workspace_floats(M, in, r) floats (its own split plan, so its
 // gA sums may differ in the last bits from lora_grad_A's), or nullptr (one pass per column
 // block). dx may be null (gA only). dx must not overlap x, dh or A.
-// Measured on an H200 (2026-11-28 00:48 UTC): CUDA = CPU; 15.5 µs against 29.2 for the unfused
-// sequence at 2048 x 768 r16 p=0.1.
+// H200, 2026-11-28 03:12 UTC: CUDA = CPU; µs per call (graph), 768 wide r16 p=0.1 with dx
+// accumulated: M=1024 10.9, M=2048 13.4 (unfused sequence 31.2), M=8192 38.9; read-once floors
+// 6.3 / 6.2 / 20.5.
 size_t lora_backward_workspace_floats(int M, int in, int r);
 void lora_backward(const float* dh, const float* x, const float* A, float* gA, float* dx, int M, int in, int r,
                    float p, const uint64_t* seed, uint64_t site, bool accumulate_gA, bool accumulate_dx,
@@ -115,15 +118,15 @@ void lora_backward(const float* dh, const float* x, const float* A, float* gA, f
 // in a fixed order (deterministic, like lora_grad_A). For r > 16 it runs two plain kernels (the
 // register budget), still deterministic. Workspace: lora_up_backward_workspace_floats(M, out, r, n)
 // floats, required when that is > 0 (a function of the sizes only, n times that of one member).
-// H200, 2026-11-28 01:07 UTC (tests/native/cuda_lora_fused.test.ts: CUDA = CPU within 1e-5,
+// H200, 2026-11-28 03:12 UTC (tests/native/cuda_lora_fused.test.ts: CUDA = CPU within 1e-5,
 // deterministic), µs per call in a CUDA graph, ours vs cuBLAS fp32, out 768 r16:
-//   lora_up_backward x3 (q,k,v)  M=2048: 60.5 vs 58.9    M=8192: 145.7 vs 336.5
-//   lora_up_backward x1          M=8192: 55.9 vs 39.4
-//   lora_up_add      x1 / x3     M=8192: 25.6 vs 16.3 / 75.9 vs 71.2   (read+write bound ~14 / 41)
-// so cuBLAS is still ahead for single members and for the forward; in the step (both on, with
-// lora_backward) the flagship 16x64x128 step went 67.45 -> 64.37 ms (HUKUK_T5_LORA_UP=0 vs on).
-// Room left: the dh transpose-reduce and 3 barriers per 8-row chunk bound lora_up_backward well
-// above its read-once floor (7 µs at M=2048 x3); lora_up_add's loads are scalar.
+//   lora_up_backward x3 (q,k,v)  M=2048: 59.7 vs 58.9    M=8192: 143.6 vs 329.1
+//   lora_up_backward x1          M=2048: 28.8 vs 20.4    M=8192: 54.2 vs 39.1
+//   lora_up_add      x1 / x3     M=2048: 7.6 vs 11.1 / 19.6 vs 14.1   M=8192: 25.7 vs 16.2 / 75.2 vs 70.1
+// (read+write floors: up x1 M=8192 ~14, x3 ~41; up_backward x3 M=2048 ~7), so cuBLAS is still
+// ahead for single members and most forwards. Room left: the dh transpose-reduce and 3 barriers
+// per 8-row chunk bound lora_up_backward well above its read-once floor; lora_up_add is bound by
+// latency (one pass, few blocks), not bytes.
 void lora_up_add(const float* h, const float* B, float* y, int M, int out, int r, float scale, int n, int64_t sh,
                  int64_t sB, int64_t sy, cudaStream_t s);
 size_t lora_up_backward_workspace_floats(int M, int out, int r, int n);
@@ -137,10 +140,25 @@ void lora_up_backward(const float* dy, const float* h, const float* B, float* dh
 // lora_up_backward); every parameter list is its fp32 twin's with only that pointer's type
 // changed, so generic code calls oc::f(...) the same way for both. LoRA's own tensors (h, dh, A,
 // B, gA, gB) and lora_backward's dx stay fp32. The same kernels, templated on the input type:
-// each bf16 value is widened to fp32 on load and all math is fp32 (the same sums as the fp32
-// path, in an order that may differ in the last bits); lora_up_add reads y, adds in fp32 and
-// rounds once to bf16 (round to nearest even). The workspace sizes are the fp32 functions above
-// (functions of the sizes only, the same for both types). Deterministic like the fp32 kernels.
+// each bf16 value is widened to fp32 on load (exact) and all math is fp32; lora_up_add reads y,
+// adds in fp32 and rounds once to bf16 (round to nearest even). lora_down, lora_backward and
+// lora_up_add do the fp32 sums in the fp32 order (on the widened values); lora_up_backward runs 2
+// columns per thread (4-byte loads of dy, when out, sdy and dy are 2-element aligned, else 1) in
+// 2 row groups, so its sums are ordered differently. The workspace sizes are the fp32 functions
+// above (functions of the sizes only, the same for both types). Deterministic like the fp32 ones.
+// H200, 2026-11-28 03:12 UTC (tests/native/cuda_lora_fused.test.ts: bf16 CUDA = the CPU reference
+// on the same bf16 values within 1e-5, y of lora_up_add within half a bf16 ulp; every r <= 64
+// path; deterministic), µs per call in a CUDA graph, 768 wide r16, fp32 / bf16 (bf16 read-once
+// floor at ~3.2-3.7 TB/s):
+//   lora_down    p=0.1  M=1024 7.2 / 7.9 (0.9)   M=2048 10.0 / 10.1 (1.0)   M=8192 25.3 / 28.4 (3.4)
+//   lora_backward p=0.1 M=1024 10.9 / 11.4 (4.5) M=2048 13.4 / 14.2 (5.0)   M=8192 38.9 / 45.3 (17.2)
+//   lora_up_add      x1 M=2048 7.5 / 8.0 (2.0)   x3 19.6 / 20.7 (6.0)   x1 M=8192 25.7 / 27.3 (6.9)   x3 75.2 / 82.0 (20.6)
+//   lora_up_backward x1 M=2048 28.5 / 27.0 (1.6) x3 59.7 / 57.5 (3.7)   x1 M=8192 53.6 / 53.7 (3.7)   x3 143.5 / 138.3 (10.9)
+// i.e. bf16 is no faster than fp32 here: these kernels are bound by latency and instructions, not
+// bytes (5-15x their bf16 floor). Measured slower and removed (same call): lora_up_add with 2 / 4 /
+// 8 columns per thread (x1 M=2048 12.6 / 13.3 µs, r8 8 columns 13.0 vs 4 columns 7.7: fewer
+// blocks), lora_up_backward with 4 columns per thread (x3 M=2048 72.2, M=8192 176.9: 255 registers,
+// one block per SM), 2 rows per warp in bf16 lora_down at M=2048 (11.5).
 void lora_down(const bf16_t* x, const float* A, float* h, int M, int in, int r, float p, const uint64_t* seed,
                uint64_t site, cudaStream_t s);
 void lora_backward(const float* dh, const bf16_t* x, const float* A, float* gA, float* dx, int M, int in, int r,
@@ -151,18 +169,6 @@ void lora_up_add(const float* h, const float* B, bf16_t* y, int M, int out, int 
 void lora_up_backward(const bf16_t* dy, const float* h, const float* B, float* dh, float* gB, int M, int out, int r,
                       float scale, bool accumulate_gB, int n, int64_t sdy, int64_t sh, int64_t sB, int64_t sdh,
                       float* workspace, cudaStream_t s);
-
-// TEMPORARY, for one A/B measurement on a GPU (2026-11-28): force the columns per thread of the
-// bf16 lora_up_add (1, 2, 4 or 8) and lora_up_backward (1, 2 or 4) kernels, 0 = the default
-// (still capped by the rank's registers and the alignment). Process-wide; the tests' hook only.
-void set_lora_bf16_columns(int up_add, int up_backward);
-int lora_bf16_up_add_columns();
-int lora_bf16_up_backward_columns();
-// TEMPORARY, same A/B: force lora_down's rows per warp (1, 2 or 4, capped by the rank's
-// registers; 0 = the default plan). Each row's sum order is fixed by k and the lanes, so the
-// results are the same bits whatever the choice (the tests check it); only the speed differs.
-void set_lora_down_rows(int rows);
-int lora_down_rows();
 
 }  // namespace hukuk::ops::cuda
 #endif  // HUKUK_CUDA

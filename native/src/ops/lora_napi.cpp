@@ -22,8 +22,6 @@
 //     composedGraphUs, copyGBs, inputBytes}: random inputs made on the host, microseconds per call
 //     on the stream (back-to-back launches) and replayed from a CUDA graph of `reps` calls, plus
 //     the device-to-device copy bandwidth measured on the same buffers (read + write bytes / s).
-//     cols (with bf16, TEMPORARY A/B): the B side's columns per thread (lora.h set_lora_bf16_columns)
-//     downRows (TEMPORARY A/B): lora_down's rows per warp (lora.h set_lora_down_rows); _opsLora too
 //     inputBytes: what one call must move at least (each operand read once, outputs written
 //     once; bf16 activations at 2 bytes). With bf16 the composed (cuBLAS fp32) side is not run
 //     (its times are -1).
@@ -59,8 +57,6 @@ struct LoraArgs {
   uint64_t seed = 0, site = 0;
   bool accumulate = false, no_workspace = false, in_place = false, no_dx = false;
   bool bf16 = false;  // the activation operand in bf16 (down, backward, up, upBackward)
-  int cols = 0;       // bf16 B side: columns per thread forced for this call (TEMPORARY A/B, lora.h)
-  int down_rows = 0;  // lora_down's rows per warp forced for this call (TEMPORARY A/B, lora.h)
   int64_t n() const { return int64_t(M) * in; }
 };
 
@@ -81,8 +77,6 @@ LoraArgs parse(const Napi::Object& o) {
   a.members = o.Has("members") ? int(int_arg(o.Get("members"), "members")) : 1;
   a.scale = o.Has("scale") ? float(o.Get("scale").As<Napi::Number>().DoubleValue()) : 1.f;
   a.bf16 = o.Has("bf16") && o.Get("bf16").ToBoolean().Value();
-  a.cols = o.Has("cols") ? int(int_arg(o.Get("cols"), "cols")) : 0;
-  a.down_rows = o.Has("downRows") ? int(int_arg(o.Get("downRows"), "downRows")) : 0;
   HUKUK_CHECK(a.members >= 1 && a.members <= 16, "ENGINE_INVALID_ARG", "_opsLora: members in 1..16");
   HUKUK_CHECK(!a.bf16 || a.op == "down" || a.op == "backward" || a.op == "up" || a.op == "upBackward",
               "ENGINE_INVALID_ARG", "_opsLora: bf16 is for ops down, backward, up and upBackward");
@@ -377,24 +371,8 @@ void require_gpu(const char* fn) {
   if (cuda::device_count() == 0) HUKUK_FAIL("ENGINE_NO_GPU", std::string(fn) + ": no CUDA device (or no NVIDIA driver)");
 }
 
-// Forces the bf16 B side's columns per thread for one hook call (TEMPORARY A/B, lora.h) and puts
-// the previous setting back.
-struct ColumnsScope {
-  int up_add, up_bwd, rows;
-  ColumnsScope(int cols, int down_rows)
-      : up_add(oc::lora_bf16_up_add_columns()), up_bwd(oc::lora_bf16_up_backward_columns()), rows(oc::lora_down_rows()) {
-    if (cols) oc::set_lora_bf16_columns(cols, cols > 4 ? 4 : cols);
-    if (down_rows) oc::set_lora_down_rows(down_rows);
-  }
-  ~ColumnsScope() {
-    oc::set_lora_bf16_columns(up_add, up_bwd);
-    oc::set_lora_down_rows(rows);
-  }
-};
-
 std::vector<float> run_cuda(const LoraArgs& a, const Napi::Object& o) {
   require_gpu("_opsLora");
-  ColumnsScope cols(a.cols, a.down_rows);
   CudaCase c;
   c.a = a;
   c.composed = a.impl == "cudaComposed";
@@ -535,7 +513,6 @@ Napi::Value ops_lora_bench(const Napi::CallbackInfo& info) {
   HUKUK_CHECK(info[0].IsObject(), "ENGINE_INVALID_ARG", "_opsLoraBench: options must be an object");
   Napi::Object o = info[0].As<Napi::Object>();
   LoraArgs a = parse(o);
-  ColumnsScope cols(a.cols, a.down_rows);
   a.seed = a.seed ? a.seed : 1234;
   a.site = a.site ? a.site : 77;
   const int reps = o.Has("reps") ? int(int_arg(o.Get("reps"), "reps")) : 50;
