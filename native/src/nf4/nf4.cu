@@ -195,11 +195,18 @@ __global__ void k_dequantize(DeviceNf4 w, int64_t n, OutT* __restrict__ out) {
 // c_nf4_code with 16 different indices in a warp serialize in the constant cache). The same
 // two fp32 operations per value, so the same bits as k_dequantize. H200, 2026-11-28: measured in
 // the flagship step (bench/RESULTS.md).
+// Up to three weights of one shape, one per blockIdx.y, written side by side (a q,k,v group).
+struct Nf4Group {
+  DeviceNf4 w[3];
+};
+
 template <typename OutT>
-__global__ void k_dequantize16(DeviceNf4 w, int64_t groups, OutT* __restrict__ out) {
+__global__ void k_dequantize16(Nf4Group grp, int64_t groups, OutT* __restrict__ out_all) {
   __shared__ float code[16];
   if (threadIdx.x < 16) code[threadIdx.x] = c_nf4_code[threadIdx.x];
   __syncthreads();
+  const DeviceNf4& w = grp.w[blockIdx.y];
+  OutT* __restrict__ out = out_all + blockIdx.y * (16 * groups);
   const uint2* packed = reinterpret_cast<const uint2*>(w.packed);
   for (int64_t g = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; g < groups;
        g += static_cast<int64_t>(gridDim.x) * blockDim.x) {
@@ -232,19 +239,32 @@ __global__ void k_dequantize16(DeviceNf4 w, int64_t groups, OutT* __restrict__ o
   }
 }
 
+// n weights of one shape side by side (n == 1: a single weight). The 16-values-per-thread kernel
+// when every member qualifies (one launch for the group), else the per-byte kernel per member.
 template <typename OutT>
-void launch_dequantize(const DeviceNf4& w, OutT* out, cudaStream_t s) {
-  const int64_t n = w.rows * w.cols;
-  const bool vec = n % 16 == 0 && w.blocksize % 16 == 0 && reinterpret_cast<uintptr_t>(out) % 16 == 0 &&
-                   reinterpret_cast<uintptr_t>(w.packed) % 8 == 0;
-  if (vec) {
-    const int64_t groups = n / 16;
-    k_dequantize16<OutT><<<static_cast<unsigned>(std::min<int64_t>((groups + 255) / 256, 65535)), 256, 0, s>>>(w, groups, out);
-  } else {
-    const int64_t nbytes = (n + 1) / 2;
-    k_dequantize<OutT><<<static_cast<unsigned>(std::min<int64_t>((nbytes + 255) / 256, 65535)), 256, 0, s>>>(w, n, out);
+void launch_dequantize(const DeviceNf4* const* ws, int n, OutT* out, cudaStream_t s) {
+  HUKUK_CHECK(n >= 1 && n <= 3, "ENGINE_INVALID_ARG", "nf4 dequantize: a group has 1 to 3 weights");
+  const int64_t numel = ws[0]->rows * ws[0]->cols;
+  bool vec = numel % 16 == 0 && reinterpret_cast<uintptr_t>(out) % 16 == 0;
+  Nf4Group grp;
+  for (int i = 0; i < n; ++i) {
+    HUKUK_CHECK(ws[i]->rows * ws[i]->cols == numel, "ENGINE_INVALID_ARG", "nf4 dequantize: a group's weights differ in size");
+    vec = vec && ws[i]->blocksize % 16 == 0 && reinterpret_cast<uintptr_t>(ws[i]->packed) % 8 == 0;
+    grp.w[i] = *ws[i];
   }
-  HUKUK_CUDA_LAUNCH_CHECK();
+  if (vec) {
+    const int64_t groups = numel / 16;
+    const dim3 grid(static_cast<unsigned>(std::min<int64_t>((groups + 255) / 256, 65535)), static_cast<unsigned>(n));
+    k_dequantize16<OutT><<<grid, 256, 0, s>>>(grp, groups, out);
+    HUKUK_CUDA_LAUNCH_CHECK();
+    return;
+  }
+  const int64_t nbytes = (numel + 1) / 2;
+  for (int i = 0; i < n; ++i) {
+    k_dequantize<OutT><<<static_cast<unsigned>(std::min<int64_t>((nbytes + 255) / 256, 65535)), 256, 0, s>>>(
+        *ws[i], numel, out + i * numel);
+    HUKUK_CUDA_LAUNCH_CHECK();
+  }
 }
 
 // ---- the GEMMs ----
@@ -702,10 +722,19 @@ Nf4Weight quantize(const void* x, DType dtype, const std::vector<int64_t>& shape
   return w;
 }
 
-void dequantize_f32(const DeviceNf4& w, float* out, cudaStream_t s) { launch_dequantize(w, out, s); }
-
+void dequantize_f32(const DeviceNf4& w, float* out, cudaStream_t s) {
+  const DeviceNf4* ws[1] = {&w};
+  launch_dequantize(ws, 1, out, s);
+}
 void dequantize_bf16(const DeviceNf4& w, uint16_t* out, cudaStream_t s) {
-  launch_dequantize(w, reinterpret_cast<__nv_bfloat16*>(out), s);
+  const DeviceNf4* ws[1] = {&w};
+  launch_dequantize(ws, 1, reinterpret_cast<__nv_bfloat16*>(out), s);
+}
+void dequantize_group_f32(const DeviceNf4* const* ws, int n, float* out, cudaStream_t s) {
+  launch_dequantize(ws, n, out, s);
+}
+void dequantize_group_bf16(const DeviceNf4* const* ws, int n, uint16_t* out, cudaStream_t s) {
+  launch_dequantize(ws, n, reinterpret_cast<__nv_bfloat16*>(out), s);
 }
 
 void gemm_xwt(const DeviceNf4& w, const uint16_t* x, int64_t M, void* y, OutType out, float alpha, float beta,

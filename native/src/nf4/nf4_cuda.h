@@ -69,6 +69,10 @@ void mean(const float* x, int64_t n, float* out, cudaStream_t stream);
 
 void dequantize_f32(const DeviceNf4& w, float* out, cudaStream_t stream);
 void dequantize_bf16(const DeviceNf4& w, uint16_t* out, cudaStream_t stream);
+// n <= 3 weights of one shape (a q,k,v group) dequantized side by side into out (weight i at
+// out + i * rows * cols) in ONE launch; the same bits as n dequantize_* calls.
+void dequantize_group_f32(const DeviceNf4* const* ws, int n, float* out, cudaStream_t stream);
+void dequantize_group_bf16(const DeviceNf4* const* ws, int n, uint16_t* out, cudaStream_t stream);
 
 enum class OutType { F32, BF16 };
 // Auto: tensor cores when the shape allows (128x128 tiles when they fill the GPU, else 64x64);

@@ -717,16 +717,15 @@ class T5Cuda {
     if constexpr (is_f32<T>)
       if (!Ls[0]->q) return Ls[0]->w;
     T* dst = region ? tp<T>(region) : reinterpret_cast<T*>(deq.get());
-    if (!dequantized)
-      for (int i = 0; i < n; ++i) {
-        const size_t off = size_t(i) * Ls[i]->out * Ls[i]->in;
-        if constexpr (is_f32<T>) {
-          nf4::cuda::dequantize_f32(Ls[i]->q->view(), dst + off, s);
-        } else {
-          if (Ls[i]->q) nf4::cuda::dequantize_bf16(Ls[i]->q->view(), reinterpret_cast<uint16_t*>(dst + off), s);
-          else oc::convert(Ls[i]->w, dst + off, int64_t(Ls[i]->out) * Ls[i]->in, s);
-        }
-      }
+    if (dequantized) return dst;
+    if (Ls[0]->q) {  // fusable: all NF4 of one shape, dequantized in one launch
+      const nf4::cuda::DeviceNf4* ws[3] = {};
+      for (int i = 0; i < n; ++i) ws[i] = &Ls[i]->qv;
+      if constexpr (is_f32<T>) nf4::cuda::dequantize_group_f32(ws, n, dst, s);
+      else nf4::cuda::dequantize_group_bf16(ws, n, reinterpret_cast<uint16_t*>(dst), s);
+    } else if constexpr (!is_f32<T>) {  // fp32 weights side by side, rounded for bf16 activations
+      oc::convert(Ls[0]->w, dst, int64_t(n) * Ls[0]->out * Ls[0]->in, s);
+    }
     return dst;
   }
 
