@@ -10,7 +10,7 @@
 // t5_cuda.cpp runs it).
 // GPU-only: skipped where the addon has no CUDA or there is no GPU.
 import { createRequire } from 'node:module';
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 const require = createRequire(import.meta.url);
 process.env.OMP_WAIT_POLICY ??= 'passive';
@@ -121,17 +121,7 @@ const cases: Case[] = [
   { name: 'causal 300, first 140 keys masked (rows with no key)', B: 2, H: 2, Tq: 300, Tk: 300, causal: true, bias: true, keep: (b, j) => b === 0 || j >= 140 },
 ];
 
-// HUKUK_FLASH_KERNEL=v1 selects the first (unpipelined) kernels, kept only while the two are compared
-const kernels = ['v2', 'v1'] as const;
-const useKernel = (k: (typeof kernels)[number]) => {
-  if (k === 'v1') process.env.HUKUK_FLASH_KERNEL = 'v1';
-  else delete process.env.HUKUK_FLASH_KERNEL;
-};
-
-for (const kernel of kernels)
-describe.skipIf(!gpu)(`fused attention (${kernel}) on CUDA vs the CPU fp32 reference`, () => {
-  beforeEach(() => useKernel(kernel));
-  afterAll(() => useKernel('v2'));
+describe.skipIf(!gpu)('fused attention on CUDA vs the CPU fp32 reference', () => {
   const tol = 2e-2;
   for (const c of cases)
     it(c.name, { timeout: 120_000 }, () => {
@@ -199,38 +189,15 @@ describe.skipIf(!gpu)('fused attention: micro-benchmark', () => {
   for (const c of shapes)
     it(c.name, { timeout: 120_000 }, () => {
       const o = bf16Inputs(inputs(c));
-      const run = (env: Record<string, string>, opts: Record<string, unknown>) => {
-        for (const [k, v] of Object.entries(env)) process.env[k] = v;
-        try {
-          return engine._opsFlashAttention({ ...o, mode: 'fused', reps, ...opts });
-        } finally {
-          for (const k of Object.keys(env)) delete process.env[k];
-        }
-      };
-      const v1 = { HUKUK_FLASH_KERNEL: 'v1' };
-      const bf16 = { io: 'bf16' };
-      const f32v1 = run(v1, {}), b16v1 = run(v1, bf16);
-      const f32 = run({}, {}), b16 = run({}, bf16);
-      const lines = [line('v1 fp32 io', c, f32v1), line('v1 bf16 io', c, b16v1), line('v2 fp32 io', c, f32), line('v2 bf16 io', c, b16)];
-      for (const k of outputs) expect(errors(f32, f32v1)[k], `v2 vs v1 fp32 io ${k}`).toBeLessThan(1e-2);
-      for (const k of outputs) expect(errors(b16, b16v1)[k], `v2 vs v1 bf16 io ${k}`).toBeLessThan(1e-2);
-      // the variants still under comparison (same results as v1 within bf16 rounding)
-      const variants: [string, Record<string, string>][] = [
-        ['forward fitted to 4 blocks/SM', { HUKUK_FLASH_FWD_MINB: '4' }],
-        ['FAST paths off', { HUKUK_FLASH_FAST: '0' }],
-        ['scalar dS stores', { HUKUK_FLASH_STSM: '0' }],
-      ];
-      if (c.Tk >= 256) variants.push(['4-warp backward blocks', { HUKUK_FLASH_BWD_W: '4' }]);
-      for (const [label, env] of variants) {
-        const r = run(env, bf16);
-        lines.push(line(`v2 bf16 io, ${label}`, c, r));
-        for (const k of outputs) expect(errors(r, b16v1)[k], `${label} vs v1 ${k}`).toBeLessThan(1e-2);
-      }
-      const b16bits = run({}, { ...bf16, dropoutBits: true });
-      for (const k of outputs) expect(errors(b16bits, b16v1)[k], `v2 + dropout record vs v1 ${k}`).toBeLessThan(1e-2);
-      lines.push(line('v2 bf16 io, dropout record', c, b16bits));
-      lines.push(line('v2 bf16 io, no dropout', c, run({}, { ...bf16, dropout: 0 })));
-      lines.push(line('v2 bf16 io, no bias', c, run({}, { ...bf16, bias: undefined })));
+      const run = (opts: Record<string, unknown>) => engine._opsFlashAttention({ ...o, mode: 'fused', reps, ...opts });
+      const f32 = run({}), b16 = run({ io: 'bf16' });
+      const lines = [line('fp32 io', c, f32), line('bf16 io', c, b16)];
+      for (const k of outputs) expect(errors(b16, f32)[k], `bf16 io vs fp32 io ${k}`).toBeLessThan(3e-2);
+      const b16bits = run({ io: 'bf16', dropoutBits: true });
+      for (const k of outputs) expect(errors(b16bits, f32)[k], `bf16 io + dropout record vs fp32 io ${k}`).toBeLessThan(3e-2);
+      lines.push(line('bf16 io, dropout record', c, b16bits));
+      lines.push(line('bf16 io, no dropout', c, run({ io: 'bf16', dropout: 0 })));
+      lines.push(line('bf16 io, no bias', c, run({ io: 'bf16', bias: undefined })));
       if (cublas) {
         const unf = engine._opsFlashAttention({ ...o, mode: 'unfused', precision: 'bf16', reps });
         lines.push(line('unfused (cuBLAS + softmax kernels, fp32 io)', c, unf));

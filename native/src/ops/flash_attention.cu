@@ -9,22 +9,28 @@
 //     fp32 accumulators), masks -> online softmax (running max m, running sum l of the UNdropped
 //     p), Pd = p * keep/(1-p_drop) re-packed from the accumulator registers straight into A
 //     fragments (no shared memory), O = O * exp(m_old - m_new) + Pd V. ctx = O / l, lse = m + log l.
-//   backward, one block per (16*W keys, b*H + h), W = 8 warps when Tk >= 256 (half the Q/dctx
-//     staging and dQ atomics per key) else 4; each warp owns 16 keys; dK, dV accumulate in
-//     registers over the query tiles (64 each):
+//   backward, one block (4 warps) per (64 keys, b*H + h); each warp owns 16 keys; dK, dV
+//     accumulate in registers over the query tiles (64 each):
 //       Sᵀ = bias + K Qᵀ, dPdᵀ = V dctxᵀ; P = exp(S - lse) (masks as the forward);
 //       dV += Pdᵀ dctx; dS = P * (dPd * keep/(1-p_drop) - D), D = rowsum(dctx ⊙ ctx) (a small
 //       kernel before); dK += dSᵀ Q; dS -> shared memory (bf16) -> dQ += dS K, added into dQ with
-//       fp32 atomics (float2 on sm_90; dQ zeroed first).
+//       fp32 atomics (float2 on sm_90; dQ zeroed first; for bf16 I/O into an fp32 scratch that a
+//       last kernel rounds into dQ). The next query tile's Q, dctx, bias, lse, D (and dropout bits)
+//       load with cp.async while this one is computed.
 //   Every fragment comes through ldmatrix; the B operands that need a transpose (V, dctx, Q, K as
 //   [k][n]) through ldmatrix.trans from the same row-major tiles. A first version that stored
-//   transposed tiles (8-way bank conflicts) and used 64-key backward blocks was 1.2-1.7x slower.
+//   transposed tiles (8-way bank conflicts) was 1.2-1.7x slower.
+//   I/O: Q/K/V/ctx/dQ/dK/dV fp32 or bf16 (template E); fp32 tiles are rounded to bf16 in registers
+//   on their way to shared memory, bf16 ones go there as they are.
 // Dropout: the mask is a hash of (seed, site, flat index) per score (ops/dropout_hash.h), computed
-//   in the forward and again in the backward. With the old 64-bit splitmix hash this was most of the
-//   elementwise work (without dropout the forward took 0.6x the time); the 32-bit hash that replaced
-//   it costs 3 integer multiplies per score. With the optional dropout record the forward writes its
-//   decisions (1 bit per score, 64-bit words per (query row, 64-key tile)) and the backward reads
-//   them.
+//   in the forward and again in the backward; it is the largest elementwise cost (H200, 16x12x512²:
+//   the forward takes 0.8x the time without dropout, the backward 0.75x). The FAST kernels (every
+//   flat index < 2^32) form the index in 32-bit arithmetic, so the hash's high word is a
+//   compile-time 0, and skip everything per score that the result does not need (the p != 0 test,
+//   the 1/(1-p) scaling, moved to ctx / dV, the 64-bit keep-bit shifts, the mask logic on tiles
+//   that need none): forward 1.15-1.6x, backward 1.03-1.25x faster than without them. With the optional
+//   dropout record the forward writes its decisions (1 bit per score, 64-bit words per (query row,
+//   64-key tile)) and the backward reads them.
 // Masks: a hidden key (key mask 0 or causal j > i) gets the finite score kMasked = -1e30 (not
 // -inf): a row with some visible key gives it exp(-1e30 - m) = 0 exactly, and a row with NO
 // visible key ends with max kMasked and a uniform 1/Tk over the keys it visited, which is the
@@ -32,13 +38,11 @@
 // query tiles that hold such a row (found from the first kept key of the key mask). Keys past Tk
 // (tile tails) get -inf and never count. The lse of a row with no visible key is stored as -inf
 // (a flag: the backward then uses P = 1/Tk).
-// Layouts: Q/ctx/dQ [B, Tq, H*64], K/V/dK/dV [B, Tk, H*64] (head h at columns h*64..), fp32.
+// Layouts: Q/ctx/dQ [B, Tq, H*64], K/V/dK/dV [B, Tk, H*64] (head h at columns h*64..).
 // Shared tiles are bf16 with rows padded by 8 elements (16 bytes) against bank conflicts.
 #include <cuda_bf16.h>
 
 #include <cmath>
-#include <cstdlib>
-#include <cstring>
 #include <type_traits>
 
 #include "core/cuda_runtime.h"
@@ -69,7 +73,6 @@ struct FlashParams {
   float dropout;
   const uint64_t* seed;
   uint64_t site;
-  bool stsm;  // backward FAST on sm_90: dS stored with stmatrix (HUKUK_FLASH_STSM=0: scalar stores)
 };
 
 __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
@@ -118,7 +121,7 @@ __device__ __forceinline__ void find_first_kept(const int32_t* km, int Tk, int* 
 
 // --------------------------------------------------------------------------------------- backward
 // D[b,h,i] = Σ_d dctx[b,i,h,d] ctx[b,i,h,d]: one warp per (b, i, h), i.e. per 64-float run of the rows.
-// dO16 (optional): receives dctx rounded to bf16 (the v2 backward's dctx operand for bf16 I/O)
+// dO16 (optional): receives dctx rounded to bf16 (the backward's dctx operand for bf16 I/O)
 template <typename E>
 __global__ void flash_bwd_dot_kernel(const float* dctx, const E* ctx, float* D, int H, int Tq, int64_t runs,
                                      __nv_bfloat16* dO16) {
@@ -446,200 +449,36 @@ __global__ void __launch_bounds__(kFwdWarps * 32, MINB) flash_fwd_kernel(FlashPa
   }
 }
 
-constexpr size_t bwd_smem(int W) {
-  return size_t(2 * bwd_keys(W) * kPad + 2 * kTile * kPad + kTile * bwd_pad_s(W)) * sizeof(__nv_bfloat16) +
-         size_t(bwd_keys(W) / kTile) * kTile * sizeof(uint64_t) + 2 * kTile * sizeof(float) + 16;
-}
-
-// dQ: fp32 (the output itself for fp32 I/O, the scratch accumulator for bf16), zeroed before
-template <int W, typename E>
-__global__ void __launch_bounds__(W * 32) flash_bwd_kernel(FlashParams<E> p, const float* dO, const float* lse,
-                                                           const float* Dsum, float* dQ, E* dK, E* dV,
-                                                           const uint64_t* bits) {
-  constexpr int N = W * 32, kBwdKeys = bwd_keys(W), kPadS = bwd_pad_s(W);
-  constexpr int kDqCols = 64 / (W / 4), kDqTiles = kDqCols / 8;  // dQ columns (n-tiles) per warp
-  extern __shared__ __align__(16) unsigned char smem[];
-  __nv_bfloat16* sK = reinterpret_cast<__nv_bfloat16*>(smem);  // [key][d], all kBwdKeys keys
-  __nv_bfloat16* sV = sK + kBwdKeys * kPad;                     // [key][d]
-  __nv_bfloat16* sQ = sV + kBwdKeys * kPad;                     // [q][d]
-  __nv_bfloat16* sdO = sQ + kTile * kPad;                       // [q][d]
-  __nv_bfloat16* sdS = sdO + kTile * kPad;                      // [q][key], row length kPadS
-  uint64_t* sBits = reinterpret_cast<uint64_t*>(sdS + kTile * kPadS);  // [key tile][q] (dropout bits)
-  float* sL = reinterpret_cast<float*>(sBits + (kBwdKeys / kTile) * kTile);
-  float* sD = sL + kTile;
-  int* sFirstKept = reinterpret_cast<int*>(sD + kTile);
-  static_assert(kBwdKeys % kTile == 0 && (kTile * kPadS * 2) % 8 == 0, "dropout bit tiles");
-  const bool use_bits = bits && p.dropout > 0.f;
-  const int nKT = (p.Tk + kTile - 1) / kTile, nQT = (p.Tq + kTile - 1) / kTile;
-
-  const int bh = blockIdx.y, b = bh / p.H, h = bh % p.H;
-  const int j0 = blockIdx.x * kBwdKeys;
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-  const int32_t* km = p.key_mask ? p.key_mask + int64_t(b) * p.key_mask_ld : nullptr;
-  const float keep_scale = p.dropout > 0.f ? 1.f / (1.f - p.dropout) : 1.f;
-  const ops::DropoutKey drop_key = p.dropout > 0.f ? ops::dropout_key(*p.seed, p.site) : ops::DropoutKey{};
-  const uint32_t drop_thr = ops::dropout_threshold(p.dropout);
-  const float uniform = 1.f / p.Tk;
-  const int64_t qbase = int64_t(b) * p.Tq * p.ld + int64_t(h) * kD;
-  const int64_t kbase = int64_t(b) * p.Tk * p.ld + int64_t(h) * kD;
-
-  find_first_kept(km, p.Tk, sFirstKept);
-  {
-    TileLoad<kBwdKeys, N, E> k, v;
-    k.load(p.K + kbase, p.ld, j0, p.Tk);
-    v.load(p.V + kbase, p.ld, j0, p.Tk);
-    k.store(sK);
-    v.store(sV);
-  }
-  __syncthreads();
-  const int first_kept = *sFirstKept;
-  const int key0 = j0 + warp * 16 + g, key1 = key0 + 8;  // the two keys this thread holds
-  // key state: 0 past Tk, 1 hidden by the key mask, 2 visible
-  const int ks0 = key0 >= p.Tk ? 0 : (km && km[key0] == 0 ? 1 : 2);
-  const int ks1 = key1 >= p.Tk ? 0 : (km && km[key1] == 0 ? 1 : 2);
-  const uint64_t kidx0 = uint64_t(bh) * p.Tq * p.Tk + key0, kidx1 = kidx0 + 8;
-  // dQ: this warp's 16 query rows and kDqCols columns of the 64 x 64 tile
-  const int dq_r0 = (warp & 3) * 16, dq_c0 = (warp >> 2) * kDqCols;
-
-  float dk[8][4], dv[8][4];
-#pragma unroll
-  for (int nt = 0; nt < 8; ++nt)
-#pragma unroll
-    for (int e = 0; e < 4; ++e) dk[nt][e] = dv[nt][e] = 0.f;
-
-  for (int i0 = 0; i0 < p.Tq; i0 += kTile) {
-    // causal: every row of this query tile is before every key of ours, and sees some key
-    if (p.causal && i0 + kTile - 1 < j0 && i0 >= first_kept) continue;
-    {
-      TileLoad<kTile, N, E> q;
-      TileLoad<kTile, N, float> o;
-      q.load(p.Q + qbase, p.ld, i0, p.Tq);
-      o.load(dO + qbase, p.ld, i0, p.Tq);
-      __syncthreads();  // done with the previous tile's sQ/sdO/sdS
-      q.store(sQ);
-      o.store(sdO);
-      for (int i = threadIdx.x; i < kTile; i += N) {
-        const bool in = i0 + i < p.Tq;
-        sL[i] = in ? lse[int64_t(bh) * p.Tq + i0 + i] : 0.f;
-        sD[i] = in ? Dsum[int64_t(bh) * p.Tq + i0 + i] : 0.f;
-      }
-      if (use_bits)
-        for (int x = threadIdx.x; x < (kBwdKeys / kTile) * kTile; x += N) {
-          const int kt = j0 / kTile + x / kTile;
-          sBits[x] = kt < nKT ? bits[((int64_t(bh) * nQT + i0 / kTile) * nKT + kt) * kTile + x % kTile] : 0;
-        }
-    }
-    float st[8][4], dpt[8][4];  // Sᵀ then Pdᵀ; dPdᵀ then dSᵀ (rows = our keys, cols = queries)
-#pragma unroll
-    for (int nt = 0; nt < 8; ++nt)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int i = i0 + nt * 8 + 2 * t + (e & 1), key = e < 2 ? key0 : key1;
-        st[nt][e] = p.bias && i < p.Tq && key < p.Tk ? __ldg(p.bias + (int64_t(h) * p.Tq + i) * p.Tk + key) : 0.f;
-        dpt[nt][e] = 0.f;
-      }
-    __syncthreads();
-    mma_smem_nk(st, sK, warp * 16, sQ, lane);
-    mma_smem_nk(dpt, sV, warp * 16, sdO, lane);
-
-#pragma unroll
-    for (int nt = 0; nt < 8; ++nt)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int il = nt * 8 + 2 * t + (e & 1), i = i0 + il;
-        const int key = e < 2 ? key0 : key1, state = e < 2 ? ks0 : ks1;
-        const float L = sL[il];
-        float pr = 0.f;
-        if (i < p.Tq && state != 0) {
-          if (L == -INFINITY) pr = uniform;  // the row sees no key: uniform over all Tk
-          else if (state == 2 && !(p.causal && key > i)) pr = __expf(st[nt][e] - L);
-        }
-        float pd = pr, dp = dpt[nt][e];
-        if (p.dropout > 0.f) {
-          bool keep;
-          if (use_bits) {  // the forward's decision: bit (key - key tile start) of word (key tile, query)
-            keep = pr != 0.f && ((sBits[(warp / 4) * kTile + il] >> (((warp & 3) * 16) + g + (e < 2 ? 0 : 8))) & 1u);
-          } else {
-            const uint64_t idx = (e < 2 ? kidx0 : kidx1) + uint32_t(i) * uint32_t(p.Tk);  // (bh*Tq + i)*Tk + key
-            keep = pr != 0.f && ops::dropout_keep_bits(drop_key, idx, drop_thr);
-          }
-          pd = keep ? pr * keep_scale : 0.f;
-          dp = keep ? dp * keep_scale : 0.f;
-        }
-        st[nt][e] = pd;
-        dpt[nt][e] = pr * (dp - sD[il]);  // dS
-      }
-    mma_acc_kn(dv, st, sdO, lane);   // dV += Pdᵀ dctx
-    mma_acc_kn(dk, dpt, sQ, lane);   // dK += dSᵀ Q
-    // dSᵀ -> sdS[q][key] for dQ = dS K over the block's keys
-#pragma unroll
-    for (int nt = 0; nt < 8; ++nt)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int il = nt * 8 + 2 * t + (e & 1), kl = warp * 16 + g + (e < 2 ? 0 : 8);
-        sdS[il * kPadS + kl] = __float2bfloat16_rn(dpt[nt][e]);
-      }
-    __syncthreads();
-    float dq[kDqTiles][4];
-#pragma unroll
-    for (int nt = 0; nt < kDqTiles; ++nt) dq[nt][0] = dq[nt][1] = dq[nt][2] = dq[nt][3] = 0.f;
-#pragma unroll
-    for (int kk = 0; kk < kBwdKeys / 16; ++kk) {
-      uint32_t a[4];
-      ldsm_a(a, sdS, kPadS, dq_r0, kk * 16, lane);
-#pragma unroll
-      for (int np = 0; np < kDqTiles / 2; ++np) {
-        uint32_t bb[4];
-        ldsm_b_kn(bb, sK, kPad, dq_c0 + np * 16, kk * 16, lane);
-        mma16816(dq[2 * np], a, bb[0], bb[1]);
-        mma16816(dq[2 * np + 1], a, bb[2], bb[3]);
-      }
-    }
-#pragma unroll
-    for (int k = 0; k < 2; ++k) {
-      const int i = i0 + dq_r0 + g + 8 * k;
-      if (i >= p.Tq) continue;
-      float* q = dQ + qbase + int64_t(i) * p.ld + dq_c0;
-#pragma unroll
-      for (int nt = 0; nt < kDqTiles; ++nt) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-        atomicAdd(reinterpret_cast<float2*>(q + nt * 8 + 2 * t), make_float2(dq[nt][2 * k], dq[nt][2 * k + 1]));
-#else
-        atomicAdd(q + nt * 8 + 2 * t, dq[nt][2 * k]);
-        atomicAdd(q + nt * 8 + 2 * t + 1, dq[nt][2 * k + 1]);
-#endif
-      }
-    }
-  }
-
-#pragma unroll
-  for (int k = 0; k < 2; ++k) {
-    const int key = k ? key1 : key0;
-    if (key >= p.Tk) continue;
-    E* dkp = dK + kbase + int64_t(key) * p.ld;
-    E* dvp = dV + kbase + int64_t(key) * p.ld;
-#pragma unroll
-    for (int nt = 0; nt < 8; ++nt) {
-      store2(dkp + nt * 8 + 2 * t, dk[nt][2 * k], dk[nt][2 * k + 1]);
-      store2(dvp + nt * 8 + 2 * t, dv[nt][2 * k], dv[nt][2 * k + 1]);
-    }
-  }
-}
-
-// ------------------------------------------------------------------------- pipelined kernels (v2)
+// ------------------------------------------------------------------------- backward, cp.async
 // cp.async (sm_80+): 16/8/4 bytes global -> shared, zero-filled when !valid (the source is then not
 // read; it is still a valid address)
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#define HUKUK_FLASH_CP_ASYNC(size, cache, dst, src, valid)                                                  \
+  asm volatile("cp.async." cache ".shared.global [%0], [%1], " #size ", %2;\n" ::"r"(smem_addr(dst)), "l"(src), \
+               "r"((valid) ? size : 0))
+#else  // flash_supported() keeps pre-sm_80 devices off this path (the fat binary still builds sm_75)
+#define HUKUK_FLASH_CP_ASYNC(size, cache, dst, src, valid) __trap()
+#endif
 __device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src), "r"(valid ? 16 : 0));
+  HUKUK_FLASH_CP_ASYNC(16, "cg", dst, src, valid);
 }
 __device__ __forceinline__ void cp_async8(void* dst, const void* src, bool valid) {
-  asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;\n" ::"r"(smem_addr(dst)), "l"(src), "r"(valid ? 8 : 0));
+  HUKUK_FLASH_CP_ASYNC(8, "ca", dst, src, valid);
 }
 __device__ __forceinline__ void cp_async4(void* dst, const void* src, bool valid) {
-  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(smem_addr(dst)), "l"(src), "r"(valid ? 4 : 0));
+  HUKUK_FLASH_CP_ASYNC(4, "ca", dst, src, valid);
 }
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
+#undef HUKUK_FLASH_CP_ASYNC
+__device__ __forceinline__ void cp_async_commit() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.commit_group;\n" ::);
+#endif
+}
+__device__ __forceinline__ void cp_async_wait_all() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_group 0;\n" ::: "memory");
+#endif
+}
 
 // A tile of R rows x 64 columns of one head (rows >= T as 0) on its way into a bf16 shared tile
 // (row stride kPad), in two steps: issue() starts the global loads, land() finishes them; between
@@ -697,22 +536,24 @@ __device__ __forceinline__ void bias_tile_async(float* dst, int ldd, const float
   else bias_tile_async_vec<1, R, C, N>(dst, ldd, bias_h, Tq, Tk, r0, c0);
 }
 
-// backward v2: as flash_bwd_kernel, plus
+// backward: one block of W warps per (16*W keys, b*H + h), each warp owning 16 keys; dK, dV
+// accumulate in registers over the query tiles (64 each), dQ with fp32 atomics (see the top).
 //   - the next query tile's Q, dctx, bias tile, lse, D and dropout bits load while this one is
 //     computed (two shared stages; cp.async, or registers for fp32 Q/dctx), 2 __syncthreads per tile;
 //   - the bias from shared memory (row stride 16*W + 4 floats: conflict-free in the transposed reads);
 //   - for bf16 I/O dctx is read as the bf16 copy the dot kernel leaves in dQ's memory (written by the
-//     final conversion only): half the bytes, straight to shared memory.
+//     final conversion only): half the bytes, straight to shared memory;
+//   - FAST: see below; on sm_90 dSᵀ goes to shared memory with stmatrix.trans.
 // dO: dctx (fp32 I/O) or its bf16 copy (bf16 I/O), i.e. always of type E.
-__host__ __device__ constexpr int bwd2_bias_ld(int W) { return bwd_keys(W) + 4; }
+__host__ __device__ constexpr int bwd_bias_ld(int W) { return bwd_keys(W) + 4; }
 // Shared memory: [K, V, dS, first-kept flag] then two stages of [Q, dctx, bias, lse, D, bits]
 // (byte offsets; every part a multiple of 16 bytes)
-struct Bwd2Layout {
+struct BwdLayout {
   int k, v, s, first, stage0, stage_bytes, o, bias, l, d, bits, total;
 };
 __host__ __device__ constexpr int align16(int x) { return (x + 15) & ~15; }
-__host__ __device__ inline Bwd2Layout bwd2_layout(int W, bool bias) {
-  Bwd2Layout L{};
+__host__ __device__ inline BwdLayout bwd_layout(int W, bool bias) {
+  BwdLayout L{};
   const int kv = bwd_keys(W) * kPad * 2, qt = kTile * kPad * 2;
   L.k = 0;
   L.v = kv;
@@ -722,7 +563,7 @@ __host__ __device__ inline Bwd2Layout bwd2_layout(int W, bool bias) {
   // within a stage: Q at 0
   L.o = qt;
   L.bias = 2 * qt;
-  L.l = L.bias + (bias ? kTile * bwd2_bias_ld(W) * 4 : 0);
+  L.l = L.bias + (bias ? kTile * bwd_bias_ld(W) * 4 : 0);
   L.d = L.l + kTile * 4;
   L.bits = L.d + kTile * 4;
   L.stage_bytes = L.bits + (bwd_keys(W) / kTile) * kTile * 8;
@@ -734,15 +575,15 @@ __host__ __device__ inline Bwd2Layout bwd2_layout(int W, bool bias) {
 // 32-bit arithmetic, no per-score mask logic on tiles that need none, the keep decision without
 // the p != 0 test (a score with p = 0 gives 0 either way), and 1/(1-p) applied once to dV
 template <int W, typename E, bool FAST>
-__global__ void __launch_bounds__(W * 32) flash_bwd2_kernel(FlashParams<E> p, const E* dO, const float* lse,
+__global__ void __launch_bounds__(W * 32) flash_bwd_kernel(FlashParams<E> p, const E* dO, const float* lse,
                                                             const float* Dsum, float* dQ, E* dK, E* dV,
                                                             const uint64_t* bits) {
-  constexpr int N = W * 32, kBwdKeys = bwd_keys(W), kPadS = bwd_pad_s(W), kBiasLd = bwd2_bias_ld(W);
+  constexpr int N = W * 32, kBwdKeys = bwd_keys(W), kPadS = bwd_pad_s(W), kBiasLd = bwd_bias_ld(W);
   constexpr int kDqCols = 64 / (W / 4), kDqTiles = kDqCols / 8;
   constexpr int kBitWords = (kBwdKeys / kTile) * kTile;
   extern __shared__ __align__(16) unsigned char smem[];
   const bool has_bias = p.bias != nullptr;
-  const Bwd2Layout L = bwd2_layout(W, has_bias);
+  const BwdLayout L = bwd_layout(W, has_bias);
   __nv_bfloat16* sK = reinterpret_cast<__nv_bfloat16*>(smem + L.k);
   __nv_bfloat16* sV = reinterpret_cast<__nv_bfloat16*>(smem + L.v);
   __nv_bfloat16* sdS = reinterpret_cast<__nv_bfloat16*>(smem + L.s);
@@ -908,7 +749,7 @@ __global__ void __launch_bounds__(W * 32) flash_bwd2_kernel(FlashParams<E> p, co
     mma_acc_kn(dk, dpt, Q_, lane);
     // dSᵀ -> sdS[q][key]
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    if (FAST && p.stsm) {
+    if (FAST) {
       // stmatrix .trans: four 8x8 matrices (n-tiles nt, nt+1 x keys 0-7, 8-15 of the warp), each
       // fragment element (key g, query 2t..2t+1) landing at row = query, column = key; lanes 8m..8m+7
       // give the row addresses of matrix m
@@ -995,15 +836,6 @@ __global__ void flash_dq_to_bf16_kernel(const float* acc, __nv_bfloat16* dQ, int
   reinterpret_cast<uint2*>(dQ)[i] = make_uint2(pack_bf16(v.x, v.y), pack_bf16(v.z, v.w));
 }
 
-// Comparison switches, kept only while the variants are measured against each other:
-// HUKUK_FLASH_KERNEL=v1 the first kernels (forward without FAST, unpipelined backward);
-// HUKUK_FLASH_FWD_MINB=4 the forward fitted to 4 blocks per SM; HUKUK_FLASH_FAST=0 the new kernels
-// without their FAST paths; HUKUK_FLASH_STSM=0 (see FlashParams::stsm); HUKUK_FLASH_BWD_W=4 the
-// 4-warp backward blocks for long key ranges too.
-bool env_is(const char* name, const char* value) {
-  const char* e = std::getenv(name);
-  return e && std::strcmp(e, value) == 0;
-}
 template <typename E>
 FlashParams<E> make_params(const SoftmaxArgs& a, const E* Q, const E* K, const E* V) {
   FlashParams<E> p;
@@ -1017,7 +849,6 @@ FlashParams<E> make_params(const SoftmaxArgs& a, const E* Q, const E* K, const E
   p.dropout = a.dropout;
   p.seed = a.seed;
   p.site = a.site;
-  p.stsm = !env_is("HUKUK_FLASH_STSM", "0");
   return p;
 }
 
@@ -1033,13 +864,11 @@ void check_args(const SoftmaxArgs& a, int dk, std::initializer_list<const void*>
     HUKUK_CHECK(ptr && aligned16(ptr), "ENGINE_INVALID_ARG", "flash attention: tensors must be 16-byte aligned");
 }
 
-bool use_v1() { return env_is("HUKUK_FLASH_KERNEL", "v1"); }
 
 // Every flat score index ((b*H + h)*Tq + i)*Tk + j fits in 32 bits: the dropout hash then sees a
 // zero high word, so the kernels may form the index in 32-bit arithmetic (same masks).
 bool idx32_ok(const SoftmaxArgs& a) {
-  return uint64_t(a.B) * uint64_t(a.H) * uint64_t(a.Tq) * uint64_t(a.Tk) <= (uint64_t(1) << 32) &&
-         !env_is("HUKUK_FLASH_FAST", "0");
+  return uint64_t(a.B) * uint64_t(a.H) * uint64_t(a.Tq) * uint64_t(a.Tk) <= (uint64_t(1) << 32);
 }
 
 template <typename E, int MINB, bool FAST>
@@ -1056,10 +885,32 @@ void forward_impl(const SoftmaxArgs& a, int dk, const E* Q, const E* K, const E*
   check_args(a, dk, {Q, K, V, ctx, lse});
   const FlashParams<E> p = make_params(a, Q, K, V);
   const dim3 grid(unsigned((a.Tq + kFwdQ - 1) / kFwdQ), unsigned(a.B * a.H));
-  if (use_v1() || !idx32_ok(a)) launch_forward<E, 3, false>(p, grid, ctx, lse, s, dropout_bits);
-  else if (env_is("HUKUK_FLASH_FWD_MINB", "4")) launch_forward<E, 4, true>(p, grid, ctx, lse, s, dropout_bits);
+  // registers fitted to 4 blocks per SM pay where the key range is long (H200, 16x12: 5-7% faster at
+  // Tk 512) and cost at Tk 64-128 (up to 12% slower), where 3 blocks stay
+  if (!idx32_ok(a)) launch_forward<E, 3, false>(p, grid, ctx, lse, s, dropout_bits);
+  else if (a.Tk >= 256) launch_forward<E, 4, true>(p, grid, ctx, lse, s, dropout_bits);
   else launch_forward<E, 3, true>(p, grid, ctx, lse, s, dropout_bits);
   HUKUK_CUDA_LAUNCH_CHECK();
+}
+
+// dQ32: where dQ accumulates in fp32 (dQ itself for fp32 I/O; the scratch for bf16), D: the row
+// dots; dO16 (bf16 I/O): dQ's own memory, which holds dctx in bf16 until the final conversion
+// The backward runs 4-warp blocks (64 keys) for every Tk: on H200 at 16x12x512x512 they were 2-11%
+// faster than 8-warp blocks (128 keys) once the loads were pipelined (two blocks per SM instead of one).
+constexpr int kBwdWarps = 4;
+
+template <typename E, bool FAST>
+void launch_backward(const FlashParams<E>& p, dim3 grid, const E* dO, const float* lse, const float* D, float* dQ32,
+                     E* dK, E* dV, const uint64_t* bits, cudaStream_t s) {
+  static bool attr_set = false;  // per process and instantiation; one device in practice
+  if (!attr_set) {
+    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(flash_bwd_kernel<kBwdWarps, E, FAST>,
+                                          cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          int(bwd_layout(kBwdWarps, true).total)));
+    attr_set = true;
+  }
+  flash_bwd_kernel<kBwdWarps, E, FAST><<<grid, kBwdWarps * 32, bwd_layout(kBwdWarps, p.bias != nullptr).total, s>>>(
+      p, dO, lse, D, dQ32, dK, dV, bits);
 }
 
 // dQ32: where dQ accumulates in fp32 (dQ itself for fp32 I/O; the scratch for bf16), D: the row
@@ -1069,53 +920,16 @@ void backward_impl(const SoftmaxArgs& a, const E* Q, const E* K, const E* V, con
                    const float* dctx, float* dQ32, E* dK, E* dV, float* D, __nv_bfloat16* dO16, cudaStream_t s,
                    const uint64_t* dropout_bits) {
   const FlashParams<E> p = make_params(a, Q, K, V);
-  const bool v1 = use_v1();
   const int64_t runs = int64_t(a.B) * a.Tq * a.H;
-  flash_bwd_dot_kernel<E><<<blocks_for(runs * 32, 256), 256, 0, s>>>(dctx, ctx, D, a.H, a.Tq, runs,
-                                                                     v1 ? nullptr : dO16);
+  flash_bwd_dot_kernel<E><<<blocks_for(runs * 32, 256), 256, 0, s>>>(dctx, ctx, D, a.H, a.Tq, runs, dO16);
   HUKUK_CUDA_LAUNCH_CHECK();
   HUKUK_CUDA_CHECK(cudaMemsetAsync(dQ32, 0, size_t(runs) * kD * sizeof(float), s));
-  static bool attr_set = false;  // per process and element type; one device in practice
-  if (!attr_set) {
-    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(flash_bwd_kernel<8, E>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          int(bwd_smem(8))));
-    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(flash_bwd_kernel<4, E>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          int(bwd_smem(4))));
-    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(flash_bwd2_kernel<8, E, true>,
-                                          cudaFuncAttributeMaxDynamicSharedMemorySize, int(bwd2_layout(8, true).total)));
-    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(flash_bwd2_kernel<4, E, true>,
-                                          cudaFuncAttributeMaxDynamicSharedMemorySize, int(bwd2_layout(4, true).total)));
-    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(flash_bwd2_kernel<8, E, false>,
-                                          cudaFuncAttributeMaxDynamicSharedMemorySize, int(bwd2_layout(8, true).total)));
-    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(flash_bwd2_kernel<4, E, false>,
-                                          cudaFuncAttributeMaxDynamicSharedMemorySize, int(bwd2_layout(4, true).total)));
-    attr_set = true;
-  }
   const E* dO = nullptr;
   if constexpr (std::is_same<E, float>::value) dO = dctx;
   else dO = dO16;
-  const bool bias = a.bias != nullptr, fast = idx32_ok(a);
-  if (a.Tk >= 256 && !env_is("HUKUK_FLASH_BWD_W", "4")) {
-    const dim3 grid(unsigned((a.Tk + bwd_keys(8) - 1) / bwd_keys(8)), unsigned(a.B * a.H));
-    if (v1)
-      flash_bwd_kernel<8, E><<<grid, 8 * 32, bwd_smem(8), s>>>(p, dctx, lse, D, dQ32, dK, dV, dropout_bits);
-    else if (fast)
-      flash_bwd2_kernel<8, E, true><<<grid, 8 * 32, bwd2_layout(8, bias).total, s>>>(p, dO, lse, D, dQ32, dK, dV,
-                                                                                      dropout_bits);
-    else
-      flash_bwd2_kernel<8, E, false><<<grid, 8 * 32, bwd2_layout(8, bias).total, s>>>(p, dO, lse, D, dQ32, dK, dV,
-                                                                                       dropout_bits);
-  } else {
-    const dim3 grid(unsigned((a.Tk + bwd_keys(4) - 1) / bwd_keys(4)), unsigned(a.B * a.H));
-    if (v1)
-      flash_bwd_kernel<4, E><<<grid, 4 * 32, bwd_smem(4), s>>>(p, dctx, lse, D, dQ32, dK, dV, dropout_bits);
-    else if (fast)
-      flash_bwd2_kernel<4, E, true><<<grid, 4 * 32, bwd2_layout(4, bias).total, s>>>(p, dO, lse, D, dQ32, dK, dV,
-                                                                                      dropout_bits);
-    else
-      flash_bwd2_kernel<4, E, false><<<grid, 4 * 32, bwd2_layout(4, bias).total, s>>>(p, dO, lse, D, dQ32, dK, dV,
-                                                                                       dropout_bits);
-  }
+  const dim3 grid(unsigned((a.Tk + bwd_keys(kBwdWarps) - 1) / bwd_keys(kBwdWarps)), unsigned(a.B * a.H));
+  if (idx32_ok(a)) launch_backward<E, true>(p, grid, dO, lse, D, dQ32, dK, dV, dropout_bits, s);
+  else launch_backward<E, false>(p, grid, dO, lse, D, dQ32, dK, dV, dropout_bits, s);
   HUKUK_CUDA_LAUNCH_CHECK();
 }
 

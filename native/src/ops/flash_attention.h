@@ -70,8 +70,9 @@ void flash_attention_backward(const SoftmaxArgs& a, int dk, const bf16_t* Q, con
 // flash_dropout_bits_words(a) uint64 (1 bit per score: 6 MiB at 16*12*512*512) given to the forward
 // receives its keep/drop decisions, and the backward given the same buffer reads them instead of
 // hashing every score again. Give it to both calls of a layer or to neither; without it the
-// backward regenerates the mask from (seed, site, index). Measured on H200 at 16*12*512*512: the
-// backward 6-7% faster, the forward 3-6% slower, 2-3% overall: worth it only where memory is free.
+// backward regenerates the mask from (seed, site, index). Measured on H200 at 16*12*512*512, bf16
+// I/O, 2026-11-28: the backward 5-7% faster, the forward 11-17% slower, 0-1% overall: not worth
+// its memory today.
 int64_t flash_dropout_bits_words(const SoftmaxArgs& a);
 
 }  // namespace hukuk::ops::cuda
