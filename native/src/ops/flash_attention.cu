@@ -864,7 +864,6 @@ void check_args(const SoftmaxArgs& a, int dk, std::initializer_list<const void*>
     HUKUK_CHECK(ptr && aligned16(ptr), "ENGINE_INVALID_ARG", "flash attention: tensors must be 16-byte aligned");
 }
 
-
 // Every flat score index ((b*H + h)*Tq + i)*Tk + j fits in 32 bits: the dropout hash then sees a
 // zero high word, so the kernels may form the index in 32-bit arithmetic (same masks).
 bool idx32_ok(const SoftmaxArgs& a) {
@@ -893,22 +892,13 @@ void forward_impl(const SoftmaxArgs& a, int dk, const E* Q, const E* K, const E*
   HUKUK_CUDA_LAUNCH_CHECK();
 }
 
-// dQ32: where dQ accumulates in fp32 (dQ itself for fp32 I/O; the scratch for bf16), D: the row
-// dots; dO16 (bf16 I/O): dQ's own memory, which holds dctx in bf16 until the final conversion
-// The backward runs 4-warp blocks (64 keys) for every Tk: on H200 at 16x12x512x512 they were 2-11%
+// The backward runs 4-warp blocks (64 keys) for every Tk: on H200 at 16x12x512x512 they were 1-10%
 // faster than 8-warp blocks (128 keys) once the loads were pipelined (two blocks per SM instead of one).
 constexpr int kBwdWarps = 4;
 
 template <typename E, bool FAST>
 void launch_backward(const FlashParams<E>& p, dim3 grid, const E* dO, const float* lse, const float* D, float* dQ32,
                      E* dK, E* dV, const uint64_t* bits, cudaStream_t s) {
-  static bool attr_set = false;  // per process and instantiation; one device in practice
-  if (!attr_set) {
-    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(flash_bwd_kernel<kBwdWarps, E, FAST>,
-                                          cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          int(bwd_layout(kBwdWarps, true).total)));
-    attr_set = true;
-  }
   flash_bwd_kernel<kBwdWarps, E, FAST><<<grid, kBwdWarps * 32, bwd_layout(kBwdWarps, p.bias != nullptr).total, s>>>(
       p, dO, lse, D, dQ32, dK, dV, bits);
 }
@@ -919,6 +909,15 @@ template <typename E>
 void backward_impl(const SoftmaxArgs& a, const E* Q, const E* K, const E* V, const E* ctx, const float* lse,
                    const float* dctx, float* dQ32, E* dK, E* dV, float* D, __nv_bfloat16* dO16, cudaStream_t s,
                    const uint64_t* dropout_bits) {
+  static bool attr_set = false;  // per process and element type (both variants); one device in practice
+  if (!attr_set) {
+    const int bytes = int(bwd_layout(kBwdWarps, true).total);
+    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(flash_bwd_kernel<kBwdWarps, E, true>,
+                                          cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
+    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(flash_bwd_kernel<kBwdWarps, E, false>,
+                                          cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
+    attr_set = true;
+  }
   const FlashParams<E> p = make_params(a, Q, K, V);
   const int64_t runs = int64_t(a.B) * a.Tq * a.H;
   flash_bwd_dot_kernel<E><<<blocks_for(runs * 32, 256), 256, 0, s>>>(dctx, ctx, D, a.H, a.Tq, runs, dO16);
