@@ -148,8 +148,7 @@ __global__ void flash_bwd_dot_kernel(const float* dctx, const E* ctx, float* D, 
 // (dropout_keep_bits: 3 integer multiplies) and a compare.
 
 constexpr int kFwdWarps = 4, kFwdQ = 16 * kFwdWarps;     // queries per forward block
-// backward blocks: W warps own 16*W keys; 8 warps for long key ranges (half the Q/dctx staging and
-// dQ atomics per key), 4 where Tk is short (no idle warps at Tk 64, more blocks to fill the card)
+// backward blocks: W warps own 16*W keys (W = kBwdWarps = 4, see launch_backward)
 __host__ __device__ constexpr int bwd_keys(int W) { return 16 * W; }
 __host__ __device__ constexpr int bwd_pad_s(int W) { return bwd_keys(W) + 8; }  // row length of the dS tile
 
