@@ -59,6 +59,8 @@ int64_t flash_backward_scratch_floats(const SoftmaxArgs& a, int dk, bool bf16_io
 // forward's inputs, its ctx and lse. `scratch` holds flash_backward_scratch_floats(a, dk, bf16 I/O)
 // floats (16-byte aligned, as every pointer here). dQ is accumulated across key tiles with fp32
 // atomics (so the last bits of dQ can vary run to run; for bf16 I/O, in the scratch, then rounded).
+// bf16 I/O: dQ's buffer also holds dctx rounded to bf16 during the call, so it must not alias any
+// input (the fp32 twin has the same rule for dQ/dK/dV in practice).
 void flash_attention_backward(const SoftmaxArgs& a, int dk, const float* Q, const float* K, const float* V,
                               const float* ctx, const float* lse, const float* dctx, float* dQ, float* dK, float* dV,
                               float* scratch, cudaStream_t s, const uint64_t* dropout_bits = nullptr);
