@@ -1,0 +1,66 @@
+// Tensor-core LoRA products for the bf16-activation path (the engine's bf16 compute): the same
+// functions, parameter lists and semantics as the bf16 overloads at the end of ops/lora.h (same
+// dropout mask: element (m, k) of x has flat index m*in + k, dropout_keep of ops/dropout_hash.h,
+// kept values scaled by 1/(1-p), p <= 0 no dropout; same member strides on the B side; same
+// accumulate flags; h, dh, A, B, gA, gB and dx fp32), as one more implementation the engine can
+// pick per call with supported(). ops/lora.cu's CUDA-core kernels stay the fallback.
+//
+// Why: on an H200 (ncu, 2026-11-28) ops/lora's bf16 kernels took ~40 % of a flagship layer's
+// kernel time at 4-15x their read-once floors: per bf16 element of x (2 bytes) a rank-16 product
+// is 16 FMAs, which at 3+ TB/s is about all the fp32 CUDA cores of the card can do, and the
+// backward kernels do two products per element. mma.sync (bf16 in, fp32 accumulate) makes the
+// math free, so these kernels are bound by bytes and latency alone.
+//
+// Accuracy (fp32 class, not bf16): x and dy are exact in bf16; every fp32 operand (A, B, h, dh)
+// is split into hi = bf16(v) and lo = bf16(v - hi), |v - hi - lo| <= 2^-17 |v|, and the products
+// run as x·A_hi + x·A_lo (two mma), or hi·hi + hi·lo + lo·hi (three) where both sides are fp32
+// (dh·A, h·Bᵀ). Accumulation in fp32. Results match the fp32 CPU reference (ops/lora.cpp on the
+// same bf16 values) to ~1e-6 of the output's scale. Dropout: the mask zeroes x's bf16 bits and
+// 1/(1-p) multiplies the finished sum (the CPU scales each element first: same to rounding).
+//
+// Deterministic: no atomics; every sum has a fixed order (split-M partial sums in `workspace`,
+// then a fixed-order reduce kernel). Capturable: no host sync, no allocation, the seed is read
+// from device memory by the kernels.
+//
+// Constraints (HUKUK_CHECKed): supported(r, width) (the lead falls back to ops/lora otherwise);
+// the bf16 operands (x, y, dy) 16-byte aligned with member strides a multiple of 8 elements;
+// A, B, h, dh 16-byte aligned (cudaMalloc / arena), member strides even.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "core/half.h"
+
+#if defined(HUKUK_CUDA)
+#include <cuda_runtime_api.h>
+
+namespace hukuk::ops::cuda::tc {
+
+// What these kernels take: r == 16, width (in for the A side, out for the B side) a multiple of
+// 64 in [64, 768] (one warp per 64 columns, a block holds every column of a row tile).
+bool supported(int r, int width);
+
+// h[M, r] = dropout_p(x)[M, in] · A[r, in]ᵀ   (h overwritten)
+void lora_down(const bf16_t* x, const float* A, float* h, int M, int in, int r, float p, const uint64_t* seed,
+               uint64_t site, cudaStream_t s);
+
+// gA (+)= dhᵀ · dropout_p(x)  and, when dx is not null, dx (+)= dropout_backward_p(dh · A).
+// workspace: lora_backward_workspace_floats(M, in, r) floats (required when > 0; no init needed).
+size_t lora_backward_workspace_floats(int M, int in, int r);
+void lora_backward(const float* dh, const bf16_t* x, const float* A, float* gA, float* dx, int M, int in, int r,
+                   float p, const uint64_t* seed, uint64_t site, bool accumulate_gA, bool accumulate_dx,
+                   float* workspace, cudaStream_t s);
+
+// y_i (+)= scale · h_i · B_iᵀ over n members (always accumulates; y read, added in fp32, rounded once)
+void lora_up_add(const float* h, const float* B, bf16_t* y, int M, int out, int r, float scale, int n, int64_t sh,
+                 int64_t sB, int64_t sy, cudaStream_t s);
+
+// dh_i = scale · dy_i · B_i (overwritten);  gB_i (+)= scale · dy_iᵀ · h_i (accumulate_gB).
+// workspace: lora_up_backward_workspace_floats(M, out, r, n) floats (required when > 0).
+size_t lora_up_backward_workspace_floats(int M, int out, int r, int n);
+void lora_up_backward(const bf16_t* dy, const float* h, const float* B, float* dh, float* gB, int M, int out, int r,
+                      float scale, bool accumulate_gB, int n, int64_t sdy, int64_t sh, int64_t sB, int64_t sdh,
+                      float* workspace, cudaStream_t s);
+
+}  // namespace hukuk::ops::cuda::tc
+#endif  // HUKUK_CUDA
