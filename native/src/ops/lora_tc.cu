@@ -49,10 +49,14 @@ __device__ __forceinline__ void split2(float a, float b, uint32_t& hi, uint32_t&
 }
 
 __device__ __forceinline__ void mma(float d[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
+#if defined(HUKUK_LORA_TC_EMULATE)  // a host-side emulation of the warp (fragment-layout check without a GPU)
+  emulate_mma(d, a, b0, b1);
+#else
   asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
       "{%0,%1,%2,%3};\n"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#endif
 }
 
 __device__ __forceinline__ uint4 ld16(const __nv_bfloat16* p) { return __ldg(reinterpret_cast<const uint4*>(p)); }
@@ -178,13 +182,18 @@ __global__ void reduce_kernel(const float* __restrict__ ws, float* out, int64_t 
 struct RowSplit {
   int rows = 16, S = 1;
 };
-RowSplit row_split(int M) {
+RowSplit split_rows(int M, int s0) {
   RowSplit p;
   if (M <= 0) return p;
-  const int s0 = std::min(64, std::max(1, (M + 63) / 64));
   p.rows = ((M + s0 - 1) / s0 + 15) / 16 * 16;
   p.S = (M + p.rows - 1) / p.rows;
   return p;
+}
+RowSplit row_split(int M) { return split_rows(M, std::min(64, std::max(1, (M + 63) / 64))); }
+// lora_up_backward's blocks are 12 warps, one per block and SM: S * n ~ 132 blocks (the SM count of
+// an H100 / H200, a constant here so the split stays a function of the sizes), >= 32 rows a split.
+RowSplit up_row_split(int M, int n) {
+  return split_rows(M, std::min((132 + n - 1) / n, std::max(1, (M + 31) / 32)));
 }
 
 // ------------------------------------------------------------------------------ lora_backward
@@ -316,7 +325,7 @@ __global__ void __launch_bounds__(32) backward_kernel(const float* __restrict__ 
 // and kUpTiles 16-row tiles. B's rows are the n index; column label g of tile q in a 32-column
 // group <-> o0 + 8(g/2) + 2q + g%2, so lane t's outputs of row g are columns o0 + 8t .. +7: one
 // 16-byte read-modify-write of y per row and group.
-constexpr int kUpTiles = 4;
+constexpr int kUpTiles = 2;
 __global__ void __launch_bounds__(128) up_add_kernel(const float* __restrict__ h, const float* __restrict__ B,
                                                      __nv_bfloat16* y, int M, int out, float scale, int64_t sh,
                                                      int64_t sB, int64_t sy) {
@@ -412,17 +421,25 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1) up_backward_kernel(
 #pragma unroll
     for (int jt = 0; jt < 2; ++jt) gb[q][jt][0] = gb[q][jt][1] = gb[q][jt][2] = gb[q][jt][3] = 0.f;
   const int mBeg = y * rows, mEnd = min(M, mBeg + rows);
-  int buf = 0;
-  for (int m0 = mBeg; m0 < mEnd; m0 += 16) {
-    // ---- dh partial over the warp's 64 columns
+  // U: dy rows g and g+8 of a tile at columns o0 + 32 seg + 8t .. +7 (the whole 16 x 64 tile, so
+  // the gB loads of the same tile below hit L1); the next tile's is loaded before this one is used.
+  uint4 U[2][2], Un[2][2];
+  auto load_u = [&](uint4 (&D)[2][2], int m0) {
     const int ra = m0 + g, rb = m0 + g + 8;
-    uint4 U[2][2];
 #pragma unroll
     for (int seg = 0; seg < 2; ++seg) {
       const int col = o0 + 32 * seg + 8 * t;
-      U[seg][0] = ra < M ? ld16(dyi + int64_t(ra) * out + col) : make_uint4(0, 0, 0, 0);
-      U[seg][1] = rb < M ? ld16(dyi + int64_t(rb) * out + col) : make_uint4(0, 0, 0, 0);
+      D[seg][0] = ra < M ? ld16(dyi + int64_t(ra) * out + col) : make_uint4(0, 0, 0, 0);
+      D[seg][1] = rb < M ? ld16(dyi + int64_t(rb) * out + col) : make_uint4(0, 0, 0, 0);
     }
+  };
+  if (mBeg < mEnd) load_u(Un, mBeg);
+  int buf = 0;
+  for (int m0 = mBeg; m0 < mEnd; m0 += 16) {
+    // ---- dh partial over the warp's 64 columns
+#pragma unroll
+    for (int seg = 0; seg < 2; ++seg) U[seg][0] = Un[seg][0], U[seg][1] = Un[seg][1];
+    if (m0 + 16 < mEnd) load_u(Un, m0 + 16);
     // ---- gB: dy rows 2t, 2t+1, 2t+8, 2t+9 at columns o0 + 8g .. +7, h at the same rows
     const int rq[4] = {m0 + 2 * t, m0 + 2 * t + 1, m0 + 2 * t + 8, m0 + 2 * t + 9};
     uint4 V[4];
@@ -584,7 +601,7 @@ void lora_up_add(const float* h, const float* B, bf16_t* y, int M, int out, int 
 }
 
 size_t lora_up_backward_workspace_floats(int M, int out, int r, int n) {
-  const RowSplit rs = row_split(M);
+  const RowSplit rs = up_row_split(M, n);
   return rs.S > 1 ? size_t(rs.S) * size_t(n) * size_t(out) * size_t(r) : 0;
 }
 
@@ -600,7 +617,7 @@ void lora_up_backward(const bf16_t* dy, const float* h, const float* B, float* d
   }
   check_align("lora_up_backward", "dy", dy, 16);
   HUKUK_CHECK(n == 1 || sdy % 8 == 0, "ENGINE_INVALID_ARG", "lora_tc::lora_up_backward: sdy must be a multiple of 8");
-  const RowSplit rs = row_split(M);
+  const RowSplit rs = up_row_split(M, n);
   HUKUK_CHECK(rs.S == 1 || workspace, "ENGINE_INVALID_ARG",
               "lora_tc::lora_up_backward: needs a workspace of lora_up_backward_workspace_floats(M, out, r, n) floats");
   up_backward_kernel<<<dim3(unsigned(rs.S), unsigned(n)), (out / kChunk) * 32, 0, s>>>(
