@@ -4,14 +4,16 @@
 // (t5cuda::memory_use = weights + LoRA state + the shape's activation arena, bench/RESULTS.md):
 //   - weights: fp32 for everything the QLoRA policy leaves alone (embeddings, lm_head when untied,
 //     layer norms, wo unless quantizeWo); NF4 packed + double-quantized absmax for q,k,v,o,wi*
-//     (model.cpp quantized_by_policy, blocksize 64, blocksize2 256), plus one fp32 dequant scratch
-//     the size of the largest quantized weight;
+//     (model.cpp quantized_by_policy, blocksize 64, blocksize2 256), plus one dequantization
+//     scratch: the largest quantized weight (or q,k,v group) in fp32 floats, and under compute bf16
+//     at least half the largest fp32 weight (rounded to bf16 per product for bf16 activations);
 //   - LoRA: one fp32 buffer of 4 regions (weights, grads, Adam m, Adam v);
 //   - activations: T5Cuda::layout(), replayed with the same 256-byte aligned bump allocator: with
 //     or without activation recomputation (recompute: only each block's input and the LoRA h are
 //     kept, one block's activations live in a shared scratch), with the fused attention (bf16 on
 //     sm_80+, d_kv 64: a row log-sum-exp instead of the probabilities) or the unfused one, and the
-//     fused LoRA-dropout kernels (r <= 64, ops/lora.h) with their grad-A workspace; activations
+//     fused LoRA-dropout kernels (r <= 64, ops/lora.h) with their grad-A workspace (and, for bf16
+//     activations, lora_up_backward's); activations
 //     in bf16 (T5Cuda::want_act_bf16: bf16 compute, fused attention, r <= 64) or fp32, the residual
 //     stream, norms' rstd, LoRA h and the head always fp32.
 // Not counted (as in the engine's counters): the cuBLAS workspace, the CUDA context, allocator slack.
@@ -51,7 +53,8 @@ export interface MemoryEstimateInput {
    * is taken to be sm_80+, which bf16 compute needs anyway); HUKUK_T5_FLASH=0 in the engine = false */
   flash?: boolean;
   /** the activations' type; default: what the engine picks (bf16 with compute bf16, the fused
-   * attention and r <= 64 on cuda; HUKUK_T5_ACT_BF16=0 in the engine = 'fp32') */
+   * attention and r <= 64 on cuda; HUKUK_T5_ACT_BF16=0 in the engine = 'fp32'). 'bf16' with
+   * r > 64 or without the fused attention is a plan the engine never makes (hypothetical figure). */
   activations?: 'bf16' | 'fp32';
 }
 
@@ -267,7 +270,9 @@ export function estimateTrainingMemory(input: MemoryEstimateInput): MemoryEstima
       const M = L.decoder && !(L.module === 'EncDecAttention' && (L.kind === 'k' || L.kind === 'v')) ? Mt : Ms;
       a.take(M * input.lora.r); // LoRA h
       if (loraFused) ws = Math.max(ws, loraGradAWorkspaceFloats(M, L.in, input.lora.r));
-      if (actBf16) ws = Math.max(ws, loraUpBackwardWorkspaceFloats(M, L.out, input.lora.r, 3));
+      // (T5Cuda::group_members: the q,k,v group's B side runs as one call of 3, cross k,v of 2)
+      const members = L.module === 'SelfAttention' && ['q', 'k', 'v'].includes(L.kind) ? 3 : L.module === 'EncDecAttention' && ['k', 'v'].includes(L.kind) ? 2 : 1;
+      if (actBf16) ws = Math.max(ws, loraUpBackwardWorkspaceFloats(M, L.out, input.lora.r, members));
     }
   const inMax = Math.max(d, inner, ff);
   const pMax = B * H * Math.max(S * S, T * T, T * S);

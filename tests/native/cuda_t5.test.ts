@@ -144,6 +144,24 @@ function worstGrad(a: ReturnType<typeof stepOf>, b: ReturnType<typeof stepOf>): 
   return worst;
 }
 
+/** An adapter with B != 0 (addLora starts B at 0, which leaves every lora_A gradient, the LoRA
+ * dx and the forward's B side at zero): one CPU step of AdamW at lr 1e-2, saved to adapterDir. */
+function nonZeroAdapter(modelDir: string, adapterDir: string, b: StepBatch, o: { r: number; dropout: number; targets: LoraTarget[] }): void {
+  const m = engine.T5Model.load({ modelDir, device: 'cpu' });
+  try {
+    m.addLora({ r: o.r, alpha: 2 * o.r, dropout: o.dropout, targets: o.targets, seed: 3 });
+    m.forwardBackward(b);
+    (engine as unknown as { optimizerStep(m: unknown, o: Record<string, number>): unknown }).optimizerStep(m, {
+      lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1, gradScale: 1, step: 1,
+    });
+    m.saveAdapter(adapterDir);
+  } finally {
+    m.dispose();
+  }
+}
+const nonZero = (st: ReturnType<typeof stepOf>, which: 'lora_A' | 'lora_B') =>
+  st.grads.some((g) => g.name.includes(which) && g.grad.some((x) => x !== 0));
+
 function estimateArena(m: T5Model, b: StepBatch, o: { compute: 'fp32' | 'bf16'; quant: 'nf4' | 'none'; r: number; targets: LoraTarget[]; recompute: boolean; flash?: boolean; activations?: 'bf16' | 'fp32' }): number {
   const shape = modelShapeFromConfig(m.config as Record<string, unknown>)!;
   return estimateTrainingMemory({
@@ -197,9 +215,10 @@ describe.skipIf(!gpu)('T5 on CUDA: fused attention (bf16, d_kv 64)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hukuk-flash-t5-'));
     try {
       makeTinyT5(dir, { vocabSize: 256, dModel: 128, dKv: 64, numHeads: 2, dFf: 256, numLayers: 2, numDecoderLayers: 2 }, 7);
-      const m = engine.T5Model.load({ modelDir: dir, device: 'cuda', quant: 'nf4', compute: 'bf16' });
-      m.addLora({ r: 8, alpha: 16, dropout: 0.1, targets: ['q', 'k', 'v', 'o'], seed: 3 });
       const b = batchFor(256, 4, 40, 24, 3);
+      nonZeroAdapter(dir, join(dir, 'adapter'), b, { r: 8, dropout: 0.1, targets: ['q', 'k', 'v', 'o'] });
+      const m = engine.T5Model.load({ modelDir: dir, device: 'cuda', quant: 'nf4', compute: 'bf16' });
+      m.loadAdapter(join(dir, 'adapter'));
       const logitsOf = () => m.forward({ ...b, train: false, wantLogits: true }).logits!;
       // fp32 activations on both sides, so the comparison isolates the attention kernels (bf16
       // activations, the default, are checked in their own test below)
@@ -219,6 +238,7 @@ describe.skipIf(!gpu)('T5 on CUDA: fused attention (bf16, d_kv 64)', () => {
       // flash's dQ sums with atomics: recompute agrees to rounding, not bit for bit
       expect(Math.abs(fusedRecompute.loss - fused.loss) / Math.abs(fused.loss), 'loss (recompute)').toBeLessThan(1e-5);
       expect(worstGrad(fused, fusedRecompute), 'grads (recompute)').toBeLessThan(1e-3);
+      expect(nonZero(fused, 'lora_A') && nonZero(unfused, 'lora_A'), 'B != 0: A gradients in play').toBe(true);
       expect(fused.arena, 'no probabilities stored').toBeLessThan(unfused.arena);
       expect(unfused.arena).toBe(est(false, false));
       expect(fused.arena).toBe(est(true, false));
@@ -246,11 +266,13 @@ describe.skipIf(!gpu)('T5 on CUDA: bf16 activations', () => {
       try {
         makeTinyT5(dir, { vocabSize: 256, dModel: 256, dKv: 64, numHeads: 4, dFf: 512, numLayers: 2, numDecoderLayers: 2, gated }, 5);
         const b = batchFor(256, 4, 40, 24, 3);
+        const adapter = join(dir, 'adapter');
+        nonZeroAdapter(dir, adapter, b, { r: 8, dropout: 0.1, targets: allTargets });
         const run = (compute: 'fp32' | 'bf16', env: string | null) => {
           if (env) process.env.HUKUK_T5_ACT_BF16 = env;
           try {
             const m = engine.T5Model.load({ modelDir: dir, device: 'cuda', quant, compute });
-            m.addLora({ r: 8, alpha: 16, dropout: 0.1, targets: allTargets, seed: 3 });
+            m.loadAdapter(adapter);
             const step = stepOf(m, b);
             const stepRe = stepOf(m, { ...b, recompute: true });
             const logits = m.forward({ ...b, train: false, wantLogits: true }).logits!;
@@ -267,11 +289,12 @@ describe.skipIf(!gpu)('T5 on CUDA: bf16 activations', () => {
         const b16 = run('bf16', null);
         const lossErr = (x: typeof ref) => Math.abs(x.step.loss - ref.step.loss) / Math.abs(ref.step.loss);
         console.log(`  bf16 activations (${quant}${gated ? ', gated' : ''}) against fp32 compute: loss ${lossErr(f32).toExponential(2)} -> ${lossErr(b16).toExponential(2)}; logits ${relError(f32.logits, ref.logits).toExponential(2)} -> ${relError(b16.logits, ref.logits).toExponential(2)}; grads ${worstGrad(ref.step, f32.step).toExponential(2)} -> ${worstGrad(ref.step, b16.step).toExponential(2)} (fp32 activations -> bf16); recompute grads ${worstGrad(b16.step, b16.stepRe)}; arena ${f32.step.arena} -> ${b16.step.arena}, recompute ${f32.stepRe.arena} -> ${b16.stepRe.arena} (estimates ${f32.est} -> ${b16.est})`);
+        // B != 0: the A gradients, the LoRA dx and the forward's B side are all in play
+        expect(nonZero(ref.step, 'lora_A') && nonZero(b16.step, 'lora_A') && nonZero(b16.step, 'lora_B')).toBe(true);
         expect(lossErr(b16), 'loss').toBeLessThan(1e-2);
         expect(relError(b16.logits, ref.logits), 'logits').toBeLessThan(1e-2);
         expect(worstGrad(ref.step, b16.step), 'grads').toBeLessThan(1.5 * worstGrad(ref.step, f32.step) + 1e-2);
         expect(worstGrad(b16.step, b16.stepRe), 'grads (recompute)').toBeLessThan(1e-3);
-        expect(b16.step.grads.some((g) => g.grad.some((x) => x !== 0))).toBe(true);
         expect(b16.step.arena, 'bf16 activations take less memory').toBeLessThan(0.8 * f32.step.arena);
         expect([f32.step.arena, f32.stepRe.arena], 'fp32 arena = estimate').toEqual(f32.est);
         expect([b16.step.arena, b16.stepRe.arena], 'bf16 arena = estimate').toEqual(b16.est);
@@ -326,11 +349,13 @@ describe.skipIf(!gpu)('T5 on CUDA: ops/lora kernels in the step = the unfused st
       makeTinyT5(dir, { vocabSize: 256, dModel: 384, dKv: 64, numHeads: 6, dFf: 512, numLayers: 2, numDecoderLayers: 2 }, 11);
       for (const [quant, r] of [['nf4', 16], ['none', 8]] as const) {
         const b = batchFor(256, 4, 48, 40, 4);
+        const adapter = join(dir, `adapter-${quant}-${r}`);
+        nonZeroAdapter(dir, adapter, b, { r, dropout: 0.1, targets: allTargets }); // B != 0: the A side runs too
         const stepWith = (env: string | null, value = '0') => {
           if (env) process.env[env] = value;
           try {
             const m = engine.T5Model.load({ modelDir: dir, device: 'cuda', quant, compute: 'fp32' });
-            m.addLora({ r, alpha: 2 * r, dropout: 0.1, targets: allTargets, seed: 3 });
+            m.loadAdapter(adapter);
             const res = stepOf(m, b);
             m.dispose();
             return res;
@@ -351,7 +376,7 @@ describe.skipIf(!gpu)('T5 on CUDA: ops/lora kernels in the step = the unfused st
           expect(dg, `${name} grads`).toBeLessThanOrEqual(1e-5);
           expect(step.arena, `${name}: the switches do not change the arena`).toBe(ours.arena);
         }
-        expect(ours.grads.some((g) => g.grad.some((x) => x !== 0))).toBe(true);
+        expect(nonZero(ours, 'lora_A') && nonZero(ours, 'lora_B'), 'B != 0: A and B gradients in play').toBe(true);
         for (const v of switches) expect(process.env[v]).toBeUndefined();
       }
     } finally {

@@ -160,13 +160,15 @@ describe('estimateTrainingMemory: bf16 activations', () => {
     const r128 = { lora: { r: 128, targets: ['q', 'k', 'v', 'o'] } };
     expect(est(r128).activationsBytes).toBe(est({ ...r128, activations: 'fp32' }).activationsBytes);
   });
-  it('take a little over half the arena of fp32 ones (the residual stream, rstd, logits stay fp32)', () => {
+  // (the estimator against itself: the byte-for-byte check against the engine is
+  // tests/native/cuda_t5.test.ts's 'bf16 activations', on the GPU)
+  it('take about 0.6 of the arena of fp32 ones (the residual stream, rstd, logits stay fp32)', () => {
     for (const [bs, src, tgt] of [[16, 64, 128], [16, 512, 512], [8, 512, 512]]) {
       const o = { ...flagship(bs, src, tgt) };
       const half = estimateTrainingMemory({ ...o, activations: 'bf16' }).activationsBytes;
       const full = estimateTrainingMemory({ ...o, activations: 'fp32' }).activationsBytes;
-      expect(half / full).toBeGreaterThan(0.5);
-      expect(half / full).toBeLessThan(0.75);
+      expect(half / full).toBeGreaterThan(0.58);
+      expect(half / full).toBeLessThan(0.64);
     }
   });
   it('leave weights and LoRA state alone for NF4', () => {

@@ -193,9 +193,8 @@ __global__ void k_dequantize(DeviceNf4 w, int64_t n, OutT* __restrict__ out) {
 // thread's values share one absmax) and a 16-byte aligned output: one 8-byte load, one absmax
 // decode, 16-byte stores, and the codebook in shared memory (the per-byte kernel's reads of
 // c_nf4_code with 16 different indices in a warp serialize in the constant cache). The same
-// two fp32 operations per value, so the same bits as k_dequantize. H200, 2026-11-28: measured in
-// the flagship step (bench/RESULTS.md).
-// Up to three weights of one shape, one per blockIdx.y, written side by side (a q,k,v group).
+// two fp32 operations per value, so the same bits as k_dequantize. Up to three weights of one
+// shape (a q,k,v group), one per blockIdx.y, are written side by side in one launch.
 struct Nf4Group {
   DeviceNf4 w[3];
 };

@@ -236,6 +236,7 @@ class T5Cuda {
   size_t ff_grad_floats = 0;  // floats in each of g_ff0, g_ffh (the backward's FFN gradients)
   bool rerunning = false;  // inside a block's re-run (recompute): the LoRA h of the forward are reused
   float *lora_ws = nullptr, *flash_scratch = nullptr;
+  size_t lora_ws_floats = 0;
   float *enc_fin_rstd = nullptr, *dec_fin_rstd = nullptr, *dec_fin_n = nullptr, *dec_seq = nullptr,
         *logits = nullptr, *enc_bias = nullptr, *dec_bias = nullptr, *loss_rows = nullptr;
   void *enc_fin_n = nullptr, *enc_out = nullptr;  // act_t
@@ -308,7 +309,9 @@ class T5Cuda {
       deq_max = std::max(deq_max, size_t(L.out) * L.in);
     } else {
       d.w = upload(L.w);
-      // bf16 activations: the fp32 weight is rounded into the scratch for each product (weight<T>)
+      // bf16 activations: the fp32 weight is rounded into the scratch for each product (weight<T>);
+      // sized under compute bf16 even where a plan ends up with fp32 activations (r > 64, no
+      // fused attention): half a weight, mirrored by memory-estimate.ts
       if (prec == oc::Precision::BF16) deq_max = std::max(deq_max, (size_t(L.out) * L.in + 1) / 2);
     }
   }
@@ -544,13 +547,14 @@ class T5Cuda {
                          oc::lora_backward_workspace_floats(int(M), L->in, r)});
           // bf16 activations run every B side on ops/lora (cuBLAS cannot mix an fp32 h with a
           // bf16 y), lora_up_backward with this scratch too (a group of up to 3 members)
-          if (act_bf16) ws = std::max(ws, oc::lora_up_backward_workspace_floats(int(M), L->out, r, 3));
+          if (act_bf16) ws = std::max(ws, oc::lora_up_backward_workspace_floats(int(M), L->out, r, group_members(*L)));
         }
       }
     const size_t pmax = size_t(sh.B) * H * std::max({size_t(sh.S) * sh.S, size_t(sh.T) * sh.T, size_t(sh.T) * sh.S});
     tmp_d = f(Mx * d);
     tmp_qkv = tmp_ctxh = tmp_pd = tmp_lora_x = lora_ws = nullptr;
     if (!flash) { tmp_qkv = f(3 * Mx * inner); tmp_ctxh = f(Mx * inner); tmp_pd = f(pmax); }
+    lora_ws_floats = lora_fused ? ws : 0;
     if (lora_fused) lora_ws = ws ? f(ws) : nullptr;
     else tmp_lora_x = f(Mx * inmax);
     tmp_r = f(3 * Mx * rmax);  // a group's (q,k,v) batched LoRA uses one slot per member
@@ -645,7 +649,9 @@ class T5Cuda {
     // (the switch is read here, not at load, so a benchmark can A/B it on one model: a change
     // re-plans)
     const bool off_env = env_switch("HUKUK_T5_ACT_BF16") == 0;
-    if (off_env || prec != P::BF16 || p_fwd != P::BF16 || p_bwd != P::BF16 || !use_flash) return false;
+    // compute bf16 at load (not only HUKUK_T5_GEMM=bf16 at run time): upload_weights sized the
+    // bf16 weight scratch and the constructor checked for sm_80+ then
+    if (off_env || !I.load_opt.compute_bf16 || prec != P::BF16 || p_fwd != P::BF16 || p_bwd != P::BF16 || !use_flash) return false;
     if (lora_unfused_env || lora_onepass_off_env || lora_up_env == 0 || lora_up_fwd_env == 0) return false;
     for (const DLora* lo : loras)
       if (lo->r > 64) return false;
@@ -857,6 +863,7 @@ class T5Cuda {
     if (need == 0) return nullptr;
     if constexpr (!is_f32<T>) {
       (void)dy; (void)dx;
+      HUKUK_CHECK(need <= lora_ws_floats, "ENGINE_INTERNAL", "the LoRA workspace is smaller than lora_up_backward needs");
       return lora_ws;
     } else {
       if (need > ff_grad_floats) return nullptr;
@@ -912,6 +919,14 @@ class T5Cuda {
       if (need_h && b.h - a.h != i * sh) return false;
     }
     return true;
+  }
+
+  // Members of the group whose B side one lora_up_backward call may carry: q,k,v (3), cross k,v (2)
+  static int group_members(const DLin& L) {
+    const std::string& k = L.host->kind;
+    if (L.host->module == "SelfAttention" && (k == "q" || k == "k" || k == "v")) return 3;
+    if (L.host->module == "EncDecAttention" && (k == "k" || k == "v")) return 2;
+    return 1;
   }
 
   uint64_t lsite(const DLin& L, int stack, int layer) {
@@ -1035,6 +1050,8 @@ class T5Cuda {
       } else {
         if constexpr (is_f32<T>)
           oc::gemm(s, lora_prec, false, true, M, out, l0.r, l0.scale, h0, l0.r, sh, l0.B, l0.r, sB, 1.f, y, out, so, n);
+        else
+          HUKUK_FAIL("ENGINE_INTERNAL", "bf16 activations need ops/lora's lora_up_add");
       }
     } else {
       for (int i = 0; i < n; ++i) lora_fwd(*Ls[i], x, M, y + i * so, st, lsite(*Ls[i], stack, layer), save);
