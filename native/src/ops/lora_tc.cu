@@ -201,12 +201,13 @@ RowSplit up_row_split(int M, int n) {
 // [y * rows, (y + 1) * rows). gA: rows j x 64 columns, summed over m with the transposed-operand
 // load of x (n-tile i, column label g <-> column k0 + 8g + i), dhᵀ split hi/lo (two mma). dx:
 // the warp's 64 columns of A held as B fragments (column label g of tile i <-> k0 + 8i + g),
-// dh · A as hi·hi + hi·lo + lo·hi. The next tile's x and dh are loaded before the current one is
+// dh · A as hi·hi + hi·lo + lo·hi + lo·lo. The next tile's x and dh are loaded before the current one is
 // used (software pipelining: more bytes in flight per warp).
 struct BwdTile {
   uint4 X[4];     // x rows m0 + 2t, 2t+1, 2t+8, 2t+9, columns k0 + 8g .. +7 (masked)
   float dT[8];    // dh for dhᵀ, (row, j): (2t, g), (2t+1, g), (2t, g+8), (2t+1, g+8), (2t+8, g), (2t+9, g), (2t+8, g+8), (2t+9, g+8)
   float2 dN[4];   // dh natural: (g, 2t..), (g+8, 2t..), (g, 2t+8..), (g+8, 2t+8..)
+  uint32_t keep;  // dropout: bit 8q + e = element (row q of X, column k0 + 8g + e) kept
 };
 
 template <bool kDx>
@@ -229,9 +230,24 @@ __device__ __forceinline__ void bwd_load(BwdTile& T, const float* __restrict__ d
     T.dN[2] = ra < M ? __ldg(reinterpret_cast<const float2*>(dh + int64_t(ra) * kR + 2 * t + 8)) : z;
     T.dN[3] = rb < M ? __ldg(reinterpret_cast<const float2*>(dh + int64_t(rb) * kR + 2 * t + 8)) : z;
   }
+  // The mask is hashed once per element here; dx reads the same bits back through shared memory.
+  T.keep = ~0u;
+  if (drop.threshold) {
 #pragma unroll
-  for (int q = 0; q < 4; ++q)
-    if (rows[q] < M) mask8(T.X[q], drop, rows[q], in, k0 + 8 * g);
+    for (int q = 0; q < 4; ++q) {
+      const uint64_t base = uint64_t(rows[q]) * uint64_t(in) + uint64_t(k0 + 8 * g);
+#pragma unroll
+      for (int e = 0; e < 8; ++e)
+        if (!drop.keep(base + e)) T.keep &= ~(1u << (8 * q + e));
+#pragma unroll
+      for (int wd = 0; wd < 4; ++wd) {
+        uint32_t v = word(T.X[q], wd);
+        if (!((T.keep >> (8 * q + 2 * wd)) & 1u)) v &= 0xffff0000u;
+        if (!((T.keep >> (8 * q + 2 * wd + 1)) & 1u)) v &= 0x0000ffffu;
+        set_word(T.X[q], wd, v);
+      }
+    }
+  }
 }
 
 template <bool kDx>
@@ -252,6 +268,7 @@ __global__ void __launch_bounds__(32) backward_kernel(const float* __restrict__ 
     }
   }
   const Drop drop = make_drop(dp);
+  __shared__ uint32_t keep_bits[32];  // this tile's mask, lane L's word: see BwdTile::keep
   float ga[8][4];
 #pragma unroll
   for (int i = 0; i < 8; ++i) ga[i][0] = ga[i][1] = ga[i][2] = ga[i][3] = 0.f;
@@ -275,6 +292,11 @@ __global__ void __launch_bounds__(32) backward_kernel(const float* __restrict__ 
       mma(ga[i], al, b0, b1);
     }
     if (kDx) {
+      if (drop.threshold) {
+        __syncwarp();  // the previous tile's reads are done
+        keep_bits[lane] = cur.keep;
+        __syncwarp();
+      }
       uint32_t dah[4], dal[4];
 #pragma unroll
       for (int q = 0; q < 4; ++q) split2(cur.dN[q].x, cur.dN[q].y, dah[q], dal[q]);
@@ -285,15 +307,19 @@ __global__ void __launch_bounds__(32) backward_kernel(const float* __restrict__ 
         mma(c, dah, bxh[i][0], bxh[i][1]);
         mma(c, dah, bxl[i][0], bxl[i][1]);
         mma(c, dal, bxh[i][0], bxh[i][1]);
+        mma(c, dal, bxl[i][0], bxl[i][1]);
         const int col = k0 + 8 * i + 2 * t;
+        // element (row g + 8 half, column 8i + 2t + e) of the tile: lane 4i + g/2's word, bit
+        // 8 (g % 2) + 16 half + 2t + e (rows 2t', 2t'+1, 2t'+8, 2t'+9 of lane t' = g/2 are its q = 0..3)
+        const uint32_t kw = drop.threshold ? keep_bits[4 * i + (g >> 1)] : ~0u;
 #pragma unroll
         for (int half = 0; half < 2; ++half) {
           const int row = half ? rb : ra;
           if (row >= M) continue;
-          const uint64_t idx = uint64_t(row) * uint64_t(in) + uint64_t(col);
+          const int bit = 8 * (g & 1) + 16 * half + 2 * t;
           float2 v;
-          v.x = drop.keep(idx) ? c[2 * half] * dp.scale : 0.f;
-          v.y = drop.keep(idx + 1) ? c[2 * half + 1] * dp.scale : 0.f;
+          v.x = ((kw >> bit) & 1u) ? c[2 * half] * dp.scale : 0.f;
+          v.y = ((kw >> (bit + 1)) & 1u) ? c[2 * half + 1] * dp.scale : 0.f;
           float2* o = reinterpret_cast<float2*>(dx + int64_t(row) * in + col);
           if (accumulate_dx) {
             const float2 old = *o;
@@ -371,6 +397,7 @@ __global__ void __launch_bounds__(128) up_add_kernel(const float* __restrict__ h
         mma(c, ah, bh[G][q][0], bh[G][q][1]);
         mma(c, ah, bl[G][q][0], bl[G][q][1]);
         mma(c, al, bh[G][q][0], bh[G][q][1]);
+        mma(c, al, bl[G][q][0], bl[G][q][1]);
         uint32_t wa = word(ya, q), wb = word(yb, q);
         const float2 fa = __bfloat1622float2(*reinterpret_cast<__nv_bfloat162*>(&wa));
         const float2 fb = __bfloat1622float2(*reinterpret_cast<__nv_bfloat162*>(&wb));
