@@ -211,7 +211,7 @@ describe.skipIf(!gpu)('T5 on CUDA: activation recomputation', () => {
 });
 
 describe.skipIf(!gpu)('T5 on CUDA: fused attention (bf16, d_kv 64)', () => {
-  it('fused vs unfused (HUKUK_T5_FLASH=0): loss, logits and LoRA grads within bf16 tolerance; recompute on top', () => {
+  it('fused vs unfused (HUKUK_T5_FLASH=0), both against fp32 compute: loss, logits within 1e-2, grads as close as the unfused bf16 path; recompute on top', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hukuk-flash-t5-'));
     try {
       makeTinyT5(dir, { vocabSize: 256, dModel: 128, dKv: 64, numHeads: 2, dFf: 256, numLayers: 2, numDecoderLayers: 2 }, 7);
@@ -220,6 +220,12 @@ describe.skipIf(!gpu)('T5 on CUDA: fused attention (bf16, d_kv 64)', () => {
       const m = engine.T5Model.load({ modelDir: dir, device: 'cuda', quant: 'nf4', compute: 'bf16' });
       m.loadAdapter(join(dir, 'adapter'));
       const logitsOf = () => m.forward({ ...b, train: false, wantLogits: true }).logits!;
+      // the exact reference: compute fp32 (unfused attention, fp32 products), same masks
+      const m32 = engine.T5Model.load({ modelDir: dir, device: 'cuda', quant: 'nf4', compute: 'fp32' });
+      m32.loadAdapter(join(dir, 'adapter'));
+      const ref = stepOf(m32, b);
+      const logitsRef = m32.forward({ ...b, train: false, wantLogits: true }).logits!;
+      m32.dispose();
       // fp32 activations on both sides, so the comparison isolates the attention kernels (bf16
       // activations, the default, are checked in their own test below)
       process.env.HUKUK_T5_ACT_BF16 = '0';
@@ -231,10 +237,12 @@ describe.skipIf(!gpu)('T5 on CUDA: fused attention (bf16, d_kv 64)', () => {
       const logitsFused = logitsOf();
       const fusedRecompute = stepOf(m, { ...b, recompute: true });
       const est = (flash: boolean, recompute: boolean) => estimateArena(m, b, { compute: 'bf16', quant: 'nf4', r: 8, targets: ['q', 'k', 'v', 'o'], recompute, flash, activations: 'fp32' });
-      console.log(`  flash: loss ${unfused.loss} / ${fused.loss} / ${fusedRecompute.loss}; grads ${worstGrad(unfused, fused)}, recompute ${worstGrad(fused, fusedRecompute)}; logits ${relError(logitsFused, logitsUnfused)}; arena ${unfused.arena} -> ${fused.arena} -> ${fusedRecompute.arena} (estimate ${est(false, false)} -> ${est(true, false)} -> ${est(true, true)})`);
-      expect(Math.abs(fused.loss - unfused.loss) / Math.abs(unfused.loss), 'loss').toBeLessThan(1e-2);
-      expect(relError(logitsFused, logitsUnfused), 'logits').toBeLessThan(1e-2);
-      expect(worstGrad(unfused, fused), 'grads').toBeLessThan(3e-2);
+      console.log(`  flash: loss ${ref.loss} (fp32) / ${unfused.loss} / ${fused.loss} / ${fusedRecompute.loss}; grads vs fp32 ${worstGrad(ref, unfused)} (unfused) -> ${worstGrad(ref, fused)} (fused), fused vs unfused ${worstGrad(unfused, fused)}, recompute ${worstGrad(fused, fusedRecompute)}; logits vs fp32 ${relError(logitsUnfused, logitsRef)} -> ${relError(logitsFused, logitsRef)}; arena ${unfused.arena} -> ${fused.arena} -> ${fusedRecompute.arena} (estimate ${est(false, false)} -> ${est(true, false)} -> ${est(true, true)})`);
+      expect(Math.abs(fused.loss - ref.loss) / Math.abs(ref.loss), 'loss').toBeLessThan(1e-2);
+      expect(relError(logitsFused, logitsRef), 'logits').toBeLessThan(1e-2);
+      // both paths round to bf16 (the fused one also P and dS): compare each with fp32, not with
+      // each other (H200 03:40 UTC: fused vs unfused 3.4e-2 apart with B != 0)
+      expect(worstGrad(ref, fused), 'grads').toBeLessThan(1.5 * worstGrad(ref, unfused) + 1e-2);
       // flash's dQ sums with atomics: recompute agrees to rounding, not bit for bit
       expect(Math.abs(fusedRecompute.loss - fused.loss) / Math.abs(fused.loss), 'loss (recompute)').toBeLessThan(1e-5);
       expect(worstGrad(fused, fusedRecompute), 'grads (recompute)').toBeLessThan(1e-3);
