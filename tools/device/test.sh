@@ -13,6 +13,8 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader; d
 lib=$(find /usr/local /usr/lib /opt \( -name 'libcublas.so.13' -o -name 'libcublas.so.12' \) 2>/dev/null | head -1)
 [ -n "$lib" ] && export HUKUK_CUBLAS_DIR=$(dirname "$lib")
 export HUKUK_CUDA_ARCHS=${HUKUK_CUDA_ARCHS:-90}
+# ../shared is not on the device: the NF4 goldens travel in .device/nf4/shared (tests/native/nf4_helpers.ts)
+[ -d .device/nf4/shared ] && export HUKUK_SHARED=${HUKUK_SHARED:-$PWD/.device/nf4/shared}
 if [ "${BUILD:-1}" != 0 ]; then
   s=$SECONDS
   HUKUK_JOBS=16 node native/build.mjs >"$OUT/build.log" 2>&1 || { grep -E "error|Error" "$OUT/build.log" | head -40; tail -20 "$OUT/build.log"; exit 1; }
