@@ -56,6 +56,9 @@ export interface MemoryEstimateInput {
    * attention and r <= 64 on cuda; HUKUK_T5_ACT_BF16=0 in the engine = 'fp32'). 'bf16' with
    * r > 64 or without the fused attention is a plan the engine never makes (hypothetical figure). */
   activations?: 'bf16' | 'fp32';
+  /** bf16 activations' LoRA products on ops/lora_tc where they apply (default true, the engine's;
+   * HUKUK_T5_LORA_TC=0 = false): only their workspaces differ */
+  loraTc?: boolean;
 }
 
 export interface MemoryEstimate {
@@ -144,6 +147,25 @@ export function loraUpBackwardWorkspaceFloats(M: number, out: number, r: number,
   rows = Math.max(rows, minRows);
   const splits = Math.ceil(M / rows);
   return n * ((splits > 1 ? splits * out * r : 0) + (colGroups > 1 ? colGroups * M * r : 0));
+}
+
+/** ops/lora_tc.cu (the tensor-core LoRA kernels of bf16 activations): which products they take,
+ * and their split-M workspaces (row_split / up_row_split). */
+export function loraTcSupported(r: number, width: number): boolean {
+  return r === 16 && width >= 64 && width % 64 === 0 && width <= 768;
+}
+function tcSplitRows(M: number, s0: number): number {
+  if (M <= 0) return 1;
+  const rows = Math.ceil(Math.ceil(M / s0) / 16) * 16;
+  return Math.ceil(M / rows);
+}
+export function loraTcBackwardWorkspaceFloats(M: number, inF: number, r: number): number {
+  const S = tcSplitRows(M, Math.min(64, Math.max(1, Math.ceil(M / 64))));
+  return S > 1 ? S * r * inF : 0;
+}
+export function loraTcUpBackwardWorkspaceFloats(M: number, out: number, r: number, n: number): number {
+  const S = tcSplitRows(M, Math.min(Math.ceil(132 / n), Math.max(1, Math.ceil(M / 32))));
+  return S > 1 ? S * n * out * r : 0;
 }
 
 /** ops/lora.cu lora_grad_A_workspace_floats: split-M partial sums of the LoRA grad-A kernel. */
@@ -235,6 +257,7 @@ export function estimateTrainingMemory(input: MemoryEstimateInput): MemoryEstima
   const loraFused = input.lora.r <= 64;
   const actBf16 = (input.activations ?? (input.device === 'cuda' && bf16Compute && flash && loraFused ? 'bf16' : 'fp32')) === 'bf16';
   const AB = actBf16 ? 2 : F32; // bytes of one activation element (act_t)
+  const loraTc = input.loraTc ?? true;
   const a = new MeasureArena();
   const block = (M: number, Tq: number, decoder: boolean): void => {
     a.take(M * d, AB); a.take(M); // n1, rstd1
@@ -273,6 +296,8 @@ export function estimateTrainingMemory(input: MemoryEstimateInput): MemoryEstima
       // (T5Cuda::group_members: the q,k,v group's B side runs as one call of 3, cross k,v of 2)
       const members = L.module === 'SelfAttention' && ['q', 'k', 'v'].includes(L.kind) ? 3 : L.module === 'EncDecAttention' && ['k', 'v'].includes(L.kind) ? 2 : 1;
       if (actBf16) ws = Math.max(ws, loraUpBackwardWorkspaceFloats(M, L.out, input.lora.r, members));
+      if (actBf16 && loraTc && loraTcSupported(input.lora.r, L.in)) ws = Math.max(ws, loraTcBackwardWorkspaceFloats(M, L.in, input.lora.r));
+      if (actBf16 && loraTc && loraTcSupported(input.lora.r, L.out)) ws = Math.max(ws, loraTcUpBackwardWorkspaceFloats(M, L.out, input.lora.r, members));
     }
   const inMax = Math.max(d, inner, ff);
   const pMax = B * H * Math.max(S * S, T * T, T * S);

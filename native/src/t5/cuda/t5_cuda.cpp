@@ -48,6 +48,7 @@ void encode(T5Impl&, const int32_t*, const int32_t*, int, int, bool, const std::
 #include "ops/attention.h"
 #include "ops/flash_attention.h"
 #include "ops/lora.h"
+#include "ops/lora_tc.h"
 #include "ops/residual.h"
 #include "ops/ops_cuda.h"
 #include "t5/impl.h"
@@ -221,6 +222,10 @@ class T5Cuda {
   // real bf16 tensor-core kernels and every pass moves half the bytes), fp32 otherwise; see
   // want_act_bf16. HUKUK_T5_ACT_BF16=0 keeps fp32 activations under bf16 compute (A/B).
   bool act_bf16 = false;
+  // This plan runs bf16 activations' LoRA products on ops/lora_tc's tensor-core kernels where they
+  // apply (tc::supported: r 16, widths 64..768); ops/lora's CUDA-core kernels otherwise.
+  // HUKUK_T5_LORA_TC=0 keeps ops/lora's everywhere (A/B; read at each plan).
+  bool lora_tc = false;
   bool flash = false;           // this plan's attention runs on the fused kernels (ops/flash_attention.h)
   bool lora_fused = true;       // this plan's LoRA dropout products run on ops/lora.h's kernels
   bool lora_unfused_env = false;  // HUKUK_T5_FUSED_LORA=0 (A/B)
@@ -512,6 +517,7 @@ class T5Cuda {
     lora_up = lora_fused && lora_up_env != 0;
     lora_up_fwd = lora_up && lora_up_fwd_env != 0;
     act_bf16 = bf16_acts;
+    lora_tc = bf16_acts && want_lora_tc();
     const T5Config& c = I.cfg;
     const size_t Ms = size_t(sh.B) * sh.S, Mt = size_t(sh.B) * sh.T, Mx = std::max(Ms, Mt);
     const size_t d = c.d_model, inner = c.inner_dim(), ff = c.d_ff, H = c.num_heads;
@@ -548,6 +554,9 @@ class T5Cuda {
           // bf16 activations run every B side on ops/lora (cuBLAS cannot mix an fp32 h with a
           // bf16 y), lora_up_backward with this scratch too (a group of up to 3 members)
           if (act_bf16) ws = std::max(ws, oc::lora_up_backward_workspace_floats(int(M), L->out, r, group_members(*L)));
+          if (tc_in(r, L->in)) ws = std::max(ws, oc::tc::lora_backward_workspace_floats(int(M), L->in, r));
+          if (tc_in(r, L->out))
+            ws = std::max(ws, oc::tc::lora_up_backward_workspace_floats(int(M), L->out, r, group_members(*L)));
         }
       }
     const size_t pmax = size_t(sh.B) * H * std::max({size_t(sh.S) * sh.S, size_t(sh.T) * sh.T, size_t(sh.T) * sh.S});
@@ -590,7 +599,7 @@ class T5Cuda {
     const bool keep = backward && !recompute;
     // a forward reuses any plan of its shape and attention kind; a backward needs one made for
     // it, in its mode
-    if (planned == sh && flash == use_flash && act_bf16 == bf16_acts &&
+    if (planned == sh && flash == use_flash && act_bf16 == bf16_acts && lora_tc == (bf16_acts && want_lora_tc()) &&
         (backward ? planned_bwd && planned_keep == keep : true))
       return;
     // Forget the old plan first: the measuring layout below overwrites the activation pointers
@@ -657,6 +666,10 @@ class T5Cuda {
       if (lo->r > 64) return false;
     return true;
   }
+  static bool want_lora_tc() { return env_switch("HUKUK_T5_LORA_TC") != 0; }
+  // A bf16-activation LoRA product of rank r over `width` columns runs on ops/lora_tc
+  bool tc_in(int r, int width) const { return lora_tc && oc::tc::supported(r, width); }
+
   // The fused attention backward's scratch: its row sums D [B, H, Tq], and for bf16 I/O an fp32
   // dQ accumulator [B, Tq, H*dk], for the longest query side of the three attentions.
   size_t flash_scratch_floats(const Shape& sh) {
@@ -770,8 +783,9 @@ class T5Cuda {
   void lora_down_into(DLin& L, const T* x, int M, float* h, const Ctx& st, uint64_t site) {
     DLora& lo = *L.lora;
     const float p = st.train ? lo.dropout : 0.f;
-    if constexpr (!is_f32<T>) {  // bf16 x: ops/lora (want_act_bf16 made sure it is on), any p
-      oc::lora_down(x, lo.A, h, M, L.in, lo.r, p, st.seed, site, s);
+    if constexpr (!is_f32<T>) {  // bf16 x: ops/lora_tc or ops/lora (want_act_bf16 made sure it is on), any p
+      if (tc_in(lo.r, L.in)) oc::tc::lora_down(x, lo.A, h, M, L.in, lo.r, p, st.seed, site, s);
+      else oc::lora_down(x, lo.A, h, M, L.in, lo.r, p, st.seed, site, s);
     } else {
       if (p > 0.f && lora_fused) {
         oc::lora_down(x, lo.A, h, M, L.in, lo.r, p, st.seed, site, s);  // dropout regenerated in the kernel
@@ -804,7 +818,8 @@ class T5Cuda {
     float* h = save_h || (rerunning && lo.h) ? lo.h : tmp_r;
     if (!(rerunning && lo.h)) lora_down_into(L, x, M, h, st, site);  // a re-run reuses the forward's h
     if constexpr (!is_f32<Y>) {
-      oc::lora_up_add(h, lo.B, y, M, L.out, lo.r, lo.scale, 1, 0, 0, 0, s);
+      if (tc_in(lo.r, L.out)) oc::tc::lora_up_add(h, lo.B, y, M, L.out, lo.r, lo.scale, 1, 0, 0, 0, s);
+      else oc::lora_up_add(h, lo.B, y, M, L.out, lo.r, lo.scale, 1, 0, 0, 0, s);
     } else {
       if (up_fwd_ours<float>(1, M)) oc::lora_up_add(h, lo.B, y, M, L.out, lo.r, lo.scale, 1, 0, 0, 0, s);
       else oc::linear_xwt(s, lora_prec, h, lo.B, y, M, L.out, lo.r, lo.scale, 1.f);
@@ -822,8 +837,14 @@ class T5Cuda {
   void lora_bwd_A(DLin& L, const T* x, const float* dh, int M, float* dx, const Ctx& st, uint64_t site) {
     DLora& lo = *L.lora;
     const float p = st.train ? lo.dropout : 0.f;
-    if constexpr (!is_f32<T>) {  // bf16 x: ops/lora's one pass, any p
-      oc::lora_backward(dh, x, lo.A, lo.gA, dx, M, L.in, lo.r, p, st.seed, site, true, true, lora_ws, s);
+    if constexpr (!is_f32<T>) {  // bf16 x: ops/lora_tc's or ops/lora's one pass, any p
+      if (tc_in(lo.r, L.in)) {
+        HUKUK_CHECK(oc::tc::lora_backward_workspace_floats(M, L.in, lo.r) <= lora_ws_floats, "ENGINE_INTERNAL",
+                    "the LoRA workspace is smaller than lora_tc::lora_backward needs");
+        oc::tc::lora_backward(dh, x, lo.A, lo.gA, dx, M, L.in, lo.r, p, st.seed, site, true, true, lora_ws, s);
+      } else {
+        oc::lora_backward(dh, x, lo.A, lo.gA, dx, M, L.in, lo.r, p, st.seed, site, true, true, lora_ws, s);
+      }
     } else {
       if (p > 0.f && lora_fused && !lora_onepass_off_env) {  // grad-A and dx in one pass over x, mask regenerated
         oc::lora_backward(dh, x, lo.A, lo.gA, dx, M, L.in, lo.r, p, st.seed, site, true, true, lora_ws, s);
@@ -885,8 +906,16 @@ class T5Cuda {
     DLora& lo = *L.lora;
     // gB += scale * dyᵀ h ; dh = scale * dy B ; then the A side
     const bool ours = up_bwd_ours<T>(1);
-    const size_t up_need = ours ? oc::lora_up_backward_workspace_floats(M, L.out, lo.r, 1) : 0;
+    const bool tc = tc_in(lo.r, L.out);
+    const size_t up_need = tc ? oc::tc::lora_up_backward_workspace_floats(M, L.out, lo.r, 1)
+                           : ours ? oc::lora_up_backward_workspace_floats(M, L.out, lo.r, 1) : 0;
     float* up_ws = up_scratch<T>(dy, dx, up_need);
+    if (tc) {  // bf16 activations only (lora_tc)
+      if constexpr (!is_f32<T>)
+        oc::tc::lora_up_backward(dy, lo.h, lo.B, tmp_r, lo.gB, M, L.out, lo.r, lo.scale, true, 1, 0, 0, 0, 0, up_ws, s);
+      lora_bwd_A(L, x, tmp_r, M, dx, st, site);
+      return;
+    }
     if (ours && (up_need == 0 || up_ws)) {  // both in one pass over dy
       oc::lora_up_backward(dy, lo.h, lo.B, tmp_r, lo.gB, M, L.out, lo.r, lo.scale, true, 1, 0, 0, 0, 0, up_ws, s);
       lora_bwd_A(L, x, tmp_r, M, dx, st, site);
@@ -1045,7 +1074,9 @@ class T5Cuda {
       float* h0 = kept_h ? l0.h : tmp_r;  // tmp_r holds n slots of [M, r]
       if (!kept_h) sh = (long long)M * l0.r;
       if (!rerunning) lora_down_group_into(Ls, n, x, M, h0, sh, st, stack, layer);
-      if (up_fwd_ours<T>(n, M)) {
+      if (tc_in(l0.r, out)) {
+        if constexpr (!is_f32<T>) oc::tc::lora_up_add(h0, l0.B, y, M, out, l0.r, l0.scale, n, sh, sB, so, s);
+      } else if (up_fwd_ours<T>(n, M)) {
         oc::lora_up_add(h0, l0.B, y, M, out, l0.r, l0.scale, n, sh, sB, so, s);
       } else {
         if constexpr (is_f32<T>)
@@ -1210,9 +1241,15 @@ class T5Cuda {
     const DLora& l0 = *Ls[0]->lora;
     const int r = l0.r;
     const bool ours = up_bwd_ours<T>(n);
-    const size_t up_need = ours ? oc::lora_up_backward_workspace_floats(M, out, r, n) : 0;
+    const bool tc = tc_in(r, out);
+    const size_t up_need = tc ? oc::tc::lora_up_backward_workspace_floats(M, out, r, n)
+                           : ours ? oc::lora_up_backward_workspace_floats(M, out, r, n) : 0;
     float* up_ws = up_scratch<T>(g_rows, dx, up_need);
-    if (ours && (up_need == 0 || up_ws)) {  // one launch for the n members, one pass over each dy
+    if (tc) {  // bf16 activations only (lora_tc)
+      if constexpr (!is_f32<T>)
+        oc::tc::lora_up_backward(g_rows, l0.h, l0.B, tmp_r, l0.gB, M, out, r, l0.scale, true, n, (long long)so, sh, sB,
+                                 (long long)M * r, up_ws, s);
+    } else if (ours && (up_need == 0 || up_ws)) {  // one launch for the n members, one pass over each dy
       oc::lora_up_backward(g_rows, l0.h, l0.B, tmp_r, l0.gB, M, out, r, l0.scale, true, n, (long long)so, sh, sB,
                            (long long)M * r, up_ws, s);
     } else {
