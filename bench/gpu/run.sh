@@ -14,7 +14,7 @@
 # Time: the device allows 10 minutes a call. Every stage runs under `timeout` with its own cap,
 # cut further so the whole script ends by BUDGET_S (default 530 s) with time left for the table;
 # a stage with under 10 s left is skipped and says so in its output file. The order puts what
-# the ratios need first (ours, then the baseline), the variants last.
+# the ratios need first (ours, then the baseline), then generation, the variants last.
 set -uo pipefail
 OUT=${OUT:-/tmp/t5gpu}; mkdir -p "$OUT"
 STAGES=${STAGES:-build bench gen baseline variants}
@@ -76,6 +76,16 @@ if [[ $STAGES == *bench* ]]; then
   else skip_note "$OUT/ours.jsonl" default bench; fi
   ran ours $s
 fi
+if [[ $STAGES == *baseline* ]]; then
+  s=$SECONDS
+  b=$(stage_budget 200)
+  if ((b >= 10)); then
+    SHAPES=$SHAPES MODES=${MODES:-lora_bf16} timeout "$b" python3 .device-t5/torch_baseline.py 2>&1 | grep -v Warning |
+      tee "$OUT/baseline.jsonl"
+    note_timeout torch_baseline "${PIPESTATUS[0]}" "$b"
+  else echo '{"note":"baseline skipped: no time left"}' >"$OUT/baseline.jsonl"; fi
+  ran baseline $s
+fi
 if [[ $STAGES == *gen* ]]; then
   # GEN's benchmark: JSON lines {"kind":"generate",...}, batch 1 greedy 128 new tokens beside the
   # baseline's figure (table.mjs reads ms_per_token).
@@ -88,16 +98,6 @@ if [[ $STAGES == *gen* ]]; then
     echo '{"kind":"generate","error":"bench/gpu/gen_bench.mjs is missing"}' >"$OUT/gen.jsonl"
   else echo "{\"kind\":\"generate\",\"error\":\"skipped: no time left in the ${BUDGET_S} s budget\"}" >"$OUT/gen.jsonl"; fi
   ran gen $s
-fi
-if [[ $STAGES == *baseline* ]]; then
-  s=$SECONDS
-  b=$(stage_budget 200)
-  if ((b >= 10)); then
-    SHAPES=$SHAPES MODES=${MODES:-lora_bf16} timeout "$b" python3 .device-t5/torch_baseline.py 2>&1 | grep -v Warning |
-      tee "$OUT/baseline.jsonl"
-    note_timeout torch_baseline "${PIPESTATUS[0]}" "$b"
-  else echo '{"note":"baseline skipped: no time left"}' >"$OUT/baseline.jsonl"; fi
-  ran baseline $s
 fi
 if [[ $STAGES == *variants* ]]; then
   # Activation recomputation and the unfused attention (HUKUK_T5_FLASH=0), each shape, one process
