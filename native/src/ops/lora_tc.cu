@@ -301,6 +301,19 @@ __global__ void __launch_bounds__(32) backward_kernel(const float* __restrict__ 
 #pragma unroll
       for (int q = 0; q < 4; ++q) split2(cur.dN[q].x, cur.dN[q].y, dah[q], dal[q]);
       const int ra = m0 + g, rb = m0 + g + 8;
+      // dx's old values, all 16 loads issued before any store (one memory latency per tile, not
+      // one per load: the compiler cannot move a load of dx above a store to dx by itself)
+      float2 old[8][2];
+      if (accumulate_dx) {
+#pragma unroll
+        for (int i = 0; i < 8; ++i)
+#pragma unroll
+          for (int half = 0; half < 2; ++half) {
+            const int row = half ? rb : ra;
+            old[i][half] = row < M ? *reinterpret_cast<const float2*>(dx + int64_t(row) * in + k0 + 8 * i + 2 * t)
+                                   : make_float2(0.f, 0.f);
+          }
+      }
 #pragma unroll
       for (int i = 0; i < 8; ++i) {
         float c[4] = {0.f, 0.f, 0.f, 0.f};
@@ -322,9 +335,8 @@ __global__ void __launch_bounds__(32) backward_kernel(const float* __restrict__ 
           v.y = ((kw >> (bit + 1)) & 1u) ? c[2 * half + 1] * dp.scale : 0.f;
           float2* o = reinterpret_cast<float2*>(dx + int64_t(row) * in + col);
           if (accumulate_dx) {
-            const float2 old = *o;
-            v.x = old.x + v.x;
-            v.y = old.y + v.y;
+            v.x = old[i][half].x + v.x;
+            v.y = old[i][half].y + v.y;
           }
           *o = v;
         }
@@ -386,11 +398,17 @@ __global__ void __launch_bounds__(128) up_add_kernel(const float* __restrict__ h
     uint32_t ah[4], al[4];
 #pragma unroll
     for (int q = 0; q < 4; ++q) split2(hN[q].x, hN[q].y, ah[q], al[q]);
+    uint4 Y[2][2];  // both groups' y loaded before any store (one latency, not two)
 #pragma unroll
     for (int G = 0; G < 2; ++G) {
       const int col = chunk * kChunk + 32 * G + 8 * t;
-      uint4 ya = ra < M ? *reinterpret_cast<const uint4*>(yi + int64_t(ra) * out + col) : make_uint4(0, 0, 0, 0);
-      uint4 yb = rb < M ? *reinterpret_cast<const uint4*>(yi + int64_t(rb) * out + col) : make_uint4(0, 0, 0, 0);
+      Y[G][0] = ra < M ? *reinterpret_cast<const uint4*>(yi + int64_t(ra) * out + col) : make_uint4(0, 0, 0, 0);
+      Y[G][1] = rb < M ? *reinterpret_cast<const uint4*>(yi + int64_t(rb) * out + col) : make_uint4(0, 0, 0, 0);
+    }
+#pragma unroll
+    for (int G = 0; G < 2; ++G) {
+      const int col = chunk * kChunk + 32 * G + 8 * t;
+      uint4 ya = Y[G][0], yb = Y[G][1];
 #pragma unroll
       for (int q = 0; q < 4; ++q) {
         float c[4] = {0.f, 0.f, 0.f, 0.f};
