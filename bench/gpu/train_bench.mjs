@@ -5,7 +5,8 @@
 //        [--steps 20] [--warm 3] [--compute bf16] [--recompute] [--json out.jsonl]
 // --recompute: activation recomputation (the step option); HUKUK_T5_FLASH=0 in the environment
 // turns the fused attention off (A/B), HUKUK_T5_FUSED_LORA=0 the fused LoRA-dropout kernels.
-// --variants default,recompute,flash_off,recompute_flash_off,act_fp32,recompute_act_fp32: each shape in each variant, in one
+// --variants default,recompute,flash_off,recompute_flash_off,act_fp32,recompute_act_fp32,lora_tc_off,lora_tc_bwd:
+// each shape in each variant, in one
 // process (one model load); every line is tagged with its variant.
 // Every (variant, shape) starts from the same LoRA state: the adapter is re-created with the same
 // seed first (A from the seed, B = 0, zero gradients and AdamW moments), and the batches and
@@ -97,6 +98,8 @@ for (const variant of variants) {
   const env = {
     ...(variant?.endsWith('flash_off') ? { HUKUK_T5_FLASH: '0' } : {}),
     ...(variant?.endsWith('act_fp32') ? { HUKUK_T5_ACT_BF16: '0' } : {}),
+    ...(variant?.endsWith('lora_tc_off') ? { HUKUK_T5_LORA_TC: '0' } : {}),
+    ...(variant?.endsWith('lora_tc_bwd') ? { HUKUK_T5_LORA_TC_BWD: '1' } : {}),
   };
   await withEnv(env, async () => {
     for (const sh of values.shapes.split(',')) emitJson(runShape(sh, tag, recompute), values.json);

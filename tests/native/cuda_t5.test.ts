@@ -276,30 +276,33 @@ describe.skipIf(!gpu)('T5 on CUDA: bf16 activations', () => {
         const b = batchFor(256, 4, 40, 24, 3);
         const adapter = join(dir, 'adapter');
         nonZeroAdapter(dir, adapter, b, { r: 16, dropout: 0.1, targets: allTargets }); // r 16: ops/lora_tc's kernels
-        const run = (compute: 'fp32' | 'bf16', env: string | null, tc = true) => {
+        const run = (compute: 'fp32' | 'bf16', env: string | null, tc: boolean | 'bwd' = true) => {
           if (env) process.env.HUKUK_T5_ACT_BF16 = env;
           if (!tc) process.env.HUKUK_T5_LORA_TC = '0';
+          if (tc === 'bwd') process.env.HUKUK_T5_LORA_TC_BWD = '1';
           try {
             const m = engine.T5Model.load({ modelDir: dir, device: 'cuda', quant, compute });
             m.loadAdapter(adapter);
             const step = stepOf(m, b);
             const stepRe = stepOf(m, { ...b, recompute: true });
             const logits = m.forward({ ...b, train: false, wantLogits: true }).logits!;
-            const est = (recompute: boolean) => estimateArena(m, b, { compute, quant, r: 16, targets: allTargets, recompute, loraTc: tc, ...(env === '0' ? { activations: 'fp32' as const } : {}) });
+            const est = (recompute: boolean) => estimateArena(m, b, { compute, quant, r: 16, targets: allTargets, recompute, loraTc: tc !== false, ...(env === '0' ? { activations: 'fp32' as const } : {}) });
             const res = { step, stepRe, logits, est: [est(false), est(true)] };
             m.dispose();
             return res;
           } finally {
             delete process.env.HUKUK_T5_ACT_BF16;
             delete process.env.HUKUK_T5_LORA_TC;
+            delete process.env.HUKUK_T5_LORA_TC_BWD;
           }
         };
         const ref = run('fp32', null);
         const f32 = run('bf16', '0');
         const b16 = run('bf16', null);
         const b16NoTc = run('bf16', null, false); // ops/lora's CUDA-core bf16 kernels instead of lora_tc's
+        const b16TcBwd = run('bf16', null, 'bwd'); // lora_tc's lora_backward too (off by default)
         const lossErr = (x: typeof ref) => Math.abs(x.step.loss - ref.step.loss) / Math.abs(ref.step.loss);
-        console.log(`  bf16 activations (${quant}${gated ? ', gated' : ''}) against fp32 compute: loss ${lossErr(f32).toExponential(2)} -> ${lossErr(b16).toExponential(2)}; logits ${relError(f32.logits, ref.logits).toExponential(2)} -> ${relError(b16.logits, ref.logits).toExponential(2)}; grads ${worstGrad(ref.step, f32.step).toExponential(2)} -> ${worstGrad(ref.step, b16.step).toExponential(2)} (fp32 activations -> bf16), ${worstGrad(ref.step, b16NoTc.step).toExponential(2)} without lora_tc; recompute grads ${worstGrad(b16.step, b16.stepRe)}; arena ${f32.step.arena} -> ${b16.step.arena}, recompute ${f32.stepRe.arena} -> ${b16.stepRe.arena} (estimates ${f32.est} -> ${b16.est})`);
+        console.log(`  bf16 activations (${quant}${gated ? ', gated' : ''}) against fp32 compute: loss ${lossErr(f32).toExponential(2)} -> ${lossErr(b16).toExponential(2)}; logits ${relError(f32.logits, ref.logits).toExponential(2)} -> ${relError(b16.logits, ref.logits).toExponential(2)}; grads ${worstGrad(ref.step, f32.step).toExponential(2)} -> ${worstGrad(ref.step, b16.step).toExponential(2)} (fp32 activations -> bf16), ${worstGrad(ref.step, b16NoTc.step).toExponential(2)} without lora_tc, ${worstGrad(ref.step, b16TcBwd.step).toExponential(2)} with its lora_backward; recompute grads ${worstGrad(b16.step, b16.stepRe)}; arena ${f32.step.arena} -> ${b16.step.arena}, recompute ${f32.stepRe.arena} -> ${b16.stepRe.arena} (estimates ${f32.est} -> ${b16.est})`);
         // B != 0: the A gradients, the LoRA dx and the forward's B side are all in play
         expect(nonZero(ref.step, 'lora_A') && nonZero(b16.step, 'lora_A') && nonZero(b16.step, 'lora_B')).toBe(true);
         expect(lossErr(b16), 'loss').toBeLessThan(1e-2);
@@ -308,6 +311,8 @@ describe.skipIf(!gpu)('T5 on CUDA: bf16 activations', () => {
         expect(worstGrad(ref.step, b16NoTc.step), 'grads (no lora_tc)').toBeLessThan(1.5 * worstGrad(ref.step, f32.step) + 1e-2);
         // lora_tc and ops/lora compute the same LoRA products to fp32 class: the steps agree closely
         expect(worstGrad(b16NoTc.step, b16.step), 'lora_tc vs ops/lora').toBeLessThan(1e-2);
+        expect(worstGrad(b16.step, b16TcBwd.step), 'lora_tc lora_backward vs ops/lora').toBeLessThan(1e-2);
+        expect(b16TcBwd.step.arena, 'the same plan').toBe(b16.step.arena);
         expect(worstGrad(b16.step, b16.stepRe), 'grads (recompute)').toBeLessThan(1e-3);
         expect(b16.step.arena, 'bf16 activations take less memory').toBeLessThan(0.8 * f32.step.arena);
         expect([f32.step.arena, f32.stepRe.arena], 'fp32 arena = estimate').toEqual(f32.est);

@@ -226,6 +226,10 @@ class T5Cuda {
   // apply (tc::supported: r 16, widths 64..768); ops/lora's CUDA-core kernels otherwise.
   // HUKUK_T5_LORA_TC=0 keeps ops/lora's everywhere (A/B; read at each plan).
   bool lora_tc = false;
+  // ... and lora_tc's lora_backward (the A side's grad-A + dx) too: measured SLOWER than ops/lora's on
+  // an H200 (2026-11-28 03:56 UTC, bf16, 768 wide, r 16: 27.9 vs 14.2 µs at 2048 rows, 74.7 vs
+  // 46.2 at 8192), so off unless HUKUK_T5_LORA_TC_BWD=1 (A/B; its workspace is sized either way)
+  bool lora_tc_bwd = false;
   bool flash = false;           // this plan's attention runs on the fused kernels (ops/flash_attention.h)
   bool lora_fused = true;       // this plan's LoRA dropout products run on ops/lora.h's kernels
   bool lora_unfused_env = false;  // HUKUK_T5_FUSED_LORA=0 (A/B)
@@ -518,6 +522,7 @@ class T5Cuda {
     lora_up_fwd = lora_up && lora_up_fwd_env != 0;
     act_bf16 = bf16_acts;
     lora_tc = bf16_acts && want_lora_tc();
+    lora_tc_bwd = lora_tc && env_switch("HUKUK_T5_LORA_TC_BWD") == 1;
     const T5Config& c = I.cfg;
     const size_t Ms = size_t(sh.B) * sh.S, Mt = size_t(sh.B) * sh.T, Mx = std::max(Ms, Mt);
     const size_t d = c.d_model, inner = c.inner_dim(), ff = c.d_ff, H = c.num_heads;
@@ -600,6 +605,7 @@ class T5Cuda {
     // a forward reuses any plan of its shape and attention kind; a backward needs one made for
     // it, in its mode
     if (planned == sh && flash == use_flash && act_bf16 == bf16_acts && lora_tc == (bf16_acts && want_lora_tc()) &&
+        lora_tc_bwd == (lora_tc && env_switch("HUKUK_T5_LORA_TC_BWD") == 1) &&
         (backward ? planned_bwd && planned_keep == keep : true))
       return;
     // Forget the old plan first: the measuring layout below overwrites the activation pointers
@@ -838,7 +844,7 @@ class T5Cuda {
     DLora& lo = *L.lora;
     const float p = st.train ? lo.dropout : 0.f;
     if constexpr (!is_f32<T>) {  // bf16 x: ops/lora_tc's or ops/lora's one pass, any p
-      if (tc_in(lo.r, L.in)) {
+      if (lora_tc_bwd && tc_in(lo.r, L.in)) {
         HUKUK_CHECK(oc::tc::lora_backward_workspace_floats(M, L.in, lo.r) <= lora_ws_floats, "ENGINE_INTERNAL",
                     "the LoRA workspace is smaller than lora_tc::lora_backward needs");
         oc::tc::lora_backward(dh, x, lo.A, lo.gA, dx, M, L.in, lo.r, p, st.seed, site, true, true, lora_ws, s);
