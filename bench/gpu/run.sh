@@ -9,6 +9,7 @@
 # .device/nf4/nm.tar.xz (vitest + addon headers), .device-t5/torch_baseline.py (a copy of
 # ../shared/bench/torch_baseline.py).
 #   STAGES="build bench gen baseline variants" SHAPES=16x64x128,16x512x512,8x512x512 bash bench/gpu/run.sh
+# BASELINE_SHAPES (default SHAPES) limits the baseline's shapes when device time is short.
 # Add "tests" to STAGES for tests/native/cuda_t5.test.ts (parity), e.g. in a call of its own.
 #
 # Time: the device allows 10 minutes a call. Every stage runs under `timeout` with its own cap,
@@ -80,7 +81,7 @@ if [[ $STAGES == *baseline* ]]; then
   s=$SECONDS
   b=$(stage_budget 200)
   if ((b >= 10)); then
-    SHAPES=$SHAPES MODES=${MODES:-lora_bf16} timeout "$b" python3 .device-t5/torch_baseline.py 2>&1 | grep -v Warning |
+    SHAPES=${BASELINE_SHAPES:-$SHAPES} MODES=${MODES:-lora_bf16} timeout "$b" python3 .device-t5/torch_baseline.py 2>&1 | grep -v Warning |
       tee "$OUT/baseline.jsonl"
     note_timeout torch_baseline "${PIPESTATUS[0]}" "$b"
   else echo '{"note":"baseline skipped: no time left"}' >"$OUT/baseline.jsonl"; fi
