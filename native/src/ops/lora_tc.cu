@@ -51,6 +51,11 @@ __device__ __forceinline__ void split2(float a, float b, uint32_t& hi, uint32_t&
 __device__ __forceinline__ void mma(float d[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
 #if defined(HUKUK_LORA_TC_EMULATE)  // a host-side emulation of the warp (fragment-layout check without a GPU)
   emulate_mma(d, a, b0, b1);
+#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+  // bf16 mma needs sm_80+: the fat binary's sm_75 code never runs these kernels (supported() is
+  // false there, and bf16 activations need sm_80+ anyway)
+  (void)d; (void)a; (void)b0; (void)b1;
+  __trap();
 #else
   asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
       "{%0,%1,%2,%3};\n"
@@ -581,7 +586,23 @@ unsigned reduce_blocks(int64_t count) { return unsigned((count + 255) / 256); }
 
 }  // namespace
 
-bool supported(int r, int width) { return r == kR && width >= kChunk && width % kChunk == 0 && width <= kMaxWarps * kChunk; }
+// The current device's compute capability major (bf16 mma.sync needs 8+), read once per device.
+static int device_major() {
+  static int cached[16] = {};
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0) return 0;
+  if (dev >= 16) {
+    int major = 0;
+    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
+    return major;
+  }
+  if (!cached[dev]) cudaDeviceGetAttribute(&cached[dev], cudaDevAttrComputeCapabilityMajor, dev);
+  return cached[dev];
+}
+
+bool supported(int r, int width) {
+  return r == kR && width >= kChunk && width % kChunk == 0 && width <= kMaxWarps * kChunk && device_major() >= 8;
+}
 
 void lora_down(const bf16_t* x, const float* A, float* h, int M, int in, int r, float p, const uint64_t* seed,
                uint64_t site, cudaStream_t s) {
