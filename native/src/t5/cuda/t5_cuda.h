@@ -15,16 +15,19 @@
 // (want_act_bf16; HUKUK_T5_ACT_BF16=0 keeps fp32 activations, whose products cuBLAS then runs as
 // tf32 kernels). NF4 weights are dequantized per use into a scratch (fp32 or bf16, the
 // activations' type); q,k,v (and cross k,v) go side by side there and run as one batched GEMM.
-// LoRA products are fp32 math, on ops/lora's kernels: the A side with the dropout regenerated
-// inside (grad-A and dx in one pass over x), the B side's y += s·h·Bᵀ and (dh, gB) in one pass
-// over dy, batched over a group. H200, 2026-11-28: flagship step 74.6 -> 61.2 ms at 16x64x128,
-// 327.3 -> 262.6 ms at 16x512x512 with fp32 activations.
+// LoRA products are fp32-class math: with bf16 activations on ops/lora_tc's tensor-core kernels
+// (each fp32 operand split into bf16 hi + lo) where they apply (r 16, widths 64..768: lora_down,
+// lora_up_add, lora_up_backward), otherwise on ops/lora's CUDA-core kernels: the A side with the
+// dropout regenerated inside (grad-A and dx in one pass over x), the B side's y += s·h·Bᵀ and (dh,
+// gB) in one pass over dy, batched over a group. H200, 2026-11-28: flagship step 74.6 (first
+// engine) -> 62.4 (fp32 activations) -> 44.7 (bf16) -> 37.4 ms (+ tensor-core LoRA) at 16x64x128;
+// 327.3 -> 263.4 -> 180.3 -> 151.9 ms at 16x512x512.
 // Attention: bf16 compute on sm_80+ with d_kv 64 uses the fused kernels (ops/flash_attention: no
 // probabilities stored, rows layout); HUKUK_T5_FLASH=0 turns that off; fp32 keeps the exact path.
 // StepOptions.recompute: only each block's input and the LoRA h are kept; the backward re-runs a
 // block into one shared scratch right before its backward (same results, far less memory).
 // common/training/memory-estimate.ts mirrors the arena plan byte for byte (checked on the GPU).
-// A/B switches for benchmarks: HUKUK_T5_ACT_BF16=0, HUKUK_T5_GRAPHS=0, HUKUK_T5_FUSED_LORA=0 (no ops/lora kernel at all),
+// A/B switches for benchmarks: HUKUK_T5_ACT_BF16=0, HUKUK_T5_LORA_TC=0, HUKUK_T5_LORA_TC_BWD=1, HUKUK_T5_GRAPHS=0, HUKUK_T5_FUSED_LORA=0 (no ops/lora kernel at all),
 // HUKUK_T5_LORA_UP=0|1 (B side all cuBLAS | all ours; default: picked per case from H200 timings),
 // HUKUK_T5_LORA_UP_FWD=0|1 (its forward only), HUKUK_T5_LORA_ONEPASS=0, HUKUK_T5_BATCH_LORA=0,
 // HUKUK_T5_FUSE_QKV=0, HUKUK_T5_GEMM=fp32|tf32|bf16, HUKUK_T5_F32=proj_fwd,proj_bwd,attn,head.
