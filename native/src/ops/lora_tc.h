@@ -15,8 +15,10 @@
 // is split into hi = bf16(v) and lo = bf16(v - hi), |v - hi - lo| <= 2^-17 |v|, and the products
 // run as x·A_hi + x·A_lo (two mma), or hi·hi + hi·lo + lo·hi + lo·lo (four) where both sides are
 // fp32 (dh·A, h·Bᵀ). Accumulation in fp32. Results match the fp32 CPU reference (ops/lora.cpp on
-// the same bf16 values) to ~2-4e-6 of the output's largest magnitude (a CPU emulation of the warp
-// fragments, M <= 1000, widths 64 / 128). Dropout: the mask zeroes x's bf16 bits and
+// the same bf16 values) to ~2-4e-6 of the output's largest magnitude: on an H200 (2026-11-28,
+// tests/native/cuda_lora_tc.test.ts) and, without a GPU, in tools/lora_tc_emulation (the kernels of
+// lora_tc_kernels.cuh compiled for the host with the warp and mma.sync emulated; run by
+// tests/native/lora_tc_emulation.test.ts in CI). Dropout: the mask zeroes x's bf16 bits and
 // 1/(1-p) multiplies the finished sum (the CPU scales each element first: same to rounding).
 //
 // Deterministic: no atomics; every sum has a fixed order (split-M partial sums in `workspace`,
