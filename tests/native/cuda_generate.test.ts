@@ -80,6 +80,12 @@ function teacherTokens(ids: Int32Array, batch: number): Int32Array {
   return out;
 }
 
+/** Per-step relative errors of the GPU step's teacher-forced logits against the CPU graph's, on the
+ * ids `greedy` (batch rows of the CPU's greedy output). */
+function teacherForcedErrors(cpu: T5Model, cuda: T5Model, src: GenerateOptions, greedy: Int32Array, batch: number): number[] {
+  const tokens = teacherTokens(greedy, batch);
+  return stepErrors(engine._decodeLogits(cuda, { ...src, tokens }), engine._decodeLogits(cpu, { ...src, tokens }), tokens.length / batch);
+}
 function load(name: string, device: 'cpu' | 'cuda', quant: 'none' | 'nf4'): T5Model {
   const dir = join(FIXTURES, name);
   const m = engine.T5Model.load({ modelDir: join(dir, 'model'), device, quant, ...(device === 'cuda' ? { compute: 'fp32' as const } : {}) });
@@ -176,8 +182,7 @@ describe.skipIf(!gpu)(`generate on CUDA equals the CPU graph (${gemv})`, () => {
         expect(Array.from(b), `batch ${B} beams ${numBeams}: ${firstDiff(a, b)}`).toEqual(Array.from(a));
       }
       const greedy = await engine.generate(cpu, { ...src, maxNewTokens: 12 });
-      const tokens = teacherTokens(greedy, B);
-      const e = stepErrors(engine._decodeLogits(cuda, { ...src, tokens }), engine._decodeLogits(cpu, { ...src, tokens }), tokens.length / B);
+      const e = teacherForcedErrors(cpu, cuda, src, greedy, B);
       console.log(`  [${gemv}] padding batch ${B} ${summary('gpu vs cpu', e)}`);
       expect(Math.max(...e)).toBeLessThanOrEqual(TOL);
       const base = { ...src, maxNewTokens: 12, useAdapter: false };
@@ -212,8 +217,7 @@ describe.skipIf(!gpu)(`generate on CUDA equals the CPU graph (${gemv})`, () => {
           for (const m of [cpu, cuda]) m.loadAdapter(join(tmp, 'adapter'));
           const src = { inputIds, attentionMask, batch: B };
           const greedy = await engine.generate(cpu, { ...src, maxNewTokens: 10, minNewTokens: 10 });
-          const tokens = teacherTokens(greedy, B);
-          const e = stepErrors(engine._decodeLogits(cuda, { ...src, tokens }), engine._decodeLogits(cpu, { ...src, tokens }), tokens.length / B);
+          const e = teacherForcedErrors(cpu, cuda, src, greedy, B);
           console.log(`  [${gemv}] wide model ${quant} batch ${B} ${summary('gpu vs cpu', e)}`);
           expect(Math.max(...e)).toBeLessThanOrEqual(TOL);
           const g2 = await engine.generate(cuda, { ...src, maxNewTokens: 10, minNewTokens: 10 });
@@ -270,8 +274,7 @@ describe.skipIf(!gpu)(`generate on CUDA equals the CPU graph (${gemv})`, () => {
           for (const m of [cpu, cuda]) m.loadAdapter(join(tmp, 'adapter'));
           const src = { inputIds, attentionMask, batch: B };
           const greedy = await engine.generate(cpu, { ...src, maxNewTokens: 8, minNewTokens: 8 });
-          const tokens = teacherTokens(greedy, B);
-          const e = stepErrors(engine._decodeLogits(cuda, { ...src, tokens }), engine._decodeLogits(cpu, { ...src, tokens }), tokens.length / B);
+          const e = teacherForcedErrors(cpu, cuda, src, greedy, B);
           console.log(`  [${gemv}] widths not multiples of 8, ${quant} batch ${B} ${summary('gpu vs cpu', e)}`);
           expect(Math.max(...e)).toBeLessThanOrEqual(TOL);
           const b1 = await engine.generate(cpu, { ...src, maxNewTokens: 8, numBeams: 2 });
@@ -359,9 +362,8 @@ describe.skipIf(!gpu)('generate on CUDA at compute bf16 (the chat of a bf16 run)
       if (existsSync(join(dir, 'adapter'))) cuda.loadAdapter(join(dir, 'adapter'));
       try {
         const greedyCpu = await engine.generate(cpu, { ...src, maxNewTokens: 12 });
-        const tokens = teacherTokens(greedyCpu, 1);
-        const e = stepErrors(engine._decodeLogits(cuda, { ...src, tokens }), engine._decodeLogits(cpu, { ...src, tokens }), tokens.length);
-        console.log(`  [bf16] ${name} nf4 (${tokens.length} steps): worst ${Math.max(...e).toExponential(2)}`);
+        const e = teacherForcedErrors(cpu, cuda, src, greedyCpu, 1);
+        console.log(`  [bf16] ${name} nf4 (${e.length} steps): worst ${Math.max(...e).toExponential(2)}`);
         expect(Math.max(...e)).toBeLessThanOrEqual(BF16_LOGITS_TOL[name] ?? 1e-2);
         const greedyGpu = await engine.generate(cuda, { ...src, maxNewTokens: 12 });
         expect(greedyGpu.length).toBeGreaterThan(1);

@@ -9,6 +9,7 @@
 // of existing CUDA ops at the flagship sizes (printed, not asserted).
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
+import { rand, relErr } from './lora-test-data';
 
 const require = createRequire(import.meta.url);
 process.env.OMP_WAIT_POLICY ??= 'passive';
@@ -27,26 +28,6 @@ type Ops = {
 const engine = require('../../native/index.cjs').loadEngine() as Ops;
 const gpu = engine.cudaCompiled() && engine.gpus().length > 0 && engine.cublasInfo().available;
 
-function rand(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 4294967296 - 0.5;
-  }
-  return out;
-}
-// max |a - b| / max |b|: relative to the output's scale (element-wise relative error is
-// meaningless for sums that cancel to ~0)
-function relErr(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let d = 0, m = 0;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  return m > 0 ? d / m : d;
-}
 // first index where the bits differ, or -1 (the typed arrays carry a .seconds property, so
 // toEqual on them would compare timings too)
 function firstDiff(a: Float32Array, b: Float32Array): number {

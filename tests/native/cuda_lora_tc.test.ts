@@ -8,6 +8,7 @@
 // against ops/lora's bf16 overloads with the read-once floor (printed, not asserted).
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
+import { rand, relErr } from './lora-test-data';
 
 const require = createRequire(import.meta.url);
 process.env.OMP_WAIT_POLICY ??= 'passive';
@@ -25,25 +26,6 @@ type Ops = {
 const engine = require('../../native/index.cjs').loadEngine() as Ops;
 const gpu = engine.cudaCompiled() && engine.gpus().length > 0 && typeof engine._opsLoraTc === 'function';
 
-function rand(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 4294967296 - 0.5;
-  }
-  return out;
-}
-// max |a - b| / max |b| (element-wise relative error is meaningless for sums that cancel)
-function relErr(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let d = 0, m = 0;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  return m > 0 ? d / m : d;
-}
 // y of lora_up_add is bf16: each element within half a bf16 ulp (2^-8 relative) of the fp32 sum,
 // plus 1e-5 of the largest (the fp32 sums differ in the last bits, which can flip a rounding)
 function bf16Bad(a: Float32Array, b: Float32Array): number {

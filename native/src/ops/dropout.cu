@@ -55,11 +55,12 @@ unsigned grid_for(int64_t items) {
 }
 
 // ---- bf16 ------------------------------------------------------------------------------------
-// y = x * keep * scale (bf16 in, bf16 out; the product rounded once)
-template <bool D>
-struct DropFwdBf16 {
+// y = bf16(x * keep * scale), x bf16 (dropout_forward) or fp32 (dropout_backward's dy, and with
+// D = false the plain conversion, ops::cuda::convert); the product rounded once
+template <typename In, bool D>
+struct DropToBf16 {
   static constexpr bool kDrop = D;
-  const __nv_bfloat16* x;
+  const In* x;
   __nv_bfloat16* y;
   DropParams drop;
   template <int W>
@@ -72,23 +73,6 @@ struct DropFwdBf16 {
     store_w<W>(y, i, v);
   }
 };
-// dx = bf16(dy * keep * scale), dy fp32 (D = false: the plain conversion, ops::cuda::convert)
-template <bool D>
-struct DropBwdToBf16 {
-  static constexpr bool kDrop = D;
-  const float* dy;
-  __nv_bfloat16* dx;
-  DropParams drop;
-  template <int W>
-  __device__ __forceinline__ void run(int64_t i, DropoutKey key) const {
-    float v[W];
-    load_w<W>(dy, i, v);
-#pragma unroll
-    for (int j = 0; j < W; ++j)
-      if constexpr (D) v[j] = dropout_keep_bits(key, uint64_t(i + j), drop.threshold) ? v[j] * drop.scale : 0.f;
-    store_w<W>(dx, i, v);
-  }
-};
 
 void dropout_forward(const bf16_t* x, bf16_t* y, int64_t n, float p, const uint64_t* seed, uint64_t site,
                      cudaStream_t s) {
@@ -97,7 +81,7 @@ void dropout_forward(const bf16_t* x, bf16_t* y, int64_t n, float p, const uint6
     if (x != y) HUKUK_CUDA_CHECK(cudaMemcpyAsync(y, x, size_t(n) * sizeof(bf16_t), cudaMemcpyDeviceToDevice, s));
     return;
   }
-  const DropFwdBf16<true> op{dev_ptr(x), dev_ptr(y), drop_params(p, seed, site)};
+  const DropToBf16<__nv_bfloat16, true> op{dev_ptr(x), dev_ptr(y), drop_params(p, seed, site)};
   launch_elementwise(op, n, s, op.x, op.y);
 }
 
@@ -107,18 +91,18 @@ void dropout_backward(const float* dy, bf16_t* dx, int64_t n, float p, const uin
               "dropout_backward: accumulate=true is not supported into a bf16 gradient (sum in fp32 first)");
   if (n <= 0) return;
   if (p <= 0.f) {
-    const DropBwdToBf16<false> op{dy, dev_ptr(dx), drop_params(p, seed, site)};
-    launch_elementwise(op, n, s, op.dy, op.dx);
+    const DropToBf16<float, false> op{dy, dev_ptr(dx), drop_params(p, seed, site)};
+    launch_elementwise(op, n, s, op.x, op.y);
     return;
   }
-  const DropBwdToBf16<true> op{dy, dev_ptr(dx), drop_params(p, seed, site)};
-  launch_elementwise(op, n, s, op.dy, op.dx);
+  const DropToBf16<float, true> op{dy, dev_ptr(dx), drop_params(p, seed, site)};
+  launch_elementwise(op, n, s, op.x, op.y);
 }
 
 // fp32 -> bf16 (nearest even): the dropout-free backward above (declared with the elementwise helpers)
 void convert(const float* x, bf16_t* y, int64_t n, cudaStream_t s) {
-  const DropBwdToBf16<false> op{x, dev_ptr(y), DropParams{}};
-  launch_elementwise(op, n, s, op.dy, op.dx);
+  const DropToBf16<float, false> op{x, dev_ptr(y), DropParams{}};
+  launch_elementwise(op, n, s, op.x, op.y);
 }
 
 }  // namespace hukuk::ops::cuda

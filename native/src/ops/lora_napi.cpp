@@ -43,6 +43,7 @@
 
 #if defined(HUKUK_CUDA)
 #include "core/cuda_runtime.h"
+#include "cuda/hook_bench.h"
 #include "ops/ops_cuda.h"
 #endif
 
@@ -451,39 +452,11 @@ std::vector<float> run_cuda(const LoraArgs& a, const Napi::Object& o) {
   return res;
 }
 
-// Fills with a fixed pseudo-random sequence in [-1, 1) (splitmix, so the bench needs no JS data).
-void fill_random(std::vector<float>& v, uint64_t salt) {
-  for (size_t i = 0; i < v.size(); ++i)
-    v[i] = float(ops::mix64(salt * 0x9E3779B97F4A7C15ull + i) >> 40) * (2.f / 16777216.f) - 1.f;
-}
-
-struct Timer {
-  cudaEvent_t a = nullptr, b = nullptr;
-  Timer() {
-    HUKUK_CUDA_CHECK(cudaEventCreate(&a));
-    HUKUK_CUDA_CHECK(cudaEventCreate(&b));
-  }
-  ~Timer() {
-    cudaEventDestroy(a);
-    cudaEventDestroy(b);
-  }
-  template <typename F>
-  double us(cudaStream_t s, int calls, F&& f) {
-    HUKUK_CUDA_CHECK(cudaEventRecord(a, s));
-    f();
-    HUKUK_CUDA_CHECK(cudaEventRecord(b, s));
-    HUKUK_CUDA_CHECK(cudaEventSynchronize(b));
-    float ms = 0.f;
-    HUKUK_CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
-    return double(ms) * 1000.0 / calls;
-  }
-};
-
 // Microseconds per call: back-to-back on the stream, then replayed from a graph of `reps` calls.
 void time_case(CudaCase& c, cudaStream_t s, int reps, double& stream_us, double& graph_us) {
   for (int i = 0; i < 3; ++i) c.run(s);  // warm-up (also creates the cuBLAS handle outside capture)
   HUKUK_CUDA_CHECK(cudaStreamSynchronize(s));
-  Timer t;
+  hukuk::cuda::EventTimer t;
   stream_us = t.us(s, reps, [&] { for (int i = 0; i < reps; ++i) c.run(s); });
   cudaGraph_t g = nullptr;
   cudaGraphExec_t exec = nullptr;
@@ -519,9 +492,9 @@ Napi::Value ops_lora_bench(const Napi::CallbackInfo& info) {
   HUKUK_CHECK(reps >= 1 && reps <= 10000, "ENGINE_INVALID_ARG", "_opsLoraBench: reps in 1..10000");
   const size_t M = size_t(a.M), in = size_t(a.in), r = size_t(a.r), n = size_t(a.n());
   std::vector<float> xh(n), Ah(r * in), dhh(M * r);
-  fill_random(xh, 1);
-  fill_random(Ah, 2);
-  fill_random(dhh, 3);
+  hukuk::cuda::fill_random(xh, 1);
+  hukuk::cuda::fill_random(Ah, 2);
+  hukuk::cuda::fill_random(dhh, 3);
   double input_bytes = 0;
   double us[2][2] = {{0, 0}, {0, 0}};
   cudaStream_t s = nullptr;
@@ -570,9 +543,9 @@ Napi::Value ops_lora_bench(const Napi::CallbackInfo& info) {
       } else if (a.op == "up" || a.op == "upBackward") {  // in = out features; members of one group
         const size_t k = size_t(a.members);
         std::vector<float> big(k * n), hh(k * M * r), Bh(k * in * r);
-        fill_random(big, 4);
-        fill_random(hh, 5);
-        fill_random(Bh, 6);
+        hukuk::cuda::fill_random(big, 4);
+        hukuk::cuda::fill_random(hh, 5);
+        hukuk::cuda::fill_random(Bh, 6);
         c.dh = upload(hh);
         c.A = upload(Bh);
         if (a.op == "up") {
@@ -596,7 +569,7 @@ Napi::Value ops_lora_bench(const Napi::CallbackInfo& info) {
       if (composed == 0) {  // copy bandwidth on a buffer of x's size, for the roofline ratio
         DeviceBuffer<float> dst(n);
         const float* src = c.x.get() ? c.x.get() : c.out.get();  // both [M, in] (dx: out)
-        Timer t;
+        hukuk::cuda::EventTimer t;
         HUKUK_CUDA_CHECK(cudaMemcpyAsync(dst.get(), src, n * 4, cudaMemcpyDeviceToDevice, s));
         const double cu = t.us(s, 10, [&] {
           for (int i = 0; i < 10; ++i)

@@ -29,6 +29,7 @@
 
 #if defined(HUKUK_CUDA)
 #include "core/cuda_runtime.h"
+#include "cuda/hook_bench.h"
 #include "ops/lora.h"
 #include "ops/lora_tc.h"
 #endif
@@ -219,33 +220,6 @@ Napi::Value ops_lora_tc(const Napi::CallbackInfo& info) {
   return new_typed_array<float>(info.Env(), res.data(), res.size());
 }
 
-void fill_random(std::vector<float>& v, uint64_t salt) {
-  for (size_t i = 0; i < v.size(); ++i)
-    v[i] = float(ops::mix64(salt * 0x9E3779B97F4A7C15ull + i) >> 40) * (2.f / 16777216.f) - 1.f;
-}
-
-struct Timer {
-  cudaEvent_t a = nullptr, b = nullptr;
-  Timer() {
-    HUKUK_CUDA_CHECK(cudaEventCreate(&a));
-    HUKUK_CUDA_CHECK(cudaEventCreate(&b));
-  }
-  ~Timer() {
-    cudaEventDestroy(a);
-    cudaEventDestroy(b);
-  }
-  template <typename F>
-  double us(cudaStream_t s, int calls, F&& f) {
-    HUKUK_CUDA_CHECK(cudaEventRecord(a, s));
-    f();
-    HUKUK_CUDA_CHECK(cudaEventRecord(b, s));
-    HUKUK_CUDA_CHECK(cudaEventSynchronize(b));
-    float ms = 0.f;
-    HUKUK_CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
-    return double(ms) * 1000.0 / calls;
-  }
-};
-
 // µs per call, replayed from a graph of `reps` calls (launch overhead gone, as in the engine's step)
 double graph_us(Case& c, bool tc, cudaStream_t s, int reps) {
   for (int i = 0; i < 3; ++i) c.run(tc, s);
@@ -266,7 +240,7 @@ double graph_us(Case& c, bool tc, cudaStream_t s, int reps) {
   HUKUK_CUDA_CHECK(ie);
   HUKUK_CUDA_CHECK(cudaGraphLaunch(exec, s));
   HUKUK_CUDA_CHECK(cudaStreamSynchronize(s));
-  Timer t;
+  hukuk::cuda::EventTimer t;
   const double us = t.us(s, reps, [&] { HUKUK_CUDA_CHECK(cudaGraphLaunch(exec, s)); });
   cudaGraphExecDestroy(exec);
   return us;
@@ -285,9 +259,9 @@ Napi::Value ops_lora_tc_bench(const Napi::CallbackInfo& info) {
   HUKUK_CHECK(reps >= 1 && reps <= 10000, "ENGINE_INVALID_ARG", "_opsLoraTcBench: reps in 1..10000");
   const size_t M = size_t(a.M), in = size_t(a.in), r = size_t(a.r), n = M * in, k = size_t(a.members);
   std::vector<float> big(k * n), small(k * M * r), w(k * in * r);
-  fill_random(big, 1);
-  fill_random(small, 2);
-  fill_random(w, 3);
+  hukuk::cuda::fill_random(big, 1);
+  hukuk::cuda::fill_random(small, 2);
+  hukuk::cuda::fill_random(w, 3);
   double bytes = 0;
   if (a.op == "down") {
     c.act = upload(to_bf16(std::vector<float>(big.begin(), big.begin() + n)));
@@ -327,7 +301,7 @@ Napi::Value ops_lora_tc_bench(const Napi::CallbackInfo& info) {
     DeviceBuffer<char> src(cb), dst(cb);
     HUKUK_CUDA_CHECK(cudaMemsetAsync(src.get(), 0, cb, s));
     HUKUK_CUDA_CHECK(cudaMemcpyAsync(dst.get(), src.get(), cb, cudaMemcpyDeviceToDevice, s));
-    Timer t;
+    hukuk::cuda::EventTimer t;
     const double cu = t.us(s, 10, [&] {
       for (int i = 0; i < 10; ++i) HUKUK_CUDA_CHECK(cudaMemcpyAsync(dst.get(), src.get(), cb, cudaMemcpyDeviceToDevice, s));
     });
