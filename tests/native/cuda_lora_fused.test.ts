@@ -460,3 +460,111 @@ describe.skipIf(!gpu)('bf16 activations on CUDA (lora.h bf16 overloads) = the CP
     console.log(['LoRA bf16 micro-benchmark (CUDA graph of 50 calls):', ...lines].join('\n'));
   }, 120_000);
 });
+
+// ---------------------------------------------------------------- the A side of a group (q,k,v / cross k,v)
+// 'backwardGroup': [gA[n][r,in], dx[M,in]] of n members sharing x and dx (member i's dropout site is
+// site + 7919 i). cpu: n lora_backward calls; cuda: lora_backward_group (one launch, in-kernel
+// reduce); cudaComposed: n cuda::lora_backward calls (today's per-member path).
+interface GroupCase { M: number; in: number; r: number; members: number }
+function groupInputs(c: GroupCase, salt: number): Opts {
+  const k = c.members;
+  return {
+    dh: rand(k * c.M * c.r, 41 + salt), x: rand(c.M * c.in, 42 + salt), A: rand(k * c.r * c.in, 43 + salt),
+    init: rand(k * c.r * c.in, 44 + salt), initDx: rand(c.M * c.in, 45 + salt),
+  };
+}
+
+describe('LoRA A side of a group: the CPU hook is n lora_backward calls', () => {
+  it('member by member: each gA and the summed dx equal op backward called in turn', () => {
+    const c = { M: 45, in: 70, r: 5, members: 3 };
+    const inp = groupInputs(c, 1) as Record<string, Float32Array>;
+    const base = { op: 'backwardGroup', ...c, p: 0.3, seed: 11, site: 40, accumulate: true, ...inp };
+    const g = engine._opsLora({ ...base, impl: 'cpu' });
+    const nA = c.r * c.in, nX = c.M * c.in;
+    let dx = inp.initDx;
+    for (let i = 0; i < c.members; i++) {
+      const one = engine._opsLora({
+        op: 'backward', impl: 'cpu', M: c.M, in: c.in, r: c.r, p: 0.3, seed: 11, site: 40 + 7919 * i, accumulate: true,
+        dh: inp.dh.subarray(i * c.M * c.r, (i + 1) * c.M * c.r), x: inp.x, A: inp.A.subarray(i * nA, (i + 1) * nA),
+        init: inp.init.subarray(i * nA, (i + 1) * nA), initDx: dx,
+      });
+      expect(firstDiff(g.subarray(i * nA, (i + 1) * nA), one.subarray(0, nA)), `gA of member ${i}`).toBe(-1);
+      dx = one.slice(nA, nA + nX);
+    }
+    expect(firstDiff(g.subarray(c.members * nA), dx)).toBe(-1);
+  });
+});
+
+describe.skipIf(!gpu)('LoRA A side of a group on CUDA (lora_backward_group)', () => {
+  const W = 768, R = 16;
+  const cases: Array<GroupCase & { p: number; bf16: boolean }> = [];
+  for (const members of [1, 2, 3])
+    for (const M of [1024, 2048, 1037])
+      for (const p of [0, 0.05])
+        for (const bf16 of [true, false]) cases.push({ M, in: W, r: R, members, p, bf16 });
+  cases.push({ M: 8192, in: W, r: R, members: 3, p: 0.05, bf16: true });
+  cases.push({ M: 8192, in: W, r: R, members: 1, p: 0.05, bf16: false });
+  cases.push({ M: 8192, in: W, r: R, members: 2, p: 0, bf16: true });
+  cases.push({ M: 5, in: W, r: R, members: 3, p: 0.05, bf16: true });       // one split: straight into gA
+  cases.push({ M: 333, in: 200, r: 5, members: 3, p: 0.5, bf16: false });   // ragged width and rank
+  cases.push({ M: 700, in: 130, r: 16, members: 2, p: 0.05, bf16: true });
+  for (const c of cases) {
+    const { p, bf16, ...shape } = c;
+    it(`n=${c.members} M=${c.M} in=${c.in} r=${c.r} p=${p}${bf16 ? ' bf16' : ''}: = CPU, gA = per-member bits, deterministic`, () => {
+      const nA = c.members * c.r * c.in;
+      const base = { op: 'backwardGroup', ...shape, p, bf16, seed: 2024, site: 17, accumulate: true, ...groupInputs(shape, c.M) };
+      const cpu = engine._opsLora({ ...base, impl: 'cpu' });
+      const grouped = engine._opsLora({ ...base, impl: 'cuda' });
+      const perMember = engine._opsLora({ ...base, impl: 'cudaComposed' });
+      const again = engine._opsLora({ ...base, impl: 'cuda' });
+      const eA = relErr(grouped.subarray(0, nA), cpu.subarray(0, nA));
+      const eX = relErr(grouped.subarray(nA), cpu.subarray(nA));
+      expect(eA, 'gA vs CPU').toBeLessThanOrEqual(1e-5);
+      expect(eX, 'dx vs CPU').toBeLessThanOrEqual(1e-5);
+      // gA: the same split plan and the same sums in the same order as n lora_backward calls
+      expect(firstDiff(grouped.subarray(0, nA), perMember.subarray(0, nA)), 'gA bits vs per-member').toBe(-1);
+      // dx: the same additions in the same order (fp32 rounding where the compiler fuses differently)
+      const dxDiff = firstDiff(grouped.subarray(nA), perMember.subarray(nA));
+      if (dxDiff >= 0) console.log(`  group ${JSON.stringify(c)}: dx not bit-identical to per-member (rel ${relErr(grouped.subarray(nA), perMember.subarray(nA)).toExponential(2)})`);
+      expect(relErr(grouped.subarray(nA), perMember.subarray(nA)), 'dx vs per-member').toBeLessThanOrEqual(1e-6);
+      expect(firstDiff(again, grouped), 'run to run').toBe(-1);
+    }, 60_000);
+  }
+
+  it('without dx (cross k,v when the encoder needs no gradient): gA as with dx; without a workspace: = CPU', () => {
+    const c = { M: 2048, in: W, r: R, members: 2 };
+    const base = { op: 'backwardGroup', ...c, p: 0.05, bf16: true, seed: 9, site: 3, accumulate: true, ...groupInputs(c, 5) };
+    const full = engine._opsLora({ ...base, impl: 'cuda' });
+    const gaOnly = engine._opsLora({ ...base, impl: 'cuda', noDx: true });
+    const nA = c.members * c.r * c.in;
+    expect(firstDiff(gaOnly.subarray(0, nA), full.subarray(0, nA))).toBe(-1);
+    expect(gaOnly.subarray(nA).every((v) => v === 0)).toBe(true);
+    const one = engine._opsLora({ ...base, impl: 'cuda', noWorkspace: true });
+    expect(relErr(one, engine._opsLora({ ...base, impl: 'cpu' }))).toBeLessThanOrEqual(1e-5);
+    const nonAcc = { ...base, accumulate: false };  // gA and dx overwritten (member 0), not accumulated
+    expect(relErr(engine._opsLora({ ...nonAcc, impl: 'cuda' }), engine._opsLora({ ...nonAcc, impl: 'cpu' }))).toBeLessThanOrEqual(1e-5);
+  }, 60_000);
+
+  it('rejects what the kernel does not take (n > 3, r > 16)', () => {
+    const c = { M: 64, in: 64, r: 16, members: 4 };
+    expect(() => engine._opsLora({ op: 'backwardGroup', impl: 'cuda', ...c, ...groupInputs(c, 1) }))
+      .toThrow(expect.objectContaining({ code: 'ENGINE_INVALID_ARG' }));
+    const d = { M: 64, in: 64, r: 32, members: 2 };
+    expect(() => engine._opsLora({ op: 'backwardGroup', impl: 'cuda', ...d, ...groupInputs(d, 1) }))
+      .toThrow(expect.objectContaining({ code: 'ENGINE_INVALID_ARG' }));
+  });
+
+  it('micro-benchmark: µs per call, lora_backward_group vs n lora_backward calls (today)', () => {
+    const lines: string[] = [];
+    for (const bf16 of [true, false])
+      for (const M of [2048, 8192])
+        for (const members of [1, 2, 3]) {
+          const b = engine._opsLoraBench!({ op: 'backwardGroup', M, in: W, r: R, members, p: 0.05, bf16, accumulate: true, reps: 50 });
+          const bwUs = b.inputBytes / (b.copyGBs * 1e9) * 1e6;
+          lines.push(`  ${bf16 ? 'bf16' : 'fp32'} n=${members} M=${M} in=${W} r=${R} p=0.05: group ${b.fusedUs.toFixed(1)} µs (graph ${b.fusedGraphUs.toFixed(1)}) | ${members} x lora_backward ${b.composedUs.toFixed(1)} µs (graph ${b.composedGraphUs.toFixed(1)}) | read-once floor ${bwUs.toFixed(1)} µs`);
+          expect(b.fusedUs).toBeGreaterThan(0);
+          expect(b.composedUs).toBeGreaterThan(0);
+        }
+    console.log(['LoRA A-side group micro-benchmark:', ...lines].join('\n'));
+  }, 120_000);
+});

@@ -14,6 +14,7 @@
 #include <type_traits>
 
 #include "core/cuda_runtime.h"
+#include "cuda/pdl.cuh"
 #include "ops/lora.cuh"
 #include "ops/lora.h"
 
@@ -144,6 +145,8 @@ GaPlan grad_A_plan(int M, int in, bool have_workspace, int target_blocks = 528) 
 
 __global__ void lora_grad_A_reduce(const float* __restrict__ part, float* __restrict__ gA, int64_t n, int splits,
                                    bool accumulate) {
+  hukuk::cuda::pdl::trigger();
+  hukuk::cuda::pdl::wait();  // (cuda/pdl.cuh) before any read of the step's data or write
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n) return;
   float sum = part[i];
@@ -172,6 +175,8 @@ __global__ void __launch_bounds__(kThreads, 2) lora_down_kernel(const T* __restr
                                                                    const float* __restrict__ A,
                                                                    float* __restrict__ h, int M, int in, int r,
                                                                    float p, const uint64_t* seedp, uint64_t site) {
+  hukuk::cuda::pdl::trigger();
+  hukuk::cuda::pdl::wait();  // (cuda/pdl.cuh) before any read of the step's data or write
   constexpr int kAPer = RP * kDownTile / kThreads;
   __shared__ float As[RP][kDownTile];
   const DropMask drop = make_drop_mask(p, seedp, site);
@@ -254,11 +259,11 @@ void launch_down(const T* x, const float* A, float* h, int M, int in, int r, flo
   const int per_block = rows * (kThreads / 32);
   const unsigned grid = unsigned((M + per_block - 1) / per_block);
   if (rows >= 4) {
-    if constexpr (kMaxRows >= 4) lora_down_kernel<RP, 4, T><<<grid, kThreads, 0, s>>>(x, A, h, M, in, r, p, seed, site);
+    if constexpr (kMaxRows >= 4) hukuk::cuda::pdl::launch(lora_down_kernel<RP, 4, T>, grid, dim3(kThreads), 0, s, x, A, h, M, in, r, p, seed, site);
   } else if (rows == 2) {
-    if constexpr (kMaxRows >= 2) lora_down_kernel<RP, 2, T><<<grid, kThreads, 0, s>>>(x, A, h, M, in, r, p, seed, site);
+    if constexpr (kMaxRows >= 2) hukuk::cuda::pdl::launch(lora_down_kernel<RP, 2, T>, grid, dim3(kThreads), 0, s, x, A, h, M, in, r, p, seed, site);
   } else {
-    lora_down_kernel<RP, 1, T><<<grid, kThreads, 0, s>>>(x, A, h, M, in, r, p, seed, site);
+    hukuk::cuda::pdl::launch(lora_down_kernel<RP, 1, T>, grid, dim3(kThreads), 0, s, x, A, h, M, in, r, p, seed, site);
   }
   HUKUK_CUDA_LAUNCH_CHECK();
 }
@@ -269,6 +274,8 @@ __global__ void __launch_bounds__(kThreads, (RP >= 64 ? 2 : RP >= 32 ? 3 : 4))
     lora_grad_A_kernel(const float* __restrict__ dh, const T* __restrict__ x, float* __restrict__ out, int M,
                           int in, int r, float p, const uint64_t* seedp, uint64_t site, int rows_per_split,
                           bool direct, bool accumulate) {
+  hukuk::cuda::pdl::trigger();
+  hukuk::cuda::pdl::wait();  // (cuda/pdl.cuh) before any read of the step's data or write
   constexpr int kPer = kGaChunk / kGaGroups;          // x rows per thread per chunk
   constexpr int kDhPer = kGaChunk * RP / kThreads;    // dh values staged per thread per chunk
   __shared__ __align__(16) float dhs[kGaChunk][RP];
@@ -358,6 +365,8 @@ __global__ void __launch_bounds__(kThreads, (RP >= 64 ? 2 : RP >= 32 ? 3 : 4))
     lora_dx_kernel(const float* __restrict__ dh, const float* __restrict__ A, float* __restrict__ dx, int M,
                       int in, int r, float p, const uint64_t* seedp, uint64_t site, bool accumulate,
                       int rows_per_block) {
+  hukuk::cuda::pdl::trigger();
+  hukuk::cuda::pdl::wait();  // (cuda/pdl.cuh) before any read of the step's data or write
   __shared__ __align__(16) float dhs[kDx2MaxRows<RP>][RP];
   const DropMask drop = make_drop_mask(p, seedp, site);
   const int tc = threadIdx.x % kDxCols, g = threadIdx.x / kDxCols;
@@ -420,7 +429,7 @@ void launch_dx(const float* dh, const float* A, float* dx, int M, int in, int r,
   int rows = kDx2MaxRows<RP>;
   while (rows > 32 && int64_t(col_blocks) * ((M + rows - 1) / rows) < 528) rows -= 32;
   const dim3 grid(unsigned(col_blocks), unsigned((M + rows - 1) / rows));
-  lora_dx_kernel<RP><<<grid, kThreads, 0, s>>>(dh, A, dx, M, in, r, p, seed, site, accumulate, rows);
+  hukuk::cuda::pdl::launch(lora_dx_kernel<RP>, grid, dim3(kThreads), 0, s, dh, A, dx, M, in, r, p, seed, site, accumulate, rows);
   HUKUK_CUDA_LAUNCH_CHECK();
 }
 
@@ -444,6 +453,8 @@ __global__ void __launch_bounds__(kThreads, bw_blocks_per_sm(RP))
                          float* __restrict__ out, float* __restrict__ dx, int M, int in, int r, float p,
                          const uint64_t* seedp, uint64_t site, int rows_per_split, bool direct, bool acc_gA,
                          bool acc_dx) {
+  hukuk::cuda::pdl::trigger();
+  hukuk::cuda::pdl::wait();  // (cuda/pdl.cuh) before any read of the step's data or write
   constexpr int kPer = kGaChunk / kGaGroups;
   constexpr int kDhPer = kGaChunk * RP / kThreads;
   __shared__ __align__(16) float dhs[kGaChunk][RP];
@@ -570,15 +581,15 @@ void lora_grad_A_t(const float* dh, const T* x, float* gA, int M, int in, int r,
   float* out = direct ? gA : workspace;
   const int rps = g.rows_per_split;
   switch (padded_rank(r)) {
-    case 8: lora_grad_A_kernel<8, T><<<grid, kThreads, 0, s>>>(dh, x, out, M, in, r, p, seed, site, rps, direct, accumulate); break;
-    case 16: lora_grad_A_kernel<16, T><<<grid, kThreads, 0, s>>>(dh, x, out, M, in, r, p, seed, site, rps, direct, accumulate); break;
-    case 32: lora_grad_A_kernel<32, T><<<grid, kThreads, 0, s>>>(dh, x, out, M, in, r, p, seed, site, rps, direct, accumulate); break;
-    default: lora_grad_A_kernel<64, T><<<grid, kThreads, 0, s>>>(dh, x, out, M, in, r, p, seed, site, rps, direct, accumulate); break;
+    case 8: hukuk::cuda::pdl::launch(lora_grad_A_kernel<8, T>, grid, dim3(kThreads), 0, s, dh, x, out, M, in, r, p, seed, site, rps, direct, accumulate); break;
+    case 16: hukuk::cuda::pdl::launch(lora_grad_A_kernel<16, T>, grid, dim3(kThreads), 0, s, dh, x, out, M, in, r, p, seed, site, rps, direct, accumulate); break;
+    case 32: hukuk::cuda::pdl::launch(lora_grad_A_kernel<32, T>, grid, dim3(kThreads), 0, s, dh, x, out, M, in, r, p, seed, site, rps, direct, accumulate); break;
+    default: hukuk::cuda::pdl::launch(lora_grad_A_kernel<64, T>, grid, dim3(kThreads), 0, s, dh, x, out, M, in, r, p, seed, site, rps, direct, accumulate); break;
   }
   HUKUK_CUDA_LAUNCH_CHECK();
   if (!direct) {
     const int64_t n = int64_t(r) * in;
-    lora_grad_A_reduce<<<blocks_for(n, kThreads), kThreads, 0, s>>>(workspace, gA, n, g.splits, accumulate);
+    hukuk::cuda::pdl::launch(lora_grad_A_reduce, blocks_for(n, kThreads), dim3(kThreads), 0, s, workspace, gA, n, g.splits, accumulate);
     HUKUK_CUDA_LAUNCH_CHECK();
   }
 }
@@ -603,13 +614,13 @@ void lora_backward_t(const float* dh, const T* x, const float* A, float* gA, flo
   float* out = direct ? gA : workspace;
   const int rps = g.rows_per_split;
   if (r <= 8)
-    lora_backward_kernel<8, T><<<grid, kThreads, 0, s>>>(dh, x, A, out, dx, M, in, r, p, seed, site, rps, direct, accumulate_gA, accumulate_dx);
+    hukuk::cuda::pdl::launch(lora_backward_kernel<8, T>, grid, dim3(kThreads), 0, s, dh, x, A, out, dx, M, in, r, p, seed, site, rps, direct, accumulate_gA, accumulate_dx);
   else
-    lora_backward_kernel<16, T><<<grid, kThreads, 0, s>>>(dh, x, A, out, dx, M, in, r, p, seed, site, rps, direct, accumulate_gA, accumulate_dx);
+    hukuk::cuda::pdl::launch(lora_backward_kernel<16, T>, grid, dim3(kThreads), 0, s, dh, x, A, out, dx, M, in, r, p, seed, site, rps, direct, accumulate_gA, accumulate_dx);
   HUKUK_CUDA_LAUNCH_CHECK();
   if (!direct) {
     const int64_t n = int64_t(r) * in;
-    lora_grad_A_reduce<<<blocks_for(n, kThreads), kThreads, 0, s>>>(workspace, gA, n, g.splits, accumulate_gA);
+    hukuk::cuda::pdl::launch(lora_grad_A_reduce, blocks_for(n, kThreads), dim3(kThreads), 0, s, workspace, gA, n, g.splits, accumulate_gA);
     HUKUK_CUDA_LAUNCH_CHECK();
   }
 }
@@ -691,6 +702,8 @@ __global__ void __launch_bounds__(kThreads) lora_up_add_kernel(const float* __re
                                                                const float* __restrict__ B, T* __restrict__ y,
                                                                int M, int out, int r, float scale, int64_t sh,
                                                                int64_t sB, int64_t sy) {
+  hukuk::cuda::pdl::trigger();
+  hukuk::cuda::pdl::wait();  // (cuda/pdl.cuh) before any read of the step's data or write
   using V = Vec<T, 1>;
   __shared__ __align__(16) float hs[kUpRows][RP];
   const int member = blockIdx.z;
@@ -794,6 +807,8 @@ __global__ void __launch_bounds__(kThreads, 2)
                             float* __restrict__ ws_dh, int M, int out, int r, float scale, bool acc_gB,
                             int rows_per_split, int splits, int col_groups, int64_t sdy, int64_t sh, int64_t sB,
                             int64_t sdh) {
+  hukuk::cuda::pdl::trigger();
+  hukuk::cuda::pdl::wait();  // (cuda/pdl.cuh) before any read of the step's data or write
   static_assert(RP <= 32 && 32 % RP == 0, "one lane per reduced value");
   static_assert(C == 1 || C == 2, "1 or 2 columns per thread (registers)");
   static_assert(kUbCols % (32 * C) == 0, "whole warps per row group");
@@ -945,6 +960,8 @@ __global__ void __launch_bounds__(kThreads, 2)
 // dst_stride; dst (+)= scale * sum
 __global__ void lora_parts_reduce(const float* __restrict__ part, float* __restrict__ dst, int64_t count, int parts,
                                   int64_t dst_stride, float scale, bool accumulate) {
+  hukuk::cuda::pdl::trigger();
+  hukuk::cuda::pdl::wait();  // (cuda/pdl.cuh) before any read of the step's data or write
   const int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const int member = blockIdx.y;
   if (e >= count) return;
@@ -959,6 +976,8 @@ __global__ void lora_parts_reduce(const float* __restrict__ part, float* __restr
 template <typename T>
 __global__ void lora_up_dh_plain(const T* __restrict__ dy, const float* __restrict__ B, float* __restrict__ dh,
                                  int M, int out, int r, float scale, int64_t sdy, int64_t sB, int64_t sdh) {
+  hukuk::cuda::pdl::trigger();
+  hukuk::cuda::pdl::wait();  // (cuda/pdl.cuh) before any read of the step's data or write
   const int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const int member = blockIdx.y;
   if (e >= int64_t(M) * r) return;
@@ -974,6 +993,8 @@ template <typename T>
 __global__ void lora_up_gB_plain(const T* __restrict__ dy, const float* __restrict__ h, float* __restrict__ gB,
                                  int M, int out, int r, float scale, bool accumulate, int64_t sdy, int64_t sh,
                                  int64_t sB) {
+  hukuk::cuda::pdl::trigger();
+  hukuk::cuda::pdl::wait();  // (cuda/pdl.cuh) before any read of the step's data or write
   const int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const int member = blockIdx.y;
   if (e >= int64_t(out) * r) return;
@@ -998,13 +1019,13 @@ void reduce_up_backward_parts(const float* ws_gB, const float* ws_dh, float* gB,
   if (splits > 1) {
     const int64_t count = int64_t(out) * r;
     const dim3 g(unsigned(blocks_for(count, kThreads)), unsigned(n));
-    lora_parts_reduce<<<g, kThreads, 0, s>>>(ws_gB, gB, count, splits, sB, scale, accumulate_gB);
+    hukuk::cuda::pdl::launch(lora_parts_reduce, g, dim3(kThreads), 0, s, ws_gB, gB, count, splits, sB, scale, accumulate_gB);
     HUKUK_CUDA_LAUNCH_CHECK();
   }
   if (col_groups > 1) {
     const int64_t count = int64_t(M) * r;
     const dim3 g(unsigned(blocks_for(count, kThreads)), unsigned(n));
-    lora_parts_reduce<<<g, kThreads, 0, s>>>(ws_dh, dh, count, col_groups, sdh, scale, false);
+    hukuk::cuda::pdl::launch(lora_parts_reduce, g, dim3(kThreads), 0, s, ws_dh, dh, count, col_groups, sdh, scale, false);
     HUKUK_CUDA_LAUNCH_CHECK();
   }
 }
@@ -1019,10 +1040,10 @@ void lora_up_add_t(const float* h, const float* B, T* y, int M, int out, int r, 
   if (M == 0) return;
   const dim3 grid(unsigned((out + kUpCols - 1) / kUpCols), unsigned((M + kUpRows - 1) / kUpRows), unsigned(n));
   switch (padded_rank(r)) {
-    case 8: lora_up_add_kernel<8, T><<<grid, kThreads, 0, s>>>(h, B, y, M, out, r, scale, sh, sB, sy); break;
-    case 16: lora_up_add_kernel<16, T><<<grid, kThreads, 0, s>>>(h, B, y, M, out, r, scale, sh, sB, sy); break;
-    case 32: lora_up_add_kernel<32, T><<<grid, kThreads, 0, s>>>(h, B, y, M, out, r, scale, sh, sB, sy); break;
-    default: lora_up_add_kernel<64, T><<<grid, kThreads, 0, s>>>(h, B, y, M, out, r, scale, sh, sB, sy); break;
+    case 8: hukuk::cuda::pdl::launch(lora_up_add_kernel<8, T>, grid, dim3(kThreads), 0, s, h, B, y, M, out, r, scale, sh, sB, sy); break;
+    case 16: hukuk::cuda::pdl::launch(lora_up_add_kernel<16, T>, grid, dim3(kThreads), 0, s, h, B, y, M, out, r, scale, sh, sB, sy); break;
+    case 32: hukuk::cuda::pdl::launch(lora_up_add_kernel<32, T>, grid, dim3(kThreads), 0, s, h, B, y, M, out, r, scale, sh, sB, sy); break;
+    default: hukuk::cuda::pdl::launch(lora_up_add_kernel<64, T>, grid, dim3(kThreads), 0, s, h, B, y, M, out, r, scale, sh, sB, sy); break;
   }
   HUKUK_CUDA_LAUNCH_CHECK();
 }
@@ -1033,11 +1054,11 @@ void launch_up_backward(const T* dy, const float* h, const float* B, float* dh, 
                         int64_t sdy, int64_t sh, int64_t sB, int64_t sdh, cudaStream_t s) {
   const dim3 grid(unsigned(u.col_groups), unsigned(u.splits), unsigned(n));
   if (r <= 8)
-    lora_up_backward_kernel<8, T, C><<<grid, kThreads, 0, s>>>(dy, h, B, dh, gB, ws_gB, ws_dh, M, out, r, scale,
+    hukuk::cuda::pdl::launch(lora_up_backward_kernel<8, T, C>, grid, dim3(kThreads), 0, s, dy, h, B, dh, gB, ws_gB, ws_dh, M, out, r, scale,
                                                                accumulate_gB, u.rows_per_split, u.splits,
                                                                u.col_groups, sdy, sh, sB, sdh);
   else
-    lora_up_backward_kernel<16, T, C><<<grid, kThreads, 0, s>>>(dy, h, B, dh, gB, ws_gB, ws_dh, M, out, r, scale,
+    hukuk::cuda::pdl::launch(lora_up_backward_kernel<16, T, C>, grid, dim3(kThreads), 0, s, dy, h, B, dh, gB, ws_gB, ws_dh, M, out, r, scale,
                                                                 accumulate_gB, u.rows_per_split, u.splits,
                                                                 u.col_groups, sdy, sh, sB, sdh);
   HUKUK_CUDA_LAUNCH_CHECK();
@@ -1056,10 +1077,10 @@ void lora_up_backward_t(const T* dy, const float* h, const float* B, float* dh, 
   }
   if (r > 16) {
     const dim3 g1(unsigned(blocks_for(int64_t(M) * r, kThreads)), unsigned(n));
-    lora_up_dh_plain<T><<<g1, kThreads, 0, s>>>(dy, B, dh, M, out, r, scale, sdy, sB, sdh);
+    hukuk::cuda::pdl::launch(lora_up_dh_plain<T>, g1, dim3(kThreads), 0, s, dy, B, dh, M, out, r, scale, sdy, sB, sdh);
     HUKUK_CUDA_LAUNCH_CHECK();
     const dim3 g2(unsigned(blocks_for(int64_t(out) * r, kThreads)), unsigned(n));
-    lora_up_gB_plain<T><<<g2, kThreads, 0, s>>>(dy, h, gB, M, out, r, scale, accumulate_gB, sdy, sh, sB);
+    hukuk::cuda::pdl::launch(lora_up_gB_plain<T>, g2, dim3(kThreads), 0, s, dy, h, gB, M, out, r, scale, accumulate_gB, sdy, sh, sB);
     HUKUK_CUDA_LAUNCH_CHECK();
     return;
   }
@@ -1110,6 +1131,276 @@ void lora_up_backward(const bf16_t* dy, const float* h, const float* B, float* d
                       float scale, bool accumulate_gB, int n, int64_t sdy, int64_t sh, int64_t sB, int64_t sdh,
                       float* workspace, cudaStream_t s) {
   lora_up_backward_t(dev(dy), h, B, dh, gB, M, out, r, scale, accumulate_gB, n, sdy, sh, sB, sdh, workspace, s);
+}
+
+}  // namespace hukuk::ops::cuda
+
+// ============================================================================== lora_backward_group
+// The A side of the backward for the n members of a group that read the same x and add into the
+// same dx (q,k,v: n = 3; cross k,v: n = 2; one Linear: n = 1), in ONE launch (lora.h). It is
+// lora_backward_kernel<16> with the member loop inside: per 32-row chunk the x tile and the old dx
+// tile are loaded once, then for each member (in member order) its mask is hashed with its own
+// key (seed, site_i), its r gA sums are advanced and its dx contribution is added to the running
+// dx value; dx is stored once. Member i's gA sums run in exactly lora_backward_kernel's order (same
+// split plan, same fmaf chain, same row-group order, same split order in the reduce), so gA is
+// bit-identical to n calls of lora_backward; dx is ((dx + d_0) + d_1) + d_2, the same additions the
+// n calls make in memory. The split partials are reduced inside the kernel: each block writes its
+// partial, and the last block of a column block to finish (an atomic ticket per column block after
+// a __threadfence) adds the column block's partials in split order and resets the ticket to 0 for
+// the next launch / graph replay. Registers: NM * 16 gA sums stay in registers; with NM > 1 the
+// members' A columns sit in shared memory and are read into 16 registers per member per chunk (8
+// rows), with NM = 1 they stay in registers as in lora_backward_kernel.
+namespace hukuk::ops::cuda {
+namespace {
+
+constexpr int kGroupRP = 16;            // padded rank (r <= 16)
+constexpr int kGroupTicketSlots = 4096;  // column blocks: in <= 64 * 4096
+// One ticket per column block, zero between launches (each launch's last block resets the ones it
+// used). Process-wide per device: two launches of this kernel must not run concurrently on
+// different streams of one device (the engine runs one stream; PDL launches wait for the previous
+// kernel before touching them).
+__device__ unsigned int g_group_tickets[kGroupTicketSlots];
+
+template <int NM, bool kDx, typename T>
+__global__ void __launch_bounds__(kThreads, 2)
+    lora_backward_group_kernel(LoraGroupMembers G, const T* __restrict__ x, float* __restrict__ dx,
+                               float* __restrict__ ws, const uint64_t* seedp, int M, int in, int r,
+                               int rows_per_split, int splits, bool acc_gA, bool acc_dx) {
+  constexpr int RP = kGroupRP;
+  // rows per chunk: 16 where the members' dx work needs the registers (NM > 1 with dx: 32 rows
+  // spilled on sm_90), else lora_backward_kernel's 32. A thread's rows are g, g+4, g+8, ... of its
+  // split either way, so the gA sums' order does not depend on it (rows_per_split is a multiple of 32).
+  constexpr int kCh = (kDx && NM > 1) ? 16 : kGaChunk;
+  constexpr int kPer = kCh / kGaGroups;
+  constexpr int kDhPer = kCh * RP / kThreads;
+  static_assert(kDhPer >= 1 && kCh * RP % kThreads == 0, "whole dh rows per thread");
+  constexpr bool kARegs = NM == 1;
+  __shared__ __align__(16) float dhs[NM][kCh][RP];
+  __shared__ float red[RP][kGaCols];
+  __shared__ float As[(kDx && !kARegs) ? NM : 1][RP][kGaCols];
+  __shared__ unsigned int ticket;
+  __shared__ DropMask drop[NM];  // uniform per member: read back as broadcasts (registers are short)
+  hukuk::cuda::pdl::trigger();
+  const int tc = threadIdx.x % kGaCols, g = threadIdx.x / kGaCols;
+  const int k = blockIdx.x * kGaCols + tc;
+  const bool kin = k < in;
+  const int split = blockIdx.y;
+  const int m_begin = split * rows_per_split;
+  const int m_end = min(M, m_begin + rows_per_split);
+  hukuk::cuda::pdl::wait();  // everything below reads the step's data (dh, x, A, seed) or writes
+  if (threadIdx.x == 0)
+#pragma unroll
+    for (int i = 0; i < NM; ++i) drop[i] = make_drop_mask(G.p[i], seedp, G.site[i]);
+  float acc[NM][RP];
+#pragma unroll
+  for (int i = 0; i < NM; ++i)
+#pragma unroll
+    for (int j = 0; j < RP; ++j) acc[i][j] = 0.f;
+  float a[RP];  // NM == 1: member 0's column of A for the whole block; else refilled per member
+#pragma unroll
+  for (int j = 0; j < RP; ++j) a[j] = (kDx && kARegs && j < r && kin) ? __ldg(G.A[0] + int64_t(j) * in + k) : 0.f;
+  if constexpr (kDx && !kARegs) {  // (members unrolled: G's arrays indexed by constants only)
+#pragma unroll
+    for (int i = 0; i < NM; ++i)
+#pragma unroll
+      for (int q = 0; q < RP * kGaCols / kThreads; ++q) {
+        const int idx = threadIdx.x + kThreads * q, j = idx / kGaCols, c = idx % kGaCols;
+        const int kk = blockIdx.x * kGaCols + c;
+        As[i][j][c] = (j < r && kk < in) ? __ldg(G.A[i] + int64_t(j) * in + kk) : 0.f;
+      }  // visible after the loop's first barrier
+  }
+
+  float xn[kPer], pn[kPer], dn[NM][kDhPer];
+  auto load_chunk = [&](int c0) {
+#pragma unroll
+    for (int i = 0; i < kPer; ++i) {
+      const int m = c0 + g + kGaGroups * i;
+      const bool in_range = m < m_end && kin;
+      xn[i] = in_range ? ldg_f(x + int64_t(m) * in + k) : 0.f;
+      pn[i] = (kDx && in_range && acc_dx) ? dx[int64_t(m) * in + k] : 0.f;
+    }
+#pragma unroll
+    for (int mi = 0; mi < NM; ++mi)
+#pragma unroll
+      for (int q = 0; q < kDhPer; ++q) {
+        const int idx = threadIdx.x + kThreads * q, mm = idx / RP, j = idx % RP;
+        dn[mi][q] = (j < r && c0 + mm < m_end) ? __ldg(G.dh[mi] + int64_t(c0 + mm) * r + j) : 0.f;
+      }
+  };
+  if (m_begin < m_end) load_chunk(m_begin);
+  for (int c0 = m_begin; c0 < m_end; c0 += kCh) {
+    __syncthreads();  // the previous chunk's readers of dhs are done
+#pragma unroll
+    for (int mi = 0; mi < NM; ++mi)
+#pragma unroll
+      for (int q = 0; q < kDhPer; ++q) {
+        const int idx = threadIdx.x + kThreads * q;
+        dhs[mi][idx / RP][idx % RP] = dn[mi][q];
+      }
+    __syncthreads();
+    float xv[kPer], dxv[kPer];
+#pragma unroll
+    for (int i = 0; i < kPer; ++i) {
+      xv[i] = xn[i];
+      dxv[i] = pn[i];
+    }
+    if (c0 + kCh < m_end) load_chunk(c0 + kCh);  // uniform branch
+#pragma unroll
+    for (int mi = 0; mi < NM; ++mi) {
+      if constexpr (kDx && !kARegs) {
+#pragma unroll
+        for (int j = 0; j < RP; ++j) a[j] = As[mi][j][tc];
+      }
+      const DropMask dm = drop[mi];
+#pragma unroll
+      for (int i = 0; i < kPer; ++i) {
+        const int m = c0 + g + kGaGroups * i;
+        const int64_t i_flat = int64_t(m) * in + k;
+        const bool kept = !dm.on || dm.keep(uint64_t(i_flat));
+        const float xd = kept ? xv[i] * dm.scale : 0.f;
+        const float4* d4 = reinterpret_cast<const float4*>(&dhs[mi][g + kGaGroups * i][0]);
+        float v = 0.f;
+#pragma unroll
+        for (int j4 = 0; j4 < RP / 4; ++j4) {
+          const float4 d = d4[j4];
+          acc[mi][4 * j4 + 0] = fmaf(d.x, xd, acc[mi][4 * j4 + 0]);
+          acc[mi][4 * j4 + 1] = fmaf(d.y, xd, acc[mi][4 * j4 + 1]);
+          acc[mi][4 * j4 + 2] = fmaf(d.z, xd, acc[mi][4 * j4 + 2]);
+          acc[mi][4 * j4 + 3] = fmaf(d.w, xd, acc[mi][4 * j4 + 3]);
+          if constexpr (kDx) {
+            v = fmaf(d.x, a[4 * j4 + 0], v);
+            v = fmaf(d.y, a[4 * j4 + 1], v);
+            v = fmaf(d.z, a[4 * j4 + 2], v);
+            v = fmaf(d.w, a[4 * j4 + 3], v);
+          }
+        }
+        if constexpr (kDx) {
+          const float dv = kept ? v * dm.scale : 0.f;
+          dxv[i] = (mi > 0 || acc_dx) ? dxv[i] + dv : dv;  // as n calls: member 0 (+)=, the rest +=
+        }
+      }
+    }
+    if constexpr (kDx) {
+#pragma unroll
+      for (int i = 0; i < kPer; ++i) {
+        const int m = c0 + g + kGaGroups * i;
+        if (kin && m < m_end) dx[int64_t(m) * in + k] = dxv[i];
+      }
+    }
+  }
+  // the row groups' sums, per member, in lora_backward_kernel's fixed order
+#pragma unroll
+  for (int mi = 0; mi < NM; ++mi)
+    for (int src = 1; src < kGaGroups; ++src) {
+      __syncthreads();
+      if (g == src)
+#pragma unroll
+        for (int j = 0; j < RP; ++j) red[j][tc] = acc[mi][j];
+      __syncthreads();
+      if (g == 0)
+#pragma unroll
+        for (int j = 0; j < RP; ++j) acc[mi][j] += red[j][tc];
+    }
+  if (splits == 1) {  // the block holds the whole sum: straight into gA
+    if (g == 0 && kin)
+#pragma unroll
+      for (int mi = 0; mi < NM; ++mi)
+#pragma unroll
+        for (int j = 0; j < RP; ++j)
+          if (j < r) {
+            float& o = G.gA[mi][int64_t(j) * in + k];
+            o = acc_gA ? o + acc[mi][j] : acc[mi][j];
+          }
+    return;
+  }
+  // partials: ws[mi][split][j][k]
+  if (g == 0 && kin) {
+#pragma unroll
+    for (int mi = 0; mi < NM; ++mi)
+#pragma unroll
+      for (int j = 0; j < RP; ++j)
+        if (j < r) ws[((int64_t(mi) * splits + split) * r + j) * in + k] = acc[mi][j];
+    __threadfence();  // the partials are visible device-wide before the ticket is taken
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) ticket = atomicAdd(&g_group_tickets[blockIdx.x], 1u);
+  __syncthreads();
+  if (ticket != unsigned(splits - 1)) return;
+  // the last block of this column block: every split's partial is written
+  __threadfence();
+  const int64_t step = int64_t(r) * in;
+#pragma unroll
+  for (int mi = 0; mi < NM; ++mi)
+#pragma unroll
+    for (int q = 0; q < RP * kGaCols / kThreads; ++q) {
+      const int idx = threadIdx.x + kThreads * q, j = idx / kGaCols, kk = blockIdx.x * kGaCols + idx % kGaCols;
+      if (j >= r || kk >= in) continue;
+      const float* part = ws + (int64_t(mi) * splits * r + j) * in + kk;
+      float sum = __ldcg(part);
+      for (int sp = 1; sp < splits; ++sp) sum += __ldcg(part + sp * step);  // split order, as lora_grad_A_reduce
+      float& o = G.gA[mi][int64_t(j) * in + kk];
+      o = acc_gA ? o + sum : sum;
+    }
+  if (threadIdx.x == 0) g_group_tickets[blockIdx.x] = 0u;  // for the next launch
+}
+
+GaPlan group_plan(int M, int in, int r, bool have_workspace) {
+  return grad_A_plan(M, in, have_workspace, bw_target_blocks(r));  // lora_backward's plan: same gA bits
+}
+
+template <int NM, typename T>
+void launch_group(const LoraGroupMembers& G, const T* x, float* dx, float* ws, const uint64_t* seed, int M, int in,
+                  int r, const GaPlan& g, bool acc_gA, bool acc_dx, cudaStream_t s) {
+  const dim3 grid(unsigned((in + kGaCols - 1) / kGaCols), unsigned(g.splits));
+  if (dx)
+    hukuk::cuda::pdl::launch(lora_backward_group_kernel<NM, true, T>, grid, dim3(kThreads), 0, s, G, x, dx, ws, seed,
+                             M, in, r, g.rows_per_split, g.splits, acc_gA, acc_dx);
+  else
+    hukuk::cuda::pdl::launch(lora_backward_group_kernel<NM, false, T>, grid, dim3(kThreads), 0, s, G, x, dx, ws, seed,
+                             M, in, r, g.rows_per_split, g.splits, acc_gA, acc_dx);
+}
+
+template <typename T>
+void lora_backward_group_t(const LoraGroupMembers& G, int n, const T* x, float* dx, int M, int in, int r,
+                           const uint64_t* seed, bool acc_gA, bool acc_dx, float* workspace, cudaStream_t s) {
+  HUKUK_CHECK(lora_backward_group_supported(r, in, n) && M >= 0, "ENGINE_INVALID_ARG",
+              "cuda::lora_backward_group: need 1 <= n <= 3, 1 <= r <= 16, 1 <= in <= 262144, M >= 0 (got n=" +
+                  std::to_string(n) + " r=" + std::to_string(r) + " in=" + std::to_string(in) + " M=" +
+                  std::to_string(M) + ")");
+  if (M == 0) {  // empty sums: gA = 0 (or unchanged); dx empty
+    if (!acc_gA)
+      for (int i = 0; i < n; ++i) HUKUK_CUDA_CHECK(cudaMemsetAsync(G.gA[i], 0, size_t(r) * in * sizeof(float), s));
+    return;
+  }
+  const GaPlan g = group_plan(M, in, r, workspace != nullptr);
+  switch (n) {
+    case 1: launch_group<1>(G, x, dx, workspace, seed, M, in, r, g, acc_gA, acc_dx, s); break;
+    case 2: launch_group<2>(G, x, dx, workspace, seed, M, in, r, g, acc_gA, acc_dx, s); break;
+    default: launch_group<3>(G, x, dx, workspace, seed, M, in, r, g, acc_gA, acc_dx, s); break;
+  }
+}
+
+}  // namespace
+
+bool lora_backward_group_supported(int r, int in, int n) {
+  return n >= 1 && n <= kLoraGroupMax && r >= 1 && r <= kGroupRP && in >= 1 && in <= kGaCols * kGroupTicketSlots;
+}
+
+size_t lora_backward_group_workspace_floats(int M, int in, int r, int n) {
+  if (M <= 0) return 0;
+  const GaPlan g = group_plan(M, in, r, true);
+  return g.splits > 1 ? size_t(n) * size_t(g.splits) * size_t(r) * size_t(in) : 0;
+}
+
+void lora_backward_group(const LoraGroupMembers& members, int n, const float* x, float* dx, int M, int in, int r,
+                         const uint64_t* seed, bool accumulate_gA, bool accumulate_dx, float* workspace,
+                         cudaStream_t s) {
+  lora_backward_group_t(members, n, x, dx, M, in, r, seed, accumulate_gA, accumulate_dx, workspace, s);
+}
+void lora_backward_group(const LoraGroupMembers& members, int n, const bf16_t* x, float* dx, int M, int in, int r,
+                         const uint64_t* seed, bool accumulate_gA, bool accumulate_dx, float* workspace,
+                         cudaStream_t s) {
+  lora_backward_group_t(members, n, dev(x), dx, M, in, r, seed, accumulate_gA, accumulate_dx, workspace, s);
 }
 
 }  // namespace hukuk::ops::cuda

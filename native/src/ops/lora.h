@@ -109,6 +109,41 @@ void lora_backward(const float* dh, const float* x, const float* A, float* gA, f
                    float p, const uint64_t* seed, uint64_t site, bool accumulate_gA, bool accumulate_dx,
                    float* workspace, cudaStream_t s);
 
+// The A side of the backward for the n <= 3 members of a group that read the SAME x and add into
+// the SAME dx (q,k,v of self-attention: n = 3; cross-attention k,v: n = 2; n = 1: one Linear), in
+// ONE launch: for each member i (its dh_i [M, r], A_i, gA_i, its own dropout site_i and p_i, one
+// seed for all)
+//   gA_i (+)= dh_iᵀ · dropout_{p_i, site_i}(x)           (accumulate_gA)
+//   dx   (+)= Σ_i dropout_backward_{p_i, site_i}(dh_i · A_i)   (accumulate_dx; dx may be null)
+// i.e. exactly n calls of lora_backward (member 0 with accumulate_dx, the others accumulating).
+// Each x and dx element is read once and dx written once for all members, and the split-M partial
+// sums of gA are reduced inside the kernel (the last block of each column block, found with an
+// atomic ticket, adds them in split order and resets the ticket: no reduce launch, deterministic,
+// graph-replay safe). Results: gA_i bit-identical to lora_backward's (same split plan, same sums
+// in the same order); dx the same additions in the same order (((dx + d_0) + d_1) + d_2), equal
+// to the n calls up to the compiler's fma contraction of each d_i's scale-and-add (fp32 rounding).
+// Launched through cuda/pdl.cuh. Limits: lora_backward_group_supported (r <= 16, in <= 262144,
+// n <= 3); x fp32 or bf16. Two launches must not run concurrently on different streams of one
+// device (the tickets are per device). dx must not overlap x, any dh, A or gA.
+// Workspace: lora_backward_group_workspace_floats(M, in, r, n) floats = n x lora_backward's (or
+// nullptr: one pass per column block, then the sums' order differs from lora_backward's with one).
+constexpr int kLoraGroupMax = 3;
+struct LoraGroupMembers {  // passed by value to the kernel
+  const float* dh[kLoraGroupMax] = {};
+  const float* A[kLoraGroupMax] = {};
+  float* gA[kLoraGroupMax] = {};
+  uint64_t site[kLoraGroupMax] = {};
+  float p[kLoraGroupMax] = {};
+};
+bool lora_backward_group_supported(int r, int in, int n);
+size_t lora_backward_group_workspace_floats(int M, int in, int r, int n);
+void lora_backward_group(const LoraGroupMembers& members, int n, const float* x, float* dx, int M, int in, int r,
+                         const uint64_t* seed, bool accumulate_gA, bool accumulate_dx, float* workspace,
+                         cudaStream_t s);
+void lora_backward_group(const LoraGroupMembers& members, int n, const bf16_t* x, float* dx, int M, int in, int r,
+                         const uint64_t* seed, bool accumulate_gA, bool accumulate_dx, float* workspace,
+                         cudaStream_t s);
+
 // The B side (lora_up_add, lora_up_backward above), on device pointers, batched over n members in
 // one launch (blockIdx.z), replacing cuBLAS's fp32 SIMT kernels there (15 % of an H200 step's
 // kernel time). fp32 math. lora_up_add: one read-modify-write of y, B's row and h's rows on chip.

@@ -12,6 +12,12 @@
 //           'dropoutAdd' out[n]    from x = x_in[n], y[n]  (n = M*in; inPlace: out aliases y)
 //           'backward'   [gA[r,in], dx[M,in]] concatenated, from dh, x, A (init = gA before,
 //                        initDx = dx before; accumulate applies to both; noDx: gA only, dx part 0)
+//           'backwardGroup'  [gA[n][r,in], dx[M,in]] of the n members (members: n <= 3) of a
+//                        group sharing x and dx: dh[n][M,r], A[n][r,in], init = gA[n] before,
+//                        initDx = dx before; member i's dropout site is site + 7919 i. 'cpu' and
+//                        'composed': n CPU lora_backward calls; 'cuda': cuda::lora_backward_group
+//                        (one launch); 'cudaComposed': n cuda::lora_backward calls (the
+//                        per-member path), each with its own workspace-reduce
 //     impl: 'cpu' (fused reference), 'composed' (existing CPU ops: dropout then matmul / add),
 //           'cuda' (fused kernels), 'cudaComposed' (existing CUDA ops, cuBLAS fp32)
 //     bf16: the activation operand in bf16 (ops down, backward, up, upBackward: x, x, y, dy; lora.h's
@@ -79,9 +85,10 @@ LoraArgs parse(const Napi::Object& o) {
   a.scale = o.Has("scale") ? float(o.Get("scale").As<Napi::Number>().DoubleValue()) : 1.f;
   a.bf16 = o.Has("bf16") && o.Get("bf16").ToBoolean().Value();
   HUKUK_CHECK(a.members >= 1 && a.members <= 16, "ENGINE_INVALID_ARG", "_opsLora: members in 1..16");
-  HUKUK_CHECK(!a.bf16 || a.op == "down" || a.op == "backward" || a.op == "up" || a.op == "upBackward",
+  HUKUK_CHECK(!a.bf16 || a.op == "down" || a.op == "backward" || a.op == "up" || a.op == "upBackward" ||
+                  a.op == "backwardGroup",
               "ENGINE_INVALID_ARG", "_opsLora: bf16 is for ops down, backward, up and upBackward");
-  HUKUK_CHECK(!a.bf16 || (a.impl != "composed" && a.impl != "cudaComposed"), "ENGINE_INVALID_ARG",
+  HUKUK_CHECK(!a.bf16 || a.op == "backwardGroup" || (a.impl != "composed" && a.impl != "cudaComposed"), "ENGINE_INVALID_ARG",
               "_opsLora: bf16 is for impl cpu and cuda");
   HUKUK_CHECK(a.M >= 0 && a.in >= 1 && a.r >= 1 && a.r <= 64 && a.p >= 0.f && a.p < 1.f, "ENGINE_INVALID_ARG",
               "_opsLora: need M >= 0, in >= 1, 1 <= r <= 64, 0 <= p < 1");
@@ -117,6 +124,9 @@ std::vector<float> act(const LoraArgs& a, std::vector<float> v) {
     for (float& f : v) f = bf16_to_f32(f32_to_bf16(f));
   return v;
 }
+
+// member i's dropout site in op backwardGroup
+uint64_t group_site(const LoraArgs& a, int i) { return a.site + 7919u * uint64_t(i); }
 
 // ---------------------------------------------------------------- CPU
 std::vector<float> run_cpu(const LoraArgs& a, const Napi::Object& o) {
@@ -174,6 +184,19 @@ std::vector<float> run_cpu(const LoraArgs& a, const Napi::Object& o) {
       ops::lora_backward(dh.data(), x.data(), A.data(), gA.data(), a.no_dx ? nullptr : dx.data(), a.M, a.in, a.r,
                          a.p, a.seed, a.site, a.accumulate, a.accumulate);
     }
+    if (a.no_dx) std::fill(dx.begin(), dx.end(), 0.f);
+    gA.insert(gA.end(), dx.begin(), dx.end());
+    return gA;
+  }
+  if (a.op == "backwardGroup") {  // the per-member sequence (both impls): lora_backward n times
+    const size_t k = size_t(a.members);
+    auto dh = floats(o, "dh", k * M * r), x = act(a, floats(o, "x", M * in)), A = floats(o, "A", k * r * in);
+    auto gA = init_or_zero(o, k * r * in);
+    auto dx = o.Has("initDx") ? floats(o, "initDx", n) : std::vector<float>(n, 0.f);
+    for (size_t i = 0; i < k; ++i)
+      ops::lora_backward(dh.data() + i * M * r, x.data(), A.data() + i * r * in, gA.data() + i * r * in,
+                         a.no_dx ? nullptr : dx.data(), a.M, a.in, a.r, a.p, a.seed, group_site(a, int(i)),
+                         a.accumulate, a.accumulate || i > 0);
     if (a.no_dx) std::fill(dx.begin(), dx.end(), 0.f);
     gA.insert(gA.end(), dx.begin(), dx.end());
     return gA;
@@ -258,8 +281,38 @@ struct CudaCase {
   size_t out_n = 0;
   bool composed = false;
 
+  void run_group(cudaStream_t s) {  // op backwardGroup (dh, A, out = gA: n members; out2 = dx)
+    const size_t M = size_t(a.M), in = size_t(a.in), r = size_t(a.r);
+    float* dxp = a.no_dx ? nullptr : out2.get();
+    if (!composed) {
+      HUKUK_CHECK(a.members <= oc::kLoraGroupMax, "ENGINE_INVALID_ARG", "_opsLora: backwardGroup on CUDA takes at most 3 members");
+      oc::LoraGroupMembers g;
+      for (int i = 0; i < a.members; ++i) {
+        g.dh[i] = dh.get() + i * M * r;
+        g.A[i] = A.get() + i * r * in;
+        g.gA[i] = out.get() + i * r * in;
+        g.site[i] = group_site(a, i);
+        g.p[i] = a.p;
+      }
+      float* w = a.no_workspace ? nullptr : ws.get();
+      if (a.bf16) oc::lora_backward_group(g, a.members, act_bf16.get(), dxp, a.M, a.in, a.r, seed.get(), a.accumulate, a.accumulate, w, s);
+      else oc::lora_backward_group(g, a.members, x.get(), dxp, a.M, a.in, a.r, seed.get(), a.accumulate, a.accumulate, w, s);
+      return;
+    }
+    for (int i = 0; i < a.members; ++i) {  // today's per-member path: one lora_backward (+ reduce) each
+      float* w = a.no_workspace ? nullptr : ws.get();
+      const float* dhi = dh.get() + i * M * r;
+      const float* Ai = A.get() + i * r * in;
+      float* gi = out.get() + i * r * in;
+      const bool acc_dx = a.accumulate || i > 0;
+      if (a.bf16) oc::lora_backward(dhi, act_bf16.get(), Ai, gi, dxp, a.M, a.in, a.r, a.p, seed.get(), group_site(a, i), a.accumulate, acc_dx, w, s);
+      else oc::lora_backward(dhi, x.get(), Ai, gi, dxp, a.M, a.in, a.r, a.p, seed.get(), group_site(a, i), a.accumulate, acc_dx, w, s);
+    }
+  }
+
   void run(cudaStream_t s) {
     const int64_t n = a.n();
+    if (a.op == "backwardGroup") return run_group(s);
     if (a.bf16) {  // lora.h's bf16 overloads (parse() allows these four ops, fused only)
       const long long sh = (long long)a.M * a.r, sB = (long long)a.in * a.r, sy = (long long)a.M * a.in;
       if (a.op == "down")
@@ -363,6 +416,11 @@ struct CudaCase {
       const size_t w = oc::lora_backward_workspace_floats(a.M, a.in, a.r);
       if (w) ws.resize(w);
     }
+    if (a.op == "backwardGroup") {  // composed: one member's, reused in turn (as the engine's)
+      const size_t w = composed ? oc::lora_backward_workspace_floats(a.M, a.in, a.r)
+                                : oc::lora_backward_group_workspace_floats(a.M, a.in, a.r, a.members);
+      if (w) ws.resize(w);
+    }
     seed.resize(1);
     HUKUK_CUDA_CHECK(cudaMemcpy(seed.get(), &a.seed, sizeof(uint64_t), cudaMemcpyHostToDevice));
   }
@@ -407,6 +465,15 @@ std::vector<float> run_cuda(const LoraArgs& a, const Napi::Object& o) {
     c.out = upload(init_or_zero(o, r * in));
     c.out2 = upload(o.Has("initDx") ? floats(o, "initDx", n) : std::vector<float>(n, 0.f));
     c.out_n = r * in;
+  } else if (a.op == "backwardGroup") {
+    const size_t k = size_t(a.members);
+    c.dh = upload(floats(o, "dh", k * M * r));
+    if (a.bf16) c.act_bf16 = upload(to_bf16(floats(o, "x", M * in)));
+    else c.x = upload(floats(o, "x", M * in));
+    c.A = upload(floats(o, "A", k * r * in));
+    c.out = upload(init_or_zero(o, k * r * in));
+    c.out2 = upload(o.Has("initDx") ? floats(o, "initDx", n) : std::vector<float>(n, 0.f));
+    c.out_n = k * r * in;
   } else if (a.op == "up" || a.op == "upBackward") {
     const size_t k = size_t(a.members);
     c.dh = upload(floats(o, "h", k * M * r));
@@ -425,7 +492,7 @@ std::vector<float> run_cuda(const LoraArgs& a, const Napi::Object& o) {
       c.out_n = k * in * r;
     }
   } else {
-    HUKUK_FAIL("ENGINE_INVALID_ARG", "_opsLora: op must be down, gradA, dx, backward, up, upBackward or dropoutAdd (got '" + a.op + "')");
+    HUKUK_FAIL("ENGINE_INVALID_ARG", "_opsLora: op must be down, gradA, dx, backward, backwardGroup, up, upBackward or dropoutAdd (got '" + a.op + "')");
   }
   c.make_scratch();
   cudaStream_t s = nullptr;
@@ -441,7 +508,7 @@ std::vector<float> run_cuda(const LoraArgs& a, const Napi::Object& o) {
   const bool aliased = a.op == "dropoutAdd" && !c.composed && a.in_place;
   std::vector<float> res = (a.bf16 && a.op == "up") ? from_bf16(download(c.act_bf16, c.out_n))
                                                     : download(aliased ? c.y : c.out, c.out_n);
-  if (a.op == "backward") {
+  if (a.op == "backward" || a.op == "backwardGroup") {
     std::vector<float> dx = a.no_dx ? std::vector<float>(n, 0.f) : download(c.out2, n);
     res.insert(res.end(), dx.begin(), dx.end());
   }
@@ -503,14 +570,14 @@ Napi::Value ops_lora_bench(const Napi::CallbackInfo& info) {
   try {
     const double ab = a.bf16 ? 2.0 : 4.0;  // bytes per activation element
     for (int composed = 0; composed < 2; ++composed) {
-      if (composed && a.bf16) {  // no cuBLAS twin for bf16 activations (lora.h)
+      if (composed && a.bf16 && a.op != "backwardGroup") {  // no cuBLAS twin for bf16 activations (lora.h)
         us[1][0] = us[1][1] = -1;
         continue;
       }
       CudaCase c;
       c.a = a;
       c.composed = composed == 1;
-      if (a.bf16 && (a.op == "down" || a.op == "backward")) c.act_bf16 = upload(to_bf16(xh));
+      if (a.bf16 && (a.op == "down" || a.op == "backward" || a.op == "backwardGroup")) c.act_bf16 = upload(to_bf16(xh));
       if (a.op == "down") {
         c.x = upload(xh);  // bf16: only the copy-bandwidth buffer
         c.A = upload(Ah);
@@ -540,6 +607,18 @@ Napi::Value ops_lora_bench(const Napi::CallbackInfo& info) {
         HUKUK_CUDA_CHECK(cudaMemset(c.out.get(), 0, c.out.bytes()));
         c.out2 = upload(xh);  // dx (fp32 for both), read and written with accumulate
         input_bytes = ab * n + 4.0 * (M * r + r * in + (a.accumulate ? 2.0 : 1.0) * n);
+      } else if (a.op == "backwardGroup") {  // fused: lora_backward_group; composed: n lora_backward
+        const size_t k = size_t(a.members);
+        std::vector<float> dhk(k * M * r), Ak(k * r * in);
+        hukuk::cuda::fill_random(dhk, 7);
+        hukuk::cuda::fill_random(Ak, 8);
+        c.dh = upload(dhk);
+        c.x = upload(xh);  // fp32 x, and the copy-bandwidth buffer
+        c.A = upload(Ak);
+        c.out.resize(k * r * in);
+        HUKUK_CUDA_CHECK(cudaMemset(c.out.get(), 0, c.out.bytes()));
+        c.out2 = upload(xh);  // dx, read and written with accumulate
+        input_bytes = ab * n + 4.0 * (k * M * r + 2.0 * k * r * in + (a.accumulate ? 2.0 : 1.0) * n);
       } else if (a.op == "up" || a.op == "upBackward") {  // in = out features; members of one group
         const size_t k = size_t(a.members);
         std::vector<float> big(k * n), hh(k * M * r), Bh(k * in * r);

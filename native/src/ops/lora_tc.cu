@@ -25,6 +25,7 @@
 #include <string>
 
 #include "core/cuda_runtime.h"
+#include "cuda/pdl.cuh"
 #include "ops/dropout_cuda.cuh"
 #include "ops/lora_tc.h"
 
@@ -78,7 +79,7 @@ void lora_down(const bf16_t* x, const float* A, float* h, int M, int in, int r, 
   check_align("lora_down", "A", A, 16);
   const int tiles = (M + 15) / 16;
   const unsigned grid = unsigned(std::min(tiles, 264));
-  down_kernel<<<grid, (in / kChunk) * 32, 0, s>>>(dev_ptr(x), A, h, M, in, drop_params(p, seed, site));
+  hukuk::cuda::pdl::launch(down_kernel, grid, dim3((in / kChunk) * 32), 0, s, dev_ptr(x), A, h, M, in, drop_params(p, seed, site));
   HUKUK_CUDA_LAUNCH_CHECK();
 }
 
@@ -104,15 +105,15 @@ void lora_backward(const float* dh, const bf16_t* x, const float* A, float* gA, 
   const DropParams dp = drop_params(p, seed, site);
   const dim3 grid(unsigned(in / kChunk), unsigned(rs.S));
   if (dx)
-    backward_kernel<true><<<grid, 32, 0, s>>>(dh, dev_ptr(x), A, gA, dx, workspace, M, in, rs.rows, dp, accumulate_gA,
+    hukuk::cuda::pdl::launch(backward_kernel<true>, grid, dim3(32), 0, s, dh, dev_ptr(x), A, gA, dx, workspace, M, in, rs.rows, dp, accumulate_gA,
                                                accumulate_dx);
   else
-    backward_kernel<false><<<grid, 32, 0, s>>>(dh, dev_ptr(x), A, gA, dx, workspace, M, in, rs.rows, dp,
+    hukuk::cuda::pdl::launch(backward_kernel<false>, grid, dim3(32), 0, s, dh, dev_ptr(x), A, gA, dx, workspace, M, in, rs.rows, dp,
                                                 accumulate_gA, accumulate_dx);
   HUKUK_CUDA_LAUNCH_CHECK();
   if (rs.S > 1) {
     const int64_t count = int64_t(r) * in;
-    reduce_kernel<<<dim3(reduce_blocks(count), 1), 256, 0, s>>>(workspace, gA, count, rs.S, dp.scale, accumulate_gA, 0);
+    hukuk::cuda::pdl::launch(reduce_kernel, dim3(reduce_blocks(count), 1), dim3(256), 0, s, workspace, gA, count, rs.S, dp.scale, accumulate_gA, 0);
     HUKUK_CUDA_LAUNCH_CHECK();
   }
 }
@@ -128,7 +129,7 @@ void lora_up_add(const float* h, const float* B, bf16_t* y, int M, int out, int 
               "lora_tc::lora_up_add: member strides must keep the alignment (sy % 8, sh % 2, sB % 2)");
   const int C = out / kChunk, tiles = (M + 15) / 16;
   const dim3 grid(unsigned((C + 3) / 4), unsigned((tiles + kUpTiles - 1) / kUpTiles), unsigned(n));
-  up_add_kernel<<<grid, 128, 0, s>>>(h, B, dev_ptr(y), M, out, scale, sh, sB, sy);
+  hukuk::cuda::pdl::launch(up_add_kernel, grid, dim3(128), 0, s, h, B, dev_ptr(y), M, out, scale, sh, sB, sy);
   HUKUK_CUDA_LAUNCH_CHECK();
 }
 
@@ -152,12 +153,12 @@ void lora_up_backward(const bf16_t* dy, const float* h, const float* B, float* d
   const RowSplit rs = up_row_split(M, n);
   HUKUK_CHECK(rs.S == 1 || workspace, "ENGINE_INVALID_ARG",
               "lora_tc::lora_up_backward: needs a workspace of lora_up_backward_workspace_floats(M, out, r, n) floats");
-  up_backward_kernel<<<dim3(unsigned(rs.S), unsigned(n)), (out / kChunk) * 32, 0, s>>>(
+  hukuk::cuda::pdl::launch(up_backward_kernel, dim3(unsigned(rs.S), unsigned(n)), dim3((out / kChunk) * 32), 0, s,
       dev_ptr(dy), h, B, dh, gB, workspace, M, out, rs.rows, scale, accumulate_gB, sdy, sh, sB, sdh);
   HUKUK_CUDA_LAUNCH_CHECK();
   if (rs.S > 1) {
     const int64_t count = int64_t(out) * r;
-    reduce_kernel<<<dim3(reduce_blocks(count), unsigned(n)), 256, 0, s>>>(workspace, gB, count, rs.S, scale,
+    hukuk::cuda::pdl::launch(reduce_kernel, dim3(reduce_blocks(count), unsigned(n)), dim3(256), 0, s, workspace, gB, count, rs.S, scale,
                                                                           accumulate_gB, sB);
     HUKUK_CUDA_LAUNCH_CHECK();
   }

@@ -7,6 +7,14 @@
 // DropoutKey / dropout_key / dropout_keep_bits and dev_ptr.
 #pragma once
 
+// PDL (cuda/pdl.cuh, included by lora_tc.cu): every kernel starts with trigger() then wait(), so
+// lora_tc.cu may launch them through pdl::launch; no-ops in the host emulation.
+#if defined(HUKUK_LORA_TC_EMULATE)
+#define HUKUK_LORA_TC_PDL_ENTRY() ((void)0)
+#else
+#define HUKUK_LORA_TC_PDL_ENTRY() (hukuk::cuda::pdl::trigger(), hukuk::cuda::pdl::wait())
+#endif
+
 constexpr int kR = 16;      // the LoRA rank these kernels take
 constexpr int kChunk = 64;  // columns per warp
 constexpr int kMaxWarps = 12;
@@ -82,6 +90,7 @@ __device__ __forceinline__ void mask8(uint4& u, const Drop& d, int64_t row, int 
 __global__ void __launch_bounds__(kMaxWarps * 32) down_kernel(const __nv_bfloat16* __restrict__ x,
                                                                const float* __restrict__ A, float* __restrict__ h,
                                                                int M, int in, DropParams dp) {
+  HUKUK_LORA_TC_PDL_ENTRY();
   __shared__ float red[2][kMaxWarps][16 * kR];
   const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, C = blockDim.x >> 5;
   const int g = lane >> 2, t = lane & 3;
@@ -147,6 +156,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32) down_kernel(const __nv_bfloat1
 // out_i[e] = (accumulate ? out_i[e] : 0) + scale * sum over y < S of ws[(i * S + y) * count + e]
 __global__ void reduce_kernel(const float* __restrict__ ws, float* out, int64_t count, int S, float scale,
                               bool accumulate, int64_t out_stride) {
+  HUKUK_LORA_TC_PDL_ENTRY();
   const int i = blockIdx.y;
   const int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (e >= count) return;
@@ -235,6 +245,7 @@ __global__ void __launch_bounds__(32) backward_kernel(const float* __restrict__ 
                                                       const float* __restrict__ A, float* gA, float* dx, float* ws,
                                                       int M, int in, int rows, DropParams dp, bool accumulate_gA,
                                                       bool accumulate_dx) {
+  HUKUK_LORA_TC_PDL_ENTRY();
   const int lane = threadIdx.x, g = lane >> 2, t = lane & 3;
   const int k0 = blockIdx.x * kChunk, y = blockIdx.y, S = gridDim.y;
   const int mBeg = y * rows, mEnd = min(M, mBeg + rows);
@@ -347,6 +358,7 @@ constexpr int kUpTiles = 2;
 __global__ void __launch_bounds__(128) up_add_kernel(const float* __restrict__ h, const float* __restrict__ B,
                                                      __nv_bfloat16* y, int M, int out, float scale, int64_t sh,
                                                      int64_t sB, int64_t sy) {
+  HUKUK_LORA_TC_PDL_ENTRY();
   const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
   const int chunk = blockIdx.x * 4 + w;
   if (chunk * kChunk >= out) return;  // no barriers in this kernel
@@ -419,6 +431,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1) up_backward_kernel(
     const __nv_bfloat16* __restrict__ dy, const float* __restrict__ h, const float* __restrict__ B, float* dh,
     float* gB, float* ws, int M, int out, int rows, float scale, bool accumulate_gB, int64_t sdy, int64_t sh,
     int64_t sB, int64_t sdh) {
+  HUKUK_LORA_TC_PDL_ENTRY();
   __shared__ float red[2][kMaxWarps][16 * kR];
   const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, C = blockDim.x >> 5;
   const int g = lane >> 2, t = lane & 3;

@@ -838,11 +838,75 @@ class T5Cuda {
     lora_fwd(L, x, M, y, st, site, save_h);
   }
 
+  // Whether Linear L's A side (rows M, dropout p) runs on ops/lora's one-pass kernel, i.e. may run
+  // as (a member of) one lora_backward_group launch of n: the path lora_bwd_A takes below is
+  // oc::lora_backward, r <= 16. HUKUK_T5_LORA_GROUP=0: never (A/B).
+  template <typename T>
+  bool lora_A_groupable(const DLin& L, int n, float p) const {
+    static const bool group_off = std::getenv("HUKUK_T5_LORA_GROUP") && std::string(std::getenv("HUKUK_T5_LORA_GROUP")) == "0";
+    const DLora& lo = *L.lora;
+    if (group_off || !oc::lora_backward_group_supported(lo.r, L.in, n)) return false;
+    if constexpr (!is_f32<T>) return !(lora_tc_bwd && tc_in(lo.r, L.in));
+    else return p > 0.f && lora_fused && !lora_onepass_off_env;
+  }
+  // Scratch for lora_backward_group's split partials (need floats; nullptr when none fits): the
+  // LoRA workspace (sized for one member, n = 1), else g_ffh, the FFN's gradient scratch, which is
+  // free outside ffn_bwd, i.e. during the attention backward, where the groups of 2 and 3 run (so
+  // the arena, and common/training/memory-estimate.ts, stay as they were).
+  float* group_scratch(size_t need, int n) const {
+    if (lora_ws && need <= lora_ws_floats) return lora_ws;
+    if (n > 1 && g_ffh && need <= ff_grad_floats) return g_ffh;
+    return nullptr;
+  }
+
+  // The A side of LoRA's backward for the n Linears Ls[i] of a group that read the same x and add
+  // into the same dx (q,k,v: 3; cross k,v: 2; called from projections_bwd, outside ffn_bwd), member
+  // i's dh at dh + i * M * r: ONE lora_backward_group launch (x and dx read once, no reduce launch)
+  // where every member is groupable and scratch fits, else lora_bwd_A per member (the same gA bits,
+  // dx to fp32 rounding: ops/lora.h).
+  template <typename T>
+  void lora_bwd_A_group(DLin* const* Ls, int n, const T* x, const float* dh, int M, float* dx, const Ctx& st,
+                        int stack, int l) {
+    const int r = Ls[0]->lora->r;
+    bool all = n <= oc::kLoraGroupMax;
+    for (int i = 0; i < n && all; ++i)
+      all = Ls[i]->lora->r == r && Ls[i]->in == Ls[0]->in &&
+            lora_A_groupable<T>(*Ls[i], n, st.train ? Ls[i]->lora->dropout : 0.f);
+    const size_t need = all ? oc::lora_backward_group_workspace_floats(M, Ls[0]->in, r, n) : 0;
+    float* ws = all ? group_scratch(need, n) : nullptr;
+    if (!all || (need > 0 && !ws)) {
+      for (int i = 0; i < n; ++i) lora_bwd_A(*Ls[i], x, dh + size_t(i) * M * r, M, dx, st, lsite(*Ls[i], stack, l));
+      return;
+    }
+    oc::LoraGroupMembers g;
+    for (int i = 0; i < n; ++i) {
+      DLora& lo = *Ls[i]->lora;
+      g.dh[i] = dh + size_t(i) * M * r;
+      g.A[i] = lo.A;
+      g.gA[i] = lo.gA;
+      g.site[i] = lsite(*Ls[i], stack, l);
+      g.p[i] = st.train ? lo.dropout : 0.f;
+    }
+    oc::lora_backward_group(g, n, x, dx, M, Ls[0]->in, r, st.seed, true, true, ws, s);
+  }
+
   // The A side of LoRA's backward from dh [M, r]: gA += dhᵀ dropout(x); dx += dropout'(dh A)
   template <typename T>
   void lora_bwd_A(DLin& L, const T* x, const float* dh, int M, float* dx, const Ctx& st, uint64_t site) {
     DLora& lo = *L.lora;
     const float p = st.train ? lo.dropout : 0.f;
+    const size_t need1 = oc::lora_backward_group_workspace_floats(M, L.in, lo.r, 1);
+    float* ws1 = group_scratch(need1, 1);
+    if (lora_A_groupable<T>(L, 1, p) && (need1 == 0 || ws1)) {  // ops/lora's one pass as a group of one (PDL, no reduce launch)
+      oc::LoraGroupMembers g;
+      g.dh[0] = dh;
+      g.A[0] = lo.A;
+      g.gA[0] = lo.gA;
+      g.site[0] = site;
+      g.p[0] = p;
+      oc::lora_backward_group(g, 1, x, dx, M, L.in, lo.r, st.seed, true, true, ws1, s);
+      return;
+    }
     if constexpr (!is_f32<T>) {  // bf16 x: ops/lora_tc's or ops/lora's one pass, any p
       if (lora_tc_bwd && tc_in(lo.r, L.in)) {
         HUKUK_CHECK(oc::tc::lora_backward_workspace_floats(M, L.in, lo.r) <= lora_ws_floats, "ENGINE_INTERNAL",
@@ -1268,7 +1332,7 @@ class T5Cuda {
         HUKUK_FAIL("ENGINE_INTERNAL", "bf16 activations need ops/lora's lora_up_backward (no scratch)");
       }
     }
-    for (int i = 0; i < n; ++i) lora_bwd_A(*Ls[i], x, tmp_r + size_t(i) * M * r, M, dx, st, lsite(*Ls[i], stack, l));
+    lora_bwd_A_group<T>(Ls, n, x, tmp_r, M, dx, st, stack, l);  // one launch for the group where it applies
   }
 
   template <typename T>
