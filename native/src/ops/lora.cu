@@ -1179,7 +1179,10 @@ __global__ void __launch_bounds__(kThreads, 2)
   __shared__ float red[RP][kGaCols];
   __shared__ float As[(kDx && !kARegs) ? NM : 1][RP][kGaCols];
   __shared__ unsigned int ticket;
-  __shared__ DropMask drop[NM];  // uniform per member: read back as broadcasts (registers are short)
+  // the members' masks, uniform: read back as broadcasts (registers are short); raw storage, as
+  // __shared__ variables take no constructor (DropMask has member initializers)
+  __shared__ __align__(16) unsigned char drop_raw[NM * sizeof(DropMask)];
+  DropMask* drop = reinterpret_cast<DropMask*>(drop_raw);
   hukuk::cuda::pdl::trigger();
   const int tc = threadIdx.x % kGaCols, g = threadIdx.x / kGaCols;
   const int k = blockIdx.x * kGaCols + tc;
@@ -1328,19 +1331,47 @@ __global__ void __launch_bounds__(kThreads, 2)
   if (ticket != unsigned(splits - 1)) return;
   // the last block of this column block: every split's partial is written
   __threadfence();
-  const int64_t step = int64_t(r) * in;
+  // Thread (tc, g) adds the outputs (member mi, row j = g + 4q, column k) for every mi and q: all
+  // 4 NM of them advance together, split by split (each sum in split order, as lora_grad_A_reduce),
+  // so each step issues 4 NM independent loads (and the unrolled steps more) instead of one chain.
+  constexpr int kQ = RP / kGaGroups;
+  const int64_t step = int64_t(r) * in;  // one split's partials of one member
+  const int64_t mstep = int64_t(splits) * step;
+  const float* base = ws + int64_t(g) * in + k;
+  float sum[NM][kQ];
 #pragma unroll
   for (int mi = 0; mi < NM; ++mi)
 #pragma unroll
-    for (int q = 0; q < RP * kGaCols / kThreads; ++q) {
-      const int idx = threadIdx.x + kThreads * q, j = idx / kGaCols, kk = blockIdx.x * kGaCols + idx % kGaCols;
-      if (j >= r || kk >= in) continue;
-      const float* part = ws + (int64_t(mi) * splits * r + j) * in + kk;
-      float sum = __ldcg(part);
-      for (int sp = 1; sp < splits; ++sp) sum += __ldcg(part + sp * step);  // split order, as lora_grad_A_reduce
-      float& o = G.gA[mi][int64_t(j) * in + kk];
-      o = acc_gA ? o + sum : sum;
+    for (int q = 0; q < kQ; ++q) {
+      const int j = g + kGaGroups * q;
+      sum[mi][q] = (kin && j < r) ? __ldcg(base + mi * mstep + int64_t(kGaGroups * q) * in) : 0.f;
     }
+#pragma unroll 4
+  for (int sp = 1; sp < splits; ++sp) {
+    float t[NM][kQ];
+#pragma unroll
+    for (int mi = 0; mi < NM; ++mi)
+#pragma unroll
+      for (int q = 0; q < kQ; ++q) {
+        const int j = g + kGaGroups * q;
+        t[mi][q] = (kin && j < r) ? __ldcg(base + mi * mstep + sp * step + int64_t(kGaGroups * q) * in) : 0.f;
+      }
+#pragma unroll
+    for (int mi = 0; mi < NM; ++mi)
+#pragma unroll
+      for (int q = 0; q < kQ; ++q) sum[mi][q] += t[mi][q];
+  }
+  if (kin)
+#pragma unroll
+    for (int mi = 0; mi < NM; ++mi)
+#pragma unroll
+      for (int q = 0; q < kQ; ++q) {
+        const int j = g + kGaGroups * q;
+        if (j < r) {
+          float& o = G.gA[mi][int64_t(j) * in + k];
+          o = acc_gA ? o + sum[mi][q] : sum[mi][q];
+        }
+      }
   if (threadIdx.x == 0) g_group_tickets[blockIdx.x] = 0u;  // for the next launch
 }
 
