@@ -568,3 +568,67 @@ describe.skipIf(!gpu)('LoRA A side of a group on CUDA (lora_backward_group)', ()
     console.log(['LoRA A-side group micro-benchmark:', ...lines].join('\n'));
   }, 120_000);
 });
+
+// ---------------------------------------------------------------- the A side of a group on tensor cores
+// tc: true: cuda::tc::lora_backward_group (ops/lora_tc.h; bf16 x, r 16, widths multiples of 64 up to
+// 768): one launch, mma.sync with dh and A split hi/lo, the split partials reduced in-kernel. Its
+// sums are ordered differently from ops/lora's (tensor-core order, dropout scale on the finished
+// sum), so it is held to the CPU reference at 1e-5 (as lora_tc's other kernels), not to bits.
+describe.skipIf(!gpu)('LoRA A side of a group on CUDA tensor cores (tc::lora_backward_group)', () => {
+  const W = 768, R = 16;
+  const cases: Array<GroupCase & { p: number }> = [];
+  for (const members of [1, 2, 3])
+    for (const M of [1024, 2048, 1037])
+      for (const p of [0, 0.05]) cases.push({ M, in: W, r: R, members, p });
+  cases.push({ M: 8192, in: W, r: R, members: 3, p: 0.05 });
+  cases.push({ M: 8192, in: W, r: R, members: 1, p: 0.05 });
+  cases.push({ M: 5, in: W, r: R, members: 3, p: 0.05 });     // one split: straight into gA
+  cases.push({ M: 700, in: 128, r: R, members: 2, p: 0.5 });  // narrow: many splits per column block
+  cases.push({ M: 300, in: 64, r: R, members: 3, p: 0.5 });
+  for (const c of cases) {
+    const { p, ...shape } = c;
+    it(`n=${c.members} M=${c.M} in=${c.in} p=${p}: tc = CPU, deterministic, tickets reset (a second call equal)`, () => {
+      const nA = c.members * c.r * c.in;
+      const base = { op: 'backwardGroup', ...shape, p, bf16: true, seed: 2024, site: 17, accumulate: true, ...groupInputs(shape, c.M) };
+      const cpu = engine._opsLora({ ...base, impl: 'cpu' });
+      const tc = engine._opsLora({ ...base, impl: 'cuda', tc: true });
+      const again = engine._opsLora({ ...base, impl: 'cuda', tc: true });
+      expect(relErr(tc.subarray(0, nA), cpu.subarray(0, nA)), 'gA vs CPU').toBeLessThanOrEqual(1e-5);
+      expect(relErr(tc.subarray(nA), cpu.subarray(nA)), 'dx vs CPU').toBeLessThanOrEqual(1e-5);
+      expect(firstDiff(again, tc), 'run to run').toBe(-1);
+    }, 60_000);
+  }
+
+  it('without dx: gA as with dx, dx untouched; not accumulating: = CPU', () => {
+    const c = { M: 2048, in: W, r: R, members: 3 };
+    const base = { op: 'backwardGroup', ...c, p: 0.05, bf16: true, seed: 9, site: 3, accumulate: true, ...groupInputs(c, 5) };
+    const full = engine._opsLora({ ...base, impl: 'cuda', tc: true });
+    const gaOnly = engine._opsLora({ ...base, impl: 'cuda', tc: true, noDx: true });
+    const nA = c.members * c.r * c.in;
+    expect(firstDiff(gaOnly.subarray(0, nA), full.subarray(0, nA))).toBe(-1);
+    expect(gaOnly.subarray(nA).every((v) => v === 0)).toBe(true);
+    const nonAcc = { ...base, accumulate: false };
+    expect(relErr(engine._opsLora({ ...nonAcc, impl: 'cuda', tc: true }), engine._opsLora({ ...nonAcc, impl: 'cpu' })))
+      .toBeLessThanOrEqual(1e-5);
+  }, 60_000);
+
+  it('rejects what it does not take (r != 16, a width not a multiple of 64, n > 3)', () => {
+    for (const d of [{ M: 64, in: 64, r: 8, members: 2 }, { M: 64, in: 96, r: 16, members: 2 }, { M: 64, in: 64, r: 16, members: 4 }])
+      expect(() => engine._opsLora({ op: 'backwardGroup', impl: 'cuda', bf16: true, tc: true, ...d, ...groupInputs(d, 1) }))
+        .toThrow(expect.objectContaining({ code: 'ENGINE_INVALID_ARG' }));
+  });
+
+  it('micro-benchmark: µs per call, tc group vs ops/lora group vs n lora_backward calls vs the floor', () => {
+    const lines: string[] = [];
+    for (const M of [2048, 8192])
+      for (const members of [1, 2, 3]) {
+        const o = { op: 'backwardGroup', M, in: W, r: R, members, p: 0.05, bf16: true, accumulate: true, reps: 50 };
+        const t = engine._opsLoraBench!({ ...o, tc: true });
+        const g = engine._opsLoraBench!(o);
+        const bwUs = t.inputBytes / (t.copyGBs * 1e9) * 1e6;
+        lines.push(`  bf16 n=${members} M=${M} in=${W} r=${R} p=0.05 (graph µs): tc group ${t.fusedGraphUs.toFixed(1)} | ops/lora group ${g.fusedGraphUs.toFixed(1)} | ${members} x lora_backward ${g.composedGraphUs.toFixed(1)} | read-once floor ${bwUs.toFixed(1)}`);
+        expect(t.fusedGraphUs).toBeGreaterThan(0);
+      }
+    console.log(['LoRA A-side group on tensor cores, micro-benchmark:', ...lines].join('\n'));
+  }, 120_000);
+});

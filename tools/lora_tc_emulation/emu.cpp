@@ -55,6 +55,41 @@ int main(int argc, char** argv) {
       snprintf(name, sizeof name, "backward gA M=%d in=%d p=%g acc=%d S=%d", M, in, p, acc, rs.S); report(name, rel(gA.data(), gAr.data(), gA.size()));
       snprintf(name, sizeof name, "backward dx M=%d in=%d p=%g acc=%d", M, in, p, acc); report(name, rel(dx.data(), dxr.data(), dx.size()));
     }
+    // lora_backward_group: n members sharing x and dx (member i's site: site + 7919 i), the split
+    // partials reduced in-kernel by the last block of each column block
+    // (512 threads a block: a few cases only, so the suite stays fast; M = 300 has 5 splits)
+    for (int n : {1, 3}) for (bool acc : {false, true}) for (bool with_dx : {true, false}) {
+      if (in != 128) continue;
+      const bool main_case = n == 3 && acc && with_dx;  // every M and p
+      const bool m300 = M == 300 && p > 0 && ((n == 1 && !acc && with_dx) || (n == 3 && acc && !with_dx));
+      const bool m37 = M == 37 && n == 3 && !acc && with_dx;
+      if (!main_case && !m300 && !m37) continue;
+      std::vector<float> dhs = rv(size_t(n) * M * r, 40 + M), As = rv(size_t(n) * r * in, 41 + M);
+      auto gA = rv(size_t(n) * r * in, 42), dx = rv(size_t(M) * in, 43);
+      auto gAr = gA, dxr = dx;
+      const RowSplit rs = group_row_split(M, in);
+      std::vector<float> ws(size_t(n) * rs.S * r * in);
+      GroupParams G = {};
+      for (int i = 0; i < n; ++i) {
+        G.dh[i] = dhs.data() + size_t(i) * M * r; G.A[i] = As.data() + size_t(i) * r * in; G.gA[i] = gA.data() + size_t(i) * r * in;
+        G.dp[i] = drop_params(i == 1 ? p * 0.5f : p, seed, site + 7919u * i);
+      }
+      float* dxp = with_dx ? dx.data() : nullptr;
+      launch(dim3(in / 64, rs.S), dim3(kGrpThreads), [&] {
+        if (n == 1) with_dx ? group_backward_kernel<1, true>(G, xb.data(), dxp, ws.data(), M, in, rs.rows, acc, acc)
+                            : group_backward_kernel<1, false>(G, xb.data(), dxp, ws.data(), M, in, rs.rows, acc, acc);
+        else with_dx ? group_backward_kernel<3, true>(G, xb.data(), dxp, ws.data(), M, in, rs.rows, acc, acc)
+                     : group_backward_kernel<3, false>(G, xb.data(), dxp, ws.data(), M, in, rs.rows, acc, acc); });
+      for (int i = 0; i < n; ++i)
+        ops::lora_backward(G.dh[i], x.data(), G.A[i], gAr.data() + size_t(i) * r * in, with_dx ? dxr.data() : nullptr, M, in, r,
+                           i == 1 ? p * 0.5f : p, seed_v, site + 7919u * i, acc, acc || i > 0);
+      snprintf(name, sizeof name, "group n=%d gA M=%d in=%d p=%g acc=%d dx=%d S=%d", n, M, in, p, acc, with_dx, rs.S);
+      report(name, rel(gA.data(), gAr.data(), gA.size()));
+      if (with_dx) { snprintf(name, sizeof name, "group n=%d dx M=%d in=%d p=%g acc=%d", n, M, in, p, acc); report(name, rel(dx.data(), dxr.data(), dx.size())); }
+      else { snprintf(name, sizeof name, "group n=%d dx untouched M=%d", n, M); report(name, rel(dx.data(), dxr.data(), dx.size()), 0); }
+      bool tickets_zero = true; for (unsigned tk : g_tc_group_tickets) tickets_zero = tickets_zero && tk == 0;
+      snprintf(name, sizeof name, "group n=%d tickets reset M=%d", n, M); report(name, tickets_zero ? 0 : 1, 0);
+    }
     if (p > 0) continue;
     // up side: out = in, n = 2
     const int out = in, n = 2;

@@ -23,6 +23,8 @@ using hukuk::ops::DropoutKey; using hukuk::ops::dropout_key; using hukuk::ops::d
 struct dim3 { unsigned x = 1, y = 1, z = 1; dim3() {} dim3(unsigned a, unsigned b = 1, unsigned c = 1) : x(a), y(b), z(c) {} };
 thread_local dim3 threadIdx, blockIdx, blockDim, gridDim;
 struct uint4 { uint32_t x, y, z, w; };
+struct uint2 { uint32_t x, y; };
+inline uint2 make_uint2(uint32_t a, uint32_t b) { return {a, b}; }
 struct float2 { float x, y; };
 struct float4 { float x, y, z, w; };
 inline uint4 make_uint4(uint32_t a, uint32_t b, uint32_t c, uint32_t d) { return {a, b, c, d}; }
@@ -50,7 +52,7 @@ struct Barrier {
   }
 };
 Barrier g_block;
-struct WarpSlots { uint32_t a[32][4]; uint32_t b[32][2]; Barrier bar; };
+struct WarpSlots { uint32_t a[32][4]; uint32_t b[32][2]; uint32_t s[32]; Barrier bar; };
 WarpSlots g_warps[16];
 inline void __syncthreads() { g_block.wait(); }
 inline float lo_f(uint32_t w) { return bf16_to_f32(uint16_t(w & 0xffff)); }
@@ -98,3 +100,17 @@ inline void launch(dim3 grid, dim3 block, const std::function<void()>& body) {
       }
 }
 inline void __syncwarp() { g_warps[threadIdx.x >> 5].bar.wait(); }
+// lora_backward_group's extras: a warp shuffle, the ticket atomic (blocks run one after another
+// here, threads of a block concurrently: a mutex), fences (no-ops: std::thread joins order memory)
+inline uint32_t __shfl_sync(unsigned, uint32_t v, int src) {
+  WarpSlots& W = g_warps[threadIdx.x >> 5];
+  W.s[threadIdx.x & 31] = v;
+  W.bar.wait();
+  const uint32_t r = W.s[src & 31];
+  W.bar.wait();
+  return r;
+}
+template <typename T> inline T __ldcg(const T* p) { return *p; }
+inline std::mutex g_atomic_mutex;
+inline unsigned atomicAdd(unsigned* p, unsigned v) { std::lock_guard<std::mutex> l(g_atomic_mutex); const unsigned o = *p; *p = o + v; return o; }
+inline void __threadfence() {}

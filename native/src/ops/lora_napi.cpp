@@ -17,7 +17,8 @@
 //                        initDx = dx before; member i's dropout site is site + 7919 i. 'cpu' and
 //                        'composed': n CPU lora_backward calls; 'cuda': cuda::lora_backward_group
 //                        (one launch); 'cudaComposed': n cuda::lora_backward calls (the
-//                        per-member path), each with its own workspace-reduce
+//                        per-member path), each with its own workspace-reduce; with tc (bf16
+//                        only) 'cuda' runs cuda::tc::lora_backward_group (ops/lora_tc.h) instead
 //     impl: 'cpu' (fused reference), 'composed' (existing CPU ops: dropout then matmul / add),
 //           'cuda' (fused kernels), 'cudaComposed' (existing CUDA ops, cuBLAS fp32)
 //     bf16: the activation operand in bf16 (ops down, backward, up, upBackward: x, x, y, dy; lora.h's
@@ -30,7 +31,7 @@
 //     the device-to-device copy bandwidth measured on the same buffers (read + write bytes / s).
 //     inputBytes: what one call must move at least (each operand read once, outputs written
 //     once; bf16 activations at 2 bytes). With bf16 the composed (cuBLAS fp32) side is not run
-//     (its times are -1).
+//     (its times are -1). backwardGroup with tc: true (bf16): 'fused' is tc::lora_backward_group.
 #include <napi.h>
 
 #include <algorithm>
@@ -50,6 +51,7 @@
 #if defined(HUKUK_CUDA)
 #include "core/cuda_runtime.h"
 #include "cuda/hook_bench.h"
+#include "ops/lora_tc.h"
 #include "ops/ops_cuda.h"
 #endif
 
@@ -64,6 +66,7 @@ struct LoraArgs {
   uint64_t seed = 0, site = 0;
   bool accumulate = false, no_workspace = false, in_place = false, no_dx = false;
   bool bf16 = false;  // the activation operand in bf16 (down, backward, up, upBackward)
+  bool tc = false;    // backwardGroup, bf16, cuda: ops/lora_tc's lora_backward_group
   int64_t n() const { return int64_t(M) * in; }
 };
 
@@ -84,6 +87,9 @@ LoraArgs parse(const Napi::Object& o) {
   a.members = o.Has("members") ? int(int_arg(o.Get("members"), "members")) : 1;
   a.scale = o.Has("scale") ? float(o.Get("scale").As<Napi::Number>().DoubleValue()) : 1.f;
   a.bf16 = o.Has("bf16") && o.Get("bf16").ToBoolean().Value();
+  a.tc = o.Has("tc") && o.Get("tc").ToBoolean().Value();
+  HUKUK_CHECK(!a.tc || (a.op == "backwardGroup" && a.bf16), "ENGINE_INVALID_ARG",
+              "_opsLora: tc is for op backwardGroup with bf16");
   HUKUK_CHECK(a.members >= 1 && a.members <= 16, "ENGINE_INVALID_ARG", "_opsLora: members in 1..16");
   HUKUK_CHECK(!a.bf16 || a.op == "down" || a.op == "backward" || a.op == "up" || a.op == "upBackward" ||
                   a.op == "backwardGroup",
@@ -295,6 +301,11 @@ struct CudaCase {
         g.p[i] = a.p;
       }
       float* w = a.no_workspace ? nullptr : ws.get();
+      if (a.tc) {
+        oc::tc::lora_backward_group(g, a.members, act_bf16.get(), dxp, a.M, a.in, a.r, seed.get(), a.accumulate,
+                                    a.accumulate, w, s);
+        return;
+      }
       if (a.bf16) oc::lora_backward_group(g, a.members, act_bf16.get(), dxp, a.M, a.in, a.r, seed.get(), a.accumulate, a.accumulate, w, s);
       else oc::lora_backward_group(g, a.members, x.get(), dxp, a.M, a.in, a.r, seed.get(), a.accumulate, a.accumulate, w, s);
       return;
@@ -418,6 +429,7 @@ struct CudaCase {
     }
     if (a.op == "backwardGroup") {  // composed: one member's, reused in turn (as the engine's)
       const size_t w = composed ? oc::lora_backward_workspace_floats(a.M, a.in, a.r)
+                       : a.tc   ? oc::tc::lora_backward_group_workspace_floats(a.M, a.in, a.r, a.members)
                                 : oc::lora_backward_group_workspace_floats(a.M, a.in, a.r, a.members);
       if (w) ws.resize(w);
     }

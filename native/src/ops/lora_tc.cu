@@ -118,6 +118,59 @@ void lora_backward(const float* dh, const bf16_t* x, const float* A, float* gA, 
   }
 }
 
+bool lora_backward_group_supported(int r, int in, int n) {
+  return n >= 1 && n <= kGrpMax && n <= kLoraGroupMax && supported(r, in) && in / kChunk <= kGrpTicketSlots;
+}
+
+size_t lora_backward_group_workspace_floats(int M, int in, int r, int n) {
+  if (M <= 0) return 0;
+  const RowSplit rs = group_row_split(M, in);
+  return rs.S > 1 ? size_t(n) * size_t(rs.S) * size_t(r) * size_t(in) : 0;
+}
+
+void lora_backward_group(const LoraGroupMembers& members, int n, const bf16_t* x, float* dx, int M, int in, int r,
+                         const uint64_t* seed, bool accumulate_gA, bool accumulate_dx, float* workspace,
+                         cudaStream_t s) {
+  HUKUK_CHECK(lora_backward_group_supported(r, in, n) && M >= 0, "ENGINE_INVALID_ARG",
+              "lora_tc::lora_backward_group: need 1 <= n <= 3, r == 16, M >= 0 and a width that is a multiple of 64 "
+              "in [64, 768] (got n=" + std::to_string(n) + " r=" + std::to_string(r) + " in=" + std::to_string(in) +
+                  " M=" + std::to_string(M) + ")");
+  if (M == 0) {  // empty sums: gA = 0 (or unchanged); dx empty
+    if (!accumulate_gA)
+      for (int i = 0; i < n; ++i) HUKUK_CUDA_CHECK(cudaMemsetAsync(members.gA[i], 0, size_t(r) * in * sizeof(float), s));
+    return;
+  }
+  check_align("lora_backward_group", "x", x, 8);
+  if (dx) check_align("lora_backward_group", "dx", dx, 8);
+  GroupParams G = {};
+  for (int i = 0; i < n; ++i) {
+    check_align("lora_backward_group", "dh", members.dh[i], 8);
+    G.dh[i] = members.dh[i];
+    G.A[i] = members.A[i];
+    G.gA[i] = members.gA[i];
+    G.dp[i] = drop_params(members.p[i], seed, members.site[i]);
+  }
+  const RowSplit rs = group_row_split(M, in);
+  HUKUK_CHECK(rs.S == 1 || workspace, "ENGINE_INVALID_ARG",
+              "lora_tc::lora_backward_group: needs a workspace of lora_backward_group_workspace_floats floats");
+  const dim3 grid(unsigned(in / kChunk), unsigned(rs.S)), block(kGrpThreads);
+  const __nv_bfloat16* xd = dev_ptr(x);
+#define HUKUK_TC_GROUP_LAUNCH(NM, DX)                                                                              \
+  hukuk::cuda::pdl::launch(group_backward_kernel<NM, DX>, grid, block, 0, s, G, xd, dx, workspace, M, in, rs.rows, \
+                           accumulate_gA, accumulate_dx)
+  if (dx) {
+    if (n == 1) HUKUK_TC_GROUP_LAUNCH(1, true);
+    else if (n == 2) HUKUK_TC_GROUP_LAUNCH(2, true);
+    else HUKUK_TC_GROUP_LAUNCH(3, true);
+  } else {
+    if (n == 1) HUKUK_TC_GROUP_LAUNCH(1, false);
+    else if (n == 2) HUKUK_TC_GROUP_LAUNCH(2, false);
+    else HUKUK_TC_GROUP_LAUNCH(3, false);
+  }
+#undef HUKUK_TC_GROUP_LAUNCH
+  HUKUK_CUDA_LAUNCH_CHECK();
+}
+
 void lora_up_add(const float* h, const float* B, bf16_t* y, int M, int out, int r, float scale, int n, int64_t sh,
                  int64_t sB, int64_t sy, cudaStream_t s) {
   check("lora_up_add", M, out, r, n);

@@ -45,6 +45,7 @@
 #include <cstdint>
 
 #include "core/half.h"
+#include "ops/lora.h"  // LoraGroupMembers
 
 #if defined(HUKUK_CUDA)
 #include <cuda_runtime_api.h>
@@ -65,6 +66,21 @@ size_t lora_backward_workspace_floats(int M, int in, int r);
 void lora_backward(const float* dh, const bf16_t* x, const float* A, float* gA, float* dx, int M, int in, int r,
                    float p, const uint64_t* seed, uint64_t site, bool accumulate_gA, bool accumulate_dx,
                    float* workspace, cudaStream_t s);
+
+// The A side of a group of n <= 3 members sharing x and dx (ops/lora.h lora_backward_group: the
+// same semantics and LoraGroupMembers; member 0's dx with accumulate_dx, the others adding), in ONE
+// launch: x and dx read once for all members, each member's own mask, the split-M partial sums of
+// gA reduced inside the kernel by the last block of each column block (atomic ticket, reset by
+// that block: deterministic, graph-replay safe). gA_i = scale_i · sum (the tc rounding above, not
+// ops/lora's bits); dx = ((dx + d_0) + d_1) + d_2. Two launches must not run concurrently on
+// different streams of one device (the tickets are per device). dx may be null; dx must not
+// overlap x, any dh, A or gA. workspace: lora_backward_group_workspace_floats(M, in, r, n) floats
+// (required when > 0; no init needed).
+bool lora_backward_group_supported(int r, int in, int n);
+size_t lora_backward_group_workspace_floats(int M, int in, int r, int n);
+void lora_backward_group(const LoraGroupMembers& members, int n, const bf16_t* x, float* dx, int M, int in, int r,
+                         const uint64_t* seed, bool accumulate_gA, bool accumulate_dx, float* workspace,
+                         cudaStream_t s);
 
 // y_i (+)= scale · h_i · B_iᵀ over n members (always accumulates; y read, added in fp32, rounded once)
 void lora_up_add(const float* h, const float* B, bf16_t* y, int M, int out, int r, float scale, int n, int64_t sh,

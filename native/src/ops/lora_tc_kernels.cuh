@@ -555,3 +555,262 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1) up_backward_kernel(
         }
       }
 }
+
+// ------------------------------------------------------------------------------ lora_backward_group
+// The A side of the n <= 3 members of a group that share x and dx (ops/lora.h lora_backward_group:
+// q,k,v; cross k,v; one Linear), in ONE launch with the split-M reduce inside the kernel.
+// Why not backward_kernel per member: one warp per block left ~3-6 warps per SM in flight (latency
+// bound: 27.9 µs at 2048 rows, lora_tc.h), and per member x is read and dx read and written again.
+// Block: 16 warps = 2 column halves (32 columns each) x 8 row groups over the block's 64 columns
+// and its split's rows; warp (h, g8) takes the 16-row tiles g8, g8 + 8, ... of the split. Per tile:
+// x (rows 2t, 2t+1, 2t+8, 2t+9, columns c0 + 4g .. +3) and the old dx are loaded once; for each
+// member in order: its mask hashed on the warp's 16 x 32 elements (16 per lane), gA_i += dh_iᵀ ·
+// (x masked) as backward_kernel (two mma, dh split hi/lo; column label g of n-tile i <-> c0 + 4g +
+// i), dh_i · A_i as four mma (A_i's fragments staged once per block in shared memory, column label
+// g of tile i <-> c0 + 8i + g), masked with the bits fetched from the lane that hashed them
+// (__shfl_sync), scaled, added to the running dx value; dx stored once: ((dx + d_0) + d_1) + d_2.
+// gA: the 8 row groups' sums added in row-group order in shared memory, the block's partial (or,
+// with one split, scale x sum straight into gA) written to the workspace; the last block of each
+// column block (an atomic ticket, reset by it) adds the partials in split order, then scales.
+// Deterministic: every sum's order is a function of (M, in) alone.
+constexpr int kGrpMax = 3;       // members
+constexpr int kGrpRowGroups = 8;  // warps per column half
+constexpr int kGrpThreads = 2 * kGrpRowGroups * 32;
+constexpr int kGrpTicketSlots = 4096;
+struct GroupParams {  // by value
+  const float* dh[kGrpMax];
+  const float* A[kGrpMax];
+  float* gA[kGrpMax];
+  DropParams dp[kGrpMax];
+};
+// One ticket per column block, zero between launches (each launch's last block resets its own).
+// Per device: two launches must not run concurrently on different streams of one device.
+__device__ unsigned int g_tc_group_tickets[kGrpTicketSlots];
+
+// Splits of M for lora_backward_group: ~132 blocks of 16 warps (one per SM of an H100 / H200, a
+// constant so the summation order never depends on the GPU), whole 16-row tiles per split.
+RowSplit group_row_split(int M, int in) {
+  const int col_blocks = std::max(1, in / kChunk);
+  return split_rows(M, std::max(1, std::min((132 + col_blocks - 1) / col_blocks, (M + 15) / 16)));
+}
+
+template <int NM, bool kDx>
+__global__ void __launch_bounds__(kGrpThreads, 1) group_backward_kernel(GroupParams G,
+                                                                        const __nv_bfloat16* __restrict__ x,
+                                                                        float* dx, float* ws, int M, int in,
+                                                                        int rows, bool accumulate_gA,
+                                                                        bool accumulate_dx) {
+  HUKUK_LORA_TC_PDL_ENTRY();
+  const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+  const int g = lane >> 2, t = lane & 3;
+  const int half = w & 1, rg = w >> 1;
+  const int kb = blockIdx.x * kChunk, c0 = kb + 32 * half;
+  const int y = blockIdx.y, S = gridDim.y;
+  const int mBeg = y * rows, mEnd = min(M, mBeg + rows);
+  // dx's B fragments of every member for this block's 64 columns: [member][half][tile i][lane] =
+  // {hi b0, hi b1, lo b0, lo b1}, b0 <-> A[2t..2t+1][c0 + 8i + g], b1 <-> A[2t+8..2t+9][...]
+  __shared__ uint4 a_frag[kDx ? NM : 1][2][4][32];
+  // the row groups' gA sums on their way to row group 0: [half][lane][member][tile][c]
+  __shared__ float red[2][32][NM * 16];
+  __shared__ unsigned int ticket;
+  if (kDx && rg < 4) {  // warp (half, rg) fills tile i = rg of its half
+#pragma unroll
+    for (int mi = 0; mi < NM; ++mi) {
+      const float* a = G.A[mi] + c0 + 8 * rg + g;
+      uint4 f;
+      split2(__ldg(a + int64_t(2 * t) * in), __ldg(a + int64_t(2 * t + 1) * in), f.x, f.z);
+      split2(__ldg(a + int64_t(2 * t + 8) * in), __ldg(a + int64_t(2 * t + 9) * in), f.y, f.w);
+      a_frag[mi][half][rg][lane] = f;
+    }
+  }
+  Drop drop[NM];
+  float scale[NM];
+#pragma unroll
+  for (int mi = 0; mi < NM; ++mi) {
+    drop[mi] = make_drop(G.dp[mi]);
+    scale[mi] = G.dp[mi].scale;
+  }
+  __syncthreads();  // a_frag
+  float ga[NM][4][4];
+#pragma unroll
+  for (int mi = 0; mi < NM; ++mi)
+#pragma unroll
+    for (int i = 0; i < 4; ++i) ga[mi][i][0] = ga[mi][i][1] = ga[mi][i][2] = ga[mi][i][3] = 0.f;
+
+  for (int m0 = mBeg + 16 * rg; m0 < mEnd; m0 += 16 * kGrpRowGroups) {
+    const int rq[4] = {m0 + 2 * t, m0 + 2 * t + 1, m0 + 2 * t + 8, m0 + 2 * t + 9};
+    uint2 X[4];
+#pragma unroll
+    for (int q = 0; q < 4; ++q)
+      X[q] = rq[q] < mEnd ? __ldg(reinterpret_cast<const uint2*>(x + int64_t(rq[q]) * in + c0 + 4 * g))
+                          : make_uint2(0u, 0u);
+    const int ra = m0 + g, rb = m0 + g + 8;
+    float2 dxv[4][2];  // [tile i][half]: (row ra / rb, columns c0 + 8i + 2t, +1)
+    if (kDx) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int hh = 0; hh < 2; ++hh) {
+          const int row = hh ? rb : ra;
+          dxv[i][hh] = (accumulate_dx && row < mEnd)
+                           ? *reinterpret_cast<const float2*>(dx + int64_t(row) * in + c0 + 8 * i + 2 * t)
+                           : make_float2(0.f, 0.f);
+        }
+    }
+#pragma unroll
+    for (int mi = 0; mi < NM; ++mi) {
+      const float* dh = G.dh[mi];
+      // the mask of this lane's 16 elements: bit 4q + c = (row rq[q], column c0 + 4g + c) kept
+      uint32_t keep = 0xffffu;
+      if (drop[mi].threshold) {
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+          const uint64_t base = uint64_t(rq[q]) * uint64_t(in) + uint64_t(c0 + 4 * g);
+#pragma unroll
+          for (int c = 0; c < 4; ++c)
+            if (!drop[mi].keep(base + c)) keep &= ~(1u << (4 * q + c));
+        }
+      }
+      uint2 Xm[4];
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {
+        const uint32_t kq = keep >> (4 * q);
+        Xm[q].x = X[q].x & (((kq & 1u) ? 0x0000ffffu : 0u) | ((kq & 2u) ? 0xffff0000u : 0u));
+        Xm[q].y = X[q].y & (((kq & 4u) ? 0x0000ffffu : 0u) | ((kq & 8u) ? 0xffff0000u : 0u));
+      }
+      // gA += dhᵀ · x: A operand (row j, k = tile row): a0 = (g, 2t..), a1 = (g+8, 2t..), a2 = (g, 2t+8..), a3 = (g+8, 2t+8..)
+      float dT[8];
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {
+        const bool ok = rq[q] < mEnd;
+        const float* d = dh + int64_t(rq[q]) * kR;
+        dT[(q & 1) + 4 * (q >> 1)] = ok ? __ldg(d + g) : 0.f;
+        dT[(q & 1) + 4 * (q >> 1) + 2] = ok ? __ldg(d + g + 8) : 0.f;
+      }
+      uint32_t ah[4], al[4];
+#pragma unroll
+      for (int q = 0; q < 4; ++q) split2(dT[2 * q], dT[2 * q + 1], ah[q], al[q]);
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const uint32_t sel = (i & 1) ? 0x7632u : 0x5410u;
+        const uint32_t w0 = (i >> 1) ? Xm[0].y : Xm[0].x, w1 = (i >> 1) ? Xm[1].y : Xm[1].x;
+        const uint32_t w2 = (i >> 1) ? Xm[2].y : Xm[2].x, w3 = (i >> 1) ? Xm[3].y : Xm[3].x;
+        const uint32_t b0 = __byte_perm(w0, w1, sel), b1 = __byte_perm(w2, w3, sel);
+        mma(ga[mi][i], ah, b0, b1);
+        mma(ga[mi][i], al, b0, b1);
+      }
+      if (kDx) {
+        const float2 z = make_float2(0.f, 0.f);
+        float2 dN[4];
+        dN[0] = ra < mEnd ? __ldg(reinterpret_cast<const float2*>(dh + int64_t(ra) * kR + 2 * t)) : z;
+        dN[1] = rb < mEnd ? __ldg(reinterpret_cast<const float2*>(dh + int64_t(rb) * kR + 2 * t)) : z;
+        dN[2] = ra < mEnd ? __ldg(reinterpret_cast<const float2*>(dh + int64_t(ra) * kR + 2 * t + 8)) : z;
+        dN[3] = rb < mEnd ? __ldg(reinterpret_cast<const float2*>(dh + int64_t(rb) * kR + 2 * t + 8)) : z;
+        uint32_t dah[4], dal[4];
+#pragma unroll
+        for (int q = 0; q < 4; ++q) split2(dN[q].x, dN[q].y, dah[q], dal[q]);
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+          // element (row g + 8hh, column c0 + 8i + 2t + e) was hashed by lane 4(2i + t/2) + g/2:
+          // its bit 4((g & 1) + 2hh) + ((2t + e) & 3)
+          const uint32_t kw = __shfl_sync(0xffffffffu, keep, 4 * (2 * i + (t >> 1)) + (g >> 1));
+          const uint4 f = a_frag[mi][half][i][lane];
+          float c[4] = {0.f, 0.f, 0.f, 0.f};
+          mma(c, dah, f.x, f.y);
+          mma(c, dah, f.z, f.w);
+          mma(c, dal, f.x, f.y);
+          mma(c, dal, f.z, f.w);
+#pragma unroll
+          for (int hh = 0; hh < 2; ++hh) {
+            const int bit = 4 * ((g & 1) + 2 * hh) + ((2 * t) & 3);
+            dxv[i][hh].x += ((kw >> bit) & 1u) ? c[2 * hh] * scale[mi] : 0.f;
+            dxv[i][hh].y += ((kw >> (bit + 1)) & 1u) ? c[2 * hh + 1] * scale[mi] : 0.f;
+          }
+        }
+      }
+    }
+    if (kDx) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int hh = 0; hh < 2; ++hh) {
+          const int row = hh ? rb : ra;
+          if (row < mEnd) *reinterpret_cast<float2*>(dx + int64_t(row) * in + c0 + 8 * i + 2 * t) = dxv[i][hh];
+        }
+    }
+  }
+  // the row groups' sums in row-group order: ((0 + 1) + 2) + ... into row group 0
+  for (int src = 1; src < kGrpRowGroups; ++src) {
+    __syncthreads();
+    if (rg == src)
+#pragma unroll
+      for (int mi = 0; mi < NM; ++mi)
+#pragma unroll
+        for (int i = 0; i < 4; ++i)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) red[half][lane][16 * mi + 4 * i + e] = ga[mi][i][e];
+    __syncthreads();
+    if (rg == 0)
+#pragma unroll
+      for (int mi = 0; mi < NM; ++mi)
+#pragma unroll
+        for (int i = 0; i < 4; ++i)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) ga[mi][i][e] += red[half][lane][16 * mi + 4 * i + e];
+  }
+  // ga[mi][i][e]: j = g + 8 (e / 2), column c0 + 8t + 4 (e % 2) + i
+  if (rg == 0) {
+#pragma unroll
+    for (int mi = 0; mi < NM; ++mi)
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int j = g + 8 * (e >> 1), k = c0 + 8 * t + 4 * (e & 1) + i;
+          if (S == 1) {
+            float& o = G.gA[mi][int64_t(j) * in + k];
+            o = accumulate_gA ? o + scale[mi] * ga[mi][i][e] : scale[mi] * ga[mi][i][e];
+          } else {
+            ws[((int64_t(mi) * S + y) * kR + j) * in + k] = ga[mi][i][e];
+          }
+        }
+    if (S > 1) __threadfence();  // the partials are visible device-wide before the ticket is taken
+  }
+  if (S == 1) return;
+  __syncthreads();
+  if (threadIdx.x == 0) ticket = atomicAdd(&g_tc_group_tickets[blockIdx.x], 1u);
+  __syncthreads();
+  if (ticket != unsigned(S - 1)) return;
+  __threadfence();  // every split's partial of this column block is written
+  // NM x 16 x 64 outputs, (member, j, column kb + tc) for tc = tid % 64, j = tid / 64 + 8 q: each
+  // summed over the splits in split order, all of a thread's sums advancing together
+  constexpr int kQ = kR * kChunk / kGrpThreads;  // 2
+  const int tc = threadIdx.x % kChunk, j0 = threadIdx.x / kChunk;
+  const int64_t step = int64_t(kR) * in, mstep = int64_t(S) * step;
+  const float* base = ws + int64_t(j0) * in + kb + tc;
+  float sum[NM][kQ];
+#pragma unroll
+  for (int mi = 0; mi < NM; ++mi)
+#pragma unroll
+    for (int q = 0; q < kQ; ++q) sum[mi][q] = __ldcg(base + mi * mstep + int64_t(8 * q) * in);
+#pragma unroll 4
+  for (int sp = 1; sp < S; ++sp) {
+    float v[NM][kQ];
+#pragma unroll
+    for (int mi = 0; mi < NM; ++mi)
+#pragma unroll
+      for (int q = 0; q < kQ; ++q) v[mi][q] = __ldcg(base + mi * mstep + sp * step + int64_t(8 * q) * in);
+#pragma unroll
+    for (int mi = 0; mi < NM; ++mi)
+#pragma unroll
+      for (int q = 0; q < kQ; ++q) sum[mi][q] += v[mi][q];
+  }
+#pragma unroll
+  for (int mi = 0; mi < NM; ++mi)
+#pragma unroll
+    for (int q = 0; q < kQ; ++q) {
+      float& o = G.gA[mi][int64_t(j0 + 8 * q) * in + kb + tc];
+      o = accumulate_gA ? o + scale[mi] * sum[mi][q] : scale[mi] * sum[mi][q];
+    }
+  if (threadIdx.x == 0) g_tc_group_tickets[blockIdx.x] = 0u;  // for the next launch
+}

@@ -866,10 +866,47 @@ class T5Cuda {
   // dx bit-identical on an H200, fp32 rounding at worst: ops/lora.h). H200, 2026-11-28 06:02 UTC,
   // 768 wide r16 p=0.05 bf16, µs per call (graph), group vs n x lora_backward: n=3 M=2048 30.9 vs
   // 42.4, M=8192 87.4 vs 136.9; n=2 M=2048 23.5 vs 28.4, M=8192 68.4 vs 91.1.
+  // bf16 x: the A side of the n <= 3 Linears Ls[i] (dh of member i at dh + i * M * r) as ONE
+  // ops/lora_tc lora_backward_group launch (tensor cores, in-kernel reduce), where it applies and
+  // its scratch fits (n = 1: the LoRA workspace only, as linear_bwd may run inside ffn_bwd; groups:
+  // group_scratch). Returns false when it did not run. HUKUK_T5_LORA_TC_GROUP=1 turns it on (A/B).
+  template <typename T>
+  bool lora_bwd_A_tc_group(DLin* const* Ls, int n, const T* x, const float* dh, int M, float* dx, const Ctx& st,
+                           const uint64_t* sites) {
+    static const bool on = env_switch("HUKUK_T5_LORA_TC_GROUP") == 1;
+    if constexpr (is_f32<T>) {
+      return false;
+    } else {
+      const int r = Ls[0]->lora->r, in = Ls[0]->in;
+      if (!on || !tc_in(r, in) || !oc::tc::lora_backward_group_supported(r, in, n)) return false;
+      for (int i = 1; i < n; ++i)
+        if (Ls[i]->lora->r != r || Ls[i]->in != in) return false;
+      const size_t need = oc::tc::lora_backward_group_workspace_floats(M, in, r, n);
+      float* ws = need == 0 ? nullptr : n == 1 ? (need <= lora_ws_floats ? lora_ws : nullptr) : group_scratch(need);
+      if (need > 0 && !ws) return false;
+      oc::LoraGroupMembers g;
+      for (int i = 0; i < n; ++i) {
+        DLora& lo = *Ls[i]->lora;
+        g.dh[i] = dh + size_t(i) * M * r;
+        g.A[i] = lo.A;
+        g.gA[i] = lo.gA;
+        g.site[i] = sites[i];
+        g.p[i] = st.train ? lo.dropout : 0.f;
+      }
+      oc::tc::lora_backward_group(g, n, x, dx, M, in, r, st.seed, true, true, ws, s);
+      return true;
+    }
+  }
+
   template <typename T>
   void lora_bwd_A_group(DLin* const* Ls, int n, const T* x, const float* dh, int M, float* dx, const Ctx& st,
                         int stack, int l) {
     const int r = Ls[0]->lora->r;
+    if (n <= oc::kLoraGroupMax) {
+      uint64_t sites[oc::kLoraGroupMax];
+      for (int i = 0; i < n; ++i) sites[i] = lsite(*Ls[i], stack, l);
+      if (lora_bwd_A_tc_group(Ls, n, x, dh, M, dx, st, sites)) return;
+    }
     bool all = n >= 2 && n <= oc::kLoraGroupMax;  // a group of one measured slower than lora_backward
     for (int i = 0; i < n && all; ++i)
       all = Ls[i]->lora->r == r && Ls[i]->in == Ls[0]->in &&
@@ -898,6 +935,8 @@ class T5Cuda {
     DLora& lo = *L.lora;
     const float p = st.train ? lo.dropout : 0.f;
     // (one Linear: lora_backward, not a lora_backward_group of one, which measured slower: ops/lora.h)
+    DLin* self = &L;
+    if (lora_bwd_A_tc_group(&self, 1, x, dh, M, dx, st, &site)) return;
     if constexpr (!is_f32<T>) {  // bf16 x: ops/lora_tc's or ops/lora's one pass, any p
       if (lora_tc_bwd && tc_in(lo.r, L.in)) {
         HUKUK_CHECK(oc::tc::lora_backward_workspace_floats(M, L.in, lo.r) <= lora_ws_floats, "ENGINE_INTERNAL",
