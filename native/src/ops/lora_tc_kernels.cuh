@@ -793,7 +793,7 @@ __global__ void __launch_bounds__(kGrpThreads, 1) group_backward_kernel(GroupPar
   for (int mi = 0; mi < NM; ++mi)
 #pragma unroll
     for (int q = 0; q < kQ; ++q) sum[mi][q] = __ldcg(base + mi * mstep + int64_t(8 * q) * in);
-#pragma unroll 4
+#pragma unroll 8  // (S <= 11 at width 768: the loads of a whole column block's splits in flight together)
   for (int sp = 1; sp < S; ++sp) {
     float v[NM][kQ];
 #pragma unroll
