@@ -59,6 +59,10 @@ export interface MemoryEstimateInput {
   /** bf16 activations' LoRA products on ops/lora_tc where they apply (default true, the engine's;
    * HUKUK_T5_LORA_TC=0 = false): only their workspaces differ */
   loraTc?: boolean;
+  /** a ReLU FFN whose wo has no LoRA keeps relu' as one bit per element instead of the hidden
+   * activation (T5Cuda::ffn_bitmask; default true, the engine's; HUKUK_T5_RELU_BITMASK=0, and the
+   * engines measured before 2026-11-28 06:40 UTC, = false) */
+  reluBitmask?: boolean;
 }
 
 export interface MemoryEstimate {
@@ -252,6 +256,9 @@ export function estimateTrainingMemory(input: MemoryEstimateInput): MemoryEstima
   const Mt = B * T;
   const Mx = Math.max(Ms, Mt);
   const reluInPlace = !m.gated;
+  // T5Cuda::ffn_bitmask: ReLU (not gated) with no LoRA on any wo keeps relu' as one bit per element
+  // instead of the M x d_ff hidden (whose forward copy lives in the backward's g_ff0)
+  const reluBitmask = (input.reluBitmask ?? true) && reluInPlace && !all.some((L) => L.kind === 'wo' && hasLora(L));
   const keep = !input.recompute;
   const flash = input.flash ?? (input.device === 'cuda' && input.compute === 'bf16' && m.dKv === 64);
   const loraFused = input.lora.r <= 64;
@@ -269,6 +276,7 @@ export function estimateTrainingMemory(input: MemoryEstimateInput): MemoryEstima
       a.take(B * H * T * (flash ? 1 : S)); a.take(M * inner, AB); a.take(M * d);
     }
     a.take(M * d, AB); a.take(M);
+    if (reluBitmask) { a.take(Math.ceil((M * ff) / 32)); return; } // relu' bits, uint32 words
     a.take(M * ff, AB);
     if (m.gated) a.take(M * ff, AB);
     if (!reluInPlace) a.take(M * ff, AB);

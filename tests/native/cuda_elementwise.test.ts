@@ -10,6 +10,9 @@
 //     them into t5_cuda.cpp, whose fp32 parity tests must not move), in place (ReLU: the backward
 //     reads the dropped output as `pre`), aligned (16-byte vectors) and not (the scalar path), n not
 //     a multiple of 8; for bf16: zero exactly where the fp32 result is zero, else within its rounding
+//   - act_dropout_*_bitmask (ReLU, the T5 FFN when wo has no LoRA): the forward's output and the
+//     backward's gradient bit for bit act_dropout_forward / act_dropout_backward's (fp32 and bf16,
+//     in place or not, aligned or not, tails of words and of warp chunks), the mask exactly pre > 0
 //   - the GEMM with bf16 operands (fp32 or bf16 C) against the fp32 GEMM
 // and a micro-benchmark (µs per call, GB/s) at the flagship FFN size n = 8192 * 3072.
 // GPU-only: skipped where the addon has no CUDA or there is no GPU (a CPU check that the hooks
@@ -20,7 +23,10 @@ import { describe, expect, it } from 'vitest';
 const require = createRequire(import.meta.url);
 process.env.OMP_WAIT_POLICY ??= 'passive';
 
-type Out = { y?: Float32Array; d0?: Float32Array; d1?: Float32Array; rstd?: Float32Array; ms: number };
+type Out = {
+  y?: Float32Array; d0?: Float32Array; d1?: Float32Array; rstd?: Float32Array; mask?: Float32Array;
+  maskTail?: number; ms: number; msBwd?: number;
+};
 type Engine = {
   cudaCompiled(): boolean;
   gpus(): { name: string }[];
@@ -234,6 +240,45 @@ describe.skipIf(!gpu)('CUDA bf16 ops against their fp32 twins', () => {
     });
 });
 
+describe.skipIf(!gpu)('CUDA ReLU + dropout with a bitmask of relu\' (act_dropout_*_bitmask)', () => {
+  // tails: n % 32 (a part word), n % 256 (a part warp chunk), misaligned (scalar loads), and a size
+  // over several grid-stride rounds' worth of chunks is not needed (grid_for caps at 8 blocks/SM:
+  // 300k elements run ~1.2k warps, one round on a big card; the loop is the same code either way)
+  const bmLayouts = [
+    { n: 4096, offset: 0 }, { n: 4101, offset: 0 }, { n: 1029, offset: 1 }, { n: 33, offset: 0 },
+    { n: 300_007, offset: 0 }, { n: 2000, offset: 3 },
+  ];
+  for (const type of ['f32', 'bf16'] as const)
+    it(`${type}: output, mask and gradient bit for bit the act_dropout path`, () => {
+      for (const { n, offset } of bmLayouts)
+        for (const p of [P, 0]) {
+          const pre = rand(n, n + 91, 3), dh = rand(n, 92, 1);
+          pre[0] = 0; if (n > 2) { pre[1] = -0; pre[2] = 1e-30; } // zeros give bit 0; a tiny positive 1
+          const d = { type, act: 'relu', p, seed: SEED, site: SITE, offset };
+          const tag = `${type} n ${n} off ${offset} p ${p}`;
+          const hWant = ew({ op: 'act_dropout_forward', x: pre, ...d }).y!;
+          const gWant = ew({ op: 'act_dropout_backward', x: pre, g: dh, ...d }).y!;
+          // t5_cuda's previous path: the backward reads the in-place dropped output as pre
+          expectBitEqual(ew({ op: 'act_dropout_backward', x: hWant, g: dh, ...d }).y!, gWant, `in place ${tag}`);
+          const rp = type === 'bf16' ? roundBf16(pre) : pre;
+          for (const inPlace of [false, true]) {
+            const r = ew({ op: 'act_dropout_bitmask', x: pre, g: dh, inPlace, ...d });
+            expectBitEqual(r.y!, hWant, `forward ${tag} inPlace ${inPlace}`);
+            expectBitEqual(r.d0!, gWant, `backward ${tag} inPlace ${inPlace}`);
+            let bad = -1;
+            for (let i = 0; i < n; i++) if (r.mask![i] !== (rp[i] > 0 ? 1 : 0)) { bad = i; break; }
+            expect(bad, `mask ${tag}: first wrong bit ${bad} (pre ${rp[bad]})`).toBe(-1);
+            expect(r.maskTail, `bits past n ${tag}`).toBe(0);
+          }
+        }
+    });
+  it('ReLU only', () => {
+    let err: { code?: string } = {};
+    try { ew({ op: 'act_dropout_bitmask', act: 'gelu', x: rand(64, 1), p: P, seed: SEED }); } catch (e) { err = e as typeof err; }
+    expect(err.code).toBe('ENGINE_INVALID_ARG');
+  });
+});
+
 describe.skipIf(!cublas)('CUDA GEMM with bf16 operands against the fp32 GEMM', () => {
   // relative Frobenius error of got against want
   const relNorm = (got: Float32Array, want: Float32Array) => {
@@ -292,6 +337,9 @@ describe.skipIf(!gpu)('CUDA elementwise micro-benchmark (n = 8192 * 3072)', () =
       const c = { type, act: 'relu', p: P, seed: SEED, site: SITE, reps };
       line(`act_dropout_forward ${type} relu in place`, ew({ op: 'act_dropout_forward', x, inPlace: true, ...c }).ms, 2 * n * sz);
       line(`act_dropout_backward ${type} relu`, ew({ op: 'act_dropout_backward', x, g, ...c }).ms, 2 * n * sz + 4 * n);
+      const bm = ew({ op: 'act_dropout_bitmask', x, g, inPlace: true, ...c });
+      line(`act_dropout_forward_bitmask ${type} relu in place`, bm.ms, 2 * n * sz + n / 8);
+      line(`act_dropout_backward_bitmask ${type} relu`, bm.msBwd!, n * sz + 4 * n + n / 8);
       line(`gated_dropout_forward ${type} gelu_new`, ew({ op: 'gated_dropout_forward', x, x1: g, ...c, act: 'gelu_new' }).ms, 3 * n * sz);
       line(`gated_dropout_backward ${type} gelu_new`, ew({ op: 'gated_dropout_backward', x, x1: g, g, ...c, act: 'gelu_new' }).ms, 4 * n * sz + 4 * n);
     }

@@ -412,3 +412,90 @@ describe.skipIf(!gpu)('T5 on CUDA: ops/lora kernels in the step = the unfused st
     }
   }, 120_000);
 });
+
+// ---- H2: activations kept per layer (ReLU FFN bitmask) -------------------------------------
+// A ReLU FFN whose wo has no LoRA keeps relu' as one bit per element (T5Cuda::ffn_bitmask,
+// ops act_dropout_*_bitmask) instead of the M x d_ff hidden; HUKUK_T5_RELU_BITMASK=0 keeps the
+// hidden (the path before). The step must not change: fp32 compute bit for bit (the bitmask ops are
+// bit-identical, tests/native/cuda_elementwise.test.ts, and the fp32 step is deterministic), bf16
+// compute within the fused attention's atomics (dQ); the arena equals the estimate both ways.
+const bitmaskTargets: LoraTarget[] = ['q', 'k', 'v', 'o', 'wi'];
+function estimateArenaBitmask(m: T5Model, b: StepBatch, o: { compute: 'fp32' | 'bf16'; quant: 'nf4' | 'none'; recompute: boolean; reluBitmask: boolean; r: number }): number {
+  return estimateTrainingMemory({
+    model: modelShapeFromConfig(m.config as Record<string, unknown>)!, lora: { r: o.r, targets: bitmaskTargets }, quant: o.quant, quantizeWo: false,
+    compute: o.compute, batchSize: b.batch, maxSourceLength: b.srcLen, maxTargetLength: b.tgtLen, device: 'cuda', recompute: o.recompute,
+    reluBitmask: o.reluBitmask,
+  }).activationsBytes;
+}
+function withEnv<R>(name: string, value: string | null, f: () => R): R {
+  if (value === null) delete process.env[name];
+  else process.env[name] = value;
+  try { return f(); } finally { delete process.env[name]; }
+}
+
+describe.skipIf(!gpu)('T5 on CUDA: ReLU FFN bitmask (H2)', () => {
+  for (const [name, quant] of [['relu_tied', 'nf4'], ['unequal_depth', 'none']] as const)
+    it(`${name} (${quant}, fp32 compute, dropout on, LoRA q,k,v,o,wi): loss and grads bit for bit the kept-hidden step, recompute too; arena smaller, = estimate`, () => {
+      const dir = mkdtempSync(join(tmpdir(), 'hukuk-bitmask-'));
+      try {
+        const modelDir = join(fixtures, name, 'model');
+        const m0 = engine.T5Model.load({ modelDir, device: 'cpu' });
+        const V = Number(m0.config.vocab_size);
+        m0.dispose();
+        const bb = batchFor(V, 3, 9, 7, 2);
+        nonZeroAdapter(modelDir, join(dir, 'adapter'), bb, { r: 4, dropout: 0.1, targets: bitmaskTargets });
+        const run = (env: string | null) => withEnv('HUKUK_T5_RELU_BITMASK', env, () => {
+          const m = engine.T5Model.load({ modelDir, device: 'cuda', quant, compute: 'fp32' });
+          m.loadAdapter(join(dir, 'adapter'));
+          const r = { off: stepOf(m, bb), on: stepOf(m, { ...bb, recompute: true }),
+            est: [false, true].map((recompute) => estimateArenaBitmask(m, bb, { compute: 'fp32', quant, recompute, reluBitmask: env !== '0', r: 4 })) };
+          m.dispose();
+          return r;
+        });
+        const kept = run('0');
+        const bits = run(null);
+        console.log(`  relu bitmask ${name}: loss ${kept.off.loss} / ${bits.off.loss}; worst grad ${worstGrad(kept.off, bits.off)} (recompute ${worstGrad(kept.on, bits.on)}); arena ${kept.off.arena} -> ${bits.off.arena}, recompute ${kept.on.arena} -> ${bits.on.arena} (estimates ${kept.est} -> ${bits.est})`);
+        expect(nonZero(bits.off, 'lora_A')).toBe(true);
+        expect(bits.off.loss).toBe(kept.off.loss);
+        expect(worstGrad(kept.off, bits.off), 'grads').toBe(0);
+        expect(bits.on.loss).toBe(kept.on.loss);
+        expect(worstGrad(kept.on, bits.on), 'grads (recompute)').toBe(0);
+        expect(bits.off.arena).toBeLessThan(kept.off.arena);
+        expect([kept.off.arena, kept.on.arena], 'kept hidden: arena = estimate').toEqual(kept.est);
+        expect([bits.off.arena, bits.on.arena], 'bitmask: arena = estimate').toEqual(bits.est);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+  it('bf16 compute, bf16 activations (d_kv 64, r 16: the flagship path): within rounding of the kept-hidden step; arena = estimate', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hukuk-bitmask16-'));
+    try {
+      makeTinyT5(dir, { vocabSize: 256, dModel: 256, dKv: 64, numHeads: 4, dFf: 512, numLayers: 2, numDecoderLayers: 2 }, 5);
+      const b = batchFor(256, 4, 40, 24, 3);
+      nonZeroAdapter(dir, join(dir, 'adapter'), b, { r: 16, dropout: 0.1, targets: bitmaskTargets });
+      const run = (env: string | null) => withEnv('HUKUK_T5_RELU_BITMASK', env, () => {
+        const m = engine.T5Model.load({ modelDir: dir, device: 'cuda', quant: 'nf4', compute: 'bf16' });
+        m.loadAdapter(join(dir, 'adapter'));
+        const r = { off: stepOf(m, b), on: stepOf(m, { ...b, recompute: true }),
+          est: [false, true].map((recompute) => estimateArenaBitmask(m, b, { compute: 'bf16', quant: 'nf4', recompute, reluBitmask: env !== '0', r: 16 })) };
+        m.dispose();
+        return r;
+      });
+      const kept = run('0');
+      const bits = run(null);
+      const again = run('0');
+      console.log(`  relu bitmask bf16: loss ${kept.off.loss} / ${bits.off.loss}; worst grad ${worstGrad(kept.off, bits.off)} (kept vs kept again ${worstGrad(kept.off, again.off)}; recompute ${worstGrad(kept.on, bits.on)}); arena ${kept.off.arena} -> ${bits.off.arena}, recompute ${kept.on.arena} -> ${bits.on.arena} (estimates ${kept.est} -> ${bits.est})`);
+      expect(nonZero(bits.off, 'lora_A')).toBe(true);
+      expect(Math.abs(bits.off.loss - kept.off.loss) / Math.abs(kept.off.loss), 'loss').toBeLessThan(1e-5);
+      // the flash backward's dQ atomics make two runs of the same step differ in the last bits
+      expect(worstGrad(kept.off, bits.off), 'grads').toBeLessThan(1e-3);
+      expect(worstGrad(kept.on, bits.on), 'grads (recompute)').toBeLessThan(1e-3);
+      expect(bits.off.arena).toBeLessThan(kept.off.arena);
+      expect([kept.off.arena, kept.on.arena], 'kept hidden: arena = estimate').toEqual(kept.est);
+      expect([bits.off.arena, bits.on.arena], 'bitmask: arena = estimate').toEqual(bits.est);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,9 +1,12 @@
 // CUDA twin of activation.cpp (same formulas, same order of operations).
 #include "core/cuda_runtime.h"
+#include "cuda/pdl.cuh"
 #include "ops/dropout_cuda.cuh"
 #include "ops/ops_cuda.h"
 
 namespace hukuk::ops::cuda {
+
+namespace pdl = hukuk::cuda::pdl;
 
 constexpr float kSqrt2OverPi = 0.7978845608028654f;
 constexpr float kGeluC = 0.044715f;
@@ -280,6 +283,137 @@ void gated_dropout_backward(Act a, const float* pre0, const float* pre1, const f
 void gated_dropout_backward(Act a, const bf16_t* pre0, const bf16_t* pre1, const float* dh, bf16_t* d0, bf16_t* d1,
                             int64_t n, float p, const uint64_t* seed, uint64_t site, cudaStream_t s) {
   gated_dropout_backward_t(a, pre0, pre1, dh, d0, d1, n, p, seed, site, s);
+}
+
+// ---- ReLU + dropout with a bitmask of relu' (the T5 FFN when wo has no LoRA) ------------------
+// The backward of ReLU needs only where pre > 0: one bit per element instead of the (dropped)
+// activation (16x fewer bytes for bf16). Layout: bit b of word w is element 32 * w + b; the last
+// word's unused bits are zero. A warp handles 256 elements at a time, lane L the 8 at 8 L (one
+// 16-byte vector for bf16, the same loads as elementwise_kernel's), and the 4 lanes of a word
+// combine their bytes with two shuffles; the chunk loop is warp-uniform so every shuffle has its
+// full warp. Per element the float operations are ActDropFwd / ActDropBwd's for Act::Relu, so the
+// outputs are bit-identical to act_dropout_forward / act_dropout_backward's:
+//   forward:  h = drop(relu(pre)), bit = pre > 0
+//   backward: dpre = bit ? drop(dh) : 0 (= act_b(Relu, pre, drop(dh)); a dropped element gives
+//             +0 from drop() where the old path gave +0 from relu' of the zero output)
+constexpr int kMaskChunk = 256;  // elements per warp step (32 lanes x 8)
+
+template <typename T>
+__device__ __forceinline__ void load_lane8(const T* p, int64_t e0, int64_t n, bool vec, float v[kVec]) {
+  if (vec && e0 + kVec <= n) {
+    load8(p + e0, v);
+  } else {
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) v[j] = e0 + j < n ? to_f32(p[e0 + j]) : 0.f;
+  }
+}
+template <typename T>
+__device__ __forceinline__ void store_lane8(T* p, int64_t e0, int64_t n, bool vec, const float v[kVec]) {
+  if (vec && e0 + kVec <= n) {
+    store8(p + e0, v);
+  } else {
+#pragma unroll
+    for (int j = 0; j < kVec; ++j)
+      if (e0 + j < n) p[e0 + j] = from_f32<T>(v[j]);
+  }
+}
+
+template <typename T, bool D>
+__global__ void __launch_bounds__(256) relu_dropout_fwd_bitmask_kernel(const T* pre, T* h, uint32_t* mask, int64_t n,
+                                                                       DropParams drop, bool vec) {
+  pdl::trigger();
+  pdl::wait();
+  DropoutKey key{};
+  if constexpr (D) key = dropout_key(*drop.seed, drop.site);
+  const int lane = threadIdx.x & 31;
+  const int64_t warps = int64_t(gridDim.x) * (blockDim.x >> 5);
+  const int64_t chunks = (n + kMaskChunk - 1) / kMaskChunk, words = (n + 31) / 32;
+  for (int64_t c = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) >> 5; c < chunks; c += warps) {
+    const int64_t e0 = c * kMaskChunk + int64_t(lane) * kVec;
+    float v[kVec];
+    load_lane8(pre, e0, n, vec, v);
+    uint32_t byte = 0;
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) {
+      byte |= uint32_t(e0 + j < n && v[j] > 0.f) << j;
+      v[j] = drop_fwd<D>(act_f(Act::Relu, v[j]), drop, key, e0 + j);
+    }
+    store_lane8(h, e0, n, vec, v);
+    uint32_t word = byte << (8 * (lane & 3));
+    word |= __shfl_xor_sync(0xffffffffu, word, 1);
+    word |= __shfl_xor_sync(0xffffffffu, word, 2);
+    const int64_t wi = c * (kMaskChunk / 32) + (lane >> 2);
+    if ((lane & 3) == 0 && wi < words) mask[wi] = word;
+  }
+}
+
+template <typename T, bool D>
+__global__ void __launch_bounds__(256) relu_dropout_bwd_bitmask_kernel(const uint32_t* mask, const float* dh, T* dpre,
+                                                                       int64_t n, DropParams drop, bool vec) {
+  pdl::trigger();
+  pdl::wait();
+  DropoutKey key{};
+  if constexpr (D) key = dropout_key(*drop.seed, drop.site);
+  const int lane = threadIdx.x & 31;
+  const int64_t warps = int64_t(gridDim.x) * (blockDim.x >> 5);
+  const int64_t chunks = (n + kMaskChunk - 1) / kMaskChunk;
+  for (int64_t c = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) >> 5; c < chunks; c += warps) {
+    const int64_t e0 = c * kMaskChunk + int64_t(lane) * kVec;
+    if (e0 >= n) continue;  // no shuffles here: lanes may leave
+    const uint32_t byte = (mask[c * (kMaskChunk / 32) + (lane >> 2)] >> (8 * (lane & 3))) & 0xffu;
+    float g[kVec];
+    load_lane8(dh, e0, n, vec, g);
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) g[j] = (byte >> j) & 1u ? drop_bwd<D>(g[j], drop, key, e0 + j) : 0.f;
+    store_lane8(dpre, e0, n, vec, g);
+  }
+}
+
+int64_t relu_mask_words(int64_t n) { return n > 0 ? (n + 31) / 32 : 0; }
+
+template <typename T>
+void act_dropout_forward_bitmask_t(Act a, const T* pre, T* h, uint32_t* mask, int64_t n, float p,
+                                   const uint64_t* seed, uint64_t site, cudaStream_t s) {
+  HUKUK_CHECK(a == Act::Relu, "ENGINE_INVALID_ARG", "act_dropout_forward_bitmask: ReLU only");
+  if (n <= 0) return;
+  using E = dev_elem_t<T>;
+  const E* x = dev_ptr(pre);
+  E* y = dev_ptr(h);
+  const bool vec = aligned16(x) && aligned16(y);
+  const unsigned grid = grid_for((n + kMaskChunk - 1) / kMaskChunk * 32);
+  const DropParams d = drop_params(p, seed, site);
+  if (p > 0.f) pdl::launch(relu_dropout_fwd_bitmask_kernel<E, true>, grid, 256, 0, s, x, y, mask, n, d, vec);
+  else pdl::launch(relu_dropout_fwd_bitmask_kernel<E, false>, grid, 256, 0, s, x, y, mask, n, d, vec);
+}
+template <typename T>
+void act_dropout_backward_bitmask_t(Act a, const uint32_t* mask, const float* dh, T* dpre, int64_t n, float p,
+                                    const uint64_t* seed, uint64_t site, cudaStream_t s) {
+  HUKUK_CHECK(a == Act::Relu, "ENGINE_INVALID_ARG", "act_dropout_backward_bitmask: ReLU only");
+  if (n <= 0) return;
+  using E = dev_elem_t<T>;
+  E* y = dev_ptr(dpre);
+  const bool vec = aligned16(dh) && aligned16(y);
+  const unsigned grid = grid_for((n + kMaskChunk - 1) / kMaskChunk * 32);
+  const DropParams d = drop_params(p, seed, site);
+  if (p > 0.f) pdl::launch(relu_dropout_bwd_bitmask_kernel<E, true>, grid, 256, 0, s, mask, dh, y, n, d, vec);
+  else pdl::launch(relu_dropout_bwd_bitmask_kernel<E, false>, grid, 256, 0, s, mask, dh, y, n, d, vec);
+}
+
+void act_dropout_forward_bitmask(Act a, const float* pre, float* h, uint32_t* mask, int64_t n, float p,
+                                 const uint64_t* seed, uint64_t site, cudaStream_t s) {
+  act_dropout_forward_bitmask_t(a, pre, h, mask, n, p, seed, site, s);
+}
+void act_dropout_forward_bitmask(Act a, const bf16_t* pre, bf16_t* h, uint32_t* mask, int64_t n, float p,
+                                 const uint64_t* seed, uint64_t site, cudaStream_t s) {
+  act_dropout_forward_bitmask_t(a, pre, h, mask, n, p, seed, site, s);
+}
+void act_dropout_backward_bitmask(Act a, const uint32_t* mask, const float* dh, float* dpre, int64_t n, float p,
+                                  const uint64_t* seed, uint64_t site, cudaStream_t s) {
+  act_dropout_backward_bitmask_t(a, mask, dh, dpre, n, p, seed, site, s);
+}
+void act_dropout_backward_bitmask(Act a, const uint32_t* mask, const float* dh, bf16_t* dpre, int64_t n, float p,
+                                  const uint64_t* seed, uint64_t site, cudaStream_t s) {
+  act_dropout_backward_bitmask_t(a, mask, dh, dpre, n, p, seed, site, s);
 }
 
 }  // namespace hukuk::ops::cuda

@@ -108,6 +108,20 @@ void act_dropout_backward(Act a, const float* pre, const float* dh, float* dpre,
                           const uint64_t* seed, uint64_t site, cudaStream_t s);
 void act_dropout_backward(Act a, const bf16_t* pre, const float* dh, bf16_t* dpre, int64_t n, float p,
                           const uint64_t* seed, uint64_t site, cudaStream_t s);
+// ReLU only: act_dropout_forward that also writes relu's derivative as a bitmask (bit b of word w:
+// pre[32 w + b] > 0; relu_mask_words(n) uint32 words, the last one's unused bits zero), and the
+// backward that reads that mask instead of pre. Bit-identical to act_dropout_forward /
+// act_dropout_backward(Relu, pre, ...) (h may alias pre). 32x (fp32) / 16x (bf16) fewer bytes
+// kept for the backward than pre itself. Launched through pdl::launch.
+int64_t relu_mask_words(int64_t n);
+void act_dropout_forward_bitmask(Act a, const float* pre, float* h, uint32_t* mask, int64_t n, float p,
+                                 const uint64_t* seed, uint64_t site, cudaStream_t s);
+void act_dropout_forward_bitmask(Act a, const bf16_t* pre, bf16_t* h, uint32_t* mask, int64_t n, float p,
+                                 const uint64_t* seed, uint64_t site, cudaStream_t s);
+void act_dropout_backward_bitmask(Act a, const uint32_t* mask, const float* dh, float* dpre, int64_t n, float p,
+                                  const uint64_t* seed, uint64_t site, cudaStream_t s);
+void act_dropout_backward_bitmask(Act a, const uint32_t* mask, const float* dh, bf16_t* dpre, int64_t n, float p,
+                                  const uint64_t* seed, uint64_t site, cudaStream_t s);
 void gated_dropout_forward(Act a, const float* pre0, const float* pre1, float* h, int64_t n, float p,
                            const uint64_t* seed, uint64_t site, cudaStream_t s);
 void gated_dropout_forward(Act a, const bf16_t* pre0, const bf16_t* pre1, bf16_t* h, int64_t n, float p,

@@ -6,7 +6,7 @@
 //   engine._opsCudaElementwise({
 //     op: 'convert' | 'rmsnorm' | 'dropout_forward' | 'dropout_backward' | 'act_forward' | 'act_backward' |
 //         'gated_forward' | 'gated_backward' | 'act_dropout_forward' | 'act_dropout_backward' |
-//         'gated_dropout_forward' | 'gated_dropout_backward',
+//         'gated_dropout_forward' | 'gated_dropout_backward' | 'act_dropout_bitmask',
 //     type?: 'f32' | 'bf16'          (the activation tensors' type; default f32)
 //     act?: 'relu' | 'gelu_new' | 'gelu' | 'silu'
 //     x?: Float32Array               (the first activation input: x, pre or pre0; rmsnorm's fp32 x)
@@ -20,6 +20,10 @@
 //                                     so the scalar path runs instead of the 16-byte vectors)
 //     reps?: number                  (timed repetitions after the first run; CUDA events)
 //   }) -> { y?, d0?, d1?, rstd?: Float32Array, ms: number (mean per rep, -1 untimed) }
+//   act_dropout_bitmask (ReLU): act_dropout_forward_bitmask(x) -> y and the mask words, then with g
+//   act_dropout_backward_bitmask(mask, g) -> d0; mask: the bits as 0/1 per element; maskTail: the
+//   OR of the last word's bits past n (must be 0); the mask words start all ones so an unwritten
+//   word shows; ms: forward, msBwd: backward
 //
 //   engine._opsCudaGemm({
 //     M, N, K, ta?, tb?, A, B, C?, alpha?, beta?, batch?,   (row-major; A [M,K] or [K,M] when ta,
@@ -31,6 +35,7 @@
 //   }) -> { C: Float32Array, ms }
 #include <napi.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -234,6 +239,40 @@ Napi::Value elementwise_gpu(const Napi::CallbackInfo& info, const Napi::Object& 
     run();
     put("y", y);
     ms = time_ms(reps, run);
+  } else if (op == "act_dropout_bitmask") {
+    DevTensor x = input("x", bf), yb;
+    if (!in_place) yb = alloc(x.n, bf, off);
+    DevTensor& y = in_place ? x : yb;
+    const int64_t words = oc::relu_mask_words(x.n);
+    cuda::DeviceBuffer<uint32_t> mask(size_t(std::max<int64_t>(words, 1)));
+    HUKUK_CUDA_CHECK(cudaMemset(mask.get(), 0xff, size_t(std::max<int64_t>(words, 1)) * 4));
+    auto fwd = [&] {
+      if (bf) oc::act_dropout_forward_bitmask(act, x.b(), y.b(), mask.get(), x.n, p, seed.get(), site, s);
+      else oc::act_dropout_forward_bitmask(act, x.f(), y.f(), mask.get(), x.n, p, seed.get(), site, s);
+    };
+    fwd();
+    put("y", y);
+    std::vector<uint32_t> mw(static_cast<size_t>(words));
+    if (words) HUKUK_CUDA_CHECK(cudaMemcpy(mw.data(), mask.get(), size_t(words) * 4, cudaMemcpyDeviceToHost));
+    std::vector<float> bits(static_cast<size_t>(x.n));
+    for (int64_t i = 0; i < x.n; ++i) bits[size_t(i)] = float((mw[size_t(i / 32)] >> (i % 32)) & 1u);
+    out.Set("mask", new_typed_array<float>(env, bits.data(), bits.size()));
+    uint32_t tail = 0;
+    if (words && x.n % 32) tail = mw[size_t(words - 1)] >> (x.n % 32);
+    out.Set("maskTail", Napi::Number::New(env, double(tail)));
+    if (has(o, "g")) {
+      DevTensor g = input("g", false);
+      HUKUK_CHECK(g.n == x.n, "ENGINE_INVALID_ARG", "_opsCudaElementwise: x/g sizes");
+      DevTensor d0 = alloc(x.n, bf, off);
+      auto bwd = [&] {
+        if (bf) oc::act_dropout_backward_bitmask(act, mask.get(), g.f(), d0.b(), x.n, p, seed.get(), site, s);
+        else oc::act_dropout_backward_bitmask(act, mask.get(), g.f(), d0.f(), x.n, p, seed.get(), site, s);
+      };
+      bwd();
+      put("d0", d0);
+      out.Set("msBwd", Napi::Number::New(env, time_ms(reps, bwd)));
+    }
+    ms = time_ms(reps, fwd);
   } else if (op == "gated_forward" || op == "gated_dropout_forward") {
     DevTensor x = input("x", bf), x1 = input("x1", bf), yb;
     HUKUK_CHECK(x1.n == x.n, "ENGINE_INVALID_ARG", "_opsCudaElementwise: x/x1 sizes");

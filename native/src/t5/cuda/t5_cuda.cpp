@@ -113,16 +113,20 @@ struct Acts {
   void *n1 = nullptr, *qh = nullptr, *kh = nullptr, *vh = nullptr, *ctx = nullptr, *nc = nullptr, *cqh = nullptr,
        *ckh = nullptr, *cvh = nullptr, *cctx = nullptr, *n3 = nullptr, *pre0 = nullptr, *pre1 = nullptr,
        *hff = nullptr;
+  // ReLU FFN whose wo has no LoRA (T5Cuda::ffn_bitmask): relu' as bits, [ceil(M d_ff / 32)] words,
+  // kept instead of pre0/hff (then nullptr: the hidden lives in the step's scratch g_ff0)
+  uint32_t* relu_mask = nullptr;
 };
 template <typename T>
 struct ActsT {
   float *x_in, *rstd1, *P, *x_mid, *rstdc, *cP, *x_mid2, *rstd3;
   T *n1, *qh, *kh, *vh, *ctx, *nc, *cqh, *ckh, *cvh, *cctx, *n3, *pre0, *pre1, *hff;
+  uint32_t* relu_mask;
   explicit ActsT(const Acts& a)
       : x_in(a.x_in), rstd1(a.rstd1), P(a.P), x_mid(a.x_mid), rstdc(a.rstdc), cP(a.cP), x_mid2(a.x_mid2),
         rstd3(a.rstd3), n1(tp(a.n1)), qh(tp(a.qh)), kh(tp(a.kh)), vh(tp(a.vh)), ctx(tp(a.ctx)), nc(tp(a.nc)),
         cqh(tp(a.cqh)), ckh(tp(a.ckh)), cvh(tp(a.cvh)), cctx(tp(a.cctx)), n3(tp(a.n3)), pre0(tp(a.pre0)),
-        pre1(tp(a.pre1)), hff(tp(a.hff)) {}
+        pre1(tp(a.pre1)), hff(tp(a.hff)), relu_mask(a.relu_mask) {}
   static T* tp(void* p) { return static_cast<T*>(p); }
 };
 template <typename T>
@@ -243,6 +247,11 @@ class T5Cuda {
   bool lora_up = true;  // this plan's LoRA B side may run on ops/lora.h's lora_up_add / lora_up_backward
   bool lora_up_fwd = true;  // ... and the forward's y += s·h·Bᵀ too
   size_t ff_grad_floats = 0;  // floats in each of g_ff0, g_ffh (the backward's FFN gradients)
+  // This plan keeps the ReLU FFN's relu' as a bitmask (Acts::relu_mask) instead of the M x d_ff
+  // hidden activation: a backward plan, ReLU not gated, and no wo with LoRA (wo's backward then
+  // needs only dy · W, not its input). The forward writes the dropped hidden into g_ff0 (free until
+  // the FFN's backward) for wo's GEMM. HUKUK_T5_RELU_BITMASK=0 keeps the hidden (A/B; read at each plan).
+  bool ffn_bitmask = false;
   bool rerunning = false;  // inside a block's re-run (recompute): the LoRA h of the forward are reused
   float *lora_ws = nullptr, *flash_scratch = nullptr;
   size_t lora_ws_floats = 0;
@@ -502,6 +511,12 @@ class T5Cuda {
       a.cP = f(size_t(sh.B) * H * sh.T * (flash ? 1 : sh.S)); a.cctx = v(M * inner); a.x_mid2 = f(M * d);
     }
     a.n3 = v(M * d); a.rstd3 = f(M);
+    a.relu_mask = nullptr;
+    if (ffn_bitmask) {  // relu' as bits; the hidden itself lives in g_ff0 (see ffn_fwd)
+      a.pre0 = a.pre1 = a.hff = nullptr;
+      a.relu_mask = take<uint32_t>(ar, (M * ff + 31) / 32);
+      return;
+    }
     a.pre0 = v(M * ff); a.pre1 = c.is_gated ? v(M * ff) : nullptr;
     // ReLU, not gated: the backward needs only where pre0 > 0, which the (dropped) output keeps
     // (a dropped position has a zero gradient anyway), so the activation is computed in place.
@@ -523,6 +538,7 @@ class T5Cuda {
     act_bf16 = bf16_acts;
     lora_tc = bf16_acts && want_lora_tc();
     lora_tc_bwd = lora_tc && env_switch("HUKUK_T5_LORA_TC_BWD") == 1;
+    ffn_bitmask = backward && relu_in_place() && !any_wo_lora() && env_switch("HUKUK_T5_RELU_BITMASK") != 0;
     const T5Config& c = I.cfg;
     const size_t Ms = size_t(sh.B) * sh.S, Mt = size_t(sh.B) * sh.T, Mx = std::max(Ms, Mt);
     const size_t d = c.d_model, inner = c.inner_dim(), ff = c.d_ff, H = c.num_heads;
@@ -1235,6 +1251,14 @@ class T5Cuda {
       linear_fwd(b.wi0, a.n3, M, a.pre0, st, lsite(b.wi0, stack, l), save);
       linear_fwd(b.wi1, a.n3, M, a.pre1, st, lsite(b.wi1, stack, l), save);
       oc::gated_dropout_forward(I.act, a.pre0, a.pre1, a.hff, nff, p, st.seed, act_site, s);
+    } else if (a.relu_mask) {  // ffn_bitmask: relu' kept as bits, the dropped hidden in g_ff0 for wo
+      T* hidden = tp<T>(g_ff0);
+      linear_fwd(b.wi, a.n3, M, hidden, st, lsite(b.wi, stack, l), save);
+      oc::act_dropout_forward_bitmask(I.act, hidden, hidden, a.relu_mask, nff, p, st.seed, act_site, s);
+      if (rerun) return;
+      linear_fwd(b.wo, static_cast<const T*>(hidden), M, tmp_d, st, lsite(b.wo, stack, l), save);
+      oc::dropout_add(x_before, tmp_d, x_after, int64_t(M) * d, p, st.seed, site_of(stack, l, kFfRes), s);
+      return;
     } else {
       linear_fwd(b.wi, a.n3, M, a.pre0, st, lsite(b.wi, stack, l), save);
       oc::act_dropout_forward(I.act, a.pre0, a.hff, nff, p, st.seed, act_site, s);  // hff == pre0 for ReLU
@@ -1290,6 +1314,12 @@ class T5Cuda {
   // fixtures' gradient errors at 3-6e-2, over issue 5's 3e-2).
   static constexpr oc::Precision lora_prec = oc::Precision::F32;
   bool relu_in_place() const { return !I.cfg.is_gated && I.act == ops::Act::Relu; }
+  bool any_wo_lora() const {
+    for (const std::vector<DBlock>* st : {&enc, &dec})
+      for (const DBlock& b : *st)
+        if (b.wo.lora) return true;
+    return false;
+  }
 
   // ---------------------------------------------------------------- backward
   // g = dLoss/d(block output) in place; FFN then returns dLoss/d(ffn input) accumulated into g
@@ -1309,6 +1339,9 @@ class T5Cuda {
       oc::gated_dropout_backward(I.act, a.pre0, a.pre1, g_ffh, gf0, gf1, nff, p, st.seed, act_site, s);
       linear_bwd<T>(b.wi0, a.n3, gf0, M, g_n, false, st, lsite(b.wi0, stack, l));
       linear_bwd<T>(b.wi1, a.n3, gf1, M, g_n, true, st, lsite(b.wi1, stack, l));
+    } else if (a.relu_mask) {  // ffn_bitmask (wo has no LoRA: its backward did not read a.hff)
+      oc::act_dropout_backward_bitmask(I.act, a.relu_mask, g_ffh, gf0, nff, p, st.seed, act_site, s);
+      linear_bwd<T>(b.wi, a.n3, gf0, M, g_n, false, st, lsite(b.wi, stack, l));
     } else {
       // pre0 == hff (the dropped output) when relu_in_place(): relu' is right there (see block_layout)
       oc::act_dropout_backward(I.act, a.pre0, g_ffh, gf0, nff, p, st.seed, act_site, s);
