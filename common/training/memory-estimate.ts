@@ -63,6 +63,10 @@ export interface MemoryEstimateInput {
    * activation (T5Cuda::ffn_bitmask; default true, the engine's; HUKUK_T5_RELU_BITMASK=0, and the
    * engines measured before 2026-11-28 06:40 UTC, = false) */
   reluBitmask?: boolean;
+  /** the norms' outputs (self-attention, cross-attention, FFN) are not kept but recomputed in the
+   * backward from the kept residual input and rstd (T5Cuda::norms_recomputed; default true, the
+   * engine's; HUKUK_T5_NORM_RECOMPUTE=0, and the engines measured before 2026-11-28 07:00 UTC, = false) */
+  recomputeNorms?: boolean;
 }
 
 export interface MemoryEstimate {
@@ -265,17 +269,21 @@ export function estimateTrainingMemory(input: MemoryEstimateInput): MemoryEstima
   const actBf16 = (input.activations ?? (input.device === 'cuda' && bf16Compute && flash && loraFused ? 'bf16' : 'fp32')) === 'bf16';
   const AB = actBf16 ? 2 : F32; // bytes of one activation element (act_t)
   const loraTc = input.loraTc ?? true;
+  const normsKept = !(input.recomputeNorms ?? true); // T5Cuda::norms_recomputed: n1, nc, n3 not kept
   const a = new MeasureArena();
   const block = (M: number, Tq: number, decoder: boolean): void => {
-    a.take(M * d, AB); a.take(M); // n1, rstd1
+    if (normsKept) a.take(M * d, AB);
+    a.take(M); // n1, rstd1
     a.take(3 * M * inner, AB); // q,k,v side by side
     a.take(B * H * Tq * (flash ? 1 : Tq)); a.take(M * inner, AB); a.take(M * d); // P (flash: log-sum-exp), ctx, x_mid
     if (decoder) {
-      a.take(M * d, AB); a.take(M);
+      if (normsKept) a.take(M * d, AB);
+      a.take(M); // nc, rstdc
       a.take(M * inner, AB); a.take(2 * Ms * inner, AB);
       a.take(B * H * T * (flash ? 1 : S)); a.take(M * inner, AB); a.take(M * d);
     }
-    a.take(M * d, AB); a.take(M);
+    if (normsKept) a.take(M * d, AB);
+    a.take(M); // n3, rstd3
     if (reluBitmask) { a.take(Math.ceil((M * ff) / 32)); return; } // relu' bits, uint32 words
     a.take(M * ff, AB);
     if (m.gated) a.take(M * ff, AB);

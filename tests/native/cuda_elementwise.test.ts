@@ -13,6 +13,7 @@
 //   - act_dropout_*_bitmask (ReLU, the T5 FFN when wo has no LoRA): the forward's output and the
 //     backward's gradient bit for bit act_dropout_forward / act_dropout_backward's (fp32 and bf16,
 //     in place or not, aligned or not, tails of words and of warp chunks), the mask exactly pre > 0
+//   - rmsnorm_apply (a norm's output recomputed from the stored rstd): bit for bit rmsnorm's y
 //   - the GEMM with bf16 operands (fp32 or bf16 C) against the fp32 GEMM
 // and a micro-benchmark (µs per call, GB/s) at the flagship FFN size n = 8192 * 3072.
 // GPU-only: skipped where the addon has no CUDA or there is no GPU (a CPU check that the hooks
@@ -25,7 +26,7 @@ process.env.OMP_WAIT_POLICY ??= 'passive';
 
 type Out = {
   y?: Float32Array; d0?: Float32Array; d1?: Float32Array; rstd?: Float32Array; mask?: Float32Array;
-  maskTail?: number; ms: number; msBwd?: number;
+  maskTail?: number; ms: number; msBwd?: number; yApply?: Float32Array; msApply?: number;
 };
 type Engine = {
   cudaCompiled(): boolean;
@@ -240,6 +241,17 @@ describe.skipIf(!gpu)('CUDA bf16 ops against their fp32 twins', () => {
     });
 });
 
+describe.skipIf(!gpu)('CUDA rmsnorm_apply: the norm output again from the stored rstd', () => {
+  for (const type of ['f32', 'bf16'] as const)
+    it(`${type}: bit for bit rmsnorm_forward's y (vectors, d % 8 != 0, misaligned)`, () => {
+      for (const [rows, d, offset] of [[64, 768, 0], [7, 100, 0], [3, 1000, 0], [5, 8, 0], [9, 768, 1], [2, 13, 3]]) {
+        const x = rand(rows * d, rows * 7 + d, 2), w = rand(d, 5, 1.5);
+        const r = ew({ op: 'rmsnorm', type, x, w, rows, d, eps: 1e-6, offset, apply: true });
+        expectBitEqual(r.yApply!, r.y!, `${type} ${rows}x${d} off ${offset}`);
+      }
+    });
+});
+
 describe.skipIf(!gpu)('CUDA ReLU + dropout with a bitmask of relu\' (act_dropout_*_bitmask)', () => {
   // tails: n % 32 (a part word), n % 256 (a part warp chunk), misaligned (scalar loads), and a size
   // over several grid-stride rounds' worth of chunks is not needed (grid_for caps at 8 blocks/SM:
@@ -333,7 +345,9 @@ describe.skipIf(!gpu)('CUDA elementwise micro-benchmark (n = 8192 * 3072)', () =
       console.log(`bench ${what.padEnd(44)} ${(ms * 1000).toFixed(1).padStart(8)} us ${(bytes / ms / 1e6).toFixed(0).padStart(6)} GB/s`);
     for (const type of ['f32', 'bf16'] as const) {
       const sz = type === 'f32' ? 4 : 2;
-      line(`rmsnorm ${type} (${rows} x ${d})`, ew({ op: 'rmsnorm', type, x, w, rows, d, reps }).ms, n * 4 + n * sz + rows * 4);
+      const rn = ew({ op: 'rmsnorm', type, x, w, rows, d, reps, apply: true });
+      line(`rmsnorm ${type} (${rows} x ${d})`, rn.ms, n * 4 + n * sz + rows * 4);
+      line(`rmsnorm_apply ${type} (${rows} x ${d})`, rn.msApply!, n * 4 + n * sz + rows * 4);
       const c = { type, act: 'relu', p: P, seed: SEED, site: SITE, reps };
       line(`act_dropout_forward ${type} relu in place`, ew({ op: 'act_dropout_forward', x, inPlace: true, ...c }).ms, 2 * n * sz);
       line(`act_dropout_backward ${type} relu`, ew({ op: 'act_dropout_backward', x, g, ...c }).ms, 2 * n * sz + 4 * n);

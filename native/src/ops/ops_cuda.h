@@ -76,6 +76,10 @@ void rmsnorm_backward(const float* x, const float* w, const float* rstd, const f
 // bf16 output (x, w and rstd fp32; rstd bit-identical to the fp32 overload's)
 void rmsnorm_forward(const float* x, const float* w, bf16_t* y, float* rstd, int64_t rows, int d, float eps,
                      cudaStream_t s);
+// y = w * (x * rstd) from a stored rstd (the forward's): bit for bit rmsnorm_forward's y, so a
+// backward can recompute a norm's output instead of keeping it. Launched through pdl::launch.
+void rmsnorm_apply(const float* x, const float* w, const float* rstd, float* y, int64_t rows, int d, cudaStream_t s);
+void rmsnorm_apply(const float* x, const float* w, const float* rstd, bf16_t* y, int64_t rows, int d, cudaStream_t s);
 
 // activation.cu
 void act_forward(Act a, const float* x, float* y, int64_t n, cudaStream_t s);

@@ -13,6 +13,7 @@
 //     x1?: Float32Array              (pre1 of the gated ops)
 //     g?: Float32Array               (the incoming fp32 gradient: dy or dh)
 //     w?: Float32Array, rows?, d?, eps?   (rmsnorm)
+//     apply?: boolean                (rmsnorm: also rmsnorm_apply from the computed rstd -> yApply, msApply)
 //     p?, seed?, site?               (dropout; seed is copied to the device as the engine does)
 //     accumulate?: boolean, y0?: Float32Array   (dropout_backward: accumulate into y0)
 //     inPlace?: boolean              (forward ops: the output overwrites x)
@@ -191,6 +192,16 @@ Napi::Value elementwise_gpu(const Napi::CallbackInfo& info, const Napi::Object& 
     run();
     put("y", y);
     put("rstd", rstd);
+    if (flag(o, "apply")) {  // rmsnorm_apply from that rstd: must give y again (yApply, msApply)
+      DevTensor ya = alloc(x.n, bf, off);
+      auto app = [&] {
+        if (bf) oc::rmsnorm_apply(x.f(), w.f(), rstd.f(), ya.b(), rows, d, s);
+        else oc::rmsnorm_apply(x.f(), w.f(), rstd.f(), ya.f(), rows, d, s);
+      };
+      app();
+      put("yApply", ya);
+      out.Set("msApply", Napi::Number::New(env, time_ms(reps, app)));
+    }
     ms = time_ms(reps, run);
   } else if (op == "dropout_forward" || op == "act_forward" || op == "act_dropout_forward") {
     DevTensor x = input("x", bf), yb;

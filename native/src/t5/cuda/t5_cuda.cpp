@@ -252,6 +252,12 @@ class T5Cuda {
   // needs only dy · W, not its input). The forward writes the dropped hidden into g_ff0 (free until
   // the FFN's backward) for wo's GEMM. HUKUK_T5_RELU_BITMASK=0 keeps the hidden (A/B; read at each plan).
   bool ffn_bitmask = false;
+  // This plan keeps no norm output (Acts::n1, nc, n3 nullptr): a backward plan writes them into g_d
+  // (free in the forward) for the projections that read them, and the backward recomputes one
+  // from the kept residual input and rstd (ops rmsnorm_apply: bit for bit the forward's) into g_d,
+  // where a LoRA's A side needs it, right before that projection's backward (g_d's dy has been
+  // consumed by then). HUKUK_T5_NORM_RECOMPUTE=0 keeps them (A/B; read at each plan).
+  bool norms_recomputed = false;
   bool rerunning = false;  // inside a block's re-run (recompute): the LoRA h of the forward are reused
   float *lora_ws = nullptr, *flash_scratch = nullptr;
   size_t lora_ws_floats = 0;
@@ -501,16 +507,16 @@ class T5Cuda {
     auto f = [&](size_t n) { return take<float>(ar, n); };
     auto v = [&](size_t n) { return take_bytes(ar, n * ab); };  // act_t
     auto at = [&](void* p, size_t n) { return static_cast<void*>(static_cast<char*>(p) + n * ab); };
-    a.n1 = v(M * d); a.rstd1 = f(M);
+    a.n1 = norms_recomputed ? nullptr : v(M * d); a.rstd1 = f(M);
     // fused attention: q,k,v stay in rows layout, and the row log-sum-exp [B, H, Tq] replaces P
     a.qh = v(3 * M * inner); a.kh = at(a.qh, M * inner); a.vh = at(a.kh, M * inner);
     a.P = f(size_t(sh.B) * H * Tq * (flash ? 1 : Tq)); a.ctx = v(M * inner); a.x_mid = f(M * d);
     if (decoder) {
-      a.nc = v(M * d); a.rstdc = f(M);
+      a.nc = norms_recomputed ? nullptr : v(M * d); a.rstdc = f(M);
       a.cqh = v(M * inner); a.ckh = v(2 * Ms * inner); a.cvh = at(a.ckh, Ms * inner);
       a.cP = f(size_t(sh.B) * H * sh.T * (flash ? 1 : sh.S)); a.cctx = v(M * inner); a.x_mid2 = f(M * d);
     }
-    a.n3 = v(M * d); a.rstd3 = f(M);
+    a.n3 = norms_recomputed ? nullptr : v(M * d); a.rstd3 = f(M);
     a.relu_mask = nullptr;
     if (ffn_bitmask) {  // relu' as bits; the hidden itself lives in g_ff0 (see ffn_fwd)
       a.pre0 = a.pre1 = a.hff = nullptr;
@@ -539,6 +545,7 @@ class T5Cuda {
     lora_tc = bf16_acts && want_lora_tc();
     lora_tc_bwd = lora_tc && env_switch("HUKUK_T5_LORA_TC_BWD") == 1;
     ffn_bitmask = backward && relu_in_place() && !any_wo_lora() && env_switch("HUKUK_T5_RELU_BITMASK") != 0;
+    norms_recomputed = backward && env_switch("HUKUK_T5_NORM_RECOMPUTE") != 0;
     const T5Config& c = I.cfg;
     const size_t Ms = size_t(sh.B) * sh.S, Mt = size_t(sh.B) * sh.T, Mx = std::max(Ms, Mt);
     const size_t d = c.d_model, inner = c.inner_dim(), ff = c.d_ff, H = c.num_heads;
@@ -1213,9 +1220,10 @@ class T5Cuda {
     const T5Config& c = I.cfg;
     const int stack = decoder ? 1 : 0, d = c.d_model;
     const float p = st.train ? c.dropout_rate : 0.f;
-    oc::rmsnorm_forward(a.x_in, b.ln_self, a.n1, a.rstd1, M, d, c.layer_norm_epsilon, s);
+    T* n1 = norm_out(a.n1);
+    oc::rmsnorm_forward(a.x_in, b.ln_self, n1, a.rstd1, M, d, c.layer_norm_epsilon, s);
     DLin* qkv[3] = {&b.q, &b.k, &b.v};
-    projections(qkv, 3, b.qkv_fused, a.n1, M, Tlen, a.qh, deq_self, st, stack, l, save);
+    projections(qkv, 3, b.qkv_fused, static_cast<const T*>(n1), M, Tlen, a.qh, deq_self, st, stack, l, save);
     attention_fwd(self_args(sh, decoder, st, l), a.qh, a.kh, a.vh, a.P, a.ctx);
     linear_fwd(b.o, a.ctx, M, tmp_d, st, lsite(b.o, stack, l), save);
     oc::dropout_add(a.x_in, tmp_d, a.x_mid, int64_t(M) * d, p, st.seed, site_of(stack, l, kSelfRes), s);
@@ -1226,9 +1234,10 @@ class T5Cuda {
     const T5Config& c = I.cfg;
     const int Ms = sh.B * sh.S, Mt = sh.B * sh.T, d = c.d_model;
     const float p = st.train ? c.dropout_rate : 0.f;
-    oc::rmsnorm_forward(a.x_mid, b.ln_cross, a.nc, a.rstdc, Mt, d, c.layer_norm_epsilon, s);
+    T* nc = norm_out(a.nc);
+    oc::rmsnorm_forward(a.x_mid, b.ln_cross, nc, a.rstdc, Mt, d, c.layer_norm_epsilon, s);
     DLin* q[1] = {&b.cq};
-    projections(q, 1, false, a.nc, Mt, sh.T, a.cqh, nullptr, st, 1, l, save);
+    projections(q, 1, false, static_cast<const T*>(nc), Mt, sh.T, a.cqh, nullptr, st, 1, l, save);
     DLin* kv[2] = {&b.ck, &b.cv};
     projections(kv, 2, b.ckv_fused, tp<const T>(enc_out), Ms, sh.S, a.ckh, deq_cross, st, 1, l, save);
     attention_fwd(cross_args(sh, st, l), a.cqh, a.ckh, a.cvh, a.cP, a.cctx);
@@ -1244,23 +1253,25 @@ class T5Cuda {
     const T5Config& c = I.cfg;
     const int d = c.d_model;
     const float p = st.train ? c.dropout_rate : 0.f;
-    oc::rmsnorm_forward(x_before, b.ln_ff, a.n3, a.rstd3, M, d, c.layer_norm_epsilon, s);
+    T* n3w = norm_out(a.n3);
+    oc::rmsnorm_forward(x_before, b.ln_ff, n3w, a.rstd3, M, d, c.layer_norm_epsilon, s);
+    const T* n3 = n3w;
     const int64_t nff = int64_t(M) * c.d_ff;
     const uint64_t act_site = site_of(stack, l, kFfAct);
     if (c.is_gated) {
-      linear_fwd(b.wi0, a.n3, M, a.pre0, st, lsite(b.wi0, stack, l), save);
-      linear_fwd(b.wi1, a.n3, M, a.pre1, st, lsite(b.wi1, stack, l), save);
+      linear_fwd(b.wi0, n3, M, a.pre0, st, lsite(b.wi0, stack, l), save);
+      linear_fwd(b.wi1, n3, M, a.pre1, st, lsite(b.wi1, stack, l), save);
       oc::gated_dropout_forward(I.act, a.pre0, a.pre1, a.hff, nff, p, st.seed, act_site, s);
     } else if (a.relu_mask) {  // ffn_bitmask: relu' kept as bits, the dropped hidden in g_ff0 for wo
       T* hidden = tp<T>(g_ff0);
-      linear_fwd(b.wi, a.n3, M, hidden, st, lsite(b.wi, stack, l), save);
+      linear_fwd(b.wi, n3, M, hidden, st, lsite(b.wi, stack, l), save);
       oc::act_dropout_forward_bitmask(I.act, hidden, hidden, a.relu_mask, nff, p, st.seed, act_site, s);
       if (rerun) return;
       linear_fwd(b.wo, static_cast<const T*>(hidden), M, tmp_d, st, lsite(b.wo, stack, l), save);
       oc::dropout_add(x_before, tmp_d, x_after, int64_t(M) * d, p, st.seed, site_of(stack, l, kFfRes), s);
       return;
     } else {
-      linear_fwd(b.wi, a.n3, M, a.pre0, st, lsite(b.wi, stack, l), save);
+      linear_fwd(b.wi, n3, M, a.pre0, st, lsite(b.wi, stack, l), save);
       oc::act_dropout_forward(I.act, a.pre0, a.hff, nff, p, st.seed, act_site, s);  // hff == pre0 for ReLU
     }
     if (rerun) return;
@@ -1314,6 +1325,26 @@ class T5Cuda {
   // fixtures' gradient errors at 3-6e-2, over issue 5's 3e-2).
   static constexpr oc::Precision lora_prec = oc::Precision::F32;
   bool relu_in_place() const { return !I.cfg.is_gated && I.act == ops::Act::Relu; }
+  // norms_recomputed: a norm's output for the forward's projections goes to g_d (a backward plan's,
+  // free in the forward) when the plan keeps none
+  template <typename T>
+  T* norm_out(T* kept) const {
+    return kept ? kept : tp<T>(g_d);
+  }
+  // The norm output x of Linears Ls for their backward: the kept one, or (norms_recomputed) the
+  // forward's again in g_d from the residual input and rstd, where a LoRA's A side reads it;
+  // nullptr where none does (linear_bwd then never reads x). Call once g_d's dy is consumed.
+  template <typename T>
+  const T* norm_for_bwd(const T* kept, DLin* const* Ls, int n, const float* x_res, const float* ln, const float* rstd,
+                        int M, const Ctx& st) {
+    if (kept) return kept;
+    bool need = false;
+    for (int i = 0; i < n; ++i) need = need || (st.use_lora && Ls[i]->lora);
+    if (!need) return nullptr;
+    T* y = tp<T>(g_d);
+    oc::rmsnorm_apply(x_res, ln, rstd, y, M, I.cfg.d_model, s);
+    return y;
+  }
   bool any_wo_lora() const {
     for (const std::vector<DBlock>* st : {&enc, &dec})
       for (const DBlock& b : *st)
@@ -1333,19 +1364,21 @@ class T5Cuda {
     T* gf0 = tp<T>(g_ff0);
     oc::dropout_backward(g, gd, Md, p, st.seed, site_of(stack, l, kFfRes), false, s);
     linear_bwd<T>(b.wo, a.hff, gd, M, g_ffh, false, st, lsite(b.wo, stack, l));
+    DLin* wis[2] = {c.is_gated ? &b.wi0 : &b.wi, &b.wi1};
+    const T* n3 = norm_for_bwd<T>(a.n3, wis, c.is_gated ? 2 : 1, x_before, b.ln_ff, a.rstd3, M, st);  // gd consumed
     const uint64_t act_site = site_of(stack, l, kFfAct);
     if (c.is_gated) {
       T* gf1 = tp<T>(g_ff1);
       oc::gated_dropout_backward(I.act, a.pre0, a.pre1, g_ffh, gf0, gf1, nff, p, st.seed, act_site, s);
-      linear_bwd<T>(b.wi0, a.n3, gf0, M, g_n, false, st, lsite(b.wi0, stack, l));
-      linear_bwd<T>(b.wi1, a.n3, gf1, M, g_n, true, st, lsite(b.wi1, stack, l));
+      linear_bwd<T>(b.wi0, n3, gf0, M, g_n, false, st, lsite(b.wi0, stack, l));
+      linear_bwd<T>(b.wi1, n3, gf1, M, g_n, true, st, lsite(b.wi1, stack, l));
     } else if (a.relu_mask) {  // ffn_bitmask (wo has no LoRA: its backward did not read a.hff)
       oc::act_dropout_backward_bitmask(I.act, a.relu_mask, g_ffh, gf0, nff, p, st.seed, act_site, s);
-      linear_bwd<T>(b.wi, a.n3, gf0, M, g_n, false, st, lsite(b.wi, stack, l));
+      linear_bwd<T>(b.wi, n3, gf0, M, g_n, false, st, lsite(b.wi, stack, l));
     } else {
       // pre0 == hff (the dropped output) when relu_in_place(): relu' is right there (see block_layout)
       oc::act_dropout_backward(I.act, a.pre0, g_ffh, gf0, nff, p, st.seed, act_site, s);
-      linear_bwd<T>(b.wi, a.n3, gf0, M, g_n, false, st, lsite(b.wi, stack, l));
+      linear_bwd<T>(b.wi, n3, gf0, M, g_n, false, st, lsite(b.wi, stack, l));
     }
     oc::rmsnorm_backward(x_before, b.ln_ff, a.rstd3, g_n, g, M, d, true, s);
   }
@@ -1410,7 +1443,8 @@ class T5Cuda {
     linear_bwd<T>(b.o, a.ctx, gd, M, g_inner, false, st, lsite(b.o, stack, l));
     attention_bwd(self_args(sh, decoder, st, l), a.qh, a.kh, a.vh, a.P, a.ctx, g_inner, gqkv);
     DLin* qkv[3] = {&b.q, &b.k, &b.v};
-    projections_bwd<T>(qkv, 3, b.qkv_fused, a.n1, M, gqkv, g_n, false, deq_self, st, stack, l);
+    const T* n1 = norm_for_bwd<T>(a.n1, qkv, 3, a.x_in, b.ln_self, a.rstd1, M, st);  // gd consumed by o's
+    projections_bwd<T>(qkv, 3, b.qkv_fused, n1, M, gqkv, g_n, false, deq_self, st, stack, l);
     oc::rmsnorm_backward(a.x_in, b.ln_self, a.rstd1, g_n, g, M, c.d_model, true, s);
   }
 
@@ -1459,7 +1493,9 @@ class T5Cuda {
       oc::dropout_backward(g_dec, gd, int64_t(Mt) * d, p, st.seed, site_of(1, l, kCrossRes), false, s);
       linear_bwd<T>(b.co, a.cctx, gd, Mt, g_inner, false, st, lsite(b.co, 1, l));
       attention_bwd(cross_args(sh, st, l), a.cqh, a.ckh, a.cvh, a.cP, a.cctx, g_inner, gqkv);
-      linear_bwd<T>(b.cq, a.nc, gqkv, Mt, g_n, false, st, lsite(b.cq, 1, l));
+      DLin* cq[1] = {&b.cq};
+      const T* nc = norm_for_bwd<T>(a.nc, cq, 1, a.x_mid, b.ln_cross, a.rstdc, Mt, st);  // gd consumed by co's
+      linear_bwd<T>(b.cq, nc, gqkv, Mt, g_n, false, st, lsite(b.cq, 1, l));
       DLin* kv[2] = {&b.ck, &b.cv};
       projections_bwd<T>(kv, 2, b.ckv_fused, tp<const T>(enc_out), Ms, gqkv + size_t(Mt) * c.inner_dim(),
                          need_enc ? g_enc : nullptr, true, deq_cross, st, 1, l);
