@@ -43,16 +43,20 @@
 #include <cuda_bf16.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <type_traits>
 
 #include "core/cuda_runtime.h"
 #include "core/error.h"
+#include "cuda/pdl.cuh"
 #include "ops/dropout_cuda.cuh"
 #include "ops/flash_attention.h"
 
 namespace hukuk::ops::cuda {
 
 namespace {
+
+namespace pdl = hukuk::cuda::pdl;
 
 constexpr int kD = 64;             // head size handled (flash_supported)
 constexpr int kTile = 64;          // queries per forward block and tile, keys per tile
@@ -121,13 +125,18 @@ __device__ __forceinline__ void find_first_kept(const int32_t* km, int Tk, int* 
 
 // --------------------------------------------------------------------------------------- backward
 // D[b,h,i] = Σ_d dctx[b,i,h,d] ctx[b,i,h,d]: one warp per (b, i, h), i.e. per 64-float run of the rows.
-// dO16 (optional): receives dctx rounded to bf16 (the backward's dctx operand for bf16 I/O)
+// dO16 (optional): receives dctx rounded to bf16 (the backward's dctx operand for bf16 I/O).
+// dQ32 (optional): dQ's fp32 accumulator, zeroed here (same rows) instead of by a separate
+// cudaMemsetAsync: one pass less over B*Tq*H*64 floats and no memset node between the PDL kernels.
 template <typename E>
 __global__ void flash_bwd_dot_kernel(const float* dctx, const E* ctx, float* D, int H, int Tq, int64_t runs,
-                                     __nv_bfloat16* dO16) {
+                                     __nv_bfloat16* dO16, float* dQ32) {
+  pdl::trigger();
+  pdl::wait();
   const int64_t run = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) >> 5;
   const int lane = threadIdx.x & 31;
   if (run >= runs) return;
+  if (dQ32) reinterpret_cast<float2*>(dQ32 + run * kD)[lane] = make_float2(0.f, 0.f);
   const float2 a = reinterpret_cast<const float2*>(dctx + run * kD)[lane];
   const float2 c = load2(ctx + run * kD + 2 * lane);
   if (dO16) store2(dO16 + run * kD + 2 * lane, a.x, a.y);
@@ -275,6 +284,8 @@ __global__ void __launch_bounds__(kFwdWarps * 32, MINB) flash_fwd_kernel(FlashPa
   __shared__ __align__(16) __nv_bfloat16 sK[kTile * kPad];
   __shared__ __align__(16) __nv_bfloat16 sV[kTile * kPad];
   __shared__ int sFirstKept;
+  pdl::trigger();
+  pdl::wait();
 
   const int bh = blockIdx.y, b = bh / p.H, h = bh % p.H;
   const int q0 = blockIdx.x * kFwdQ;
@@ -581,6 +592,8 @@ __global__ void __launch_bounds__(W * 32) flash_bwd_kernel(FlashParams<E> p, con
   constexpr int kDqCols = 64 / (W / 4), kDqTiles = kDqCols / 8;
   constexpr int kBitWords = (kBwdKeys / kTile) * kTile;
   extern __shared__ __align__(16) unsigned char smem[];
+  pdl::trigger();
+  pdl::wait();
   const bool has_bias = p.bias != nullptr;
   const BwdLayout L = bwd_layout(W, has_bias);
   __nv_bfloat16* sK = reinterpret_cast<__nv_bfloat16*>(smem + L.k);
@@ -829,6 +842,8 @@ __global__ void __launch_bounds__(W * 32) flash_bwd_kernel(FlashParams<E> p, con
 
 // dQ's fp32 accumulator (bf16 I/O) -> the bf16 output, 4 elements per thread (n % 4 == 0)
 __global__ void flash_dq_to_bf16_kernel(const float* acc, __nv_bfloat16* dQ, int64_t n4) {
+  pdl::trigger();
+  pdl::wait();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n4) return;
   const float4 v = reinterpret_cast<const float4*>(acc)[i];
@@ -872,9 +887,10 @@ bool idx32_ok(const SoftmaxArgs& a) {
 template <typename E, int MINB, bool FAST>
 void launch_forward(const FlashParams<E>& p, dim3 grid, E* ctx, float* lse, cudaStream_t s, uint64_t* bits) {
   if (FAST && bits && p.dropout > 0.f)
-    flash_fwd_kernel<E, MINB, FAST, true><<<grid, kFwdWarps * 32, 0, s>>>(p, ctx, lse, bits);
+    pdl::launch(flash_fwd_kernel<E, MINB, FAST, true>, grid, kFwdWarps * 32, 0, s, p, ctx, lse, bits);
   else
-    flash_fwd_kernel<E, MINB, FAST, false><<<grid, kFwdWarps * 32, 0, s>>>(p, ctx, lse, FAST ? nullptr : bits);
+    pdl::launch(flash_fwd_kernel<E, MINB, FAST, false>, grid, kFwdWarps * 32, 0, s, p, ctx, lse,
+                FAST ? nullptr : bits);
 }
 
 template <typename E>
@@ -888,7 +904,6 @@ void forward_impl(const SoftmaxArgs& a, int dk, const E* Q, const E* K, const E*
   if (!idx32_ok(a)) launch_forward<E, 3, false>(p, grid, ctx, lse, s, dropout_bits);
   else if (a.Tk >= 256) launch_forward<E, 4, true>(p, grid, ctx, lse, s, dropout_bits);
   else launch_forward<E, 3, true>(p, grid, ctx, lse, s, dropout_bits);
-  HUKUK_CUDA_LAUNCH_CHECK();
 }
 
 // The backward runs 4-warp blocks (64 keys) for every Tk: on H200 at 16x12x512x512 they were 1-10%
@@ -898,8 +913,8 @@ constexpr int kBwdWarps = 4;
 template <typename E, bool FAST>
 void launch_backward(const FlashParams<E>& p, dim3 grid, const E* dO, const float* lse, const float* D, float* dQ32,
                      E* dK, E* dV, const uint64_t* bits, cudaStream_t s) {
-  flash_bwd_kernel<kBwdWarps, E, FAST><<<grid, kBwdWarps * 32, bwd_layout(kBwdWarps, p.bias != nullptr).total, s>>>(
-      p, dO, lse, D, dQ32, dK, dV, bits);
+  pdl::launch(flash_bwd_kernel<kBwdWarps, E, FAST>, grid, kBwdWarps * 32, bwd_layout(kBwdWarps, p.bias != nullptr).total,
+              s, p, dO, lse, D, dQ32, dK, dV, bits);
 }
 
 // dQ32: where dQ accumulates in fp32 (dQ itself for fp32 I/O; the scratch for bf16), D: the row
@@ -919,16 +934,20 @@ void backward_impl(const SoftmaxArgs& a, const E* Q, const E* K, const E* V, con
   }
   const FlashParams<E> p = make_params(a, Q, K, V);
   const int64_t runs = int64_t(a.B) * a.Tq * a.H;
-  flash_bwd_dot_kernel<E><<<blocks_for(runs * 32, 256), 256, 0, s>>>(dctx, ctx, D, a.H, a.Tq, runs, dO16);
-  HUKUK_CUDA_LAUNCH_CHECK();
-  HUKUK_CUDA_CHECK(cudaMemsetAsync(dQ32, 0, size_t(runs) * kD * sizeof(float), s));
+  // HUKUK_FLASH_DQ_MEMSET=1: the old separate memset of dQ's accumulator (kept for one A/B measurement)
+  static const bool dq_memset = [] {
+    const char* e = std::getenv("HUKUK_FLASH_DQ_MEMSET");
+    return e && e[0] == '1';
+  }();
+  pdl::launch(flash_bwd_dot_kernel<E>, blocks_for(runs * 32, 256), 256, 0, s, dctx, ctx, D, a.H, a.Tq, runs, dO16,
+              dq_memset ? nullptr : dQ32);
+  if (dq_memset) HUKUK_CUDA_CHECK(cudaMemsetAsync(dQ32, 0, size_t(runs) * kD * sizeof(float), s));
   const E* dO = nullptr;
   if constexpr (std::is_same<E, float>::value) dO = dctx;
   else dO = dO16;
   const dim3 grid(unsigned((a.Tk + bwd_keys(kBwdWarps) - 1) / bwd_keys(kBwdWarps)), unsigned(a.B * a.H));
   if (idx32_ok(a)) launch_backward<E, true>(p, grid, dO, lse, D, dQ32, dK, dV, dropout_bits, s);
   else launch_backward<E, false>(p, grid, dO, lse, D, dQ32, dK, dV, dropout_bits, s);
-  HUKUK_CUDA_LAUNCH_CHECK();
 }
 
 const __nv_bfloat16* dev(const bf16_t* p) { return reinterpret_cast<const __nv_bfloat16*>(p); }
@@ -985,8 +1004,8 @@ void flash_attention_backward(const SoftmaxArgs& a, int dk, const bf16_t* Q, con
   float* dq32 = scratch;
   backward_impl(a, dev(Q), dev(K), dev(V), dev(ctx), lse, dctx, dq32, dev(dK), dev(dV), scratch + n, dev(dQ), s,
                 dropout_bits);
-  flash_dq_to_bf16_kernel<<<blocks_for(n / 4, 256), 256, 0, s>>>(dq32, dev(dQ), n / 4);
-  HUKUK_CUDA_LAUNCH_CHECK();
+  pdl::launch(flash_dq_to_bf16_kernel, blocks_for(n / 4, 256), 256, 0, s, static_cast<const float*>(dq32), dev(dQ),
+              n / 4);
 }
 
 }  // namespace hukuk::ops::cuda
