@@ -45,20 +45,29 @@ __device__ __forceinline__ float act_b(Act a, float v, float dy) {
   return 0.f;
 }
 
+// The fp32 kernels below are launched through pdl::launch (trigger first, wait before any access).
 __global__ void act_fwd_kernel(Act a, const float* x, float* y, int64_t n) {
+  pdl::trigger();
+  pdl::wait();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) y[i] = act_f(a, x[i]);
 }
 __global__ void act_bwd_kernel(Act a, const float* x, const float* dy, float* dx, int64_t n) {
+  pdl::trigger();
+  pdl::wait();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) dx[i] = act_b(a, x[i], dy[i]);
 }
 __global__ void gated_fwd_kernel(Act a, const float* p0, const float* p1, float* h, int64_t n) {
+  pdl::trigger();
+  pdl::wait();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) h[i] = act_f(a, p0[i]) * p1[i];
 }
 __global__ void gated_bwd_kernel(Act a, const float* p0, const float* p1, const float* dh, float* d0, float* d1,
                                  int64_t n) {
+  pdl::trigger();
+  pdl::wait();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n) return;
   const float g = dh[i];
@@ -68,24 +77,20 @@ __global__ void gated_bwd_kernel(Act a, const float* p0, const float* p1, const 
 
 void act_forward(Act a, const float* x, float* y, int64_t n, cudaStream_t s) {
   if (n <= 0) return;
-  act_fwd_kernel<<<blocks_for(n, 256), 256, 0, s>>>(a, x, y, n);
-  HUKUK_CUDA_LAUNCH_CHECK();
+  pdl::launch(act_fwd_kernel, blocks_for(n, 256), 256, 0, s, a, x, y, n);
 }
 void act_backward(Act a, const float* x, const float* dy, float* dx, int64_t n, cudaStream_t s) {
   if (n <= 0) return;
-  act_bwd_kernel<<<blocks_for(n, 256), 256, 0, s>>>(a, x, dy, dx, n);
-  HUKUK_CUDA_LAUNCH_CHECK();
+  pdl::launch(act_bwd_kernel, blocks_for(n, 256), 256, 0, s, a, x, dy, dx, n);
 }
 void gated_forward(Act a, const float* pre0, const float* pre1, float* h, int64_t n, cudaStream_t s) {
   if (n <= 0) return;
-  gated_fwd_kernel<<<blocks_for(n, 256), 256, 0, s>>>(a, pre0, pre1, h, n);
-  HUKUK_CUDA_LAUNCH_CHECK();
+  pdl::launch(gated_fwd_kernel, blocks_for(n, 256), 256, 0, s, a, pre0, pre1, h, n);
 }
 void gated_backward(Act a, const float* pre0, const float* pre1, const float* dh, float* d0, float* d1, int64_t n,
                     cudaStream_t s) {
   if (n <= 0) return;
-  gated_bwd_kernel<<<blocks_for(n, 256), 256, 0, s>>>(a, pre0, pre1, dh, d0, d1, n);
-  HUKUK_CUDA_LAUNCH_CHECK();
+  pdl::launch(gated_bwd_kernel, blocks_for(n, 256), 256, 0, s, a, pre0, pre1, dh, d0, d1, n);
 }
 
 

@@ -5,13 +5,21 @@
 
 namespace hukuk::ops::cuda {
 
+namespace pdl = hukuk::cuda::pdl;
+
+// Every kernel here is launched through pdl::launch (trigger first, wait before any access).
+
 __global__ void dropout_fwd_kernel(const float* x, float* y, int64_t n, float p, float scale, const uint64_t* seedp,
                                    uint64_t site) {
+  pdl::trigger();
+  pdl::wait();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) y[i] = dropout_keep_d(*seedp, site, uint64_t(i), p) ? x[i] * scale : 0.f;
 }
 __global__ void dropout_bwd_kernel(const float* dy, float* dx, int64_t n, float p, float scale, const uint64_t* seedp,
                                    uint64_t site, bool acc) {
+  pdl::trigger();
+  pdl::wait();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n) return;
   const float v = (p <= 0.f || dropout_keep_d(*seedp, site, uint64_t(i), p)) ? dy[i] * scale : 0.f;
@@ -24,8 +32,7 @@ void dropout_forward(const float* x, float* y, int64_t n, float p, const uint64_
     if (x != y) HUKUK_CUDA_CHECK(cudaMemcpyAsync(y, x, size_t(n) * sizeof(float), cudaMemcpyDeviceToDevice, s));
     return;
   }
-  dropout_fwd_kernel<<<blocks_for(n, 256), 256, 0, s>>>(x, y, n, p, 1.f / (1.f - p), seed, site);
-  HUKUK_CUDA_LAUNCH_CHECK();
+  pdl::launch(dropout_fwd_kernel, blocks_for(n, 256), 256, 0, s, x, y, n, p, 1.f / (1.f - p), seed, site);
 }
 
 void dropout_backward(const float* dy, float* dx, int64_t n, float p, const uint64_t* seed, uint64_t site, bool accumulate,
@@ -35,9 +42,8 @@ void dropout_backward(const float* dy, float* dx, int64_t n, float p, const uint
     if (dy != dx) HUKUK_CUDA_CHECK(cudaMemcpyAsync(dx, dy, size_t(n) * sizeof(float), cudaMemcpyDeviceToDevice, s));
     return;
   }
-  dropout_bwd_kernel<<<blocks_for(n, 256), 256, 0, s>>>(dy, dx, n, p, p > 0.f ? 1.f / (1.f - p) : 1.f, seed, site,
-                                                         accumulate);
-  HUKUK_CUDA_LAUNCH_CHECK();
+  pdl::launch(dropout_bwd_kernel, blocks_for(n, 256), 256, 0, s, dy, dx, n, p, p > 0.f ? 1.f / (1.f - p) : 1.f, seed,
+              site, accumulate);
 }
 
 

@@ -8,6 +8,7 @@
 
 #include "core/cuda_runtime.h"
 #include "core/half.h"
+#include "cuda/pdl.cuh"
 #include "ops/dropout_hash.h"
 
 namespace hukuk::ops::cuda {
@@ -125,8 +126,11 @@ inline DropParams drop_params(float p, const uint64_t* seed, uint64_t site) {
 // Grid-stride elementwise kernel: Op::run<W>(i, key) handles elements [i, i + W). The vectorized
 // part [0, vec_n) goes first, then the scalar rest. Op::kDrop says whether it needs the key
 // (read from device memory, so a captured graph replays with a new seed).
+// Launched through pdl::launch (cuda/pdl.cuh's rule: trigger first, wait before any read or write).
 template <typename Op>
 __global__ void __launch_bounds__(256) elementwise_kernel(Op op, int64_t n, int64_t vec_n) {
+  hukuk::cuda::pdl::trigger();
+  hukuk::cuda::pdl::wait();
   DropoutKey key{};
   if constexpr (Op::kDrop) key = dropout_key(*op.drop.seed, op.drop.site);
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
@@ -142,8 +146,7 @@ template <typename Op, typename... P>
 void launch_elementwise(const Op& op, int64_t n, cudaStream_t s, const P*... ptrs) {
   if (n <= 0) return;
   const ElemSplit e = elem_split(n, ptrs...);
-  elementwise_kernel<Op><<<e.grid, 256, 0, s>>>(op, n, e.vec_n);
-  HUKUK_CUDA_LAUNCH_CHECK();
+  hukuk::cuda::pdl::launch(elementwise_kernel<Op>, e.grid, 256, 0, s, op, n, e.vec_n);
 }
 
 }  // namespace hukuk::ops::cuda

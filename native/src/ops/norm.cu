@@ -1,4 +1,5 @@
-// CUDA twin of norm.cpp: T5 RMS norm forward/backward, one block per row, fp32 sums.
+// CUDA twin of norm.cpp: T5 RMS norm forward/backward, one block per row, fp32 sums. Every kernel
+// is launched through pdl::launch (cuda/pdl.cuh: trigger first, wait before any access).
 #include "core/cuda_runtime.h"
 #include "cuda/pdl.cuh"
 #include "ops/dropout_cuda.cuh"
@@ -27,6 +28,8 @@ __device__ float block_sum(float v, float* shm) {
 template <typename Y>
 __global__ void rmsnorm_fwd_kernel(const float* x, const float* w, Y* y, float* rstd, int d, float eps) {
   __shared__ float shm[kNormThreads / 32];
+  pdl::trigger();
+  pdl::wait();
   const int64_t r = blockIdx.x;
   const float* xr = x + r * d;
   float ss = 0.f;
@@ -41,6 +44,8 @@ __global__ void rmsnorm_fwd_kernel(const float* x, const float* w, Y* y, float* 
 __global__ void rmsnorm_bwd_kernel(const float* x, const float* w, const float* rstd, const float* dy, float* dx,
                                    int d, bool acc) {
   __shared__ float shm[kNormThreads / 32];
+  pdl::trigger();
+  pdl::wait();
   const int64_t r = blockIdx.x;
   const float* xr = x + r * d;
   const float* gr = dy + r * d;
@@ -103,22 +108,19 @@ void rmsnorm_apply(const float* x, const float* w, const float* rstd, bf16_t* y,
 void rmsnorm_forward(const float* x, const float* w, float* y, float* rstd, int64_t rows, int d, float eps,
                      cudaStream_t s) {
   if (rows <= 0) return;
-  rmsnorm_fwd_kernel<float><<<unsigned(rows), kNormThreads, 0, s>>>(x, w, y, rstd, d, eps);
-  HUKUK_CUDA_LAUNCH_CHECK();
+  pdl::launch(rmsnorm_fwd_kernel<float>, unsigned(rows), kNormThreads, 0, s, x, w, y, rstd, d, eps);
 }
 
 void rmsnorm_forward(const float* x, const float* w, bf16_t* y, float* rstd, int64_t rows, int d, float eps,
                      cudaStream_t s) {
   if (rows <= 0) return;
-  rmsnorm_fwd_kernel<__nv_bfloat16><<<unsigned(rows), kNormThreads, 0, s>>>(x, w, dev_ptr(y), rstd, d, eps);
-  HUKUK_CUDA_LAUNCH_CHECK();
+  pdl::launch(rmsnorm_fwd_kernel<__nv_bfloat16>, unsigned(rows), kNormThreads, 0, s, x, w, dev_ptr(y), rstd, d, eps);
 }
 
 void rmsnorm_backward(const float* x, const float* w, const float* rstd, const float* dy, float* dx, int64_t rows,
                       int d, bool accumulate, cudaStream_t s) {
   if (rows <= 0) return;
-  rmsnorm_bwd_kernel<<<unsigned(rows), kNormThreads, 0, s>>>(x, w, rstd, dy, dx, d, accumulate);
-  HUKUK_CUDA_LAUNCH_CHECK();
+  pdl::launch(rmsnorm_bwd_kernel, unsigned(rows), kNormThreads, 0, s, x, w, rstd, dy, dx, d, accumulate);
 }
 
 }  // namespace hukuk::ops::cuda
