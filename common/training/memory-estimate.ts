@@ -6,7 +6,8 @@
 //     layer norms, wo unless quantizeWo); NF4 packed + double-quantized absmax for q,k,v,o,wi*
 //     (model.cpp quantized_by_policy, blocksize 64, blocksize2 256), plus one dequantization
 //     scratch: the largest quantized weight (or q,k,v group) in fp32 floats, and under compute bf16
-//     at least half the largest fp32 weight (rounded to bf16 per product for bf16 activations);
+//     at least half the largest fp32 weight (rounded to bf16 per product); with bf16 activations
+//     the non-NF4 weights in bf16 only (T5Cuda::weights_to_bf16) and a whole fp32 weight of scratch;
 //   - LoRA: one fp32 buffer of 4 regions (weights, grads, Adam m, Adam v);
 //   - activations: T5Cuda::layout(), replayed with the same 256-byte aligned bump allocator: with
 //     or without activation recomputation (recompute: only each block's input and the LoRA h are
@@ -222,6 +223,14 @@ export function estimateTrainingMemory(input: MemoryEstimateInput): MemoryEstima
   // The dequantization scratch: the largest NF4 weight (fp32 floats), and with compute bf16 the
   // largest fp32 weight rounded to bf16 (half as many floats) for bf16 activations' products.
   const bf16Compute = input.compute === 'bf16';
+  // The activation type (T5Cuda::want_act_bf16), which also decides the non-NF4 weights' type
+  const flash = input.flash ?? (input.device === 'cuda' && input.compute === 'bf16' && m.dKv === 64);
+  const loraFused = input.lora.r <= 64;
+  const actBf16 = (input.activations ?? (input.device === 'cuda' && bf16Compute && flash && loraFused ? 'bf16' : 'fp32')) === 'bf16';
+  // T5Cuda::weights_to_bf16: with bf16 activations every non-NF4 Linear weight (wo under the QLoRA
+  // policy) is kept as bf16 only (2 bytes), and the scratch grows to a whole fp32 weight (group),
+  // for fp32 plans (generation's encoder) that widen the bf16 values back per product
+  const linBytes = actBf16 ? 2 : F32;
   let deqMax = 0;
   for (const L of all) {
     const n = L.out * L.in;
@@ -229,17 +238,17 @@ export function estimateTrainingMemory(input: MemoryEstimateInput): MemoryEstima
       weights += nf4Bytes(n);
       deqMax = Math.max(deqMax, n);
     } else {
-      weights += n * F32;
-      if (bf16Compute) deqMax = Math.max(deqMax, Math.ceil(n / 2));
+      weights += n * linBytes;
+      if (bf16Compute) deqMax = Math.max(deqMax, actBf16 ? n : Math.ceil(n / 2));
     }
   }
   // q,k,v (cross k,v) go side by side for their one batched product: NF4 dequantized there, fp32
-  // ones uploaded side by side (and rounded there for bf16)
+  // ones uploaded side by side (and rounded there for bf16, or kept as bf16 side by side)
   if (m.numLayers + m.numDecoderLayers > 0) {
     if (nf4) deqMax = Math.max(deqMax, 3 * inner * d);
-    else if (bf16Compute) deqMax = Math.max(deqMax, Math.ceil((3 * inner * d) / 2));
+    else if (bf16Compute) deqMax = Math.max(deqMax, actBf16 ? 3 * inner * d : Math.ceil((3 * inner * d) / 2));
   }
-  if (!nf4 && bf16Compute && m.numDecoderLayers > 0) deqMax = Math.max(deqMax, Math.ceil((2 * inner * d) / 2));
+  if (!nf4 && bf16Compute && m.numDecoderLayers > 0) deqMax = Math.max(deqMax, actBf16 ? 2 * inner * d : Math.ceil((2 * inner * d) / 2));
   weights += deqMax * F32; // dequantization scratch
 
   // ---- LoRA state (lora_to_device): A and B, times weights/grads/m/v
@@ -264,12 +273,10 @@ export function estimateTrainingMemory(input: MemoryEstimateInput): MemoryEstima
   // instead of the M x d_ff hidden (whose forward copy lives in the backward's g_ff0)
   const reluBitmask = (input.reluBitmask ?? true) && reluInPlace && !all.some((L) => L.kind === 'wo' && hasLora(L));
   const keep = !input.recompute;
-  const flash = input.flash ?? (input.device === 'cuda' && input.compute === 'bf16' && m.dKv === 64);
-  const loraFused = input.lora.r <= 64;
-  const actBf16 = (input.activations ?? (input.device === 'cuda' && bf16Compute && flash && loraFused ? 'bf16' : 'fp32')) === 'bf16';
   const AB = actBf16 ? 2 : F32; // bytes of one activation element (act_t)
   const loraTc = input.loraTc ?? true;
   const normsKept = !(input.recomputeNorms ?? true); // T5Cuda::norms_recomputed: n1, nc, n3 not kept
+  const crossKvKept = !((input.recomputeCrossKV ?? true) && 2 * Ms * inner <= Mx * ff); // T5Cuda::cross_kv_recomputed
   const a = new MeasureArena();
   const block = (M: number, Tq: number, decoder: boolean): void => {
     if (normsKept) a.take(M * d, AB);

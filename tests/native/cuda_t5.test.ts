@@ -511,3 +511,105 @@ describe.skipIf(!gpu)('T5 on CUDA: fewer activations kept (H2: ReLU bitmask, nor
     }
   });
 });
+
+// ---- H1 W1: non-NF4 base weights kept as bf16 only once bf16 activations run ------------------
+// T5Cuda::weights_to_bf16: the first bf16-activation plan swaps every non-NF4 Linear weight (wo
+// under the QLoRA policy; all of them without NF4) for a bf16 copy and frees the fp32 one.
+// HUKUK_T5_BF16_WEIGHTS=0 keeps the fp32 weights (what every step did before: the bf16 products
+// rounded them per product into the scratch). The model's weights are rounded to bf16-representable
+// values first, so that the widening back to fp32 (fp32 plans afterwards; generation's views) is
+// exact and both models must agree to the last bit there, not only to bf16 rounding.
+const h1fs = require('node:fs') as typeof import('node:fs');
+function roundSafetensorsToBf16(file: string): void {
+  const buf = new Uint8Array(h1fs.readFileSync(file));
+  const n = Number(new DataView(buf.buffer, buf.byteOffset).getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(buf.subarray(8, 8 + n))) as Record<string, { dtype: string; data_offsets: [number, number] }>;
+  const base = 8 + n;
+  const f = new Float32Array(1);
+  const u = new Uint32Array(f.buffer);
+  const dv = new DataView(buf.buffer, buf.byteOffset);
+  for (const [name, t] of Object.entries(header)) {
+    if (name === '__metadata__' || t.dtype !== 'F32') continue;
+    for (let o = base + t.data_offsets[0]; o < base + t.data_offsets[1]; o += 4) {
+      u[0] = dv.getUint32(o, true);
+      const r = (u[0] + 0x7fff + ((u[0] >>> 16) & 1)) >>> 16; // nearest even (finite weights)
+      dv.setUint32(o, (r << 16) >>> 0, true);
+    }
+  }
+  h1fs.writeFileSync(file, buf);
+}
+
+describe.skipIf(!gpu)('T5 on CUDA: bf16-only base weights under bf16 activations (H1 W1)', () => {
+  for (const quant of ['nf4', 'none'] as const) {
+    it(`${quant}: the step as with fp32 weights, fp32 plans and generation exact afterwards, weights = estimate`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'hukuk-h1w1-'));
+      try {
+        makeTinyT5(dir, { vocabSize: 256, dModel: 256, dKv: 64, numHeads: 4, dFf: 512, numLayers: 2, numDecoderLayers: 2 }, 5);
+        roundSafetensorsToBf16(join(dir, 'model.safetensors'));
+        const b = batchFor(256, 4, 40, 24, 3);
+        const adapter = join(dir, 'adapter');
+        const targets: LoraTarget[] = ['q', 'k', 'v', 'o'];
+        nonZeroAdapter(dir, adapter, b, { r: 16, dropout: 0.1, targets });
+        const shape = () => modelShapeFromConfig(JSON.parse(h1fs.readFileSync(join(dir, 'config.json'), 'utf8')))!;
+        const estWeights = (activations: 'bf16' | 'fp32') => estimateTrainingMemory({
+          model: shape(), lora: { r: 16, targets }, quant, quantizeWo: false, compute: 'bf16',
+          batchSize: b.batch, maxSourceLength: b.srcLen, maxTargetLength: b.tgtLen, device: 'cuda', recompute: false, activations,
+        }).weightsBytes;
+        // the non-NF4 Linears' fp32 bytes (view() brings them back for generation)
+        const d = 256, inner = 256, ff = 512;
+        const linFp32 = quant === 'nf4' ? 4 * 4 * ff * d : 4 * (2 * (4 * inner * d + 2 * ff * d) + 2 * (8 * inner * d + 2 * ff * d));
+        const src = { inputIds: b.inputIds.slice(0, b.srcLen), attentionMask: b.attentionMask!.slice(0, b.srcLen), maxNewTokens: 12 };
+        const tokens = Int32Array.from({ length: 10 }, (_, i) => 2 + ((i * 13) % 250));
+        const decodeLogits = (m: T5Model) => (engine as unknown as { _decodeLogits(m: T5Model, o: object): Float32Array })._decodeLogits(m, { ...src, tokens });
+        const runModel = async (keepFp32: boolean) => {
+          if (keepFp32) process.env.HUKUK_T5_BF16_WEIGHTS = '0';
+          try {
+            const m = engine.T5Model.load({ modelDir: dir, device: 'cuda', quant, compute: 'bf16' });
+            m.loadAdapter(adapter);
+            const wLoad = cudaMemory(m).weights;
+            const step = stepOf(m, b);
+            const stepRe = stepOf(m, { ...b, recompute: true });
+            const wStep = cudaMemory(m).weights;
+            const logits16 = m.forward({ ...b, train: false, wantLogits: true }).logits!;
+            process.env.HUKUK_T5_ACT_BF16 = '0'; // an fp32 plan now: the widened weights
+            const logits32 = m.forward({ ...b, train: false, wantLogits: true }).logits!;
+            delete process.env.HUKUK_T5_ACT_BF16;
+            const greedy = await engine.generate(m, src);
+            const dec = decodeLogits(m);
+            const wGen = cudaMemory(m).weights;
+            const again = stepOf(m, b); // training again after generation
+            m.dispose();
+            return { wLoad, step, stepRe, wStep, logits16, logits32, greedy, dec, wGen, again };
+          } finally {
+            delete process.env.HUKUK_T5_BF16_WEIGHTS;
+            delete process.env.HUKUK_T5_ACT_BF16;
+          }
+        };
+        const was = await runModel(true);
+        const now = await runModel(false);
+        const gb = 2 ** 30;
+        console.log(`  H1 W1 ${quant}: loss ${was.step.loss} / ${now.step.loss}; worst grad ${worstGrad(was.step, now.step)} (recompute ${worstGrad(was.stepRe, now.stepRe)}, after generation ${worstGrad(was.again, now.again)}); logits bf16 ${relError(now.logits16, was.logits16)}, fp32 plan ${relError(now.logits32, was.logits32)}, decode ${relError(now.dec, was.dec)}; weights GiB ${(was.wStep / gb).toFixed(4)} -> ${(now.wStep / gb).toFixed(4)} (estimates ${(estWeights('fp32') / gb).toFixed(4)} -> ${(estWeights('bf16') / gb).toFixed(4)}), after generation ${(now.wGen / gb).toFixed(4)}`);
+        expect(nonZero(now.step, 'lora_A')).toBe(true);
+        // the bf16 products read the same bf16 values as before (rounded per product then, kept now)
+        expect(Math.abs(now.step.loss - was.step.loss) / Math.abs(was.step.loss), 'loss').toBeLessThan(1e-5);
+        // (the flash backward's dQ atomics make two runs of one step differ in the last bits)
+        expect(worstGrad(was.step, now.step), 'grads').toBeLessThan(1e-3);
+        expect(worstGrad(was.stepRe, now.stepRe), 'grads (recompute)').toBeLessThan(1e-3);
+        expect(worstGrad(was.again, now.again), 'grads (a step after generation)').toBeLessThan(1e-3);
+        expect(relError(now.logits16, was.logits16), 'logits (bf16 activations)').toBeLessThan(1e-5);
+        // fp32 plans widen the bf16 copies back: exact for bf16-representable weights
+        expect(relError(now.logits32, was.logits32), 'logits (fp32 plan after the swap)').toBeLessThanOrEqual(1e-6);
+        expect(relError(now.dec, was.dec), 'generation step logits').toBeLessThanOrEqual(1e-6);
+        expect(Array.from(now.greedy), 'greedy ids').toEqual(Array.from(was.greedy));
+        // memory: fp32 weights until the first bf16 plan, bf16 ones after it (= the estimate)
+        expect(now.wLoad, 'weights at load').toBe(was.wLoad);
+        expect(was.wStep, 'fp32 weights = estimate (fp32 activations)').toBe(estWeights('fp32'));
+        expect(now.wStep, 'bf16 weights = estimate (bf16 activations)').toBe(estWeights('bf16'));
+        expect(now.wStep, 'less memory').toBeLessThan(was.wStep);
+        expect(now.wGen - now.wStep, 'generation keeps an fp32 copy of the non-NF4 Linears').toBe(linFp32);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+});

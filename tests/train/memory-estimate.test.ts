@@ -128,10 +128,12 @@ describe('estimateTrainingMemory: recomputation and fused attention', () => {
     const dkv32 = { ...flagship(4, 64, 64), model: { ...flagship(4, 64, 64).model, dKv: 32 } };
     expect(estimateTrainingMemory(dkv32).activationsBytes).toBe(estimateTrainingMemory({ ...dkv32, flash: false }).activationsBytes);
   });
-  it('weights and LoRA state do not depend on either', () => {
+  it('weights and LoRA state do not depend on either (but for the activation type that flash decides)', () => {
     const a = estimateTrainingMemory({ ...flagship(8, 128, 128), recompute: true });
     const b = estimateTrainingMemory({ ...flagship(8, 128, 128), flash: false });
-    expect(a.weightsBytes).toBe(b.weightsBytes);
+    const c = estimateTrainingMemory({ ...flagship(8, 128, 128), recompute: true, flash: false });
+    expect(a.weightsBytes).toBe(estimateTrainingMemory(flagship(8, 128, 128)).weightsBytes);
+    expect(b.weightsBytes).toBe(c.weightsBytes);
     expect(a.loraBytes).toBe(b.loraBytes);
   });
   it("the fused LoRA grad-A workspace follows ops/lora.cu's split plan", () => {
@@ -173,14 +175,24 @@ describe('estimateTrainingMemory: bf16 activations', () => {
       expect(half / full).toBeLessThan(0.64);
     }
   });
-  it('leave weights and LoRA state alone for NF4', () => {
-    expect(est({ activations: 'bf16' }).weightsBytes).toBe(est({ activations: 'fp32' }).weightsBytes);
+  it('keep the fp32 (non-NF4) weights as bf16 only (T5Cuda::weights_to_bf16), LoRA state alone', () => {
+    // NF4: wo (36+36 of 3072 x 768) at 2 bytes, not 4; the scratch (the largest NF4 weight, wi, in
+    // fp32) already holds a whole fp32 wo
+    const wo = 72 * 3072 * 768;
+    expect(est({ activations: 'fp32' }).weightsBytes - est({ activations: 'bf16' }).weightsBytes).toBe(wo * 2);
+    expect(est({}).weightsBytes).toBe(est({ activations: 'bf16' }).weightsBytes);
     expect(est({ activations: 'bf16' }).loraBytes).toBe(est({ activations: 'fp32' }).loraBytes);
+    // the flagship at 16x64x128 loses 0.316 GiB of weights (0.939 -> 0.622)
+    expect(est({ activations: 'fp32' }).weightsBytes / 2 ** 30).toBeCloseTo(0.939, 3);
+    expect(est({ activations: 'bf16' }).weightsBytes / 2 ** 30).toBeCloseTo(0.622, 3);
   });
-  it('need a bf16 weight scratch without NF4 (fp32 weights rounded per product)', () => {
+  it('without NF4: a bf16 weight scratch for fp32 activations, bf16 weights and a whole fp32 one for bf16 activations', () => {
     const none = { quant: 'none' as const };
-    const bf = est({ ...none }).weightsBytes;
     const f32 = est({ ...none, compute: 'fp32' }).weightsBytes;
-    expect(bf - f32).toBe(((3072 * 768) / 2) * 4); // the largest weight (wi), rounded to bf16
+    const bfAct32 = est({ ...none, activations: 'fp32' }).weightsBytes;
+    expect(bfAct32 - f32).toBe(((3072 * 768) / 2) * 4); // the largest weight (wi), rounded to bf16
+    const linear = 36 * (4 * 768 * 768 + 2 * 3072 * 768) + 36 * (8 * 768 * 768 + 2 * 3072 * 768); // every Linear's parameters
+    const bfAct16 = est({ ...none }).weightsBytes;
+    expect(f32 - bfAct16).toBe(linear * 2 - 3072 * 768 * 4); // half the Linears' bytes, less the fp32 scratch (wi)
   });
 });

@@ -51,6 +51,7 @@ void encode(T5Impl&, const int32_t*, const int32_t*, int, int, bool, const std::
 #include "ops/lora_tc.h"
 #include "ops/residual.h"
 #include "ops/ops_cuda.h"
+#include "t5/cuda/weight_bf16.h"
 #include "t5/impl.h"
 
 namespace hukuk::t5cuda {
@@ -89,7 +90,8 @@ struct DLora {
 struct DLin {
   Linear* host = nullptr;
   int in = 0, out = 0;
-  float* w = nullptr;  // fp32 weight [out, in] (not quantized)
+  float* w = nullptr;  // fp32 weight [out, in] (not quantized); nullptr once only wb is kept
+  bf16_t* wb = nullptr;  // its bf16 copy, once bf16 activations run (T5Cuda::weights_to_bf16)
   std::unique_ptr<nf4::cuda::Nf4Weight> q;
   nf4::cuda::DeviceNf4 qv;  // q->view(), kept so views handed out stay valid
   std::unique_ptr<DLora> lora;
@@ -205,6 +207,18 @@ class T5Cuda {
   oc::Precision p_fwd = oc::Precision::F32, p_bwd = oc::Precision::F32, p_attn = oc::Precision::F32,
                 p_head = oc::Precision::F32;
   std::vector<DeviceBuffer<float>> owned;  // fp32 weights
+  // The non-quantized Linears' base weights (wo under the QLoRA policy; every Linear without NF4):
+  // one buffer per upload (a q,k,v / cross k,v group side by side, or one Linear), fp32 as loaded.
+  // The first plan with bf16 activations swaps each for a bf16 copy (weights_to_bf16), which the
+  // products then read directly, and frees the fp32 one.
+  struct LinWeights {
+    DeviceBuffer<float> f32;
+    DeviceBuffer<bf16_t> b16;
+    size_t n = 0;
+    std::vector<DLin*> users;  // their w = f32 + offset (wb = b16 + the same offset)
+  };
+  std::vector<LinWeights> lin_weights;
+  bool weights_bf16 = false;  // weights_to_bf16 ran (one way: see there)
   float *shared = nullptr, *lm_head = nullptr, *enc_final_ln = nullptr, *dec_final_ln = nullptr;
   std::vector<DBlock> enc, dec;
   DeviceBuffer<float> deq;  // NF4 dequantization scratch (largest quantized weight, or a q,k,v group)
@@ -320,6 +334,64 @@ class T5Cuda {
     return owned.back().get();
   }
 
+  float* upload_lin(const std::vector<float>& v, DLin* const* users, int n) {
+    LinWeights& lw = lin_weights.emplace_back();
+    lw.n = v.size();
+    lw.f32.resize(v.size());
+    HUKUK_CUDA_CHECK(cudaMemcpy(lw.f32.get(), v.data(), v.size() * sizeof(float), cudaMemcpyHostToDevice));
+    weight_bytes += lw.f32.bytes();
+    lw.users.assign(users, users + n);
+    return lw.f32.get();
+  }
+
+  // bf16 activations (the first plan with them; want_act_bf16): every non-quantized Linear weight
+  // becomes a bf16 copy and its fp32 one is freed. The bf16 products read the copy directly: the
+  // same values as before, when weight<bf16_t> rounded the fp32 weight (oc::convert, nearest even)
+  // into `deq` for each product. One way, decided at run time rather than at load so that a model
+  // that never runs bf16 activations (fp32 compute, sm_75, HUKUK_T5_ACT_BF16=0, no fused
+  // attention, r > 64) keeps its exact fp32 weights. A later fp32 plan (encode() for generation,
+  // the env switch) widens the bf16 values back into `deq` per product (weight<float>, exact:
+  // the bf16-rounded weight, which is bf16 compute's precision anyway), so `deq` grows here to a
+  // whole fp32 weight (group) where it was sized for half; view() makes a lasting fp32 copy.
+  // common/training/memory-estimate.ts mirrors the bytes (activations 'bf16').
+  // HUKUK_T5_BF16_WEIGHTS=0 keeps the fp32 weights (A/B and the tests' reference; read at each plan).
+  void weights_to_bf16() {
+    if (weights_bf16 || env_switch("HUKUK_T5_BF16_WEIGHTS") == 0) return;
+    HUKUK_CUDA_CHECK(cudaStreamSynchronize(s));
+    size_t deq_need = deq.size();
+    for (LinWeights& lw : lin_weights) {
+      lw.b16.resize(lw.n);
+      oc::convert(lw.f32.get(), lw.b16.get(), int64_t(lw.n), s);
+      for (DLin* L : lw.users) {
+        L->wb = lw.b16.get() + (L->w - lw.f32.get());
+        L->w = nullptr;
+      }
+      HUKUK_CUDA_CHECK(cudaStreamSynchronize(s));
+      weight_bytes = weight_bytes - lw.f32.bytes() + lw.b16.bytes();
+      lw.f32.release();
+      deq_need = std::max(deq_need, lw.n);
+    }
+    if (deq_need > deq.size()) {
+      weight_bytes -= deq.bytes();
+      deq.resize(deq_need);
+      weight_bytes += deq.bytes();
+    }
+    weights_bf16 = true;
+  }
+
+  // view() (generation reads fp32 weights through DeviceLinearView.w): a lasting fp32 copy of the
+  // bf16 values, made once; generation then runs on the bf16-rounded weights the training used.
+  void weights_fp32_for_views() {
+    for (LinWeights& lw : lin_weights) {
+      if (lw.f32.get() || !lw.b16.get()) continue;
+      lw.f32.resize(lw.n);
+      widen_bf16(lw.b16.get(), lw.f32.get(), int64_t(lw.n), s);
+      for (DLin* L : lw.users) L->w = lw.f32.get() + (L->wb - lw.b16.get());
+      weight_bytes += lw.f32.bytes();
+    }
+    HUKUK_CUDA_CHECK(cudaStreamSynchronize(s));
+  }
+
   void upload_linear(DLin& d, Linear& L, size_t& deq_max) {
     d.host = &L;
     d.in = L.in;
@@ -332,10 +404,12 @@ class T5Cuda {
       weight_bytes += d.q->device_bytes();
       deq_max = std::max(deq_max, size_t(L.out) * L.in);
     } else {
-      d.w = upload(L.w);
-      // bf16 activations: the fp32 weight is rounded into the scratch for each product (weight<T>);
-      // sized under compute bf16 even where a plan ends up with fp32 activations (r > 64, no
-      // fused attention): half a weight, mirrored by memory-estimate.ts
+      DLin* self[1] = {&d};
+      d.w = upload_lin(L.w, self, 1);
+      // compute bf16 with fp32 activations (r > 64, no fused attention, HUKUK_T5_ACT_BF16=0): the
+      // fp32 weight is rounded into the scratch for each product (weight<T>) should a plan with
+      // bf16 activations run before weights_to_bf16 (never today: plan() calls it first); half a
+      // weight, mirrored by memory-estimate.ts
       if (prec == oc::Precision::BF16) deq_max = std::max(deq_max, (size_t(L.out) * L.in + 1) / 2);
     }
   }
@@ -354,7 +428,7 @@ class T5Cuda {
         HUKUK_CHECK(Ls[i]->w.size() == one, "ENGINE_INTERNAL", "unexpected weight size for " + Ls[i]->name);
         std::memcpy(all.data() + i * one, Ls[i]->w.data(), one * sizeof(float));
       }
-      float* base = upload(all);
+      float* base = upload_lin(all, ds, n);
       for (int i = 0; i < n; ++i) {
         DLin& d = *ds[i];
         d.host = Ls[i];
@@ -638,6 +712,7 @@ class T5Cuda {
     planned_bwd = false;
     bias_shape = Shape{};
     drop_graphs();
+    if (bf16_acts) weights_to_bf16();
     Arena measure;
     layout(measure, sh, backward, keep, use_flash, bf16_acts);
     const size_t need = measure.high_water();
@@ -723,14 +798,18 @@ class T5Cuda {
   // ---------------------------------------------------------------- Linear (+ LoRA)
   // A Linear's base weight as the GEMM's operand type: fp32 as stored (or NF4 dequantized to
   // fp32) for fp32 activations; for bf16 activations NF4 dequantized to bf16 (bitsandbytes' value
-  // rounded once, as its bf16 QLoRA path does) or the fp32 weight rounded, in the scratch `deq`.
+  // rounded once, as its bf16 QLoRA path does) or the fp32 weight's bf16 copy (weights_to_bf16;
+  // rounded into the scratch `deq` if there is none). fp32 after weights_to_bf16: the bf16 copy
+  // widened into `deq` (exact), unless view() made a lasting fp32 copy.
   template <typename T>
   const T* weight(DLin& L) {
     if constexpr (is_f32<T>) {
-      if (!L.q) return L.w;
-      nf4::cuda::dequantize_f32(L.q->view(), deq.get(), s);
+      if (!L.q && L.w) return L.w;
+      if (!L.q) widen_bf16(L.wb, deq.get(), int64_t(L.out) * L.in, s);
+      else nf4::cuda::dequantize_f32(L.q->view(), deq.get(), s);
       return deq.get();
     } else {
+      if (!L.q && L.wb) return L.wb;
       bf16_t* dst = reinterpret_cast<bf16_t*>(deq.get());
       if (L.q) nf4::cuda::dequantize_bf16(L.q->view(), reinterpret_cast<uint16_t*>(dst), s);
       else oc::convert(L.w, dst, int64_t(L.out) * L.in, s);
@@ -762,8 +841,11 @@ class T5Cuda {
   // unless `dequantized` says they already are.
   template <typename T>
   const T* group_weights(DLin* const* Ls, int n, void* region, bool dequantized) {
-    if constexpr (is_f32<T>)
-      if (!Ls[0]->q) return Ls[0]->w;
+    if constexpr (is_f32<T>) {
+      if (!Ls[0]->q && Ls[0]->w) return Ls[0]->w;
+    } else {
+      if (!Ls[0]->q && Ls[0]->wb) return Ls[0]->wb;  // weights_to_bf16 kept the group side by side
+    }
     T* dst = region ? tp<T>(region) : reinterpret_cast<T*>(deq.get());
     if (dequantized) return dst;
     if (Ls[0]->q) {  // fusable: all NF4 of one shape, dequantized in one launch
@@ -773,6 +855,8 @@ class T5Cuda {
       else nf4::cuda::dequantize_group_bf16(ws, n, reinterpret_cast<uint16_t*>(dst), s);
     } else if constexpr (!is_f32<T>) {  // fp32 weights side by side, rounded for bf16 activations
       oc::convert(Ls[0]->w, dst, int64_t(n) * Ls[0]->out * Ls[0]->in, s);
+    } else {  // bf16 copies side by side (weights_to_bf16), widened for fp32 activations
+      widen_bf16(Ls[0]->wb, dst, int64_t(n) * Ls[0]->out * Ls[0]->in, s);
     }
     return dst;
   }
@@ -1577,6 +1661,7 @@ class T5Cuda {
   // ---------------------------------------------------------------- views for generation
   DeviceWeightsView view() {
     if (I.has_lora && loras.empty()) lora_to_device();
+    if (weights_bf16) weights_fp32_for_views();
     auto lin = [](const DLin& L) {
       DeviceLinearView v;
       v.in = L.in;
