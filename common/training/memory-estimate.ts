@@ -68,6 +68,11 @@ export interface MemoryEstimateInput {
    * backward from the kept residual input and rstd (T5Cuda::norms_recomputed; default true, the
    * engine's; HUKUK_T5_NORM_RECOMPUTE=0, and the engines measured before 2026-11-28 07:00 UTC, = false) */
   recomputeNorms?: boolean;
+  /** the cross attention's K,V are not kept but computed again from the encoder output in the
+   * backward (T5Cuda::cross_kv_recomputed, where the FFN gradient scratch holds them: 2 inner <=
+   * d_ff for S <= T; default true, the engine's; HUKUK_T5_CROSS_KV_RECOMPUTE=0, and the engines
+   * measured before 2026-11-28 07:00 UTC, = false) */
+  recomputeCrossKV?: boolean;
 }
 
 export interface MemoryEstimate {
@@ -286,7 +291,7 @@ export function estimateTrainingMemory(input: MemoryEstimateInput): MemoryEstima
     if (decoder) {
       if (normsKept) a.take(M * d, AB);
       a.take(M); // nc, rstdc
-      a.take(M * inner, AB); a.take(2 * Ms * inner, AB);
+      a.take(M * inner, AB); if (crossKvKept) a.take(2 * Ms * inner, AB); // cq; ck, cv
       a.take(B * H * T * (flash ? 1 : S)); a.take(M * inner, AB); a.take(M * d);
     }
     if (normsKept) a.take(M * d, AB);

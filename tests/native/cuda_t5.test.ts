@@ -421,12 +421,15 @@ describe.skipIf(!gpu)('T5 on CUDA: ops/lora kernels in the step = the unfused st
 // HUKUK_T5_NORM_RECOMPUTE=0 keeps them). The step must not change: at fp32 compute bit for bit
 // (both ops are bit-identical to what they replace, tests/native/cuda_elementwise.test.ts, and the
 // fp32 step is deterministic), at bf16 within the fused attention's atomics (dQ); the arena equals
-// the estimate with each switch.
-type H2Env = { HUKUK_T5_RELU_BITMASK?: string; HUKUK_T5_NORM_RECOMPUTE?: string };
+// the estimate with each switch. The cross attention's K,V likewise are computed again in the
+// backward from the encoder output (T5Cuda::cross_kv_recomputed; HUKUK_T5_CROSS_KV_RECOMPUTE=0 keeps
+// them): the forward's products with the forward's LoRA h, so the same bits.
+type H2Env = { HUKUK_T5_RELU_BITMASK?: string; HUKUK_T5_NORM_RECOMPUTE?: string; HUKUK_T5_CROSS_KV_RECOMPUTE?: string };
 const H2_VARIANTS: [string, H2Env][] = [
-  ['before (hidden and norms kept)', { HUKUK_T5_RELU_BITMASK: '0', HUKUK_T5_NORM_RECOMPUTE: '0' }],
-  ['bitmask only', { HUKUK_T5_NORM_RECOMPUTE: '0' }],
-  ['norms recomputed only', { HUKUK_T5_RELU_BITMASK: '0' }],
+  ['before (hidden, norms, cross K,V kept)', { HUKUK_T5_RELU_BITMASK: '0', HUKUK_T5_NORM_RECOMPUTE: '0', HUKUK_T5_CROSS_KV_RECOMPUTE: '0' }],
+  ['bitmask only', { HUKUK_T5_NORM_RECOMPUTE: '0', HUKUK_T5_CROSS_KV_RECOMPUTE: '0' }],
+  ['norms recomputed only', { HUKUK_T5_RELU_BITMASK: '0', HUKUK_T5_CROSS_KV_RECOMPUTE: '0' }],
+  ['cross K,V recomputed only', { HUKUK_T5_RELU_BITMASK: '0', HUKUK_T5_NORM_RECOMPUTE: '0' }],
 ];
 function h2Run(modelDir: string, adapter: string, b: StepBatch, env: H2Env, o: { compute: 'fp32' | 'bf16'; quant: 'nf4' | 'none'; r: number; targets: LoraTarget[] }) {
   for (const [k, v] of Object.entries(env)) process.env[k] = v;
@@ -437,6 +440,7 @@ function h2Run(modelDir: string, adapter: string, b: StepBatch, env: H2Env, o: {
       model: modelShapeFromConfig(m.config as Record<string, unknown>)!, lora: { r: o.r, targets: o.targets }, quant: o.quant, quantizeWo: false,
       compute: o.compute, batchSize: b.batch, maxSourceLength: b.srcLen, maxTargetLength: b.tgtLen, device: 'cuda', recompute,
       reluBitmask: env.HUKUK_T5_RELU_BITMASK !== '0', recomputeNorms: env.HUKUK_T5_NORM_RECOMPUTE !== '0',
+      recomputeCrossKV: env.HUKUK_T5_CROSS_KV_RECOMPUTE !== '0',
     }).activationsBytes;
     const r = { off: stepOf(m, b), on: stepOf(m, { ...b, recompute: true }), est: [est(false), est(true)] };
     m.dispose();
@@ -444,10 +448,11 @@ function h2Run(modelDir: string, adapter: string, b: StepBatch, env: H2Env, o: {
   } finally {
     delete process.env.HUKUK_T5_RELU_BITMASK;
     delete process.env.HUKUK_T5_NORM_RECOMPUTE;
+    delete process.env.HUKUK_T5_CROSS_KV_RECOMPUTE;
   }
 }
 
-describe.skipIf(!gpu)('T5 on CUDA: fewer activations kept (H2: ReLU bitmask, norms recomputed)', () => {
+describe.skipIf(!gpu)('T5 on CUDA: fewer activations kept (H2: ReLU bitmask, norms and cross K,V recomputed)', () => {
   const fp32Cases: [string, 'nf4' | 'none', LoraTarget[]][] = [
     ['relu_tied', 'nf4', ['q', 'k', 'v', 'o', 'wi']], // bitmask on, n1 / nc / n3 recomputed
     ['unequal_depth', 'none', ['q', 'v']], // bitmask on; n3 needed by nobody (wi without LoRA)

@@ -272,6 +272,12 @@ class T5Cuda {
   // where a LoRA's A side needs it, right before that projection's backward (g_d's dy has been
   // consumed by then). HUKUK_T5_NORM_RECOMPUTE=0 keeps them (A/B; read at each plan).
   bool norms_recomputed = false;
+  // This plan keeps no cross-attention K,V (Acts::ckh, cvh nullptr): the forward writes them into
+  // g_ff0 (free until the FFN, which comes after), the backward computes them again there from
+  // enc_out right before the cross attention's backward (the same products with the forward's
+  // LoRA h, as a recompute re-run does: the same bits). Needs g_ff0 to hold them (2 Ms inner <=
+  // Mx d_ff). HUKUK_T5_CROSS_KV_RECOMPUTE=0 keeps them (A/B; read at each plan).
+  bool cross_kv_recomputed = false;
   bool rerunning = false;  // inside a block's re-run (recompute): the LoRA h of the forward are reused
   float *lora_ws = nullptr, *flash_scratch = nullptr;
   size_t lora_ws_floats = 0;
@@ -587,7 +593,9 @@ class T5Cuda {
     a.P = f(size_t(sh.B) * H * Tq * (flash ? 1 : Tq)); a.ctx = v(M * inner); a.x_mid = f(M * d);
     if (decoder) {
       a.nc = norms_recomputed ? nullptr : v(M * d); a.rstdc = f(M);
-      a.cqh = v(M * inner); a.ckh = v(2 * Ms * inner); a.cvh = at(a.ckh, Ms * inner);
+      a.cqh = v(M * inner);
+      if (cross_kv_recomputed) a.ckh = a.cvh = nullptr;
+      else { a.ckh = v(2 * Ms * inner); a.cvh = at(a.ckh, Ms * inner); }
       a.cP = f(size_t(sh.B) * H * sh.T * (flash ? 1 : sh.S)); a.cctx = v(M * inner); a.x_mid2 = f(M * d);
     }
     a.n3 = norms_recomputed ? nullptr : v(M * d); a.rstd3 = f(M);
@@ -620,6 +628,9 @@ class T5Cuda {
     lora_tc_bwd = lora_tc && env_switch("HUKUK_T5_LORA_TC_BWD") == 1;
     ffn_bitmask = backward && relu_in_place() && !any_wo_lora() && env_switch("HUKUK_T5_RELU_BITMASK") != 0;
     norms_recomputed = backward && env_switch("HUKUK_T5_NORM_RECOMPUTE") != 0;
+    cross_kv_recomputed = backward && 2 * size_t(sh.B) * sh.S * I.cfg.inner_dim() <=
+                                          size_t(sh.B) * std::max(sh.S, sh.T) * size_t(I.cfg.d_ff) &&
+                          env_switch("HUKUK_T5_CROSS_KV_RECOMPUTE") != 0;
     const T5Config& c = I.cfg;
     const size_t Ms = size_t(sh.B) * sh.S, Mt = size_t(sh.B) * sh.T, Mx = std::max(Ms, Mt);
     const size_t d = c.d_model, inner = c.inner_dim(), ff = c.d_ff, H = c.num_heads;
@@ -1323,8 +1334,9 @@ class T5Cuda {
     DLin* q[1] = {&b.cq};
     projections(q, 1, false, static_cast<const T*>(nc), Mt, sh.T, a.cqh, nullptr, st, 1, l, save);
     DLin* kv[2] = {&b.ck, &b.cv};
-    projections(kv, 2, b.ckv_fused, tp<const T>(enc_out), Ms, sh.S, a.ckh, deq_cross, st, 1, l, save);
-    attention_fwd(cross_args(sh, st, l), a.cqh, a.ckh, a.cvh, a.cP, a.cctx);
+    T* ckv = a.ckh ? a.ckh : tp<T>(g_ff0);  // cross_kv_recomputed: in g_ff0
+    projections(kv, 2, b.ckv_fused, tp<const T>(enc_out), Ms, sh.S, ckv, deq_cross, st, 1, l, save);
+    attention_fwd(cross_args(sh, st, l), a.cqh, ckv, ckv + size_t(Ms) * c.inner_dim(), a.cP, a.cctx);
     linear_fwd(b.co, a.cctx, Mt, tmp_d, st, lsite(b.co, 1, l), save);
     oc::dropout_add(a.x_mid, tmp_d, a.x_mid2, int64_t(Mt) * d, p, st.seed, site_of(1, l, kCrossRes), s);
   }
@@ -1428,6 +1440,19 @@ class T5Cuda {
     T* y = tp<T>(g_d);
     oc::rmsnorm_apply(x_res, ln, rstd, y, M, I.cfg.d_model, s);
     return y;
+  }
+  // cross_kv_recomputed: block l's cross K,V again in g_ff0 (after co's backward, which may use
+  // g_ff0 as its LoRA scratch; read by the cross attention's backward only), the forward's
+  // products with its LoRA h (a re-run's path), so bit for bit the forward's K,V.
+  template <typename T>
+  T* cross_kv_again(DBlock& b, const Shape& sh, const Ctx& st, int l) {
+    T* ckv = tp<T>(g_ff0);
+    DLin* kv[2] = {&b.ck, &b.cv};
+    const bool was = rerunning;
+    rerunning = true;
+    projections(kv, 2, b.ckv_fused, tp<const T>(enc_out), sh.B * sh.S, sh.S, ckv, deq_cross, st, 1, l, false);
+    rerunning = was;
+    return ckv;
   }
   bool any_wo_lora() const {
     for (const std::vector<DBlock>* st : {&enc, &dec})
@@ -1576,7 +1601,8 @@ class T5Cuda {
       // cross-attention
       oc::dropout_backward(g_dec, gd, int64_t(Mt) * d, p, st.seed, site_of(1, l, kCrossRes), false, s);
       linear_bwd<T>(b.co, a.cctx, gd, Mt, g_inner, false, st, lsite(b.co, 1, l));
-      attention_bwd(cross_args(sh, st, l), a.cqh, a.ckh, a.cvh, a.cP, a.cctx, g_inner, gqkv);
+      T* ckv = a.ckh ? a.ckh : cross_kv_again<T>(b, sh, st, l);
+      attention_bwd(cross_args(sh, st, l), a.cqh, ckv, ckv + size_t(Ms) * c.inner_dim(), a.cP, a.cctx, g_inner, gqkv);
       DLin* cq[1] = {&b.cq};
       const T* nc = norm_for_bwd<T>(a.nc, cq, 1, a.x_mid, b.ln_cross, a.rstdc, Mt, st);  // gd consumed by co's
       linear_bwd<T>(b.cq, nc, gqkv, Mt, g_n, false, st, lsite(b.cq, 1, l));
