@@ -135,6 +135,8 @@ void lora_backward(const float* dh, const float* x, const float* A, float* gA, f
 //   bf16 M=8192  n=1 63.6 / 47.9   n=2 68.4 / 91.1   n=3 87.4 / 136.9  (floor ~17.5)
 //   fp32 M=2048  n=1 16.9 / 13.3   n=2 23.2 / 26.8   n=3 30.8 / 40.0
 //   fp32 M=8192  n=1 44.8 / 38.5   n=2 64.1 / 76.8   n=3 85.2 / 115.4
+// (Since 2026-11-28 06:42 UTC the engine runs bf16 x on ops/lora_tc's lora_backward_group, the tensor-core
+// twin, faster at every n: lora_tc.h; this kernel remains for fp32 x, r < 16 and widths lora_tc does not take.)
 // So the engine uses it for groups of 2 and 3 only: a group of one is SLOWER than lora_backward +
 // its reduce launch, by more than the in-kernel reduce could cost (+16 µs at bf16 M=8192, where
 // the reduce is the same size as at M=2048), so the main loop itself is slower. Not profiled;
