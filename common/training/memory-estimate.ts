@@ -60,6 +60,10 @@ export interface MemoryEstimateInput {
   /** bf16 activations' LoRA products on ops/lora_tc where they apply (default true, the engine's;
    * HUKUK_T5_LORA_TC=0 = false): only their workspaces differ */
   loraTc?: boolean;
+  /** rows of one chunk of the head + cross-entropy (T5Cuda::head_chunk_rows): default the engine's
+   * (32 MiB of fp32 logits, a multiple of 64 rows: 256 for a 32128 vocab); HUKUK_T5_HEAD_CHUNK_ROWS
+   * forces it; the engines measured before 2026-11-28 07:00 UTC held every row (= a huge number) */
+  headChunkRows?: number;
   /** a ReLU FFN whose wo has no LoRA keeps relu' as one bit per element instead of the hidden
    * activation (T5Cuda::ffn_bitmask; default true, the engine's; HUKUK_T5_RELU_BITMASK=0, and the
    * engines measured before 2026-11-28 06:40 UTC, = false) */
@@ -87,6 +91,14 @@ const F32 = 4;
 const ALIGN = 256;
 const NF4_BLOCK = 64;
 const NF4_BLOCK2 = 256;
+
+/** T5Cuda::head_chunk_rows (before the min with Mt): rows of fp32 logits in 32 MiB, a multiple of
+ * 64 where that is at least 64. */
+export function headChunkRows(vocabSize: number): number {
+  let rows = Math.max(1, Math.floor((32 * 2 ** 20) / (Math.max(1, vocabSize) * 4)));
+  if (rows >= 64) rows = Math.floor(rows / 64) * 64;
+  return rows;
+}
 
 /** Device bytes of one NF4 double-quantized weight (nf4.cu Nf4Weight::device_bytes). */
 export function nf4Bytes(numel: number): number {
@@ -313,7 +325,7 @@ export function estimateTrainingMemory(input: MemoryEstimateInput): MemoryEstima
   }
   a.take(Mt); a.take(Mt * d); a.take(Mt * d);
   a.take(H * T * T);
-  a.take(Mt * m.vocabSize); // logits
+  a.take(Math.min(Mt, input.headChunkRows ?? headChunkRows(m.vocabSize)) * m.vocabSize); // logits, one chunk of rows
   a.take(Mt);
   let ws = 0;
   for (const L of all)

@@ -618,3 +618,63 @@ describe.skipIf(!gpu)('T5 on CUDA: bf16-only base weights under bf16 activations
     });
   }
 });
+
+// ---- H1 W2: the head + cross-entropy + the head's backward in chunks of rows ------------------
+// T5Cuda::head_and_loss: the logits exist one chunk of rows at a time (32 MiB: 256 rows of the
+// flagship vocab; a tiny vocab fits every row in one chunk, so HUKUK_T5_HEAD_CHUNK_ROWS forces 7
+// rows here: 14 chunks of 96 rows, the last one short). Against one chunk of every row (what the
+// step did before): the same kernels per row, so loss and LoRA grads to fp32 rounding (cuBLAS may
+// split a product of 7 rows differently), the logits handed out the same, the arena = estimate.
+describe.skipIf(!gpu)('T5 on CUDA: the head and cross-entropy in chunks of rows (H1 W2)', () => {
+  for (const [quant, compute] of [['nf4', 'fp32'], ['none', 'fp32'], ['nf4', 'bf16']] as const) {
+    it(`${quant}, ${compute} compute: loss, grads and logits as with every row at once; arena = estimate`, () => {
+      const dir = mkdtempSync(join(tmpdir(), 'hukuk-h1w2-'));
+      try {
+        makeTinyT5(dir, { vocabSize: 256, dModel: 256, dKv: 64, numHeads: 4, dFf: 512, numLayers: 2, numDecoderLayers: 2 }, 5);
+        const b = batchFor(256, 4, 40, 24, 3);
+        const adapter = join(dir, 'adapter');
+        const targets: LoraTarget[] = ['q', 'k', 'v', 'o'];
+        nonZeroAdapter(dir, adapter, b, { r: 16, dropout: 0.1, targets });
+        const runRows = (rows: number) => {
+          process.env.HUKUK_T5_HEAD_CHUNK_ROWS = String(rows);
+          try {
+            const m = engine.T5Model.load({ modelDir: dir, device: 'cuda', quant, compute });
+            m.loadAdapter(adapter);
+            const step = stepOf(m, b);
+            const step2 = stepOf(m, b); // replayed graph
+            const stepRe = stepOf(m, { ...b, recompute: true });
+            const evalOut = m.forward({ ...b, train: false, wantLogits: true });
+            const est = (recompute: boolean) => estimateTrainingMemory({
+              model: modelShapeFromConfig(m.config as Record<string, unknown>)!, lora: { r: 16, targets }, quant, quantizeWo: false, compute,
+              batchSize: b.batch, maxSourceLength: b.srcLen, maxTargetLength: b.tgtLen, device: 'cuda', recompute, headChunkRows: rows,
+            }).activationsBytes;
+            const res = { step, step2, stepRe, logits: evalOut.logits!, evalLoss: evalOut.loss, est: [est(false), est(true)] };
+            m.dispose();
+            return res;
+          } finally {
+            delete process.env.HUKUK_T5_HEAD_CHUNK_ROWS;
+          }
+        };
+        const all = runRows(100000);
+        const chunked = runRows(7);
+        const lossRel = (x: number, y: number) => Math.abs(x - y) / Math.abs(y);
+        console.log(`  H1 W2 ${quant} ${compute}: loss ${all.step.loss} / ${chunked.step.loss}; worst grad ${worstGrad(all.step, chunked.step)} (replay ${worstGrad(all.step2, chunked.step2)}, recompute ${worstGrad(all.stepRe, chunked.stepRe)}); logits ${relError(chunked.logits, all.logits)}; arena ${all.step.arena} -> ${chunked.step.arena} (estimates ${all.est} -> ${chunked.est})`);
+        expect(nonZero(chunked.step, 'lora_A')).toBe(true);
+        const gradTol = compute === 'fp32' ? 1e-5 : 1e-3; // (bf16: the flash backward's dQ atomics)
+        expect(lossRel(chunked.step.loss, all.step.loss), 'loss').toBeLessThan(1e-6);
+        expect(lossRel(chunked.step2.loss, all.step2.loss), 'loss (graph replay)').toBeLessThan(1e-6);
+        expect(worstGrad(all.step, chunked.step), 'grads').toBeLessThan(gradTol);
+        expect(worstGrad(all.step2, chunked.step2), 'grads (graph replay)').toBeLessThan(gradTol);
+        expect(worstGrad(all.stepRe, chunked.stepRe), 'grads (recompute)').toBeLessThan(gradTol);
+        expect(relError(chunked.logits, all.logits), 'logits handed out').toBeLessThan(1e-6);
+        expect(lossRel(chunked.evalLoss, all.evalLoss), 'eval loss').toBeLessThan(1e-6);
+        expect(chunked.step.arena, 'a smaller arena').toBeLessThan(all.step.arena);
+        expect(all.step.arena - chunked.step.arena, 'by the logits rows not held').toBeGreaterThanOrEqual((96 - 7) * 256 * 4 - 256);
+        expect([all.step.arena, all.stepRe.arena], 'arena = estimate (every row)').toEqual(all.est);
+        expect([chunked.step.arena, chunked.stepRe.arena], 'arena = estimate (7 rows)').toEqual(chunked.est);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+});

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { estimateTrainingMemory, loraGradAWorkspaceFloats, modelShapeFromConfig, nf4Bytes, type MemoryEstimateInput } from '../../common/training/memory-estimate';
+import { estimateTrainingMemory, headChunkRows, loraGradAWorkspaceFloats, modelShapeFromConfig, nf4Bytes, type MemoryEstimateInput } from '../../common/training/memory-estimate';
 
 const GiB = 1024 ** 3;
 const resultsFile = path.resolve(__dirname, '../../bench/gpu/results/h200-2026-11-27-final-ours.jsonl');
@@ -37,7 +37,7 @@ describe('estimateTrainingMemory vs the CUDA engine (H200, bench/gpu/results)', 
   });
   for (const r of measured) {
     it(`${r.bs}x${r.src}x${r.tgt}: total, weights and arena within 1 % (the brief asked 10 %)`, () => {
-      const e = estimateTrainingMemory({ ...flagship(r.bs, r.src, r.tgt), flash: false, activations: 'fp32', reluBitmask: false, recomputeNorms: false, recomputeCrossKV: false });
+      const e = estimateTrainingMemory({ ...flagship(r.bs, r.src, r.tgt), flash: false, activations: 'fp32', reluBitmask: false, recomputeNorms: false, recomputeCrossKV: false, headChunkRows: Infinity });
       const rel = (est: number, meas: number) => Math.abs(est / GiB - meas) / meas;
       expect(rel(e.totalBytes, r.peak_gib)).toBeLessThan(0.01);
       expect(rel(e.weightsBytes, r.weights_gib)).toBeLessThan(0.01);
@@ -90,6 +90,7 @@ describe('estimateTrainingMemory scaling', () => {
 // and without recompute and the fused attention: bench/gpu/results/h200-2026-11-28-train-ours.jsonl
 // (train_bench.mjs --variants; arena_gib and peak_gib are printed to 3 decimals). That engine kept
 // fp32 activations, hence activations: 'fp32' here, the FFN's hidden and the norms' outputs (reluBitmask: false, recomputeNorms: false, recomputeCrossKV: false).
+// It also held every row's logits at once (headChunkRows: Infinity).
 const current = readFileSync(path.resolve(__dirname, '../../bench/gpu/results/h200-2026-11-28-train-ours.jsonl'), 'utf8')
   .split('\n')
   .filter((l) => l.trim())
@@ -103,7 +104,7 @@ describe('estimateTrainingMemory vs the CUDA engine of 2026-11-28 (H200)', () =>
   });
   for (const r of current) {
     it(`${r.bs}x${r.src}x${r.tgt} ${r.tag}: arena and total to the printed precision`, () => {
-      const e = estimateTrainingMemory({ ...flagship(r.bs, r.src, r.tgt), recompute: r.recompute, flash: r.flash, activations: 'fp32', reluBitmask: false, recomputeNorms: false, recomputeCrossKV: false });
+      const e = estimateTrainingMemory({ ...flagship(r.bs, r.src, r.tgt), recompute: r.recompute, flash: r.flash, activations: 'fp32', reluBitmask: false, recomputeNorms: false, recomputeCrossKV: false, headChunkRows: Infinity });
       expect(Math.abs(e.activationsBytes / GiB - r.arena_gib)).toBeLessThanOrEqual(0.0006);
       expect(Math.abs(e.totalBytes / GiB - r.peak_gib)).toBeLessThanOrEqual(0.0006);
     });
@@ -194,5 +195,18 @@ describe('estimateTrainingMemory: bf16 activations', () => {
     const linear = 36 * (4 * 768 * 768 + 2 * 3072 * 768) + 36 * (8 * 768 * 768 + 2 * 3072 * 768); // every Linear's parameters
     const bfAct16 = est({ ...none }).weightsBytes;
     expect(f32 - bfAct16).toBe(linear * 2 - 3072 * 768 * 4); // half the Linears' bytes, less the fp32 scratch (wi)
+  });
+});
+
+describe('estimateTrainingMemory: the head in chunks of rows (T5Cuda::head_and_loss)', () => {
+  it('holds 32 MiB of logits rows (256 for the flagship vocab), every row when fewer', () => {
+    expect(headChunkRows(32128)).toBe(256);
+    expect(headChunkRows(256)).toBe(32768);
+    expect(headChunkRows(250_000)).toBe(33); // under 64 rows: not rounded
+    const e = (o: Partial<MemoryEstimateInput>) => estimateTrainingMemory({ ...flagship(16, 64, 128), ...o }).activationsBytes;
+    expect(e({ headChunkRows: Infinity }) - e({})).toBe((2048 - 256) * 32128 * 4); // 16 x 128 target rows
+    expect(e({ headChunkRows: 256 })).toBe(e({}));
+    const tiny = estimateTrainingMemory({ ...flagship(2, 8, 8), model: { ...flagship(2, 8, 8).model, vocabSize: 300 } });
+    expect(tiny.activationsBytes).toBe(estimateTrainingMemory({ ...flagship(2, 8, 8), model: { ...flagship(2, 8, 8).model, vocabSize: 300 }, headChunkRows: Infinity }).activationsBytes);
   });
 });

@@ -195,6 +195,7 @@ class T5Cuda {
   bool graphs_ok = true;
   uint64_t* d_seed = nullptr;  // [1] the step's dropout seed
   float* d_gscale = nullptr;   // [1] 1 / number of label tokens
+  size_t head_rows = 1;        // rows of one head chunk (the arena's logits; head_and_loss)
   oc::Precision prec = oc::Precision::F32;
   // Per product family (the base Linears' forward and input-gradient products, attention, the
   // head): `prec`, except those HUKUK_T5_F32=proj_fwd,proj_bwd,attn,head names, which run at fp32.
@@ -650,7 +651,8 @@ class T5Cuda {
     }
     dec_fin_rstd = f(Mt); dec_fin_n = f(Mt * d); dec_seq = f(Mt * d);
     dec_bias = f(H * sh.T * sh.T);
-    logits = f(Mt * c.vocab_size);
+    head_rows = head_chunk_rows(Mt);
+    logits = f(head_rows * c.vocab_size);  // one chunk of rows (head_and_loss)
     loss_rows = f(Mt);
     size_t rmax = 1, inmax = std::max({d, inner, ff}), ws = 0;
     for (DLin* L : all_linears())
@@ -1416,10 +1418,50 @@ class T5Cuda {
     oc::rmsnorm_forward(da[dec.size()].x_in, dec_final_ln, dec_fin_n, dec_fin_rstd, Mt, d, c.layer_norm_epsilon, s);
     oc::dropout_forward(dec_fin_n, dec_seq, int64_t(Mt) * d, p, st.seed, site_of(1, int(dec.size()), kFinal), s);
     if (c.scale_decoder_outputs) oc::scale(dec_seq, int64_t(Mt) * d, float(std::pow(double(d), -0.5)), s);
-    oc::linear_xwt(s, p_head, dec_seq, head(), logits, Mt, c.vocab_size, d);
+    // the head runs in head_and_loss, a chunk of rows at a time
   }
 
   const float* head() const { return I.cfg.tie_word_embeddings ? shared : lm_head; }
+
+  // The head, the cross-entropy and the head's backward, in chunks of head_rows rows, so the
+  // [Mt x vocab] fp32 logits never exist at once (263 MB at 16x128 rows of the flagship vocab;
+  // one chunk is <= 32 MiB: 256 rows). Per chunk: logits = dec_seq · headᵀ, then (labels) the
+  // row-wise cross-entropy (loss_rows; with the backward dlogits in place, scaled by d_gscale =
+  // 1 / the whole batch's label count, set on the host before the step, so chunking changes
+  // nothing), then g_n's rows = dlogits · head. The same kernels per row as one pass over all
+  // rows: loss bit for bit, g_n to fp32 rounding (cuBLAS may split a product of fewer rows
+  // differently). logits_out (eval asking for logits) gets each chunk copied out; that path is
+  // never graphed. No host sync otherwise (graph-capturable).
+  void head_and_loss(int Mt, bool labels, bool do_bwd, float* logits_out) {
+    const int V = I.cfg.vocab_size, d = I.cfg.d_model;
+    if (!labels && !logits_out) return;  // nobody reads the logits
+    for (int r0 = 0; r0 < Mt; r0 += int(head_rows)) {
+      const int rows = std::min(int(head_rows), Mt - r0);
+      oc::linear_xwt(s, p_head, dec_seq + size_t(r0) * d, head(), logits, rows, V, d);
+      if (logits_out)
+        HUKUK_CUDA_CHECK(cudaMemcpyAsync(logits_out + size_t(r0) * V, logits, sizeof(float) * size_t(rows) * V,
+                                         cudaMemcpyDeviceToHost, s));
+      if (!labels) continue;
+      oc::cross_entropy(logits, d_labels + r0, rows, V, d_gscale, do_bwd, loss_rows + r0, s);
+      // logits hold dLoss/dlogits: g_n = dlogits · head (fp32; the final norm's backward follows in
+      // decoder_backward)
+      if (do_bwd)
+        oc::gemm(s, p_head, false, false, rows, d, V, 1.f, logits, V, 0, head(), d, 0, 0.f, g_n + size_t(r0) * d, d, 0);
+    }
+    if (logits_out) HUKUK_CUDA_CHECK(cudaStreamSynchronize(s));
+  }
+  // Rows of one head chunk: as many as fit 32 MiB of fp32 logits (a multiple of 64 rows where
+  // that is at least 64; the flagship vocab gives 256), at most Mt: small enough that the chunk's
+  // logits stay far below the activations (8 chunks at 16x128), large enough that each chunk's
+  // products still fill the GPU (256 x 32128 x 768). HUKUK_T5_HEAD_CHUNK_ROWS=n forces n (tests;
+  // read at each plan). common/training/memory-estimate.ts mirrors it (headChunkRows).
+  size_t head_chunk_rows(size_t Mt) const {
+    const size_t V = size_t(std::max(1, I.cfg.vocab_size));
+    size_t rows = std::max<size_t>(1, (size_t(32) << 20) / (V * sizeof(float)));
+    if (rows >= 64) rows = rows / 64 * 64;
+    if (const char* e = std::getenv("HUKUK_T5_HEAD_CHUNK_ROWS")) rows = size_t(std::max(1L, std::atol(e)));
+    return std::max<size_t>(1, std::min(rows, Mt));
+  }
   // The LoRA products are tiny (rank r) and carry the whole training signal: always fp32, so
   // bf16 rounding of A, B and h never reaches the gradients (measured: bf16 LoRA products put the
   // fixtures' gradient errors at 3-6e-2, over issue 5's 3e-2).
@@ -1584,8 +1626,7 @@ class T5Cuda {
     const T5Config& c = I.cfg;
     const int Ms = sh.B * sh.S, Mt = sh.B * sh.T, d = c.d_model;
     const float p = st.train ? c.dropout_rate : 0.f;
-    // logits hold dLoss/dlogits: g_n = dlogits · head (fp32, then the final norm's backward)
-    oc::gemm(s, p_head, false, false, Mt, d, c.vocab_size, 1.f, logits, c.vocab_size, 0, head(), d, 0, 0.f, g_n, d, 0);
+    // g_n = dlogits · head, written chunk by chunk by head_and_loss; then the final norm's backward
     if (c.scale_decoder_outputs) oc::scale(g_n, int64_t(Mt) * d, float(std::pow(double(d), -0.5)), s);
     oc::dropout_backward(g_n, g_n, int64_t(Mt) * d, p, st.seed, site_of(1, int(dec.size()), kFinal), false, s);
     oc::rmsnorm_backward(da[dec.size()].x_in, dec_final_ln, dec_fin_rstd, g_n, g_dec, Mt, d, false, s);
@@ -1847,7 +1888,7 @@ class T5Cuda {
       run_graph(GraphKey{sh, do_bwd, st.train, st.use_lora, need_enc, o.recompute}, [&] {
         encoder_fwd(sh, st, backward);
         decoder_fwd(sh, st, backward);
-        oc::cross_entropy(logits, d_labels, Mt, c.vocab_size, d_gscale, do_bwd, loss_rows, s);
+        head_and_loss(Mt, true, do_bwd, nullptr);
         if (do_bwd) {
           decoder_bwd(sh, st, need_enc);
           if (need_enc) encoder_bwd(sh, st);
@@ -1857,10 +1898,10 @@ class T5Cuda {
       encoder_fwd(sh, st, backward);
       prof.mark("enc_fwd", s);
       decoder_fwd(sh, st, backward);
-      prof.mark("dec_fwd_head", s);
+      prof.mark("dec_fwd", s);
+      head_and_loss(Mt, bt.labels != nullptr, do_bwd, o.logits_out);
+      prof.mark("head_ce", s);
     }
-    if (o.logits_out)
-      HUKUK_CUDA_CHECK(cudaMemcpy(o.logits_out, logits, sizeof(float) * size_t(Mt) * c.vocab_size, cudaMemcpyDeviceToHost));
     StepResult r;
     if (!bt.labels) {
       r.loss = NAN;
@@ -1868,8 +1909,6 @@ class T5Cuda {
       return r;
     }
     if (!graphed) {
-      oc::cross_entropy(logits, d_labels, Mt, c.vocab_size, d_gscale, do_bwd, loss_rows, s);
-      prof.mark("ce", s);
       if (do_bwd) {
         decoder_bwd(sh, st, need_enc);
         prof.mark("dec_bwd", s);
