@@ -14,6 +14,8 @@
 //     backward's gradient bit for bit act_dropout_forward / act_dropout_backward's (fp32 and bf16,
 //     in place or not, aligned or not, tails of words and of warp chunks), the mask exactly pre > 0
 //   - rmsnorm_apply (a norm's output recomputed from the stored rstd): bit for bit rmsnorm's y
+//   - rmsnorm_backward_dropout (the norm's backward + the next residual dropout's backward in one
+//     pass): dx and the dropped gradient bit for bit rmsnorm_backward then dropout_backward
 //   - the GEMM with bf16 operands (fp32 or bf16 C) against the fp32 GEMM
 // and a micro-benchmark (µs per call, GB/s) at the flagship FFN size n = 8192 * 3072.
 // GPU-only: skipped where the addon has no CUDA or there is no GPU (a CPU check that the hooks
@@ -27,6 +29,7 @@ process.env.OMP_WAIT_POLICY ??= 'passive';
 type Out = {
   y?: Float32Array; d0?: Float32Array; d1?: Float32Array; rstd?: Float32Array; mask?: Float32Array;
   maskTail?: number; ms: number; msBwd?: number; yApply?: Float32Array; msApply?: number;
+  dx?: Float32Array; gDrop?: Float32Array; dxRef?: Float32Array; gDropRef?: Float32Array;
 };
 type Engine = {
   cudaCompiled(): boolean;
@@ -249,6 +252,22 @@ describe.skipIf(!gpu)('CUDA rmsnorm_apply: the norm output again from the stored
         const r = ew({ op: 'rmsnorm', type, x, w, rows, d, eps: 1e-6, offset, apply: true });
         expectBitEqual(r.yApply!, r.y!, `${type} ${rows}x${d} off ${offset}`);
       }
+    });
+});
+
+describe.skipIf(!gpu)('CUDA rmsnorm_backward_dropout: the norm backward and the next dropout backward in one pass', () => {
+  for (const type of ['f32', 'bf16'] as const)
+    it(`${type}: dx and the dropped gradient bit for bit the two-kernel sequence (accumulate or not, p or 0)`, () => {
+      for (const [rows, d, offset] of [[64, 768, 0], [7, 100, 0], [3, 1000, 1]])
+        for (const accumulate of [false, true])
+          for (const p of [P, 0]) {
+            const x = rand(rows * d, rows + d, 2), w = rand(d, 6, 1.5), g = rand(rows * d, 7, 1), y0 = rand(rows * d, 8, 1);
+            const r = ew({ op: 'rmsnorm_backward_dropout', type, x, w, g, y0, rows, d, eps: 1e-6, accumulate, p, seed: SEED, site: SITE, offset });
+            const tag = `${type} ${rows}x${d} off ${offset} acc ${accumulate} p ${p}`;
+            expectBitEqual(r.dx!, r.dxRef!, `dx ${tag}`);
+            expectBitEqual(r.gDrop!, r.gDropRef!, `dropped gradient ${tag}`);
+            if (p > 0) expect(r.gDrop!.some((v, i) => v === 0 && r.dx![i] !== 0), `some dropped ${tag}`).toBe(true);
+          }
     });
 });
 

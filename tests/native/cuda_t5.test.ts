@@ -423,10 +423,13 @@ describe.skipIf(!gpu)('T5 on CUDA: ops/lora kernels in the step = the unfused st
 // fp32 step is deterministic), at bf16 within the fused attention's atomics (dQ); the arena equals
 // the estimate with each switch. The cross attention's K,V likewise are computed again in the
 // backward from the encoder output (T5Cuda::cross_kv_recomputed; HUKUK_T5_CROSS_KV_RECOMPUTE=0 keeps
-// them): the forward's products with the forward's LoRA h, so the same bits.
-type H2Env = { HUKUK_T5_RELU_BITMASK?: string; HUKUK_T5_NORM_RECOMPUTE?: string; HUKUK_T5_CROSS_KV_RECOMPUTE?: string };
+// them): the forward's products with the forward's LoRA h, so the same bits. And a norm's backward
+// writes the next residual dropout's backward in the same pass (rmsnorm_backward_dropout;
+// HUKUK_T5_NORM_DROP_FUSE=0 runs the two kernels): the same bits, no memory change.
+type H2Env = { HUKUK_T5_RELU_BITMASK?: string; HUKUK_T5_NORM_RECOMPUTE?: string; HUKUK_T5_CROSS_KV_RECOMPUTE?: string; HUKUK_T5_NORM_DROP_FUSE?: string };
 const H2_VARIANTS: [string, H2Env][] = [
-  ['before (hidden, norms, cross K,V kept)', { HUKUK_T5_RELU_BITMASK: '0', HUKUK_T5_NORM_RECOMPUTE: '0', HUKUK_T5_CROSS_KV_RECOMPUTE: '0' }],
+  ['before (hidden, norms, cross K,V kept; norm and dropout backward apart)', { HUKUK_T5_RELU_BITMASK: '0', HUKUK_T5_NORM_RECOMPUTE: '0', HUKUK_T5_CROSS_KV_RECOMPUTE: '0', HUKUK_T5_NORM_DROP_FUSE: '0' }],
+  ['norm and dropout backward apart only', { HUKUK_T5_NORM_DROP_FUSE: '0' }],
   ['bitmask only', { HUKUK_T5_NORM_RECOMPUTE: '0', HUKUK_T5_CROSS_KV_RECOMPUTE: '0' }],
   ['norms recomputed only', { HUKUK_T5_RELU_BITMASK: '0', HUKUK_T5_CROSS_KV_RECOMPUTE: '0' }],
   ['cross K,V recomputed only', { HUKUK_T5_RELU_BITMASK: '0', HUKUK_T5_NORM_RECOMPUTE: '0' }],
@@ -449,6 +452,7 @@ function h2Run(modelDir: string, adapter: string, b: StepBatch, env: H2Env, o: {
     delete process.env.HUKUK_T5_RELU_BITMASK;
     delete process.env.HUKUK_T5_NORM_RECOMPUTE;
     delete process.env.HUKUK_T5_CROSS_KV_RECOMPUTE;
+    delete process.env.HUKUK_T5_NORM_DROP_FUSE;
   }
 }
 
@@ -482,6 +486,7 @@ describe.skipIf(!gpu)('T5 on CUDA: fewer activations kept (H2: ReLU bitmask, nor
           expect(worstGrad(was.on, now.on), `grads (recompute) vs ${what}`).toBe(0);
           // (with wo's LoRA or a gated FFN the bitmask does not apply: the same plan as norms-only)
           if (env.HUKUK_T5_NORM_RECOMPUTE === '0') expect(now.off.arena, `arena smaller than ${what}`).toBeLessThan(was.off.arena);
+          else if (Object.keys(env).join() === 'HUKUK_T5_NORM_DROP_FUSE') expect(now.off.arena, `the same plan as ${what}`).toBe(was.off.arena);
           else expect(now.off.arena, `arena vs ${what}`).toBeLessThanOrEqual(was.off.arena);
           expect([was.off.arena, was.on.arena], `arena = estimate, ${what}`).toEqual(was.est);
         }
@@ -673,6 +678,77 @@ describe.skipIf(!gpu)('T5 on CUDA: the head and cross-entropy in chunks of rows 
         expect([all.step.arena, all.stepRe.arena], 'arena = estimate (every row)').toEqual(all.est);
         expect([chunked.step.arena, chunked.stepRe.arena], 'arena = estimate (7 rows)').toEqual(chunked.est);
       } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+});
+
+// ---- H1: programmatic dependent launch in the step (cuda/pdl.cuh) -----------------------------
+// T5Cuda::run turns the PDL switch on for a step's kernels on sm_90+ (HUKUK_T5_PDL=0: off) and off
+// again after it; a captured graph is keyed by it. PDL only lets a kernel launch early and wait
+// (griddepcontrol.wait) for its predecessor: the step's numbers must not move. fp32 compute is
+// deterministic (no flash atomics): bit for bit, each way and back again (a graph per switch state);
+// bf16 within the flash backward's dQ atomics. On a card below sm_90 both runs are the same path.
+describe.skipIf(!gpu)('T5 on CUDA: PDL on and off give the same step (H1)', () => {
+  for (const [quant, compute] of [['nf4', 'fp32'], ['nf4', 'bf16'], ['none', 'bf16']] as const) {
+    it(`${quant}, ${compute} compute: steps (graph replays) and AdamW with and without PDL`, () => {
+      const dir = mkdtempSync(join(tmpdir(), 'hukuk-h1pdl-'));
+      try {
+        makeTinyT5(dir, { vocabSize: 256, dModel: 256, dKv: 64, numHeads: 4, dFf: 512, numLayers: 2, numDecoderLayers: 2 }, 5);
+        const b = batchFor(256, 4, 40, 24, 3);
+        const adapter = join(dir, 'adapter');
+        nonZeroAdapter(dir, adapter, b, { r: 16, dropout: 0.1, targets: ['q', 'k', 'v', 'o'] });
+        const m = engine.T5Model.load({ modelDir: dir, device: 'cuda', quant, compute });
+        m.loadAdapter(adapter);
+        const withPdl = (on: boolean) => {
+          if (!on) process.env.HUKUK_T5_PDL = '0';
+          try {
+            return [stepOf(m, b), stepOf(m, b)]; // captured, then replayed
+          } finally {
+            delete process.env.HUKUK_T5_PDL;
+          }
+        };
+        const on = withPdl(true);
+        const off = withPdl(false);
+        const onAgain = withPdl(true);
+        const offAgain = withPdl(false);
+        // AdamW on the device after a step of each kind (its kernels launch through pdl::launch; the
+        // switch is off again by then, so it is a plain launch either way)
+        const adam = (pdl: boolean) => {
+          const m2 = engine.T5Model.load({ modelDir: dir, device: 'cuda', quant, compute });
+          m2.loadAdapter(adapter);
+          if (!pdl) process.env.HUKUK_T5_PDL = '0';
+          try {
+            stepOf(m2, b);
+          } finally {
+            delete process.env.HUKUK_T5_PDL;
+          }
+          (engine as unknown as TrainApi).optimizerStep(m2, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1, gradScale: 1, step: 1 });
+          const w = m2.loraTensors().map((t) => Float32Array.from(t.weight));
+          m2.dispose();
+          return w;
+        };
+        const wOn = adam(true);
+        const wOff = adam(false);
+        let wDiff = 0;
+        wOn.forEach((w, i) => (wDiff = Math.max(wDiff, relError(w, wOff[i]))));
+        console.log(`  H1 PDL ${quant} ${compute}: loss ${on[0].loss} / ${off[0].loss}; worst grad on vs off ${worstGrad(on[0], off[0])} (replay ${worstGrad(on[1], off[1])}, again ${worstGrad(onAgain[1], offAgain[1])}); AdamW weights ${wDiff}`);
+        const exact = compute === 'fp32';
+        for (const [x, y] of [[on[0], off[0]], [on[1], off[1]], [onAgain[1], offAgain[1]], [on[1], onAgain[1]]]) {
+          if (exact) {
+            expect(x.loss, 'loss').toBe(y.loss);
+            expect(worstGrad(x, y), 'grads').toBe(0);
+          } else {
+            expect(Math.abs(x.loss - y.loss) / Math.abs(y.loss), 'loss').toBeLessThan(1e-5);
+            expect(worstGrad(x, y), 'grads').toBeLessThan(1e-3);
+          }
+        }
+        expect(nonZero(on[0], 'lora_A')).toBe(true);
+        expect(wDiff, 'AdamW').toBeLessThan(exact ? 1e-7 : 1e-3);
+        m.dispose();
+      } finally {
+        delete process.env.HUKUK_T5_PDL;
         rmSync(dir, { recursive: true, force: true });
       }
     });

@@ -105,6 +105,62 @@ void rmsnorm_apply(const float* x, const float* w, const float* rstd, bf16_t* y,
   rmsnorm_apply_t(x, w, rstd, dev_ptr(y), rows, d, s);
 }
 
+// rmsnorm_bwd_kernel that also writes g_drop = dropout_backward(dx) (accumulate false) of the
+// next residual dropout, from the dx value it stores: per element the float expressions of
+// rmsnorm_bwd_kernel, then of dropout_backward (fp32: keep ? dx * scale : 0, p == 0 a copy; bf16:
+// DropToBf16, rounded once), so both outputs are bit for bit the two-kernel sequence's.
+template <typename G, bool D>
+__global__ void rmsnorm_bwd_drop_kernel(const float* x, const float* w, const float* rstd, const float* dy, float* dx,
+                                        int d, bool acc, G* g_drop, DropParams drop) {
+  __shared__ float shm[kNormThreads / 32];
+  pdl::trigger();
+  pdl::wait();
+  DropoutKey key{};
+  if constexpr (D) key = dropout_key(*drop.seed, drop.site);
+  const int64_t r = blockIdx.x;
+  const float* xr = x + r * d;
+  const float* gr = dy + r * d;
+  const float rs = rstd[r];
+  float dot = 0.f;
+  for (int i = threadIdx.x; i < d; i += kNormThreads) dot += (w[i] * gr[i]) * xr[i];
+  dot = block_sum(dot, shm);
+  const float c = (dot / d) * rs * rs * rs;
+  float* o = dx + r * d;
+  G* gd = g_drop + r * d;
+  for (int i = threadIdx.x; i < d; i += kNormThreads) {
+    const float v = rs * (w[i] * gr[i]) - xr[i] * c;
+    const float t = acc ? o[i] + v : v;
+    o[i] = t;
+    float g = t;
+    if constexpr (D) g = dropout_keep_bits(key, uint64_t(r * d + i), drop.threshold) ? t * drop.scale : 0.f;
+    gd[i] = from_f32<G>(g);
+  }
+}
+
+template <typename G>
+void rmsnorm_backward_dropout_t(const float* x, const float* w, const float* rstd, const float* dy, float* dx,
+                                int64_t rows, int d, bool accumulate, G* g_drop, float p, const uint64_t* seed,
+                                uint64_t site, cudaStream_t s) {
+  if (rows <= 0) return;
+  const DropParams dp = drop_params(p, seed, site);
+  if (p > 0.f)
+    pdl::launch(rmsnorm_bwd_drop_kernel<G, true>, unsigned(rows), kNormThreads, 0, s, x, w, rstd, dy, dx, d, accumulate,
+                g_drop, dp);
+  else
+    pdl::launch(rmsnorm_bwd_drop_kernel<G, false>, unsigned(rows), kNormThreads, 0, s, x, w, rstd, dy, dx, d, accumulate,
+                g_drop, dp);
+}
+void rmsnorm_backward_dropout(const float* x, const float* w, const float* rstd, const float* dy, float* dx,
+                              int64_t rows, int d, bool accumulate, float* g_drop, float p, const uint64_t* seed,
+                              uint64_t site, cudaStream_t s) {
+  rmsnorm_backward_dropout_t(x, w, rstd, dy, dx, rows, d, accumulate, g_drop, p, seed, site, s);
+}
+void rmsnorm_backward_dropout(const float* x, const float* w, const float* rstd, const float* dy, float* dx,
+                              int64_t rows, int d, bool accumulate, bf16_t* g_drop, float p, const uint64_t* seed,
+                              uint64_t site, cudaStream_t s) {
+  rmsnorm_backward_dropout_t(x, w, rstd, dy, dx, rows, d, accumulate, dev_ptr(g_drop), p, seed, site, s);
+}
+
 void rmsnorm_forward(const float* x, const float* w, float* y, float* rstd, int64_t rows, int d, float eps,
                      cudaStream_t s) {
   if (rows <= 0) return;

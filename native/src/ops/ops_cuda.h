@@ -76,6 +76,15 @@ void rmsnorm_backward(const float* x, const float* w, const float* rstd, const f
 // bf16 output (x, w and rstd fp32; rstd bit-identical to the fp32 overload's)
 void rmsnorm_forward(const float* x, const float* w, bf16_t* y, float* rstd, int64_t rows, int d, float eps,
                      cudaStream_t s);
+// rmsnorm_backward (dx (+)= ...) that also writes g_drop = dropout_backward(dx, accumulate=false)
+// of the next residual dropout (p, seed, site) from the same dx: bit for bit the two calls, one
+// pass fewer over dx. Launched through pdl::launch.
+void rmsnorm_backward_dropout(const float* x, const float* w, const float* rstd, const float* dy, float* dx,
+                              int64_t rows, int d, bool accumulate, float* g_drop, float p, const uint64_t* seed,
+                              uint64_t site, cudaStream_t s);
+void rmsnorm_backward_dropout(const float* x, const float* w, const float* rstd, const float* dy, float* dx,
+                              int64_t rows, int d, bool accumulate, bf16_t* g_drop, float p, const uint64_t* seed,
+                              uint64_t site, cudaStream_t s);
 // y = w * (x * rstd) from a stored rstd (the forward's): bit for bit rmsnorm_forward's y, so a
 // backward can recompute a norm's output instead of keeping it. Launched through pdl::launch.
 void rmsnorm_apply(const float* x, const float* w, const float* rstd, float* y, int64_t rows, int d, cudaStream_t s);

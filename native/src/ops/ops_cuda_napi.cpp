@@ -21,6 +21,9 @@
 //                                     so the scalar path runs instead of the 16-byte vectors)
 //     reps?: number                  (timed repetitions after the first run; CUDA events)
 //   }) -> { y?, d0?, d1?, rstd?: Float32Array, ms: number (mean per rep, -1 untimed) }
+//   rmsnorm_backward_dropout: x, w (fp32), g (dy), rows, d, eps, accumulate, y0 (dx's start when
+//   accumulating), p/seed/site, type (g_drop's): rstd from rmsnorm_forward, then the fused op ->
+//   dx, gDrop, and the two-kernel sequence (rmsnorm_backward; dropout_backward) -> dxRef, gDropRef
 //   act_dropout_bitmask (ReLU): act_dropout_forward_bitmask(x) -> y and the mask words, then with g
 //   act_dropout_backward_bitmask(mask, g) -> d0; mask: the bits as 0/1 per element; maskTail: the
 //   OR of the last word's bits past n (must be 0); the mask words start all ones so an unwritten
@@ -250,6 +253,31 @@ Napi::Value elementwise_gpu(const Napi::CallbackInfo& info, const Napi::Object& 
     run();
     put("y", y);
     ms = time_ms(reps, run);
+  } else if (op == "rmsnorm_backward_dropout") {
+    const int64_t rows = int64_t(num(o, "rows", 0.0));
+    const int d = int(num(o, "d", 0.0));
+    const float eps = float(num(o, "eps", 1e-6));
+    const bool acc = flag(o, "accumulate");
+    DevTensor x = input("x", false), w = input("w", false), g = input("g", false);
+    HUKUK_CHECK(rows > 0 && d > 0 && x.n == rows * d && w.n == d && g.n == x.n, "ENGINE_INVALID_ARG",
+                "_opsCudaElementwise: rmsnorm_backward_dropout sizes");
+    DevTensor y = alloc(x.n, false, off), rstd = alloc(rows, false, 0);
+    oc::rmsnorm_forward(x.f(), w.f(), y.f(), rstd.f(), rows, d, eps, s);
+    auto start = [&]() { return has(o, "y0") ? input("y0", false) : alloc(x.n, false, off); };
+    DevTensor dx = start(), dxr = start(), gd = alloc(x.n, bf, off), gdr = alloc(x.n, bf, off);
+    auto fused = [&] {
+      if (bf) oc::rmsnorm_backward_dropout(x.f(), w.f(), rstd.f(), g.f(), dx.f(), rows, d, acc, gd.b(), p, seed.get(), site, s);
+      else oc::rmsnorm_backward_dropout(x.f(), w.f(), rstd.f(), g.f(), dx.f(), rows, d, acc, gd.f(), p, seed.get(), site, s);
+    };
+    fused();
+    oc::rmsnorm_backward(x.f(), w.f(), rstd.f(), g.f(), dxr.f(), rows, d, acc, s);
+    if (bf) oc::dropout_backward(dxr.f(), gdr.b(), x.n, p, seed.get(), site, false, s);
+    else oc::dropout_backward(dxr.f(), gdr.f(), x.n, p, seed.get(), site, false, s);
+    put("dx", dx);
+    put("gDrop", gd);
+    put("dxRef", dxr);
+    put("gDropRef", gdr);
+    ms = time_ms(reps, fused);
   } else if (op == "act_dropout_bitmask") {
     DevTensor x = input("x", bf), yb;
     if (!in_place) yb = alloc(x.n, bf, off);

@@ -279,6 +279,11 @@ class T5Cuda {
   // LoRA h, as a recompute re-run does: the same bits). Needs g_ff0 to hold them (2 Ms inner <=
   // Mx d_ff). HUKUK_T5_CROSS_KV_RECOMPUTE=0 keeps them (A/B; read at each plan).
   bool cross_kv_recomputed = false;
+  // Within a block's backward, a norm's backward also writes the next sub-layer's residual
+  // dropout backward (g_d) from the dx it stores (ops rmsnorm_backward_dropout: the same bits, one
+  // pass fewer over the residual gradient): FFN -> cross / self attention, cross -> self.
+  // HUKUK_T5_NORM_DROP_FUSE=0: two kernels (A/B; read at each plan).
+  bool norm_drop_fused = true;
   bool rerunning = false;  // inside a block's re-run (recompute): the LoRA h of the forward are reused
   float *lora_ws = nullptr, *flash_scratch = nullptr;
   size_t lora_ws_floats = 0;
@@ -629,6 +634,7 @@ class T5Cuda {
     lora_tc_bwd = lora_tc && env_switch("HUKUK_T5_LORA_TC_BWD") == 1;
     ffn_bitmask = backward && relu_in_place() && !any_wo_lora() && env_switch("HUKUK_T5_RELU_BITMASK") != 0;
     norms_recomputed = backward && env_switch("HUKUK_T5_NORM_RECOMPUTE") != 0;
+    norm_drop_fused = env_switch("HUKUK_T5_NORM_DROP_FUSE") != 0;
     cross_kv_recomputed = backward && 2 * size_t(sh.B) * sh.S * I.cfg.inner_dim() <=
                                           size_t(sh.B) * std::max(sh.S, sh.T) * size_t(I.cfg.d_ff) &&
                           env_switch("HUKUK_T5_CROSS_KV_RECOMPUTE") != 0;
@@ -1508,9 +1514,11 @@ class T5Cuda {
   }
 
   // ---------------------------------------------------------------- backward
-  // g = dLoss/d(block output) in place; FFN then returns dLoss/d(ffn input) accumulated into g
+  // g = dLoss/d(block output) in place; FFN then returns dLoss/d(ffn input) accumulated into g.
+  // fuse_next: the norm's backward also writes g_d = dropout_backward(g) of next_site (norm_drop_fused)
   template <typename T>
-  void ffn_bwd(DBlock& b, const ActsT<T>& a, const float* x_before, float* g, int M, const Ctx& st, int stack, int l) {
+  void ffn_bwd(DBlock& b, const ActsT<T>& a, const float* x_before, float* g, int M, const Ctx& st, int stack, int l,
+               bool fuse_next = false, uint64_t next_site = 0) {
     const T5Config& c = I.cfg;
     const int d = c.d_model;
     const float p = st.train ? c.dropout_rate : 0.f;
@@ -1535,7 +1543,8 @@ class T5Cuda {
       oc::act_dropout_backward(I.act, a.pre0, g_ffh, gf0, nff, p, st.seed, act_site, s);
       linear_bwd<T>(b.wi, n3, gf0, M, g_n, false, st, lsite(b.wi, stack, l));
     }
-    oc::rmsnorm_backward(x_before, b.ln_ff, a.rstd3, g_n, g, M, d, true, s);
+    if (fuse_next) oc::rmsnorm_backward_dropout(x_before, b.ln_ff, a.rstd3, g_n, g, M, d, true, gd, p, st.seed, next_site, s);
+    else oc::rmsnorm_backward(x_before, b.ln_ff, a.rstd3, g_n, g, M, d, true, s);
   }
 
   // Backward of n projections of x: dY rows of each at g_rows (adjacent, [n, M, out]); dx (+)= Σ dY_i W_i.
@@ -1587,14 +1596,15 @@ class T5Cuda {
   }
 
   template <typename T>
+  // gd_ready: g_d already holds dropout_backward(g) of this residual (the norm backward before wrote it)
   void self_attn_bwd(DBlock& b, const ActsT<T>& a, float* g, int M, const Shape& sh, bool decoder, const Ctx& st,
-                     int l) {
+                     int l, bool gd_ready = false) {
     const T5Config& c = I.cfg;
     const int stack = decoder ? 1 : 0;
     const float p = st.train ? c.dropout_rate : 0.f;
     T* gd = tp<T>(g_d);
     T* gqkv = tp<T>(g_qkv);
-    oc::dropout_backward(g, gd, int64_t(M) * c.d_model, p, st.seed, site_of(stack, l, kSelfRes), false, s);
+    if (!gd_ready) oc::dropout_backward(g, gd, int64_t(M) * c.d_model, p, st.seed, site_of(stack, l, kSelfRes), false, s);
     linear_bwd<T>(b.o, a.ctx, gd, M, g_inner, false, st, lsite(b.o, stack, l));
     attention_bwd(self_args(sh, decoder, st, l), a.qh, a.kh, a.vh, a.P, a.ctx, g_inner, gqkv);
     DLin* qkv[3] = {&b.q, &b.k, &b.v};
@@ -1642,9 +1652,10 @@ class T5Cuda {
     for (int l = int(dec.size()) - 1; l >= lowest; --l) {
       DBlock& b = dec[size_t(l)];
       const ActsT<T> a = acts_for_backward<T>(true, size_t(l), sh, st);
-      ffn_bwd(b, a, a.x_mid2, g_dec, Mt, st, 1, l);
+      ffn_bwd(b, a, a.x_mid2, g_dec, Mt, st, 1, l, norm_drop_fused, site_of(1, l, kCrossRes));
       // cross-attention
-      oc::dropout_backward(g_dec, gd, int64_t(Mt) * d, p, st.seed, site_of(1, l, kCrossRes), false, s);
+      if (!norm_drop_fused)
+        oc::dropout_backward(g_dec, gd, int64_t(Mt) * d, p, st.seed, site_of(1, l, kCrossRes), false, s);
       linear_bwd<T>(b.co, a.cctx, gd, Mt, g_inner, false, st, lsite(b.co, 1, l));
       T* ckv = a.ckh ? a.ckh : cross_kv_again<T>(b, sh, st, l);
       attention_bwd(cross_args(sh, st, l), a.cqh, ckv, ckv + size_t(Ms) * c.inner_dim(), a.cP, a.cctx, g_inner, gqkv);
@@ -1654,8 +1665,12 @@ class T5Cuda {
       DLin* kv[2] = {&b.ck, &b.cv};
       projections_bwd<T>(kv, 2, b.ckv_fused, tp<const T>(enc_out), Ms, gqkv + size_t(Mt) * c.inner_dim(),
                          need_enc ? g_enc : nullptr, true, deq_cross, st, 1, l);
-      oc::rmsnorm_backward(a.x_mid, b.ln_cross, a.rstdc, g_n, g_dec, Mt, d, true, s);
-      self_attn_bwd(b, a, g_dec, Mt, sh, true, st, l);
+      if (norm_drop_fused)
+        oc::rmsnorm_backward_dropout(a.x_mid, b.ln_cross, a.rstdc, g_n, g_dec, Mt, d, true, gd, p, st.seed,
+                                     site_of(1, l, kSelfRes), s);
+      else
+        oc::rmsnorm_backward(a.x_mid, b.ln_cross, a.rstdc, g_n, g_dec, Mt, d, true, s);
+      self_attn_bwd(b, a, g_dec, Mt, sh, true, st, l, norm_drop_fused);
     }
   }
 
@@ -1673,8 +1688,8 @@ class T5Cuda {
     for (int l = int(enc.size()) - 1; l >= lowest; --l) {
       DBlock& b = enc[size_t(l)];
       const ActsT<T> a = acts_for_backward<T>(false, size_t(l), sh, st);
-      ffn_bwd(b, a, a.x_mid, g_enc, Ms, st, 0, l);
-      self_attn_bwd(b, a, g_enc, Ms, sh, false, st, l);
+      ffn_bwd(b, a, a.x_mid, g_enc, Ms, st, 0, l, norm_drop_fused, site_of(0, l, kSelfRes));
+      self_attn_bwd(b, a, g_enc, Ms, sh, false, st, l, norm_drop_fused);
     }
   }
   bool encoder_has_lora() {
