@@ -5,7 +5,7 @@
 //        [--steps 20] [--warm 3] [--compute bf16] [--recompute] [--json out.jsonl]
 // --recompute: activation recomputation (the step option); HUKUK_T5_FLASH=0 in the environment
 // turns the fused attention off (A/B), HUKUK_T5_FUSED_LORA=0 the fused LoRA-dropout kernels.
-// --variants default,recompute,flash_off,recompute_flash_off,act_fp32,recompute_act_fp32,lora_tc_off,lora_tc_bwd:
+// --variants default,recompute,flash_off,recompute_flash_off,act_fp32,recompute_act_fp32,lora_tc_off,lora_tc_bwd,pdl_off:
 // each shape in each variant, in one
 // process (one model load); every line is tagged with its variant.
 // Every (variant, shape) starts from the same LoRA state: the adapter is re-created with the same
@@ -93,13 +93,17 @@ for (const variant of variants) {
   const recompute = variant ? variant.startsWith('recompute') : values.recompute;
   const tag = variant ?? values.tag;
   // a *flash_off variant turns the fused attention off, a *act_fp32 one keeps fp32 activations
-  // under bf16 compute (read at each plan, so one model serves both); the others keep the
+  // under bf16 compute (read at each plan, so one model serves both; after a bf16-activation
+  // variant the non-NF4 weights are bf16 only, T5Cuda::weights_to_bf16, and an act_fp32 step
+  // widens them per product: list act_fp32 first to time it as before); the others keep the
   // caller's setting
   const env = {
     ...(variant?.endsWith('flash_off') ? { HUKUK_T5_FLASH: '0' } : {}),
     ...(variant?.endsWith('act_fp32') ? { HUKUK_T5_ACT_BF16: '0' } : {}),
     ...(variant?.endsWith('lora_tc_off') ? { HUKUK_T5_LORA_TC: '0' } : {}),
     ...(variant?.endsWith('lora_tc_bwd') ? { HUKUK_T5_LORA_TC_BWD: '1' } : {}),
+    // the step's kernels without programmatic dependent launch (on by default on sm_90+)
+    ...(variant?.endsWith('pdl_off') ? { HUKUK_T5_PDL: '0' } : {}),
   };
   await withEnv(env, async () => {
     for (const sh of values.shapes.split(',')) emitJson(runShape(sh, tag, recompute), values.json);

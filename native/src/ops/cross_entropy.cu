@@ -4,10 +4,13 @@
 #include <cmath>
 
 #include "core/cuda_runtime.h"
+#include "cuda/pdl.cuh"
 #include "ops/dropout_cuda.cuh"
 #include "ops/ops_cuda.h"
 
 namespace hukuk::ops::cuda {
+
+namespace pdl = hukuk::cuda::pdl;
 
 constexpr int kCeThreads = 512;
 
@@ -27,6 +30,8 @@ __device__ float ce_reduce(float v, float* shm, bool is_max) {
 
 __global__ void ce_kernel(float* logits, const int32_t* labels, int V, const float* gsp, bool backward, float* loss_rows) {
   __shared__ float shm[kCeThreads / 32];
+  pdl::trigger();  // cuda/pdl.cuh: next kernel may launch; wait before reading the step's data or writing
+  pdl::wait();
   const int64_t r = blockIdx.x;
   float* x = logits + r * V;
   const int y = labels[r];
@@ -57,8 +62,7 @@ __global__ void ce_kernel(float* logits, const int32_t* labels, int V, const flo
 void cross_entropy(float* logits, const int32_t* labels, int64_t rows, int V, const float* grad_scale, bool backward,
                    float* loss_rows, cudaStream_t s) {
   if (rows <= 0) return;
-  ce_kernel<<<unsigned(rows), kCeThreads, 0, s>>>(logits, labels, V, grad_scale, backward, loss_rows);
-  HUKUK_CUDA_LAUNCH_CHECK();
+  pdl::launch(ce_kernel, dim3(unsigned(rows)), dim3(kCeThreads), 0, s, logits, labels, V, grad_scale, backward, loss_rows);
 }
 
 }  // namespace hukuk::ops::cuda

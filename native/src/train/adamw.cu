@@ -8,9 +8,12 @@
 #include <vector>
 
 #include "core/cuda_runtime.h"
+#include "cuda/pdl.cuh"
 #include "train/adamw.h"
 
 namespace hukuk::train {
+
+namespace pdl = hukuk::cuda::pdl;
 
 namespace {
 constexpr int kThreads = 256;
@@ -20,6 +23,8 @@ constexpr int kMaxBlocks = 1024;
 // result is deterministic.
 __global__ void sum_squares_kernel(const float* g, size_t n, double* partial) {
   __shared__ double sh[kThreads];
+  pdl::trigger();  // cuda/pdl.cuh: next kernel may launch; wait before reading the step's data or writing
+  pdl::wait();
   double s = 0.0;
   for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<size_t>(gridDim.x) * blockDim.x) {
@@ -36,6 +41,8 @@ __global__ void sum_squares_kernel(const float* g, size_t n, double* partial) {
 }
 
 __global__ void scale_kernel(float* g, size_t n, float s) {
+  pdl::trigger();  // cuda/pdl.cuh: next kernel may launch; wait before reading the step's data or writing
+  pdl::wait();
   for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<size_t>(gridDim.x) * blockDim.x)
     g[i] = __fmul_rn(g[i], s);
@@ -43,6 +50,8 @@ __global__ void scale_kernel(float* g, size_t n, float s) {
 
 __global__ void adamw_kernel(float* w, const float* g, float* m, float* v, size_t n, float decay_mul, float omb1,
                              float b2, float omb2, float step_size, float bc2_sqrt, float eps) {
+  pdl::trigger();  // cuda/pdl.cuh: next kernel may launch; wait before reading the step's data or writing
+  pdl::wait();
   const bool lerp_low = omb1 < 0.5f;
   for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<size_t>(gridDim.x) * blockDim.x) {
@@ -117,6 +126,8 @@ MultiTable& table_for(const std::vector<ParamRef>& ps) {
 
 __global__ void multi_sum_squares_kernel(const TensorDesc* ts, const ChunkDesc* cs, double* partial) {
   __shared__ double sh[kThreads];
+  pdl::trigger();  // cuda/pdl.cuh: next kernel may launch; wait before reading the step's data or writing
+  pdl::wait();
   const ChunkDesc c = cs[blockIdx.x];
   const float* g = ts[c.tensor].g + c.start;
   double s = 0.0;
@@ -134,6 +145,8 @@ __global__ void multi_sum_squares_kernel(const TensorDesc* ts, const ChunkDesc* 
 }
 
 __global__ void multi_scale_kernel(const TensorDesc* ts, const ChunkDesc* cs, float s) {
+  pdl::trigger();  // cuda/pdl.cuh: next kernel may launch; wait before reading the step's data or writing
+  pdl::wait();
   const ChunkDesc c = cs[blockIdx.x];
   float* g = ts[c.tensor].g + c.start;
   for (size_t i = threadIdx.x; i < c.len; i += blockDim.x) g[i] = __fmul_rn(g[i], s);
@@ -141,6 +154,8 @@ __global__ void multi_scale_kernel(const TensorDesc* ts, const ChunkDesc* cs, fl
 
 __global__ void multi_adamw_kernel(const TensorDesc* ts, const ChunkDesc* cs, float decay_mul_if_decay, float omb1,
                                    float b2, float omb2, float step_size, float bc2_sqrt, float eps) {
+  pdl::trigger();  // cuda/pdl.cuh: next kernel may launch; wait before reading the step's data or writing
+  pdl::wait();
   const ChunkDesc c = cs[blockIdx.x];
   const TensorDesc t = ts[c.tensor];
   const float decay_mul = t.decay ? decay_mul_if_decay : 1.0f;
@@ -171,9 +186,8 @@ std::vector<double> sum_squares_cuda_multi(const std::vector<ParamRef>& params) 
   std::lock_guard<std::mutex> lock(g_table_mutex);
   MultiTable& t = table_for(params);
   if (t.chunks.empty()) return per_tensor;
-  multi_sum_squares_kernel<<<static_cast<unsigned>(t.chunks.size()), kThreads>>>(t.d_tensors.get(), t.d_chunks.get(),
-                                                                                  t.d_partial.get());
-  HUKUK_CUDA_LAUNCH_CHECK();
+  pdl::launch(multi_sum_squares_kernel, dim3(static_cast<unsigned>(t.chunks.size())), dim3(kThreads), 0, cudaStream_t(0),
+              t.d_tensors.get(), t.d_chunks.get(), t.d_partial.get());
   std::vector<double> host(t.chunks.size());
   HUKUK_CUDA_CHECK(cudaMemcpy(host.data(), t.d_partial.get(), host.size() * sizeof(double), cudaMemcpyDeviceToHost));
   for (size_t c = 0; c < host.size(); c++) per_tensor[t.chunks[c].tensor] += host[c];  // in chunk order
@@ -185,8 +199,8 @@ void scale_cuda_multi(const std::vector<ParamRef>& params, float s) {
   std::lock_guard<std::mutex> lock(g_table_mutex);
   MultiTable& t = table_for(params);
   if (t.chunks.empty()) return;
-  multi_scale_kernel<<<static_cast<unsigned>(t.chunks.size()), kThreads>>>(t.d_tensors.get(), t.d_chunks.get(), s);
-  HUKUK_CUDA_LAUNCH_CHECK();
+  pdl::launch(multi_scale_kernel, dim3(static_cast<unsigned>(t.chunks.size())), dim3(kThreads), 0, cudaStream_t(0),
+              t.d_tensors.get(), t.d_chunks.get(), s);
 }
 
 void adamw_cuda_multi(const std::vector<ParamRef>& params, float decay_mul, float omb1, float b2, float omb2,
@@ -195,17 +209,15 @@ void adamw_cuda_multi(const std::vector<ParamRef>& params, float decay_mul, floa
   std::lock_guard<std::mutex> lock(g_table_mutex);
   MultiTable& t = table_for(params);
   if (t.chunks.empty()) return;
-  multi_adamw_kernel<<<static_cast<unsigned>(t.chunks.size()), kThreads>>>(
-      t.d_tensors.get(), t.d_chunks.get(), decay_mul, omb1, b2, omb2, step_size, bc2_sqrt, eps);
-  HUKUK_CUDA_LAUNCH_CHECK();
+  pdl::launch(multi_adamw_kernel, dim3(static_cast<unsigned>(t.chunks.size())), dim3(kThreads), 0, cudaStream_t(0),
+              t.d_tensors.get(), t.d_chunks.get(), decay_mul, omb1, b2, omb2, step_size, bc2_sqrt, eps);
 }
 
 double sum_squares_cuda(const float* g, size_t n) {
   if (n == 0) return 0.0;
   const int blocks = blocks_for(n);
   cuda::DeviceBuffer<double> partial(blocks);
-  sum_squares_kernel<<<blocks, kThreads>>>(g, n, partial.get());
-  HUKUK_CUDA_LAUNCH_CHECK();
+  pdl::launch(sum_squares_kernel, dim3(unsigned(blocks)), dim3(kThreads), 0, cudaStream_t(0), g, n, partial.get());
   std::vector<double> host(blocks);
   HUKUK_CUDA_CHECK(cudaMemcpy(host.data(), partial.get(), blocks * sizeof(double), cudaMemcpyDeviceToHost));
   double s = 0.0;
@@ -215,15 +227,14 @@ double sum_squares_cuda(const float* g, size_t n) {
 
 void scale_cuda(float* g, size_t n, float s) {
   if (n == 0) return;
-  scale_kernel<<<blocks_for(n), kThreads>>>(g, n, s);
-  HUKUK_CUDA_LAUNCH_CHECK();
+  pdl::launch(scale_kernel, dim3(unsigned(blocks_for(n))), dim3(kThreads), 0, cudaStream_t(0), g, n, s);
 }
 
 void adamw_cuda(float* w, const float* g, float* m, float* v, size_t n, float decay_mul, float omb1, float b2,
                 float omb2, float step_size, float bc2_sqrt, float eps) {
   if (n == 0) return;
-  adamw_kernel<<<blocks_for(n), kThreads>>>(w, g, m, v, n, decay_mul, omb1, b2, omb2, step_size, bc2_sqrt, eps);
-  HUKUK_CUDA_LAUNCH_CHECK();
+  pdl::launch(adamw_kernel, dim3(unsigned(blocks_for(n))), dim3(kThreads), 0, cudaStream_t(0), w, g, m, v, n, decay_mul, omb1, b2,
+              omb2, step_size, bc2_sqrt, eps);
 }
 
 }  // namespace hukuk::train

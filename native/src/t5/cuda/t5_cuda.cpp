@@ -44,6 +44,7 @@ void encode(T5Impl&, const int32_t*, const int32_t*, int, int, bool, const std::
 #include "core/cuda_runtime.h"
 #include "core/half.h"
 #include "cuda/cublas_loader.h"
+#include "cuda/pdl_switch.h"
 #include "nf4/nf4_cuda.h"
 #include "ops/attention.h"
 #include "ops/flash_attention.h"
@@ -147,12 +148,23 @@ struct Ctx {
 struct GraphKey {
   Shape sh;
   bool backward, train, use_lora, need_enc, recompute;
+  bool pdl;  // recorded with programmatic dependent launch (the attribute is baked into the graph)
   bool operator<(const GraphKey& o) const {
     auto t = [](const GraphKey& k) {
-      return std::make_tuple(k.sh.B, k.sh.S, k.sh.T, k.backward, k.train, k.use_lora, k.need_enc, k.recompute);
+      return std::make_tuple(k.sh.B, k.sh.S, k.sh.T, k.backward, k.train, k.use_lora, k.need_enc, k.recompute, k.pdl);
     };
     return t(*this) < t(o);
   }
+};
+
+// PDL (cuda/pdl.cuh) for one training step's kernels: the process-wide switch on (or off) while the
+// step records or launches them, and off again when the step returns or throws, so that other code
+// (generation, the single-op tests) never runs with it.
+struct PdlStepScope {
+  explicit PdlStepScope(bool on) { hukuk::cuda::pdl::set_enabled(on); }
+  ~PdlStepScope() { hukuk::cuda::pdl::set_enabled(false); }
+  PdlStepScope(const PdlStepScope&) = delete;
+  PdlStepScope& operator=(const PdlStepScope&) = delete;
 };
 
 struct Profile {
@@ -301,10 +313,17 @@ class T5Cuda {
   Shape bias_shape{};
   std::mutex mu;
   Profile prof;
+  bool pdl_capable = false;  // compute capability 9+: a step may run with PDL (run())
 
   explicit T5Cuda(T5Impl& impl) : I(impl) {
     HUKUK_CHECK(hukuk::cuda::device_count() > 0, "ENGINE_CUDA", "device 'cuda' was asked for but no CUDA GPU is usable");
     prec = impl.load_opt.compute_bf16 ? oc::Precision::BF16 : oc::Precision::F32;
+    {
+      int dev = 0, major = 0;
+      HUKUK_CUDA_CHECK(cudaGetDevice(&dev));
+      HUKUK_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+      pdl_capable = major >= 9;  // griddepcontrol: sm_90+
+    }
     if (prec == oc::Precision::BF16) {
       int dev = 0, major = 0;
       HUKUK_CUDA_CHECK(cudaGetDevice(&dev));
@@ -1872,6 +1891,11 @@ class T5Cuda {
     }
     set_family_precisions();
     plan(sh, backward, o.recompute, want_flash(sh));
+    // PDL for this step's kernels: sm_90+ unless HUKUK_T5_PDL=0 (read each step); set before any
+    // kernel of the step is recorded or launched (plan()'s own kernels run without it), off again
+    // when run() returns or throws. A graph is keyed by it (GraphKey::pdl).
+    const bool pdl_on = pdl_capable && env_switch("HUKUK_T5_PDL") != 0;
+    PdlStepScope pdl_scope(pdl_on);
     prof.on = std::getenv("HUKUK_T5_PROFILE") != nullptr;
     prof.mark("start", s);
     HUKUK_CUDA_CHECK(cudaMemcpyAsync(d_ids, bt.input_ids, sizeof(int32_t) * Ms, cudaMemcpyHostToDevice, s));
@@ -1900,7 +1924,7 @@ class T5Cuda {
     // then replayed, so the ~10k kernel and GEMM launches of a step cost one launch.
     const bool graphed = bt.labels && !o.logits_out && graphs_ok && !prof.on;
     if (graphed) {
-      run_graph(GraphKey{sh, do_bwd, st.train, st.use_lora, need_enc, o.recompute}, [&] {
+      run_graph(GraphKey{sh, do_bwd, st.train, st.use_lora, need_enc, o.recompute, pdl_on}, [&] {
         encoder_fwd(sh, st, backward);
         decoder_fwd(sh, st, backward);
         head_and_loss(Mt, true, do_bwd, nullptr);
