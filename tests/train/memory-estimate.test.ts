@@ -210,3 +210,27 @@ describe('estimateTrainingMemory: the head in chunks of rows (T5Cuda::head_and_l
     expect(tiny.activationsBytes).toBe(estimateTrainingMemory({ ...flagship(2, 8, 8), model: { ...flagship(2, 8, 8).model, vocabSize: 300 }, headChunkRows: Infinity }).activationsBytes);
   });
 });
+
+// T5Cuda's per-block savings (H2, 2026-11-28): each switch of the estimate takes off what the
+// engine no longer keeps per layer, to the arena's 256-byte alignment (the GPU test in
+// tests/native/cuda_t5.test.ts checks the same options byte for byte against the engine's plan).
+describe('estimateTrainingMemory: activations not kept per block (ReLU bitmask, norms, cross K,V)', () => {
+  const B = 16, S = 64, T = 128, L = 36, d = 768, ff = 3072, inner = 768;
+  const Ms = B * S, Mt = B * T;
+  const arena = (o: Partial<MemoryEstimateInput>) => estimateTrainingMemory({ ...flagship(B, S, T), ...o }).activationsBytes;
+  const now = arena({});
+  const near = (got: number, want: number, allocs: number) => {
+    expect(Math.abs(got - want), `${got} vs ${want}`).toBeLessThanOrEqual(allocs * 256);
+  };
+  it('the bitmask: the bf16 hidden out, one bit an element in (LoRA on wo: no bitmask)', () => {
+    near(arena({ reluBitmask: false }) - now, L * (Ms + Mt) * ff * 2 - L * (Ms + Mt) * ff / 8, 4 * L);
+    const wo = { lora: { r: 16, targets: ['q', 'k', 'v', 'o', 'wo'] } };
+    expect(arena({ ...wo, reluBitmask: false })).toBe(arena(wo));
+  });
+  it('the norm outputs: n1, n3 per encoder block, n1, nc, n3 per decoder block', () => {
+    near(arena({ recomputeNorms: false }) - now, L * 2 * Ms * d * 2 + L * 3 * Mt * d * 2, 10 * L);
+  });
+  it('the cross K,V: two [Ms, inner] per decoder block', () => {
+    near(arena({ recomputeCrossKV: false }) - now, L * 2 * Ms * inner * 2, 2 * L);
+  });
+});
