@@ -613,6 +613,7 @@ describe.skipIf(!gpu)('T5 on CUDA: bf16-only base weights under bf16 activations
         expect(Array.from(now.greedy), 'greedy ids').toEqual(Array.from(was.greedy));
         // memory: fp32 weights until the first bf16 plan, bf16 ones after it (= the estimate)
         expect(now.wLoad, 'weights at load').toBe(was.wLoad);
+        expect(was.wStep - now.wStep, 'bytes saved = the estimate\'s').toBe(estWeights('fp32') - estWeights('bf16'));
         expect(was.wStep, 'fp32 weights = estimate (fp32 activations)').toBe(estWeights('fp32'));
         expect(now.wStep, 'bf16 weights = estimate (bf16 activations)').toBe(estWeights('bf16'));
         expect(now.wStep, 'less memory').toBeLessThan(was.wStep);
