@@ -26,11 +26,17 @@
 // probabilities stored, rows layout); HUKUK_T5_FLASH=0 turns that off; fp32 keeps the exact path.
 // StepOptions.recompute: only each block's input and the LoRA h are kept; the backward re-runs a
 // block into one shared scratch right before its backward (same results, far less memory).
+// Weights under bf16 activations: the non-NF4 Linears (wo by the QLoRA policy) are kept as bf16 only
+// from the first bf16-activation plan on (weights_to_bf16); fp32 plans afterwards widen them back
+// per product, generation's views get a lasting fp32 copy (of the bf16 values).
+// The head and cross-entropy run in chunks of rows (head_and_loss: 32 MiB of logits at a time).
+// PDL (cuda/pdl.cuh) is on for a step's kernels on sm_90+ (HUKUK_T5_PDL=0: off), off outside steps.
 // common/training/memory-estimate.ts mirrors the arena plan byte for byte (checked on the GPU).
 // A/B switches for benchmarks: HUKUK_T5_ACT_BF16=0, HUKUK_T5_LORA_TC=0, HUKUK_T5_LORA_TC_BWD=1, HUKUK_T5_GRAPHS=0, HUKUK_T5_FUSED_LORA=0 (no ops/lora kernel at all),
 // HUKUK_T5_LORA_UP=0|1 (B side all cuBLAS | all ours; default: picked per case from H200 timings),
 // HUKUK_T5_LORA_UP_FWD=0|1 (its forward only), HUKUK_T5_LORA_ONEPASS=0, HUKUK_T5_BATCH_LORA=0,
-// HUKUK_T5_FUSE_QKV=0, HUKUK_T5_GEMM=fp32|tf32|bf16, HUKUK_T5_F32=proj_fwd,proj_bwd,attn,head.
+// HUKUK_T5_FUSE_QKV=0, HUKUK_T5_GEMM=fp32|tf32|bf16, HUKUK_T5_F32=proj_fwd,proj_bwd,attn,head,
+// HUKUK_T5_BF16_WEIGHTS=0 (keep fp32 weights), HUKUK_T5_HEAD_CHUNK_ROWS=n, HUKUK_T5_PDL=0.
 // Generation on the GPU (generate/cuda) reads the device weights through device_weights() and encode().
 #pragma once
 #include <functional>
