@@ -5,7 +5,7 @@
 //        [--steps 20] [--warm 3] [--compute bf16] [--recompute] [--json out.jsonl]
 // --recompute: activation recomputation (the step option); HUKUK_T5_FLASH=0 in the environment
 // turns the fused attention off (A/B), HUKUK_T5_FUSED_LORA=0 the fused LoRA-dropout kernels.
-// --variants default,recompute,flash_off,recompute_flash_off,act_fp32,recompute_act_fp32,lora_tc_off,lora_tc_bwd,pdl_off,head_full:
+// --variants default,recompute,flash_off,recompute_flash_off,act_fp32,recompute_act_fp32,lora_tc_off,lora_tc_bwd,pdl_off,head_full,keep_acts:
 // each shape in each variant, in one
 // process (one model load); every line is tagged with its variant.
 // Every (variant, shape) starts from the same LoRA state: the adapter is re-created with the same
@@ -106,6 +106,11 @@ for (const variant of variants) {
     ...(variant?.endsWith('pdl_off') ? { HUKUK_T5_PDL: '0' } : {}),
     // the head + cross-entropy over every row at once (T5Cuda::head_and_loss; 256-row chunks by default)
     ...(variant?.endsWith('head_full') ? { HUKUK_T5_HEAD_CHUNK_ROWS: '1000000' } : {}),
+    // every activation kept as before the memory work (hidden, norm outputs, cross K,V, all logits
+    // rows): what the memory savings cost in time
+    ...(variant?.endsWith('keep_acts')
+      ? { HUKUK_T5_RELU_BITMASK: '0', HUKUK_T5_NORM_RECOMPUTE: '0', HUKUK_T5_CROSS_KV_RECOMPUTE: '0', HUKUK_T5_HEAD_CHUNK_ROWS: '1000000' }
+      : {}),
   };
   await withEnv(env, async () => {
     for (const sh of values.shapes.split(',')) emitJson(runShape(sh, tag, recompute), values.json);
