@@ -36,7 +36,13 @@
 // HUKUK_T5_LORA_UP=0|1 (B side all cuBLAS | all ours; default: picked per case from H200 timings),
 // HUKUK_T5_LORA_UP_FWD=0|1 (its forward only), HUKUK_T5_LORA_ONEPASS=0, HUKUK_T5_BATCH_LORA=0,
 // HUKUK_T5_FUSE_QKV=0, HUKUK_T5_GEMM=fp32|tf32|bf16, HUKUK_T5_F32=proj_fwd,proj_bwd,attn,head,
-// HUKUK_T5_BF16_WEIGHTS=0 (keep fp32 weights), HUKUK_T5_HEAD_CHUNK_ROWS=n, HUKUK_T5_PDL=0.
+// HUKUK_T5_BF16_WEIGHTS=0 (keep fp32 weights), HUKUK_T5_HEAD_CHUNK_ROWS=n, HUKUK_T5_PDL=0,
+// HUKUK_T5_LORA_TC_GROUP=0 (the bf16 LoRA A side per member on ops/lora instead of one tensor-core
+// launch per q,k,v / cross k,v group), HUKUK_T5_LORA_GROUP=0; memory savings of a backward plan (each
+// =0 keeps what it saves): HUKUK_T5_RELU_BITMASK, HUKUK_T5_NORM_RECOMPUTE, HUKUK_T5_CROSS_KV_RECOMPUTE;
+// HUKUK_T5_NORM_DROP_FUSE=0 (norm backward and the next dropout backward as two kernels).
+// H200, 2026-11-28 06:55: 35.45 ms at 16x64x128 (2.697 GiB), 144.7 ms at 16x512x512, 81.3 at 8x512x512
+// (bench/RESULTS.md).
 // Generation on the GPU (generate/cuda) reads the device weights through device_weights() and encode().
 #pragma once
 #include <functional>
