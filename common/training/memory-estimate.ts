@@ -32,6 +32,10 @@ export interface T5ShapeForEstimate {
   /** gated-gelu style FFN (wi_0, wi_1) instead of a single wi */
   gated: boolean;
   tiedEmbeddings: boolean;
+  /** false for a non-gated FFN whose activation is not ReLU (e.g. feed_forward_proj 'gelu'): the
+   * engine then keeps the pre-activation and the hidden apart and no relu' bitmask (T5Cuda's
+   * relu_in_place()); absent = ReLU when not gated */
+  relu?: boolean;
 }
 
 export type LoraModule = 'SelfAttention' | 'EncDecAttention' | 'DenseReluDense';
@@ -285,7 +289,7 @@ export function estimateTrainingMemory(input: MemoryEstimateInput): MemoryEstima
   const Ms = B * S;
   const Mt = B * T;
   const Mx = Math.max(Ms, Mt);
-  const reluInPlace = !m.gated;
+  const reluInPlace = !m.gated && m.relu !== false;
   // T5Cuda::ffn_bitmask: ReLU (not gated) with no LoRA on any wo keeps relu' as one bit per element
   // instead of the M x d_ff hidden (whose forward copy lives in the backward's g_ff0)
   const reluBitmask = (input.reluBitmask ?? true) && reluInPlace && !all.some((L) => L.kind === 'wo' && hasLora(L));
@@ -365,7 +369,7 @@ export function estimateTrainingMemory(input: MemoryEstimateInput): MemoryEstima
   const activations = a.highWater;
 
   notes.push('CUDA context and cuBLAS workspace not included (add roughly 0.5–1 GiB)');
-  if (!m.gated) notes.push('non-gated FFN taken as ReLU (activation computed in place)');
+  if (reluInPlace) notes.push('ReLU FFN (activation computed in place)');
   if (input.device === 'cpu') notes.push('device cpu: host RAM; activations approximated by the GPU memory plan');
   if (input.compute === 'bf16' && input.device === 'cuda')
     notes.push(actBf16 ? 'bf16 activations (residual stream, norms and LoRA state in fp32)' : 'bf16 products on fp32 activations');
@@ -394,5 +398,7 @@ export function modelShapeFromConfig(config: Record<string, unknown>): T5ShapeFo
     vocabSize,
     gated: proj.startsWith('gated-'),
     tiedEmbeddings: typeof config.tie_word_embeddings === 'boolean' ? config.tie_word_embeddings : true,
+    // (native/src/t5/config.cpp: "<act>" or "gated-<act>"; only a plain "relu" runs in place)
+    ...(!proj.startsWith('gated-') && proj !== 'relu' ? { relu: false } : {}),
   };
 }

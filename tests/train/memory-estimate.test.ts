@@ -153,6 +153,20 @@ describe('modelShapeFromConfig', () => {
       numLayers: 8, numDecoderLayers: 8, dModel: 512, dFf: 1024, numHeads: 6, dKv: 85, vocabSize: 100, gated: true, tiedEmbeddings: true,
     });
     expect(modelShapeFromConfig({ d_model: 512 })).toBeNull();
+    expect(modelShapeFromConfig({ num_layers: 2, d_model: 64, d_ff: 128, num_heads: 2, vocab_size: 100, feed_forward_proj: 'gelu' })?.relu).toBe(false);
+  });
+  it('a non-gated GELU FFN keeps its pre-activation and hidden (no in-place ReLU, no relu\' bitmask)', () => {
+    const base = flagship(16, 64, 128);
+    const relu = estimateTrainingMemory(base);
+    const gelu = estimateTrainingMemory({ ...base, model: { ...base.model, relu: false } });
+    const { batchSize: B, maxSourceLength: S, maxTargetLength: T } = base;
+    const ff = base.model.dFf;
+    // per block: two bf16 M x d_ff buffers instead of ceil(M * d_ff / 32) mask words
+    const perBlocks = base.model.numLayers * (2 * B * S * ff * 2 - Math.ceil((B * S * ff) / 32) * 4) +
+      base.model.numDecoderLayers * (2 * B * T * ff * 2 - Math.ceil((B * T * ff) / 32) * 4);
+    expect(gelu.activationsBytes - relu.activationsBytes).toBeGreaterThanOrEqual(perBlocks);
+    expect(gelu.activationsBytes - relu.activationsBytes).toBeLessThan(perBlocks * 1.01);
+    expect(gelu.notes.some((n) => n.startsWith('ReLU FFN'))).toBe(false);
   });
 });
 
