@@ -113,4 +113,6 @@ inline uint32_t __shfl_sync(unsigned, uint32_t v, int src) {
 template <typename T> inline T __ldcg(const T* p) { return *p; }
 inline std::mutex g_atomic_mutex;
 inline unsigned atomicAdd(unsigned* p, unsigned v) { std::lock_guard<std::mutex> l(g_atomic_mutex); const unsigned o = *p; *p = o + v; return o; }
+// CUDA's atomicInc: old >= limit ? 0 : old + 1, returns old
+inline unsigned atomicInc(unsigned* p, unsigned limit) { std::lock_guard<std::mutex> l(g_atomic_mutex); const unsigned o = *p; *p = o >= limit ? 0u : o + 1u; return o; }
 inline void __threadfence() {}

@@ -1155,8 +1155,9 @@ namespace {
 
 constexpr int kGroupRP = 16;            // padded rank (r <= 16)
 constexpr int kGroupTicketSlots = 4096;  // column blocks: in <= 64 * 4096
-// One ticket per column block, zero between launches (each launch's last block resets the ones it
-// used). Process-wide per device: two launches of this kernel must not run concurrently on
+// One ticket per column block, zero between launches: atomicInc wraps it to 0 when the last block
+// takes it (so a count left wrong by a fault cannot stop every later launch's reduction, as an
+// atomicAdd + explicit reset could: found in review). Process-wide per device: two launches of this kernel must not run concurrently on
 // different streams of one device (the engine runs one stream; PDL launches wait for the previous
 // kernel before touching them).
 __device__ unsigned int g_group_tickets[kGroupTicketSlots];
@@ -1326,7 +1327,7 @@ __global__ void __launch_bounds__(kThreads, 2)
     __threadfence();  // the partials are visible device-wide before the ticket is taken
   }
   __syncthreads();
-  if (threadIdx.x == 0) ticket = atomicAdd(&g_group_tickets[blockIdx.x], 1u);
+  if (threadIdx.x == 0) ticket = atomicInc(&g_group_tickets[blockIdx.x], unsigned(splits - 1));  // -> 0 after the last
   __syncthreads();
   if (ticket != unsigned(splits - 1)) return;
   // the last block of this column block: every split's partial is written
@@ -1372,7 +1373,6 @@ __global__ void __launch_bounds__(kThreads, 2)
           o = acc_gA ? o + sum[mi][q] : sum[mi][q];
         }
       }
-  if (threadIdx.x == 0) g_group_tickets[blockIdx.x] = 0u;  // for the next launch
 }
 
 GaPlan group_plan(int M, int in, int r, bool have_workspace) {

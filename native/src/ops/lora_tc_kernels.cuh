@@ -583,7 +583,8 @@ struct GroupParams {  // by value
   float* gA[kGrpMax];
   DropParams dp[kGrpMax];
 };
-// One ticket per column block, zero between launches (each launch's last block resets its own).
+// One ticket per column block, zero between launches: atomicInc wraps it to 0 when the last block
+// takes it (a wrong count cannot stop later launches' reductions for good; found in review).
 // Per device: two launches must not run concurrently on different streams of one device.
 __device__ unsigned int g_tc_group_tickets[kGrpTicketSlots];
 
@@ -778,7 +779,7 @@ __global__ void __launch_bounds__(kGrpThreads, 1) group_backward_kernel(GroupPar
   }
   if (S == 1) return;
   __syncthreads();
-  if (threadIdx.x == 0) ticket = atomicAdd(&g_tc_group_tickets[blockIdx.x], 1u);
+  if (threadIdx.x == 0) ticket = atomicInc(&g_tc_group_tickets[blockIdx.x], unsigned(S - 1));  // -> 0 after the last
   __syncthreads();
   if (ticket != unsigned(S - 1)) return;
   __threadfence();  // every split's partial of this column block is written
@@ -812,5 +813,4 @@ __global__ void __launch_bounds__(kGrpThreads, 1) group_backward_kernel(GroupPar
       float& o = G.gA[mi][int64_t(j0 + 8 * q) * in + kb + tc];
       o = accumulate_gA ? o + scale[mi] * sum[mi][q] : scale[mi] * sum[mi][q];
     }
-  if (threadIdx.x == 0) g_tc_group_tickets[blockIdx.x] = 0u;  // for the next launch
 }
