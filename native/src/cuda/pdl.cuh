@@ -36,10 +36,10 @@ __device__ __forceinline__ void trigger() {
 }
 
 // kernel<<<grid, block, smem, s>>>(args...), with the programmatic-stream-serialization attribute
-// when PDL is enabled. The kernel must follow the rule above.
+// when `on` (generation passes its own switch, HUKUK_GEN_PDL). The kernel must follow the rule above.
 template <typename... KArgs, typename... Args>
-void launch(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t s, Args&&... args) {
-  if (!enabled()) {
+void launch_if(bool on, void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t s, Args&&... args) {
+  if (!on) {
     kernel<<<grid, block, smem, s>>>(std::forward<Args>(args)...);
     HUKUK_CUDA_LAUNCH_CHECK();
     return;
@@ -55,6 +55,12 @@ void launch(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, cudaSt
   cfg.attrs = attr;
   cfg.numAttrs = 1;
   HUKUK_CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel, std::forward<Args>(args)...));
+}
+
+// The training step's launches: with the attribute when the process-wide switch is on.
+template <typename... KArgs, typename... Args>
+void launch(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t s, Args&&... args) {
+  launch_if(enabled(), kernel, grid, block, smem, s, std::forward<Args>(args)...);
 }
 
 }  // namespace hukuk::cuda::pdl

@@ -23,6 +23,20 @@ __device__ float block_sum(float v, float* shm) {
   return t;
 }
 
+// The RMS norm backward of one row, shared by rmsnorm_bwd_kernel and rmsnorm_bwd_drop_kernel so
+// that both compute the same float expressions (their dx must be bit for bit the same):
+// c = (Σ w·g·x / d) · rstd³ over the row (every thread gets it), then per element dx = rstd·(w·g) − x·c.
+__device__ __forceinline__ float rmsnorm_bwd_row_c(const float* xr, const float* w, const float* gr, float rs, int d,
+                                                   float* shm) {
+  float dot = 0.f;
+  for (int i = threadIdx.x; i < d; i += kNormThreads) dot += (w[i] * gr[i]) * xr[i];
+  dot = block_sum(dot, shm);
+  return (dot / d) * rs * rs * rs;
+}
+__device__ __forceinline__ float rmsnorm_bwd_elem(float x, float w, float g, float rs, float c) {
+  return rs * (w * g) - x * c;
+}
+
 // Y = float or __nv_bfloat16 (the output only: the sums, rstd and the product are fp32 either way,
 // so rstd is the same bits for both, and a bf16 y is the fp32 y rounded once)
 template <typename Y>
@@ -50,13 +64,10 @@ __global__ void rmsnorm_bwd_kernel(const float* x, const float* w, const float* 
   const float* xr = x + r * d;
   const float* gr = dy + r * d;
   const float rs = rstd[r];
-  float dot = 0.f;
-  for (int i = threadIdx.x; i < d; i += kNormThreads) dot += (w[i] * gr[i]) * xr[i];
-  dot = block_sum(dot, shm);
-  const float c = (dot / d) * rs * rs * rs;
+  const float c = rmsnorm_bwd_row_c(xr, w, gr, rs, d, shm);
   float* o = dx + r * d;
   for (int i = threadIdx.x; i < d; i += kNormThreads) {
-    const float v = rs * (w[i] * gr[i]) - xr[i] * c;
+    const float v = rmsnorm_bwd_elem(xr[i], w[i], gr[i], rs, c);
     o[i] = acc ? o[i] + v : v;
   }
 }
@@ -121,14 +132,11 @@ __global__ void rmsnorm_bwd_drop_kernel(const float* x, const float* w, const fl
   const float* xr = x + r * d;
   const float* gr = dy + r * d;
   const float rs = rstd[r];
-  float dot = 0.f;
-  for (int i = threadIdx.x; i < d; i += kNormThreads) dot += (w[i] * gr[i]) * xr[i];
-  dot = block_sum(dot, shm);
-  const float c = (dot / d) * rs * rs * rs;
+  const float c = rmsnorm_bwd_row_c(xr, w, gr, rs, d, shm);
   float* o = dx + r * d;
   G* gd = g_drop + r * d;
   for (int i = threadIdx.x; i < d; i += kNormThreads) {
-    const float v = rs * (w[i] * gr[i]) - xr[i] * c;
+    const float v = rmsnorm_bwd_elem(xr[i], w[i], gr[i], rs, c);
     const float t = acc ? o[i] + v : v;
     o[i] = t;
     float g = t;

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "core/cuda_runtime.h"
+#include "cuda/pdl.cuh"
 #include "generate/cuda/decode_kernels.cuh"
 
 namespace hukuk::gen::cuda {
@@ -28,21 +29,8 @@ __device__ __forceinline__ float warp_sum(float v) {
   return v;
 }
 
-// Programmatic dependent launch (Hopper): a kernel launched with the PDL attribute may start
-// while the previous one still runs; pdl_wait() blocks until that one finished and its writes are
-// visible, pdl_trigger() lets the next kernel start launching. Only weights (never written during
-// a step) may be read before pdl_wait(), and nothing may be written before it. Without the launch
-// attribute (or before sm_90) both are no-ops.
-__device__ __forceinline__ void pdl_wait() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.wait;" ::: "memory");
-#endif
-}
-__device__ __forceinline__ void pdl_trigger() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.launch_dependents;" :::);
-#endif
-}
+// Programmatic dependent launch: cuda/pdl.cuh (wait, trigger, launch_if). Here, as there, only
+// weights (never written during a step) may be read before the wait, and nothing written.
 
 // absmax of NF4 block b, decoding the double quantization as bitsandbytes (and nf4.cu) does:
 // code2[q] * absmax2 + offset, two separately rounded fp32 operations.
@@ -145,7 +133,7 @@ __device__ __forceinline__ void load_rows(const GemvJob& J, int j0, int K, int k
 // loaded once and used for OPW weight rows (OPW x less activation traffic than one output per
 // warp, the cost that grows with the number of rows; one output per warp measured 2.94 against
 // 2.46 ms/token at batch 1, H200, 2026-11-28, and was removed). Each lane's first weight unit is
-// read before pdl_wait() (under PDL it overlaps the previous kernel); the epilogue's operands
+// read before hukuk::cuda::pdl::wait() (under PDL it overlaps the previous kernel); the epilogue's operands
 // (residual, LoRA h and B rows) are read early or as float4s. U = 8: vectorized units (K % 8 == 0
 // and 16-byte aligned operands); U = 1: any layout.
 template <int NR, int OPW, int U>
@@ -154,11 +142,11 @@ __global__ void __launch_bounds__(kGemvThreads) k_gemv(__grid_constant__ const G
   __shared__ float red[kGemvWarps][OPW * NR];
   __shared__ float rstd[kMaxFusedNormRows];
   __shared__ float partial[kGemvWarps][kMaxFusedNormRows];
-  if (a.pdl) pdl_trigger();
+  if (a.pdl) hukuk::cuda::pdl::trigger();
   const GemvJob& J = a.job[blockIdx.y];
   const int opb = (kGemvWarps / ksplit) * OPW;
   if (int(blockIdx.x) * opb >= J.N) {
-    if (a.pdl) pdl_wait();  // (a block that does nothing still orders after the previous kernel)
+    if (a.pdl) hukuk::cuda::pdl::wait();  // (a block that does nothing still orders after the previous kernel)
     return;
   }
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -174,7 +162,7 @@ __global__ void __launch_bounds__(kGemvThreads) k_gemv(__grid_constant__ const G
   const bool has_first = j0 < J.N && ufirst < u1;
   float wfirst[OPW][U];
   if (has_first) load_rows<OPW, U>(J, j0, K, ufirst * U, code, wfirst);  // weights only: before the wait
-  if (a.pdl) pdl_wait();
+  if (a.pdl) hukuk::cuda::pdl::wait();
   const bool norm = a.norm_w != nullptr;
   if (norm) {
     const int slice = (a.K + kGemvWarps - 1) / kGemvWarps;
@@ -264,8 +252,8 @@ __global__ void __launch_bounds__(kGemvThreads) k_gemv(__grid_constant__ const G
 
 __global__ void k_epilogue(__grid_constant__ const GemvArgs a) {
   if (a.pdl) {
-    pdl_trigger();
-    pdl_wait();
+    hukuk::cuda::pdl::trigger();
+    hukuk::cuda::pdl::wait();
   }
   const GemvJob& J = a.job[blockIdx.z];
   const int j = blockIdx.x * blockDim.x + threadIdx.x, row = blockIdx.y;
@@ -287,22 +275,7 @@ __global__ void k_epilogue(__grid_constant__ const GemvArgs a) {
 // kernel<<<grid, block, smem, s>>>(args...), with the programmatic-dependent-launch attribute when pdl
 template <typename... KArgs, typename... Args>
 void launch(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t s, bool pdl, Args&&... args) {
-  if (!pdl) {
-    kernel<<<grid, block, smem, s>>>(std::forward<Args>(args)...);
-    HUKUK_CUDA_LAUNCH_CHECK();
-    return;
-  }
-  cudaLaunchConfig_t cfg = {};
-  cfg.gridDim = grid;
-  cfg.blockDim = block;
-  cfg.dynamicSmemBytes = smem;
-  cfg.stream = s;
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr[0].val.programmaticStreamSerializationAllowed = 1;
-  cfg.attrs = attr;
-  cfg.numAttrs = 1;
-  HUKUK_CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel, std::forward<Args>(args)...));
+  hukuk::cuda::pdl::launch_if(pdl, kernel, grid, block, smem, s, std::forward<Args>(args)...);
 }
 
 template <int NR>
@@ -331,8 +304,8 @@ __device__ float block_reduce(float v, float* shm, bool is_max) {
 
 __global__ void k_rmsnorm(const float* x, const float* w, float* y, int d, float eps, float post_scale, bool pdl) {
   if (pdl) {
-    pdl_trigger();
-    pdl_wait();
+    hukuk::cuda::pdl::trigger();
+    hukuk::cuda::pdl::wait();
   }
   __shared__ float shm[32];
   const int64_t r = blockIdx.x;
@@ -351,8 +324,8 @@ __global__ void k_rmsnorm(const float* x, const float* w, float* y, int d, float
 
 __global__ void k_embed(const float* table, const int32_t* tokens, float* x, int d, bool pdl) {
   if (pdl) {
-    pdl_trigger();
-    pdl_wait();
+    hukuk::cuda::pdl::trigger();
+    hukuk::cuda::pdl::wait();
   }
   const int64_t r = blockIdx.x;
   const float* src = table + int64_t(tokens[r]) * d;
@@ -370,8 +343,8 @@ __global__ void __launch_bounds__(kAttnThreads) k_attention(__grid_constant__ co
   extern __shared__ float smem[];
   __shared__ float shm[32];
   if (a.pdl) {
-    pdl_trigger();
-    pdl_wait();
+    hukuk::cuda::pdl::trigger();
+    hukuk::cuda::pdl::wait();
   }
   const int dk = a.dk;
   float* s = smem;                         // [max_keys]

@@ -1011,6 +1011,22 @@ class T5Cuda {
   // dx bit-identical on an H200, fp32 rounding at worst: ops/lora.h). H200, 2026-11-28 06:02 UTC,
   // 768 wide r16 p=0.05 bf16, µs per call (graph), group vs n x lora_backward: n=3 M=2048 30.9 vs
   // 42.4, M=8192 87.4 vs 136.9; n=2 M=2048 23.5 vs 28.4, M=8192 68.4 vs 91.1.
+  // The n members of an A-side group (dh of member i at dh + i * M * r) for ops/lora's and lora_tc's
+  // group kernels: each member's A, gA, dropout site and p.
+  static oc::LoraGroupMembers group_members(DLin* const* Ls, int n, const float* dh, int M, const Ctx& st,
+                                            const uint64_t* sites) {
+    oc::LoraGroupMembers g;
+    for (int i = 0; i < n; ++i) {
+      DLora& lo = *Ls[i]->lora;
+      g.dh[i] = dh + size_t(i) * M * lo.r;
+      g.A[i] = lo.A;
+      g.gA[i] = lo.gA;
+      g.site[i] = sites[i];
+      g.p[i] = st.train ? lo.dropout : 0.f;
+    }
+    return g;
+  }
+
   // bf16 x: the A side of the n <= 3 Linears Ls[i] (dh of member i at dh + i * M * r) as ONE
   // ops/lora_tc lora_backward_group launch (tensor cores, in-kernel reduce), where it applies and
   // its scratch fits (n = 1: the LoRA workspace only, as linear_bwd may run inside ffn_bwd; groups:
@@ -1032,16 +1048,8 @@ class T5Cuda {
       const size_t need = oc::tc::lora_backward_group_workspace_floats(M, in, r, n);
       float* ws = need == 0 ? nullptr : n == 1 ? (need <= lora_ws_floats ? lora_ws : nullptr) : group_scratch(need);
       if (need > 0 && !ws) return false;
-      oc::LoraGroupMembers g;
-      for (int i = 0; i < n; ++i) {
-        DLora& lo = *Ls[i]->lora;
-        g.dh[i] = dh + size_t(i) * M * r;
-        g.A[i] = lo.A;
-        g.gA[i] = lo.gA;
-        g.site[i] = sites[i];
-        g.p[i] = st.train ? lo.dropout : 0.f;
-      }
-      oc::tc::lora_backward_group(g, n, x, dx, M, in, r, st.seed, true, true, ws, s);
+      oc::tc::lora_backward_group(group_members(Ls, n, dh, M, st, sites), n, x, dx, M, in, r, st.seed, true, true, ws,
+                                  s);
       return true;
     }
   }
@@ -1065,16 +1073,10 @@ class T5Cuda {
       for (int i = 0; i < n; ++i) lora_bwd_A(*Ls[i], x, dh + size_t(i) * M * r, M, dx, st, lsite(*Ls[i], stack, l));
       return;
     }
-    oc::LoraGroupMembers g;
-    for (int i = 0; i < n; ++i) {
-      DLora& lo = *Ls[i]->lora;
-      g.dh[i] = dh + size_t(i) * M * r;
-      g.A[i] = lo.A;
-      g.gA[i] = lo.gA;
-      g.site[i] = lsite(*Ls[i], stack, l);
-      g.p[i] = st.train ? lo.dropout : 0.f;
-    }
-    oc::lora_backward_group(g, n, x, dx, M, Ls[0]->in, r, st.seed, true, true, ws, s);
+    uint64_t sites[oc::kLoraGroupMax];
+    for (int i = 0; i < n; ++i) sites[i] = lsite(*Ls[i], stack, l);
+    oc::lora_backward_group(group_members(Ls, n, dh, M, st, sites), n, x, dx, M, Ls[0]->in, r, st.seed, true, true,
+                            ws, s);
   }
 
   // The A side of LoRA's backward from dh [M, r]: gA += dhᵀ dropout(x); dx += dropout'(dh A)
