@@ -81,6 +81,11 @@ export interface MemoryEstimateInput {
    * d_ff for S <= T; default true, the engine's; HUKUK_T5_CROSS_KV_RECOMPUTE=0, and the engines
    * measured before 2026-11-28 07:00 UTC, = false) */
   recomputeCrossKV?: boolean;
+  /** NF4 prefetch (T5Cuda::deq_prefetch, HUKUK_T5_DEQ_PREFETCH): with bf16 activations each
+   * block's NF4 weights are dequantized by one launch into one of two arena regions of the largest
+   * block's NF4 weights in bf16 (prefetchRegionElems), which replace the recompute plan's kept
+   * q,k,v / cross k,v; default DEQ_PREFETCH_DEFAULT, the engine's (HUKUK_T5_DEQ_PREFETCH=1 = true) */
+  deqPrefetch?: boolean;
 }
 
 export interface MemoryEstimate {
@@ -93,6 +98,9 @@ export interface MemoryEstimate {
 
 const F32 = 4;
 const ALIGN = 256;
+/** T5Cuda::kDeqPrefetchDefault: the engine prefetches NF4 weights unless HUKUK_T5_DEQ_PREFETCH says
+ * otherwise (flip both together). */
+export const DEQ_PREFETCH_DEFAULT = false;
 const NF4_BLOCK = 64;
 const NF4_BLOCK2 = 256;
 
@@ -141,6 +149,22 @@ function blockLinears(m: T5ShapeForEstimate, decoder: boolean): LinearSpec[] {
 function quantizedByPolicy(kind: string, quantizeWo: boolean): boolean {
   return ['q', 'k', 'v', 'o', 'wi', 'wi_0', 'wi_1'].includes(kind) || (quantizeWo && kind === 'wo');
 }
+
+/** T5Cuda::pf_assign: bf16 elements of one block's NF4 weights side by side (blockLinears' order is
+ * the engine's q,k,v,o, cross q,k,v,o, wi / wi_0,wi_1, wo), each at a 128-element boundary except
+ * the members that follow their fused group's first (self k,v after q; cross v after k: all NF4 of
+ * one shape under the QLoRA policy). */
+export function prefetchRegionElems(linears: readonly LinearSpecForPrefetch[], quantizeWo: boolean): number {
+  let off = 0;
+  for (const L of linears) {
+    if (!quantizedByPolicy(L.kind, quantizeWo)) continue;
+    const follows = (L.module === 'SelfAttention' && (L.kind === 'k' || L.kind === 'v')) || (L.module === 'EncDecAttention' && L.kind === 'v');
+    if (!follows) off = Math.ceil(off / 128) * 128;
+    off += L.out * L.in;
+  }
+  return off;
+}
+export type LinearSpecForPrefetch = Pick<LinearSpec, 'kind' | 'module' | 'out' | 'in'>;
 
 /** The measuring pass of core/arena.h: offsets only, 256-byte aligned, max(n, 1) elements. */
 class MeasureArena {
@@ -358,9 +382,13 @@ export function estimateTrainingMemory(input: MemoryEstimateInput): MemoryEstima
   a.take(Mx * ff, AB); // g_ff0
   if (m.gated) a.take(Mx * ff, AB); // g_ff1
   a.take(Mx * ff); a.take(Mx * d); // g_ffh, g_n
+  // NF4 prefetch: two regions of the largest block's NF4 weights, bf16 (T5Cuda::layout)
+  const regionElems = nf4 ? Math.max(enc.length ? prefetchRegionElems(enc[0], input.quantizeWo) : 0, dec.length ? prefetchRegionElems(dec[0], input.quantizeWo) : 0) : 0;
+  const prefetch = (input.deqPrefetch ?? DEQ_PREFETCH_DEFAULT) && actBf16 && regionElems > 0;
+  if (prefetch) { a.take(regionElems, 2); a.take(regionElems, 2); }
   if (!keep) {
-    if (nf4 && m.numLayers + m.numDecoderLayers > 0) a.take(3 * inner * d, AB); // NF4 q,k,v kept dequantized
-    if (nf4 && m.numDecoderLayers > 0) a.take(2 * inner * d, AB); // cross k,v
+    if (nf4 && !prefetch && m.numLayers + m.numDecoderLayers > 0) a.take(3 * inner * d, AB); // NF4 q,k,v kept dequantized
+    if (nf4 && !prefetch && m.numDecoderLayers > 0) a.take(2 * inner * d, AB); // cross k,v
     const mark = a.mark(); // one block's scratch, the encoder's and the decoder's in the same memory
     if (m.numLayers > 0) block(Ms, S, false);
     a.reset(mark);
@@ -374,6 +402,7 @@ export function estimateTrainingMemory(input: MemoryEstimateInput): MemoryEstima
   if (input.compute === 'bf16' && input.device === 'cuda')
     notes.push(actBf16 ? 'bf16 activations (residual stream, norms and LoRA state in fp32)' : 'bf16 products on fp32 activations');
   if (input.recompute) notes.push('activation recomputation: blocks recomputed in the backward (about one more forward of time)');
+  if (prefetch) notes.push('NF4 weights dequantized a block ahead on a second stream (two bf16 regions)');
   return { weightsBytes: weights, loraBytes, activationsBytes: activations, totalBytes: weights + loraBytes + activations, notes };
 }
 

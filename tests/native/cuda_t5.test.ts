@@ -759,3 +759,101 @@ describe.skipIf(!gpu)('T5 on CUDA: PDL on and off give the same step (H1)', () =
     });
   }
 });
+
+// ---- NF4 prefetch: a block's NF4 weights dequantized by one launch, a block ahead, on a second
+// stream (T5Cuda::deq_prefetch, HUKUK_T5_DEQ_PREFETCH=1; bf16 activations) ---------------------------
+// The same bf16 weight values (nf4::cuda::dequantize_list_bf16 = dequantize_bf16 per weight, bit for
+// bit: tests/native/nf4_cuda.test.ts) feed the same GEMMs, so the forward (loss, logits) must be bit
+// for bit the switch-off one, and the LoRA gradients within the flash backward's dQ atomics (run to
+// run < 1e-3, as above). Captured (graph) and replayed, eagerly (HUKUK_T5_GRAPHS=0), with recompute
+// (the re-run and cross_kv_again read the block's region), an eval forward, generation afterwards
+// (fp32 encoder plan + the device views) and a step after it; the switch flipped on a live model
+// re-plans. Unequal depths (3 + 2: the regions alternate unevenly) and a gated FFN (wi_0, wi_1).
+// The arena is the estimate's with deqPrefetch, byte for byte; the weights do not change.
+type PrefetchRun = {
+  step: ReturnType<typeof stepOf>; replay: ReturnType<typeof stepOf>; stepRe: ReturnType<typeof stepOf>; replayRe: ReturnType<typeof stepOf>;
+  logits: Float32Array; evalLoss: number; greedy: Int32Array; after: ReturnType<typeof stepOf>; flipped: ReturnType<typeof stepOf>; weights: number; est: number[];
+};
+describe.skipIf(!gpu)('T5 on CUDA: NF4 prefetch a block ahead (HUKUK_T5_DEQ_PREFETCH)', () => {
+  const cases: [string, { gated: boolean; numLayers: number; numDecoderLayers: number }, LoraTarget[]][] = [
+    ['ReLU, 3 + 2 layers', { gated: false, numLayers: 3, numDecoderLayers: 2 }, ['q', 'k', 'v', 'o', 'wi']],
+    ['gated, 2 + 2 layers', { gated: true, numLayers: 2, numDecoderLayers: 2 }, ['q', 'k', 'v', 'o', 'wi_0', 'wi_1']],
+  ];
+  for (const [name, shape, targets] of cases)
+    it(`${name}: the step, replays, recompute, eval and generation as with the switch off; graphs on and off; arena = estimate`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'hukuk-deqpf-'));
+      try {
+        makeTinyT5(dir, { vocabSize: 256, dModel: 256, dKv: 64, numHeads: 4, dFf: 512, ...shape }, 7);
+        const b = batchFor(256, 4, 40, 24, 3);
+        const adapter = join(dir, 'adapter');
+        nonZeroAdapter(dir, adapter, b, { r: 16, dropout: 0.1, targets });
+        const src = { inputIds: b.inputIds.slice(0, b.srcLen), attentionMask: b.attentionMask!.slice(0, b.srcLen), maxNewTokens: 8 };
+        const run = async (prefetch: boolean, graphs: boolean): Promise<PrefetchRun> => {
+          process.env.HUKUK_T5_DEQ_PREFETCH = prefetch ? '1' : '0';
+          if (!graphs) process.env.HUKUK_T5_GRAPHS = '0';
+          try {
+            const m = engine.T5Model.load({ modelDir: dir, device: 'cuda', quant: 'nf4', compute: 'bf16' });
+            m.loadAdapter(adapter);
+            const step = stepOf(m, b);
+            const replay = stepOf(m, b);
+            const stepRe = stepOf(m, { ...b, recompute: true });
+            const replayRe = stepOf(m, { ...b, recompute: true });
+            const ev = m.forward({ ...b, train: false, wantLogits: true });
+            const greedy = await engine.generate(m, src);
+            const after = stepOf(m, b);
+            const weights = cudaMemory(m).weights;
+            process.env.HUKUK_T5_DEQ_PREFETCH = prefetch ? '0' : '1'; // the other way on this model: a new plan
+            const flipped = stepOf(m, b);
+            const est = [false, true].map((recompute) => estimateTrainingMemory({
+              model: modelShapeFromConfig(m.config as Record<string, unknown>)!, lora: { r: 16, targets }, quant: 'nf4', quantizeWo: false,
+              compute: 'bf16', batchSize: b.batch, maxSourceLength: b.srcLen, maxTargetLength: b.tgtLen, device: 'cuda', recompute, deqPrefetch: prefetch,
+            }).activationsBytes);
+            m.dispose();
+            return { step, replay, stepRe, replayRe, logits: ev.logits!, evalLoss: ev.loss, greedy, after, flipped, weights, est };
+          } finally {
+            delete process.env.HUKUK_T5_DEQ_PREFETCH;
+            delete process.env.HUKUK_T5_GRAPHS;
+          }
+        };
+        const off = await run(false, true);
+        const on = await run(true, true);
+        const offEager = await run(false, false);
+        const onEager = await run(true, false);
+        console.log(`  NF4 prefetch ${name}: loss ${off.step.loss} / ${on.step.loss} (eager ${offEager.step.loss} / ${onEager.step.loss}); worst grad on vs off ${worstGrad(off.step, on.step)} (replay ${worstGrad(off.replay, on.replay)}, recompute ${worstGrad(off.stepRe, on.stepRe)} / ${worstGrad(off.replayRe, on.replayRe)}, eager ${worstGrad(offEager.step, onEager.step)}, eager recompute ${worstGrad(offEager.stepRe, onEager.stepRe)}, after generation ${worstGrad(off.after, on.after)}, flipped ${worstGrad(on.step, off.flipped)} / ${worstGrad(off.step, on.flipped)}); off vs off again ${worstGrad(off.step, offEager.step)}; arena ${off.step.arena} -> ${on.step.arena}, recompute ${off.stepRe.arena} -> ${on.stepRe.arena} (estimates ${off.est} -> ${on.est})`);
+        expect(nonZero(on.step, 'lora_A')).toBe(true);
+        const pairs: [string, ReturnType<typeof stepOf>, ReturnType<typeof stepOf>][] = [
+          ['step', off.step, on.step], ['replay', off.replay, on.replay], ['recompute', off.stepRe, on.stepRe], ['recompute replay', off.replayRe, on.replayRe],
+          ['eager', offEager.step, onEager.step], ['eager replay', offEager.replay, onEager.replay], ['eager recompute', offEager.stepRe, onEager.stepRe],
+          ['after generation', off.after, on.after], ['eager after generation', offEager.after, onEager.after],
+          ['switched on on a live model', off.step, off.flipped], ['switched off on a live model', on.step, on.flipped],
+          ['graph vs eager (on)', on.step, onEager.step],
+        ];
+        for (const [what, x, y] of pairs) {
+          // the loss comes from the forward: no atomics, the same bf16 weights and GEMMs, so the same bits
+          expect(y.loss, `loss, ${what}`).toBe(x.loss);
+          expect(worstGrad(x, y), `grads, ${what}`).toBeLessThan(1e-3);
+        }
+        for (const r of [on, onEager]) {
+          expect(firstBitDifference(r.logits, off.logits), 'eval logits, bit for bit').toBe(-1);
+          expect(r.evalLoss).toBe(off.evalLoss);
+          expect(Array.from(r.greedy), 'greedy ids after training').toEqual(Array.from(off.greedy));
+          expect(r.weights, 'weights unchanged').toBe(off.weights);
+        }
+        expect([on.step.arena, on.stepRe.arena], 'arena (prefetch) = estimate').toEqual(on.est);
+        expect([off.step.arena, off.stepRe.arena], 'arena (switch off) = estimate').toEqual(off.est);
+        expect([onEager.step.arena, onEager.stepRe.arena]).toEqual(on.est);
+        expect(on.step.arena, 'two block regions more (no recompute)').toBeGreaterThan(off.step.arena);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+});
+
+/** Index of the first element whose bits differ (-1: none). */
+function firstBitDifference(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return 0;
+  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < ua.length; i++) if (ua[i] !== ub[i]) return i;
+  return -1;
+}

@@ -156,6 +156,54 @@ describe.skipIf(!gpu)('NF4 on the GPU', () => {
   });
 });
 
+// nf4::cuda::dequantize_list_bf16 (T5Cuda's per-block prefetch, HUKUK_T5_DEQ_PREFETCH): up to 16
+// weights of any shapes into their own destinations in one launch, bit for bit what
+// dequantize_bf16 gives each. The binding puts weight i at the running offset rounded up to
+// `align` elements of one device buffer (poisoned with 0xffff first, so a value not written shows).
+type ListApi = { nf4CudaDequantizeList(qs: Nf4Quantized[], align?: number): Uint16Array[] };
+describe.skipIf(!gpu)('NF4 dequantize list on the GPU (one launch for a block\'s weights)', () => {
+  const list = (qs: Nf4Quantized[], align?: number) => (engine as unknown as ListApi).nf4CudaDequantizeList(qs, align);
+  const each = (qs: Nf4Quantized[]) => qs.map((q) => engine.nf4CudaDequantize(q, 'bfloat16'));
+  // a flagship-like decoder block at small width: q,k,v,o, cross q,k,v,o, wi (+ wo)
+  type Shape = [rows: number, cols: number, blocksize: number, doubleQuant: boolean];
+  const sq: Shape = [256, 256, 64, true];
+  const block: Shape[] = [sq, sq, sq, [256, 128, 64, true], sq, sq, sq, sq, [512, 256, 64, true], [256, 512, 64, true]];
+  const make = (shapes: Shape[], seed: number) =>
+    shapes.map(([r, c, bs, dq], i) => engine.nf4CudaQuantize(randn(r * c, seed + 31 * i, 0.03), [r, c], { blocksize: bs, doubleQuant: dq }));
+
+  it('a block of 10 weights (double-quantized absmax) in one call = dequantize_bf16 per weight, bit for bit', () => {
+    const qs = make(block, 11);
+    const got = list(qs);
+    const want = each(qs);
+    expect(got.length).toBe(qs.length);
+    for (let i = 0; i < qs.length; i++) expect(firstDifference(got[i], want[i]), `weight ${i}`).toBe(-1);
+  });
+
+  it('16 weights, mixed blocksizes, plain and double-quantized absmax, sizes that end mid-CTA', () => {
+    const shapes: Shape[] = Array.from({ length: 16 }, (_, i): Shape => [16 + 48 * i, 64 + 16 * (i % 5), [64, 128, 256, 4096][i % 4], i % 3 !== 0]);
+    const qs = make(shapes, 5);
+    const got = list(qs);
+    const want = each(qs);
+    for (let i = 0; i < qs.length; i++) expect(firstDifference(got[i], want[i]), `weight ${i} ${shapes[i]}`).toBe(-1);
+  });
+
+  it('weights the vectorized form cannot take (odd sizes, misaligned destinations) take their own launch, same bits', () => {
+    const shapes: Shape[] = [[333, 77, 64, true], [64, 64, 64, true], [5, 3, 64, false], [48, 48, 64, true]];
+    const qs = make(shapes, 7);
+    for (const align of [1, 8]) {
+      const got = list(qs, align);
+      const want = each(qs);
+      for (let i = 0; i < qs.length; i++) expect(firstDifference(got[i], want[i]), `weight ${i}, align ${align}`).toBe(-1);
+    }
+  });
+
+  it('an empty list is a no-op; 17 weights are refused', () => {
+    expect(list([])).toEqual([]);
+    const qs = make(Array.from({ length: 17 }, (): Shape => [16, 16, 64, true]), 3);
+    expect(() => list(qs)).toThrow();
+  });
+});
+
 describe.skipIf(!gpu)('NF4 fp32 compute on the GPU (sm_75 path, parity at CPU tolerances)', () => {
   /** float64 reference with bitsandbytes' fp32 weight values (no bf16 rounding) and fp32 inputs */
   function referenceF32(q: Nf4Quantized, a: Float32Array, M: number, backward: boolean): Float64Array {

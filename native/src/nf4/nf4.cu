@@ -12,6 +12,7 @@
 #include <type_traits>
 
 #include "core/cuda_runtime.h"
+#include "cuda/pdl.cuh"
 #include "nf4/nf4_cuda.h"
 
 namespace hukuk::nf4::cuda {
@@ -263,6 +264,51 @@ void launch_dequantize(const DeviceNf4* const* ws, int n, OutT* out, cudaStream_
     k_dequantize<OutT><<<static_cast<unsigned>(std::min<int64_t>((nbytes + 255) / 256, 65535)), 256, 0, s>>>(
         *ws[i], numel, out + i * numel);
     HUKUK_CUDA_LAUNCH_CHECK();
+  }
+}
+
+// A list of n <= kDequantizeListMax weights of any shapes, each into its own bf16 destination,
+// as ONE launch (T5Cuda's per-block prefetch: a block's q,k,v, o, wi... at once): the grid runs
+// over the concatenation of the weights' 16-value groups; weight i owns groups [begin[i],
+// begin[i+1]). Per group the same loads and the same two fp32 operations per value as
+// k_dequantize16, so the same bits as dequantize_bf16 per weight. __grid_constant__: the list is
+// indexed by a run-time weight number, which must not copy the 1.4 KB parameter block into each
+// thread's local memory. PDL (cuda/pdl.cuh): trigger first; wait before the first store (the
+// destinations may still be read by the previous kernel); the weights are never written in a step.
+struct Nf4List {
+  DeviceNf4 w[kDequantizeListMax];
+  __nv_bfloat16* out[kDequantizeListMax];
+  int64_t begin[kDequantizeListMax + 1];
+  int n;
+};
+
+__global__ void k_dequantize16_list(const __grid_constant__ Nf4List lst) {
+  hukuk::cuda::pdl::trigger();
+  __shared__ float code[16];
+  if (threadIdx.x < 16) code[threadIdx.x] = c_nf4_code[threadIdx.x];
+  __syncthreads();
+  hukuk::cuda::pdl::wait();
+  const int64_t total = lst.begin[lst.n];
+  int i = 0;  // the grid-stride loop only moves forward: the weight number never decreases
+  for (int64_t g = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; g < total;
+       g += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    while (g >= lst.begin[i + 1]) ++i;
+    const DeviceNf4& w = lst.w[i];
+    const int64_t gl = g - lst.begin[i];
+    const uint2 p = reinterpret_cast<const uint2*>(w.packed)[gl];
+    const float a = block_absmax(w, (16 * gl) / w.blocksize);
+    uint32_t b[8];
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const uint32_t lo = (p.x >> (8 * j)) & 0xffu, hi = (p.y >> (8 * j)) & 0xffu;
+      const __nv_bfloat162 t0 = __floats2bfloat162_rn(__fmul_rn(code[lo >> 4], a), __fmul_rn(code[lo & 0x0f], a));
+      const __nv_bfloat162 t1 = __floats2bfloat162_rn(__fmul_rn(code[hi >> 4], a), __fmul_rn(code[hi & 0x0f], a));
+      b[j] = *reinterpret_cast<const uint32_t*>(&t0);
+      b[4 + j] = *reinterpret_cast<const uint32_t*>(&t1);
+    }
+    uint4* o = reinterpret_cast<uint4*>(lst.out[i] + 16 * gl);
+    o[0] = make_uint4(b[0], b[1], b[2], b[3]);
+    o[1] = make_uint4(b[4], b[5], b[6], b[7]);
   }
 }
 
@@ -734,6 +780,34 @@ void dequantize_group_f32(const DeviceNf4* const* ws, int n, float* out, cudaStr
 }
 void dequantize_group_bf16(const DeviceNf4* const* ws, int n, uint16_t* out, cudaStream_t s) {
   launch_dequantize(ws, n, reinterpret_cast<__nv_bfloat16*>(out), s);
+}
+
+void dequantize_list_bf16(const DeviceNf4* const* ws, uint16_t* const* outs, int n, cudaStream_t s) {
+  HUKUK_CHECK(n >= 0 && n <= kDequantizeListMax, "ENGINE_INVALID_ARG",
+              "nf4 dequantize list: at most " + std::to_string(kDequantizeListMax) + " weights");
+  Nf4List lst{};
+  int64_t total = 0;
+  for (int i = 0; i < n; ++i) {
+    const DeviceNf4& w = *ws[i];
+    const int64_t numel = w.rows * w.cols;
+    // the 16-values-per-thread form's conditions (as launch_dequantize's); any other weight gets
+    // its own dequantize_bf16 launch (the same bits)
+    const bool vec = numel > 0 && numel % 16 == 0 && w.blocksize % 16 == 0 &&
+                     reinterpret_cast<uintptr_t>(w.packed) % 8 == 0 && reinterpret_cast<uintptr_t>(outs[i]) % 16 == 0;
+    if (!vec) {
+      if (numel > 0) dequantize_bf16(w, outs[i], s);
+      continue;
+    }
+    lst.w[lst.n] = w;
+    lst.out[lst.n] = reinterpret_cast<__nv_bfloat16*>(outs[i]);
+    lst.begin[lst.n] = total;
+    total += numel / 16;
+    ++lst.n;
+  }
+  if (lst.n == 0) return;
+  for (int i = lst.n; i <= kDequantizeListMax; ++i) lst.begin[i] = total;
+  const unsigned grid = static_cast<unsigned>(std::min<int64_t>((total + 255) / 256, 65535));
+  hukuk::cuda::pdl::launch(k_dequantize16_list, dim3(grid), dim3(256), 0, s, lst);
 }
 
 void gemm_xwt(const DeviceNf4& w, const uint16_t* x, int64_t M, void* y, OutType out, float alpha, float beta,

@@ -74,6 +74,14 @@ void dequantize_bf16(const DeviceNf4& w, uint16_t* out, cudaStream_t stream);
 void dequantize_group_f32(const DeviceNf4* const* ws, int n, float* out, cudaStream_t stream);
 void dequantize_group_bf16(const DeviceNf4* const* ws, int n, uint16_t* out, cudaStream_t stream);
 
+// n <= kDequantizeListMax weights of any shapes, weight i into outs[i] (bf16), in ONE launch (a
+// grid over the weights' concatenated 16-value groups); the same bits as dequantize_bf16 per
+// weight. A weight the vectorized form cannot take (numel or blocksize not a multiple of 16, packed
+// not 8-byte or outs[i] not 16-byte aligned) gets a dequantize_bf16 launch of its own. Launched
+// through cuda/pdl.cuh (with the attribute while a training step has PDL on); it follows the PDL rule.
+constexpr int kDequantizeListMax = 16;
+void dequantize_list_bf16(const DeviceNf4* const* ws, uint16_t* const* outs, int n, cudaStream_t stream);
+
 enum class OutType { F32, BF16 };
 // Auto: tensor cores when the shape allows (128x128 tiles when they fill the GPU, else 64x64);
 // the others force a path (tests, benchmarks).

@@ -66,6 +66,52 @@ Napi::Value js_cuda_dequantize(const Napi::CallbackInfo& info) {
   return host;
 }
 
+// nf4CudaDequantizeList(qs, align = 8) -> Uint16Array[] (bf16 bits): the weights dequantized by
+// ONE dequantize_list_bf16 call into one device buffer, weight i at the running offset rounded up
+// to `align` elements (align 1 with odd sizes gives misaligned destinations: their fallback).
+Napi::Value js_cuda_dequantize_list(const Napi::CallbackInfo& info) {
+  require_gpu();
+  Napi::Env env = info.Env();
+  HUKUK_CHECK(info[0].IsArray(), "ENGINE_INVALID_ARG", "nf4CudaDequantizeList takes an array of NF4 weights");
+  Napi::Array arr = info[0].As<Napi::Array>();
+  const int64_t align = info.Length() > 1 && info[1].IsNumber() ? int_arg(info[1], "align") : 8;
+  HUKUK_CHECK(align >= 1, "ENGINE_INVALID_ARG", "align must be positive");
+  const int n = static_cast<int>(arr.Length());
+  HUKUK_CHECK(n <= kDequantizeListMax, "ENGINE_INVALID_ARG", "too many weights for one list");
+  std::vector<Nf4Weight> ws;
+  std::vector<int64_t> offs, sizes;
+  int64_t total = 0;
+  for (int i = 0; i < n; ++i) {
+    Nf4Tensor t = from_js(arr.Get(static_cast<uint32_t>(i)));
+    ws.push_back(Nf4Weight::upload(t, nullptr));
+    total = (total + align - 1) / align * align;
+    offs.push_back(total);
+    sizes.push_back(t.numel);
+    total += t.numel;
+  }
+  DeviceBuffer<uint16_t> out(static_cast<size_t>(std::max<int64_t>(total, 1)));
+  HUKUK_CUDA_CHECK(cudaMemset(out.get(), 0xff, out.bytes()));
+  std::vector<DeviceNf4> views;
+  for (const Nf4Weight& w : ws) views.push_back(w.view());
+  std::vector<const DeviceNf4*> vp;
+  std::vector<uint16_t*> op;
+  for (int i = 0; i < n; ++i) {
+    vp.push_back(&views[static_cast<size_t>(i)]);
+    op.push_back(out.get() + offs[static_cast<size_t>(i)]);
+  }
+  dequantize_list_bf16(vp.data(), op.data(), n, nullptr);
+  HUKUK_CUDA_CHECK(cudaDeviceSynchronize());
+  std::vector<uint16_t> host(out.size());
+  HUKUK_CUDA_CHECK(cudaMemcpy(host.data(), out.get(), out.bytes(), cudaMemcpyDeviceToHost));
+  Napi::Array res = Napi::Array::New(env, static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    auto a = Napi::Uint16Array::New(env, static_cast<size_t>(sizes[static_cast<size_t>(i)]));
+    std::memcpy(a.Data(), host.data() + offs[static_cast<size_t>(i)], sizeof(uint16_t) * a.ElementLength());
+    res.Set(static_cast<uint32_t>(i), a);
+  }
+  return res;
+}
+
 // The fp32 form of nf4CudaMatmul (a: Float32Array): impl 'linear' (dequantize fp32 + cuBLAS fp32,
 // else the plain kernel) or 'simt' (the plain kernel); fp32 output.
 Napi::Value cuda_matmul_f32(const Napi::CallbackInfo& info, const Nf4Tensor& t) {
@@ -294,10 +340,11 @@ static void init_nf4_cuda(Napi::Env env, Napi::Object exports) {
 #if defined(HUKUK_CUDA)
   export_fn(env, exports, "nf4CudaQuantize", napi_entry<js_cuda_quantize>);
   export_fn(env, exports, "nf4CudaDequantize", napi_entry<js_cuda_dequantize>);
+  export_fn(env, exports, "nf4CudaDequantizeList", napi_entry<js_cuda_dequantize_list>);
   export_fn(env, exports, "nf4CudaMatmul", napi_entry<js_cuda_matmul>);
   export_fn(env, exports, "nf4CudaBench", napi_entry<js_cuda_bench>);
 #else
-  for (const char* name : {"nf4CudaQuantize", "nf4CudaDequantize", "nf4CudaMatmul", "nf4CudaBench"})
+  for (const char* name : {"nf4CudaQuantize", "nf4CudaDequantize", "nf4CudaDequantizeList", "nf4CudaMatmul", "nf4CudaBench"})
     export_fn(env, exports, name, napi_entry<js_no_cuda>);
 #endif
 }

@@ -27,6 +27,7 @@ void encode(T5Impl&, const int32_t*, const int32_t*, int, int, bool, const std::
 
 #else
 
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -97,6 +98,7 @@ struct DLin {
   nf4::cuda::DeviceNf4 qv;  // q->view(), kept so views handed out stay valid
   std::unique_ptr<DLora> lora;
   bool enc_rows = false;  // LoRA h has encoder rows (encoder, or cross k/v)
+  size_t pf_off = 0;  // NF4: bf16 elements into its block's prefetch region (T5Cuda::pf_assign)
   bool present() const { return out > 0; }
 };
 
@@ -249,6 +251,28 @@ class T5Cuda {
   std::vector<Acts> ea, da;
   Acts ea_scr, da_scr;       // recompute: one block's activations (encoder / decoder; same memory)
   void *deq_self = nullptr, *deq_cross = nullptr;  // recompute: NF4 q,k,v / cross k,v kept dequantized (act_t)
+  // NF4 prefetch (HUKUK_T5_DEQ_PREFETCH=1; bf16 activations): instead of a dequantization before
+  // each NF4 GEMM (~9.5 launches per block, forward and backward, on the step's serial path), ONE
+  // nf4::cuda::dequantize_list_bf16 launch per block writes all its NF4 weights (pf_assign's
+  // layout) into one of two arena regions (block use i: region i % 2), on a second stream one
+  // block ahead of the main one: forward in block order, backward in reverse (the recompute re-run,
+  // cross_kv_again and the backward's products read the same region). Events order it: the main
+  // stream waits for pf_ready[r] before a block's first kernel; the refill of region r for the
+  // block two uses later waits for pf_free[r], recorded when the main stream leaves the block. The
+  // side stream forks from the main one at the step's start and joins it at its end (pf_begin /
+  // pf_end), so the step still captures into one CUDA graph. Same bf16 weights and GEMMs: the same
+  // step. Off by default until measured (kDeqPrefetchDefault); read at each plan.
+  static constexpr bool kDeqPrefetchDefault = false;  // memory-estimate.ts DEQ_PREFETCH_DEFAULT mirrors it
+  bool deq_prefetch = false;     // this plan prefetches
+  size_t pf_region_elems = 0;    // bf16 elements of one region: the largest block's (upload_weights)
+  void* pf_region[2] = {nullptr, nullptr};  // arena (layout)
+  cudaStream_t s_pf = nullptr;   // the prefetch stream (created at first use)
+  cudaEvent_t pf_fork = nullptr, pf_join = nullptr, pf_ready[2] = {nullptr, nullptr}, pf_free[2] = {nullptr, nullptr};
+  std::vector<DBlock*> pf_seq;  // this step's block uses in order (consecutive repeats merged)
+  size_t pf_issued = 0;          // prefetches launched (pf_seq[0 .. pf_issued))
+  long pf_active = -1;           // the use the main stream is in (index into pf_seq)
+  const DBlock* pf_block = nullptr;  // its block, and its region
+  const bf16_t* pf_cur = nullptr;
   // This plan's activation type (struct Acts): bf16 for bf16 compute (the base GEMMs then run
   // real bf16 tensor-core kernels and every pass moves half the bytes), fp32 otherwise; see
   // want_act_bf16. HUKUK_T5_ACT_BF16=0 keeps fp32 activations under bf16 compute (A/B).
@@ -350,6 +374,12 @@ class T5Cuda {
       cudaStreamSynchronize(s);
       cudaStreamDestroy(s);
     }
+    if (s_pf) {
+      cudaStreamSynchronize(s_pf);
+      cudaStreamDestroy(s_pf);
+    }
+    for (cudaEvent_t e : {pf_fork, pf_join, pf_ready[0], pf_ready[1], pf_free[0], pf_free[1]})
+      if (e) cudaEventDestroy(e);
   }
   DeviceBuffer<uint64_t> scalars;
 
@@ -511,6 +541,9 @@ class T5Cuda {
     };
     blocks(I.enc, enc, false);
     blocks(I.dec, dec, true);
+    pf_region_elems = 0;
+    for (auto* bs : {&enc, &dec})
+      for (DBlock& b : *bs) pf_region_elems = std::max(pf_region_elems, pf_assign(b));
     if (deq_max) deq.resize(deq_max);
     weight_bytes += deq.bytes();
     HUKUK_CUDA_CHECK(cudaDeviceSynchronize());
@@ -720,11 +753,17 @@ class T5Cuda {
       g_ff0 = v(Mx * ff); g_ff1 = c.is_gated ? v(Mx * ff) : nullptr; g_ffh = f(Mx * ff); g_n = f(Mx * d);
       ff_grad_floats = Mx * ff;
     }
+    // NF4 prefetch: two regions of the largest block's NF4 weights in bf16 (they replace deq_self
+    // and deq_cross: a block's re-run and backward read its region)
+    deq_prefetch = pf_wanted(bf16_acts);
+    pf_region[0] = pf_region[1] = nullptr;
+    if (deq_prefetch)
+      for (void*& r : pf_region) r = take_bytes(ar, pf_region_elems * sizeof(bf16_t));
     deq_self = deq_cross = nullptr;
     if (!keep) {
       // NF4 q,k,v (cross k,v) dequantized by a block's re-run stay here for its backward
-      if (any_group_nf4(false)) deq_self = v(3 * inner * d);
-      if (any_group_nf4(true)) deq_cross = v(2 * inner * d);
+      if (any_group_nf4(false) && !deq_prefetch) deq_self = v(3 * inner * d);
+      if (any_group_nf4(true) && !deq_prefetch) deq_cross = v(2 * inner * d);
       const size_t m = ar.mark();
       if (!enc.empty()) block_layout(ar, ea_scr, sh, Ms, sh.S, false);
       ar.reset(m);
@@ -740,7 +779,7 @@ class T5Cuda {
     // a forward reuses any plan of its shape and attention kind; a backward needs one made for
     // it, in its mode
     if (planned == sh && flash == use_flash && act_bf16 == bf16_acts && lora_tc == (bf16_acts && want_lora_tc()) &&
-        lora_tc_bwd == (lora_tc && env_switch("HUKUK_T5_LORA_TC_BWD") == 1) &&
+        lora_tc_bwd == (lora_tc && env_switch("HUKUK_T5_LORA_TC_BWD") == 1) && deq_prefetch == pf_wanted(bf16_acts) &&
         (backward ? planned_bwd && planned_keep == keep : true))
       return;
     // Forget the old plan first: the measuring layout below overwrites the activation pointers
@@ -848,6 +887,7 @@ class T5Cuda {
       return deq.get();
     } else {
       if (!L.q && L.wb) return L.wb;
+      if (L.q && deq_prefetch) return pf_weight(L);  // prefetched with its block
       bf16_t* dst = reinterpret_cast<bf16_t*>(deq.get());
       if (L.q) nf4::cuda::dequantize_bf16(L.q->view(), reinterpret_cast<uint16_t*>(dst), s);
       else oc::convert(L.w, dst, int64_t(L.out) * L.in, s);
@@ -883,6 +923,7 @@ class T5Cuda {
       if (!Ls[0]->q && Ls[0]->w) return Ls[0]->w;
     } else {
       if (!Ls[0]->q && Ls[0]->wb) return Ls[0]->wb;  // weights_to_bf16 kept the group side by side
+      if (Ls[0]->q && deq_prefetch) return pf_weight(*Ls[0]);  // prefetched, members side by side (pf_assign)
     }
     T* dst = region ? tp<T>(region) : reinterpret_cast<T*>(deq.get());
     if (dequantized) return dst;
@@ -897,6 +938,130 @@ class T5Cuda {
       widen_bf16(Ls[0]->wb, dst, int64_t(n) * Ls[0]->out * Ls[0]->in, s);
     }
     return dst;
+  }
+
+  // ---------------------------------------------------------------- NF4 prefetch (see deq_prefetch)
+  // A block's NF4 Linears, in the order of their region layout.
+  static std::array<DLin*, 12> block_linears(DBlock& b) {
+    return {&b.q, &b.k, &b.v, &b.o, &b.cq, &b.ck, &b.cv, &b.co, &b.wi, &b.wi0, &b.wi1, &b.wo};
+  }
+  // Block b's NF4 weights side by side in one bf16 region: each at a 128-element (256-byte)
+  // boundary (the list kernel's 16-byte stores need 8), except that a fused group's members follow
+  // each other (its one batched GEMM reads them at one stride). Sets each pf_off; returns the
+  // block's elements. common/training/memory-estimate.ts mirrors it (prefetchRegionElems).
+  static size_t pf_assign(DBlock& b) {
+    size_t off = 0;
+    for (DLin* L : block_linears(b)) {
+      if (!L->present() || !L->q) continue;
+      const bool follows = (b.qkv_fused && (L == &b.k || L == &b.v)) || (b.ckv_fused && L == &b.cv);
+      if (!follows) off = (off + 127) / 128 * 128;
+      L->pf_off = off;
+      off += size_t(L->out) * L->in;
+    }
+    return off;
+  }
+  bool pf_wanted(bool bf16_acts) const {
+    const int e = env_switch("HUKUK_T5_DEQ_PREFETCH");
+    return bf16_acts && pf_region_elems > 0 && (e == -1 ? kDeqPrefetchDefault : e == 1);
+  }
+  // NF4 weight L of the block the main stream is in, from its region.
+  const bf16_t* pf_weight(const DLin& L) const {
+    const char* p = reinterpret_cast<const char*>(&L);
+    const char* b = reinterpret_cast<const char*>(pf_block);
+    HUKUK_CHECK(pf_cur && p >= b && p < b + sizeof(DBlock), "ENGINE_INTERNAL",
+                "NF4 prefetch: " + L.host->name + " read outside its block's turn");
+    return pf_cur + L.pf_off;
+  }
+  // The lowest block each backward reaches (decoder_backward / encoder_backward loop down to it).
+  int dec_bwd_lowest(bool need_enc) {
+    if (need_enc) return 0;
+    int lowest = int(dec.size());
+    for (size_t l = 0; l < dec.size(); ++l)
+      if (block_has_lora(dec[l])) lowest = std::min(lowest, int(l));
+    return lowest;
+  }
+  int enc_bwd_lowest() {
+    int lowest = int(enc.size());
+    for (size_t l = 0; l < enc.size(); ++l)
+      if (block_has_lora(enc[l])) lowest = std::min(lowest, int(l));
+    return lowest;
+  }
+  // Dequantizes the next planned use's block into its region on s_pf, then marks it ready.
+  void pf_issue() {
+    DBlock& b = *pf_seq[pf_issued];
+    const int r = int(pf_issued % 2);
+    const nf4::cuda::DeviceNf4* ws[nf4::cuda::kDequantizeListMax];
+    uint16_t* outs[nf4::cuda::kDequantizeListMax];
+    int n = 0;
+    for (DLin* L : block_linears(b))
+      if (L->present() && L->q) {
+        ws[n] = &L->qv;
+        outs[n++] = static_cast<uint16_t*>(pf_region[r]) + L->pf_off;
+      }
+    nf4::cuda::dequantize_list_bf16(ws, outs, n, s_pf);
+    HUKUK_CUDA_CHECK(cudaEventRecord(pf_ready[r], s_pf));
+    ++pf_issued;
+  }
+  // The step's start (main stream s): plans the block uses (the forward's, then the backward's in
+  // reverse, as the loops run them), forks s_pf from s and launches the first two prefetches.
+  void pf_begin(bool do_bwd, bool need_enc) {
+    pf_seq.clear();
+    pf_issued = 0;
+    pf_active = -1;
+    pf_block = nullptr;
+    pf_cur = nullptr;
+    if (!deq_prefetch) return;
+    auto use = [&](DBlock& b) {
+      if (pf_seq.empty() || pf_seq.back() != &b) pf_seq.push_back(&b);
+    };
+    for (DBlock& b : enc) use(b);
+    for (DBlock& b : dec) use(b);
+    if (do_bwd) {
+      for (int l = int(dec.size()) - 1; l >= dec_bwd_lowest(need_enc); --l) use(dec[size_t(l)]);
+      if (need_enc)
+        for (int l = int(enc.size()) - 1; l >= enc_bwd_lowest(); --l) use(enc[size_t(l)]);
+    }
+    if (pf_seq.empty()) return;
+    if (!s_pf) {
+      HUKUK_CUDA_CHECK(cudaStreamCreateWithFlags(&s_pf, cudaStreamNonBlocking));
+      for (cudaEvent_t* e : {&pf_fork, &pf_join, &pf_ready[0], &pf_ready[1], &pf_free[0], &pf_free[1]})
+        HUKUK_CUDA_CHECK(cudaEventCreateWithFlags(e, cudaEventDisableTiming));
+    }
+    HUKUK_CUDA_CHECK(cudaEventRecord(pf_fork, s));
+    HUKUK_CUDA_CHECK(cudaStreamWaitEvent(s_pf, pf_fork, 0));
+    while (pf_issued < std::min<size_t>(2, pf_seq.size())) pf_issue();
+  }
+  // The main stream enters block b (a no-op while it is still in b): it leaves the previous block's
+  // region to the prefetch two uses ahead, then waits for b's.
+  void pf_enter(const DBlock& b) {
+    if (!deq_prefetch || pf_seq.empty()) return;
+    if (pf_active >= 0 && pf_seq[size_t(pf_active)] == &b) return;
+    const size_t next = size_t(pf_active + 1);
+    HUKUK_CHECK(next < pf_seq.size() && pf_seq[next] == &b, "ENGINE_INTERNAL", "NF4 prefetch: a block out of the planned order");
+    if (pf_active >= 0) {
+      const int r = int(pf_active % 2);
+      HUKUK_CUDA_CHECK(cudaEventRecord(pf_free[r], s));
+      if (pf_issued < pf_seq.size()) {
+        HUKUK_CUDA_CHECK(cudaStreamWaitEvent(s_pf, pf_free[r], 0));
+        pf_issue();
+      }
+    }
+    pf_active = long(next);
+    HUKUK_CUDA_CHECK(cudaStreamWaitEvent(s, pf_ready[next % 2], 0));
+    pf_block = &b;
+    pf_cur = static_cast<const bf16_t*>(pf_region[next % 2]);
+  }
+  // The step's end: s_pf joins s (before a capture ends; the next step's fork orders it after).
+  void pf_end() {
+    if (!pf_seq.empty()) {
+      HUKUK_CUDA_CHECK(cudaEventRecord(pf_join, s_pf));
+      HUKUK_CUDA_CHECK(cudaStreamWaitEvent(s, pf_join, 0));
+    }
+    pf_seq.clear();
+    pf_issued = 0;
+    pf_active = -1;
+    pf_block = nullptr;
+    pf_cur = nullptr;
   }
 
   // -1 unset, 0 for "0", 1 for any other value
@@ -953,10 +1118,32 @@ class T5Cuda {
 
   // h_i = A_i(dropout_i(x)) for a batchable group (h_i at h0 + i * sh), member by member (one
   // launch for the group measured slower on an H200, 2026-11-28: 37.0 µs for 3 members against
-  // 3 x 11.4 at 2048 x 768 r16).
+  // 3 x 11.4 at 2048 x 768 r16, ops/lora's kernel). HUKUK_T5_LORA_TC_DOWN_GROUP=1 (bf16 x on
+  // tensor cores): one ops/lora_tc lora_down_group launch for the n <= 3 members instead, x read
+  // once, each h_i bit-identical to its lora_down (off by default until measured in the step).
   template <typename T>
   void lora_down_group_into(DLin* const* Ls, int n, const T* x, int M, float* h0, long long sh, const Ctx& st,
                             int stack, int layer) {
+    if constexpr (!is_f32<T>) {
+      bool one = n >= 2 && n <= 3 && env_switch("HUKUK_T5_LORA_TC_DOWN_GROUP") == 1;
+      for (int i = 0; one && i < n; ++i)
+        one = Ls[i]->lora->r == Ls[0]->lora->r && Ls[i]->in == Ls[0]->in && tc_in(Ls[i]->lora->r, Ls[i]->in);
+      if (one) {
+        const float* A[3] = {};
+        float* h[3] = {};
+        float p[3] = {};
+        uint64_t site[3] = {};
+        for (int i = 0; i < n; ++i) {
+          const DLora& lo = *Ls[i]->lora;
+          A[i] = lo.A;
+          h[i] = h0 + i * sh;
+          p[i] = st.train ? lo.dropout : 0.f;
+          site[i] = lsite(*Ls[i], stack, layer);
+        }
+        oc::tc::lora_down_group(x, n, A, h, p, site, M, Ls[0]->in, Ls[0]->lora->r, st.seed, s);
+        return;
+      }
+    }
     for (int i = 0; i < n; ++i) lora_down_into(*Ls[i], x, M, h0 + i * sh, st, lsite(*Ls[i], stack, layer));
   }
 
@@ -1145,6 +1332,12 @@ class T5Cuda {
     }
   }
 
+  // ops/lora_tc lora_up_backward's gB split partials: summed inside its launch (no reduce_kernel
+  // launch; bit-identical gB) with HUKUK_T5_LORA_TC_UPB_REDUCE=1, off by default until measured
+  static int upb_reducers() {
+    return env_switch("HUKUK_T5_LORA_TC_UPB_REDUCE") == 1 ? oc::tc::kUpBackwardReduceAll : 0;
+  }
+
   // W: the base weight when the caller has it at hand (a fused group), else weight(L)
   template <typename T>
   void linear_bwd(DLin& L, const T* x, const T* dy, int M, float* dx, bool acc_dx, const Ctx& st, uint64_t site,
@@ -1163,7 +1356,8 @@ class T5Cuda {
     float* up_ws = up_scratch<T>(dy, dx, up_need);
     if (tc) {  // bf16 activations only (lora_tc)
       if constexpr (!is_f32<T>)
-        oc::tc::lora_up_backward(dy, lo.h, lo.B, tmp_r, lo.gB, M, L.out, lo.r, lo.scale, true, 1, 0, 0, 0, 0, up_ws, s);
+        oc::tc::lora_up_backward(dy, lo.h, lo.B, tmp_r, lo.gB, M, L.out, lo.r, lo.scale, true, 1, 0, 0, 0, 0, up_ws, s,
+                                 upb_reducers());
       lora_bwd_A(L, x, tmp_r, M, dx, st, site);
       return;
     }
@@ -1415,6 +1609,7 @@ class T5Cuda {
                  bool rerun) {
     DBlock& b = decoder ? dec[l] : enc[l];
     const int M = sh.B * (decoder ? sh.T : sh.S), li = int(l);
+    pf_enter(b);  // (a re-run: already in it)
     self_attn_fwd(b, a, M, decoder ? sh.T : sh.S, decoder, sh, st, li, save && !rerun);
     if (decoder) cross_attn_fwd(b, a, sh, st, li, save && !rerun);
     ffn_fwd(b, a, decoder ? a.x_mid2 : a.x_mid, x_out, M, st, decoder ? 1 : 0, li, save && !rerun, rerun);
@@ -1599,7 +1794,7 @@ class T5Cuda {
     if (tc) {  // bf16 activations only (lora_tc)
       if constexpr (!is_f32<T>)
         oc::tc::lora_up_backward(g_rows, l0.h, l0.B, tmp_r, l0.gB, M, out, r, l0.scale, true, n, (long long)so, sh, sB,
-                                 (long long)M * r, up_ws, s);
+                                 (long long)M * r, up_ws, s, upb_reducers());
     } else if (ours && (up_need == 0 || up_ws)) {  // one launch for the n members, one pass over each dy
       oc::lora_up_backward(g_rows, l0.h, l0.B, tmp_r, l0.gB, M, out, r, l0.scale, true, n, (long long)so, sh, sB,
                            (long long)M * r, up_ws, s);
@@ -1662,16 +1857,12 @@ class T5Cuda {
     oc::dropout_backward(g_n, g_n, int64_t(Mt) * d, p, st.seed, site_of(1, int(dec.size()), kFinal), false, s);
     oc::rmsnorm_backward(da[dec.size()].x_in, dec_final_ln, dec_fin_rstd, g_n, g_dec, Mt, d, false, s);
     if (need_enc) HUKUK_CUDA_CHECK(cudaMemsetAsync(g_enc, 0, sizeof(float) * size_t(Ms) * d, s));
-    int lowest = 0;
-    if (!need_enc) {
-      lowest = int(dec.size());
-      for (size_t l = 0; l < dec.size(); ++l)
-        if (block_has_lora(dec[l])) lowest = std::min(lowest, int(l));
-    }
+    const int lowest = dec_bwd_lowest(need_enc);
     T* gd = tp<T>(g_d);
     T* gqkv = tp<T>(g_qkv);
     for (int l = int(dec.size()) - 1; l >= lowest; --l) {
       DBlock& b = dec[size_t(l)];
+      pf_enter(b);
       const ActsT<T> a = acts_for_backward<T>(true, size_t(l), sh, st);
       ffn_bwd(b, a, a.x_mid2, g_dec, Mt, st, 1, l, norm_drop_fused, site_of(1, l, kCrossRes));
       // cross-attention
@@ -1703,11 +1894,10 @@ class T5Cuda {
     oc::dropout_backward(g_enc, g_enc, int64_t(Ms) * d, p, st.seed, site_of(0, int(enc.size()), kFinal), false, s);
     oc::rmsnorm_backward(ea[enc.size()].x_in, enc_final_ln, enc_fin_rstd, g_enc, g_n, Ms, d, false, s);
     HUKUK_CUDA_CHECK(cudaMemcpyAsync(g_enc, g_n, sizeof(float) * size_t(Ms) * d, cudaMemcpyDeviceToDevice, s));
-    int lowest = int(enc.size());
-    for (size_t l = 0; l < enc.size(); ++l)
-      if (block_has_lora(enc[l])) lowest = std::min(lowest, int(l));
+    const int lowest = enc_bwd_lowest();
     for (int l = int(enc.size()) - 1; l >= lowest; --l) {
       DBlock& b = enc[size_t(l)];
+      pf_enter(b);
       const ActsT<T> a = acts_for_backward<T>(false, size_t(l), sh, st);
       ffn_bwd(b, a, a.x_mid, g_enc, Ms, st, 0, l, norm_drop_fused, site_of(0, l, kSelfRes));
       self_attn_bwd(b, a, g_enc, Ms, sh, false, st, l, norm_drop_fused);
@@ -1927,6 +2117,7 @@ class T5Cuda {
     const bool graphed = bt.labels && !o.logits_out && graphs_ok && !prof.on;
     if (graphed) {
       run_graph(GraphKey{sh, do_bwd, st.train, st.use_lora, need_enc, o.recompute, pdl_on}, [&] {
+        pf_begin(do_bwd, need_enc);
         encoder_fwd(sh, st, backward);
         decoder_fwd(sh, st, backward);
         head_and_loss(Mt, true, do_bwd, nullptr);
@@ -1934,13 +2125,16 @@ class T5Cuda {
           decoder_bwd(sh, st, need_enc);
           if (need_enc) encoder_bwd(sh, st);
         }
+        pf_end();
       });
     } else {
+      pf_begin(do_bwd, need_enc);
       encoder_fwd(sh, st, backward);
       prof.mark("enc_fwd", s);
       decoder_fwd(sh, st, backward);
       prof.mark("dec_fwd", s);
       head_and_loss(Mt, bt.labels != nullptr, do_bwd, o.logits_out);
+      if (!do_bwd) pf_end();
       prof.mark("head_ce", s);
     }
     StepResult r;
@@ -1954,6 +2148,7 @@ class T5Cuda {
         decoder_bwd(sh, st, need_enc);
         prof.mark("dec_bwd", s);
         if (need_enc) encoder_bwd(sh, st);
+        pf_end();
         prof.mark("enc_bwd", s);
       }
     }

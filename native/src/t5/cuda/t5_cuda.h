@@ -40,7 +40,9 @@
 // HUKUK_T5_LORA_TC_GROUP=0 (the bf16 LoRA A side per member on ops/lora instead of one tensor-core
 // launch per q,k,v / cross k,v group), HUKUK_T5_LORA_GROUP=0; memory savings of a backward plan (each
 // =0 keeps what it saves): HUKUK_T5_RELU_BITMASK, HUKUK_T5_NORM_RECOMPUTE, HUKUK_T5_CROSS_KV_RECOMPUTE;
-// HUKUK_T5_NORM_DROP_FUSE=0 (norm backward and the next dropout backward as two kernels).
+// HUKUK_T5_NORM_DROP_FUSE=0 (norm backward and the next dropout backward as two kernels);
+// HUKUK_T5_DEQ_PREFETCH=1 (bf16 activations: each block's NF4 weights dequantized by one launch on a
+// second stream one block ahead into two arena regions, instead of before each NF4 GEMM; off by default).
 // H200, 2026-11-28 06:55: 35.45 ms at 16x64x128 (2.697 GiB), 144.7 ms at 16x512x512, 81.3 at 8x512x512
 // (bench/RESULTS.md).
 // Generation on the GPU (generate/cuda) reads the device weights through device_weights() and encode().
