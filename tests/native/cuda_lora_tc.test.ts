@@ -6,8 +6,17 @@
 // with dropout (the mask must match element for element, or whole terms go missing), accumulate
 // on and off, members n = 1 and 3; determinism (the same bits twice); and a micro-benchmark
 // against ops/lora's bf16 overloads with the read-once floor (printed, not asserted).
+// Launch-count work (2026-11-28): lora_down_group (n <= 3 members' down products in one launch)
+// bit for bit n lora_down launches; lora_up_backward's in-kernel gB reduce (reducers 1 and all)
+// bit for bit the two-launch path; a training step with HUKUK_T5_LORA_TC_DOWN_GROUP=1 and
+// HUKUK_T5_LORA_TC_UPB_REDUCE=1 against the switches off; µs old vs new (printed).
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { Engine, T5Batch, T5Model } from '../../native/index';
+import { makeTinyT5 } from '../train/tiny-t5';
 import { rand, relErr } from './lora-test-data';
 
 const require = createRequire(import.meta.url);
@@ -136,6 +145,123 @@ describe.skipIf(!gpu)('tensor-core LoRA kernels (bf16 activations) on CUDA', () 
         rows.push(`${op.padEnd(12)} ${String(M).padStart(6)} ${String(members).padStart(3)} ${b.tcUs.toFixed(1).padStart(7)} ` +
           `${b.refUs.toFixed(1).padStart(13)} ${b.floorUs.toFixed(1).padStart(10)} ${(b.refUs / b.tcUs).toFixed(2).padStart(10)}`);
       }
+    console.log(rows.join('\n'));
+  }, 120_000);
+});
+
+// ---- fewer launches: lora_down_group, lora_up_backward's in-kernel reduce ------------------------
+const REDUCE_ALL = 1 << 30; // tc::kUpBackwardReduceAll
+describe.skipIf(!gpu)('tensor-core LoRA: fewer launches, the same bits', () => {
+  // member i of downGroup: site 31 + 7919 i, p halved for i == 1 (lora_tc_napi.cpp)
+  for (const [M, inW, n, p] of [[37, 768, 3, 0.05], [2048, 768, 3, 0.05], [8192, 768, 3, 0.05], [2048, 768, 2, 0.05],
+    [2048, 768, 1, 0.05], [300, 512, 3, 0.5], [1000, 64, 2, 0], [5, 128, 3, 0.05]] as [number, number, number, number][])
+    it(`downGroup M=${M} in=${inW} n=${n} p=${p}: each h_i bit for bit lora_down's, = CPU`, () => {
+      const r = 16, x = rand(M * inW, 61 + M), A = rand(n * r * inW, 62 + M);
+      const g = engine._opsLoraTc!({ op: 'downGroup', M, in: inW, r, members: n, p, seed: 1234567, site: 31, x, A });
+      expect(g.length).toBe(n * M * r);
+      for (let i = 0; i < n; i++) {
+        const Ai = A.subarray(i * r * inW, (i + 1) * r * inW);
+        const one = { op: 'down', M, in: inW, r, p: i === 1 ? p * 0.5 : p, seed: 1234567, site: 31 + 7919 * i, x, A: Ai };
+        const hi = g.subarray(i * M * r, (i + 1) * M * r);
+        expect(sameBits(hi, engine._opsLoraTc!(one)), `member ${i} bits`).toBe(true);
+        expect(relErr(hi, engine._opsLora({ ...one, impl: 'cpu', bf16: true })), `member ${i} vs CPU`).toBeLessThanOrEqual(1e-5);
+      }
+    }, 60_000);
+
+  for (const [M, outW, n] of [[37, 768, 3], [2048, 768, 1], [2048, 768, 3], [8192, 768, 3], [8192, 768, 2], [300, 512, 3],
+    [4999, 64, 2], [16, 768, 3]] as [number, number, number][])
+    for (const accumulate of [false, true])
+      it(`upBackward M=${M} out=${outW} n=${n}${accumulate ? ' acc' : ''}: in-kernel reduce (1 and all reducers) = the reduce launch, bit for bit, twice`, () => {
+        const c: Case = { op: 'upBackward', M, in: outW, members: n, p: 0, accumulate };
+        const a = args(c);
+        const ref = engine._opsLoraTc!(a);
+        for (const reducers of [1, REDUCE_ALL, 3]) {
+          const first = engine._opsLoraTc!({ ...a, reducers });
+          const again = engine._opsLoraTc!({ ...a, reducers });
+          expect(sameBits(first, ref), `reducers ${reducers}`).toBe(true);
+          expect(sameBits(again, ref), `reducers ${reducers}, again (the tickets reset)`).toBe(true);
+        }
+        expect(relErr(parts(c, ref)[0], parts(c, engine._opsLora({ ...a, impl: 'cpu', bf16: true }))[0])).toBeLessThanOrEqual(1e-5);
+      }, 60_000);
+
+  it('a training step (bf16, LoRA q,k,v,o r16, dropout on) with both switches on = off: loss and every LoRA gradient bit for bit, replays too', () => {
+    const t5 = require('../../native/index.cjs').loadEngine() as Engine;
+    if (!t5.cublasInfo().available) return; // the step needs cuBLAS (cuda_t5.test.ts skips likewise)
+    const dir = mkdtempSync(join(tmpdir(), 'hukuk-lora-tc-step-'));
+    const SW = ['HUKUK_T5_LORA_TC_DOWN_GROUP', 'HUKUK_T5_LORA_TC_UPB_REDUCE'];
+    const saved = SW.map((k) => process.env[k]);
+    const flash = process.env.HUKUK_T5_FLASH;
+    try {
+      makeTinyT5(dir, { vocabSize: 256, dModel: 256, dKv: 64, numHeads: 4, dFf: 512, numLayers: 2, numDecoderLayers: 2 }, 5);
+      const B = 4, S = 40, T = 24, V = 256;
+      const b: T5Batch = {
+        inputIds: Int32Array.from({ length: B * S }, (_, i) => 2 + ((i * 37 + 3) % (V - 2))),
+        attentionMask: Int32Array.from({ length: B * S }, (_, i) => (i % S < S - Math.min(S - 1, (i / S) | 0) ? 1 : 0)),
+        labels: Int32Array.from({ length: B * T }, (_, i) => 2 + ((i * 11 + 3) % (V - 2))),
+        batch: B, srcLen: S, tgtLen: T, train: true, dropoutSeed: 5,
+      } as T5Batch;
+      // HUKUK_T5_FLASH=0: the unfused attention backward has no atomics, so two runs of one path
+      // give the same bits and any difference is the switches'
+      process.env.HUKUK_T5_FLASH = '0';
+      // an adapter with B != 0 (addLora starts B at 0): one CPU step of AdamW at lr 1e-2
+      const adapter = join(dir, 'adapter');
+      const cpu = t5.T5Model.load({ modelDir: dir, device: 'cpu' });
+      try {
+        cpu.addLora({ r: 16, alpha: 32, dropout: 0.1, targets: ['q', 'k', 'v', 'o'], seed: 3 });
+        cpu.forwardBackward(b);
+        t5.optimizerStep(cpu, { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1, gradScale: 1, step: 1 } as never);
+        cpu.saveAdapter(adapter);
+      } finally {
+        cpu.dispose();
+      }
+      const run = (on: boolean) => {
+        for (const k of SW) if (on) process.env[k] = '1'; else delete process.env[k];
+        const m: T5Model = t5.T5Model.load({ modelDir: dir, device: 'cuda', quant: 'none', compute: 'bf16' });
+        try {
+          m.loadAdapter(adapter);
+          const step = () => {
+            m.zeroGrad();
+            const loss = m.forwardBackward(b).loss;
+            return { loss, grads: m.loraTensors().map((t) => Float32Array.from(t.grad)) };
+          };
+          return [step(), step()]; // captured, then replayed
+        } finally {
+          m.dispose();
+        }
+      };
+      const off = run(false), on = run(true), offAgain = run(false), onAgain = run(true);
+      const worst = (x: { grads: Float32Array[] }, y: { grads: Float32Array[] }) =>
+        Math.max(...x.grads.map((g, i) => relErr(g, y.grads[i])));
+      const noise = worst(off[0], offAgain[0]);
+      console.log(`  step switches on vs off: loss ${on[0].loss} / ${off[0].loss}; worst grad ${worst(on[0], off[0])} ` +
+        `(replay ${worst(on[1], off[1])}, again ${worst(onAgain[0], off[0])}); off vs off ${noise}`);
+      expect(on[0].grads.some((g) => g.some((v) => v !== 0))).toBe(true);
+      for (const [x, y] of [[on[0], off[0]], [on[1], off[1]], [onAgain[0], off[0]], [onAgain[1], on[1]]]) {
+        expect(x.loss).toBe(y.loss);
+        expect(worst(x, y)).toBeLessThanOrEqual(noise);
+      }
+    } finally {
+      SW.forEach((k, i) => { if (saved[i] === undefined) delete process.env[k]; else process.env[k] = saved[i]; });
+      if (flash === undefined) delete process.env.HUKUK_T5_FLASH; else process.env.HUKUK_T5_FLASH = flash;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('micro-benchmark: µs per call (CUDA graph), one launch vs today (down: n x lora_down; upBackward: the reduce launch)', () => {
+    const rows: string[] = ['op            M     n   new µs   today µs   ratio   (width 768, r 16; down p 0.05)'];
+    for (const M of [2048, 8192])
+      for (const n of [1, 2, 3]) {
+        const d = engine._opsLoraTcBench!({ op: 'downGroup', M, in: 768, r: 16, members: n, p: 0.05, reps: 100 });
+        rows.push(`downGroup  ${String(M).padStart(6)} ${n}  ${d.tcUs.toFixed(2).padStart(7)}  ${d.refUs.toFixed(2).padStart(8)}  ${(d.refUs / d.tcUs).toFixed(2).padStart(6)}`);
+        for (const [label, reducers] of [['upB red=all', REDUCE_ALL], ['upB red=1  ', 1]] as [string, number][]) {
+          const u = engine._opsLoraTcBench!({ op: 'upBackward', M, in: 768, r: 16, members: n, accumulate: true, reducers, baselineTc: true, reps: 100 });
+          rows.push(`${label} ${String(M).padStart(5)} ${n}  ${u.tcUs.toFixed(2).padStart(7)}  ${u.refUs.toFixed(2).padStart(8)}  ${(u.refUs / u.tcUs).toFixed(2).padStart(6)}`);
+        }
+      }
+    for (const M of [1024, 2048]) { // the 16x64x128 shape's encoder and decoder rows
+      const u = engine._opsLoraTcBench!({ op: 'upBackward', M, in: 768, r: 16, members: 3, accumulate: true, reducers: REDUCE_ALL, baselineTc: true, reps: 100 });
+      rows.push(`upB red=all ${String(M).padStart(5)} 3  ${u.tcUs.toFixed(2).padStart(7)}  ${u.refUs.toFixed(2).padStart(8)}  ${(u.refUs / u.tcUs).toFixed(2).padStart(6)}  (again)`);
+    }
     console.log(rows.join('\n'));
   }, 120_000);
 });

@@ -118,6 +118,29 @@ void lora_backward(const float* dh, const bf16_t* x, const float* A, float* gA, 
   }
 }
 
+void lora_down_group(const bf16_t* x, int n, const float* const* A, float* const* h, const float* p,
+                     const uint64_t* site, int M, int in, int r, const uint64_t* seed, cudaStream_t s) {
+  check("lora_down_group", M, in, r, n);
+  HUKUK_CHECK(n <= kDownGroupMax, "ENGINE_INVALID_ARG",
+              "lora_tc::lora_down_group: at most 3 members (got n=" + std::to_string(n) + ")");
+  if (M == 0) return;
+  check_align("lora_down_group", "x", x, 16);
+  DownGroupParams P = {};
+  for (int i = 0; i < n; ++i) {
+    check_align("lora_down_group", "A", A[i], 16);
+    P.A[i] = A[i];
+    P.h[i] = h[i];
+    P.dp[i] = drop_params(p[i], seed, site[i]);
+  }
+  const int tiles = (M + 15) / 16;
+  const dim3 grid(unsigned(std::min(tiles, 264))), block((in / kChunk) * 32);
+  const __nv_bfloat16* xd = dev_ptr(x);
+  if (n == 1) hukuk::cuda::pdl::launch(down_group_kernel<1>, grid, block, 0, s, xd, P, M, in);
+  else if (n == 2) hukuk::cuda::pdl::launch(down_group_kernel<2>, grid, block, 0, s, xd, P, M, in);
+  else hukuk::cuda::pdl::launch(down_group_kernel<3>, grid, block, 0, s, xd, P, M, in);
+  HUKUK_CUDA_LAUNCH_CHECK();
+}
+
 bool lora_backward_group_supported(int r, int in, int n) {
   return n >= 1 && n <= kGrpMax && n <= kLoraGroupMax && supported(r, in) && in / kChunk <= kGrpTicketSlots;
 }
@@ -186,6 +209,22 @@ void lora_up_add(const float* h, const float* B, bf16_t* y, int M, int out, int 
   HUKUK_CUDA_LAUNCH_CHECK();
 }
 
+// How many up_backward_kernel blocks of `threads` the current device holds at once (occupancy x
+// SMs), read once per device and block size: the in-kernel reduce keeps its waiting blocks below it.
+static int up_backward_resident_blocks(int threads) {
+  static int cached[16][kMaxWarps + 1] = {};
+  int dev = 0;
+  HUKUK_CUDA_CHECK(cudaGetDevice(&dev));
+  const int wi = threads / 32;
+  if (dev < 16 && cached[dev][wi]) return cached[dev][wi];
+  int per_sm = 0, sms = 0;
+  HUKUK_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, up_backward_kernel, threads, 0));
+  HUKUK_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+  const int blocks = std::max(1, per_sm * sms);
+  if (dev < 16) cached[dev][wi] = blocks;
+  return blocks;
+}
+
 size_t lora_up_backward_workspace_floats(int M, int out, int r, int n) {
   const RowSplit rs = up_row_split(M, n);
   return rs.S > 1 ? size_t(rs.S) * size_t(n) * size_t(out) * size_t(r) : 0;
@@ -193,7 +232,7 @@ size_t lora_up_backward_workspace_floats(int M, int out, int r, int n) {
 
 void lora_up_backward(const bf16_t* dy, const float* h, const float* B, float* dh, float* gB, int M, int out, int r,
                       float scale, bool accumulate_gB, int n, int64_t sdy, int64_t sh, int64_t sB, int64_t sdh,
-                      float* workspace, cudaStream_t s) {
+                      float* workspace, cudaStream_t s, int in_kernel_reducers) {
   check("lora_up_backward", M, out, r, n);
   if (M == 0) {  // dh empty; gB = 0 (or unchanged)
     if (!accumulate_gB)
@@ -206,10 +245,14 @@ void lora_up_backward(const bf16_t* dy, const float* h, const float* B, float* d
   const RowSplit rs = up_row_split(M, n);
   HUKUK_CHECK(rs.S == 1 || workspace, "ENGINE_INVALID_ARG",
               "lora_tc::lora_up_backward: needs a workspace of lora_up_backward_workspace_floats(M, out, r, n) floats");
-  hukuk::cuda::pdl::launch(up_backward_kernel, dim3(unsigned(rs.S), unsigned(n)), dim3((out / kChunk) * 32), 0, s,
-      dev_ptr(dy), h, B, dh, gB, workspace, M, out, rs.rows, scale, accumulate_gB, sdy, sh, sB, sdh);
+  const int threads = (out / kChunk) * 32;
+  const int reducers = (rs.S > 1 && in_kernel_reducers > 0)
+                           ? std::min(in_kernel_reducers, std::max(1, up_backward_resident_blocks(threads) - 1))
+                           : 0;
+  hukuk::cuda::pdl::launch(up_backward_kernel, dim3(unsigned(rs.S), unsigned(n)), dim3(threads), 0, s,
+      dev_ptr(dy), h, B, dh, gB, workspace, M, out, rs.rows, scale, accumulate_gB, sdy, sh, sB, sdh, reducers);
   HUKUK_CUDA_LAUNCH_CHECK();
-  if (rs.S > 1) {
+  if (rs.S > 1 && reducers == 0) {
     const int64_t count = int64_t(out) * r;
     hukuk::cuda::pdl::launch(reduce_kernel, dim3(reduce_blocks(count), unsigned(n)), dim3(256), 0, s, workspace, gB, count, rs.S, scale,
                                                                           accumulate_gB, sB);

@@ -60,6 +60,14 @@ bool supported(int r, int width);
 void lora_down(const bf16_t* x, const float* A, float* h, int M, int in, int r, float p, const uint64_t* seed,
                uint64_t site, cudaStream_t s);
 
+// h_i[M, r] = dropout_{p_i}(x) · A_iᵀ for n <= 3 members sharing x (q,k,v; cross k,v), ONE launch:
+// x read once, member i with its own dropout (p[i], site[i]) and A[i]; every h_i bit-identical to
+// lora_down(x, A[i], h[i], M, in, r, p[i], seed, site[i]) (the same products in the same order).
+// A, h, p, site: host arrays of n entries (A_i and h_i device pointers; A_i 16-byte aligned).
+// Why: per layer the forward ran one lora_down per member (3 launches for q,k,v).
+void lora_down_group(const bf16_t* x, int n, const float* const* A, float* const* h, const float* p,
+                     const uint64_t* site, int M, int in, int r, const uint64_t* seed, cudaStream_t s);
+
 // gA (+)= dhᵀ · dropout_p(x)  and, when dx is not null, dx (+)= dropout_backward_p(dh · A).
 // workspace: lora_backward_workspace_floats(M, in, r) floats (required when > 0; no init needed).
 size_t lora_backward_workspace_floats(int M, int in, int r);
@@ -98,10 +106,18 @@ void lora_up_add(const float* h, const float* B, bf16_t* y, int M, int out, int 
 
 // dh_i = scale · dy_i · B_i (overwritten);  gB_i (+)= scale · dy_iᵀ · h_i (accumulate_gB).
 // workspace: lora_up_backward_workspace_floats(M, out, r, n) floats (required when > 0).
+// in_kernel_reducers: 0 (default): the split partials of gB are summed by a second launch
+// (reduce_kernel); k > 0: inside the same launch, without it: the last min(k, blocks the device
+// holds at once - 1) blocks to finish (atomic ticket, atomicInc wrap) wait for the others and split
+// the fixed-order sums between them: gB bit-identical to the two-launch path for every k (the
+// same sums, per element in split order). k == 1 is "the last block reduces everything";
+// kUpBackwardReduceAll lets every block that can wait help. Like lora_backward_group's tickets,
+// two launches must not run concurrently on different streams of one device.
+constexpr int kUpBackwardReduceAll = 1 << 30;
 size_t lora_up_backward_workspace_floats(int M, int out, int r, int n);
 void lora_up_backward(const bf16_t* dy, const float* h, const float* B, float* dh, float* gB, int M, int out, int r,
                       float scale, bool accumulate_gB, int n, int64_t sdy, int64_t sh, int64_t sB, int64_t sdh,
-                      float* workspace, cudaStream_t s);
+                      float* workspace, cudaStream_t s, int in_kernel_reducers = 0);
 
 }  // namespace hukuk::ops::cuda::tc
 #endif  // HUKUK_CUDA

@@ -152,6 +152,105 @@ __global__ void __launch_bounds__(kMaxWarps * 32) down_kernel(const __nv_bfloat1
   }
 }
 
+// ------------------------------------------------------------------------------ lora_down_group
+// h_i = dropout_i(x) · A_iᵀ for the n <= 3 members of a group sharing x (q,k,v; cross k,v), in ONE
+// launch: each 16-row tile of x is loaded once, then per member masked with its own dropout site
+// and multiplied exactly as down_kernel does (same fragments, same mma order hi then lo per k
+// step, the warps' partials summed in warp order, then scaled), so every h_i has down_kernel's bits.
+// Member i's A fragments are (re)loaded per tile and member from L1/L2 rather than held for the
+// whole kernel (3 members' fragments would not fit in registers; at M <= 4224 each block runs a
+// single tile anyway). One shared buffer per member, two barriers per tile.
+constexpr int kDownGroupMax = 3;
+struct DownGroupParams {  // by value
+  const float* A[kDownGroupMax];
+  float* h[kDownGroupMax];
+  DropParams dp[kDownGroupMax];
+};
+template <int NM>
+__global__ void __launch_bounds__(kMaxWarps * 32) down_group_kernel(const __nv_bfloat16* __restrict__ x,
+                                                                     DownGroupParams P, int M, int in) {
+  HUKUK_LORA_TC_PDL_ENTRY();
+  __shared__ float red[NM][kMaxWarps][16 * kR];  // 12 KB a member
+  const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, C = blockDim.x >> 5;
+  const int g = lane >> 2, t = lane & 3;
+  const int c0 = kChunk * w;
+  Drop drop[NM];
+#pragma unroll
+  for (int mi = 0; mi < NM; ++mi) drop[mi] = make_drop(P.dp[mi]);
+  const int tiles = (M + 15) / 16;
+  for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+    const int m0 = tile * 16, ra = m0 + g, rb = m0 + g + 8;
+    uint4 U[2][2];
+#pragma unroll
+    for (int seg = 0; seg < 2; ++seg) {
+      const int col = c0 + 32 * seg + 8 * t;
+      U[seg][0] = ra < M ? ld16(x + int64_t(ra) * in + col) : make_uint4(0, 0, 0, 0);
+      U[seg][1] = rb < M ? ld16(x + int64_t(rb) * in + col) : make_uint4(0, 0, 0, 0);
+    }
+    float acc[NM][2][4];
+#pragma unroll
+    for (int mi = 0; mi < NM; ++mi) {
+      const float* A = P.A[mi];
+      uint32_t bh[2][2][2][2], bl[2][2][2][2];  // as down_kernel's
+#pragma unroll
+      for (int seg = 0; seg < 2; ++seg)
+#pragma unroll
+        for (int s = 0; s < 2; ++s)
+#pragma unroll
+          for (int jt = 0; jt < 2; ++jt) {
+            const float4 v =
+                __ldg(reinterpret_cast<const float4*>(A + int64_t(8 * jt + g) * in + c0 + 32 * seg + 8 * t + 4 * s));
+            split2(v.x, v.y, bh[seg][s][jt][0], bl[seg][s][jt][0]);
+            split2(v.z, v.w, bh[seg][s][jt][1], bl[seg][s][jt][1]);
+          }
+      uint4 X[2][2];
+#pragma unroll
+      for (int seg = 0; seg < 2; ++seg) {
+        const int col = c0 + 32 * seg + 8 * t;
+        X[seg][0] = U[seg][0];
+        X[seg][1] = U[seg][1];
+        mask8(X[seg][0], drop[mi], ra, in, col);
+        mask8(X[seg][1], drop[mi], rb, in, col);
+      }
+#pragma unroll
+      for (int jt = 0; jt < 2; ++jt) acc[mi][jt][0] = acc[mi][jt][1] = acc[mi][jt][2] = acc[mi][jt][3] = 0.f;
+#pragma unroll
+      for (int seg = 0; seg < 2; ++seg)
+#pragma unroll
+        for (int s = 0; s < 2; ++s) {
+          const uint32_t a[4] = {word(X[seg][0], 2 * s), word(X[seg][1], 2 * s), word(X[seg][0], 2 * s + 1),
+                                 word(X[seg][1], 2 * s + 1)};
+#pragma unroll
+          for (int jt = 0; jt < 2; ++jt) {
+            mma(acc[mi][jt], a, bh[seg][s][jt][0], bh[seg][s][jt][1]);
+            mma(acc[mi][jt], a, bl[seg][s][jt][0], bl[seg][s][jt][1]);
+          }
+        }
+    }
+    __syncthreads();  // the previous tile's sums have read red
+#pragma unroll
+    for (int mi = 0; mi < NM; ++mi) {
+      float* r = red[mi][w];
+#pragma unroll
+      for (int jt = 0; jt < 2; ++jt) {
+        r[g * kR + 8 * jt + 2 * t] = acc[mi][jt][0];
+        r[g * kR + 8 * jt + 2 * t + 1] = acc[mi][jt][1];
+        r[(g + 8) * kR + 8 * jt + 2 * t] = acc[mi][jt][2];
+        r[(g + 8) * kR + 8 * jt + 2 * t + 1] = acc[mi][jt][3];
+      }
+    }
+    __syncthreads();
+#pragma unroll
+    for (int mi = 0; mi < NM; ++mi)
+      for (int e = threadIdx.x; e < 16 * kR; e += blockDim.x) {
+        float sum = 0.f;
+        for (int ww = 0; ww < C; ++ww) sum += red[mi][ww][e];
+        const int row = m0 + e / kR;
+        if (row < M) P.h[mi][int64_t(row) * kR + e % kR] = sum * P.dp[mi].scale;
+      }
+  }
+}
+
 // ------------------------------------------------------------------------------ fixed-order reduce
 // out_i[e] = (accumulate ? out_i[e] : 0) + scale * sum over y < S of ws[(i * S + y) * count + e]
 __global__ void reduce_kernel(const float* __restrict__ ws, float* out, int64_t count, int S, float scale,
@@ -421,6 +520,36 @@ __global__ void __launch_bounds__(128) up_add_kernel(const float* __restrict__ h
 }
 
 // ------------------------------------------------------------------------------ lora_up_backward
+// up_backward_kernel's in-kernel reduce of the gB split partials (reducers > 0): [0] the arrival
+// ticket (atomicInc wraps it to 0 at the last block), [1] a generation the last block advances to
+// release the waiting reducers. Per device: two launches must not run concurrently on different
+// streams of one device (within a stream a PDL launch only touches it after its wait()).
+__device__ unsigned int g_tc_upb_sync[2];
+__device__ __forceinline__ void upb_sleep() {
+#if defined(HUKUK_LORA_TC_EMULATE)
+  std::this_thread::yield();
+#else
+  __nanosleep(64);
+#endif
+}
+// Part `part` of `parts` of the fixed-order sum of n members' split partials (reduce_kernel's
+// arithmetic per element: 0 + p_0 + p_1 + ... in split order, then out (+)= scale * sum); element
+// E of the n * count outputs is member E / count's element E % count.
+__device__ __forceinline__ void upb_reduce_part(const float* ws, float* out, int64_t count, int S, int n, float scale,
+                                                bool accumulate, int64_t out_stride, int part, int parts) {
+  const int64_t total = count * n, per = (total + parts - 1) / parts;
+  const int64_t beg = per * part, end = beg + per < total ? beg + per : total;
+  for (int64_t E = beg + threadIdx.x; E < end; E += blockDim.x) {
+    const int64_t i = E / count, e = E - i * count;
+    const float* p = ws + i * S * count + e;
+    float sum = 0.f;
+#pragma unroll 8
+    for (int y = 0; y < S; ++y) sum += __ldcg(p + int64_t(y) * count);
+    float& o = out[i * out_stride + e];
+    o = accumulate ? o + scale * sum : scale * sum;
+  }
+}
+
 // Grid (S, n), one warp per 64 columns of dy (C warps), block y owns rows [y * rows, ...).
 // dh: dy · B with the row-major K permutation (B fragments of the warp's 64 rows of B in
 // registers), the C partial dh tiles summed in shared memory in warp order (double-buffered, one
@@ -430,7 +559,7 @@ __global__ void __launch_bounds__(128) up_add_kernel(const float* __restrict__ h
 __global__ void __launch_bounds__(kMaxWarps * 32, 1) up_backward_kernel(
     const __nv_bfloat16* __restrict__ dy, const float* __restrict__ h, const float* __restrict__ B, float* dh,
     float* gB, float* ws, int M, int out, int rows, float scale, bool accumulate_gB, int64_t sdy, int64_t sh,
-    int64_t sB, int64_t sdh) {
+    int64_t sB, int64_t sdh, int reducers) {
   HUKUK_LORA_TC_PDL_ENTRY();
   __shared__ float red[2][kMaxWarps][16 * kR];
   const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, C = blockDim.x >> 5;
@@ -554,6 +683,38 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1) up_backward_kernel(
           ws[(int64_t(i) * S + y) * count + int64_t(o) * kR + j] = v;
         }
       }
+  if (S == 1 || reducers <= 0) return;  // reducers 0: reduce_kernel sums the partials (a launch of its own)
+  // In-kernel reduce: every block takes a ticket after its partial is written; the last `reducers`
+  // blocks to arrive wait until all have (the one that takes the last ticket releases them) and
+  // then split the sums between them (upb_reduce_part: reduce_kernel's arithmetic, so gB has
+  // reduce_kernel's bits whatever the number of reducers). No deadlock: at most reducers - 1
+  // blocks ever wait, and the host keeps that below the blocks the device holds at once.
+  __shared__ unsigned int upb_ticket;
+  __threadfence();  // this block's partial is visible device-wide before its ticket is taken
+  __syncthreads();
+  const unsigned int nblocks = unsigned(S) * gridDim.y;
+  const unsigned int first_reducer = nblocks - unsigned(min(reducers, int(nblocks)));
+  if (threadIdx.x == 0) {
+    const unsigned int gen = *reinterpret_cast<volatile unsigned int*>(&g_tc_upb_sync[1]);  // before the ticket
+    __threadfence();
+    const unsigned int tk = atomicInc(&g_tc_upb_sync[0], nblocks - 1);  // -> 0 after the last
+    if (tk >= nblocks - 1) {
+      __threadfence();
+      atomicAdd(&g_tc_upb_sync[1], 1u);  // releases the waiting reducers
+    } else if (tk >= first_reducer) {
+      // bounded: a count left wrong (a fault, two launches on two streams) gives wrong sums for
+      // a while, never a hang (~0.3 s at the most; every correct launch ends with the count at 0)
+      for (int spin = 0; spin < (1 << 22) && *reinterpret_cast<volatile unsigned int*>(&g_tc_upb_sync[1]) == gen;
+           ++spin)
+        upb_sleep();
+    }
+    upb_ticket = tk;
+  }
+  __syncthreads();
+  if (upb_ticket < first_reducer) return;
+  __threadfence();  // every block's partial is written
+  upb_reduce_part(ws, gB, count, S, int(gridDim.y), scale, accumulate_gB, sB, int(upb_ticket - first_reducer),
+                  int(nblocks - first_reducer));
 }
 
 // ------------------------------------------------------------------------------ lora_backward_group
