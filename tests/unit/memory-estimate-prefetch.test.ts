@@ -2,6 +2,8 @@
 // arena regions of the largest block's NF4 weights in bf16 (T5Cuda::pf_assign's layout), which
 // replace the recompute plan's kept q,k,v / cross k,v. The engine's arena against this estimate,
 // byte for byte, is checked on the GPU (tests/native/cuda_t5.test.ts); here the arithmetic.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEQ_PREFETCH_DEFAULT, estimateTrainingMemory, prefetchRegionElems, type MemoryEstimateInput } from '../../common/training/memory-estimate';
 
@@ -21,22 +23,25 @@ const up256 = (bytes: number) => Math.ceil(bytes / 256) * 256;
 const sq = 768 * 768;
 
 describe('memory estimate: NF4 prefetch regions', () => {
-  it('is off by default (the engine default), and the default estimate is the switch-off one', () => {
-    expect(DEQ_PREFETCH_DEFAULT).toBe(false);
+  it("defaults to the engine's default (T5Cuda::kDeqPrefetchDefault): they flip together", () => {
+    const src = readFileSync(path.resolve(__dirname, '../../native/src/t5/cuda/t5_cuda.cpp'), 'utf8');
+    const m = /static constexpr bool kDeqPrefetchDefault = (true|false);/.exec(src);
+    expect(m, 'kDeqPrefetchDefault in t5_cuda.cpp').not.toBeNull();
+    expect(DEQ_PREFETCH_DEFAULT).toBe(m![1] === 'true');
     for (const recompute of [false, true])
-      expect(estimateTrainingMemory(flagship(16, 64, 128, { recompute }))).toEqual(estimateTrainingMemory(flagship(16, 64, 128, { recompute, deqPrefetch: false })));
+      expect(estimateTrainingMemory(flagship(16, 64, 128, { recompute }))).toEqual(estimateTrainingMemory(flagship(16, 64, 128, { recompute, deqPrefetch: DEQ_PREFETCH_DEFAULT })));
   });
 
   it('flagship: two regions of the decoder block (q,k,v,o, cross q,k,v,o, wi: 8 x 768² + 3072 x 768 bf16), weights unchanged', () => {
     const decoderElems = 8 * sq + 3072 * 768;
     for (const [bs, src, tgt] of [[16, 64, 128], [16, 512, 512], [8, 512, 512]]) {
-      const off = estimateTrainingMemory(flagship(bs, src, tgt));
+      const off = estimateTrainingMemory(flagship(bs, src, tgt, { deqPrefetch: false }));
       const on = estimateTrainingMemory(flagship(bs, src, tgt, { deqPrefetch: true }));
       expect(on.activationsBytes - off.activationsBytes).toBe(2 * up256(2 * decoderElems));
       expect(on.weightsBytes).toBe(off.weightsBytes);
       expect(on.loraBytes).toBe(off.loraBytes);
       // recompute: the kept q,k,v and cross k,v (bf16) go
-      const offRe = estimateTrainingMemory(flagship(bs, src, tgt, { recompute: true }));
+      const offRe = estimateTrainingMemory(flagship(bs, src, tgt, { recompute: true, deqPrefetch: false }));
       const onRe = estimateTrainingMemory(flagship(bs, src, tgt, { recompute: true, deqPrefetch: true }));
       expect(onRe.activationsBytes - offRe.activationsBytes).toBe(2 * up256(2 * decoderElems) - up256(2 * 3 * sq) - up256(2 * 2 * sq));
     }
@@ -64,12 +69,12 @@ describe('memory estimate: NF4 prefetch regions', () => {
   it('nothing without NF4 weights or with fp32 activations', () => {
     for (const more of [{ quant: 'none' as const }, { activations: 'fp32' as const }, { compute: 'fp32' as const }])
       for (const recompute of [false, true])
-        expect(estimateTrainingMemory(flagship(16, 64, 128, { ...more, recompute, deqPrefetch: true }))).toEqual(estimateTrainingMemory(flagship(16, 64, 128, { ...more, recompute })));
+        expect(estimateTrainingMemory(flagship(16, 64, 128, { ...more, recompute, deqPrefetch: true }))).toEqual(estimateTrainingMemory(flagship(16, 64, 128, { ...more, recompute, deqPrefetch: false })));
   });
 
   it('a gated FFN: wi_0 and wi_1 in the region', () => {
     const model = { ...flagship(1, 1, 1).model, gated: true };
-    const off = estimateTrainingMemory(flagship(16, 64, 128, { model }));
+    const off = estimateTrainingMemory(flagship(16, 64, 128, { model, deqPrefetch: false }));
     const on = estimateTrainingMemory(flagship(16, 64, 128, { model, deqPrefetch: true }));
     expect(on.activationsBytes - off.activationsBytes).toBe(2 * up256(2 * (8 * sq + 2 * 3072 * 768)));
   });
