@@ -261,7 +261,11 @@ class T5Cuda {
   // block two uses later waits for pf_free[r], recorded when the main stream leaves the block. The
   // side stream forks from the main one at the step's start and joins it at its end (pf_begin /
   // pf_end), so the step still captures into one CUDA graph. Same bf16 weights and GEMMs: the same
-  // step. Off by default until measured (kDeqPrefetchDefault); read at each plan.
+  // step (loss and LoRA grads bit for bit, tests/native/cuda_t5.test.ts). Read at each plan.
+  // H200, 2026-11-28 08:33-08:37 UTC, flagship, ms/step off -> on (two A/B pairs per call, two
+  // calls): 16x64x128 35.1-35.7 -> 33.3-33.5; 16x512x512 143.9-144.5 -> 142.3-142.7; 8x512x512
+  // 80.8-80.9 -> 79.0-79.2; recompute 43.9 -> 41.1 and 184.6 -> 182.5. Arena +27 MiB (two 13.5 MiB
+  // regions; recompute +21 MiB: deq_self/deq_cross go). Off until the lead flips kDeqPrefetchDefault.
   static constexpr bool kDeqPrefetchDefault = false;  // memory-estimate.ts DEQ_PREFETCH_DEFAULT mirrors it
   bool deq_prefetch = false;     // this plan prefetches
   size_t pf_region_elems = 0;    // bf16 elements of one region: the largest block's (upload_weights)
@@ -1120,12 +1124,16 @@ class T5Cuda {
   // launch for the group measured slower on an H200, 2026-11-28: 37.0 µs for 3 members against
   // 3 x 11.4 at 2048 x 768 r16, ops/lora's kernel). HUKUK_T5_LORA_TC_DOWN_GROUP=1 (bf16 x on
   // tensor cores): one ops/lora_tc lora_down_group launch for the n <= 3 members instead, x read
-  // once, each h_i bit-identical to its lora_down (off by default until measured in the step).
+  // once, each h_i bit-identical to its lora_down (off by default until measured in the step),
+  // where it measured faster: up to 4224 rows (264 tiles, one per block). H200, 2026-11-28 08:34
+  // UTC, µs per call in a CUDA graph, width 768 r16 p 0.05, group vs n x tc::lora_down: M=2048
+  // n=3 10.7 / 13.0, n=2 7.7 / 8.6; M=8192 n=3 36.0 / 34.4, n=2 24.8 / 23.0 (slower: its blocks
+  // re-load A per tile and member, lora_down keeps A in registers across its tiles).
   template <typename T>
   void lora_down_group_into(DLin* const* Ls, int n, const T* x, int M, float* h0, long long sh, const Ctx& st,
                             int stack, int layer) {
     if constexpr (!is_f32<T>) {
-      bool one = n >= 2 && n <= 3 && env_switch("HUKUK_T5_LORA_TC_DOWN_GROUP") == 1;
+      bool one = n >= 2 && n <= 3 && M <= 4224 && env_switch("HUKUK_T5_LORA_TC_DOWN_GROUP") == 1;
       for (int i = 0; one && i < n; ++i)
         one = Ls[i]->lora->r == Ls[0]->lora->r && Ls[i]->in == Ls[0]->in && tc_in(Ls[i]->lora->r, Ls[i]->in);
       if (one) {
