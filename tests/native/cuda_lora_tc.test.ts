@@ -249,19 +249,14 @@ describe.skipIf(!gpu)('tensor-core LoRA: fewer launches, the same bits', () => {
 
   it('micro-benchmark: µs per call (CUDA graph), one launch vs today (down: n x lora_down; upBackward: the reduce launch)', () => {
     const rows: string[] = ['op            M     n   new µs   today µs   ratio   (width 768, r 16; down p 0.05)'];
-    for (const M of [2048, 8192])
-      for (const n of [1, 2, 3]) {
-        const d = engine._opsLoraTcBench!({ op: 'downGroup', M, in: 768, r: 16, members: n, p: 0.05, reps: 100 });
-        rows.push(`downGroup  ${String(M).padStart(6)} ${n}  ${d.tcUs.toFixed(2).padStart(7)}  ${d.refUs.toFixed(2).padStart(8)}  ${(d.refUs / d.tcUs).toFixed(2).padStart(6)}`);
-        for (const [label, reducers] of [['upB red=all', REDUCE_ALL], ['upB red=1  ', 1]] as [string, number][]) {
-          const u = engine._opsLoraTcBench!({ op: 'upBackward', M, in: 768, r: 16, members: n, accumulate: true, reducers, baselineTc: true, reps: 100 });
-          rows.push(`${label} ${String(M).padStart(5)} ${n}  ${u.tcUs.toFixed(2).padStart(7)}  ${u.refUs.toFixed(2).padStart(8)}  ${(u.refUs / u.tcUs).toFixed(2).padStart(6)}`);
-        }
-      }
-    for (const M of [1024, 2048]) { // the 16x64x128 shape's encoder and decoder rows
-      const u = engine._opsLoraTcBench!({ op: 'upBackward', M, in: 768, r: 16, members: 3, accumulate: true, reducers: REDUCE_ALL, baselineTc: true, reps: 100 });
-      rows.push(`upB red=all ${String(M).padStart(5)} 3  ${u.tcUs.toFixed(2).padStart(7)}  ${u.refUs.toFixed(2).padStart(8)}  ${(u.refUs / u.tcUs).toFixed(2).padStart(6)}  (again)`);
-    }
+    const row = (label: string, M: number, n: number, b: Bench) =>
+      rows.push(`${label} ${String(M).padStart(5)} ${n}  ${b.tcUs.toFixed(2).padStart(7)}  ${b.refUs.toFixed(2).padStart(8)}  ${(b.refUs / b.tcUs).toFixed(2).padStart(6)}`);
+    for (const M of [1024, 2048, 4096, 8192])
+      for (const n of [2, 3]) row('downGroup  ', M, n, engine._opsLoraTcBench!({ op: 'downGroup', M, in: 768, r: 16, members: n, p: 0.05, reps: 100 }));
+    for (const M of [1024, 2048, 8192])
+      for (const n of [1, 3])
+        for (const [label, reducers] of [['upB red=all', REDUCE_ALL], ['upB red=32 ', 32], ['upB red=8  ', 8]] as [string, number][])
+          row(label, M, n, engine._opsLoraTcBench!({ op: 'upBackward', M, in: 768, r: 16, members: n, accumulate: true, reducers, baselineTc: true, reps: 100 }));
     console.log(rows.join('\n'));
   }, 120_000);
 });

@@ -143,14 +143,14 @@ int main(int argc, char** argv) {
       // blocks run one after another here, so more reducers would wait forever): gB bit for bit
       // the two-launch path's, the ticket back at 0, the generation advanced once when S > 1
       { auto gBk = gB0; std::vector<float> dhk(n * sh, -7.f), wsk(ws.size(), -9.f);
-        const unsigned gen0 = g_tc_upb_sync[1];
+        const unsigned gen0 = g_tc_upb_sync[kUpbGen];
         launch(dim3(rs.S, n), dim3((out / 64) * 32), [&] { up_backward_kernel(dyb.data(), h.data(), B.data(), dhk.data(), gBk.data(), wsk.data(), M, out, rs.rows, scale, acc, sy, sh, sB, sh, 1); });
         snprintf(name, sizeof name, "up_backward in-kernel reduce gB bits M=%d out=%d acc=%d S=%d", M, out, acc, rs.S);
         report(name, std::memcmp(gBk.data(), gB.data(), gB.size() * sizeof(float)) == 0 ? 0 : 1, 0);
         snprintf(name, sizeof name, "up_backward in-kernel reduce dh bits M=%d", M);
         report(name, std::memcmp(dhk.data(), dhh.data(), dhh.size() * sizeof(float)) == 0 ? 0 : 1, 0);
         snprintf(name, sizeof name, "up_backward in-kernel reduce ticket 0, generation +%d M=%d", rs.S > 1 ? 1 : 0, M);
-        report(name, g_tc_upb_sync[0] == 0 && g_tc_upb_sync[1] == gen0 + (rs.S > 1 ? 1u : 0u) ? 0 : 1, 0);
+        report(name, g_tc_upb_sync[0] == 0 && g_tc_upb_sync[kUpbGen] == gen0 + (rs.S > 1 ? 1u : 0u) ? 0 : 1, 0);
         // the split between several reducers (upb_reduce_part, parts 3 and 7, as the waiting blocks
         // of a GPU run it): the same bits
         if (rs.S > 1) for (int parts : {3, 7}) {

@@ -21,8 +21,9 @@
 // tests/native/lora_tc_emulation.test.ts in CI). Dropout: the mask zeroes x's bf16 bits and
 // 1/(1-p) multiplies the finished sum (the CPU scales each element first: same to rounding).
 //
-// Deterministic: no atomics; every sum has a fixed order (split-M partial sums in `workspace`,
-// then a fixed-order reduce kernel). Capturable: no host sync, no allocation, the seed is read
+// Deterministic: every sum has a fixed order (split-M partial sums in `workspace`, then a
+// fixed-order reduce: a kernel of its own, or inside the launch behind an atomic ticket, which
+// only picks which block sums, never the order). Capturable: no host sync, no allocation, the seed is read
 // from device memory by the kernels.
 //
 // Measured: NVIDIA H200, 2026-11-28 03:56 UTC (tests/native/cuda_lora_tc.test.ts, commit eb29461:
@@ -65,6 +66,14 @@ void lora_down(const bf16_t* x, const float* A, float* h, int M, int in, int r, 
 // lora_down(x, A[i], h[i], M, in, r, p[i], seed, site[i]) (the same products in the same order).
 // A, h, p, site: host arrays of n entries (A_i and h_i device pointers; A_i 16-byte aligned).
 // Why: per layer the forward ran one lora_down per member (3 launches for q,k,v).
+// Measured: NVIDIA H200, 2026-11-28 08:40 UTC (tests/native/cuda_lora_tc.test.ts: bit for bit n
+// lora_down at M 5..8192, widths 64..768, p 0 / 0.05 / 0.5), µs per call in a CUDA graph, width
+// 768, r 16, p 0.05, group / n x lora_down:
+//   n=3  M=1024 10.4 / 12.4   M=2048 10.5 / 12.9   M=4096 19.7 / 20.8   M=8192 35.6 / 34.0
+//   n=2  M=1024  7.5 /  8.3   M=2048  7.7 /  8.6   M=4096 14.0 / 13.8   M=8192 24.6 / 22.7
+// (beyond 264 tiles its blocks re-load each member's A per tile, where lora_down holds A in
+// registers across tiles: the engine takes it up to 4224 rows). In the step (flagship, 16x64x128,
+// HUKUK_T5_LORA_TC_DOWN_GROUP=1): 35.75 ms against 35.81, within noise.
 void lora_down_group(const bf16_t* x, int n, const float* const* A, float* const* h, const float* p,
                      const uint64_t* site, int M, int in, int r, const uint64_t* seed, cudaStream_t s);
 
@@ -113,6 +122,14 @@ void lora_up_add(const float* h, const float* B, bf16_t* y, int M, int out, int 
 // same sums, per element in split order). k == 1 is "the last block reduces everything";
 // kUpBackwardReduceAll lets every block that can wait help. Like lora_backward_group's tickets,
 // two launches must not run concurrently on different streams of one device.
+// Measured SLOWER than the reduce launch: NVIDIA H200, 2026-11-28 08:40 UTC, µs per call in a
+// CUDA graph (no PDL), width 768, r 16, accumulate, in-kernel with every block reducing / with 32
+// / with 8 / two launches: M=1024 n=1 12.9 / 12.9 / 17.0 / 11.0, n=3 14.9 / 18.2 / 29.8 / 13.3;
+// M=2048 n=1 14.0 / 14.3 / 20.6 / 12.3, n=3 18.2 / 21.7 / 36.1 / 17.0; M=8192 n=1 21.2 / 22.0 /
+// 32.6 / 20.2, n=3 39.8 / 43.3 / 59.9 / 38.7; the last block alone (k = 1, an earlier run) 86-261.
+// The wait for the slowest block, the fences and the ticket round trips cost more than a launch
+// that the graph (and PDL in the engine) already hides; the sums need ~S x 48 KB a member read
+// back, too much for a few blocks. In the step (16x64x128) 36.17 ms against 35.75: keep it off.
 constexpr int kUpBackwardReduceAll = 1 << 30;
 size_t lora_up_backward_workspace_floats(int M, int out, int r, int n);
 void lora_up_backward(const bf16_t* dy, const float* h, const float* B, float* dh, float* gB, int M, int out, int r,

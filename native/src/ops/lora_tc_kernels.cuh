@@ -521,15 +521,18 @@ __global__ void __launch_bounds__(128) up_add_kernel(const float* __restrict__ h
 
 // ------------------------------------------------------------------------------ lora_up_backward
 // up_backward_kernel's in-kernel reduce of the gB split partials (reducers > 0): [0] the arrival
-// ticket (atomicInc wraps it to 0 at the last block), [1] a generation the last block advances to
+// ticket (atomicInc wraps it to 0 at the last block), [kUpbGen] a generation the last block advances to
 // release the waiting reducers. Per device: two launches must not run concurrently on different
 // streams of one device (within a stream a PDL launch only touches it after its wait()).
-__device__ unsigned int g_tc_upb_sync[2];
+// The two words sit on different 128-byte lines: the waiting blocks poll [32] while the others
+// still take tickets at [0].
+__device__ unsigned int g_tc_upb_sync[64];
+constexpr int kUpbGen = 32;
 __device__ __forceinline__ void upb_sleep() {
 #if defined(HUKUK_LORA_TC_EMULATE)
   std::this_thread::yield();
 #else
-  __nanosleep(64);
+  __nanosleep(200);
 #endif
 }
 // Part `part` of `parts` of the fixed-order sum of n members' split partials (reduce_kernel's
@@ -543,8 +546,14 @@ __device__ __forceinline__ void upb_reduce_part(const float* ws, float* out, int
     const int64_t i = E / count, e = E - i * count;
     const float* p = ws + i * S * count + e;
     float sum = 0.f;
-#pragma unroll 8
-    for (int y = 0; y < S; ++y) sum += __ldcg(p + int64_t(y) * count);
+    for (int y0 = 0; y0 < S; y0 += 16) {  // 16 loads in flight, then added in split order
+      float v[16];
+#pragma unroll
+      for (int k = 0; k < 16; ++k) v[k] = y0 + k < S ? __ldcg(p + int64_t(y0 + k) * count) : 0.f;
+#pragma unroll
+      for (int k = 0; k < 16; ++k)
+        if (y0 + k < S) sum += v[k];
+    }
     float& o = out[i * out_stride + e];
     o = accumulate ? o + scale * sum : scale * sum;
   }
@@ -695,16 +704,16 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1) up_backward_kernel(
   const unsigned int nblocks = unsigned(S) * gridDim.y;
   const unsigned int first_reducer = nblocks - unsigned(min(reducers, int(nblocks)));
   if (threadIdx.x == 0) {
-    const unsigned int gen = *reinterpret_cast<volatile unsigned int*>(&g_tc_upb_sync[1]);  // before the ticket
+    const unsigned int gen = *reinterpret_cast<volatile unsigned int*>(&g_tc_upb_sync[kUpbGen]);  // before the ticket
     __threadfence();
     const unsigned int tk = atomicInc(&g_tc_upb_sync[0], nblocks - 1);  // -> 0 after the last
     if (tk >= nblocks - 1) {
       __threadfence();
-      atomicAdd(&g_tc_upb_sync[1], 1u);  // releases the waiting reducers
+      atomicAdd(&g_tc_upb_sync[kUpbGen], 1u);  // releases the waiting reducers
     } else if (tk >= first_reducer) {
       // bounded: a count left wrong (a fault, two launches on two streams) gives wrong sums for
-      // a while, never a hang (~0.3 s at the most; every correct launch ends with the count at 0)
-      for (int spin = 0; spin < (1 << 22) && *reinterpret_cast<volatile unsigned int*>(&g_tc_upb_sync[1]) == gen;
+      // a while, never a hang (~0.5 s at the most; every correct launch ends with the count at 0)
+      for (int spin = 0; spin < (1 << 21) && *reinterpret_cast<volatile unsigned int*>(&g_tc_upb_sync[kUpbGen]) == gen;
            ++spin)
         upb_sleep();
     }

@@ -1124,11 +1124,12 @@ class T5Cuda {
   // launch for the group measured slower on an H200, 2026-11-28: 37.0 µs for 3 members against
   // 3 x 11.4 at 2048 x 768 r16, ops/lora's kernel). HUKUK_T5_LORA_TC_DOWN_GROUP=1 (bf16 x on
   // tensor cores): one ops/lora_tc lora_down_group launch for the n <= 3 members instead, x read
-  // once, each h_i bit-identical to its lora_down (off by default until measured in the step),
-  // where it measured faster: up to 4224 rows (264 tiles, one per block). H200, 2026-11-28 08:34
-  // UTC, µs per call in a CUDA graph, width 768 r16 p 0.05, group vs n x tc::lora_down: M=2048
-  // n=3 10.7 / 13.0, n=2 7.7 / 8.6; M=8192 n=3 36.0 / 34.4, n=2 24.8 / 23.0 (slower: its blocks
-  // re-load A per tile and member, lora_down keeps A in registers across its tiles).
+  // once, each h_i bit-identical to its lora_down (off by default until the lead flips it),
+  // where it measured faster: up to 4224 rows (264 tiles, one per block). H200, 2026-11-28 08:40
+  // UTC, µs per call in a CUDA graph, width 768 r16 p 0.05, group vs n x tc::lora_down: M=1024
+  // n=3 10.4 / 12.4, M=2048 n=3 10.5 / 12.9, n=2 7.7 / 8.6; M=8192 n=3 35.6 / 34.0, n=2 24.6 / 22.7
+  // (slower: its blocks re-load A per tile and member, lora_down keeps A in registers across its
+  // tiles). Step at 16x64x128: 35.75 ms against 35.81 (within noise; 16x512x512 never takes it).
   template <typename T>
   void lora_down_group_into(DLin* const* Ls, int n, const T* x, int M, float* h0, long long sh, const Ctx& st,
                             int stack, int layer) {
@@ -1341,7 +1342,9 @@ class T5Cuda {
   }
 
   // ops/lora_tc lora_up_backward's gB split partials: summed inside its launch (no reduce_kernel
-  // launch; bit-identical gB) with HUKUK_T5_LORA_TC_UPB_REDUCE=1, off by default until measured
+  // launch; bit-identical gB) with HUKUK_T5_LORA_TC_UPB_REDUCE=1. Off: measured slower on an H200
+  // (2026-11-28 08:40 UTC: 1-2 µs a call more than the reduce launch; 36.17 ms/step at 16x64x128
+  // against 35.75 with the switch off, ops/lora_tc.h)
   static int upb_reducers() {
     return env_switch("HUKUK_T5_LORA_TC_UPB_REDUCE") == 1 ? oc::tc::kUpBackwardReduceAll : 0;
   }
