@@ -86,6 +86,10 @@ export interface MemoryEstimateInput {
    * block's NF4 weights in bf16 (prefetchRegionElems), which replace the recompute plan's kept
    * q,k,v / cross k,v; default DEQ_PREFETCH_DEFAULT, the engine's (HUKUK_T5_DEQ_PREFETCH=1 = true) */
   deqPrefetch?: boolean;
+  /** the LM head on bf16 operands (T5Cuda::head_b16, HUKUK_T5_HEAD_BF16; cuda with compute bf16): a
+   * bf16 copy of the head (vocab x d_model) with the weights and dec_seq's bf16 copy (Mt x d_model)
+   * in the arena; default HEAD_BF16_DEFAULT, the engine's (HUKUK_T5_HEAD_BF16=1 = true) */
+  headBf16?: boolean;
 }
 
 export interface MemoryEstimate {
@@ -101,6 +105,9 @@ const ALIGN = 256;
 /** T5Cuda::kDeqPrefetchDefault: the engine prefetches NF4 weights unless HUKUK_T5_DEQ_PREFETCH says
  * otherwise (flip both together). */
 export const DEQ_PREFETCH_DEFAULT = false;
+/** T5Cuda::kHeadBf16Default: the engine's LM head runs on bf16 operands unless HUKUK_T5_HEAD_BF16
+ * says otherwise (flip both together). */
+export const HEAD_BF16_DEFAULT = false;
 const NF4_BLOCK = 64;
 const NF4_BLOCK2 = 256;
 
@@ -295,6 +302,9 @@ export function estimateTrainingMemory(input: MemoryEstimateInput): MemoryEstima
   }
   if (!nf4 && bf16Compute && m.numDecoderLayers > 0) deqMax = Math.max(deqMax, actBf16 ? 2 * inner * d : Math.ceil((2 * inner * d) / 2));
   weights += deqMax * F32; // dequantization scratch
+  // T5Cuda::head_b16: the head rounded to bf16 once at load (compute bf16 on cuda)
+  const headBf16 = (input.headBf16 ?? HEAD_BF16_DEFAULT) && bf16Compute && input.device === 'cuda';
+  if (headBf16) weights += m.vocabSize * d * 2;
 
   // ---- LoRA state (lora_to_device): A and B, times weights/grads/m/v
   let loraN = 0;
@@ -351,7 +361,8 @@ export function estimateTrainingMemory(input: MemoryEstimateInput): MemoryEstima
     a.take(Mt * d);
     if (l < m.numDecoderLayers && keep) block(Mt, T, true);
   }
-  a.take(Mt); a.take(Mt * d); a.take(Mt * d);
+  a.take(Mt); a.take(Mt * d); a.take(Mt * d); // dec_fin_rstd, dec_fin_n, dec_seq
+  if (headBf16) a.take(Mt * d, 2); // dec_seq_b16
   a.take(H * T * T);
   a.take(Math.min(Mt, input.headChunkRows ?? headChunkRows(m.vocabSize)) * m.vocabSize); // logits, one chunk of rows
   a.take(Mt);
@@ -403,6 +414,7 @@ export function estimateTrainingMemory(input: MemoryEstimateInput): MemoryEstima
     notes.push(actBf16 ? 'bf16 activations (residual stream, norms and LoRA state in fp32)' : 'bf16 products on fp32 activations');
   if (input.recompute) notes.push('activation recomputation: blocks recomputed in the backward (about one more forward of time)');
   if (prefetch) notes.push('NF4 weights dequantized a block ahead on a second stream (two bf16 regions)');
+  if (headBf16) notes.push('LM head on bf16 operands (a bf16 copy of the head)');
   return { weightsBytes: weights, loraBytes, activationsBytes: activations, totalBytes: weights + loraBytes + activations, notes };
 }
 

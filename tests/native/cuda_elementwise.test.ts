@@ -16,6 +16,8 @@
 //   - rmsnorm_apply (a norm's output recomputed from the stored rstd): bit for bit rmsnorm's y
 //   - rmsnorm_backward_dropout (the norm's backward + the next residual dropout's backward in one
 //     pass): dx and the dropped gradient bit for bit rmsnorm_backward then dropout_backward
+//   - dropout_add_rmsnorm (a sub-layer's residual add and the next norm in one pass): x_out, rstd
+//     and the norm output bit for bit dropout_add then rmsnorm_forward, and the CPU composition
 //   - the GEMM with bf16 operands (fp32 or bf16 C) against the fp32 GEMM
 // and a micro-benchmark (µs per call, GB/s) at the flagship FFN size n = 8192 * 3072.
 // GPU-only: skipped where the addon has no CUDA or there is no GPU (a CPU check that the hooks
@@ -30,6 +32,8 @@ type Out = {
   y?: Float32Array; d0?: Float32Array; d1?: Float32Array; rstd?: Float32Array; mask?: Float32Array;
   maskTail?: number; ms: number; msBwd?: number; yApply?: Float32Array; msApply?: number;
   dx?: Float32Array; gDrop?: Float32Array; dxRef?: Float32Array; gDropRef?: Float32Array;
+  xOut?: Float32Array; xOutRef?: Float32Array; yRef?: Float32Array; rstdRef?: Float32Array; msRef?: number;
+  xOutCpu?: Float32Array; yCpu?: Float32Array; rstdCpu?: Float32Array;
 };
 type Engine = {
   cudaCompiled(): boolean;
@@ -271,6 +275,35 @@ describe.skipIf(!gpu)('CUDA rmsnorm_backward_dropout: the norm backward and the 
     });
 });
 
+describe.skipIf(!gpu)('CUDA dropout_add_rmsnorm: a sub-layer\'s residual add and the next norm in one pass', () => {
+  for (const type of ['f32', 'bf16'] as const)
+    it(`${type}: x_out, rstd and the norm output bit for bit dropout_add then rmsnorm_forward`, () => {
+      // d = 768 (the flagship: 3 elements a thread), d < 256 (idle threads), d not a multiple of 8,
+      // d > 1024, misaligned, in place over x_in, and p = 0 (eval: a plain add)
+      for (const [rows, d, offset] of [[64, 768, 0], [7, 100, 0], [3, 1000, 1], [2, 1300, 3], [5, 8, 0]])
+        for (const inPlace of [false, true])
+          for (const p of [P, 0]) {
+            const x = rand(rows * d, rows * 3 + d, 2), y = rand(rows * d, d + 11, 1.5), w = rand(d, 12, 1.5);
+            const r = ew({ op: 'dropout_add_rmsnorm', type, x, x1: y, w, rows, d, eps: 1e-6, p, seed: SEED, site: SITE, offset, inPlace });
+            const tag = `${type} ${rows}x${d} off ${offset} inPlace ${inPlace} p ${p}`;
+            expectBitEqual(r.xOut!, r.xOutRef!, `x_out ${tag}`);
+            expectBitEqual(r.rstd!, r.rstdRef!, `rstd ${tag}`);
+            expectBitEqual(r.y!, r.yRef!, `norm output ${tag}`);
+            // the CPU composition: the same residual (one fp32 add), rstd from a double sum
+            expectBitEqual(r.xOut!, r.xOutCpu!, `x_out vs CPU ${tag}`);
+            for (let i = 0; i < rows; i++)
+              expect(Math.abs(r.rstd![i] - r.rstdCpu![i]) / r.rstdCpu![i], `rstd vs CPU row ${i} ${tag}`).toBeLessThan(2e-5);
+            if (type === 'f32') {
+              let worst = 0;
+              for (let i = 0; i < r.y!.length; i++) worst = Math.max(worst, Math.abs(r.y![i] - r.yCpu![i]) / (Math.abs(r.yCpu![i]) + 1e-6));
+              expect(worst, `norm output vs CPU ${tag}`).toBeLessThan(4e-5);
+            }
+            if (p > 0) expect(r.xOut!.some((v, i) => v === x[i] && y[i] !== 0), `some dropped ${tag}`).toBe(true);
+            else expect(r.xOut!.every((v, i) => v === Math.fround(x[i] + y[i])), `p = 0 is a plain add ${tag}`).toBe(true);
+          }
+    });
+});
+
 describe.skipIf(!gpu)('CUDA ReLU + dropout with a bitmask of relu\' (act_dropout_*_bitmask)', () => {
   // tails: n % 32 (a part word), n % 256 (a part warp chunk), misaligned (scalar loads), and a size
   // over several grid-stride rounds' worth of chunks is not needed (grid_for caps at 8 blocks/SM:
@@ -367,6 +400,12 @@ describe.skipIf(!gpu)('CUDA elementwise micro-benchmark (n = 8192 * 3072)', () =
       const rn = ew({ op: 'rmsnorm', type, x, w, rows, d, reps, apply: true });
       line(`rmsnorm ${type} (${rows} x ${d})`, rn.ms, n * 4 + n * sz + rows * 4);
       line(`rmsnorm_apply ${type} (${rows} x ${d})`, rn.msApply!, n * 4 + n * sz + rows * 4);
+      {  // the sub-layer end at 8192 rows x 768: the fused op vs dropout_add + rmsnorm
+        const rowsR = 8192, nR = rowsR * d, xR = x.subarray(0, nR), yR = g.subarray(0, nR);
+        const f = ew({ op: 'dropout_add_rmsnorm', type, x: xR, x1: yR, w, rows: rowsR, d, p: P, seed: SEED, site: SITE, reps });
+        line(`dropout_add_rmsnorm ${type} (${rowsR} x ${d})`, f.ms, 3 * nR * 4 + nR * sz + rowsR * 4);
+        line(`dropout_add + rmsnorm ${type} (${rowsR} x ${d})`, f.msRef!, 4 * nR * 4 + nR * sz + rowsR * 4);
+      }
       const c = { type, act: 'relu', p: P, seed: SEED, site: SITE, reps };
       line(`act_dropout_forward ${type} relu in place`, ew({ op: 'act_dropout_forward', x, inPlace: true, ...c }).ms, 2 * n * sz);
       line(`act_dropout_backward ${type} relu`, ew({ op: 'act_dropout_backward', x, g, ...c }).ms, 2 * n * sz + 4 * n);

@@ -857,3 +857,167 @@ function firstBitDifference(a: Float32Array, b: Float32Array): number {
   for (let i = 0; i < ua.length; i++) if (ua[i] !== ub[i]) return i;
   return -1;
 }
+
+// ---- HUKUK_T5_ADD_NORM_FUSE: each sub-layer's residual add computes the next norm --------------
+// T5Cuda::add_norm_fused (ops dropout_add_rmsnorm: x_out, rstd and the norm output bit for bit
+// dropout_add then rmsnorm_forward, tests/native/cuda_elementwise.test.ts): self -> cross / FFN,
+// cross -> FFN, FFN -> the next block's self attention or the stack's final norm; a recompute
+// re-run still runs its block's first norm itself. The step must not change: at fp32 compute bit for
+// bit (loss, LoRA grads, graph replay, recompute, eval loss and logits), at bf16 the forward bit for
+// bit (loss, eval logits; no atomics) and the grads within the flash backward's dQ atomics; the
+// same arena (nothing is allocated).
+type FuseRun = { step: ReturnType<typeof stepOf>; replay: ReturnType<typeof stepOf>; stepRe: ReturnType<typeof stepOf>; logits: Float32Array; evalLoss: number; evalGraphLoss: number };
+function addNormRun(modelDir: string, adapter: string, b: StepBatch, on: boolean, o: { compute: 'fp32' | 'bf16'; quant: 'nf4' | 'none' }): FuseRun {
+  process.env.HUKUK_T5_ADD_NORM_FUSE = on ? '1' : '0';
+  try {
+    const m = engine.T5Model.load({ modelDir, device: 'cuda', quant: o.quant, compute: o.compute });
+    m.loadAdapter(adapter);
+    const step = stepOf(m, b);
+    const replay = stepOf(m, b);
+    const stepRe = stepOf(m, { ...b, recompute: true });
+    const ev = m.forward({ ...b, train: false, wantLogits: true });
+    const evalGraphLoss = m.forward({ ...b, train: false }).loss;
+    m.dispose();
+    return { step, replay, stepRe, logits: ev.logits!, evalLoss: ev.loss, evalGraphLoss };
+  } finally {
+    delete process.env.HUKUK_T5_ADD_NORM_FUSE;
+  }
+}
+
+describe.skipIf(!gpu)('T5 on CUDA: ADD_NORM_FUSE, the residual add and the next norm in one kernel', () => {
+  const fp32Cases: [string, 'nf4' | 'none', LoraTarget[]][] = [
+    ['relu_tied', 'nf4', ['q', 'k', 'v', 'o', 'wi']], // ReLU bitmask FFN, norms recomputed
+    ['padding', 'nf4', allTargets], // wo has LoRA: the plain ReLU FFN
+    ['gated_gelu_untied', 'nf4', allTargets], // gated FFN
+    ['unequal_depth', 'none', ['q', 'v']], // encoder and decoder of different depths
+  ];
+  for (const [name, quant, targets] of fp32Cases)
+    it(`${name} (${quant}, fp32 compute, dropout on): step, replay, recompute and eval bit for bit the switch-off ones`, () => {
+      const dir = mkdtempSync(join(tmpdir(), 'hukuk-addnorm-'));
+      try {
+        const modelDir = join(fixtures, name, 'model');
+        const m0 = engine.T5Model.load({ modelDir, device: 'cpu' });
+        const b = batchFor(Number(m0.config.vocab_size), 3, 9, 7, 2);
+        m0.dispose();
+        const adapter = join(dir, 'adapter');
+        nonZeroAdapter(modelDir, adapter, b, { r: 4, dropout: 0.1, targets });
+        const off = addNormRun(modelDir, adapter, b, false, { compute: 'fp32', quant });
+        const on = addNormRun(modelDir, adapter, b, true, { compute: 'fp32', quant });
+        console.log(`  ADD_NORM_FUSE ${name} fp32: loss ${off.step.loss} / ${on.step.loss}; worst grad ${worstGrad(off.step, on.step)} (replay ${worstGrad(off.replay, on.replay)}, recompute ${worstGrad(off.stepRe, on.stepRe)}); eval ${off.evalLoss} / ${on.evalLoss}; arena ${off.step.arena} / ${on.step.arena}`);
+        expect(nonZero(on.step, 'lora_A')).toBe(true);
+        for (const [what, x, y] of [['step', off.step, on.step], ['replay', off.replay, on.replay], ['recompute', off.stepRe, on.stepRe]] as const) {
+          expect(y.loss, `loss, ${what}`).toBe(x.loss);
+          expect(worstGrad(x, y), `grads, ${what}`).toBe(0);
+          expect(y.arena, `arena, ${what}`).toBe(x.arena);
+        }
+        expect(firstBitDifference(on.logits, off.logits), 'eval logits').toBe(-1);
+        expect(on.evalLoss).toBe(off.evalLoss);
+        expect(on.evalGraphLoss).toBe(off.evalGraphLoss);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+  for (const gated of [false, true])
+    it(`bf16 compute and activations (d_kv 64, r 16, 3 + 2 layers${gated ? ', gated' : ''}): the forward bit for bit, grads within the dQ atomics`, () => {
+      const dir = mkdtempSync(join(tmpdir(), 'hukuk-addnorm16-'));
+      try {
+        makeTinyT5(dir, { vocabSize: 256, dModel: 256, dKv: 64, numHeads: 4, dFf: 512, numLayers: 3, numDecoderLayers: 2, gated }, 5);
+        const b = batchFor(256, 4, 40, 24, 3);
+        const adapter = join(dir, 'adapter');
+        nonZeroAdapter(dir, adapter, b, { r: 16, dropout: 0.1, targets: ['q', 'k', 'v', 'o'] });
+        const off = addNormRun(dir, adapter, b, false, { compute: 'bf16', quant: 'nf4' });
+        const on = addNormRun(dir, adapter, b, true, { compute: 'bf16', quant: 'nf4' });
+        const again = addNormRun(dir, adapter, b, false, { compute: 'bf16', quant: 'nf4' });
+        console.log(`  ADD_NORM_FUSE bf16${gated ? ' gated' : ''}: loss ${off.step.loss} / ${on.step.loss}; worst grad ${worstGrad(off.step, on.step)} (off vs off again ${worstGrad(off.step, again.step)}; replay ${worstGrad(off.replay, on.replay)}, recompute ${worstGrad(off.stepRe, on.stepRe)}); arena ${off.step.arena} / ${on.step.arena}`);
+        expect(nonZero(on.step, 'lora_A')).toBe(true);
+        for (const [what, x, y] of [['step', off.step, on.step], ['replay', off.replay, on.replay], ['recompute', off.stepRe, on.stepRe]] as const) {
+          expect(y.loss, `loss, ${what}`).toBe(x.loss);
+          expect(worstGrad(x, y), `grads, ${what}`).toBeLessThan(1e-3);
+          expect(y.arena, `arena, ${what}`).toBe(x.arena);
+        }
+        expect(firstBitDifference(on.logits, off.logits), 'eval logits').toBe(-1);
+        expect(on.evalLoss).toBe(off.evalLoss);
+        expect(on.evalGraphLoss).toBe(off.evalGraphLoss);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+});
+
+// ---- HUKUK_T5_HEAD_BF16: the LM head's two products on bf16 operands ---------------------------
+// T5Cuda::head_b16 (compute bf16): logits = bf16(dec_seq) · bf16(head)ᵀ and g_n = bf16(dlogits) ·
+// bf16(head), fp32 accumulation and fp32 logits (torch autocast's lm_head), instead of fp32 operands
+// on cuBLAS's TF32 / bf16-fast kernels. Not bit for bit: the loss and the LoRA gradients are held
+// against the switch-off step (and both against fp32 compute), over a 4096-word vocabulary (tied,
+// ReLU) and an untied lm_head (gated), with every row in one chunk and in chunks of 7 rows (the
+// bf16 dlogits sit in each fp32 logits row, leading dimension 2V). fp32 compute ignores the switch
+// (no copy, the same bits). Memory: + vocab x d bf16 weights, + Mt x d bf16 arena, = the estimate.
+type HeadRun = { step: ReturnType<typeof stepOf>; replay: ReturnType<typeof stepOf>; stepRe: ReturnType<typeof stepOf>; logits: Float32Array; evalLoss: number; weights: number; est: { weights: number; arena: number[] } };
+function headRun(dir: string, adapter: string, b: StepBatch, on: boolean, compute: 'fp32' | 'bf16', chunkRows?: number): HeadRun {
+  process.env.HUKUK_T5_HEAD_BF16 = on ? '1' : '0';
+  if (chunkRows) process.env.HUKUK_T5_HEAD_CHUNK_ROWS = String(chunkRows);
+  try {
+    const m = engine.T5Model.load({ modelDir: dir, device: 'cuda', quant: 'nf4', compute });
+    m.loadAdapter(adapter);
+    const step = stepOf(m, b);
+    const replay = stepOf(m, b);
+    const stepRe = stepOf(m, { ...b, recompute: true });
+    const ev = m.forward({ ...b, train: false, wantLogits: true });
+    const weights = cudaMemory(m).weights;
+    const est = (recompute: boolean) => estimateTrainingMemory({
+      model: modelShapeFromConfig(m.config as Record<string, unknown>)!, lora: { r: 16, targets: ['q', 'k', 'v', 'o'] }, quant: 'nf4', quantizeWo: false,
+      compute, batchSize: b.batch, maxSourceLength: b.srcLen, maxTargetLength: b.tgtLen, device: 'cuda', recompute, headBf16: on, headChunkRows: chunkRows,
+    });
+    m.dispose();
+    return { step, replay, stepRe, logits: ev.logits!, evalLoss: ev.loss, weights, est: { weights: est(false).weightsBytes, arena: [est(false).activationsBytes, est(true).activationsBytes] } };
+  } finally {
+    delete process.env.HUKUK_T5_HEAD_BF16;
+    delete process.env.HUKUK_T5_HEAD_CHUNK_ROWS;
+  }
+}
+
+describe.skipIf(!gpu)('T5 on CUDA: HEAD_BF16, the LM head on bf16 operands', () => {
+  for (const gated of [false, true])
+    it(`${gated ? 'gated, untied lm_head' : 'ReLU, tied'}, vocab 4096: loss and LoRA grads against the fp32 head and fp32 compute; chunks; memory = estimate`, () => {
+      const dir = mkdtempSync(join(tmpdir(), 'hukuk-headbf16-'));
+      try {
+        const V = 4096, d = 256;
+        makeTinyT5(dir, { vocabSize: V, dModel: d, dKv: 64, numHeads: 4, dFf: 512, numLayers: 2, numDecoderLayers: 2, gated }, 9);
+        const b = batchFor(V, 4, 40, 24, 3);
+        const adapter = join(dir, 'adapter');
+        nonZeroAdapter(dir, adapter, b, { r: 16, dropout: 0.1, targets: ['q', 'k', 'v', 'o'] });
+        const ref = headRun(dir, adapter, b, false, 'fp32');
+        const ref32On = headRun(dir, adapter, b, true, 'fp32');
+        const off = headRun(dir, adapter, b, false, 'bf16');
+        const on = headRun(dir, adapter, b, true, 'bf16');
+        const onChunks = headRun(dir, adapter, b, true, 'bf16', 7);
+        const offAgain = headRun(dir, adapter, b, false, 'bf16');
+        const rel = (x: number, y: number) => Math.abs(x - y) / Math.abs(y);
+        console.log(`  HEAD_BF16 ${gated ? 'gated' : 'relu'} V ${V}: loss fp32 ${ref.step.loss}, bf16 head off ${off.step.loss} / on ${on.step.loss} (rel on vs off ${rel(on.step.loss, off.step.loss).toExponential(2)}, vs fp32 ${rel(off.step.loss, ref.step.loss).toExponential(2)} / ${rel(on.step.loss, ref.step.loss).toExponential(2)}); worst LoRA grad on vs off ${worstGrad(off.step, on.step).toExponential(2)} (off vs off again ${worstGrad(off.step, offAgain.step).toExponential(2)}, recompute ${worstGrad(off.stepRe, on.stepRe).toExponential(2)}, chunks of 7 vs one ${worstGrad(on.step, onChunks.step).toExponential(2)}); vs fp32 compute off ${worstGrad(ref.step, off.step).toExponential(2)} / on ${worstGrad(ref.step, on.step).toExponential(2)}; eval logits on vs off ${relError(on.logits, off.logits).toExponential(2)}, vs fp32 ${relError(off.logits, ref.logits).toExponential(2)} / ${relError(on.logits, ref.logits).toExponential(2)}; weights ${off.weights} -> ${on.weights}; arena ${off.step.arena} -> ${on.step.arena}`);
+        expect(nonZero(on.step, 'lora_A')).toBe(true);
+        // fp32 compute: the switch does nothing
+        expect(ref32On.step.loss).toBe(ref.step.loss);
+        expect(worstGrad(ref.step, ref32On.step)).toBe(0);
+        expect(ref32On.weights).toBe(ref.weights);
+        // precision: the loss within 1e-3 of the fp32 head's, the LoRA grads within 1e-2 (relative L2,
+        // worst tensor), and no further from fp32 compute than bf16 compute already is plus 1e-2
+        for (const [what, x, y] of [['step', off.step, on.step], ['replay', off.replay, on.replay], ['recompute', off.stepRe, on.stepRe]] as const) {
+          expect(rel(y.loss, x.loss), `loss, ${what}`).toBeLessThan(1e-3);
+          expect(worstGrad(x, y), `grads, ${what}`).toBeLessThan(1e-2);
+        }
+        expect(worstGrad(ref.step, on.step), 'grads vs fp32 compute').toBeLessThan(worstGrad(ref.step, off.step) + 1e-2);
+        expect(rel(on.evalLoss, off.evalLoss), 'eval loss').toBeLessThan(1e-3);
+        expect(relError(on.logits, off.logits), 'eval logits').toBeLessThan(1e-2);
+        // chunks of 7 rows (the last one partial): the same per-row math, other GEMM splits
+        expect(rel(onChunks.step.loss, on.step.loss), 'loss, chunks').toBeLessThan(1e-5);
+        expect(worstGrad(on.step, onChunks.step), 'grads, chunks').toBeLessThan(1e-3);
+        // memory
+        expect(on.weights - off.weights, 'the head\'s bf16 copy').toBe(V * d * 2);
+        for (const r of [off, on, onChunks]) expect(r.weights, 'weights = estimate (compute bf16)').toBe(r.est.weights);
+        for (const r of [ref, off, on, onChunks]) expect([r.step.arena, r.stepRe.arena], 'arena = estimate').toEqual(r.est.arena);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+});

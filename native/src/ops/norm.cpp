@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "ops/residual.h"
+
 namespace hukuk::ops {
 
 void rmsnorm_forward(const float* x, const float* w, float* y, float* rstd_out, int64_t rows, int d, float eps) {
@@ -34,6 +36,12 @@ void rmsnorm_backward(const float* x, const float* w, const float* rstd, const f
       o[i] = accumulate ? o[i] + v : v;
     }
   }
+}
+
+void dropout_add_rmsnorm(const float* x_in, const float* y, float* x_out, const float* w, float* y_norm,
+                         float* rstd_out, int64_t rows, int d, float eps, float p, uint64_t seed, uint64_t site) {
+  dropout_add(x_in, y, x_out, rows * d, p, seed, site);
+  rmsnorm_forward(x_out, w, y_norm, rstd_out, rows, d, eps);
 }
 
 }  // namespace hukuk::ops

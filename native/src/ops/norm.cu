@@ -3,6 +3,7 @@
 #include "core/cuda_runtime.h"
 #include "cuda/pdl.cuh"
 #include "ops/dropout_cuda.cuh"
+#include "ops/residual.cuh"
 #include "ops/ops_cuda.h"
 
 namespace hukuk::ops::cuda {
@@ -37,6 +38,27 @@ __device__ __forceinline__ float rmsnorm_bwd_elem(float x, float w, float g, flo
   return rs * (w * g) - x * c;
 }
 
+// The forward of one row, shared by rmsnorm_fwd_kernel and dropout_add_rmsnorm_kernel so that both
+// compute the same float expressions (rstd and y must be bit for bit the same):
+// rmsnorm_row_rstd: thread t sums x_i² over i = t, t + 256, ... in that order (x_at(i) gives x_i:
+// a load, or the fused kernel's residual sum, written as it goes), then block_sum; every thread
+// gets rstd = rsqrt(mean + eps) (the square-add an explicit fma: what nvcc contracted `ss += x * x`
+// into before, now fixed, whatever the code around it). rmsnorm_row_out: y_i = w_i · (x_i · rstd), rounded once to Y.
+template <typename XAt>
+__device__ __forceinline__ float rmsnorm_row_rstd(XAt x_at, int d, float eps, float* shm) {
+  float ss = 0.f;
+  for (int i = threadIdx.x; i < d; i += kNormThreads) {
+    const float v = x_at(i);
+    ss = __fmaf_rn(v, v, ss);  // explicit: the same instruction in every kernel that shares this
+  }
+  ss = block_sum(ss, shm);
+  return rsqrtf(ss / d + eps);
+}
+template <typename Y>
+__device__ __forceinline__ void rmsnorm_row_out(const float* xr, const float* w, Y* yr, float rs, int d) {
+  for (int i = threadIdx.x; i < d; i += kNormThreads) yr[i] = from_f32<Y>(w[i] * (xr[i] * rs));
+}
+
 // Y = float or __nv_bfloat16 (the output only: the sums, rstd and the product are fp32 either way,
 // so rstd is the same bits for both, and a bf16 y is the fp32 y rounded once)
 template <typename Y>
@@ -46,13 +68,39 @@ __global__ void rmsnorm_fwd_kernel(const float* x, const float* w, Y* y, float* 
   pdl::wait();
   const int64_t r = blockIdx.x;
   const float* xr = x + r * d;
-  float ss = 0.f;
-  for (int i = threadIdx.x; i < d; i += kNormThreads) ss += xr[i] * xr[i];
-  ss = block_sum(ss, shm);
-  const float rs = rsqrtf(ss / d + eps);
+  const float rs = rmsnorm_row_rstd([xr](int i) { return xr[i]; }, d, eps, shm);
   if (rstd && threadIdx.x == 0) rstd[r] = rs;
-  Y* yr = y + r * d;
-  for (int i = threadIdx.x; i < d; i += kNormThreads) yr[i] = from_f32<Y>(w[i] * (xr[i] * rs));
+  rmsnorm_row_out(xr, w, y + r * d, rs, d);
+}
+
+// x_out = x_in + dropout_p(y) (residual.cu's dropout_add: flat index r·d + i, make_drop_mask's keep
+// test and scale, x_in + dropped y) and then rmsnorm_fwd_kernel's row on x_out, one block a row:
+// each thread sums the squares of exactly the values it stores, in rmsnorm_row_rstd's order, and
+// re-reads its own stores for the output (a thread sees its own writes), so x_out, rstd and n_out
+// are bit for bit dropout_add then rmsnorm_forward. x_out may alias x_in or y (each element is read
+// by the thread that writes it, before it writes it).
+template <typename Y>
+__global__ void dropout_add_rmsnorm_kernel(const float* x_in, const float* y, float* x_out, const float* w, Y* n_out,
+                                           float* rstd, int d, float eps, float p, const uint64_t* seedp,
+                                           uint64_t site) {
+  __shared__ float shm[kNormThreads / 32];
+  pdl::trigger();
+  pdl::wait();
+  const int64_t r = blockIdx.x, base = r * d;
+  const DropMask drop = make_drop_mask(p, seedp, site);
+  const float* xi = x_in + base;
+  const float* yi = y + base;
+  float* xo = x_out + base;
+  const float rs = rmsnorm_row_rstd(
+      [&](int i) {
+        const float yv = yi[i], xv = xi[i];
+        const float v = dropout_add_elem(drop, xv, yv, uint64_t(base + i));
+        xo[i] = v;
+        return v;
+      },
+      d, eps, shm);
+  if (rstd && threadIdx.x == 0) rstd[r] = rs;
+  rmsnorm_row_out(static_cast<const float*>(xo), w, n_out + base, rs, d);
 }
 
 __global__ void rmsnorm_bwd_kernel(const float* x, const float* w, const float* rstd, const float* dy, float* dx,
@@ -179,6 +227,22 @@ void rmsnorm_forward(const float* x, const float* w, bf16_t* y, float* rstd, int
                      cudaStream_t s) {
   if (rows <= 0) return;
   pdl::launch(rmsnorm_fwd_kernel<__nv_bfloat16>, unsigned(rows), kNormThreads, 0, s, x, w, dev_ptr(y), rstd, d, eps);
+}
+
+template <typename Y>
+void dropout_add_rmsnorm_t(const float* x_in, const float* y, float* x_out, const float* w, Y* n_out, float* rstd,
+                           int64_t rows, int d, float eps, float p, const uint64_t* seed, uint64_t site, cudaStream_t s) {
+  if (rows <= 0) return;
+  pdl::launch(dropout_add_rmsnorm_kernel<Y>, unsigned(rows), kNormThreads, 0, s, x_in, y, x_out, w, n_out, rstd, d, eps,
+              p, seed, site);
+}
+void dropout_add_rmsnorm(const float* x_in, const float* y, float* x_out, const float* w, float* n_out, float* rstd,
+                         int64_t rows, int d, float eps, float p, const uint64_t* seed, uint64_t site, cudaStream_t s) {
+  dropout_add_rmsnorm_t(x_in, y, x_out, w, n_out, rstd, rows, d, eps, p, seed, site, s);
+}
+void dropout_add_rmsnorm(const float* x_in, const float* y, float* x_out, const float* w, bf16_t* n_out, float* rstd,
+                         int64_t rows, int d, float eps, float p, const uint64_t* seed, uint64_t site, cudaStream_t s) {
+  dropout_add_rmsnorm_t(x_in, y, x_out, w, dev_ptr(n_out), rstd, rows, d, eps, p, seed, site, s);
 }
 
 void rmsnorm_backward(const float* x, const float* w, const float* rstd, const float* dy, float* dx, int64_t rows,

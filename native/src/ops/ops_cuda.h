@@ -85,6 +85,15 @@ void rmsnorm_backward_dropout(const float* x, const float* w, const float* rstd,
 void rmsnorm_backward_dropout(const float* x, const float* w, const float* rstd, const float* dy, float* dx,
                               int64_t rows, int d, bool accumulate, bf16_t* g_drop, float p, const uint64_t* seed,
                               uint64_t site, cudaStream_t s);
+// The end of a T5 sub-layer and the start of the next one in one pass: x_out = x_in + dropout_p(y)
+// (residual.h's dropout_add, same masks) and then n_out = rmsnorm(x_out) with rstd (optional): x_out,
+// rstd and n_out bit for bit dropout_add then rmsnorm_forward (the same row reduction, norm.cu),
+// one fp32 read of the residual and one launch fewer. One block per row; pdl::launch. CPU
+// reference: ops::dropout_add_rmsnorm (norm.h). x_out may alias x_in or y.
+void dropout_add_rmsnorm(const float* x_in, const float* y, float* x_out, const float* w, float* n_out, float* rstd,
+                         int64_t rows, int d, float eps, float p, const uint64_t* seed, uint64_t site, cudaStream_t s);
+void dropout_add_rmsnorm(const float* x_in, const float* y, float* x_out, const float* w, bf16_t* n_out, float* rstd,
+                         int64_t rows, int d, float eps, float p, const uint64_t* seed, uint64_t site, cudaStream_t s);
 // y = w * (x * rstd) from a stored rstd (the forward's): bit for bit rmsnorm_forward's y, so a
 // backward can recompute a norm's output instead of keeping it. Launched through pdl::launch.
 void rmsnorm_apply(const float* x, const float* w, const float* rstd, float* y, int64_t rows, int d, cudaStream_t s);
@@ -160,6 +169,11 @@ struct SoftmaxArgs {
   float dropout = 0.f;
   const uint64_t* seed = nullptr;  // device pointer (read only when dropout > 0)
   uint64_t site = 0;
+  // Fused attention only (ops/flash_attention.h), optional: the same bias as `bias` in its Toeplitz
+  // form (T5's relative position bias depends on j - i alone): [H, Tq + Tk - 1] with
+  // bias[h,i,j] == bias_diag[h * (Tq + Tk - 1) + j - i + Tq - 1]. When set, the fused kernels read it
+  // instead of `bias` (which the unfused path still needs).
+  const float* bias_diag = nullptr;
 };
 void softmax_forward(const SoftmaxArgs& a, float* scores_to_P, float* Pd, cudaStream_t s);
 // Pd = dropout(P) again (the backward's dV needs it; nothing stored)
@@ -169,9 +183,12 @@ void softmax_backward(const SoftmaxArgs& a, const float* P, float* dPd_to_dS, cu
 
 // cross_entropy.cu: per row loss (0 for label -100) into loss_rows; with backward, the logits
 // are overwritten by *grad_scale (device) * (softmax - onehot) (zero rows for -100). One pass per row;
-// the probabilities never exist as a separate tensor.
+// the probabilities never exist as a separate tensor. grad_bf16 (with backward): the gradient is
+// written as bf16 instead (each the fp32 value rounded once), row r's at the start of row r's own
+// fp32 storage: a bf16 [rows, V] matrix of leading dimension 2V over `logits` (the bf16 LM head's
+// backward product reads it; T5Cuda::head_and_loss).
 void cross_entropy(float* logits, const int32_t* labels, int64_t rows, int V, const float* grad_scale, bool backward,
-                   float* loss_rows, cudaStream_t s);
+                   float* loss_rows, cudaStream_t s, bool grad_bf16 = false);
 
 }  // namespace hukuk::ops::cuda
 

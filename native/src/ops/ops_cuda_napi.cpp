@@ -24,6 +24,10 @@
 //   rmsnorm_backward_dropout: x, w (fp32), g (dy), rows, d, eps, accumulate, y0 (dx's start when
 //   accumulating), p/seed/site, type (g_drop's): rstd from rmsnorm_forward, then the fused op ->
 //   dx, gDrop, and the two-kernel sequence (rmsnorm_backward; dropout_backward) -> dxRef, gDropRef
+//   dropout_add_rmsnorm: x (x_in), x1 (the branch y), w, rows, d, eps, p/seed/site, type (the norm
+//   output's), inPlace (x_out over x_in): the fused op -> xOut, y, rstd; dropout_add then
+//   rmsnorm_forward -> xOutRef, yRef, rstdRef; the CPU composition (ops/norm.h, fp32) -> xOutCpu,
+//   yCpu, rstdCpu; ms (fused) and msRef (the two kernels) when reps > 0 and not inPlace
 //   act_dropout_bitmask (ReLU): act_dropout_forward_bitmask(x) -> y and the mask words, then with g
 //   act_dropout_backward_bitmask(mask, g) -> d0; mask: the bits as 0/1 per element; maskTail: the
 //   OR of the last word's bits past n (must be 0); the mask words start all ones so an unwritten
@@ -47,6 +51,8 @@
 #include "core/napi_error.h"
 #include "core/registry.h"
 #include "ops/activation.h"
+#include "ops/norm.h"
+#include "ops/residual.h"
 
 #if defined(HUKUK_CUDA)
 #include "core/cuda_runtime.h"
@@ -278,6 +284,47 @@ Napi::Value elementwise_gpu(const Napi::CallbackInfo& info, const Napi::Object& 
     put("dxRef", dxr);
     put("gDropRef", gdr);
     ms = time_ms(reps, fused);
+  } else if (op == "dropout_add_rmsnorm") {
+    const int64_t rows = int64_t(num(o, "rows", 0.0));
+    const int d = int(num(o, "d", 0.0));
+    const float eps = float(num(o, "eps", 1e-6));
+    DevTensor x = input("x", false), y = input("x1", false), w = input("w", false);
+    HUKUK_CHECK(rows > 0 && d > 0 && x.n == rows * d && y.n == x.n && w.n == d, "ENGINE_INVALID_ARG",
+                "_opsCudaElementwise: dropout_add_rmsnorm sizes");
+    // fused: into xo (or over x_in when inPlace), n and rstd; reference: dropout_add then rmsnorm_forward
+    DevTensor xo = in_place ? input("x", false) : alloc(x.n, false, off), n = alloc(x.n, bf, off),
+              rstd = alloc(rows, false, 0);
+    DevTensor xr = alloc(x.n, false, off), nr = alloc(x.n, bf, off), rstdr = alloc(rows, false, 0);
+    const float* xin = in_place ? xo.f() : x.f();
+    auto fused = [&] {
+      if (bf) oc::dropout_add_rmsnorm(xin, y.f(), xo.f(), w.f(), n.b(), rstd.f(), rows, d, eps, p, seed.get(), site, s);
+      else oc::dropout_add_rmsnorm(xin, y.f(), xo.f(), w.f(), n.f(), rstd.f(), rows, d, eps, p, seed.get(), site, s);
+    };
+    auto two = [&] {
+      oc::dropout_add(x.f(), y.f(), xr.f(), x.n, p, seed.get(), site, s);
+      if (bf) oc::rmsnorm_forward(xr.f(), w.f(), nr.b(), rstdr.f(), rows, d, eps, s);
+      else oc::rmsnorm_forward(xr.f(), w.f(), nr.f(), rstdr.f(), rows, d, eps, s);
+    };
+    fused();
+    two();
+    put("xOut", xo);
+    put("y", n);
+    put("rstd", rstd);
+    put("xOutRef", xr);
+    put("yRef", nr);
+    put("rstdRef", rstdr);
+    {  // the CPU composition (ops/norm.h), fp32 norm output
+      auto xa = typed_array_arg<float>(o.Get("x"), "x");
+      auto ya = typed_array_arg<float>(o.Get("x1"), "x1");
+      auto wa = typed_array_arg<float>(o.Get("w"), "w");
+      std::vector<float> xc(static_cast<size_t>(x.n)), nc(static_cast<size_t>(x.n)), rc(static_cast<size_t>(rows));
+      ops::dropout_add_rmsnorm(xa.data, ya.data, xc.data(), wa.data, nc.data(), rc.data(), rows, d, eps, p, seed_h, site);
+      out.Set("xOutCpu", new_typed_array<float>(env, xc.data(), xc.size()));
+      out.Set("yCpu", new_typed_array<float>(env, nc.data(), nc.size()));
+      out.Set("rstdCpu", new_typed_array<float>(env, rc.data(), rc.size()));
+    }
+    if (!in_place) out.Set("msRef", Napi::Number::New(env, time_ms(reps, two)));
+    ms = in_place ? -1 : time_ms(reps, fused);
   } else if (op == "act_dropout_bitmask") {
     DevTensor x = input("x", bf), yb;
     if (!in_place) yb = alloc(x.n, bf, off);

@@ -2,7 +2,7 @@
 // with the cheaper but identical keep test of lora.cuh.
 #include "core/cuda_runtime.h"
 #include "cuda/pdl.cuh"
-#include "ops/lora.cuh"
+#include "ops/residual.cuh"
 #include "ops/residual.h"
 
 namespace hukuk::ops::cuda {
@@ -17,7 +17,7 @@ __global__ void dropout_add_kernel(const float* x_in, const float* y, float* out
   if (i >= n) return;
   const DropMask drop = make_drop_mask(p, seedp, site);
   const float yv = y[i], xv = x_in[i];  // both read before the write: out may alias either
-  out[i] = xv + drop.apply(yv, uint64_t(i));
+  out[i] = dropout_add_elem(drop, xv, yv, uint64_t(i));
 }
 
 void dropout_add(const float* x_in, const float* y, float* out, int64_t n, float p, const uint64_t* seed,

@@ -237,6 +237,18 @@ class T5Cuda {
   float *shared = nullptr, *lm_head = nullptr, *enc_final_ln = nullptr, *dec_final_ln = nullptr;
   std::vector<DBlock> enc, dec;
   DeviceBuffer<float> deq;  // NF4 dequantization scratch (largest quantized weight, or a q,k,v group)
+  // The LM head in bf16 products (HUKUK_T5_HEAD_BF16=1 under compute bf16, read at load; default
+  // kHeadBf16Default until measured): head_and_loss's two vocabulary-wide products on bf16 operands
+  // with fp32 accumulation and fp32 logits, as torch autocast runs lm_head, instead of fp32
+  // operands on TF32/bf16-fast cuBLAS kernels: logits = bf16(dec_seq) · head_b16ᵀ, and g_n =
+  // bf16(dlogits) · head_b16 (the cross-entropy writes its gradient as bf16 in place). head_b16: the
+  // head (the tied embedding or lm_head) rounded once at upload, + vocab x d_model x 2 bytes of
+  // weights; dec_seq_b16 in the arena (+ Mt x d_model x 2 bytes). HUKUK_T5_F32=head or
+  // HUKUK_T5_GEMM=fp32|tf32 run the fp32 head as before. memory-estimate.ts mirrors the bytes
+  // (headBf16, HEAD_BF16_DEFAULT).
+  static constexpr bool kHeadBf16Default = false;
+  DeviceBuffer<bf16_t> head_b16;
+  bf16_t* dec_seq_b16 = nullptr;
   size_t weight_bytes = 0;
   // LoRA state: four regions (weights, grads, m, v) with the same offsets
   DeviceBuffer<float> lora_buf;
@@ -324,6 +336,15 @@ class T5Cuda {
   // pass fewer over the residual gradient): FFN -> cross / self attention, cross -> self.
   // HUKUK_T5_NORM_DROP_FUSE=0: two kernels (A/B; read at each plan).
   bool norm_drop_fused = true;
+  // The forward's residual add of every sub-layer also computes the norm that opens the next one
+  // (self -> cross / FFN, cross -> FFN, FFN -> the next block's self attention or the stack's final
+  // norm) in one pass (ops dropout_add_rmsnorm: x_out, rstd and the norm output bit for bit
+  // dropout_add then rmsnorm_forward, one launch and one fp32 read of the residual fewer); the
+  // norm then skips its own launch. A stack's first norm and a recompute re-run's first norm
+  // (nothing before it in the re-run) still run alone. HUKUK_T5_ADD_NORM_FUSE=1 (read at each plan;
+  // default kAddNormFuseDefault until measured).
+  static constexpr bool kAddNormFuseDefault = false;
+  bool add_norm_fused = false;
   bool rerunning = false;  // inside a block's re-run (recompute): the LoRA h of the forward are reused
   float *lora_ws = nullptr, *flash_scratch = nullptr;
   size_t lora_ws_floats = 0;
@@ -550,6 +571,13 @@ class T5Cuda {
       for (DBlock& b : *bs) pf_region_elems = std::max(pf_region_elems, pf_assign(b));
     if (deq_max) deq.resize(deq_max);
     weight_bytes += deq.bytes();
+    const int hb = env_switch("HUKUK_T5_HEAD_BF16");
+    if (prec == oc::Precision::BF16 && (hb == -1 ? kHeadBf16Default : hb == 1)) {
+      const size_t n = size_t(I.cfg.vocab_size) * I.cfg.d_model;
+      head_b16.resize(n);
+      oc::convert(head(), head_b16.get(), int64_t(n), s);
+      weight_bytes += head_b16.bytes();
+    }
     HUKUK_CUDA_CHECK(cudaDeviceSynchronize());
   }
 
@@ -691,6 +719,10 @@ class T5Cuda {
     ffn_bitmask = backward && relu_in_place() && !any_wo_lora() && env_switch("HUKUK_T5_RELU_BITMASK") != 0;
     norms_recomputed = backward && env_switch("HUKUK_T5_NORM_RECOMPUTE") != 0;
     norm_drop_fused = env_switch("HUKUK_T5_NORM_DROP_FUSE") != 0;
+    {
+      const int e = env_switch("HUKUK_T5_ADD_NORM_FUSE");
+      add_norm_fused = e == -1 ? kAddNormFuseDefault : e == 1;
+    }
     cross_kv_recomputed = backward && 2 * size_t(sh.B) * sh.S * I.cfg.inner_dim() <=
                                           size_t(sh.B) * std::max(sh.S, sh.T) * size_t(I.cfg.d_ff) &&
                           env_switch("HUKUK_T5_CROSS_KV_RECOMPUTE") != 0;
@@ -712,6 +744,7 @@ class T5Cuda {
       if (l < dec.size() && keep) block_layout(ar, da[l], sh, Mt, sh.T, true);
     }
     dec_fin_rstd = f(Mt); dec_fin_n = f(Mt * d); dec_seq = f(Mt * d);
+    dec_seq_b16 = head_b16.get() ? static_cast<bf16_t*>(take_bytes(ar, Mt * d * sizeof(bf16_t))) : nullptr;
     dec_bias = f(H * sh.T * sh.T);
     head_rows = head_chunk_rows(Mt);
     logits = f(head_rows * c.vocab_size);  // one chunk of rows (head_and_loss)
@@ -1482,11 +1515,31 @@ class T5Cuda {
     }
   }
 
+  // HUKUK_FLASH_V2=1 (default off until measured): the fused attention reads the position bias in
+  // its Toeplitz form (SoftmaxArgs::bias_diag, [H, 2T - 1]: T5's bias depends on j - i alone) from
+  // shared memory instead of streaming [H, T, T] fp32 tiles; same results bit for bit. The vectors
+  // are built with the tables (once per shape) into fixed buffers (never reallocated: captured
+  // graphs keep their pointers); *_diag_len says which length they hold (0: none).
+  const bool flash_bias_diag_on = env_switch("HUKUK_FLASH_V2") == 1;
+  DeviceBuffer<float> enc_bias_diag, dec_bias_diag;
+  int enc_diag_len = 0, dec_diag_len = 0;
+  void set_bias_diag(const std::vector<float>& table, int H, int T, DeviceBuffer<float>& buf, int& len) {
+    len = 0;
+    if (2 * T > oc::kFlashBiasDiagMaxLen || !oc::flash_bias_is_toeplitz(table.data(), H, T, T)) return;
+    if (!buf.get()) buf.resize(size_t(H) * (oc::kFlashBiasDiagMaxLen - 1));
+    std::vector<float> diag(size_t(H) * (2 * T - 1));
+    oc::flash_bias_diag_from_table(table.data(), H, T, T, diag.data());
+    HUKUK_CUDA_CHECK(cudaMemcpy(buf.get(), diag.data(), diag.size() * sizeof(float), cudaMemcpyHostToDevice));
+    len = T;
+  }
+
   oc::SoftmaxArgs self_args(const Shape& sh, bool decoder, const Ctx& st, int layer) {
     oc::SoftmaxArgs a;
     a.B = sh.B; a.H = I.cfg.num_heads;
     a.Tq = a.Tk = decoder ? sh.T : sh.S;
     a.bias = decoder ? dec_bias : enc_bias;
+    if (flash_bias_diag_on && (decoder ? dec_diag_len : enc_diag_len) == a.Tq)  // only the fused kernels read it
+      a.bias_diag = (decoder ? dec_bias_diag : enc_bias_diag).get();
     if (decoder) a.causal = true;
     else { a.key_mask = d_mask; a.key_mask_ld = sh.S; }
     a.dropout = st.train ? I.cfg.dropout_rate : 0.f;
@@ -1547,28 +1600,59 @@ class T5Cuda {
       if (!flash) oc::rows_to_heads(tmp_qkv, heads, n * B, H, Tlen, dk, s);
   }
 
+  // The norm that opens the next sub-layer, for the current one's residual add to compute
+  // (add_norm_fused); w == nullptr: none, the add runs alone.
+  struct NextNorm {
+    const float* w = nullptr;
+    float* y32 = nullptr;
+    bf16_t* y16 = nullptr;
+    float* rstd = nullptr;
+  };
+  template <typename T>
+  NextNorm next_norm(const float* w, T* y, float* rstd) const {
+    if (!add_norm_fused) return NextNorm{};
+    NextNorm n;
+    n.w = w;
+    n.rstd = rstd;
+    if constexpr (is_f32<T>) n.y32 = y;
+    else n.y16 = y;
+    return n;
+  }
+  // A sub-layer's end: x_out = x_in + dropout_p(branch) at `site`, and the next norm when given.
+  void residual_end(const float* x_in, const float* branch, float* x_out, int M, float p, uint64_t site, const Ctx& st,
+                    const NextNorm& next) {
+    const int d = I.cfg.d_model;
+    const float eps = I.cfg.layer_norm_epsilon;
+    if (!next.w) oc::dropout_add(x_in, branch, x_out, int64_t(M) * d, p, st.seed, site, s);
+    else if (next.y16) oc::dropout_add_rmsnorm(x_in, branch, x_out, next.w, next.y16, next.rstd, M, d, eps, p, st.seed, site, s);
+    else oc::dropout_add_rmsnorm(x_in, branch, x_out, next.w, next.y32, next.rstd, M, d, eps, p, st.seed, site, s);
+  }
+
+  // normed: the previous sub-layer's residual_end already wrote this one's norm (and rstd);
+  // next: the norm the residual add computes too.
   template <typename T>
   void self_attn_fwd(DBlock& b, const ActsT<T>& a, int M, int Tlen, bool decoder, const Shape& sh, const Ctx& st,
-                     int l, bool save) {
+                     int l, bool save, bool normed, const NextNorm& next) {
     const T5Config& c = I.cfg;
     const int stack = decoder ? 1 : 0, d = c.d_model;
     const float p = st.train ? c.dropout_rate : 0.f;
     T* n1 = norm_out(a.n1);
-    oc::rmsnorm_forward(a.x_in, b.ln_self, n1, a.rstd1, M, d, c.layer_norm_epsilon, s);
+    if (!normed) oc::rmsnorm_forward(a.x_in, b.ln_self, n1, a.rstd1, M, d, c.layer_norm_epsilon, s);
     DLin* qkv[3] = {&b.q, &b.k, &b.v};
     projections(qkv, 3, b.qkv_fused, static_cast<const T*>(n1), M, Tlen, a.qh, deq_self, st, stack, l, save);
     attention_fwd(self_args(sh, decoder, st, l), a.qh, a.kh, a.vh, a.P, a.ctx);
     linear_fwd(b.o, a.ctx, M, tmp_d, st, lsite(b.o, stack, l), save);
-    oc::dropout_add(a.x_in, tmp_d, a.x_mid, int64_t(M) * d, p, st.seed, site_of(stack, l, kSelfRes), s);
+    residual_end(a.x_in, tmp_d, a.x_mid, M, p, site_of(stack, l, kSelfRes), st, next);
   }
 
   template <typename T>
-  void cross_attn_fwd(DBlock& b, const ActsT<T>& a, const Shape& sh, const Ctx& st, int l, bool save) {
+  void cross_attn_fwd(DBlock& b, const ActsT<T>& a, const Shape& sh, const Ctx& st, int l, bool save, bool normed,
+                      const NextNorm& next) {
     const T5Config& c = I.cfg;
     const int Ms = sh.B * sh.S, Mt = sh.B * sh.T, d = c.d_model;
     const float p = st.train ? c.dropout_rate : 0.f;
     T* nc = norm_out(a.nc);
-    oc::rmsnorm_forward(a.x_mid, b.ln_cross, nc, a.rstdc, Mt, d, c.layer_norm_epsilon, s);
+    if (!normed) oc::rmsnorm_forward(a.x_mid, b.ln_cross, nc, a.rstdc, Mt, d, c.layer_norm_epsilon, s);
     DLin* q[1] = {&b.cq};
     projections(q, 1, false, static_cast<const T*>(nc), Mt, sh.T, a.cqh, nullptr, st, 1, l, save);
     DLin* kv[2] = {&b.ck, &b.cv};
@@ -1576,19 +1660,19 @@ class T5Cuda {
     projections(kv, 2, b.ckv_fused, tp<const T>(enc_out), Ms, sh.S, ckv, deq_cross, st, 1, l, save);
     attention_fwd(cross_args(sh, st, l), a.cqh, ckv, ckv + size_t(Ms) * c.inner_dim(), a.cP, a.cctx);
     linear_fwd(b.co, a.cctx, Mt, tmp_d, st, lsite(b.co, 1, l), save);
-    oc::dropout_add(a.x_mid, tmp_d, a.x_mid2, int64_t(Mt) * d, p, st.seed, site_of(1, l, kCrossRes), s);
+    residual_end(a.x_mid, tmp_d, a.x_mid2, Mt, p, site_of(1, l, kCrossRes), st, next);
   }
 
   // rerun: a recompute pass before the block's backward, which needs everything up to the FFN's
   // hidden activation but not its output (wo's LoRA h is kept from the forward).
   template <typename T>
   void ffn_fwd(DBlock& b, const ActsT<T>& a, const float* x_before, float* x_after, int M, const Ctx& st, int stack,
-               int l, bool save, bool rerun) {
+               int l, bool save, bool rerun, bool normed, const NextNorm& next) {
     const T5Config& c = I.cfg;
     const int d = c.d_model;
     const float p = st.train ? c.dropout_rate : 0.f;
     T* n3w = norm_out(a.n3);
-    oc::rmsnorm_forward(x_before, b.ln_ff, n3w, a.rstd3, M, d, c.layer_norm_epsilon, s);
+    if (!normed) oc::rmsnorm_forward(x_before, b.ln_ff, n3w, a.rstd3, M, d, c.layer_norm_epsilon, s);
     const T* n3 = n3w;
     const int64_t nff = int64_t(M) * c.d_ff;
     const uint64_t act_site = site_of(stack, l, kFfAct);
@@ -1602,7 +1686,7 @@ class T5Cuda {
       oc::act_dropout_forward_bitmask(I.act, hidden, hidden, a.relu_mask, nff, p, st.seed, act_site, s);
       if (rerun) return;
       linear_fwd(b.wo, static_cast<const T*>(hidden), M, tmp_d, st, lsite(b.wo, stack, l), save);
-      oc::dropout_add(x_before, tmp_d, x_after, int64_t(M) * d, p, st.seed, site_of(stack, l, kFfRes), s);
+      residual_end(x_before, tmp_d, x_after, M, p, site_of(stack, l, kFfRes), st, next);
       return;
     } else {
       linear_fwd(b.wi, n3, M, a.pre0, st, lsite(b.wi, stack, l), save);
@@ -1610,20 +1694,37 @@ class T5Cuda {
     }
     if (rerun) return;
     linear_fwd(b.wo, a.hff, M, tmp_d, st, lsite(b.wo, stack, l), save);
-    oc::dropout_add(x_before, tmp_d, x_after, int64_t(M) * d, p, st.seed, site_of(stack, l, kFfRes), s);
+    residual_end(x_before, tmp_d, x_after, M, p, site_of(stack, l, kFfRes), st, next);
   }
 
   // One block's forward: x_out = block(a.x_in). A rerun saves no LoRA h (the forward's are kept)
-  // and stops after the FFN's hidden activation.
+  // and stops after the FFN's hidden activation. normed: the previous block's FFN wrote this
+  // block's first norm (add_norm_fused); next: the norm after the block (the next block's first or
+  // the stack's final one) for the FFN's residual add to compute (none in a re-run: no add).
   template <typename T>
   void block_fwd(bool decoder, size_t l, const ActsT<T>& a, float* x_out, const Shape& sh, const Ctx& st, bool save,
-                 bool rerun) {
+                 bool rerun, bool normed, const NextNorm& next) {
     DBlock& b = decoder ? dec[l] : enc[l];
     const int M = sh.B * (decoder ? sh.T : sh.S), li = int(l);
     pf_enter(b);  // (a re-run: already in it)
-    self_attn_fwd(b, a, M, decoder ? sh.T : sh.S, decoder, sh, st, li, save && !rerun);
-    if (decoder) cross_attn_fwd(b, a, sh, st, li, save && !rerun);
-    ffn_fwd(b, a, decoder ? a.x_mid2 : a.x_mid, x_out, M, st, decoder ? 1 : 0, li, save && !rerun, rerun);
+    const NextNorm ffn_norm = next_norm(b.ln_ff, norm_out(a.n3), a.rstd3);
+    const NextNorm after_self = decoder ? next_norm(b.ln_cross, norm_out(a.nc), a.rstdc) : ffn_norm;
+    self_attn_fwd(b, a, M, decoder ? sh.T : sh.S, decoder, sh, st, li, save && !rerun, normed, after_self);
+    if (decoder) cross_attn_fwd(b, a, sh, st, li, save && !rerun, add_norm_fused, ffn_norm);
+    ffn_fwd(b, a, decoder ? a.x_mid2 : a.x_mid, x_out, M, st, decoder ? 1 : 0, li, save && !rerun, rerun, add_norm_fused,
+            rerun ? NextNorm{} : next);
+  }
+  // The norm after block l of a stack, for block l's FFN to compute (add_norm_fused): the next
+  // block's self-attention norm, or the stack's final norm after the last block.
+  template <typename T>
+  NextNorm norm_after_block(bool decoder, size_t l) {
+    const std::vector<DBlock>& bs = decoder ? dec : enc;
+    if (l + 1 < bs.size()) {
+      const ActsT<T> n = acts<T>(decoder, l + 1);
+      return next_norm(bs[l + 1].ln_self, norm_out(n.n1), n.rstd1);
+    }
+    if (decoder) return next_norm(dec_final_ln, dec_fin_n, dec_fin_rstd);
+    return next_norm(enc_final_ln, tp<T>(enc_fin_n), enc_fin_rstd);
   }
 
   template <typename T>
@@ -1634,8 +1735,10 @@ class T5Cuda {
     oc::embedding_forward(shared, d, d_ids, Ms, ea[0].x_in, s);
     oc::dropout_forward(ea[0].x_in, ea[0].x_in, int64_t(Ms) * d, p, st.seed, site_of(0, 0, kEmbed), s);
     for (size_t l = 0; l < enc.size(); ++l)
-      block_fwd(false, l, acts<T>(false, l), ea[l + 1].x_in, sh, st, save, false);
-    oc::rmsnorm_forward(ea[enc.size()].x_in, enc_final_ln, tp<T>(enc_fin_n), enc_fin_rstd, Ms, d, c.layer_norm_epsilon, s);
+      block_fwd(false, l, acts<T>(false, l), ea[l + 1].x_in, sh, st, save, false, add_norm_fused && l > 0,
+                norm_after_block<T>(false, l));
+    if (!(add_norm_fused && !enc.empty()))  // (fused: the last block's FFN wrote it)
+      oc::rmsnorm_forward(ea[enc.size()].x_in, enc_final_ln, tp<T>(enc_fin_n), enc_fin_rstd, Ms, d, c.layer_norm_epsilon, s);
     oc::dropout_forward(tp<const T>(enc_fin_n), tp<T>(enc_out), int64_t(Ms) * d, p, st.seed,
                         site_of(0, int(enc.size()), kFinal), s);
   }
@@ -1647,14 +1750,20 @@ class T5Cuda {
     const float p = st.train ? c.dropout_rate : 0.f;
     oc::embedding_forward(shared, d, d_dec_ids, Mt, da[0].x_in, s);
     oc::dropout_forward(da[0].x_in, da[0].x_in, int64_t(Mt) * d, p, st.seed, site_of(1, 0, kEmbed), s);
-    for (size_t l = 0; l < dec.size(); ++l) block_fwd(true, l, acts<T>(true, l), da[l + 1].x_in, sh, st, save, false);
-    oc::rmsnorm_forward(da[dec.size()].x_in, dec_final_ln, dec_fin_n, dec_fin_rstd, Mt, d, c.layer_norm_epsilon, s);
+    for (size_t l = 0; l < dec.size(); ++l)
+      block_fwd(true, l, acts<T>(true, l), da[l + 1].x_in, sh, st, save, false, add_norm_fused && l > 0,
+                norm_after_block<T>(true, l));
+    if (!(add_norm_fused && !dec.empty()))  // (fused: the last block's FFN wrote it)
+      oc::rmsnorm_forward(da[dec.size()].x_in, dec_final_ln, dec_fin_n, dec_fin_rstd, Mt, d, c.layer_norm_epsilon, s);
     oc::dropout_forward(dec_fin_n, dec_seq, int64_t(Mt) * d, p, st.seed, site_of(1, int(dec.size()), kFinal), s);
     if (c.scale_decoder_outputs) oc::scale(dec_seq, int64_t(Mt) * d, float(std::pow(double(d), -0.5)), s);
+    if (head_bf16_now()) oc::convert(dec_seq, dec_seq_b16, int64_t(Mt) * d, s);  // the bf16 head's operand
     // the head runs in head_and_loss, a chunk of rows at a time
   }
 
   const float* head() const { return I.cfg.tie_word_embeddings ? shared : lm_head; }
+  // This step's head runs on bf16 operands (head_b16; the head family's precision is bf16)
+  bool head_bf16_now() const { return dec_seq_b16 && p_head == oc::Precision::BF16; }
 
   // The head, the cross-entropy and the head's backward, in chunks of head_rows rows, so the
   // [Mt x vocab] fp32 logits never exist at once (263 MB at 16x128 rows of the flagship vocab;
@@ -1668,17 +1777,22 @@ class T5Cuda {
   void head_and_loss(int Mt, bool labels, bool do_bwd, float* logits_out) {
     const int V = I.cfg.vocab_size, d = I.cfg.d_model;
     if (!labels && !logits_out) return;  // nobody reads the logits
+    const bool hb = head_bf16_now();
     for (int r0 = 0; r0 < Mt; r0 += int(head_rows)) {
       const int rows = std::min(int(head_rows), Mt - r0);
-      oc::linear_xwt(s, p_head, dec_seq + size_t(r0) * d, head(), logits, rows, V, d);
+      if (hb) oc::linear_xwt(s, p_head, dec_seq_b16 + size_t(r0) * d, head_b16.get(), logits, rows, V, d);
+      else oc::linear_xwt(s, p_head, dec_seq + size_t(r0) * d, head(), logits, rows, V, d);
       if (logits_out)
         HUKUK_CUDA_CHECK(cudaMemcpyAsync(logits_out + size_t(r0) * V, logits, sizeof(float) * size_t(rows) * V,
                                          cudaMemcpyDeviceToHost, s));
       if (!labels) continue;
-      oc::cross_entropy(logits, d_labels + r0, rows, V, d_gscale, do_bwd, loss_rows + r0, s);
-      // logits hold dLoss/dlogits: g_n = dlogits · head (fp32; the final norm's backward follows in
-      // decoder_backward)
-      if (do_bwd)
+      oc::cross_entropy(logits, d_labels + r0, rows, V, d_gscale, do_bwd, loss_rows + r0, s, hb);
+      // logits hold dLoss/dlogits: g_n = dlogits · head (fp32 out; the final norm's backward follows
+      // in decoder_backward). hb: bf16 dlogits at the start of each fp32 row (leading dimension 2V)
+      if (do_bwd && hb)
+        oc::gemm(s, p_head, false, false, rows, d, V, 1.f, reinterpret_cast<const bf16_t*>(logits), 2 * V, 0,
+                 head_b16.get(), d, 0, 0.f, g_n + size_t(r0) * d, d, 0);
+      else if (do_bwd)
         oc::gemm(s, p_head, false, false, rows, d, V, 1.f, logits, V, 0, head(), d, 0, 0.f, g_n + size_t(r0) * d, d, 0);
     }
     if (logits_out) HUKUK_CUDA_CHECK(cudaStreamSynchronize(s));
@@ -1852,7 +1966,7 @@ class T5Cuda {
     ActsT<T> a = acts<T>(decoder, l);
     if (!planned_keep) {
       rerunning = true;
-      block_fwd(decoder, l, a, nullptr, sh, st, false, true);
+      block_fwd(decoder, l, a, nullptr, sh, st, false, true, false, NextNorm{});
       rerunning = false;
     }
     return a;
@@ -2114,6 +2228,10 @@ class T5Cuda {
                          c.relative_attention_max_distance, db.data());
       HUKUK_CUDA_CHECK(cudaMemcpy(enc_bias, eb.data(), eb.size() * sizeof(float), cudaMemcpyHostToDevice));
       HUKUK_CUDA_CHECK(cudaMemcpy(dec_bias, db.data(), db.size() * sizeof(float), cudaMemcpyHostToDevice));
+      if (flash_bias_diag_on) {
+        set_bias_diag(eb, H, sh.S, enc_bias_diag, enc_diag_len);
+        set_bias_diag(db, H, sh.T, dec_bias_diag, dec_diag_len);
+      }
       bias_shape = sh;
     }
     const Ctx st{o.train, o.use_adapter && I.has_lora, d_seed};
