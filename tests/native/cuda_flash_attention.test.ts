@@ -56,14 +56,23 @@ interface Case {
   keep?: (b: number, j: number) => boolean;
 }
 
-function inputs(c: Case, dk = 64): Record<string, unknown> {
+// A bias of T5's form: per head a function of j - i alone (Toeplitz), [H, Tq, Tk]
+function toeplitzBias(H: number, Tq: number, Tk: number, seed: number): Float32Array {
+  const n = Tq + Tk - 1, diag = rand(H * n, seed), out = new Float32Array(H * Tq * Tk);
+  for (let h = 0; h < H; h++)
+    for (let i = 0; i < Tq; i++)
+      for (let j = 0; j < Tk; j++) out[(h * Tq + i) * Tk + j] = diag[h * n + j - i + Tq - 1];
+  return out;
+}
+
+function inputs(c: Case, dk = 64, toeplitz = false): Record<string, unknown> {
   const nq = c.B * c.Tq * c.H * dk, nk = c.B * c.Tk * c.H * dk;
   const o: Record<string, unknown> = {
     B: c.B, H: c.H, Tq: c.Tq, Tk: c.Tk, dk,
     q: rand(nq, 1, 0.5), k: rand(nk, 2, 0.5), v: rand(nk, 3), dctx: rand(nq, 4),
     causal: Boolean(c.causal), dropout: c.dropout ?? 0, seed: 1234567, site: 42,
   };
-  if (c.bias) o.bias = rand(c.H * c.Tq * c.Tk, 5);
+  if (c.bias) o.bias = toeplitz ? toeplitzBias(c.H, c.Tq, c.Tk, 5) : rand(c.H * c.Tq * c.Tk, 5);
   if (c.keep) {
     const km = new Int32Array(c.B * c.Tk);
     for (let b = 0; b < c.B; b++) for (let j = 0; j < c.Tk; j++) km[b * c.Tk + j] = c.keep(b, j) ? 1 : 0;
@@ -153,6 +162,37 @@ describe.skipIf(!gpu)('fused attention on CUDA vs the CPU fp32 reference', () =>
       for (const k of outputs) expect(eb[k], `with bits ${k}`).toBeLessThan(tolBf16);
     });
 
+  // The bias in Toeplitz form (SoftmaxArgs::bias_diag, read from shared memory) against the same
+  // bias as a [H, Tq, Tk] table: the same values enter the same sums, so ctx, dK, dV are equal bit for
+  // bit; dQ (fp32 atomics, order varies run to run) to rounding. And both against the CPU reference.
+  const toeplitzCases = cases.filter((c) => c.bias);
+  for (const c of toeplitzCases)
+    for (const io of ['f32', 'bf16'] as const)
+      it(`Toeplitz bias (bias_diag), ${io} I/O: ${c.name}`, { timeout: 120_000 }, () => {
+        const o0 = inputs(c, 64, true);
+        const o = io === 'bf16' ? bf16Inputs(o0) : o0;
+        const want = engine._opsFlashAttention({ ...o, mode: 'reference' });
+        const table = engine._opsFlashAttention({ ...o, mode: 'fused', io });
+        const diag = engine._opsFlashAttention({ ...o, mode: 'fused', io, biasDiag: true });
+        const e = errors(diag, want);
+        const same = errors(diag, table);
+        console.log(`flash bias_diag ${io} | ${c.name} | vs cpu ${fmt(e)} | vs the table ${fmt(same)}`);
+        for (const k of outputs) expect(e[k], k).toBeLessThan(io === 'bf16' ? tolBf16 : tol);
+        expect(diag.ctx).toEqual(table.ctx);
+        expect(diag.dk).toEqual(table.dk);
+        expect(diag.dv).toEqual(table.dv);
+        expect(same.dq).toBeLessThan(io === 'bf16' ? 8e-3 : 1e-5);
+        if (c.dropout) {
+          const bits = engine._opsFlashAttention({ ...o, mode: 'fused', io, biasDiag: true, dropoutBits: true });
+          for (const k of outputs) expect(errors(bits, want)[k], `with bits ${k}`).toBeLessThan(io === 'bf16' ? tolBf16 : tol);
+        }
+      });
+
+  it('biasDiag refuses a bias that is not Toeplitz', () => {
+    const o = inputs(cases[0]);
+    expect(() => engine._opsFlashAttention({ ...o, mode: 'fused', biasDiag: true })).toThrow(/j - i only/);
+  });
+
   it('dropout really drops (and the mask is not the fused one of another seed)', { timeout: 60_000 }, () => {
     const c = cases[3];
     const o = inputs(c);
@@ -188,7 +228,7 @@ describe.skipIf(!gpu)('fused attention: micro-benchmark', () => {
     ` | bwd ${(r.bwdMs * 1e3).toFixed(1)} µs ${((2.5 * flops(c)) / r.bwdMs / 1e9).toFixed(1)} TFLOP/s`;
   for (const c of shapes)
     it(c.name, { timeout: 120_000 }, () => {
-      const o = bf16Inputs(inputs(c));
+      const o = bf16Inputs(inputs(c, 64, true));  // a T5-like (Toeplitz) bias, so both bias forms can run
       const run = (opts: Record<string, unknown>) => engine._opsFlashAttention({ ...o, mode: 'fused', reps, ...opts });
       const f32 = run({}), b16 = run({ io: 'bf16' });
       const lines = [line('fp32 io', c, f32), line('bf16 io', c, b16)];
@@ -196,6 +236,12 @@ describe.skipIf(!gpu)('fused attention: micro-benchmark', () => {
       const b16bits = run({ io: 'bf16', dropoutBits: true });
       for (const k of outputs) expect(errors(b16bits, f32)[k], `bf16 io + dropout record vs fp32 io ${k}`).toBeLessThan(3e-2);
       lines.push(line('bf16 io, dropout record', c, b16bits));
+      if (c.bias) {
+        const b16diag = run({ io: 'bf16', biasDiag: true });
+        for (const k of outputs) expect(errors(b16diag, f32)[k], `bf16 io + bias_diag vs fp32 io ${k}`).toBeLessThan(3e-2);
+        expect(b16diag.dk).toEqual(b16.dk);
+        lines.push(line('bf16 io, Toeplitz bias (bias_diag)', c, b16diag));
+      }
       lines.push(line('bf16 io, no dropout', c, run({ io: 'bf16', dropout: 0 })));
       lines.push(line('bf16 io, no bias', c, run({ io: 'bf16', bias: undefined })));
       if (cublas) {

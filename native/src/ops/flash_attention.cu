@@ -71,6 +71,7 @@ struct FlashParams {
   int64_t ld;  // H * kD
   const E *Q, *K, *V;
   const float* bias;
+  const float* bias_diag;  // the Toeplitz form [H, Tq + Tk - 1] (SoftmaxArgs::bias_diag); wins over bias
   const int32_t* key_mask;
   int64_t key_mask_ld;
   bool causal;
@@ -269,6 +270,10 @@ struct TileLoad<R, N, __nv_bfloat16> {
   }
 };
 
+// Floats of the forward's shared Toeplitz-bias window (keys up to Tk + 63, rows of one block):
+// Tk + 2*64, rounded to 4
+__host__ __device__ constexpr int fwd_diag_floats(int Tk) { return (Tk + 2 * kFwdQ + 3) & ~3; }
+
 // bits (optional): the keep/drop decisions, 64 per (query row, 64-key tile), see flash_attention.h
 // MINB: blocks per SM the registers are fitted to. FAST (only where every flat score index fits
 // in 32 bits, see idx32_ok): the dropout index in 32-bit arithmetic (the hash's high word is then a
@@ -284,11 +289,24 @@ __global__ void __launch_bounds__(kFwdWarps * 32, MINB) flash_fwd_kernel(FlashPa
   __shared__ __align__(16) __nv_bfloat16 sK[kTile * kPad];
   __shared__ __align__(16) __nv_bfloat16 sV[kTile * kPad];
   __shared__ int sFirstKept;
+  // Toeplitz bias (p.bias_diag): the diagonals this block's rows q0..q0+63 meet, sDiag[j - i + q0 + 63]
+  // for keys j < Tk + 64 (fwd_diag_floats; 0 outside the table: tile tails, rows >= Tq)
+  extern __shared__ __align__(16) float sDiag[];
   pdl::trigger();
   pdl::wait();
 
   const int bh = blockIdx.y, b = bh / p.H, h = bh % p.H;
   const int q0 = blockIdx.x * kFwdQ;
+  if (p.bias_diag) {
+    const int n_diag = p.Tq + p.Tk - 1;
+    const float* diag_h = p.bias_diag + int64_t(h) * n_diag;
+    // sDiag[u] = diag_h[x], x = u + (Tq - 1) - (q0 + 63)
+    const int x0 = p.Tq - 1 - q0 - (kFwdQ - 1);
+    for (int u = threadIdx.x; u < fwd_diag_floats(p.Tk); u += N) {
+      const int x = u + x0;
+      sDiag[u] = x >= 0 && x < n_diag ? __ldg(diag_h + x) : 0.f;
+    }
+  }
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const int32_t* km = p.key_mask ? p.key_mask + int64_t(b) * p.key_mask_ld : nullptr;
   const float keep_scale = p.dropout > 0.f ? 1.f / (1.f - p.dropout) : 1.f;
@@ -328,7 +346,13 @@ __global__ void __launch_bounds__(kFwdWarps * 32, MINB) flash_fwd_kernel(FlashPa
     }
     // the bias goes straight into the accumulators: S = bias + Q Kᵀ
     float s[8][4];
-    if (FAST && bias_pairs) {  // (j, j+1) with j even: both in or both out, one 8-byte load
+    if (p.bias_diag) {  // row r = q0 + warp*16 + g (+8), key j = j0 + nt*8 + 2t (+1): sDiag[j - r + q0 + 63]
+      const float* d = sDiag + j0 + (kFwdQ - 1) - warp * 16 - g + 2 * t;
+#pragma unroll
+      for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) s[nt][e] = d[nt * 8 + (e & 1) - (e < 2 ? 0 : 8)];
+    } else if (FAST && bias_pairs) {  // (j, j+1) with j even: both in or both out, one 8-byte load
 #pragma unroll
       for (int nt = 0; nt < 8; ++nt)
 #pragma unroll
@@ -556,20 +580,25 @@ __device__ __forceinline__ void bias_tile_async(float* dst, int ldd, const float
 //   - FAST: see below; on sm_90 dSᵀ goes to shared memory with stmatrix.trans.
 // dO: dctx (fp32 I/O) or its bf16 copy (bf16 I/O), i.e. always of type E.
 __host__ __device__ constexpr int bwd_bias_ld(int W) { return bwd_keys(W) + 4; }
-// Shared memory: [K, V, dS, first-kept flag] then two stages of [Q, dctx, bias, lse, D, bits]
-// (byte offsets; every part a multiple of 16 bytes)
+// Shared memory: [K, V, dS, first-kept flag, Toeplitz bias window] then two stages of [Q, dctx,
+// bias tile, lse, D, bits] (byte offsets; every part a multiple of 16 bytes). bias: the [H, Tq, Tk]
+// table's tiles are staged; diag_floats: the Toeplitz window's size (0 without p.bias_diag).
 struct BwdLayout {
-  int k, v, s, first, stage0, stage_bytes, o, bias, l, d, bits, total;
+  int k, v, s, first, diag, stage0, stage_bytes, o, bias, l, d, bits, total;
 };
+// The backward's Toeplitz window: the diagonals of keys j0..j0+16W-1 against queries 0..Tq+63
+// (query tile tails): sDiag[j - i + Tq + 63 - j0]
+__host__ __device__ constexpr int bwd_diag_floats(int W, int Tq) { return (Tq + 64 + bwd_keys(W) + 3) & ~3; }
 __host__ __device__ constexpr int align16(int x) { return (x + 15) & ~15; }
-__host__ __device__ inline BwdLayout bwd_layout(int W, bool bias) {
+__host__ __device__ inline BwdLayout bwd_layout(int W, bool bias, int diag_floats = 0) {
   BwdLayout L{};
   const int kv = bwd_keys(W) * kPad * 2, qt = kTile * kPad * 2;
   L.k = 0;
   L.v = kv;
   L.s = 2 * kv;
   L.first = L.s + align16(kTile * bwd_pad_s(W) * 2);
-  L.stage0 = L.first + 16;
+  L.diag = L.first + 16;
+  L.stage0 = L.diag + align16(diag_floats * 4);
   // within a stage: Q at 0
   L.o = qt;
   L.bias = 2 * qt;
@@ -594,8 +623,9 @@ __global__ void __launch_bounds__(W * 32) flash_bwd_kernel(FlashParams<E> p, con
   extern __shared__ __align__(16) unsigned char smem[];
   pdl::trigger();
   pdl::wait();
-  const bool has_bias = p.bias != nullptr;
-  const BwdLayout L = bwd_layout(W, has_bias);
+  const bool has_bias = p.bias != nullptr;  // the [H, Tq, Tk] table (null when p.bias_diag is used)
+  const BwdLayout L = bwd_layout(W, has_bias, p.bias_diag ? bwd_diag_floats(W, p.Tq) : 0);
+  float* sDiag = reinterpret_cast<float*>(smem + L.diag);
   __nv_bfloat16* sK = reinterpret_cast<__nv_bfloat16*>(smem + L.k);
   __nv_bfloat16* sV = reinterpret_cast<__nv_bfloat16*>(smem + L.v);
   __nv_bfloat16* sdS = reinterpret_cast<__nv_bfloat16*>(smem + L.s);
@@ -650,6 +680,14 @@ __global__ void __launch_bounds__(W * 32) flash_bwd_kernel(FlashParams<E> p, con
   };
 
   find_first_kept(km, p.Tk, sFirstKept);
+  if (p.bias_diag) {  // sDiag[u] = diag_h[x], x = u + j0 - 64 (0 outside the table); visible after the sync below
+    const int n_diag = p.Tq + p.Tk - 1;
+    const float* diag_h = p.bias_diag + int64_t(h) * n_diag;
+    for (int u = threadIdx.x; u < bwd_diag_floats(W, p.Tq); u += N) {
+      const int x = u + j0 - 64;
+      sDiag[u] = x >= 0 && x < n_diag ? __ldg(diag_h + x) : 0.f;
+    }
+  }
   {
     TileAsync<kBwdKeys, N, E> k, v;
     k.issue(p.K + kbase, p.ld, j0, p.Tk, sK);
@@ -686,7 +724,13 @@ __global__ void __launch_bounds__(W * 32) flash_bwd_kernel(FlashParams<E> p, con
     const float *L_ = sL(st), *D_ = sD(st);
 
     float st_[8][4], dpt[8][4];  // Sᵀ then Pdᵀ; dPdᵀ then dSᵀ (rows = our keys, cols = queries)
-    if (has_bias) {
+    if (p.bias_diag) {  // key j0 + warp*16 + g (+8), query i0 + nt*8 + 2t (+1): sDiag[j - i + Tq + 63 - j0]
+      const float* d = sDiag + warp * 16 + g - 2 * t + p.Tq + 63 - i0;
+#pragma unroll
+      for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) st_[nt][e] = d[(e < 2 ? 0 : 8) - nt * 8 - (e & 1)];
+    } else if (has_bias) {
       const float* bcol = sB(st) + warp * 16 + g;
 #pragma unroll
       for (int nt = 0; nt < 8; ++nt)
@@ -858,7 +902,8 @@ FlashParams<E> make_params(const SoftmaxArgs& a, const E* Q, const E* K, const E
   p.B = a.B; p.H = a.H; p.Tq = a.Tq; p.Tk = a.Tk;
   p.ld = int64_t(a.H) * kD;
   p.Q = Q; p.K = K; p.V = V;
-  p.bias = a.bias;
+  p.bias = a.bias_diag ? nullptr : a.bias;
+  p.bias_diag = a.bias_diag;
   p.key_mask = a.key_mask;
   p.key_mask_ld = a.key_mask_ld;
   p.causal = a.causal;
@@ -876,6 +921,10 @@ void check_args(const SoftmaxArgs& a, int dk, std::initializer_list<const void*>
   HUKUK_CHECK(a.dropout <= 0.f || (a.seed && a.dropout < 1.f), "ENGINE_INVALID_ARG",
               "flash attention: dropout needs a seed and p < 1");
   HUKUK_CHECK(a.B * int64_t(a.H) <= 65535, "ENGINE_INVALID_ARG", "flash attention: B*H over 65535");
+  // the Toeplitz windows fit the shared memory the kernels are given (forward: static 27 KiB +
+  // fwd_diag_floats under the 48 KiB default; backward: under the bias-tile layout's size)
+  HUKUK_CHECK(!a.bias_diag || int64_t(a.Tq) + a.Tk <= kFlashBiasDiagMaxLen, "ENGINE_INVALID_ARG",
+              "flash attention: bias_diag needs Tq + Tk <= kFlashBiasDiagMaxLen");
   for (const void* ptr : ptrs)
     HUKUK_CHECK(ptr && aligned16(ptr), "ENGINE_INVALID_ARG", "flash attention: tensors must be 16-byte aligned");
 }
@@ -888,10 +937,11 @@ bool idx32_ok(const SoftmaxArgs& a) {
 
 template <typename E, int MINB, bool FAST>
 void launch_forward(const FlashParams<E>& p, dim3 grid, E* ctx, float* lse, cudaStream_t s, uint64_t* bits) {
+  const size_t smem = p.bias_diag ? size_t(fwd_diag_floats(p.Tk)) * sizeof(float) : 0;
   if (FAST && bits && p.dropout > 0.f)
-    pdl::launch(flash_fwd_kernel<E, MINB, FAST, true>, grid, kFwdWarps * 32, 0, s, p, ctx, lse, bits);
+    pdl::launch(flash_fwd_kernel<E, MINB, FAST, true>, grid, kFwdWarps * 32, smem, s, p, ctx, lse, bits);
   else
-    pdl::launch(flash_fwd_kernel<E, MINB, FAST, false>, grid, kFwdWarps * 32, 0, s, p, ctx, lse,
+    pdl::launch(flash_fwd_kernel<E, MINB, FAST, false>, grid, kFwdWarps * 32, smem, s, p, ctx, lse,
                 FAST ? nullptr : bits);
 }
 
@@ -915,8 +965,8 @@ constexpr int kBwdWarps = 4;
 template <typename E, bool FAST>
 void launch_backward(const FlashParams<E>& p, dim3 grid, const E* dO, const float* lse, const float* D, float* dQ32,
                      E* dK, E* dV, const uint64_t* bits, cudaStream_t s) {
-  pdl::launch(flash_bwd_kernel<kBwdWarps, E, FAST>, grid, kBwdWarps * 32, bwd_layout(kBwdWarps, p.bias != nullptr).total,
-              s, p, dO, lse, D, dQ32, dK, dV, bits);
+  const int smem = bwd_layout(kBwdWarps, p.bias != nullptr, p.bias_diag ? bwd_diag_floats(kBwdWarps, p.Tq) : 0).total;
+  pdl::launch(flash_bwd_kernel<kBwdWarps, E, FAST>, grid, kBwdWarps * 32, smem, s, p, dO, lse, D, dQ32, dK, dV, bits);
 }
 
 // dQ32: where dQ accumulates in fp32 (dQ itself for fp32 I/O; the scratch for bf16), D: the row
@@ -956,6 +1006,26 @@ const __nv_bfloat16* dev(const bf16_t* p) { return reinterpret_cast<const __nv_b
 __nv_bfloat16* dev(bf16_t* p) { return reinterpret_cast<__nv_bfloat16*>(p); }
 
 }  // namespace
+
+void flash_bias_diag_from_table(const float* bias, int H, int Tq, int Tk, float* diag) {
+  const int64_t n = int64_t(Tq) + Tk - 1;
+  for (int h = 0; h < H; ++h) {
+    const float* t = bias + int64_t(h) * Tq * Tk;
+    float* d = diag + h * n;
+    for (int i = 0; i < Tq; ++i) d[Tq - 1 - i] = t[int64_t(i) * Tk];  // j = 0: j - i = -i
+    for (int j = 1; j < Tk; ++j) d[Tq - 1 + j] = t[j];                // i = 0
+  }
+}
+
+bool flash_bias_is_toeplitz(const float* bias, int H, int Tq, int Tk) {
+  for (int h = 0; h < H; ++h) {
+    const float* t = bias + int64_t(h) * Tq * Tk;
+    for (int i = 1; i < Tq; ++i)
+      for (int j = 1; j < Tk; ++j)
+        if (t[int64_t(i) * Tk + j] != t[int64_t(i - 1) * Tk + j - 1]) return false;
+  }
+  return true;
+}
 
 bool flash_supported(const SoftmaxArgs& a, int dk) {
   static int major = -1;

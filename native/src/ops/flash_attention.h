@@ -21,6 +21,11 @@
 //   lse              : [B, H, Tq]      (written by the forward, read by the backward; -inf marks a
 //                                       row with no visible key, see the .cu)
 //   bias             : [H, Tq, Tk] or null (cross-attention: null); key_mask [B, key_mask_ld] or null
+//   bias_diag        : optional, the same bias in Toeplitz form [H, Tq + Tk - 1] (T5's relative
+//                      position bias depends on j - i only): bias[h,i,j] = bias_diag[h][j - i + Tq - 1].
+//                      When set it is read instead of bias (same results bit for bit): a block keeps
+//                      the Tq + Tk + O(64) values it meets in shared memory instead of streaming
+//                      64 x 64 fp32 tiles of the table. Needs Tq + Tk <= kFlashBiasDiagMaxLen.
 // q_offset must be 0 (training; generation keeps the unfused path). Every pointer 16-byte aligned.
 // The first backward call sets the kernels' shared-memory attribute: make it before graph capture.
 //
@@ -37,6 +42,14 @@
 #include "ops/ops_cuda.h"
 
 namespace hukuk::ops::cuda {
+
+// Largest Tq + Tk for SoftmaxArgs::bias_diag (the forward's shared window stays under 48 KiB)
+constexpr int kFlashBiasDiagMaxLen = 4096;
+
+// bias_diag [H, Tq + Tk - 1] from a Toeplitz table bias [H, Tq, Tk] (host arrays): its first row
+// and first column. Checks nothing; flash_bias_is_toeplitz does.
+void flash_bias_diag_from_table(const float* bias, int H, int Tq, int Tk, float* diag);
+bool flash_bias_is_toeplitz(const float* bias, int H, int Tq, int Tk);
 
 // True when the fused kernels handle this case: a current device of compute capability >= 8.0,
 // dk == 64, a.q_offset == 0, positive sizes. Otherwise use the unfused path.

@@ -8,6 +8,8 @@
 //     precision?: 'bf16' | 'f32'   (unfused GEMMs; default bf16),
 //     reps?: number                (GPU modes: timed repetitions after the first run; default 0)
 //     dropoutBits?: boolean        (fused: the forward records the dropout mask for the backward)
+//     biasDiag?: boolean           (fused: pass the bias in its Toeplitz form, SoftmaxArgs::bias_diag,
+//                                   built from `bias`, which must then be Toeplitz per head)
 //     io?: 'f32' | 'bf16'          (fused: the kernels' I/O type; bf16 rounds q/k/v to bf16 on the
 //                                   host and widens ctx/dq/dk/dv back; dctx stays fp32; default f32)
 //   }) -> { ctx, dq, dk, dv: Float32Array (rows layout), fwdMs, bwdMs: number (mean per rep, -1 untimed) }
@@ -42,6 +44,7 @@ struct FlashCase {
   int reps = 0;
   bool dropout_bits = false;
   bool bf16_io = false;
+  bool bias_diag = false;
 };
 
 struct FlashResult {
@@ -162,6 +165,14 @@ FlashResult run_gpu(const FlashCase& c, bool fused, oc::Precision prec) {
   auto dctx = upload(c.dctx.data, nq);
   DeviceBuffer<float> bias, ctx(nq), dq(nq), dk(nk), dv(nk);
   if (c.bias.data) bias = upload(c.bias.data, c.bias.length);
+  DeviceBuffer<float> bias_diag;
+  if (c.bias_diag && c.bias.data) {
+    HUKUK_CHECK(oc::flash_bias_is_toeplitz(c.bias.data, c.H, c.Tq, c.Tk), "ENGINE_INVALID_ARG",
+                "_opsFlashAttention: biasDiag needs a bias that depends on j - i only");
+    std::vector<float> diag(size_t(c.H) * (c.Tq + c.Tk - 1));
+    oc::flash_bias_diag_from_table(c.bias.data, c.H, c.Tq, c.Tk, diag.data());
+    bias_diag = upload(diag.data(), diag.size());
+  }
   DeviceBuffer<int32_t> km;
   if (c.key_mask.data) km = upload(c.key_mask.data, c.key_mask.length);
   auto seed = upload(&c.seed, 1);
@@ -169,6 +180,7 @@ FlashResult run_gpu(const FlashCase& c, bool fused, oc::Precision prec) {
   oc::SoftmaxArgs a;
   a.B = c.B; a.H = c.H; a.Tq = c.Tq; a.Tk = c.Tk;
   a.bias = bias.get();
+  if (fused) a.bias_diag = bias_diag.get();  // the unfused path reads the table
   a.key_mask = km.get();
   a.key_mask_ld = c.Tk;
   a.causal = c.causal;
@@ -283,6 +295,7 @@ Napi::Value ops_flash_attention(const Napi::CallbackInfo& info) {
   if (o.Has("site")) c.site = uint64_t(int_arg(o.Get("site"), "site"));
   if (o.Has("reps")) c.reps = int(int_arg(o.Get("reps"), "reps"));
   c.dropout_bits = o.Has("dropoutBits") && o.Get("dropoutBits").ToBoolean().Value();
+  c.bias_diag = o.Has("biasDiag") && o.Get("biasDiag").ToBoolean().Value();
   if (o.Has("io") && !o.Get("io").IsUndefined()) {
     const std::string io = string_arg(o.Get("io"), "io");
     HUKUK_CHECK(io == "f32" || io == "bf16", "ENGINE_INVALID_ARG", "_opsFlashAttention: io f32|bf16");
