@@ -4,8 +4,7 @@
 // lora_down, lora_backward (gA, dx), lora_up_add and lora_up_backward (dh, gB) with the CPU
 // reference (ops/lora.cpp) at 1e-5 of the output's largest magnitude (lora_backward_group too:
 // members 1 and 3, the in-kernel split reduce and its ticket reset; lora_down_group: each h_i
-// bit for bit down_kernel's; lora_up_backward's in-kernel gB reduce: bit for bit the reduce
-// launch's, ticket back at 0, its split between reducers too): dropout on and off,
+// bit for bit down_kernel's): dropout on and off,
 // accumulate on and off, several row splits and member counts. A wrong fragment index or a
 // missing lo term fails it (tried). The same kernels' GPU test is tests/native/cuda_lora_tc.test.ts.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';

@@ -132,33 +132,12 @@ int main(int argc, char** argv) {
       const float scale = 2.f; const RowSplit rs = up_row_split(M, n);
       std::vector<float> ws(size_t(rs.S) * n * out * r);
       auto dyb = tobf(dy);
-      auto gB0 = gB;
-      launch(dim3(rs.S, n), dim3((out / 64) * 32), [&] { up_backward_kernel(dyb.data(), h.data(), B.data(), dhh.data(), gB.data(), ws.data(), M, out, rs.rows, scale, acc, sy, sh, sB, sh, 0); });
+      launch(dim3(rs.S, n), dim3((out / 64) * 32), [&] { up_backward_kernel(dyb.data(), h.data(), B.data(), dhh.data(), gB.data(), ws.data(), M, out, rs.rows, scale, acc, sy, sh, sB, sh); });
       if (rs.S > 1) { const int64_t count = int64_t(out) * r;
         launch(dim3(unsigned((count + 255) / 256), n), dim3(256), [&] { reduce_kernel(ws.data(), gB.data(), count, rs.S, scale, acc, sB); }); }
       ops::lora_up_backward(dy.data(), h.data(), B.data(), dhr.data(), gBr.data(), M, out, r, scale, acc, n, sy, sh, sB, sh);
       snprintf(name, sizeof name, "up_backward gB M=%d out=%d acc=%d S=%d", M, out, acc, rs.S); report(name, rel(gB.data(), gBr.data(), gB.size()));
       snprintf(name, sizeof name, "up_backward dh M=%d out=%d acc=%d", M, out, acc); report(name, rel(dhh.data(), dhr.data(), dhh.size()));
-      // the in-kernel reduce (reducers = 1: the last block to take a ticket sums everything; the
-      // blocks run one after another here, so more reducers would wait forever): gB bit for bit
-      // the two-launch path's, the ticket back at 0, the generation advanced once when S > 1
-      { auto gBk = gB0; std::vector<float> dhk(n * sh, -7.f), wsk(ws.size(), -9.f);
-        const unsigned gen0 = g_tc_upb_sync[kUpbGen];
-        launch(dim3(rs.S, n), dim3((out / 64) * 32), [&] { up_backward_kernel(dyb.data(), h.data(), B.data(), dhk.data(), gBk.data(), wsk.data(), M, out, rs.rows, scale, acc, sy, sh, sB, sh, 1); });
-        snprintf(name, sizeof name, "up_backward in-kernel reduce gB bits M=%d out=%d acc=%d S=%d", M, out, acc, rs.S);
-        report(name, std::memcmp(gBk.data(), gB.data(), gB.size() * sizeof(float)) == 0 ? 0 : 1, 0);
-        snprintf(name, sizeof name, "up_backward in-kernel reduce dh bits M=%d", M);
-        report(name, std::memcmp(dhk.data(), dhh.data(), dhh.size() * sizeof(float)) == 0 ? 0 : 1, 0);
-        snprintf(name, sizeof name, "up_backward in-kernel reduce ticket 0, generation +%d M=%d", rs.S > 1 ? 1 : 0, M);
-        report(name, g_tc_upb_sync[0] == 0 && g_tc_upb_sync[kUpbGen] == gen0 + (rs.S > 1 ? 1u : 0u) ? 0 : 1, 0);
-        // the split between several reducers (upb_reduce_part, parts 3 and 7, as the waiting blocks
-        // of a GPU run it): the same bits
-        if (rs.S > 1) for (int parts : {3, 7}) {
-          auto gBp = gB0; const int64_t count = int64_t(out) * r;
-          launch(dim3(parts), dim3((out / 64) * 32), [&] { upb_reduce_part(wsk.data(), gBp.data(), count, rs.S, n, scale, acc, sB, int(blockIdx.x), parts); });
-          snprintf(name, sizeof name, "up_backward reduce split in %d parts gB bits M=%d acc=%d", parts, M, acc);
-          report(name, std::memcmp(gBp.data(), gB.data(), gB.size() * sizeof(float)) == 0 ? 0 : 1, 0);
-        } }
     }
   }
   printf("%s (%d failures)\n", fails ? "FAILED" : "all ok", fails);

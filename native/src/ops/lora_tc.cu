@@ -209,22 +209,6 @@ void lora_up_add(const float* h, const float* B, bf16_t* y, int M, int out, int 
   HUKUK_CUDA_LAUNCH_CHECK();
 }
 
-// How many up_backward_kernel blocks of `threads` the current device holds at once (occupancy x
-// SMs), read once per device and block size: the in-kernel reduce keeps its waiting blocks below it.
-static int up_backward_resident_blocks(int threads) {
-  static int cached[16][kMaxWarps + 1] = {};
-  int dev = 0;
-  HUKUK_CUDA_CHECK(cudaGetDevice(&dev));
-  const int wi = threads / 32;
-  if (dev < 16 && cached[dev][wi]) return cached[dev][wi];
-  int per_sm = 0, sms = 0;
-  HUKUK_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, up_backward_kernel, threads, 0));
-  HUKUK_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
-  const int blocks = std::max(1, per_sm * sms);
-  if (dev < 16) cached[dev][wi] = blocks;
-  return blocks;
-}
-
 size_t lora_up_backward_workspace_floats(int M, int out, int r, int n) {
   const RowSplit rs = up_row_split(M, n);
   return rs.S > 1 ? size_t(rs.S) * size_t(n) * size_t(out) * size_t(r) : 0;
@@ -232,7 +216,7 @@ size_t lora_up_backward_workspace_floats(int M, int out, int r, int n) {
 
 void lora_up_backward(const bf16_t* dy, const float* h, const float* B, float* dh, float* gB, int M, int out, int r,
                       float scale, bool accumulate_gB, int n, int64_t sdy, int64_t sh, int64_t sB, int64_t sdh,
-                      float* workspace, cudaStream_t s, int in_kernel_reducers) {
+                      float* workspace, cudaStream_t s) {
   check("lora_up_backward", M, out, r, n);
   if (M == 0) {  // dh empty; gB = 0 (or unchanged)
     if (!accumulate_gB)
@@ -245,14 +229,10 @@ void lora_up_backward(const bf16_t* dy, const float* h, const float* B, float* d
   const RowSplit rs = up_row_split(M, n);
   HUKUK_CHECK(rs.S == 1 || workspace, "ENGINE_INVALID_ARG",
               "lora_tc::lora_up_backward: needs a workspace of lora_up_backward_workspace_floats(M, out, r, n) floats");
-  const int threads = (out / kChunk) * 32;
-  const int reducers = (rs.S > 1 && in_kernel_reducers > 0)
-                           ? std::min(in_kernel_reducers, std::max(1, up_backward_resident_blocks(threads) - 1))
-                           : 0;
-  hukuk::cuda::pdl::launch(up_backward_kernel, dim3(unsigned(rs.S), unsigned(n)), dim3(threads), 0, s,
-      dev_ptr(dy), h, B, dh, gB, workspace, M, out, rs.rows, scale, accumulate_gB, sdy, sh, sB, sdh, reducers);
+  hukuk::cuda::pdl::launch(up_backward_kernel, dim3(unsigned(rs.S), unsigned(n)), dim3((out / kChunk) * 32), 0, s,
+      dev_ptr(dy), h, B, dh, gB, workspace, M, out, rs.rows, scale, accumulate_gB, sdy, sh, sB, sdh);
   HUKUK_CUDA_LAUNCH_CHECK();
-  if (rs.S > 1 && reducers == 0) {
+  if (rs.S > 1) {
     const int64_t count = int64_t(out) * r;
     hukuk::cuda::pdl::launch(reduce_kernel, dim3(reduce_blocks(count), unsigned(n)), dim3(256), 0, s, workspace, gB, count, rs.S, scale,
                                                                           accumulate_gB, sB);

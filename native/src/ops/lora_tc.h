@@ -21,9 +21,8 @@
 // tests/native/lora_tc_emulation.test.ts in CI). Dropout: the mask zeroes x's bf16 bits and
 // 1/(1-p) multiplies the finished sum (the CPU scales each element first: same to rounding).
 //
-// Deterministic: every sum has a fixed order (split-M partial sums in `workspace`, then a
-// fixed-order reduce: a kernel of its own, or inside the launch behind an atomic ticket, which
-// only picks which block sums, never the order). Capturable: no host sync, no allocation, the seed is read
+// Deterministic: no atomics; every sum has a fixed order (split-M partial sums in `workspace`,
+// then a fixed-order reduce kernel). Capturable: no host sync, no allocation, the seed is read
 // from device memory by the kernels.
 //
 // Measured: NVIDIA H200, 2026-11-28 03:56 UTC (tests/native/cuda_lora_tc.test.ts, commit eb29461:
@@ -115,26 +114,21 @@ void lora_up_add(const float* h, const float* B, bf16_t* y, int M, int out, int 
 
 // dh_i = scale · dy_i · B_i (overwritten);  gB_i (+)= scale · dy_iᵀ · h_i (accumulate_gB).
 // workspace: lora_up_backward_workspace_floats(M, out, r, n) floats (required when > 0).
-// in_kernel_reducers: 0 (default): the split partials of gB are summed by a second launch
-// (reduce_kernel); k > 0: inside the same launch, without it: the last min(k, blocks the device
-// holds at once - 1) blocks to finish (atomic ticket, atomicInc wrap) wait for the others and split
-// the fixed-order sums between them: gB bit-identical to the two-launch path for every k (the
-// same sums, per element in split order). k == 1 is "the last block reduces everything";
-// kUpBackwardReduceAll lets every block that can wait help. Like lora_backward_group's tickets,
-// two launches must not run concurrently on different streams of one device.
-// Measured SLOWER than the reduce launch: NVIDIA H200, 2026-11-28 08:40 UTC, µs per call in a
-// CUDA graph (no PDL), width 768, r 16, accumulate, in-kernel with every block reducing / with 32
-// / with 8 / two launches: M=1024 n=1 12.9 / 12.9 / 17.0 / 11.0, n=3 14.9 / 18.2 / 29.8 / 13.3;
-// M=2048 n=1 14.0 / 14.3 / 20.6 / 12.3, n=3 18.2 / 21.7 / 36.1 / 17.0; M=8192 n=1 21.2 / 22.0 /
-// 32.6 / 20.2, n=3 39.8 / 43.3 / 59.9 / 38.7; the last block alone (k = 1, an earlier run) 86-261.
-// The wait for the slowest block, the fences and the ticket round trips cost more than a launch
-// that the graph (and PDL in the engine) already hides; the sums need ~S x 48 KB a member read
-// back, too much for a few blocks. In the step (16x64x128) 36.17 ms against 35.75: keep it off.
-constexpr int kUpBackwardReduceAll = 1 << 30;
+// Tried and removed: summing gB's split partials inside this launch (the last blocks to finish
+// took atomicInc tickets, spin-waited for the rest and split the fixed-order sums; gB bit for bit
+// the reduce launch's) instead of reduce_kernel's launch (added in commits 815a153 and 09126fd, then removed).
+// Measured SLOWER on an NVIDIA H200, 2026-11-28 08:40 UTC, µs per call in a CUDA graph (no PDL),
+// width 768, r 16, accumulate, every block reducing / 32 reducers / 8 reducers / today's two
+// launches: M=1024 n=1 12.9 / 12.9 / 17.0 / 11.0, n=3 14.9 / 18.2 / 29.8 / 13.3; M=2048 n=1
+// 14.0 / 14.3 / 20.6 / 12.3, n=3 18.2 / 21.7 / 36.1 / 17.0; M=8192 n=1 21.2 / 22.0 / 32.6 / 20.2,
+// n=3 39.8 / 43.3 / 59.9 / 38.7; the last block alone 86-261. Step 16x64x128: 36.17 ms against
+// 35.75. The wait for the slowest block, the fences and ticket round trips cost more than a launch
+// the graph and PDL already hide, and its waiting blocks needed an occupancy-bounded spin-wait
+// (a deadlock hazard if the bound is wrong). Do not re-try it without a new reason.
 size_t lora_up_backward_workspace_floats(int M, int out, int r, int n);
 void lora_up_backward(const bf16_t* dy, const float* h, const float* B, float* dh, float* gB, int M, int out, int r,
                       float scale, bool accumulate_gB, int n, int64_t sdy, int64_t sh, int64_t sB, int64_t sdh,
-                      float* workspace, cudaStream_t s, int in_kernel_reducers = 0);
+                      float* workspace, cudaStream_t s);
 
 }  // namespace hukuk::ops::cuda::tc
 #endif  // HUKUK_CUDA

@@ -520,45 +520,6 @@ __global__ void __launch_bounds__(128) up_add_kernel(const float* __restrict__ h
 }
 
 // ------------------------------------------------------------------------------ lora_up_backward
-// up_backward_kernel's in-kernel reduce of the gB split partials (reducers > 0): [0] the arrival
-// ticket (atomicInc wraps it to 0 at the last block), [kUpbGen] a generation the last block advances to
-// release the waiting reducers. Per device: two launches must not run concurrently on different
-// streams of one device (within a stream a PDL launch only touches it after its wait()).
-// The two words sit on different 128-byte lines: the waiting blocks poll [32] while the others
-// still take tickets at [0].
-__device__ unsigned int g_tc_upb_sync[64];
-constexpr int kUpbGen = 32;
-__device__ __forceinline__ void upb_sleep() {
-#if defined(HUKUK_LORA_TC_EMULATE)
-  std::this_thread::yield();
-#else
-  __nanosleep(200);
-#endif
-}
-// Part `part` of `parts` of the fixed-order sum of n members' split partials (reduce_kernel's
-// arithmetic per element: 0 + p_0 + p_1 + ... in split order, then out (+)= scale * sum); element
-// E of the n * count outputs is member E / count's element E % count.
-__device__ __forceinline__ void upb_reduce_part(const float* ws, float* out, int64_t count, int S, int n, float scale,
-                                                bool accumulate, int64_t out_stride, int part, int parts) {
-  const int64_t total = count * n, per = (total + parts - 1) / parts;
-  const int64_t beg = per * part, end = beg + per < total ? beg + per : total;
-  for (int64_t E = beg + threadIdx.x; E < end; E += blockDim.x) {
-    const int64_t i = E / count, e = E - i * count;
-    const float* p = ws + i * S * count + e;
-    float sum = 0.f;
-    for (int y0 = 0; y0 < S; y0 += 16) {  // 16 loads in flight, then added in split order
-      float v[16];
-#pragma unroll
-      for (int k = 0; k < 16; ++k) v[k] = y0 + k < S ? __ldcg(p + int64_t(y0 + k) * count) : 0.f;
-#pragma unroll
-      for (int k = 0; k < 16; ++k)
-        if (y0 + k < S) sum += v[k];
-    }
-    float& o = out[i * out_stride + e];
-    o = accumulate ? o + scale * sum : scale * sum;
-  }
-}
-
 // Grid (S, n), one warp per 64 columns of dy (C warps), block y owns rows [y * rows, ...).
 // dh: dy · B with the row-major K permutation (B fragments of the warp's 64 rows of B in
 // registers), the C partial dh tiles summed in shared memory in warp order (double-buffered, one
@@ -568,7 +529,7 @@ __device__ __forceinline__ void upb_reduce_part(const float* ws, float* out, int
 __global__ void __launch_bounds__(kMaxWarps * 32, 1) up_backward_kernel(
     const __nv_bfloat16* __restrict__ dy, const float* __restrict__ h, const float* __restrict__ B, float* dh,
     float* gB, float* ws, int M, int out, int rows, float scale, bool accumulate_gB, int64_t sdy, int64_t sh,
-    int64_t sB, int64_t sdh, int reducers) {
+    int64_t sB, int64_t sdh) {
   HUKUK_LORA_TC_PDL_ENTRY();
   __shared__ float red[2][kMaxWarps][16 * kR];
   const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, C = blockDim.x >> 5;
@@ -692,38 +653,6 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1) up_backward_kernel(
           ws[(int64_t(i) * S + y) * count + int64_t(o) * kR + j] = v;
         }
       }
-  if (S == 1 || reducers <= 0) return;  // reducers 0: reduce_kernel sums the partials (a launch of its own)
-  // In-kernel reduce: every block takes a ticket after its partial is written; the last `reducers`
-  // blocks to arrive wait until all have (the one that takes the last ticket releases them) and
-  // then split the sums between them (upb_reduce_part: reduce_kernel's arithmetic, so gB has
-  // reduce_kernel's bits whatever the number of reducers). No deadlock: at most reducers - 1
-  // blocks ever wait, and the host keeps that below the blocks the device holds at once.
-  __shared__ unsigned int upb_ticket;
-  __threadfence();  // this block's partial is visible device-wide before its ticket is taken
-  __syncthreads();
-  const unsigned int nblocks = unsigned(S) * gridDim.y;
-  const unsigned int first_reducer = nblocks - unsigned(min(reducers, int(nblocks)));
-  if (threadIdx.x == 0) {
-    const unsigned int gen = *reinterpret_cast<volatile unsigned int*>(&g_tc_upb_sync[kUpbGen]);  // before the ticket
-    __threadfence();
-    const unsigned int tk = atomicInc(&g_tc_upb_sync[0], nblocks - 1);  // -> 0 after the last
-    if (tk >= nblocks - 1) {
-      __threadfence();
-      atomicAdd(&g_tc_upb_sync[kUpbGen], 1u);  // releases the waiting reducers
-    } else if (tk >= first_reducer) {
-      // bounded: a count left wrong (a fault, two launches on two streams) gives wrong sums for
-      // a while, never a hang (~0.5 s at the most; every correct launch ends with the count at 0)
-      for (int spin = 0; spin < (1 << 21) && *reinterpret_cast<volatile unsigned int*>(&g_tc_upb_sync[kUpbGen]) == gen;
-           ++spin)
-        upb_sleep();
-    }
-    upb_ticket = tk;
-  }
-  __syncthreads();
-  if (upb_ticket < first_reducer) return;
-  __threadfence();  // every block's partial is written
-  upb_reduce_part(ws, gB, count, S, int(gridDim.y), scale, accumulate_gB, sB, int(upb_ticket - first_reducer),
-                  int(nblocks - first_reducer));
 }
 
 // ------------------------------------------------------------------------------ lora_backward_group

@@ -12,15 +12,12 @@
 //        'downGroup'  h[n][M,r]                    from x[M,in], A[n][r,in] (lora_down_group;
 //                                                  member i: site + 7919 i, p halved for i == 1)
 //     (for up / upBackward `in` is the Linear's out features, as in _opsLora)
-//     reducers (upBackward): lora_up_backward's in_kernel_reducers (0, the default: a reduce launch)
 //   engine._opsLoraTcBench({op, M, in, r, p?, members?, accumulate?, reps?}) -> {tcUs, refUs,
 //     floorUs, bytes, copyGBs}: µs per call replayed from a CUDA graph of `reps` calls, of
 //     lora_tc and of ops/lora's bf16 overload on the same device buffers (random values), and
 //     the read-once floor: bytes (each operand read once, outputs written once, bf16
 //     activations at 2 bytes) at the device-to-device copy bandwidth measured on the same card.
-//     baselineTc: true (upBackward) makes refUs lora_tc's own two-launch path (reducers 0), so
-//     tcUs vs refUs is the in-kernel reduce against today; downGroup's refUs is always n
-//     lora_tc::lora_down launches.
+//     downGroup's refUs is n lora_tc::lora_down launches.
 //   engine._opsLoraTcSupported(r, width) -> boolean (tc::supported).
 #include <napi.h>
 
@@ -53,8 +50,7 @@ struct TcArgs {
   int M = 0, in = 0, r = 16, members = 1;
   float p = 0.f, scale = 1.f;
   uint64_t seed = 0, site = 0;
-  bool accumulate = false, no_dx = false, baseline_tc = false;
-  int reducers = 0;
+  bool accumulate = false, no_dx = false;
   float member_p(int i) const { return i == 1 ? p * 0.5f : p; }
   uint64_t member_site(int i) const { return site + 7919u * uint64_t(i); }
 };
@@ -72,12 +68,9 @@ TcArgs parse(const Napi::Object& o) {
   a.no_dx = o.Has("noDx") && o.Get("noDx").ToBoolean().Value();
   a.members = o.Has("members") ? int(int_arg(o.Get("members"), "members")) : 1;
   a.scale = o.Has("scale") ? float(o.Get("scale").As<Napi::Number>().DoubleValue()) : 1.f;
-  a.reducers = o.Has("reducers") ? int(int_arg(o.Get("reducers"), "reducers")) : 0;
-  a.baseline_tc = o.Has("baselineTc") && o.Get("baselineTc").ToBoolean().Value();
   HUKUK_CHECK(a.op == "down" || a.op == "backward" || a.op == "up" || a.op == "upBackward" || a.op == "downGroup",
               "ENGINE_INVALID_ARG", "_opsLoraTc: op must be down, backward, up, upBackward or downGroup");
   HUKUK_CHECK(a.op != "downGroup" || a.members <= 3, "ENGINE_INVALID_ARG", "_opsLoraTc: downGroup takes 1..3 members");
-  HUKUK_CHECK(a.reducers >= 0, "ENGINE_INVALID_ARG", "_opsLoraTc: reducers >= 0");
   HUKUK_CHECK(a.members >= 1 && a.members <= 16 && a.M >= 0 && a.p >= 0.f && a.p < 1.f, "ENGINE_INVALID_ARG",
               "_opsLoraTc: need members in 1..16, M >= 0, 0 <= p < 1");
   HUKUK_CHECK(oc::tc::supported(a.r, a.in), "ENGINE_INVALID_ARG", "_opsLoraTc: tc::supported(r, in) is false");
@@ -135,7 +128,7 @@ struct Case {
     if (a.op == "backward")
       w = tc ? oc::tc::lora_backward_workspace_floats(a.M, a.in, a.r) : oc::lora_backward_workspace_floats(a.M, a.in, a.r);
     if (a.op == "upBackward")
-      w = (tc || a.baseline_tc) ? oc::tc::lora_up_backward_workspace_floats(a.M, a.in, a.r, a.members)
+      w = tc ? oc::tc::lora_up_backward_workspace_floats(a.M, a.in, a.r, a.members)
              : oc::lora_up_backward_workspace_floats(a.M, a.in, a.r, a.members);
     if (w > ws.size()) ws.resize(w);
     if (!seed.get()) {
@@ -176,9 +169,9 @@ struct Case {
       if (tc) oc::tc::lora_up_add(f0.get(), f1.get(), act.get(), a.M, a.in, a.r, a.scale, a.members, sh(), sB(), sy(), s);
       else oc::lora_up_add(f0.get(), f1.get(), act.get(), a.M, a.in, a.r, a.scale, a.members, sh(), sB(), sy(), s);
     } else {
-      if (tc || a.baseline_tc)
+      if (tc)
         oc::tc::lora_up_backward(act.get(), f0.get(), f1.get(), out2.get(), out.get(), a.M, a.in, a.r, a.scale,
-                                 a.accumulate, a.members, sy(), sh(), sB(), sh(), wsp, s, tc ? a.reducers : 0);
+                                 a.accumulate, a.members, sy(), sh(), sB(), sh(), wsp, s);
       else
         oc::lora_up_backward(act.get(), f0.get(), f1.get(), out2.get(), out.get(), a.M, a.in, a.r, a.scale,
                              a.accumulate, a.members, sy(), sh(), sB(), sh(), wsp, s);

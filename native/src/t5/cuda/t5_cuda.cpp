@@ -1374,14 +1374,6 @@ class T5Cuda {
     }
   }
 
-  // ops/lora_tc lora_up_backward's gB split partials: summed inside its launch (no reduce_kernel
-  // launch; bit-identical gB) with HUKUK_T5_LORA_TC_UPB_REDUCE=1. Off: measured slower on an H200
-  // (2026-11-28 08:40 UTC: 1-2 µs a call more than the reduce launch; 36.17 ms/step at 16x64x128
-  // against 35.75 with the switch off, ops/lora_tc.h)
-  static int upb_reducers() {
-    return env_switch("HUKUK_T5_LORA_TC_UPB_REDUCE") == 1 ? oc::tc::kUpBackwardReduceAll : 0;
-  }
-
   // W: the base weight when the caller has it at hand (a fused group), else weight(L)
   template <typename T>
   void linear_bwd(DLin& L, const T* x, const T* dy, int M, float* dx, bool acc_dx, const Ctx& st, uint64_t site,
@@ -1400,8 +1392,7 @@ class T5Cuda {
     float* up_ws = up_scratch<T>(dy, dx, up_need);
     if (tc) {  // bf16 activations only (lora_tc)
       if constexpr (!is_f32<T>)
-        oc::tc::lora_up_backward(dy, lo.h, lo.B, tmp_r, lo.gB, M, L.out, lo.r, lo.scale, true, 1, 0, 0, 0, 0, up_ws, s,
-                                 upb_reducers());
+        oc::tc::lora_up_backward(dy, lo.h, lo.B, tmp_r, lo.gB, M, L.out, lo.r, lo.scale, true, 1, 0, 0, 0, 0, up_ws, s);
       lora_bwd_A(L, x, tmp_r, M, dx, st, site);
       return;
     }
@@ -1919,7 +1910,7 @@ class T5Cuda {
     if (tc) {  // bf16 activations only (lora_tc)
       if constexpr (!is_f32<T>)
         oc::tc::lora_up_backward(g_rows, l0.h, l0.B, tmp_r, l0.gB, M, out, r, l0.scale, true, n, (long long)so, sh, sB,
-                                 (long long)M * r, up_ws, s, upb_reducers());
+                                 (long long)M * r, up_ws, s);
     } else if (ours && (up_need == 0 || up_ws)) {  // one launch for the n members, one pass over each dy
       oc::lora_up_backward(g_rows, l0.h, l0.B, tmp_r, l0.gB, M, out, r, l0.scale, true, n, (long long)so, sh, sB,
                            (long long)M * r, up_ws, s);

@@ -43,6 +43,7 @@
 // HUKUK_T5_NORM_DROP_FUSE=0 (norm backward and the next dropout backward as two kernels);
 // HUKUK_T5_DEQ_PREFETCH=1 (bf16 activations: each block's NF4 weights dequantized by one launch on a
 // second stream one block ahead into two arena regions, instead of before each NF4 GEMM; off by default).
+// HUKUK_T5_LORA_TC_DOWN_GROUP=1 (bf16: a group's LoRA down products in one lora_tc launch, the same bits; off by default).
 // HUKUK_T5_ADD_NORM_FUSE=1 (each sub-layer's residual add also computes the next norm, one kernel:
 // ops dropout_add_rmsnorm, the same bits; off by default); HUKUK_T5_HEAD_BF16=1 (compute bf16: the LM
 // head's two products on bf16 operands, fp32 accumulation and logits, a bf16 copy of the head made at
