@@ -965,11 +965,12 @@ function headRun(dir: string, adapter: string, b: StepBatch, on: boolean, comput
     const stepRe = stepOf(m, { ...b, recompute: true });
     const ev = m.forward({ ...b, train: false, wantLogits: true });
     const weights = cudaMemory(m).weights;
+    const shape = modelShapeFromConfig(m.config as Record<string, unknown>)!;
+    m.dispose();
     const est = (recompute: boolean) => estimateTrainingMemory({
-      model: modelShapeFromConfig(m.config as Record<string, unknown>)!, lora: { r: 16, targets: ['q', 'k', 'v', 'o'] }, quant: 'nf4', quantizeWo: false,
+      model: shape, lora: { r: 16, targets: ['q', 'k', 'v', 'o'] }, quant: 'nf4', quantizeWo: false,
       compute, batchSize: b.batch, maxSourceLength: b.srcLen, maxTargetLength: b.tgtLen, device: 'cuda', recompute, headBf16: on, headChunkRows: chunkRows,
     });
-    m.dispose();
     return { step, replay, stepRe, logits: ev.logits!, evalLoss: ev.loss, weights, est: { weights: est(false).weightsBytes, arena: [est(false).activationsBytes, est(true).activationsBytes] } };
   } finally {
     delete process.env.HUKUK_T5_HEAD_BF16;
@@ -1000,13 +1001,16 @@ describe.skipIf(!gpu)('T5 on CUDA: HEAD_BF16, the LM head on bf16 operands', () 
         expect(ref32On.step.loss).toBe(ref.step.loss);
         expect(worstGrad(ref.step, ref32On.step)).toBe(0);
         expect(ref32On.weights).toBe(ref.weights);
-        // precision: the loss within 1e-3 of the fp32 head's, the LoRA grads within 1e-2 (relative L2,
-        // worst tensor), and no further from fp32 compute than bf16 compute already is plus 1e-2
+        // precision (H200, 2026-11-28 08:59 UTC: loss on vs off 4.4e-5 / 3.3e-5 relative, worst LoRA
+        // grad 9.3e-3 relative L2 for both models, eval logits 2.4e-3; against fp32 compute the
+        // grads moved 5.06e-2 -> 5.10e-2 and 1.65e-2 -> 1.67e-2): the loss within 1e-3 of the fp32
+        // head's, the grads within 2e-2 (cuBLAS picks other kernels on other cards), and at most 5 %
+        // (+1e-3) further from fp32 compute than bf16 compute with the fp32 head already is
         for (const [what, x, y] of [['step', off.step, on.step], ['replay', off.replay, on.replay], ['recompute', off.stepRe, on.stepRe]] as const) {
           expect(rel(y.loss, x.loss), `loss, ${what}`).toBeLessThan(1e-3);
-          expect(worstGrad(x, y), `grads, ${what}`).toBeLessThan(1e-2);
+          expect(worstGrad(x, y), `grads, ${what}`).toBeLessThan(2e-2);
         }
-        expect(worstGrad(ref.step, on.step), 'grads vs fp32 compute').toBeLessThan(worstGrad(ref.step, off.step) + 1e-2);
+        expect(worstGrad(ref.step, on.step), 'grads vs fp32 compute').toBeLessThan(1.05 * worstGrad(ref.step, off.step) + 1e-3);
         expect(rel(on.evalLoss, off.evalLoss), 'eval loss').toBeLessThan(1e-3);
         expect(relError(on.logits, off.logits), 'eval logits').toBeLessThan(1e-2);
         // chunks of 7 rows (the last one partial): the same per-row math, other GEMM splits

@@ -245,7 +245,11 @@ class T5Cuda {
   // head (the tied embedding or lm_head) rounded once at upload, + vocab x d_model x 2 bytes of
   // weights; dec_seq_b16 in the arena (+ Mt x d_model x 2 bytes). HUKUK_T5_F32=head or
   // HUKUK_T5_GEMM=fp32|tf32 run the fp32 head as before. memory-estimate.ts mirrors the bytes
-  // (headBf16, HEAD_BF16_DEFAULT).
+  // (headBf16, HEAD_BF16_DEFAULT). H200, 2026-11-28 08:57-09:00 UTC, flagship, ms/step off -> on
+  // (ADD_NORM_FUSE off): 16x64x128 35.4-35.8 -> 35.25 (head phase 1.17 -> 0.64 ms), 16x512x512
+  // 144.7-145.2 -> 143.2 (4.6 -> 2.55 ms); weights +47 MiB, arena +3 / +12 MiB. Precision against the
+  // fp32 head (tests/native/cuda_t5.test.ts, vocab 4096): loss 4e-5 relative, LoRA grads 9.3e-3
+  // (worst tensor, relative L2), eval logits 2.4e-3. Off until the lead flips it.
   static constexpr bool kHeadBf16Default = false;
   DeviceBuffer<bf16_t> head_b16;
   bf16_t* dec_seq_b16 = nullptr;
@@ -342,7 +346,10 @@ class T5Cuda {
   // dropout_add then rmsnorm_forward, one launch and one fp32 read of the residual fewer); the
   // norm then skips its own launch. A stack's first norm and a recompute re-run's first norm
   // (nothing before it in the re-run) still run alone. HUKUK_T5_ADD_NORM_FUSE=1 (read at each plan;
-  // default kAddNormFuseDefault until measured).
+  // default kAddNormFuseDefault). H200, 2026-11-28 08:57-09:00 UTC, flagship, ms/step off -> on (head
+  // fp32): 16x64x128 35.4-35.8 -> 34.6-34.75, 16x512x512 144.7-145.2 -> 141.7-142.1; the step bit for
+  // bit at fp32 compute, the forward bit for bit at bf16 (tests/native/cuda_t5.test.ts; the whole
+  // file passed with it on). Off until the lead flips it.
   static constexpr bool kAddNormFuseDefault = false;
   bool add_norm_fused = false;
   bool rerunning = false;  // inside a block's re-run (recompute): the LoRA h of the forward are reused
