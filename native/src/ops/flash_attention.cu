@@ -4,7 +4,8 @@
 //
 // Algorithm
 //   forward, one block (4 warps) per (64 queries, b*H + h); each warp owns 16 query rows.
-//     For each key tile of 64 (K and V as bf16 row-major tiles in shared memory; the fp32 loads are
+//     For each key tile of 64 (K and V as bf16 row-major tiles in shared memory; bf16 I/O: two
+//     stages, the next tile's cp.async in flight while this one is computed; fp32: the loads are
 //     batched in registers): S = bias + Q Kᵀ (mma.sync m16n8k16, the bias loaded straight into the
 //     fp32 accumulators), masks -> online softmax (running max m, running sum l of the UNdropped
 //     p), Pd = p * keep/(1-p_drop) re-packed from the accumulator registers straight into A
@@ -30,7 +31,10 @@
 //   the 1/(1-p) scaling, moved to ctx / dV, the 64-bit keep-bit shifts, the mask logic on tiles
 //   that need none): forward 1.15-1.6x, backward 1.03-1.25x faster than without them. With the optional
 //   dropout record the forward writes its decisions (1 bit per score, 64-bit words per (query row,
-//   64-key tile)) and the backward reads them.
+//   64-key tile)) and the backward reads them. The FAST keep test is the hash with the key xors
+//   folded through the shifts (keep32: two logic ops fewer per score, the same decisions).
+// Bias: the [H, Tq, Tk] table (fwd: straight from global memory; bwd: 64 x 64 tiles staged with
+//   cp.async), or its Toeplitz form bias_diag [H, Tq + Tk - 1] kept in shared memory per block.
 // Masks: a hidden key (key mask 0 or causal j > i) gets the finite score kMasked = -1e30 (not
 // -inf): a row with some visible key gives it exp(-1e30 - m) = 0 exactly, and a row with NO
 // visible key ends with max kMasked and a uniform 1/Tk over the keys it visited, which is the
@@ -72,6 +76,7 @@ struct FlashParams {
   const E *Q, *K, *V;
   const float* bias;
   const float* bias_diag;  // the Toeplitz form [H, Tq + Tk - 1] (SoftmaxArgs::bias_diag); wins over bias
+  bool fwd_pipe;           // bf16 forward: K/V double-buffered with cp.async (HUKUK_FLASH_FWD_SYNC=1: off, A/B)
   const int32_t* key_mask;
   int64_t key_mask_ld;
   bool causal;
@@ -270,220 +275,7 @@ struct TileLoad<R, N, __nv_bfloat16> {
   }
 };
 
-// Floats of the forward's shared Toeplitz-bias window (keys up to Tk + 63, rows of one block):
-// Tk + 2*64, rounded to 4
-__host__ __device__ constexpr int fwd_diag_floats(int Tk) { return (Tk + 2 * kFwdQ + 3) & ~3; }
-
-// bits (optional): the keep/drop decisions, 64 per (query row, 64-key tile), see flash_attention.h
-// MINB: blocks per SM the registers are fitted to. FAST (only where every flat score index fits
-// in 32 bits, see idx32_ok): the dropout index in 32-bit arithmetic (the hash's high word is then a
-// compile-time 0), no per-score mask logic on tiles that need none, the keep decision is the hash
-// alone (a score with p = 0 adds 0 either way) and 1/(1-p) is applied once to ctx instead of to
-// every kept score. RECORD (FAST only; !FAST reads `bits` at run time): bits != null.
-template <typename E, int MINB, bool FAST, bool RECORD>
-__global__ void __launch_bounds__(kFwdWarps * 32, MINB) flash_fwd_kernel(FlashParams<E> p, E* O, float* lse,
-                                                                         uint64_t* bits) {
-  static_assert(kFwdQ == kTile, "the dropout bits are laid out in 64 x 64 tiles");
-  constexpr int N = kFwdWarps * 32;
-  __shared__ __align__(16) __nv_bfloat16 sQ[kFwdQ * kPad];
-  __shared__ __align__(16) __nv_bfloat16 sK[kTile * kPad];
-  __shared__ __align__(16) __nv_bfloat16 sV[kTile * kPad];
-  __shared__ int sFirstKept;
-  // Toeplitz bias (p.bias_diag): the diagonals this block's rows q0..q0+63 meet, sDiag[j - i + q0 + 63]
-  // for keys j < Tk + 64 (fwd_diag_floats; 0 outside the table: tile tails, rows >= Tq)
-  extern __shared__ __align__(16) float sDiag[];
-  pdl::trigger();
-  pdl::wait();
-
-  const int bh = blockIdx.y, b = bh / p.H, h = bh % p.H;
-  const int q0 = blockIdx.x * kFwdQ;
-  if (p.bias_diag) {
-    const int n_diag = p.Tq + p.Tk - 1;
-    const float* diag_h = p.bias_diag + int64_t(h) * n_diag;
-    // sDiag[u] = diag_h[x], x = u + (Tq - 1) - (q0 + 63)
-    const int x0 = p.Tq - 1 - q0 - (kFwdQ - 1);
-    for (int u = threadIdx.x; u < fwd_diag_floats(p.Tk); u += N) {
-      const int x = u + x0;
-      sDiag[u] = x >= 0 && x < n_diag ? __ldg(diag_h + x) : 0.f;
-    }
-  }
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-  const int32_t* km = p.key_mask ? p.key_mask + int64_t(b) * p.key_mask_ld : nullptr;
-  const float keep_scale = p.dropout > 0.f ? 1.f / (1.f - p.dropout) : 1.f;
-  const ops::DropoutKey drop_key = p.dropout > 0.f ? ops::dropout_key(*p.seed, p.site) : ops::DropoutKey{};
-  const uint32_t drop_thr = ops::dropout_threshold(p.dropout);
-  const E* Kh = p.K + int64_t(b) * p.Tk * p.ld + int64_t(h) * kD;
-  const E* Vh = p.V + int64_t(b) * p.Tk * p.ld + int64_t(h) * kD;
-
-  find_first_kept(km, p.Tk, &sFirstKept);
-  {
-    TileLoad<kFwdQ, N, E> q;
-    q.load(p.Q + int64_t(b) * p.Tq * p.ld + int64_t(h) * kD, p.ld, q0, p.Tq);
-    q.store(sQ);
-  }
-  __syncthreads();
-  int j_end = p.Tk;  // causal: key tiles past the diagonal are all hidden, unless a row here sees no key
-  if (p.causal && sFirstKept <= q0) j_end = min(p.Tk, q0 + kFwdQ);
-
-  const int row0 = q0 + warp * 16 + g, row1 = row0 + 8;  // the two rows this thread holds
-  const float* bias0 = p.bias && row0 < p.Tq ? p.bias + (int64_t(h) * p.Tq + row0) * p.Tk : nullptr;
-  const float* bias1 = p.bias && row1 < p.Tq ? p.bias + (int64_t(h) * p.Tq + row1) * p.Tk : nullptr;
-  const bool bias_pairs = p.bias && p.Tk % 2 == 0 && (reinterpret_cast<uintptr_t>(p.bias) & 7) == 0;
-  const uint64_t base0 = (uint64_t(bh) * p.Tq + row0) * p.Tk, base1 = base0 + uint64_t(8) * p.Tk;
-  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
-  float acc[8][4];
-#pragma unroll
-  for (int nt = 0; nt < 8; ++nt) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.f;
-
-  for (int j0 = 0; j0 < j_end; j0 += kTile) {
-    {
-      TileLoad<kTile, N, E> k, v;
-      k.load(Kh, p.ld, j0, p.Tk);
-      v.load(Vh, p.ld, j0, p.Tk);
-      __syncthreads();  // everyone is done with the previous K/V tile
-      k.store(sK);
-      v.store(sV);
-    }
-    // the bias goes straight into the accumulators: S = bias + Q Kᵀ
-    float s[8][4];
-    if (p.bias_diag) {  // row r = q0 + warp*16 + g (+8), key j = j0 + nt*8 + 2t (+1): sDiag[j - r + q0 + 63]
-      const float* d = sDiag + j0 + (kFwdQ - 1) - warp * 16 - g + 2 * t;
-#pragma unroll
-      for (int nt = 0; nt < 8; ++nt)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) s[nt][e] = d[nt * 8 + (e & 1) - (e < 2 ? 0 : 8)];
-    } else if (FAST && bias_pairs) {  // (j, j+1) with j even: both in or both out, one 8-byte load
-#pragma unroll
-      for (int nt = 0; nt < 8; ++nt)
-#pragma unroll
-        for (int k = 0; k < 2; ++k) {
-          const int j = j0 + nt * 8 + 2 * t;
-          const float* bias = k ? bias1 : bias0;
-          const float2 v = bias && j < p.Tk ? __ldg(reinterpret_cast<const float2*>(bias + j)) : make_float2(0.f, 0.f);
-          s[nt][2 * k] = v.x;
-          s[nt][2 * k + 1] = v.y;
-        }
-    } else {
-#pragma unroll
-      for (int nt = 0; nt < 8; ++nt)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int j = j0 + nt * 8 + 2 * t + (e & 1);
-          const float* bias = e < 2 ? bias0 : bias1;
-          s[nt][e] = bias && j < p.Tk ? __ldg(bias + j) : 0.f;
-        }
-    }
-    __syncthreads();
-    mma_smem_nk(s, sQ, warp * 16, sK, lane);
-
-    // keys of the tile not hidden by the key mask, one bit each (keys j0..j0+31, j0+32..j0+63)
-    const int ja = j0 + lane, jb = ja + 32;
-    const uint32_t open_lo = __ballot_sync(0xffffffffu, !km || (ja < p.Tk && km[ja] != 0));
-    const uint32_t open_hi = __ballot_sync(0xffffffffu, !km || (jb < p.Tk && km[jb] != 0));
-    float mt[2] = {-INFINITY, -INFINITY};
-    uint64_t kbits[2] = {0, 0};  // this thread's keep decisions of its two rows (bit = key in the tile)
-    uint32_t kb16[2] = {0, 0};   // FAST: the same, bit nt*2 + (e&1) (shifts known at compile time)
-    // FAST: every key of the tile < Tk, none hidden by the key mask, and (causal) none after the
-    // warp's first row: no mask to apply (warp-uniform)
-    const bool plain = FAST && j0 + kTile <= p.Tk && (open_lo & open_hi) == ~0u &&
-                       (!p.causal || j0 + kTile - 1 <= q0 + warp * 16);
-    if (plain) {
-#pragma unroll
-      for (int nt = 0; nt < 8; ++nt)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) mt[e >> 1] = fmaxf(mt[e >> 1], s[nt][e]);
-    } else {
-#pragma unroll
-      for (int nt = 0; nt < 8; ++nt)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int jl = nt * 8 + 2 * t + (e & 1), j = j0 + jl, r = e < 2 ? row0 : row1;
-          const bool open = ((nt < 4 ? open_lo : open_hi) >> (jl & 31)) & 1u;
-          float v = s[nt][e];
-          if (j >= p.Tk) v = -INFINITY;
-          else if (!open || (p.causal && j > r)) v = kMasked;
-          s[nt][e] = v;
-          mt[e >> 1] = fmaxf(mt[e >> 1], v);
-        }
-    }
-    float alpha[2];
-#pragma unroll
-    for (int k = 0; k < 2; ++k) {
-      mt[k] = fmaxf(mt[k], __shfl_xor_sync(0xffffffffu, mt[k], 1));
-      mt[k] = fmaxf(mt[k], __shfl_xor_sync(0xffffffffu, mt[k], 2));
-      const float mn = fmaxf(m[k], mt[k]);  // finite: every tile holds a key < Tk
-      alpha[k] = __expf(m[k] - mn);         // 0 on the first tile (m = -inf)
-      m[k] = mn;
-      l[k] *= alpha[k];
-    }
-#pragma unroll
-    for (int nt = 0; nt < 8; ++nt)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int k = e >> 1;
-        const float pr = __expf(s[nt][e] - m[k]);
-        l[k] += pr;
-        float pd = pr;
-        if (p.dropout > 0.f) {  // flat index into [B, H, Tq, Tk], as softmax_forward's mask
-          const int jl = nt * 8 + 2 * t + (e & 1);
-          if constexpr (FAST) {
-            const uint32_t idx = uint32_t(k ? base1 : base0) + uint32_t(j0 + jl);
-            const bool keep = ops::dropout_keep_bits(drop_key, uint64_t(idx), drop_thr);
-            pd = keep ? pr : 0.f;
-            // bit (nt, e&1), known at compile time; spread to key positions below
-            if (RECORD && keep) kb16[k] |= 1u << (nt * 2 + (e & 1));
-          } else {
-            const uint64_t idx = (k ? base1 : base0) + uint64_t(j0 + jl);
-            // with bits, every decision is recorded (the backward's p may differ from 0 where ours underflowed)
-            const bool keep = (pr != 0.f || bits) && (k ? row1 : row0) < p.Tq &&
-                              ops::dropout_keep_bits(drop_key, idx, drop_thr);
-            pd = keep ? pr * keep_scale : 0.f;
-            if (keep) kbits[k] |= 1ull << jl;
-          }
-        }
-        s[nt][e] = pd;
-        acc[nt][e] *= alpha[k];
-      }
-    if (FAST && RECORD && p.dropout > 0.f) {
-#pragma unroll
-      for (int k = 0; k < 2; ++k)
-#pragma unroll
-        for (int q = 0; q < 16; ++q)
-          if ((kb16[k] >> q) & 1u) kbits[k] |= 1ull << ((q >> 1) * 8 + 2 * t + (q & 1));
-    }
-    if (bits && p.dropout > 0.f) {  // the quad's four threads hold the 64 keys of a row between them
-#pragma unroll
-      for (int k = 0; k < 2; ++k) {
-        kbits[k] |= __shfl_xor_sync(0xffffffffu, kbits[k], 1);
-        kbits[k] |= __shfl_xor_sync(0xffffffffu, kbits[k], 2);
-      }
-      if (t == 0) {
-        uint64_t* w = bits + ((int64_t(bh) * gridDim.x + blockIdx.x) * ((p.Tk + kTile - 1) / kTile) + j0 / kTile) * kTile;
-        w[warp * 16 + g] = kbits[0];
-        w[warp * 16 + g + 8] = kbits[1];
-      }
-    }
-    mma_acc_kn(acc, s, sV, lane);
-  }
-
-#pragma unroll
-  for (int k = 0; k < 2; ++k) {
-    l[k] += __shfl_xor_sync(0xffffffffu, l[k], 1);
-    l[k] += __shfl_xor_sync(0xffffffffu, l[k], 2);
-  }
-#pragma unroll
-  for (int k = 0; k < 2; ++k) {
-    const int r = k ? row1 : row0;
-    if (r >= p.Tq) continue;
-    const float inv = (FAST ? keep_scale : 1.f) / l[k];
-    E* o = O + (int64_t(b) * p.Tq + r) * p.ld + int64_t(h) * kD;
-#pragma unroll
-    for (int nt = 0; nt < 8; ++nt) store2(o + nt * 8 + 2 * t, acc[nt][2 * k] * inv, acc[nt][2 * k + 1] * inv);
-    if (t == 0) lse[int64_t(bh) * p.Tq + r] = m[k] <= kMasked ? -INFINITY : m[k] + logf(l[k]);
-  }
-}
-
-// ------------------------------------------------------------------------- backward, cp.async
+// ----------------------------------------------------------------------------------- cp.async
 // cp.async (sm_80+): 16/8/4 bytes global -> shared, zero-filled when !valid (the source is then not
 // read; it is still a valid address)
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
@@ -543,6 +335,275 @@ struct TileAsync<R, N, __nv_bfloat16> {
   }
   __device__ __forceinline__ void land(__nv_bfloat16*) const {}
 };
+
+// The FAST kernels' keep test (flat index i < 2^32, so the hash's high word is 0):
+// ops::dropout_keep_bits(key, i, thr) with the key xors folded through the shifts
+// ((x ^ k) >> n == (x >> n) ^ (k >> n), so (i ^ k0) ^ ((i ^ k0) >> 17) == i ^ (i >> 17) ^ a with
+// a = k0 ^ (k0 >> 17), and likewise k1 around the >> 11) and the threshold moved before the final
+// >> 8 ((x >> 8) >= thr  <=>  x >= thr << 8, thr < 2^24): two logic ops fewer per score, the very
+// same decisions. FM (the kernels' FAST mode): 1 = dropout_keep_bits as written (A/B reference,
+// HUKUK_FLASH_HASH_REF=1), 2 = the folded form.
+struct KeepHash32 {
+  uint32_t a, b, thr8;
+};
+__device__ __forceinline__ KeepHash32 keep_hash32(ops::DropoutKey k, uint32_t thr) {
+  return KeepHash32{k.k0 ^ (k.k0 >> 17), k.k1 ^ (k.k1 >> 11), thr << 8};
+}
+template <int FM>
+__device__ __forceinline__ bool keep32(ops::DropoutKey key, uint32_t thr, KeepHash32 f, uint32_t i) {
+  if constexpr (FM == 1) {
+    return ops::dropout_keep_bits(key, uint64_t(i), thr);
+  } else {
+    uint32_t x = i ^ (i >> 17) ^ f.a;
+    x *= 0xed5ad4bbu;
+    x = x ^ (x >> 11) ^ f.b;
+    x *= 0xac4c1b51u;
+    x ^= x >> 15;
+    x *= 0x31848babu;
+    x ^= x >> 14;
+    return x >= f.thr8;
+  }
+}
+
+// Floats of the forward's shared Toeplitz-bias window (keys up to Tk + 63, rows of one block):
+// Tk + 2*64, rounded to 4
+__host__ __device__ constexpr int fwd_diag_floats(int Tk) { return (Tk + 2 * kFwdQ + 3) & ~3; }
+
+// bits (optional): the keep/drop decisions, 64 per (query row, 64-key tile), see flash_attention.h
+// MINB: blocks per SM the registers are fitted to. FAST (only where every flat score index fits
+// in 32 bits, see idx32_ok): the dropout index in 32-bit arithmetic (the hash's high word is then a
+// compile-time 0), no per-score mask logic on tiles that need none, the keep decision is the hash
+// alone (a score with p = 0 adds 0 either way) and 1/(1-p) is applied once to ctx instead of to
+// every kept score. RECORD (FAST only; !FAST reads `bits` at run time): bits != null.
+template <typename E, int MINB, int FM, bool RECORD>
+__global__ void __launch_bounds__(kFwdWarps * 32, MINB) flash_fwd_kernel(FlashParams<E> p, E* O, float* lse,
+                                                                         uint64_t* bits) {
+  constexpr bool FAST = FM > 0;
+  static_assert(kFwdQ == kTile, "the dropout bits are laid out in 64 x 64 tiles");
+  constexpr int N = kFwdWarps * 32;
+  // bf16 I/O: two K/V stages, the next key tile loading (cp.async) while this one is computed
+  constexpr int kStages = std::is_same<E, __nv_bfloat16>::value ? 2 : 1;
+  __shared__ __align__(16) __nv_bfloat16 sQ[kFwdQ * kPad];
+  __shared__ __align__(16) __nv_bfloat16 sK[kStages * kTile * kPad];
+  __shared__ __align__(16) __nv_bfloat16 sV[kStages * kTile * kPad];
+  __shared__ int sFirstKept;
+  // Toeplitz bias (p.bias_diag): the diagonals this block's rows q0..q0+63 meet, sDiag[j - i + q0 + 63]
+  // for keys j < Tk + 64 (fwd_diag_floats; 0 outside the table: tile tails, rows >= Tq)
+  extern __shared__ __align__(16) float sDiag[];
+  pdl::trigger();
+  pdl::wait();
+
+  const int bh = blockIdx.y, b = bh / p.H, h = bh % p.H;
+  const int q0 = blockIdx.x * kFwdQ;
+  if (p.bias_diag) {
+    const int n_diag = p.Tq + p.Tk - 1;
+    const float* diag_h = p.bias_diag + int64_t(h) * n_diag;
+    // sDiag[u] = diag_h[x], x = u + (Tq - 1) - (q0 + 63)
+    const int x0 = p.Tq - 1 - q0 - (kFwdQ - 1);
+    for (int u = threadIdx.x; u < fwd_diag_floats(p.Tk); u += N) {
+      const int x = u + x0;
+      sDiag[u] = x >= 0 && x < n_diag ? __ldg(diag_h + x) : 0.f;
+    }
+  }
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const int32_t* km = p.key_mask ? p.key_mask + int64_t(b) * p.key_mask_ld : nullptr;
+  const float keep_scale = p.dropout > 0.f ? 1.f / (1.f - p.dropout) : 1.f;
+  const ops::DropoutKey drop_key = p.dropout > 0.f ? ops::dropout_key(*p.seed, p.site) : ops::DropoutKey{};
+  const uint32_t drop_thr = ops::dropout_threshold(p.dropout);
+  const KeepHash32 fold = keep_hash32(drop_key, drop_thr);
+  const E* Kh = p.K + int64_t(b) * p.Tk * p.ld + int64_t(h) * kD;
+  const E* Vh = p.V + int64_t(b) * p.Tk * p.ld + int64_t(h) * kD;
+
+  find_first_kept(km, p.Tk, &sFirstKept);
+  {
+    TileLoad<kFwdQ, N, E> q;
+    q.load(p.Q + int64_t(b) * p.Tq * p.ld + int64_t(h) * kD, p.ld, q0, p.Tq);
+    q.store(sQ);
+  }
+  __syncthreads();
+  int j_end = p.Tk;  // causal: key tiles past the diagonal are all hidden, unless a row here sees no key
+  if (p.causal && sFirstKept <= q0) j_end = min(p.Tk, q0 + kFwdQ);
+
+  const int row0 = q0 + warp * 16 + g, row1 = row0 + 8;  // the two rows this thread holds
+  const float* bias0 = p.bias && row0 < p.Tq ? p.bias + (int64_t(h) * p.Tq + row0) * p.Tk : nullptr;
+  const float* bias1 = p.bias && row1 < p.Tq ? p.bias + (int64_t(h) * p.Tq + row1) * p.Tk : nullptr;
+  const bool bias_pairs = p.bias && p.Tk % 2 == 0 && (reinterpret_cast<uintptr_t>(p.bias) & 7) == 0;
+  const uint64_t base0 = (uint64_t(bh) * p.Tq + row0) * p.Tk, base1 = base0 + uint64_t(8) * p.Tk;
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+  float acc[8][4];
+#pragma unroll
+  for (int nt = 0; nt < 8; ++nt) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.f;
+
+  const bool pipe = kStages == 2 && p.fwd_pipe;  // block-uniform
+  if constexpr (kStages == 2) {
+    if (pipe) {  // key tile 0 into stage 0
+      TileAsync<kTile, N, E> k, v;
+      k.issue(Kh, p.ld, 0, p.Tk, sK);
+      v.issue(Vh, p.ld, 0, p.Tk, sV);
+      cp_async_commit();
+    }
+  }
+  for (int j0 = 0, st = 0; j0 < j_end; j0 += kTile, st ^= kStages - 1) {
+    __nv_bfloat16* sKt = sK + st * (kTile * kPad);
+    __nv_bfloat16* sVt = sV + st * (kTile * kPad);
+    if constexpr (kStages == 2) {
+      if (pipe) {
+        cp_async_wait_all();
+        __syncthreads();  // tile j0 in stage st; everyone is done with stage st^1 (the previous tile)
+        if (j0 + kTile < j_end) {
+          TileAsync<kTile, N, E> k, v;
+          k.issue(Kh, p.ld, j0 + kTile, p.Tk, sK + (st ^ 1) * (kTile * kPad));
+          v.issue(Vh, p.ld, j0 + kTile, p.Tk, sV + (st ^ 1) * (kTile * kPad));
+          cp_async_commit();
+        }
+      }
+    }
+    if (!pipe) {
+      TileLoad<kTile, N, E> k, v;
+      k.load(Kh, p.ld, j0, p.Tk);
+      v.load(Vh, p.ld, j0, p.Tk);
+      __syncthreads();  // everyone is done with the previous K/V tile
+      k.store(sKt);
+      v.store(sVt);
+    }
+    // the bias goes straight into the accumulators: S = bias + Q Kᵀ
+    float s[8][4];
+    if (p.bias_diag) {  // row r = q0 + warp*16 + g (+8), key j = j0 + nt*8 + 2t (+1): sDiag[j - r + q0 + 63]
+      const float* d = sDiag + j0 + (kFwdQ - 1) - warp * 16 - g + 2 * t;
+#pragma unroll
+      for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) s[nt][e] = d[nt * 8 + (e & 1) - (e < 2 ? 0 : 8)];
+    } else if (FAST && bias_pairs) {  // (j, j+1) with j even: both in or both out, one 8-byte load
+#pragma unroll
+      for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+        for (int k = 0; k < 2; ++k) {
+          const int j = j0 + nt * 8 + 2 * t;
+          const float* bias = k ? bias1 : bias0;
+          const float2 v = bias && j < p.Tk ? __ldg(reinterpret_cast<const float2*>(bias + j)) : make_float2(0.f, 0.f);
+          s[nt][2 * k] = v.x;
+          s[nt][2 * k + 1] = v.y;
+        }
+    } else {
+#pragma unroll
+      for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int j = j0 + nt * 8 + 2 * t + (e & 1);
+          const float* bias = e < 2 ? bias0 : bias1;
+          s[nt][e] = bias && j < p.Tk ? __ldg(bias + j) : 0.f;
+        }
+    }
+    if (!pipe) __syncthreads();
+    mma_smem_nk(s, sQ, warp * 16, sKt, lane);
+
+    // keys of the tile not hidden by the key mask, one bit each (keys j0..j0+31, j0+32..j0+63)
+    const int ja = j0 + lane, jb = ja + 32;
+    const uint32_t open_lo = __ballot_sync(0xffffffffu, !km || (ja < p.Tk && km[ja] != 0));
+    const uint32_t open_hi = __ballot_sync(0xffffffffu, !km || (jb < p.Tk && km[jb] != 0));
+    float mt[2] = {-INFINITY, -INFINITY};
+    uint64_t kbits[2] = {0, 0};  // this thread's keep decisions of its two rows (bit = key in the tile)
+    uint32_t kb16[2] = {0, 0};   // FAST: the same, bit nt*2 + (e&1) (shifts known at compile time)
+    // FAST: every key of the tile < Tk, none hidden by the key mask, and (causal) none after the
+    // warp's first row: no mask to apply (warp-uniform)
+    const bool plain = FAST && j0 + kTile <= p.Tk && (open_lo & open_hi) == ~0u &&
+                       (!p.causal || j0 + kTile - 1 <= q0 + warp * 16);
+    if (plain) {
+#pragma unroll
+      for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) mt[e >> 1] = fmaxf(mt[e >> 1], s[nt][e]);
+    } else {
+#pragma unroll
+      for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int jl = nt * 8 + 2 * t + (e & 1), j = j0 + jl, r = e < 2 ? row0 : row1;
+          const bool open = ((nt < 4 ? open_lo : open_hi) >> (jl & 31)) & 1u;
+          float v = s[nt][e];
+          if (j >= p.Tk) v = -INFINITY;
+          else if (!open || (p.causal && j > r)) v = kMasked;
+          s[nt][e] = v;
+          mt[e >> 1] = fmaxf(mt[e >> 1], v);
+        }
+    }
+    float alpha[2];
+#pragma unroll
+    for (int k = 0; k < 2; ++k) {
+      mt[k] = fmaxf(mt[k], __shfl_xor_sync(0xffffffffu, mt[k], 1));
+      mt[k] = fmaxf(mt[k], __shfl_xor_sync(0xffffffffu, mt[k], 2));
+      const float mn = fmaxf(m[k], mt[k]);  // finite: every tile holds a key < Tk
+      alpha[k] = __expf(m[k] - mn);         // 0 on the first tile (m = -inf)
+      m[k] = mn;
+      l[k] *= alpha[k];
+    }
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int k = e >> 1;
+        const float pr = __expf(s[nt][e] - m[k]);
+        l[k] += pr;
+        float pd = pr;
+        if (p.dropout > 0.f) {  // flat index into [B, H, Tq, Tk], as softmax_forward's mask
+          const int jl = nt * 8 + 2 * t + (e & 1);
+          if constexpr (FAST) {
+            const uint32_t idx = uint32_t(k ? base1 : base0) + uint32_t(j0 + jl);
+            const bool keep = keep32<FM>(drop_key, drop_thr, fold, idx);
+            pd = keep ? pr : 0.f;
+            // bit (nt, e&1), known at compile time; spread to key positions below
+            if (RECORD && keep) kb16[k] |= 1u << (nt * 2 + (e & 1));
+          } else {
+            const uint64_t idx = (k ? base1 : base0) + uint64_t(j0 + jl);
+            // with bits, every decision is recorded (the backward's p may differ from 0 where ours underflowed)
+            const bool keep = (pr != 0.f || bits) && (k ? row1 : row0) < p.Tq &&
+                              ops::dropout_keep_bits(drop_key, idx, drop_thr);
+            pd = keep ? pr * keep_scale : 0.f;
+            if (keep) kbits[k] |= 1ull << jl;
+          }
+        }
+        s[nt][e] = pd;
+        acc[nt][e] *= alpha[k];
+      }
+    if (FAST && RECORD && p.dropout > 0.f) {
+#pragma unroll
+      for (int k = 0; k < 2; ++k)
+#pragma unroll
+        for (int q = 0; q < 16; ++q)
+          if ((kb16[k] >> q) & 1u) kbits[k] |= 1ull << ((q >> 1) * 8 + 2 * t + (q & 1));
+    }
+    if (bits && p.dropout > 0.f) {  // the quad's four threads hold the 64 keys of a row between them
+#pragma unroll
+      for (int k = 0; k < 2; ++k) {
+        kbits[k] |= __shfl_xor_sync(0xffffffffu, kbits[k], 1);
+        kbits[k] |= __shfl_xor_sync(0xffffffffu, kbits[k], 2);
+      }
+      if (t == 0) {
+        uint64_t* w = bits + ((int64_t(bh) * gridDim.x + blockIdx.x) * ((p.Tk + kTile - 1) / kTile) + j0 / kTile) * kTile;
+        w[warp * 16 + g] = kbits[0];
+        w[warp * 16 + g + 8] = kbits[1];
+      }
+    }
+    mma_acc_kn(acc, s, sVt, lane);
+  }
+
+#pragma unroll
+  for (int k = 0; k < 2; ++k) {
+    l[k] += __shfl_xor_sync(0xffffffffu, l[k], 1);
+    l[k] += __shfl_xor_sync(0xffffffffu, l[k], 2);
+  }
+#pragma unroll
+  for (int k = 0; k < 2; ++k) {
+    const int r = k ? row1 : row0;
+    if (r >= p.Tq) continue;
+    const float inv = (FAST ? keep_scale : 1.f) / l[k];
+    E* o = O + (int64_t(b) * p.Tq + r) * p.ld + int64_t(h) * kD;
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt) store2(o + nt * 8 + 2 * t, acc[nt][2 * k] * inv, acc[nt][2 * k + 1] * inv);
+    if (t == 0) lse[int64_t(bh) * p.Tq + r] = m[k] <= kMasked ? -INFINITY : m[k] + logf(l[k]);
+  }
+}
 
 // Rows [r0, r0+R) x columns [c0, c0+C) of one head's bias [Tq, Tk] (fp32) into a shared tile of
 // row stride ldd, zero outside [Tq, Tk), with cp.async chunks of VEC floats (Tk % VEC == 0, so a
@@ -613,10 +674,11 @@ __host__ __device__ inline BwdLayout bwd_layout(int W, bool bias, int diag_float
 // FAST (only where every flat score index fits in 32 bits, see idx32_ok): the dropout index in
 // 32-bit arithmetic, no per-score mask logic on tiles that need none, the keep decision without
 // the p != 0 test (a score with p = 0 gives 0 either way), and 1/(1-p) applied once to dV
-template <int W, typename E, bool FAST>
+template <int W, typename E, int FM>
 __global__ void __launch_bounds__(W * 32) flash_bwd_kernel(FlashParams<E> p, const E* dO, const float* lse,
                                                             const float* Dsum, float* dQ, E* dK, E* dV,
                                                             const uint64_t* bits) {
+  constexpr bool FAST = FM > 0;
   constexpr int N = W * 32, kBwdKeys = bwd_keys(W), kPadS = bwd_pad_s(W), kBiasLd = bwd_bias_ld(W);
   constexpr int kDqCols = 64 / (W / 4), kDqTiles = kDqCols / 8;
   constexpr int kBitWords = (kBwdKeys / kTile) * kTile;
@@ -647,6 +709,7 @@ __global__ void __launch_bounds__(W * 32) flash_bwd_kernel(FlashParams<E> p, con
   const float keep_scale = p.dropout > 0.f ? 1.f / (1.f - p.dropout) : 1.f;
   const ops::DropoutKey drop_key = p.dropout > 0.f ? ops::dropout_key(*p.seed, p.site) : ops::DropoutKey{};
   const uint32_t drop_thr = ops::dropout_threshold(p.dropout);
+  const KeepHash32 fold = keep_hash32(drop_key, drop_thr);
   const float uniform = 1.f / p.Tk;
   const int64_t qbase = int64_t(b) * p.Tq * p.ld + int64_t(h) * kD;
   const int64_t kbase = int64_t(b) * p.Tk * p.ld + int64_t(h) * kD;
@@ -756,7 +819,7 @@ __global__ void __launch_bounds__(W * 32) flash_bwd_kernel(FlashParams<E> p, con
             keep = (uint32_t(sBits(st)[(warp / 4) * kTile + il] >> ((warp & 3) * 16 + g)) >> (e < 2 ? 0 : 8)) & 1u;
           } else {
             const uint32_t idx = uint32_t(e < 2 ? kidx0 : kidx1) + uint32_t(i) * uint32_t(p.Tk);
-            keep = ops::dropout_keep_bits(drop_key, uint64_t(idx), drop_thr);
+            keep = keep32<FM>(drop_key, drop_thr, fold, idx);
           }
           pd = keep ? pr : 0.f;
         } else {
@@ -904,6 +967,11 @@ FlashParams<E> make_params(const SoftmaxArgs& a, const E* Q, const E* K, const E
   p.Q = Q; p.K = K; p.V = V;
   p.bias = a.bias_diag ? nullptr : a.bias;
   p.bias_diag = a.bias_diag;
+  static const bool fwd_sync = [] {
+    const char* e = std::getenv("HUKUK_FLASH_FWD_SYNC");
+    return e && e[0] == '1';
+  }();
+  p.fwd_pipe = !fwd_sync;
   p.key_mask = a.key_mask;
   p.key_mask_ld = a.key_mask_ld;
   p.causal = a.causal;
@@ -935,13 +1003,33 @@ bool idx32_ok(const SoftmaxArgs& a) {
   return uint64_t(a.B) * uint64_t(a.H) * uint64_t(a.Tq) * uint64_t(a.Tk) <= (uint64_t(1) << 32);
 }
 
-template <typename E, int MINB, bool FAST>
+// The FAST kernels' keep test: 2 (folded, the default) or 1 (HUKUK_FLASH_HASH_REF=1: dropout_keep_bits
+// as written; same masks, for an A/B measurement)
+int fast_mode() {
+  static const int m = [] {
+    const char* e = std::getenv("HUKUK_FLASH_HASH_REF");
+    return e && e[0] == '1' ? 1 : 2;
+  }();
+  return m;
+}
+
+template <typename E, int MINB, int FM>
 void launch_forward(const FlashParams<E>& p, dim3 grid, E* ctx, float* lse, cudaStream_t s, uint64_t* bits) {
+  constexpr bool FAST = FM > 0;
   const size_t smem = p.bias_diag ? size_t(fwd_diag_floats(p.Tk)) * sizeof(float) : 0;
+  static bool attr_set = false;  // bf16: 45 KiB of static tiles + the window can pass 48 KiB (opt-in)
+  if (!attr_set) {
+    const int bytes = fwd_diag_floats(kFlashBiasDiagMaxLen) * int(sizeof(float));
+    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(flash_fwd_kernel<E, MINB, FM, true>,
+                                          cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
+    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(flash_fwd_kernel<E, MINB, FM, false>,
+                                          cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
+    attr_set = true;
+  }
   if (FAST && bits && p.dropout > 0.f)
-    pdl::launch(flash_fwd_kernel<E, MINB, FAST, true>, grid, kFwdWarps * 32, smem, s, p, ctx, lse, bits);
+    pdl::launch(flash_fwd_kernel<E, MINB, FM, true>, grid, kFwdWarps * 32, smem, s, p, ctx, lse, bits);
   else
-    pdl::launch(flash_fwd_kernel<E, MINB, FAST, false>, grid, kFwdWarps * 32, smem, s, p, ctx, lse,
+    pdl::launch(flash_fwd_kernel<E, MINB, FM, false>, grid, kFwdWarps * 32, smem, s, p, ctx, lse,
                 FAST ? nullptr : bits);
 }
 
@@ -953,20 +1041,21 @@ void forward_impl(const SoftmaxArgs& a, int dk, const E* Q, const E* K, const E*
   const dim3 grid(unsigned((a.Tq + kFwdQ - 1) / kFwdQ), unsigned(a.B * a.H));
   // registers fitted to 4 blocks per SM pay where the key range is long (H200, 16x12: 5-7% faster at
   // Tk 512) and cost at Tk 64-128 (up to 12% slower), where 3 blocks stay
-  if (!idx32_ok(a)) launch_forward<E, 3, false>(p, grid, ctx, lse, s, dropout_bits);
-  else if (a.Tk >= 256) launch_forward<E, 4, true>(p, grid, ctx, lse, s, dropout_bits);
-  else launch_forward<E, 3, true>(p, grid, ctx, lse, s, dropout_bits);
+  const bool ref = fast_mode() == 1;
+  if (!idx32_ok(a)) launch_forward<E, 3, 0>(p, grid, ctx, lse, s, dropout_bits);
+  else if (a.Tk >= 256) (ref ? launch_forward<E, 4, 1> : launch_forward<E, 4, 2>)(p, grid, ctx, lse, s, dropout_bits);
+  else (ref ? launch_forward<E, 3, 1> : launch_forward<E, 3, 2>)(p, grid, ctx, lse, s, dropout_bits);
 }
 
 // The backward runs 4-warp blocks (64 keys) for every Tk: on H200 at 16x12x512x512 they were 1-10%
 // faster than 8-warp blocks (128 keys) once the loads were pipelined (two blocks per SM instead of one).
 constexpr int kBwdWarps = 4;
 
-template <typename E, bool FAST>
+template <typename E, int FM>
 void launch_backward(const FlashParams<E>& p, dim3 grid, const E* dO, const float* lse, const float* D, float* dQ32,
                      E* dK, E* dV, const uint64_t* bits, cudaStream_t s) {
   const int smem = bwd_layout(kBwdWarps, p.bias != nullptr, p.bias_diag ? bwd_diag_floats(kBwdWarps, p.Tq) : 0).total;
-  pdl::launch(flash_bwd_kernel<kBwdWarps, E, FAST>, grid, kBwdWarps * 32, smem, s, p, dO, lse, D, dQ32, dK, dV, bits);
+  pdl::launch(flash_bwd_kernel<kBwdWarps, E, FM>, grid, kBwdWarps * 32, smem, s, p, dO, lse, D, dQ32, dK, dV, bits);
 }
 
 // dQ32: where dQ accumulates in fp32 (dQ itself for fp32 I/O; the scratch for bf16), D: the row
@@ -978,9 +1067,11 @@ void backward_impl(const SoftmaxArgs& a, const E* Q, const E* K, const E* V, con
   static bool attr_set = false;  // per process and element type (both variants); one device in practice
   if (!attr_set) {
     const int bytes = int(bwd_layout(kBwdWarps, true).total);
-    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(flash_bwd_kernel<kBwdWarps, E, true>,
+    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(flash_bwd_kernel<kBwdWarps, E, 0>,
                                           cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
-    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(flash_bwd_kernel<kBwdWarps, E, false>,
+    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(flash_bwd_kernel<kBwdWarps, E, 1>,
+                                          cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
+    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(flash_bwd_kernel<kBwdWarps, E, 2>,
                                           cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
     attr_set = true;
   }
@@ -998,8 +1089,9 @@ void backward_impl(const SoftmaxArgs& a, const E* Q, const E* K, const E* V, con
   if constexpr (std::is_same<E, float>::value) dO = dctx;
   else dO = dO16;
   const dim3 grid(unsigned((a.Tk + bwd_keys(kBwdWarps) - 1) / bwd_keys(kBwdWarps)), unsigned(a.B * a.H));
-  if (idx32_ok(a)) launch_backward<E, true>(p, grid, dO, lse, D, dQ32, dK, dV, dropout_bits, s);
-  else launch_backward<E, false>(p, grid, dO, lse, D, dQ32, dK, dV, dropout_bits, s);
+  if (!idx32_ok(a)) launch_backward<E, 0>(p, grid, dO, lse, D, dQ32, dK, dV, dropout_bits, s);
+  else if (fast_mode() == 1) launch_backward<E, 1>(p, grid, dO, lse, D, dQ32, dK, dV, dropout_bits, s);
+  else launch_backward<E, 2>(p, grid, dO, lse, D, dQ32, dK, dV, dropout_bits, s);
 }
 
 const __nv_bfloat16* dev(const bf16_t* p) { return reinterpret_cast<const __nv_bfloat16*>(p); }
