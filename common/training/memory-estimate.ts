@@ -104,10 +104,10 @@ const F32 = 4;
 const ALIGN = 256;
 /** T5Cuda::kDeqPrefetchDefault: the engine prefetches NF4 weights unless HUKUK_T5_DEQ_PREFETCH says
  * otherwise (flip both together). */
-export const DEQ_PREFETCH_DEFAULT = false;
+export const DEQ_PREFETCH_DEFAULT = true;
 /** T5Cuda::kHeadBf16Default: the engine's LM head runs on bf16 operands unless HUKUK_T5_HEAD_BF16
  * says otherwise (flip both together). */
-export const HEAD_BF16_DEFAULT = false;
+export const HEAD_BF16_DEFAULT = true;
 const NF4_BLOCK = 64;
 const NF4_BLOCK2 = 256;
 

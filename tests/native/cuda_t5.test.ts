@@ -162,12 +162,12 @@ function nonZeroAdapter(modelDir: string, adapterDir: string, b: StepBatch, o: {
 const nonZero = (st: ReturnType<typeof stepOf>, which: 'lora_A' | 'lora_B') =>
   st.grads.some((g) => g.name.includes(which) && g.grad.some((x) => x !== 0));
 
-function estimateArena(m: T5Model, b: StepBatch, o: { compute: 'fp32' | 'bf16'; quant: 'nf4' | 'none'; r: number; targets: LoraTarget[]; recompute: boolean; flash?: boolean; activations?: 'bf16' | 'fp32'; loraTc?: boolean }): number {
+function estimateArena(m: T5Model, b: StepBatch, o: { compute: 'fp32' | 'bf16'; quant: 'nf4' | 'none'; r: number; targets: LoraTarget[]; recompute: boolean; flash?: boolean; activations?: 'bf16' | 'fp32'; loraTc?: boolean; deqPrefetch?: boolean }): number {
   const shape = modelShapeFromConfig(m.config as Record<string, unknown>)!;
   return estimateTrainingMemory({
     model: shape, lora: { r: o.r, targets: o.targets }, quant: o.quant, quantizeWo: false, compute: o.compute,
     batchSize: b.batch, maxSourceLength: b.srcLen, maxTargetLength: b.tgtLen, device: 'cuda', recompute: o.recompute, flash: o.flash,
-    activations: o.activations, loraTc: o.loraTc,
+    activations: o.activations, loraTc: o.loraTc, deqPrefetch: o.deqPrefetch,
   }).activationsBytes;
 }
 
@@ -292,7 +292,9 @@ describe.skipIf(!gpu)('T5 on CUDA: bf16 activations', () => {
             const stepRe = stepOf(m, { ...b, recompute: true });
             const logits = m.forward({ ...b, train: false, wantLogits: true }).logits!;
             const est = (recompute: boolean) => estimateArena(m, b, { compute, quant, r: 16, targets: allTargets, recompute, loraTc: tc !== false, ...(env === '0' ? { activations: 'fp32' as const } : {}) });
-            const res = { step, stepRe, logits, est: [est(false), est(true)] };
+            // the NF4 prefetch's two weight regions (0 without it), which are weights, not activations
+            const pfBytes = est(false) - estimateArena(m, b, { compute, quant, r: 16, targets: allTargets, recompute: false, loraTc: tc !== false, deqPrefetch: false, ...(env === '0' ? { activations: 'fp32' as const } : {}) });
+            const res = { step, stepRe, logits, est: [est(false), est(true)], pfBytes };
             m.dispose();
             return res;
           } finally {
@@ -322,7 +324,9 @@ describe.skipIf(!gpu)('T5 on CUDA: bf16 activations', () => {
         expect(worstGrad(ref.step, b16TcBwd.step), 'grads (lora_tc lora_backward)').toBeLessThan(2.5 * worstGrad(ref.step, f32.step) + 1e-2);
         expect(b16TcBwd.step.arena, 'the same plan').toBe(b16.step.arena);
         expect(worstGrad(b16.step, b16.stepRe), 'grads (recompute)').toBeLessThan(1e-3);
-        expect(b16.step.arena, 'bf16 activations take less memory').toBeLessThan(0.8 * f32.step.arena);
+        // activations only: on these tiny models the prefetch's weight regions (bf16 activations
+        // only) outweigh what bf16 saves
+        expect(b16.step.arena - b16.pfBytes, 'bf16 activations take less memory').toBeLessThan(0.8 * f32.step.arena);
         expect([f32.step.arena, f32.stepRe.arena], 'fp32 arena = estimate').toEqual(f32.est);
         expect([b16.step.arena, b16.stepRe.arena], 'bf16 arena = estimate').toEqual(b16.est);
         expect([b16NoTc.step.arena, b16NoTc.stepRe.arena], 'bf16 arena without lora_tc = estimate').toEqual(b16NoTc.est);

@@ -25,6 +25,10 @@ const flagship = (bs: number, src: number, tgt: number): MemoryEstimateInput => 
   maxSourceLength: src,
   maxTargetLength: tgt,
   device: 'cuda',
+  // the plan these figures and recordings are of: before the NF4 prefetch regions and the bf16 head
+  // copy (2026-11-28 09:10 UTC defaults; tests/unit/memory-estimate-{prefetch,head}.test.ts cover them)
+  deqPrefetch: false,
+  headBf16: false,
 });
 
 // Those counters were taken before the fused attention, the fused LoRA-dropout kernels and the

@@ -238,7 +238,7 @@ class T5Cuda {
   std::vector<DBlock> enc, dec;
   DeviceBuffer<float> deq;  // NF4 dequantization scratch (largest quantized weight, or a q,k,v group)
   // The LM head in bf16 products (HUKUK_T5_HEAD_BF16=1 under compute bf16, read at load; default
-  // kHeadBf16Default until measured): head_and_loss's two vocabulary-wide products on bf16 operands
+  // kHeadBf16Default, on): head_and_loss's two vocabulary-wide products on bf16 operands
   // with fp32 accumulation and fp32 logits, as torch autocast runs lm_head, instead of fp32
   // operands on TF32/bf16-fast cuBLAS kernels: logits = bf16(dec_seq) · head_b16ᵀ, and g_n =
   // bf16(dlogits) · head_b16 (the cross-entropy writes its gradient as bf16 in place). head_b16: the
@@ -249,8 +249,8 @@ class T5Cuda {
   // (ADD_NORM_FUSE off): 16x64x128 35.4-35.8 -> 35.25 (head phase 1.17 -> 0.64 ms), 16x512x512
   // 144.7-145.2 -> 143.2 (4.6 -> 2.55 ms); weights +47 MiB, arena +3 / +12 MiB. Precision against the
   // fp32 head (tests/native/cuda_t5.test.ts, vocab 4096): loss 4e-5 relative, LoRA grads 9.3e-3
-  // (worst tensor, relative L2), eval logits 2.4e-3. Off until the lead flips it.
-  static constexpr bool kHeadBf16Default = false;
+  // (worst tensor, relative L2), eval logits 2.4e-3. On by default since 09:10 UTC (HUKUK_T5_HEAD_BF16=0: fp32).
+  static constexpr bool kHeadBf16Default = true;
   DeviceBuffer<bf16_t> head_b16;
   bf16_t* dec_seq_b16 = nullptr;
   size_t weight_bytes = 0;
@@ -281,8 +281,8 @@ class T5Cuda {
   // H200, 2026-11-28 08:33-08:37 UTC, flagship, ms/step off -> on (two A/B pairs per call, two
   // calls): 16x64x128 35.1-35.7 -> 33.3-33.5; 16x512x512 143.9-144.5 -> 142.3-142.7; 8x512x512
   // 80.8-80.9 -> 79.0-79.2; recompute 43.9 -> 41.1 and 184.6 -> 182.5. Arena +27 MiB (two 13.5 MiB
-  // regions; recompute +21 MiB: deq_self/deq_cross go). Off until the lead flips kDeqPrefetchDefault.
-  static constexpr bool kDeqPrefetchDefault = false;  // memory-estimate.ts DEQ_PREFETCH_DEFAULT mirrors it
+  // regions; recompute +21 MiB: deq_self/deq_cross go). On by default (HUKUK_T5_DEQ_PREFETCH=0: off).
+  static constexpr bool kDeqPrefetchDefault = true;  // memory-estimate.ts DEQ_PREFETCH_DEFAULT mirrors it
   bool deq_prefetch = false;     // this plan prefetches
   size_t pf_region_elems = 0;    // bf16 elements of one region: the largest block's (upload_weights)
   void* pf_region[2] = {nullptr, nullptr};  // arena (layout)
@@ -349,8 +349,8 @@ class T5Cuda {
   // default kAddNormFuseDefault). H200, 2026-11-28 08:57-09:00 UTC, flagship, ms/step off -> on (head
   // fp32): 16x64x128 35.4-35.8 -> 34.6-34.75, 16x512x512 144.7-145.2 -> 141.7-142.1; the step bit for
   // bit at fp32 compute, the forward bit for bit at bf16 (tests/native/cuda_t5.test.ts; the whole
-  // file passed with it on). Off until the lead flips it.
-  static constexpr bool kAddNormFuseDefault = false;
+  // file passed with it on). On by default (HUKUK_T5_ADD_NORM_FUSE=0: two kernels).
+  static constexpr bool kAddNormFuseDefault = true;
   bool add_norm_fused = false;
   bool rerunning = false;  // inside a block's re-run (recompute): the LoRA h of the forward are reused
   float *lora_ws = nullptr, *flash_scratch = nullptr;
@@ -1164,7 +1164,7 @@ class T5Cuda {
   // launch for the group measured slower on an H200, 2026-11-28: 37.0 µs for 3 members against
   // 3 x 11.4 at 2048 x 768 r16, ops/lora's kernel). HUKUK_T5_LORA_TC_DOWN_GROUP=1 (bf16 x on
   // tensor cores): one ops/lora_tc lora_down_group launch for the n <= 3 members instead, x read
-  // once, each h_i bit-identical to its lora_down (off by default until the lead flips it),
+  // once, each h_i bit-identical to its lora_down (on by default; =0 turns it off),
   // where it measured faster: up to 4224 rows (264 tiles, one per block). H200, 2026-11-28 08:40
   // UTC, µs per call in a CUDA graph, width 768 r16 p 0.05, group vs n x tc::lora_down: M=1024
   // n=3 10.4 / 12.4, M=2048 n=3 10.5 / 12.9, n=2 7.7 / 8.6; M=8192 n=3 35.6 / 34.0, n=2 24.6 / 22.7
@@ -1174,7 +1174,7 @@ class T5Cuda {
   void lora_down_group_into(DLin* const* Ls, int n, const T* x, int M, float* h0, long long sh, const Ctx& st,
                             int stack, int layer) {
     if constexpr (!is_f32<T>) {
-      bool one = n >= 2 && n <= 3 && M <= 4224 && env_switch("HUKUK_T5_LORA_TC_DOWN_GROUP") == 1;
+      bool one = n >= 2 && n <= 3 && M <= 4224 && env_switch("HUKUK_T5_LORA_TC_DOWN_GROUP") != 0;
       for (int i = 0; one && i < n; ++i)
         one = Ls[i]->lora->r == Ls[0]->lora->r && Ls[i]->in == Ls[0]->in && tc_in(Ls[i]->lora->r, Ls[i]->in);
       if (one) {

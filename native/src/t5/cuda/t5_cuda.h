@@ -41,13 +41,13 @@
 // launch per q,k,v / cross k,v group), HUKUK_T5_LORA_GROUP=0; memory savings of a backward plan (each
 // =0 keeps what it saves): HUKUK_T5_RELU_BITMASK, HUKUK_T5_NORM_RECOMPUTE, HUKUK_T5_CROSS_KV_RECOMPUTE;
 // HUKUK_T5_NORM_DROP_FUSE=0 (norm backward and the next dropout backward as two kernels);
-// HUKUK_T5_DEQ_PREFETCH=1 (bf16 activations: each block's NF4 weights dequantized by one launch on a
-// second stream one block ahead into two arena regions, instead of before each NF4 GEMM; off by default).
-// HUKUK_T5_LORA_TC_DOWN_GROUP=1 (bf16: a group's LoRA down products in one lora_tc launch, the same bits; off by default).
-// HUKUK_T5_ADD_NORM_FUSE=1 (each sub-layer's residual add also computes the next norm, one kernel:
-// ops dropout_add_rmsnorm, the same bits; off by default); HUKUK_T5_HEAD_BF16=1 (compute bf16: the LM
-// head's two products on bf16 operands, fp32 accumulation and logits, a bf16 copy of the head made at
-// load; off by default).
+// On by default since this session's measurements (=0 turns each off, A/B): HUKUK_T5_DEQ_PREFETCH
+// (bf16 activations: each block's NF4 weights dequantized by one launch on a second stream one block
+// ahead into two arena regions, instead of before each NF4 GEMM); HUKUK_T5_LORA_TC_DOWN_GROUP (bf16: a
+// group's LoRA down products in one lora_tc launch up to 4224 rows, the same bits);
+// HUKUK_T5_ADD_NORM_FUSE (each sub-layer's residual add also computes the next norm, one kernel: ops
+// dropout_add_rmsnorm, the same bits); HUKUK_T5_HEAD_BF16 (compute bf16: the LM head's two products on
+// bf16 operands, fp32 accumulation and logits, a bf16 copy of the head made at load).
 // H200, 2026-11-28 06:55: 35.45 ms at 16x64x128 (2.697 GiB), 144.7 ms at 16x512x512, 81.3 at 8x512x512
 // (bench/RESULTS.md).
 // Generation on the GPU (generate/cuda) reads the device weights through device_weights() and encode().
