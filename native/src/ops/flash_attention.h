@@ -26,6 +26,7 @@
 //                      When set it is read instead of bias (same results bit for bit): a block keeps
 //                      the Tq + Tk + O(64) values it meets in shared memory instead of streaming
 //                      64 x 64 fp32 tiles of the table. Needs Tq + Tk <= kFlashBiasDiagMaxLen.
+//                      H200, 16x12x512x512 bf16 encoder: fwd + bwd 519 -> 472 µs (see the .cu).
 // q_offset must be 0 (training; generation keeps the unfused path). Every pointer 16-byte aligned.
 // The first backward call sets the kernels' shared-memory attribute: make it before graph capture.
 //
