@@ -687,8 +687,10 @@ __host__ __device__ inline BwdLayout bwd_layout(int W, bool bias, int diag_float
 // FAST (only where every flat score index fits in 32 bits, see idx32_ok): the dropout index in
 // 32-bit arithmetic, no per-score mask logic on tiles that need none, the keep decision without
 // the p != 0 test (a score with p = 0 gives 0 either way), and 1/(1-p) applied once to dV
-template <int W, typename E, int FM>
-__global__ void __launch_bounds__(W * 32) flash_bwd_kernel(FlashParams<E> p, const E* dO, const float* lse,
+// MINB: blocks per SM the registers are fitted to (1: up to 255 registers, 2 blocks of 4 warps per SM;
+// 3: 168 registers with some spilling, 3 blocks, see launch_backward's HUKUK_FLASH_BWD_3BLOCKS)
+template <int W, typename E, int FM, int MINB = 1>
+__global__ void __launch_bounds__(W * 32, MINB) flash_bwd_kernel(FlashParams<E> p, const E* dO, const float* lse,
                                                             const float* Dsum, float* dQ, E* dK, E* dV,
                                                             const uint64_t* bits) {
   constexpr bool FAST = FM > 0;
@@ -1064,10 +1066,41 @@ void forward_impl(const SoftmaxArgs& a, int dk, const E* Q, const E* K, const E*
 // faster than 8-warp blocks (128 keys) once the loads were pipelined (two blocks per SM instead of one).
 constexpr int kBwdWarps = 4;
 
+// HUKUK_FLASH_BWD_3BLOCKS=1 (EXPERIMENT, default off, NOT YET RUN ON A GPU): the bf16 FAST backward
+// with registers fitted to 3 blocks per SM (168 registers; ptxas: 220 bytes of spill stores, 132 of
+// loads) where 3 blocks' shared memory fits (the Toeplitz bias or none: ~69 KiB at Tq 512; the table's
+// two bias stages need ~99 KiB, so it stays at 2). Why: ncu (H200, 09:04 UTC) has the backward latency
+// bound at 2 blocks of 4 warps per SM (no eligible warp 71 % of cycles, "wait" stalls on dependent
+// chains such as the dropout hash): 12 warps instead of 8 may hide more than the spills cost.
+bool bwd_three_blocks() {
+  static const bool on = [] {
+    const char* e = std::getenv("HUKUK_FLASH_BWD_3BLOCKS");
+    return e && e[0] == '1';
+  }();
+  return on;
+}
+
 template <typename E, int FM>
 void launch_backward(const FlashParams<E>& p, dim3 grid, const E* dO, const float* lse, const float* D, float* dQ32,
                      E* dK, E* dV, const uint64_t* bits, cudaStream_t s) {
   const int smem = bwd_layout(kBwdWarps, p.bias != nullptr, p.bias_diag ? bwd_diag_floats(kBwdWarps, p.Tq) : 0).total;
+  if constexpr (FM == 2 && std::is_same<E, __nv_bfloat16>::value) {
+    // 3 x (smem + 1 KiB reserved per block) within the 228 KiB of an sm_80/sm_90 SM
+    if (bwd_three_blocks() && 3 * (smem + 1024) <= 228 * 1024) {
+      static bool attr_set = false;
+      if (!attr_set) {
+        auto* k = flash_bwd_kernel<kBwdWarps, E, FM, 3>;
+        HUKUK_CUDA_CHECK(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                              int(bwd_layout(kBwdWarps, true).total)));
+        HUKUK_CUDA_CHECK(cudaFuncSetAttribute(k, cudaFuncAttributePreferredSharedMemoryCarveout,
+                                              int(cudaSharedmemCarveoutMaxShared)));
+        attr_set = true;
+      }
+      pdl::launch(flash_bwd_kernel<kBwdWarps, E, FM, 3>, grid, kBwdWarps * 32, smem, s, p, dO, lse, D, dQ32, dK, dV,
+                  bits);
+      return;
+    }
+  }
   pdl::launch(flash_bwd_kernel<kBwdWarps, E, FM>, grid, kBwdWarps * 32, smem, s, p, dO, lse, D, dQ32, dK, dV, bits);
 }
 
