@@ -1513,12 +1513,12 @@ class T5Cuda {
     }
   }
 
-  // HUKUK_FLASH_V2=1 (default off until measured): the fused attention reads the position bias in
+  // HUKUK_FLASH_V2 (on by default since 09:20 UTC; =0: the [H, T, T] tiles, A/B): the fused attention reads the position bias in
   // its Toeplitz form (SoftmaxArgs::bias_diag, [H, 2T - 1]: T5's bias depends on j - i alone) from
   // shared memory instead of streaming [H, T, T] fp32 tiles; same results bit for bit. The vectors
   // are built with the tables (once per shape) into fixed buffers (never reallocated: captured
   // graphs keep their pointers); *_diag_len says which length they hold (0: none).
-  const bool flash_bias_diag_on = env_switch("HUKUK_FLASH_V2") == 1;
+  const bool flash_bias_diag_on = env_switch("HUKUK_FLASH_V2") != 0;
   DeviceBuffer<float> enc_bias_diag, dec_bias_diag;
   int enc_diag_len = 0, dec_diag_len = 0;
   void set_bias_diag(const std::vector<float>& table, int H, int T, DeviceBuffer<float>& buf, int& len) {
