@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { estimateTrainingMemory, headChunkRows, loraGradAWorkspaceFloats, modelShapeFromConfig, nf4Bytes, type MemoryEstimateInput } from '../../common/training/memory-estimate';
+import { flagship as flagshipInput } from './memory-estimate-fixtures';
 
 const GiB = 1024 ** 3;
 const resultsFile = path.resolve(__dirname, '../../bench/gpu/results/h200-2026-11-27-final-ours.jsonl');
@@ -15,21 +16,10 @@ const measured: Measured[] = readFileSync(resultsFile, 'utf8')
   .map((l) => JSON.parse(l) as Measured & { kind: string })
   .filter((r) => r.kind === 'train');
 
-const flagship = (bs: number, src: number, tgt: number): MemoryEstimateInput => ({
-  model: { numLayers: 36, numDecoderLayers: 36, dModel: 768, dFf: 3072, numHeads: 12, dKv: 64, vocabSize: 32128, gated: false, tiedEmbeddings: true },
-  lora: { r: 16, targets: ['q', 'k', 'v', 'o'] },
-  quant: 'nf4',
-  quantizeWo: false,
-  compute: 'bf16',
-  batchSize: bs,
-  maxSourceLength: src,
-  maxTargetLength: tgt,
-  device: 'cuda',
+const flagship = (bs: number, src: number, tgt: number): MemoryEstimateInput =>
   // the plan these figures and recordings are of: before the NF4 prefetch regions and the bf16 head
   // copy (2026-11-28 09:10 UTC defaults; tests/unit/memory-estimate-{prefetch,head}.test.ts cover them)
-  deqPrefetch: false,
-  headBf16: false,
-});
+  flagshipInput(bs, src, tgt, { deqPrefetch: false, headBf16: false });
 
 // Those counters were taken before the fused attention, the fused LoRA-dropout kernels and the
 // batched q,k,v product (2026-11-28) changed the plan (unfused attention: -0.6 % at 16x64x128,

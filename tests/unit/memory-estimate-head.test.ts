@@ -2,29 +2,13 @@
 // of the head with the weights, dec_seq's bf16 copy in the arena. The engine's counters against
 // this estimate, byte for byte, are checked on the GPU (tests/native/cuda_t5.test.ts); here the
 // arithmetic and the default's link to the engine's.
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { HEAD_BF16_DEFAULT, estimateTrainingMemory, type MemoryEstimateInput } from '../../common/training/memory-estimate';
-
-const flagship = (bs: number, src: number, tgt: number, more: Partial<MemoryEstimateInput> = {}): MemoryEstimateInput => ({
-  model: { numLayers: 36, numDecoderLayers: 36, dModel: 768, dFf: 3072, numHeads: 12, dKv: 64, vocabSize: 32128, gated: false, tiedEmbeddings: true },
-  lora: { r: 16, targets: ['q', 'k', 'v', 'o'] },
-  quant: 'nf4',
-  quantizeWo: false,
-  compute: 'bf16',
-  batchSize: bs,
-  maxSourceLength: src,
-  maxTargetLength: tgt,
-  device: 'cuda',
-  ...more,
-});
-const up256 = (bytes: number) => Math.ceil(bytes / 256) * 256;
+import { HEAD_BF16_DEFAULT, estimateTrainingMemory } from '../../common/training/memory-estimate';
+import { engineBoolConstant, flagship, up256 } from '../train/memory-estimate-fixtures';
 
 describe('memory estimate: the bf16 LM head', () => {
   it("defaults to the engine's default (T5Cuda::kHeadBf16Default): they flip together", () => {
-    const src = readFileSync(path.resolve(__dirname, '../../native/src/t5/cuda/t5_cuda.cpp'), 'utf8');
-    const m = /static constexpr bool kHeadBf16Default = (true|false);/.exec(src);
+    const m = engineBoolConstant('kHeadBf16Default');
     expect(m, 'kHeadBf16Default in t5_cuda.cpp').not.toBeNull();
     expect(HEAD_BF16_DEFAULT).toBe(m![1] === 'true');
     for (const recompute of [false, true])

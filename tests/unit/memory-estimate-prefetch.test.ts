@@ -2,30 +2,15 @@
 // arena regions of the largest block's NF4 weights in bf16 (T5Cuda::pf_assign's layout), which
 // replace the recompute plan's kept q,k,v / cross k,v. The engine's arena against this estimate,
 // byte for byte, is checked on the GPU (tests/native/cuda_t5.test.ts); here the arithmetic.
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEQ_PREFETCH_DEFAULT, estimateTrainingMemory, prefetchRegionElems, type MemoryEstimateInput } from '../../common/training/memory-estimate';
+import { DEQ_PREFETCH_DEFAULT, estimateTrainingMemory, prefetchRegionElems } from '../../common/training/memory-estimate';
+import { engineBoolConstant, flagship, up256 } from '../train/memory-estimate-fixtures';
 
-const flagship = (bs: number, src: number, tgt: number, more: Partial<MemoryEstimateInput> = {}): MemoryEstimateInput => ({
-  model: { numLayers: 36, numDecoderLayers: 36, dModel: 768, dFf: 3072, numHeads: 12, dKv: 64, vocabSize: 32128, gated: false, tiedEmbeddings: true },
-  lora: { r: 16, targets: ['q', 'k', 'v', 'o'] },
-  quant: 'nf4',
-  quantizeWo: false,
-  compute: 'bf16',
-  batchSize: bs,
-  maxSourceLength: src,
-  maxTargetLength: tgt,
-  device: 'cuda',
-  ...more,
-});
-const up256 = (bytes: number) => Math.ceil(bytes / 256) * 256;
 const sq = 768 * 768;
 
 describe('memory estimate: NF4 prefetch regions', () => {
   it("defaults to the engine's default (T5Cuda::kDeqPrefetchDefault): they flip together", () => {
-    const src = readFileSync(path.resolve(__dirname, '../../native/src/t5/cuda/t5_cuda.cpp'), 'utf8');
-    const m = /static constexpr bool kDeqPrefetchDefault = (true|false);/.exec(src);
+    const m = engineBoolConstant('kDeqPrefetchDefault');
     expect(m, 'kDeqPrefetchDefault in t5_cuda.cpp').not.toBeNull();
     expect(DEQ_PREFETCH_DEFAULT).toBe(m![1] === 'true');
     for (const recompute of [false, true])
