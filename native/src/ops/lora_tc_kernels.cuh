@@ -83,6 +83,52 @@ __device__ __forceinline__ void mask8(uint4& u, const Drop& d, int64_t row, int 
   }
 }
 
+// ------------------------------------------------------------------------------ lora_down's tile
+// What down_kernel and down_group_kernel do alike per 16-row tile, one source for both so that the
+// group's h_i keep down_kernel's bits: a tile's two rows of x, their dropout, the mma steps and the
+// warp's partial in shared memory. A's fragment load and the warp-order sum stay written out in
+// each kernel: as helpers they changed ptxas's output for down_group_kernel (same PTX but for the
+// order of commutative operands and virtual registers, different sm_90 code); with these four
+// helpers both kernels' sm_90 code is byte for byte what it was when each was written out.
+
+// Rows ra and rb of x (row length `in`), columns col .. col+7; zeros for a row past M.
+__device__ __forceinline__ void load_x_rows(uint4 (&u)[2], const __nv_bfloat16* x, int M, int in, int ra, int rb, int col) {
+  u[0] = ra < M ? ld16(x + int64_t(ra) * in + col) : make_uint4(0, 0, 0, 0);
+  u[1] = rb < M ? ld16(x + int64_t(rb) * in + col) : make_uint4(0, 0, 0, 0);
+}
+__device__ __forceinline__ void mask_x_rows(uint4 (&u)[2], const Drop& d, int ra, int rb, int in, int col) {
+  mask8(u[0], d, ra, in, col);
+  mask8(u[1], d, rb, in, col);
+}
+
+// acc[j tile] += the tile's 16 x 64 slice of x times A's fragments: per segment and k step, hi then lo.
+__device__ __forceinline__ void mma_tile(float (&acc)[2][4], const uint4 (&X)[2][2], const uint32_t (&bh)[2][2][2][2],
+                                         const uint32_t (&bl)[2][2][2][2]) {
+#pragma unroll
+  for (int seg = 0; seg < 2; ++seg)
+#pragma unroll
+    for (int s = 0; s < 2; ++s) {
+      const uint32_t a[4] = {word(X[seg][0], 2 * s), word(X[seg][1], 2 * s), word(X[seg][0], 2 * s + 1),
+                             word(X[seg][1], 2 * s + 1)};
+#pragma unroll
+      for (int jt = 0; jt < 2; ++jt) {
+        mma(acc[jt], a, bh[seg][s][jt][0], bh[seg][s][jt][1]);
+        mma(acc[jt], a, bl[seg][s][jt][0], bl[seg][s][jt][1]);
+      }
+    }
+}
+
+// This warp's partial 16 x kR tile of h into its shared-memory slot r (the accumulator layout).
+__device__ __forceinline__ void store_partial(float* r, const float (&acc)[2][4], int g, int t) {
+#pragma unroll
+  for (int jt = 0; jt < 2; ++jt) {
+    r[g * kR + 8 * jt + 2 * t] = acc[jt][0];
+    r[g * kR + 8 * jt + 2 * t + 1] = acc[jt][1];
+    r[(g + 8) * kR + 8 * jt + 2 * t] = acc[jt][2];
+    r[(g + 8) * kR + 8 * jt + 2 * t + 1] = acc[jt][3];
+  }
+}
+
 // ------------------------------------------------------------------------------ lora_down
 // Block: one warp per 64 columns of x (C warps), a grid-stride loop over 16-row tiles. Each warp
 // holds its 64 columns of A (hi/lo fragments) in registers for the whole kernel, multiplies its
@@ -115,32 +161,12 @@ __global__ void __launch_bounds__(kMaxWarps * 32) down_kernel(const __nv_bfloat1
 #pragma unroll
     for (int seg = 0; seg < 2; ++seg) {
       const int col = c0 + 32 * seg + 8 * t;
-      U[seg][0] = ra < M ? ld16(x + int64_t(ra) * in + col) : make_uint4(0, 0, 0, 0);
-      U[seg][1] = rb < M ? ld16(x + int64_t(rb) * in + col) : make_uint4(0, 0, 0, 0);
-      mask8(U[seg][0], drop, ra, in, col);
-      mask8(U[seg][1], drop, rb, in, col);
+      load_x_rows(U[seg], x, M, in, ra, rb, col);
+      mask_x_rows(U[seg], drop, ra, rb, in, col);
     }
     float acc[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
-#pragma unroll
-    for (int seg = 0; seg < 2; ++seg)
-#pragma unroll
-      for (int s = 0; s < 2; ++s) {
-        const uint32_t a[4] = {word(U[seg][0], 2 * s), word(U[seg][1], 2 * s), word(U[seg][0], 2 * s + 1),
-                               word(U[seg][1], 2 * s + 1)};
-#pragma unroll
-        for (int jt = 0; jt < 2; ++jt) {
-          mma(acc[jt], a, bh[seg][s][jt][0], bh[seg][s][jt][1]);
-          mma(acc[jt], a, bl[seg][s][jt][0], bl[seg][s][jt][1]);
-        }
-      }
-    float* r = red[buf][w];
-#pragma unroll
-    for (int jt = 0; jt < 2; ++jt) {
-      r[g * kR + 8 * jt + 2 * t] = acc[jt][0];
-      r[g * kR + 8 * jt + 2 * t + 1] = acc[jt][1];
-      r[(g + 8) * kR + 8 * jt + 2 * t] = acc[jt][2];
-      r[(g + 8) * kR + 8 * jt + 2 * t + 1] = acc[jt][3];
-    }
+    mma_tile(acc, U, bh, bl);
+    store_partial(red[buf][w], acc, g, t);
     __syncthreads();  // double-buffered: the next tile writes the other buffer
     for (int e = threadIdx.x; e < 16 * kR; e += blockDim.x) {
       float sum = 0.f;
@@ -182,16 +208,12 @@ __global__ void __launch_bounds__(kMaxWarps * 32) down_group_kernel(const __nv_b
     const int m0 = tile * 16, ra = m0 + g, rb = m0 + g + 8;
     uint4 U[2][2];
 #pragma unroll
-    for (int seg = 0; seg < 2; ++seg) {
-      const int col = c0 + 32 * seg + 8 * t;
-      U[seg][0] = ra < M ? ld16(x + int64_t(ra) * in + col) : make_uint4(0, 0, 0, 0);
-      U[seg][1] = rb < M ? ld16(x + int64_t(rb) * in + col) : make_uint4(0, 0, 0, 0);
-    }
+    for (int seg = 0; seg < 2; ++seg) load_x_rows(U[seg], x, M, in, ra, rb, c0 + 32 * seg + 8 * t);
     float acc[NM][2][4];
 #pragma unroll
     for (int mi = 0; mi < NM; ++mi) {
       const float* A = P.A[mi];
-      uint32_t bh[2][2][2][2], bl[2][2][2][2];  // as down_kernel's
+      uint32_t bh[2][2][2][2], bl[2][2][2][2];  // as down_kernel's (written out: see "lora_down's tile")
 #pragma unroll
       for (int seg = 0; seg < 2; ++seg)
 #pragma unroll
@@ -206,39 +228,17 @@ __global__ void __launch_bounds__(kMaxWarps * 32) down_group_kernel(const __nv_b
       uint4 X[2][2];
 #pragma unroll
       for (int seg = 0; seg < 2; ++seg) {
-        const int col = c0 + 32 * seg + 8 * t;
         X[seg][0] = U[seg][0];
         X[seg][1] = U[seg][1];
-        mask8(X[seg][0], drop[mi], ra, in, col);
-        mask8(X[seg][1], drop[mi], rb, in, col);
+        mask_x_rows(X[seg], drop[mi], ra, rb, in, c0 + 32 * seg + 8 * t);
       }
 #pragma unroll
       for (int jt = 0; jt < 2; ++jt) acc[mi][jt][0] = acc[mi][jt][1] = acc[mi][jt][2] = acc[mi][jt][3] = 0.f;
-#pragma unroll
-      for (int seg = 0; seg < 2; ++seg)
-#pragma unroll
-        for (int s = 0; s < 2; ++s) {
-          const uint32_t a[4] = {word(X[seg][0], 2 * s), word(X[seg][1], 2 * s), word(X[seg][0], 2 * s + 1),
-                                 word(X[seg][1], 2 * s + 1)};
-#pragma unroll
-          for (int jt = 0; jt < 2; ++jt) {
-            mma(acc[mi][jt], a, bh[seg][s][jt][0], bh[seg][s][jt][1]);
-            mma(acc[mi][jt], a, bl[seg][s][jt][0], bl[seg][s][jt][1]);
-          }
-        }
+      mma_tile(acc[mi], X, bh, bl);
     }
     __syncthreads();  // the previous tile's sums have read red
 #pragma unroll
-    for (int mi = 0; mi < NM; ++mi) {
-      float* r = red[mi][w];
-#pragma unroll
-      for (int jt = 0; jt < 2; ++jt) {
-        r[g * kR + 8 * jt + 2 * t] = acc[mi][jt][0];
-        r[g * kR + 8 * jt + 2 * t + 1] = acc[mi][jt][1];
-        r[(g + 8) * kR + 8 * jt + 2 * t] = acc[mi][jt][2];
-        r[(g + 8) * kR + 8 * jt + 2 * t + 1] = acc[mi][jt][3];
-      }
-    }
+    for (int mi = 0; mi < NM; ++mi) store_partial(red[mi][w], acc[mi], g, t);
     __syncthreads();
 #pragma unroll
     for (int mi = 0; mi < NM; ++mi)
