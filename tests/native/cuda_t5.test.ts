@@ -159,6 +159,17 @@ function nonZeroAdapter(modelDir: string, adapterDir: string, b: StepBatch, o: {
     m.dispose();
   }
 }
+/** fixtures/t5/NAME's model, a 3 x 9 -> 7 batch for its vocabulary, and an r 4 adapter with B != 0
+ * (dropout 0.1 on `targets`) saved in dir/adapter: what the fp32 bit-for-bit switch tests start from. */
+function fixtureWithAdapter(name: string, dir: string, targets: LoraTarget[]): { modelDir: string; b: StepBatch; adapter: string } {
+  const modelDir = join(fixtures, name, 'model');
+  const m0 = engine.T5Model.load({ modelDir, device: 'cpu' });
+  const b = batchFor(Number(m0.config.vocab_size), 3, 9, 7, 2);
+  m0.dispose();
+  const adapter = join(dir, 'adapter');
+  nonZeroAdapter(modelDir, adapter, b, { r: 4, dropout: 0.1, targets });
+  return { modelDir, b, adapter };
+}
 const nonZero = (st: ReturnType<typeof stepOf>, which: 'lora_A' | 'lora_B') =>
   st.grads.some((g) => g.name.includes(which) && g.grad.some((x) => x !== 0));
 
@@ -471,12 +482,7 @@ describe.skipIf(!gpu)('T5 on CUDA: fewer activations kept (H2: ReLU bitmask, nor
     it(`${name} (${quant}, fp32 compute, dropout on, LoRA ${targets.join(',')}): loss and grads bit for bit the step before, recompute too; arena = estimate`, () => {
       const dir = mkdtempSync(join(tmpdir(), 'hukuk-h2-'));
       try {
-        const modelDir = join(fixtures, name, 'model');
-        const m0 = engine.T5Model.load({ modelDir, device: 'cpu' });
-        const b = batchFor(Number(m0.config.vocab_size), 3, 9, 7, 2);
-        m0.dispose();
-        const adapter = join(dir, 'adapter');
-        nonZeroAdapter(modelDir, adapter, b, { r: 4, dropout: 0.1, targets });
+        const { modelDir, b, adapter } = fixtureWithAdapter(name, dir, targets);
         const o = { compute: 'fp32' as const, quant, r: 4, targets };
         const now = h2Run(modelDir, adapter, b, {}, o);
         expect(nonZero(now.off, 'lora_A')).toBe(true);
@@ -899,12 +905,7 @@ describe.skipIf(!gpu)('T5 on CUDA: ADD_NORM_FUSE, the residual add and the next 
     it(`${name} (${quant}, fp32 compute, dropout on): step, replay, recompute and eval bit for bit the switch-off ones`, () => {
       const dir = mkdtempSync(join(tmpdir(), 'hukuk-addnorm-'));
       try {
-        const modelDir = join(fixtures, name, 'model');
-        const m0 = engine.T5Model.load({ modelDir, device: 'cpu' });
-        const b = batchFor(Number(m0.config.vocab_size), 3, 9, 7, 2);
-        m0.dispose();
-        const adapter = join(dir, 'adapter');
-        nonZeroAdapter(modelDir, adapter, b, { r: 4, dropout: 0.1, targets });
+        const { modelDir, b, adapter } = fixtureWithAdapter(name, dir, targets);
         const off = addNormRun(modelDir, adapter, b, false, { compute: 'fp32', quant });
         const on = addNormRun(modelDir, adapter, b, true, { compute: 'fp32', quant });
         console.log(`  ADD_NORM_FUSE ${name} fp32: loss ${off.step.loss} / ${on.step.loss}; worst grad ${worstGrad(off.step, on.step)} (replay ${worstGrad(off.replay, on.replay)}, recompute ${worstGrad(off.stepRe, on.stepRe)}); eval ${off.evalLoss} / ${on.evalLoss}; arena ${off.step.arena} / ${on.step.arena}`);
