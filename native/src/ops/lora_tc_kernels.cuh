@@ -87,9 +87,9 @@ __device__ __forceinline__ void mask8(uint4& u, const Drop& d, int64_t row, int 
 // What down_kernel and down_group_kernel do alike per 16-row tile, one source for both so that the
 // group's h_i keep down_kernel's bits: a tile's two rows of x, their dropout, the mma steps and the
 // warp's partial in shared memory. A's fragment load and the warp-order sum stay written out in
-// each kernel: as helpers they changed ptxas's output for down_group_kernel (same PTX but for the
-// order of commutative operands and virtual registers, different sm_90 code); with these four
-// helpers both kernels' sm_90 code is byte for byte what it was when each was written out.
+// each kernel: as helpers they changed down_group_kernel's sm_90 code (its PTX differed in the
+// order of virtual registers, of a multiply's operands and of the sum loop's blocks); with these
+// four helpers both kernels' sm_90 code is byte for byte what it was when each was written out.
 
 // Rows ra and rb of x (row length `in`), columns col .. col+7; zeros for a row past M.
 __device__ __forceinline__ void load_x_rows(uint4 (&u)[2], const __nv_bfloat16* x, int M, int in, int ra, int rb, int col) {
