@@ -1004,8 +1004,9 @@ void check_args(const SoftmaxArgs& a, int dk, std::initializer_list<const void*>
   HUKUK_CHECK(a.dropout <= 0.f || (a.seed && a.dropout < 1.f), "ENGINE_INVALID_ARG",
               "flash attention: dropout needs a seed and p < 1");
   HUKUK_CHECK(a.B * int64_t(a.H) <= 65535, "ENGINE_INVALID_ARG", "flash attention: B*H over 65535");
-  // the Toeplitz windows fit the shared memory the kernels are given (forward: static 27 KiB +
-  // fwd_diag_floats under the 48 KiB default; backward: under the bias-tile layout's size)
+  // the Toeplitz windows fit the shared memory the kernels are given (forward: ~45 KiB of static
+  // tiles (bf16, two K/V stages) + fwd_diag_floats, past 48 KiB through the opt-in attribute that
+  // launch_forward sets; backward: under the bias-tile layout's size)
   HUKUK_CHECK(!a.bias_diag || int64_t(a.Tq) + a.Tk <= kFlashBiasDiagMaxLen, "ENGINE_INVALID_ARG",
               "flash attention: bias_diag needs Tq + Tk <= kFlashBiasDiagMaxLen");
   for (const void* ptr : ptrs)
@@ -1085,8 +1086,16 @@ void launch_backward(const FlashParams<E>& p, dim3 grid, const E* dO, const floa
                      E* dK, E* dV, const uint64_t* bits, cudaStream_t s) {
   const int smem = bwd_layout(kBwdWarps, p.bias != nullptr, p.bias_diag ? bwd_diag_floats(kBwdWarps, p.Tq) : 0).total;
   if constexpr (FM == 2 && std::is_same<E, __nv_bfloat16>::value) {
-    // 3 x (smem + 1 KiB reserved per block) within the 228 KiB of an sm_80/sm_90 SM
-    if (bwd_three_blocks() && 3 * (smem + 1024) <= 228 * 1024) {
+    // 3 x (smem + 1 KiB reserved per block) within the SM's shared memory (228 KiB on sm_90,
+    // 164 on sm_80, ~100 on sm_86/89: asked of the device, not assumed)
+    static const int sm_smem = [] {
+      int dev = 0, v = 0;
+      if (cudaGetDevice(&dev) != cudaSuccess ||
+          cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerMultiprocessor, dev) != cudaSuccess)
+        return 0;
+      return v;
+    }();
+    if (bwd_three_blocks() && 3 * (smem + 1024) <= sm_smem) {
       static bool attr_set = false;
       if (!attr_set) {
         auto* k = flash_bwd_kernel<kBwdWarps, E, FM, 3>;

@@ -44,7 +44,7 @@
 
 namespace hukuk::ops::cuda {
 
-// Largest Tq + Tk for SoftmaxArgs::bias_diag (the forward's shared window stays under 48 KiB)
+// Largest Tq + Tk for SoftmaxArgs::bias_diag (bounds the forward's and the backward's shared windows)
 constexpr int kFlashBiasDiagMaxLen = 4096;
 
 // bias_diag [H, Tq + Tk - 1] from a Toeplitz table bias [H, Tq, Tk] (host arrays): its first row

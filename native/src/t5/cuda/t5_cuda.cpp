@@ -1066,10 +1066,10 @@ class T5Cuda {
         for (int l = int(enc.size()) - 1; l >= enc_bwd_lowest(); --l) use(enc[size_t(l)]);
     }
     if (pf_seq.empty()) return;
-    if (!s_pf) {
-      HUKUK_CUDA_CHECK(cudaStreamCreateWithFlags(&s_pf, cudaStreamNonBlocking));
+    if (!s_pf) {  // the events first: s_pf set means all of them exist
       for (cudaEvent_t* e : {&pf_fork, &pf_join, &pf_ready[0], &pf_ready[1], &pf_free[0], &pf_free[1]})
-        HUKUK_CUDA_CHECK(cudaEventCreateWithFlags(e, cudaEventDisableTiming));
+        if (!*e) HUKUK_CUDA_CHECK(cudaEventCreateWithFlags(e, cudaEventDisableTiming));
+      HUKUK_CUDA_CHECK(cudaStreamCreateWithFlags(&s_pf, cudaStreamNonBlocking));
     }
     HUKUK_CUDA_CHECK(cudaEventRecord(pf_fork, s));
     HUKUK_CUDA_CHECK(cudaStreamWaitEvent(s_pf, pf_fork, 0));
@@ -1100,6 +1100,20 @@ class T5Cuda {
     if (!pf_seq.empty()) {
       HUKUK_CUDA_CHECK(cudaEventRecord(pf_join, s_pf));
       HUKUK_CUDA_CHECK(cudaStreamWaitEvent(s, pf_join, 0));
+    }
+    pf_seq.clear();
+    pf_issued = 0;
+    pf_active = -1;
+    pf_block = nullptr;
+    pf_cur = nullptr;
+  }
+
+  // pf_end for the unwinding path: no checks (it runs in a destructor), the same join and reset.
+  void pf_abandon() noexcept {
+    if (pf_seq.empty()) return;
+    if (s_pf && pf_join) {
+      (void)cudaEventRecord(pf_join, s_pf);
+      (void)cudaStreamWaitEvent(s, pf_join, 0);
     }
     pf_seq.clear();
     pf_issued = 0;
@@ -2242,6 +2256,13 @@ class T5Cuda {
     // A training step (no logits wanted) is one CUDA graph: captured once per shape and mode,
     // then replayed, so the ~10k kernel and GEMM launches of a step cost one launch.
     const bool graphed = bt.labels && !o.logits_out && graphs_ok && !prof.on;
+    // A throw between pf_begin and pf_end (a typed error mid-step) must not leave a dequantization
+    // queued on s_pf to run later beside the next step's work in a region it refills: join s_pf
+    // into s on the way out (a no-op after pf_end, which clears pf_seq; found in review).
+    struct PfUnwind {
+      T5Cuda& t;
+      ~PfUnwind() { t.pf_abandon(); }
+    } pf_unwind{*this};
     if (graphed) {
       run_graph(GraphKey{sh, do_bwd, st.train, st.use_lora, need_enc, o.recompute, pdl_on}, [&] {
         pf_begin(do_bwd, need_enc);
