@@ -86,10 +86,11 @@ __device__ __forceinline__ void mask8(uint4& u, const Drop& d, int64_t row, int 
 // ------------------------------------------------------------------------------ lora_down's tile
 // What down_kernel and down_group_kernel do alike per 16-row tile, one source for both so that the
 // group's h_i keep down_kernel's bits: a tile's two rows of x, their dropout, the mma steps and the
-// warp's partial in shared memory. A's fragment load and the warp-order sum stay written out in
-// each kernel: as helpers they changed down_group_kernel's sm_90 code (its PTX differed in the
-// order of virtual registers, of a multiply's operands and of the sum loop's blocks); with these
-// four helpers both kernels' sm_90 code is byte for byte what it was when each was written out.
+// warp's partial in shared memory (mma_tile and store_partial serve up_backward_kernel's dh too).
+// A's fragment load and the warp-order sum stay written out in each kernel: as helpers they
+// changed down_group_kernel's sm_90 code (its PTX differed in the order of virtual registers, of a
+// multiply's operands and of the sum loop's blocks); with these four helpers every kernel's sm_90
+// code is byte for byte what it was when each was written out.
 
 // Rows ra and rb of x (row length `in`), columns col .. col+7; zeros for a row past M.
 __device__ __forceinline__ void load_x_rows(uint4 (&u)[2], const __nv_bfloat16* x, int M, int in, int ra, int rb, int col) {
@@ -101,7 +102,8 @@ __device__ __forceinline__ void mask_x_rows(uint4 (&u)[2], const Drop& d, int ra
   mask8(u[1], d, rb, in, col);
 }
 
-// acc[j tile] += the tile's 16 x 64 slice of x times A's fragments: per segment and k step, hi then lo.
+// acc[j tile] += a 16 x 64 bf16 tile (X[seg][0 / 1]: rows g and g + 8) times hi/lo fragments, per
+// segment and k step hi then lo (lora_down's x · Aᵀ and up_backward's dy · B alike).
 __device__ __forceinline__ void mma_tile(float (&acc)[2][4], const uint4 (&X)[2][2], const uint32_t (&bh)[2][2][2][2],
                                          const uint32_t (&bl)[2][2][2][2]) {
 #pragma unroll
@@ -118,7 +120,8 @@ __device__ __forceinline__ void mma_tile(float (&acc)[2][4], const uint4 (&X)[2]
     }
 }
 
-// This warp's partial 16 x kR tile of h into its shared-memory slot r (the accumulator layout).
+// This warp's partial 16 x kR tile (lora_down's h, up_backward's dh) into its shared-memory slot r
+// (the accumulator layout), for the warp-order sum.
 __device__ __forceinline__ void store_partial(float* r, const float (&acc)[2][4], int g, int t) {
 #pragma unroll
   for (int jt = 0; jt < 2; ++jt) {
@@ -589,18 +592,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1) up_backward_kernel(
       hv[1][q] = ok ? __ldg(hi + int64_t(rq[q]) * kR + 8 + g) : 0.f;
     }
     float acc[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
-#pragma unroll
-    for (int seg = 0; seg < 2; ++seg)
-#pragma unroll
-      for (int s = 0; s < 2; ++s) {
-        const uint32_t a[4] = {word(U[seg][0], 2 * s), word(U[seg][1], 2 * s), word(U[seg][0], 2 * s + 1),
-                               word(U[seg][1], 2 * s + 1)};
-#pragma unroll
-        for (int jt = 0; jt < 2; ++jt) {
-          mma(acc[jt], a, bh[seg][s][jt][0], bh[seg][s][jt][1]);
-          mma(acc[jt], a, bl[seg][s][jt][0], bl[seg][s][jt][1]);
-        }
-      }
+    mma_tile(acc, U, bh, bl);
     uint32_t hbh[2][2], hbl[2][2];  // [j tile][b0/b1]
 #pragma unroll
     for (int jt = 0; jt < 2; ++jt) {
@@ -619,14 +611,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1) up_backward_kernel(
         mma(gb[q][jt], a, hbl[jt][0], hbl[jt][1]);
       }
     }
-    float* r = red[buf][w];
-#pragma unroll
-    for (int jt = 0; jt < 2; ++jt) {
-      r[g * kR + 8 * jt + 2 * t] = acc[jt][0];
-      r[g * kR + 8 * jt + 2 * t + 1] = acc[jt][1];
-      r[(g + 8) * kR + 8 * jt + 2 * t] = acc[jt][2];
-      r[(g + 8) * kR + 8 * jt + 2 * t + 1] = acc[jt][3];
-    }
+    store_partial(red[buf][w], acc, g, t);
     __syncthreads();
     for (int e = threadIdx.x; e < 16 * kR; e += blockDim.x) {
       float sum = 0.f;
