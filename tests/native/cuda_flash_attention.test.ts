@@ -22,6 +22,7 @@ interface FlashOut {
   dv: Float32Array;
   fwdMs: number;
   bwdMs: number;
+  bwdSplit: boolean;
 }
 type Engine = {
   cudaCompiled(): boolean;
@@ -218,6 +219,47 @@ describe.skipIf(!gpu)('fused attention on CUDA vs the CPU fp32 reference', () =>
   });
 });
 
+// The split backward (HUKUK_FLASH_BWD_SPLIT, forced per call with the hook's bwdSplit option): a
+// dK/dV kernel per key tile and a dQ kernel per query tile (dQ written once, no atomics), bf16 I/O.
+// Against the fused kernel (bwdSplit: false) on the same inputs: ctx is the same forward; dK and dV
+// come from the same operations in the same order (the dK/dV kernel is the fused kernel's per-score
+// math without dQ, each query tile in two halves of 32 with the same accumulation order), so they
+// must match bit for bit; dQ is summed in another order (registers instead of fp32 atomics) before
+// its one rounding to bf16, so it matches to rounding, and run to run it is deterministic. And
+// everything against the CPU reference within the bf16 I/O tolerance, table and Toeplitz bias.
+describe.skipIf(!gpu)('split backward (bwdSplit) vs the fused backward and the CPU reference, bf16 I/O', () => {
+  const tolBf16 = 2e-2 + 4e-3;
+  for (const c of cases)
+    for (const toeplitz of c.bias ? [false, true] : [false])
+      it(`${toeplitz ? 'Toeplitz bias (bias_diag)' : c.bias ? 'bias table' : 'no bias'}: ${c.name}`, { timeout: 120_000 }, () => {
+        const o = { ...bf16Inputs(inputs(c, 64, toeplitz)), mode: 'fused', io: 'bf16', biasDiag: toeplitz };
+        const want = engine._opsFlashAttention({ ...o, mode: 'reference' });
+        const fused = engine._opsFlashAttention({ ...o, bwdSplit: false });
+        const split = engine._opsFlashAttention({ ...o, bwdSplit: true });
+        const again = engine._opsFlashAttention({ ...o, bwdSplit: true });
+        expect(fused.bwdSplit, 'bwdSplit: false runs the fused kernel').toBe(false);
+        expect(split.bwdSplit, 'bwdSplit: true runs the split kernels').toBe(true);
+        const e = errors(split, want), ef = errors(fused, want), vs = errors(split, fused);
+        const mk = mismatches(split.dk, fused.dk), mv = mismatches(split.dv, fused.dv);
+        console.log(`flash split bwd | ${toeplitz ? 'diag' : 'table'} | ${c.name} | vs cpu ${fmt(e)} | fused vs cpu ${fmt(ef)}` +
+          ` | vs fused: dq ${vs.dq.toExponential(2)}, dk/dv elements differing ${mk}/${mv}`);
+        for (const k of outputs) expect(e[k], k).toBeLessThan(tolBf16);
+        expect(mismatches(split.ctx, fused.ctx), 'ctx (the same forward)').toBe(0);
+        expect(mk, 'dk bit for bit the fused kernel').toBe(0);
+        expect(mv, 'dv bit for bit the fused kernel').toBe(0);
+        expect(vs.dq, 'dq vs the fused kernel').toBeLessThan(8e-3);
+        expect(mismatches(again.dq, split.dq), 'dq deterministic').toBe(0);
+      });
+
+  it('with the dropout record the fused kernel runs (the split kernels do not read it)', { timeout: 60_000 }, () => {
+    const o = { ...bf16Inputs(inputs(cases[3])), mode: 'fused', io: 'bf16' };
+    const r = engine._opsFlashAttention({ ...o, bwdSplit: true, dropoutBits: true });
+    expect(r.bwdSplit).toBe(false);
+    const want = engine._opsFlashAttention({ ...o, mode: 'reference' });
+    for (const k of outputs) expect(errors(r, want)[k], k).toBeLessThan(tolBf16);
+  });
+});
+
 // µs per call and TFLOP/s (forward 4·B·H·Tq·Tk·dk flops, backward 2.5x that; causal counted in
 // full, as the unfused GEMMs do) for both I/O types.
 describe.skipIf(!gpu)('fused attention: micro-benchmark', () => {
@@ -259,5 +301,30 @@ describe.skipIf(!gpu)('fused attention: micro-benchmark', () => {
         for (const k of outputs) expect(errors(f32, unf)[k], `fused vs unfused ${k}`).toBeLessThan(3e-2);
       }
       console.log(`bench | ${c.name}\n  ${lines.join('\n  ')}`);
+    });
+});
+
+// The split backward's micro-benchmark: µs per backward call, fused (one kernel, dQ atomics + the
+// bf16 conversion) vs split (dK/dV kernel + dQ kernel), bf16 I/O, Toeplitz bias as the engine runs
+// it; dK/dV bit for bit, dQ to rounding.
+describe.skipIf(!gpu)('split backward: micro-benchmark (bf16 I/O)', () => {
+  const shapes: Case[] = [
+    { name: 'encoder 16x12x512x512 (bias, mask, dropout)', B: 16, H: 12, Tq: 512, Tk: 512, bias: true, dropout: 0.1, keep: (b, j) => j < 512 - 8 * b },
+    { name: 'decoder 16x12x512x512 (causal, bias, dropout)', B: 16, H: 12, Tq: 512, Tk: 512, bias: true, causal: true, dropout: 0.1 },
+    { name: 'encoder 16x12x64x64 (bias, mask, dropout)', B: 16, H: 12, Tq: 64, Tk: 64, bias: true, dropout: 0.1, keep: (b, j) => j < 64 - 2 * b },
+  ];
+  const reps = 20;
+  const flops = (c: Case) => 4 * c.B * c.H * c.Tq * c.Tk * 64;
+  for (const c of shapes)
+    it(c.name, { timeout: 120_000 }, () => {
+      const o = { ...bf16Inputs(inputs(c, 64, true)), mode: 'fused', io: 'bf16', biasDiag: true, reps };
+      const fused = engine._opsFlashAttention({ ...o, bwdSplit: false });
+      const split = engine._opsFlashAttention({ ...o, bwdSplit: true });
+      expect(split.bwdSplit).toBe(true);
+      expect(mismatches(split.dk, fused.dk), 'dk bit for bit').toBe(0);
+      expect(mismatches(split.dv, fused.dv), 'dv bit for bit').toBe(0);
+      expect(errors(split, fused).dq, 'dq').toBeLessThan(8e-3);
+      const us = (r: FlashOut) => `${(r.bwdMs * 1e3).toFixed(1)} µs ${((2.5 * flops(c)) / r.bwdMs / 1e9).toFixed(1)} TFLOP/s`;
+      console.log(`bench split bwd | ${c.name} | fused ${us(fused)} | split ${us(split)} | split/fused ${(split.bwdMs / fused.bwdMs).toFixed(3)}`);
     });
 });

@@ -82,6 +82,16 @@ void flash_attention_backward(const SoftmaxArgs& a, int dk, const bf16_t* Q, con
                               const bf16_t* ctx, const float* lse, const float* dctx, bf16_t* dQ, bf16_t* dK,
                               bf16_t* dV, float* scratch, cudaStream_t s, const uint64_t* dropout_bits = nullptr);
 
+// HUKUK_FLASH_BWD_SPLIT=1 (EXPERIMENT, default off, not yet run on a GPU): the bf16 backward as two
+// kernels (dK/dV per key tile, dQ per query tile, dQ written once: deterministic, no fp32 dQ
+// accumulator) instead of one kernel with dQ atomics, where it applies (bf16 I/O, every flat score
+// index < 2^32, no dropout record); the env variable is read once per process. Same semantics and
+// the same scratch size. flash_set_backward_split overrides the variable for this process's later
+// calls (1 on, 0 off, -1 back to the variable): a test / micro-benchmark hook.
+// flash_backward_uses_split: whether the bf16 backward of `a` (with a dropout record or not) takes it.
+void flash_set_backward_split(int mode);
+bool flash_backward_uses_split(const SoftmaxArgs& a, bool dropout_bits);
+
 // Optional dropout record (a speed option, same results): a device buffer of
 // flash_dropout_bits_words(a) uint64 (1 bit per score: 6 MiB at 16*12*512*512) given to the forward
 // receives its keep/drop decisions, and the backward given the same buffer reads them instead of
