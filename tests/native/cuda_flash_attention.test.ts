@@ -223,7 +223,7 @@ describe.skipIf(!gpu)('fused attention on CUDA vs the CPU fp32 reference', () =>
 // dK/dV kernel per key tile and a dQ kernel per query tile (dQ written once, no atomics), bf16 I/O.
 // Against the fused kernel (bwdSplit: false) on the same inputs: ctx is the same forward; dK and dV
 // come from the same operations in the same order (the dK/dV kernel is the fused kernel's per-score
-// math without dQ, each query tile in two halves of 32 with the same accumulation order), so they
+// math without dQ, each query tile in chunks of 16 or 32 columns with the same accumulation order), so they
 // must match bit for bit; dQ is summed in another order (registers instead of fp32 atomics) before
 // its one rounding to bf16, so it matches to rounding, and run to run it is deterministic. And
 // everything against the CPU reference within the bf16 I/O tolerance, table and Toeplitz bias.

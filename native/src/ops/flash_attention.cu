@@ -997,9 +997,12 @@ __global__ void flash_dq_to_bf16_kernel(const float* acc, __nv_bfloat16* dQ, int
 // Register budget (both kernels, __launch_bounds__(128, MINB); MINB = 4 (at most 128 registers per
 // thread) where 4 blocks' shared memory fits on the SM, else 3 (at most 168), see split_backward):
 //   the 16 x 64 fp32 output accumulators of the warp (dK + dV: 64 registers; dQ: 32), and each
-//   query (key) tile is processed in two halves of 32 columns so only 16 x 32 of S/P and of dP/dS
-//   are live (2 x 16 registers) instead of 2 x 32; A fragments come from shared memory as needed
-//   (mma_smem_nk), B fragments 4 at a time. ptxas numbers: see the report of the commit.
+//   query (key) tile is processed in chunks of split_cols(MINB) columns so only 16 x 16 (MINB 4) or
+//   16 x 32 (MINB 3) of S/P and of dP/dS are live (2 x 8 or 2 x 16 registers) instead of 2 x 32;
+//   A fragments come from shared memory as needed (mma_smem_nk: reloaded per chunk, 16-column
+//   chunks load 1 A fragment per mma instead of 0.5), B fragments 4 at a time.
+//   ptxas sm_90 (CUDA 13): MINB 4: dkdv 128 registers, dq 124, no spills (with 32-column chunks
+//   at MINB 4: 124 / 12 bytes of spill stores); MINB 3: dkdv 168, dq 158, no spills.
 // Shared memory (bf16 tiles of 64 x kPad = 9 KiB):
 //   dkdv: K, V (18 KiB) + 2 stages x (Q, dO, lse, D) (37 KiB) + the Toeplitz window
 //         (bwd_diag_floats(4, Tq) floats: 2.5 KiB at Tq 512) = ~57.5 KiB at 512: 3 blocks per SM
@@ -1011,7 +1014,8 @@ __global__ void flash_dq_to_bf16_kernel(const float* acc, __nv_bfloat16* dQ, int
 // Not covered (flash_bwd_kernel runs instead): fp32 I/O, the non-FAST kernels (flat index >= 2^32),
 // the dropout record (bits).
 constexpr int kSplitWarps = 4, kSplitN = kSplitWarps * 32, kSplitRows = 16 * kSplitWarps;  // 64 keys / queries
-constexpr int kSplitHalf = 32;  // columns of S/dP live at once (see the register budget above)
+// columns of S/dP live at once (see the register budget above): 16 at MINB 4, 32 at MINB 3
+__host__ __device__ constexpr int split_cols(int minb) { return minb >= 4 ? 16 : 32; }
 static_assert(kSplitRows == kTile, "split blocks own one 64-row tile");
 __host__ __device__ constexpr int split_tile_bytes() { return kTile * kPad * 2; }
 // dkdv: [K, V, first-kept flag, window] then 2 stages of [Q, dO, lse, D]
@@ -1039,7 +1043,7 @@ __global__ void __launch_bounds__(kSplitN, MINB)
                           __nv_bfloat16* dK, __nv_bfloat16* dV) {
   using E = __nv_bfloat16;
   constexpr int FM = 2;  // the folded keep test (HUKUK_FLASH_HASH_REF=1 runs the fused kernel instead)
-  constexpr int N = kSplitN, NH = kSplitHalf / 8;  // NH n-tiles per half
+  constexpr int N = kSplitN, CW = split_cols(MINB), NH = CW / 8;  // NH n-tiles per chunk of CW columns
   extern __shared__ __align__(16) unsigned char smem[];
   pdl::trigger();
   pdl::wait();
@@ -1126,7 +1130,7 @@ __global__ void __launch_bounds__(kSplitN, MINB)
     const bool plain = warp_keys_visible && i0 + kTile <= p.Tq && (!p.causal || j0 + warp * 16 + 15 <= i0) &&
                        __all_sync(0xffffffffu, L_[lane] != -INFINITY && L_[lane + 32] != -INFINITY);
 #pragma unroll 1
-    for (int c0 = 0; c0 < kTile; c0 += kSplitHalf) {  // queries i0 + c0 .. + 31
+    for (int c0 = 0; c0 < kTile; c0 += CW) {  // queries i0 + c0 .. + CW-1
       float st_[NH][4], dpt[NH][4];  // Sᵀ then Pdᵀ; dPdᵀ then dSᵀ (rows = our keys, cols = queries)
       if (p.bias_diag) {
         const float* d = sDiag + warp * 16 + g - 2 * t + p.Tq + 63 - i0 - c0;
@@ -1210,7 +1214,7 @@ __global__ void __launch_bounds__(kSplitN, MINB)
                         __nv_bfloat16* dQ) {
   using E = __nv_bfloat16;
   constexpr int FM = 2;  // the folded keep test (HUKUK_FLASH_HASH_REF=1 runs the fused kernel instead)
-  constexpr int N = kSplitN, NH = kSplitHalf / 8;
+  constexpr int N = kSplitN, CW = split_cols(MINB), NH = CW / 8;
   extern __shared__ __align__(16) unsigned char smem[];
   pdl::trigger();
   pdl::wait();
@@ -1296,8 +1300,8 @@ __global__ void __launch_bounds__(kSplitN, MINB)
     const bool plain = rows_plain && j0 + kTile <= p.Tk && (open_lo & open_hi) == ~0u &&
                        (!p.causal || j0 + kTile - 1 <= q0 + warp * 16);
 #pragma unroll 1
-    for (int c0 = 0; c0 < kTile; c0 += kSplitHalf) {  // keys j0 + c0 .. + 31
-      const uint32_t open = c0 ? open_hi : open_lo;
+    for (int c0 = 0; c0 < kTile; c0 += CW) {  // keys j0 + c0 .. + CW-1
+      const uint32_t open = (c0 < 32 ? open_lo : open_hi) >> (c0 & 31);  // bit jl: key j0 + c0 + jl
       float s[NH][4], ds[NH][4];  // S then P; dP then dS (rows = our queries, cols = keys)
       if (p.bias_diag) {
         const float* d = sDiag + j0 + c0 + (kSplitRows - 1) - warp * 16 - g + 2 * t;
@@ -1544,7 +1548,7 @@ bool bwd_split() {
   return g_bwd_split_override >= 0 ? g_bwd_split_override == 1 : env;
 }
 
-// MINB: blocks per SM the registers are fitted to (4: 128 registers with some spills; 3: 168, none)
+// MINB: blocks per SM the registers are fitted to (4: <= 128 registers, 16-column chunks; 3: <= 168, 32)
 template <int MINB>
 void launch_split_backward(const FlashParams<__nv_bfloat16>& p, const __nv_bfloat16* dO, const float* lse,
                            const float* D, __nv_bfloat16* dQ, __nv_bfloat16* dK, __nv_bfloat16* dV, cudaStream_t s) {
