@@ -993,7 +993,9 @@ __global__ void flash_dq_to_bf16_kernel(const float* acc, __nv_bfloat16* dQ, int
 //     flash_dq_to_bf16_kernel pass, deterministic.
 // Why: ncu (H200, 09:04 UTC) has flash_bwd_kernel latency bound at 254 registers (2 blocks of 4
 // warps per SM, no eligible warp 71 % of cycles). The recompute costs one more S and dP product
-// per score (bwd flops 2.5x fwd -> 3.5x) in exchange for far fewer live registers.
+// per score (bwd flops 2.5x fwd -> 3.5x) and a second exp + dropout hash per score (the ALU work
+// that bounds the forward) in exchange for far fewer live registers: whether that wins is for the
+// GPU to say (tests/native/cuda_flash_attention.test.ts, "split backward: micro-benchmark").
 // Register budget (both kernels, __launch_bounds__(128, MINB); MINB = 4 (at most 128 registers per
 // thread) where 4 blocks' shared memory fits on the SM, else 3 (at most 168), see split_backward):
 //   the 16 x 64 fp32 output accumulators of the warp (dK + dV: 64 registers; dQ: 32), and each
@@ -1005,14 +1007,18 @@ __global__ void flash_dq_to_bf16_kernel(const float* acc, __nv_bfloat16* dQ, int
 //   at MINB 4: 124 / 12 bytes of spill stores); MINB 3: dkdv 168, dq 158, no spills.
 // Shared memory (bf16 tiles of 64 x kPad = 9 KiB):
 //   dkdv: K, V (18 KiB) + 2 stages x (Q, dO, lse, D) (37 KiB) + the Toeplitz window
-//         (bwd_diag_floats(4, Tq) floats: 2.5 KiB at Tq 512) = ~57.5 KiB at 512: 3 blocks per SM
-//         on sm_90 (4 need <= 56 KiB: Tq <= 128 fits);
+//         (bwd_diag_floats(4, Tq) floats: 2.5 KiB at Tq 512) = 57.5 KiB at 512, 55 KiB without
+//         bias_diag;
 //   dq:   Q, dO (18 KiB) + 2 stages x (K, V) (36 KiB) + the forward's window (fwd_diag_floats(Tk))
-//         = ~57 KiB at 512, the same.
+//         = 56.5 KiB at 512, 54 KiB without bias_diag.
+//   4 blocks per SM need <= 56 KiB each on sm_90 (228 KiB, 1 KiB reserved per block): with
+//   bias_diag up to Tq, Tk <= 128 (the 16x12x64x64 / 128x128 shapes), and every length without it;
+//   at 512x512 with bias_diag 3 blocks (12 warps per SM, flash_bwd_kernel has 8).
 //   The [H, Tq, Tk] bias table is read straight from global memory (as the forward does), not
 //   staged: the engine passes bias_diag, and staging the table would cost 34 KiB per block.
 // Not covered (flash_bwd_kernel runs instead): fp32 I/O, the non-FAST kernels (flat index >= 2^32),
-// the dropout record (bits).
+// HUKUK_FLASH_HASH_REF=1, the dropout record (bits). The scratch keeps its size (the fp32 dQ part
+// goes unused here; shrinking flash_backward_scratch_floats waits for the switch to be decided).
 constexpr int kSplitWarps = 4, kSplitN = kSplitWarps * 32, kSplitRows = 16 * kSplitWarps;  // 64 keys / queries
 // columns of S/dP live at once (see the register budget above): 16 at MINB 4, 32 at MINB 3
 __host__ __device__ constexpr int split_cols(int minb) { return minb >= 4 ? 16 : 32; }
