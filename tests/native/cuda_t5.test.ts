@@ -170,6 +170,18 @@ function fixtureWithAdapter(name: string, dir: string, targets: LoraTarget[]): {
   nonZeroAdapter(modelDir, adapter, b, { r: 4, dropout: 0.1, targets });
   return { modelDir, b, adapter };
 }
+// A tiny model of the flagship's head size (d_kv 64: the fused attention and tensor-core LoRA run)
+// in dir, a 4 x 40 x 24 batch and an r 16 adapter on q,k,v,o with B != 0 (dropout 0.1) in dir/adapter;
+// bf16Weights rounds the model's weights to bf16 values first.
+function tinyFlagshipWithAdapter(dir: string, bf16Weights = false): { b: StepBatch; adapter: string; targets: LoraTarget[] } {
+  makeTinyT5(dir, { vocabSize: 256, dModel: 256, dKv: 64, numHeads: 4, dFf: 512, numLayers: 2, numDecoderLayers: 2 }, 5);
+  if (bf16Weights) roundSafetensorsToBf16(join(dir, 'model.safetensors'));
+  const b = batchFor(256, 4, 40, 24, 3);
+  const adapter = join(dir, 'adapter');
+  const targets: LoraTarget[] = ['q', 'k', 'v', 'o'];
+  nonZeroAdapter(dir, adapter, b, { r: 16, dropout: 0.1, targets });
+  return { b, adapter, targets };
+}
 const nonZero = (st: ReturnType<typeof stepOf>, which: 'lora_A' | 'lora_B') =>
   st.grads.some((g) => g.name.includes(which) && g.grad.some((x) => x !== 0));
 
@@ -508,11 +520,7 @@ describe.skipIf(!gpu)('T5 on CUDA: fewer activations kept (H2: ReLU bitmask, nor
   it('bf16 compute, bf16 activations (d_kv 64, r 16, LoRA q,k,v,o: the flagship path): within rounding of the step before; arena = estimate', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hukuk-h2-16-'));
     try {
-      makeTinyT5(dir, { vocabSize: 256, dModel: 256, dKv: 64, numHeads: 4, dFf: 512, numLayers: 2, numDecoderLayers: 2 }, 5);
-      const b = batchFor(256, 4, 40, 24, 3);
-      const adapter = join(dir, 'adapter');
-      const targets: LoraTarget[] = ['q', 'k', 'v', 'o'];
-      nonZeroAdapter(dir, adapter, b, { r: 16, dropout: 0.1, targets });
+      const { b, adapter, targets } = tinyFlagshipWithAdapter(dir);
       const o = { compute: 'bf16' as const, quant: 'nf4' as const, r: 16, targets };
       const now = h2Run(dir, adapter, b, {}, o);
       const was = h2Run(dir, adapter, b, H2_VARIANTS[0][1], o);
@@ -564,12 +572,7 @@ describe.skipIf(!gpu)('T5 on CUDA: bf16-only base weights under bf16 activations
     it(`${quant}: the step as with fp32 weights, fp32 plans and generation exact afterwards, weights = estimate`, async () => {
       const dir = mkdtempSync(join(tmpdir(), 'hukuk-h1w1-'));
       try {
-        makeTinyT5(dir, { vocabSize: 256, dModel: 256, dKv: 64, numHeads: 4, dFf: 512, numLayers: 2, numDecoderLayers: 2 }, 5);
-        roundSafetensorsToBf16(join(dir, 'model.safetensors'));
-        const b = batchFor(256, 4, 40, 24, 3);
-        const adapter = join(dir, 'adapter');
-        const targets: LoraTarget[] = ['q', 'k', 'v', 'o'];
-        nonZeroAdapter(dir, adapter, b, { r: 16, dropout: 0.1, targets });
+        const { b, adapter, targets } = tinyFlagshipWithAdapter(dir, true);
         const shape = () => modelShapeFromConfig(JSON.parse(h1fs.readFileSync(join(dir, 'config.json'), 'utf8')))!;
         const estWeights = (activations: 'bf16' | 'fp32') => estimateTrainingMemory({
           model: shape(), lora: { r: 16, targets }, quant, quantizeWo: false, compute: 'bf16',
@@ -646,11 +649,7 @@ describe.skipIf(!gpu)('T5 on CUDA: the head and cross-entropy in chunks of rows 
     it(`${quant}, ${compute} compute: loss, grads and logits as with every row at once; arena = estimate`, () => {
       const dir = mkdtempSync(join(tmpdir(), 'hukuk-h1w2-'));
       try {
-        makeTinyT5(dir, { vocabSize: 256, dModel: 256, dKv: 64, numHeads: 4, dFf: 512, numLayers: 2, numDecoderLayers: 2 }, 5);
-        const b = batchFor(256, 4, 40, 24, 3);
-        const adapter = join(dir, 'adapter');
-        const targets: LoraTarget[] = ['q', 'k', 'v', 'o'];
-        nonZeroAdapter(dir, adapter, b, { r: 16, dropout: 0.1, targets });
+        const { b, adapter, targets } = tinyFlagshipWithAdapter(dir);
         const runRows = (rows: number) => {
           process.env.HUKUK_T5_HEAD_CHUNK_ROWS = String(rows);
           try {
@@ -710,10 +709,7 @@ describe.skipIf(!gpu)('T5 on CUDA: PDL on and off give the same step (H1)', () =
     it(`${quant}, ${compute} compute: steps (graph replays) and AdamW with and without PDL`, () => {
       const dir = mkdtempSync(join(tmpdir(), 'hukuk-h1pdl-'));
       try {
-        makeTinyT5(dir, { vocabSize: 256, dModel: 256, dKv: 64, numHeads: 4, dFf: 512, numLayers: 2, numDecoderLayers: 2 }, 5);
-        const b = batchFor(256, 4, 40, 24, 3);
-        const adapter = join(dir, 'adapter');
-        nonZeroAdapter(dir, adapter, b, { r: 16, dropout: 0.1, targets: ['q', 'k', 'v', 'o'] });
+        const { b, adapter } = tinyFlagshipWithAdapter(dir);
         const m = engine.T5Model.load({ modelDir: dir, device: 'cuda', quant, compute });
         m.loadAdapter(adapter);
         const withPdl = (on: boolean) => {
