@@ -198,7 +198,7 @@ describe.skipIf(!gpu)('tensor-core LoRA: fewer launches, the same bits', () => {
         cpu.dispose();
       }
       const run = (on: boolean) => {
-        for (const k of SW) if (on) process.env[k] = '1'; else delete process.env[k];
+        for (const k of SW) process.env[k] = on ? '1' : '0'; // '0', not unset: the switch is on by default
         const m: T5Model = t5.T5Model.load({ modelDir: dir, device: 'cuda', quant: 'none', compute: 'bf16' });
         try {
           m.loadAdapter(adapter);

@@ -352,6 +352,7 @@ class T5Cuda {
   // file passed with it on). On by default (HUKUK_T5_ADD_NORM_FUSE=0: two kernels).
   static constexpr bool kAddNormFuseDefault = true;
   bool add_norm_fused = false;
+  bool lora_down_grouped = true;  // HUKUK_T5_LORA_TC_DOWN_GROUP (read at each plan, like the switches above)
   bool rerunning = false;  // inside a block's re-run (recompute): the LoRA h of the forward are reused
   float *lora_ws = nullptr, *flash_scratch = nullptr;
   size_t lora_ws_floats = 0;
@@ -730,6 +731,7 @@ class T5Cuda {
       const int e = env_switch("HUKUK_T5_ADD_NORM_FUSE");
       add_norm_fused = e == -1 ? kAddNormFuseDefault : e == 1;
     }
+    lora_down_grouped = env_switch("HUKUK_T5_LORA_TC_DOWN_GROUP") != 0;
     cross_kv_recomputed = backward && 2 * size_t(sh.B) * sh.S * I.cfg.inner_dim() <=
                                           size_t(sh.B) * std::max(sh.S, sh.T) * size_t(I.cfg.d_ff) &&
                           env_switch("HUKUK_T5_CROSS_KV_RECOMPUTE") != 0;
@@ -1188,7 +1190,7 @@ class T5Cuda {
   void lora_down_group_into(DLin* const* Ls, int n, const T* x, int M, float* h0, long long sh, const Ctx& st,
                             int stack, int layer) {
     if constexpr (!is_f32<T>) {
-      bool one = n >= 2 && n <= 3 && M <= 4224 && env_switch("HUKUK_T5_LORA_TC_DOWN_GROUP") != 0;
+      bool one = n >= 2 && n <= 3 && M <= 4224 && lora_down_grouped;
       for (int i = 0; one && i < n; ++i)
         one = Ls[i]->lora->r == Ls[0]->lora->r && Ls[i]->in == Ls[0]->in && tc_in(Ls[i]->lora->r, Ls[i]->in);
       if (one) {
