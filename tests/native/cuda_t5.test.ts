@@ -946,6 +946,88 @@ describe.skipIf(!gpu)('T5 on CUDA: ADD_NORM_FUSE, the residual add and the next 
     });
 });
 
+// ---- HUKUK_T5_FFN_BWD_BF16 and HUKUK_T5_NORM_DROP_XBLOCK: two launches' worth of traffic fewer --------
+// FFN_BWD_BF16 (bf16 activations, ReLU bitmask FFN, wo without LoRA): wo's input-gradient GEMM writes
+// bf16 with the dropout scale as its alpha and the bitmask kernel masks it in place, instead of an
+// fp32 gradient read back. The same rounding (fl(acc·scale) to bf16); cuBLAS may pick another kernel
+// for a bf16 output, so the grads are held within bf16 noise of the switch-off step (the off step's
+// own run-to-run spread, from the flash backward's dQ atomics, is logged beside it).
+// NORM_DROP_XBLOCK: a block's last norm backward also writes the next block's FFN-residual dropout
+// backward (ops rmsnorm_backward_dropout, bit for bit the two kernels): at fp32 the step is bit for
+// bit, replay and recompute (where it does not apply) too; the arena is the same either way.
+type EnvRun = { step: ReturnType<typeof stepOf>; replay: ReturnType<typeof stepOf>; stepRe: ReturnType<typeof stepOf> };
+function envRun(modelDir: string, adapter: string, b: StepBatch, env: Record<string, string>, o: { compute: 'fp32' | 'bf16'; quant: 'nf4' | 'none' }): EnvRun {
+  for (const [k, v] of Object.entries(env)) process.env[k] = v;
+  try {
+    const m = engine.T5Model.load({ modelDir, device: 'cuda', quant: o.quant, compute: o.compute });
+    m.loadAdapter(adapter);
+    const step = stepOf(m, b);
+    const replay = stepOf(m, b);
+    const stepRe = stepOf(m, { ...b, recompute: true });
+    m.dispose();
+    return { step, replay, stepRe };
+  } finally {
+    for (const k of Object.keys(env)) delete process.env[k];
+  }
+}
+
+describe.skipIf(!gpu)('T5 on CUDA: FFN_BWD_BF16 and NORM_DROP_XBLOCK', () => {
+  const off = { HUKUK_T5_FFN_BWD_BF16: '0', HUKUK_T5_NORM_DROP_XBLOCK: '0' };
+  const fp32Cases: [string, 'nf4' | 'none', LoraTarget[]][] = [
+    ['relu_tied', 'nf4', ['q', 'k', 'v', 'o', 'wi']],
+    ['gated_gelu_untied', 'nf4', allTargets],
+    ['unequal_depth', 'none', ['q', 'v']],
+  ];
+  for (const [name, quant, targets] of fp32Cases)
+    it(`NORM_DROP_XBLOCK, ${name} (${quant}, fp32 compute, dropout on): step, replay and recompute bit for bit the switch-off ones`, () => {
+      const dir = mkdtempSync(join(tmpdir(), 'hukuk-xblock-'));
+      try {
+        const { modelDir, b, adapter } = fixtureWithAdapter(name, dir, targets);
+        const a = envRun(modelDir, adapter, b, off, { compute: 'fp32', quant });
+        const x = envRun(modelDir, adapter, b, { ...off, HUKUK_T5_NORM_DROP_XBLOCK: '1' }, { compute: 'fp32', quant });
+        console.log(`  NORM_DROP_XBLOCK ${name} fp32: loss ${a.step.loss} / ${x.step.loss}; worst grad ${worstGrad(a.step, x.step)}`);
+        expect(nonZero(x.step, 'lora_A')).toBe(true);
+        for (const [what, p, q] of [['step', a.step, x.step], ['replay', a.replay, x.replay], ['recompute', a.stepRe, x.stepRe]] as const) {
+          expect(q.loss, `loss, ${what}`).toBe(p.loss);
+          expect(worstGrad(p, q), `grads, ${what}`).toBe(0);
+          expect(q.arena, `arena, ${what}`).toBe(p.arena);
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+  it('bf16 compute and activations (ReLU, d_kv 64, r 16, 3 + 2 layers, dropout 0.1): each switch and both, against the switch-off step', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hukuk-ffnbf16-'));
+    try {
+      makeTinyT5(dir, { vocabSize: 256, dModel: 256, dKv: 64, numHeads: 4, dFf: 512, numLayers: 3, numDecoderLayers: 2 }, 5);
+      const b = batchFor(256, 4, 40, 24, 3);
+      const adapter = join(dir, 'adapter');
+      nonZeroAdapter(dir, adapter, b, { r: 16, dropout: 0.1, targets: ['q', 'k', 'v', 'o'] });
+      const o = { compute: 'bf16', quant: 'nf4' } as const;
+      const a = envRun(dir, adapter, b, off, o);
+      const again = envRun(dir, adapter, b, off, o);
+      const spread = worstGrad(a.step, again.step);
+      const runs = {
+        ffn: envRun(dir, adapter, b, { ...off, HUKUK_T5_FFN_BWD_BF16: '1' }, o),
+        xblock: envRun(dir, adapter, b, { ...off, HUKUK_T5_NORM_DROP_XBLOCK: '1' }, o),
+        both: envRun(dir, adapter, b, { HUKUK_T5_FFN_BWD_BF16: '1', HUKUK_T5_NORM_DROP_XBLOCK: '1' }, o),
+      };
+      for (const [what, r] of Object.entries(runs)) {
+        console.log(`  ${what} bf16: loss ${a.step.loss} / ${r.step.loss}; worst grad ${worstGrad(a.step, r.step)} (replay ${worstGrad(a.replay, r.replay)}, recompute ${worstGrad(a.stepRe, r.stepRe)}; off vs off again ${spread})`);
+        expect(nonZero(r.step, 'lora_A')).toBe(true);
+        for (const [w, p, q] of [['step', a.step, r.step], ['replay', a.replay, r.replay], ['recompute', a.stepRe, r.stepRe]] as const) {
+          expect(q.loss, `${what}: loss, ${w}`).toBe(p.loss); // the forward is untouched
+          expect(worstGrad(p, q), `${what}: grads, ${w}`).toBeLessThan(what === 'xblock' ? 1e-3 : 1e-2);
+          expect(q.arena, `${what}: arena, ${w}`).toBe(p.arena);
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 // ---- HUKUK_T5_HEAD_BF16: the LM head's two products on bf16 operands ---------------------------
 // T5Cuda::head_b16 (compute bf16): logits = bf16(dec_seq) · bf16(head)ᵀ and g_n = bf16(dlogits) ·
 // bf16(head), fp32 accumulation and fp32 logits (torch autocast's lm_head), instead of fp32 operands

@@ -352,8 +352,10 @@ __global__ void __launch_bounds__(256) relu_dropout_fwd_bitmask_kernel(const T* 
   }
 }
 
-template <typename T, bool D>
-__global__ void __launch_bounds__(256) relu_dropout_bwd_bitmask_kernel(const uint32_t* mask, const float* dh, T* dpre,
+// G: dh's type (fp32, or bf16 already scaled by 1/(1-p): drop.scale is then 1, see
+// act_dropout_backward_bitmask_prescaled). dpre may alias dh (each lane reads its 8 elements first).
+template <typename G, typename T, bool D>
+__global__ void __launch_bounds__(256) relu_dropout_bwd_bitmask_kernel(const uint32_t* mask, const G* dh, T* dpre,
                                                                        int64_t n, DropParams drop, bool vec) {
   pdl::trigger();
   pdl::wait();
@@ -400,8 +402,8 @@ void act_dropout_backward_bitmask_t(Act a, const uint32_t* mask, const float* dh
   const bool vec = aligned16(dh) && aligned16(y);
   const unsigned grid = grid_for((n + kMaskChunk - 1) / kMaskChunk * 32);
   const DropParams d = drop_params(p, seed, site);
-  if (p > 0.f) pdl::launch(relu_dropout_bwd_bitmask_kernel<E, true>, grid, 256, 0, s, mask, dh, y, n, d, vec);
-  else pdl::launch(relu_dropout_bwd_bitmask_kernel<E, false>, grid, 256, 0, s, mask, dh, y, n, d, vec);
+  if (p > 0.f) pdl::launch(relu_dropout_bwd_bitmask_kernel<float, E, true>, grid, 256, 0, s, mask, dh, y, n, d, vec);
+  else pdl::launch(relu_dropout_bwd_bitmask_kernel<float, E, false>, grid, 256, 0, s, mask, dh, y, n, d, vec);
 }
 
 void act_dropout_forward_bitmask(Act a, const float* pre, float* h, uint32_t* mask, int64_t n, float p,
@@ -419,6 +421,27 @@ void act_dropout_backward_bitmask(Act a, const uint32_t* mask, const float* dh, 
 void act_dropout_backward_bitmask(Act a, const uint32_t* mask, const float* dh, bf16_t* dpre, int64_t n, float p,
                                   const uint64_t* seed, uint64_t site, cudaStream_t s) {
   act_dropout_backward_bitmask_t(a, mask, dh, dpre, n, p, seed, site, s);
+}
+
+// dh_scaled = (1/(1-p)) · dh rounded once to bf16 (the wo backward GEMM's alpha carries the scale):
+// dpre = relu' && keep ? dh_scaled : 0, the same keep decisions, no second multiply. In place when
+// dpre == dh_scaled. Against act_dropout_backward_bitmask on the fp32 dh: the same values, as
+// fl(fl32(acc)·scale) rounded to bf16 is what both compute, given the same accumulation.
+void act_dropout_backward_bitmask_prescaled(Act a, const uint32_t* mask, const bf16_t* dh_scaled, bf16_t* dpre,
+                                            int64_t n, float p, const uint64_t* seed, uint64_t site, cudaStream_t s) {
+  HUKUK_CHECK(a == Act::Relu, "ENGINE_INVALID_ARG", "act_dropout_backward_bitmask_prescaled: ReLU only");
+  if (n <= 0) return;
+  const __nv_bfloat16* g = dev_ptr(dh_scaled);
+  __nv_bfloat16* y = dev_ptr(dpre);
+  const bool vec = aligned16(g) && aligned16(y);
+  const unsigned grid = grid_for((n + kMaskChunk - 1) / kMaskChunk * 32);
+  DropParams d = drop_params(p, seed, site);
+  d.scale = 1.f;  // already in dh_scaled
+  if (p > 0.f)
+    pdl::launch(relu_dropout_bwd_bitmask_kernel<__nv_bfloat16, __nv_bfloat16, true>, grid, 256, 0, s, mask, g, y, n, d, vec);
+  else
+    pdl::launch(relu_dropout_bwd_bitmask_kernel<__nv_bfloat16, __nv_bfloat16, false>, grid, 256, 0, s, mask, g, y, n, d,
+                vec);
 }
 
 }  // namespace hukuk::ops::cuda

@@ -144,6 +144,9 @@ void act_dropout_backward_bitmask(Act a, const uint32_t* mask, const float* dh, 
                                   const uint64_t* seed, uint64_t site, cudaStream_t s);
 void act_dropout_backward_bitmask(Act a, const uint32_t* mask, const float* dh, bf16_t* dpre, int64_t n, float p,
                                   const uint64_t* seed, uint64_t site, cudaStream_t s);
+// The same on a bf16 dh already scaled by 1/(1-p) (ReLU only; dpre may alias dh_scaled).
+void act_dropout_backward_bitmask_prescaled(Act a, const uint32_t* mask, const bf16_t* dh_scaled, bf16_t* dpre,
+                                            int64_t n, float p, const uint64_t* seed, uint64_t site, cudaStream_t s);
 void gated_dropout_forward(Act a, const float* pre0, const float* pre1, float* h, int64_t n, float p,
                            const uint64_t* seed, uint64_t site, cudaStream_t s);
 void gated_dropout_forward(Act a, const bf16_t* pre0, const bf16_t* pre1, bf16_t* h, int64_t n, float p,

@@ -353,6 +353,21 @@ class T5Cuda {
   static constexpr bool kAddNormFuseDefault = true;
   bool add_norm_fused = false;
   bool lora_down_grouped = true;  // HUKUK_T5_LORA_TC_DOWN_GROUP (read at each plan, like the switches above)
+  // The ReLU FFN's backward under bf16 activations (ffn_bitmask, wo without LoRA): wo's input-gradient
+  // GEMM writes bf16 straight into g_ff0 with the dropout scale 1/(1-p) as its alpha, and the
+  // bitmask kernel then zeroes the dropped / inactive units in place (ops
+  // act_dropout_backward_bitmask_prescaled), instead of an fp32 [M, d_ff] gradient in g_ffh read
+  // back by the kernel: half the bytes written and read, one rounding as before (fl(acc·scale) to
+  // bf16). HUKUK_T5_FFN_BWD_BF16 (read at each plan; default kFfnBwdBf16Default).
+  static constexpr bool kFfnBwdBf16Default = false;
+  bool ffn_bwd_bf16 = false;
+  // A block's last norm backward (its self attention's) also writes the dropout backward that opens
+  // the next block's backward (the FFN residual's, g_d), as norm_drop_fused does within a block: one
+  // launch and one fp32 read of the residual gradient fewer per block. Only where nothing runs
+  // between the two (no re-run: planned_keep). HUKUK_T5_NORM_DROP_XBLOCK (read at each plan;
+  // default kNormDropXblockDefault).
+  static constexpr bool kNormDropXblockDefault = false;
+  bool norm_drop_xblock = false;
   bool rerunning = false;  // inside a block's re-run (recompute): the LoRA h of the forward are reused
   float *lora_ws = nullptr, *flash_scratch = nullptr;
   size_t lora_ws_floats = 0;
@@ -732,6 +747,12 @@ class T5Cuda {
       add_norm_fused = e == -1 ? kAddNormFuseDefault : e == 1;
     }
     lora_down_grouped = env_switch("HUKUK_T5_LORA_TC_DOWN_GROUP") != 0;
+    {
+      const int e = env_switch("HUKUK_T5_FFN_BWD_BF16");
+      ffn_bwd_bf16 = bf16_acts && ffn_bitmask && (e == -1 ? kFfnBwdBf16Default : e == 1);
+      const int x = env_switch("HUKUK_T5_NORM_DROP_XBLOCK");
+      norm_drop_xblock = backward && keep && norm_drop_fused && (x == -1 ? kNormDropXblockDefault : x == 1);
+    }
     cross_kv_recomputed = backward && 2 * size_t(sh.B) * sh.S * I.cfg.inner_dim() <=
                                           size_t(sh.B) * std::max(sh.S, sh.T) * size_t(I.cfg.d_ff) &&
                           env_switch("HUKUK_T5_CROSS_KV_RECOMPUTE") != 0;
@@ -1873,15 +1894,21 @@ class T5Cuda {
   // fuse_next: the norm's backward also writes g_d = dropout_backward(g) of next_site (norm_drop_fused)
   template <typename T>
   void ffn_bwd(DBlock& b, const ActsT<T>& a, const float* x_before, float* g, int M, const Ctx& st, int stack, int l,
-               bool fuse_next = false, uint64_t next_site = 0) {
+               bool fuse_next = false, uint64_t next_site = 0, bool gd_ready = false) {
     const T5Config& c = I.cfg;
     const int d = c.d_model;
     const float p = st.train ? c.dropout_rate : 0.f;
     const int64_t nff = int64_t(M) * c.d_ff, Md = int64_t(M) * d;
     T* gd = tp<T>(g_d);
     T* gf0 = tp<T>(g_ff0);
-    oc::dropout_backward(g, gd, Md, p, st.seed, site_of(stack, l, kFfRes), false, s);
-    linear_bwd<T>(b.wo, a.hff, gd, M, g_ffh, false, st, lsite(b.wo, stack, l));
+    if (!gd_ready) oc::dropout_backward(g, gd, Md, p, st.seed, site_of(stack, l, kFfRes), false, s);
+    // ffn_bwd_bf16: dpre = scale·(gd·Wo) rounded once into g_ff0, masked in place below
+    const bool wo_bf16 = !is_f32<T> && ffn_bwd_bf16 && a.relu_mask && !(st.use_lora && b.wo.lora);
+    if (wo_bf16)
+      oc::gemm(s, p_bwd, false, false, M, b.wo.in, b.wo.out, p > 0.f ? 1.f / (1.f - p) : 1.f, gd, b.wo.out, 0,
+               weight<T>(b.wo), b.wo.in, 0, 0.f, gf0, b.wo.in, 0);
+    else
+      linear_bwd<T>(b.wo, a.hff, gd, M, g_ffh, false, st, lsite(b.wo, stack, l));
     DLin* wis[2] = {c.is_gated ? &b.wi0 : &b.wi, &b.wi1};
     const T* n3 = norm_for_bwd<T>(a.n3, wis, c.is_gated ? 2 : 1, x_before, b.ln_ff, a.rstd3, M, st);  // gd consumed
     const uint64_t act_site = site_of(stack, l, kFfAct);
@@ -1891,7 +1918,12 @@ class T5Cuda {
       linear_bwd<T>(b.wi0, n3, gf0, M, g_n, false, st, lsite(b.wi0, stack, l));
       linear_bwd<T>(b.wi1, n3, gf1, M, g_n, true, st, lsite(b.wi1, stack, l));
     } else if (a.relu_mask) {  // ffn_bitmask (wo has no LoRA: its backward did not read a.hff)
-      oc::act_dropout_backward_bitmask(I.act, a.relu_mask, g_ffh, gf0, nff, p, st.seed, act_site, s);
+      if constexpr (!is_f32<T>) {
+        if (wo_bf16) oc::act_dropout_backward_bitmask_prescaled(I.act, a.relu_mask, gf0, gf0, nff, p, st.seed, act_site, s);
+        else oc::act_dropout_backward_bitmask(I.act, a.relu_mask, g_ffh, gf0, nff, p, st.seed, act_site, s);
+      } else {
+        oc::act_dropout_backward_bitmask(I.act, a.relu_mask, g_ffh, gf0, nff, p, st.seed, act_site, s);
+      }
       linear_bwd<T>(b.wi, n3, gf0, M, g_n, false, st, lsite(b.wi, stack, l));
     } else {
       // pre0 == hff (the dropped output) when relu_in_place(): relu' is right there (see block_layout)
@@ -1952,8 +1984,10 @@ class T5Cuda {
 
   template <typename T>
   // gd_ready: g_d already holds dropout_backward(g) of this residual (the norm backward before wrote it)
+  // fuse_next: the last norm backward also writes g_d = dropout_backward(g) of next_site (the next
+  // block's FFN residual: norm_drop_xblock)
   void self_attn_bwd(DBlock& b, const ActsT<T>& a, float* g, int M, const Shape& sh, bool decoder, const Ctx& st,
-                     int l, bool gd_ready = false) {
+                     int l, bool gd_ready = false, bool fuse_next = false, uint64_t next_site = 0) {
     const T5Config& c = I.cfg;
     const int stack = decoder ? 1 : 0;
     const float p = st.train ? c.dropout_rate : 0.f;
@@ -1965,7 +1999,10 @@ class T5Cuda {
     DLin* qkv[3] = {&b.q, &b.k, &b.v};
     const T* n1 = norm_for_bwd<T>(a.n1, qkv, 3, a.x_in, b.ln_self, a.rstd1, M, st);  // gd consumed by o's
     projections_bwd<T>(qkv, 3, b.qkv_fused, n1, M, gqkv, g_n, false, deq_self, st, stack, l);
-    oc::rmsnorm_backward(a.x_in, b.ln_self, a.rstd1, g_n, g, M, c.d_model, true, s);
+    if (fuse_next)
+      oc::rmsnorm_backward_dropout(a.x_in, b.ln_self, a.rstd1, g_n, g, M, c.d_model, true, gd, p, st.seed, next_site, s);
+    else
+      oc::rmsnorm_backward(a.x_in, b.ln_self, a.rstd1, g_n, g, M, c.d_model, true, s);
   }
 
   static bool block_has_lora(DBlock& b) {
@@ -2003,7 +2040,8 @@ class T5Cuda {
       DBlock& b = dec[size_t(l)];
       pf_enter(b);
       const ActsT<T> a = acts_for_backward<T>(true, size_t(l), sh, st);
-      ffn_bwd(b, a, a.x_mid2, g_dec, Mt, st, 1, l, norm_drop_fused, site_of(1, l, kCrossRes));
+      const bool xb_in = norm_drop_xblock && l < int(dec.size()) - 1, xb_out = norm_drop_xblock && l > lowest;
+      ffn_bwd(b, a, a.x_mid2, g_dec, Mt, st, 1, l, norm_drop_fused, site_of(1, l, kCrossRes), xb_in);
       // cross-attention
       if (!norm_drop_fused)
         oc::dropout_backward(g_dec, gd, int64_t(Mt) * d, p, st.seed, site_of(1, l, kCrossRes), false, s);
@@ -2021,7 +2059,7 @@ class T5Cuda {
                                      site_of(1, l, kSelfRes), s);
       else
         oc::rmsnorm_backward(a.x_mid, b.ln_cross, a.rstdc, g_n, g_dec, Mt, d, true, s);
-      self_attn_bwd(b, a, g_dec, Mt, sh, true, st, l, norm_drop_fused);
+      self_attn_bwd(b, a, g_dec, Mt, sh, true, st, l, norm_drop_fused, xb_out, site_of(1, l - 1, kFfRes));
     }
   }
 
@@ -2038,8 +2076,9 @@ class T5Cuda {
       DBlock& b = enc[size_t(l)];
       pf_enter(b);
       const ActsT<T> a = acts_for_backward<T>(false, size_t(l), sh, st);
-      ffn_bwd(b, a, a.x_mid, g_enc, Ms, st, 0, l, norm_drop_fused, site_of(0, l, kSelfRes));
-      self_attn_bwd(b, a, g_enc, Ms, sh, false, st, l, norm_drop_fused);
+      const bool xb_in = norm_drop_xblock && l < int(enc.size()) - 1, xb_out = norm_drop_xblock && l > lowest;
+      ffn_bwd(b, a, a.x_mid, g_enc, Ms, st, 0, l, norm_drop_fused, site_of(0, l, kSelfRes), xb_in);
+      self_attn_bwd(b, a, g_enc, Ms, sh, false, st, l, norm_drop_fused, xb_out, site_of(0, l - 1, kFfRes));
     }
   }
   bool encoder_has_lora() {
