@@ -22,7 +22,7 @@ interface FlashOut {
   dv: Float32Array;
   fwdMs: number;
   bwdMs: number;
-  bwdSplit: boolean;
+  bwd3Blocks: boolean;
 }
 type Engine = {
   cudaCompiled(): boolean;
@@ -219,45 +219,31 @@ describe.skipIf(!gpu)('fused attention on CUDA vs the CPU fp32 reference', () =>
   });
 });
 
-// The split backward (HUKUK_FLASH_BWD_SPLIT, forced per call with the hook's bwdSplit option): a
-// dK/dV kernel per key tile and a dQ kernel per query tile (dQ written once, no atomics), bf16 I/O.
-// Against the fused kernel (bwdSplit: false) on the same inputs: ctx is the same forward; dK and dV
-// come from the same operations in the same order (the dK/dV kernel is the fused kernel's per-score
-// math without dQ, each query tile in chunks of 16 or 32 columns with the same accumulation order), so they
-// must match bit for bit; dQ is summed in another order (registers instead of fp32 atomics) before
-// its one rounding to bf16, so it matches to rounding, and run to run it is deterministic. And
-// everything against the CPU reference within the bf16 I/O tolerance, table and Toeplitz bias.
-describe.skipIf(!gpu)('split backward (bwdSplit) vs the fused backward and the CPU reference, bf16 I/O', () => {
+// The bf16 backward at 3 blocks per SM (registers fitted to 168, the default where the shared memory
+// fits: the Toeplitz bias or none) against the same kernel at 2 (HUKUK_FLASH_BWD_3BLOCKS=0), forced
+// per call with the hook's bwd3Blocks option (the variable itself is read once per process): both
+// against the CPU reference, and against each other (ctx is the same forward; dK, dV come from the
+// same code, dQ to the atomics' order).
+describe.skipIf(!gpu)('bf16 backward at 3 vs 2 blocks per SM (bwd3Blocks)', () => {
   const tolBf16 = 2e-2 + 4e-3;
-  for (const c of cases)
-    for (const toeplitz of c.bias ? [false, true] : [false])
-      it(`${toeplitz ? 'Toeplitz bias (bias_diag)' : c.bias ? 'bias table' : 'no bias'}: ${c.name}`, { timeout: 120_000 }, () => {
-        const o = { ...bf16Inputs(inputs(c, 64, toeplitz)), mode: 'fused', io: 'bf16', biasDiag: toeplitz };
-        const want = engine._opsFlashAttention({ ...o, mode: 'reference' });
-        const fused = engine._opsFlashAttention({ ...o, bwdSplit: false });
-        const split = engine._opsFlashAttention({ ...o, bwdSplit: true });
-        const again = engine._opsFlashAttention({ ...o, bwdSplit: true });
-        expect(fused.bwdSplit, 'bwdSplit: false runs the fused kernel').toBe(false);
-        expect(split.bwdSplit, 'bwdSplit: true runs the split kernels').toBe(true);
-        const e = errors(split, want), ef = errors(fused, want), vs = errors(split, fused);
-        const mk = mismatches(split.dk, fused.dk), mv = mismatches(split.dv, fused.dv);
-        console.log(`flash split bwd | ${toeplitz ? 'diag' : 'table'} | ${c.name} | vs cpu ${fmt(e)} | fused vs cpu ${fmt(ef)}` +
-          ` | vs fused: dq ${vs.dq.toExponential(2)}, dk/dv elements differing ${mk}/${mv}`);
-        for (const k of outputs) expect(e[k], k).toBeLessThan(tolBf16);
-        expect(mismatches(split.ctx, fused.ctx), 'ctx (the same forward)').toBe(0);
-        expect(mk, 'dk bit for bit the fused kernel').toBe(0);
-        expect(mv, 'dv bit for bit the fused kernel').toBe(0);
-        expect(vs.dq, 'dq vs the fused kernel').toBeLessThan(8e-3);
-        expect(mismatches(again.dq, split.dq), 'dq deterministic').toBe(0);
-      });
-
-  it('with the dropout record the fused kernel runs (the split kernels do not read it)', { timeout: 60_000 }, () => {
-    const o = { ...bf16Inputs(inputs(cases[3])), mode: 'fused', io: 'bf16' };
-    const r = engine._opsFlashAttention({ ...o, bwdSplit: true, dropoutBits: true });
-    expect(r.bwdSplit).toBe(false);
-    const want = engine._opsFlashAttention({ ...o, mode: 'reference' });
-    for (const k of outputs) expect(errors(r, want)[k], k).toBeLessThan(tolBf16);
-  });
+  // sm_90 parts have 228 KiB of shared memory per SM: 3 blocks fit with bias_diag or no bias
+  const hopper = gpu && /H100|H200|H800|H20\b|GH200/.test(engine.gpus()[0]?.name ?? '');
+  for (const c of cases.filter((x) => x.dropout || !x.bias))
+    it(c.name, { timeout: 120_000 }, () => {
+      const o = { ...bf16Inputs(inputs(c, 64, Boolean(c.bias))), mode: 'fused', io: 'bf16', biasDiag: Boolean(c.bias) };
+      const want = engine._opsFlashAttention({ ...o, mode: 'reference' });
+      const three = engine._opsFlashAttention({ ...o, bwd3Blocks: true });
+      const two = engine._opsFlashAttention({ ...o, bwd3Blocks: false });
+      expect(two.bwd3Blocks, 'bwd3Blocks: false runs the 2-block kernel').toBe(false);
+      if (hopper) expect(three.bwd3Blocks, 'bwd3Blocks: true runs the 3-block kernel on sm_90').toBe(true);
+      const e3 = errors(three, want), e2 = errors(two, want), vs = errors(three, two);
+      console.log(`flash bwd 3 vs 2 blocks | ${c.name} | ran 3: ${three.bwd3Blocks} | 3 vs cpu ${fmt(e3)} | 2 vs cpu ${fmt(e2)}` +
+        ` | 3 vs 2 ${fmt(vs)}, dk/dv elements differing ${mismatches(three.dk, two.dk)}/${mismatches(three.dv, two.dv)}`);
+      for (const k of outputs) expect(e3[k], `3 blocks ${k}`).toBeLessThan(tolBf16);
+      for (const k of outputs) expect(e2[k], `2 blocks ${k}`).toBeLessThan(tolBf16);
+      expect(mismatches(three.ctx, two.ctx), 'ctx (the same forward)').toBe(0);
+      for (const k of ['dk', 'dv', 'dq'] as const) expect(vs[k], `3 vs 2 blocks ${k}`).toBeLessThan(8e-3);
+    });
 });
 
 // µs per call and TFLOP/s (forward 4·B·H·Tq·Tk·dk flops, backward 2.5x that; causal counted in
@@ -291,7 +277,10 @@ describe.skipIf(!gpu)('fused attention: micro-benchmark', () => {
         const b16diag = run({ io: 'bf16', biasDiag: true });
         for (const k of outputs) expect(errors(b16diag, f32)[k], `bf16 io + bias_diag vs fp32 io ${k}`).toBeLessThan(3e-2);
         expect(mismatches(b16diag.dk, b16.dk), 'dk bit for bit').toBe(0);
-        lines.push(line('bf16 io, Toeplitz bias (bias_diag)', c, b16diag));
+        lines.push(line(`bf16 io, Toeplitz bias (bias_diag)${b16diag.bwd3Blocks ? ', bwd 3 blocks/SM' : ''}`, c, b16diag));
+        const b16two = run({ io: 'bf16', biasDiag: true, bwd3Blocks: false });
+        for (const k of outputs) expect(errors(b16two, f32)[k], `bf16 io + bias_diag, 2 blocks vs fp32 io ${k}`).toBeLessThan(3e-2);
+        lines.push(line('bf16 io, Toeplitz bias (bias_diag), bwd 2 blocks/SM (HUKUK_FLASH_BWD_3BLOCKS=0)', c, b16two));
       }
       lines.push(line('bf16 io, no dropout', c, run({ io: 'bf16', dropout: 0 })));
       lines.push(line('bf16 io, no bias', c, run({ io: 'bf16', bias: undefined })));
@@ -301,30 +290,5 @@ describe.skipIf(!gpu)('fused attention: micro-benchmark', () => {
         for (const k of outputs) expect(errors(f32, unf)[k], `fused vs unfused ${k}`).toBeLessThan(3e-2);
       }
       console.log(`bench | ${c.name}\n  ${lines.join('\n  ')}`);
-    });
-});
-
-// The split backward's micro-benchmark: µs per backward call, fused (one kernel, dQ atomics + the
-// bf16 conversion) vs split (dK/dV kernel + dQ kernel), bf16 I/O, Toeplitz bias as the engine runs
-// it; dK/dV bit for bit, dQ to rounding.
-describe.skipIf(!gpu)('split backward: micro-benchmark (bf16 I/O)', () => {
-  const shapes: Case[] = [
-    { name: 'encoder 16x12x512x512 (bias, mask, dropout)', B: 16, H: 12, Tq: 512, Tk: 512, bias: true, dropout: 0.1, keep: (b, j) => j < 512 - 8 * b },
-    { name: 'decoder 16x12x512x512 (causal, bias, dropout)', B: 16, H: 12, Tq: 512, Tk: 512, bias: true, causal: true, dropout: 0.1 },
-    { name: 'encoder 16x12x64x64 (bias, mask, dropout)', B: 16, H: 12, Tq: 64, Tk: 64, bias: true, dropout: 0.1, keep: (b, j) => j < 64 - 2 * b },
-  ];
-  const reps = 20;
-  const flops = (c: Case) => 4 * c.B * c.H * c.Tq * c.Tk * 64;
-  for (const c of shapes)
-    it(c.name, { timeout: 120_000 }, () => {
-      const o = { ...bf16Inputs(inputs(c, 64, true)), mode: 'fused', io: 'bf16', biasDiag: true, reps };
-      const fused = engine._opsFlashAttention({ ...o, bwdSplit: false });
-      const split = engine._opsFlashAttention({ ...o, bwdSplit: true });
-      expect(split.bwdSplit).toBe(true);
-      expect(mismatches(split.dk, fused.dk), 'dk bit for bit').toBe(0);
-      expect(mismatches(split.dv, fused.dv), 'dv bit for bit').toBe(0);
-      expect(errors(split, fused).dq, 'dq').toBeLessThan(8e-3);
-      const us = (r: FlashOut) => `${(r.bwdMs * 1e3).toFixed(1)} µs ${((2.5 * flops(c)) / r.bwdMs / 1e9).toFixed(1)} TFLOP/s`;
-      console.log(`bench split bwd | ${c.name} | fused ${us(fused)} | split ${us(split)} | split/fused ${(split.bwdMs / fused.bwdMs).toFixed(3)}`);
     });
 });

@@ -18,9 +18,12 @@
 //       fp32 atomics (float2 on sm_90; dQ zeroed first; for bf16 I/O into an fp32 scratch that a
 //       last kernel rounds into dQ). The next query tile's Q, dctx, bias, lse, D (and dropout bits)
 //       load with cp.async while this one is computed.
-//   split backward (HUKUK_FLASH_BWD_SPLIT=1, EXPERIMENT, default off, not yet run on a GPU): bf16 I/O
-//     as two kernels, dK/dV per key tile and dQ per query tile (dQ written once, no atomics), at
-//     <= 128-168 registers instead of 254: see flash_bwd_dkdv_kernel.
+//   (An FA2-style split backward, dK/dV per key tile and dQ per query tile in a second kernel with
+//   no atomics, at 124-168 registers for 3-4 blocks per SM, was built and measured on H200 at
+//   10:55 UTC 2026-11-28 (code 7756764): correct (dK/dV bit for bit, dQ within 3.5e-3) but SLOWER,
+//   split/fused 1.18 at 16x12x512² encoder (420.6 vs 356.7 µs), 1.20 causal 512, 1.22 at 64²; the
+//   step 139.1 vs 133.0 ms at 16x512x512. It recomputes S and dP (two more products) and the exp +
+//   dropout hash once more per score, which costs more than the freed registers win. Removed.)
 //   Every fragment comes through ldmatrix; the B operands that need a transpose (V, dctx, Q, K as
 //   [k][n]) through ldmatrix.trans from the same row-major tiles. A first version that stored
 //   transposed tiles (8-way bank conflicts) was 1.2-1.7x slower.
@@ -214,16 +217,14 @@ __device__ __forceinline__ void ldsm_b_kn(uint32_t r[4], const __nv_bfloat16* ti
 
 // acc[8] (16 x 64) += A · Bᵀ with A = rows r0..r0+15 of a row-major [.][64] tile in shared memory
 // (fragments loaded as needed, to keep registers free), B stored [64 n][64 k].
-// NP < 4 (the split backward): only the first 16*NP columns, acc[2*NP] (B = its first 16*NP rows).
-template <int NP = 4>
-__device__ __forceinline__ void mma_smem_nk(float acc[][4], const __nv_bfloat16* A, int r0, const __nv_bfloat16* B,
+__device__ __forceinline__ void mma_smem_nk(float acc[8][4], const __nv_bfloat16* A, int r0, const __nv_bfloat16* B,
                                             int lane) {
 #pragma unroll
   for (int kk = 0; kk < 4; ++kk) {
     uint32_t a[4];
     ldsm_a(a, A, kPad, r0, kk * 16, lane);
 #pragma unroll
-    for (int np = 0; np < NP; ++np) {
+    for (int np = 0; np < 4; ++np) {
       uint32_t b[4];
       ldsm_b_nk(b, B, kPad, np * 16, kk * 16, lane);
       mma16816(acc[2 * np], a, b[0], b[1]);
@@ -232,11 +233,9 @@ __device__ __forceinline__ void mma_smem_nk(float acc[][4], const __nv_bfloat16*
   }
 }
 // acc[8] (16 x 64) += C (16 x 64 accumulator-layout values, as bf16 A fragments) · B, B stored [64 k][64 n].
-// KK < 4 (the split backward): C is 16 x 16*KK (c[2*KK]), B its first 16*KK rows.
-template <int KK = 4>
-__device__ __forceinline__ void mma_acc_kn(float acc[8][4], const float c[][4], const __nv_bfloat16* B, int lane) {
+__device__ __forceinline__ void mma_acc_kn(float acc[8][4], const float c[8][4], const __nv_bfloat16* B, int lane) {
 #pragma unroll
-  for (int kk = 0; kk < KK; ++kk) {
+  for (int kk = 0; kk < 4; ++kk) {
     const uint32_t a[4] = {pack_bf16(c[2 * kk][0], c[2 * kk][1]), pack_bf16(c[2 * kk][2], c[2 * kk][3]),
                            pack_bf16(c[2 * kk + 1][0], c[2 * kk + 1][1]),
                            pack_bf16(c[2 * kk + 1][2], c[2 * kk + 1][3])};
@@ -696,7 +695,8 @@ __host__ __device__ inline BwdLayout bwd_layout(int W, bool bias, int diag_float
 // 32-bit arithmetic, no per-score mask logic on tiles that need none, the keep decision without
 // the p != 0 test (a score with p = 0 gives 0 either way), and 1/(1-p) applied once to dV
 // MINB: blocks per SM the registers are fitted to (1: up to 255 registers, 2 blocks of 4 warps per SM;
-// 3: 168 registers with some spilling, 3 blocks, see launch_backward's HUKUK_FLASH_BWD_3BLOCKS)
+// 3: 168 registers with some spilling, 3 blocks, the bf16 default where the shared memory fits: see
+// bwd_three_blocks)
 template <int W, typename E, int FM, int MINB = 1>
 __global__ void __launch_bounds__(W * 32, MINB) flash_bwd_kernel(FlashParams<E> p, const E* dO, const float* lse,
                                                             const float* Dsum, float* dQ, E* dK, E* dV,
@@ -982,391 +982,6 @@ __global__ void flash_dq_to_bf16_kernel(const float* acc, __nv_bfloat16* dQ, int
   reinterpret_cast<uint2*>(dQ)[i] = make_uint2(pack_bf16(v.x, v.y), pack_bf16(v.z, v.w));
 }
 
-// ------------------------------------------------------------------ split backward (EXPERIMENT)
-// HUKUK_FLASH_BWD_SPLIT=1 (default off; NOT YET RUN ON A GPU): the bf16 FAST backward as two
-// kernels, FlashAttention-2 style, instead of flash_bwd_kernel's one kernel with dQ atomics:
-//   flash_bwd_dkdv_kernel: a block (4 warps) per (64 keys, b*H + h) loops over the query tiles:
-//     Sᵀ, P, dPᵀ, dSᵀ as flash_bwd_kernel, dV += Pdᵀ dO, dK += dSᵀ Q; no dQ, no dS tile.
-//   flash_bwd_dq_kernel: a block (4 warps) per (64 queries, b*H + h) loops over the key tiles:
-//     S, P, dP, dS recomputed (the forward's row layout: a warp owns 16 query rows, lse and D
-//     per row in registers), dQ += dS K, written once as bf16: no atomics, no fp32 dQ scratch, no
-//     flash_dq_to_bf16_kernel pass, deterministic.
-// Why: ncu (H200, 09:04 UTC) has flash_bwd_kernel latency bound at 254 registers (2 blocks of 4
-// warps per SM, no eligible warp 71 % of cycles). The recompute costs one more S and dP product
-// per score (bwd flops 2.5x fwd -> 3.5x) and a second exp + dropout hash per score (the ALU work
-// that bounds the forward) in exchange for far fewer live registers: whether that wins is for the
-// GPU to say (tests/native/cuda_flash_attention.test.ts, "split backward: micro-benchmark").
-// Register budget (both kernels, __launch_bounds__(128, MINB); MINB = 4 (at most 128 registers per
-// thread) where 4 blocks' shared memory fits on the SM, else 3 (at most 168), see split_backward):
-//   the 16 x 64 fp32 output accumulators of the warp (dK + dV: 64 registers; dQ: 32), and each
-//   query (key) tile is processed in chunks of split_cols(MINB) columns so only 16 x 16 (MINB 4) or
-//   16 x 32 (MINB 3) of S/P and of dP/dS are live (2 x 8 or 2 x 16 registers) instead of 2 x 32;
-//   A fragments come from shared memory as needed (mma_smem_nk: reloaded per chunk, 16-column
-//   chunks load 1 A fragment per mma instead of 0.5), B fragments 4 at a time.
-//   ptxas sm_90 (CUDA 13): MINB 4: dkdv 128 registers, dq 124, no spills (with 32-column chunks
-//   at MINB 4: 124 / 12 bytes of spill stores); MINB 3: dkdv 168, dq 158, no spills.
-// Shared memory (bf16 tiles of 64 x kPad = 9 KiB):
-//   dkdv: K, V (18 KiB) + 2 stages x (Q, dO, lse, D) (37 KiB) + the Toeplitz window
-//         (bwd_diag_floats(4, Tq) floats: 2.5 KiB at Tq 512) = 57.5 KiB at 512, 55 KiB without
-//         bias_diag;
-//   dq:   Q, dO (18 KiB) + 2 stages x (K, V) (36 KiB) + the forward's window (fwd_diag_floats(Tk))
-//         = 56.5 KiB at 512, 54 KiB without bias_diag.
-//   4 blocks per SM need <= 56 KiB each on sm_90 (228 KiB, 1 KiB reserved per block): with
-//   bias_diag up to Tq, Tk <= 128 (the 16x12x64x64 / 128x128 shapes), and every length without it;
-//   at 512x512 with bias_diag 3 blocks (12 warps per SM, flash_bwd_kernel has 8).
-//   The [H, Tq, Tk] bias table is read straight from global memory (as the forward does), not
-//   staged: the engine passes bias_diag, and staging the table would cost 34 KiB per block.
-// Not covered (flash_bwd_kernel runs instead): fp32 I/O, the non-FAST kernels (flat index >= 2^32),
-// HUKUK_FLASH_HASH_REF=1, the dropout record (bits). The scratch keeps its size (the fp32 dQ part
-// goes unused here; shrinking flash_backward_scratch_floats waits for the switch to be decided).
-constexpr int kSplitWarps = 4, kSplitN = kSplitWarps * 32, kSplitRows = 16 * kSplitWarps;  // 64 keys / queries
-// columns of S/dP live at once (see the register budget above): 16 at MINB 4, 32 at MINB 3
-__host__ __device__ constexpr int split_cols(int minb) { return minb >= 4 ? 16 : 32; }
-static_assert(kSplitRows == kTile, "split blocks own one 64-row tile");
-__host__ __device__ constexpr int split_tile_bytes() { return kTile * kPad * 2; }
-// dkdv: [K, V, first-kept flag, window] then 2 stages of [Q, dO, lse, D]
-__host__ __device__ constexpr int split_dkdv_stage_bytes() { return 2 * split_tile_bytes() + 2 * kTile * 4; }
-__host__ __device__ constexpr int split_dkdv_stage0(int diag_floats) {
-  return 2 * split_tile_bytes() + 16 + align16(diag_floats * 4);
-}
-__host__ __device__ constexpr int split_dkdv_smem(int diag_floats) {
-  return split_dkdv_stage0(diag_floats) + 2 * split_dkdv_stage_bytes();
-}
-// dq: [Q, dO, first-kept flag, window] then 2 stages of [K, V]
-__host__ __device__ constexpr int split_dq_stage0(int diag_floats) {
-  return 2 * split_tile_bytes() + 16 + align16(diag_floats * 4);
-}
-__host__ __device__ constexpr int split_dq_smem(int diag_floats) {
-  return split_dq_stage0(diag_floats) + 2 * 2 * split_tile_bytes();
-}
-
-// dK, dV of 64 keys: the per-score math is flash_bwd_kernel's FAST path without the dropout
-// record (same operations in the same order, so dV, and dK up to the compiler's contractions,
-// come out bit for bit the fused kernel's)
-template <int MINB>
-__global__ void __launch_bounds__(kSplitN, MINB)
-    flash_bwd_dkdv_kernel(FlashParams<__nv_bfloat16> p, const __nv_bfloat16* dO, const float* lse, const float* Dsum,
-                          __nv_bfloat16* dK, __nv_bfloat16* dV) {
-  using E = __nv_bfloat16;
-  constexpr int FM = 2;  // the folded keep test (HUKUK_FLASH_HASH_REF=1 runs the fused kernel instead)
-  constexpr int N = kSplitN, CW = split_cols(MINB), NH = CW / 8;  // NH n-tiles per chunk of CW columns
-  extern __shared__ __align__(16) unsigned char smem[];
-  pdl::trigger();
-  pdl::wait();
-  const int diag_floats = p.bias_diag ? bwd_diag_floats(kSplitWarps, p.Tq) : 0;
-  __nv_bfloat16* sK = reinterpret_cast<__nv_bfloat16*>(smem);
-  __nv_bfloat16* sV = reinterpret_cast<__nv_bfloat16*>(smem + split_tile_bytes());
-  int* sFirstKept = reinterpret_cast<int*>(smem + 2 * split_tile_bytes());
-  float* sDiag = reinterpret_cast<float*>(smem + 2 * split_tile_bytes() + 16);
-  auto stage = [&](int st) { return smem + split_dkdv_stage0(diag_floats) + st * split_dkdv_stage_bytes(); };
-  auto sQ = [&](int st) { return reinterpret_cast<__nv_bfloat16*>(stage(st)); };
-  auto sdO = [&](int st) { return reinterpret_cast<__nv_bfloat16*>(stage(st) + split_tile_bytes()); };
-  auto sL = [&](int st) { return reinterpret_cast<float*>(stage(st) + 2 * split_tile_bytes()); };
-  auto sD = [&](int st) { return reinterpret_cast<float*>(stage(st) + 2 * split_tile_bytes() + kTile * 4); };
-
-  const int bh = blockIdx.y, b = bh / p.H, h = bh % p.H;
-  const int j0 = blockIdx.x * kSplitRows;
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-  const int32_t* km = p.key_mask ? p.key_mask + int64_t(b) * p.key_mask_ld : nullptr;
-  const float keep_scale = p.dropout > 0.f ? 1.f / (1.f - p.dropout) : 1.f;
-  const ops::DropoutKey drop_key = p.dropout > 0.f ? ops::dropout_key(*p.seed, p.site) : ops::DropoutKey{};
-  const uint32_t drop_thr = ops::dropout_threshold(p.dropout);
-  const KeepHash32 fold = keep_hash32(drop_key, drop_thr);
-  const float uniform = 1.f / p.Tk;
-  const int64_t qbase = int64_t(b) * p.Tq * p.ld + int64_t(h) * kD;
-  const int64_t kbase = int64_t(b) * p.Tk * p.ld + int64_t(h) * kD;
-  const float* bias_h = p.bias ? p.bias + int64_t(h) * p.Tq * p.Tk : nullptr;
-  const float* lse_bh = lse + int64_t(bh) * p.Tq;
-  const float* D_bh = Dsum + int64_t(bh) * p.Tq;
-
-  TileAsync<kTile, N, E> qq, oq;
-  auto next_tile = [&](int i, int first_kept) {  // as flash_bwd_kernel's
-    while (i < p.Tq && p.causal && i + kTile - 1 < j0 && i >= first_kept) i += kTile;
-    return i;
-  };
-  auto issue = [&](int i0, int st) {
-    qq.issue(p.Q + qbase, p.ld, i0, p.Tq, sQ(st));
-    oq.issue(dO + qbase, p.ld, i0, p.Tq, sdO(st));
-    for (int i = threadIdx.x; i < kTile; i += N) {
-      const bool in = i0 + i < p.Tq;
-      cp_async4(sL(st) + i, lse_bh + (in ? i0 + i : 0), in);
-      cp_async4(sD(st) + i, D_bh + (in ? i0 + i : 0), in);
-    }
-    cp_async_commit();
-  };
-
-  find_first_kept(km, p.Tk, sFirstKept);
-  if (p.bias_diag) {  // flash_bwd_kernel's window: sDiag[j - i + Tq + 63 - j0]
-    const int n_diag = p.Tq + p.Tk - 1;
-    const float* diag_h = p.bias_diag + int64_t(h) * n_diag;
-    for (int u = threadIdx.x; u < diag_floats; u += N) {
-      const int x = u + j0 - 64;
-      sDiag[u] = x >= 0 && x < n_diag ? __ldg(diag_h + x) : 0.f;
-    }
-  }
-  {
-    TileAsync<kTile, N, E> k, v;
-    k.issue(p.K + kbase, p.ld, j0, p.Tk, sK);
-    v.issue(p.V + kbase, p.ld, j0, p.Tk, sV);
-    cp_async_commit();
-  }
-  __syncthreads();
-  const int first_kept = *sFirstKept;
-  const int key0 = j0 + warp * 16 + g, key1 = key0 + 8;
-  const int ks0 = key0 >= p.Tk ? 0 : (km && km[key0] == 0 ? 1 : 2);
-  const int ks1 = key1 >= p.Tk ? 0 : (km && km[key1] == 0 ? 1 : 2);
-  const uint32_t kidx0 = uint32_t(uint64_t(bh) * p.Tq * p.Tk + key0), kidx1 = kidx0 + 8;
-  const bool warp_keys_visible = __all_sync(0xffffffffu, ks0 == 2 && ks1 == 2);
-
-  float dk[8][4], dv[8][4];
-#pragma unroll
-  for (int nt = 0; nt < 8; ++nt)
-#pragma unroll
-    for (int e = 0; e < 4; ++e) dk[nt][e] = dv[nt][e] = 0.f;
-
-  int i0 = next_tile(0, first_kept);
-  if (i0 < p.Tq) issue(i0, 0);
-  for (int st = 0; i0 < p.Tq; st ^= 1) {
-    cp_async_wait_all();
-    __syncthreads();  // tile i0 in stage st; everyone is done with stage st^1
-    const int i_next = next_tile(i0 + kTile, first_kept);
-    if (i_next < p.Tq) issue(i_next, st ^ 1);
-    const __nv_bfloat16 *Q_ = sQ(st), *O_ = sdO(st);
-    const float *L_ = sL(st), *D_ = sD(st);
-    const bool plain = warp_keys_visible && i0 + kTile <= p.Tq && (!p.causal || j0 + warp * 16 + 15 <= i0) &&
-                       __all_sync(0xffffffffu, L_[lane] != -INFINITY && L_[lane + 32] != -INFINITY);
-#pragma unroll 1
-    for (int c0 = 0; c0 < kTile; c0 += CW) {  // queries i0 + c0 .. + CW-1
-      float st_[NH][4], dpt[NH][4];  // Sᵀ then Pdᵀ; dPdᵀ then dSᵀ (rows = our keys, cols = queries)
-      if (p.bias_diag) {
-        const float* d = sDiag + warp * 16 + g - 2 * t + p.Tq + 63 - i0 - c0;
-#pragma unroll
-        for (int nt = 0; nt < NH; ++nt)
-#pragma unroll
-          for (int e = 0; e < 4; ++e) st_[nt][e] = d[(e < 2 ? 0 : 8) - nt * 8 - (e & 1)];
-      } else if (bias_h) {  // straight from the table (rows >= Tq, keys >= Tk: 0 as the staged tiles)
-#pragma unroll
-        for (int nt = 0; nt < NH; ++nt)
-#pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            const int i = i0 + c0 + nt * 8 + 2 * t + (e & 1), key = e < 2 ? key0 : key1;
-            st_[nt][e] = i < p.Tq && key < p.Tk ? __ldg(bias_h + int64_t(i) * p.Tk + key) : 0.f;
-          }
-      } else {
-#pragma unroll
-        for (int nt = 0; nt < NH; ++nt) st_[nt][0] = st_[nt][1] = st_[nt][2] = st_[nt][3] = 0.f;
-      }
-#pragma unroll
-      for (int nt = 0; nt < NH; ++nt) dpt[nt][0] = dpt[nt][1] = dpt[nt][2] = dpt[nt][3] = 0.f;
-      mma_smem_nk<NH / 2>(st_, sK, warp * 16, Q_ + c0 * kPad, lane);
-      mma_smem_nk<NH / 2>(dpt, sV, warp * 16, O_ + c0 * kPad, lane);
-#pragma unroll
-      for (int nt = 0; nt < NH; ++nt)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int il = c0 + nt * 8 + 2 * t + (e & 1), i = i0 + il;
-          float pr;
-          if (plain) {
-            pr = __expf(st_[nt][e] - L_[il]);
-          } else {
-            const int key = e < 2 ? key0 : key1, state = e < 2 ? ks0 : ks1;
-            const float Lr = L_[il];
-            pr = 0.f;
-            if (i < p.Tq && state != 0) {
-              if (Lr == -INFINITY) pr = uniform;
-              else if (state == 2 && !(p.causal && key > i)) pr = __expf(st_[nt][e] - Lr);
-            }
-          }
-          float pd = pr, dp = dpt[nt][e];
-          if (p.dropout > 0.f) {  // 1/(1-p) on dV at the end (FAST)
-            const bool keep = keep32<FM>(drop_key, drop_thr, fold, (e < 2 ? kidx0 : kidx1) + uint32_t(i) * uint32_t(p.Tk));
-            pd = keep ? pr : 0.f;
-            dp = keep ? dp * keep_scale : 0.f;
-          }
-          st_[nt][e] = pd;
-          dpt[nt][e] = pr * (dp - D_[il]);
-        }
-      mma_acc_kn<NH / 2>(dv, st_, O_ + c0 * kPad, lane);
-      mma_acc_kn<NH / 2>(dk, dpt, Q_ + c0 * kPad, lane);
-    }
-    i0 = i_next;
-  }
-  cp_async_wait_all();  // the K/V group when no query tile was visited
-  if (p.dropout > 0.f)
-#pragma unroll
-    for (int nt = 0; nt < 8; ++nt)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) dv[nt][e] *= keep_scale;
-#pragma unroll
-  for (int k = 0; k < 2; ++k) {
-    const int key = k ? key1 : key0;
-    if (key >= p.Tk) continue;
-    E* dkp = dK + kbase + int64_t(key) * p.ld;
-    E* dvp = dV + kbase + int64_t(key) * p.ld;
-#pragma unroll
-    for (int nt = 0; nt < 8; ++nt) {
-      store2(dkp + nt * 8 + 2 * t, dk[nt][2 * k], dk[nt][2 * k + 1]);
-      store2(dvp + nt * 8 + 2 * t, dv[nt][2 * k], dv[nt][2 * k + 1]);
-    }
-  }
-}
-
-// dQ of 64 queries, written once as bf16. dO may be dQ's own memory (the bf16 copy of dctx that
-// flash_bwd_dot_kernel leaves there): this block reads only its own rows of it, into shared memory,
-// before it writes them; flash_bwd_dkdv_kernel (which reads every row) has finished before (pdl::wait).
-template <int MINB>
-__global__ void __launch_bounds__(kSplitN, MINB)
-    flash_bwd_dq_kernel(FlashParams<__nv_bfloat16> p, const __nv_bfloat16* dO, const float* lse, const float* Dsum,
-                        __nv_bfloat16* dQ) {
-  using E = __nv_bfloat16;
-  constexpr int FM = 2;  // the folded keep test (HUKUK_FLASH_HASH_REF=1 runs the fused kernel instead)
-  constexpr int N = kSplitN, CW = split_cols(MINB), NH = CW / 8;
-  extern __shared__ __align__(16) unsigned char smem[];
-  pdl::trigger();
-  pdl::wait();
-  const int diag_floats = p.bias_diag ? fwd_diag_floats(p.Tk) : 0;
-  __nv_bfloat16* sQ = reinterpret_cast<__nv_bfloat16*>(smem);
-  __nv_bfloat16* sdO = reinterpret_cast<__nv_bfloat16*>(smem + split_tile_bytes());
-  int* sFirstKept = reinterpret_cast<int*>(smem + 2 * split_tile_bytes());
-  float* sDiag = reinterpret_cast<float*>(smem + 2 * split_tile_bytes() + 16);
-  auto sK = [&](int st) {
-    return reinterpret_cast<__nv_bfloat16*>(smem + split_dq_stage0(diag_floats) + st * 2 * split_tile_bytes());
-  };
-  auto sV = [&](int st) { return sK(st) + kTile * kPad; };
-
-  const int bh = blockIdx.y, b = bh / p.H, h = bh % p.H;
-  const int q0 = blockIdx.x * kSplitRows;
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-  const int32_t* km = p.key_mask ? p.key_mask + int64_t(b) * p.key_mask_ld : nullptr;
-  const float keep_scale = p.dropout > 0.f ? 1.f / (1.f - p.dropout) : 1.f;
-  const ops::DropoutKey drop_key = p.dropout > 0.f ? ops::dropout_key(*p.seed, p.site) : ops::DropoutKey{};
-  const uint32_t drop_thr = ops::dropout_threshold(p.dropout);
-  const KeepHash32 fold = keep_hash32(drop_key, drop_thr);
-  const float uniform = 1.f / p.Tk;
-  const int64_t qbase = int64_t(b) * p.Tq * p.ld + int64_t(h) * kD;
-  const int64_t kbase = int64_t(b) * p.Tk * p.ld + int64_t(h) * kD;
-  const E* Kh = p.K + kbase;
-  const E* Vh = p.V + kbase;
-
-  find_first_kept(km, p.Tk, sFirstKept);
-  if (p.bias_diag) {  // the forward's window: sDiag[j - r + q0 + 63]
-    const int n_diag = p.Tq + p.Tk - 1;
-    const float* diag_h = p.bias_diag + int64_t(h) * n_diag;
-    const int x0 = p.Tq - 1 - q0 - (kSplitRows - 1);
-    for (int u = threadIdx.x; u < diag_floats; u += N) {
-      const int x = u + x0;
-      sDiag[u] = x >= 0 && x < n_diag ? __ldg(diag_h + x) : 0.f;
-    }
-  }
-  {
-    TileAsync<kTile, N, E> q, o;
-    q.issue(p.Q + qbase, p.ld, q0, p.Tq, sQ);
-    o.issue(dO + qbase, p.ld, q0, p.Tq, sdO);
-    cp_async_commit();
-  }
-  __syncthreads();
-  int j_end = p.Tk;  // as the forward: causal key tiles past the diagonal, unless a row here sees no key
-  if (p.causal && *sFirstKept <= q0) j_end = min(p.Tk, q0 + kSplitRows);
-
-  const int row0 = q0 + warp * 16 + g, row1 = row0 + 8;
-  const int64_t lrow = int64_t(bh) * p.Tq;
-  // a row past Tq: pr = 0 (its lse is never read; -inf only marks a row with no visible key)
-  const float L0 = row0 < p.Tq ? lse[lrow + row0] : 0.f, L1 = row1 < p.Tq ? lse[lrow + row1] : 0.f;
-  const float D0 = row0 < p.Tq ? Dsum[lrow + row0] : 0.f, D1 = row1 < p.Tq ? Dsum[lrow + row1] : 0.f;
-  const float* bias0 = p.bias && row0 < p.Tq ? p.bias + (int64_t(h) * p.Tq + row0) * p.Tk : nullptr;
-  const float* bias1 = p.bias && row1 < p.Tq ? p.bias + (int64_t(h) * p.Tq + row1) * p.Tk : nullptr;
-  const uint32_t base0 = uint32_t((uint64_t(bh) * p.Tq + row0) * p.Tk), base1 = base0 + uint32_t(8) * uint32_t(p.Tk);
-  // the warp's 16 rows all < Tq with some visible key
-  const bool rows_plain = __all_sync(0xffffffffu, row1 < p.Tq && L0 != -INFINITY && L1 != -INFINITY);
-
-  float dq[8][4];
-#pragma unroll
-  for (int nt = 0; nt < 8; ++nt) dq[nt][0] = dq[nt][1] = dq[nt][2] = dq[nt][3] = 0.f;
-
-  if (j_end > 0) {
-    TileAsync<kTile, N, E> k, v;
-    k.issue(Kh, p.ld, 0, p.Tk, sK(0));
-    v.issue(Vh, p.ld, 0, p.Tk, sV(0));
-    cp_async_commit();
-  }
-  for (int j0 = 0, st = 0; j0 < j_end; j0 += kTile, st ^= 1) {
-    cp_async_wait_all();
-    __syncthreads();  // key tile j0 in stage st (and Q, dO); everyone is done with stage st^1
-    if (j0 + kTile < j_end) {
-      TileAsync<kTile, N, E> k, v;
-      k.issue(Kh, p.ld, j0 + kTile, p.Tk, sK(st ^ 1));
-      v.issue(Vh, p.ld, j0 + kTile, p.Tk, sV(st ^ 1));
-      cp_async_commit();
-    }
-    const __nv_bfloat16 *K_ = sK(st), *V_ = sV(st);
-    // keys of the tile not hidden by the key mask (the forward's ballots)
-    const int ja = j0 + lane, jb = ja + 32;
-    const uint32_t open_lo = __ballot_sync(0xffffffffu, !km || (ja < p.Tk && km[ja] != 0));
-    const uint32_t open_hi = __ballot_sync(0xffffffffu, !km || (jb < p.Tk && km[jb] != 0));
-    const bool plain = rows_plain && j0 + kTile <= p.Tk && (open_lo & open_hi) == ~0u &&
-                       (!p.causal || j0 + kTile - 1 <= q0 + warp * 16);
-#pragma unroll 1
-    for (int c0 = 0; c0 < kTile; c0 += CW) {  // keys j0 + c0 .. + CW-1
-      const uint32_t open = (c0 < 32 ? open_lo : open_hi) >> (c0 & 31);  // bit jl: key j0 + c0 + jl
-      float s[NH][4], ds[NH][4];  // S then P; dP then dS (rows = our queries, cols = keys)
-      if (p.bias_diag) {
-        const float* d = sDiag + j0 + c0 + (kSplitRows - 1) - warp * 16 - g + 2 * t;
-#pragma unroll
-        for (int nt = 0; nt < NH; ++nt)
-#pragma unroll
-          for (int e = 0; e < 4; ++e) s[nt][e] = d[nt * 8 + (e & 1) - (e < 2 ? 0 : 8)];
-      } else {
-#pragma unroll
-        for (int nt = 0; nt < NH; ++nt)
-#pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            const int j = j0 + c0 + nt * 8 + 2 * t + (e & 1);
-            const float* bias = e < 2 ? bias0 : bias1;
-            s[nt][e] = bias && j < p.Tk ? __ldg(bias + j) : 0.f;
-          }
-      }
-#pragma unroll
-      for (int nt = 0; nt < NH; ++nt) ds[nt][0] = ds[nt][1] = ds[nt][2] = ds[nt][3] = 0.f;
-      mma_smem_nk<NH / 2>(s, sQ, warp * 16, K_ + c0 * kPad, lane);
-      mma_smem_nk<NH / 2>(ds, sdO, warp * 16, V_ + c0 * kPad, lane);
-#pragma unroll
-      for (int nt = 0; nt < NH; ++nt)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int jl = nt * 8 + 2 * t + (e & 1), j = j0 + c0 + jl;
-          const int r = e < 2 ? row0 : row1;
-          const float Lr = e < 2 ? L0 : L1;
-          float pr;
-          if (plain) {
-            pr = __expf(s[nt][e] - Lr);
-          } else {
-            pr = 0.f;
-            if (r < p.Tq && j < p.Tk) {
-              if (Lr == -INFINITY) pr = uniform;
-              else if (((open >> jl) & 1u) && !(p.causal && j > r)) pr = __expf(s[nt][e] - Lr);
-            }
-          }
-          float dp = ds[nt][e];
-          if (p.dropout > 0.f) {
-            const bool keep = keep32<FM>(drop_key, drop_thr, fold, (e < 2 ? base0 : base1) + uint32_t(j));
-            dp = keep ? dp * keep_scale : 0.f;
-          }
-          ds[nt][e] = pr * (dp - (e < 2 ? D0 : D1));
-        }
-      mma_acc_kn<NH / 2>(dq, ds, K_ + c0 * kPad, lane);
-    }
-  }
-  cp_async_wait_all();  // Q/dO's group when no key tile was visited
-#pragma unroll
-  for (int k = 0; k < 2; ++k) {
-    const int r = k ? row1 : row0;
-    if (r >= p.Tq) continue;
-    E* o = dQ + qbase + int64_t(r) * p.ld;
-#pragma unroll
-    for (int nt = 0; nt < 8; ++nt) store2(o + nt * 8 + 2 * t, dq[nt][2 * k], dq[nt][2 * k + 1]);
-  }
-}
-
 template <typename E>
 FlashParams<E> make_params(const SoftmaxArgs& a, const E* Q, const E* K, const E* V) {
   FlashParams<E> p;
@@ -1460,35 +1075,58 @@ void forward_impl(const SoftmaxArgs& a, int dk, const E* Q, const E* K, const E*
 // faster than 8-warp blocks (128 keys) once the loads were pipelined (two blocks per SM instead of one).
 constexpr int kBwdWarps = 4;
 
-// HUKUK_FLASH_BWD_3BLOCKS=1 (EXPERIMENT, default off, NOT YET RUN ON A GPU): the bf16 FAST backward
-// with registers fitted to 3 blocks per SM (168 registers; ptxas: 220 bytes of spill stores, 132 of
-// loads) where 3 blocks' shared memory fits (the Toeplitz bias or none: ~69 KiB at Tq 512; the table's
-// two bias stages need ~99 KiB, so it stays at 2). Why: ncu (H200, 09:04 UTC) has the backward latency
-// bound at 2 blocks of 4 warps per SM (no eligible warp 71 % of cycles, "wait" stalls on dependent
-// chains such as the dropout hash): 12 warps instead of 8 may hide more than the spills cost.
+// The bf16 FAST backward with registers fitted to 3 blocks per SM (168 registers; ptxas: 220 bytes
+// of spill stores, 132 of loads) where 3 blocks' shared memory fits (the Toeplitz bias or none: ~69
+// KiB at Tq 512; the table's two bias stages need ~99 KiB, so it stays at 2). ON by default since
+// H200, 10:55 UTC 2026-11-28 (code 7756764): the training step 130.75 vs 133.02 ms at 16x512x512,
+// 74.07 vs 75.45 at 8x512x512, 32.24 vs 32.11 at 16x64x128 (noise). Why: ncu (09:04 UTC) had the
+// backward latency bound at 2 blocks of 4 warps per SM (no eligible warp 71 % of cycles); 12 warps
+// instead of 8 hide more than the spills cost. HUKUK_FLASH_BWD_3BLOCKS=0 turns it off (A/B); the
+// variable is read once per process, and flash_set_backward_three_blocks overrides it (test hook).
+int g_bwd_three_blocks_override = -1;
 bool bwd_three_blocks() {
-  static const bool on = [] {
+  static const bool env = [] {
     const char* e = std::getenv("HUKUK_FLASH_BWD_3BLOCKS");
-    return e && e[0] == '1';
+    return !(e && e[0] == '0');
   }();
-  return on;
+  return g_bwd_three_blocks_override >= 0 ? g_bwd_three_blocks_override == 1 : env;
+}
+
+// The shared memory of one SM (228 KiB on sm_90, 164 on sm_80, ~100 on sm_86/89: asked of the
+// device, not assumed; 0 when the query fails)
+int sm_shared_bytes() {
+  static const int v = [] {
+    int dev = 0, r = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&r, cudaDevAttrMaxSharedMemoryPerMultiprocessor, dev) != cudaSuccess) {
+      cudaGetLastError();
+      return 0;
+    }
+    return r;
+  }();
+  return v;
+}
+
+// The backward's dynamic shared memory for these parameters
+template <typename E>
+int bwd_smem_bytes(const FlashParams<E>& p) {
+  return bwd_layout(kBwdWarps, p.bias != nullptr, p.bias_diag ? bwd_diag_floats(kBwdWarps, p.Tq) : 0).total;
+}
+
+// Whether the bf16 backward (FAST mode FM) runs the 3-blocks-per-SM kernel: the switch is on and 3 x
+// (smem + 1 KiB reserved per block) fit in the SM's shared memory
+template <typename E>
+bool bwd_runs_three_blocks(const FlashParams<E>& p, int fm) {
+  return fm == 2 && std::is_same<E, __nv_bfloat16>::value && bwd_three_blocks() &&
+         3 * (bwd_smem_bytes(p) + 1024) <= sm_shared_bytes();
 }
 
 template <typename E, int FM>
 void launch_backward(const FlashParams<E>& p, dim3 grid, const E* dO, const float* lse, const float* D, float* dQ32,
                      E* dK, E* dV, const uint64_t* bits, cudaStream_t s) {
-  const int smem = bwd_layout(kBwdWarps, p.bias != nullptr, p.bias_diag ? bwd_diag_floats(kBwdWarps, p.Tq) : 0).total;
+  const int smem = bwd_smem_bytes(p);
   if constexpr (FM == 2 && std::is_same<E, __nv_bfloat16>::value) {
-    // 3 x (smem + 1 KiB reserved per block) within the SM's shared memory (228 KiB on sm_90,
-    // 164 on sm_80, ~100 on sm_86/89: asked of the device, not assumed)
-    static const int sm_smem = [] {
-      int dev = 0, v = 0;
-      if (cudaGetDevice(&dev) != cudaSuccess ||
-          cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerMultiprocessor, dev) != cudaSuccess)
-        return 0;
-      return v;
-    }();
-    if (bwd_three_blocks() && 3 * (smem + 1024) <= sm_smem) {
+    if (bwd_runs_three_blocks(p, FM)) {
       static bool attr_set = false;
       if (!attr_set) {
         auto* k = flash_bwd_kernel<kBwdWarps, E, FM, 3>;
@@ -1542,73 +1180,6 @@ void backward_impl(const SoftmaxArgs& a, const E* Q, const E* K, const E* V, con
   else launch_backward<E, 2>(p, grid, dO, lse, D, dQ32, dK, dV, dropout_bits, s);
 }
 
-// HUKUK_FLASH_BWD_SPLIT=1 (EXPERIMENT, default off, NOT YET RUN ON A GPU): the split backward (see
-// flash_bwd_dkdv_kernel) for bf16 I/O where it applies; read once per process. The test hook
-// overrides it per call (flash_set_backward_split).
-int g_bwd_split_override = -1;
-bool bwd_split() {
-  static const bool env = [] {
-    const char* e = std::getenv("HUKUK_FLASH_BWD_SPLIT");
-    return e && e[0] == '1';
-  }();
-  return g_bwd_split_override >= 0 ? g_bwd_split_override == 1 : env;
-}
-
-// MINB: blocks per SM the registers are fitted to (4: <= 128 registers, 16-column chunks; 3: <= 168, 32)
-template <int MINB>
-void launch_split_backward(const FlashParams<__nv_bfloat16>& p, const __nv_bfloat16* dO, const float* lse,
-                           const float* D, __nv_bfloat16* dQ, __nv_bfloat16* dK, __nv_bfloat16* dV, cudaStream_t s) {
-  static bool attr_set = false;  // the largest windows (Tq + Tk <= kFlashBiasDiagMaxLen) past 48 KiB
-  if (!attr_set) {
-    const int dkdv_max = split_dkdv_smem(bwd_diag_floats(kSplitWarps, kFlashBiasDiagMaxLen));
-    const int dq_max = split_dq_smem(fwd_diag_floats(kFlashBiasDiagMaxLen));
-    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(flash_bwd_dkdv_kernel<MINB>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          dkdv_max));
-    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(flash_bwd_dkdv_kernel<MINB>, cudaFuncAttributePreferredSharedMemoryCarveout,
-                                          int(cudaSharedmemCarveoutMaxShared)));
-    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(flash_bwd_dq_kernel<MINB>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          dq_max));
-    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(flash_bwd_dq_kernel<MINB>, cudaFuncAttributePreferredSharedMemoryCarveout,
-                                          int(cudaSharedmemCarveoutMaxShared)));
-    attr_set = true;
-  }
-  const int dkdv_smem = split_dkdv_smem(p.bias_diag ? bwd_diag_floats(kSplitWarps, p.Tq) : 0);
-  const int dq_smem = split_dq_smem(p.bias_diag ? fwd_diag_floats(p.Tk) : 0);
-  const unsigned bh = unsigned(p.B * p.H);
-  // dK/dV first: it reads every row of dO, which the dQ kernel overwrites (dO lives in dQ's memory)
-  pdl::launch(flash_bwd_dkdv_kernel<MINB>, dim3(unsigned((p.Tk + kSplitRows - 1) / kSplitRows), bh), kSplitN,
-              dkdv_smem, s, p, dO, lse, D, dK, dV);
-  pdl::launch(flash_bwd_dq_kernel<MINB>, dim3(unsigned((p.Tq + kSplitRows - 1) / kSplitRows), bh), kSplitN, dq_smem,
-              s, p, dO, lse, D, dQ);
-}
-
-// The split backward where it applies (bf16 I/O, the FAST kernels, no dropout record): the dot
-// kernel (D, and dctx as bf16 into dQ's memory; no dQ accumulator to zero), dK/dV, dQ. False: the
-// caller runs the fused kernel.
-bool split_backward(const SoftmaxArgs& a, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V,
-                    const __nv_bfloat16* ctx, const float* lse, const float* dctx, __nv_bfloat16* dQ,
-                    __nv_bfloat16* dK, __nv_bfloat16* dV, float* D, cudaStream_t s, const uint64_t* dropout_bits) {
-  if (!flash_backward_uses_split(a, dropout_bits != nullptr)) return false;
-  const FlashParams<__nv_bfloat16> p = make_params(a, Q, K, V);
-  const int64_t runs = int64_t(a.B) * a.Tq * a.H;
-  pdl::launch(flash_bwd_dot_kernel<__nv_bfloat16>, blocks_for(runs * 32, 256), 256, 0, s, dctx, ctx, D, a.H, a.Tq,
-              runs, dQ, static_cast<float*>(nullptr));
-  // registers fitted to 4 blocks per SM where 4 blocks' shared memory fits (+1 KiB reserved per
-  // block; asked of the device: 228 KiB on sm_90, 164 on sm_80, ~100 on sm_86/89), else to 3
-  static const int sm_smem = [] {
-    int dev = 0, v = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess ||
-        cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerMultiprocessor, dev) != cudaSuccess)
-      return 0;
-    return v;
-  }();
-  const int smem = std::max(split_dkdv_smem(p.bias_diag ? bwd_diag_floats(kSplitWarps, p.Tq) : 0),
-                            split_dq_smem(p.bias_diag ? fwd_diag_floats(p.Tk) : 0));
-  if (4 * (smem + 1024) <= sm_smem) launch_split_backward<4>(p, dQ, lse, D, dQ, dK, dV, s);
-  else launch_split_backward<3>(p, dQ, lse, D, dQ, dK, dV, s);
-  return true;
-}
-
 const __nv_bfloat16* dev(const bf16_t* p) { return reinterpret_cast<const __nv_bfloat16*>(p); }
 __nv_bfloat16* dev(bf16_t* p) { return reinterpret_cast<__nv_bfloat16*>(p); }
 
@@ -1648,11 +1219,13 @@ bool flash_supported(const SoftmaxArgs& a, int dk) {
          int64_t(a.B) * a.H <= 65535;
 }
 
-bool flash_backward_uses_split(const SoftmaxArgs& a, bool dropout_bits) {
-  return bwd_split() && idx32_ok(a) && fast_mode() == 2 && !(dropout_bits && a.dropout > 0.f);
-}
+void flash_set_backward_three_blocks(int mode) { g_bwd_three_blocks_override = mode < 0 ? -1 : (mode ? 1 : 0); }
 
-void flash_set_backward_split(int mode) { g_bwd_split_override = mode < 0 ? -1 : (mode ? 1 : 0); }
+bool flash_backward_three_blocks(const SoftmaxArgs& a, bool bf16_io) {
+  if (!bf16_io || !idx32_ok(a)) return false;
+  const FlashParams<__nv_bfloat16> p = make_params<__nv_bfloat16>(a, nullptr, nullptr, nullptr);
+  return bwd_runs_three_blocks(p, fast_mode());
+}
 
 int64_t flash_dropout_bits_words(const SoftmaxArgs& a) {
   return int64_t(a.B) * a.H * ((a.Tq + kTile - 1) / kTile) * ((a.Tk + kTile - 1) / kTile) * kTile;
@@ -1686,10 +1259,6 @@ void flash_attention_backward(const SoftmaxArgs& a, int dk, const bf16_t* Q, con
   check_args(a, dk, {Q, K, V, ctx, lse, dctx, dQ, dK, dV, scratch});
   // scratch = [dQ accumulator, B*Tq*H*64 floats (16-byte aligned: scratch is)][D, B*H*Tq floats]
   const int64_t n = int64_t(a.B) * a.Tq * a.H * kD;
-  // HUKUK_FLASH_BWD_SPLIT=1: two kernels, dQ written once (the accumulator part of scratch unused)
-  if (split_backward(a, dev(Q), dev(K), dev(V), dev(ctx), lse, dctx, dev(dQ), dev(dK), dev(dV), scratch + n, s,
-                     dropout_bits))
-    return;
   float* dq32 = scratch;
   backward_impl(a, dev(Q), dev(K), dev(V), dev(ctx), lse, dctx, dq32, dev(dK), dev(dV), scratch + n, dev(dQ), s,
                 dropout_bits);

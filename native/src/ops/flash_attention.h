@@ -82,15 +82,14 @@ void flash_attention_backward(const SoftmaxArgs& a, int dk, const bf16_t* Q, con
                               const bf16_t* ctx, const float* lse, const float* dctx, bf16_t* dQ, bf16_t* dK,
                               bf16_t* dV, float* scratch, cudaStream_t s, const uint64_t* dropout_bits = nullptr);
 
-// HUKUK_FLASH_BWD_SPLIT=1 (EXPERIMENT, default off, not yet run on a GPU): the bf16 backward as two
-// kernels (dK/dV per key tile, dQ per query tile, dQ written once: deterministic, no fp32 dQ
-// accumulator) instead of one kernel with dQ atomics, where it applies (bf16 I/O, every flat score
-// index < 2^32, no dropout record); the env variable is read once per process. Same semantics and
-// the same scratch size. flash_set_backward_split overrides the variable for this process's later
-// calls (1 on, 0 off, -1 back to the variable): a test / micro-benchmark hook.
-// flash_backward_uses_split: whether the bf16 backward of `a` (with a dropout record or not) takes it.
-void flash_set_backward_split(int mode);
-bool flash_backward_uses_split(const SoftmaxArgs& a, bool dropout_bits);
+// The bf16 backward runs a kernel with registers fitted to 3 blocks per SM where their shared memory
+// fits (the Toeplitz bias or none; on by default, HUKUK_FLASH_BWD_3BLOCKS=0 turns it off; the
+// variable is read once per process), else 2; the same results up to the dQ atomics' order.
+// flash_set_backward_three_blocks overrides the variable for this process's later calls (1 on, 0
+// off, -1 back to the variable): a test / micro-benchmark hook. flash_backward_three_blocks: whether
+// the backward of `a` (bf16 I/O or fp32) takes the 3-block kernel on the current device.
+void flash_set_backward_three_blocks(int mode);
+bool flash_backward_three_blocks(const SoftmaxArgs& a, bool bf16_io);
 
 // Optional dropout record (a speed option, same results): a device buffer of
 // flash_dropout_bits_words(a) uint64 (1 bit per score: 6 MiB at 16*12*512*512) given to the forward

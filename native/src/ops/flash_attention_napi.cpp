@@ -12,10 +12,10 @@
 //                                   built from `bias`, which must then be Toeplitz per head)
 //     io?: 'f32' | 'bf16'          (fused: the kernels' I/O type; bf16 rounds q/k/v to bf16 on the
 //                                   host and widens ctx/dq/dk/dv back; dctx stays fp32; default f32)
-//     bwdSplit?: boolean           (fused, bf16 I/O: true / false force the split backward
-//                                   (HUKUK_FLASH_BWD_SPLIT) on / off for this call; absent: the env)
+//     bwd3Blocks?: boolean         (fused, bf16 I/O: true / false force the backward's 3-blocks-per-SM
+//                                   kernel (HUKUK_FLASH_BWD_3BLOCKS) on / off for this call; absent: the env)
 //   }) -> { ctx, dq, dk, dv: Float32Array (rows layout), fwdMs, bwdMs: number (mean per rep, -1 untimed),
-//          bwdSplit: boolean (fused, bf16 I/O: the split backward ran) }
+//          bwd3Blocks: boolean (fused, bf16 I/O: the 3-blocks-per-SM backward ran) }
 // The GPU modes copy the inputs up once; fwdMs/bwdMs time only the device work (CUDA events).
 #include <napi.h>
 
@@ -48,13 +48,13 @@ struct FlashCase {
   bool dropout_bits = false;
   bool bf16_io = false;
   bool bias_diag = false;
-  int bwd_split = -1;  // -1: HUKUK_FLASH_BWD_SPLIT decides; 0 / 1: forced for this call
+  int bwd_three_blocks = -1;  // -1: HUKUK_FLASH_BWD_3BLOCKS decides; 0 / 1: forced for this call
 };
 
 struct FlashResult {
   std::vector<float> ctx, dq, dk, dv;
   double fwd_ms = -1, bwd_ms = -1;
-  bool bwd_split = false;  // the split backward ran (flash_backward_uses_split)
+  bool bwd_three_blocks = false;  // the 3-blocks-per-SM backward ran (flash_backward_three_blocks)
 };
 
 FlashResult run_reference(const FlashCase& c) {
@@ -137,11 +137,11 @@ std::vector<float> widen(const DeviceBuffer<bf16_t>& d) {
 // The fused kernels with bf16 I/O (ctx/dq/dk/dv widened to fp32 for the caller).
 FlashResult run_fused_bf16(const FlashCase& c, const oc::SoftmaxArgs& a, const float* dctx) {
   const cudaStream_t s = 0;
-  // the split backward forced on / off for this call only (back to the env on every exit)
-  struct SplitOverride {
-    explicit SplitOverride(int mode) { oc::flash_set_backward_split(mode); }
-    ~SplitOverride() { oc::flash_set_backward_split(-1); }
-  } split_override(c.bwd_split);
+  // the 3-blocks backward forced on / off for this call only (back to the env on every exit)
+  struct BlocksOverride {
+    explicit BlocksOverride(int mode) { oc::flash_set_backward_three_blocks(mode); }
+    ~BlocksOverride() { oc::flash_set_backward_three_blocks(-1); }
+  } blocks_override(c.bwd_three_blocks);
   const size_t nq = c.q.length, nk = c.k.length;
   const auto hq = to_bf16(c.q.data, nq), hk = to_bf16(c.k.data, nk), hv = to_bf16(c.v.data, nk);
   auto q = upload(hq.data(), nq), k = upload(hk.data(), nk), v = upload(hv.data(), nk);
@@ -159,7 +159,7 @@ FlashResult run_fused_bf16(const FlashCase& c, const oc::SoftmaxArgs& a, const f
   bwd();
   HUKUK_CUDA_CHECK(cudaDeviceSynchronize());
   FlashResult r;
-  r.bwd_split = oc::flash_backward_uses_split(a, bits.get() != nullptr);
+  r.bwd_three_blocks = oc::flash_backward_three_blocks(a, true);
   r.fwd_ms = time_ms(c.reps, fwd);
   r.bwd_ms = time_ms(c.reps, bwd);
   r.ctx = widen(ctx);
@@ -307,7 +307,8 @@ Napi::Value ops_flash_attention(const Napi::CallbackInfo& info) {
   if (o.Has("reps")) c.reps = int(int_arg(o.Get("reps"), "reps"));
   c.dropout_bits = o.Has("dropoutBits") && o.Get("dropoutBits").ToBoolean().Value();
   c.bias_diag = o.Has("biasDiag") && o.Get("biasDiag").ToBoolean().Value();
-  if (o.Has("bwdSplit") && !o.Get("bwdSplit").IsUndefined()) c.bwd_split = o.Get("bwdSplit").ToBoolean().Value() ? 1 : 0;
+  if (o.Has("bwd3Blocks") && !o.Get("bwd3Blocks").IsUndefined())
+    c.bwd_three_blocks = o.Get("bwd3Blocks").ToBoolean().Value() ? 1 : 0;
   if (o.Has("io") && !o.Get("io").IsUndefined()) {
     const std::string io = string_arg(o.Get("io"), "io");
     HUKUK_CHECK(io == "f32" || io == "bf16", "ENGINE_INVALID_ARG", "_opsFlashAttention: io f32|bf16");
@@ -336,7 +337,7 @@ Napi::Value ops_flash_attention(const Napi::CallbackInfo& info) {
   out.Set("dv", new_typed_array<float>(env, r.dv.data(), r.dv.size()));
   out.Set("fwdMs", Napi::Number::New(env, r.fwd_ms));
   out.Set("bwdMs", Napi::Number::New(env, r.bwd_ms));
-  out.Set("bwdSplit", Napi::Boolean::New(env, r.bwd_split));
+  out.Set("bwd3Blocks", Napi::Boolean::New(env, r.bwd_three_blocks));
   return out;
 }
 

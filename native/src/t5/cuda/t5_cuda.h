@@ -51,7 +51,7 @@
 // Fused attention (ops/flash_attention.cu): HUKUK_FLASH_V2=0 (the [H, T, T] bias tiles instead of the
 // Toeplitz vector; on by default); HUKUK_FLASH_FWD_SYNC=1 (the forward's old synchronous K/V loads) and
 // HUKUK_FLASH_HASH_REF=1 (the dropout keep test as written, not folded), both read once per process;
-// HUKUK_FLASH_BWD_3BLOCKS=1 (experiment, off: the bf16 backward at 3 blocks per SM, not measured).
+// HUKUK_FLASH_BWD_3BLOCKS=0 (the bf16 backward at 2 blocks per SM instead of 3; 3 is the default, -1.7 %).
 // H200, 2026-11-28 06:55: 35.45 ms at 16x64x128 (2.697 GiB), 144.7 ms at 16x512x512, 81.3 at 8x512x512
 // (bench/RESULTS.md).
 // Generation on the GPU (generate/cuda) reads the device weights through device_weights() and encode().
