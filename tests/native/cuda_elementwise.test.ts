@@ -29,10 +29,10 @@ const require = createRequire(import.meta.url);
 process.env.OMP_WAIT_POLICY ??= 'passive';
 
 type Out = {
-  y?: Float32Array; d0?: Float32Array; d1?: Float32Array; rstd?: Float32Array; mask?: Float32Array;
+  y?: Float32Array; d0?: Float32Array; d0Pre?: Float32Array; d1?: Float32Array; rstd?: Float32Array; mask?: Float32Array;
   maskTail?: number; ms: number; msBwd?: number; yApply?: Float32Array; msApply?: number;
   dx?: Float32Array; gDrop?: Float32Array; dxRef?: Float32Array; gDropRef?: Float32Array;
-  xOut?: Float32Array; xOutRef?: Float32Array; yRef?: Float32Array; rstdRef?: Float32Array; msRef?: number;
+  xOut?: Float32Array; xOutRef?: Float32Array; yRef?: Float32Array; rstdRef?: Float32Array; msRef?: number; msNorm?: number;
   xOutCpu?: Float32Array; yCpu?: Float32Array; rstdCpu?: Float32Array;
 };
 type Engine = {
@@ -148,15 +148,16 @@ describe.skipIf(!gpu)('CUDA bf16 ops against their fp32 twins', () => {
     }
   });
 
-  it('rmsnorm: bf16 y is the fp32 y rounded once, rstd bit-identical', () => {
-    for (const [rows, d] of [[64, 768], [7, 100], [3, 1000]]) {
-      const x = rand(rows * d, rows + d, 2), w = rand(d, 3, 1.5);
-      const f = ew({ op: 'rmsnorm', type: 'f32', x, w, rows, d, eps: 1e-6 });
-      const b = ew({ op: 'rmsnorm', type: 'bf16', x, w, rows, d, eps: 1e-6 });
-      expectBitEqual(b.rstd!, f.rstd!, `rstd ${rows}x${d}`);
-      expectBitEqual(b.y!, roundBf16(f.y!), `y ${rows}x${d}`);
-    }
-  });
+  for (const normWarp of [false, true])
+    it(`rmsnorm (${normWarp ? 'warp' : 'block'} a row): bf16 y is the fp32 y rounded once, rstd bit-identical`, () => {
+      for (const [rows, d] of [[64, 768], [7, 100], [3, 1000], [5, 13], [2, 1300]]) {
+        const x = rand(rows * d, rows + d, 2), w = rand(d, 3, 1.5);
+        const f = ew({ op: 'rmsnorm', type: 'f32', x, w, rows, d, eps: 1e-6, normWarp });
+        const b = ew({ op: 'rmsnorm', type: 'bf16', x, w, rows, d, eps: 1e-6, normWarp });
+        expectBitEqual(b.rstd!, f.rstd!, `rstd ${rows}x${d}`);
+        expectBitEqual(b.y!, roundBf16(f.y!), `y ${rows}x${d}`);
+      }
+    });
 
   it('dropout forward/backward: the fp32 result rounded once (same masks)', () => {
     for (const { n, offset } of layouts) {
@@ -250,10 +251,11 @@ describe.skipIf(!gpu)('CUDA bf16 ops against their fp32 twins', () => {
 
 describe.skipIf(!gpu)('CUDA rmsnorm_apply: the norm output again from the stored rstd', () => {
   for (const type of ['f32', 'bf16'] as const)
-    it(`${type}: bit for bit rmsnorm_forward's y (vectors, d % 8 != 0, misaligned)`, () => {
-      for (const [rows, d, offset] of [[64, 768, 0], [7, 100, 0], [3, 1000, 0], [5, 8, 0], [9, 768, 1], [2, 13, 3]]) {
+    for (const normWarp of [false, true])
+    it(`${type}, ${normWarp ? 'warp' : 'block'} a row: bit for bit rmsnorm_forward's y (vectors, d % 8 != 0, misaligned)`, () => {
+      for (const [rows, d, offset] of [[64, 768, 0], [7, 100, 0], [3, 1000, 0], [5, 8, 0], [9, 768, 1], [2, 13, 3], [3, 1300, 0]]) {
         const x = rand(rows * d, rows * 7 + d, 2), w = rand(d, 5, 1.5);
-        const r = ew({ op: 'rmsnorm', type, x, w, rows, d, eps: 1e-6, offset, apply: true });
+        const r = ew({ op: 'rmsnorm', type, x, w, rows, d, eps: 1e-6, offset, apply: true, normWarp });
         expectBitEqual(r.yApply!, r.y!, `${type} ${rows}x${d} off ${offset}`);
       }
     });
@@ -261,13 +263,14 @@ describe.skipIf(!gpu)('CUDA rmsnorm_apply: the norm output again from the stored
 
 describe.skipIf(!gpu)('CUDA rmsnorm_backward_dropout: the norm backward and the next dropout backward in one pass', () => {
   for (const type of ['f32', 'bf16'] as const)
-    it(`${type}: dx and the dropped gradient bit for bit the two-kernel sequence (accumulate or not, p or 0)`, () => {
-      for (const [rows, d, offset] of [[64, 768, 0], [7, 100, 0], [3, 1000, 1]])
+    for (const normWarp of [false, true])
+    it(`${type}, ${normWarp ? 'warp' : 'block'} a row: dx and the dropped gradient bit for bit the two-kernel sequence (accumulate or not, p or 0)`, () => {
+      for (const [rows, d, offset] of [[64, 768, 0], [7, 100, 0], [3, 1000, 1], [5, 13, 0], [2, 1300, 0], [9, 512, 2]])
         for (const accumulate of [false, true])
           for (const p of [P, 0]) {
             const x = rand(rows * d, rows + d, 2), w = rand(d, 6, 1.5), g = rand(rows * d, 7, 1), y0 = rand(rows * d, 8, 1);
-            const r = ew({ op: 'rmsnorm_backward_dropout', type, x, w, g, y0, rows, d, eps: 1e-6, accumulate, p, seed: SEED, site: SITE, offset });
-            const tag = `${type} ${rows}x${d} off ${offset} acc ${accumulate} p ${p}`;
+            const r = ew({ op: 'rmsnorm_backward_dropout', type, x, w, g, y0, rows, d, eps: 1e-6, accumulate, p, seed: SEED, site: SITE, offset, normWarp });
+            const tag = `${type} ${rows}x${d} off ${offset} acc ${accumulate} p ${p} warp ${normWarp}`;
             expectBitEqual(r.dx!, r.dxRef!, `dx ${tag}`);
             expectBitEqual(r.gDrop!, r.gDropRef!, `dropped gradient ${tag}`);
             if (p > 0) expect(r.gDrop!.some((v, i) => v === 0 && r.dx![i] !== 0), `some dropped ${tag}`).toBe(true);
@@ -277,15 +280,16 @@ describe.skipIf(!gpu)('CUDA rmsnorm_backward_dropout: the norm backward and the 
 
 describe.skipIf(!gpu)('CUDA dropout_add_rmsnorm: a sub-layer\'s residual add and the next norm in one pass', () => {
   for (const type of ['f32', 'bf16'] as const)
-    it(`${type}: x_out, rstd and the norm output bit for bit dropout_add then rmsnorm_forward`, () => {
+    for (const normWarp of [false, true])
+    it(`${type}, ${normWarp ? 'warp' : 'block'} a row: x_out, rstd and the norm output bit for bit dropout_add then rmsnorm_forward`, () => {
       // d = 768 (the flagship: 3 elements a thread), d < 256 (idle threads), d not a multiple of 8,
-      // d > 1024, misaligned, in place over x_in, and p = 0 (eval: a plain add)
-      for (const [rows, d, offset] of [[64, 768, 0], [7, 100, 0], [3, 1000, 1], [2, 1300, 3], [5, 8, 0]])
+      // d > 1024 (the warp path: read again), misaligned, in place over x_in, and p = 0 (eval: a plain add)
+      for (const [rows, d, offset] of [[64, 768, 0], [7, 100, 0], [3, 1000, 1], [2, 1300, 3], [5, 8, 0], [6, 13, 0], [5, 2052, 0]])
         for (const inPlace of [false, true])
           for (const p of [P, 0]) {
             const x = rand(rows * d, rows * 3 + d, 2), y = rand(rows * d, d + 11, 1.5), w = rand(d, 12, 1.5);
-            const r = ew({ op: 'dropout_add_rmsnorm', type, x, x1: y, w, rows, d, eps: 1e-6, p, seed: SEED, site: SITE, offset, inPlace });
-            const tag = `${type} ${rows}x${d} off ${offset} inPlace ${inPlace} p ${p}`;
+            const r = ew({ op: 'dropout_add_rmsnorm', type, x, x1: y, w, rows, d, eps: 1e-6, p, seed: SEED, site: SITE, offset, inPlace, normWarp });
+            const tag = `${type} ${rows}x${d} off ${offset} inPlace ${inPlace} p ${p} warp ${normWarp}`;
             expectBitEqual(r.xOut!, r.xOutRef!, `x_out ${tag}`);
             expectBitEqual(r.rstd!, r.rstdRef!, `rstd ${tag}`);
             expectBitEqual(r.y!, r.yRef!, `norm output ${tag}`);
@@ -302,6 +306,135 @@ describe.skipIf(!gpu)('CUDA dropout_add_rmsnorm: a sub-layer\'s residual add and
             else expect(r.xOut!.every((v, i) => v === Math.fround(x[i] + y[i])), `p = 0 is a plain add ${tag}`).toBe(true);
           }
     });
+});
+
+// The RMS norm ops' two paths (ops/norm_switch.h, the hook's normWarp): one block a row, and one
+// warp a row with the row in registers (HUKUK_NORM_WARP=1). They sum in different orders, so they
+// agree within fp32 rounding (checked against a float64 reference here), while each path is bit for
+// bit consistent with itself (fused vs plain above, and here its vector vs scalar loads).
+function rmsRef(x: Float32Array, w: Float32Array, rows: number, d: number, eps: number) {
+  const rstd = new Float64Array(rows), y = new Float64Array(rows * d);
+  for (let r = 0; r < rows; r++) {
+    let ss = 0;
+    for (let i = 0; i < d; i++) ss += x[r * d + i] * x[r * d + i];
+    rstd[r] = 1 / Math.sqrt(ss / d + eps);
+    for (let i = 0; i < d; i++) y[r * d + i] = w[i] * x[r * d + i] * rstd[r];
+  }
+  return { rstd, y };
+}
+// dx = rstd·w·g − x·(Σ w·g·x / d)·rstd³ (+ y0 when accumulating), in float64
+function rmsBwdRef(x: Float32Array, w: Float32Array, g: Float32Array, y0: Float32Array | null, rows: number, d: number, eps: number) {
+  const { rstd } = rmsRef(x, w, rows, d, eps);
+  const dx = new Float64Array(rows * d);
+  for (let r = 0; r < rows; r++) {
+    const rs = rstd[r];
+    let dot = 0;
+    for (let i = 0; i < d; i++) dot += w[i] * g[r * d + i] * x[r * d + i];
+    const c = (dot / d) * rs * rs * rs;
+    for (let i = 0; i < d; i++) dx[r * d + i] = rs * w[i] * g[r * d + i] - x[r * d + i] * c + (y0 ? y0[r * d + i] : 0);
+  }
+  return dx;
+}
+// worst |got − want| over the largest |want|: fp32 rounding of a row sum, free of the cancellation
+// that makes single dx elements small
+function normErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  expect(got.length).toBe(want.length);
+  let err = 0, scale = 0;
+  for (let i = 0; i < want.length; i++) {
+    err = Math.max(err, Math.abs(got[i] - want[i]));
+    scale = Math.max(scale, Math.abs(want[i]));
+  }
+  return err / scale;
+}
+function relErrMax(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]) / Math.abs(want[i]));
+  return worst;
+}
+// (rows, d): the flagship row, every register size (d ≤ 256, 512, 768, 1024), d > 1024 (read
+// again), d % 4 != 0 (scalars only), rows not a multiple of a block's 4 warps
+const normShapes = [[64, 768], [9, 768], [7, 100], [3, 1000], [5, 13], [2, 1300], [6, 512], [3, 4100], [1, 1]] as const;
+
+describe.skipIf(!gpu)('CUDA RMS norm: one warp a row (HUKUK_NORM_WARP) against one block a row and float64', () => {
+  it('forward: rstd and y within fp32 rounding of float64 and of the block path', () => {
+    for (const [rows, d] of normShapes) {
+      const x = rand(rows * d, rows * 5 + d, 2), w = rand(d, 9, 1.5);
+      const ref = rmsRef(x, w, rows, d, 1e-6);
+      const wp = ew({ op: 'rmsnorm', type: 'f32', x, w, rows, d, eps: 1e-6, normWarp: true });
+      const bp = ew({ op: 'rmsnorm', type: 'f32', x, w, rows, d, eps: 1e-6, normWarp: false });
+      const tag = `${rows}x${d}`;
+      expect(relErrMax(wp.rstd!, ref.rstd), `warp rstd vs float64 ${tag}`).toBeLessThan(1e-5);
+      expect(relErrMax(wp.rstd!, bp.rstd!), `warp rstd vs block ${tag}`).toBeLessThan(1e-5);
+      expect(normErr(wp.y!, ref.y), `warp y vs float64 ${tag}`).toBeLessThan(2e-5);
+      expect(normErr(wp.y!, bp.y!), `warp y vs block ${tag}`).toBeLessThan(2e-5);
+    }
+  });
+
+  it('forward and backward: the vector and the scalar loads give the same bits (the sums do not depend on alignment)', () => {
+    for (const [rows, d] of [[9, 768], [6, 512], [3, 1000], [2, 1300], [3, 4100], [7, 100]] as const)
+      for (const type of ['f32', 'bf16'] as const) {
+        const x = rand(rows * d, rows + 2 * d, 2), w = rand(d, 10, 1.5), g = rand(rows * d, 11, 1), y0 = rand(rows * d, 12, 1);
+        const tag = `${type} ${rows}x${d}`;
+        const fa = ew({ op: 'rmsnorm', type, x, w, rows, d, eps: 1e-6, normWarp: true, offset: 0 });
+        for (const offset of [1, 2]) {  // every pointer off its vector alignment: the scalar loads
+          const fm = ew({ op: 'rmsnorm', type, x, w, rows, d, eps: 1e-6, normWarp: true, offset });
+          expectBitEqual(fm.rstd!, fa.rstd!, `rstd ${tag} off ${offset}`);
+          expectBitEqual(fm.y!, fa.y!, `y ${tag} off ${offset}`);
+        }
+        const bw = (offset: number) => ew({ op: 'rmsnorm_backward_dropout', type, x, w, g, y0, rows, d, eps: 1e-6, accumulate: true, p: P, seed: SEED, site: SITE, offset, normWarp: true });
+        const ba = bw(0), bm = bw(1);
+        expectBitEqual(bm.dx!, ba.dx!, `dx ${tag}`);
+        expectBitEqual(bm.gDrop!, ba.gDrop!, `dropped gradient ${tag}`);
+      }
+  });
+
+  it('backward: dx within fp32 rounding of float64 and of the block path (accumulate or not)', () => {
+    for (const [rows, d] of normShapes)
+      for (const accumulate of [false, true]) {
+        const x = rand(rows * d, rows * 3 + d, 2), w = rand(d, 13, 1.5), g = rand(rows * d, 14, 1), y0 = rand(rows * d, 15, 1);
+        const ref = rmsBwdRef(x, w, g, accumulate ? y0 : null, rows, d, 1e-6);
+        const o = { op: 'rmsnorm_backward_dropout', type: 'f32', x, w, g, y0, rows, d, eps: 1e-6, accumulate, p: 0 };
+        const wp = ew({ ...o, normWarp: true }), bp = ew({ ...o, normWarp: false });
+        const tag = `${rows}x${d} acc ${accumulate}`;
+        expect(normErr(wp.dxRef!, ref), `warp dx vs float64 ${tag}`).toBeLessThan(2e-5);
+        expect(normErr(wp.dxRef!, bp.dxRef!), `warp dx vs block ${tag}`).toBeLessThan(2e-5);
+        expect(normErr(bp.dxRef!, ref), `block dx vs float64 ${tag}`).toBeLessThan(2e-5);
+      }
+  });
+
+  it('dropout_add_rmsnorm: the same residual and dropped elements on both paths', () => {
+    for (const [rows, d] of normShapes) {
+      const x = rand(rows * d, rows + d + 1, 2), y = rand(rows * d, d + 3, 1.5), w = rand(d, 16, 1.5);
+      const o = { op: 'dropout_add_rmsnorm', type: 'f32', x, x1: y, w, rows, d, eps: 1e-6, p: P, seed: SEED, site: SITE };
+      const wp = ew({ ...o, normWarp: true }), bp = ew({ ...o, normWarp: false });
+      const tag = `${rows}x${d}`;
+      expectBitEqual(wp.xOut!, bp.xOut!, `x_out ${tag}`);
+      expect(relErrMax(wp.rstd!, bp.rstd!), `rstd ${tag}`).toBeLessThan(1e-5);
+      expect(normErr(wp.y!, wp.yCpu!), `y vs CPU ${tag}`).toBeLessThan(2e-5);
+    }
+  });
+});
+
+describe.skipIf(!gpu)('CUDA RMS norm micro-benchmark: one block a row vs one warp a row (d 768)', () => {
+  it('forward, dropout_add_rmsnorm, backward, backward + dropout at 8192 and 2048 rows (bf16 outputs)', { timeout: 120_000 }, () => {
+    const d = 768, reps = 50;
+    const line = (what: string, ms: number, bytes: number) =>
+      console.log(`bench ${what.padEnd(52)} ${(ms * 1000).toFixed(1).padStart(8)} us ${(bytes / ms / 1e6).toFixed(0).padStart(6)} GB/s`);
+    for (const rows of [8192, 2048]) {
+      const n = rows * d;
+      const x = rand(n, 71, 2), y = rand(n, 72, 1.5), g = rand(n, 73, 1), y0 = rand(n, 74, 1), w = rand(d, 75, 1.5);
+      for (const normWarp of [false, true]) {
+        const tag = `${normWarp ? 'warp ' : 'block'} ${rows}x${d}`;
+        const f = ew({ op: 'rmsnorm', type: 'bf16', x, w, rows, d, reps, normWarp });
+        line(`rmsnorm_forward bf16 ${tag}`, f.ms, n * 4 + n * 2 + rows * 4);
+        const a = ew({ op: 'dropout_add_rmsnorm', type: 'bf16', x, x1: y, w, rows, d, p: P, seed: SEED, site: SITE, reps, normWarp });
+        line(`dropout_add_rmsnorm bf16 ${tag}`, a.ms, 3 * n * 4 + n * 2 + rows * 4);
+        const b = ew({ op: 'rmsnorm_backward_dropout', type: 'bf16', x, w, g, y0, rows, d, accumulate: true, p: P, seed: SEED, site: SITE, reps, normWarp });
+        line(`rmsnorm_backward acc ${tag}`, b.msNorm!, 4 * n * 4 + rows * 4);
+        line(`rmsnorm_backward_dropout acc bf16 ${tag}`, b.ms, 4 * n * 4 + n * 2 + rows * 4);
+      }
+    }
+  });
 });
 
 describe.skipIf(!gpu)('CUDA ReLU + dropout with a bitmask of relu\' (act_dropout_*_bitmask)', () => {
@@ -333,6 +466,21 @@ describe.skipIf(!gpu)('CUDA ReLU + dropout with a bitmask of relu\' (act_dropout
             for (let i = 0; i < n; i++) if (r.mask![i] !== (rp[i] > 0 ? 1 : 0)) { bad = i; break; }
             expect(bad, `mask ${tag}: first wrong bit ${bad} (pre ${rp[bad]})`).toBe(-1);
             expect(r.maskTail, `bits past n ${tag}`).toBe(0);
+            // keepInMask (t5_cuda's HUKUK_T5_RELU_KEEP_MASK): the same outputs, the bit = relu' && kept
+            // (kept: a positive pre whose output is not zero), the backward from the bit alone;
+            // prescaled (bf16, HUKUK_T5_FFN_BWD_BF16): from bf16(dh / (1 - p)) masked in place
+            for (const keepInMask of [false, true]) {
+              const k = ew({ op: 'act_dropout_bitmask', x: pre, g: dh, inPlace, keepInMask, prescaled: type === 'bf16', ...d });
+              expectBitEqual(k.y!, hWant, `forward ${tag} keepInMask ${keepInMask}`);
+              expectBitEqual(k.d0!, gWant, `backward ${tag} keepInMask ${keepInMask}`);
+              if (type === 'bf16') expectBitEqual(k.d0Pre!, gWant, `prescaled backward ${tag} keepInMask ${keepInMask}`);
+              let badK = -1;
+              for (let i = 0; i < n; i++) {
+                const want = rp[i] > 0 && (!keepInMask || p === 0 || hWant[i] !== 0) ? 1 : 0;
+                if (k.mask![i] !== want) { badK = i; break; }
+              }
+              expect(badK, `mask ${tag} keepInMask ${keepInMask}: first wrong bit ${badK}`).toBe(-1);
+            }
           }
         }
     });

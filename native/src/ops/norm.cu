@@ -1,9 +1,14 @@
-// CUDA twin of norm.cpp: T5 RMS norm forward/backward, one block per row, fp32 sums. Every kernel
-// is launched through pdl::launch (cuda/pdl.cuh: trigger first, wait before any access).
+// CUDA twin of norm.cpp: T5 RMS norm forward/backward, fp32 sums: one block a row, or one warp a row
+// with HUKUK_NORM_WARP=1 (norm_switch.h; below rmsnorm_bwd_drop_kernel). Every kernel is launched
+// through pdl::launch (cuda/pdl.cuh: trigger first, wait before any access).
+#include <cstdlib>
+#include <type_traits>
+
 #include "core/cuda_runtime.h"
 #include "cuda/pdl.cuh"
 #include "ops/dropout_cuda.cuh"
 #include "ops/residual.cuh"
+#include "ops/norm_switch.h"
 #include "ops/ops_cuda.h"
 
 namespace hukuk::ops::cuda {
@@ -193,12 +198,329 @@ __global__ void rmsnorm_bwd_drop_kernel(const float* x, const float* w, const fl
   }
 }
 
+// ---- one warp a row (HUKUK_NORM_WARP=1, ops/norm_switch.h) --------------------------------------
+// Why: at 8192 rows x 768 the block-a-row kernels above move ~2 TB/s: 256 threads hold 3 scalar
+// elements each, two __syncthreads per reduction, and the backward reads x, w, dy twice. Here a
+// warp owns a row: each lane loads its elements (16-byte vectors where d % 4 == 0 and the
+// pointers are aligned) all at once, keeps them in registers through the warp-shuffle reduction
+// and writes the outputs from them, so every input is read once and nothing waits on the block.
+//
+// Which lane owns what: the row is cut into 4-element chunks q = 0, 1, ... (the last one short
+// when d % 4 != 0); chunk q belongs to lane q % 32 as its k-th chunk, k = q / 32. Every variant
+// (vectors or scalars; the row in registers, NC chunks a lane, or read again when d > 32 * 4 * 8)
+// sums a lane's elements in the order (k, j) and then reduces the 32 lane sums with one xor
+// butterfly, so a row's sums depend on d and the values only: never on alignment or on which of
+// the kernels computes them (the fused and the plain kernels give the same bits by construction).
+constexpr int kWarpRows = 4;  // rows (warps) a block: small blocks spread a 2048-row call over the SMs
+constexpr int kWarpThreads = 32 * kWarpRows;
+constexpr int kWarpMaxChunks = 8;  // chunks a lane kept in registers: d <= 1024
+
+__device__ __forceinline__ float warp_sum(float v) {
+  // the same bits in every lane: each step adds the same two values (in either order)
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+// chunk [i, i + 4) of row p (fp32): one float4 when vec, else the elements below d (the rest 0)
+__device__ __forceinline__ void ld4(const float* p, int i, int d, bool vec, float v[4]) {
+  if (vec) {
+    const float4 a = *reinterpret_cast<const float4*>(p + i);
+    v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w;
+  } else {
+#pragma unroll
+    for (int j = 0; j < 4; ++j) v[j] = i + j < d ? p[i + j] : 0.f;
+  }
+}
+__device__ __forceinline__ void st4(float* p, int i, int d, bool vec, const float v[4]) {
+  if (vec) {
+    *reinterpret_cast<float4*>(p + i) = make_float4(v[0], v[1], v[2], v[3]);
+  } else {
+#pragma unroll
+    for (int j = 0; j < 4; ++j)
+      if (i + j < d) p[i + j] = v[j];
+  }
+}
+__device__ __forceinline__ void st4(__nv_bfloat16* p, int i, int d, bool vec, const float v[4]) {
+  if (vec) {  // 8 bytes; each value rounded once to nearest even, as from_f32
+    const __nv_bfloat162 a = __floats2bfloat162_rn(v[0], v[1]), b = __floats2bfloat162_rn(v[2], v[3]);
+    *reinterpret_cast<uint2*>(p + i) = make_uint2(*reinterpret_cast<const uint32_t*>(&a),
+                                                  *reinterpret_cast<const uint32_t*>(&b));
+  } else {
+#pragma unroll
+    for (int j = 0; j < 4; ++j)
+      if (i + j < d) p[i + j] = __float2bfloat16_rn(v[j]);
+  }
+}
+// the vector path's alignment: 16 bytes for fp32 (float4), 8 for bf16 (4 elements)
+inline bool vec_aligned(const float* p) { return aligned16(p); }
+inline bool vec_aligned(const __nv_bfloat16* p) { return (reinterpret_cast<uintptr_t>(p) & 7u) == 0; }
+
+// The forward's row expressions (rmsnorm_fwd_warp_kernel and dropout_add_rmsnorm_warp_kernel):
+// ss += x² an explicit fma per element in (k, j) order; rstd = rsqrt(Σ / d + eps) in every lane;
+// y = w · (x · rstd) rounded once to Y (rmsnorm_apply_kernel's expression, so it stays bit for bit).
+__device__ __forceinline__ float warp_ss_chunk(float ss, const float v[4], int i, int d) {
+#pragma unroll
+  for (int j = 0; j < 4; ++j)
+    if (i + j < d) ss = __fmaf_rn(v[j], v[j], ss);
+  return ss;
+}
+__device__ __forceinline__ float warp_rstd(float ss, int d, float eps) { return rsqrtf(warp_sum(ss) / d + eps); }
+template <typename Y>
+__device__ __forceinline__ void warp_out_chunk(Y* yr, const float* w, const float v[4], int i, int d, float rs,
+                                               bool vec) {
+  float wv[4], o[4];
+  ld4(w, i, d, vec, wv);
+#pragma unroll
+  for (int j = 0; j < 4; ++j) o[j] = wv[j] * (v[j] * rs);
+  st4(yr, i, d, vec, o);
+}
+
+// NC > 0: the row in registers (NC chunks a lane, d <= 128·NC); NC == 0: any d, x read again.
+template <int NC, typename Y>
+__global__ void __launch_bounds__(kWarpThreads) rmsnorm_fwd_warp_kernel(const float* x, const float* w, Y* y,
+                                                                        float* rstd, int64_t rows, int d, float eps,
+                                                                        bool vec) {
+  pdl::trigger();
+  pdl::wait();
+  const int64_t r = int64_t(blockIdx.x) * kWarpRows + (threadIdx.x >> 5);
+  if (r >= rows) return;  // the whole warp
+  const int lane = threadIdx.x & 31;
+  const float* xr = x + r * d;
+  Y* yr = y + r * d;
+  float ss = 0.f;
+  if constexpr (NC > 0) {
+    float v[NC][4];
+#pragma unroll
+    for (int k = 0; k < NC; ++k) {
+      const int i = (lane + 32 * k) * 4;
+      if (i < d) ld4(xr, i, d, vec, v[k]);
+    }
+#pragma unroll
+    for (int k = 0; k < NC; ++k) {
+      const int i = (lane + 32 * k) * 4;
+      if (i < d) ss = warp_ss_chunk(ss, v[k], i, d);
+    }
+    const float rs = warp_rstd(ss, d, eps);
+    if (rstd && lane == 0) rstd[r] = rs;
+#pragma unroll
+    for (int k = 0; k < NC; ++k) {
+      const int i = (lane + 32 * k) * 4;
+      if (i < d) warp_out_chunk(yr, w, v[k], i, d, rs, vec);
+    }
+  } else {
+    for (int i = lane * 4; i < d; i += 128) {
+      float v[4];
+      ld4(xr, i, d, vec, v);
+      ss = warp_ss_chunk(ss, v, i, d);
+    }
+    const float rs = warp_rstd(ss, d, eps);
+    if (rstd && lane == 0) rstd[r] = rs;
+    for (int i = lane * 4; i < d; i += 128) {
+      float v[4];
+      ld4(xr, i, d, vec, v);
+      warp_out_chunk(yr, w, v, i, d, rs, vec);
+    }
+  }
+}
+
+// x_out = x_in + dropout_p(y) (dropout_add_elem, flat index r·d + i) and rmsnorm_fwd_warp_kernel's
+// row on x_out: the same chunks, sums and output expression, so x_out, rstd and n_out are bit for
+// bit dropout_add then rmsnorm_forward on this path. x_out may alias x_in or y: a lane loads all its
+// chunks before it stores any, and no other lane touches them.
+template <int NC, typename Y>
+__global__ void __launch_bounds__(kWarpThreads) dropout_add_rmsnorm_warp_kernel(
+    const float* x_in, const float* y, float* x_out, const float* w, Y* n_out, float* rstd, int64_t rows, int d,
+    float eps, float p, const uint64_t* seedp, uint64_t site, bool vec) {
+  pdl::trigger();
+  pdl::wait();
+  const int64_t r = int64_t(blockIdx.x) * kWarpRows + (threadIdx.x >> 5);
+  if (r >= rows) return;
+  const int lane = threadIdx.x & 31;
+  const int64_t base = r * d;
+  const DropMask drop = make_drop_mask(p, seedp, site);
+  const float* xi = x_in + base;
+  const float* yi = y + base;
+  float* xo = x_out + base;
+  Y* no = n_out + base;
+  auto add_chunk = [&](const float xv[4], const float yv[4], float v[4], int i) {
+#pragma unroll
+    for (int j = 0; j < 4; ++j) v[j] = dropout_add_elem(drop, xv[j], yv[j], uint64_t(base + i + j));
+  };
+  float ss = 0.f;
+  if constexpr (NC > 0) {
+    float v[NC][4], yv[NC][4];
+#pragma unroll
+    for (int k = 0; k < NC; ++k) {
+      const int i = (lane + 32 * k) * 4;
+      if (i < d) {
+        ld4(xi, i, d, vec, v[k]);
+        ld4(yi, i, d, vec, yv[k]);
+      }
+    }
+#pragma unroll
+    for (int k = 0; k < NC; ++k) {
+      const int i = (lane + 32 * k) * 4;
+      if (i < d) {
+        add_chunk(v[k], yv[k], v[k], i);
+        st4(xo, i, d, vec, v[k]);
+        ss = warp_ss_chunk(ss, v[k], i, d);
+      }
+    }
+    const float rs = warp_rstd(ss, d, eps);
+    if (rstd && lane == 0) rstd[r] = rs;
+#pragma unroll
+    for (int k = 0; k < NC; ++k) {
+      const int i = (lane + 32 * k) * 4;
+      if (i < d) warp_out_chunk(no, w, v[k], i, d, rs, vec);
+    }
+  } else {
+    for (int i = lane * 4; i < d; i += 128) {
+      float xv[4], yv[4], v[4];
+      ld4(xi, i, d, vec, xv);
+      ld4(yi, i, d, vec, yv);
+      add_chunk(xv, yv, v, i);
+      st4(xo, i, d, vec, v);
+      ss = warp_ss_chunk(ss, v, i, d);
+    }
+    const float rs = warp_rstd(ss, d, eps);
+    if (rstd && lane == 0) rstd[r] = rs;
+    for (int i = lane * 4; i < d; i += 128) {  // the lane's own stores, read back
+      float v[4];
+      ld4(xo, i, d, vec, v);
+      warp_out_chunk(no, w, v, i, d, rs, vec);
+    }
+  }
+}
+
+// The backward, one kernel for rmsnorm_backward (kOut 0) and rmsnorm_backward_dropout (kOut 1:
+// g_drop = dx, p == 0; kOut 2: g_drop = keep(r·d + i) ? dx · scale : 0), so dx is the same bits
+// for both. Per element, every operation explicit (no contraction the compiler could choose per
+// kernel): wg = w·g; dot += wg·x (fma, (k, j) order, then the butterfly); c = (dot / d)·rstd³;
+// dx = fma(−x, c, rstd·wg), then (+)= into dx; g_drop as dropout_backward's expressions.
+template <int NC, typename G, int kOut>
+__global__ void __launch_bounds__(kWarpThreads) rmsnorm_bwd_warp_kernel(const float* x, const float* w,
+                                                                        const float* rstd, const float* dy, float* dx,
+                                                                        int64_t rows, int d, bool acc, G* g_drop,
+                                                                        DropParams drop, bool vec) {
+  pdl::trigger();
+  pdl::wait();
+  const int64_t r = int64_t(blockIdx.x) * kWarpRows + (threadIdx.x >> 5);
+  if (r >= rows) return;
+  const int lane = threadIdx.x & 31;
+  DropoutKey key{};
+  if constexpr (kOut == 2) key = dropout_key(*drop.seed, drop.site);
+  const int64_t base = r * d;
+  const float* xr = x + base;
+  const float* gr = dy + base;
+  float* o = dx + base;
+  G* gd = kOut ? g_drop + base : nullptr;
+  const float rs = rstd[r];
+  auto load_chunk = [&](int i, float xv[4], float wg[4]) {
+    float wv[4], gv[4];
+    ld4(xr, i, d, vec, xv);
+    ld4(w, i, d, vec, wv);
+    ld4(gr, i, d, vec, gv);
+#pragma unroll
+    for (int j = 0; j < 4; ++j) wg[j] = __fmul_rn(wv[j], gv[j]);
+  };
+  auto dot_chunk = [&](float dot, const float xv[4], const float wg[4], int i) {
+#pragma unroll
+    for (int j = 0; j < 4; ++j)
+      if (i + j < d) dot = __fmaf_rn(wg[j], xv[j], dot);
+    return dot;
+  };
+  auto out_chunk = [&](const float xv[4], const float wg[4], int i, float c) {
+    float t[4], prev[4];
+    if (acc) ld4(o, i, d, vec, prev);
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const float v = __fmaf_rn(-xv[j], c, __fmul_rn(rs, wg[j]));
+      t[j] = acc ? __fadd_rn(prev[j], v) : v;
+    }
+    st4(o, i, d, vec, t);
+    if constexpr (kOut == 2) {
+#pragma unroll
+      for (int j = 0; j < 4; ++j)
+        t[j] = dropout_keep_bits(key, uint64_t(base + i + j), drop.threshold) ? t[j] * drop.scale : 0.f;
+    }
+    if constexpr (kOut > 0) st4(gd, i, d, vec, t);
+  };
+  float dot = 0.f;
+  if constexpr (NC > 0) {
+    float xv[NC][4], wg[NC][4];
+#pragma unroll
+    for (int k = 0; k < NC; ++k) {
+      const int i = (lane + 32 * k) * 4;
+      if (i < d) load_chunk(i, xv[k], wg[k]);
+    }
+#pragma unroll
+    for (int k = 0; k < NC; ++k) {
+      const int i = (lane + 32 * k) * 4;
+      if (i < d) dot = dot_chunk(dot, xv[k], wg[k], i);
+    }
+    const float c = (warp_sum(dot) / d) * rs * rs * rs;
+#pragma unroll
+    for (int k = 0; k < NC; ++k) {
+      const int i = (lane + 32 * k) * 4;
+      if (i < d) out_chunk(xv[k], wg[k], i, c);
+    }
+  } else {
+    for (int i = lane * 4; i < d; i += 128) {
+      float xv[4], wg[4];
+      load_chunk(i, xv, wg);
+      dot = dot_chunk(dot, xv, wg, i);
+    }
+    const float c = (warp_sum(dot) / d) * rs * rs * rs;
+    for (int i = lane * 4; i < d; i += 128) {
+      float xv[4], wg[4];
+      load_chunk(i, xv, wg);
+      out_chunk(xv, wg, i, c);
+    }
+  }
+}
+
+// HUKUK_NORM_WARP, read once per process; the test hooks may override it (norm_switch.h).
+bool norm_warp() {
+  static const bool env_on = [] {
+    const char* e = std::getenv("HUKUK_NORM_WARP");
+    return e && e[0] == '1';
+  }();
+  return g_norm_warp_override >= 0 ? g_norm_warp_override == 1 : env_on;
+}
+
+// Launches f(std::integral_constant<int, NC>) with the NC that keeps a row of d in registers:
+// ceil(d / 128) chunks a lane rounded up to 2, 4, 6 (d = 768) or 8, else 0 (read again).
+template <typename F>
+void with_chunks(int d, F&& f) {
+  const int k = (d + 127) / 128;
+  if (k <= 2) f(std::integral_constant<int, 2>{});
+  else if (k <= 4) f(std::integral_constant<int, 4>{});
+  else if (k <= 6) f(std::integral_constant<int, 6>{});
+  else if (k <= kWarpMaxChunks) f(std::integral_constant<int, kWarpMaxChunks>{});
+  else f(std::integral_constant<int, 0>{});
+}
+inline unsigned warp_grid(int64_t rows) { return unsigned((rows + kWarpRows - 1) / kWarpRows); }
+
 template <typename G>
 void rmsnorm_backward_dropout_t(const float* x, const float* w, const float* rstd, const float* dy, float* dx,
                                 int64_t rows, int d, bool accumulate, G* g_drop, float p, const uint64_t* seed,
                                 uint64_t site, cudaStream_t s) {
   if (rows <= 0) return;
   const DropParams dp = drop_params(p, seed, site);
+  if (norm_warp()) {
+    const bool vec = d % 4 == 0 && aligned16(x) && aligned16(w) && aligned16(dy) && aligned16(dx) && vec_aligned(g_drop);
+    with_chunks(d, [&](auto nc) {
+      constexpr int NC = decltype(nc)::value;
+      if (p > 0.f)
+        pdl::launch(rmsnorm_bwd_warp_kernel<NC, G, 2>, warp_grid(rows), kWarpThreads, 0, s, x, w, rstd, dy, dx, rows,
+                    d, accumulate, g_drop, dp, vec);
+      else
+        pdl::launch(rmsnorm_bwd_warp_kernel<NC, G, 1>, warp_grid(rows), kWarpThreads, 0, s, x, w, rstd, dy, dx, rows,
+                    d, accumulate, g_drop, dp, vec);
+    });
+    return;
+  }
   if (p > 0.f)
     pdl::launch(rmsnorm_bwd_drop_kernel<G, true>, unsigned(rows), kNormThreads, 0, s, x, w, rstd, dy, dx, d, accumulate,
                 g_drop, dp);
@@ -217,22 +539,42 @@ void rmsnorm_backward_dropout(const float* x, const float* w, const float* rstd,
   rmsnorm_backward_dropout_t(x, w, rstd, dy, dx, rows, d, accumulate, dev_ptr(g_drop), p, seed, site, s);
 }
 
+template <typename Y>
+void rmsnorm_forward_t(const float* x, const float* w, Y* y, float* rstd, int64_t rows, int d, float eps,
+                       cudaStream_t s) {
+  if (rows <= 0) return;
+  if (norm_warp()) {
+    const bool vec = d % 4 == 0 && aligned16(x) && aligned16(w) && vec_aligned(y);
+    with_chunks(d, [&](auto nc) {
+      pdl::launch(rmsnorm_fwd_warp_kernel<decltype(nc)::value, Y>, warp_grid(rows), kWarpThreads, 0, s, x, w, y, rstd,
+                  rows, d, eps, vec);
+    });
+    return;
+  }
+  pdl::launch(rmsnorm_fwd_kernel<Y>, unsigned(rows), kNormThreads, 0, s, x, w, y, rstd, d, eps);
+}
 void rmsnorm_forward(const float* x, const float* w, float* y, float* rstd, int64_t rows, int d, float eps,
                      cudaStream_t s) {
-  if (rows <= 0) return;
-  pdl::launch(rmsnorm_fwd_kernel<float>, unsigned(rows), kNormThreads, 0, s, x, w, y, rstd, d, eps);
+  rmsnorm_forward_t(x, w, y, rstd, rows, d, eps, s);
 }
-
 void rmsnorm_forward(const float* x, const float* w, bf16_t* y, float* rstd, int64_t rows, int d, float eps,
                      cudaStream_t s) {
-  if (rows <= 0) return;
-  pdl::launch(rmsnorm_fwd_kernel<__nv_bfloat16>, unsigned(rows), kNormThreads, 0, s, x, w, dev_ptr(y), rstd, d, eps);
+  rmsnorm_forward_t(x, w, dev_ptr(y), rstd, rows, d, eps, s);
 }
 
 template <typename Y>
 void dropout_add_rmsnorm_t(const float* x_in, const float* y, float* x_out, const float* w, Y* n_out, float* rstd,
                            int64_t rows, int d, float eps, float p, const uint64_t* seed, uint64_t site, cudaStream_t s) {
   if (rows <= 0) return;
+  if (norm_warp()) {
+    const bool vec = d % 4 == 0 && aligned16(x_in) && aligned16(y) && aligned16(x_out) && aligned16(w) &&
+                     vec_aligned(n_out);
+    with_chunks(d, [&](auto nc) {
+      pdl::launch(dropout_add_rmsnorm_warp_kernel<decltype(nc)::value, Y>, warp_grid(rows), kWarpThreads, 0, s, x_in, y,
+                  x_out, w, n_out, rstd, rows, d, eps, p, seed, site, vec);
+    });
+    return;
+  }
   pdl::launch(dropout_add_rmsnorm_kernel<Y>, unsigned(rows), kNormThreads, 0, s, x_in, y, x_out, w, n_out, rstd, d, eps,
               p, seed, site);
 }
@@ -248,6 +590,14 @@ void dropout_add_rmsnorm(const float* x_in, const float* y, float* x_out, const 
 void rmsnorm_backward(const float* x, const float* w, const float* rstd, const float* dy, float* dx, int64_t rows,
                       int d, bool accumulate, cudaStream_t s) {
   if (rows <= 0) return;
+  if (norm_warp()) {
+    const bool vec = d % 4 == 0 && aligned16(x) && aligned16(w) && aligned16(dy) && aligned16(dx);
+    with_chunks(d, [&](auto nc) {
+      pdl::launch(rmsnorm_bwd_warp_kernel<decltype(nc)::value, float, 0>, warp_grid(rows), kWarpThreads, 0, s, x, w, rstd,
+                  dy, dx, rows, d, accumulate, static_cast<float*>(nullptr), DropParams{}, vec);
+    });
+    return;
+  }
   pdl::launch(rmsnorm_bwd_kernel, unsigned(rows), kNormThreads, 0, s, x, w, rstd, dy, dx, d, accumulate);
 }
 

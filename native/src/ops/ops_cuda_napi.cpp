@@ -20,10 +20,14 @@
 //     offset?: number                (elements of slack before every tensor: misaligned pointers,
 //                                     so the scalar path runs instead of the 16-byte vectors)
 //     reps?: number                  (timed repetitions after the first run; CUDA events)
+//     normWarp?: boolean             (the RMS norm ops' path for this call, ops/norm_switch.h: one
+//                                     warp a row (true) or one block a row (false); default: as
+//                                     HUKUK_NORM_WARP says)
 //   }) -> { y?, d0?, d1?, rstd?: Float32Array, ms: number (mean per rep, -1 untimed) }
 //   rmsnorm_backward_dropout: x, w (fp32), g (dy), rows, d, eps, accumulate, y0 (dx's start when
 //   accumulating), p/seed/site, type (g_drop's): rstd from rmsnorm_forward, then the fused op ->
-//   dx, gDrop, and the two-kernel sequence (rmsnorm_backward; dropout_backward) -> dxRef, gDropRef
+//   dx, gDrop, and the two-kernel sequence (rmsnorm_backward; dropout_backward) -> dxRef, gDropRef;
+//   ms (fused) and msNorm (rmsnorm_backward alone) when reps > 0
 //   dropout_add_rmsnorm: x (x_in), x1 (the branch y), w, rows, d, eps, p/seed/site, type (the norm
 //   output's), inPlace (x_out over x_in): the fused op -> xOut, y, rstd; dropout_add then
 //   rmsnorm_forward -> xOutRef, yRef, rstdRef; the CPU composition (ops/norm.h, fp32) -> xOutCpu,
@@ -31,7 +35,9 @@
 //   act_dropout_bitmask (ReLU): act_dropout_forward_bitmask(x) -> y and the mask words, then with g
 //   act_dropout_backward_bitmask(mask, g) -> d0; mask: the bits as 0/1 per element; maskTail: the
 //   OR of the last word's bits past n (must be 0); the mask words start all ones so an unwritten
-//   word shows; ms: forward, msBwd: backward
+//   word shows; ms: forward, msBwd: backward; keepInMask: the mask bits also carry the dropout's
+//   keep decision; prescaled (bf16): also act_dropout_backward_bitmask_prescaled in place on
+//   bf16(g · 1/(1-p)) -> d0Pre
 //
 //   engine._opsCudaGemm({
 //     M, N, K, ta?, tb?, A, B, C?, alpha?, beta?, batch?,   (row-major; A [M,K] or [K,M] when ta,
@@ -56,6 +62,7 @@
 
 #if defined(HUKUK_CUDA)
 #include "core/cuda_runtime.h"
+#include "ops/norm_switch.h"
 #include "ops/ops_cuda.h"
 #endif
 
@@ -165,6 +172,11 @@ Napi::Value elementwise_gpu(const Napi::CallbackInfo& info, const Napi::Object& 
   const int reps = int(num(o, "reps", 0.0));
   const bool in_place = flag(o, "inPlace");
   const cudaStream_t s = 0;
+  // normWarp: the norm path for this call only (restored on return or throw)
+  struct NormPathScope {
+    explicit NormPathScope(int mode) { oc::set_norm_warp_override(mode); }
+    ~NormPathScope() { oc::set_norm_warp_override(-1); }
+  } norm_path(has(o, "normWarp") ? (flag(o, "normWarp") ? 1 : 0) : -1);
 
   cuda::DeviceBuffer<uint64_t> seed(1);
   HUKUK_CUDA_CHECK(cudaMemcpy(seed.get(), &seed_h, sizeof(uint64_t), cudaMemcpyHostToDevice));
@@ -284,6 +296,9 @@ Napi::Value elementwise_gpu(const Napi::CallbackInfo& info, const Napi::Object& 
     put("dxRef", dxr);
     put("gDropRef", gdr);
     ms = time_ms(reps, fused);
+    out.Set("msNorm", Napi::Number::New(env, time_ms(reps, [&] {
+              oc::rmsnorm_backward(x.f(), w.f(), rstd.f(), g.f(), dxr.f(), rows, d, acc, s);
+            })));
   } else if (op == "dropout_add_rmsnorm") {
     const int64_t rows = int64_t(num(o, "rows", 0.0));
     const int d = int(num(o, "d", 0.0));
@@ -326,6 +341,7 @@ Napi::Value elementwise_gpu(const Napi::CallbackInfo& info, const Napi::Object& 
     if (!in_place) out.Set("msRef", Napi::Number::New(env, time_ms(reps, two)));
     ms = in_place ? -1 : time_ms(reps, fused);
   } else if (op == "act_dropout_bitmask") {
+    const bool keep_in_mask = flag(o, "keepInMask");
     DevTensor x = input("x", bf), yb;
     if (!in_place) yb = alloc(x.n, bf, off);
     DevTensor& y = in_place ? x : yb;
@@ -333,8 +349,8 @@ Napi::Value elementwise_gpu(const Napi::CallbackInfo& info, const Napi::Object& 
     cuda::DeviceBuffer<uint32_t> mask(size_t(std::max<int64_t>(words, 1)));
     HUKUK_CUDA_CHECK(cudaMemset(mask.get(), 0xff, size_t(std::max<int64_t>(words, 1)) * 4));
     auto fwd = [&] {
-      if (bf) oc::act_dropout_forward_bitmask(act, x.b(), y.b(), mask.get(), x.n, p, seed.get(), site, s);
-      else oc::act_dropout_forward_bitmask(act, x.f(), y.f(), mask.get(), x.n, p, seed.get(), site, s);
+      if (bf) oc::act_dropout_forward_bitmask(act, x.b(), y.b(), mask.get(), x.n, p, seed.get(), site, s, keep_in_mask);
+      else oc::act_dropout_forward_bitmask(act, x.f(), y.f(), mask.get(), x.n, p, seed.get(), site, s, keep_in_mask);
     };
     fwd();
     put("y", y);
@@ -351,11 +367,21 @@ Napi::Value elementwise_gpu(const Napi::CallbackInfo& info, const Napi::Object& 
       HUKUK_CHECK(g.n == x.n, "ENGINE_INVALID_ARG", "_opsCudaElementwise: x/g sizes");
       DevTensor d0 = alloc(x.n, bf, off);
       auto bwd = [&] {
-        if (bf) oc::act_dropout_backward_bitmask(act, mask.get(), g.f(), d0.b(), x.n, p, seed.get(), site, s);
-        else oc::act_dropout_backward_bitmask(act, mask.get(), g.f(), d0.f(), x.n, p, seed.get(), site, s);
+        if (bf) oc::act_dropout_backward_bitmask(act, mask.get(), g.f(), d0.b(), x.n, p, seed.get(), site, s, keep_in_mask);
+        else oc::act_dropout_backward_bitmask(act, mask.get(), g.f(), d0.f(), x.n, p, seed.get(), site, s, keep_in_mask);
       };
       bwd();
       put("d0", d0);
+      if (bf && flag(o, "prescaled")) {  // the same from bf16(g · 1/(1-p)), masked in place -> d0Pre
+        auto ga = typed_array_arg<float>(o.Get("g"), "g");
+        const float scale = p > 0.f ? 1.f / (1.f - p) : 1.f;
+        std::vector<float> gs(ga.data, ga.data + ga.length);
+        for (float& v : gs) v *= scale;
+        DevTensor gp = upload(gs.data(), int64_t(gs.size()), true, off);
+        oc::act_dropout_backward_bitmask_prescaled(act, mask.get(), gp.b(), gp.b(), x.n, p, seed.get(), site, s,
+                                                   keep_in_mask);
+        put("d0Pre", gp);
+      }
       out.Set("msBwd", Napi::Number::New(env, time_ms(reps, bwd)));
     }
     ms = time_ms(reps, fwd);
