@@ -946,7 +946,7 @@ describe.skipIf(!gpu)('T5 on CUDA: ADD_NORM_FUSE, the residual add and the next 
     });
 });
 
-// ---- HUKUK_T5_FFN_BWD_BF16 and HUKUK_T5_NORM_DROP_XBLOCK: two launches' worth of traffic fewer --------
+// ---- HUKUK_T5_FFN_BWD_BF16, HUKUK_T5_NORM_DROP_XBLOCK, HUKUK_T5_RELU_KEEP_MASK: less backward traffic ----
 // FFN_BWD_BF16 (bf16 activations, ReLU bitmask FFN, wo without LoRA): wo's input-gradient GEMM writes
 // bf16 with the dropout scale as its alpha and the bitmask kernel masks it in place, instead of an
 // fp32 gradient read back. The same rounding (fl(acc·scale) to bf16); cuBLAS may pick another kernel
@@ -955,6 +955,8 @@ describe.skipIf(!gpu)('T5 on CUDA: ADD_NORM_FUSE, the residual add and the next 
 // NORM_DROP_XBLOCK: a block's last norm backward also writes the next block's FFN-residual dropout
 // backward (ops rmsnorm_backward_dropout, bit for bit the two kernels): at fp32 the step is bit for
 // bit, replay and recompute (where it does not apply) too; the arena is the same either way.
+// RELU_KEEP_MASK: the ReLU bitmask's bit also carries the FFN dropout's keep decision (the backward
+// does no hashing): bit for bit at fp32 (tests/native/cuda_elementwise.test.ts checks the kernels).
 type EnvRun = { step: ReturnType<typeof stepOf>; replay: ReturnType<typeof stepOf>; stepRe: ReturnType<typeof stepOf> };
 function envRun(modelDir: string, adapter: string, b: StepBatch, env: Record<string, string>, o: { compute: 'fp32' | 'bf16'; quant: 'nf4' | 'none' }): EnvRun {
   for (const [k, v] of Object.entries(env)) process.env[k] = v;
@@ -971,21 +973,21 @@ function envRun(modelDir: string, adapter: string, b: StepBatch, env: Record<str
   }
 }
 
-describe.skipIf(!gpu)('T5 on CUDA: FFN_BWD_BF16 and NORM_DROP_XBLOCK', () => {
-  const off = { HUKUK_T5_FFN_BWD_BF16: '0', HUKUK_T5_NORM_DROP_XBLOCK: '0' };
+describe.skipIf(!gpu)('T5 on CUDA: FFN_BWD_BF16, NORM_DROP_XBLOCK and RELU_KEEP_MASK', () => {
+  const off = { HUKUK_T5_FFN_BWD_BF16: '0', HUKUK_T5_NORM_DROP_XBLOCK: '0', HUKUK_T5_RELU_KEEP_MASK: '0' };
   const fp32Cases: [string, 'nf4' | 'none', LoraTarget[]][] = [
     ['relu_tied', 'nf4', ['q', 'k', 'v', 'o', 'wi']],
     ['gated_gelu_untied', 'nf4', allTargets],
     ['unequal_depth', 'none', ['q', 'v']],
   ];
   for (const [name, quant, targets] of fp32Cases)
-    it(`NORM_DROP_XBLOCK, ${name} (${quant}, fp32 compute, dropout on): step, replay and recompute bit for bit the switch-off ones`, () => {
+    it(`NORM_DROP_XBLOCK + RELU_KEEP_MASK, ${name} (${quant}, fp32 compute, dropout on): step, replay and recompute bit for bit the switch-off ones`, () => {
       const dir = mkdtempSync(join(tmpdir(), 'hukuk-xblock-'));
       try {
         const { modelDir, b, adapter } = fixtureWithAdapter(name, dir, targets);
         const a = envRun(modelDir, adapter, b, off, { compute: 'fp32', quant });
-        const x = envRun(modelDir, adapter, b, { ...off, HUKUK_T5_NORM_DROP_XBLOCK: '1' }, { compute: 'fp32', quant });
-        console.log(`  NORM_DROP_XBLOCK ${name} fp32: loss ${a.step.loss} / ${x.step.loss}; worst grad ${worstGrad(a.step, x.step)}`);
+        const x = envRun(modelDir, adapter, b, { ...off, HUKUK_T5_NORM_DROP_XBLOCK: '1', HUKUK_T5_RELU_KEEP_MASK: '1' }, { compute: 'fp32', quant });
+        console.log(`  NORM_DROP_XBLOCK + RELU_KEEP_MASK ${name} fp32: loss ${a.step.loss} / ${x.step.loss}; worst grad ${worstGrad(a.step, x.step)}`);
         expect(nonZero(x.step, 'lora_A')).toBe(true);
         for (const [what, p, q] of [['step', a.step, x.step], ['replay', a.replay, x.replay], ['recompute', a.stepRe, x.stepRe]] as const) {
           expect(q.loss, `loss, ${what}`).toBe(p.loss);
@@ -1011,14 +1013,15 @@ describe.skipIf(!gpu)('T5 on CUDA: FFN_BWD_BF16 and NORM_DROP_XBLOCK', () => {
       const runs = {
         ffn: envRun(dir, adapter, b, { ...off, HUKUK_T5_FFN_BWD_BF16: '1' }, o),
         xblock: envRun(dir, adapter, b, { ...off, HUKUK_T5_NORM_DROP_XBLOCK: '1' }, o),
-        both: envRun(dir, adapter, b, { HUKUK_T5_FFN_BWD_BF16: '1', HUKUK_T5_NORM_DROP_XBLOCK: '1' }, o),
+        keepmask: envRun(dir, adapter, b, { ...off, HUKUK_T5_RELU_KEEP_MASK: '1' }, o),
+        all: envRun(dir, adapter, b, { HUKUK_T5_FFN_BWD_BF16: '1', HUKUK_T5_NORM_DROP_XBLOCK: '1', HUKUK_T5_RELU_KEEP_MASK: '1' }, o),
       };
       for (const [what, r] of Object.entries(runs)) {
         console.log(`  ${what} bf16: loss ${a.step.loss} / ${r.step.loss}; worst grad ${worstGrad(a.step, r.step)} (replay ${worstGrad(a.replay, r.replay)}, recompute ${worstGrad(a.stepRe, r.stepRe)}; off vs off again ${spread})`);
         expect(nonZero(r.step, 'lora_A')).toBe(true);
         for (const [w, p, q] of [['step', a.step, r.step], ['replay', a.replay, r.replay], ['recompute', a.stepRe, r.stepRe]] as const) {
           expect(q.loss, `${what}: loss, ${w}`).toBe(p.loss); // the forward is untouched
-          expect(worstGrad(p, q), `${what}: grads, ${w}`).toBeLessThan(what === 'xblock' ? 1e-3 : 1e-2);
+          expect(worstGrad(p, q), `${what}: grads, ${w}`).toBeLessThan(what === 'xblock' || what === 'keepmask' ? 1e-3 : 1e-2);
           expect(q.arena, `${what}: arena, ${w}`).toBe(p.arena);
         }
       }
@@ -1103,6 +1106,106 @@ describe.skipIf(!gpu)('T5 on CUDA: HEAD_BF16, the LM head on bf16 operands', () 
         expect(on.weights - off.weights, 'the head\'s bf16 copy').toBe(V * d * 2);
         for (const r of [off, on, onChunks]) expect(r.weights, 'weights = estimate (compute bf16)').toBe(r.est.weights);
         for (const r of [ref, off, on, onChunks]) expect([r.step.arena, r.stepRe.arena], 'arena = estimate').toEqual(r.est.arena);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+});
+
+// ---- HUKUK_T5_CROSS_SIDE: the decoder's cross k,v backward on a second stream ----------------------
+// T5Cuda::cross_side: each decoder layer's cross k,v projections_bwd (dx GEMMs into g_enc, the LoRA B
+// and A sides of ck, cv) on s_cs beside the rest of the decoder backward, its dK,dV in their own slot
+// (two, by layer parity: 4 decoder layers so each slot is refilled and the main stream waits on the
+// side), joined before the encoder's backward. The same kernels in the same order per stream: the
+// forward (loss) bit for bit; the last decoder layer's cross k,v LoRA grads bit for bit too (their dK,
+// dV come before any flash dQ atomics); the rest within the atomics' run-to-run spread (logged: off vs
+// off again). NF4 with the prefetch (the side reads the block's region: its refill waits for the side),
+// bf16 weights (quant none: wb), graphs on and eager, the recompute option, cross K,V kept
+// (HUKUK_T5_CROSS_KV_RECOMPUTE=0). The arena = the estimate with crossSide, byte for byte; with the
+// prefetch off under NF4 the side does not run (the weights would need the dequantization scratch).
+type CrossSideRun = { step: ReturnType<typeof stepOf>; replay: ReturnType<typeof stepOf>; stepRe: ReturnType<typeof stepOf>; kept: ReturnType<typeof stepOf>; est: number[] };
+function crossSideRun(dir: string, adapter: string, b: StepBatch, on: boolean, graphs: boolean, quant: 'nf4' | 'none', targets: LoraTarget[], extra: Record<string, string> = {}): CrossSideRun {
+  const env: Record<string, string> = { HUKUK_T5_CROSS_SIDE: on ? '1' : '0', ...extra };
+  if (!graphs) env.HUKUK_T5_GRAPHS = '0';
+  for (const [k, v] of Object.entries(env)) process.env[k] = v;
+  try {
+    const m = engine.T5Model.load({ modelDir: dir, device: 'cuda', quant, compute: 'bf16' });
+    m.loadAdapter(adapter);
+    const step = stepOf(m, b);
+    const replay = stepOf(m, b);
+    const stepRe = stepOf(m, { ...b, recompute: true });
+    const deqPrefetch = extra.HUKUK_T5_DEQ_PREFETCH === '0' ? false : undefined;
+    const est = [false, true].map((recompute) => estimateTrainingMemory({
+      model: modelShapeFromConfig(m.config as Record<string, unknown>)!, lora: { r: 16, targets }, quant, quantizeWo: false,
+      compute: 'bf16', batchSize: b.batch, maxSourceLength: b.srcLen, maxTargetLength: b.tgtLen, device: 'cuda', recompute, deqPrefetch, crossSide: on,
+    }).activationsBytes);
+    m.dispose();
+    process.env.HUKUK_T5_CROSS_KV_RECOMPUTE = '0';
+    const m2 = engine.T5Model.load({ modelDir: dir, device: 'cuda', quant, compute: 'bf16' });
+    m2.loadAdapter(adapter);
+    const kept = stepOf(m2, b);
+    m2.dispose();
+    return { step, replay, stepRe, kept, est };
+  } finally {
+    for (const k of [...Object.keys(env), 'HUKUK_T5_CROSS_KV_RECOMPUTE']) delete process.env[k];
+  }
+}
+/** The worst relative error over the LoRA grads whose name contains `part`, and how many there are. */
+function worstGradOf(a: ReturnType<typeof stepOf>, b: ReturnType<typeof stepOf>, part: string): { worst: number; n: number } {
+  const ref = new Map(a.grads.map((g) => [g.name, g.grad]));
+  let worst = 0;
+  let n = 0;
+  for (const g of b.grads)
+    if (g.name.includes(part)) {
+      n++;
+      worst = Math.max(worst, firstBitDifference(g.grad, ref.get(g.name)!) === -1 ? 0 : Math.max(1e-30, relError(g.grad, ref.get(g.name)!)));
+    }
+  return { worst, n };
+}
+
+describe.skipIf(!gpu)('T5 on CUDA: CROSS_SIDE, the cross k,v backward on a second stream', () => {
+  const cases: [string, 'nf4' | 'none', Record<string, string>][] = [
+    ['NF4, prefetched', 'nf4', {}],
+    ['bf16 weights (quant none)', 'none', {}],
+    ['NF4 without the prefetch (the side does not run)', 'nf4', { HUKUK_T5_DEQ_PREFETCH: '0' }],
+  ];
+  for (const [name, quant, extra] of cases)
+    it(`${name}: on = off (loss bit for bit, grads), graphs on and eager, recompute, K,V kept; arena = estimate`, () => {
+      const dir = mkdtempSync(join(tmpdir(), 'hukuk-crossside-'));
+      try {
+        makeTinyT5(dir, { vocabSize: 256, dModel: 256, dKv: 64, numHeads: 4, dFf: 512, numLayers: 2, numDecoderLayers: 4 }, 9);
+        const b = batchFor(256, 4, 40, 24, 3);
+        const adapter = join(dir, 'adapter');
+        const targets: LoraTarget[] = ['q', 'k', 'v', 'o'];
+        nonZeroAdapter(dir, adapter, b, { r: 16, dropout: 0.1, targets });
+        const off = crossSideRun(dir, adapter, b, false, true, quant, targets, extra);
+        const on = crossSideRun(dir, adapter, b, true, true, quant, targets, extra);
+        const offEager = crossSideRun(dir, adapter, b, false, false, quant, targets, extra);
+        const onEager = crossSideRun(dir, adapter, b, true, false, quant, targets, extra);
+        const last = 'decoder.block.3.layer.1.EncDecAttention.';
+        const lastK = worstGradOf(off.step, on.step, last);
+        console.log(`  CROSS_SIDE ${name}: loss ${off.step.loss} / ${on.step.loss}; worst grad on vs off ${worstGrad(off.step, on.step)} (replay ${worstGrad(off.replay, on.replay)}, recompute ${worstGrad(off.stepRe, on.stepRe)}, K,V kept ${worstGrad(off.kept, on.kept)}, eager ${worstGrad(offEager.step, onEager.step)}); off vs off eager ${worstGrad(off.step, offEager.step)}; last layer cross k,v ${lastK.worst} (${lastK.n} tensors); arena ${off.step.arena} -> ${on.step.arena}, recompute ${off.stepRe.arena} -> ${on.stepRe.arena} (estimates ${off.est} -> ${on.est})`);
+        expect(nonZero(on.step, 'lora_A')).toBe(true);
+        const pairs: [string, ReturnType<typeof stepOf>, ReturnType<typeof stepOf>][] = [
+          ['step', off.step, on.step], ['replay', off.replay, on.replay], ['recompute', off.stepRe, on.stepRe], ['K,V kept', off.kept, on.kept],
+          ['eager', offEager.step, onEager.step], ['eager replay', offEager.replay, onEager.replay], ['eager recompute', offEager.stepRe, onEager.stepRe],
+          ['eager K,V kept', offEager.kept, onEager.kept], ['graph vs eager (on)', on.step, onEager.step],
+        ];
+        // (the last layer's bits are held equal where the switch-off step reproduces them itself)
+        const lastReproducible = worstGradOf(off.step, offEager.step, last).worst === 0 && worstGradOf(off.step, off.replay, last).worst === 0;
+        console.log(`  CROSS_SIDE ${name}: the last layer's cross k,v grads reproduce with the switch off: ${lastReproducible}`);
+        for (const [what, x, y] of pairs) {
+          expect(y.loss, `loss, ${what}`).toBe(x.loss);
+          expect(worstGrad(x, y), `grads, ${what}`).toBeLessThan(1e-3);
+          const lk = worstGradOf(x, y, last);
+          expect(lk.n, `last layer's cross k,v grads, ${what}`).toBe(4);
+          if (lastReproducible) expect(lk.worst, `last layer's cross k,v grads bit for bit, ${what}`).toBe(0);
+        }
+        expect([on.step.arena, on.stepRe.arena], 'arena (on) = estimate').toEqual(on.est);
+        expect([off.step.arena, off.stepRe.arena], 'arena (off) = estimate').toEqual(off.est);
+        expect([onEager.step.arena, onEager.stepRe.arena]).toEqual(on.est);
+        if (extra.HUKUK_T5_DEQ_PREFETCH === '0') expect(on.step.arena, 'not run: no arena added').toBe(off.step.arena);
+        else expect(on.step.arena, 'two dK,dV slots and the side scratch').toBeGreaterThan(off.step.arena);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

@@ -323,7 +323,9 @@ __device__ __forceinline__ void store_lane8(T* p, int64_t e0, int64_t n, bool ve
   }
 }
 
-template <typename T, bool D>
+// K (keep_in_mask): bit = pre > 0 && kept by the dropout, so that the backward needs no hash (its
+// integer work bounds these kernels at d_ff widths); h is the same either way.
+template <typename T, bool D, bool K>
 __global__ void __launch_bounds__(256) relu_dropout_fwd_bitmask_kernel(const T* pre, T* h, uint32_t* mask, int64_t n,
                                                                        DropParams drop, bool vec) {
   pdl::trigger();
@@ -340,8 +342,14 @@ __global__ void __launch_bounds__(256) relu_dropout_fwd_bitmask_kernel(const T* 
     uint32_t byte = 0;
 #pragma unroll
     for (int j = 0; j < kVec; ++j) {
-      byte |= uint32_t(e0 + j < n && v[j] > 0.f) << j;
-      v[j] = drop_fwd<D>(act_f(Act::Relu, v[j]), drop, key, e0 + j);
+      if constexpr (K && D) {  // the same keep test and value as drop_fwd<D>, the decision kept in the bit
+        const bool keep = dropout_keep_bits(key, uint64_t(e0 + j), drop.threshold);
+        byte |= uint32_t(e0 + j < n && v[j] > 0.f && keep) << j;
+        v[j] = keep ? act_f(Act::Relu, v[j]) * drop.scale : 0.f;
+      } else {
+        byte |= uint32_t(e0 + j < n && v[j] > 0.f) << j;
+        v[j] = drop_fwd<D>(act_f(Act::Relu, v[j]), drop, key, e0 + j);
+      }
     }
     store_lane8(h, e0, n, vec, v);
     uint32_t word = byte << (8 * (lane & 3));
@@ -354,13 +362,14 @@ __global__ void __launch_bounds__(256) relu_dropout_fwd_bitmask_kernel(const T* 
 
 // G: dh's type (fp32, or bf16 already scaled by 1/(1-p): drop.scale is then 1, see
 // act_dropout_backward_bitmask_prescaled). dpre may alias dh (each lane reads its 8 elements first).
-template <typename G, typename T, bool D>
+// K: the mask holds relu' && keep (the forward's K): dpre = bit ? dh · scale : 0, no hash.
+template <typename G, typename T, bool D, bool K = false>
 __global__ void __launch_bounds__(256) relu_dropout_bwd_bitmask_kernel(const uint32_t* mask, const G* dh, T* dpre,
                                                                        int64_t n, DropParams drop, bool vec) {
   pdl::trigger();
   pdl::wait();
   DropoutKey key{};
-  if constexpr (D) key = dropout_key(*drop.seed, drop.site);
+  if constexpr (D && !K) key = dropout_key(*drop.seed, drop.site);
   const int lane = threadIdx.x & 31;
   const int64_t warps = int64_t(gridDim.x) * (blockDim.x >> 5);
   const int64_t chunks = (n + kMaskChunk - 1) / kMaskChunk;
@@ -371,7 +380,10 @@ __global__ void __launch_bounds__(256) relu_dropout_bwd_bitmask_kernel(const uin
     float g[kVec];
     load_lane8(dh, e0, n, vec, g);
 #pragma unroll
-    for (int j = 0; j < kVec; ++j) g[j] = (byte >> j) & 1u ? drop_bwd<D>(g[j], drop, key, e0 + j) : 0.f;
+    for (int j = 0; j < kVec; ++j) {
+      if constexpr (K) g[j] = (byte >> j) & 1u ? (D ? g[j] * drop.scale : g[j]) : 0.f;
+      else g[j] = (byte >> j) & 1u ? drop_bwd<D>(g[j], drop, key, e0 + j) : 0.f;
+    }
     store_lane8(dpre, e0, n, vec, g);
   }
 }
@@ -380,7 +392,7 @@ int64_t relu_mask_words(int64_t n) { return n > 0 ? (n + 31) / 32 : 0; }
 
 template <typename T>
 void act_dropout_forward_bitmask_t(Act a, const T* pre, T* h, uint32_t* mask, int64_t n, float p,
-                                   const uint64_t* seed, uint64_t site, cudaStream_t s) {
+                                   const uint64_t* seed, uint64_t site, cudaStream_t s, bool keep_in_mask) {
   HUKUK_CHECK(a == Act::Relu, "ENGINE_INVALID_ARG", "act_dropout_forward_bitmask: ReLU only");
   if (n <= 0) return;
   using E = dev_elem_t<T>;
@@ -389,12 +401,13 @@ void act_dropout_forward_bitmask_t(Act a, const T* pre, T* h, uint32_t* mask, in
   const bool vec = aligned16(x) && aligned16(y);
   const unsigned grid = grid_for((n + kMaskChunk - 1) / kMaskChunk * 32);
   const DropParams d = drop_params(p, seed, site);
-  if (p > 0.f) pdl::launch(relu_dropout_fwd_bitmask_kernel<E, true>, grid, 256, 0, s, x, y, mask, n, d, vec);
-  else pdl::launch(relu_dropout_fwd_bitmask_kernel<E, false>, grid, 256, 0, s, x, y, mask, n, d, vec);
+  if (p > 0.f && keep_in_mask) pdl::launch(relu_dropout_fwd_bitmask_kernel<E, true, true>, grid, 256, 0, s, x, y, mask, n, d, vec);
+  else if (p > 0.f) pdl::launch(relu_dropout_fwd_bitmask_kernel<E, true, false>, grid, 256, 0, s, x, y, mask, n, d, vec);
+  else pdl::launch(relu_dropout_fwd_bitmask_kernel<E, false, false>, grid, 256, 0, s, x, y, mask, n, d, vec);
 }
 template <typename T>
 void act_dropout_backward_bitmask_t(Act a, const uint32_t* mask, const float* dh, T* dpre, int64_t n, float p,
-                                    const uint64_t* seed, uint64_t site, cudaStream_t s) {
+                                    const uint64_t* seed, uint64_t site, cudaStream_t s, bool keep_in_mask) {
   HUKUK_CHECK(a == Act::Relu, "ENGINE_INVALID_ARG", "act_dropout_backward_bitmask: ReLU only");
   if (n <= 0) return;
   using E = dev_elem_t<T>;
@@ -402,25 +415,27 @@ void act_dropout_backward_bitmask_t(Act a, const uint32_t* mask, const float* dh
   const bool vec = aligned16(dh) && aligned16(y);
   const unsigned grid = grid_for((n + kMaskChunk - 1) / kMaskChunk * 32);
   const DropParams d = drop_params(p, seed, site);
-  if (p > 0.f) pdl::launch(relu_dropout_bwd_bitmask_kernel<float, E, true>, grid, 256, 0, s, mask, dh, y, n, d, vec);
+  if (p > 0.f && keep_in_mask)
+    pdl::launch(relu_dropout_bwd_bitmask_kernel<float, E, true, true>, grid, 256, 0, s, mask, dh, y, n, d, vec);
+  else if (p > 0.f) pdl::launch(relu_dropout_bwd_bitmask_kernel<float, E, true>, grid, 256, 0, s, mask, dh, y, n, d, vec);
   else pdl::launch(relu_dropout_bwd_bitmask_kernel<float, E, false>, grid, 256, 0, s, mask, dh, y, n, d, vec);
 }
 
 void act_dropout_forward_bitmask(Act a, const float* pre, float* h, uint32_t* mask, int64_t n, float p,
-                                 const uint64_t* seed, uint64_t site, cudaStream_t s) {
-  act_dropout_forward_bitmask_t(a, pre, h, mask, n, p, seed, site, s);
+                                 const uint64_t* seed, uint64_t site, cudaStream_t s, bool keep_in_mask) {
+  act_dropout_forward_bitmask_t(a, pre, h, mask, n, p, seed, site, s, keep_in_mask);
 }
 void act_dropout_forward_bitmask(Act a, const bf16_t* pre, bf16_t* h, uint32_t* mask, int64_t n, float p,
-                                 const uint64_t* seed, uint64_t site, cudaStream_t s) {
-  act_dropout_forward_bitmask_t(a, pre, h, mask, n, p, seed, site, s);
+                                 const uint64_t* seed, uint64_t site, cudaStream_t s, bool keep_in_mask) {
+  act_dropout_forward_bitmask_t(a, pre, h, mask, n, p, seed, site, s, keep_in_mask);
 }
 void act_dropout_backward_bitmask(Act a, const uint32_t* mask, const float* dh, float* dpre, int64_t n, float p,
-                                  const uint64_t* seed, uint64_t site, cudaStream_t s) {
-  act_dropout_backward_bitmask_t(a, mask, dh, dpre, n, p, seed, site, s);
+                                  const uint64_t* seed, uint64_t site, cudaStream_t s, bool keep_in_mask) {
+  act_dropout_backward_bitmask_t(a, mask, dh, dpre, n, p, seed, site, s, keep_in_mask);
 }
 void act_dropout_backward_bitmask(Act a, const uint32_t* mask, const float* dh, bf16_t* dpre, int64_t n, float p,
-                                  const uint64_t* seed, uint64_t site, cudaStream_t s) {
-  act_dropout_backward_bitmask_t(a, mask, dh, dpre, n, p, seed, site, s);
+                                  const uint64_t* seed, uint64_t site, cudaStream_t s, bool keep_in_mask) {
+  act_dropout_backward_bitmask_t(a, mask, dh, dpre, n, p, seed, site, s, keep_in_mask);
 }
 
 // dh_scaled = (1/(1-p)) · dh rounded once to bf16 (the wo backward GEMM's alpha carries the scale):
@@ -428,7 +443,8 @@ void act_dropout_backward_bitmask(Act a, const uint32_t* mask, const float* dh, 
 // dpre == dh_scaled. Against act_dropout_backward_bitmask on the fp32 dh: the same values, as
 // fl(fl32(acc)·scale) rounded to bf16 is what both compute, given the same accumulation.
 void act_dropout_backward_bitmask_prescaled(Act a, const uint32_t* mask, const bf16_t* dh_scaled, bf16_t* dpre,
-                                            int64_t n, float p, const uint64_t* seed, uint64_t site, cudaStream_t s) {
+                                            int64_t n, float p, const uint64_t* seed, uint64_t site, cudaStream_t s,
+                                            bool keep_in_mask) {
   HUKUK_CHECK(a == Act::Relu, "ENGINE_INVALID_ARG", "act_dropout_backward_bitmask_prescaled: ReLU only");
   if (n <= 0) return;
   const __nv_bfloat16* g = dev_ptr(dh_scaled);
@@ -437,7 +453,10 @@ void act_dropout_backward_bitmask_prescaled(Act a, const uint32_t* mask, const b
   const unsigned grid = grid_for((n + kMaskChunk - 1) / kMaskChunk * 32);
   DropParams d = drop_params(p, seed, site);
   d.scale = 1.f;  // already in dh_scaled
-  if (p > 0.f)
+  if (p > 0.f && keep_in_mask)  // the bit says it all: dpre = bit ? dh_scaled : 0
+    pdl::launch(relu_dropout_bwd_bitmask_kernel<__nv_bfloat16, __nv_bfloat16, false, true>, grid, 256, 0, s, mask, g, y,
+                n, d, vec);
+  else if (p > 0.f)
     pdl::launch(relu_dropout_bwd_bitmask_kernel<__nv_bfloat16, __nv_bfloat16, true>, grid, 256, 0, s, mask, g, y, n, d, vec);
   else
     pdl::launch(relu_dropout_bwd_bitmask_kernel<__nv_bfloat16, __nv_bfloat16, false>, grid, 256, 0, s, mask, g, y, n, d,

@@ -135,18 +135,21 @@ void act_dropout_backward(Act a, const bf16_t* pre, const float* dh, bf16_t* dpr
 // backward that reads that mask instead of pre. Bit-identical to act_dropout_forward /
 // act_dropout_backward(Relu, pre, ...) (h may alias pre). 32x (fp32) / 16x (bf16) fewer bytes
 // kept for the backward than pre itself. Launched through pdl::launch.
+// keep_in_mask (both directions alike, p > 0): the bit is pre > 0 AND kept by the dropout, and the
+// backward then tests the bit alone (no hash); the outputs are the same bits either way.
 int64_t relu_mask_words(int64_t n);
 void act_dropout_forward_bitmask(Act a, const float* pre, float* h, uint32_t* mask, int64_t n, float p,
-                                 const uint64_t* seed, uint64_t site, cudaStream_t s);
+                                 const uint64_t* seed, uint64_t site, cudaStream_t s, bool keep_in_mask = false);
 void act_dropout_forward_bitmask(Act a, const bf16_t* pre, bf16_t* h, uint32_t* mask, int64_t n, float p,
-                                 const uint64_t* seed, uint64_t site, cudaStream_t s);
+                                 const uint64_t* seed, uint64_t site, cudaStream_t s, bool keep_in_mask = false);
 void act_dropout_backward_bitmask(Act a, const uint32_t* mask, const float* dh, float* dpre, int64_t n, float p,
-                                  const uint64_t* seed, uint64_t site, cudaStream_t s);
+                                  const uint64_t* seed, uint64_t site, cudaStream_t s, bool keep_in_mask = false);
 void act_dropout_backward_bitmask(Act a, const uint32_t* mask, const float* dh, bf16_t* dpre, int64_t n, float p,
-                                  const uint64_t* seed, uint64_t site, cudaStream_t s);
+                                  const uint64_t* seed, uint64_t site, cudaStream_t s, bool keep_in_mask = false);
 // The same on a bf16 dh already scaled by 1/(1-p) (ReLU only; dpre may alias dh_scaled).
 void act_dropout_backward_bitmask_prescaled(Act a, const uint32_t* mask, const bf16_t* dh_scaled, bf16_t* dpre,
-                                            int64_t n, float p, const uint64_t* seed, uint64_t site, cudaStream_t s);
+                                            int64_t n, float p, const uint64_t* seed, uint64_t site, cudaStream_t s,
+                                            bool keep_in_mask = false);
 void gated_dropout_forward(Act a, const float* pre0, const float* pre1, float* h, int64_t n, float p,
                            const uint64_t* seed, uint64_t site, cudaStream_t s);
 void gated_dropout_forward(Act a, const bf16_t* pre0, const bf16_t* pre1, bf16_t* h, int64_t n, float p,

@@ -293,6 +293,34 @@ class T5Cuda {
   long pf_active = -1;           // the use the main stream is in (index into pf_seq)
   const DBlock* pf_block = nullptr;  // its block, and its region
   const bf16_t* pf_cur = nullptr;
+  bool pf_cs_held[2] = {false, false};  // pf_cs_hold[r] recorded on s_cs: region r's refill waits for it
+  cudaEvent_t pf_cs_hold[2] = {nullptr, nullptr};
+  // Cross K,V backward on a side stream (HUKUK_T5_CROSS_SIDE=1; read at each plan; default
+  // kCrossSideDefault): in the decoder backward, each layer's cross k,v projections_bwd (the two dx
+  // GEMMs into g_enc, the LoRA B and A sides of ck, cv) needs only enc_out, the layer's weights and
+  // LoRA, and the cross attention's dK,dV; nothing later in the decoder reads what it writes (g_enc:
+  // encoder_backward, after the loop; the LoRA grads: the optimizer). So it runs on s_cs beside the
+  // rest of the decoder backward: the cross attention's backward writes dK,dV into their own slot
+  // (cs_dkv[l % 2], not g_qkv, which the self attention's backward reuses at once), the main stream
+  // forks s_cs there (cs_fork) and waits for the side's layer l + 2 (cs_done) before refilling a
+  // slot; the side has its own LoRA scratch (cs_tmp_r, cs_ws, and cs_gws for the group kernels where
+  // the main stream borrows g_ffh, which its FFN backward uses meanwhile); the NF4 region of a block
+  // is refilled by the prefetch only after the side is done with it (pf_cs_hold). s_cs joins s
+  // before encoder_backward (cs_end; cs_abandon when a step throws), so the step still captures
+  // into one CUDA graph. The same kernels in the same order on each stream, g_enc accumulated in
+  // layer order as before: the same step. Only for bf16 activations whose cross k,v weights are
+  // prefetched (NF4) or kept as bf16 (no dequantization scratch on the side). memory-estimate.ts
+  // mirrors the arena (crossSide, CROSS_SIDE_DEFAULT).
+  static constexpr bool kCrossSideDefault = false;  // memory-estimate.ts CROSS_SIDE_DEFAULT mirrors it
+  bool cross_side = false;                          // this plan runs it
+  void* cs_dkv[2] = {nullptr, nullptr};             // arena: layer l's cross dK,dV (act_t, 2 Ms inner) in slot l % 2
+  float *cs_tmp_r = nullptr, *cs_ws = nullptr, *cs_gws = nullptr;  // arena: the side's tmp_r, lora_ws, group scratch
+  size_t cs_gws_floats = 0;
+  bool cs_on = false;  // the side's work is being recorded (group_scratch: cs_gws instead of g_ffh)
+  cudaStream_t s_cs = nullptr;
+  cudaEvent_t cs_fork[2] = {nullptr, nullptr}, cs_done[2] = {nullptr, nullptr}, cs_join = nullptr;
+  bool cs_live = false;                        // s_cs forked in this step (cs_end joins it)
+  bool cs_slot_busy[2] = {false, false};       // cs_done[k] recorded in this step
   // This plan's activation type (struct Acts): bf16 for bf16 compute (the base GEMMs then run
   // real bf16 tensor-core kernels and every pass moves half the bytes), fp32 otherwise; see
   // want_act_bf16. HUKUK_T5_ACT_BF16=0 keeps fp32 activations under bf16 compute (A/B).
@@ -368,6 +396,12 @@ class T5Cuda {
   // default kNormDropXblockDefault).
   static constexpr bool kNormDropXblockDefault = false;
   bool norm_drop_xblock = false;
+  // ffn_bitmask: the ReLU mask's bit also carries the FFN dropout's keep decision (ops
+  // act_dropout_*_bitmask keep_in_mask), so the backward's mask kernel does no hashing (integer-bound
+  // at d_ff widths); the same bits out. HUKUK_T5_RELU_KEEP_MASK (read at each plan; default
+  // kReluKeepMaskDefault).
+  static constexpr bool kReluKeepMaskDefault = false;
+  bool relu_keep_mask = false;
   bool rerunning = false;  // inside a block's re-run (recompute): the LoRA h of the forward are reused
   float *lora_ws = nullptr, *flash_scratch = nullptr;
   size_t lora_ws_floats = 0;
@@ -427,6 +461,12 @@ class T5Cuda {
       cudaStreamDestroy(s_pf);
     }
     for (cudaEvent_t e : {pf_fork, pf_join, pf_ready[0], pf_ready[1], pf_free[0], pf_free[1]})
+      if (e) cudaEventDestroy(e);
+    if (s_cs) {
+      cudaStreamSynchronize(s_cs);
+      cudaStreamDestroy(s_cs);
+    }
+    for (cudaEvent_t e : {cs_fork[0], cs_fork[1], cs_done[0], cs_done[1], cs_join, pf_cs_hold[0], pf_cs_hold[1]})
       if (e) cudaEventDestroy(e);
   }
   DeviceBuffer<uint64_t> scalars;
@@ -752,6 +792,8 @@ class T5Cuda {
       ffn_bwd_bf16 = bf16_acts && ffn_bitmask && (e == -1 ? kFfnBwdBf16Default : e == 1);
       const int x = env_switch("HUKUK_T5_NORM_DROP_XBLOCK");
       norm_drop_xblock = backward && keep && norm_drop_fused && (x == -1 ? kNormDropXblockDefault : x == 1);
+      const int k = env_switch("HUKUK_T5_RELU_KEEP_MASK");
+      relu_keep_mask = ffn_bitmask && (k == -1 ? kReluKeepMaskDefault : k == 1);
     }
     cross_kv_recomputed = backward && 2 * size_t(sh.B) * sh.S * I.cfg.inner_dim() <=
                                           size_t(sh.B) * std::max(sh.S, sh.T) * size_t(I.cfg.d_ff) &&
@@ -826,6 +868,26 @@ class T5Cuda {
     pf_region[0] = pf_region[1] = nullptr;
     if (deq_prefetch)
       for (void*& r : pf_region) r = take_bytes(ar, pf_region_elems * sizeof(bf16_t));
+    // the cross K,V backward's side stream (see cross_side): two dK,dV slots, its own LoRA scratch
+    cross_side = cross_side_wanted(backward, bf16_acts, use_flash, deq_prefetch);
+    cs_dkv[0] = cs_dkv[1] = nullptr;
+    cs_tmp_r = cs_ws = cs_gws = nullptr;
+    cs_gws_floats = 0;
+    if (cross_side) {
+      for (void*& k : cs_dkv) k = v(2 * Ms * inner);
+      cs_tmp_r = f(2 * Ms * rmax);
+      if (lora_ws) cs_ws = f(lora_ws_floats);
+      for (DBlock& b : dec)
+        for (DLin* L : {&b.ck, &b.cv})
+          if (L->present() && L->lora) {
+            const int r = L->lora->r;
+            if (oc::tc::lora_backward_group_supported(r, L->in, 2))
+              cs_gws_floats = std::max(cs_gws_floats, oc::tc::lora_backward_group_workspace_floats(int(Ms), L->in, r, 2));
+            if (oc::lora_backward_group_supported(r, L->in, 2))
+              cs_gws_floats = std::max(cs_gws_floats, oc::lora_backward_group_workspace_floats(int(Ms), L->in, r, 2));
+          }
+      if (cs_gws_floats) cs_gws = f(cs_gws_floats);
+    }
     deq_self = deq_cross = nullptr;
     if (!keep) {
       // NF4 q,k,v (cross k,v) dequantized by a block's re-run stay here for its backward
@@ -847,7 +909,9 @@ class T5Cuda {
     // it, in its mode
     if (planned == sh && flash == use_flash && act_bf16 == bf16_acts && lora_tc == (bf16_acts && want_lora_tc()) &&
         lora_tc_bwd == (lora_tc && env_switch("HUKUK_T5_LORA_TC_BWD") == 1) && deq_prefetch == pf_wanted(bf16_acts) &&
-        (backward ? planned_bwd && planned_keep == keep : true))
+        (backward ? planned_bwd && planned_keep == keep &&
+                        cross_side == cross_side_wanted(true, bf16_acts, use_flash, pf_wanted(bf16_acts))
+                  : true))
       return;
     // Forget the old plan first: the measuring layout below overwrites the activation pointers
     // and the resize can throw (out of memory), and a later call of the old shape must then plan
@@ -1077,6 +1141,7 @@ class T5Cuda {
     pf_active = -1;
     pf_block = nullptr;
     pf_cur = nullptr;
+    pf_cs_held[0] = pf_cs_held[1] = false;
     if (!deq_prefetch) return;
     auto use = [&](DBlock& b) {
       if (pf_seq.empty() || pf_seq.back() != &b) pf_seq.push_back(&b);
@@ -1110,6 +1175,8 @@ class T5Cuda {
       HUKUK_CUDA_CHECK(cudaEventRecord(pf_free[r], s));
       if (pf_issued < pf_seq.size()) {
         HUKUK_CUDA_CHECK(cudaStreamWaitEvent(s_pf, pf_free[r], 0));
+        if (pf_cs_held[r]) HUKUK_CUDA_CHECK(cudaStreamWaitEvent(s_pf, pf_cs_hold[r], 0));  // the side read it too
+        pf_cs_held[r] = false;
         pf_issue();
       }
     }
@@ -1129,6 +1196,7 @@ class T5Cuda {
     pf_active = -1;
     pf_block = nullptr;
     pf_cur = nullptr;
+    pf_cs_held[0] = pf_cs_held[1] = false;
   }
 
   // pf_end for the unwinding path: no checks (it runs in a destructor), the same join and reset.
@@ -1143,6 +1211,94 @@ class T5Cuda {
     pf_active = -1;
     pf_block = nullptr;
     pf_cur = nullptr;
+    pf_cs_held[0] = pf_cs_held[1] = false;
+  }
+
+  // ---------------------------------------------------------------- cross K,V backward on s_cs (see cross_side)
+  // Whether a plan runs it: a backward plan of bf16 activations (the fused attention writes dK,dV
+  // where it is told; the LoRA scratch is lora_ws, never g_ff0) whose decoder cross k,v weights need
+  // no dequantization scratch: NF4 prefetched into the block's region, or bf16 copies (wb).
+  bool cross_side_wanted(bool backward, bool bf16_acts, bool use_flash, bool prefetch) const {
+    const int e = env_switch("HUKUK_T5_CROSS_SIDE");
+    if (!backward || !bf16_acts || !use_flash || dec.empty() || !(e == -1 ? kCrossSideDefault : e == 1)) return false;
+    for (const DBlock& b : dec)
+      for (const DLin* L : {&b.ck, &b.cv})
+        if (L->present() && (L->q ? !prefetch : !L->wb)) return false;
+    return true;
+  }
+  // Main stream, before the cross attention's backward of layer l: its dK,dV slot, once the side is
+  // done with the layer that used it before (l + 2).
+  template <typename T>
+  T* cs_slot(int l) {
+    const int k = l & 1;
+    if (cs_slot_busy[k]) HUKUK_CUDA_CHECK(cudaStreamWaitEvent(s, cs_done[k], 0));
+    return tp<T>(cs_dkv[k]);
+  }
+  // While recording the side's work: its stream and LoRA scratch in place of the main ones (the
+  // kernels' code is the main path's; group_scratch picks cs_gws for g_ffh).
+  struct CsScope {
+    T5Cuda& t;
+    cudaStream_t s0;
+    float *r0, *w0;
+    explicit CsScope(T5Cuda& x) : t(x), s0(x.s), r0(x.tmp_r), w0(x.lora_ws) {
+      t.s = t.s_cs;
+      t.tmp_r = t.cs_tmp_r;
+      t.lora_ws = t.cs_ws;
+      t.cs_on = true;
+    }
+    ~CsScope() {
+      t.s = s0;
+      t.tmp_r = r0;
+      t.lora_ws = w0;
+      t.cs_on = false;
+    }
+    CsScope(const CsScope&) = delete;
+    CsScope& operator=(const CsScope&) = delete;
+  };
+  // Main stream, right after the cross attention's backward of layer l wrote dK,dV (gkv, its
+  // slot): forks s_cs there and records the layer's k,v backward on it.
+  template <typename T>
+  void cross_kv_bwd_side(DBlock& b, const T* gkv, float* dx, int Ms, const Ctx& st, int l) {
+    if (!s_cs) {  // the events first: s_cs set means all of them exist
+      for (cudaEvent_t* e : {&cs_fork[0], &cs_fork[1], &cs_done[0], &cs_done[1], &cs_join, &pf_cs_hold[0], &pf_cs_hold[1]})
+        if (!*e) HUKUK_CUDA_CHECK(cudaEventCreateWithFlags(e, cudaEventDisableTiming));
+      HUKUK_CUDA_CHECK(cudaStreamCreateWithFlags(&s_cs, cudaStreamNonBlocking));
+    }
+    const int k = l & 1;
+    HUKUK_CUDA_CHECK(cudaEventRecord(cs_fork[k], s));
+    HUKUK_CUDA_CHECK(cudaStreamWaitEvent(s_cs, cs_fork[k], 0));
+    cs_live = true;
+    {
+      CsScope on(*this);
+      DLin* kv[2] = {&b.ck, &b.cv};
+      projections_bwd<T>(kv, 2, b.ckv_fused, tp<const T>(enc_out), Ms, gkv, dx, true, deq_cross, st, 1, l);
+    }
+    HUKUK_CUDA_CHECK(cudaEventRecord(cs_done[k], s_cs));
+    cs_slot_busy[k] = true;
+    if (deq_prefetch && pf_active >= 0) {  // the block's NF4 region: refilled only after this
+      const int r = int(pf_active % 2);
+      HUKUK_CUDA_CHECK(cudaEventRecord(pf_cs_hold[r], s_cs));
+      pf_cs_held[r] = true;
+    }
+  }
+  // s_cs joins s (after the decoder loop: g_enc is read next; before a capture ends).
+  void cs_end() {
+    if (cs_live) {
+      HUKUK_CUDA_CHECK(cudaEventRecord(cs_join, s_cs));
+      HUKUK_CUDA_CHECK(cudaStreamWaitEvent(s, cs_join, 0));
+    }
+    cs_live = false;
+    cs_slot_busy[0] = cs_slot_busy[1] = false;
+  }
+  // cs_end for the unwinding path (a destructor): no checks.
+  void cs_abandon() noexcept {
+    if (cs_live && s_cs && cs_join) {
+      (void)cudaEventRecord(cs_join, s_cs);
+      (void)cudaStreamWaitEvent(s, cs_join, 0);
+    }
+    cs_live = false;
+    cs_slot_busy[0] = cs_slot_busy[1] = false;
+    cs_on = false;
   }
 
   // -1 unset, 0 for "0", 1 for any other value
@@ -1273,7 +1429,12 @@ class T5Cuda {
   // arena, and common/training/memory-estimate.ts, stay as they were).
   float* group_scratch(size_t need) const {
     if (lora_ws && need <= lora_ws_floats) return lora_ws;
-    if (g_ffh && need <= ff_grad_floats) return g_ffh;
+    if (g_ffh && need <= ff_grad_floats) {
+      if (!cs_on) return g_ffh;
+      // the side stream (cross_side): the same choice, in its own scratch (g_ffh is the FFN's meanwhile)
+      HUKUK_CHECK(cs_gws && need <= cs_gws_floats, "ENGINE_INTERNAL", "the cross side stream's group scratch is too small");
+      return cs_gws;
+    }
     return nullptr;
   }
 
@@ -1509,19 +1670,21 @@ class T5Cuda {
     }
   }
 
-  // dctx rows in; dQ/dK/dV rows out (written) at g_rows = [dQ (Tq rows), dK (Tk rows), dV (Tk rows)]
+  // dctx rows in; dQ/dK/dV rows out (written) at g_rows = [dQ (Tq rows), dK (Tk rows), dV (Tk rows)];
+  // dkv_rows (fused attention only): dK, dV there instead, dQ alone at g_rows (cross_side)
   template <typename T>
   void attention_bwd(const oc::SoftmaxArgs& a, const T* qh, const T* kh, const T* vh, const float* P,
-                     const T* ctx_rows, const float* dctx_rows, T* g_rows) {
+                     const T* ctx_rows, const float* dctx_rows, T* g_rows, T* dkv_rows = nullptr) {
     const int dk = I.cfg.d_kv, BH = a.B * a.H;
     const long long sq = (long long)a.Tq * dk, sk = (long long)a.Tk * dk, sp = (long long)a.Tq * a.Tk;
     if (flash) {
       T* dq = g_rows;
-      T* dkr = dq + size_t(BH) * sq;
+      T* dkr = dkv_rows ? dkv_rows : dq + size_t(BH) * sq;
       oc::flash_attention_backward(a, dk, qh, kh, vh, ctx_rows, P, dctx_rows, dq, dkr, dkr + size_t(BH) * sk,
                                    flash_scratch, s);
       return;
     }
+    HUKUK_CHECK(!dkv_rows, "ENGINE_INTERNAL", "dK,dV apart from dQ need the fused attention");
     if constexpr (!is_f32<T>) {
       HUKUK_FAIL("ENGINE_INTERNAL", "bf16 activations need the fused attention");
     } else {
@@ -1718,7 +1881,7 @@ class T5Cuda {
     } else if (a.relu_mask) {  // ffn_bitmask: relu' kept as bits, the dropped hidden in g_ff0 for wo
       T* hidden = tp<T>(g_ff0);
       linear_fwd(b.wi, n3, M, hidden, st, lsite(b.wi, stack, l), save);
-      oc::act_dropout_forward_bitmask(I.act, hidden, hidden, a.relu_mask, nff, p, st.seed, act_site, s);
+      oc::act_dropout_forward_bitmask(I.act, hidden, hidden, a.relu_mask, nff, p, st.seed, act_site, s, relu_keep_mask);
       if (rerun) return;
       linear_fwd(b.wo, static_cast<const T*>(hidden), M, tmp_d, st, lsite(b.wo, stack, l), save);
       residual_end(x_before, tmp_d, x_after, M, p, site_of(stack, l, kFfRes), st, next);
@@ -1919,10 +2082,13 @@ class T5Cuda {
       linear_bwd<T>(b.wi1, n3, gf1, M, g_n, true, st, lsite(b.wi1, stack, l));
     } else if (a.relu_mask) {  // ffn_bitmask (wo has no LoRA: its backward did not read a.hff)
       if constexpr (!is_f32<T>) {
-        if (wo_bf16) oc::act_dropout_backward_bitmask_prescaled(I.act, a.relu_mask, gf0, gf0, nff, p, st.seed, act_site, s);
-        else oc::act_dropout_backward_bitmask(I.act, a.relu_mask, g_ffh, gf0, nff, p, st.seed, act_site, s);
+        if (wo_bf16)
+          oc::act_dropout_backward_bitmask_prescaled(I.act, a.relu_mask, gf0, gf0, nff, p, st.seed, act_site, s,
+                                                     relu_keep_mask);
+        else
+          oc::act_dropout_backward_bitmask(I.act, a.relu_mask, g_ffh, gf0, nff, p, st.seed, act_site, s, relu_keep_mask);
       } else {
-        oc::act_dropout_backward_bitmask(I.act, a.relu_mask, g_ffh, gf0, nff, p, st.seed, act_site, s);
+        oc::act_dropout_backward_bitmask(I.act, a.relu_mask, g_ffh, gf0, nff, p, st.seed, act_site, s, relu_keep_mask);
       }
       linear_bwd<T>(b.wi, n3, gf0, M, g_n, false, st, lsite(b.wi, stack, l));
     } else {
@@ -2033,6 +2199,8 @@ class T5Cuda {
     oc::dropout_backward(g_n, g_n, int64_t(Mt) * d, p, st.seed, site_of(1, int(dec.size()), kFinal), false, s);
     oc::rmsnorm_backward(da[dec.size()].x_in, dec_final_ln, dec_fin_rstd, g_n, g_dec, Mt, d, false, s);
     if (need_enc) HUKUK_CUDA_CHECK(cudaMemsetAsync(g_enc, 0, sizeof(float) * size_t(Ms) * d, s));
+    cs_live = false;  // (a capture that failed may have left them set; its recording is gone)
+    cs_slot_busy[0] = cs_slot_busy[1] = false;
     const int lowest = dec_bwd_lowest(need_enc);
     T* gd = tp<T>(g_d);
     T* gqkv = tp<T>(g_qkv);
@@ -2047,13 +2215,18 @@ class T5Cuda {
         oc::dropout_backward(g_dec, gd, int64_t(Mt) * d, p, st.seed, site_of(1, l, kCrossRes), false, s);
       linear_bwd<T>(b.co, a.cctx, gd, Mt, g_inner, false, st, lsite(b.co, 1, l));
       T* ckv = a.ckh ? a.ckh : cross_kv_again<T>(b, sh, st, l);
-      attention_bwd(cross_args(sh, st, l), a.cqh, ckv, ckv + size_t(Ms) * c.inner_dim(), a.cP, a.cctx, g_inner, gqkv);
+      // cross_side: dK,dV into the layer's slot, their k,v backward on s_cs from here
+      T* gkv = cross_side ? cs_slot<T>(l) : gqkv + size_t(Mt) * c.inner_dim();
+      attention_bwd(cross_args(sh, st, l), a.cqh, ckv, ckv + size_t(Ms) * c.inner_dim(), a.cP, a.cctx, g_inner, gqkv,
+                    cross_side ? gkv : nullptr);
+      if (cross_side) cross_kv_bwd_side<T>(b, gkv, need_enc ? g_enc : nullptr, Ms, st, l);
       DLin* cq[1] = {&b.cq};
       const T* nc = norm_for_bwd<T>(a.nc, cq, 1, a.x_mid, b.ln_cross, a.rstdc, Mt, st);  // gd consumed by co's
       linear_bwd<T>(b.cq, nc, gqkv, Mt, g_n, false, st, lsite(b.cq, 1, l));
       DLin* kv[2] = {&b.ck, &b.cv};
-      projections_bwd<T>(kv, 2, b.ckv_fused, tp<const T>(enc_out), Ms, gqkv + size_t(Mt) * c.inner_dim(),
-                         need_enc ? g_enc : nullptr, true, deq_cross, st, 1, l);
+      if (!cross_side)
+        projections_bwd<T>(kv, 2, b.ckv_fused, tp<const T>(enc_out), Ms, gkv, need_enc ? g_enc : nullptr, true,
+                           deq_cross, st, 1, l);
       if (norm_drop_fused)
         oc::rmsnorm_backward_dropout(a.x_mid, b.ln_cross, a.rstdc, g_n, g_dec, Mt, d, true, gd, p, st.seed,
                                      site_of(1, l, kSelfRes), s);
@@ -2061,6 +2234,7 @@ class T5Cuda {
         oc::rmsnorm_backward(a.x_mid, b.ln_cross, a.rstdc, g_n, g_dec, Mt, d, true, s);
       self_attn_bwd(b, a, g_dec, Mt, sh, true, st, l, norm_drop_fused, xb_out, site_of(1, l - 1, kFfRes));
     }
+    cs_end();  // the side's k,v backward joins: encoder_backward reads g_enc
   }
 
   template <typename T>
@@ -2302,7 +2476,10 @@ class T5Cuda {
     // into s on the way out (a no-op after pf_end, which clears pf_seq; found in review).
     struct PfUnwind {
       T5Cuda& t;
-      ~PfUnwind() { t.pf_abandon(); }
+      ~PfUnwind() {
+        t.cs_abandon();  // (cross_side: s_cs joins s first; then s_pf, which may wait on s_cs)
+        t.pf_abandon();
+      }
     } pf_unwind{*this};
     if (graphed) {
       run_graph(GraphKey{sh, do_bwd, st.train, st.use_lora, need_enc, o.recompute, pdl_on}, [&] {
