@@ -90,6 +90,11 @@ export interface MemoryEstimateInput {
    * bf16 copy of the head (vocab x d_model) with the weights and dec_seq's bf16 copy (Mt x d_model)
    * in the arena; default HEAD_BF16_DEFAULT, the engine's (HUKUK_T5_HEAD_BF16=1 = true) */
   headBf16?: boolean;
+  /** the decoder's cross k,v backward on a second stream (T5Cuda::cross_side, HUKUK_T5_CROSS_SIDE):
+   * with bf16 activations (and NF4 cross k,v prefetched) two dK,dV slots (2 Ms inner each) and the
+   * side's own LoRA scratch; default CROSS_SIDE_DEFAULT, the engine's (HUKUK_T5_CROSS_SIDE=1 = true; the
+   * engine also leaves it off where non-NF4 weights stay fp32, HUKUK_T5_BF16_WEIGHTS=0, not mirrored) */
+  crossSide?: boolean;
 }
 
 export interface MemoryEstimate {
@@ -108,6 +113,9 @@ export const DEQ_PREFETCH_DEFAULT = true;
 /** T5Cuda::kHeadBf16Default: the engine's LM head runs on bf16 operands unless HUKUK_T5_HEAD_BF16
  * says otherwise (flip both together). */
 export const HEAD_BF16_DEFAULT = true;
+/** T5Cuda::kCrossSideDefault: the decoder's cross k,v backward runs on a second stream only when
+ * HUKUK_T5_CROSS_SIDE=1 (flip both together). */
+export const CROSS_SIDE_DEFAULT = false;
 const NF4_BLOCK = 64;
 const NF4_BLOCK2 = 256;
 
@@ -230,16 +238,30 @@ export function loraTcUpBackwardWorkspaceFloats(M: number, out: number, r: numbe
 }
 
 /** ops/lora.cu lora_grad_A_workspace_floats: split-M partial sums of the LoRA grad-A kernel. */
-export function loraGradAWorkspaceFloats(M: number, inF: number, r: number): number {
+export function loraGradAWorkspaceFloats(M: number, inF: number, r: number, targetBlocks = 528): number {
   const chunk = 32; // kGaChunk
   const cols = 64; // kGaCols
   if (M <= chunk) return 0;
   const colBlocks = Math.ceil(inF / cols);
-  let splits = Math.ceil(528 / colBlocks);
+  let splits = Math.ceil(targetBlocks / colBlocks);
   let rows = Math.ceil(M / splits);
   rows = Math.ceil(rows / chunk) * chunk;
   splits = Math.ceil(M / rows);
   return splits > 1 ? splits * r * inF : 0;
+}
+
+/** ops/lora.cu lora_backward_group_workspace_floats (n members; 0 where the group kernel does not
+ * take r or in): grad_A_plan at lora_backward's target blocks (132 SMs x 3 blocks for r <= 8, x 2 above). */
+export function loraGroupBackwardWorkspaceFloats(M: number, inF: number, r: number, n: number): number {
+  if (M <= 0 || r < 1 || r > 16 || inF < 1 || inF > 64 * 4096) return 0;
+  return n * loraGradAWorkspaceFloats(M, inF, r, 132 * (r <= 8 ? 3 : 2));
+}
+/** ops/lora_tc.cu lora_backward_group_workspace_floats (group_row_split; 0 where it does not apply). */
+export function loraTcGroupBackwardWorkspaceFloats(M: number, inF: number, r: number, n: number): number {
+  if (M <= 0 || !loraTcSupported(r, inF)) return 0;
+  const colBlocks = Math.max(1, Math.floor(inF / 64));
+  const S = tcSplitRows(M, Math.max(1, Math.min(Math.ceil(132 / colBlocks), Math.ceil(M / 16))));
+  return S > 1 ? n * S * r * inF : 0;
 }
 
 function checkPositive(name: string, v: number): void {
@@ -397,6 +419,18 @@ export function estimateTrainingMemory(input: MemoryEstimateInput): MemoryEstima
   const regionElems = nf4 ? Math.max(enc.length ? prefetchRegionElems(enc[0], input.quantizeWo) : 0, dec.length ? prefetchRegionElems(dec[0], input.quantizeWo) : 0) : 0;
   const prefetch = (input.deqPrefetch ?? DEQ_PREFETCH_DEFAULT) && actBf16 && regionElems > 0;
   if (prefetch) { a.take(regionElems, 2); a.take(regionElems, 2); }
+  // the cross k,v backward's side stream (T5Cuda::cross_side): bf16 activations, NF4 cross k,v only
+  // when prefetched; two dK,dV slots, its tmp_r, its LoRA workspace, its group kernels' scratch
+  const crossSide = (input.crossSide ?? CROSS_SIDE_DEFAULT) && actBf16 && flash && m.numDecoderLayers > 0 && (!nf4 || prefetch);
+  if (crossSide) {
+    a.take(2 * Ms * inner, AB); a.take(2 * Ms * inner, AB);
+    a.take(2 * Ms * rMax);
+    if (loraFused && ws) a.take(ws);
+    const crossKv = dec.flat().some((L) => L.module === 'EncDecAttention' && (L.kind === 'k' || L.kind === 'v') && hasLora(L));
+    const r = input.lora.r;
+    const g = crossKv ? Math.max(loraTcGroupBackwardWorkspaceFloats(Ms, d, r, 2), loraGroupBackwardWorkspaceFloats(Ms, d, r, 2)) : 0;
+    if (g) a.take(g);
+  }
   if (!keep) {
     if (nf4 && !prefetch && m.numLayers + m.numDecoderLayers > 0) a.take(3 * inner * d, AB); // NF4 q,k,v kept dequantized
     if (nf4 && !prefetch && m.numDecoderLayers > 0) a.take(2 * inner * d, AB); // cross k,v
@@ -415,6 +449,7 @@ export function estimateTrainingMemory(input: MemoryEstimateInput): MemoryEstima
   if (input.recompute) notes.push('activation recomputation: blocks recomputed in the backward (about one more forward of time)');
   if (prefetch) notes.push('NF4 weights dequantized a block ahead on a second stream (two bf16 regions)');
   if (headBf16) notes.push('LM head on bf16 operands (a bf16 copy of the head)');
+  if (crossSide) notes.push("the decoder's cross k,v backward on a second stream (two dK,dV slots)");
   return { weightsBytes: weights, loraBytes, activationsBytes: activations, totalBytes: weights + loraBytes + activations, notes };
 }
 
