@@ -389,7 +389,8 @@ describe.skipIf(!gpu)('CUDA RMS norm: one warp a row (HUKUK_NORM_WARP) against o
   });
 
   it('backward: dx within fp32 rounding of float64 and of the block path (accumulate or not)', () => {
-    for (const [rows, d] of normShapes)
+    // not d = 1: there dx = w·g·rstd·eps / (x² + eps), all cancellation, nothing to measure rounding by
+    for (const [rows, d] of normShapes.filter(([, dd]) => dd > 1))
       for (const accumulate of [false, true]) {
         const x = rand(rows * d, rows * 3 + d, 2), w = rand(d, 13, 1.5), g = rand(rows * d, 14, 1), y0 = rand(rows * d, 15, 1);
         const ref = rmsBwdRef(x, w, g, accumulate ? y0 : null, rows, d, 1e-6);

@@ -211,6 +211,11 @@ __global__ void rmsnorm_bwd_drop_kernel(const float* x, const float* w, const fl
 // sums a lane's elements in the order (k, j) and then reduces the 32 lane sums with one xor
 // butterfly, so a row's sums depend on d and the values only: never on alignment or on which of
 // the kernels computes them (the fused and the plain kernels give the same bits by construction).
+// Measured (H200, 2026-11-28 11:16 UTC, tests/native/cuda_elementwise.test.ts's norm benchmark, 50
+// calls back to back), block -> warp, µs per call at 8192 | 2048 rows x 768, bf16 outputs:
+// forward 18.5 -> 8.7 | 6.4 -> 5.2; dropout_add_rmsnorm 37.8 -> 27.4 | 8.8 -> 5.9; backward (acc)
+// 37.1 -> 31.5 | 7.7 -> 6.1; backward + dropout (acc) 51.5 -> 35.5 | 10.0 -> 7.1 (~3.2 TB/s at 8192).
+// Not tried: loading the accumulated dx before the reduction (it is a second round trip now).
 constexpr int kWarpRows = 4;  // rows (warps) a block: small blocks spread a 2048-row call over the SMs
 constexpr int kWarpThreads = 32 * kWarpRows;
 constexpr int kWarpMaxChunks = 8;  // chunks a lane kept in registers: d <= 1024
