@@ -320,6 +320,12 @@ class T5Cuda {
   cudaStream_t s_cs = nullptr;
   cudaEvent_t cs_fork[2] = {nullptr, nullptr}, cs_done[2] = {nullptr, nullptr}, cs_join = nullptr;
   bool cs_live = false;                        // s_cs forked in this step (cs_end joins it)
+  // ... and in the decoder forward (HUKUK_T5_CROSS_SIDE_FWD=0 leaves it out; read at each plan):
+  // layer l's cross K,V projections of enc_out (base GEMM, LoRA down into the kept h, up_add) on
+  // s_cs a layer ahead, into the same slots (free in the forward) or the kept a.ckh, so the main
+  // stream only waits for them before the cross attention (cross_kv_fwd_side).
+  bool cross_side_fwd = false;  // this plan
+  bool cs_fwd = false;          // inside a decoder forward that runs it (not in a re-run)
   bool cs_slot_busy[2] = {false, false};       // cs_done[k] recorded in this step
   // This plan's activation type (struct Acts): bf16 for bf16 compute (the base GEMMs then run
   // real bf16 tensor-core kernels and every pass moves half the bytes), fp32 otherwise; see
@@ -387,20 +393,25 @@ class T5Cuda {
   // act_dropout_backward_bitmask_prescaled), instead of an fp32 [M, d_ff] gradient in g_ffh read
   // back by the kernel: half the bytes written and read, one rounding as before (fl(acc·scale) to
   // bf16). HUKUK_T5_FFN_BWD_BF16 (read at each plan; default kFfnBwdBf16Default).
-  static constexpr bool kFfnBwdBf16Default = false;
+  // H200, 2026-11-28 11:17 UTC, flagship, ms/step default -> on (one process each): 16x64x128 31.76 ->
+  // 31.55, 16x512x512 130.51 -> 129.34, 8x512x512 73.98 -> 73.12; the tiny bf16 step's grads the same
+  // bits (tests/native/cuda_t5.test.ts). On by default (=0: the fp32 gradient in g_ffh).
+  static constexpr bool kFfnBwdBf16Default = true;
   bool ffn_bwd_bf16 = false;
   // A block's last norm backward (its self attention's) also writes the dropout backward that opens
   // the next block's backward (the FFN residual's, g_d), as norm_drop_fused does within a block: one
   // launch and one fp32 read of the residual gradient fewer per block. Only where nothing runs
   // between the two (no re-run: planned_keep). HUKUK_T5_NORM_DROP_XBLOCK (read at each plan;
-  // default kNormDropXblockDefault).
-  static constexpr bool kNormDropXblockDefault = false;
+  // default kNormDropXblockDefault). With RELU_KEEP_MASK below, H200 11:17 UTC, ms/step default -> both
+  // on: 31.76 -> 31.47, 130.51 -> 129.9, 73.98 -> 74.0 (noise); all three of these switches on: 31.24,
+  // 128.1, 72.93 (-1.6 / -1.8 / -1.4 %). The step bit for bit (fp32 and bf16 tests). On by default.
+  static constexpr bool kNormDropXblockDefault = true;
   bool norm_drop_xblock = false;
   // ffn_bitmask: the ReLU mask's bit also carries the FFN dropout's keep decision (ops
   // act_dropout_*_bitmask keep_in_mask), so the backward's mask kernel does no hashing (integer-bound
   // at d_ff widths); the same bits out. HUKUK_T5_RELU_KEEP_MASK (read at each plan; default
-  // kReluKeepMaskDefault).
-  static constexpr bool kReluKeepMaskDefault = false;
+  // kReluKeepMaskDefault). On by default (measured with NORM_DROP_XBLOCK above).
+  static constexpr bool kReluKeepMaskDefault = true;
   bool relu_keep_mask = false;
   bool rerunning = false;  // inside a block's re-run (recompute): the LoRA h of the forward are reused
   float *lora_ws = nullptr, *flash_scratch = nullptr;
@@ -870,6 +881,7 @@ class T5Cuda {
       for (void*& r : pf_region) r = take_bytes(ar, pf_region_elems * sizeof(bf16_t));
     // the cross K,V backward's side stream (see cross_side): two dK,dV slots, its own LoRA scratch
     cross_side = cross_side_wanted(backward, bf16_acts, use_flash, deq_prefetch);
+    cross_side_fwd = cross_side && env_switch("HUKUK_T5_CROSS_SIDE_FWD") != 0;
     cs_dkv[0] = cs_dkv[1] = nullptr;
     cs_tmp_r = cs_ws = cs_gws = nullptr;
     cs_gws_floats = 0;
@@ -1257,13 +1269,54 @@ class T5Cuda {
   };
   // Main stream, right after the cross attention's backward of layer l wrote dK,dV (gkv, its
   // slot): forks s_cs there and records the layer's k,v backward on it.
+  void cs_create() {
+    if (s_cs) return;  // the events first: s_cs set means all of them exist
+    for (cudaEvent_t* e : {&cs_fork[0], &cs_fork[1], &cs_done[0], &cs_done[1], &cs_join, &pf_cs_hold[0], &pf_cs_hold[1]})
+      if (!*e) HUKUK_CUDA_CHECK(cudaEventCreateWithFlags(e, cudaEventDisableTiming));
+    HUKUK_CUDA_CHECK(cudaStreamCreateWithFlags(&s_cs, cudaStreamNonBlocking));
+  }
+  // Where layer l's cross K,V go when s_cs computes them in the forward: the kept ones (the backward
+  // reads them), else the layer's slot (the backward computes them again, or re-runs the block).
+  template <typename T>
+  T* cs_kv(const ActsT<T>& a, int l) const {
+    return planned_keep && a.ckh ? a.ckh : tp<T>(cs_dkv[l & 1]);
+  }
+  // Decoder forward (cross_side_fwd), the main stream before layer l: records layer l's cross K,V
+  // on s_cs once its slot is free (cs_fork[l % 2]: the cross attention of layer l - 2 read it, or
+  // the decoder's start) and, under the NF4 prefetch, once the block's region is filled (the main
+  // stream is in the use before, so the block's prefetch has been issued: pf_ready); marks them
+  // ready (cs_done[l % 2]). The main stream stays in its block; the region is refilled only after
+  // the main stream leaves block l, after it waited for cs_done.
+  template <typename T>
+  void cross_kv_fwd_side(int l, const Shape& sh, const Ctx& st, bool save) {
+    DBlock& b = dec[size_t(l)];
+    const int k = l & 1;
+    HUKUK_CUDA_CHECK(cudaStreamWaitEvent(s_cs, cs_fork[k], 0));
+    struct PfSwap {  // pf_weight reads block l's region during the side's recording
+      T5Cuda& t;
+      const DBlock* b0;
+      const bf16_t* c0;
+      ~PfSwap() { t.pf_block = b0; t.pf_cur = c0; }
+    } swap{*this, pf_block, pf_cur};
+    if (deq_prefetch && !pf_seq.empty()) {
+      const size_t next = size_t(pf_active + 1);
+      HUKUK_CHECK(next < pf_seq.size() && pf_seq[next] == &b && next < pf_issued, "ENGINE_INTERNAL",
+                  "cross side stream: the next block's NF4 prefetch is not under way");
+      HUKUK_CUDA_CHECK(cudaStreamWaitEvent(s_cs, pf_ready[next % 2], 0));
+      pf_block = &b;
+      pf_cur = static_cast<const bf16_t*>(pf_region[next % 2]);
+    }
+    {
+      CsScope on(*this);
+      DLin* kv[2] = {&b.ck, &b.cv};
+      projections(kv, 2, b.ckv_fused, tp<const T>(enc_out), sh.B * sh.S, sh.S, cs_kv(acts<T>(true, size_t(l)), l), deq_cross,
+                  st, 1, l, save);
+    }
+    HUKUK_CUDA_CHECK(cudaEventRecord(cs_done[k], s_cs));
+  }
   template <typename T>
   void cross_kv_bwd_side(DBlock& b, const T* gkv, float* dx, int Ms, const Ctx& st, int l) {
-    if (!s_cs) {  // the events first: s_cs set means all of them exist
-      for (cudaEvent_t* e : {&cs_fork[0], &cs_fork[1], &cs_done[0], &cs_done[1], &cs_join, &pf_cs_hold[0], &pf_cs_hold[1]})
-        if (!*e) HUKUK_CUDA_CHECK(cudaEventCreateWithFlags(e, cudaEventDisableTiming));
-      HUKUK_CUDA_CHECK(cudaStreamCreateWithFlags(&s_cs, cudaStreamNonBlocking));
-    }
+    cs_create();
     const int k = l & 1;
     HUKUK_CUDA_CHECK(cudaEventRecord(cs_fork[k], s));
     HUKUK_CUDA_CHECK(cudaStreamWaitEvent(s_cs, cs_fork[k], 0));
@@ -1299,6 +1352,7 @@ class T5Cuda {
     cs_live = false;
     cs_slot_busy[0] = cs_slot_busy[1] = false;
     cs_on = false;
+    cs_fwd = false;
   }
 
   // -1 unset, 0 for "0", 1 for any other value
@@ -1854,9 +1908,12 @@ class T5Cuda {
     DLin* q[1] = {&b.cq};
     projections(q, 1, false, static_cast<const T*>(nc), Mt, sh.T, a.cqh, nullptr, st, 1, l, save);
     DLin* kv[2] = {&b.ck, &b.cv};
-    T* ckv = a.ckh ? a.ckh : tp<T>(g_ff0);  // cross_kv_recomputed: in g_ff0
-    projections(kv, 2, b.ckv_fused, tp<const T>(enc_out), Ms, sh.S, ckv, deq_cross, st, 1, l, save);
+    const bool side = cs_fwd && !rerunning;  // cross_side_fwd: computed on s_cs (cross_kv_fwd_side)
+    T* ckv = side ? cs_kv(a, l) : a.ckh ? a.ckh : tp<T>(g_ff0);  // cross_kv_recomputed: in g_ff0
+    if (side) HUKUK_CUDA_CHECK(cudaStreamWaitEvent(s, cs_done[l & 1], 0));
+    else projections(kv, 2, b.ckv_fused, tp<const T>(enc_out), Ms, sh.S, ckv, deq_cross, st, 1, l, save);
     attention_fwd(cross_args(sh, st, l), a.cqh, ckv, ckv + size_t(Ms) * c.inner_dim(), a.cP, a.cctx);
+    if (side) HUKUK_CUDA_CHECK(cudaEventRecord(cs_fork[l & 1], s));  // the slot is free for layer l + 2
     linear_fwd(b.co, a.cctx, Mt, tmp_d, st, lsite(b.co, 1, l), save);
     residual_end(a.x_mid, tmp_d, a.x_mid2, Mt, p, site_of(1, l, kCrossRes), st, next);
   }
@@ -1948,9 +2005,25 @@ class T5Cuda {
     const float p = st.train ? c.dropout_rate : 0.f;
     oc::embedding_forward(shared, d, d_dec_ids, Mt, da[0].x_in, s);
     oc::dropout_forward(da[0].x_in, da[0].x_in, int64_t(Mt) * d, p, st.seed, site_of(1, 0, kEmbed), s);
-    for (size_t l = 0; l < dec.size(); ++l)
+    // cross_side_fwd: s_cs forks here (enc_out is written) and runs layer l + 1's cross K,V while
+    // the main stream is in layer l (see cross_kv_fwd_side)
+    cs_fwd = cross_side_fwd && !dec.empty();
+    if (cs_fwd) {
+      cs_create();
+      for (cudaEvent_t e : cs_fork) HUKUK_CUDA_CHECK(cudaEventRecord(e, s));
+      cs_live = true;
+      cross_kv_fwd_side<T>(0, sh, st, save);
+    }
+    for (size_t l = 0; l < dec.size(); ++l) {
+      if (cs_fwd && l + 1 < dec.size()) {
+        pf_enter(dec[l]);  // (block_fwd's own pf_enter is then a no-op): block l + 1's prefetch is under way
+        cross_kv_fwd_side<T>(int(l) + 1, sh, st, save);
+      }
       block_fwd(true, l, acts<T>(true, l), da[l + 1].x_in, sh, st, save, false, add_norm_fused && l > 0,
                 norm_after_block<T>(true, l));
+    }
+    if (cs_fwd) cs_end();  // (every layer's K,V was waited for; the join closes the side's branch)
+    cs_fwd = false;
     if (!(add_norm_fused && !dec.empty()))  // (fused: the last block's FFN wrote it)
       oc::rmsnorm_forward(da[dec.size()].x_in, dec_final_ln, dec_fin_n, dec_fin_rstd, Mt, d, c.layer_norm_epsilon, s);
     oc::dropout_forward(dec_fin_n, dec_seq, int64_t(Mt) * d, p, st.seed, site_of(1, int(dec.size()), kFinal), s);
