@@ -1117,8 +1117,10 @@ describe.skipIf(!gpu)('T5 on CUDA: HEAD_BF16, the LM head on bf16 operands', () 
 // and A sides of ck, cv) on s_cs beside the rest of the decoder backward, its dK,dV in their own slot
 // (two, by layer parity: 4 decoder layers so each slot is refilled and the main stream waits on the
 // side), joined before the encoder's backward; in the forward (cross_side_fwd, HUKUK_T5_CROSS_SIDE_FWD=0
-// leaves it out) each layer's cross K,V on s_cs a layer ahead, into the same slots. An eval forward
-// on the training plan (the side runs there too, saving no h): logits bit for bit. The same kernels in the same order per stream: the
+// leaves it out) each layer's cross K,V on s_cs a layer ahead, into the same slots; in the backward
+// (cross_side_kv, HUKUK_T5_CROSS_SIDE_KV=0 leaves it out) the cross K,V recompute on s_cs a layer ahead
+// too (slots alternating between K,V and dK,dV; not where K,V are kept). An eval forward on the
+// training plan (the side runs there too, saving no h): logits bit for bit. The same kernels in the same order per stream: the
 // forward (loss) bit for bit; the last decoder layer's cross k,v LoRA grads bit for bit too (their dK,
 // dV come before any flash dQ atomics); the rest within the atomics' run-to-run spread (logged: off vs
 // off again). NF4 with the prefetch (the side reads the block's region: its refill waits for the side),
@@ -1171,7 +1173,7 @@ describe.skipIf(!gpu)('T5 on CUDA: CROSS_SIDE, the cross k,v backward on a secon
     ['NF4, prefetched', 'nf4', {}],
     ['bf16 weights (quant none)', 'none', {}],
     ['NF4 without the prefetch (the side does not run)', 'nf4', { HUKUK_T5_DEQ_PREFETCH: '0' }],
-    ['NF4, prefetched, the backward part alone', 'nf4', { HUKUK_T5_CROSS_SIDE_FWD: '0' }],
+    ['NF4, prefetched, the backward k,v backward alone', 'nf4', { HUKUK_T5_CROSS_SIDE_FWD: '0', HUKUK_T5_CROSS_SIDE_KV: '0' }],
   ];
   for (const [name, quant, extra] of cases)
     it(`${name}: on = off (loss bit for bit, grads), graphs on and eager, recompute, K,V kept; arena = estimate`, () => {

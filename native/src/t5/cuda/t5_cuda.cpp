@@ -325,6 +325,13 @@ class T5Cuda {
   // s_cs a layer ahead, into the same slots (free in the forward) or the kept a.ckh, so the main
   // stream only waits for them before the cross attention (cross_kv_fwd_side).
   bool cross_side_fwd = false;  // this plan
+  // ... and the backward's K,V recompute (cross_kv_recomputed; HUKUK_T5_CROSS_SIDE_KV=0 leaves it on
+  // the main stream; read at each plan): layer l - 1's K,V on s_cs right after layer l's k,v
+  // backward, into slot (l - 1) % 2, whose dK,dV that backward has just read; layer l's dK,dV then go
+  // into slot (l + 1) % 2 (the K,V of layer l + 1 are read by then). The main stream waits for
+  // cs_kvr (layer l's K,V) before the cross attention's backward: nothing else to wait for.
+  bool cross_side_kv = false;  // this plan
+  cudaEvent_t cs_kvr = nullptr;
   bool cs_fwd = false;          // inside a decoder forward that runs it (not in a re-run)
   bool cs_slot_busy[2] = {false, false};       // cs_done[k] recorded in this step
   // This plan's activation type (struct Acts): bf16 for bf16 compute (the base GEMMs then run
@@ -477,7 +484,7 @@ class T5Cuda {
       cudaStreamSynchronize(s_cs);
       cudaStreamDestroy(s_cs);
     }
-    for (cudaEvent_t e : {cs_fork[0], cs_fork[1], cs_done[0], cs_done[1], cs_join, pf_cs_hold[0], pf_cs_hold[1]})
+    for (cudaEvent_t e : {cs_fork[0], cs_fork[1], cs_done[0], cs_done[1], cs_join, pf_cs_hold[0], pf_cs_hold[1], cs_kvr})
       if (e) cudaEventDestroy(e);
   }
   DeviceBuffer<uint64_t> scalars;
@@ -882,6 +889,7 @@ class T5Cuda {
     // the cross K,V backward's side stream (see cross_side): two dK,dV slots, its own LoRA scratch
     cross_side = cross_side_wanted(backward, bf16_acts, use_flash, deq_prefetch);
     cross_side_fwd = cross_side && env_switch("HUKUK_T5_CROSS_SIDE_FWD") != 0;
+    cross_side_kv = cross_side && cross_kv_recomputed && env_switch("HUKUK_T5_CROSS_SIDE_KV") != 0;
     cs_dkv[0] = cs_dkv[1] = nullptr;
     cs_tmp_r = cs_ws = cs_gws = nullptr;
     cs_gws_floats = 0;
@@ -1271,7 +1279,7 @@ class T5Cuda {
   // slot): forks s_cs there and records the layer's k,v backward on it.
   void cs_create() {
     if (s_cs) return;  // the events first: s_cs set means all of them exist
-    for (cudaEvent_t* e : {&cs_fork[0], &cs_fork[1], &cs_done[0], &cs_done[1], &cs_join, &pf_cs_hold[0], &pf_cs_hold[1]})
+    for (cudaEvent_t* e : {&cs_fork[0], &cs_fork[1], &cs_done[0], &cs_done[1], &cs_join, &pf_cs_hold[0], &pf_cs_hold[1], &cs_kvr})
       if (!*e) HUKUK_CUDA_CHECK(cudaEventCreateWithFlags(e, cudaEventDisableTiming));
     HUKUK_CUDA_CHECK(cudaStreamCreateWithFlags(&s_cs, cudaStreamNonBlocking));
   }
@@ -1289,9 +1297,18 @@ class T5Cuda {
   // the main stream leaves block l, after it waited for cs_done.
   template <typename T>
   void cross_kv_fwd_side(int l, const Shape& sh, const Ctx& st, bool save) {
-    DBlock& b = dec[size_t(l)];
     const int k = l & 1;
     HUKUK_CUDA_CHECK(cudaStreamWaitEvent(s_cs, cs_fork[k], 0));
+    cross_kv_side<T>(l, cs_kv(acts<T>(true, size_t(l)), l), sh, st, save, false);
+    HUKUK_CUDA_CHECK(cudaEventRecord(cs_done[k], s_cs));
+  }
+  // Records decoder layer l's cross K,V projections of enc_out into dst on s_cs (already ordered
+  // after what it needs on the main stream): the forward's (again: the backward's recompute with the
+  // forward's LoRA h, as cross_kv_again). Its NF4 weights from its block's region: the main stream's
+  // current use, or the next one (its prefetch under way: s_cs waits for pf_ready).
+  template <typename T>
+  void cross_kv_side(int l, T* dst, const Shape& sh, const Ctx& st, bool save, bool again) {
+    DBlock& b = dec[size_t(l)];
     struct PfSwap {  // pf_weight reads block l's region during the side's recording
       T5Cuda& t;
       const DBlock* b0;
@@ -1299,20 +1316,20 @@ class T5Cuda {
       ~PfSwap() { t.pf_block = b0; t.pf_cur = c0; }
     } swap{*this, pf_block, pf_cur};
     if (deq_prefetch && !pf_seq.empty()) {
-      const size_t next = size_t(pf_active + 1);
-      HUKUK_CHECK(next < pf_seq.size() && pf_seq[next] == &b && next < pf_issued, "ENGINE_INTERNAL",
-                  "cross side stream: the next block's NF4 prefetch is not under way");
-      HUKUK_CUDA_CHECK(cudaStreamWaitEvent(s_cs, pf_ready[next % 2], 0));
+      const bool cur = pf_active >= 0 && pf_seq[size_t(pf_active)] == &b;
+      const size_t use = cur ? size_t(pf_active) : size_t(pf_active + 1);
+      HUKUK_CHECK(use < pf_seq.size() && pf_seq[use] == &b && use < pf_issued, "ENGINE_INTERNAL",
+                  "cross side stream: the block's NF4 prefetch is not under way");
+      if (!cur) HUKUK_CUDA_CHECK(cudaStreamWaitEvent(s_cs, pf_ready[use % 2], 0));
       pf_block = &b;
-      pf_cur = static_cast<const bf16_t*>(pf_region[next % 2]);
+      pf_cur = static_cast<const bf16_t*>(pf_region[use % 2]);
     }
-    {
-      CsScope on(*this);
-      DLin* kv[2] = {&b.ck, &b.cv};
-      projections(kv, 2, b.ckv_fused, tp<const T>(enc_out), sh.B * sh.S, sh.S, cs_kv(acts<T>(true, size_t(l)), l), deq_cross,
-                  st, 1, l, save);
-    }
-    HUKUK_CUDA_CHECK(cudaEventRecord(cs_done[k], s_cs));
+    CsScope on(*this);
+    DLin* kv[2] = {&b.ck, &b.cv};
+    const bool was = rerunning;
+    rerunning = again;  // (a re-run's path: the forward's h, none saved)
+    projections(kv, 2, b.ckv_fused, tp<const T>(enc_out), sh.B * sh.S, sh.S, dst, deq_cross, st, 1, l, save && !again);
+    rerunning = was;
   }
   template <typename T>
   void cross_kv_bwd_side(DBlock& b, const T* gkv, float* dx, int Ms, const Ctx& st, int l) {
@@ -2287,12 +2304,32 @@ class T5Cuda {
       if (!norm_drop_fused)
         oc::dropout_backward(g_dec, gd, int64_t(Mt) * d, p, st.seed, site_of(1, l, kCrossRes), false, s);
       linear_bwd<T>(b.co, a.cctx, gd, Mt, g_inner, false, st, lsite(b.co, 1, l));
-      T* ckv = a.ckh ? a.ckh : cross_kv_again<T>(b, sh, st, l);
-      // cross_side: dK,dV into the layer's slot, their k,v backward on s_cs from here
-      T* gkv = cross_side ? cs_slot<T>(l) : gqkv + size_t(Mt) * c.inner_dim();
+      // cross_side: dK,dV into the layer's slot, their k,v backward on s_cs from here; cross_side_kv:
+      // the K,V (recomputed) come from s_cs too, in slot l % 2, and dK,dV go into slot (l + 1) % 2
+      const bool kv_side = cross_side_kv && !a.ckh;
+      T* ckv;
+      if (kv_side) {
+        if (l == int(dec.size()) - 1) {  // the first layer of the backward: s_cs forks here for it
+          cs_create();
+          HUKUK_CUDA_CHECK(cudaEventRecord(cs_fork[0], s));
+          HUKUK_CUDA_CHECK(cudaStreamWaitEvent(s_cs, cs_fork[0], 0));
+          cs_live = true;
+          cross_kv_side<T>(l, tp<T>(cs_dkv[l & 1]), sh, st, false, true);
+          HUKUK_CUDA_CHECK(cudaEventRecord(cs_kvr, s_cs));
+        }
+        HUKUK_CUDA_CHECK(cudaStreamWaitEvent(s, cs_kvr, 0));
+        ckv = tp<T>(cs_dkv[l & 1]);
+      } else {
+        ckv = a.ckh ? a.ckh : cross_kv_again<T>(b, sh, st, l);
+      }
+      T* gkv = !cross_side ? gqkv + size_t(Mt) * c.inner_dim() : kv_side ? tp<T>(cs_dkv[(l + 1) & 1]) : cs_slot<T>(l);
       attention_bwd(cross_args(sh, st, l), a.cqh, ckv, ckv + size_t(Ms) * c.inner_dim(), a.cP, a.cctx, g_inner, gqkv,
                     cross_side ? gkv : nullptr);
       if (cross_side) cross_kv_bwd_side<T>(b, gkv, need_enc ? g_enc : nullptr, Ms, st, l);
+      if (kv_side && l > lowest) {  // layer l - 1's K,V, after the side has read this layer's dK,dV
+        cross_kv_side<T>(l - 1, tp<T>(cs_dkv[(l - 1) & 1]), sh, st, false, true);
+        HUKUK_CUDA_CHECK(cudaEventRecord(cs_kvr, s_cs));
+      }
       DLin* cq[1] = {&b.cq};
       const T* nc = norm_for_bwd<T>(a.nc, cq, 1, a.x_mid, b.ln_cross, a.rstdc, Mt, st);  // gd consumed by co's
       linear_bwd<T>(b.cq, nc, gqkv, Mt, g_n, false, st, lsite(b.cq, 1, l));
