@@ -23,6 +23,8 @@ interface FlashOut {
   fwdMs: number;
   bwdMs: number;
   bwd3Blocks: boolean;
+  fwdIdx64: boolean;
+  bwdFold: boolean;
 }
 type Engine = {
   cudaCompiled(): boolean;
@@ -246,6 +248,52 @@ describe.skipIf(!gpu)('bf16 backward at 3 vs 2 blocks per SM (bwd3Blocks)', () =
     });
 });
 
+// Experiments (default off; forced per call with the hook's options, the env variables being read
+// once per process): fwdIdx64 (HUKUK_FLASH_FWD_IDX64: the forward's dropout hash with its first step
+// once per 64-key tile and row where Tk % 64 == 0: the same decisions, so ctx bit for bit) and
+// bwdFold (HUKUK_FLASH_BWD_FOLD: the backward rounds dQ to bf16 itself, the last key block of each
+// query tile converting it after the others' atomics, and the dot kernel with 16-byte accesses: dV
+// bit for bit, dK through D and dQ through the atomics to rounding). A tile converted before every
+// key block had added into it would miss their terms: far outside the tolerances.
+describe.skipIf(!gpu)('experiments fwdIdx64 + bwdFold vs the default kernels and the CPU reference, bf16 I/O', () => {
+  const tolBf16 = 2e-2 + 4e-3;
+  const extra: Case[] = [
+    { name: 'encoder 256 (Tk % 64 == 0, more than 2^17 scores): bias + key mask + dropout 0.1', B: 2, H: 3, Tq: 256, Tk: 256, bias: true, dropout: 0.1, keep: (b, j) => padded(b, j, 256) },
+    { name: 'cross 77 x 128: key mask + dropout 0.1', B: 3, H: 2, Tq: 77, Tk: 128, dropout: 0.1, keep: (b, j) => padded(b, j, 128) },
+    { name: 'causal 192, first 70 keys masked (rows with no key) + bias + dropout 0.1', B: 2, H: 2, Tq: 192, Tk: 192, causal: true, bias: true, dropout: 0.1, keep: (b, j) => b === 0 || j >= 70 },
+  ];
+  // every other case with a bias as the [H, Tq, Tk] table: the backward then runs at 2 blocks per SM
+  // (the table's stages do not fit 3), so both kernels of the fold are covered
+  for (const [n, c] of [...cases, ...extra].entries())
+    it(c.name, { timeout: 120_000 }, () => {
+      const toeplitz = Boolean(c.bias) && n % 2 === 0;
+      const o = { ...bf16Inputs(inputs(c, 64, toeplitz)), mode: 'fused', io: 'bf16', biasDiag: toeplitz };
+      const want = engine._opsFlashAttention({ ...o, mode: 'reference' });
+      const off = engine._opsFlashAttention({ ...o, fwdIdx64: false, bwdFold: false });
+      const on = engine._opsFlashAttention({ ...o, fwdIdx64: true, bwdFold: true });
+      const again = engine._opsFlashAttention({ ...o, fwdIdx64: true, bwdFold: true });
+      expect(off.fwdIdx64 || off.bwdFold, 'off runs the default kernels').toBe(false);
+      expect(on.fwdIdx64, 'fwdIdx64 where Tk % 64 == 0').toBe(c.Tk % 64 === 0);
+      expect(on.bwdFold, 'bwdFold').toBe(true);
+      const e = errors(on, want), eo = errors(off, want), vs = errors(on, off);
+      console.log(`flash experiments | ${c.name} | on vs cpu ${fmt(e)} | off vs cpu ${fmt(eo)} | on vs off ${fmt(vs)}` +
+        ` | dk/dv elements differing ${mismatches(on.dk, off.dk)}/${mismatches(on.dv, off.dv)}`);
+      for (const k of outputs) expect(e[k], k).toBeLessThan(tolBf16);
+      for (const k of outputs) expect(errors(again, want)[k], `again ${k}`).toBeLessThan(tolBf16);
+      expect(mismatches(on.ctx, off.ctx), 'ctx bit for bit (the same dropout decisions)').toBe(0);
+      expect(mismatches(on.dv, off.dv), 'dv bit for bit').toBe(0);
+      for (const k of ['dk', 'dq'] as const) expect(vs[k], `${k} vs off`).toBeLessThan(8e-3);
+      const d16 = engine._opsFlashAttention({ ...o, bwdDot16: true });  // the dot kernel alone
+      expect(mismatches(d16.dv, off.dv), 'dot16: dv bit for bit').toBe(0);
+      for (const k of outputs) expect(errors(d16, want)[k], `dot16 ${k}`).toBeLessThan(tolBf16);
+      if (c.dropout) {
+        const bits = engine._opsFlashAttention({ ...o, fwdIdx64: true, bwdFold: true, dropoutBits: true });
+        expect(mismatches(bits.ctx, off.ctx), 'ctx with the dropout record').toBe(0);
+        for (const k of outputs) expect(errors(bits, want)[k], `with the dropout record ${k}`).toBeLessThan(tolBf16);
+      }
+    });
+});
+
 // µs per call and TFLOP/s (forward 4·B·H·Tq·Tk·dk flops, backward 2.5x that; causal counted in
 // full, as the unfused GEMMs do) for both I/O types.
 describe.skipIf(!gpu)('fused attention: micro-benchmark', () => {
@@ -282,6 +330,29 @@ describe.skipIf(!gpu)('fused attention: micro-benchmark', () => {
         for (const k of outputs) expect(errors(b16two, f32)[k], `bf16 io + bias_diag, 2 blocks vs fp32 io ${k}`).toBeLessThan(3e-2);
         lines.push(line('bf16 io, Toeplitz bias (bias_diag), bwd 2 blocks/SM (HUKUK_FLASH_BWD_3BLOCKS=0)', c, b16two));
       }
+      // the experiments A/B (bf16 I/O, the Toeplitz bias where there is one, as the engine runs it):
+      // the default twice (before and after, for the noise), each experiment alone, both
+      const base = { io: 'bf16', biasDiag: Boolean(c.bias), reps: 2 * reps };
+      const offA = run({ ...base, fwdIdx64: false, bwdFold: false });
+      const idx = run({ ...base, fwdIdx64: true, bwdFold: false });
+      const dot16 = run({ ...base, bwdDot16: true });
+      const fold = run({ ...base, fwdIdx64: false, bwdFold: true });
+      const two = run({ ...base, bwd3Blocks: false });
+      const fold2 = run({ ...base, bwdFold: true, bwd3Blocks: false });
+      const both = run({ ...base, fwdIdx64: true, bwdFold: true });
+      const offB = run({ ...base, fwdIdx64: false, bwdFold: false });
+      expect(mismatches(both.ctx, offA.ctx), 'experiments: ctx bit for bit').toBe(0);
+      for (const k of outputs) expect(errors(both, f32)[k], `experiments vs fp32 io ${k}`).toBeLessThan(3e-2);
+      lines.push(line('A/B default (before)', c, offA), line('A/B fwdIdx64', c, idx), line('A/B bwdDot16', c, dot16),
+        line('A/B bwdFold', c, fold), line('A/B bwd 2 blocks/SM', c, two), line('A/B bwdFold at 2 blocks/SM', c, fold2),
+        line('A/B fwdIdx64 + bwdFold', c, both), line('A/B default (after)', c, offB));
+      const us = (x: number) => (x * 1e3).toFixed(1);
+      const fwd0 = (offA.fwdMs + offB.fwdMs) / 2, bwd0 = (offA.bwdMs + offB.bwdMs) / 2;
+      const rb = (r: FlashOut) => `${us(r.bwdMs)} (${(r.bwdMs / bwd0).toFixed(3)})`;
+      console.log(`ab | ${c.name} | fwd µs default ${us(offA.fwdMs)}/${us(offB.fwdMs)} idx64 ${us(idx.fwdMs)} (${(idx.fwdMs / fwd0).toFixed(3)})` +
+        ` | bwd µs default ${us(offA.bwdMs)}/${us(offB.bwdMs)} dot16 ${rb(dot16)} fold ${rb(fold)} (3 blocks: ${fold.bwd3Blocks})` +
+        ` 2blk ${rb(two)} fold@2blk ${rb(fold2)}` +
+        ` | fwd+bwd default ${us(fwd0 + bwd0)} both ${us(both.fwdMs + both.bwdMs)} (${((both.fwdMs + both.bwdMs) / (fwd0 + bwd0)).toFixed(3)})`);
       lines.push(line('bf16 io, no dropout', c, run({ io: 'bf16', dropout: 0 })));
       lines.push(line('bf16 io, no bias', c, run({ io: 'bf16', bias: undefined })));
       if (cublas) {

@@ -177,6 +177,40 @@ __global__ void flash_bwd_dot_kernel(const float* dctx, const E* ctx, float* D, 
   }
 }
 
+// bf16 I/O under HUKUK_FLASH_BWD_FOLD=1: the same D, dO16 and zeroed dQ32 with 16 lanes per 64-float
+// run (16-byte dctx loads, 8-byte ctx loads and dO16 stores, 16-byte zero stores: a memory-bound pass
+// over ~75 MB at 16x12x512, ~23 µs on H200 at 2 runs per warp in the kernel above), and the fold's
+// arrival counters (dq_cnt[0..n_cnt), n_cnt <= runs) zeroed.
+__global__ void flash_bwd_dot16_kernel(const float* dctx, const __nv_bfloat16* ctx, float* D, int H, int Tq,
+                                       int64_t runs, __nv_bfloat16* dO16, float* dQ32, unsigned* dq_cnt,
+                                       int64_t n_cnt) {
+  pdl::trigger();
+  pdl::wait();
+  const int64_t run = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) >> 4;
+  const int l = threadIdx.x & 15;
+  const bool ok = run < runs;  // no early return: the half-warp shuffles below need every lane
+  float4 a = make_float4(0.f, 0.f, 0.f, 0.f);
+  uint2 cb = make_uint2(0, 0);
+  if (ok) {
+    a = __ldcs(reinterpret_cast<const float4*>(dctx + run * kD) + l);  // read once: evict first
+    cb = __ldcs(reinterpret_cast<const uint2*>(ctx + run * kD) + l);
+    reinterpret_cast<float4*>(dQ32 + run * kD)[l] = make_float4(0.f, 0.f, 0.f, 0.f);
+    reinterpret_cast<uint2*>(dO16 + run * kD)[l] = make_uint2(pack_bf16(a.x, a.y), pack_bf16(a.z, a.w));
+  }
+  const float2 c01 = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&cb.x));
+  const float2 c23 = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&cb.y));
+  float v = a.x * c01.x + a.y * c01.y + a.z * c23.x + a.w * c23.y;
+  for (int o = 8; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  if (ok && l == 0) {
+    const int h = int(run % H);
+    const int64_t bi = run / H;  // b * Tq + i
+    const int i = int(bi % Tq);
+    const int64_t b = bi / Tq;
+    D[(b * H + h) * Tq + i] = v;
+  }
+  if (ok && l == 1 && run < n_cnt) dq_cnt[run] = 0u;
+}
+
 // ------------------------------------------------------------------------------ main kernels
 // Dropout per score: ops/dropout_hash.h (the CPU reference's hash); the key of (seed, site) and the
 // integer threshold of p are computed once per thread, so each score costs one 32-bit hash
@@ -362,27 +396,37 @@ struct TileAsync<R, N, __nv_bfloat16> {
 // a = k0 ^ (k0 >> 17), and likewise k1 around the >> 11) and the threshold moved before the final
 // >> 8 ((x >> 8) >= thr  <=>  x >= thr << 8, thr < 2^24): two logic ops fewer per score, the very
 // same decisions. FM (the kernels' FAST mode): 1 = dropout_keep_bits as written (A/B reference,
-// HUKUK_FLASH_HASH_REF=1), 2 = the folded form.
+// HUKUK_FLASH_HASH_REF=1), 2 = the folded form, 3 = the folded form with its first step once per
+// 64-key tile and row (the forward only, see keep32_tile_x).
 struct KeepHash32 {
   uint32_t a, b, thr8;
 };
 __device__ __forceinline__ KeepHash32 keep_hash32(ops::DropoutKey k, uint32_t thr) {
   return KeepHash32{k.k0 ^ (k.k0 >> 17), k.k1 ^ (k.k1 >> 11), thr << 8};
 }
+// The folded test after its first step: x = i ^ (i >> 17) ^ f.a
+__device__ __forceinline__ bool keep32_x(KeepHash32 f, uint32_t x) {
+  x *= 0xed5ad4bbu;
+  x = x ^ (x >> 11) ^ f.b;
+  x *= 0xac4c1b51u;
+  x ^= x >> 15;
+  x *= 0x31848babu;
+  x ^= x >> 14;
+  return x >= f.thr8;
+}
 template <int FM>
 __device__ __forceinline__ bool keep32(ops::DropoutKey key, uint32_t thr, KeepHash32 f, uint32_t i) {
-  if constexpr (FM == 1) {
-    return ops::dropout_keep_bits(key, uint64_t(i), thr);
-  } else {
-    uint32_t x = i ^ (i >> 17) ^ f.a;
-    x *= 0xed5ad4bbu;
-    x = x ^ (x >> 11) ^ f.b;
-    x *= 0xac4c1b51u;
-    x ^= x >> 15;
-    x *= 0x31848babu;
-    x ^= x >> 14;
-    return x >= f.thr8;
-  }
+  if constexpr (FM == 1) return ops::dropout_keep_bits(key, uint64_t(i), thr);
+  else return keep32_x(f, i ^ (i >> 17) ^ f.a);
+}
+// FM = 3 (the forward only, Tk % 64 == 0, HUKUK_FLASH_FWD_IDX64=1): the first step per 64-key tile and
+// row instead of per score. A row's indices in a tile are i = st + jl with st = row*Tk + j0 a
+// multiple of 64 and jl < 64, so i = st ^ jl and i >> 17 == st >> 17 (no carry past bit 5); hence
+// i ^ (i >> 17) ^ f.a == (st ^ (st >> 17) ^ f.a) ^ jl, and jl = nt*8 + 2t + (e&1) == (nt*8 + (e&1)) ^ 2t
+// (disjoint bits): one xor with a compile-time constant per score instead of an add, a shift and an
+// xor. The same decisions bit for bit.
+__device__ __forceinline__ uint32_t keep32_tile_x(KeepHash32 f, uint32_t st, int t) {
+  return st ^ (st >> 17) ^ f.a ^ uint32_t(2 * t);
 }
 
 // Floats of the forward's shared Toeplitz-bias window (keys up to Tk + 63, rows of one block):
@@ -548,6 +592,12 @@ __global__ void __launch_bounds__(kFwdWarps * 32, MINB) flash_fwd_kernel(FlashPa
           mt[e >> 1] = fmaxf(mt[e >> 1], v);
         }
     }
+    // FM 3: the dropout hash's first step for this tile's rows (keep32_tile_x)
+    uint32_t tile_x[2] = {0, 0};
+    if constexpr (FM == 3) {
+      tile_x[0] = keep32_tile_x(fold, uint32_t(base0) + uint32_t(j0), t);
+      tile_x[1] = keep32_tile_x(fold, uint32_t(base1) + uint32_t(j0), t);
+    }
     float alpha[2];
 #pragma unroll
     for (int k = 0; k < 2; ++k) {
@@ -569,8 +619,13 @@ __global__ void __launch_bounds__(kFwdWarps * 32, MINB) flash_fwd_kernel(FlashPa
         if (p.dropout > 0.f) {  // flat index into [B, H, Tq, Tk], as softmax_forward's mask
           const int jl = nt * 8 + 2 * t + (e & 1);
           if constexpr (FAST) {
-            const uint32_t idx = uint32_t(k ? base1 : base0) + uint32_t(j0 + jl);
-            const bool keep = keep32<FM>(drop_key, drop_thr, fold, idx);
+            bool keep;
+            if constexpr (FM == 3) {
+              keep = keep32_x(fold, tile_x[k] ^ uint32_t(nt * 8 + (e & 1)));
+            } else {
+              const uint32_t idx = uint32_t(k ? base1 : base0) + uint32_t(j0 + jl);
+              keep = keep32<FM>(drop_key, drop_thr, fold, idx);
+            }
             pd = keep ? pr : 0.f;
             // bit (nt, e&1), known at compile time; spread to key positions below
             if (RECORD && keep) kb16[k] |= 1u << (nt * 2 + (e & 1));
@@ -697,10 +752,20 @@ __host__ __device__ inline BwdLayout bwd_layout(int W, bool bias, int diag_float
 // MINB: blocks per SM the registers are fitted to (1: up to 255 registers, 2 blocks of 4 warps per SM;
 // 3: 168 registers with some spilling, 3 blocks, the bf16 default where the shared memory fits: see
 // bwd_three_blocks)
-template <int W, typename E, int FM, int MINB = 1>
+// FOLD (bf16 I/O, HUKUK_FLASH_BWD_FOLD=1): the fp32 dQ accumulator is rounded into dq_out here
+// instead of by flash_dq_to_bf16_kernel: after its dQ atomics for a query tile a block counts
+// itself in dq_cnt[bh, tile] (each thread's __threadfence, then a __syncthreads, then one atomicAdd:
+// the pattern of the CUDA threadFenceReduction sample); the block that completes the count (every
+// key block that visits the tile: all of them, or causal the ones not skipped by next_tile) reads
+// the tile's 64 x 64 floats back from L2 and writes them as bf16. The count is taken at the next
+// tile's first __syncthreads and the conversion done after its second, so no barrier is added but
+// two after the last tile. dq_out is also dO's memory (the bf16 dctx copy): once every visitor
+// of the tile has counted itself, none reads those rows again (a block's loads of a tile land
+// before it computes that tile; skipped tiles are never read).
+template <int W, typename E, int FM, int MINB = 1, bool FOLD = false>
 __global__ void __launch_bounds__(W * 32, MINB) flash_bwd_kernel(FlashParams<E> p, const E* dO, const float* lse,
                                                             const float* Dsum, float* dQ, E* dK, E* dV,
-                                                            const uint64_t* bits) {
+                                                            const uint64_t* bits, unsigned* dq_cnt, E* dq_out) {
   constexpr bool FAST = FM > 0;
   constexpr int N = W * 32, kBwdKeys = bwd_keys(W), kPadS = bwd_pad_s(W), kBiasLd = bwd_bias_ld(W);
   constexpr int kDqCols = 64 / (W / 4), kDqTiles = kDqCols / 8;
@@ -782,8 +847,32 @@ __global__ void __launch_bounds__(W * 32, MINB) flash_bwd_kernel(FlashParams<E> 
     v.land(sV);
     cp_async_commit();
   }
+  // FOLD: sFirstKept[1] = the query tile this block converts to bf16 in the current iteration (-1:
+  // none); sFirstKept[2] = the query tile whose dQ atomics it issued last, not yet counted (-1: none;
+  // thread 0's alone, in shared memory rather than a register: the 3-block kernel spills already)
+  if (FOLD && threadIdx.x == 0) sFirstKept[1] = sFirstKept[2] = -1;
   __syncthreads();
   const int first_kept = *sFirstKept;
+  // FOLD: counts this block for query tile i (its atomics issued and fenced by every thread, then a
+  // barrier); true when it completes the count. One thread.
+  auto fold_count = [&](int i) {
+    const int visitors = p.causal && i >= first_kept ? min(int(gridDim.x), (i + kTile - 1) / kBwdKeys + 1)
+                                                     : int(gridDim.x);
+    const unsigned before = atomicAdd(dq_cnt + int64_t(bh) * nQT + i / kTile, 1u);
+    __threadfence();
+    return int(before) + 1 == visitors;
+  };
+  // FOLD: query tile i's fp32 dQ rows (complete) -> bf16 dq_out; the whole block
+  auto fold_convert = [&](int i) {
+#pragma unroll 1  // few registers: dK, dV stay live around it (the 3-block kernel spills already)
+    for (int x = threadIdx.x; x < kTile * (kD / 4); x += N) {
+      const int r = i + (x >> 4), c = (x & 15) * 4;
+      if (r >= p.Tq) continue;
+      const int64_t at = qbase + int64_t(r) * p.ld + c;
+      const float4 v = __ldcg(reinterpret_cast<const float4*>(dQ + at));
+      *reinterpret_cast<uint2*>(dq_out + at) = make_uint2(pack_bf16(v.x, v.y), pack_bf16(v.z, v.w));
+    }
+  };
   const int key0 = j0 + warp * 16 + g, key1 = key0 + 8;
   const int ks0 = key0 >= p.Tk ? 0 : (km && km[key0] == 0 ? 1 : 2);
   const int ks1 = key1 >= p.Tk ? 0 : (km && km[key1] == 0 ? 1 : 2);
@@ -804,6 +893,12 @@ __global__ void __launch_bounds__(W * 32, MINB) flash_bwd_kernel(FlashParams<E> 
     qq.land(sQ(st));
     oq.land(sdO(st));
     __syncthreads();  // tile i0 in stage st; everyone is done with stage st^1 and with sdS
+    if constexpr (FOLD) {
+      if (threadIdx.x == 0) {
+        const int pending = sFirstKept[2];
+        if (pending >= 0) sFirstKept[1] = fold_count(pending) ? pending : -1;
+      }
+    }
     const int i_next = next_tile(i0 + kTile, first_kept);
     if (i_next < p.Tq) issue(i_next, st ^ 1);
     const __nv_bfloat16 *Q_ = sQ(st), *O_ = sdO(st);
@@ -949,7 +1044,23 @@ __global__ void __launch_bounds__(W * 32, MINB) flash_bwd_kernel(FlashParams<E> 
 #endif
       }
     }
+    if constexpr (FOLD) {
+      __threadfence();  // this thread's dQ atomics before the block's count (next barrier, then fold_count)
+      if (threadIdx.x == 0) sFirstKept[2] = i0;
+      // written by thread 0 after this iteration's first barrier, read by all after the second (the
+      // dS one); rewritten only after the next iteration's first
+      const int done = sFirstKept[1];
+      if (done >= 0) fold_convert(done);
+    }
     i0 = i_next;
+  }
+  if constexpr (FOLD) {
+    if (next_tile(0, first_kept) < p.Tq) {  // some tile visited (block-uniform)
+      __syncthreads();  // every thread's atomics fenced; everyone has read sFirstKept[1]
+      if (threadIdx.x == 0) sFirstKept[1] = fold_count(sFirstKept[2]) ? sFirstKept[2] : -1;
+      __syncthreads();
+      if (sFirstKept[1] >= 0) fold_convert(sFirstKept[1]);
+    }
   }
   cp_async_wait_all();  // the K/V group when no query tile was visited
   if (FAST && p.dropout > 0.f)
@@ -1057,6 +1168,18 @@ void launch_forward(const FlashParams<E>& p, dim3 grid, E* ctx, float* lse, cuda
                 FAST ? nullptr : bits);
 }
 
+// HUKUK_FLASH_FWD_IDX64=1 (EXPERIMENT, default off): the bf16 forward's dropout hash with its first
+// step per 64-key tile (FM 3, keep32_tile_x) where Tk % 64 == 0; read once per process, the test hook
+// overrides it (flash_set_test_switches)
+int g_fwd_idx64_override = -1;
+bool fwd_idx64() {
+  static const bool env = [] {
+    const char* e = std::getenv("HUKUK_FLASH_FWD_IDX64");
+    return e && e[0] == '1';
+  }();
+  return g_fwd_idx64_override >= 0 ? g_fwd_idx64_override == 1 : env;
+}
+
 template <typename E>
 void forward_impl(const SoftmaxArgs& a, int dk, const E* Q, const E* K, const E* V, E* ctx, float* lse,
                   cudaStream_t s, uint64_t* dropout_bits) {
@@ -1066,8 +1189,17 @@ void forward_impl(const SoftmaxArgs& a, int dk, const E* Q, const E* K, const E*
   // registers fitted to 4 blocks per SM pay where the key range is long (H200, 16x12: 5-7% faster at
   // Tk 512) and cost at Tk 64-128 (up to 12% slower), where 3 blocks stay
   const bool ref = fast_mode() == 1;
-  if (!idx32_ok(a)) launch_forward<E, 3, 0>(p, grid, ctx, lse, s, dropout_bits);
-  else if (a.Tk >= 256) (ref ? launch_forward<E, 4, 1> : launch_forward<E, 4, 2>)(p, grid, ctx, lse, s, dropout_bits);
+  if (!idx32_ok(a)) {
+    launch_forward<E, 3, 0>(p, grid, ctx, lse, s, dropout_bits);
+    return;
+  }
+  if constexpr (std::is_same<E, __nv_bfloat16>::value) {  // the engine's I/O type only (fewer kernels to build)
+    if (!ref && a.Tk % kTile == 0 && fwd_idx64()) {
+      (a.Tk >= 256 ? launch_forward<E, 4, 3> : launch_forward<E, 3, 3>)(p, grid, ctx, lse, s, dropout_bits);
+      return;
+    }
+  }
+  if (a.Tk >= 256) (ref ? launch_forward<E, 4, 1> : launch_forward<E, 4, 2>)(p, grid, ctx, lse, s, dropout_bits);
   else (ref ? launch_forward<E, 3, 1> : launch_forward<E, 3, 2>)(p, grid, ctx, lse, s, dropout_bits);
 }
 
@@ -1121,46 +1253,81 @@ bool bwd_runs_three_blocks(const FlashParams<E>& p, int fm) {
          3 * (bwd_smem_bytes(p) + 1024) <= sm_shared_bytes();
 }
 
+// MINB, FOLD: see flash_bwd_kernel
+template <typename E, int FM, int MINB, bool FOLD>
+void launch_bwd_kernel(const FlashParams<E>& p, dim3 grid, int smem, const E* dO, const float* lse, const float* D,
+                       float* dQ32, E* dK, E* dV, const uint64_t* bits, unsigned* dq_cnt, E* dq_out, cudaStream_t s) {
+  static bool attr_set = false;  // per process and instantiation; one device in practice
+  if (!attr_set) {
+    auto* k = flash_bwd_kernel<kBwdWarps, E, FM, MINB, FOLD>;
+    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          int(bwd_layout(kBwdWarps, true).total)));
+    if (MINB > 1)
+      HUKUK_CUDA_CHECK(cudaFuncSetAttribute(k, cudaFuncAttributePreferredSharedMemoryCarveout,
+                                            int(cudaSharedmemCarveoutMaxShared)));
+    attr_set = true;
+  }
+  pdl::launch(flash_bwd_kernel<kBwdWarps, E, FM, MINB, FOLD>, grid, kBwdWarps * 32, smem, s, p, dO, lse, D, dQ32, dK,
+              dV, bits, dq_cnt, dq_out);
+}
+
+// dq_cnt (bf16 FM 2 only, HUKUK_FLASH_BWD_FOLD): the fold's counters; dQ is then rounded into dq_out
 template <typename E, int FM>
 void launch_backward(const FlashParams<E>& p, dim3 grid, const E* dO, const float* lse, const float* D, float* dQ32,
-                     E* dK, E* dV, const uint64_t* bits, cudaStream_t s) {
+                     E* dK, E* dV, const uint64_t* bits, unsigned* dq_cnt, E* dq_out, cudaStream_t s) {
   const int smem = bwd_smem_bytes(p);
   if constexpr (FM == 2 && std::is_same<E, __nv_bfloat16>::value) {
-    if (bwd_runs_three_blocks(p, FM)) {
-      static bool attr_set = false;
-      if (!attr_set) {
-        auto* k = flash_bwd_kernel<kBwdWarps, E, FM, 3>;
-        HUKUK_CUDA_CHECK(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                              int(bwd_layout(kBwdWarps, true).total)));
-        HUKUK_CUDA_CHECK(cudaFuncSetAttribute(k, cudaFuncAttributePreferredSharedMemoryCarveout,
-                                              int(cudaSharedmemCarveoutMaxShared)));
-        attr_set = true;
-      }
-      pdl::launch(flash_bwd_kernel<kBwdWarps, E, FM, 3>, grid, kBwdWarps * 32, smem, s, p, dO, lse, D, dQ32, dK, dV,
-                  bits);
+    const bool three = bwd_runs_three_blocks(p, FM);
+    if (dq_cnt) {
+      (three ? launch_bwd_kernel<E, FM, 3, true> : launch_bwd_kernel<E, FM, 1, true>)(
+          p, grid, smem, dO, lse, D, dQ32, dK, dV, bits, dq_cnt, dq_out, s);
+      return;
+    }
+    if (three) {
+      launch_bwd_kernel<E, FM, 3, false>(p, grid, smem, dO, lse, D, dQ32, dK, dV, bits, nullptr, nullptr, s);
       return;
     }
   }
-  pdl::launch(flash_bwd_kernel<kBwdWarps, E, FM>, grid, kBwdWarps * 32, smem, s, p, dO, lse, D, dQ32, dK, dV, bits);
+  HUKUK_CHECK(!dq_cnt, "ENGINE_INTERNAL", "flash attention: the dQ fold runs only in the bf16 FAST backward");
+  launch_bwd_kernel<E, FM, 1, false>(p, grid, smem, dO, lse, D, dQ32, dK, dV, bits, nullptr, nullptr, s);
 }
 
+// HUKUK_FLASH_BWD_FOLD=1 (EXPERIMENT, default off): for bf16 I/O in the FAST kernels, dQ rounded to
+// bf16 inside the backward (flash_bwd_kernel's FOLD) instead of by flash_dq_to_bf16_kernel (a pass of
+// ~38 MB at 16x12x512, ~10 µs on H200), and the dot kernel with 16-byte accesses
+// (flash_bwd_dot16_kernel). The scratch grows by the counters (flash_backward_scratch_floats).
+// Read once per process; the test hook overrides it (flash_set_test_switches).
+int g_bwd_fold_override = -1;
+bool bwd_fold() {
+  static const bool env = [] {
+    const char* e = std::getenv("HUKUK_FLASH_BWD_FOLD");
+    return e && e[0] == '1';
+  }();
+  return g_bwd_fold_override >= 0 ? g_bwd_fold_override == 1 : env;
+}
+// HUKUK_FLASH_BWD_DOT16=1 (EXPERIMENT, default off): flash_bwd_dot16_kernel without the fold (to
+// measure the two apart); the fold implies it
+int g_bwd_dot16_override = -1;
+bool bwd_dot16() {
+  static const bool env = [] {
+    const char* e = std::getenv("HUKUK_FLASH_BWD_DOT16");
+    return e && e[0] == '1';
+  }();
+  return g_bwd_dot16_override >= 0 ? g_bwd_dot16_override == 1 : env;
+}
+bool bwd_fold_applies(const SoftmaxArgs& a, bool bf16_io) {
+  return bf16_io && bwd_fold() && idx32_ok(a) && fast_mode() == 2;
+}
+// the fold's counters: one per (b*H + h, 64-query tile)
+int64_t bwd_fold_counters(const SoftmaxArgs& a) { return int64_t(a.B) * a.H * ((a.Tq + kTile - 1) / kTile); }
+
 // dQ32: where dQ accumulates in fp32 (dQ itself for fp32 I/O; the scratch for bf16), D: the row
-// dots; dO16 (bf16 I/O): dQ's own memory, which holds dctx in bf16 until the final conversion
+// dots; dO16 (bf16 I/O): dQ's own memory, which holds dctx in bf16 until the final conversion;
+// dq_cnt (bf16): the fold's counters (HUKUK_FLASH_BWD_FOLD), or null for flash_dq_to_bf16_kernel after
 template <typename E>
 void backward_impl(const SoftmaxArgs& a, const E* Q, const E* K, const E* V, const E* ctx, const float* lse,
                    const float* dctx, float* dQ32, E* dK, E* dV, float* D, __nv_bfloat16* dO16, cudaStream_t s,
-                   const uint64_t* dropout_bits) {
-  static bool attr_set = false;  // per process and element type (both variants); one device in practice
-  if (!attr_set) {
-    const int bytes = int(bwd_layout(kBwdWarps, true).total);
-    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(flash_bwd_kernel<kBwdWarps, E, 0>,
-                                          cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
-    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(flash_bwd_kernel<kBwdWarps, E, 1>,
-                                          cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
-    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(flash_bwd_kernel<kBwdWarps, E, 2>,
-                                          cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
-    attr_set = true;
-  }
+                   const uint64_t* dropout_bits, unsigned* dq_cnt = nullptr) {
   const FlashParams<E> p = make_params(a, Q, K, V);
   const int64_t runs = int64_t(a.B) * a.Tq * a.H;
   // HUKUK_FLASH_DQ_MEMSET=1: the old separate memset of dQ's accumulator (kept for one A/B measurement)
@@ -1168,16 +1335,28 @@ void backward_impl(const SoftmaxArgs& a, const E* Q, const E* K, const E* V, con
     const char* e = std::getenv("HUKUK_FLASH_DQ_MEMSET");
     return e && e[0] == '1';
   }();
-  pdl::launch(flash_bwd_dot_kernel<E>, blocks_for(runs * 32, 256), 256, 0, s, dctx, ctx, D, a.H, a.Tq, runs, dO16,
-              dq_memset ? nullptr : dQ32);
-  if (dq_memset) HUKUK_CUDA_CHECK(cudaMemsetAsync(dQ32, 0, size_t(runs) * kD * sizeof(float), s));
+  E* dq_out = nullptr;
+  bool dot16 = false;
+  if constexpr (std::is_same<E, __nv_bfloat16>::value) {
+    dot16 = dq_cnt || bwd_dot16();
+    if (dot16) {
+      dq_out = dq_cnt ? dO16 : nullptr;
+      pdl::launch(flash_bwd_dot16_kernel, blocks_for(runs * 16, 256), 256, 0, s, dctx, ctx, D, a.H, a.Tq, runs, dO16,
+                  dQ32, dq_cnt, dq_cnt ? bwd_fold_counters(a) : int64_t(0));
+    }
+  }
+  if (!dot16) {
+    pdl::launch(flash_bwd_dot_kernel<E>, blocks_for(runs * 32, 256), 256, 0, s, dctx, ctx, D, a.H, a.Tq, runs, dO16,
+                dq_memset ? nullptr : dQ32);
+    if (dq_memset) HUKUK_CUDA_CHECK(cudaMemsetAsync(dQ32, 0, size_t(runs) * kD * sizeof(float), s));
+  }
   const E* dO = nullptr;
   if constexpr (std::is_same<E, float>::value) dO = dctx;
   else dO = dO16;
   const dim3 grid(unsigned((a.Tk + bwd_keys(kBwdWarps) - 1) / bwd_keys(kBwdWarps)), unsigned(a.B * a.H));
-  if (!idx32_ok(a)) launch_backward<E, 0>(p, grid, dO, lse, D, dQ32, dK, dV, dropout_bits, s);
-  else if (fast_mode() == 1) launch_backward<E, 1>(p, grid, dO, lse, D, dQ32, dK, dV, dropout_bits, s);
-  else launch_backward<E, 2>(p, grid, dO, lse, D, dQ32, dK, dV, dropout_bits, s);
+  if (!idx32_ok(a)) launch_backward<E, 0>(p, grid, dO, lse, D, dQ32, dK, dV, dropout_bits, nullptr, nullptr, s);
+  else if (fast_mode() == 1) launch_backward<E, 1>(p, grid, dO, lse, D, dQ32, dK, dV, dropout_bits, nullptr, nullptr, s);
+  else launch_backward<E, 2>(p, grid, dO, lse, D, dQ32, dK, dV, dropout_bits, dq_cnt, dq_out, s);
 }
 
 const __nv_bfloat16* dev(const bf16_t* p) { return reinterpret_cast<const __nv_bfloat16*>(p); }
@@ -1219,7 +1398,19 @@ bool flash_supported(const SoftmaxArgs& a, int dk) {
          int64_t(a.B) * a.H <= 65535;
 }
 
-void flash_set_backward_three_blocks(int mode) { g_bwd_three_blocks_override = mode < 0 ? -1 : (mode ? 1 : 0); }
+void flash_set_test_switches(const FlashTestSwitches& sw) {
+  auto mode = [](int m) { return m < 0 ? -1 : (m ? 1 : 0); };
+  g_bwd_three_blocks_override = mode(sw.bwd_three_blocks);
+  g_fwd_idx64_override = mode(sw.fwd_idx64);
+  g_bwd_fold_override = mode(sw.bwd_fold);
+  g_bwd_dot16_override = mode(sw.bwd_dot16);
+}
+
+bool flash_backward_folds_dq(const SoftmaxArgs& a, bool bf16_io) { return bwd_fold_applies(a, bf16_io); }
+
+bool flash_forward_idx64(const SoftmaxArgs& a, bool bf16_io) {
+  return bf16_io && idx32_ok(a) && fast_mode() == 2 && a.Tk % kTile == 0 && fwd_idx64();
+}
 
 bool flash_backward_three_blocks(const SoftmaxArgs& a, bool bf16_io) {
   if (!bf16_io || !idx32_ok(a)) return false;
@@ -1233,7 +1424,8 @@ int64_t flash_dropout_bits_words(const SoftmaxArgs& a) {
 
 int64_t flash_backward_scratch_floats(const SoftmaxArgs& a, int dk, bool bf16_io) {
   const int64_t rows = int64_t(a.B) * a.H * a.Tq;
-  return bf16_io ? rows + rows * dk : rows;
+  if (!bf16_io) return rows;
+  return rows + rows * dk + (bwd_fold_applies(a, true) ? bwd_fold_counters(a) : 0);
 }
 
 void flash_attention_forward(const SoftmaxArgs& a, int dk, const float* Q, const float* K, const float* V,
@@ -1260,10 +1452,14 @@ void flash_attention_backward(const SoftmaxArgs& a, int dk, const bf16_t* Q, con
   // scratch = [dQ accumulator, B*Tq*H*64 floats (16-byte aligned: scratch is)][D, B*H*Tq floats]
   const int64_t n = int64_t(a.B) * a.Tq * a.H * kD;
   float* dq32 = scratch;
+  const int64_t rows = int64_t(a.B) * a.H * a.Tq;
+  // HUKUK_FLASH_BWD_FOLD: [dQ accumulator][D][the fold's counters], dQ rounded inside the backward
+  unsigned* dq_cnt = bwd_fold_applies(a, true) ? reinterpret_cast<unsigned*>(scratch + n + rows) : nullptr;
   backward_impl(a, dev(Q), dev(K), dev(V), dev(ctx), lse, dctx, dq32, dev(dK), dev(dV), scratch + n, dev(dQ), s,
-                dropout_bits);
-  pdl::launch(flash_dq_to_bf16_kernel, blocks_for(n / 4, 256), 256, 0, s, static_cast<const float*>(dq32), dev(dQ),
-              n / 4);
+                dropout_bits, dq_cnt);
+  if (!dq_cnt)
+    pdl::launch(flash_dq_to_bf16_kernel, blocks_for(n / 4, 256), 256, 0, s, static_cast<const float*>(dq32), dev(dQ),
+                n / 4);
 }
 
 }  // namespace hukuk::ops::cuda

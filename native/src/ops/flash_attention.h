@@ -66,7 +66,7 @@ void flash_attention_forward(const SoftmaxArgs& a, int dk, const bf16_t* Q, cons
 
 // Floats of device scratch the backward needs: D = rowsum(dctx ⊙ ctx) [B, H, Tq], and for bf16 I/O
 // also dQ's fp32 accumulator [B, Tq, H*dk] (converted to bf16 at the end):
-//   fp32 I/O: B*H*Tq;   bf16 I/O: B*H*Tq + B*Tq*H*dk.
+//   fp32 I/O: B*H*Tq;   bf16 I/O: B*H*Tq + B*Tq*H*dk (+ B*H*ceil(Tq/64) under HUKUK_FLASH_BWD_FOLD=1).
 int64_t flash_backward_scratch_floats(const SoftmaxArgs& a, int dk, bool bf16_io);
 
 // dQ, dK, dV (rows layout, all three WRITTEN, not accumulated; none may be null) from dctx, the
@@ -85,11 +85,24 @@ void flash_attention_backward(const SoftmaxArgs& a, int dk, const bf16_t* Q, con
 // The bf16 backward runs a kernel with registers fitted to 3 blocks per SM where their shared memory
 // fits (the Toeplitz bias or none; on by default, HUKUK_FLASH_BWD_3BLOCKS=0 turns it off; the
 // variable is read once per process), else 2; the same results up to the dQ atomics' order.
-// flash_set_backward_three_blocks overrides the variable for this process's later calls (1 on, 0
-// off, -1 back to the variable): a test / micro-benchmark hook. flash_backward_three_blocks: whether
-// the backward of `a` (bf16 I/O or fp32) takes the 3-block kernel on the current device.
-void flash_set_backward_three_blocks(int mode);
+// flash_backward_three_blocks: whether the backward of `a` (bf16 I/O or fp32) takes the 3-block
+// kernel on the current device.
 bool flash_backward_three_blocks(const SoftmaxArgs& a, bool bf16_io);
+// Experiments, default off, each env variable read once per process (same results; see the .cu):
+//   HUKUK_FLASH_FWD_IDX64=1: the bf16 forward's dropout hash with its first step once per 64-key tile
+//     and row where Tk % 64 == 0 (flash_forward_idx64: whether the forward of `a` takes it);
+//   HUKUK_FLASH_BWD_FOLD=1: the bf16 backward rounds dQ to bf16 itself (no flash_dq_to_bf16 pass) and
+//     its dot kernel uses 16-byte accesses; the scratch then holds B*H*ceil(Tq/64) more floats
+//     (flash_backward_scratch_floats; flash_backward_folds_dq: whether the backward of `a` does it);
+//   HUKUK_FLASH_BWD_DOT16=1: that dot kernel alone (bf16 I/O), to measure the two apart.
+bool flash_forward_idx64(const SoftmaxArgs& a, bool bf16_io);
+bool flash_backward_folds_dq(const SoftmaxArgs& a, bool bf16_io);
+// Test / micro-benchmark hook: overrides of those switches for this process's later calls (each 1 on,
+// 0 off, -1 back to its env variable). Size the backward's scratch after setting them.
+struct FlashTestSwitches {
+  int bwd_three_blocks = -1, fwd_idx64 = -1, bwd_fold = -1, bwd_dot16 = -1;
+};
+void flash_set_test_switches(const FlashTestSwitches& sw);
 
 // Optional dropout record (a speed option, same results): a device buffer of
 // flash_dropout_bits_words(a) uint64 (1 bit per score: 6 MiB at 16*12*512*512) given to the forward

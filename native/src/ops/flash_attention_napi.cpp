@@ -12,10 +12,11 @@
 //                                   built from `bias`, which must then be Toeplitz per head)
 //     io?: 'f32' | 'bf16'          (fused: the kernels' I/O type; bf16 rounds q/k/v to bf16 on the
 //                                   host and widens ctx/dq/dk/dv back; dctx stays fp32; default f32)
-//     bwd3Blocks?: boolean         (fused, bf16 I/O: true / false force the backward's 3-blocks-per-SM
-//                                   kernel (HUKUK_FLASH_BWD_3BLOCKS) on / off for this call; absent: the env)
+//     bwd3Blocks?, fwdIdx64?, bwdFold?, bwdDot16?: boolean   (fused, bf16 I/O: force the kernels'
+//                                   switches HUKUK_FLASH_BWD_3BLOCKS / _FWD_IDX64 / _BWD_FOLD / _BWD_DOT16
+//                                   on (true) or off (false) for this call; absent: the env)
 //   }) -> { ctx, dq, dk, dv: Float32Array (rows layout), fwdMs, bwdMs: number (mean per rep, -1 untimed),
-//          bwd3Blocks: boolean (fused, bf16 I/O: the 3-blocks-per-SM backward ran) }
+//          bwd3Blocks, fwdIdx64, bwdFold: boolean (fused, bf16 I/O: whether each of those paths ran) }
 // The GPU modes copy the inputs up once; fwdMs/bwdMs time only the device work (CUDA events).
 #include <napi.h>
 
@@ -48,13 +49,13 @@ struct FlashCase {
   bool dropout_bits = false;
   bool bf16_io = false;
   bool bias_diag = false;
-  int bwd_three_blocks = -1;  // -1: HUKUK_FLASH_BWD_3BLOCKS decides; 0 / 1: forced for this call
+  int bwd_three_blocks = -1, fwd_idx64 = -1, bwd_fold = -1, bwd_dot16 = -1;  // -1: the env; 0 / 1: forced
 };
 
 struct FlashResult {
   std::vector<float> ctx, dq, dk, dv;
   double fwd_ms = -1, bwd_ms = -1;
-  bool bwd_three_blocks = false;  // the 3-blocks-per-SM backward ran (flash_backward_three_blocks)
+  bool bwd_three_blocks = false, fwd_idx64 = false, bwd_fold = false;  // the paths that ran (bf16 I/O)
 };
 
 FlashResult run_reference(const FlashCase& c) {
@@ -137,11 +138,12 @@ std::vector<float> widen(const DeviceBuffer<bf16_t>& d) {
 // The fused kernels with bf16 I/O (ctx/dq/dk/dv widened to fp32 for the caller).
 FlashResult run_fused_bf16(const FlashCase& c, const oc::SoftmaxArgs& a, const float* dctx) {
   const cudaStream_t s = 0;
-  // the 3-blocks backward forced on / off for this call only (back to the env on every exit)
-  struct BlocksOverride {
-    explicit BlocksOverride(int mode) { oc::flash_set_backward_three_blocks(mode); }
-    ~BlocksOverride() { oc::flash_set_backward_three_blocks(-1); }
-  } blocks_override(c.bwd_three_blocks);
+  // the kernels' switches forced on / off for this call only (back to the env on every exit); before
+  // the scratch is sized (HUKUK_FLASH_BWD_FOLD adds to it)
+  struct SwitchOverride {
+    explicit SwitchOverride(const oc::FlashTestSwitches& sw) { oc::flash_set_test_switches(sw); }
+    ~SwitchOverride() { oc::flash_set_test_switches(oc::FlashTestSwitches{}); }
+  } switch_override(oc::FlashTestSwitches{c.bwd_three_blocks, c.fwd_idx64, c.bwd_fold, c.bwd_dot16});
   const size_t nq = c.q.length, nk = c.k.length;
   const auto hq = to_bf16(c.q.data, nq), hk = to_bf16(c.k.data, nk), hv = to_bf16(c.v.data, nk);
   auto q = upload(hq.data(), nq), k = upload(hk.data(), nk), v = upload(hv.data(), nk);
@@ -160,6 +162,8 @@ FlashResult run_fused_bf16(const FlashCase& c, const oc::SoftmaxArgs& a, const f
   HUKUK_CUDA_CHECK(cudaDeviceSynchronize());
   FlashResult r;
   r.bwd_three_blocks = oc::flash_backward_three_blocks(a, true);
+  r.fwd_idx64 = oc::flash_forward_idx64(a, true);
+  r.bwd_fold = oc::flash_backward_folds_dq(a, true);
   r.fwd_ms = time_ms(c.reps, fwd);
   r.bwd_ms = time_ms(c.reps, bwd);
   r.ctx = widen(ctx);
@@ -307,8 +311,13 @@ Napi::Value ops_flash_attention(const Napi::CallbackInfo& info) {
   if (o.Has("reps")) c.reps = int(int_arg(o.Get("reps"), "reps"));
   c.dropout_bits = o.Has("dropoutBits") && o.Get("dropoutBits").ToBoolean().Value();
   c.bias_diag = o.Has("biasDiag") && o.Get("biasDiag").ToBoolean().Value();
-  if (o.Has("bwd3Blocks") && !o.Get("bwd3Blocks").IsUndefined())
-    c.bwd_three_blocks = o.Get("bwd3Blocks").ToBoolean().Value() ? 1 : 0;
+  auto tri = [&](const char* key, int& out) {
+    if (o.Has(key) && !o.Get(key).IsUndefined()) out = o.Get(key).ToBoolean().Value() ? 1 : 0;
+  };
+  tri("bwd3Blocks", c.bwd_three_blocks);
+  tri("fwdIdx64", c.fwd_idx64);
+  tri("bwdFold", c.bwd_fold);
+  tri("bwdDot16", c.bwd_dot16);
   if (o.Has("io") && !o.Get("io").IsUndefined()) {
     const std::string io = string_arg(o.Get("io"), "io");
     HUKUK_CHECK(io == "f32" || io == "bf16", "ENGINE_INVALID_ARG", "_opsFlashAttention: io f32|bf16");
@@ -338,6 +347,8 @@ Napi::Value ops_flash_attention(const Napi::CallbackInfo& info) {
   out.Set("fwdMs", Napi::Number::New(env, r.fwd_ms));
   out.Set("bwdMs", Napi::Number::New(env, r.bwd_ms));
   out.Set("bwd3Blocks", Napi::Boolean::New(env, r.bwd_three_blocks));
+  out.Set("fwdIdx64", Napi::Boolean::New(env, r.fwd_idx64));
+  out.Set("bwdFold", Napi::Boolean::New(env, r.bwd_fold));
   return out;
 }
 
