@@ -10,6 +10,9 @@
 // bit for bit n lora_down launches; a training step with HUKUK_T5_LORA_TC_DOWN_GROUP=1 against
 // the switch off; µs old vs new (printed). (lora_up_backward's in-kernel gB reduce was tried and
 // removed: measured slower, see ops/lora_tc.h.)
+// HUKUK_T5_LORA_TC_FAST_BWD (lora_tc.h kFast* bits, 2026-11-28 session 6): each part and all of
+// them = CPU; the bit-for-bit parts (prefetch kernels; dh, gA and dx of the whole sequence) equal
+// today's bits; a training step with the switch = off; µs per call of each part against today.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -23,12 +26,13 @@ const require = createRequire(import.meta.url);
 process.env.OMP_WAIT_POLICY ??= 'passive';
 
 type Opts = Record<string, unknown>;
-interface Bench { tcUs: number; refUs: number; floorUs: number; bytes: number; copyGBs: number }
+interface Bench { tcUs: number; refUs: number; floorUs: number; bytes: number; copyGBs: number; tcBaseUs?: number }
 type Ops = {
   _opsLora(o: Opts): Float32Array;
   _opsLoraTc?(o: Opts): Float32Array;
   _opsLoraTcBench?(o: Opts): Bench;
   _opsLoraTcSupported?(r: number, width: number): boolean;
+  _opsLoraTcFastBwd?(mask?: number): number;
   cudaCompiled(): boolean;
   gpus(): unknown[];
 };
@@ -236,6 +240,147 @@ describe.skipIf(!gpu)('tensor-core LoRA: fewer launches, the same bits', () => {
       rows.push(`${label} ${String(M).padStart(5)} ${n}  ${b.tcUs.toFixed(2).padStart(7)}  ${b.refUs.toFixed(2).padStart(8)}  ${(b.refUs / b.tcUs).toFixed(2).padStart(6)}`);
     for (const M of [1024, 2048, 4096, 8192])
       for (const n of [2, 3]) row('downGroup  ', M, n, engine._opsLoraTcBench!({ op: 'downGroup', M, in: 768, r: 16, members: n, p: 0.05, reps: 100 }));
+    console.log(rows.join('\n'));
+  }, 120_000);
+});
+
+// ---- HUKUK_T5_LORA_TC_FAST_BWD: the LoRA backward's latency changes ------------------------------
+// masks (lora_tc.h): 1 split reduce, 2 finer up split, 4 up_backward prefetch, 8 group prefetch (n = 1)
+const FAST_ALL = 15;
+describe.skipIf(!gpu)('tensor-core LoRA backward, HUKUK_T5_LORA_TC_FAST_BWD', () => {
+  const fastCases: Case[] = [];
+  for (const M of [1, 37, 1024, 2048, 8192])
+    for (const members of [1, 3]) fastCases.push({ op: 'upBackward', M, in: 768, members, p: 0, accumulate: true });
+  fastCases.push({ op: 'upBackward', M: 2048, in: 768, members: 2, p: 0, accumulate: false });
+  fastCases.push({ op: 'upBackward', M: 4999, in: 64, members: 2, p: 0, accumulate: false });
+  fastCases.push({ op: 'backward', M: 2048, in: 768, members: 1, p: 0.05, accumulate: true });
+  fastCases.push({ op: 'backward', M: 300, in: 512, members: 1, p: 0.05, accumulate: false });
+  for (const c of fastCases)
+    for (const mask of c.M === 1024 || c.M === 2048 ? [1, 2, FAST_ALL] : [FAST_ALL]) {
+      const name = `${c.op} M=${c.M} in=${c.in} n=${c.members}${c.accumulate ? ' acc' : ''} fastBwd=${mask}`;
+      it(`${name}: = CPU reference`, () => {
+        const a = args(c);
+        const tc = engine._opsLoraTc!({ ...a, fastBwd: mask });
+        const cpu = engine._opsLora({ ...a, impl: 'cpu', bf16: true });
+        const pt = parts(c, tc), pc = parts(c, cpu);
+        for (let i = 0; i < pt.length; i++) expect(relErr(pt[i], pc[i]), `${name} part ${i}`).toBeLessThanOrEqual(1e-5);
+      }, 60_000);
+    }
+
+  for (const [M, n] of [[37, 1], [1024, 1], [2048, 1], [8192, 1], [2048, 3], [300, 1]] as [number, number][])
+    it(`upBackward M=${M} n=${n}: up_backward prefetch (fastBwd 4) bit for bit today's`, () => {
+      const a = args({ op: 'upBackward', M, in: 768, members: n, p: 0, accumulate: true });
+      expect(sameBits(engine._opsLoraTc!({ ...a, fastBwd: 4 }), engine._opsLoraTc!({ ...a, fastBwd: 0 }))).toBe(true);
+    }, 60_000);
+
+  // backwardGroup / linearBackward: member i site 31 + 7919 i, p halved for i == 1 (lora_tc_napi.cpp)
+  const groupInputs = (M: number, inW: number, n: number, salt: number) => ({
+    dh: rand(n * M * 16, 71 + salt), x: rand(M * inW, 72 + salt), A: rand(n * 16 * inW, 73 + salt),
+    init: rand(n * 16 * inW, 74 + salt), initDx: rand(M * inW, 75 + salt),
+  });
+  for (const [M, inW, n, p, acc] of [[2048, 768, 1, 0.05, true], [1024, 768, 1, 0.05, true], [8192, 768, 1, 0.05, true],
+    [37, 768, 1, 0.5, false], [300, 128, 1, 0, true], [2048, 768, 3, 0.05, true]] as [number, number, number, number, boolean][])
+    it(`backwardGroup M=${M} in=${inW} n=${n} p=${p}${acc ? ' acc' : ''}: group prefetch (fastBwd 8) bit for bit today's, = CPU`, () => {
+      const a = { op: 'backwardGroup', M, in: inW, r: 16, members: n, p, seed: 1234567, site: 31, accumulate: acc, ...groupInputs(M, inW, n, M) };
+      const fast = engine._opsLoraTc!({ ...a, fastBwd: 8 });
+      expect(sameBits(fast, engine._opsLoraTc!({ ...a, fastBwd: 0 }))).toBe(true);
+      if (n !== 1) return;
+      const cpu = engine._opsLora({ op: 'backward', M, in: inW, r: 16, p, seed: 1234567, site: 31, accumulate: acc,
+        dh: a.dh, x: a.x, A: a.A, init: a.init, initDx: a.initDx, impl: 'cpu', bf16: true });
+      expect(relErr(fast.subarray(0, 16 * inW), cpu.subarray(0, 16 * inW)), 'gA').toBeLessThanOrEqual(1e-5);
+      expect(relErr(fast.subarray(16 * inW), cpu.subarray(16 * inW)), 'dx').toBeLessThanOrEqual(1e-5);
+    }, 60_000);
+
+  for (const [M, n] of [[1024, 1], [2048, 1], [2048, 3], [8192, 1], [8192, 3], [37, 2]] as [number, number][])
+    it(`linearBackward M=${M} n=${n} (up_backward + reduce + group): all on = today (gA, dx bit for bit; gB within 1e-5)`, () => {
+      const inW = 768, r = 16;
+      const a = {
+        op: 'linearBackward', M, in: inW, r, members: n, p: 0.05, seed: 1234567, site: 31, accumulate: true, scale: 2,
+        dy: rand(n * M * inW, 81 + M), h: rand(n * M * r, 82 + M), B: rand(n * inW * r, 83 + M), x: rand(M * inW, 84 + M),
+        A: rand(n * r * inW, 85 + M), init: rand(n * inW * r, 86 + M), initA: rand(n * r * inW, 87 + M), initDx: rand(M * inW, 88 + M),
+      };
+      const on = engine._opsLoraTc!({ ...a, fastBwd: FAST_ALL }), off = engine._opsLoraTc!({ ...a, fastBwd: 0 });
+      const nB = n * inW * r;
+      expect(relErr(on.subarray(0, nB), off.subarray(0, nB)), 'gB').toBeLessThanOrEqual(1e-5);
+      expect(sameBits(on.subarray(nB), off.subarray(nB)), 'gA and dx bits').toBe(true);
+      expect(sameBits(on, engine._opsLoraTc!({ ...a, fastBwd: FAST_ALL })), 'deterministic').toBe(true);
+    }, 60_000);
+
+  it('a training step (bf16, LoRA q,k,v,o r16, dropout on) with every part on = off: loss bit for bit, gradients within 1e-5, replays too', () => {
+    const t5 = require('../../native/index.cjs').loadEngine() as Engine;
+    if (!t5.cublasInfo().available) return; // the step needs cuBLAS (cuda_t5.test.ts skips likewise)
+    const dir = mkdtempSync(join(tmpdir(), 'hukuk-lora-tc-fast-'));
+    const flash = process.env.HUKUK_T5_FLASH;
+    try {
+      makeTinyT5(dir, { vocabSize: 256, dModel: 256, dKv: 64, numHeads: 4, dFf: 512, numLayers: 2, numDecoderLayers: 2 }, 5);
+      const B = 4, S = 40, T = 24, V = 256;
+      const b: T5Batch = {
+        inputIds: Int32Array.from({ length: B * S }, (_, i) => 2 + ((i * 37 + 3) % (V - 2))),
+        attentionMask: Int32Array.from({ length: B * S }, (_, i) => (i % S < S - Math.min(S - 1, (i / S) | 0) ? 1 : 0)),
+        labels: Int32Array.from({ length: B * T }, (_, i) => 2 + ((i * 11 + 3) % (V - 2))),
+        batch: B, srcLen: S, tgtLen: T, train: true, dropoutSeed: 5,
+      } as T5Batch;
+      process.env.HUKUK_T5_FLASH = '0'; // no atomics in the attention backward: run to run the same bits
+      const adapter = join(dir, 'adapter');
+      const cpu = t5.T5Model.load({ modelDir: dir, device: 'cpu' });
+      try {
+        cpu.addLora({ r: 16, alpha: 32, dropout: 0.1, targets: ['q', 'k', 'v', 'o'], seed: 3 });
+        cpu.forwardBackward(b);
+        t5.optimizerStep(cpu, { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1, gradScale: 1, step: 1 } as never);
+        cpu.saveAdapter(adapter);
+      } finally {
+        cpu.dispose();
+      }
+      const run = (mask: number) => {
+        engine._opsLoraTcFastBwd!(mask); // before the load: the plan sizes the workspace under it
+        const m: T5Model = t5.T5Model.load({ modelDir: dir, device: 'cuda', quant: 'none', compute: 'bf16' });
+        try {
+          m.loadAdapter(adapter);
+          const step = () => {
+            m.zeroGrad();
+            const loss = m.forwardBackward(b).loss;
+            return { loss, grads: m.loraTensors().map((t) => Float32Array.from(t.grad)) };
+          };
+          return [step(), step()]; // captured, then replayed
+        } finally {
+          m.dispose();
+        }
+      };
+      const off = run(0), on = run(FAST_ALL), offAgain = run(0);
+      const worst = (x: { grads: Float32Array[] }, y: { grads: Float32Array[] }) =>
+        Math.max(...x.grads.map((g, i) => relErr(g, y.grads[i])));
+      console.log(`  fast backward on vs off: loss ${on[0].loss} / ${off[0].loss}; worst grad ${worst(on[0], off[0])} ` +
+        `(replay ${worst(on[1], off[1])}); off vs off ${worst(off[0], offAgain[0])}`);
+      expect(on[0].grads.some((g) => g.some((v) => v !== 0))).toBe(true);
+      for (const [x, y] of [[on[0], off[0]], [on[1], off[1]]]) {
+        expect(x.loss).toBe(y.loss); // dh, dx and gA keep their bits: only gB's order differs
+        expect(worst(x, y)).toBeLessThanOrEqual(1e-5);
+      }
+    } finally {
+      engine._opsLoraTcFastBwd!(-1);
+      if (flash === undefined) delete process.env.HUKUK_T5_FLASH; else process.env.HUKUK_T5_FLASH = flash;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('micro-benchmark: µs per call (CUDA graph, no PDL), each part and all against today', () => {
+    const rows: string[] = ['op              M     n   today µs  reduce  upSplit  upPf  groupPf    all   (all / today)  floor µs'];
+    for (const [op, M, n] of [['linearBackward', 1024, 1], ['linearBackward', 2048, 1], ['linearBackward', 2048, 3],
+      ['linearBackward', 8192, 1], ['linearBackward', 8192, 3], ['linearBackward', 2048, 2], ['upBackward', 2048, 1],
+      ['upBackward', 1024, 1], ['upBackward', 2048, 3], ['backwardGroup', 2048, 1], ['backwardGroup', 1024, 1],
+      ['backwardGroup', 8192, 1]] as [string, number, number][]) {
+      const us: number[] = [];
+      let base = 0, floor = 0;
+      for (const mask of [1, 2, 4, 8, FAST_ALL]) {
+        const b = engine._opsLoraTcBench!({ op, M, in: 768, r: 16, members: n, p: 0.05, accumulate: true, scale: 2, reps: 100, fastBwd: mask });
+        expect(b.tcUs).toBeGreaterThan(0);
+        us.push(b.tcUs);
+        base = b.tcBaseUs ?? b.refUs;
+        floor = b.floorUs;
+      }
+      rows.push(`${op.padEnd(15)} ${String(M).padStart(5)} ${n}  ${base.toFixed(2).padStart(8)}  ` +
+        us.map((u) => u.toFixed(2).padStart(6)).join('  ') + `   ${(us[4] / base).toFixed(3).padStart(6)}   ${floor.toFixed(1).padStart(7)}`);
+    }
     console.log(rows.join('\n'));
   }, 120_000);
 });

@@ -22,6 +22,7 @@
 #include <cuda_bf16.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <string>
 
 #include "core/cuda_runtime.h"
@@ -51,7 +52,36 @@ void check_align(const char* fn, const char* what, const void* p, unsigned bytes
 
 unsigned reduce_blocks(int64_t count) { return unsigned((count + 255) / 256); }
 
+// HUKUK_T5_LORA_TC_FAST_BWD (lora_tc.h): the switch, read once per process; a test hook's override
+int g_fast_bwd_override = -1;
+unsigned fast_bwd_env() {
+  static const unsigned mask = [] {
+    const char* all = std::getenv("HUKUK_T5_LORA_TC_FAST_BWD");
+    const char* bits = std::getenv("HUKUK_T5_LORA_TC_FAST_BWD_MASK");
+    if (bits && *bits) return unsigned(std::strtoul(bits, nullptr, 0)) & kFastBwdAll;
+    return (all && std::string(all) == "1") ? kFastBwdAll : 0u;
+  }();
+  return mask;
+}
+
+// The split-M partial sums (workspace, S of them per member) into out, with or without kFastReduce
+void launch_reduce(const float* ws, float* out, int64_t count, int S, int n, float scale, bool accumulate,
+                   int64_t out_stride, cudaStream_t s) {
+  if (fast_bwd_mask() & kFastReduce)
+    hukuk::cuda::pdl::launch(reduce_split_kernel, dim3(unsigned((count + 31) / 32), unsigned(n)), dim3(kRedWarps * 32), 0,
+                             s, ws, out, count, S, scale, accumulate, out_stride);
+  else
+    hukuk::cuda::pdl::launch(reduce_kernel, dim3(reduce_blocks(count), unsigned(n)), dim3(256), 0, s, ws, out, count, S,
+                             scale, accumulate, out_stride);
+  HUKUK_CUDA_LAUNCH_CHECK();
+}
+
+RowSplit up_split(int M, int n) { return (fast_bwd_mask() & kFastUpSplit) ? up_row_split_fine(M, n) : up_row_split(M, n); }
+
 }  // namespace
+
+unsigned fast_bwd_mask() { return g_fast_bwd_override >= 0 ? unsigned(g_fast_bwd_override) : fast_bwd_env(); }
+void set_fast_bwd_mask_for_tests(int mask) { g_fast_bwd_override = mask < 0 ? -1 : int(unsigned(mask) & kFastBwdAll); }
 
 // The current device's compute capability major (bf16 mma.sync needs 8+), read once per device.
 static int device_major() {
@@ -111,11 +141,7 @@ void lora_backward(const float* dh, const bf16_t* x, const float* A, float* gA, 
     hukuk::cuda::pdl::launch(backward_kernel<false>, grid, dim3(32), 0, s, dh, dev_ptr(x), A, gA, dx, workspace, M, in, rs.rows, dp,
                                                 accumulate_gA, accumulate_dx);
   HUKUK_CUDA_LAUNCH_CHECK();
-  if (rs.S > 1) {
-    const int64_t count = int64_t(r) * in;
-    hukuk::cuda::pdl::launch(reduce_kernel, dim3(reduce_blocks(count), 1), dim3(256), 0, s, workspace, gA, count, rs.S, dp.scale, accumulate_gA, 0);
-    HUKUK_CUDA_LAUNCH_CHECK();
-  }
+  if (rs.S > 1) launch_reduce(workspace, gA, int64_t(r) * in, rs.S, 1, dp.scale, accumulate_gA, 0, s);
 }
 
 void lora_down_group(const bf16_t* x, int n, const float* const* A, float* const* h, const float* p,
@@ -178,17 +204,22 @@ void lora_backward_group(const LoraGroupMembers& members, int n, const bf16_t* x
               "lora_tc::lora_backward_group: needs a workspace of lora_backward_group_workspace_floats floats");
   const dim3 grid(unsigned(in / kChunk), unsigned(rs.S)), block(kGrpThreads);
   const __nv_bfloat16* xd = dev_ptr(x);
-#define HUKUK_TC_GROUP_LAUNCH(NM, DX)                                                                              \
-  hukuk::cuda::pdl::launch(group_backward_kernel<NM, DX>, grid, block, 0, s, G, xd, dx, workspace, M, in, rs.rows, \
-                           accumulate_gA, accumulate_dx)
+  // kFastGroupPrefetch with one member only: with 2-3 the registers a tile ahead spill (sm_90: 244 /
+  // 556 bytes, against 8 / 152 without)
+  const bool pf = n == 1 && (fast_bwd_mask() & kFastGroupPrefetch);
+#define HUKUK_TC_GROUP_LAUNCH(KERNEL, NM, DX)                                                                 \
+  hukuk::cuda::pdl::launch(KERNEL<NM, DX>, grid, block, 0, s, G, xd, dx, workspace, M, in, rs.rows, accumulate_gA, \
+                           accumulate_dx)
   if (dx) {
-    if (n == 1) HUKUK_TC_GROUP_LAUNCH(1, true);
-    else if (n == 2) HUKUK_TC_GROUP_LAUNCH(2, true);
-    else HUKUK_TC_GROUP_LAUNCH(3, true);
+    if (n == 1 && pf) HUKUK_TC_GROUP_LAUNCH(group_backward_pf_kernel, 1, true);
+    else if (n == 1) HUKUK_TC_GROUP_LAUNCH(group_backward_kernel, 1, true);
+    else if (n == 2) HUKUK_TC_GROUP_LAUNCH(group_backward_kernel, 2, true);
+    else HUKUK_TC_GROUP_LAUNCH(group_backward_kernel, 3, true);
   } else {
-    if (n == 1) HUKUK_TC_GROUP_LAUNCH(1, false);
-    else if (n == 2) HUKUK_TC_GROUP_LAUNCH(2, false);
-    else HUKUK_TC_GROUP_LAUNCH(3, false);
+    if (n == 1 && pf) HUKUK_TC_GROUP_LAUNCH(group_backward_pf_kernel, 1, false);
+    else if (n == 1) HUKUK_TC_GROUP_LAUNCH(group_backward_kernel, 1, false);
+    else if (n == 2) HUKUK_TC_GROUP_LAUNCH(group_backward_kernel, 2, false);
+    else HUKUK_TC_GROUP_LAUNCH(group_backward_kernel, 3, false);
   }
 #undef HUKUK_TC_GROUP_LAUNCH
   HUKUK_CUDA_LAUNCH_CHECK();
@@ -210,7 +241,7 @@ void lora_up_add(const float* h, const float* B, bf16_t* y, int M, int out, int 
 }
 
 size_t lora_up_backward_workspace_floats(int M, int out, int r, int n) {
-  const RowSplit rs = up_row_split(M, n);
+  const RowSplit rs = up_split(M, n);
   return rs.S > 1 ? size_t(rs.S) * size_t(n) * size_t(out) * size_t(r) : 0;
 }
 
@@ -226,18 +257,20 @@ void lora_up_backward(const bf16_t* dy, const float* h, const float* B, float* d
   }
   check_align("lora_up_backward", "dy", dy, 16);
   HUKUK_CHECK(n == 1 || sdy % 8 == 0, "ENGINE_INVALID_ARG", "lora_tc::lora_up_backward: sdy must be a multiple of 8");
-  const RowSplit rs = up_row_split(M, n);
+  const RowSplit rs = up_split(M, n);
   HUKUK_CHECK(rs.S == 1 || workspace, "ENGINE_INVALID_ARG",
               "lora_tc::lora_up_backward: needs a workspace of lora_up_backward_workspace_floats(M, out, r, n) floats");
-  hukuk::cuda::pdl::launch(up_backward_kernel, dim3(unsigned(rs.S), unsigned(n)), dim3((out / kChunk) * 32), 0, s,
-      dev_ptr(dy), h, B, dh, gB, workspace, M, out, rs.rows, scale, accumulate_gB, sdy, sh, sB, sdh);
-  HUKUK_CUDA_LAUNCH_CHECK();
-  if (rs.S > 1) {
-    const int64_t count = int64_t(out) * r;
-    hukuk::cuda::pdl::launch(reduce_kernel, dim3(reduce_blocks(count), unsigned(n)), dim3(256), 0, s, workspace, gB, count, rs.S, scale,
-                                                                          accumulate_gB, sB);
-    HUKUK_CUDA_LAUNCH_CHECK();
+  const dim3 grid(unsigned(rs.S), unsigned(n)), block((out / kChunk) * 32);
+  if (fast_bwd_mask() & kFastUpPrefetch) {
+    if (rs.S > 1) check_align("lora_up_backward", "workspace", workspace, 8);  // float2 partials
+    hukuk::cuda::pdl::launch(up_backward_kernel<true>, grid, block, 0, s, dev_ptr(dy), h, B, dh, gB, workspace, M, out,
+                             rs.rows, scale, accumulate_gB, sdy, sh, sB, sdh);
+  } else {
+    hukuk::cuda::pdl::launch(up_backward_kernel<false>, grid, block, 0, s, dev_ptr(dy), h, B, dh, gB, workspace, M, out,
+                             rs.rows, scale, accumulate_gB, sdy, sh, sB, sdh);
   }
+  HUKUK_CUDA_LAUNCH_CHECK();
+  if (rs.S > 1) launch_reduce(workspace, gB, int64_t(out) * r, rs.S, n, scale, accumulate_gB, sB, s);
 }
 
 }  // namespace hukuk::ops::cuda::tc

@@ -52,6 +52,29 @@
 
 namespace hukuk::ops::cuda::tc {
 
+// HUKUK_T5_LORA_TC_FAST_BWD=1 (off by default until measured; read once per process): the LoRA
+// backward's latency changes of 2026-11-28 11:30 UTC, all at once; HUKUK_T5_LORA_TC_FAST_BWD_MASK=
+// bits (wins over it) picks some. Why: ncu on an H200 (10:55 UTC, flagship width, eager) put each
+// LoRA'd Linear's backward at up_backward ~10.5 + reduce ~4.4 + group_backward ~14 µs at 1024-2048
+// rows, against ~7.5 µs for its base dx GEMM; the bytes are ~3 MB (~1 µs at 3 TB/s), so every
+// round trip to memory on a block's critical path counts, and so do idle SMs:
+//   kFastReduce        reduce_split_kernel: the split-M partials summed by 8 warps a block (all
+//                      loads of a thread in flight together), not one thread walking all S (64 at
+//                      2048 rows: a chain of L2 round trips). gA / gB in another fixed order.
+//   kFastUpSplit       lora_up_backward's row splits down to one 16-row tile (up_row_split_fine):
+//                      2048 rows n = 1 run 128 blocks, not 64 (1024 rows: 64, not 32); twice the
+//                      workspace below 132 * 32 / n rows (in the engine's plan the q,k,v group's
+//                      need is still the largest: no arena growth there). gB in another order.
+//   kFastUpPrefetch    up_backward_kernel<true>: gB's dy rows and h loaded a tile ahead, the gB
+//                      partials stored as float2 pairs (bit for bit).
+//   kFastGroupPrefetch group_backward_kernel<..., true>: x, old dx (and dh with one member) loaded
+//                      a tile ahead, the first tile's before A's staging barrier (bit for bit).
+constexpr unsigned kFastReduce = 1, kFastUpSplit = 2, kFastUpPrefetch = 4, kFastGroupPrefetch = 8, kFastBwdAll = 15;
+unsigned fast_bwd_mask();
+// Test / benchmark hook (lora_tc_napi.cpp): a mask that wins over the environment; -1 restores it.
+// Workspace sizes follow the mask: size and launch under the same one.
+void set_fast_bwd_mask_for_tests(int mask);
+
 // What these kernels take: r == 16, width (in for the A side, out for the B side) a multiple of
 // 64 in [64, 768] (one warp per 64 columns, a block holds every column of a row tile).
 bool supported(int r, int width);

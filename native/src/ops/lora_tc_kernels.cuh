@@ -269,6 +269,36 @@ __global__ void reduce_kernel(const float* __restrict__ ws, float* out, int64_t 
   o = accumulate ? o + scale * sum : scale * sum;
 }
 
+// The same sums with the splits spread over the 8 warps of a block (HUKUK_T5_LORA_TC_FAST_BWD,
+// lora_tc.h): reduce_kernel's threads each walk all S partials one after another (S = 64 at 2048
+// rows: a chain of L2 round trips, ~4 µs on an H200 for 50 KB of output); here lane l of warp w
+// takes output e = 32 blockIdx.x + l and the splits w, w + 8, ... (in that order; independent
+// loads, all in flight together), then warp 0 adds the 8 warps' sums in warp order. Fixed order
+// (a function of S alone), not reduce_kernel's bits.
+constexpr int kRedWarps = 8;
+__global__ void __launch_bounds__(kRedWarps * 32) reduce_split_kernel(const float* __restrict__ ws, float* out,
+                                                                      int64_t count, int S, float scale,
+                                                                      bool accumulate, int64_t out_stride) {
+  HUKUK_LORA_TC_PDL_ENTRY();
+  __shared__ float part[kRedWarps][32];
+  const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, i = blockIdx.y;
+  const int64_t e = int64_t(blockIdx.x) * 32 + lane;
+  float sum = 0.f;
+  if (e < count) {
+    const float* p = ws + int64_t(i) * S * count + e;
+#pragma unroll 8
+    for (int y = w; y < S; y += kRedWarps) sum += __ldcg(p + int64_t(y) * count);
+  }
+  part[w][lane] = sum;
+  __syncthreads();
+  if (w != 0 || e >= count) return;
+  float total = part[0][lane];
+#pragma unroll
+  for (int k = 1; k < kRedWarps; ++k) total += part[k][lane];
+  float& o = out[int64_t(i) * out_stride + e];
+  o = accumulate ? o + scale * total : scale * total;
+}
+
 // Row splits of the sums over M (lora_backward's gA, lora_up_backward's gB): a function of M
 // alone, so the summation order never depends on the GPU. ~64-128 rows a split, at most 64.
 struct RowSplit {
@@ -286,6 +316,12 @@ RowSplit row_split(int M) { return split_rows(M, std::min(64, std::max(1, (M + 6
 // an H100 / H200, a constant here so the split stays a function of the sizes), >= 32 rows a split.
 RowSplit up_row_split(int M, int n) {
   return split_rows(M, std::min((132 + n - 1) / n, std::max(1, (M + 31) / 32)));
+}
+// HUKUK_T5_LORA_TC_FAST_BWD (lora_tc.h): down to one 16-row tile a split, so that small M still
+// fills the card (2048 rows, n = 1: 128 blocks, not 64; 1024 rows: 64, not 32). Twice the
+// partials (the workspace) where M < 132 * 32 / n; the same split from there on.
+RowSplit up_row_split_fine(int M, int n) {
+  return split_rows(M, std::min((132 + n - 1) / n, std::max(1, (M + 15) / 16)));
 }
 
 // ------------------------------------------------------------------------------ lora_backward
@@ -529,6 +565,13 @@ __global__ void __launch_bounds__(128) up_add_kernel(const float* __restrict__ h
 // barrier per tile). gB: dyᵀ · h with the transposed-operand load of dy: o-tile q's row label g
 // <-> column o0 + 8g + 2q, label g+8 <-> o0 + 8g + 2q + 1; h split hi/lo as the B operand. Each
 // block's gB partial goes to the workspace (or straight to gB when S == 1).
+//
+// kPf (HUKUK_T5_LORA_TC_FAST_BWD, lora_tc.h): the gB operands of a tile (dy's transposed-operand
+// rows V and h) are loaded one tile ahead with U, so the first tile's are in flight with B's
+// fragments and no tile waits for an h load from DRAM (h was written by the forward, long ago);
+// the gB partials stored as float2 pairs. The same products in the same order: dh and gB bit for
+// bit kPf = false's. (The workspace must be 8-byte aligned: lora_up_backward checks it.)
+template <bool kPf = false>
 __global__ void __launch_bounds__(kMaxWarps * 32, 1) up_backward_kernel(
     const __nv_bfloat16* __restrict__ dy, const float* __restrict__ h, const float* __restrict__ B, float* dh,
     float* gB, float* ws, int M, int out, int rows, float scale, bool accumulate_gB, int64_t sdy, int64_t sh,
@@ -573,23 +616,41 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1) up_backward_kernel(
       D[seg][1] = rb < M ? ld16(dyi + int64_t(rb) * out + col) : make_uint4(0, 0, 0, 0);
     }
   };
-  if (mBeg < mEnd) load_u(Un, mBeg);
-  int buf = 0;
-  for (int m0 = mBeg; m0 < mEnd; m0 += 16) {
-    // ---- dh partial over the warp's 64 columns
-#pragma unroll
-    for (int seg = 0; seg < 2; ++seg) U[seg][0] = Un[seg][0], U[seg][1] = Un[seg][1];
-    if (m0 + 16 < mEnd) load_u(Un, m0 + 16);
-    // ---- gB: dy rows 2t, 2t+1, 2t+8, 2t+9 at columns o0 + 8g .. +7, h at the same rows
+  // gB's operands of the tile at m0: dy rows 2t, 2t+1, 2t+8, 2t+9 at columns o0 + 8g .. +7, h at the same rows
+  auto load_v = [&](uint4 (&V)[4], float (&hv)[2][4], int m0) {
     const int rq[4] = {m0 + 2 * t, m0 + 2 * t + 1, m0 + 2 * t + 8, m0 + 2 * t + 9};
-    uint4 V[4];
-    float hv[2][4];  // [j tile][row q]: h[rq][8 jt + g]
 #pragma unroll
     for (int q = 0; q < 4; ++q) {
       const bool ok = rq[q] < M;
       V[q] = ok ? ld16(dyi + int64_t(rq[q]) * out + o0 + 8 * g) : make_uint4(0, 0, 0, 0);
       hv[0][q] = ok ? __ldg(hi + int64_t(rq[q]) * kR + g) : 0.f;
       hv[1][q] = ok ? __ldg(hi + int64_t(rq[q]) * kR + 8 + g) : 0.f;
+    }
+  };
+  uint4 Vn[kPf ? 4 : 1];
+  float hvn[kPf ? 2 : 1][4];
+  if (mBeg < mEnd) {
+    load_u(Un, mBeg);
+    if constexpr (kPf) load_v(Vn, hvn, mBeg);
+  }
+  int buf = 0;
+  for (int m0 = mBeg; m0 < mEnd; m0 += 16) {
+    // ---- dh partial over the warp's 64 columns
+#pragma unroll
+    for (int seg = 0; seg < 2; ++seg) U[seg][0] = Un[seg][0], U[seg][1] = Un[seg][1];
+    uint4 V[4];
+    float hv[2][4];  // [j tile][row q]: h[rq][8 jt + g]
+    if constexpr (kPf) {
+#pragma unroll
+      for (int q = 0; q < 4; ++q) V[q] = Vn[q], hv[0][q] = hvn[0][q], hv[1][q] = hvn[1][q];
+      if (m0 + 16 < mEnd) {
+        load_u(Un, m0 + 16);
+        load_v(Vn, hvn, m0 + 16);
+      }
+    } else {
+      if (m0 + 16 < mEnd) load_u(Un, m0 + 16);
+      // ---- gB: dy rows 2t, 2t+1, 2t+8, 2t+9 at columns o0 + 8g .. +7, h at the same rows
+      load_v(V, hv, m0);
     }
     float acc[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
     mma_tile(acc, U, bh, bl);
@@ -623,6 +684,18 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1) up_backward_kernel(
   }
   // gb[q][jt]: c0 = (o = o0 + 8g + 2q, j = 8jt + 2t), c1 = (o, j + 1), c2 / c3 = (o + 1, j / j + 1)
   const int64_t count = int64_t(out) * kR;
+  if (kPf && S > 1) {  // the partials as float2 pairs (c0, c1) and (c2, c3): half the store instructions
+    float* wp = ws + (int64_t(i) * S + y) * count;
+#pragma unroll
+    for (int q = 0; q < 4; ++q)
+#pragma unroll
+      for (int jt = 0; jt < 2; ++jt) {
+        const int o = o0 + 8 * g + 2 * q, j = 8 * jt + 2 * t;
+        *reinterpret_cast<float2*>(wp + int64_t(o) * kR + j) = make_float2(gb[q][jt][0], gb[q][jt][1]);
+        *reinterpret_cast<float2*>(wp + int64_t(o + 1) * kR + j) = make_float2(gb[q][jt][2], gb[q][jt][3]);
+      }
+    return;
+  }
 #pragma unroll
   for (int q = 0; q < 4; ++q)
 #pragma unroll
@@ -791,6 +864,306 @@ __global__ void __launch_bounds__(kGrpThreads, 1) group_backward_kernel(GroupPar
         dN[1] = rb < mEnd ? __ldg(reinterpret_cast<const float2*>(dh + int64_t(rb) * kR + 2 * t)) : z;
         dN[2] = ra < mEnd ? __ldg(reinterpret_cast<const float2*>(dh + int64_t(ra) * kR + 2 * t + 8)) : z;
         dN[3] = rb < mEnd ? __ldg(reinterpret_cast<const float2*>(dh + int64_t(rb) * kR + 2 * t + 8)) : z;
+        uint32_t dah[4], dal[4];
+#pragma unroll
+        for (int q = 0; q < 4; ++q) split2(dN[q].x, dN[q].y, dah[q], dal[q]);
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+          // element (row g + 8hh, column c0 + 8i + 2t + e) was hashed by lane 4(2i + t/2) + g/2:
+          // its bit 4((g & 1) + 2hh) + ((2t + e) & 3)
+          const uint32_t kw = __shfl_sync(0xffffffffu, keep, 4 * (2 * i + (t >> 1)) + (g >> 1));
+          const uint4 f = a_frag[mi][half][i][lane];
+          float c[4] = {0.f, 0.f, 0.f, 0.f};
+          mma(c, dah, f.x, f.y);
+          mma(c, dah, f.z, f.w);
+          mma(c, dal, f.x, f.y);
+          mma(c, dal, f.z, f.w);
+#pragma unroll
+          for (int hh = 0; hh < 2; ++hh) {
+            const int bit = 4 * ((g & 1) + 2 * hh) + ((2 * t) & 3);
+            dxv[i][hh].x += ((kw >> bit) & 1u) ? c[2 * hh] * scale[mi] : 0.f;
+            dxv[i][hh].y += ((kw >> (bit + 1)) & 1u) ? c[2 * hh + 1] * scale[mi] : 0.f;
+          }
+        }
+      }
+    }
+    if (kDx) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int hh = 0; hh < 2; ++hh) {
+          const int row = hh ? rb : ra;
+          if (row < mEnd) *reinterpret_cast<float2*>(dx + int64_t(row) * in + c0 + 8 * i + 2 * t) = dxv[i][hh];
+        }
+    }
+  }
+  // the row groups' sums in row-group order: ((0 + 1) + 2) + ... into row group 0
+  for (int src = 1; src < kGrpRowGroups; ++src) {
+    __syncthreads();
+    if (rg == src)
+#pragma unroll
+      for (int mi = 0; mi < NM; ++mi)
+#pragma unroll
+        for (int i = 0; i < 4; ++i)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) red[half][lane][16 * mi + 4 * i + e] = ga[mi][i][e];
+    __syncthreads();
+    if (rg == 0)
+#pragma unroll
+      for (int mi = 0; mi < NM; ++mi)
+#pragma unroll
+        for (int i = 0; i < 4; ++i)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) ga[mi][i][e] += red[half][lane][16 * mi + 4 * i + e];
+  }
+  // ga[mi][i][e]: j = g + 8 (e / 2), column c0 + 8t + 4 (e % 2) + i
+  if (rg == 0) {
+#pragma unroll
+    for (int mi = 0; mi < NM; ++mi)
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int j = g + 8 * (e >> 1), k = c0 + 8 * t + 4 * (e & 1) + i;
+          if (S == 1) {
+            float& o = G.gA[mi][int64_t(j) * in + k];
+            o = accumulate_gA ? o + scale[mi] * ga[mi][i][e] : scale[mi] * ga[mi][i][e];
+          } else {
+            ws[((int64_t(mi) * S + y) * kR + j) * in + k] = ga[mi][i][e];
+          }
+        }
+    if (S > 1) __threadfence();  // the partials are visible device-wide before the ticket is taken
+  }
+  if (S == 1) return;
+  __syncthreads();
+  if (threadIdx.x == 0) ticket = atomicInc(&g_tc_group_tickets[blockIdx.x], unsigned(S - 1));  // -> 0 after the last
+  __syncthreads();
+  if (ticket != unsigned(S - 1)) return;
+  __threadfence();  // every split's partial of this column block is written
+  // NM x 16 x 64 outputs, (member, j, column kb + tc) for tc = tid % 64, j = tid / 64 + 8 q: each
+  // summed over the splits in split order, all of a thread's sums advancing together
+  constexpr int kQ = kR * kChunk / kGrpThreads;  // 2
+  const int tc = threadIdx.x % kChunk, j0 = threadIdx.x / kChunk;
+  const int64_t step = int64_t(kR) * in, mstep = int64_t(S) * step;
+  const float* base = ws + int64_t(j0) * in + kb + tc;
+  float sum[NM][kQ];
+#pragma unroll
+  for (int mi = 0; mi < NM; ++mi)
+#pragma unroll
+    for (int q = 0; q < kQ; ++q) sum[mi][q] = __ldcg(base + mi * mstep + int64_t(8 * q) * in);
+#pragma unroll 8  // (S <= 11 at width 768: the loads of a whole column block's splits in flight together)
+  for (int sp = 1; sp < S; ++sp) {
+    float v[NM][kQ];
+#pragma unroll
+    for (int mi = 0; mi < NM; ++mi)
+#pragma unroll
+      for (int q = 0; q < kQ; ++q) v[mi][q] = __ldcg(base + mi * mstep + sp * step + int64_t(8 * q) * in);
+#pragma unroll
+    for (int mi = 0; mi < NM; ++mi)
+#pragma unroll
+      for (int q = 0; q < kQ; ++q) sum[mi][q] += v[mi][q];
+  }
+#pragma unroll
+  for (int mi = 0; mi < NM; ++mi)
+#pragma unroll
+    for (int q = 0; q < kQ; ++q) {
+      float& o = G.gA[mi][int64_t(j0 + 8 * q) * in + kb + tc];
+      o = accumulate_gA ? o + scale[mi] * sum[mi][q] : scale[mi] * sum[mi][q];
+    }
+}
+
+//
+// group_backward_pf_kernel (kFastGroupPrefetch, HUKUK_T5_LORA_TC_FAST_BWD, lora_tc.h): group_backward_kernel
+// with a warp's next tile of x and of the old dx (and, with
+// one member, of dh) is loaded while the current one is used, and the first tile's before A's
+// fragments are staged (its loads in flight across that barrier): at 1024-2048 rows a warp has
+// 1-2 tiles, so each load round trip is on the critical path. The same products in the same
+// order: gA and dx bit for bit group_backward_kernel's. A copy, so that group_backward_kernel's sm_90
+// code stays what it was (written as one template with a flag, its register allocation changed).
+// The engine runs it with one member only (with 2-3 the registers a tile ahead spill).
+template <int NM, bool kDx>
+__global__ void __launch_bounds__(kGrpThreads, 1) group_backward_pf_kernel(GroupParams G,
+                                                                        const __nv_bfloat16* __restrict__ x,
+                                                                        float* dx, float* ws, int M, int in,
+                                                                        int rows, bool accumulate_gA,
+                                                                        bool accumulate_dx) {
+  HUKUK_LORA_TC_PDL_ENTRY();
+  const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+  const int g = lane >> 2, t = lane & 3;
+  const int half = w & 1, rg = w >> 1;
+  const int kb = blockIdx.x * kChunk, c0 = kb + 32 * half;
+  const int y = blockIdx.y, S = gridDim.y;
+  const int mBeg = y * rows, mEnd = min(M, mBeg + rows);
+  // dx's B fragments of every member for this block's 64 columns: [member][half][tile i][lane] =
+  // {hi b0, hi b1, lo b0, lo b1}, b0 <-> A[2t..2t+1][c0 + 8i + g], b1 <-> A[2t+8..2t+9][...]
+  __shared__ uint4 a_frag[kDx ? NM : 1][2][4][32];
+  // the row groups' gA sums on their way to row group 0: [half][lane][member][tile][c]
+  __shared__ float red[2][32][NM * 16];
+  __shared__ unsigned int ticket;
+  // a tile's x (rows rq = m0 + 2t, 2t+1, 2t+8, 2t+9, columns c0 + 4g .. +3) and old dx (rows
+  // m0 + g, m0 + g + 8; [tile i][half]: columns c0 + 8i + 2t, +1)
+  auto load_x = [&](uint2 (&Xo)[4], int m0) {
+    const int rq[4] = {m0 + 2 * t, m0 + 2 * t + 1, m0 + 2 * t + 8, m0 + 2 * t + 9};
+#pragma unroll
+    for (int q = 0; q < 4; ++q)
+      Xo[q] = rq[q] < mEnd ? __ldg(reinterpret_cast<const uint2*>(x + int64_t(rq[q]) * in + c0 + 4 * g))
+                           : make_uint2(0u, 0u);
+  };
+  auto load_dx = [&](float2 (&dv)[4][2], int m0) {
+    if (!kDx) return;
+    const int ra = m0 + g, rb = m0 + g + 8;
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+#pragma unroll
+      for (int hh = 0; hh < 2; ++hh) {
+        const int row = hh ? rb : ra;
+        dv[i][hh] = (accumulate_dx && row < mEnd)
+                        ? *reinterpret_cast<const float2*>(dx + int64_t(row) * in + c0 + 8 * i + 2 * t)
+                        : make_float2(0.f, 0.f);
+      }
+  };
+  // member mi's dh at a tile: dT for dhᵀ (gA), dN natural (dx)
+  auto load_dT = [&](float (&dT)[8], int mi, int m0) {
+    const float* dh = G.dh[mi];
+    const int rq[4] = {m0 + 2 * t, m0 + 2 * t + 1, m0 + 2 * t + 8, m0 + 2 * t + 9};
+#pragma unroll
+    for (int q = 0; q < 4; ++q) {
+      const bool ok = rq[q] < mEnd;
+      const float* d = dh + int64_t(rq[q]) * kR;
+      dT[(q & 1) + 4 * (q >> 1)] = ok ? __ldg(d + g) : 0.f;
+      dT[(q & 1) + 4 * (q >> 1) + 2] = ok ? __ldg(d + g + 8) : 0.f;
+    }
+  };
+  auto load_dN = [&](float2 (&dN)[4], int mi, int m0) {
+    const float* dh = G.dh[mi];
+    if (kDx) {
+      const int ra = m0 + g, rb = m0 + g + 8;
+      const float2 z = make_float2(0.f, 0.f);
+      dN[0] = ra < mEnd ? __ldg(reinterpret_cast<const float2*>(dh + int64_t(ra) * kR + 2 * t)) : z;
+      dN[1] = rb < mEnd ? __ldg(reinterpret_cast<const float2*>(dh + int64_t(rb) * kR + 2 * t)) : z;
+      dN[2] = ra < mEnd ? __ldg(reinterpret_cast<const float2*>(dh + int64_t(ra) * kR + 2 * t + 8)) : z;
+      dN[3] = rb < mEnd ? __ldg(reinterpret_cast<const float2*>(dh + int64_t(rb) * kR + 2 * t + 8)) : z;
+    }
+  };
+  constexpr bool kPfDh = NM == 1;  // three members' dh ahead would not fit the registers
+  const int mFirst = mBeg + 16 * rg;
+  uint2 Xn[4];
+  float2 dxn[4][2];
+  float dTn[kPfDh ? 8 : 1];
+  float2 dNn[kPfDh ? 4 : 1];
+  if (mFirst < mEnd) {
+    load_x(Xn, mFirst);
+    load_dx(dxn, mFirst);
+    if constexpr (kPfDh) load_dT(dTn, 0, mFirst), load_dN(dNn, 0, mFirst);
+  }
+  if (kDx && rg < 4) {  // warp (half, rg) fills tile i = rg of its half
+#pragma unroll
+    for (int mi = 0; mi < NM; ++mi) {
+      const float* a = G.A[mi] + c0 + 8 * rg + g;
+      uint4 f;
+      split2(__ldg(a + int64_t(2 * t) * in), __ldg(a + int64_t(2 * t + 1) * in), f.x, f.z);
+      split2(__ldg(a + int64_t(2 * t + 8) * in), __ldg(a + int64_t(2 * t + 9) * in), f.y, f.w);
+      a_frag[mi][half][rg][lane] = f;
+    }
+  }
+  Drop drop[NM];
+  float scale[NM];
+#pragma unroll
+  for (int mi = 0; mi < NM; ++mi) {
+    drop[mi] = make_drop(G.dp[mi]);
+    scale[mi] = G.dp[mi].scale;
+  }
+  __syncthreads();  // a_frag
+  float ga[NM][4][4];
+#pragma unroll
+  for (int mi = 0; mi < NM; ++mi)
+#pragma unroll
+    for (int i = 0; i < 4; ++i) ga[mi][i][0] = ga[mi][i][1] = ga[mi][i][2] = ga[mi][i][3] = 0.f;
+
+  for (int m0 = mFirst; m0 < mEnd; m0 += 16 * kGrpRowGroups) {
+    const int rq[4] = {m0 + 2 * t, m0 + 2 * t + 1, m0 + 2 * t + 8, m0 + 2 * t + 9};
+    uint2 X[4];
+    const int ra = m0 + g, rb = m0 + g + 8;
+    float2 dxv[4][2];  // [tile i][half]: (row ra / rb, columns c0 + 8i + 2t, +1)
+    float dTc[kPfDh ? 8 : 1];
+    float2 dNc[kPfDh ? 4 : 1];
+    {
+#pragma unroll
+      for (int q = 0; q < 4; ++q) X[q] = Xn[q];
+#pragma unroll
+      for (int i = 0; i < 4; ++i) dxv[i][0] = dxn[i][0], dxv[i][1] = dxn[i][1];
+      if constexpr (kPfDh) {
+#pragma unroll
+        for (int q = 0; q < 8; ++q) dTc[q] = dTn[q];
+#pragma unroll
+        for (int q = 0; q < 4; ++q) dNc[q] = dNn[q];
+      }
+      const int mn = m0 + 16 * kGrpRowGroups;
+      if (mn < mEnd) {
+        load_x(Xn, mn);
+        load_dx(dxn, mn);
+        if constexpr (kPfDh) load_dT(dTn, 0, mn), load_dN(dNn, 0, mn);
+      }
+    }
+#pragma unroll
+    for (int mi = 0; mi < NM; ++mi) {
+      // the mask of this lane's 16 elements: bit 4q + c = (row rq[q], column c0 + 4g + c) kept
+      uint32_t keep = 0xffffu;
+      if (drop[mi].threshold) {
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+          const uint64_t base = uint64_t(rq[q]) * uint64_t(in) + uint64_t(c0 + 4 * g);
+#pragma unroll
+          for (int c = 0; c < 4; ++c)
+            if (!drop[mi].keep(base + c)) keep &= ~(1u << (4 * q + c));
+        }
+      }
+      uint2 Xm[4];
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {
+        const uint32_t kq = keep >> (4 * q);
+        Xm[q].x = X[q].x & (((kq & 1u) ? 0x0000ffffu : 0u) | ((kq & 2u) ? 0xffff0000u : 0u));
+        Xm[q].y = X[q].y & (((kq & 4u) ? 0x0000ffffu : 0u) | ((kq & 8u) ? 0xffff0000u : 0u));
+      }
+      // gA += dhᵀ · x: A operand (row j, k = tile row): a0 = (g, 2t..), a1 = (g+8, 2t..), a2 = (g, 2t+8..), a3 = (g+8, 2t+8..)
+      float dT[8];
+      float2 dN[4];  // dx's dh (natural layout), used below when kDx
+      if constexpr (kPfDh) {
+#pragma unroll
+        for (int q = 0; q < 8; ++q) dT[q] = dTc[q];
+#pragma unroll
+        for (int q = 0; q < 4; ++q) dN[q] = dNc[q];
+      } else {
+        const float* dh = G.dh[mi];
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+          const bool ok = rq[q] < mEnd;
+          const float* d = dh + int64_t(rq[q]) * kR;
+          dT[(q & 1) + 4 * (q >> 1)] = ok ? __ldg(d + g) : 0.f;
+          dT[(q & 1) + 4 * (q >> 1) + 2] = ok ? __ldg(d + g + 8) : 0.f;
+        }
+      }
+      uint32_t ah[4], al[4];
+#pragma unroll
+      for (int q = 0; q < 4; ++q) split2(dT[2 * q], dT[2 * q + 1], ah[q], al[q]);
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const uint32_t sel = (i & 1) ? 0x7632u : 0x5410u;
+        const uint32_t w0 = (i >> 1) ? Xm[0].y : Xm[0].x, w1 = (i >> 1) ? Xm[1].y : Xm[1].x;
+        const uint32_t w2 = (i >> 1) ? Xm[2].y : Xm[2].x, w3 = (i >> 1) ? Xm[3].y : Xm[3].x;
+        const uint32_t b0 = __byte_perm(w0, w1, sel), b1 = __byte_perm(w2, w3, sel);
+        mma(ga[mi][i], ah, b0, b1);
+        mma(ga[mi][i], al, b0, b1);
+      }
+      if (kDx) {
+        if constexpr (!kPfDh) {
+          const float* dh = G.dh[mi];
+          const float2 z = make_float2(0.f, 0.f);
+          dN[0] = ra < mEnd ? __ldg(reinterpret_cast<const float2*>(dh + int64_t(ra) * kR + 2 * t)) : z;
+          dN[1] = rb < mEnd ? __ldg(reinterpret_cast<const float2*>(dh + int64_t(rb) * kR + 2 * t)) : z;
+          dN[2] = ra < mEnd ? __ldg(reinterpret_cast<const float2*>(dh + int64_t(ra) * kR + 2 * t + 8)) : z;
+          dN[3] = rb < mEnd ? __ldg(reinterpret_cast<const float2*>(dh + int64_t(rb) * kR + 2 * t + 8)) : z;
+        }
         uint32_t dah[4], dal[4];
 #pragma unroll
         for (int q = 0; q < 4; ++q) split2(dN[q].x, dN[q].y, dah[q], dal[q]);
