@@ -310,7 +310,12 @@ class T5Cuda {
   // into one CUDA graph. The same kernels in the same order on each stream, g_enc accumulated in
   // layer order as before: the same step. Only for bf16 activations whose cross k,v weights are
   // prefetched (NF4) or kept as bf16 (no dequantization scratch on the side). memory-estimate.ts
-  // mirrors the arena (crossSide, CROSS_SIDE_DEFAULT).
+  // mirrors the arena (crossSide, CROSS_SIDE_DEFAULT). H200, 2026-11-28 11:35 UTC (code 79a8680 +
+  // others' switched-off WIP; one process per setting, alternating, 10 steps): ms/step off -> on (all three parts)
+  // 16x64x128 30.42 / 30.26 / 30.65 -> 29.25 / 28.96 / 29.01 (the backward k,v part alone 29.66);
+  // 16x512x512 122.61 / 122.57 -> 122.08 / 122.07; 8x512x512 70.40 / 70.28 -> 68.81 / 69.04. Peak
+  // +13 / +67 / +37 MiB. tests/native/cuda_t5.test.ts (CROSS_SIDE): loss, every LoRA grad, eval
+  // logits bit for bit on vs off (graphs and eager, recompute, K,V kept), arena = estimate.
   static constexpr bool kCrossSideDefault = false;  // memory-estimate.ts CROSS_SIDE_DEFAULT mirrors it
   bool cross_side = false;                          // this plan runs it
   void* cs_dkv[2] = {nullptr, nullptr};             // arena: layer l's cross dK,dV (act_t, 2 Ms inner) in slot l % 2
