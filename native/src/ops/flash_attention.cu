@@ -762,7 +762,12 @@ __host__ __device__ inline BwdLayout bwd_layout(int W, bool bias, int diag_float
 // two after the last tile. dq_out is also dO's memory (the bf16 dctx copy): once every visitor
 // of the tile has counted itself, none reads those rows again (a block's loads of a tile land
 // before it computes that tile; skipped tiles are never read).
-template <int W, typename E, int FM, int MINB = 1, bool FOLD = false>
+// FOLD 1 is that (HUKUK_FLASH_BWD_FOLD=1); FOLD 2 (=2) counts and converts only at the block's end,
+// after its dK/dV stores (one thread per query tile counts; the block converts the tiles it
+// completed): the main loop stays the FOLD-0 loop (ptxas sm_90 at 3 blocks, bytes of spill stores /
+// loads: FOLD 0 220 / 132, FOLD 1 472 / 412, FOLD 2 304 / 164), the conversions bunch at the end of
+// the last key block of each (b, h).
+template <int W, typename E, int FM, int MINB = 1, int FOLD = 0>
 __global__ void __launch_bounds__(W * 32, MINB) flash_bwd_kernel(FlashParams<E> p, const E* dO, const float* lse,
                                                             const float* Dsum, float* dQ, E* dK, E* dV,
                                                             const uint64_t* bits, unsigned* dq_cnt, E* dq_out) {
@@ -850,7 +855,7 @@ __global__ void __launch_bounds__(W * 32, MINB) flash_bwd_kernel(FlashParams<E> 
   // FOLD: sFirstKept[1] = the query tile this block converts to bf16 in the current iteration (-1:
   // none); sFirstKept[2] = the query tile whose dQ atomics it issued last, not yet counted (-1: none;
   // thread 0's alone, in shared memory rather than a register: the 3-block kernel spills already)
-  if (FOLD && threadIdx.x == 0) sFirstKept[1] = sFirstKept[2] = -1;
+  if (FOLD == 1 && threadIdx.x == 0) sFirstKept[1] = sFirstKept[2] = -1;
   __syncthreads();
   const int first_kept = *sFirstKept;
   // FOLD: counts this block for query tile i (its atomics issued and fenced by every thread, then a
@@ -893,7 +898,7 @@ __global__ void __launch_bounds__(W * 32, MINB) flash_bwd_kernel(FlashParams<E> 
     qq.land(sQ(st));
     oq.land(sdO(st));
     __syncthreads();  // tile i0 in stage st; everyone is done with stage st^1 and with sdS
-    if constexpr (FOLD) {
+    if constexpr (FOLD == 1) {
       if (threadIdx.x == 0) {
         const int pending = sFirstKept[2];
         if (pending >= 0) sFirstKept[1] = fold_count(pending) ? pending : -1;
@@ -1044,7 +1049,7 @@ __global__ void __launch_bounds__(W * 32, MINB) flash_bwd_kernel(FlashParams<E> 
 #endif
       }
     }
-    if constexpr (FOLD) {
+    if constexpr (FOLD == 1) {
       __threadfence();  // this thread's dQ atomics before the block's count (next barrier, then fold_count)
       if (threadIdx.x == 0) sFirstKept[2] = i0;
       // written by thread 0 after this iteration's first barrier, read by all after the second (the
@@ -1054,7 +1059,7 @@ __global__ void __launch_bounds__(W * 32, MINB) flash_bwd_kernel(FlashParams<E> 
     }
     i0 = i_next;
   }
-  if constexpr (FOLD) {
+  if constexpr (FOLD == 1) {
     if (next_tile(0, first_kept) < p.Tq) {  // some tile visited (block-uniform)
       __syncthreads();  // every thread's atomics fenced; everyone has read sFirstKept[1]
       if (threadIdx.x == 0) sFirstKept[1] = fold_count(sFirstKept[2]) ? sFirstKept[2] : -1;
@@ -1080,6 +1085,19 @@ __global__ void __launch_bounds__(W * 32, MINB) flash_bwd_kernel(FlashParams<E> 
       store2(dkp + nt * 8 + 2 * t, dk[nt][2 * k], dk[nt][2 * k + 1]);
       store2(dvp + nt * 8 + 2 * t, dv[nt][2 * k], dv[nt][2 * k + 1]);
     }
+  }
+  if constexpr (FOLD == 2) {
+    __threadfence();  // this thread's dQ atomics before the block's counts
+    __syncthreads();  // every thread's; the dS tile is free
+    int* completed = reinterpret_cast<int*>(sdS);  // per query tile: this block completed its count
+    for (int x = threadIdx.x; x < nQT; x += N) {
+      const int i = x * kTile;
+      const bool visited = !(p.causal && i + kTile - 1 < j0 && i >= first_kept);  // as next_tile
+      completed[x] = visited && fold_count(i);
+    }
+    __syncthreads();
+    for (int x = 0; x < nQT; ++x)
+      if (completed[x]) fold_convert(x * kTile);
   }
 }
 
@@ -1253,8 +1271,22 @@ bool bwd_runs_three_blocks(const FlashParams<E>& p, int fm) {
          3 * (bwd_smem_bytes(p) + 1024) <= sm_shared_bytes();
 }
 
+// HUKUK_FLASH_BWD_FOLD=1 or 2 (EXPERIMENT, default off): for bf16 I/O in the FAST kernels, dQ rounded
+// to bf16 inside the backward (flash_bwd_kernel's FOLD 1 or 2) instead of by flash_dq_to_bf16_kernel
+// (a pass of ~38 MB at 16x12x512, ~10 µs on H200), and the dot kernel with 16-byte accesses
+// (flash_bwd_dot16_kernel). The scratch grows by the counters (flash_backward_scratch_floats).
+// Read once per process; the test hook overrides it (flash_set_test_switches). 0: off.
+int g_bwd_fold_override = -1;
+int bwd_fold() {
+  static const int env = [] {
+    const char* e = std::getenv("HUKUK_FLASH_BWD_FOLD");
+    return e && (e[0] == '1' || e[0] == '2') ? e[0] - '0' : 0;
+  }();
+  return g_bwd_fold_override >= 0 ? g_bwd_fold_override : env;
+}
+
 // MINB, FOLD: see flash_bwd_kernel
-template <typename E, int FM, int MINB, bool FOLD>
+template <typename E, int FM, int MINB, int FOLD>
 void launch_bwd_kernel(const FlashParams<E>& p, dim3 grid, int smem, const E* dO, const float* lse, const float* D,
                        float* dQ32, E* dK, E* dV, const uint64_t* bits, unsigned* dq_cnt, E* dq_out, cudaStream_t s) {
   static bool attr_set = false;  // per process and instantiation; one device in practice
@@ -1279,32 +1311,21 @@ void launch_backward(const FlashParams<E>& p, dim3 grid, const E* dO, const floa
   if constexpr (FM == 2 && std::is_same<E, __nv_bfloat16>::value) {
     const bool three = bwd_runs_three_blocks(p, FM);
     if (dq_cnt) {
-      (three ? launch_bwd_kernel<E, FM, 3, true> : launch_bwd_kernel<E, FM, 1, true>)(
+      const bool end = bwd_fold() == 2;  // FOLD 2: count and convert at the block's end
+      (three ? (end ? launch_bwd_kernel<E, FM, 3, 2> : launch_bwd_kernel<E, FM, 3, 1>)
+             : (end ? launch_bwd_kernel<E, FM, 1, 2> : launch_bwd_kernel<E, FM, 1, 1>))(
           p, grid, smem, dO, lse, D, dQ32, dK, dV, bits, dq_cnt, dq_out, s);
       return;
     }
     if (three) {
-      launch_bwd_kernel<E, FM, 3, false>(p, grid, smem, dO, lse, D, dQ32, dK, dV, bits, nullptr, nullptr, s);
+      launch_bwd_kernel<E, FM, 3, 0>(p, grid, smem, dO, lse, D, dQ32, dK, dV, bits, nullptr, nullptr, s);
       return;
     }
   }
   HUKUK_CHECK(!dq_cnt, "ENGINE_INTERNAL", "flash attention: the dQ fold runs only in the bf16 FAST backward");
-  launch_bwd_kernel<E, FM, 1, false>(p, grid, smem, dO, lse, D, dQ32, dK, dV, bits, nullptr, nullptr, s);
+  launch_bwd_kernel<E, FM, 1, 0>(p, grid, smem, dO, lse, D, dQ32, dK, dV, bits, nullptr, nullptr, s);
 }
 
-// HUKUK_FLASH_BWD_FOLD=1 (EXPERIMENT, default off): for bf16 I/O in the FAST kernels, dQ rounded to
-// bf16 inside the backward (flash_bwd_kernel's FOLD) instead of by flash_dq_to_bf16_kernel (a pass of
-// ~38 MB at 16x12x512, ~10 µs on H200), and the dot kernel with 16-byte accesses
-// (flash_bwd_dot16_kernel). The scratch grows by the counters (flash_backward_scratch_floats).
-// Read once per process; the test hook overrides it (flash_set_test_switches).
-int g_bwd_fold_override = -1;
-bool bwd_fold() {
-  static const bool env = [] {
-    const char* e = std::getenv("HUKUK_FLASH_BWD_FOLD");
-    return e && e[0] == '1';
-  }();
-  return g_bwd_fold_override >= 0 ? g_bwd_fold_override == 1 : env;
-}
 // HUKUK_FLASH_BWD_DOT16=1 (EXPERIMENT, default off): flash_bwd_dot16_kernel without the fold (to
 // measure the two apart); the fold implies it
 int g_bwd_dot16_override = -1;
@@ -1316,7 +1337,7 @@ bool bwd_dot16() {
   return g_bwd_dot16_override >= 0 ? g_bwd_dot16_override == 1 : env;
 }
 bool bwd_fold_applies(const SoftmaxArgs& a, bool bf16_io) {
-  return bf16_io && bwd_fold() && idx32_ok(a) && fast_mode() == 2;
+  return bf16_io && bwd_fold() != 0 && idx32_ok(a) && fast_mode() == 2;
 }
 // the fold's counters: one per (b*H + h, 64-query tile)
 int64_t bwd_fold_counters(const SoftmaxArgs& a) { return int64_t(a.B) * a.H * ((a.Tq + kTile - 1) / kTile); }
@@ -1402,11 +1423,11 @@ void flash_set_test_switches(const FlashTestSwitches& sw) {
   auto mode = [](int m) { return m < 0 ? -1 : (m ? 1 : 0); };
   g_bwd_three_blocks_override = mode(sw.bwd_three_blocks);
   g_fwd_idx64_override = mode(sw.fwd_idx64);
-  g_bwd_fold_override = mode(sw.bwd_fold);
+  g_bwd_fold_override = sw.bwd_fold < 0 ? -1 : std::min(sw.bwd_fold, 2);
   g_bwd_dot16_override = mode(sw.bwd_dot16);
 }
 
-bool flash_backward_folds_dq(const SoftmaxArgs& a, bool bf16_io) { return bwd_fold_applies(a, bf16_io); }
+int flash_backward_folds_dq(const SoftmaxArgs& a, bool bf16_io) { return bwd_fold_applies(a, bf16_io) ? bwd_fold() : 0; }
 
 bool flash_forward_idx64(const SoftmaxArgs& a, bool bf16_io) {
   return bf16_io && idx32_ok(a) && fast_mode() == 2 && a.Tk % kTile == 0 && fwd_idx64();

@@ -91,14 +91,15 @@ bool flash_backward_three_blocks(const SoftmaxArgs& a, bool bf16_io);
 // Experiments, default off, each env variable read once per process (same results; see the .cu):
 //   HUKUK_FLASH_FWD_IDX64=1: the bf16 forward's dropout hash with its first step once per 64-key tile
 //     and row where Tk % 64 == 0 (flash_forward_idx64: whether the forward of `a` takes it);
-//   HUKUK_FLASH_BWD_FOLD=1: the bf16 backward rounds dQ to bf16 itself (no flash_dq_to_bf16 pass) and
-//     its dot kernel uses 16-byte accesses; the scratch then holds B*H*ceil(Tq/64) more floats
-//     (flash_backward_scratch_floats; flash_backward_folds_dq: whether the backward of `a` does it);
+//   HUKUK_FLASH_BWD_FOLD=1 or 2: the bf16 backward rounds dQ to bf16 itself (no flash_dq_to_bf16 pass;
+//     1: each query tile as soon as its key blocks are done, 2: at the blocks' ends) and its dot
+//     kernel uses 16-byte accesses; the scratch then holds B*H*ceil(Tq/64) more floats
+//     (flash_backward_scratch_floats; flash_backward_folds_dq: which of them the backward of `a` runs, 0: none);
 //   HUKUK_FLASH_BWD_DOT16=1: that dot kernel alone (bf16 I/O), to measure the two apart.
 bool flash_forward_idx64(const SoftmaxArgs& a, bool bf16_io);
-bool flash_backward_folds_dq(const SoftmaxArgs& a, bool bf16_io);
+int flash_backward_folds_dq(const SoftmaxArgs& a, bool bf16_io);
 // Test / micro-benchmark hook: overrides of those switches for this process's later calls (each 1 on,
-// 0 off, -1 back to its env variable). Size the backward's scratch after setting them.
+// 0 off, -1 back to its env variable; bwd_fold 1 or 2). Size the backward's scratch after setting them.
 struct FlashTestSwitches {
   int bwd_three_blocks = -1, fwd_idx64 = -1, bwd_fold = -1, bwd_dot16 = -1;
 };

@@ -14,12 +14,13 @@
 //                                   host and widens ctx/dq/dk/dv back; dctx stays fp32; default f32)
 //     bwd3Blocks?, fwdIdx64?, bwdFold?, bwdDot16?: boolean   (fused, bf16 I/O: force the kernels'
 //                                   switches HUKUK_FLASH_BWD_3BLOCKS / _FWD_IDX64 / _BWD_FOLD / _BWD_DOT16
-//                                   on (true) or off (false) for this call; absent: the env)
+//                                   on (true) or off (false) for this call; bwdFold also 1 or 2; absent: the env)
 //   }) -> { ctx, dq, dk, dv: Float32Array (rows layout), fwdMs, bwdMs: number (mean per rep, -1 untimed),
-//          bwd3Blocks, fwdIdx64, bwdFold: boolean (fused, bf16 I/O: whether each of those paths ran) }
+//          bwd3Blocks, fwdIdx64: boolean, bwdFold: 0 | 1 | 2 (fused, bf16 I/O: the paths that ran) }
 // The GPU modes copy the inputs up once; fwdMs/bwdMs time only the device work (CUDA events).
 #include <napi.h>
 
+#include <algorithm>
 #include <chrono>
 #include <vector>
 
@@ -55,7 +56,8 @@ struct FlashCase {
 struct FlashResult {
   std::vector<float> ctx, dq, dk, dv;
   double fwd_ms = -1, bwd_ms = -1;
-  bool bwd_three_blocks = false, fwd_idx64 = false, bwd_fold = false;  // the paths that ran (bf16 I/O)
+  bool bwd_three_blocks = false, fwd_idx64 = false;  // the paths that ran (bf16 I/O)
+  int bwd_fold = 0;
 };
 
 FlashResult run_reference(const FlashCase& c) {
@@ -311,8 +313,10 @@ Napi::Value ops_flash_attention(const Napi::CallbackInfo& info) {
   if (o.Has("reps")) c.reps = int(int_arg(o.Get("reps"), "reps"));
   c.dropout_bits = o.Has("dropoutBits") && o.Get("dropoutBits").ToBoolean().Value();
   c.bias_diag = o.Has("biasDiag") && o.Get("biasDiag").ToBoolean().Value();
-  auto tri = [&](const char* key, int& out) {
-    if (o.Has(key) && !o.Get(key).IsUndefined()) out = o.Get(key).ToBoolean().Value() ? 1 : 0;
+  auto tri = [&](const char* key, int& out) {  // true / false, or a number (bwdFold: 0, 1, 2)
+    if (!o.Has(key) || o.Get(key).IsUndefined()) return;
+    const Napi::Value v = o.Get(key);
+    out = v.IsNumber() ? std::max(0, int(v.As<Napi::Number>().Int32Value())) : (v.ToBoolean().Value() ? 1 : 0);
   };
   tri("bwd3Blocks", c.bwd_three_blocks);
   tri("fwdIdx64", c.fwd_idx64);
@@ -348,7 +352,7 @@ Napi::Value ops_flash_attention(const Napi::CallbackInfo& info) {
   out.Set("bwdMs", Napi::Number::New(env, r.bwd_ms));
   out.Set("bwd3Blocks", Napi::Boolean::New(env, r.bwd_three_blocks));
   out.Set("fwdIdx64", Napi::Boolean::New(env, r.fwd_idx64));
-  out.Set("bwdFold", Napi::Boolean::New(env, r.bwd_fold));
+  out.Set("bwdFold", Napi::Number::New(env, r.bwd_fold));
   return out;
 }
 
