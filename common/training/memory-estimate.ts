@@ -115,7 +115,7 @@ export const DEQ_PREFETCH_DEFAULT = true;
 export const HEAD_BF16_DEFAULT = true;
 /** T5Cuda::kCrossSideDefault: the decoder's cross k,v backward runs on a second stream only when
  * HUKUK_T5_CROSS_SIDE=1 (flip both together). */
-export const CROSS_SIDE_DEFAULT = false;
+export const CROSS_SIDE_DEFAULT = true;
 const NF4_BLOCK = 64;
 const NF4_BLOCK2 = 256;
 

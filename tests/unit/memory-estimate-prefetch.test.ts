@@ -20,14 +20,14 @@ describe('memory estimate: NF4 prefetch regions', () => {
   it('flagship: two regions of the decoder block (q,k,v,o, cross q,k,v,o, wi: 8 x 768² + 3072 x 768 bf16), weights unchanged', () => {
     const decoderElems = 8 * sq + 3072 * 768;
     for (const [bs, src, tgt] of [[16, 64, 128], [16, 512, 512], [8, 512, 512]]) {
-      const off = estimateTrainingMemory(flagship(bs, src, tgt, { deqPrefetch: false }));
-      const on = estimateTrainingMemory(flagship(bs, src, tgt, { deqPrefetch: true }));
+      const off = estimateTrainingMemory(flagship(bs, src, tgt, { deqPrefetch: false, crossSide: false }));
+      const on = estimateTrainingMemory(flagship(bs, src, tgt, { deqPrefetch: true, crossSide: false }));
       expect(on.activationsBytes - off.activationsBytes).toBe(2 * up256(2 * decoderElems));
       expect(on.weightsBytes).toBe(off.weightsBytes);
       expect(on.loraBytes).toBe(off.loraBytes);
       // recompute: the kept q,k,v and cross k,v (bf16) go
-      const offRe = estimateTrainingMemory(flagship(bs, src, tgt, { recompute: true, deqPrefetch: false }));
-      const onRe = estimateTrainingMemory(flagship(bs, src, tgt, { recompute: true, deqPrefetch: true }));
+      const offRe = estimateTrainingMemory(flagship(bs, src, tgt, { recompute: true, deqPrefetch: false, crossSide: false }));
+      const onRe = estimateTrainingMemory(flagship(bs, src, tgt, { recompute: true, deqPrefetch: true, crossSide: false }));
       expect(onRe.activationsBytes - offRe.activationsBytes).toBe(2 * up256(2 * decoderElems) - up256(2 * 3 * sq) - up256(2 * 2 * sq));
     }
   });
@@ -59,8 +59,8 @@ describe('memory estimate: NF4 prefetch regions', () => {
 
   it('a gated FFN: wi_0 and wi_1 in the region', () => {
     const model = { ...flagship(1, 1, 1).model, gated: true };
-    const off = estimateTrainingMemory(flagship(16, 64, 128, { model, deqPrefetch: false }));
-    const on = estimateTrainingMemory(flagship(16, 64, 128, { model, deqPrefetch: true }));
+    const off = estimateTrainingMemory(flagship(16, 64, 128, { model, deqPrefetch: false, crossSide: false }));
+    const on = estimateTrainingMemory(flagship(16, 64, 128, { model, deqPrefetch: true, crossSide: false }));
     expect(on.activationsBytes - off.activationsBytes).toBe(2 * up256(2 * (8 * sq + 2 * 3072 * 768)));
   });
 });

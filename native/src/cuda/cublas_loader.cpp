@@ -1,6 +1,9 @@
 // See cublas_loader.h. Only dlopen/dlsym here; no cuBLAS header or library at build time.
 #include "cuda/cublas_loader.h"
 
+#include <map>
+#include <mutex>
+
 #if defined(HUKUK_CUDA)
 #include <dlfcn.h>
 
@@ -99,7 +102,39 @@ const Cublas& cublas() {
   return *l.blas;
 }
 
+namespace {
+std::mutex g_owned_mu;
+std::map<cudaStream_t, void*> g_owned;  // own_handle(): stream -> its handle
+}  // namespace
+
+void Cublas::own_handle(cudaStream_t stream) const {
+  std::lock_guard<std::mutex> lk(g_owned_mu);
+  if (g_owned.count(stream)) return;
+  void* h = nullptr;
+  int st = api_.create(&h);
+  if (st != 0) HUKUK_FAIL("ENGINE_CUDA", "cublasCreate: " + status_text(api_, st));
+  st = api_.set_stream(h, stream);
+  if (st != 0) {
+    api_.destroy(h);
+    HUKUK_FAIL("ENGINE_CUDA", "cublasSetStream: " + status_text(api_, st));
+  }
+  g_owned[stream] = h;
+}
+
+void Cublas::release_handle(cudaStream_t stream) const {
+  std::lock_guard<std::mutex> lk(g_owned_mu);
+  auto it = g_owned.find(stream);
+  if (it == g_owned.end()) return;
+  api_.destroy(it->second);
+  g_owned.erase(it);
+}
+
 void* Cublas::handle(cudaStream_t stream) const {
+  {
+    std::lock_guard<std::mutex> lk(g_owned_mu);
+    auto it = g_owned.find(stream);
+    if (it != g_owned.end()) return it->second;  // bound to its stream when made
+  }
   // One handle per thread and device: cuBLAS handles are not thread-safe to share.
   thread_local std::vector<void*> handles;
   int dev = 0;

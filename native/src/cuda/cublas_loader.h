@@ -52,8 +52,16 @@ class Cublas {
  public:
   explicit Cublas(const CublasApi& api) : api_(api) {}
   const CublasApi& api() const { return api_; }
-  // A handle for the current device, created on first use (one per thread), bound to `stream`.
+  // A handle for the current device, created on first use (one per thread), bound to `stream`; a
+  // stream given its own handle by own_handle() gets that one instead.
   void* handle(cudaStream_t stream) const;
+  // Side streams whose GEMMs may run at the same time as another stream's (the T5 engine's
+  // cross-attention stream): each gets a handle of its own, so that it has its own default
+  // workspace (one handle's workspace under two concurrent streams would be shared by kernels
+  // that use it, e.g. split-K). own_handle(s) once after creating s, release_handle(s) before
+  // destroying it. Thread-safe.
+  void own_handle(cudaStream_t stream) const;
+  void release_handle(cudaStream_t stream) const;
 
   // Row-major C[M,N] = alpha * A[M,K] · op(B) + beta * C, op(B) = B[N,K]^T when b_transposed
   // (torch Linear: y = x Wᵀ), else B[K,N]. A, B bf16; C fp32 or bf16 (c_bf16); fp32 accumulate.

@@ -316,7 +316,9 @@ class T5Cuda {
   // 16x512x512 122.61 / 122.57 -> 122.08 / 122.07; 8x512x512 70.40 / 70.28 -> 68.81 / 69.04. Peak
   // +13 / +67 / +37 MiB. tests/native/cuda_t5.test.ts (CROSS_SIDE): loss, every LoRA grad, eval
   // logits bit for bit on vs off (graphs and eager, recompute, K,V kept), arena = estimate.
-  static constexpr bool kCrossSideDefault = false;  // memory-estimate.ts CROSS_SIDE_DEFAULT mirrors it
+  // On by default since 11:45 UTC (HUKUK_T5_CROSS_SIDE=0: the serial path). s_cs has its own cuBLAS
+  // handle (cuda/cublas_loader own_handle: its own default workspace beside the main stream's).
+  static constexpr bool kCrossSideDefault = true;  // memory-estimate.ts CROSS_SIDE_DEFAULT mirrors it
   bool cross_side = false;                          // this plan runs it
   void* cs_dkv[2] = {nullptr, nullptr};             // arena: layer l's cross dK,dV (act_t, 2 Ms inner) in slot l % 2
   float *cs_tmp_r = nullptr, *cs_ws = nullptr, *cs_gws = nullptr;  // arena: the side's tmp_r, lora_ws, group scratch
@@ -487,6 +489,7 @@ class T5Cuda {
       if (e) cudaEventDestroy(e);
     if (s_cs) {
       cudaStreamSynchronize(s_cs);
+      if (hukuk::cuda::cublas_info().available) hukuk::cuda::cublas().release_handle(s_cs);  // never throws here
       cudaStreamDestroy(s_cs);
     }
     for (cudaEvent_t e : {cs_fork[0], cs_fork[1], cs_done[0], cs_done[1], cs_join, pf_cs_hold[0], pf_cs_hold[1], cs_kvr})
@@ -1287,6 +1290,8 @@ class T5Cuda {
     for (cudaEvent_t* e : {&cs_fork[0], &cs_fork[1], &cs_done[0], &cs_done[1], &cs_join, &pf_cs_hold[0], &pf_cs_hold[1], &cs_kvr})
       if (!*e) HUKUK_CUDA_CHECK(cudaEventCreateWithFlags(e, cudaEventDisableTiming));
     HUKUK_CUDA_CHECK(cudaStreamCreateWithFlags(&s_cs, cudaStreamNonBlocking));
+    // its own cuBLAS handle (own default workspace): its GEMMs run beside the main stream's
+    hukuk::cuda::cublas().own_handle(s_cs);
   }
   // Where layer l's cross K,V go when s_cs computes them in the forward: the kept ones (the backward
   // reads them), else the layer's slot (the backward computes them again, or re-runs the block).
