@@ -76,6 +76,27 @@ void launch_reduce(const float* ws, float* out, int64_t count, int S, int n, flo
   HUKUK_CUDA_LAUNCH_CHECK();
 }
 
+// kFastGroupStage: the dynamic shared memory of group_backward_staged_kernel<NM, DX> raised once
+// per process to what the device allows beside its static arrays; false when `bytes` do not fit.
+template <int NM, bool DX>
+bool staged_fits(size_t bytes) {
+  static const size_t limit = [] {
+    int dev = 0, optin = 0;
+    cudaFuncAttributes fa{};
+    if (cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess ||
+        cudaFuncGetAttributes(&fa, group_backward_staged_kernel<NM, DX>) != cudaSuccess || optin <= int(fa.sharedSizeBytes))
+      return size_t(0);
+    const int dyn = optin - int(fa.sharedSizeBytes);
+    if (cudaFuncSetAttribute(group_backward_staged_kernel<NM, DX>, cudaFuncAttributeMaxDynamicSharedMemorySize, dyn) !=
+        cudaSuccess)
+      return size_t(0);
+    return size_t(dyn);
+  }();
+  (void)cudaGetLastError();  // a failed query above leaves nothing behind
+  return bytes <= limit;
+}
+
 RowSplit up_split(int M, int n) { return (fast_bwd_mask() & kFastUpSplit) ? up_row_split_fine(M, n) : up_row_split(M, n); }
 
 }  // namespace
@@ -204,22 +225,33 @@ void lora_backward_group(const LoraGroupMembers& members, int n, const bf16_t* x
               "lora_tc::lora_backward_group: needs a workspace of lora_backward_group_workspace_floats floats");
   const dim3 grid(unsigned(in / kChunk), unsigned(rs.S)), block(kGrpThreads);
   const __nv_bfloat16* xd = dev_ptr(x);
-  // kFastGroupPrefetch with one member only: with 2-3 the registers a tile ahead spill (sm_90: 244 /
-  // 556 bytes, against 8 / 152 without)
-  const bool pf = n == 1 && (fast_bwd_mask() & kFastGroupPrefetch);
-#define HUKUK_TC_GROUP_LAUNCH(KERNEL, NM, DX)                                                                 \
-  hukuk::cuda::pdl::launch(KERNEL<NM, DX>, grid, block, 0, s, G, xd, dx, workspace, M, in, rs.rows, accumulate_gA, \
+  // kFastGroupPrefetch with one member (with 2-3 the registers a tile ahead spill: sm_90 244 / 556
+  // bytes against 8 / 152 without); kFastGroupStage with 2-3, where the block's dh rows fit
+  const unsigned mask = fast_bwd_mask();
+  const bool pf = n == 1 && (mask & kFastGroupPrefetch);
+  const size_t stage = group_stage_bytes(n, rs.rows);
+  bool staged = false;
+  if (n >= 2 && (mask & kFastGroupStage)) {
+    if (dx) staged = n == 2 ? staged_fits<2, true>(stage) : staged_fits<3, true>(stage);
+    else staged = n == 2 ? staged_fits<2, false>(stage) : staged_fits<3, false>(stage);
+  }
+#define HUKUK_TC_GROUP_LAUNCH(KERNEL, NM, DX, SMEM)                                                                \
+  hukuk::cuda::pdl::launch(KERNEL<NM, DX>, grid, block, SMEM, s, G, xd, dx, workspace, M, in, rs.rows, accumulate_gA, \
                            accumulate_dx)
   if (dx) {
-    if (n == 1 && pf) HUKUK_TC_GROUP_LAUNCH(group_backward_pf_kernel, 1, true);
-    else if (n == 1) HUKUK_TC_GROUP_LAUNCH(group_backward_kernel, 1, true);
-    else if (n == 2) HUKUK_TC_GROUP_LAUNCH(group_backward_kernel, 2, true);
-    else HUKUK_TC_GROUP_LAUNCH(group_backward_kernel, 3, true);
+    if (n == 1 && pf) HUKUK_TC_GROUP_LAUNCH(group_backward_pf_kernel, 1, true, 0);
+    else if (n == 1) HUKUK_TC_GROUP_LAUNCH(group_backward_kernel, 1, true, 0);
+    else if (n == 2 && staged) HUKUK_TC_GROUP_LAUNCH(group_backward_staged_kernel, 2, true, stage);
+    else if (n == 2) HUKUK_TC_GROUP_LAUNCH(group_backward_kernel, 2, true, 0);
+    else if (staged) HUKUK_TC_GROUP_LAUNCH(group_backward_staged_kernel, 3, true, stage);
+    else HUKUK_TC_GROUP_LAUNCH(group_backward_kernel, 3, true, 0);
   } else {
-    if (n == 1 && pf) HUKUK_TC_GROUP_LAUNCH(group_backward_pf_kernel, 1, false);
-    else if (n == 1) HUKUK_TC_GROUP_LAUNCH(group_backward_kernel, 1, false);
-    else if (n == 2) HUKUK_TC_GROUP_LAUNCH(group_backward_kernel, 2, false);
-    else HUKUK_TC_GROUP_LAUNCH(group_backward_kernel, 3, false);
+    if (n == 1 && pf) HUKUK_TC_GROUP_LAUNCH(group_backward_pf_kernel, 1, false, 0);
+    else if (n == 1) HUKUK_TC_GROUP_LAUNCH(group_backward_kernel, 1, false, 0);
+    else if (n == 2 && staged) HUKUK_TC_GROUP_LAUNCH(group_backward_staged_kernel, 2, false, stage);
+    else if (n == 2) HUKUK_TC_GROUP_LAUNCH(group_backward_kernel, 2, false, 0);
+    else if (staged) HUKUK_TC_GROUP_LAUNCH(group_backward_staged_kernel, 3, false, stage);
+    else HUKUK_TC_GROUP_LAUNCH(group_backward_kernel, 3, false, 0);
   }
 #undef HUKUK_TC_GROUP_LAUNCH
   HUKUK_CUDA_LAUNCH_CHECK();

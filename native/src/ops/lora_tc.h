@@ -67,9 +67,14 @@ namespace hukuk::ops::cuda::tc {
 //                      need is still the largest: no arena growth there). gB in another order.
 //   kFastUpPrefetch    up_backward_kernel<true>: gB's dy rows and h loaded a tile ahead, the gB
 //                      partials stored as float2 pairs (bit for bit).
-//   kFastGroupPrefetch group_backward_kernel<..., true>: x, old dx (and dh with one member) loaded
-//                      a tile ahead, the first tile's before A's staging barrier (bit for bit).
-constexpr unsigned kFastReduce = 1, kFastUpSplit = 2, kFastUpPrefetch = 4, kFastGroupPrefetch = 8, kFastBwdAll = 15;
+//   kFastGroupPrefetch group_backward_pf_kernel (one member): x, old dx and dh loaded a tile ahead,
+//                      the first tile's before A's staging barrier (bit for bit).
+//   kFastGroupStage    group_backward_staged_kernel (2-3 members): the block's dh rows of every
+//                      member staged in shared memory once (dynamic, 80 bytes a row and member:
+//                      46 KB at 2048 rows, n = 3), not loaded per member and tile (bit for bit);
+//                      where they do not fit, group_backward_kernel.
+constexpr unsigned kFastReduce = 1, kFastUpSplit = 2, kFastUpPrefetch = 4, kFastGroupPrefetch = 8,
+                   kFastGroupStage = 16, kFastBwdAll = 31;
 unsigned fast_bwd_mask();
 // Test / benchmark hook (lora_tc_napi.cpp): a mask that wins over the environment; -1 restores it.
 // Workspace sizes follow the mask: size and launch under the same one.

@@ -973,6 +973,260 @@ __global__ void __launch_bounds__(kGrpThreads, 1) group_backward_kernel(GroupPar
 }
 
 //
+// group_backward_staged_kernel (kFastGroupStage, HUKUK_T5_LORA_TC_FAST_BWD, lora_tc.h):
+// group_backward_kernel with every member's dh rows of the block's split staged in shared memory
+// once (dynamic, NM x rows x kStageStride floats; all of a thread's loads in flight together,
+// overlapping A's staging), so that no tile waits for a member's dh from memory: with 2-3 members
+// the dh loads sat inside the member loop (registers at the 128 cap), one round trip per member
+// per tile. For groups of 2-3 (one member: group_backward_pf_kernel). The same products in the
+// same order: gA and dx bit for bit group_backward_kernel's. A copy, so that group_backward_kernel's
+// sm_90 code stays what it was.
+constexpr int kStageStride = 20;  // floats a row: dT's reads (rows 2t.., column g) hit 32 banks
+constexpr int kStageEmuFloats = 3 * 2048 * kStageStride;  // the host emulation's static buffer
+inline size_t group_stage_bytes(int NM, int rows) { return size_t(NM) * size_t(rows) * kStageStride * sizeof(float); }
+template <int NM, bool kDx>
+__global__ void __launch_bounds__(kGrpThreads, 1) group_backward_staged_kernel(GroupParams G,
+                                                                        const __nv_bfloat16* __restrict__ x,
+                                                                        float* dx, float* ws, int M, int in,
+                                                                        int rows, bool accumulate_gA,
+                                                                        bool accumulate_dx) {
+  HUKUK_LORA_TC_PDL_ENTRY();
+  const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+  const int g = lane >> 2, t = lane & 3;
+  const int half = w & 1, rg = w >> 1;
+  const int kb = blockIdx.x * kChunk, c0 = kb + 32 * half;
+  const int y = blockIdx.y, S = gridDim.y;
+  const int mBeg = y * rows, mEnd = min(M, mBeg + rows);
+  // dx's B fragments of every member for this block's 64 columns: [member][half][tile i][lane] =
+  // {hi b0, hi b1, lo b0, lo b1}, b0 <-> A[2t..2t+1][c0 + 8i + g], b1 <-> A[2t+8..2t+9][...]
+  __shared__ uint4 a_frag[kDx ? NM : 1][2][4][32];
+  // the row groups' gA sums on their way to row group 0: [half][lane][member][tile][c]
+  __shared__ float red[2][32][NM * 16];
+  __shared__ unsigned int ticket;
+  // every member's dh rows of this split, staged once (row stride kStageStride: conflict-free dT reads)
+#if defined(HUKUK_LORA_TC_EMULATE)
+  static float dh_s[kStageEmuFloats];
+#else
+  extern __shared__ float dh_s[];
+#endif
+  {
+    const int nrows = mEnd - mBeg;
+#pragma unroll
+    for (int mi = 0; mi < NM; ++mi) {
+      const float2* src = reinterpret_cast<const float2*>(G.dh[mi] + int64_t(mBeg) * kR);
+      float* dst = dh_s + mi * rows * kStageStride;
+      for (int e = threadIdx.x; e < nrows * (kR / 2); e += blockDim.x) {
+        const float2 v = __ldg(src + e);
+        const int row = e / (kR / 2), c = 2 * (e % (kR / 2));
+        *reinterpret_cast<float2*>(dst + row * kStageStride + c) = v;
+      }
+    }
+  }
+  if (kDx && rg < 4) {  // warp (half, rg) fills tile i = rg of its half
+#pragma unroll
+    for (int mi = 0; mi < NM; ++mi) {
+      const float* a = G.A[mi] + c0 + 8 * rg + g;
+      uint4 f;
+      split2(__ldg(a + int64_t(2 * t) * in), __ldg(a + int64_t(2 * t + 1) * in), f.x, f.z);
+      split2(__ldg(a + int64_t(2 * t + 8) * in), __ldg(a + int64_t(2 * t + 9) * in), f.y, f.w);
+      a_frag[mi][half][rg][lane] = f;
+    }
+  }
+  Drop drop[NM];
+  float scale[NM];
+#pragma unroll
+  for (int mi = 0; mi < NM; ++mi) {
+    drop[mi] = make_drop(G.dp[mi]);
+    scale[mi] = G.dp[mi].scale;
+  }
+  __syncthreads();  // a_frag, dh_s
+  float ga[NM][4][4];
+#pragma unroll
+  for (int mi = 0; mi < NM; ++mi)
+#pragma unroll
+    for (int i = 0; i < 4; ++i) ga[mi][i][0] = ga[mi][i][1] = ga[mi][i][2] = ga[mi][i][3] = 0.f;
+
+  for (int m0 = mBeg + 16 * rg; m0 < mEnd; m0 += 16 * kGrpRowGroups) {
+    const int rq[4] = {m0 + 2 * t, m0 + 2 * t + 1, m0 + 2 * t + 8, m0 + 2 * t + 9};
+    uint2 X[4];
+#pragma unroll
+    for (int q = 0; q < 4; ++q)
+      X[q] = rq[q] < mEnd ? __ldg(reinterpret_cast<const uint2*>(x + int64_t(rq[q]) * in + c0 + 4 * g))
+                          : make_uint2(0u, 0u);
+    const int ra = m0 + g, rb = m0 + g + 8;
+    float2 dxv[4][2];  // [tile i][half]: (row ra / rb, columns c0 + 8i + 2t, +1)
+    if (kDx) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int hh = 0; hh < 2; ++hh) {
+          const int row = hh ? rb : ra;
+          dxv[i][hh] = (accumulate_dx && row < mEnd)
+                           ? *reinterpret_cast<const float2*>(dx + int64_t(row) * in + c0 + 8 * i + 2 * t)
+                           : make_float2(0.f, 0.f);
+        }
+    }
+#pragma unroll
+    for (int mi = 0; mi < NM; ++mi) {
+      const float* dhs = dh_s + mi * rows * kStageStride;  // row m at (m - mBeg) * kStageStride
+      // the mask of this lane's 16 elements: bit 4q + c = (row rq[q], column c0 + 4g + c) kept
+      uint32_t keep = 0xffffu;
+      if (drop[mi].threshold) {
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+          const uint64_t base = uint64_t(rq[q]) * uint64_t(in) + uint64_t(c0 + 4 * g);
+#pragma unroll
+          for (int c = 0; c < 4; ++c)
+            if (!drop[mi].keep(base + c)) keep &= ~(1u << (4 * q + c));
+        }
+      }
+      uint2 Xm[4];
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {
+        const uint32_t kq = keep >> (4 * q);
+        Xm[q].x = X[q].x & (((kq & 1u) ? 0x0000ffffu : 0u) | ((kq & 2u) ? 0xffff0000u : 0u));
+        Xm[q].y = X[q].y & (((kq & 4u) ? 0x0000ffffu : 0u) | ((kq & 8u) ? 0xffff0000u : 0u));
+      }
+      // gA += dhᵀ · x: A operand (row j, k = tile row): a0 = (g, 2t..), a1 = (g+8, 2t..), a2 = (g, 2t+8..), a3 = (g+8, 2t+8..)
+      float dT[8];
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {
+        const bool ok = rq[q] < mEnd;
+        const float* d = dhs + (rq[q] - mBeg) * kStageStride;
+        dT[(q & 1) + 4 * (q >> 1)] = ok ? d[g] : 0.f;
+        dT[(q & 1) + 4 * (q >> 1) + 2] = ok ? d[g + 8] : 0.f;
+      }
+      uint32_t ah[4], al[4];
+#pragma unroll
+      for (int q = 0; q < 4; ++q) split2(dT[2 * q], dT[2 * q + 1], ah[q], al[q]);
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const uint32_t sel = (i & 1) ? 0x7632u : 0x5410u;
+        const uint32_t w0 = (i >> 1) ? Xm[0].y : Xm[0].x, w1 = (i >> 1) ? Xm[1].y : Xm[1].x;
+        const uint32_t w2 = (i >> 1) ? Xm[2].y : Xm[2].x, w3 = (i >> 1) ? Xm[3].y : Xm[3].x;
+        const uint32_t b0 = __byte_perm(w0, w1, sel), b1 = __byte_perm(w2, w3, sel);
+        mma(ga[mi][i], ah, b0, b1);
+        mma(ga[mi][i], al, b0, b1);
+      }
+      if (kDx) {
+        const float2 z = make_float2(0.f, 0.f);
+        float2 dN[4];
+        const float* da = dhs + (ra - mBeg) * kStageStride + 2 * t;
+        const float* db = dhs + (rb - mBeg) * kStageStride + 2 * t;
+        dN[0] = ra < mEnd ? *reinterpret_cast<const float2*>(da) : z;
+        dN[1] = rb < mEnd ? *reinterpret_cast<const float2*>(db) : z;
+        dN[2] = ra < mEnd ? *reinterpret_cast<const float2*>(da + 8) : z;
+        dN[3] = rb < mEnd ? *reinterpret_cast<const float2*>(db + 8) : z;
+        uint32_t dah[4], dal[4];
+#pragma unroll
+        for (int q = 0; q < 4; ++q) split2(dN[q].x, dN[q].y, dah[q], dal[q]);
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+          // element (row g + 8hh, column c0 + 8i + 2t + e) was hashed by lane 4(2i + t/2) + g/2:
+          // its bit 4((g & 1) + 2hh) + ((2t + e) & 3)
+          const uint32_t kw = __shfl_sync(0xffffffffu, keep, 4 * (2 * i + (t >> 1)) + (g >> 1));
+          const uint4 f = a_frag[mi][half][i][lane];
+          float c[4] = {0.f, 0.f, 0.f, 0.f};
+          mma(c, dah, f.x, f.y);
+          mma(c, dah, f.z, f.w);
+          mma(c, dal, f.x, f.y);
+          mma(c, dal, f.z, f.w);
+#pragma unroll
+          for (int hh = 0; hh < 2; ++hh) {
+            const int bit = 4 * ((g & 1) + 2 * hh) + ((2 * t) & 3);
+            dxv[i][hh].x += ((kw >> bit) & 1u) ? c[2 * hh] * scale[mi] : 0.f;
+            dxv[i][hh].y += ((kw >> (bit + 1)) & 1u) ? c[2 * hh + 1] * scale[mi] : 0.f;
+          }
+        }
+      }
+    }
+    if (kDx) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int hh = 0; hh < 2; ++hh) {
+          const int row = hh ? rb : ra;
+          if (row < mEnd) *reinterpret_cast<float2*>(dx + int64_t(row) * in + c0 + 8 * i + 2 * t) = dxv[i][hh];
+        }
+    }
+  }
+  // the row groups' sums in row-group order: ((0 + 1) + 2) + ... into row group 0
+  for (int src = 1; src < kGrpRowGroups; ++src) {
+    __syncthreads();
+    if (rg == src)
+#pragma unroll
+      for (int mi = 0; mi < NM; ++mi)
+#pragma unroll
+        for (int i = 0; i < 4; ++i)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) red[half][lane][16 * mi + 4 * i + e] = ga[mi][i][e];
+    __syncthreads();
+    if (rg == 0)
+#pragma unroll
+      for (int mi = 0; mi < NM; ++mi)
+#pragma unroll
+        for (int i = 0; i < 4; ++i)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) ga[mi][i][e] += red[half][lane][16 * mi + 4 * i + e];
+  }
+  // ga[mi][i][e]: j = g + 8 (e / 2), column c0 + 8t + 4 (e % 2) + i
+  if (rg == 0) {
+#pragma unroll
+    for (int mi = 0; mi < NM; ++mi)
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int j = g + 8 * (e >> 1), k = c0 + 8 * t + 4 * (e & 1) + i;
+          if (S == 1) {
+            float& o = G.gA[mi][int64_t(j) * in + k];
+            o = accumulate_gA ? o + scale[mi] * ga[mi][i][e] : scale[mi] * ga[mi][i][e];
+          } else {
+            ws[((int64_t(mi) * S + y) * kR + j) * in + k] = ga[mi][i][e];
+          }
+        }
+    if (S > 1) __threadfence();  // the partials are visible device-wide before the ticket is taken
+  }
+  if (S == 1) return;
+  __syncthreads();
+  if (threadIdx.x == 0) ticket = atomicInc(&g_tc_group_tickets[blockIdx.x], unsigned(S - 1));  // -> 0 after the last
+  __syncthreads();
+  if (ticket != unsigned(S - 1)) return;
+  __threadfence();  // every split's partial of this column block is written
+  // NM x 16 x 64 outputs, (member, j, column kb + tc) for tc = tid % 64, j = tid / 64 + 8 q: each
+  // summed over the splits in split order, all of a thread's sums advancing together
+  constexpr int kQ = kR * kChunk / kGrpThreads;  // 2
+  const int tc = threadIdx.x % kChunk, j0 = threadIdx.x / kChunk;
+  const int64_t step = int64_t(kR) * in, mstep = int64_t(S) * step;
+  const float* base = ws + int64_t(j0) * in + kb + tc;
+  float sum[NM][kQ];
+#pragma unroll
+  for (int mi = 0; mi < NM; ++mi)
+#pragma unroll
+    for (int q = 0; q < kQ; ++q) sum[mi][q] = __ldcg(base + mi * mstep + int64_t(8 * q) * in);
+#pragma unroll 8  // (S <= 11 at width 768: the loads of a whole column block's splits in flight together)
+  for (int sp = 1; sp < S; ++sp) {
+    float v[NM][kQ];
+#pragma unroll
+    for (int mi = 0; mi < NM; ++mi)
+#pragma unroll
+      for (int q = 0; q < kQ; ++q) v[mi][q] = __ldcg(base + mi * mstep + sp * step + int64_t(8 * q) * in);
+#pragma unroll
+    for (int mi = 0; mi < NM; ++mi)
+#pragma unroll
+      for (int q = 0; q < kQ; ++q) sum[mi][q] += v[mi][q];
+  }
+#pragma unroll
+  for (int mi = 0; mi < NM; ++mi)
+#pragma unroll
+    for (int q = 0; q < kQ; ++q) {
+      float& o = G.gA[mi][int64_t(j0 + 8 * q) * in + kb + tc];
+      o = accumulate_gA ? o + scale[mi] * sum[mi][q] : scale[mi] * sum[mi][q];
+    }
+}
+
+
+//
 // group_backward_pf_kernel (kFastGroupPrefetch, HUKUK_T5_LORA_TC_FAST_BWD, lora_tc.h): group_backward_kernel
 // with a warp's next tile of x and of the old dx (and, with
 // one member, of dh) is loaded while the current one is used, and the first tile's before A's
