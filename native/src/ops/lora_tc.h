@@ -73,6 +73,24 @@ namespace hukuk::ops::cuda::tc {
 //                      member staged in shared memory once (dynamic, 80 bytes a row and member:
 //                      46 KB at 2048 rows, n = 3), not loaded per member and tile (bit for bit);
 //                      where they do not fit, group_backward_kernel.
+// Measured: NVIDIA H200, 2026-11-28 12:04 UTC (tests/native/cuda_lora_tc.test.ts, commit 8e9acb7: 121/121
+// pass, every part = CPU, the bit-for-bit parts bit for bit; cuda_t5 59/59), µs per call in a CUDA
+// graph (no PDL), width 768, r 16, p 0.05, accumulate; today / each bit alone (1 2 4 8 16) / all 31:
+//   up+reduce    M=1024 n=1 11.12 / 11.18 10.89  8.92  -     -     /  7.45
+//                M=2048 n=1 12.47 / 11.36 15.33 10.19  -     -     /  9.59
+//                M=2048 n=3 16.91 / 17.90 16.68 12.91  -     -     / 13.77
+//   group        M=1024 n=1  8.90 /  -     -     -     9.66  -     /  9.68   (groupPf: slower)
+//                M=2048 n=1 11.71 /  -     -     -    12.15  -     / 12.20
+//                M=1024 n=3 19.21 /  -     -     -     -    18.73  / 18.77
+//                M=2048 n=3 26.65 /  -     -     -     -    25.22  / 25.26
+//                M=8192 n=3 67.31 /  -     -     -     -    71.23  / 71.09   (stage: slower there)
+//   the Linear's whole LoRA backward (up + reduce + group): M=1024 n=1 20.33 -> 17.29, 2048 n=1
+//   24.24 -> 21.37, 2048 n=3 45.04 -> 40.92, 2048 n=2 35.67 -> 30.63, 8192 n=1 50.49 -> 42.92,
+//   8192 n=3 105.04 -> 98.07 (the up_backward prefetch is most of it; the finer split alone is
+//   slower at 2048 rows, 15.33, and pays only with the split reduce).
+// Step (flagship, 10 steps, one process each, the same call): ms/step default / HUKUK_T5_LORA_TC_FAST_BWD=1:
+//   16x64x128 29.12 / 28.75, 16x512x512 121.30 / 119.45, 8x512x512 69.10 / 67.20; peak memory and
+//   arena the same; loss equal to 1e-4. Not measured in the step: mask 7 (without groupPf / stage).
 constexpr unsigned kFastReduce = 1, kFastUpSplit = 2, kFastUpPrefetch = 4, kFastGroupPrefetch = 8,
                    kFastGroupStage = 16, kFastBwdAll = 31;
 unsigned fast_bwd_mask();
