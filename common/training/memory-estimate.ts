@@ -95,6 +95,10 @@ export interface MemoryEstimateInput {
    * side's own LoRA scratch; default CROSS_SIDE_DEFAULT, the engine's (HUKUK_T5_CROSS_SIDE=1 = true; the
    * engine also leaves it off where non-NF4 weights stay fp32, HUKUK_T5_BF16_WEIGHTS=0, not mirrored) */
   crossSide?: boolean;
+  /** the tensor-core LoRA backward's faster parts (ops/lora_tc.h kFastBwdDefault,
+   * HUKUK_T5_LORA_TC_FAST_BWD): lora_up_backward's row splits go down to one 16-row tile, so its
+   * split-M workspace doubles below 132 x 32 / members rows; default LORA_TC_FAST_BWD_DEFAULT */
+  loraTcFastBwd?: boolean;
 }
 
 export interface MemoryEstimate {
@@ -116,6 +120,9 @@ export const HEAD_BF16_DEFAULT = true;
 /** T5Cuda::kCrossSideDefault: the decoder's cross k,v backward runs on a second stream only when
  * HUKUK_T5_CROSS_SIDE=1 (flip both together). */
 export const CROSS_SIDE_DEFAULT = true;
+/** ops/lora_tc.h kFastBwdDefault: the LoRA backward's faster parts (and up_backward's finer row
+ * split) are on unless HUKUK_T5_LORA_TC_FAST_BWD=0 (flip both together). */
+export const LORA_TC_FAST_BWD_DEFAULT = true;
 const NF4_BLOCK = 64;
 const NF4_BLOCK2 = 256;
 
@@ -232,8 +239,10 @@ export function loraTcBackwardWorkspaceFloats(M: number, inF: number, r: number)
   const S = tcSplitRows(M, Math.min(64, Math.max(1, Math.ceil(M / 64))));
   return S > 1 ? S * r * inF : 0;
 }
-export function loraTcUpBackwardWorkspaceFloats(M: number, out: number, r: number, n: number): number {
-  const S = tcSplitRows(M, Math.min(Math.ceil(132 / n), Math.max(1, Math.ceil(M / 32))));
+/** ops/lora_tc.cu lora_up_backward_workspace_floats: up_row_split, or up_row_split_fine (16-row
+ * tiles) under the fast backward. */
+export function loraTcUpBackwardWorkspaceFloats(M: number, out: number, r: number, n: number, fine = LORA_TC_FAST_BWD_DEFAULT): number {
+  const S = tcSplitRows(M, Math.min(Math.ceil(132 / n), Math.max(1, Math.ceil(M / (fine ? 16 : 32)))));
   return S > 1 ? S * n * out * r : 0;
 }
 
@@ -398,7 +407,7 @@ export function estimateTrainingMemory(input: MemoryEstimateInput): MemoryEstima
       const members = L.module === 'SelfAttention' && ['q', 'k', 'v'].includes(L.kind) ? 3 : L.module === 'EncDecAttention' && ['k', 'v'].includes(L.kind) ? 2 : 1;
       if (actBf16) ws = Math.max(ws, loraUpBackwardWorkspaceFloats(M, L.out, input.lora.r, members));
       if (actBf16 && loraTc && loraTcSupported(input.lora.r, L.in)) ws = Math.max(ws, loraTcBackwardWorkspaceFloats(M, L.in, input.lora.r));
-      if (actBf16 && loraTc && loraTcSupported(input.lora.r, L.out)) ws = Math.max(ws, loraTcUpBackwardWorkspaceFloats(M, L.out, input.lora.r, members));
+      if (actBf16 && loraTc && loraTcSupported(input.lora.r, L.out)) ws = Math.max(ws, loraTcUpBackwardWorkspaceFloats(M, L.out, input.lora.r, members, input.loraTcFastBwd ?? LORA_TC_FAST_BWD_DEFAULT));
     }
   const inMax = Math.max(d, inner, ff);
   const pMax = B * H * Math.max(S * S, T * T, T * S);

@@ -23,9 +23,9 @@ export const flagship = (bs: number, src: number, tgt: number, more: Partial<Mem
 /** bytes rounded up to the arena's 256-byte alignment. */
 export const up256 = (bytes: number) => Math.ceil(bytes / 256) * 256;
 
-/** `static constexpr bool NAME = true|false;` in native/src/t5/cuda/t5_cuda.cpp (match[1] is the
+/** `static constexpr bool NAME = true|false;` in native/src/t5/cuda/t5_cuda.cpp or `file` (match[1] is the
  * value), null when the engine no longer declares it so: the estimate's defaults mirror these. */
-export function engineBoolConstant(name: string): RegExpExecArray | null {
-  const src = readFileSync(path.resolve(__dirname, '../../native/src/t5/cuda/t5_cuda.cpp'), 'utf8');
+export function engineBoolConstant(name: string, file = 'native/src/t5/cuda/t5_cuda.cpp'): RegExpExecArray | null {
+  const src = readFileSync(path.resolve(__dirname, '../..', file), 'utf8');
   return new RegExp(`static constexpr bool ${name} = (true|false);`).exec(src);
 }

@@ -59,7 +59,8 @@ unsigned fast_bwd_env() {
     const char* all = std::getenv("HUKUK_T5_LORA_TC_FAST_BWD");
     const char* bits = std::getenv("HUKUK_T5_LORA_TC_FAST_BWD_MASK");
     if (bits && *bits) return unsigned(std::strtoul(bits, nullptr, 0)) & kFastBwdAll;
-    return (all && std::string(all) == "1") ? kFastBwdAll : 0u;
+    if (all && *all) return std::string(all) == "0" ? 0u : kFastBwdAll;
+    return kFastBwdDefault ? kFastBwdAll : 0u;
   }();
   return mask;
 }

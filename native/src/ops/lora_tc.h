@@ -93,6 +93,10 @@ namespace hukuk::ops::cuda::tc {
 //   arena the same; loss equal to 1e-4. Not measured in the step: mask 7 (without groupPf / stage).
 constexpr unsigned kFastReduce = 1, kFastUpSplit = 2, kFastUpPrefetch = 4, kFastGroupPrefetch = 8,
                    kFastGroupStage = 16, kFastBwdAll = 31;
+// All parts on by default since 12:15 UTC (the step measurement above); HUKUK_T5_LORA_TC_FAST_BWD=0
+// turns them off, _MASK=bits picks parts. common/training/memory-estimate.ts mirrors the finer
+// up_backward split's workspace (LORA_TC_FAST_BWD_DEFAULT; flip both together).
+static constexpr bool kFastBwdDefault = true;
 unsigned fast_bwd_mask();
 // Test / benchmark hook (lora_tc_napi.cpp): a mask that wins over the environment; -1 restores it.
 // Workspace sizes follow the mask: size and launch under the same one.
