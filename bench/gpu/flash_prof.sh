@@ -3,8 +3,8 @@
 # tools/device/test.sh has built the addon, e.g. as its POST): the flagship model (random weights,
 # bench/gpu/make_model.py), bench/gpu/train_bench.mjs at STEP_SHAPES, one process per setting:
 #   default                                   (today's defaults: the backward at 3 blocks per SM)
-#   exp    HUKUK_FLASH_FWD_IDX64=1 HUKUK_FLASH_BWD_FOLD=2   (the experiments, see ops/flash_attention.cu)
-#   default again, then the experiments with BWD_FOLD=1, as long as END_AT (epoch seconds) allows.
+#   exp    HUKUK_FLASH_FWD_IDX64=1 HUKUK_FLASH_BWD_DOT16=1   (the experiments, see ops/flash_attention.cu)
+#   default again, then the experiments again, as long as END_AT (epoch seconds) allows.
 # Results: one JSON line per shape and setting into $OUT/ab.jsonl (and a short form on stdout).
 # (The per-kernel A/B is the micro-benchmark of tests/native/cuda_flash_attention.test.ts; the kernels'
 # older switches HUKUK_FLASH_HASH_REF / HUKUK_FLASH_FWD_SYNC can be timed per call with
@@ -32,7 +32,7 @@ ab() {
     --tag $tag --json "$OUT/ab.jsonl" 2>&1 | grep '"train"' | sed -E 's/"(kind|recompute|flash|bs|src|tgt|weights_gib|device_used_gib|tflop_per_step|achieved_tflops|floor_ms|x_floor|loss_at_step)":[^,]*,?//g' | cut -c1-200
 }
 ab default HUKUK_X=1
-ab exp HUKUK_FLASH_FWD_IDX64=1 HUKUK_FLASH_BWD_FOLD=2
+ab exp HUKUK_FLASH_FWD_IDX64=1 HUKUK_FLASH_BWD_DOT16=1
 ab default2 HUKUK_X=1
-ab exp_fold1 HUKUK_FLASH_FWD_IDX64=1 HUKUK_FLASH_BWD_FOLD=1
+ab exp2 HUKUK_FLASH_FWD_IDX64=1 HUKUK_FLASH_BWD_DOT16=1
 echo "flash_prof.sh done, $(left) s left"

@@ -24,7 +24,7 @@ interface FlashOut {
   bwdMs: number;
   bwd3Blocks: boolean;
   fwdIdx64: boolean;
-  bwdFold: number;
+  bwdDot16: boolean;
 }
 type Engine = {
   cudaCompiled(): boolean;
@@ -251,12 +251,9 @@ describe.skipIf(!gpu)('bf16 backward at 3 vs 2 blocks per SM (bwd3Blocks)', () =
 // Experiments (default off; forced per call with the hook's options, the env variables being read
 // once per process): fwdIdx64 (HUKUK_FLASH_FWD_IDX64: the forward's dropout hash with its first step
 // once per 64-key tile and row where Tk % 64 == 0: the same decisions, so ctx bit for bit) and
-// bwdFold (HUKUK_FLASH_BWD_FOLD: the backward rounds dQ to bf16 itself, the last key block of each
-// query tile converting it after the others' atomics, 1: as soon as it can, 2: at the blocks' ends;
-// and the dot kernel with 16-byte accesses, bwdDot16 alone: dV
-// bit for bit, dK through D and dQ through the atomics to rounding). A tile converted before every
-// key block had added into it would miss their terms: far outside the tolerances.
-describe.skipIf(!gpu)('experiments fwdIdx64 + bwdFold vs the default kernels and the CPU reference, bf16 I/O', () => {
+// bwdDot16 (HUKUK_FLASH_BWD_DOT16: the backward's dot kernel with 16-byte accesses: dV bit for bit,
+// dK through D's summation order and dQ through the atomics to rounding).
+describe.skipIf(!gpu)('experiments fwdIdx64 + bwdDot16 vs the default kernels and the CPU reference, bf16 I/O', () => {
   const tolBf16 = 2e-2 + 4e-3;
   const extra: Case[] = [
     { name: 'encoder 256 (Tk % 64 == 0, more than 2^17 scores): bias + key mask + dropout 0.1', B: 2, H: 3, Tq: 256, Tk: 256, bias: true, dropout: 0.1, keep: (b, j) => padded(b, j, 256) },
@@ -264,19 +261,19 @@ describe.skipIf(!gpu)('experiments fwdIdx64 + bwdFold vs the default kernels and
     { name: 'causal 192, first 70 keys masked (rows with no key) + bias + dropout 0.1', B: 2, H: 2, Tq: 192, Tk: 192, causal: true, bias: true, dropout: 0.1, keep: (b, j) => b === 0 || j >= 70 },
   ];
   // every other case with a bias as the [H, Tq, Tk] table: the backward then runs at 2 blocks per SM
-  // (the table's stages do not fit 3), so both kernels of the fold are covered
+  // (the table's stages do not fit 3), so both backward kernels are covered
   for (const [n, c] of [...cases, ...extra].entries())
     it(c.name, { timeout: 120_000 }, () => {
       const toeplitz = Boolean(c.bias) && n % 2 === 0;
       const o = { ...bf16Inputs(inputs(c, 64, toeplitz)), mode: 'fused', io: 'bf16', biasDiag: toeplitz };
       const want = engine._opsFlashAttention({ ...o, mode: 'reference' });
-      const off = engine._opsFlashAttention({ ...o, fwdIdx64: false, bwdFold: false });
-      const on = engine._opsFlashAttention({ ...o, fwdIdx64: true, bwdFold: true });
-      const again = engine._opsFlashAttention({ ...o, fwdIdx64: true, bwdFold: true });
+      const off = engine._opsFlashAttention({ ...o, fwdIdx64: false, bwdDot16: false });
+      const on = engine._opsFlashAttention({ ...o, fwdIdx64: true, bwdDot16: true });
+      const again = engine._opsFlashAttention({ ...o, fwdIdx64: true, bwdDot16: true });
       expect(off.fwdIdx64, 'off: the default forward').toBe(false);
-      expect(off.bwdFold, 'off: the default backward').toBe(0);
+      expect(off.bwdDot16, 'off: the default backward').toBe(false);
       expect(on.fwdIdx64, 'fwdIdx64 where Tk % 64 == 0').toBe(c.Tk % 64 === 0);
-      expect(on.bwdFold, 'bwdFold').toBe(1);
+      expect(on.bwdDot16, 'bwdDot16').toBe(true);
       const e = errors(on, want), eo = errors(off, want), vs = errors(on, off);
       console.log(`flash experiments | ${c.name} | on vs cpu ${fmt(e)} | off vs cpu ${fmt(eo)} | on vs off ${fmt(vs)}` +
         ` | dk/dv elements differing ${mismatches(on.dk, off.dk)}/${mismatches(on.dv, off.dv)}`);
@@ -285,15 +282,8 @@ describe.skipIf(!gpu)('experiments fwdIdx64 + bwdFold vs the default kernels and
       expect(mismatches(on.ctx, off.ctx), 'ctx bit for bit (the same dropout decisions)').toBe(0);
       expect(mismatches(on.dv, off.dv), 'dv bit for bit').toBe(0);
       for (const k of ['dk', 'dq'] as const) expect(vs[k], `${k} vs off`).toBeLessThan(8e-3);
-      const end = engine._opsFlashAttention({ ...o, bwdFold: 2 });  // counted and converted at the blocks' ends
-      expect(end.bwdFold, 'bwdFold 2').toBe(2);
-      expect(mismatches(end.dv, off.dv), 'bwdFold 2: dv bit for bit').toBe(0);
-      for (const k of outputs) expect(errors(end, want)[k], `bwdFold 2 ${k}`).toBeLessThan(tolBf16);
-      const d16 = engine._opsFlashAttention({ ...o, bwdDot16: true });  // the dot kernel alone
-      expect(mismatches(d16.dv, off.dv), 'dot16: dv bit for bit').toBe(0);
-      for (const k of outputs) expect(errors(d16, want)[k], `dot16 ${k}`).toBeLessThan(tolBf16);
       if (c.dropout) {
-        const bits = engine._opsFlashAttention({ ...o, fwdIdx64: true, bwdFold: true, dropoutBits: true });
+        const bits = engine._opsFlashAttention({ ...o, fwdIdx64: true, bwdDot16: true, dropoutBits: true });
         expect(mismatches(bits.ctx, off.ctx), 'ctx with the dropout record').toBe(0);
         for (const k of outputs) expect(errors(bits, want)[k], `with the dropout record ${k}`).toBeLessThan(tolBf16);
       }
@@ -339,26 +329,21 @@ describe.skipIf(!gpu)('fused attention: micro-benchmark', () => {
       // the experiments A/B (bf16 I/O, the Toeplitz bias where there is one, as the engine runs it):
       // the default twice (before and after, for the noise), each experiment alone, both
       const base = { io: 'bf16', biasDiag: Boolean(c.bias), reps: 2 * reps };
-      const offA = run({ ...base, fwdIdx64: false, bwdFold: false });
-      const idx = run({ ...base, fwdIdx64: true, bwdFold: false });
+      const offA = run({ ...base, fwdIdx64: false, bwdDot16: false });
+      const idx = run({ ...base, fwdIdx64: true });
       const dot16 = run({ ...base, bwdDot16: true });
-      const fold = run({ ...base, fwdIdx64: false, bwdFold: true });
-      const fold2end = run({ ...base, bwdFold: 2 });
       const two = run({ ...base, bwd3Blocks: false });
-      const fold2 = run({ ...base, bwdFold: true, bwd3Blocks: false });
-      const both = run({ ...base, fwdIdx64: true, bwdFold: true });
-      const offB = run({ ...base, fwdIdx64: false, bwdFold: false });
+      const both = run({ ...base, fwdIdx64: true, bwdDot16: true });
+      const offB = run({ ...base, fwdIdx64: false, bwdDot16: false });
       expect(mismatches(both.ctx, offA.ctx), 'experiments: ctx bit for bit').toBe(0);
       for (const k of outputs) expect(errors(both, f32)[k], `experiments vs fp32 io ${k}`).toBeLessThan(3e-2);
       lines.push(line('A/B default (before)', c, offA), line('A/B fwdIdx64', c, idx), line('A/B bwdDot16', c, dot16),
-        line('A/B bwdFold', c, fold), line('A/B bwdFold=2 (at the blocks\' ends)', c, fold2end), line('A/B bwd 2 blocks/SM', c, two), line('A/B bwdFold at 2 blocks/SM', c, fold2),
-        line('A/B fwdIdx64 + bwdFold', c, both), line('A/B default (after)', c, offB));
+        line('A/B bwd 2 blocks/SM', c, two), line('A/B fwdIdx64 + bwdDot16', c, both), line('A/B default (after)', c, offB));
       const us = (x: number) => (x * 1e3).toFixed(1);
       const fwd0 = (offA.fwdMs + offB.fwdMs) / 2, bwd0 = (offA.bwdMs + offB.bwdMs) / 2;
       const rb = (r: FlashOut) => `${us(r.bwdMs)} (${(r.bwdMs / bwd0).toFixed(3)})`;
       console.log(`ab | ${c.name} | fwd µs default ${us(offA.fwdMs)}/${us(offB.fwdMs)} idx64 ${us(idx.fwdMs)} (${(idx.fwdMs / fwd0).toFixed(3)})` +
-        ` | bwd µs default ${us(offA.bwdMs)}/${us(offB.bwdMs)} dot16 ${rb(dot16)} fold ${rb(fold)} fold=2 ${rb(fold2end)} (3 blocks: ${fold.bwd3Blocks})` +
-        ` 2blk ${rb(two)} fold@2blk ${rb(fold2)}` +
+        ` | bwd µs default ${us(offA.bwdMs)}/${us(offB.bwdMs)} dot16 ${rb(dot16)} 2blk ${rb(two)} (3 blocks by default: ${offA.bwd3Blocks})` +
         ` | fwd+bwd default ${us(fwd0 + bwd0)} both ${us(both.fwdMs + both.bwdMs)} (${((both.fwdMs + both.bwdMs) / (fwd0 + bwd0)).toFixed(3)})`);
       lines.push(line('bf16 io, no dropout', c, run({ io: 'bf16', dropout: 0 })));
       lines.push(line('bf16 io, no bias', c, run({ io: 'bf16', bias: undefined })));

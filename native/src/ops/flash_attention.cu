@@ -24,6 +24,13 @@
 //   split/fused 1.18 at 16x12x512² encoder (420.6 vs 356.7 µs), 1.20 causal 512, 1.22 at 64²; the
 //   step 139.1 vs 133.0 ms at 16x512x512. It recomputes S and dP (two more products) and the exp +
 //   dropout hash once more per score, which costs more than the freed registers win. Removed.)
+//   (Also removed: rounding dQ to bf16 inside the backward instead of flash_dq_to_bf16_kernel (a
+//   per-(b*H+h, query tile) arrival counter; the key block completing it converted the tile, either
+//   as soon as it could or at the blocks' ends). Correct, but measured on H200 at 11:45 UTC
+//   2026-11-28: the backward 1.10-1.44x SLOWER per call (16x12x512² causal 290-328 vs 232 µs) and
+//   the step 130.8 / 136.0 vs 121.8 ms at 16x512x512: each block's __threadfence after its dQ
+//   atomics waits for them, the converting block's L2 reads sit in the tail, and the 3-block
+//   kernel spilled more (304-472 bytes vs 220); the pass it saves is ~10 µs.)
 //   Every fragment comes through ldmatrix; the B operands that need a transpose (V, dctx, Q, K as
 //   [k][n]) through ldmatrix.trans from the same row-major tiles. A first version that stored
 //   transposed tiles (8-way bank conflicts) was 1.2-1.7x slower.
@@ -177,13 +184,12 @@ __global__ void flash_bwd_dot_kernel(const float* dctx, const E* ctx, float* D, 
   }
 }
 
-// bf16 I/O under HUKUK_FLASH_BWD_FOLD=1: the same D, dO16 and zeroed dQ32 with 16 lanes per 64-float
-// run (16-byte dctx loads, 8-byte ctx loads and dO16 stores, 16-byte zero stores: a memory-bound pass
-// over ~75 MB at 16x12x512, ~23 µs on H200 at 2 runs per warp in the kernel above), and the fold's
-// arrival counters (dq_cnt[0..n_cnt), n_cnt <= runs) zeroed.
+// bf16 I/O under HUKUK_FLASH_BWD_DOT16=1: the same D, dO16 and zeroed dQ32 with 16 lanes per 64-float
+// run (16-byte dctx loads and zero stores, 8-byte ctx loads and dO16 stores) instead of 32 lanes with
+// 8- and 4-byte ones: a memory-bound pass over ~75 MB at 16x12x512 (~23 µs per call in the ncu
+// profile of 10:55 UTC). D's sums in another order (within rounding).
 __global__ void flash_bwd_dot16_kernel(const float* dctx, const __nv_bfloat16* ctx, float* D, int H, int Tq,
-                                       int64_t runs, __nv_bfloat16* dO16, float* dQ32, unsigned* dq_cnt,
-                                       int64_t n_cnt) {
+                                       int64_t runs, __nv_bfloat16* dO16, float* dQ32) {
   pdl::trigger();
   pdl::wait();
   const int64_t run = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) >> 4;
@@ -208,7 +214,6 @@ __global__ void flash_bwd_dot16_kernel(const float* dctx, const __nv_bfloat16* c
     const int64_t b = bi / Tq;
     D[(b * H + h) * Tq + i] = v;
   }
-  if (ok && l == 1 && run < n_cnt) dq_cnt[run] = 0u;
 }
 
 // ------------------------------------------------------------------------------ main kernels
@@ -752,25 +757,10 @@ __host__ __device__ inline BwdLayout bwd_layout(int W, bool bias, int diag_float
 // MINB: blocks per SM the registers are fitted to (1: up to 255 registers, 2 blocks of 4 warps per SM;
 // 3: 168 registers with some spilling, 3 blocks, the bf16 default where the shared memory fits: see
 // bwd_three_blocks)
-// FOLD (bf16 I/O, HUKUK_FLASH_BWD_FOLD=1): the fp32 dQ accumulator is rounded into dq_out here
-// instead of by flash_dq_to_bf16_kernel: after its dQ atomics for a query tile a block counts
-// itself in dq_cnt[bh, tile] (each thread's __threadfence, then a __syncthreads, then one atomicAdd:
-// the pattern of the CUDA threadFenceReduction sample); the block that completes the count (every
-// key block that visits the tile: all of them, or causal the ones not skipped by next_tile) reads
-// the tile's 64 x 64 floats back from L2 and writes them as bf16. The count is taken at the next
-// tile's first __syncthreads and the conversion done after its second, so no barrier is added but
-// two after the last tile. dq_out is also dO's memory (the bf16 dctx copy): once every visitor
-// of the tile has counted itself, none reads those rows again (a block's loads of a tile land
-// before it computes that tile; skipped tiles are never read).
-// FOLD 1 is that (HUKUK_FLASH_BWD_FOLD=1); FOLD 2 (=2) counts and converts only at the block's end,
-// after its dK/dV stores (one thread per query tile counts; the block converts the tiles it
-// completed): the main loop stays the FOLD-0 loop (ptxas sm_90 at 3 blocks, bytes of spill stores /
-// loads: FOLD 0 220 / 132, FOLD 1 472 / 412, FOLD 2 304 / 164), the conversions bunch at the end of
-// the last key block of each (b, h).
-template <int W, typename E, int FM, int MINB = 1, int FOLD = 0>
+template <int W, typename E, int FM, int MINB = 1>
 __global__ void __launch_bounds__(W * 32, MINB) flash_bwd_kernel(FlashParams<E> p, const E* dO, const float* lse,
                                                             const float* Dsum, float* dQ, E* dK, E* dV,
-                                                            const uint64_t* bits, unsigned* dq_cnt, E* dq_out) {
+                                                            const uint64_t* bits) {
   constexpr bool FAST = FM > 0;
   constexpr int N = W * 32, kBwdKeys = bwd_keys(W), kPadS = bwd_pad_s(W), kBiasLd = bwd_bias_ld(W);
   constexpr int kDqCols = 64 / (W / 4), kDqTiles = kDqCols / 8;
@@ -852,32 +842,8 @@ __global__ void __launch_bounds__(W * 32, MINB) flash_bwd_kernel(FlashParams<E> 
     v.land(sV);
     cp_async_commit();
   }
-  // FOLD: sFirstKept[1] = the query tile this block converts to bf16 in the current iteration (-1:
-  // none); sFirstKept[2] = the query tile whose dQ atomics it issued last, not yet counted (-1: none;
-  // thread 0's alone, in shared memory rather than a register: the 3-block kernel spills already)
-  if (FOLD == 1 && threadIdx.x == 0) sFirstKept[1] = sFirstKept[2] = -1;
   __syncthreads();
   const int first_kept = *sFirstKept;
-  // FOLD: counts this block for query tile i (its atomics issued and fenced by every thread, then a
-  // barrier); true when it completes the count. One thread.
-  auto fold_count = [&](int i) {
-    const int visitors = p.causal && i >= first_kept ? min(int(gridDim.x), (i + kTile - 1) / kBwdKeys + 1)
-                                                     : int(gridDim.x);
-    const unsigned before = atomicAdd(dq_cnt + int64_t(bh) * nQT + i / kTile, 1u);
-    __threadfence();
-    return int(before) + 1 == visitors;
-  };
-  // FOLD: query tile i's fp32 dQ rows (complete) -> bf16 dq_out; the whole block
-  auto fold_convert = [&](int i) {
-#pragma unroll 1  // few registers: dK, dV stay live around it (the 3-block kernel spills already)
-    for (int x = threadIdx.x; x < kTile * (kD / 4); x += N) {
-      const int r = i + (x >> 4), c = (x & 15) * 4;
-      if (r >= p.Tq) continue;
-      const int64_t at = qbase + int64_t(r) * p.ld + c;
-      const float4 v = __ldcg(reinterpret_cast<const float4*>(dQ + at));
-      *reinterpret_cast<uint2*>(dq_out + at) = make_uint2(pack_bf16(v.x, v.y), pack_bf16(v.z, v.w));
-    }
-  };
   const int key0 = j0 + warp * 16 + g, key1 = key0 + 8;
   const int ks0 = key0 >= p.Tk ? 0 : (km && km[key0] == 0 ? 1 : 2);
   const int ks1 = key1 >= p.Tk ? 0 : (km && km[key1] == 0 ? 1 : 2);
@@ -898,12 +864,6 @@ __global__ void __launch_bounds__(W * 32, MINB) flash_bwd_kernel(FlashParams<E> 
     qq.land(sQ(st));
     oq.land(sdO(st));
     __syncthreads();  // tile i0 in stage st; everyone is done with stage st^1 and with sdS
-    if constexpr (FOLD == 1) {
-      if (threadIdx.x == 0) {
-        const int pending = sFirstKept[2];
-        if (pending >= 0) sFirstKept[1] = fold_count(pending) ? pending : -1;
-      }
-    }
     const int i_next = next_tile(i0 + kTile, first_kept);
     if (i_next < p.Tq) issue(i_next, st ^ 1);
     const __nv_bfloat16 *Q_ = sQ(st), *O_ = sdO(st);
@@ -1049,23 +1009,7 @@ __global__ void __launch_bounds__(W * 32, MINB) flash_bwd_kernel(FlashParams<E> 
 #endif
       }
     }
-    if constexpr (FOLD == 1) {
-      __threadfence();  // this thread's dQ atomics before the block's count (next barrier, then fold_count)
-      if (threadIdx.x == 0) sFirstKept[2] = i0;
-      // written by thread 0 after this iteration's first barrier, read by all after the second (the
-      // dS one); rewritten only after the next iteration's first
-      const int done = sFirstKept[1];
-      if (done >= 0) fold_convert(done);
-    }
     i0 = i_next;
-  }
-  if constexpr (FOLD == 1) {
-    if (next_tile(0, first_kept) < p.Tq) {  // some tile visited (block-uniform)
-      __syncthreads();  // every thread's atomics fenced; everyone has read sFirstKept[1]
-      if (threadIdx.x == 0) sFirstKept[1] = fold_count(sFirstKept[2]) ? sFirstKept[2] : -1;
-      __syncthreads();
-      if (sFirstKept[1] >= 0) fold_convert(sFirstKept[1]);
-    }
   }
   cp_async_wait_all();  // the K/V group when no query tile was visited
   if (FAST && p.dropout > 0.f)
@@ -1085,19 +1029,6 @@ __global__ void __launch_bounds__(W * 32, MINB) flash_bwd_kernel(FlashParams<E> 
       store2(dkp + nt * 8 + 2 * t, dk[nt][2 * k], dk[nt][2 * k + 1]);
       store2(dvp + nt * 8 + 2 * t, dv[nt][2 * k], dv[nt][2 * k + 1]);
     }
-  }
-  if constexpr (FOLD == 2) {
-    __threadfence();  // this thread's dQ atomics before the block's counts
-    __syncthreads();  // every thread's; the dS tile is free
-    int* completed = reinterpret_cast<int*>(sdS);  // per query tile: this block completed its count
-    for (int x = threadIdx.x; x < nQT; x += N) {
-      const int i = x * kTile;
-      const bool visited = !(p.causal && i + kTile - 1 < j0 && i >= first_kept);  // as next_tile
-      completed[x] = visited && fold_count(i);
-    }
-    __syncthreads();
-    for (int x = 0; x < nQT; ++x)
-      if (completed[x]) fold_convert(x * kTile);
   }
 }
 
@@ -1271,27 +1202,13 @@ bool bwd_runs_three_blocks(const FlashParams<E>& p, int fm) {
          3 * (bwd_smem_bytes(p) + 1024) <= sm_shared_bytes();
 }
 
-// HUKUK_FLASH_BWD_FOLD=1 or 2 (EXPERIMENT, default off): for bf16 I/O in the FAST kernels, dQ rounded
-// to bf16 inside the backward (flash_bwd_kernel's FOLD 1 or 2) instead of by flash_dq_to_bf16_kernel
-// (a pass of ~38 MB at 16x12x512, ~10 µs on H200), and the dot kernel with 16-byte accesses
-// (flash_bwd_dot16_kernel). The scratch grows by the counters (flash_backward_scratch_floats).
-// Read once per process; the test hook overrides it (flash_set_test_switches). 0: off.
-int g_bwd_fold_override = -1;
-int bwd_fold() {
-  static const int env = [] {
-    const char* e = std::getenv("HUKUK_FLASH_BWD_FOLD");
-    return e && (e[0] == '1' || e[0] == '2') ? e[0] - '0' : 0;
-  }();
-  return g_bwd_fold_override >= 0 ? g_bwd_fold_override : env;
-}
-
-// MINB, FOLD: see flash_bwd_kernel
-template <typename E, int FM, int MINB, int FOLD>
+// MINB: see flash_bwd_kernel
+template <typename E, int FM, int MINB>
 void launch_bwd_kernel(const FlashParams<E>& p, dim3 grid, int smem, const E* dO, const float* lse, const float* D,
-                       float* dQ32, E* dK, E* dV, const uint64_t* bits, unsigned* dq_cnt, E* dq_out, cudaStream_t s) {
+                       float* dQ32, E* dK, E* dV, const uint64_t* bits, cudaStream_t s) {
   static bool attr_set = false;  // per process and instantiation; one device in practice
   if (!attr_set) {
-    auto* k = flash_bwd_kernel<kBwdWarps, E, FM, MINB, FOLD>;
+    auto* k = flash_bwd_kernel<kBwdWarps, E, FM, MINB>;
     HUKUK_CUDA_CHECK(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                           int(bwd_layout(kBwdWarps, true).total)));
     if (MINB > 1)
@@ -1299,35 +1216,25 @@ void launch_bwd_kernel(const FlashParams<E>& p, dim3 grid, int smem, const E* dO
                                             int(cudaSharedmemCarveoutMaxShared)));
     attr_set = true;
   }
-  pdl::launch(flash_bwd_kernel<kBwdWarps, E, FM, MINB, FOLD>, grid, kBwdWarps * 32, smem, s, p, dO, lse, D, dQ32, dK,
-              dV, bits, dq_cnt, dq_out);
+  pdl::launch(flash_bwd_kernel<kBwdWarps, E, FM, MINB>, grid, kBwdWarps * 32, smem, s, p, dO, lse, D, dQ32, dK, dV,
+              bits);
 }
 
-// dq_cnt (bf16 FM 2 only, HUKUK_FLASH_BWD_FOLD): the fold's counters; dQ is then rounded into dq_out
 template <typename E, int FM>
 void launch_backward(const FlashParams<E>& p, dim3 grid, const E* dO, const float* lse, const float* D, float* dQ32,
-                     E* dK, E* dV, const uint64_t* bits, unsigned* dq_cnt, E* dq_out, cudaStream_t s) {
+                     E* dK, E* dV, const uint64_t* bits, cudaStream_t s) {
   const int smem = bwd_smem_bytes(p);
   if constexpr (FM == 2 && std::is_same<E, __nv_bfloat16>::value) {
-    const bool three = bwd_runs_three_blocks(p, FM);
-    if (dq_cnt) {
-      const bool end = bwd_fold() == 2;  // FOLD 2: count and convert at the block's end
-      (three ? (end ? launch_bwd_kernel<E, FM, 3, 2> : launch_bwd_kernel<E, FM, 3, 1>)
-             : (end ? launch_bwd_kernel<E, FM, 1, 2> : launch_bwd_kernel<E, FM, 1, 1>))(
-          p, grid, smem, dO, lse, D, dQ32, dK, dV, bits, dq_cnt, dq_out, s);
-      return;
-    }
-    if (three) {
-      launch_bwd_kernel<E, FM, 3, 0>(p, grid, smem, dO, lse, D, dQ32, dK, dV, bits, nullptr, nullptr, s);
+    if (bwd_runs_three_blocks(p, FM)) {
+      launch_bwd_kernel<E, FM, 3>(p, grid, smem, dO, lse, D, dQ32, dK, dV, bits, s);
       return;
     }
   }
-  HUKUK_CHECK(!dq_cnt, "ENGINE_INTERNAL", "flash attention: the dQ fold runs only in the bf16 FAST backward");
-  launch_bwd_kernel<E, FM, 1, 0>(p, grid, smem, dO, lse, D, dQ32, dK, dV, bits, nullptr, nullptr, s);
+  launch_bwd_kernel<E, FM, 1>(p, grid, smem, dO, lse, D, dQ32, dK, dV, bits, s);
 }
 
-// HUKUK_FLASH_BWD_DOT16=1 (EXPERIMENT, default off): flash_bwd_dot16_kernel without the fold (to
-// measure the two apart); the fold implies it
+// HUKUK_FLASH_BWD_DOT16=1 (EXPERIMENT, default off): the bf16 backward's dot kernel with 16-byte
+// accesses (flash_bwd_dot16_kernel); read once per process, the test hook overrides it
 int g_bwd_dot16_override = -1;
 bool bwd_dot16() {
   static const bool env = [] {
@@ -1336,19 +1243,12 @@ bool bwd_dot16() {
   }();
   return g_bwd_dot16_override >= 0 ? g_bwd_dot16_override == 1 : env;
 }
-bool bwd_fold_applies(const SoftmaxArgs& a, bool bf16_io) {
-  return bf16_io && bwd_fold() != 0 && idx32_ok(a) && fast_mode() == 2;
-}
-// the fold's counters: one per (b*H + h, 64-query tile)
-int64_t bwd_fold_counters(const SoftmaxArgs& a) { return int64_t(a.B) * a.H * ((a.Tq + kTile - 1) / kTile); }
-
 // dQ32: where dQ accumulates in fp32 (dQ itself for fp32 I/O; the scratch for bf16), D: the row
-// dots; dO16 (bf16 I/O): dQ's own memory, which holds dctx in bf16 until the final conversion;
-// dq_cnt (bf16): the fold's counters (HUKUK_FLASH_BWD_FOLD), or null for flash_dq_to_bf16_kernel after
+// dots; dO16 (bf16 I/O): dQ's own memory, which holds dctx in bf16 until the final conversion
 template <typename E>
 void backward_impl(const SoftmaxArgs& a, const E* Q, const E* K, const E* V, const E* ctx, const float* lse,
                    const float* dctx, float* dQ32, E* dK, E* dV, float* D, __nv_bfloat16* dO16, cudaStream_t s,
-                   const uint64_t* dropout_bits, unsigned* dq_cnt = nullptr) {
+                   const uint64_t* dropout_bits) {
   const FlashParams<E> p = make_params(a, Q, K, V);
   const int64_t runs = int64_t(a.B) * a.Tq * a.H;
   // HUKUK_FLASH_DQ_MEMSET=1: the old separate memset of dQ's accumulator (kept for one A/B measurement)
@@ -1356,15 +1256,12 @@ void backward_impl(const SoftmaxArgs& a, const E* Q, const E* K, const E* V, con
     const char* e = std::getenv("HUKUK_FLASH_DQ_MEMSET");
     return e && e[0] == '1';
   }();
-  E* dq_out = nullptr;
   bool dot16 = false;
   if constexpr (std::is_same<E, __nv_bfloat16>::value) {
-    dot16 = dq_cnt || bwd_dot16();
-    if (dot16) {
-      dq_out = dq_cnt ? dO16 : nullptr;
+    dot16 = bwd_dot16();
+    if (dot16)
       pdl::launch(flash_bwd_dot16_kernel, blocks_for(runs * 16, 256), 256, 0, s, dctx, ctx, D, a.H, a.Tq, runs, dO16,
-                  dQ32, dq_cnt, dq_cnt ? bwd_fold_counters(a) : int64_t(0));
-    }
+                  dQ32);
   }
   if (!dot16) {
     pdl::launch(flash_bwd_dot_kernel<E>, blocks_for(runs * 32, 256), 256, 0, s, dctx, ctx, D, a.H, a.Tq, runs, dO16,
@@ -1375,9 +1272,9 @@ void backward_impl(const SoftmaxArgs& a, const E* Q, const E* K, const E* V, con
   if constexpr (std::is_same<E, float>::value) dO = dctx;
   else dO = dO16;
   const dim3 grid(unsigned((a.Tk + bwd_keys(kBwdWarps) - 1) / bwd_keys(kBwdWarps)), unsigned(a.B * a.H));
-  if (!idx32_ok(a)) launch_backward<E, 0>(p, grid, dO, lse, D, dQ32, dK, dV, dropout_bits, nullptr, nullptr, s);
-  else if (fast_mode() == 1) launch_backward<E, 1>(p, grid, dO, lse, D, dQ32, dK, dV, dropout_bits, nullptr, nullptr, s);
-  else launch_backward<E, 2>(p, grid, dO, lse, D, dQ32, dK, dV, dropout_bits, dq_cnt, dq_out, s);
+  if (!idx32_ok(a)) launch_backward<E, 0>(p, grid, dO, lse, D, dQ32, dK, dV, dropout_bits, s);
+  else if (fast_mode() == 1) launch_backward<E, 1>(p, grid, dO, lse, D, dQ32, dK, dV, dropout_bits, s);
+  else launch_backward<E, 2>(p, grid, dO, lse, D, dQ32, dK, dV, dropout_bits, s);
 }
 
 const __nv_bfloat16* dev(const bf16_t* p) { return reinterpret_cast<const __nv_bfloat16*>(p); }
@@ -1423,11 +1320,10 @@ void flash_set_test_switches(const FlashTestSwitches& sw) {
   auto mode = [](int m) { return m < 0 ? -1 : (m ? 1 : 0); };
   g_bwd_three_blocks_override = mode(sw.bwd_three_blocks);
   g_fwd_idx64_override = mode(sw.fwd_idx64);
-  g_bwd_fold_override = sw.bwd_fold < 0 ? -1 : std::min(sw.bwd_fold, 2);
   g_bwd_dot16_override = mode(sw.bwd_dot16);
 }
 
-int flash_backward_folds_dq(const SoftmaxArgs& a, bool bf16_io) { return bwd_fold_applies(a, bf16_io) ? bwd_fold() : 0; }
+bool flash_backward_dot16(const SoftmaxArgs&, bool bf16_io) { return bf16_io && bwd_dot16(); }
 
 bool flash_forward_idx64(const SoftmaxArgs& a, bool bf16_io) {
   return bf16_io && idx32_ok(a) && fast_mode() == 2 && a.Tk % kTile == 0 && fwd_idx64();
@@ -1445,8 +1341,7 @@ int64_t flash_dropout_bits_words(const SoftmaxArgs& a) {
 
 int64_t flash_backward_scratch_floats(const SoftmaxArgs& a, int dk, bool bf16_io) {
   const int64_t rows = int64_t(a.B) * a.H * a.Tq;
-  if (!bf16_io) return rows;
-  return rows + rows * dk + (bwd_fold_applies(a, true) ? bwd_fold_counters(a) : 0);
+  return bf16_io ? rows + rows * dk : rows;
 }
 
 void flash_attention_forward(const SoftmaxArgs& a, int dk, const float* Q, const float* K, const float* V,
@@ -1473,14 +1368,10 @@ void flash_attention_backward(const SoftmaxArgs& a, int dk, const bf16_t* Q, con
   // scratch = [dQ accumulator, B*Tq*H*64 floats (16-byte aligned: scratch is)][D, B*H*Tq floats]
   const int64_t n = int64_t(a.B) * a.Tq * a.H * kD;
   float* dq32 = scratch;
-  const int64_t rows = int64_t(a.B) * a.H * a.Tq;
-  // HUKUK_FLASH_BWD_FOLD: [dQ accumulator][D][the fold's counters], dQ rounded inside the backward
-  unsigned* dq_cnt = bwd_fold_applies(a, true) ? reinterpret_cast<unsigned*>(scratch + n + rows) : nullptr;
   backward_impl(a, dev(Q), dev(K), dev(V), dev(ctx), lse, dctx, dq32, dev(dK), dev(dV), scratch + n, dev(dQ), s,
-                dropout_bits, dq_cnt);
-  if (!dq_cnt)
-    pdl::launch(flash_dq_to_bf16_kernel, blocks_for(n / 4, 256), 256, 0, s, static_cast<const float*>(dq32), dev(dQ),
-                n / 4);
+                dropout_bits);
+  pdl::launch(flash_dq_to_bf16_kernel, blocks_for(n / 4, 256), 256, 0, s, static_cast<const float*>(dq32), dev(dQ),
+              n / 4);
 }
 
 }  // namespace hukuk::ops::cuda

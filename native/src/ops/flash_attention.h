@@ -66,7 +66,7 @@ void flash_attention_forward(const SoftmaxArgs& a, int dk, const bf16_t* Q, cons
 
 // Floats of device scratch the backward needs: D = rowsum(dctx ⊙ ctx) [B, H, Tq], and for bf16 I/O
 // also dQ's fp32 accumulator [B, Tq, H*dk] (converted to bf16 at the end):
-//   fp32 I/O: B*H*Tq;   bf16 I/O: B*H*Tq + B*Tq*H*dk (+ B*H*ceil(Tq/64) under HUKUK_FLASH_BWD_FOLD=1).
+//   fp32 I/O: B*H*Tq;   bf16 I/O: B*H*Tq + B*Tq*H*dk.
 int64_t flash_backward_scratch_floats(const SoftmaxArgs& a, int dk, bool bf16_io);
 
 // dQ, dK, dV (rows layout, all three WRITTEN, not accumulated; none may be null) from dctx, the
@@ -88,20 +88,18 @@ void flash_attention_backward(const SoftmaxArgs& a, int dk, const bf16_t* Q, con
 // flash_backward_three_blocks: whether the backward of `a` (bf16 I/O or fp32) takes the 3-block
 // kernel on the current device.
 bool flash_backward_three_blocks(const SoftmaxArgs& a, bool bf16_io);
-// Experiments, default off, each env variable read once per process (same results; see the .cu):
+// Experiments, default off, each env variable read once per process (see the .cu):
 //   HUKUK_FLASH_FWD_IDX64=1: the bf16 forward's dropout hash with its first step once per 64-key tile
-//     and row where Tk % 64 == 0 (flash_forward_idx64: whether the forward of `a` takes it);
-//   HUKUK_FLASH_BWD_FOLD=1 or 2: the bf16 backward rounds dQ to bf16 itself (no flash_dq_to_bf16 pass;
-//     1: each query tile as soon as its key blocks are done, 2: at the blocks' ends) and its dot
-//     kernel uses 16-byte accesses; the scratch then holds B*H*ceil(Tq/64) more floats
-//     (flash_backward_scratch_floats; flash_backward_folds_dq: which of them the backward of `a` runs, 0: none);
-//   HUKUK_FLASH_BWD_DOT16=1: that dot kernel alone (bf16 I/O), to measure the two apart.
+//     and row where Tk % 64 == 0, the same decisions (flash_forward_idx64: whether the forward of `a`
+//     takes it);
+//   HUKUK_FLASH_BWD_DOT16=1: the bf16 backward's dot kernel (D, the bf16 dctx copy, dQ's accumulator
+//     zeroed) with 16-byte accesses; D within rounding (flash_backward_dot16: whether it runs).
 bool flash_forward_idx64(const SoftmaxArgs& a, bool bf16_io);
-int flash_backward_folds_dq(const SoftmaxArgs& a, bool bf16_io);
-// Test / micro-benchmark hook: overrides of those switches for this process's later calls (each 1 on,
-// 0 off, -1 back to its env variable; bwd_fold 1 or 2). Size the backward's scratch after setting them.
+bool flash_backward_dot16(const SoftmaxArgs& a, bool bf16_io);
+// Test / micro-benchmark hook: overrides of the switches above and of HUKUK_FLASH_BWD_3BLOCKS for this
+// process's later calls (each 1 on, 0 off, -1 back to its env variable).
 struct FlashTestSwitches {
-  int bwd_three_blocks = -1, fwd_idx64 = -1, bwd_fold = -1, bwd_dot16 = -1;
+  int bwd_three_blocks = -1, fwd_idx64 = -1, bwd_dot16 = -1;
 };
 void flash_set_test_switches(const FlashTestSwitches& sw);
 

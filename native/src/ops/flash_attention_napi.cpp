@@ -12,15 +12,14 @@
 //                                   built from `bias`, which must then be Toeplitz per head)
 //     io?: 'f32' | 'bf16'          (fused: the kernels' I/O type; bf16 rounds q/k/v to bf16 on the
 //                                   host and widens ctx/dq/dk/dv back; dctx stays fp32; default f32)
-//     bwd3Blocks?, fwdIdx64?, bwdFold?, bwdDot16?: boolean   (fused, bf16 I/O: force the kernels'
-//                                   switches HUKUK_FLASH_BWD_3BLOCKS / _FWD_IDX64 / _BWD_FOLD / _BWD_DOT16
-//                                   on (true) or off (false) for this call; bwdFold also 1 or 2; absent: the env)
+//     bwd3Blocks?, fwdIdx64?, bwdDot16?: boolean   (fused, bf16 I/O: force the kernels' switches
+//                                   HUKUK_FLASH_BWD_3BLOCKS / _FWD_IDX64 / _BWD_DOT16 on (true) or off
+//                                   (false) for this call; absent: the env)
 //   }) -> { ctx, dq, dk, dv: Float32Array (rows layout), fwdMs, bwdMs: number (mean per rep, -1 untimed),
-//          bwd3Blocks, fwdIdx64: boolean, bwdFold: 0 | 1 | 2 (fused, bf16 I/O: the paths that ran) }
+//          bwd3Blocks, fwdIdx64, bwdDot16: boolean (fused, bf16 I/O: whether each of those paths ran) }
 // The GPU modes copy the inputs up once; fwdMs/bwdMs time only the device work (CUDA events).
 #include <napi.h>
 
-#include <algorithm>
 #include <chrono>
 #include <vector>
 
@@ -50,14 +49,13 @@ struct FlashCase {
   bool dropout_bits = false;
   bool bf16_io = false;
   bool bias_diag = false;
-  int bwd_three_blocks = -1, fwd_idx64 = -1, bwd_fold = -1, bwd_dot16 = -1;  // -1: the env; 0 / 1: forced
+  int bwd_three_blocks = -1, fwd_idx64 = -1, bwd_dot16 = -1;  // -1: the env decides; 0 / 1: forced
 };
 
 struct FlashResult {
   std::vector<float> ctx, dq, dk, dv;
   double fwd_ms = -1, bwd_ms = -1;
-  bool bwd_three_blocks = false, fwd_idx64 = false;  // the paths that ran (bf16 I/O)
-  int bwd_fold = 0;
+  bool bwd_three_blocks = false, fwd_idx64 = false, bwd_dot16 = false;  // the paths that ran (bf16 I/O)
 };
 
 FlashResult run_reference(const FlashCase& c) {
@@ -140,12 +138,11 @@ std::vector<float> widen(const DeviceBuffer<bf16_t>& d) {
 // The fused kernels with bf16 I/O (ctx/dq/dk/dv widened to fp32 for the caller).
 FlashResult run_fused_bf16(const FlashCase& c, const oc::SoftmaxArgs& a, const float* dctx) {
   const cudaStream_t s = 0;
-  // the kernels' switches forced on / off for this call only (back to the env on every exit); before
-  // the scratch is sized (HUKUK_FLASH_BWD_FOLD adds to it)
+  // the kernels' switches forced on / off for this call only (back to the env on every exit)
   struct SwitchOverride {
     explicit SwitchOverride(const oc::FlashTestSwitches& sw) { oc::flash_set_test_switches(sw); }
     ~SwitchOverride() { oc::flash_set_test_switches(oc::FlashTestSwitches{}); }
-  } switch_override(oc::FlashTestSwitches{c.bwd_three_blocks, c.fwd_idx64, c.bwd_fold, c.bwd_dot16});
+  } switch_override(oc::FlashTestSwitches{c.bwd_three_blocks, c.fwd_idx64, c.bwd_dot16});
   const size_t nq = c.q.length, nk = c.k.length;
   const auto hq = to_bf16(c.q.data, nq), hk = to_bf16(c.k.data, nk), hv = to_bf16(c.v.data, nk);
   auto q = upload(hq.data(), nq), k = upload(hk.data(), nk), v = upload(hv.data(), nk);
@@ -165,7 +162,7 @@ FlashResult run_fused_bf16(const FlashCase& c, const oc::SoftmaxArgs& a, const f
   FlashResult r;
   r.bwd_three_blocks = oc::flash_backward_three_blocks(a, true);
   r.fwd_idx64 = oc::flash_forward_idx64(a, true);
-  r.bwd_fold = oc::flash_backward_folds_dq(a, true);
+  r.bwd_dot16 = oc::flash_backward_dot16(a, true);
   r.fwd_ms = time_ms(c.reps, fwd);
   r.bwd_ms = time_ms(c.reps, bwd);
   r.ctx = widen(ctx);
@@ -313,14 +310,11 @@ Napi::Value ops_flash_attention(const Napi::CallbackInfo& info) {
   if (o.Has("reps")) c.reps = int(int_arg(o.Get("reps"), "reps"));
   c.dropout_bits = o.Has("dropoutBits") && o.Get("dropoutBits").ToBoolean().Value();
   c.bias_diag = o.Has("biasDiag") && o.Get("biasDiag").ToBoolean().Value();
-  auto tri = [&](const char* key, int& out) {  // true / false, or a number (bwdFold: 0, 1, 2)
-    if (!o.Has(key) || o.Get(key).IsUndefined()) return;
-    const Napi::Value v = o.Get(key);
-    out = v.IsNumber() ? std::max(0, int(v.As<Napi::Number>().Int32Value())) : (v.ToBoolean().Value() ? 1 : 0);
+  auto tri = [&](const char* key, int& out) {
+    if (o.Has(key) && !o.Get(key).IsUndefined()) out = o.Get(key).ToBoolean().Value() ? 1 : 0;
   };
   tri("bwd3Blocks", c.bwd_three_blocks);
   tri("fwdIdx64", c.fwd_idx64);
-  tri("bwdFold", c.bwd_fold);
   tri("bwdDot16", c.bwd_dot16);
   if (o.Has("io") && !o.Get("io").IsUndefined()) {
     const std::string io = string_arg(o.Get("io"), "io");
@@ -352,7 +346,7 @@ Napi::Value ops_flash_attention(const Napi::CallbackInfo& info) {
   out.Set("bwdMs", Napi::Number::New(env, r.bwd_ms));
   out.Set("bwd3Blocks", Napi::Boolean::New(env, r.bwd_three_blocks));
   out.Set("fwdIdx64", Napi::Boolean::New(env, r.fwd_idx64));
-  out.Set("bwdFold", Napi::Number::New(env, r.bwd_fold));
+  out.Set("bwdDot16", Napi::Boolean::New(env, r.bwd_dot16));
   return out;
 }
 
