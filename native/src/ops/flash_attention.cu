@@ -184,7 +184,7 @@ __global__ void flash_bwd_dot_kernel(const float* dctx, const E* ctx, float* D, 
   }
 }
 
-// bf16 I/O under HUKUK_FLASH_BWD_DOT16=1: the same D, dO16 and zeroed dQ32 with 16 lanes per 64-float
+// bf16 I/O under HUKUK_FLASH_BWD_DOT16 (the default): the same D, dO16 and zeroed dQ32 with 16 lanes per 64-float
 // run (16-byte dctx loads and zero stores, 8-byte ctx loads and dO16 stores) instead of 32 lanes with
 // 8- and 4-byte ones: a memory-bound pass over ~75 MB at 16x12x512 (~23 µs per call in the ncu
 // profile of 10:55 UTC). D's sums in another order (within rounding).
@@ -424,7 +424,7 @@ __device__ __forceinline__ bool keep32(ops::DropoutKey key, uint32_t thr, KeepHa
   if constexpr (FM == 1) return ops::dropout_keep_bits(key, uint64_t(i), thr);
   else return keep32_x(f, i ^ (i >> 17) ^ f.a);
 }
-// FM = 3 (the forward only, Tk % 64 == 0, HUKUK_FLASH_FWD_IDX64=1): the first step per 64-key tile and
+// FM = 3 (the forward only, Tk % 64 == 0, HUKUK_FLASH_FWD_IDX64, the default): the first step per 64-key tile and
 // row instead of per score. A row's indices in a tile are i = st + jl with st = row*Tk + j0 a
 // multiple of 64 and jl < 64, so i = st ^ jl and i >> 17 == st >> 17 (no carry past bit 5); hence
 // i ^ (i >> 17) ^ f.a == (st ^ (st >> 17) ^ f.a) ^ jl, and jl = nt*8 + 2t + (e&1) == (nt*8 + (e&1)) ^ 2t
@@ -1117,14 +1117,15 @@ void launch_forward(const FlashParams<E>& p, dim3 grid, E* ctx, float* lse, cuda
                 FAST ? nullptr : bits);
 }
 
-// HUKUK_FLASH_FWD_IDX64=1 (EXPERIMENT, default off): the bf16 forward's dropout hash with its first
-// step per 64-key tile (FM 3, keep32_tile_x) where Tk % 64 == 0; read once per process, the test hook
+// HUKUK_FLASH_FWD_IDX64 (on by default since 12:20 UTC; =0 off): the bf16 forward's dropout hash with its
+// first step per 64-key tile (FM 3, keep32_tile_x) where Tk % 64 == 0 (the same keep decisions: ctx bit
+// for bit; H200 11:43 UTC, forward 0.957x at 512, 0.98x at 128); read once per process, the test hook
 // overrides it (flash_set_test_switches)
 int g_fwd_idx64_override = -1;
 bool fwd_idx64() {
   static const bool env = [] {
     const char* e = std::getenv("HUKUK_FLASH_FWD_IDX64");
-    return e && e[0] == '1';
+    return !(e && e[0] == '0');
   }();
   return g_fwd_idx64_override >= 0 ? g_fwd_idx64_override == 1 : env;
 }
@@ -1233,13 +1234,14 @@ void launch_backward(const FlashParams<E>& p, dim3 grid, const E* dO, const floa
   launch_bwd_kernel<E, FM, 1>(p, grid, smem, dO, lse, D, dQ32, dK, dV, bits, s);
 }
 
-// HUKUK_FLASH_BWD_DOT16=1 (EXPERIMENT, default off): the bf16 backward's dot kernel with 16-byte
-// accesses (flash_bwd_dot16_kernel); read once per process, the test hook overrides it
+// HUKUK_FLASH_BWD_DOT16 (on by default since 12:20 UTC; =0 off): the bf16 backward's dot kernel with
+// 16-byte accesses (flash_bwd_dot16_kernel; dV bit for bit, D summed in another order; H200 11:43 UTC,
+// backward 0.96-0.99x per call); read once per process, the test hook overrides it
 int g_bwd_dot16_override = -1;
 bool bwd_dot16() {
   static const bool env = [] {
     const char* e = std::getenv("HUKUK_FLASH_BWD_DOT16");
-    return e && e[0] == '1';
+    return !(e && e[0] == '0');
   }();
   return g_bwd_dot16_override >= 0 ? g_bwd_dot16_override == 1 : env;
 }

@@ -49,6 +49,8 @@
 // HUKUK_NORM_WARP (ops/norm.cu: the RMS norm ops one warp a row, read once per process);
 // HUKUK_T5_LORA_TC_FAST_BWD (ops/lora_tc.h: the tensor-core LoRA backward's faster parts, _MASK=bits);
 // HUKUK_T5_CROSS_SIDE (the decoder's cross K,V work on a second stream; _FWD=0, _KV=0 for its parts);
+// HUKUK_FLASH_FWD_IDX64, HUKUK_FLASH_BWD_DOT16 (ops/flash_attention.cu: the forward's hash per 64-key
+// tile, the backward's 16-byte dot kernel; read once per process);
 // HUKUK_T5_FFN_BWD_BF16 (wo's input-gradient GEMM writes bf16 with the dropout scale as alpha, masked in
 // place), HUKUK_T5_NORM_DROP_XBLOCK (a block's last norm backward also writes the next block's first
 // dropout backward), HUKUK_T5_RELU_KEEP_MASK (the ReLU bitmask carries the FFN dropout's keep bit);
