@@ -8,6 +8,8 @@
 //       native/src/ops/lora.cpp -o emu && ./emu quick
 #include "prelude.h"
 #include "ops/lora.h"
+#include "ops/group_tickets.h"
+using hukuk::ops::cuda::kGroupTicketBanks;
 #include <cstdio>
 #include <string>
 namespace emu {
@@ -95,6 +97,7 @@ int main(int argc, char** argv) {
       const RowSplit rs = group_row_split(M, in);
       std::vector<float> ws(size_t(n) * rs.S * r * in);
       GroupParams G = {};
+      G.tickets = g_tc_group_tickets;  // bank 0
       for (int i = 0; i < n; ++i) {
         G.dh[i] = dhs.data() + size_t(i) * M * r; G.A[i] = As.data() + size_t(i) * r * in; G.gA[i] = gA.data() + size_t(i) * r * in;
         G.dp[i] = drop_params(i == 1 ? p * 0.5f : p, seed, site + 7919u * i);

@@ -15,6 +15,7 @@
 
 #include "core/cuda_runtime.h"
 #include "cuda/pdl.cuh"
+#include "ops/group_tickets.h"
 #include "ops/lora.cuh"
 #include "ops/lora.h"
 
@@ -1160,7 +1161,7 @@ constexpr int kGroupTicketSlots = 4096;  // column blocks: in <= 64 * 4096
 // atomicAdd + explicit reset could: found in review). Process-wide per device: two launches of this kernel must not run concurrently on
 // different streams of one device (the engine runs one stream; PDL launches wait for the previous
 // kernel before touching them).
-__device__ unsigned int g_group_tickets[kGroupTicketSlots];
+__device__ unsigned int g_group_tickets[kGroupTicketBanks * kGroupTicketSlots];  // banks: ops/group_tickets.h
 
 template <int NM, bool kDx, typename T>
 __global__ void __launch_bounds__(kThreads, 2)
@@ -1327,7 +1328,7 @@ __global__ void __launch_bounds__(kThreads, 2)
     __threadfence();  // the partials are visible device-wide before the ticket is taken
   }
   __syncthreads();
-  if (threadIdx.x == 0) ticket = atomicInc(&g_group_tickets[blockIdx.x], unsigned(splits - 1));  // -> 0 after the last
+  if (threadIdx.x == 0) ticket = atomicInc(&G.tickets[blockIdx.x], unsigned(splits - 1));  // -> 0 after the last
   __syncthreads();
   if (ticket != unsigned(splits - 1)) return;
   // the last block of this column block: every split's partial is written
@@ -1379,6 +1380,17 @@ GaPlan group_plan(int M, int in, int r, bool have_workspace) {
   return grad_A_plan(M, in, have_workspace, bw_target_blocks(r));  // lora_backward's plan: same gA bits
 }
 
+// The ticket array of `bank` on the current device (the symbol's address, looked up once per device).
+unsigned int* group_tickets_bank(int bank) {
+  HUKUK_CHECK(bank >= 0 && bank < kGroupTicketBanks, "ENGINE_INTERNAL", "lora_backward_group: ticket bank out of range");
+  static unsigned int* base[64] = {};
+  int dev = 0;
+  HUKUK_CUDA_CHECK(cudaGetDevice(&dev));
+  HUKUK_CHECK(dev >= 0 && dev < 64, "ENGINE_INTERNAL", "lora_backward_group: device index out of range");
+  if (!base[dev]) HUKUK_CUDA_CHECK(cudaGetSymbolAddress(reinterpret_cast<void**>(&base[dev]), g_group_tickets));
+  return base[dev] + size_t(bank) * kGroupTicketSlots;
+}
+
 template <int NM, typename T>
 void launch_group(const LoraGroupMembers& G, const T* x, float* dx, float* ws, const uint64_t* seed, int M, int in,
                   int r, const GaPlan& g, bool acc_gA, bool acc_dx, cudaStream_t s) {
@@ -1404,10 +1416,12 @@ void lora_backward_group_t(const LoraGroupMembers& G, int n, const T* x, float* 
     return;
   }
   const GaPlan g = group_plan(M, in, r, workspace != nullptr);
+  LoraGroupMembers Gt = G;
+  Gt.tickets = group_tickets_bank(group_ticket_bank());
   switch (n) {
-    case 1: launch_group<1>(G, x, dx, workspace, seed, M, in, r, g, acc_gA, acc_dx, s); break;
-    case 2: launch_group<2>(G, x, dx, workspace, seed, M, in, r, g, acc_gA, acc_dx, s); break;
-    default: launch_group<3>(G, x, dx, workspace, seed, M, in, r, g, acc_gA, acc_dx, s); break;
+    case 1: launch_group<1>(Gt, x, dx, workspace, seed, M, in, r, g, acc_gA, acc_dx, s); break;
+    case 2: launch_group<2>(Gt, x, dx, workspace, seed, M, in, r, g, acc_gA, acc_dx, s); break;
+    default: launch_group<3>(Gt, x, dx, workspace, seed, M, in, r, g, acc_gA, acc_dx, s); break;
   }
 }
 

@@ -150,6 +150,7 @@ struct LoraGroupMembers {  // passed by value to the kernel
   float* gA[kLoraGroupMax] = {};
   uint64_t site[kLoraGroupMax] = {};
   float p[kLoraGroupMax] = {};
+  unsigned int* tickets = nullptr;  // set by lora_backward_group (the calling thread's bank, group_tickets.h)
 };
 bool lora_backward_group_supported(int r, int in, int n);
 size_t lora_backward_group_workspace_floats(int M, int in, int r, int n);

@@ -739,11 +739,13 @@ struct GroupParams {  // by value
   const float* A[kGrpMax];
   float* gA[kGrpMax];
   DropParams dp[kGrpMax];
+  unsigned int* tickets;  // this launch's ticket bank (ops/group_tickets.h; lora_backward_group sets it)
 };
 // One ticket per column block, zero between launches: atomicInc wraps it to 0 when the last block
 // takes it (a wrong count cannot stop later launches' reductions for good; found in review).
-// Per device: two launches must not run concurrently on different streams of one device.
-__device__ unsigned int g_tc_group_tickets[kGrpTicketSlots];
+// Per device and bank: two launches running at once on two streams take different banks
+// (GroupParams::tickets, ops/group_tickets.h).
+__device__ unsigned int g_tc_group_tickets[kGroupTicketBanks * kGrpTicketSlots];  // banks: ops/group_tickets.h
 
 // Splits of M for lora_backward_group: ~132 blocks of 16 warps (one per SM of an H100 / H200, a
 // constant so the summation order never depends on the GPU), whole 16-row tiles per split.
@@ -936,7 +938,7 @@ __global__ void __launch_bounds__(kGrpThreads, 1) group_backward_kernel(GroupPar
   }
   if (S == 1) return;
   __syncthreads();
-  if (threadIdx.x == 0) ticket = atomicInc(&g_tc_group_tickets[blockIdx.x], unsigned(S - 1));  // -> 0 after the last
+  if (threadIdx.x == 0) ticket = atomicInc(&G.tickets[blockIdx.x], unsigned(S - 1));  // -> 0 after the last
   __syncthreads();
   if (ticket != unsigned(S - 1)) return;
   __threadfence();  // every split's partial of this column block is written
@@ -1189,7 +1191,7 @@ __global__ void __launch_bounds__(kGrpThreads, 1) group_backward_staged_kernel(G
   }
   if (S == 1) return;
   __syncthreads();
-  if (threadIdx.x == 0) ticket = atomicInc(&g_tc_group_tickets[blockIdx.x], unsigned(S - 1));  // -> 0 after the last
+  if (threadIdx.x == 0) ticket = atomicInc(&G.tickets[blockIdx.x], unsigned(S - 1));  // -> 0 after the last
   __syncthreads();
   if (ticket != unsigned(S - 1)) return;
   __threadfence();  // every split's partial of this column block is written
@@ -1490,7 +1492,7 @@ __global__ void __launch_bounds__(kGrpThreads, 1) group_backward_pf_kernel(Group
   }
   if (S == 1) return;
   __syncthreads();
-  if (threadIdx.x == 0) ticket = atomicInc(&g_tc_group_tickets[blockIdx.x], unsigned(S - 1));  // -> 0 after the last
+  if (threadIdx.x == 0) ticket = atomicInc(&G.tickets[blockIdx.x], unsigned(S - 1));  // -> 0 after the last
   __syncthreads();
   if (ticket != unsigned(S - 1)) return;
   __threadfence();  // every split's partial of this column block is written

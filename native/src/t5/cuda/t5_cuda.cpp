@@ -49,6 +49,7 @@ void encode(T5Impl&, const int32_t*, const int32_t*, int, int, bool, const std::
 #include "nf4/nf4_cuda.h"
 #include "ops/attention.h"
 #include "ops/flash_attention.h"
+#include "ops/group_tickets.h"
 #include "ops/lora.h"
 #include "ops/lora_tc.h"
 #include "ops/residual.h"
@@ -901,6 +902,8 @@ class T5Cuda {
     cs_dkv[0] = cs_dkv[1] = nullptr;
     cs_tmp_r = cs_ws = cs_gws = nullptr;
     cs_gws_floats = 0;
+    // the stream, its events and its cuBLAS handle now, outside any graph capture
+    if (cross_side) cs_create();
     if (cross_side) {
       for (void*& k : cs_dkv) k = v(2 * Ms * inner);
       cs_tmp_r = f(2 * Ms * rmax);
@@ -1268,6 +1271,9 @@ class T5Cuda {
     T5Cuda& t;
     cudaStream_t s0;
     float *r0, *w0;
+    // the LoRA group kernels' ticket bank 1 while issuing on s_cs (ops/group_tickets.h: their
+    // launches on s and s_cs may run at once; one bank would interleave their tickets)
+    oc::GroupTicketBankScope bank{1};
     explicit CsScope(T5Cuda& x) : t(x), s0(x.s), r0(x.tmp_r), w0(x.lora_ws) {
       t.s = t.s_cs;
       t.tmp_r = t.cs_tmp_r;
@@ -1289,9 +1295,17 @@ class T5Cuda {
     if (s_cs) return;  // the events first: s_cs set means all of them exist
     for (cudaEvent_t* e : {&cs_fork[0], &cs_fork[1], &cs_done[0], &cs_done[1], &cs_join, &pf_cs_hold[0], &pf_cs_hold[1], &cs_kvr})
       if (!*e) HUKUK_CUDA_CHECK(cudaEventCreateWithFlags(e, cudaEventDisableTiming));
-    HUKUK_CUDA_CHECK(cudaStreamCreateWithFlags(&s_cs, cudaStreamNonBlocking));
-    // its own cuBLAS handle (own default workspace): its GEMMs run beside the main stream's
-    hukuk::cuda::cublas().own_handle(s_cs);
+    cudaStream_t made = nullptr;
+    HUKUK_CUDA_CHECK(cudaStreamCreateWithFlags(&made, cudaStreamNonBlocking));
+    // its own cuBLAS handle (own default workspace): its GEMMs run beside the main stream's; made
+    // before s_cs is published, so a failure leaves no stream without its handle
+    try {
+      hukuk::cuda::cublas().own_handle(made);
+    } catch (...) {
+      cudaStreamDestroy(made);
+      throw;
+    }
+    s_cs = made;
   }
   // Where layer l's cross K,V go when s_cs computes them in the forward: the kept ones (the backward
   // reads them), else the layer's slot (the backward computes them again, or re-runs the block).
@@ -2407,6 +2421,8 @@ class T5Cuda {
       try {
         body();
       } catch (const std::exception& e) {
+        cs_abandon();  // join the side streams first: a capture with a stream still forked cannot end
+        pf_abandon();
         cudaStreamEndCapture(s, &g);
         if (g) cudaGraphDestroy(g);
         cudaGetLastError();
