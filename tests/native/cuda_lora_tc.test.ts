@@ -84,6 +84,47 @@ function parts(c: Case, v: Float32Array): Float32Array[] {
   return [v];
 }
 
+// The step tests' setup: a tiny T5 (2 + 2 layers, d_model 256, d_kv 64) in dir, a batch of 4 x 40 -> 24
+// with padding, and an adapter with B != 0 (addLora starts B at 0) from one CPU step of AdamW at
+// lr 1e-2 (LoRA q,k,v,o, r 16, dropout 0.1).
+function tinyStepSetup(t5: Engine, dir: string): { b: T5Batch; adapter: string } {
+  makeTinyT5(dir, { vocabSize: 256, dModel: 256, dKv: 64, numHeads: 4, dFf: 512, numLayers: 2, numDecoderLayers: 2 }, 5);
+  const B = 4, S = 40, T = 24, V = 256;
+  const b: T5Batch = {
+    inputIds: Int32Array.from({ length: B * S }, (_, i) => 2 + ((i * 37 + 3) % (V - 2))),
+    attentionMask: Int32Array.from({ length: B * S }, (_, i) => (i % S < S - Math.min(S - 1, (i / S) | 0) ? 1 : 0)),
+    labels: Int32Array.from({ length: B * T }, (_, i) => 2 + ((i * 11 + 3) % (V - 2))),
+    batch: B, srcLen: S, tgtLen: T, train: true, dropoutSeed: 5,
+  } as T5Batch;
+  const adapter = join(dir, 'adapter');
+  const cpu = t5.T5Model.load({ modelDir: dir, device: 'cpu' });
+  try {
+    cpu.addLora({ r: 16, alpha: 32, dropout: 0.1, targets: ['q', 'k', 'v', 'o'], seed: 3 });
+    cpu.forwardBackward(b);
+    t5.optimizerStep(cpu, { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1, gradScale: 1, step: 1 } as never);
+    cpu.saveAdapter(adapter);
+  } finally {
+    cpu.dispose();
+  }
+  return { b, adapter };
+}
+
+// The tiny model on the GPU (bf16, bf16 weights) with the adapter: two steps, captured then replayed.
+function twoSteps(t5: Engine, dir: string, adapter: string, b: T5Batch): { loss: number; grads: Float32Array[] }[] {
+  const m: T5Model = t5.T5Model.load({ modelDir: dir, device: 'cuda', quant: 'none', compute: 'bf16' });
+  try {
+    m.loadAdapter(adapter);
+    const step = () => {
+      m.zeroGrad();
+      const loss = m.forwardBackward(b).loss;
+      return { loss, grads: m.loraTensors().map((t) => Float32Array.from(t.grad)) };
+    };
+    return [step(), step()];
+  } finally {
+    m.dispose();
+  }
+}
+
 const CASES: Case[] = [];
 for (const M of [1, 37, 2048, 8192]) {
   for (const p of [0, 0.05]) {
@@ -179,42 +220,13 @@ describe.skipIf(!gpu)('tensor-core LoRA: fewer launches, the same bits', () => {
     const saved = SW.map((k) => process.env[k]);
     const flash = process.env.HUKUK_T5_FLASH;
     try {
-      makeTinyT5(dir, { vocabSize: 256, dModel: 256, dKv: 64, numHeads: 4, dFf: 512, numLayers: 2, numDecoderLayers: 2 }, 5);
-      const B = 4, S = 40, T = 24, V = 256;
-      const b: T5Batch = {
-        inputIds: Int32Array.from({ length: B * S }, (_, i) => 2 + ((i * 37 + 3) % (V - 2))),
-        attentionMask: Int32Array.from({ length: B * S }, (_, i) => (i % S < S - Math.min(S - 1, (i / S) | 0) ? 1 : 0)),
-        labels: Int32Array.from({ length: B * T }, (_, i) => 2 + ((i * 11 + 3) % (V - 2))),
-        batch: B, srcLen: S, tgtLen: T, train: true, dropoutSeed: 5,
-      } as T5Batch;
+      const { b, adapter } = tinyStepSetup(t5, dir);
       // HUKUK_T5_FLASH=0: the unfused attention backward has no atomics, so two runs of one path
       // give the same bits and any difference is the switches'
       process.env.HUKUK_T5_FLASH = '0';
-      // an adapter with B != 0 (addLora starts B at 0): one CPU step of AdamW at lr 1e-2
-      const adapter = join(dir, 'adapter');
-      const cpu = t5.T5Model.load({ modelDir: dir, device: 'cpu' });
-      try {
-        cpu.addLora({ r: 16, alpha: 32, dropout: 0.1, targets: ['q', 'k', 'v', 'o'], seed: 3 });
-        cpu.forwardBackward(b);
-        t5.optimizerStep(cpu, { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1, gradScale: 1, step: 1 } as never);
-        cpu.saveAdapter(adapter);
-      } finally {
-        cpu.dispose();
-      }
       const run = (on: boolean) => {
         for (const k of SW) process.env[k] = on ? '1' : '0'; // '0', not unset: the switch is on by default
-        const m: T5Model = t5.T5Model.load({ modelDir: dir, device: 'cuda', quant: 'none', compute: 'bf16' });
-        try {
-          m.loadAdapter(adapter);
-          const step = () => {
-            m.zeroGrad();
-            const loss = m.forwardBackward(b).loss;
-            return { loss, grads: m.loraTensors().map((t) => Float32Array.from(t.grad)) };
-          };
-          return [step(), step()]; // captured, then replayed
-        } finally {
-          m.dispose();
-        }
+        return twoSteps(t5, dir, adapter, b);
       };
       const off = run(false), on = run(true), offAgain = run(false), onAgain = run(true);
       const worst = (x: { grads: Float32Array[] }, y: { grads: Float32Array[] }) =>
@@ -314,39 +326,11 @@ describe.skipIf(!gpu)('tensor-core LoRA backward, HUKUK_T5_LORA_TC_FAST_BWD', ()
     const dir = mkdtempSync(join(tmpdir(), 'hukuk-lora-tc-fast-'));
     const flash = process.env.HUKUK_T5_FLASH;
     try {
-      makeTinyT5(dir, { vocabSize: 256, dModel: 256, dKv: 64, numHeads: 4, dFf: 512, numLayers: 2, numDecoderLayers: 2 }, 5);
-      const B = 4, S = 40, T = 24, V = 256;
-      const b: T5Batch = {
-        inputIds: Int32Array.from({ length: B * S }, (_, i) => 2 + ((i * 37 + 3) % (V - 2))),
-        attentionMask: Int32Array.from({ length: B * S }, (_, i) => (i % S < S - Math.min(S - 1, (i / S) | 0) ? 1 : 0)),
-        labels: Int32Array.from({ length: B * T }, (_, i) => 2 + ((i * 11 + 3) % (V - 2))),
-        batch: B, srcLen: S, tgtLen: T, train: true, dropoutSeed: 5,
-      } as T5Batch;
+      const { b, adapter } = tinyStepSetup(t5, dir);
       process.env.HUKUK_T5_FLASH = '0'; // no atomics in the attention backward: run to run the same bits
-      const adapter = join(dir, 'adapter');
-      const cpu = t5.T5Model.load({ modelDir: dir, device: 'cpu' });
-      try {
-        cpu.addLora({ r: 16, alpha: 32, dropout: 0.1, targets: ['q', 'k', 'v', 'o'], seed: 3 });
-        cpu.forwardBackward(b);
-        t5.optimizerStep(cpu, { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1, gradScale: 1, step: 1 } as never);
-        cpu.saveAdapter(adapter);
-      } finally {
-        cpu.dispose();
-      }
       const run = (mask: number) => {
         engine._opsLoraTcFastBwd!(mask); // before the load: the plan sizes the workspace under it
-        const m: T5Model = t5.T5Model.load({ modelDir: dir, device: 'cuda', quant: 'none', compute: 'bf16' });
-        try {
-          m.loadAdapter(adapter);
-          const step = () => {
-            m.zeroGrad();
-            const loss = m.forwardBackward(b).loss;
-            return { loss, grads: m.loraTensors().map((t) => Float32Array.from(t.grad)) };
-          };
-          return [step(), step()]; // captured, then replayed
-        } finally {
-          m.dispose();
-        }
+        return twoSteps(t5, dir, adapter, b);
       };
       const off = run(0), on = run(FAST_ALL), offAgain = run(0);
       const worst = (x: { grads: Float32Array[] }, y: { grads: Float32Array[] }) =>

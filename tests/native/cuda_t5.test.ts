@@ -875,22 +875,45 @@ function firstBitDifference(a: Float32Array, b: Float32Array): number {
 // bit (loss, LoRA grads, graph replay, recompute, eval loss and logits), at bf16 the forward bit for
 // bit (loss, eval logits; no atomics) and the grads within the flash backward's dQ atomics; the
 // same arena (nothing is allocated).
-type FuseRun = { step: ReturnType<typeof stepOf>; replay: ReturnType<typeof stepOf>; stepRe: ReturnType<typeof stepOf>; logits: Float32Array; evalLoss: number; evalGraphLoss: number };
-function addNormRun(modelDir: string, adapter: string, b: StepBatch, on: boolean, o: { compute: 'fp32' | 'bf16'; quant: 'nf4' | 'none' }): FuseRun {
-  process.env.HUKUK_T5_ADD_NORM_FUSE = on ? '1' : '0';
+// A step switch's run, shared by the switch tests below: the env set for the model's life, a step,
+// its graph replay and a recompute step (and, withEval, an eval forward with logits and one through
+// the eval graph); the env unset after.
+type EnvRun = { step: ReturnType<typeof stepOf>; replay: ReturnType<typeof stepOf>; stepRe: ReturnType<typeof stepOf>; logits?: Float32Array; evalLoss?: number; evalGraphLoss?: number };
+function envRun(modelDir: string, adapter: string, b: StepBatch, env: Record<string, string>, o: { compute: 'fp32' | 'bf16'; quant: 'nf4' | 'none' }, withEval = false): EnvRun {
+  for (const [k, v] of Object.entries(env)) process.env[k] = v;
   try {
     const m = engine.T5Model.load({ modelDir, device: 'cuda', quant: o.quant, compute: o.compute });
     m.loadAdapter(adapter);
     const step = stepOf(m, b);
     const replay = stepOf(m, b);
     const stepRe = stepOf(m, { ...b, recompute: true });
-    const ev = m.forward({ ...b, train: false, wantLogits: true });
-    const evalGraphLoss = m.forward({ ...b, train: false }).loss;
+    const out: EnvRun = { step, replay, stepRe };
+    if (withEval) {
+      const ev = m.forward({ ...b, train: false, wantLogits: true });
+      out.logits = ev.logits!;
+      out.evalLoss = ev.loss;
+      out.evalGraphLoss = m.forward({ ...b, train: false }).loss;
+    }
     m.dispose();
-    return { step, replay, stepRe, logits: ev.logits!, evalLoss: ev.loss, evalGraphLoss };
+    return out;
   } finally {
-    delete process.env.HUKUK_T5_ADD_NORM_FUSE;
+    for (const k of Object.keys(env)) delete process.env[k];
   }
+}
+// y's step, replay and recompute against x's: the same loss and arena, grads bit for bit ('bits')
+// or within a bound; `tag` prefixes the messages
+function expectSameSteps(x: EnvRun, y: EnvRun, grads: 'bits' | number, tag = ''): void {
+  for (const [what, p, q] of [['step', x.step, y.step], ['replay', x.replay, y.replay], ['recompute', x.stepRe, y.stepRe]] as const) {
+    expect(q.loss, `${tag}loss, ${what}`).toBe(p.loss);
+    if (grads === 'bits') expect(worstGrad(p, q), `${tag}grads, ${what}`).toBe(0);
+    else expect(worstGrad(p, q), `${tag}grads, ${what}`).toBeLessThan(grads);
+    expect(q.arena, `${tag}arena, ${what}`).toBe(p.arena);
+  }
+}
+
+type FuseRun = Required<EnvRun>;
+function addNormRun(modelDir: string, adapter: string, b: StepBatch, on: boolean, o: { compute: 'fp32' | 'bf16'; quant: 'nf4' | 'none' }): FuseRun {
+  return envRun(modelDir, adapter, b, { HUKUK_T5_ADD_NORM_FUSE: on ? '1' : '0' }, o, true) as FuseRun;
 }
 
 describe.skipIf(!gpu)('T5 on CUDA: ADD_NORM_FUSE, the residual add and the next norm in one kernel', () => {
@@ -909,11 +932,7 @@ describe.skipIf(!gpu)('T5 on CUDA: ADD_NORM_FUSE, the residual add and the next 
         const on = addNormRun(modelDir, adapter, b, true, { compute: 'fp32', quant });
         console.log(`  ADD_NORM_FUSE ${name} fp32: loss ${off.step.loss} / ${on.step.loss}; worst grad ${worstGrad(off.step, on.step)} (replay ${worstGrad(off.replay, on.replay)}, recompute ${worstGrad(off.stepRe, on.stepRe)}); eval ${off.evalLoss} / ${on.evalLoss}; arena ${off.step.arena} / ${on.step.arena}`);
         expect(nonZero(on.step, 'lora_A')).toBe(true);
-        for (const [what, x, y] of [['step', off.step, on.step], ['replay', off.replay, on.replay], ['recompute', off.stepRe, on.stepRe]] as const) {
-          expect(y.loss, `loss, ${what}`).toBe(x.loss);
-          expect(worstGrad(x, y), `grads, ${what}`).toBe(0);
-          expect(y.arena, `arena, ${what}`).toBe(x.arena);
-        }
+        expectSameSteps(off, on, 'bits');
         expect(firstBitDifference(on.logits, off.logits), 'eval logits').toBe(-1);
         expect(on.evalLoss).toBe(off.evalLoss);
         expect(on.evalGraphLoss).toBe(off.evalGraphLoss);
@@ -935,11 +954,7 @@ describe.skipIf(!gpu)('T5 on CUDA: ADD_NORM_FUSE, the residual add and the next 
         const again = addNormRun(dir, adapter, b, false, { compute: 'bf16', quant: 'nf4' });
         console.log(`  ADD_NORM_FUSE bf16${gated ? ' gated' : ''}: loss ${off.step.loss} / ${on.step.loss}; worst grad ${worstGrad(off.step, on.step)} (off vs off again ${worstGrad(off.step, again.step)}; replay ${worstGrad(off.replay, on.replay)}, recompute ${worstGrad(off.stepRe, on.stepRe)}); arena ${off.step.arena} / ${on.step.arena}`);
         expect(nonZero(on.step, 'lora_A')).toBe(true);
-        for (const [what, x, y] of [['step', off.step, on.step], ['replay', off.replay, on.replay], ['recompute', off.stepRe, on.stepRe]] as const) {
-          expect(y.loss, `loss, ${what}`).toBe(x.loss);
-          expect(worstGrad(x, y), `grads, ${what}`).toBeLessThan(1e-3);
-          expect(y.arena, `arena, ${what}`).toBe(x.arena);
-        }
+        expectSameSteps(off, on, 1e-3);
         expect(firstBitDifference(on.logits, off.logits), 'eval logits').toBe(-1);
         expect(on.evalLoss).toBe(off.evalLoss);
         expect(on.evalGraphLoss).toBe(off.evalGraphLoss);
@@ -960,21 +975,6 @@ describe.skipIf(!gpu)('T5 on CUDA: ADD_NORM_FUSE, the residual add and the next 
 // bit, replay and recompute (where it does not apply) too; the arena is the same either way.
 // RELU_KEEP_MASK: the ReLU bitmask's bit also carries the FFN dropout's keep decision (the backward
 // does no hashing): bit for bit at fp32 (tests/native/cuda_elementwise.test.ts checks the kernels).
-type EnvRun = { step: ReturnType<typeof stepOf>; replay: ReturnType<typeof stepOf>; stepRe: ReturnType<typeof stepOf> };
-function envRun(modelDir: string, adapter: string, b: StepBatch, env: Record<string, string>, o: { compute: 'fp32' | 'bf16'; quant: 'nf4' | 'none' }): EnvRun {
-  for (const [k, v] of Object.entries(env)) process.env[k] = v;
-  try {
-    const m = engine.T5Model.load({ modelDir, device: 'cuda', quant: o.quant, compute: o.compute });
-    m.loadAdapter(adapter);
-    const step = stepOf(m, b);
-    const replay = stepOf(m, b);
-    const stepRe = stepOf(m, { ...b, recompute: true });
-    m.dispose();
-    return { step, replay, stepRe };
-  } finally {
-    for (const k of Object.keys(env)) delete process.env[k];
-  }
-}
 
 describe.skipIf(!gpu)('T5 on CUDA: FFN_BWD_BF16, NORM_DROP_XBLOCK and RELU_KEEP_MASK', () => {
   const off = { HUKUK_T5_FFN_BWD_BF16: '0', HUKUK_T5_NORM_DROP_XBLOCK: '0', HUKUK_T5_RELU_KEEP_MASK: '0' };
@@ -992,11 +992,7 @@ describe.skipIf(!gpu)('T5 on CUDA: FFN_BWD_BF16, NORM_DROP_XBLOCK and RELU_KEEP_
         const x = envRun(modelDir, adapter, b, { ...off, HUKUK_T5_NORM_DROP_XBLOCK: '1', HUKUK_T5_RELU_KEEP_MASK: '1' }, { compute: 'fp32', quant });
         console.log(`  NORM_DROP_XBLOCK + RELU_KEEP_MASK ${name} fp32: loss ${a.step.loss} / ${x.step.loss}; worst grad ${worstGrad(a.step, x.step)}`);
         expect(nonZero(x.step, 'lora_A')).toBe(true);
-        for (const [what, p, q] of [['step', a.step, x.step], ['replay', a.replay, x.replay], ['recompute', a.stepRe, x.stepRe]] as const) {
-          expect(q.loss, `loss, ${what}`).toBe(p.loss);
-          expect(worstGrad(p, q), `grads, ${what}`).toBe(0);
-          expect(q.arena, `arena, ${what}`).toBe(p.arena);
-        }
+        expectSameSteps(a, x, 'bits');
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
@@ -1022,11 +1018,8 @@ describe.skipIf(!gpu)('T5 on CUDA: FFN_BWD_BF16, NORM_DROP_XBLOCK and RELU_KEEP_
       for (const [what, r] of Object.entries(runs)) {
         console.log(`  ${what} bf16: loss ${a.step.loss} / ${r.step.loss}; worst grad ${worstGrad(a.step, r.step)} (replay ${worstGrad(a.replay, r.replay)}, recompute ${worstGrad(a.stepRe, r.stepRe)}; off vs off again ${spread})`);
         expect(nonZero(r.step, 'lora_A')).toBe(true);
-        for (const [w, p, q] of [['step', a.step, r.step], ['replay', a.replay, r.replay], ['recompute', a.stepRe, r.stepRe]] as const) {
-          expect(q.loss, `${what}: loss, ${w}`).toBe(p.loss); // the forward is untouched
-          expect(worstGrad(p, q), `${what}: grads, ${w}`).toBeLessThan(what === 'xblock' || what === 'keepmask' ? 1e-3 : 1e-2);
-          expect(q.arena, `${what}: arena, ${w}`).toBe(p.arena);
-        }
+        // the loss: the forward is untouched
+        expectSameSteps(a, r, what === 'xblock' || what === 'keepmask' ? 1e-3 : 1e-2, `${what}: `);
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
