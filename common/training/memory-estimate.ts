@@ -117,8 +117,8 @@ export const DEQ_PREFETCH_DEFAULT = true;
 /** T5Cuda::kHeadBf16Default: the engine's LM head runs on bf16 operands unless HUKUK_T5_HEAD_BF16
  * says otherwise (flip both together). */
 export const HEAD_BF16_DEFAULT = true;
-/** T5Cuda::kCrossSideDefault: the decoder's cross k,v backward runs on a second stream only when
- * HUKUK_T5_CROSS_SIDE=1 (flip both together). */
+/** T5Cuda::kCrossSideDefault: the decoder's cross k,v backward runs on a second stream unless
+ * HUKUK_T5_CROSS_SIDE=0 (flip both together). */
 export const CROSS_SIDE_DEFAULT = true;
 /** ops/lora_tc.h kFastBwdDefault: the LoRA backward's faster parts (and up_backward's finer row
  * split) are on unless HUKUK_T5_LORA_TC_FAST_BWD=0 (flip both together). */
