@@ -1158,9 +1158,9 @@ constexpr int kGroupRP = 16;            // padded rank (r <= 16)
 constexpr int kGroupTicketSlots = 4096;  // column blocks: in <= 64 * 4096
 // One ticket per column block, zero between launches: atomicInc wraps it to 0 when the last block
 // takes it (so a count left wrong by a fault cannot stop every later launch's reduction, as an
-// atomicAdd + explicit reset could: found in review). Process-wide per device: two launches of this kernel must not run concurrently on
-// different streams of one device (the engine runs one stream; PDL launches wait for the previous
-// kernel before touching them).
+// atomicAdd + explicit reset could: found in review). Process-wide per device, so two launches
+// running at once on two streams take different banks (ops/group_tickets.h; PDL launches on one
+// stream wait for the previous kernel before touching them).
 __device__ unsigned int g_group_tickets[kGroupTicketBanks * kGroupTicketSlots];  // banks: ops/group_tickets.h
 
 template <int NM, bool kDx, typename T>
@@ -1380,16 +1380,8 @@ GaPlan group_plan(int M, int in, int r, bool have_workspace) {
   return grad_A_plan(M, in, have_workspace, bw_target_blocks(r));  // lora_backward's plan: same gA bits
 }
 
-// The ticket array of `bank` on the current device (the symbol's address, looked up once per device).
-unsigned int* group_tickets_bank(int bank) {
-  HUKUK_CHECK(bank >= 0 && bank < kGroupTicketBanks, "ENGINE_INTERNAL", "lora_backward_group: ticket bank out of range");
-  static unsigned int* base[64] = {};
-  int dev = 0;
-  HUKUK_CUDA_CHECK(cudaGetDevice(&dev));
-  HUKUK_CHECK(dev >= 0 && dev < 64, "ENGINE_INTERNAL", "lora_backward_group: device index out of range");
-  if (!base[dev]) HUKUK_CUDA_CHECK(cudaGetSymbolAddress(reinterpret_cast<void**>(&base[dev]), g_group_tickets));
-  return base[dev] + size_t(bank) * kGroupTicketSlots;
-}
+// g_group_tickets' banks on each device (ops/group_tickets.h)
+GroupTicketArray g_group_ticket_array{&g_group_tickets, kGroupTicketSlots, "lora_backward_group"};
 
 template <int NM, typename T>
 void launch_group(const LoraGroupMembers& G, const T* x, float* dx, float* ws, const uint64_t* seed, int M, int in,
@@ -1417,7 +1409,7 @@ void lora_backward_group_t(const LoraGroupMembers& G, int n, const T* x, float* 
   }
   const GaPlan g = group_plan(M, in, r, workspace != nullptr);
   LoraGroupMembers Gt = G;
-  Gt.tickets = group_tickets_bank(group_ticket_bank());
+  Gt.tickets = g_group_ticket_array.bank(group_ticket_bank());
   switch (n) {
     case 1: launch_group<1>(Gt, x, dx, workspace, seed, M, in, r, g, acc_gA, acc_dx, s); break;
     case 2: launch_group<2>(Gt, x, dx, workspace, seed, M, in, r, g, acc_gA, acc_dx, s); break;

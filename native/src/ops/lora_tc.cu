@@ -53,17 +53,8 @@ void check_align(const char* fn, const char* what, const void* p, unsigned bytes
 
 unsigned reduce_blocks(int64_t count) { return unsigned((count + 255) / 256); }
 
-// The group kernels' ticket array of `bank` on the current device (looked up once per device).
-unsigned int* tc_group_tickets_bank(int bank) {
-  HUKUK_CHECK(bank >= 0 && bank < kGroupTicketBanks, "ENGINE_INTERNAL",
-              "lora_tc::lora_backward_group: ticket bank out of range");
-  static unsigned int* base[64] = {};
-  int dev = 0;
-  HUKUK_CUDA_CHECK(cudaGetDevice(&dev));
-  HUKUK_CHECK(dev >= 0 && dev < 64, "ENGINE_INTERNAL", "lora_tc::lora_backward_group: device index out of range");
-  if (!base[dev]) HUKUK_CUDA_CHECK(cudaGetSymbolAddress(reinterpret_cast<void**>(&base[dev]), g_tc_group_tickets));
-  return base[dev] + size_t(bank) * kGrpTicketSlots;
-}
+// The group kernels' g_tc_group_tickets banks on each device (ops/group_tickets.h)
+GroupTicketArray g_tc_group_ticket_array{&g_tc_group_tickets, kGrpTicketSlots, "lora_tc::lora_backward_group"};
 
 // HUKUK_T5_LORA_TC_FAST_BWD (lora_tc.h): the switch, read once per process; a test hook's override
 int g_fast_bwd_override = -1;
@@ -227,7 +218,7 @@ void lora_backward_group(const LoraGroupMembers& members, int n, const bf16_t* x
   check_align("lora_backward_group", "x", x, 8);
   if (dx) check_align("lora_backward_group", "dx", dx, 8);
   GroupParams G = {};
-  G.tickets = tc_group_tickets_bank(group_ticket_bank());
+  G.tickets = g_tc_group_ticket_array.bank(group_ticket_bank());
   for (int i = 0; i < n; ++i) {
     check_align("lora_backward_group", "dh", members.dh[i], 8);
     G.dh[i] = members.dh[i];
