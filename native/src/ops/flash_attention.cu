@@ -751,16 +751,56 @@ __host__ __device__ inline BwdLayout bwd_layout(int W, bool bias, int diag_float
   return L;
 }
 
+// The one-tile backward's share of the dot kernel (ONE below): one query tile's dctx (fp32, rows
+// [r0, r0+64) of one head, rows >= T as 0) and ctx (bf16) in registers, laid out as
+// flash_bwd_dot16_kernel's lanes (the 16 threads of a half warp hold one row, thread l its columns
+// 4l..4l+3), so that land() computes D with the very same arithmetic (the same products, fma
+// contractions and shuffle order: D bit for bit) and rounds dctx to bf16 as it does (pack_bf16).
+// N threads (a multiple of 16).
+template <int N>
+struct DotTile {
+  static constexpr int kPer = kTile * (kD / 4) / N;
+  static_assert(kPer * N == kTile * (kD / 4) && N % 16 == 0, "rows must split evenly over half warps");
+  float4 a[kPer];
+  uint2 c[kPer];
+  __device__ __forceinline__ void load(const float* dctx, const __nv_bfloat16* ctx, int64_t ld, int r0, int T) {
+#pragma unroll
+    for (int i = 0; i < kPer; ++i) {
+      const int idx = threadIdx.x + i * N, r = idx >> 4, col = (idx & 15) * 4;
+      const bool in = r0 + r < T;
+      const int64_t at = int64_t(in ? r0 + r : 0) * ld + col;
+      a[i] = in ? __ldcs(reinterpret_cast<const float4*>(dctx + at)) : make_float4(0.f, 0.f, 0.f, 0.f);
+      c[i] = in ? __ldcs(reinterpret_cast<const uint2*>(ctx + at)) : make_uint2(0, 0);
+    }
+  }
+  // D of the 64 rows into sD[row], dctx as bf16 into the tile sdO (row stride kPad)
+  __device__ __forceinline__ void land(__nv_bfloat16* sdO, float* sD) const {
+#pragma unroll
+    for (int i = 0; i < kPer; ++i) {
+      const int idx = threadIdx.x + i * N, r = idx >> 4, col = (idx & 15) * 4;
+      *reinterpret_cast<uint2*>(sdO + r * kPad + col) =
+          make_uint2(pack_bf16(a[i].x, a[i].y), pack_bf16(a[i].z, a[i].w));
+      const float2 c01 = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&c[i].x));
+      const float2 c23 = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&c[i].y));
+      float v = a[i].x * c01.x + a[i].y * c01.y + a[i].z * c23.x + a[i].w * c23.y;
+      for (int o = 8; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+      if ((idx & 15) == 0) sD[r] = v;
+    }
+  }
+};
+
+// ONE (HUKUK_FLASH_BWD_ONE_TILE, bf16 I/O, Tk <= 64: flash_bwd_one_tile_kernel): the block holds every
+// key of its (b, h), so it owns dQ of its queries: per query tile it reads dctx in fp32 and ctx
+// (DotTile: D and the bf16 dctx tile, the dot kernel's arithmetic), and writes dQ once as bf16
+// (dQ16) instead of adding it into the fp32 scratch with atomics; dO, Dsum and dQ are then unused.
+// !ONE: dctx32, ctx, dQ16 are unused (null).
 // FAST (only where every flat score index fits in 32 bits, see idx32_ok): the dropout index in
 // 32-bit arithmetic, no per-score mask logic on tiles that need none, the keep decision without
 // the p != 0 test (a score with p = 0 gives 0 either way), and 1/(1-p) applied once to dV
-// MINB: blocks per SM the registers are fitted to (1: up to 255 registers, 2 blocks of 4 warps per SM;
-// 3: 168 registers with some spilling, 3 blocks, the bf16 default where the shared memory fits: see
-// bwd_three_blocks)
-template <int W, typename E, int FM, int MINB = 1>
-__global__ void __launch_bounds__(W * 32, MINB) flash_bwd_kernel(FlashParams<E> p, const E* dO, const float* lse,
-                                                            const float* Dsum, float* dQ, E* dK, E* dV,
-                                                            const uint64_t* bits) {
+template <int W, typename E, int FM, bool ONE>
+__device__ __forceinline__ void flash_bwd_body(FlashParams<E> p, const E* dO, const float* lse,
+                                               const float* Dsum, float* dQ, E* dK, E* dV, const uint64_t* bits,
+                                               const float* dctx32, const E* ctx, E* dQ16) {
   constexpr bool FAST = FM > 0;
   constexpr int N = W * 32, kBwdKeys = bwd_keys(W), kPadS = bwd_pad_s(W), kBiasLd = bwd_bias_ld(W);
   constexpr int kDqCols = 64 / (W / 4), kDqTiles = kDqCols / 8;
@@ -798,7 +838,11 @@ __global__ void __launch_bounds__(W * 32, MINB) flash_bwd_kernel(FlashParams<E> 
   const int64_t kbase = int64_t(b) * p.Tk * p.ld + int64_t(h) * kD;
   const float* bias_h = has_bias ? p.bias + int64_t(h) * p.Tq * p.Tk : nullptr;
   const float* lse_bh = lse + int64_t(bh) * p.Tq;
-  const float* D_bh = Dsum + int64_t(bh) * p.Tq;
+  const float* D_bh = ONE ? nullptr : Dsum + int64_t(bh) * p.Tq;
+  // ONE: query tile 0's dctx and ctx (always the first tile visited: j0 == 0) on their way now, their
+  // latency overlapping the setup below
+  DotTile<N> dot0;
+  if constexpr (ONE) dot0.load(dctx32 + qbase, ctx + qbase, p.ld, 0, p.Tq);
 
   TileAsync<kTile, N, E> qq, oq;  // the next query tile's Q / dctx in flight
   // the next query tile (>= i) that this block visits; causal: a tile wholly before our keys is
@@ -809,12 +853,12 @@ __global__ void __launch_bounds__(W * 32, MINB) flash_bwd_kernel(FlashParams<E> 
   };
   auto issue = [&](int i0, int st) {
     qq.issue(p.Q + qbase, p.ld, i0, p.Tq, sQ(st));
-    oq.issue(dO + qbase, p.ld, i0, p.Tq, sdO(st));
+    if constexpr (!ONE) oq.issue(dO + qbase, p.ld, i0, p.Tq, sdO(st));  // ONE: DotTile at the tile's start
     if (has_bias) bias_tile_async<kTile, kBwdKeys, N>(sB(st), kBiasLd, bias_h, p.Tq, p.Tk, i0, j0);
     for (int i = threadIdx.x; i < kTile; i += N) {
       const bool in = i0 + i < p.Tq;
       cp_async4(sL(st) + i, lse_bh + (in ? i0 + i : 0), in);
-      cp_async4(sD(st) + i, D_bh + (in ? i0 + i : 0), in);
+      if constexpr (!ONE) cp_async4(sD(st) + i, D_bh + (in ? i0 + i : 0), in);
     }
     if (use_bits)
       for (int x = threadIdx.x; x < kBitWords; x += N) {
@@ -860,9 +904,20 @@ __global__ void __launch_bounds__(W * 32, MINB) flash_bwd_kernel(FlashParams<E> 
   int i0 = next_tile(0, first_kept);
   if (i0 < p.Tq) issue(i0, 0);
   for (int st = 0; i0 < p.Tq; st ^= 1) {
-    cp_async_wait_all();
-    qq.land(sQ(st));
-    oq.land(sdO(st));
+    if constexpr (ONE) {
+      // the first tile's loads went out at the start (dot0); later ones here, their latency exposed
+      // (1-2 query tiles at the shapes this serves)
+      DotTile<N> dt;
+      if (i0 == 0) dt = dot0;
+      else dt.load(dctx32 + qbase, ctx + qbase, p.ld, i0, p.Tq);
+      cp_async_wait_all();
+      qq.land(sQ(st));
+      dt.land(sdO(st), sD(st));
+    } else {
+      cp_async_wait_all();
+      qq.land(sQ(st));
+      oq.land(sdO(st));
+    }
     __syncthreads();  // tile i0 in stage st; everyone is done with stage st^1 and with sdS
     const int i_next = next_tile(i0 + kTile, first_kept);
     if (i_next < p.Tq) issue(i_next, st ^ 1);
@@ -998,6 +1053,12 @@ __global__ void __launch_bounds__(W * 32, MINB) flash_bwd_kernel(FlashParams<E> 
     for (int k = 0; k < 2; ++k) {
       const int i = i0 + dq_r0 + g + 8 * k;
       if (i >= p.Tq) continue;
+      if constexpr (ONE) {  // every key is ours: dQ of this row is complete, written once
+        E* q = dQ16 + qbase + int64_t(i) * p.ld + dq_c0;
+#pragma unroll
+        for (int nt = 0; nt < kDqTiles; ++nt) store2(q + nt * 8 + 2 * t, dq[nt][2 * k], dq[nt][2 * k + 1]);
+        continue;
+      }
       float* q = dQ + qbase + int64_t(i) * p.ld + dq_c0;
 #pragma unroll
       for (int nt = 0; nt < kDqTiles; ++nt) {
@@ -1030,6 +1091,27 @@ __global__ void __launch_bounds__(W * 32, MINB) flash_bwd_kernel(FlashParams<E> 
       store2(dvp + nt * 8 + 2 * t, dv[nt][2 * k], dv[nt][2 * k + 1]);
     }
   }
+}
+
+// MINB: blocks per SM the registers are fitted to (1: up to 255 registers, 2 blocks of 4 warps per SM;
+// 3: 168 registers with some spilling, 3 blocks, the bf16 default where the shared memory fits: see
+// bwd_three_blocks)
+template <int W, typename E, int FM, int MINB = 1>
+__global__ void __launch_bounds__(W * 32, MINB) flash_bwd_kernel(FlashParams<E> p, const E* dO, const float* lse,
+                                                            const float* Dsum, float* dQ, E* dK, E* dV,
+                                                            const uint64_t* bits) {
+  flash_bwd_body<W, E, FM, false>(p, dO, lse, Dsum, dQ, dK, dV, bits, nullptr, nullptr, nullptr);
+}
+
+// The whole bf16 backward in one launch where one block holds every key (Tk <= 16*W): D and the bf16
+// dctx per query tile in the block, dQ written once (flash_bwd_body's ONE). Registers up to 255
+// (2 blocks of 4 warps per SM: the small grids this serves, B*H blocks, fit at once either way).
+template <int W, int FM>
+__global__ void __launch_bounds__(W * 32, 1)
+    flash_bwd_one_tile_kernel(FlashParams<__nv_bfloat16> p, const float* dctx, const __nv_bfloat16* ctx,
+                              const float* lse, __nv_bfloat16* dQ, __nv_bfloat16* dK, __nv_bfloat16* dV,
+                              const uint64_t* bits) {
+  flash_bwd_body<W, __nv_bfloat16, FM, true>(p, nullptr, lse, nullptr, nullptr, dK, dV, bits, dctx, ctx, dQ);
 }
 
 // dQ's fp32 accumulator (bf16 I/O) -> the bf16 output, 4 elements per thread (n % 4 == 0)
@@ -1245,6 +1327,42 @@ bool bwd_dot16() {
   }();
   return g_bwd_dot16_override >= 0 ? g_bwd_dot16_override == 1 : env;
 }
+// HUKUK_FLASH_BWD_ONE_TILE (default off while in development; =1 on): the bf16 backward in ONE launch
+// where one block holds every key (Tk <= 64: at 16x64x128 the encoder self- and the cross-attention,
+// 72 of the step's 108 backward calls) instead of three (dot16 kernel, flash_bwd_kernel with dQ
+// atomics into the fp32 scratch, flash_dq_to_bf16_kernel): flash_bwd_one_tile_kernel. D and the
+// bf16 dctx per query tile in the block with the dot kernel's arithmetic (D, dK, dV bit for bit the
+// three-launch path's with HUKUK_FLASH_BWD_DOT16 on, its default); dQ written once as bf16 (with one
+// key block the atomics added each element once into zero, so dQ too is the same values). The
+// scratch is then not touched. Read once per process; the test hook overrides it.
+int g_bwd_one_tile_override = -1;
+bool bwd_one_tile() {
+  static const bool env = [] {
+    const char* e = std::getenv("HUKUK_FLASH_BWD_ONE_TILE");
+    return e && e[0] == '1';
+  }();
+  return g_bwd_one_tile_override >= 0 ? g_bwd_one_tile_override == 1 : env;
+}
+// Whether the bf16 backward of `a` runs flash_bwd_one_tile_kernel (the FAST folded hash only: FM 2)
+bool bwd_runs_one_tile(const SoftmaxArgs& a) {
+  return a.Tk <= bwd_keys(kBwdWarps) && idx32_ok(a) && fast_mode() == 2 && bwd_one_tile();
+}
+void launch_backward_one_tile(const SoftmaxArgs& a, const __nv_bfloat16* Q, const __nv_bfloat16* K,
+                              const __nv_bfloat16* V, const __nv_bfloat16* ctx, const float* lse, const float* dctx,
+                              __nv_bfloat16* dQ, __nv_bfloat16* dK, __nv_bfloat16* dV, cudaStream_t s,
+                              const uint64_t* bits) {
+  const FlashParams<__nv_bfloat16> p = make_params(a, Q, K, V);
+  auto* k = flash_bwd_one_tile_kernel<kBwdWarps, 2>;
+  static bool attr_set = false;  // per process; one device in practice
+  if (!attr_set) {
+    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          int(bwd_layout(kBwdWarps, true).total)));
+    attr_set = true;
+  }
+  const dim3 grid(1u, unsigned(a.B * a.H));
+  pdl::launch(k, grid, kBwdWarps * 32, bwd_smem_bytes(p), s, p, dctx, ctx, lse, dQ, dK, dV, bits);
+}
+
 // dQ32: where dQ accumulates in fp32 (dQ itself for fp32 I/O; the scratch for bf16), D: the row
 // dots; dO16 (bf16 I/O): dQ's own memory, which holds dctx in bf16 until the final conversion
 template <typename E>
@@ -1323,7 +1441,10 @@ void flash_set_test_switches(const FlashTestSwitches& sw) {
   g_bwd_three_blocks_override = mode(sw.bwd_three_blocks);
   g_fwd_idx64_override = mode(sw.fwd_idx64);
   g_bwd_dot16_override = mode(sw.bwd_dot16);
+  g_bwd_one_tile_override = mode(sw.bwd_one_tile);
 }
+
+bool flash_backward_one_tile(const SoftmaxArgs& a, bool bf16_io) { return bf16_io && bwd_runs_one_tile(a); }
 
 bool flash_backward_dot16(const SoftmaxArgs&, bool bf16_io) { return bf16_io && bwd_dot16(); }
 
@@ -1367,6 +1488,11 @@ void flash_attention_backward(const SoftmaxArgs& a, int dk, const bf16_t* Q, con
                               const bf16_t* ctx, const float* lse, const float* dctx, bf16_t* dQ, bf16_t* dK,
                               bf16_t* dV, float* scratch, cudaStream_t s, const uint64_t* dropout_bits) {
   check_args(a, dk, {Q, K, V, ctx, lse, dctx, dQ, dK, dV, scratch});
+  if (bwd_runs_one_tile(a)) {  // one launch, the scratch unused (HUKUK_FLASH_BWD_ONE_TILE)
+    launch_backward_one_tile(a, dev(Q), dev(K), dev(V), dev(ctx), lse, dctx, dev(dQ), dev(dK), dev(dV), s,
+                             dropout_bits);
+    return;
+  }
   // scratch = [dQ accumulator, B*Tq*H*64 floats (16-byte aligned: scratch is)][D, B*H*Tq floats]
   const int64_t n = int64_t(a.B) * a.Tq * a.H * kD;
   float* dq32 = scratch;

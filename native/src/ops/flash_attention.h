@@ -94,12 +94,17 @@ bool flash_backward_three_blocks(const SoftmaxArgs& a, bool bf16_io);
 //     takes it);
 //   HUKUK_FLASH_BWD_DOT16=1: the bf16 backward's dot kernel (D, the bf16 dctx copy, dQ's accumulator
 //     zeroed) with 16-byte accesses; D within rounding (flash_backward_dot16: whether it runs).
+//   HUKUK_FLASH_BWD_ONE_TILE=1 (default off): the bf16 backward in one launch where Tk <= 64 (one
+//     block holds every key: D and the bf16 dctx in the block, dQ written once, no atomics; the
+//     scratch is not touched); the same dQ, dK, dV as the three launches with HUKUK_FLASH_BWD_DOT16
+//     on (flash_backward_one_tile: whether the backward of `a` takes it).
 bool flash_forward_idx64(const SoftmaxArgs& a, bool bf16_io);
 bool flash_backward_dot16(const SoftmaxArgs& a, bool bf16_io);
+bool flash_backward_one_tile(const SoftmaxArgs& a, bool bf16_io);
 // Test / micro-benchmark hook: overrides of the switches above and of HUKUK_FLASH_BWD_3BLOCKS for this
 // process's later calls (each 1 on, 0 off, -1 back to its env variable).
 struct FlashTestSwitches {
-  int bwd_three_blocks = -1, fwd_idx64 = -1, bwd_dot16 = -1;
+  int bwd_three_blocks = -1, fwd_idx64 = -1, bwd_dot16 = -1, bwd_one_tile = -1;
 };
 void flash_set_test_switches(const FlashTestSwitches& sw);
 

@@ -12,11 +12,13 @@
 //                                   built from `bias`, which must then be Toeplitz per head)
 //     io?: 'f32' | 'bf16'          (fused: the kernels' I/O type; bf16 rounds q/k/v to bf16 on the
 //                                   host and widens ctx/dq/dk/dv back; dctx stays fp32; default f32)
-//     bwd3Blocks?, fwdIdx64?, bwdDot16?: boolean   (fused, bf16 I/O: force the kernels' switches
-//                                   HUKUK_FLASH_BWD_3BLOCKS / _FWD_IDX64 / _BWD_DOT16 on (true) or off
+//     bwd3Blocks?, fwdIdx64?, bwdDot16?, bwdOneTile?: boolean   (fused, bf16 I/O: force the kernels'
+//                                   switches HUKUK_FLASH_BWD_3BLOCKS / _FWD_IDX64 / _BWD_DOT16 /
+//                                   _BWD_ONE_TILE on (true) or off
 //                                   (false) for this call; absent: the env)
 //   }) -> { ctx, dq, dk, dv: Float32Array (rows layout), fwdMs, bwdMs: number (mean per rep, -1 untimed),
-//          bwd3Blocks, fwdIdx64, bwdDot16: boolean (fused, bf16 I/O: whether each of those paths ran) }
+//          bwd3Blocks, fwdIdx64, bwdDot16, bwdOneTile: boolean (fused, bf16 I/O: whether each of those
+//          paths ran) }
 // The GPU modes copy the inputs up once; fwdMs/bwdMs time only the device work (CUDA events).
 #include <napi.h>
 
@@ -49,13 +51,13 @@ struct FlashCase {
   bool dropout_bits = false;
   bool bf16_io = false;
   bool bias_diag = false;
-  int bwd_three_blocks = -1, fwd_idx64 = -1, bwd_dot16 = -1;  // -1: the env decides; 0 / 1: forced
+  int bwd_three_blocks = -1, fwd_idx64 = -1, bwd_dot16 = -1, bwd_one_tile = -1;  // -1: the env decides; 0 / 1: forced
 };
 
 struct FlashResult {
   std::vector<float> ctx, dq, dk, dv;
   double fwd_ms = -1, bwd_ms = -1;
-  bool bwd_three_blocks = false, fwd_idx64 = false, bwd_dot16 = false;  // the paths that ran (bf16 I/O)
+  bool bwd_three_blocks = false, fwd_idx64 = false, bwd_dot16 = false, bwd_one_tile = false;  // the paths that ran (bf16 I/O)
 };
 
 FlashResult run_reference(const FlashCase& c) {
@@ -142,7 +144,7 @@ FlashResult run_fused_bf16(const FlashCase& c, const oc::SoftmaxArgs& a, const f
   struct SwitchOverride {
     explicit SwitchOverride(const oc::FlashTestSwitches& sw) { oc::flash_set_test_switches(sw); }
     ~SwitchOverride() { oc::flash_set_test_switches(oc::FlashTestSwitches{}); }
-  } switch_override(oc::FlashTestSwitches{c.bwd_three_blocks, c.fwd_idx64, c.bwd_dot16});
+  } switch_override(oc::FlashTestSwitches{c.bwd_three_blocks, c.fwd_idx64, c.bwd_dot16, c.bwd_one_tile});
   const size_t nq = c.q.length, nk = c.k.length;
   const auto hq = to_bf16(c.q.data, nq), hk = to_bf16(c.k.data, nk), hv = to_bf16(c.v.data, nk);
   auto q = upload(hq.data(), nq), k = upload(hk.data(), nk), v = upload(hv.data(), nk);
@@ -163,6 +165,7 @@ FlashResult run_fused_bf16(const FlashCase& c, const oc::SoftmaxArgs& a, const f
   r.bwd_three_blocks = oc::flash_backward_three_blocks(a, true);
   r.fwd_idx64 = oc::flash_forward_idx64(a, true);
   r.bwd_dot16 = oc::flash_backward_dot16(a, true);
+  r.bwd_one_tile = oc::flash_backward_one_tile(a, true);
   r.fwd_ms = time_ms(c.reps, fwd);
   r.bwd_ms = time_ms(c.reps, bwd);
   r.ctx = widen(ctx);
@@ -316,6 +319,7 @@ Napi::Value ops_flash_attention(const Napi::CallbackInfo& info) {
   tri("bwd3Blocks", c.bwd_three_blocks);
   tri("fwdIdx64", c.fwd_idx64);
   tri("bwdDot16", c.bwd_dot16);
+  tri("bwdOneTile", c.bwd_one_tile);
   if (o.Has("io") && !o.Get("io").IsUndefined()) {
     const std::string io = string_arg(o.Get("io"), "io");
     HUKUK_CHECK(io == "f32" || io == "bf16", "ENGINE_INVALID_ARG", "_opsFlashAttention: io f32|bf16");
@@ -347,6 +351,7 @@ Napi::Value ops_flash_attention(const Napi::CallbackInfo& info) {
   out.Set("bwd3Blocks", Napi::Boolean::New(env, r.bwd_three_blocks));
   out.Set("fwdIdx64", Napi::Boolean::New(env, r.fwd_idx64));
   out.Set("bwdDot16", Napi::Boolean::New(env, r.bwd_dot16));
+  out.Set("bwdOneTile", Napi::Boolean::New(env, r.bwd_one_tile));
   return out;
 }
 
