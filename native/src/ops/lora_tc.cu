@@ -26,6 +26,7 @@
 #include <string>
 
 #include "core/cuda_runtime.h"
+#include "core/env_switch.h"
 #include "cuda/pdl.cuh"
 #include "ops/dropout_cuda.cuh"
 #include "ops/group_tickets.h"
@@ -56,18 +57,15 @@ unsigned reduce_blocks(int64_t count) { return unsigned((count + 255) / 256); }
 // The group kernels' g_tc_group_tickets banks on each device (ops/group_tickets.h)
 GroupTicketArray g_tc_group_ticket_array{&g_tc_group_tickets, kGrpTicketSlots, "lora_tc::lora_backward_group"};
 
-// HUKUK_T5_LORA_TC_FAST_BWD (lora_tc.h): the switch, read once per process; a test hook's override
-int g_fast_bwd_override = -1;
-unsigned fast_bwd_env() {
-  static const unsigned mask = [] {
-    const char* all = std::getenv("HUKUK_T5_LORA_TC_FAST_BWD");
-    const char* bits = std::getenv("HUKUK_T5_LORA_TC_FAST_BWD_MASK");
-    if (bits && *bits) return unsigned(std::strtoul(bits, nullptr, 0)) & kFastBwdAll;
-    if (all && *all) return std::string(all) == "0" ? 0u : kFastBwdAll;
-    return kFastBwdDefault ? kFastBwdAll : 0u;
-  }();
-  return mask;
+// HUKUK_T5_LORA_TC_FAST_BWD (lora_tc.h): its mask, read once per process (_MASK's bits win over the
+// switch); the test hook's override wins over both (core/env_switch.h)
+int read_fast_bwd_env() {
+  const char* bits = std::getenv("HUKUK_T5_LORA_TC_FAST_BWD_MASK");
+  if (bits && *bits) return int(unsigned(std::strtoul(bits, nullptr, 0)) & kFastBwdAll);
+  const int all = env_switch("HUKUK_T5_LORA_TC_FAST_BWD");
+  return (all == -1 ? kFastBwdDefault : all == 1) ? int(kFastBwdAll) : 0;
 }
+CachedEnvSwitch g_fast_bwd{read_fast_bwd_env};
 
 // The split-M partial sums (workspace, S of them per member) into out, with or without kFastReduce
 void launch_reduce(const float* ws, float* out, int64_t count, int S, int n, float scale, bool accumulate,
@@ -106,8 +104,8 @@ RowSplit up_split(int M, int n) { return (fast_bwd_mask() & kFastUpSplit) ? up_r
 
 }  // namespace
 
-unsigned fast_bwd_mask() { return g_fast_bwd_override >= 0 ? unsigned(g_fast_bwd_override) : fast_bwd_env(); }
-void set_fast_bwd_mask_for_tests(int mask) { g_fast_bwd_override = mask < 0 ? -1 : int(unsigned(mask) & kFastBwdAll); }
+unsigned fast_bwd_mask() { return unsigned(g_fast_bwd.value()); }
+void set_fast_bwd_mask_for_tests(int mask) { g_fast_bwd.set_override(mask < 0 ? -1 : int(unsigned(mask) & kFastBwdAll)); }
 
 // The current device's compute capability major (bf16 mma.sync needs 8+), read once per device.
 static int device_major() {

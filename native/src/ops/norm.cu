@@ -488,13 +488,7 @@ __global__ void __launch_bounds__(kWarpThreads) rmsnorm_bwd_warp_kernel(const fl
 // HUKUK_NORM_WARP, read once per process (default on: =0 runs the block-a-row kernels); the test hooks
 // may override it (norm_switch.h). H200, 2026-11-28 11:16 UTC, flagship step default -> warp:
 // 130.29 -> 125.70 ms at 16x512x512, 31.58 -> 31.03 at 16x64x128, 73.73 -> 72.07 at 8x512x512.
-bool norm_warp() {
-  static const bool env_on = [] {
-    const char* e = std::getenv("HUKUK_NORM_WARP");
-    return !(e && e[0] == '0');
-  }();
-  return g_norm_warp_override >= 0 ? g_norm_warp_override == 1 : env_on;
-}
+bool norm_warp() { return g_norm_warp.value() == 1; }
 
 // Launches f(std::integral_constant<int, NC>) with the NC that keeps a row of d in registers:
 // ceil(d / 128) chunks a lane rounded up to 2, 4, 6 (d = 768) or 8, else 0 (read again).

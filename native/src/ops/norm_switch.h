@@ -5,12 +5,15 @@
 // In a header of its own so that the test hooks (ops_cuda_napi.cpp, g++) can flip it within one
 // process and compare both paths; the engine never sets it.
 #pragma once
+#include "core/env_switch.h"
 
 namespace hukuk::ops::cuda {
 
-// -1: follow HUKUK_NORM_WARP (read once per process); 0: block a row; 1: warp a row.
-inline int g_norm_warp_override = -1;
-inline void set_norm_warp_override(int mode) { g_norm_warp_override = mode; }
+// HUKUK_NORM_WARP read once per process (unset or anything but "0": warp a row); the test hooks'
+// override: -1 follows it, 0: block a row, 1: warp a row.
+inline int read_norm_warp_env() { return env_switch("HUKUK_NORM_WARP") != 0 ? 1 : 0; }
+inline CachedEnvSwitch g_norm_warp{read_norm_warp_env};
+inline void set_norm_warp_override(int mode) { g_norm_warp.set_override(mode); }
 // The path the next launch takes (defined in norm.cu).
 bool norm_warp();
 

@@ -43,6 +43,7 @@ void encode(T5Impl&, const int32_t*, const int32_t*, int, int, bool, const std::
 
 #include "core/arena.h"
 #include "core/cuda_runtime.h"
+#include "core/env_switch.h"
 #include "core/half.h"
 #include "cuda/cublas_loader.h"
 #include "cuda/pdl_switch.h"
@@ -342,6 +343,33 @@ class T5Cuda {
   cudaEvent_t cs_kvr = nullptr;
   bool cs_fwd = false;          // inside a decoder forward that runs it (not in a re-run)
   bool cs_slot_busy[2] = {false, false};       // cs_done[k] recorded in this step
+  // LoRA kernels beside the base GEMMs on a side stream (HUKUK_T5_LORA_SIDE=1; read at each plan;
+  // default kLoraSideDefault). At the small shapes every kernel is latency-bound and a base GEMM
+  // fills about half the SMs, while the LoRA kernels of the same Linear read only its inputs:
+  // - backward (linear_bwd, projections_bwd; the lora_tc B side, tc_in(r, out)): the dx GEMM(s)
+  //   read dy and W; tc::lora_up_backward reads dy, h, B and writes dh (tmp_r), gB and its partials
+  //   (lora_ws). s_ls forks from s at the function's start (dy is ready), runs lora_up_backward;
+  //   s runs the dx GEMMs, waits for s_ls (ls_join), then the A side (lora_bwd_A*) as before.
+  // - forward (linear_fwd, projections' batched group; not in a re-run, which reuses the kept h):
+  //   the base GEMM reads x and W; the LoRA down (tc::lora_down / lora_down_group) reads x and A
+  //   and writes h (the kept lo.h, or tmp_r). s_ls runs the down, s the GEMM, join, up_add on s.
+  // Scratch: while s_ls runs, s issues only the base GEMMs (cuBLAS on its own handle and
+  // workspace) and, where the weights are NF4, their dequantization into deq / the block's region
+  // (and the prefetch's event waits): nothing there touches tmp_r, lora_ws, h, dh or gB. The next
+  // fork's record of ls_fork on s comes after the previous function's lora_bwd_A* / up_add (which
+  // read tmp_r and lora_ws) in s's order, so the side's next writes into them wait for those reads:
+  // one pair of scratch serves both streams, no arena added (memory-estimate.ts unchanged). Every
+  // fork is joined before its function returns (ls_abandon on the unwinding paths), so the step
+  // still captures into one CUDA graph. s_ls runs only our kernels (no cuBLAS: no handle) and none
+  // of them takes a group ticket (only lora_backward_group does, on s: ops/group_tickets.h bank 0).
+  // Never while cs_on (the cross side's work is being recorded on s_cs); only bf16 activations
+  // with lora_tc (the fp32 / ops/lora paths stay serial). The same kernels with the same operands:
+  // the same bits. HUKUK_T5_LORA_SIDE_FWD=0 / _BWD=0 leave a part out (A/B).
+  static constexpr bool kLoraSideDefault = false;
+  bool lora_side_fwd = false, lora_side_bwd = false;  // this plan
+  cudaStream_t s_ls = nullptr;
+  cudaEvent_t ls_fork = nullptr, ls_join = nullptr;
+  bool ls_live = false;  // s_ls forked and not yet joined
   // This plan's activation type (struct Acts): bf16 for bf16 compute (the base GEMMs then run
   // real bf16 tensor-core kernels and every pass moves half the bytes), fp32 otherwise; see
   // want_act_bf16. HUKUK_T5_ACT_BF16=0 keeps fp32 activations under bf16 compute (A/B).
@@ -494,6 +522,12 @@ class T5Cuda {
       cudaStreamDestroy(s_cs);
     }
     for (cudaEvent_t e : {cs_fork[0], cs_fork[1], cs_done[0], cs_done[1], cs_join, pf_cs_hold[0], pf_cs_hold[1], cs_kvr})
+      if (e) cudaEventDestroy(e);
+    if (s_ls) {
+      cudaStreamSynchronize(s_ls);
+      cudaStreamDestroy(s_ls);
+    }
+    for (cudaEvent_t e : {ls_fork, ls_join})
       if (e) cudaEventDestroy(e);
   }
   DeviceBuffer<uint64_t> scalars;
@@ -806,6 +840,12 @@ class T5Cuda {
     act_bf16 = bf16_acts;
     lora_tc = bf16_acts && want_lora_tc();
     lora_tc_bwd = lora_tc && env_switch("HUKUK_T5_LORA_TC_BWD") == 1;
+    {  // the LoRA side stream (see kLoraSideDefault): made now, outside any graph capture
+      const int ls = lora_side_wanted(bf16_acts);
+      lora_side_fwd = ls & 1;
+      lora_side_bwd = ls & 2;
+      if (ls) ls_create();
+    }
     ffn_bitmask = backward && relu_in_place() && !any_wo_lora() && env_switch("HUKUK_T5_RELU_BITMASK") != 0;
     norms_recomputed = backward && env_switch("HUKUK_T5_NORM_RECOMPUTE") != 0;
     norm_drop_fused = env_switch("HUKUK_T5_NORM_DROP_FUSE") != 0;
@@ -942,7 +982,8 @@ class T5Cuda {
         lora_tc_bwd == (lora_tc && env_switch("HUKUK_T5_LORA_TC_BWD") == 1) && deq_prefetch == pf_wanted(bf16_acts) &&
         (backward ? planned_bwd && planned_keep == keep &&
                         cross_side == cross_side_wanted(true, bf16_acts, use_flash, pf_wanted(bf16_acts))
-                  : true))
+                  : true) &&
+        (int(lora_side_fwd) | int(lora_side_bwd) << 1) == lora_side_wanted(bf16_acts))
       return;
     // Forget the old plan first: the measuring layout below overwrites the activation pointers
     // and the resize can throw (out of memory), and a later call of the old shape must then plan
@@ -1396,11 +1437,54 @@ class T5Cuda {
     cs_fwd = false;
   }
 
-  // -1 unset, 0 for "0", 1 for any other value
-  static int env_switch(const char* name) {
-    const char* v = std::getenv(name);
-    return v ? (std::string(v) == "0" ? 0 : 1) : -1;
+  // ---------------------------------------------------------------- LoRA kernels on s_ls (see kLoraSideDefault)
+  // Which parts a plan of these activations runs (bits: 1 the forward's down, 2 the backward's B side)
+  int lora_side_wanted(bool bf16_acts) const {
+    const int e = env_switch("HUKUK_T5_LORA_SIDE");
+    if (!bf16_acts || !want_lora_tc() || !(e == -1 ? kLoraSideDefault : e == 1)) return 0;
+    return (env_switch("HUKUK_T5_LORA_SIDE_FWD") != 0 ? 1 : 0) | (env_switch("HUKUK_T5_LORA_SIDE_BWD") != 0 ? 2 : 0);
   }
+  void ls_create() {
+    if (s_ls) return;  // the events first: s_ls set means both exist
+    for (cudaEvent_t* e : {&ls_fork, &ls_join})
+      if (!*e) HUKUK_CUDA_CHECK(cudaEventCreateWithFlags(e, cudaEventDisableTiming));
+    HUKUK_CUDA_CHECK(cudaStreamCreateWithFlags(&s_ls, cudaStreamNonBlocking));
+  }
+  // Main stream: whether to fork s_ls here (part: this plan's forward or backward part), and the fork
+  // itself (what s has enqueued so far, i.e. the inputs the side reads, comes first for s_ls).
+  bool ls_fork_here(bool part) {
+    if (!part || cs_on || !s_ls || ls_live) return false;
+    HUKUK_CUDA_CHECK(cudaEventRecord(ls_fork, s));
+    HUKUK_CUDA_CHECK(cudaStreamWaitEvent(s_ls, ls_fork, 0));
+    ls_live = true;
+    return true;
+  }
+  // s waits for everything issued on s_ls (before the side's results are read)
+  void ls_join_here() {
+    HUKUK_CUDA_CHECK(cudaEventRecord(ls_join, s_ls));
+    HUKUK_CUDA_CHECK(cudaStreamWaitEvent(s, ls_join, 0));
+    ls_live = false;
+  }
+  // ls_join_here for the unwinding paths (a throw between fork and join; a failed capture): no checks
+  void ls_abandon() noexcept {
+    if (ls_live && s_ls && ls_join) {
+      (void)cudaEventRecord(ls_join, s_ls);
+      (void)cudaStreamWaitEvent(s, ls_join, 0);
+    }
+    ls_live = false;
+  }
+  // While issuing the side's kernels through code that launches on `s` (lora_down_into and its group)
+  struct LsScope {
+    T5Cuda& t;
+    cudaStream_t s0;
+    explicit LsScope(T5Cuda& x) : t(x), s0(x.s) { t.s = t.s_ls; }
+    ~LsScope() { t.s = s0; }
+    LsScope(const LsScope&) = delete;
+    LsScope& operator=(const LsScope&) = delete;
+  };
+
+  // -1 unset, 0 for "0", 1 for any other value (core/env_switch.h)
+  static int env_switch(const char* name) { return hukuk::env_switch(name); }
 
   // Which side of the B products runs ops/lora's kernels, per case (n members, M rows), for fp32
   // activations (bf16 ones always run ops/lora: cuBLAS cannot mix an fp32 h with a bf16 y). Unset
@@ -1492,6 +1576,12 @@ class T5Cuda {
     DLora& lo = *L.lora;
     float* h = save_h || (rerunning && lo.h) ? lo.h : tmp_r;
     if (!(rerunning && lo.h)) lora_down_into(L, x, M, h, st, site);  // a re-run reuses the forward's h
+    lora_up_into(L, h, M, y);
+  }
+  // y += scale * h · Bᵀ (lora_fwd's B side)
+  template <typename Y>
+  void lora_up_into(DLin& L, const float* h, int M, Y* y) {
+    DLora& lo = *L.lora;
     if constexpr (!is_f32<Y>) {
       if (tc_in(lo.r, L.out)) oc::tc::lora_up_add(h, lo.B, y, M, L.out, lo.r, lo.scale, 1, 0, 0, 0, s);
       else oc::lora_up_add(h, lo.B, y, M, L.out, lo.r, lo.scale, 1, 0, 0, 0, s);
@@ -1503,6 +1593,20 @@ class T5Cuda {
 
   template <typename T, typename Y>
   void linear_fwd(DLin& L, const T* x, int M, Y* y, const Ctx& st, uint64_t site, bool save_h) {
+    if constexpr (!is_f32<T>) {
+      // lora side (kLoraSideDefault): the down on s_ls beside the base GEMM, then up_add on s
+      if (st.use_lora && L.lora && !rerunning && tc_in(L.lora->r, L.in) && ls_fork_here(lora_side_fwd)) {
+        float* h = save_h ? L.lora->h : tmp_r;  // lora_fwd's pick outside a re-run
+        {
+          LsScope side(*this);
+          lora_down_into(L, x, M, h, st, site);
+        }
+        oc::linear_xwt(s, p_fwd, x, weight<T>(L), y, M, L.out, L.in);
+        ls_join_here();
+        lora_up_into(L, h, M, y);
+        return;
+      }
+    }
     oc::linear_xwt(s, p_fwd, x, weight<T>(L), y, M, L.out, L.in);
     lora_fwd(L, x, M, y, st, site, save_h);
   }
@@ -1678,6 +1782,22 @@ class T5Cuda {
   template <typename T>
   void linear_bwd(DLin& L, const T* x, const T* dy, int M, float* dx, bool acc_dx, const Ctx& st, uint64_t site,
                   const T* W = nullptr) {
+    if constexpr (!is_f32<T>) {
+      // lora side (kLoraSideDefault): lora_up_backward (dh into tmp_r, gB) on s_ls beside the dx GEMM
+      if (dx && st.use_lora && L.lora && tc_in(L.lora->r, L.out)) {
+        DLora& lo = *L.lora;
+        float* up_ws = up_scratch<T>(dy, dx, oc::tc::lora_up_backward_workspace_floats(M, L.out, lo.r, 1));
+        if (ls_fork_here(lora_side_bwd)) {
+          oc::tc::lora_up_backward(dy, lo.h, lo.B, tmp_r, lo.gB, M, L.out, lo.r, lo.scale, true, 1, 0, 0, 0, 0, up_ws,
+                                   s_ls);
+          oc::gemm(s, p_bwd, false, false, M, L.in, L.out, 1.f, dy, L.out, 0, W ? W : weight<T>(L), L.in, 0,
+                   acc_dx ? 1.f : 0.f, dx, L.in, 0);
+          ls_join_here();
+          lora_bwd_A(L, x, tmp_r, M, dx, st, site);
+          return;
+        }
+      }
+    }
     // dx = dy · W  (C[M,in] = dy[M,out] · W[out,in])
     if (dx)
       oc::gemm(s, p_bwd, false, false, M, L.in, L.out, 1.f, dy, L.out, 0, W ? W : weight<T>(L), L.in, 0,
@@ -1862,20 +1982,32 @@ class T5Cuda {
     T* y = heads;  // the fused attention reads rows: no permute
     if constexpr (is_f32<T>)
       if (!flash) y = tmp_qkv;
+    long long sB = 0, sh = 0;
+    const bool kept_h = save || rerunning;  // a re-run reuses the forward's h
+    const bool batched = st.use_lora && lora_batchable(Ls, n, kept_h, sB, sh);
+    // lora side (kLoraSideDefault): the batched group's downs on s_ls beside the base GEMM(s)
+    bool side = false;
+    if constexpr (!is_f32<T>) {
+      if (batched && !rerunning && tc_in(Ls[0]->lora->r, in) && ls_fork_here(lora_side_fwd)) {
+        side = true;
+        const DLora& l0 = *Ls[0]->lora;
+        LsScope on(*this);
+        lora_down_group_into(Ls, n, x, M, kept_h ? l0.h : tmp_r, kept_h ? sh : (long long)M * l0.r, st, stack, layer);
+      }
+    }
     if (fused) {
       const T* W = group_weights<T>(Ls, n, region, false);
       oc::gemm(s, p_fwd, false, true, M, out, in, 1.f, x, in, 0, W, in, (long long)out * in, 0.f, y, out, so, n);
     } else {
       for (int i = 0; i < n; ++i) oc::linear_xwt(s, p_fwd, x, weight<T>(*Ls[i]), y + i * so, M, out, in);
     }
-    long long sB = 0, sh = 0;
-    const bool kept_h = save || rerunning;  // a re-run reuses the forward's h
-    if (st.use_lora && lora_batchable(Ls, n, kept_h, sB, sh)) {
+    if (side) ls_join_here();
+    if (batched) {
       // h of each member (their dropout masks differ), then y_i += scale * h_i · B_iᵀ in one GEMM
       const DLora& l0 = *Ls[0]->lora;
       float* h0 = kept_h ? l0.h : tmp_r;  // tmp_r holds n slots of [M, r]
       if (!kept_h) sh = (long long)M * l0.r;
-      if (!rerunning) lora_down_group_into(Ls, n, x, M, h0, sh, st, stack, layer);
+      if (!rerunning && !side) lora_down_group_into(Ls, n, x, M, h0, sh, st, stack, layer);
       if (tc_in(l0.r, out)) {
         if constexpr (!is_f32<T>) oc::tc::lora_up_add(h0, l0.B, y, M, out, l0.r, l0.scale, n, sh, sB, so, s);
       } else if (up_fwd_ours<T>(n, M)) {
@@ -2221,9 +2353,23 @@ class T5Cuda {
                        bool acc_dx, void* region, const Ctx& st, int stack, int l) {
     const size_t so = size_t(M) * Ls[0]->out;
     const int out = Ls[0]->out;
-    const T* W = fused ? group_weights<T>(Ls, n, region, !planned_keep && region) : nullptr;
     long long sB = 0, sh = 0;
-    if (!st.use_lora || !lora_batchable(Ls, n, true, sB, sh)) {
+    const bool batched = st.use_lora && lora_batchable(Ls, n, true, sB, sh);
+    // lora side (kLoraSideDefault): the group's lora_up_backward (dh into tmp_r's n slots, gB) on s_ls,
+    // forked here (g_rows is ready), beside the dx GEMMs; joined before the A side reads dh
+    bool side = false;
+    if constexpr (!is_f32<T>) {
+      if (batched && dx && tc_in(Ls[0]->lora->r, out)) {
+        const DLora& l0 = *Ls[0]->lora;
+        float* up_ws = up_scratch<T>(g_rows, dx, oc::tc::lora_up_backward_workspace_floats(M, out, l0.r, n));
+        side = ls_fork_here(lora_side_bwd);
+        if (side)
+          oc::tc::lora_up_backward(g_rows, l0.h, l0.B, tmp_r, l0.gB, M, out, l0.r, l0.scale, true, n, (long long)so, sh,
+                                   sB, (long long)M * l0.r, up_ws, s_ls);
+      }
+    }
+    const T* W = fused ? group_weights<T>(Ls, n, region, !planned_keep && region) : nullptr;
+    if (!batched) {
       for (int i = 0; i < n; ++i)
         linear_bwd<T>(*Ls[i], x, g_rows + i * so, M, dx, acc_dx || i > 0, st, lsite(*Ls[i], stack, l),
                       W ? W + size_t(i) * Ls[i]->out * Ls[i]->in : nullptr);
@@ -2234,6 +2380,11 @@ class T5Cuda {
         oc::gemm(s, p_bwd, false, false, M, Ls[i]->in, out, 1.f, g_rows + i * so, out, 0,
                  W ? W + size_t(i) * out * Ls[i]->in : weight<T>(*Ls[i]), Ls[i]->in, 0, acc_dx || i > 0 ? 1.f : 0.f,
                  dx, Ls[i]->in, 0);
+    if (side) {
+      ls_join_here();
+      lora_bwd_A_group<T>(Ls, n, x, tmp_r, M, dx, st, stack, l);
+      return;
+    }
     // gB_i += scale * dy_iᵀ h_i ; dh_i = scale * dy_i B_i (tmp_r: n slots), one GEMM each
     const DLora& l0 = *Ls[0]->lora;
     const int r = l0.r;
@@ -2421,6 +2572,7 @@ class T5Cuda {
       try {
         body();
       } catch (const std::exception& e) {
+        ls_abandon();  // (lora side: s_ls joins s; it waits on nothing but s)
         cs_abandon();  // join the side streams first: a capture with a stream still forked cannot end
         pf_abandon();
         cudaStreamEndCapture(s, &g);
@@ -2613,6 +2765,7 @@ class T5Cuda {
     struct PfUnwind {
       T5Cuda& t;
       ~PfUnwind() {
+        t.ls_abandon();  // (lora side: s_ls joins s; it waits on nothing but s)
         t.cs_abandon();  // (cross_side: s_cs joins s first; then s_pf, which may wait on s_cs)
         t.pf_abandon();
       }
@@ -2661,6 +2814,13 @@ class T5Cuda {
     r.tokens = count;
     r.loss = count ? sum / double(count) : NAN;
     prof.report();
+    // HUKUK_GEMM_LT=1 (cuda/gemm_lt.h): GEMMs first seen inside this step's capture ran cuBLASLt's
+    // heuristic #0 and were queued; time them now (outside capture) and re-capture the next step
+    // with the winners.
+    if (hukuk::cuda::gemm_tune_pending()) {
+      hukuk::cuda::gemm_tune_run();
+      drop_graphs();
+    }
     return r;
   }
 };
