@@ -1224,3 +1224,44 @@ describe.skipIf(!gpu)('T5 on CUDA: CROSS_SIDE, the cross k,v backward on a secon
       }
     });
 });
+
+// ---- HUKUK_T5_LORA_SIDE: the LoRA kernels beside the base GEMMs on a second stream --------------
+// T5Cuda::kLoraSideDefault (bf16 activations, tensor-core LoRA): in the forward each Linear's LoRA
+// down (o: lora_down; q,k,v and cross k,v: the group's downs) on s_ls beside its base GEMM, up_add on
+// the main stream after the join; in the backward each Linear's lora_up_backward (dh, gB) on s_ls
+// beside its dx GEMM(s), the A side after the join. The same kernels on the same operands, joined
+// before anything reads them: loss, eval logits and every LoRA grad bit for bit on vs off (graph,
+// its replay, the recompute option, eager), each part alone too, and no arena added (the side
+// shares tmp_r / lora_ws with the main stream, ordered by the fork). Grads are held bit for bit
+// where the switch-off step reproduces itself (flash's dQ atomics may not), within 1e-3 otherwise.
+describe.skipIf(!gpu)('T5 on CUDA: LORA_SIDE, the LoRA kernels on a second stream beside the base GEMMs', () => {
+  it('tiny flagship, NF4, bf16 activations, q,k,v,o r 16: on = off (fwd and bwd parts, each alone, eager)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hukuk-loraside-'));
+    try {
+      const { b, adapter } = tinyFlagshipWithAdapter(dir);
+      const o = { compute: 'bf16', quant: 'nf4' } as const;
+      const off = envRun(dir, adapter, b, { HUKUK_T5_LORA_SIDE: '0' }, o, true);
+      const offAgain = envRun(dir, adapter, b, { HUKUK_T5_LORA_SIDE: '0', HUKUK_T5_GRAPHS: '0' }, o, true);
+      const reproducible = worstGrad(off.step, offAgain.step) === 0 && worstGrad(off.step, off.replay) === 0 &&
+        worstGrad(off.stepRe, offAgain.stepRe) === 0;
+      const runs: [string, Record<string, string>][] = [
+        ['on', { HUKUK_T5_LORA_SIDE: '1' }],
+        ['on, eager', { HUKUK_T5_LORA_SIDE: '1', HUKUK_T5_GRAPHS: '0' }],
+        ['forward part alone', { HUKUK_T5_LORA_SIDE: '1', HUKUK_T5_LORA_SIDE_BWD: '0' }],
+        ['backward part alone', { HUKUK_T5_LORA_SIDE: '1', HUKUK_T5_LORA_SIDE_FWD: '0' }],
+      ];
+      for (const [what, env] of runs) {
+        const on = envRun(dir, adapter, b, env, o, true);
+        console.log(`  LORA_SIDE ${what}: loss ${off.step.loss} / ${on.step.loss}; worst grad on vs off ${worstGrad(off.step, on.step)} (replay ${worstGrad(off.replay, on.replay)}, recompute ${worstGrad(off.stepRe, on.stepRe)}); off reproduces itself: ${reproducible}; arena ${off.step.arena} / ${on.step.arena}`);
+        expect(nonZero(on.step, 'lora_A'), what).toBe(true);
+        expect(nonZero(on.step, 'lora_B'), what).toBe(true);
+        expectSameSteps(off, on, reproducible ? 'bits' : 1e-3, `${what}: `);
+        expect(firstBitDifference(on.logits!, off.logits!), `${what}: eval logits bit for bit`).toBe(-1);
+        expect(on.evalLoss, `${what}: eval loss`).toBe(off.evalLoss);
+        expect(on.evalGraphLoss, `${what}: eval graph loss`).toBe(off.evalGraphLoss);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1208,12 +1208,7 @@ class T5Cuda {
   // The step's start (main stream s): plans the block uses (the forward's, then the backward's in
   // reverse, as the loops run them), forks s_pf from s and launches the first two prefetches.
   void pf_begin(bool do_bwd, bool need_enc) {
-    pf_seq.clear();
-    pf_issued = 0;
-    pf_active = -1;
-    pf_block = nullptr;
-    pf_cur = nullptr;
-    pf_cs_held[0] = pf_cs_held[1] = false;
+    pf_reset();
     if (!deq_prefetch) return;
     auto use = [&](DBlock& b) {
       if (pf_seq.empty() || pf_seq.back() != &b) pf_seq.push_back(&b);
@@ -1263,12 +1258,7 @@ class T5Cuda {
       HUKUK_CUDA_CHECK(cudaEventRecord(pf_join, s_pf));
       HUKUK_CUDA_CHECK(cudaStreamWaitEvent(s, pf_join, 0));
     }
-    pf_seq.clear();
-    pf_issued = 0;
-    pf_active = -1;
-    pf_block = nullptr;
-    pf_cur = nullptr;
-    pf_cs_held[0] = pf_cs_held[1] = false;
+    pf_reset();
   }
 
   // pf_end for the unwinding path: no checks (it runs in a destructor), the same join and reset.
@@ -1278,6 +1268,10 @@ class T5Cuda {
       (void)cudaEventRecord(pf_join, s_pf);
       (void)cudaStreamWaitEvent(s, pf_join, 0);
     }
+    pf_reset();
+  }
+  // No block planned or entered: the state pf_begin starts from and pf_end / pf_abandon leave.
+  void pf_reset() noexcept {
     pf_seq.clear();
     pf_issued = 0;
     pf_active = -1;
