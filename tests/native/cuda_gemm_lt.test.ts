@@ -62,7 +62,7 @@ function setup(c: Case, seed: number) {
   const C0raw = rand((batch - 1) * sC + M * ldc, seed + 2);
   const C0 = c.cBf16 ? roundBf16(C0raw) : C0raw;
   const alpha = c.alpha ?? 1, beta = c.beta ?? 0;
-  const ref = new Float64Array(C0.length), mag = new Float64Array(C0.length);
+  const ref = new Float64Array(C0.length), mag = new Float64Array(C0.length), part = new Float64Array(C0.length);
   ref.set(C0);
   for (let b = 0; b < batch; b++)
     for (let m = 0; m < M; m++)
@@ -76,16 +76,18 @@ function setup(c: Case, seed: number) {
         const i = b * sC + m * ldc + n;
         ref[i] = alpha * acc + beta * C0[i];
         mag[i] = Math.abs(alpha) * abs + Math.abs(beta * C0[i]);
+        part[i] = Math.abs(alpha * acc) + Math.abs(beta * C0[i]);
       }
   const args = { M, N, K, ta, tb, batch, lda, ldb, ldc, sA, sB, sC, A, B, C: C0raw, cBf16: !!c.cBf16, alpha, beta, api: c.api ?? 'ops' };
   // written: the elements of the batch's C matrices (the rest, row padding, must keep C0)
   const written = new Uint8Array(C0.length);
   for (let b = 0; b < batch; b++) for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) written[b * sC + m * ldc + n] = 1;
-  return { args, ref, mag, C0, written };
+  return { args, ref, mag, part, C0, written };
 }
 
-// fp32 accumulation error (different split-K / order between algorithms) plus, for bf16 C, one
-// rounding to bf16 of the result (2^-8 relative) on each side
+// fp32 accumulation error (different split-K / order between algorithms) plus, for bf16 C, bf16
+// roundings at the size of the epilogue's terms alpha·acc and beta·C (cuBLAS's own GemmEx rounds
+// there: seen on the H200, 13:50 UTC, an error of 2^-8 on a result of 0.03 whose terms are ~1)
 function check(got: Float32Array, s: ReturnType<typeof setup>, cBf16: boolean, what: string) {
   let worst = 0, at = -1;
   for (let i = 0; i < got.length; i++) {
@@ -93,7 +95,7 @@ function check(got: Float32Array, s: ReturnType<typeof setup>, cBf16: boolean, w
       if (got[i] !== s.C0[i]) throw new Error(`${what}: padding element ${i} changed (${s.C0[i]} -> ${got[i]})`);
       continue;
     }
-    const tol = 1e-5 * s.mag[i] + (cBf16 ? 2 ** -8 * Math.abs(s.ref[i]) : 0) + 1e-6;
+    const tol = 1e-5 * s.mag[i] + (cBf16 ? 2 ** -7 * (s.part[i] + Math.abs(s.ref[i])) : 0) + 1e-6;
     const r = Math.abs(got[i] - s.ref[i]) / tol;
     if (r > worst) { worst = r; at = i; }
   }
@@ -103,7 +105,7 @@ function check(got: Float32Array, s: ReturnType<typeof setup>, cBf16: boolean, w
 function closeTo(a: Float32Array, b: Float32Array, s: ReturnType<typeof setup>, cBf16: boolean, what: string) {
   let worst = 0, at = -1;
   for (let i = 0; i < a.length; i++) {
-    const tol = 2e-5 * s.mag[i] + (cBf16 ? 2 ** -7 * Math.abs(b[i]) : 0) + 1e-6;
+    const tol = 2e-5 * s.mag[i] + (cBf16 ? 2 ** -6 * (s.part[i] + Math.abs(b[i])) : 0) + 1e-6;
     const r = Math.abs(a[i] - b[i]) / tol;
     if (r > worst) { worst = r; at = i; }
   }
