@@ -1226,16 +1226,16 @@ describe.skipIf(!gpu)('T5 on CUDA: CROSS_SIDE, the cross k,v backward on a secon
 });
 
 // ---- HUKUK_T5_LORA_SIDE: the LoRA kernels beside the base GEMMs on a second stream --------------
-// T5Cuda::kLoraSideDefault (bf16 activations, tensor-core LoRA): in the forward each Linear's LoRA
-// down (o: lora_down; q,k,v and cross k,v: the group's downs) on s_ls beside its base GEMM, up_add on
-// the main stream after the join; in the backward each Linear's lora_up_backward (dh, gB) on s_ls
-// beside its dx GEMM(s), the A side after the join. The same kernels on the same operands, joined
+// T5Cuda::kLoraSideDefault (bf16 activations, tensor-core LoRA): in the backward each Linear's
+// lora_up_backward (dh, gB) on s_ls beside its dx GEMM(s), the A side after the join; with
+// HUKUK_T5_LORA_SIDE_FWD=1 also in the forward each Linear's LoRA down (o: lora_down; q,k,v and cross
+// k,v: the group's downs) on s_ls beside its base GEMM, up_add on the main stream after the join. The same kernels on the same operands, joined
 // before anything reads them: loss, eval logits and every LoRA grad bit for bit on vs off (graph,
 // its replay, the recompute option, eager), each part alone too, and no arena added (the side
 // shares tmp_r / lora_ws with the main stream, ordered by the fork). Grads are held bit for bit
 // where the switch-off step reproduces itself (flash's dQ atomics may not), within 1e-3 otherwise.
 describe.skipIf(!gpu)('T5 on CUDA: LORA_SIDE, the LoRA kernels on a second stream beside the base GEMMs', () => {
-  it('tiny flagship, NF4, bf16 activations, q,k,v,o r 16: on = off (fwd and bwd parts, each alone, eager)', () => {
+  it('tiny flagship, NF4, bf16 activations, q,k,v,o r 16: on = off (backward part, both parts, forward alone, eager)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hukuk-loraside-'));
     try {
       const { b, adapter } = tinyFlagshipWithAdapter(dir);
@@ -1245,10 +1245,11 @@ describe.skipIf(!gpu)('T5 on CUDA: LORA_SIDE, the LoRA kernels on a second strea
       const reproducible = worstGrad(off.step, offAgain.step) === 0 && worstGrad(off.step, off.replay) === 0 &&
         worstGrad(off.stepRe, offAgain.stepRe) === 0;
       const runs: [string, Record<string, string>][] = [
-        ['on', { HUKUK_T5_LORA_SIDE: '1' }],
+        ['on (the backward part)', { HUKUK_T5_LORA_SIDE: '1' }],
         ['on, eager', { HUKUK_T5_LORA_SIDE: '1', HUKUK_T5_GRAPHS: '0' }],
-        ['forward part alone', { HUKUK_T5_LORA_SIDE: '1', HUKUK_T5_LORA_SIDE_BWD: '0' }],
-        ['backward part alone', { HUKUK_T5_LORA_SIDE: '1', HUKUK_T5_LORA_SIDE_FWD: '0' }],
+        ['both parts', { HUKUK_T5_LORA_SIDE: '1', HUKUK_T5_LORA_SIDE_FWD: '1' }],
+        ['both parts, eager', { HUKUK_T5_LORA_SIDE: '1', HUKUK_T5_LORA_SIDE_FWD: '1', HUKUK_T5_GRAPHS: '0' }],
+        ['forward part alone', { HUKUK_T5_LORA_SIDE: '1', HUKUK_T5_LORA_SIDE_FWD: '1', HUKUK_T5_LORA_SIDE_BWD: '0' }],
       ];
       for (const [what, env] of runs) {
         const on = envRun(dir, adapter, b, env, o, true);

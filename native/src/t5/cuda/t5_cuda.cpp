@@ -364,8 +364,14 @@ class T5Cuda {
   // of them takes a group ticket (only lora_backward_group does, on s: ops/group_tickets.h bank 0).
   // Never while cs_on (the cross side's work is being recorded on s_cs); only bf16 activations
   // with lora_tc (the fp32 / ops/lora paths stay serial). The same kernels with the same operands:
-  // the same bits. HUKUK_T5_LORA_SIDE_FWD=0 / _BWD=0 leave a part out (A/B).
+  // the same bits. HUKUK_T5_LORA_SIDE_BWD=0 leaves the backward part out, HUKUK_T5_LORA_SIDE_FWD=1 adds
+  // the forward part (off by default: it did not pay). H200, 2026-11-28 13:51 UTC (code ebf95fd, one
+  // process per setting, 10 steps, ms/step): 16x64x128 off 28.33 / 28.52 / 28.20, both parts 28.12 /
+  // 28.07, backward alone 27.79, forward alone 28.54; 16x512x512 off 119.09 / 119.23, both 118.99 /
+  // 118.85; 8x512x512 off 66.94 / 66.78, both 66.92 / 66.97 (a down of ~5-10 us beside a GEMM of about
+  // the same, against the join's cross-branch dependency; lora_up_backward is the longer kernel).
   static constexpr bool kLoraSideDefault = false;
+  static constexpr bool kLoraSideFwdDefault = false;
   bool lora_side_fwd = false, lora_side_bwd = false;  // this plan
   cudaStream_t s_ls = nullptr;
   cudaEvent_t ls_fork = nullptr, ls_join = nullptr;
@@ -1436,7 +1442,8 @@ class T5Cuda {
   int lora_side_wanted(bool bf16_acts) const {
     const int e = env_switch("HUKUK_T5_LORA_SIDE");
     if (!bf16_acts || !want_lora_tc() || !(e == -1 ? kLoraSideDefault : e == 1)) return 0;
-    return (env_switch("HUKUK_T5_LORA_SIDE_FWD") != 0 ? 1 : 0) | (env_switch("HUKUK_T5_LORA_SIDE_BWD") != 0 ? 2 : 0);
+    const int f = env_switch("HUKUK_T5_LORA_SIDE_FWD");
+    return ((f == -1 ? kLoraSideFwdDefault : f == 1) ? 1 : 0) | (env_switch("HUKUK_T5_LORA_SIDE_BWD") != 0 ? 2 : 0);
   }
   void ls_create() {
     if (s_ls) return;  // the events first: s_ls set means both exist

@@ -42,9 +42,9 @@
 // =0 keeps what it saves): HUKUK_T5_RELU_BITMASK, HUKUK_T5_NORM_RECOMPUTE, HUKUK_T5_CROSS_KV_RECOMPUTE;
 // HUKUK_T5_NORM_DROP_FUSE=0 (norm backward and the next dropout backward as two kernels);
 // HUKUK_T5_CROSS_SIDE=1 (off while measured: the decoder's cross k,v backward on a second stream, T5Cuda::cross_side);
-// HUKUK_T5_LORA_SIDE=1 (off by default: bf16 + tensor-core LoRA, each Linear's LoRA down (forward) and
-// lora_up_backward (backward) on a side stream beside its base GEMM(s), T5Cuda::kLoraSideDefault;
-// HUKUK_T5_LORA_SIDE_FWD=0 / _BWD=0 leave a part out);
+// HUKUK_T5_LORA_SIDE=1 (off by default: bf16 + tensor-core LoRA, each Linear's lora_up_backward on a
+// side stream beside its dx GEMM(s), T5Cuda::kLoraSideDefault; _BWD=0 leaves that out, _FWD=1 adds the
+// forward's LoRA down beside the base GEMM, off by default: it did not pay);
 // On by default since this session's measurements (=0 turns each off, A/B): HUKUK_T5_DEQ_PREFETCH
 // (bf16 activations: each block's NF4 weights dequantized by one launch on a second stream one block
 // ahead into two arena regions, instead of before each NF4 GEMM); HUKUK_T5_LORA_TC_DOWN_GROUP (bf16: a
