@@ -30,5 +30,5 @@ for (const spec of process.argv.slice(4)) {
   const r = engine._opsFlashAttention(o);
   let cs = 0;
   for (const k of ['ctx', 'dq', 'dk', 'dv']) for (let i = 0; i < r[k].length; i += 97) cs += Math.abs(r[k][i]);
-  console.log(`prof ${tag} | ${B}x${H}x${Tq}x${Tk} ${kind}${r.bwdOneTile ? ' (bwd one launch)' : ''}: fwd ${(r.fwdMs * 1e3).toFixed(1)} us, bwd ${(r.bwdMs * 1e3).toFixed(1)} us, fwd+bwd ${((r.fwdMs + r.bwdMs) * 1e3).toFixed(1)} us | checksum ${cs.toPrecision(8)}`);
+  console.log(`prof ${tag} | ${B}x${H}x${Tq}x${Tk} ${kind}${r.bwdOneTile ? ` (bwd one launch, mode ${r.bwdOneTile})` : ''}: fwd ${(r.fwdMs * 1e3).toFixed(1)} us, bwd ${(r.bwdMs * 1e3).toFixed(1)} us, fwd+bwd ${((r.fwdMs + r.bwdMs) * 1e3).toFixed(1)} us | checksum ${cs.toPrecision(8)}`);
 }

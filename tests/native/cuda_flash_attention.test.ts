@@ -25,7 +25,7 @@ interface FlashOut {
   bwd3Blocks: boolean;
   fwdIdx64: boolean;
   bwdDot16: boolean;
-  bwdOneTile: boolean;
+  bwdOneTile: number;
 }
 type Engine = {
   cudaCompiled(): boolean;
@@ -291,16 +291,19 @@ describe.skipIf(!gpu)('experiments fwdIdx64 + bwdDot16 vs the default kernels an
     });
 });
 
-// HUKUK_FLASH_BWD_ONE_TILE (default off; forced per call with the hook's bwdOneTile option): the bf16
-// backward in one launch where one block holds every key (Tk <= 64): D and the bf16 dctx computed in
-// the block with the dot kernel's arithmetic, dQ written once as bf16 (no atomics, the scratch not
-// touched). Against the CPU reference, and against the three launches (dot16 kernel, atomics,
-// conversion) on the same inputs: ctx is the same forward; dK and dV bit for bit (the same D, the same
-// per-score math); dQ the same values (the atomics added each element once into zero), asserted to
-// rounding and its differing elements counted. Tk = 65 stays on the three launches.
-describe.skipIf(!gpu)('bf16 backward in one launch for Tk <= 64 (bwdOneTile)', () => {
+// HUKUK_FLASH_BWD_ONE_TILE (default off; forced per call with the hook's bwdOneTile option, a level):
+// the bf16 backward in one launch where one block (level 1: Tk <= 64) or, on sm_90, a cluster of the
+// two key blocks (level 2: also 64 < Tk <= 128; dQ summed through distributed shared memory) holds
+// every key: D and the bf16 dctx computed in the block with the dot kernel's arithmetic, dQ written
+// once as bf16 (no atomics, the scratch not touched). Against the CPU reference, and against the
+// three launches (dot16 kernel, atomics, conversion) on the same inputs: ctx is the same forward; dK
+// and dV bit for bit (the same D, the same per-score math); dQ the same values (the atomics added each
+// element once into zero, or two partials in either order), asserted to rounding and its differing
+// elements counted. Tk = 65 at level 1 and Tk = 129 stay on the three launches.
+const hopperGpu = gpu && /H100|H200|H800|H20\b|GH200/.test(engine.gpus()[0]?.name ?? '');
+describe.skipIf(!gpu)('bf16 backward in one launch for Tk <= 64, and Tk <= 128 as a cluster pair (bwdOneTile)', () => {
   const tolBf16 = 2e-2 + 4e-3;
-  const oneTile: (Case & { toeplitz?: boolean })[] = [
+  const oneTile: (Case & { toeplitz?: boolean; level?: number })[] = [
     { name: 'encoder 64: Toeplitz bias + key mask + dropout 0.1', B: 3, H: 2, Tq: 64, Tk: 64, bias: true, toeplitz: true, dropout: 0.1, keep: (b, j) => padded(b, j, 64) },
     { name: 'encoder 64: bias table + key mask + dropout 0.1', B: 3, H: 2, Tq: 64, Tk: 64, bias: true, dropout: 0.1, keep: (b, j) => padded(b, j, 64) },
     { name: 'encoder 64: key mask, no dropout', B: 2, H: 2, Tq: 64, Tk: 64, bias: true, toeplitz: true, keep: (b, j) => padded(b, j, 64) },
@@ -311,27 +314,46 @@ describe.skipIf(!gpu)('bf16 backward in one launch for Tk <= 64 (bwdOneTile)', (
     { name: 'odd 77 x 40: bias table + key mask + dropout 0.1', B: 2, H: 3, Tq: 77, Tk: 40, bias: true, dropout: 0.1, keep: (b, j) => padded(b, j, 40) },
     { name: 'cross 150 x 23: key mask + dropout 0.1', B: 2, H: 2, Tq: 150, Tk: 23, dropout: 0.1, keep: (b, j) => j < 23 - 5 * b },
     { name: 'Tk 65 (two key tiles: the three launches)', B: 2, H: 2, Tq: 64, Tk: 65, bias: true, toeplitz: true, dropout: 0.1, keep: (b, j) => padded(b, j, 65) },
+    // level 2: the cluster pair for 64 < Tk <= 128 (sm_90; elsewhere the three launches)
+    { name: 'level 2, decoder 128: causal + Toeplitz bias + dropout 0.1', level: 2, B: 2, H: 3, Tq: 128, Tk: 128, bias: true, toeplitz: true, causal: true, dropout: 0.1 },
+    { name: 'level 2, decoder 128, first 70 keys masked (rows with no key) + bias + dropout 0.1', level: 2, B: 2, H: 2, Tq: 128, Tk: 128, bias: true, toeplitz: true, causal: true, dropout: 0.1, keep: (b, j) => b === 0 || j >= 70 },
+    { name: 'level 2, causal 100 (tails) + bias + dropout 0.1', level: 2, B: 2, H: 2, Tq: 100, Tk: 100, bias: true, toeplitz: true, causal: true, dropout: 0.1 },
+    { name: 'level 2, encoder 128: bias table + key mask + dropout 0.1', level: 2, B: 3, H: 2, Tq: 128, Tk: 128, bias: true, dropout: 0.1, keep: (b, j) => padded(b, j, 128) },
+    { name: 'level 2, cross 77 x 128: key mask + dropout 0.1', level: 2, B: 3, H: 2, Tq: 77, Tk: 128, dropout: 0.1, keep: (b, j) => padded(b, j, 128) },
+    { name: 'level 2, a batch row with every key masked, 70 x 90 + bias', level: 2, B: 2, H: 2, Tq: 70, Tk: 90, bias: true, toeplitz: true, keep: (b) => b === 0 },
+    { name: 'level 2, encoder 64 (one block)', level: 2, B: 2, H: 2, Tq: 64, Tk: 64, bias: true, toeplitz: true, dropout: 0.1, keep: (b, j) => padded(b, j, 64) },
+    { name: 'level 2, Tk 129 (the three launches)', level: 2, B: 2, H: 2, Tq: 64, Tk: 129, bias: true, toeplitz: true, dropout: 0.1, keep: (b, j) => padded(b, j, 129) },
   ];
+  const expectedMode = (c: { Tk: number; level?: number }) =>
+    c.Tk <= 64 ? 1 : (c.level ?? 1) >= 2 && c.Tk <= 128 && hopperGpu ? 2 : 0;
   for (const c of oneTile)
     it(c.name, { timeout: 120_000 }, () => {
       const toeplitz = Boolean(c.toeplitz);
       const o = { ...bf16Inputs(inputs(c, 64, toeplitz)), mode: 'fused', io: 'bf16', biasDiag: toeplitz, bwdDot16: true };
       const want = engine._opsFlashAttention({ ...o, mode: 'reference' });
-      const off = engine._opsFlashAttention({ ...o, bwdOneTile: false });
-      const on = engine._opsFlashAttention({ ...o, bwdOneTile: true });
-      expect(off.bwdOneTile, 'off: the three launches').toBe(false);
-      expect(on.bwdOneTile, 'one launch where Tk <= 64').toBe(c.Tk <= 64);
+      const level = c.level ?? 1;
+      const off = engine._opsFlashAttention({ ...o, bwdOneTile: 0 });
+      const on = engine._opsFlashAttention({ ...o, bwdOneTile: level });
+      expect(off.bwdOneTile, 'off: the three launches').toBe(0);
+      expect(on.bwdOneTile, 'one launch: one block where Tk <= 64, the pair where Tk <= 128 (level 2, sm_90)').toBe(expectedMode(c));
       const e = errors(on, want), eo = errors(off, want), vs = errors(on, off);
       const dqDiff = mismatches(on.dq, off.dq);
-      console.log(`flash one tile | ${c.name} | on vs cpu ${fmt(e)} | off vs cpu ${fmt(eo)} | on vs off ${fmt(vs)}` +
+      console.log(`flash one tile | ${c.name} | mode ${on.bwdOneTile} | on vs cpu ${fmt(e)} | off vs cpu ${fmt(eo)} | on vs off ${fmt(vs)}` +
         ` | dq/dk/dv elements differing ${dqDiff}/${mismatches(on.dk, off.dk)}/${mismatches(on.dv, off.dv)} of ${on.dq.length}/${on.dk.length}`);
       for (const k of outputs) expect(e[k], k).toBeLessThan(tolBf16);
       expect(mismatches(on.ctx, off.ctx), 'ctx (the same forward)').toBe(0);
       expect(mismatches(on.dk, off.dk), 'dk bit for bit').toBe(0);
       expect(mismatches(on.dv, off.dv), 'dv bit for bit').toBe(0);
       expect(vs.dq, 'dq vs the three launches').toBeLessThan(8e-3);
+      if (expectedMode(c) === 2) {  // the pair's kernel at 2 blocks per SM (registers up to 255) too
+        const two = engine._opsFlashAttention({ ...o, bwdOneTile: level, bwd3Blocks: false });
+        for (const k of outputs) expect(errors(two, want)[k], `pair, 2 blocks/SM ${k}`).toBeLessThan(tolBf16);
+        expect(mismatches(two.dk, off.dk), 'pair, 2 blocks/SM: dk').toBe(0);
+        expect(mismatches(two.dv, off.dv), 'pair, 2 blocks/SM: dv').toBe(0);
+        expect(errors(two, off).dq, 'pair, 2 blocks/SM: dq').toBeLessThan(8e-3);
+      }
       if (c.dropout) {
-        const bits = engine._opsFlashAttention({ ...o, bwdOneTile: true, dropoutBits: true });
+        const bits = engine._opsFlashAttention({ ...o, bwdOneTile: level, dropoutBits: true });
         for (const k of outputs) expect(errors(bits, want)[k], `with the dropout record ${k}`).toBeLessThan(tolBf16);
         expect(mismatches(bits.dk, off.dk), 'dk with the dropout record').toBe(0);
         expect(mismatches(bits.dv, off.dv), 'dv with the dropout record').toBe(0);
@@ -339,24 +361,30 @@ describe.skipIf(!gpu)('bf16 backward in one launch for Tk <= 64 (bwdOneTile)', (
     });
 
   // The real shapes (16 x 12 heads): one launch against three, per-call µs (the step's calls: encoder
-  // self 64², cross 128 x 64; the decoder's 128² keeps the three launches)
+  // self 64², cross 128 x 64, decoder self 128² causal (level 2, sm_90))
   const real: Case[] = [
     { name: 'encoder 16x12x64x64', B: 16, H: 12, Tq: 64, Tk: 64, bias: true, dropout: 0.1, keep: (b, j) => j < 64 - 2 * b },
     { name: 'cross 16x12x128x64', B: 16, H: 12, Tq: 128, Tk: 64, dropout: 0.1, keep: (b, j) => j < 64 - 2 * b },
+    { name: 'decoder 16x12x128x128 causal', B: 16, H: 12, Tq: 128, Tk: 128, bias: true, causal: true, dropout: 0.1 },
   ];
   for (const c of real)
     it(`bench: ${c.name}`, { timeout: 120_000 }, () => {
       const o = { ...bf16Inputs(inputs(c, 64, Boolean(c.bias))), mode: 'fused', io: 'bf16', biasDiag: Boolean(c.bias), reps: 50 };
-      const offA = engine._opsFlashAttention({ ...o, bwdOneTile: false });
-      const on = engine._opsFlashAttention({ ...o, bwdOneTile: true });
-      const offB = engine._opsFlashAttention({ ...o, bwdOneTile: false });
-      expect(on.bwdOneTile).toBe(true);
-      expect(mismatches(on.dk, offA.dk), 'dk bit for bit').toBe(0);
-      expect(mismatches(on.dv, offA.dv), 'dv bit for bit').toBe(0);
-      expect(errors(on, offA).dq).toBeLessThan(8e-3);
+      const offA = engine._opsFlashAttention({ ...o, bwdOneTile: 0 });
+      const on = engine._opsFlashAttention({ ...o, bwdOneTile: 2 });
+      const on2 = engine._opsFlashAttention({ ...o, bwdOneTile: 2, bwd3Blocks: false });
+      const offB = engine._opsFlashAttention({ ...o, bwdOneTile: 0 });
+      expect(on.bwdOneTile).toBe(expectedMode({ Tk: c.Tk, level: 2 }));
+      for (const r of [on, on2]) {
+        expect(mismatches(r.dk, offA.dk), 'dk bit for bit').toBe(0);
+        expect(mismatches(r.dv, offA.dv), 'dv bit for bit').toBe(0);
+        expect(errors(r, offA).dq).toBeLessThan(8e-3);
+      }
       const us = (x: number) => (x * 1e3).toFixed(1);
-      console.log(`ab one tile | ${c.name} | bwd µs three launches ${us(offA.bwdMs)}/${us(offB.bwdMs)} one launch ${us(on.bwdMs)}` +
-        ` (${(on.bwdMs / ((offA.bwdMs + offB.bwdMs) / 2)).toFixed(3)}) | dq elements differing ${mismatches(on.dq, offA.dq)}`);
+      const base = (offA.bwdMs + offB.bwdMs) / 2;
+      console.log(`ab one tile | ${c.name} | bwd µs three launches ${us(offA.bwdMs)}/${us(offB.bwdMs)} one launch (mode ${on.bwdOneTile})` +
+        ` ${us(on.bwdMs)} (${(on.bwdMs / base).toFixed(3)}), 2 blocks/SM ${us(on2.bwdMs)} (${(on2.bwdMs / base).toFixed(3)})` +
+        ` | dq elements differing ${mismatches(on.dq, offA.dq)}`);
     });
 });
 

@@ -789,15 +789,45 @@ struct DotTile {
   }
 };
 
-// ONE (HUKUK_FLASH_BWD_ONE_TILE, bf16 I/O, Tk <= 64: flash_bwd_one_tile_kernel): the block holds every
-// key of its (b, h), so it owns dQ of its queries: per query tile it reads dctx in fp32 and ctx
-// (DotTile: D and the bf16 dctx tile, the dot kernel's arithmetic), and writes dQ once as bf16
-// (dQ16) instead of adding it into the fp32 scratch with atomics; dO, Dsum and dQ are then unused.
+// Thread-block clusters (sm_90; ONE == 2 below): the block's rank in its cluster, a barrier over the
+// cluster (release/acquire: shared-memory writes before it, remote ones too, are visible after it),
+// and an 8-byte store into the shared memory of block `rank` of the cluster at the address that
+// `local` has in ours.
+__device__ __forceinline__ void cluster_sync() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+#else
+  __trap();  // the host launches clusters on sm_90 only
+#endif
+}
+__device__ __forceinline__ void st_cluster_f2(const void* local, uint32_t rank, float a, float b) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  uint32_t remote;
+  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(remote) : "r"(smem_addr(local)), "r"(rank));
+  asm volatile("st.shared::cluster.v2.f32 [%0], {%1, %2};\n" ::"r"(remote), "f"(a), "f"(b) : "memory");
+#else
+  __trap();
+#endif
+}
+
+// ONE (HUKUK_FLASH_BWD_ONE_TILE, bf16 I/O: flash_bwd_one_tile_kernel) != 0: the block (1) or the
+// cluster of two key blocks (2) holds every key of its (b, h), so it owns dQ of its queries: per query
+// tile each block reads dctx in fp32 and ctx (DotTile: D and the bf16 dctx tile, the dot kernel's
+// arithmetic), and dQ is written once as bf16 (dQ16) instead of added into the fp32 scratch with
+// atomics; dO, Dsum and dQ are then unused.
+//   1 (Tk <= 64): one key block, its dQ tile is complete.
+//   2 (64 < Tk <= 128, sm_90): a cluster of the two key blocks (blockIdx.x = the cluster rank). Per
+//     query tile both visit, each sends the half of its dQ partial that the other writes (block r
+//     writes columns 32r..32r+31) into the other's dS tile (free once the dQ product has read it:
+//     64 x 32 fp32, row stride 36) through distributed shared memory, and writes its half as
+//     mine + theirs (the fp32 sum the atomics formed, a + b == b + a: the same values). A query tile
+//     only key block 0 visits (causal: block 1 skips tile 0 unless a row there sees no key) is
+//     complete in block 0. Two cluster barriers per shared tile.
 // !ONE: dctx32, ctx, dQ16 are unused (null).
 // FAST (only where every flat score index fits in 32 bits, see idx32_ok): the dropout index in
 // 32-bit arithmetic, no per-score mask logic on tiles that need none, the keep decision without
 // the p != 0 test (a score with p = 0 gives 0 either way), and 1/(1-p) applied once to dV
-template <int W, typename E, int FM, bool ONE>
+template <int W, typename E, int FM, int ONE>
 __device__ __forceinline__ void flash_bwd_body(FlashParams<E> p, const E* dO, const float* lse,
                                                const float* Dsum, float* dQ, E* dK, E* dV, const uint64_t* bits,
                                                const float* dctx32, const E* ctx, E* dQ16) {
@@ -839,10 +869,11 @@ __device__ __forceinline__ void flash_bwd_body(FlashParams<E> p, const E* dO, co
   const float* bias_h = has_bias ? p.bias + int64_t(h) * p.Tq * p.Tk : nullptr;
   const float* lse_bh = lse + int64_t(bh) * p.Tq;
   const float* D_bh = ONE ? nullptr : Dsum + int64_t(bh) * p.Tq;
-  // ONE: query tile 0's dctx and ctx (always the first tile visited: j0 == 0) on their way now, their
-  // latency overlapping the setup below
+  // ONE 1: query tile 0's dctx and ctx (the first tile visited) on their way now, their latency
+  // overlapping the setup below (not for the pair: its registers fitted to 3 blocks per SM then
+  // spill 568 bytes instead of ~300)
   DotTile<N> dot0;
-  if constexpr (ONE) dot0.load(dctx32 + qbase, ctx + qbase, p.ld, 0, p.Tq);
+  if constexpr (ONE == 1) dot0.load(dctx32 + qbase, ctx + qbase, p.ld, 0, p.Tq);
 
   TileAsync<kTile, N, E> qq, oq;  // the next query tile's Q / dctx in flight
   // the next query tile (>= i) that this block visits; causal: a tile wholly before our keys is
@@ -905,10 +936,10 @@ __device__ __forceinline__ void flash_bwd_body(FlashParams<E> p, const E* dO, co
   if (i0 < p.Tq) issue(i0, 0);
   for (int st = 0; i0 < p.Tq; st ^= 1) {
     if constexpr (ONE) {
-      // the first tile's loads went out at the start (dot0); later ones here, their latency exposed
-      // (1-2 query tiles at the shapes this serves)
+      // ONE 1: the first tile's loads went out at the start (dot0); the others here, their latency
+      // exposed (1-2 query tiles at the shapes this serves)
       DotTile<N> dt;
-      if (i0 == 0) dt = dot0;
+      if (ONE == 1 && i0 == 0) dt = dot0;
       else dt.load(dctx32 + qbase, ctx + qbase, p.ld, i0, p.Tq);
       cp_async_wait_all();
       qq.land(sQ(st));
@@ -1047,27 +1078,66 @@ __device__ __forceinline__ void flash_bwd_body(FlashParams<E> p, const E* dO, co
         mma16816(dq[2 * np + 1], a, bb[2], bb[3]);
       }
     }
-    // float2 atomics: float4 ones (lanes t, t^1 swapping halves so that each holds 4 consecutive
-    // columns) measured 4-7% slower at 512x512 (H200 06:40 UTC, 60 bytes of register spills), dropped
+    if constexpr (ONE == 2) {
+      static_assert(W == 4 && kDqTiles == 8, "the pair splits a warp's 64 dQ columns in halves");
+      static_assert(kTile * 36 * 4 <= kTile * kPadS * 2, "the dQ exchange fits the dS tile");
+      const int rank = blockIdx.x, other = rank ^ 1;
+      // does the other key block visit this query tile (its next_tile)? Key block 0 visits every tile
+      const int jo = other * kBwdKeys;
+      const bool pair = !(p.causal && i0 + kTile - 1 < jo && i0 >= first_kept);
+      float* xbuf = reinterpret_cast<float*>(sdS);  // [64 rows][36]: the other's partial of our columns
+      if (pair) {
+        cluster_sync();  // both blocks are done reading their dS tiles
 #pragma unroll
-    for (int k = 0; k < 2; ++k) {
-      const int i = i0 + dq_r0 + g + 8 * k;
-      if (i >= p.Tq) continue;
-      if constexpr (ONE) {  // every key is ours: dQ of this row is complete, written once
-        E* q = dQ16 + qbase + int64_t(i) * p.ld + dq_c0;
+        for (int k = 0; k < 2; ++k)
 #pragma unroll
-        for (int nt = 0; nt < kDqTiles; ++nt) store2(q + nt * 8 + 2 * t, dq[nt][2 * k], dq[nt][2 * k + 1]);
-        continue;
+          for (int q = 0; q < 4; ++q) {
+            const int nt = other * 4 + q;
+            st_cluster_f2(xbuf + (dq_r0 + g + 8 * k) * 36 + q * 8 + 2 * t, uint32_t(other), dq[nt][2 * k],
+                          dq[nt][2 * k + 1]);
+          }
+        cluster_sync();  // theirs in our xbuf
       }
-      float* q = dQ + qbase + int64_t(i) * p.ld + dq_c0;
 #pragma unroll
-      for (int nt = 0; nt < kDqTiles; ++nt) {
+      for (int k = 0; k < 2; ++k) {
+        const int i = i0 + dq_r0 + g + 8 * k;
+        if (i >= p.Tq) continue;
+        E* q = dQ16 + qbase + int64_t(i) * p.ld;
+        if (pair) {
+#pragma unroll
+          for (int qq2 = 0; qq2 < 4; ++qq2) {
+            const int nt = rank * 4 + qq2;
+            const float2 o = *reinterpret_cast<const float2*>(xbuf + (dq_r0 + g + 8 * k) * 36 + qq2 * 8 + 2 * t);
+            store2(q + nt * 8 + 2 * t, dq[nt][2 * k] + o.x, dq[nt][2 * k + 1] + o.y);
+          }
+        } else {  // only key block 0 visits it: its dQ is complete
+#pragma unroll
+          for (int nt = 0; nt < kDqTiles; ++nt) store2(q + nt * 8 + 2 * t, dq[nt][2 * k], dq[nt][2 * k + 1]);
+        }
+      }
+    } else {
+      // float2 atomics: float4 ones (lanes t, t^1 swapping halves so that each holds 4 consecutive
+      // columns) measured 4-7% slower at 512x512 (H200 06:40 UTC, 60 bytes of register spills), dropped
+#pragma unroll
+      for (int k = 0; k < 2; ++k) {
+        const int i = i0 + dq_r0 + g + 8 * k;
+        if (i >= p.Tq) continue;
+        if constexpr (ONE == 1) {  // every key is ours: dQ of this row is complete, written once
+          E* q = dQ16 + qbase + int64_t(i) * p.ld + dq_c0;
+#pragma unroll
+          for (int nt = 0; nt < kDqTiles; ++nt) store2(q + nt * 8 + 2 * t, dq[nt][2 * k], dq[nt][2 * k + 1]);
+          continue;
+        }
+        float* q = dQ + qbase + int64_t(i) * p.ld + dq_c0;
+#pragma unroll
+        for (int nt = 0; nt < kDqTiles; ++nt) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-        atomicAdd(reinterpret_cast<float2*>(q + nt * 8 + 2 * t), make_float2(dq[nt][2 * k], dq[nt][2 * k + 1]));
+          atomicAdd(reinterpret_cast<float2*>(q + nt * 8 + 2 * t), make_float2(dq[nt][2 * k], dq[nt][2 * k + 1]));
 #else
-        atomicAdd(q + nt * 8 + 2 * t, dq[nt][2 * k]);
-        atomicAdd(q + nt * 8 + 2 * t + 1, dq[nt][2 * k + 1]);
+          atomicAdd(q + nt * 8 + 2 * t, dq[nt][2 * k]);
+          atomicAdd(q + nt * 8 + 2 * t + 1, dq[nt][2 * k + 1]);
 #endif
+        }
       }
     }
     i0 = i_next;
@@ -1100,18 +1170,18 @@ template <int W, typename E, int FM, int MINB = 1>
 __global__ void __launch_bounds__(W * 32, MINB) flash_bwd_kernel(FlashParams<E> p, const E* dO, const float* lse,
                                                             const float* Dsum, float* dQ, E* dK, E* dV,
                                                             const uint64_t* bits) {
-  flash_bwd_body<W, E, FM, false>(p, dO, lse, Dsum, dQ, dK, dV, bits, nullptr, nullptr, nullptr);
+  flash_bwd_body<W, E, FM, 0>(p, dO, lse, Dsum, dQ, dK, dV, bits, nullptr, nullptr, nullptr);
 }
 
-// The whole bf16 backward in one launch where one block holds every key (Tk <= 16*W): D and the bf16
-// dctx per query tile in the block, dQ written once (flash_bwd_body's ONE). Registers up to 255
-// (2 blocks of 4 warps per SM: the small grids this serves, B*H blocks, fit at once either way).
-template <int W, int FM>
-__global__ void __launch_bounds__(W * 32, 1)
+// The whole bf16 backward in one launch where one block (ONE 1: Tk <= 16*W) or a cluster of two
+// (ONE 2: Tk <= 32*W, sm_90) holds every key: D and the bf16 dctx per query tile in the block, dQ
+// written once (flash_bwd_body's ONE). MINB as flash_bwd_kernel's.
+template <int W, int FM, int ONE, int MINB>
+__global__ void __launch_bounds__(W * 32, MINB)
     flash_bwd_one_tile_kernel(FlashParams<__nv_bfloat16> p, const float* dctx, const __nv_bfloat16* ctx,
                               const float* lse, __nv_bfloat16* dQ, __nv_bfloat16* dK, __nv_bfloat16* dV,
                               const uint64_t* bits) {
-  flash_bwd_body<W, __nv_bfloat16, FM, true>(p, nullptr, lse, nullptr, nullptr, dK, dV, bits, dctx, ctx, dQ);
+  flash_bwd_body<W, __nv_bfloat16, FM, ONE>(p, nullptr, lse, nullptr, nullptr, dK, dV, bits, dctx, ctx, dQ);
 }
 
 // dQ's fp32 accumulator (bf16 I/O) -> the bf16 output, 4 elements per thread (n % 4 == 0)
@@ -1327,40 +1397,92 @@ bool bwd_dot16() {
   }();
   return g_bwd_dot16_override >= 0 ? g_bwd_dot16_override == 1 : env;
 }
-// HUKUK_FLASH_BWD_ONE_TILE (default off while in development; =1 on): the bf16 backward in ONE launch
-// where one block holds every key (Tk <= 64: at 16x64x128 the encoder self- and the cross-attention,
-// 72 of the step's 108 backward calls) instead of three (dot16 kernel, flash_bwd_kernel with dQ
-// atomics into the fp32 scratch, flash_dq_to_bf16_kernel): flash_bwd_one_tile_kernel. D and the
-// bf16 dctx per query tile in the block with the dot kernel's arithmetic (D, dK, dV bit for bit the
-// three-launch path's with HUKUK_FLASH_BWD_DOT16 on, its default); dQ written once as bf16 (with one
-// key block the atomics added each element once into zero, so dQ too is the same values). The
-// scratch is then not touched. Read once per process; the test hook overrides it.
+// HUKUK_FLASH_BWD_ONE_TILE (default off while in development): the bf16 backward in ONE launch instead
+// of three (dot16 kernel, flash_bwd_kernel with dQ atomics into the fp32 scratch, flash_dq_to_bf16_kernel)
+// where the keys of a (b, h) fit one block (=1: Tk <= 64; at 16x64x128 the encoder self- and the
+// cross-attention, 72 of the step's 108 backward calls) or a cluster of two (=2: also 64 < Tk <= 128 on
+// sm_90, the decoder self-attention at 16x64x128): flash_bwd_one_tile_kernel. D and the bf16 dctx per
+// query tile in the block with the dot kernel's arithmetic (D, dK, dV bit for bit the three-launch
+// path's with HUKUK_FLASH_BWD_DOT16 on, its default); dQ written once as bf16, the same values (one
+// key block: the atomics added each element once into zero; two: a + b in either order). The scratch
+// is then not touched. Read once per process; the test hook overrides it.
+// Measured (H200, 13:48 UTC 2026-11-28, =1, 16x12, dropout 0.1, bias_diag, µs per backward call,
+// one process per setting, twice): 64² encoder 22.4 -> 15.4, 128x64 cross 32.5 -> 22.9; the
+// 16x64x128 training step 28.51 -> 28.16 ms (one run each, same loss).
 int g_bwd_one_tile_override = -1;
-bool bwd_one_tile() {
-  static const bool env = [] {
+int bwd_one_tile_level() {
+  static const int env = [] {
     const char* e = std::getenv("HUKUK_FLASH_BWD_ONE_TILE");
-    return e && e[0] == '1';
+    return e && (e[0] == '1' || e[0] == '2') ? e[0] - '0' : 0;
   }();
-  return g_bwd_one_tile_override >= 0 ? g_bwd_one_tile_override == 1 : env;
+  return g_bwd_one_tile_override >= 0 ? g_bwd_one_tile_override : env;
 }
-// Whether the bf16 backward of `a` runs flash_bwd_one_tile_kernel (the FAST folded hash only: FM 2)
-bool bwd_runs_one_tile(const SoftmaxArgs& a) {
-  return a.Tk <= bwd_keys(kBwdWarps) && idx32_ok(a) && fast_mode() == 2 && bwd_one_tile();
+int device_cc_major() {
+  static const int v = [] {
+    int dev = 0, r = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&r, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) {
+      cudaGetLastError();
+      return 0;
+    }
+    return r;
+  }();
+  return v;
 }
-void launch_backward_one_tile(const SoftmaxArgs& a, const __nv_bfloat16* Q, const __nv_bfloat16* K,
+// Which one-launch bf16 backward `a` takes: 0 none (the three launches), 1 one key block, 2 a cluster
+// of two (the FAST folded hash only: FM 2)
+int bwd_one_tile_mode(const SoftmaxArgs& a) {
+  if (!idx32_ok(a) || fast_mode() != 2) return 0;
+  const int level = bwd_one_tile_level();
+  if (level >= 1 && a.Tk <= bwd_keys(kBwdWarps)) return 1;
+  if (level >= 2 && a.Tk <= 2 * bwd_keys(kBwdWarps) && device_cc_major() >= 9) return 2;
+  return 0;
+}
+template <int ONE, int MINB>
+void launch_one_tile_kernel(const FlashParams<__nv_bfloat16>& p, int B, int H, const __nv_bfloat16* ctx,
+                            const float* lse, const float* dctx, __nv_bfloat16* dQ, __nv_bfloat16* dK,
+                            __nv_bfloat16* dV, cudaStream_t s, const uint64_t* bits) {
+  auto* k = flash_bwd_one_tile_kernel<kBwdWarps, 2, ONE, MINB>;
+  static bool attr_set = false;  // per process and instantiation; one device in practice
+  if (!attr_set) {
+    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          int(bwd_layout(kBwdWarps, true).total)));
+    if (MINB > 1)
+      HUKUK_CUDA_CHECK(cudaFuncSetAttribute(k, cudaFuncAttributePreferredSharedMemoryCarveout,
+                                            int(cudaSharedmemCarveoutMaxShared)));
+    attr_set = true;
+  }
+  const int smem = bwd_smem_bytes(p);
+  if constexpr (ONE == 1) {
+    pdl::launch(k, dim3(1u, unsigned(B * H)), kBwdWarps * 32, smem, s, p, dctx, ctx, lse, dQ, dK, dV, bits);
+  } else {  // clusters of the two key blocks of a (b, h); PDL as pdl::launch
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3(2u, unsigned(B * H));
+    cfg.blockDim = dim3(kBwdWarps * 32);
+    cfg.dynamicSmemBytes = size_t(smem);
+    cfg.stream = s;
+    cudaLaunchAttribute attr[2];
+    attr[0].id = cudaLaunchAttributeClusterDimension;
+    attr[0].val.clusterDim.x = 2;
+    attr[0].val.clusterDim.y = 1;
+    attr[0].val.clusterDim.z = 1;
+    attr[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[1].val.programmaticStreamSerializationAllowed = 1;
+    cfg.attrs = attr;
+    cfg.numAttrs = hukuk::cuda::pdl::enabled() ? 2 : 1;
+    HUKUK_CUDA_CHECK(cudaLaunchKernelEx(&cfg, k, p, dctx, ctx, lse, dQ, dK, dV, bits));
+  }
+}
+void launch_backward_one_tile(int mode, const SoftmaxArgs& a, const __nv_bfloat16* Q, const __nv_bfloat16* K,
                               const __nv_bfloat16* V, const __nv_bfloat16* ctx, const float* lse, const float* dctx,
                               __nv_bfloat16* dQ, __nv_bfloat16* dK, __nv_bfloat16* dV, cudaStream_t s,
                               const uint64_t* bits) {
   const FlashParams<__nv_bfloat16> p = make_params(a, Q, K, V);
-  auto* k = flash_bwd_one_tile_kernel<kBwdWarps, 2>;
-  static bool attr_set = false;  // per process; one device in practice
-  if (!attr_set) {
-    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          int(bwd_layout(kBwdWarps, true).total)));
-    attr_set = true;
-  }
-  const dim3 grid(1u, unsigned(a.B * a.H));
-  pdl::launch(k, grid, kBwdWarps * 32, bwd_smem_bytes(p), s, p, dctx, ctx, lse, dQ, dK, dV, bits);
+  // one block per (b, h): up to 255 registers (B*H blocks, 2 per SM, fit at once at the shapes this
+  // serves); the pair: 2*B*H blocks, at 3 per SM where the shared memory fits, as flash_bwd_kernel
+  if (mode == 1) launch_one_tile_kernel<1, 1>(p, a.B, a.H, ctx, lse, dctx, dQ, dK, dV, s, bits);
+  else if (bwd_runs_three_blocks(p, 2)) launch_one_tile_kernel<2, 3>(p, a.B, a.H, ctx, lse, dctx, dQ, dK, dV, s, bits);
+  else launch_one_tile_kernel<2, 1>(p, a.B, a.H, ctx, lse, dctx, dQ, dK, dV, s, bits);
 }
 
 // dQ32: where dQ accumulates in fp32 (dQ itself for fp32 I/O; the scratch for bf16), D: the row
@@ -1441,10 +1563,10 @@ void flash_set_test_switches(const FlashTestSwitches& sw) {
   g_bwd_three_blocks_override = mode(sw.bwd_three_blocks);
   g_fwd_idx64_override = mode(sw.fwd_idx64);
   g_bwd_dot16_override = mode(sw.bwd_dot16);
-  g_bwd_one_tile_override = mode(sw.bwd_one_tile);
+  g_bwd_one_tile_override = sw.bwd_one_tile < 0 ? -1 : std::min(sw.bwd_one_tile, 2);
 }
 
-bool flash_backward_one_tile(const SoftmaxArgs& a, bool bf16_io) { return bf16_io && bwd_runs_one_tile(a); }
+int flash_backward_one_tile(const SoftmaxArgs& a, bool bf16_io) { return bf16_io ? bwd_one_tile_mode(a) : 0; }
 
 bool flash_backward_dot16(const SoftmaxArgs&, bool bf16_io) { return bf16_io && bwd_dot16(); }
 
@@ -1488,8 +1610,8 @@ void flash_attention_backward(const SoftmaxArgs& a, int dk, const bf16_t* Q, con
                               const bf16_t* ctx, const float* lse, const float* dctx, bf16_t* dQ, bf16_t* dK,
                               bf16_t* dV, float* scratch, cudaStream_t s, const uint64_t* dropout_bits) {
   check_args(a, dk, {Q, K, V, ctx, lse, dctx, dQ, dK, dV, scratch});
-  if (bwd_runs_one_tile(a)) {  // one launch, the scratch unused (HUKUK_FLASH_BWD_ONE_TILE)
-    launch_backward_one_tile(a, dev(Q), dev(K), dev(V), dev(ctx), lse, dctx, dev(dQ), dev(dK), dev(dV), s,
+  if (const int mode = bwd_one_tile_mode(a)) {  // one launch, the scratch unused (HUKUK_FLASH_BWD_ONE_TILE)
+    launch_backward_one_tile(mode, a, dev(Q), dev(K), dev(V), dev(ctx), lse, dctx, dev(dQ), dev(dK), dev(dV), s,
                              dropout_bits);
     return;
   }

@@ -96,13 +96,15 @@ bool flash_backward_three_blocks(const SoftmaxArgs& a, bool bf16_io);
 //     zeroed) with 16-byte accesses; D within rounding (flash_backward_dot16: whether it runs).
 //   HUKUK_FLASH_BWD_ONE_TILE=1 (default off): the bf16 backward in one launch where Tk <= 64 (one
 //     block holds every key: D and the bf16 dctx in the block, dQ written once, no atomics; the
-//     scratch is not touched); the same dQ, dK, dV as the three launches with HUKUK_FLASH_BWD_DOT16
-//     on (flash_backward_one_tile: whether the backward of `a` takes it).
+//     scratch is not touched); =2: also where 64 < Tk <= 128 on sm_90 (a cluster of the two key
+//     blocks sums dQ through distributed shared memory). The same dQ, dK, dV as the three launches
+//     with HUKUK_FLASH_BWD_DOT16 on. flash_backward_one_tile: which one the backward of `a` takes
+//     (0: the three launches, 1: one block, 2: the cluster pair).
 bool flash_forward_idx64(const SoftmaxArgs& a, bool bf16_io);
 bool flash_backward_dot16(const SoftmaxArgs& a, bool bf16_io);
-bool flash_backward_one_tile(const SoftmaxArgs& a, bool bf16_io);
+int flash_backward_one_tile(const SoftmaxArgs& a, bool bf16_io);
 // Test / micro-benchmark hook: overrides of the switches above and of HUKUK_FLASH_BWD_3BLOCKS for this
-// process's later calls (each 1 on, 0 off, -1 back to its env variable).
+// process's later calls (each 1 on, 0 off, -1 back to its env variable; bwd_one_tile: its level 0-2).
 struct FlashTestSwitches {
   int bwd_three_blocks = -1, fwd_idx64 = -1, bwd_dot16 = -1, bwd_one_tile = -1;
 };

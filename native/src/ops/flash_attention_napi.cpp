@@ -14,11 +14,11 @@
 //                                   host and widens ctx/dq/dk/dv back; dctx stays fp32; default f32)
 //     bwd3Blocks?, fwdIdx64?, bwdDot16?, bwdOneTile?: boolean   (fused, bf16 I/O: force the kernels'
 //                                   switches HUKUK_FLASH_BWD_3BLOCKS / _FWD_IDX64 / _BWD_DOT16 /
-//                                   _BWD_ONE_TILE on (true) or off
+//                                   _BWD_ONE_TILE on (true; bwdOneTile also a level number 0-2) or off
 //                                   (false) for this call; absent: the env)
 //   }) -> { ctx, dq, dk, dv: Float32Array (rows layout), fwdMs, bwdMs: number (mean per rep, -1 untimed),
-//          bwd3Blocks, fwdIdx64, bwdDot16, bwdOneTile: boolean (fused, bf16 I/O: whether each of those
-//          paths ran) }
+//          bwd3Blocks, fwdIdx64, bwdDot16: boolean (fused, bf16 I/O: whether each of those paths ran),
+//          bwdOneTile: number (0: the three launches, 1: one block, 2: the cluster pair) }
 // The GPU modes copy the inputs up once; fwdMs/bwdMs time only the device work (CUDA events).
 #include <napi.h>
 
@@ -57,7 +57,8 @@ struct FlashCase {
 struct FlashResult {
   std::vector<float> ctx, dq, dk, dv;
   double fwd_ms = -1, bwd_ms = -1;
-  bool bwd_three_blocks = false, fwd_idx64 = false, bwd_dot16 = false, bwd_one_tile = false;  // the paths that ran (bf16 I/O)
+  bool bwd_three_blocks = false, fwd_idx64 = false, bwd_dot16 = false;  // the paths that ran (bf16 I/O)
+  int bwd_one_tile = 0;  // 0: the three launches, 1: one block, 2: the cluster pair
 };
 
 FlashResult run_reference(const FlashCase& c) {
@@ -319,7 +320,11 @@ Napi::Value ops_flash_attention(const Napi::CallbackInfo& info) {
   tri("bwd3Blocks", c.bwd_three_blocks);
   tri("fwdIdx64", c.fwd_idx64);
   tri("bwdDot16", c.bwd_dot16);
-  tri("bwdOneTile", c.bwd_one_tile);
+  // bwdOneTile: true = level 1 (Tk <= 64), or the level as a number (2: also Tk <= 128 on sm_90)
+  if (o.Has("bwdOneTile") && !o.Get("bwdOneTile").IsUndefined()) {
+    const Napi::Value v = o.Get("bwdOneTile");
+    c.bwd_one_tile = v.IsNumber() ? int(int_arg(v, "bwdOneTile")) : (v.ToBoolean().Value() ? 1 : 0);
+  }
   if (o.Has("io") && !o.Get("io").IsUndefined()) {
     const std::string io = string_arg(o.Get("io"), "io");
     HUKUK_CHECK(io == "f32" || io == "bf16", "ENGINE_INVALID_ARG", "_opsFlashAttention: io f32|bf16");
@@ -351,7 +356,7 @@ Napi::Value ops_flash_attention(const Napi::CallbackInfo& info) {
   out.Set("bwd3Blocks", Napi::Boolean::New(env, r.bwd_three_blocks));
   out.Set("fwdIdx64", Napi::Boolean::New(env, r.fwd_idx64));
   out.Set("bwdDot16", Napi::Boolean::New(env, r.bwd_dot16));
-  out.Set("bwdOneTile", Napi::Boolean::New(env, r.bwd_one_tile));
+  out.Set("bwdOneTile", Napi::Number::New(env, r.bwd_one_tile));
   return out;
 }
 
