@@ -12,12 +12,24 @@
 // step re-captures with the tuned algorithms (the T5 engine: T5Cuda::run). Outside capture a key
 // is tuned on first sight (the device is synchronized for it).
 //
+// Measured (NVIDIA H200, 2026-11-28 13:50 and 13:55 UTC, code 1f22741 / 2980cb8, flagship model,
+// bench/gpu/train_bench.mjs, one process per setting, 3 off and 3 on runs alternating): ms/step
+// off -> on 16x64x128 28.21 28.64 28.92 -> 28.70 28.29 28.71 (0 %); 16x512x512 119.05 119.16 119.19
+// -> 119.48 119.35 120.12 (+0.4 %); 8x512x512 66.76 67.12 67.08 -> 65.83 66.19 66.04 (-1.4 %). The
+// tuning log (timed alone, warm L2) promised 0.8 / 1.7 / 1.3 % of the step: cuBLASLt's heuristic
+// returns 8 algorithms per key, its #0 is GemmEx's default (same time), and the best of the other 7
+// is 0-10 % faster per GEMM (3072x8192x768: 59.9 -> 53.9 us; 768x1024x768: 4.4 us either way).
+// Under the 3 % bar, so HUKUK_GEMM_LT stays off. Tuning takes 0.5-0.7 s at the first shape, then
+// 0.13-0.24 s per new shape (20 / 10 / 10 keys).
+//
 // Determinism: the winner is chosen by timing, so two processes can pick different algorithms
 // (split-K or not, other tiles) for the same GEMM and differ in the last bits; within a process a
 // key's algorithm is fixed once tuned (a captured first step ran heuristic #0 before tuning).
 // fp32-operand GEMMs stay on GemmEx.
 //
-// Workspace: kGemmLtWorkspaceBytes (32 MiB, cuBLAS's own default on Hopper) per thread and device
+// Workspace: kGemmLtWorkspaceBytes (32 MiB, cuBLAS's own default on Hopper; on the H200 the chosen
+// algorithms of the flagship step needed at most 6 MiB, the head's k = 32128 product, all others
+// none, so 8 MiB would do there; the heuristic is offered 32 MiB) per thread and device
 // for the streams without a handle of their own, and one per stream that has its own cuBLAS handle
 // (Cublas::own_handle: the T5 engine's cross-attention stream, whose GEMMs run beside the main
 // stream's). Made outside capture (own_handle, a GEMM outside capture, or gemm_tune_run); a capture
