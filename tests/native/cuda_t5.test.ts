@@ -1229,8 +1229,9 @@ describe.skipIf(!gpu)('T5 on CUDA: CROSS_SIDE, the cross k,v backward on a secon
 // T5Cuda::kLoraSideDefault (bf16 activations, tensor-core LoRA): in the backward each Linear's
 // lora_up_backward (dh, gB) on s_ls beside its dx GEMM(s), the A side after the join; with
 // HUKUK_T5_LORA_SIDE_FWD=1 also in the forward each Linear's LoRA down (o: lora_down; q,k,v and cross
-// k,v: the group's downs) on s_ls beside its base GEMM, up_add on the main stream after the join. The same kernels on the same operands, joined
-// before anything reads them: loss, eval logits and every LoRA grad bit for bit on vs off (graph,
+// k,v: the group's downs) on s_ls beside its base GEMM, up_add on the main stream after the join;
+// only Linears of at most HUKUK_T5_LORA_SIDE_MAX_ROWS rows (2048 by default). The same kernels on the
+// same operands, joined before anything reads them: loss, eval logits and every LoRA grad bit for bit on vs off (graph,
 // its replay, the recompute option, eager), each part alone too, and no arena added (the side
 // shares tmp_r / lora_ws with the main stream, ordered by the fork). Grads are held bit for bit
 // where the switch-off step reproduces itself (flash's dQ atomics may not), within 1e-3 otherwise.
@@ -1250,6 +1251,8 @@ describe.skipIf(!gpu)('T5 on CUDA: LORA_SIDE, the LoRA kernels on a second strea
         ['both parts', { HUKUK_T5_LORA_SIDE: '1', HUKUK_T5_LORA_SIDE_FWD: '1' }],
         ['both parts, eager', { HUKUK_T5_LORA_SIDE: '1', HUKUK_T5_LORA_SIDE_FWD: '1', HUKUK_T5_GRAPHS: '0' }],
         ['forward part alone', { HUKUK_T5_LORA_SIDE: '1', HUKUK_T5_LORA_SIDE_FWD: '1', HUKUK_T5_LORA_SIDE_BWD: '0' }],
+        // the row limit between the decoder's 96 rows (side) and the encoder's 160 (serial)
+        ['both parts, at most 100 rows', { HUKUK_T5_LORA_SIDE: '1', HUKUK_T5_LORA_SIDE_FWD: '1', HUKUK_T5_LORA_SIDE_MAX_ROWS: '100' }],
       ];
       for (const [what, env] of runs) {
         const on = envRun(dir, adapter, b, env, o, true);

@@ -370,9 +370,18 @@ class T5Cuda {
   // 28.07, backward alone 27.79, forward alone 28.54; 16x512x512 off 119.09 / 119.23, both 118.99 /
   // 118.85; 8x512x512 off 66.94 / 66.78, both 66.92 / 66.97 (a down of ~5-10 us beside a GEMM of about
   // the same, against the join's cross-branch dependency; lora_up_backward is the longer kernel).
+  // H200 13:56 UTC (code 1843088 + others' WIP, one process each, alternating): 16x64x128 off 28.32 /
+  // 28.49 / 28.31, backward part 27.98 / 28.21 / 28.03, both parts 28.40; 16x512x512 off 119.06 /
+  // 118.99, backward part 119.57 / 119.63 (slower: its 8192-row kernels fill the GPU alone);
+  // 8x512x512 off 67.04 / 66.89, backward part 67.06 / 66.79. So only Linears of at most
+  // kLoraSideMaxRows rows fork (16x64x128: all, 1024 and 2048 rows; 8x512x512 and 16x512x512: none,
+  // the switch-off path), HUKUK_T5_LORA_SIDE_MAX_ROWS=n to move it (A/B). Over both calls, 16x64x128
+  // off 28.20-28.52 (mean 28.36) against the backward part 27.79-28.21 (mean 28.00): -1.3 %.
   static constexpr bool kLoraSideDefault = false;
   static constexpr bool kLoraSideFwdDefault = false;
+  static constexpr int kLoraSideMaxRows = 2048;
   bool lora_side_fwd = false, lora_side_bwd = false;  // this plan
+  int ls_max_rows = kLoraSideMaxRows;                 // this plan
   cudaStream_t s_ls = nullptr;
   cudaEvent_t ls_fork = nullptr, ls_join = nullptr;
   bool ls_live = false;  // s_ls forked and not yet joined
@@ -850,6 +859,7 @@ class T5Cuda {
       const int ls = lora_side_wanted(bf16_acts);
       lora_side_fwd = ls & 1;
       lora_side_bwd = ls & 2;
+      ls_max_rows = lora_side_max_rows();
       if (ls) ls_create();
     }
     ffn_bitmask = backward && relu_in_place() && !any_wo_lora() && env_switch("HUKUK_T5_RELU_BITMASK") != 0;
@@ -989,7 +999,8 @@ class T5Cuda {
         (backward ? planned_bwd && planned_keep == keep &&
                         cross_side == cross_side_wanted(true, bf16_acts, use_flash, pf_wanted(bf16_acts))
                   : true) &&
-        (int(lora_side_fwd) | int(lora_side_bwd) << 1) == lora_side_wanted(bf16_acts))
+        (int(lora_side_fwd) | int(lora_side_bwd) << 1) == lora_side_wanted(bf16_acts) &&
+        ls_max_rows == lora_side_max_rows())
       return;
     // Forget the old plan first: the measuring layout below overwrites the activation pointers
     // and the resize can throw (out of memory), and a later call of the old shape must then plan
@@ -1445,16 +1456,25 @@ class T5Cuda {
     const int f = env_switch("HUKUK_T5_LORA_SIDE_FWD");
     return ((f == -1 ? kLoraSideFwdDefault : f == 1) ? 1 : 0) | (env_switch("HUKUK_T5_LORA_SIDE_BWD") != 0 ? 2 : 0);
   }
+  // The most rows a Linear may have for its LoRA to go on s_ls: kLoraSideMaxRows, or
+  // HUKUK_T5_LORA_SIDE_MAX_ROWS=n (A/B; read at each plan)
+  static int lora_side_max_rows() {
+    const char* e = std::getenv("HUKUK_T5_LORA_SIDE_MAX_ROWS");
+    const long v = e && *e ? std::strtol(e, nullptr, 10) : -1;
+    return v >= 0 ? int(std::min<long>(v, 1L << 30)) : kLoraSideMaxRows;
+  }
   void ls_create() {
     if (s_ls) return;  // the events first: s_ls set means both exist
     for (cudaEvent_t* e : {&ls_fork, &ls_join})
       if (!*e) HUKUK_CUDA_CHECK(cudaEventCreateWithFlags(e, cudaEventDisableTiming));
+    // (the default priority: s_ls at the device's greatest priority measured no better, H200 13:56 UTC)
     HUKUK_CUDA_CHECK(cudaStreamCreateWithFlags(&s_ls, cudaStreamNonBlocking));
   }
-  // Main stream: whether to fork s_ls here (part: this plan's forward or backward part), and the fork
-  // itself (what s has enqueued so far, i.e. the inputs the side reads, comes first for s_ls).
-  bool ls_fork_here(bool part) {
-    if (!part || cs_on || !s_ls || ls_live) return false;
+  // Main stream: whether to fork s_ls here (part: this plan's forward or backward part; M: the
+  // Linear's rows), and the fork itself (what s has enqueued so far, i.e. the inputs the side reads,
+  // comes first for s_ls).
+  bool ls_fork_here(bool part, int M) {
+    if (!part || M > ls_max_rows || cs_on || !s_ls || ls_live) return false;
     HUKUK_CUDA_CHECK(cudaEventRecord(ls_fork, s));
     HUKUK_CUDA_CHECK(cudaStreamWaitEvent(s_ls, ls_fork, 0));
     ls_live = true;
@@ -1596,7 +1616,7 @@ class T5Cuda {
   void linear_fwd(DLin& L, const T* x, int M, Y* y, const Ctx& st, uint64_t site, bool save_h) {
     if constexpr (!is_f32<T>) {
       // lora side (kLoraSideDefault): the down on s_ls beside the base GEMM, then up_add on s
-      if (st.use_lora && L.lora && !rerunning && tc_in(L.lora->r, L.in) && ls_fork_here(lora_side_fwd)) {
+      if (st.use_lora && L.lora && !rerunning && tc_in(L.lora->r, L.in) && ls_fork_here(lora_side_fwd, M)) {
         float* h = save_h ? L.lora->h : tmp_r;  // lora_fwd's pick outside a re-run
         {
           LsScope side(*this);
@@ -1788,7 +1808,7 @@ class T5Cuda {
       if (dx && st.use_lora && L.lora && tc_in(L.lora->r, L.out)) {
         DLora& lo = *L.lora;
         float* up_ws = up_scratch<T>(dy, dx, oc::tc::lora_up_backward_workspace_floats(M, L.out, lo.r, 1));
-        if (ls_fork_here(lora_side_bwd)) {
+        if (ls_fork_here(lora_side_bwd, M)) {
           oc::tc::lora_up_backward(dy, lo.h, lo.B, tmp_r, lo.gB, M, L.out, lo.r, lo.scale, true, 1, 0, 0, 0, 0, up_ws,
                                    s_ls);
           oc::gemm(s, p_bwd, false, false, M, L.in, L.out, 1.f, dy, L.out, 0, W ? W : weight<T>(L), L.in, 0,
@@ -1989,7 +2009,7 @@ class T5Cuda {
     // lora side (kLoraSideDefault): the batched group's downs on s_ls beside the base GEMM(s)
     bool side = false;
     if constexpr (!is_f32<T>) {
-      if (batched && !rerunning && tc_in(Ls[0]->lora->r, in) && ls_fork_here(lora_side_fwd)) {
+      if (batched && !rerunning && tc_in(Ls[0]->lora->r, in) && ls_fork_here(lora_side_fwd, M)) {
         side = true;
         const DLora& l0 = *Ls[0]->lora;
         LsScope on(*this);
@@ -2363,7 +2383,7 @@ class T5Cuda {
       if (batched && dx && tc_in(Ls[0]->lora->r, out)) {
         const DLora& l0 = *Ls[0]->lora;
         float* up_ws = up_scratch<T>(g_rows, dx, oc::tc::lora_up_backward_workspace_floats(M, out, l0.r, n));
-        side = ls_fork_here(lora_side_bwd);
+        side = ls_fork_here(lora_side_bwd, M);
         if (side)
           oc::tc::lora_up_backward(g_rows, l0.h, l0.B, tmp_r, l0.gB, M, out, l0.r, l0.scale, true, n, (long long)so, sh,
                                    sB, (long long)M * l0.r, up_ws, s_ls);

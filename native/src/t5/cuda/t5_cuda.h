@@ -44,7 +44,8 @@
 // HUKUK_T5_CROSS_SIDE=1 (off while measured: the decoder's cross k,v backward on a second stream, T5Cuda::cross_side);
 // HUKUK_T5_LORA_SIDE=1 (off by default: bf16 + tensor-core LoRA, each Linear's lora_up_backward on a
 // side stream beside its dx GEMM(s), T5Cuda::kLoraSideDefault; _BWD=0 leaves that out, _FWD=1 adds the
-// forward's LoRA down beside the base GEMM, off by default: it did not pay);
+// forward's LoRA down beside the base GEMM, off by default: it did not pay; only Linears of at most
+// 2048 rows, HUKUK_T5_LORA_SIDE_MAX_ROWS=n moves that);
 // On by default since this session's measurements (=0 turns each off, A/B): HUKUK_T5_DEQ_PREFETCH
 // (bf16 activations: each block's NF4 weights dequantized by one launch on a second stream one block
 // ahead into two arena regions, instead of before each NF4 GEMM); HUKUK_T5_LORA_TC_DOWN_GROUP (bf16: a
