@@ -24,6 +24,10 @@
 //   split/fused 1.18 at 16x12x512² encoder (420.6 vs 356.7 µs), 1.20 causal 512, 1.22 at 64²; the
 //   step 139.1 vs 133.0 ms at 16x512x512. It recomputes S and dP (two more products) and the exp +
 //   dropout hash once more per score, which costs more than the freed registers win. Removed.)
+//   bf16 I/O with all keys in one block (Tk <= 64, HUKUK_FLASH_BWD_ONE_TILE=1) or in a cluster of two
+//   (Tk <= 128 on sm_90, =2): flash_bwd_one_tile_kernel, the same backward in ONE launch instead of
+//   three: D and the bf16 dctx computed per query tile in the block, dQ written once as bf16 (no
+//   atomics, no scratch, no conversion pass). See bwd_one_tile_level for the measurements.
 //   (Also removed: rounding dQ to bf16 inside the backward instead of flash_dq_to_bf16_kernel (a
 //   per-(b*H+h, query tile) arrival counter; the key block completing it converted the tile, either
 //   as soon as it could or at the blocks' ends). Correct, but measured on H200 at 11:45 UTC
@@ -1406,9 +1410,13 @@ bool bwd_dot16() {
 // path's with HUKUK_FLASH_BWD_DOT16 on, its default); dQ written once as bf16, the same values (one
 // key block: the atomics added each element once into zero; two: a + b in either order). The scratch
 // is then not touched. Read once per process; the test hook overrides it.
-// Measured (H200, 13:48 UTC 2026-11-28, =1, 16x12, dropout 0.1, bias_diag, µs per backward call,
-// one process per setting, twice): 64² encoder 22.4 -> 15.4, 128x64 cross 32.5 -> 22.9; the
-// 16x64x128 training step 28.51 -> 28.16 ms (one run each, same loss).
+// Measured on H200 (13:48 and 13:58 UTC 2026-11-28, code c38e4e2; 16x12, dropout 0.1, bias_diag, µs
+// per backward call, one process per setting, each twice): =1: 64² encoder 22.3 -> 15.4 (0.68x),
+// 128x64 cross 32.6 -> 22.8 (0.70x); =2 also the 128² causal decoder 37.8 -> 34.6 (0.92x; the pair at
+// 2 blocks per SM instead of 3: 47.5, slower). The 16x64x128 training step (train_bench, 10 steps,
+// order 0,1,2,0,1,2): =0 28.40 / 28.38 ms, =1 27.87 / 27.92 (-1.7 %), =2 28.08 / 27.99; the same loss
+// in all six. So =1 pays; =2's pair (cluster launch) loses in the step what it wins per call (not
+// understood: cluster scheduling beside the side streams' kernels, or PDL with clusters, are guesses).
 int g_bwd_one_tile_override = -1;
 int bwd_one_tile_level() {
   static const int env = [] {
