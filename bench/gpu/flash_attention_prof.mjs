@@ -15,7 +15,7 @@ function rand(n, seed, scale = 1) {
   return out;
 }
 const env = (k, d) => process.env[`HUKUK_FLASH_${k}`] ?? d;
-const tag = `hash_ref=${env('HASH_REF', 0)} fwd_sync=${env('FWD_SYNC', 0)} bwd_3blocks=${env('BWD_3BLOCKS', 1)} fwd_idx64=${env('FWD_IDX64', 1)} bwd_dot16=${env('BWD_DOT16', 1)} bwd_one_tile=${env('BWD_ONE_TILE', 0)} diag=${diag ? 1 : 0}`;
+const tag = `hash_ref=${env('HASH_REF', 0)} fwd_sync=${env('FWD_SYNC', 0)} bwd_3blocks=${env('BWD_3BLOCKS', 1)} fwd_idx64=${env('FWD_IDX64', 1)} bwd_dot16=${env('BWD_DOT16', 1)} bwd_one_tile=${env('BWD_ONE_TILE', 1)} diag=${diag ? 1 : 0}`;
 for (const spec of process.argv.slice(4)) {
   const [B, H, Tq, Tk] = spec.split(',').slice(0, 4).map(Number), kind = spec.split(',')[4] ?? 'enc';
   const nq = B * Tq * H * 64, nk = B * Tk * H * 64;

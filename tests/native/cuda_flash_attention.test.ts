@@ -233,7 +233,8 @@ describe.skipIf(!gpu)('bf16 backward at 3 vs 2 blocks per SM (bwd3Blocks)', () =
   const hopper = gpu && /H100|H200|H800|H20\b|GH200/.test(engine.gpus()[0]?.name ?? '');
   for (const c of cases.filter((x) => x.dropout || !x.bias))
     it(c.name, { timeout: 120_000 }, () => {
-      const o = { ...bf16Inputs(inputs(c, 64, Boolean(c.bias))), mode: 'fused', io: 'bf16', biasDiag: Boolean(c.bias) };
+      // bwdOneTile 0: the three-launch kernels under test also where Tk <= 64 (one launch is the default there)
+      const o = { ...bf16Inputs(inputs(c, 64, Boolean(c.bias))), mode: 'fused', io: 'bf16', biasDiag: Boolean(c.bias), bwdOneTile: 0 };
       const want = engine._opsFlashAttention({ ...o, mode: 'reference' });
       const three = engine._opsFlashAttention({ ...o, bwd3Blocks: true });
       const two = engine._opsFlashAttention({ ...o, bwd3Blocks: false });
@@ -266,7 +267,8 @@ describe.skipIf(!gpu)('experiments fwdIdx64 + bwdDot16 vs the default kernels an
   for (const [n, c] of [...cases, ...extra].entries())
     it(c.name, { timeout: 120_000 }, () => {
       const toeplitz = Boolean(c.bias) && n % 2 === 0;
-      const o = { ...bf16Inputs(inputs(c, 64, toeplitz)), mode: 'fused', io: 'bf16', biasDiag: toeplitz };
+      // bwdOneTile 0: the three-launch backward's dot kernels under test also where Tk <= 64
+      const o = { ...bf16Inputs(inputs(c, 64, toeplitz)), mode: 'fused', io: 'bf16', biasDiag: toeplitz, bwdOneTile: 0 };
       const want = engine._opsFlashAttention({ ...o, mode: 'reference' });
       const off = engine._opsFlashAttention({ ...o, fwdIdx64: false, bwdDot16: false });
       const on = engine._opsFlashAttention({ ...o, fwdIdx64: true, bwdDot16: true });
@@ -291,7 +293,7 @@ describe.skipIf(!gpu)('experiments fwdIdx64 + bwdDot16 vs the default kernels an
     });
 });
 
-// HUKUK_FLASH_BWD_ONE_TILE (default off; forced per call with the hook's bwdOneTile option, a level):
+// HUKUK_FLASH_BWD_ONE_TILE (level 1 by default; forced per call with the hook's bwdOneTile option, a level):
 // the bf16 backward in one launch where one block (level 1: Tk <= 64) or, on sm_90, a cluster of the
 // two key blocks (level 2: also 64 < Tk <= 128; dQ summed through distributed shared memory) holds
 // every key: D and the bf16 dctx computed in the block with the dot kernel's arithmetic, dQ written

@@ -1401,7 +1401,7 @@ bool bwd_dot16() {
   }();
   return g_bwd_dot16_override >= 0 ? g_bwd_dot16_override == 1 : env;
 }
-// HUKUK_FLASH_BWD_ONE_TILE (default off while in development): the bf16 backward in ONE launch instead
+// HUKUK_FLASH_BWD_ONE_TILE (level 1 on by default; =0 off, =2 also the pair): the bf16 backward in ONE launch instead
 // of three (dot16 kernel, flash_bwd_kernel with dQ atomics into the fp32 scratch, flash_dq_to_bf16_kernel)
 // where the keys of a (b, h) fit one block (=1: Tk <= 64; at 16x64x128 the encoder self- and the
 // cross-attention, 72 of the step's 108 backward calls) or a cluster of two (=2: also 64 < Tk <= 128 on
@@ -1420,8 +1420,10 @@ bool bwd_dot16() {
 int g_bwd_one_tile_override = -1;
 int bwd_one_tile_level() {
   static const int env = [] {
+    // on (level 1) by default since 14:05 UTC 2026-11-28 (the step A/B above); =0 off, =2 adds the pair
     const char* e = std::getenv("HUKUK_FLASH_BWD_ONE_TILE");
-    return e && (e[0] == '1' || e[0] == '2') ? e[0] - '0' : 0;
+    if (!e || !*e) return 1;
+    return e[0] == '2' ? 2 : e[0] == '0' ? 0 : 1;
   }();
   return g_bwd_one_tile_override >= 0 ? g_bwd_one_tile_override : env;
 }

@@ -94,7 +94,7 @@ bool flash_backward_three_blocks(const SoftmaxArgs& a, bool bf16_io);
 //     takes it);
 //   HUKUK_FLASH_BWD_DOT16=1: the bf16 backward's dot kernel (D, the bf16 dctx copy, dQ's accumulator
 //     zeroed) with 16-byte accesses; D within rounding (flash_backward_dot16: whether it runs).
-//   HUKUK_FLASH_BWD_ONE_TILE=1 (default off): the bf16 backward in one launch where Tk <= 64 (one
+//   HUKUK_FLASH_BWD_ONE_TILE (=1, the default since 14:05 UTC 2026-11-28; =0 off): the bf16 backward in one launch where Tk <= 64 (one
 //     block holds every key: D and the bf16 dctx in the block, dQ written once, no atomics; the
 //     scratch is not touched); =2: also where 64 < Tk <= 128 on sm_90 (a cluster of the two key
 //     blocks sums dQ through distributed shared memory). The same dQ, dK, dV as the three launches
