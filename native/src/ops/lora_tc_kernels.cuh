@@ -754,12 +754,87 @@ RowSplit group_row_split(int M, int in) {
   return split_rows(M, std::max(1, std::min((132 + col_blocks - 1) / col_blocks, (M + 15) / 16)));
 }
 
-template <int NM, bool kDx>
-__global__ void __launch_bounds__(kGrpThreads, 1) group_backward_kernel(GroupParams G,
-                                                                        const __nv_bfloat16* __restrict__ x,
-                                                                        float* dx, float* ws, int M, int in,
-                                                                        int rows, bool accumulate_gA,
-                                                                        bool accumulate_dx) {
+// The three forms of the group kernel, one body (group_backward_body, kMode):
+//   kGrpPlain   group_backward_kernel: each tile's x, old dx and every member's dh loaded at the tile.
+//   kGrpPf      group_backward_pf_kernel (kFastGroupPrefetch, HUKUK_T5_LORA_TC_FAST_BWD, lora_tc.h): a
+//               warp's next tile of x and of the old dx (and, with one member, of dh) loaded while
+//               the current one is used, the first tile's before A's fragments are staged (its loads
+//               in flight across that barrier): at 1024-2048 rows a warp has 1-2 tiles, so each load
+//               round trip is on the critical path. The engine runs it with one member only (with
+//               2-3 the registers a tile ahead spill).
+//   kGrpStaged  group_backward_staged_kernel (kFastGroupStage): every member's dh rows of the block's
+//               split staged in shared memory once (dynamic, NM x rows x kStageStride floats; all of
+//               a thread's loads in flight together, overlapping A's staging), so that no tile waits
+//               for a member's dh from memory: with 2-3 members the dh loads sat inside the member
+//               loop (registers at the 128 cap), one round trip per member per tile. For groups of
+//               2-3.
+// The same products in the same order in every form: gA and dx bit for bit group_backward_kernel's.
+// Each form's own statements sit in `if constexpr` branches, kGrpPlain's those of the kernel it
+// was: when the three copies were folded (2026-11-28) lora_tc.cu's sm_90 cubin stayed byte for byte
+// the same file, all three forms' code included. Keep it so (nvcc -cubin before and after, cmp):
+// in the attempts, the prefetch's loads as lambdas in the body, the tile loop starting from a
+// variable of the prefetch's, or the plain form's dT loads through grp_load_dT's m0 overload each
+// changed the plain form's code, although the first two never run in it.
+constexpr int kGrpPlain = 0, kGrpPf = 1, kGrpStaged = 2;
+constexpr int kStageStride = 20;  // floats a row: dT's reads (rows 2t.., column g) hit 32 banks
+constexpr int kStageEmuFloats = 3 * 2048 * kStageStride;  // the host emulation's static buffer
+inline size_t group_stage_bytes(int NM, int rows) { return size_t(NM) * size_t(rows) * kStageStride * sizeof(float); }
+
+// A tile's loads (kGrpPf's a tile ahead): x (rows rq = m0 + 2t, 2t+1, 2t+8, 2t+9, columns c0 + 4g
+// .. +3), the old dx (rows m0 + g, m0 + g + 8; [tile i][half]: columns c0 + 8i + 2t, +1) and a
+// member's dh (dT for dhᵀ, gA; dN natural, dx)
+__device__ __forceinline__ void grp_load_x(uint2 (&Xo)[4], const __nv_bfloat16* __restrict__ x, int m0, int mEnd,
+                                           int in, int c0, int g, int t) {
+  const int rq[4] = {m0 + 2 * t, m0 + 2 * t + 1, m0 + 2 * t + 8, m0 + 2 * t + 9};
+#pragma unroll
+  for (int q = 0; q < 4; ++q)
+    Xo[q] = rq[q] < mEnd ? __ldg(reinterpret_cast<const uint2*>(x + int64_t(rq[q]) * in + c0 + 4 * g))
+                         : make_uint2(0u, 0u);
+}
+template <bool kDx>
+__device__ __forceinline__ void grp_load_dx(float2 (&dv)[4][2], const float* dx, bool accumulate_dx, int m0, int mEnd,
+                                            int in, int c0, int g, int t) {
+  if (!kDx) return;
+  const int ra = m0 + g, rb = m0 + g + 8;
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int hh = 0; hh < 2; ++hh) {
+      const int row = hh ? rb : ra;
+      dv[i][hh] = (accumulate_dx && row < mEnd)
+                      ? *reinterpret_cast<const float2*>(dx + int64_t(row) * in + c0 + 8 * i + 2 * t)
+                      : make_float2(0.f, 0.f);
+    }
+}
+__device__ __forceinline__ void grp_load_dT(float (&dT)[8], const float* dh, const int (&rq)[4], int mEnd, int g) {
+#pragma unroll
+  for (int q = 0; q < 4; ++q) {
+    const bool ok = rq[q] < mEnd;
+    const float* d = dh + int64_t(rq[q]) * kR;
+    dT[(q & 1) + 4 * (q >> 1)] = ok ? __ldg(d + g) : 0.f;
+    dT[(q & 1) + 4 * (q >> 1) + 2] = ok ? __ldg(d + g + 8) : 0.f;
+  }
+}
+__device__ __forceinline__ void grp_load_dT(float (&dT)[8], const float* dh, int m0, int mEnd, int g, int t) {
+  const int rq[4] = {m0 + 2 * t, m0 + 2 * t + 1, m0 + 2 * t + 8, m0 + 2 * t + 9};
+  grp_load_dT(dT, dh, rq, mEnd, g);
+}
+template <bool kDx>
+__device__ __forceinline__ void grp_load_dN(float2 (&dN)[4], const float* dh, int m0, int mEnd, int g, int t) {
+  if (kDx) {
+    const int ra = m0 + g, rb = m0 + g + 8;
+    const float2 z = make_float2(0.f, 0.f);
+    dN[0] = ra < mEnd ? __ldg(reinterpret_cast<const float2*>(dh + int64_t(ra) * kR + 2 * t)) : z;
+    dN[1] = rb < mEnd ? __ldg(reinterpret_cast<const float2*>(dh + int64_t(rb) * kR + 2 * t)) : z;
+    dN[2] = ra < mEnd ? __ldg(reinterpret_cast<const float2*>(dh + int64_t(ra) * kR + 2 * t + 8)) : z;
+    dN[3] = rb < mEnd ? __ldg(reinterpret_cast<const float2*>(dh + int64_t(rb) * kR + 2 * t + 8)) : z;
+  }
+}
+
+template <int NM, bool kDx, int kMode>
+__device__ __forceinline__ void group_backward_body(const GroupParams& G, const __nv_bfloat16* __restrict__ x,
+                                                    float* dx, float* ws, int M, int in, int rows,
+                                                    bool accumulate_gA, bool accumulate_dx) {
   HUKUK_LORA_TC_PDL_ENTRY();
   const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
   const int g = lane >> 2, t = lane & 3;
@@ -773,6 +848,40 @@ __global__ void __launch_bounds__(kGrpThreads, 1) group_backward_kernel(GroupPar
   // the row groups' gA sums on their way to row group 0: [half][lane][member][tile][c]
   __shared__ float red[2][32][NM * 16];
   __shared__ unsigned int ticket;
+  // kGrpStaged: every member's dh rows of this split, staged once (row stride kStageStride:
+  // conflict-free dT reads)
+#if defined(HUKUK_LORA_TC_EMULATE)
+  static float dh_s[kMode == kGrpStaged ? kStageEmuFloats : 1];
+#else
+  extern __shared__ float dh_s[];
+#endif
+  if constexpr (kMode == kGrpStaged) {
+    const int nrows = mEnd - mBeg;
+#pragma unroll
+    for (int mi = 0; mi < NM; ++mi) {
+      const float2* src = reinterpret_cast<const float2*>(G.dh[mi] + int64_t(mBeg) * kR);
+      float* dst = dh_s + mi * rows * kStageStride;
+      for (int e = threadIdx.x; e < nrows * (kR / 2); e += blockDim.x) {
+        const float2 v = __ldg(src + e);
+        const int row = e / (kR / 2), c = 2 * (e % (kR / 2));
+        *reinterpret_cast<float2*>(dst + row * kStageStride + c) = v;
+      }
+    }
+  }
+  constexpr bool kPf = kMode == kGrpPf;
+  constexpr bool kPfDh = kPf && NM == 1;  // three members' dh ahead would not fit the registers
+  uint2 Xn[4];
+  float2 dxn[4][2];
+  float dTn[kPfDh ? 8 : 1];
+  float2 dNn[kPfDh ? 4 : 1];
+  if constexpr (kPf) {
+    const int mFirst = mBeg + 16 * rg;
+    if (mFirst < mEnd) {
+      grp_load_x(Xn, x, mFirst, mEnd, in, c0, g, t);
+      grp_load_dx<kDx>(dxn, dx, accumulate_dx, mFirst, mEnd, in, c0, g, t);
+      if constexpr (kPfDh) grp_load_dT(dTn, G.dh[0], mFirst, mEnd, g, t), grp_load_dN<kDx>(dNn, G.dh[0], mFirst, mEnd, g, t);
+    }
+  }
   if (kDx && rg < 4) {  // warp (half, rg) fills tile i = rg of its half
 #pragma unroll
     for (int mi = 0; mi < NM; ++mi) {
@@ -790,7 +899,7 @@ __global__ void __launch_bounds__(kGrpThreads, 1) group_backward_kernel(GroupPar
     drop[mi] = make_drop(G.dp[mi]);
     scale[mi] = G.dp[mi].scale;
   }
-  __syncthreads();  // a_frag
+  __syncthreads();  // a_frag (and dh_s)
   float ga[NM][4][4];
 #pragma unroll
   for (int mi = 0; mi < NM; ++mi)
@@ -800,22 +909,30 @@ __global__ void __launch_bounds__(kGrpThreads, 1) group_backward_kernel(GroupPar
   for (int m0 = mBeg + 16 * rg; m0 < mEnd; m0 += 16 * kGrpRowGroups) {
     const int rq[4] = {m0 + 2 * t, m0 + 2 * t + 1, m0 + 2 * t + 8, m0 + 2 * t + 9};
     uint2 X[4];
-#pragma unroll
-    for (int q = 0; q < 4; ++q)
-      X[q] = rq[q] < mEnd ? __ldg(reinterpret_cast<const uint2*>(x + int64_t(rq[q]) * in + c0 + 4 * g))
-                          : make_uint2(0u, 0u);
+    if constexpr (!kPf) grp_load_x(X, x, m0, mEnd, in, c0, g, t);
     const int ra = m0 + g, rb = m0 + g + 8;
     float2 dxv[4][2];  // [tile i][half]: (row ra / rb, columns c0 + 8i + 2t, +1)
-    if (kDx) {
+    float dTc[kPfDh ? 8 : 1];
+    float2 dNc[kPfDh ? 4 : 1];
+    if constexpr (!kPf) {
+      grp_load_dx<kDx>(dxv, dx, accumulate_dx, m0, mEnd, in, c0, g, t);
+    } else {
 #pragma unroll
-      for (int i = 0; i < 4; ++i)
+      for (int q = 0; q < 4; ++q) X[q] = Xn[q];
 #pragma unroll
-        for (int hh = 0; hh < 2; ++hh) {
-          const int row = hh ? rb : ra;
-          dxv[i][hh] = (accumulate_dx && row < mEnd)
-                           ? *reinterpret_cast<const float2*>(dx + int64_t(row) * in + c0 + 8 * i + 2 * t)
-                           : make_float2(0.f, 0.f);
-        }
+      for (int i = 0; i < 4; ++i) dxv[i][0] = dxn[i][0], dxv[i][1] = dxn[i][1];
+      if constexpr (kPfDh) {
+#pragma unroll
+        for (int q = 0; q < 8; ++q) dTc[q] = dTn[q];
+#pragma unroll
+        for (int q = 0; q < 4; ++q) dNc[q] = dNn[q];
+      }
+      const int mn = m0 + 16 * kGrpRowGroups;
+      if (mn < mEnd) {
+        grp_load_x(Xn, x, mn, mEnd, in, c0, g, t);
+        grp_load_dx<kDx>(dxn, dx, accumulate_dx, mn, mEnd, in, c0, g, t);
+        if constexpr (kPfDh) grp_load_dT(dTn, G.dh[0], mn, mEnd, g, t), grp_load_dN<kDx>(dNn, G.dh[0], mn, mEnd, g, t);
+      }
     }
 #pragma unroll
     for (int mi = 0; mi < NM; ++mi) {
@@ -840,564 +957,20 @@ __global__ void __launch_bounds__(kGrpThreads, 1) group_backward_kernel(GroupPar
       }
       // gA += dhᵀ · x: A operand (row j, k = tile row): a0 = (g, 2t..), a1 = (g+8, 2t..), a2 = (g, 2t+8..), a3 = (g+8, 2t+8..)
       float dT[8];
-#pragma unroll
-      for (int q = 0; q < 4; ++q) {
-        const bool ok = rq[q] < mEnd;
-        const float* d = dh + int64_t(rq[q]) * kR;
-        dT[(q & 1) + 4 * (q >> 1)] = ok ? __ldg(d + g) : 0.f;
-        dT[(q & 1) + 4 * (q >> 1) + 2] = ok ? __ldg(d + g + 8) : 0.f;
-      }
-      uint32_t ah[4], al[4];
-#pragma unroll
-      for (int q = 0; q < 4; ++q) split2(dT[2 * q], dT[2 * q + 1], ah[q], al[q]);
-#pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        const uint32_t sel = (i & 1) ? 0x7632u : 0x5410u;
-        const uint32_t w0 = (i >> 1) ? Xm[0].y : Xm[0].x, w1 = (i >> 1) ? Xm[1].y : Xm[1].x;
-        const uint32_t w2 = (i >> 1) ? Xm[2].y : Xm[2].x, w3 = (i >> 1) ? Xm[3].y : Xm[3].x;
-        const uint32_t b0 = __byte_perm(w0, w1, sel), b1 = __byte_perm(w2, w3, sel);
-        mma(ga[mi][i], ah, b0, b1);
-        mma(ga[mi][i], al, b0, b1);
-      }
-      if (kDx) {
-        const float2 z = make_float2(0.f, 0.f);
-        float2 dN[4];
-        dN[0] = ra < mEnd ? __ldg(reinterpret_cast<const float2*>(dh + int64_t(ra) * kR + 2 * t)) : z;
-        dN[1] = rb < mEnd ? __ldg(reinterpret_cast<const float2*>(dh + int64_t(rb) * kR + 2 * t)) : z;
-        dN[2] = ra < mEnd ? __ldg(reinterpret_cast<const float2*>(dh + int64_t(ra) * kR + 2 * t + 8)) : z;
-        dN[3] = rb < mEnd ? __ldg(reinterpret_cast<const float2*>(dh + int64_t(rb) * kR + 2 * t + 8)) : z;
-        uint32_t dah[4], dal[4];
-#pragma unroll
-        for (int q = 0; q < 4; ++q) split2(dN[q].x, dN[q].y, dah[q], dal[q]);
-#pragma unroll
-        for (int i = 0; i < 4; ++i) {
-          // element (row g + 8hh, column c0 + 8i + 2t + e) was hashed by lane 4(2i + t/2) + g/2:
-          // its bit 4((g & 1) + 2hh) + ((2t + e) & 3)
-          const uint32_t kw = __shfl_sync(0xffffffffu, keep, 4 * (2 * i + (t >> 1)) + (g >> 1));
-          const uint4 f = a_frag[mi][half][i][lane];
-          float c[4] = {0.f, 0.f, 0.f, 0.f};
-          mma(c, dah, f.x, f.y);
-          mma(c, dah, f.z, f.w);
-          mma(c, dal, f.x, f.y);
-          mma(c, dal, f.z, f.w);
-#pragma unroll
-          for (int hh = 0; hh < 2; ++hh) {
-            const int bit = 4 * ((g & 1) + 2 * hh) + ((2 * t) & 3);
-            dxv[i][hh].x += ((kw >> bit) & 1u) ? c[2 * hh] * scale[mi] : 0.f;
-            dxv[i][hh].y += ((kw >> (bit + 1)) & 1u) ? c[2 * hh + 1] * scale[mi] : 0.f;
-          }
-        }
-      }
-    }
-    if (kDx) {
-#pragma unroll
-      for (int i = 0; i < 4; ++i)
-#pragma unroll
-        for (int hh = 0; hh < 2; ++hh) {
-          const int row = hh ? rb : ra;
-          if (row < mEnd) *reinterpret_cast<float2*>(dx + int64_t(row) * in + c0 + 8 * i + 2 * t) = dxv[i][hh];
-        }
-    }
-  }
-  // the row groups' sums in row-group order: ((0 + 1) + 2) + ... into row group 0
-  for (int src = 1; src < kGrpRowGroups; ++src) {
-    __syncthreads();
-    if (rg == src)
-#pragma unroll
-      for (int mi = 0; mi < NM; ++mi)
-#pragma unroll
-        for (int i = 0; i < 4; ++i)
-#pragma unroll
-          for (int e = 0; e < 4; ++e) red[half][lane][16 * mi + 4 * i + e] = ga[mi][i][e];
-    __syncthreads();
-    if (rg == 0)
-#pragma unroll
-      for (int mi = 0; mi < NM; ++mi)
-#pragma unroll
-        for (int i = 0; i < 4; ++i)
-#pragma unroll
-          for (int e = 0; e < 4; ++e) ga[mi][i][e] += red[half][lane][16 * mi + 4 * i + e];
-  }
-  // ga[mi][i][e]: j = g + 8 (e / 2), column c0 + 8t + 4 (e % 2) + i
-  if (rg == 0) {
-#pragma unroll
-    for (int mi = 0; mi < NM; ++mi)
-#pragma unroll
-      for (int i = 0; i < 4; ++i)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int j = g + 8 * (e >> 1), k = c0 + 8 * t + 4 * (e & 1) + i;
-          if (S == 1) {
-            float& o = G.gA[mi][int64_t(j) * in + k];
-            o = accumulate_gA ? o + scale[mi] * ga[mi][i][e] : scale[mi] * ga[mi][i][e];
-          } else {
-            ws[((int64_t(mi) * S + y) * kR + j) * in + k] = ga[mi][i][e];
-          }
-        }
-    if (S > 1) __threadfence();  // the partials are visible device-wide before the ticket is taken
-  }
-  if (S == 1) return;
-  __syncthreads();
-  if (threadIdx.x == 0) ticket = atomicInc(&G.tickets[blockIdx.x], unsigned(S - 1));  // -> 0 after the last
-  __syncthreads();
-  if (ticket != unsigned(S - 1)) return;
-  __threadfence();  // every split's partial of this column block is written
-  // NM x 16 x 64 outputs, (member, j, column kb + tc) for tc = tid % 64, j = tid / 64 + 8 q: each
-  // summed over the splits in split order, all of a thread's sums advancing together
-  constexpr int kQ = kR * kChunk / kGrpThreads;  // 2
-  const int tc = threadIdx.x % kChunk, j0 = threadIdx.x / kChunk;
-  const int64_t step = int64_t(kR) * in, mstep = int64_t(S) * step;
-  const float* base = ws + int64_t(j0) * in + kb + tc;
-  float sum[NM][kQ];
-#pragma unroll
-  for (int mi = 0; mi < NM; ++mi)
-#pragma unroll
-    for (int q = 0; q < kQ; ++q) sum[mi][q] = __ldcg(base + mi * mstep + int64_t(8 * q) * in);
-#pragma unroll 8  // (S <= 11 at width 768: the loads of a whole column block's splits in flight together)
-  for (int sp = 1; sp < S; ++sp) {
-    float v[NM][kQ];
-#pragma unroll
-    for (int mi = 0; mi < NM; ++mi)
-#pragma unroll
-      for (int q = 0; q < kQ; ++q) v[mi][q] = __ldcg(base + mi * mstep + sp * step + int64_t(8 * q) * in);
-#pragma unroll
-    for (int mi = 0; mi < NM; ++mi)
-#pragma unroll
-      for (int q = 0; q < kQ; ++q) sum[mi][q] += v[mi][q];
-  }
-#pragma unroll
-  for (int mi = 0; mi < NM; ++mi)
-#pragma unroll
-    for (int q = 0; q < kQ; ++q) {
-      float& o = G.gA[mi][int64_t(j0 + 8 * q) * in + kb + tc];
-      o = accumulate_gA ? o + scale[mi] * sum[mi][q] : scale[mi] * sum[mi][q];
-    }
-}
-
-//
-// group_backward_staged_kernel (kFastGroupStage, HUKUK_T5_LORA_TC_FAST_BWD, lora_tc.h):
-// group_backward_kernel with every member's dh rows of the block's split staged in shared memory
-// once (dynamic, NM x rows x kStageStride floats; all of a thread's loads in flight together,
-// overlapping A's staging), so that no tile waits for a member's dh from memory: with 2-3 members
-// the dh loads sat inside the member loop (registers at the 128 cap), one round trip per member
-// per tile. For groups of 2-3 (one member: group_backward_pf_kernel). The same products in the
-// same order: gA and dx bit for bit group_backward_kernel's. A copy, so that group_backward_kernel's
-// sm_90 code stays what it was.
-constexpr int kStageStride = 20;  // floats a row: dT's reads (rows 2t.., column g) hit 32 banks
-constexpr int kStageEmuFloats = 3 * 2048 * kStageStride;  // the host emulation's static buffer
-inline size_t group_stage_bytes(int NM, int rows) { return size_t(NM) * size_t(rows) * kStageStride * sizeof(float); }
-template <int NM, bool kDx>
-__global__ void __launch_bounds__(kGrpThreads, 1) group_backward_staged_kernel(GroupParams G,
-                                                                        const __nv_bfloat16* __restrict__ x,
-                                                                        float* dx, float* ws, int M, int in,
-                                                                        int rows, bool accumulate_gA,
-                                                                        bool accumulate_dx) {
-  HUKUK_LORA_TC_PDL_ENTRY();
-  const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
-  const int g = lane >> 2, t = lane & 3;
-  const int half = w & 1, rg = w >> 1;
-  const int kb = blockIdx.x * kChunk, c0 = kb + 32 * half;
-  const int y = blockIdx.y, S = gridDim.y;
-  const int mBeg = y * rows, mEnd = min(M, mBeg + rows);
-  // dx's B fragments of every member for this block's 64 columns: [member][half][tile i][lane] =
-  // {hi b0, hi b1, lo b0, lo b1}, b0 <-> A[2t..2t+1][c0 + 8i + g], b1 <-> A[2t+8..2t+9][...]
-  __shared__ uint4 a_frag[kDx ? NM : 1][2][4][32];
-  // the row groups' gA sums on their way to row group 0: [half][lane][member][tile][c]
-  __shared__ float red[2][32][NM * 16];
-  __shared__ unsigned int ticket;
-  // every member's dh rows of this split, staged once (row stride kStageStride: conflict-free dT reads)
-#if defined(HUKUK_LORA_TC_EMULATE)
-  static float dh_s[kStageEmuFloats];
-#else
-  extern __shared__ float dh_s[];
-#endif
-  {
-    const int nrows = mEnd - mBeg;
-#pragma unroll
-    for (int mi = 0; mi < NM; ++mi) {
-      const float2* src = reinterpret_cast<const float2*>(G.dh[mi] + int64_t(mBeg) * kR);
-      float* dst = dh_s + mi * rows * kStageStride;
-      for (int e = threadIdx.x; e < nrows * (kR / 2); e += blockDim.x) {
-        const float2 v = __ldg(src + e);
-        const int row = e / (kR / 2), c = 2 * (e % (kR / 2));
-        *reinterpret_cast<float2*>(dst + row * kStageStride + c) = v;
-      }
-    }
-  }
-  if (kDx && rg < 4) {  // warp (half, rg) fills tile i = rg of its half
-#pragma unroll
-    for (int mi = 0; mi < NM; ++mi) {
-      const float* a = G.A[mi] + c0 + 8 * rg + g;
-      uint4 f;
-      split2(__ldg(a + int64_t(2 * t) * in), __ldg(a + int64_t(2 * t + 1) * in), f.x, f.z);
-      split2(__ldg(a + int64_t(2 * t + 8) * in), __ldg(a + int64_t(2 * t + 9) * in), f.y, f.w);
-      a_frag[mi][half][rg][lane] = f;
-    }
-  }
-  Drop drop[NM];
-  float scale[NM];
-#pragma unroll
-  for (int mi = 0; mi < NM; ++mi) {
-    drop[mi] = make_drop(G.dp[mi]);
-    scale[mi] = G.dp[mi].scale;
-  }
-  __syncthreads();  // a_frag, dh_s
-  float ga[NM][4][4];
-#pragma unroll
-  for (int mi = 0; mi < NM; ++mi)
-#pragma unroll
-    for (int i = 0; i < 4; ++i) ga[mi][i][0] = ga[mi][i][1] = ga[mi][i][2] = ga[mi][i][3] = 0.f;
-
-  for (int m0 = mBeg + 16 * rg; m0 < mEnd; m0 += 16 * kGrpRowGroups) {
-    const int rq[4] = {m0 + 2 * t, m0 + 2 * t + 1, m0 + 2 * t + 8, m0 + 2 * t + 9};
-    uint2 X[4];
-#pragma unroll
-    for (int q = 0; q < 4; ++q)
-      X[q] = rq[q] < mEnd ? __ldg(reinterpret_cast<const uint2*>(x + int64_t(rq[q]) * in + c0 + 4 * g))
-                          : make_uint2(0u, 0u);
-    const int ra = m0 + g, rb = m0 + g + 8;
-    float2 dxv[4][2];  // [tile i][half]: (row ra / rb, columns c0 + 8i + 2t, +1)
-    if (kDx) {
-#pragma unroll
-      for (int i = 0; i < 4; ++i)
-#pragma unroll
-        for (int hh = 0; hh < 2; ++hh) {
-          const int row = hh ? rb : ra;
-          dxv[i][hh] = (accumulate_dx && row < mEnd)
-                           ? *reinterpret_cast<const float2*>(dx + int64_t(row) * in + c0 + 8 * i + 2 * t)
-                           : make_float2(0.f, 0.f);
-        }
-    }
-#pragma unroll
-    for (int mi = 0; mi < NM; ++mi) {
-      const float* dhs = dh_s + mi * rows * kStageStride;  // row m at (m - mBeg) * kStageStride
-      // the mask of this lane's 16 elements: bit 4q + c = (row rq[q], column c0 + 4g + c) kept
-      uint32_t keep = 0xffffu;
-      if (drop[mi].threshold) {
-#pragma unroll
-        for (int q = 0; q < 4; ++q) {
-          const uint64_t base = uint64_t(rq[q]) * uint64_t(in) + uint64_t(c0 + 4 * g);
-#pragma unroll
-          for (int c = 0; c < 4; ++c)
-            if (!drop[mi].keep(base + c)) keep &= ~(1u << (4 * q + c));
-        }
-      }
-      uint2 Xm[4];
-#pragma unroll
-      for (int q = 0; q < 4; ++q) {
-        const uint32_t kq = keep >> (4 * q);
-        Xm[q].x = X[q].x & (((kq & 1u) ? 0x0000ffffu : 0u) | ((kq & 2u) ? 0xffff0000u : 0u));
-        Xm[q].y = X[q].y & (((kq & 4u) ? 0x0000ffffu : 0u) | ((kq & 8u) ? 0xffff0000u : 0u));
-      }
-      // gA += dhᵀ · x: A operand (row j, k = tile row): a0 = (g, 2t..), a1 = (g+8, 2t..), a2 = (g, 2t+8..), a3 = (g+8, 2t+8..)
-      float dT[8];
-#pragma unroll
-      for (int q = 0; q < 4; ++q) {
-        const bool ok = rq[q] < mEnd;
-        const float* d = dhs + (rq[q] - mBeg) * kStageStride;
-        dT[(q & 1) + 4 * (q >> 1)] = ok ? d[g] : 0.f;
-        dT[(q & 1) + 4 * (q >> 1) + 2] = ok ? d[g + 8] : 0.f;
-      }
-      uint32_t ah[4], al[4];
-#pragma unroll
-      for (int q = 0; q < 4; ++q) split2(dT[2 * q], dT[2 * q + 1], ah[q], al[q]);
-#pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        const uint32_t sel = (i & 1) ? 0x7632u : 0x5410u;
-        const uint32_t w0 = (i >> 1) ? Xm[0].y : Xm[0].x, w1 = (i >> 1) ? Xm[1].y : Xm[1].x;
-        const uint32_t w2 = (i >> 1) ? Xm[2].y : Xm[2].x, w3 = (i >> 1) ? Xm[3].y : Xm[3].x;
-        const uint32_t b0 = __byte_perm(w0, w1, sel), b1 = __byte_perm(w2, w3, sel);
-        mma(ga[mi][i], ah, b0, b1);
-        mma(ga[mi][i], al, b0, b1);
-      }
-      if (kDx) {
-        const float2 z = make_float2(0.f, 0.f);
-        float2 dN[4];
-        const float* da = dhs + (ra - mBeg) * kStageStride + 2 * t;
-        const float* db = dhs + (rb - mBeg) * kStageStride + 2 * t;
-        dN[0] = ra < mEnd ? *reinterpret_cast<const float2*>(da) : z;
-        dN[1] = rb < mEnd ? *reinterpret_cast<const float2*>(db) : z;
-        dN[2] = ra < mEnd ? *reinterpret_cast<const float2*>(da + 8) : z;
-        dN[3] = rb < mEnd ? *reinterpret_cast<const float2*>(db + 8) : z;
-        uint32_t dah[4], dal[4];
-#pragma unroll
-        for (int q = 0; q < 4; ++q) split2(dN[q].x, dN[q].y, dah[q], dal[q]);
-#pragma unroll
-        for (int i = 0; i < 4; ++i) {
-          // element (row g + 8hh, column c0 + 8i + 2t + e) was hashed by lane 4(2i + t/2) + g/2:
-          // its bit 4((g & 1) + 2hh) + ((2t + e) & 3)
-          const uint32_t kw = __shfl_sync(0xffffffffu, keep, 4 * (2 * i + (t >> 1)) + (g >> 1));
-          const uint4 f = a_frag[mi][half][i][lane];
-          float c[4] = {0.f, 0.f, 0.f, 0.f};
-          mma(c, dah, f.x, f.y);
-          mma(c, dah, f.z, f.w);
-          mma(c, dal, f.x, f.y);
-          mma(c, dal, f.z, f.w);
-#pragma unroll
-          for (int hh = 0; hh < 2; ++hh) {
-            const int bit = 4 * ((g & 1) + 2 * hh) + ((2 * t) & 3);
-            dxv[i][hh].x += ((kw >> bit) & 1u) ? c[2 * hh] * scale[mi] : 0.f;
-            dxv[i][hh].y += ((kw >> (bit + 1)) & 1u) ? c[2 * hh + 1] * scale[mi] : 0.f;
-          }
-        }
-      }
-    }
-    if (kDx) {
-#pragma unroll
-      for (int i = 0; i < 4; ++i)
-#pragma unroll
-        for (int hh = 0; hh < 2; ++hh) {
-          const int row = hh ? rb : ra;
-          if (row < mEnd) *reinterpret_cast<float2*>(dx + int64_t(row) * in + c0 + 8 * i + 2 * t) = dxv[i][hh];
-        }
-    }
-  }
-  // the row groups' sums in row-group order: ((0 + 1) + 2) + ... into row group 0
-  for (int src = 1; src < kGrpRowGroups; ++src) {
-    __syncthreads();
-    if (rg == src)
-#pragma unroll
-      for (int mi = 0; mi < NM; ++mi)
-#pragma unroll
-        for (int i = 0; i < 4; ++i)
-#pragma unroll
-          for (int e = 0; e < 4; ++e) red[half][lane][16 * mi + 4 * i + e] = ga[mi][i][e];
-    __syncthreads();
-    if (rg == 0)
-#pragma unroll
-      for (int mi = 0; mi < NM; ++mi)
-#pragma unroll
-        for (int i = 0; i < 4; ++i)
-#pragma unroll
-          for (int e = 0; e < 4; ++e) ga[mi][i][e] += red[half][lane][16 * mi + 4 * i + e];
-  }
-  // ga[mi][i][e]: j = g + 8 (e / 2), column c0 + 8t + 4 (e % 2) + i
-  if (rg == 0) {
-#pragma unroll
-    for (int mi = 0; mi < NM; ++mi)
-#pragma unroll
-      for (int i = 0; i < 4; ++i)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int j = g + 8 * (e >> 1), k = c0 + 8 * t + 4 * (e & 1) + i;
-          if (S == 1) {
-            float& o = G.gA[mi][int64_t(j) * in + k];
-            o = accumulate_gA ? o + scale[mi] * ga[mi][i][e] : scale[mi] * ga[mi][i][e];
-          } else {
-            ws[((int64_t(mi) * S + y) * kR + j) * in + k] = ga[mi][i][e];
-          }
-        }
-    if (S > 1) __threadfence();  // the partials are visible device-wide before the ticket is taken
-  }
-  if (S == 1) return;
-  __syncthreads();
-  if (threadIdx.x == 0) ticket = atomicInc(&G.tickets[blockIdx.x], unsigned(S - 1));  // -> 0 after the last
-  __syncthreads();
-  if (ticket != unsigned(S - 1)) return;
-  __threadfence();  // every split's partial of this column block is written
-  // NM x 16 x 64 outputs, (member, j, column kb + tc) for tc = tid % 64, j = tid / 64 + 8 q: each
-  // summed over the splits in split order, all of a thread's sums advancing together
-  constexpr int kQ = kR * kChunk / kGrpThreads;  // 2
-  const int tc = threadIdx.x % kChunk, j0 = threadIdx.x / kChunk;
-  const int64_t step = int64_t(kR) * in, mstep = int64_t(S) * step;
-  const float* base = ws + int64_t(j0) * in + kb + tc;
-  float sum[NM][kQ];
-#pragma unroll
-  for (int mi = 0; mi < NM; ++mi)
-#pragma unroll
-    for (int q = 0; q < kQ; ++q) sum[mi][q] = __ldcg(base + mi * mstep + int64_t(8 * q) * in);
-#pragma unroll 8  // (S <= 11 at width 768: the loads of a whole column block's splits in flight together)
-  for (int sp = 1; sp < S; ++sp) {
-    float v[NM][kQ];
-#pragma unroll
-    for (int mi = 0; mi < NM; ++mi)
-#pragma unroll
-      for (int q = 0; q < kQ; ++q) v[mi][q] = __ldcg(base + mi * mstep + sp * step + int64_t(8 * q) * in);
-#pragma unroll
-    for (int mi = 0; mi < NM; ++mi)
-#pragma unroll
-      for (int q = 0; q < kQ; ++q) sum[mi][q] += v[mi][q];
-  }
-#pragma unroll
-  for (int mi = 0; mi < NM; ++mi)
-#pragma unroll
-    for (int q = 0; q < kQ; ++q) {
-      float& o = G.gA[mi][int64_t(j0 + 8 * q) * in + kb + tc];
-      o = accumulate_gA ? o + scale[mi] * sum[mi][q] : scale[mi] * sum[mi][q];
-    }
-}
-
-
-//
-// group_backward_pf_kernel (kFastGroupPrefetch, HUKUK_T5_LORA_TC_FAST_BWD, lora_tc.h): group_backward_kernel
-// with a warp's next tile of x and of the old dx (and, with
-// one member, of dh) is loaded while the current one is used, and the first tile's before A's
-// fragments are staged (its loads in flight across that barrier): at 1024-2048 rows a warp has
-// 1-2 tiles, so each load round trip is on the critical path. The same products in the same
-// order: gA and dx bit for bit group_backward_kernel's. A copy, so that group_backward_kernel's sm_90
-// code stays what it was (written as one template with a flag, its register allocation changed).
-// The engine runs it with one member only (with 2-3 the registers a tile ahead spill).
-template <int NM, bool kDx>
-__global__ void __launch_bounds__(kGrpThreads, 1) group_backward_pf_kernel(GroupParams G,
-                                                                        const __nv_bfloat16* __restrict__ x,
-                                                                        float* dx, float* ws, int M, int in,
-                                                                        int rows, bool accumulate_gA,
-                                                                        bool accumulate_dx) {
-  HUKUK_LORA_TC_PDL_ENTRY();
-  const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
-  const int g = lane >> 2, t = lane & 3;
-  const int half = w & 1, rg = w >> 1;
-  const int kb = blockIdx.x * kChunk, c0 = kb + 32 * half;
-  const int y = blockIdx.y, S = gridDim.y;
-  const int mBeg = y * rows, mEnd = min(M, mBeg + rows);
-  // dx's B fragments of every member for this block's 64 columns: [member][half][tile i][lane] =
-  // {hi b0, hi b1, lo b0, lo b1}, b0 <-> A[2t..2t+1][c0 + 8i + g], b1 <-> A[2t+8..2t+9][...]
-  __shared__ uint4 a_frag[kDx ? NM : 1][2][4][32];
-  // the row groups' gA sums on their way to row group 0: [half][lane][member][tile][c]
-  __shared__ float red[2][32][NM * 16];
-  __shared__ unsigned int ticket;
-  // a tile's x (rows rq = m0 + 2t, 2t+1, 2t+8, 2t+9, columns c0 + 4g .. +3) and old dx (rows
-  // m0 + g, m0 + g + 8; [tile i][half]: columns c0 + 8i + 2t, +1)
-  auto load_x = [&](uint2 (&Xo)[4], int m0) {
-    const int rq[4] = {m0 + 2 * t, m0 + 2 * t + 1, m0 + 2 * t + 8, m0 + 2 * t + 9};
-#pragma unroll
-    for (int q = 0; q < 4; ++q)
-      Xo[q] = rq[q] < mEnd ? __ldg(reinterpret_cast<const uint2*>(x + int64_t(rq[q]) * in + c0 + 4 * g))
-                           : make_uint2(0u, 0u);
-  };
-  auto load_dx = [&](float2 (&dv)[4][2], int m0) {
-    if (!kDx) return;
-    const int ra = m0 + g, rb = m0 + g + 8;
-#pragma unroll
-    for (int i = 0; i < 4; ++i)
-#pragma unroll
-      for (int hh = 0; hh < 2; ++hh) {
-        const int row = hh ? rb : ra;
-        dv[i][hh] = (accumulate_dx && row < mEnd)
-                        ? *reinterpret_cast<const float2*>(dx + int64_t(row) * in + c0 + 8 * i + 2 * t)
-                        : make_float2(0.f, 0.f);
-      }
-  };
-  // member mi's dh at a tile: dT for dhᵀ (gA), dN natural (dx)
-  auto load_dT = [&](float (&dT)[8], int mi, int m0) {
-    const float* dh = G.dh[mi];
-    const int rq[4] = {m0 + 2 * t, m0 + 2 * t + 1, m0 + 2 * t + 8, m0 + 2 * t + 9};
-#pragma unroll
-    for (int q = 0; q < 4; ++q) {
-      const bool ok = rq[q] < mEnd;
-      const float* d = dh + int64_t(rq[q]) * kR;
-      dT[(q & 1) + 4 * (q >> 1)] = ok ? __ldg(d + g) : 0.f;
-      dT[(q & 1) + 4 * (q >> 1) + 2] = ok ? __ldg(d + g + 8) : 0.f;
-    }
-  };
-  auto load_dN = [&](float2 (&dN)[4], int mi, int m0) {
-    const float* dh = G.dh[mi];
-    if (kDx) {
-      const int ra = m0 + g, rb = m0 + g + 8;
-      const float2 z = make_float2(0.f, 0.f);
-      dN[0] = ra < mEnd ? __ldg(reinterpret_cast<const float2*>(dh + int64_t(ra) * kR + 2 * t)) : z;
-      dN[1] = rb < mEnd ? __ldg(reinterpret_cast<const float2*>(dh + int64_t(rb) * kR + 2 * t)) : z;
-      dN[2] = ra < mEnd ? __ldg(reinterpret_cast<const float2*>(dh + int64_t(ra) * kR + 2 * t + 8)) : z;
-      dN[3] = rb < mEnd ? __ldg(reinterpret_cast<const float2*>(dh + int64_t(rb) * kR + 2 * t + 8)) : z;
-    }
-  };
-  constexpr bool kPfDh = NM == 1;  // three members' dh ahead would not fit the registers
-  const int mFirst = mBeg + 16 * rg;
-  uint2 Xn[4];
-  float2 dxn[4][2];
-  float dTn[kPfDh ? 8 : 1];
-  float2 dNn[kPfDh ? 4 : 1];
-  if (mFirst < mEnd) {
-    load_x(Xn, mFirst);
-    load_dx(dxn, mFirst);
-    if constexpr (kPfDh) load_dT(dTn, 0, mFirst), load_dN(dNn, 0, mFirst);
-  }
-  if (kDx && rg < 4) {  // warp (half, rg) fills tile i = rg of its half
-#pragma unroll
-    for (int mi = 0; mi < NM; ++mi) {
-      const float* a = G.A[mi] + c0 + 8 * rg + g;
-      uint4 f;
-      split2(__ldg(a + int64_t(2 * t) * in), __ldg(a + int64_t(2 * t + 1) * in), f.x, f.z);
-      split2(__ldg(a + int64_t(2 * t + 8) * in), __ldg(a + int64_t(2 * t + 9) * in), f.y, f.w);
-      a_frag[mi][half][rg][lane] = f;
-    }
-  }
-  Drop drop[NM];
-  float scale[NM];
-#pragma unroll
-  for (int mi = 0; mi < NM; ++mi) {
-    drop[mi] = make_drop(G.dp[mi]);
-    scale[mi] = G.dp[mi].scale;
-  }
-  __syncthreads();  // a_frag
-  float ga[NM][4][4];
-#pragma unroll
-  for (int mi = 0; mi < NM; ++mi)
-#pragma unroll
-    for (int i = 0; i < 4; ++i) ga[mi][i][0] = ga[mi][i][1] = ga[mi][i][2] = ga[mi][i][3] = 0.f;
-
-  for (int m0 = mFirst; m0 < mEnd; m0 += 16 * kGrpRowGroups) {
-    const int rq[4] = {m0 + 2 * t, m0 + 2 * t + 1, m0 + 2 * t + 8, m0 + 2 * t + 9};
-    uint2 X[4];
-    const int ra = m0 + g, rb = m0 + g + 8;
-    float2 dxv[4][2];  // [tile i][half]: (row ra / rb, columns c0 + 8i + 2t, +1)
-    float dTc[kPfDh ? 8 : 1];
-    float2 dNc[kPfDh ? 4 : 1];
-    {
-#pragma unroll
-      for (int q = 0; q < 4; ++q) X[q] = Xn[q];
-#pragma unroll
-      for (int i = 0; i < 4; ++i) dxv[i][0] = dxn[i][0], dxv[i][1] = dxn[i][1];
-      if constexpr (kPfDh) {
-#pragma unroll
-        for (int q = 0; q < 8; ++q) dTc[q] = dTn[q];
-#pragma unroll
-        for (int q = 0; q < 4; ++q) dNc[q] = dNn[q];
-      }
-      const int mn = m0 + 16 * kGrpRowGroups;
-      if (mn < mEnd) {
-        load_x(Xn, mn);
-        load_dx(dxn, mn);
-        if constexpr (kPfDh) load_dT(dTn, 0, mn), load_dN(dNn, 0, mn);
-      }
-    }
-#pragma unroll
-    for (int mi = 0; mi < NM; ++mi) {
-      // the mask of this lane's 16 elements: bit 4q + c = (row rq[q], column c0 + 4g + c) kept
-      uint32_t keep = 0xffffu;
-      if (drop[mi].threshold) {
-#pragma unroll
-        for (int q = 0; q < 4; ++q) {
-          const uint64_t base = uint64_t(rq[q]) * uint64_t(in) + uint64_t(c0 + 4 * g);
-#pragma unroll
-          for (int c = 0; c < 4; ++c)
-            if (!drop[mi].keep(base + c)) keep &= ~(1u << (4 * q + c));
-        }
-      }
-      uint2 Xm[4];
-#pragma unroll
-      for (int q = 0; q < 4; ++q) {
-        const uint32_t kq = keep >> (4 * q);
-        Xm[q].x = X[q].x & (((kq & 1u) ? 0x0000ffffu : 0u) | ((kq & 2u) ? 0xffff0000u : 0u));
-        Xm[q].y = X[q].y & (((kq & 4u) ? 0x0000ffffu : 0u) | ((kq & 8u) ? 0xffff0000u : 0u));
-      }
-      // gA += dhᵀ · x: A operand (row j, k = tile row): a0 = (g, 2t..), a1 = (g+8, 2t..), a2 = (g, 2t+8..), a3 = (g+8, 2t+8..)
-      float dT[8];
-      float2 dN[4];  // dx's dh (natural layout), used below when kDx
       if constexpr (kPfDh) {
 #pragma unroll
         for (int q = 0; q < 8; ++q) dT[q] = dTc[q];
-#pragma unroll
-        for (int q = 0; q < 4; ++q) dN[q] = dNc[q];
-      } else {
-        const float* dh = G.dh[mi];
+      } else if constexpr (kMode == kGrpStaged) {
+        const float* dhs = dh_s + mi * rows * kStageStride;  // row m at (m - mBeg) * kStageStride
 #pragma unroll
         for (int q = 0; q < 4; ++q) {
           const bool ok = rq[q] < mEnd;
-          const float* d = dh + int64_t(rq[q]) * kR;
-          dT[(q & 1) + 4 * (q >> 1)] = ok ? __ldg(d + g) : 0.f;
-          dT[(q & 1) + 4 * (q >> 1) + 2] = ok ? __ldg(d + g + 8) : 0.f;
+          const float* d = dhs + (rq[q] - mBeg) * kStageStride;
+          dT[(q & 1) + 4 * (q >> 1)] = ok ? d[g] : 0.f;
+          dT[(q & 1) + 4 * (q >> 1) + 2] = ok ? d[g + 8] : 0.f;
         }
+      } else {
+        grp_load_dT(dT, dh, rq, mEnd, g);
       }
       uint32_t ah[4], al[4];
 #pragma unroll
@@ -1412,13 +985,21 @@ __global__ void __launch_bounds__(kGrpThreads, 1) group_backward_pf_kernel(Group
         mma(ga[mi][i], al, b0, b1);
       }
       if (kDx) {
-        if constexpr (!kPfDh) {
-          const float* dh = G.dh[mi];
+        float2 dN[4];
+        if constexpr (kPfDh) {
+#pragma unroll
+          for (int q = 0; q < 4; ++q) dN[q] = dNc[q];
+        } else if constexpr (kMode == kGrpStaged) {
           const float2 z = make_float2(0.f, 0.f);
-          dN[0] = ra < mEnd ? __ldg(reinterpret_cast<const float2*>(dh + int64_t(ra) * kR + 2 * t)) : z;
-          dN[1] = rb < mEnd ? __ldg(reinterpret_cast<const float2*>(dh + int64_t(rb) * kR + 2 * t)) : z;
-          dN[2] = ra < mEnd ? __ldg(reinterpret_cast<const float2*>(dh + int64_t(ra) * kR + 2 * t + 8)) : z;
-          dN[3] = rb < mEnd ? __ldg(reinterpret_cast<const float2*>(dh + int64_t(rb) * kR + 2 * t + 8)) : z;
+          const float* dhs = dh_s + mi * rows * kStageStride;
+          const float* da = dhs + (ra - mBeg) * kStageStride + 2 * t;
+          const float* db = dhs + (rb - mBeg) * kStageStride + 2 * t;
+          dN[0] = ra < mEnd ? *reinterpret_cast<const float2*>(da) : z;
+          dN[1] = rb < mEnd ? *reinterpret_cast<const float2*>(db) : z;
+          dN[2] = ra < mEnd ? *reinterpret_cast<const float2*>(da + 8) : z;
+          dN[3] = rb < mEnd ? *reinterpret_cast<const float2*>(db + 8) : z;
+        } else {
+          grp_load_dN<kDx>(dN, dh, m0, mEnd, g, t);
         }
         uint32_t dah[4], dal[4];
 #pragma unroll
@@ -1527,3 +1108,16 @@ __global__ void __launch_bounds__(kGrpThreads, 1) group_backward_pf_kernel(Group
       o = accumulate_gA ? o + scale[mi] * sum[mi][q] : scale[mi] * sum[mi][q];
     }
 }
+
+// The three kernels, one per form (their names are what lora_tc.cu launches and the emulation calls)
+#define HUKUK_TC_GROUP_KERNEL(NAME, MODE)                                                                      \
+  template <int NM, bool kDx>                                                                                  \
+  __global__ void __launch_bounds__(kGrpThreads, 1)                                                            \
+      NAME(GroupParams G, const __nv_bfloat16* __restrict__ x, float* dx, float* ws, int M, int in, int rows,  \
+           bool accumulate_gA, bool accumulate_dx) {                                                           \
+    group_backward_body<NM, kDx, MODE>(G, x, dx, ws, M, in, rows, accumulate_gA, accumulate_dx);              \
+  }
+HUKUK_TC_GROUP_KERNEL(group_backward_kernel, kGrpPlain)
+HUKUK_TC_GROUP_KERNEL(group_backward_pf_kernel, kGrpPf)
+HUKUK_TC_GROUP_KERNEL(group_backward_staged_kernel, kGrpStaged)
+#undef HUKUK_TC_GROUP_KERNEL
