@@ -230,12 +230,13 @@ void lora_backward_group(const LoraGroupMembers& members, int n, const bf16_t* x
   const dim3 grid(unsigned(in / kChunk), unsigned(rs.S)), block(kGrpThreads);
   const __nv_bfloat16* xd = dev_ptr(x);
   // kFastGroupPrefetch with one member (with 2-3 the registers a tile ahead spill: sm_90 244 / 556
-  // bytes against 8 / 152 without); kFastGroupStage with 2-3, where the block's dh rows fit
+  // bytes against 8 / 152 without); kFastGroupStage with 2-3 up to kStageMaxRows rows (slower above),
+  // where the block's dh rows fit
   const unsigned mask = fast_bwd_mask();
   const bool pf = n == 1 && (mask & kFastGroupPrefetch);
   const size_t stage = group_stage_bytes(n, rs.rows);
   bool staged = false;
-  if (n >= 2 && (mask & kFastGroupStage)) {
+  if (n >= 2 && M <= kStageMaxRows && (mask & kFastGroupStage)) {
     if (dx) staged = n == 2 ? staged_fits<2, true>(stage) : staged_fits<3, true>(stage);
     else staged = n == 2 ? staged_fits<2, false>(stage) : staged_fits<3, false>(stage);
   }

@@ -72,7 +72,8 @@ namespace hukuk::ops::cuda::tc {
 //   kFastGroupStage    group_backward_staged_kernel (2-3 members): the block's dh rows of every
 //                      member staged in shared memory once (dynamic, 80 bytes a row and member:
 //                      46 KB at 2048 rows, n = 3), not loaded per member and tile (bit for bit);
-//                      where they do not fit, group_backward_kernel.
+//                      above 2048 rows (slower at 8192, below) or where they do not fit,
+//                      group_backward_kernel.
 // Measured: NVIDIA H200, 2026-11-28 12:04 UTC (tests/native/cuda_lora_tc.test.ts, commit 8e9acb7: 121/121
 // pass, every part = CPU, the bit-for-bit parts bit for bit; cuda_t5 59/59), µs per call in a CUDA
 // graph (no PDL), width 768, r 16, p 0.05, accumulate; today / each bit alone (1 2 4 8 16) / all 31:
