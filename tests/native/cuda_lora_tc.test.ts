@@ -291,9 +291,11 @@ describe.skipIf(!gpu)('tensor-core LoRA backward, HUKUK_T5_LORA_TC_FAST_BWD', ()
     dh: rand(n * M * 16, 71 + salt), x: rand(M * inW, 72 + salt), A: rand(n * 16 * inW, 73 + salt),
     init: rand(n * 16 * inW, 74 + salt), initDx: rand(M * inW, 75 + salt),
   });
+  // groups of 2-3 take the staged form only up to kStageMaxRows = 2048 rows (ops/lora_tc.h): above it
+  // fastBwd 16 and 0 run the same kernel, so the group cases stay at or under 2048 rows
   for (const [M, inW, n, p, acc] of [[2048, 768, 1, 0.05, true], [1024, 768, 1, 0.05, true], [8192, 768, 1, 0.05, true],
     [37, 768, 1, 0.5, false], [300, 128, 1, 0, true], [2048, 768, 3, 0.05, true], [1024, 768, 3, 0.05, true],
-    [8192, 768, 3, 0.05, true], [2048, 768, 2, 0.05, false], [37, 128, 3, 0.5, true], [4096, 768, 2, 0.05, true]] as [number, number, number, number, boolean][])
+    [1536, 768, 3, 0.05, true], [2048, 768, 2, 0.05, false], [37, 128, 3, 0.5, true], [2048, 768, 2, 0.05, true]] as [number, number, number, number, boolean][])
     it(`backwardGroup M=${M} in=${inW} n=${n} p=${p}${acc ? ' acc' : ''}: group prefetch / staging (fastBwd 8 / 16) bit for bit today's, = CPU`, () => {
       const a = { op: 'backwardGroup', M, in: inW, r: 16, members: n, p, seed: 1234567, site: 31, accumulate: acc, ...groupInputs(M, inW, n, M) };
       const fast = engine._opsLoraTc!({ ...a, fastBwd: n === 1 ? 8 : 16 });
