@@ -1330,18 +1330,19 @@ bool bwd_three_blocks() {
   return g_bwd_three_blocks_override >= 0 ? g_bwd_three_blocks_override == 1 : env;
 }
 
+// An attribute of the current device, 0 when the query fails (the error cleared)
+int current_device_attribute(cudaDeviceAttr what) {
+  int dev = 0, r = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&r, what, dev) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return r;
+}
 // The shared memory of one SM (228 KiB on sm_90, 164 on sm_80, ~100 on sm_86/89: asked of the
-// device, not assumed; 0 when the query fails)
+// device, not assumed; 0 when the query fails), once per process
 int sm_shared_bytes() {
-  static const int v = [] {
-    int dev = 0, r = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess ||
-        cudaDeviceGetAttribute(&r, cudaDevAttrMaxSharedMemoryPerMultiprocessor, dev) != cudaSuccess) {
-      cudaGetLastError();
-      return 0;
-    }
-    return r;
-  }();
+  static const int v = current_device_attribute(cudaDevAttrMaxSharedMemoryPerMultiprocessor);
   return v;
 }
 
@@ -1428,15 +1429,7 @@ int bwd_one_tile_level() {
   return g_bwd_one_tile_override >= 0 ? g_bwd_one_tile_override : env;
 }
 int device_cc_major() {
-  static const int v = [] {
-    int dev = 0, r = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess ||
-        cudaDeviceGetAttribute(&r, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) {
-      cudaGetLastError();
-      return 0;
-    }
-    return r;
-  }();
+  static const int v = current_device_attribute(cudaDevAttrComputeCapabilityMajor);
   return v;
 }
 // Which one-launch bf16 backward `a` takes: 0 none (the three launches), 1 one key block, 2 a cluster
