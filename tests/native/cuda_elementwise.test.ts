@@ -24,6 +24,7 @@
 // exist and say why they cannot run stays).
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
+import { rand, roundBf16 } from './cuda-test-data';
 
 const require = createRequire(import.meta.url);
 process.env.OMP_WAIT_POLICY ??= 'passive';
@@ -46,27 +47,6 @@ const engine = require('../../native/index.cjs').loadEngine() as Engine;
 const gpu = engine.cudaCompiled() && engine.gpus().length > 0;
 const cublas = gpu && engine.cublasInfo().available;
 
-function rand(n: number, seed: number, scale = 1): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 4294967296 - 0.5) * 2 * scale;
-  }
-  return out;
-}
-
-// round to the nearest bf16, ties to even (core/half.h's f32_to_bf16; NaN stays NaN)
-function roundBf16(a: Float32Array): Float32Array {
-  const out = new Float32Array(a);
-  const u = new Uint32Array(out.buffer);
-  for (let i = 0; i < u.length; i++) {
-    const x = u[i];
-    if ((x & 0x7fffffff) >>> 0 > 0x7f800000) u[i] = (x | 0x00400000) & 0xffff0000;
-    else u[i] = ((x + 0x7fff + ((x >>> 16) & 1)) >>> 0) & 0xffff0000;
-  }
-  return out;
-}
 
 const bits = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
 // index of the first element whose bits differ, -1 if none

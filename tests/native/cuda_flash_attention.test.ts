@@ -11,6 +11,7 @@
 // GPU-only: skipped where the addon has no CUDA or there is no GPU.
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
+import { rand, roundBf16 } from './cuda-test-data';
 
 const require = createRequire(import.meta.url);
 process.env.OMP_WAIT_POLICY ??= 'passive';
@@ -36,16 +37,6 @@ type Engine = {
 const engine = require('../../native/index.cjs').loadEngine() as Engine;
 const gpu = engine.cudaCompiled() && engine.gpus().length > 0;
 const cublas = gpu && engine.cublasInfo().available;
-
-function rand(n: number, seed: number, scale = 1): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 4294967296 - 0.5) * 2 * scale;
-  }
-  return out;
-}
 
 interface Case {
   name: string;
@@ -97,13 +88,6 @@ function relErr(got: Float32Array, want: Float32Array): number {
   return d / Math.max(m, 1e-30);
 }
 
-// round to the nearest bf16 (ties to even), as the addon's f32_to_bf16 (inputs here are finite)
-function roundBf16(a: Float32Array): Float32Array {
-  const out = new Float32Array(a);
-  const u = new Uint32Array(out.buffer);
-  for (let i = 0; i < u.length; i++) u[i] = ((u[i] + 0x7fff + ((u[i] >>> 16) & 1)) >>> 0) & 0xffff0000;
-  return out;
-}
 function bf16Inputs(o: Record<string, unknown>): Record<string, unknown> {
   return { ...o, q: roundBf16(o.q as Float32Array), k: roundBf16(o.k as Float32Array), v: roundBf16(o.v as Float32Array) };
 }
