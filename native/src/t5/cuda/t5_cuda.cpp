@@ -343,7 +343,7 @@ class T5Cuda {
   cudaEvent_t cs_kvr = nullptr;
   bool cs_fwd = false;          // inside a decoder forward that runs it (not in a re-run)
   bool cs_slot_busy[2] = {false, false};       // cs_done[k] recorded in this step
-  // LoRA kernels beside the base GEMMs on a side stream (HUKUK_T5_LORA_SIDE=1; read at each plan;
+  // LoRA kernels beside the base GEMMs on a side stream (HUKUK_T5_LORA_SIDE; =0 off; read at each plan;
   // default kLoraSideDefault). At the small shapes every kernel is latency-bound and a base GEMM
   // fills about half the SMs, while the LoRA kernels of the same Linear read only its inputs:
   // - backward (linear_bwd, projections_bwd; the lora_tc B side, tc_in(r, out)): the dx GEMM(s)
@@ -377,7 +377,8 @@ class T5Cuda {
   // kLoraSideMaxRows rows fork (16x64x128: all, 1024 and 2048 rows; 8x512x512 and 16x512x512: none,
   // the switch-off path), HUKUK_T5_LORA_SIDE_MAX_ROWS=n to move it (A/B). Over both calls, 16x64x128
   // off 28.20-28.52 (mean 28.36) against the backward part 27.79-28.21 (mean 28.00): -1.3 %.
-  static constexpr bool kLoraSideDefault = false;
+  // on by default since 14:55 UTC 2026-11-28 (the backward part, up to kLoraSideMaxRows: the A/B above)
+  static constexpr bool kLoraSideDefault = true;
   static constexpr bool kLoraSideFwdDefault = false;
   static constexpr int kLoraSideMaxRows = 2048;
   bool lora_side_fwd = false, lora_side_bwd = false;  // this plan

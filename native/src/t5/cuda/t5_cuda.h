@@ -42,7 +42,7 @@
 // =0 keeps what it saves): HUKUK_T5_RELU_BITMASK, HUKUK_T5_NORM_RECOMPUTE, HUKUK_T5_CROSS_KV_RECOMPUTE;
 // HUKUK_T5_NORM_DROP_FUSE=0 (norm backward and the next dropout backward as two kernels);
 // HUKUK_T5_CROSS_SIDE=1 (off while measured: the decoder's cross k,v backward on a second stream, T5Cuda::cross_side);
-// HUKUK_T5_LORA_SIDE=1 (off by default: bf16 + tensor-core LoRA, each Linear's lora_up_backward on a
+// HUKUK_T5_LORA_SIDE=0 (on by default since 14:55 UTC: bf16 + tensor-core LoRA, each Linear's lora_up_backward on a
 // side stream beside its dx GEMM(s), T5Cuda::kLoraSideDefault; _BWD=0 leaves that out, _FWD=1 adds the
 // forward's LoRA down beside the base GEMM, off by default: it did not pay; only Linears of at most
 // 2048 rows, HUKUK_T5_LORA_SIDE_MAX_ROWS=n moves that);
