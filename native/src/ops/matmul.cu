@@ -35,13 +35,9 @@ static void gemm_bf16(cudaStream_t s, bool ta, bool tb, int M, int N, int K, flo
                       long long sC, int batch) {
   if (M <= 0 || N <= 0 || batch <= 0) return;
   const hukuk::cuda::Cublas& blas = hukuk::cuda::cublas();
-  using namespace hukuk::cuda;
-  // operands swapped as in the fp32 gemm above (row-major C is column-major Cᵀ). Under
-  // HUKUK_GEMM_LT=1 cuBLASLt runs it with a tuned algorithm (cuda/gemm_lt.h; K = 0 stays here).
-  if (K > 0 && gemm_lt(s, ColGemm{tb ? kCublasOpT : kCublasOpN, ta ? kCublasOpT : kCublasOpN, N, M, K, B, kCudaR16BF, ldb,
-                                  sB, A, kCudaR16BF, lda, sA, C, c_type, ldc, sC, batch, alpha, beta}))
-    return;
   void* h = blas.handle(s);
+  using namespace hukuk::cuda;
+  // operands swapped as in the fp32 gemm above (row-major C is column-major Cᵀ)
   const int st = blas.api().gemm_strided_batched_ex(h, tb ? kCublasOpT : kCublasOpN, ta ? kCublasOpT : kCublasOpN, N,
                                                     M, K, &alpha, B, kCudaR16BF, ldb, sB, A, kCudaR16BF, lda, sA,
                                                     &beta, C, c_type, ldc, sC, batch, kCompute32F, kCublasGemmDefault);
