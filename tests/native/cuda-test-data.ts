@@ -1,4 +1,4 @@
-// What the CUDA op tests (cuda_elementwise, cuda_flash_attention, cuda_gemm_lt) share: seeded inputs
+// What the CUDA op tests (cuda_elementwise, cuda_flash_attention) share: seeded inputs
 // and bf16 rounding as the engine does it. (The LoRA tests' own inputs, in [-0.5, 0.5), are in
 // lora-test-data.ts.)
 

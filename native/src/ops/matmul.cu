@@ -28,6 +28,12 @@ void gemm(cudaStream_t s, Precision p, bool ta, bool tb, int M, int N, int K, fl
                                   std::to_string(M) + " N=" + std::to_string(N) + " K=" + std::to_string(K) + ")");
 }
 
+// Tried and removed (2026-11-28, commits 98d10ea..3a796a8): these GEMMs through cuBLASLt with the
+// algorithm picked by timing the top heuristic candidates per shape (HUKUK_GEMM_LT). H200, one process
+// per setting, ms/step 16x64x128 / 16x512x512 / 8x512x512: 0 % / +0.4 % / -1.4 % (the GEMMs timed alone
+// 0.8-1.7 % faster: cuBLASLt offers ~8 algorithms per shape and its first is the one GemmEx runs), and
+// its capture test failed once under a busy GPU (a timing-picked algorithm, not understood): not worth
+// a second GEMM path.
 // bf16 operands: one body for both C types. CUBLAS_COMPUTE_32F with CUDA_R_16BF inputs runs the
 // bf16 tensor cores with fp32 accumulation; alpha and beta stay fp32.
 static void gemm_bf16(cudaStream_t s, bool ta, bool tb, int M, int N, int K, float alpha, const void* A, int lda,

@@ -1461,8 +1461,11 @@ class T5Cuda {
   // HUKUK_T5_LORA_SIDE_MAX_ROWS=n (A/B; read at each plan)
   static int lora_side_max_rows() {
     const char* e = std::getenv("HUKUK_T5_LORA_SIDE_MAX_ROWS");
-    const long v = e && *e ? std::strtol(e, nullptr, 10) : -1;
-    return v >= 0 ? int(std::min<long>(v, 1L << 30)) : kLoraSideMaxRows;
+    if (!e || !*e) return kLoraSideMaxRows;
+    char* end = nullptr;
+    const long v = std::strtol(e, &end, 10);
+    // not a whole non-negative number (e.g. "abc", "-1", "12x"): the default, not 0 (which turns the side off)
+    return end && *end == '\0' && v >= 0 ? int(std::min<long>(v, 1L << 30)) : kLoraSideMaxRows;
   }
   void ls_create() {
     if (s_ls) return;  // the events first: s_ls set means both exist
@@ -1618,7 +1621,7 @@ class T5Cuda {
     if constexpr (!is_f32<T>) {
       // lora side (kLoraSideDefault): the down on s_ls beside the base GEMM, then up_add on s
       if (st.use_lora && L.lora && !rerunning && tc_in(L.lora->r, L.in) && ls_fork_here(lora_side_fwd, M)) {
-        float* h = save_h ? L.lora->h : tmp_r;  // lora_fwd's pick outside a re-run
+        float* h = save_h ? L.lora->h : tmp_r;  // lora_fwd's pick outside a re-run (hence !rerunning above)
         {
           LsScope side(*this);
           lora_down_into(L, x, M, h, st, site);
@@ -2836,13 +2839,6 @@ class T5Cuda {
     r.tokens = count;
     r.loss = count ? sum / double(count) : NAN;
     prof.report();
-    // HUKUK_GEMM_LT=1 (cuda/gemm_lt.h): GEMMs first seen inside this step's capture ran cuBLASLt's
-    // heuristic #0 and were queued; time them now (outside capture) and re-capture the next step
-    // with the winners.
-    if (hukuk::cuda::gemm_tune_pending()) {
-      hukuk::cuda::gemm_tune_run();
-      drop_graphs();
-    }
     return r;
   }
 };
