@@ -1125,3 +1125,70 @@ HUKUK_TC_GROUP_KERNEL(group_backward_kernel, kGrpPlain)
 HUKUK_TC_GROUP_KERNEL(group_backward_pf_kernel, kGrpPf)
 HUKUK_TC_GROUP_KERNEL(group_backward_staged_kernel, kGrpStaged)
 #undef HUKUK_TC_GROUP_KERNEL
+
+// ------------------------------------------------------------------------------ lora_dx_group
+// The dx of lora_backward_group alone: dx (+)= sum_i dropout_backward_{p_i}(dh_i · A_i), members in
+// order, bit for bit the group kernel's dx (the same four mma per 16 x 8 tile from the same hi/lo
+// fragments, the same mask, the same `+= kept ? c * scale : 0` in member order), with no gA: no
+// mask-times-x products, no split partials, no ticket, no shared memory. Why: in the step the dx
+// is on the backward's serial path and gA is not (the engine runs gA by a dx-less group launch on
+// its side stream, HUKUK_T5_LORA_GA_SIDE); the group kernel's gA half (the x loads, its mma and
+// the split reduce) was most of its time.
+// Block: 8 warps = 2 column halves (32 columns each) x 4 row tiles of 16 over the block's 64
+// columns; one 16 x 32 tile per warp (grid: in / 64 column blocks x ceil(M / 64) row blocks). Each
+// lane hashes the 16 elements it owns in C's layout (row m0 + g + 8hh, column c0 + 8i + 2t + e):
+// the same mask bits as the group kernel, which hashes them in x's layout and shuffles.
+constexpr int kDxRowTiles = 4;
+constexpr int kDxThreads = 2 * kDxRowTiles * 32;
+template <int NM>
+__global__ void __launch_bounds__(kDxThreads) dx_group_kernel(GroupParams G, float* dx, int M, int in,
+                                                              bool accumulate_dx) {
+  HUKUK_LORA_TC_PDL_ENTRY();
+  const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+  const int g = lane >> 2, t = lane & 3;
+  const int half = w & 1, rt = w >> 1;
+  const int c0 = blockIdx.x * kChunk + 32 * half;
+  const int m0 = (blockIdx.y * kDxRowTiles + rt) * 16;
+  if (m0 >= M) return;  // no barriers in this kernel
+  const int ra = m0 + g, rb = m0 + g + 8;
+  float2 dxv[4][2];  // [tile i][hh]: (row ra / rb, columns c0 + 8i + 2t, +1)
+  grp_load_dx<true>(dxv, dx, accumulate_dx, m0, M, in, c0, g, t);
+#pragma unroll
+  for (int mi = 0; mi < NM; ++mi) {
+    const Drop drop = make_drop(G.dp[mi]);
+    const float scale = G.dp[mi].scale;
+    float2 dN[4];
+    grp_load_dN<true>(dN, G.dh[mi], m0, M, g, t);
+    uint32_t dah[4], dal[4];
+#pragma unroll
+    for (int q = 0; q < 4; ++q) split2(dN[q].x, dN[q].y, dah[q], dal[q]);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      // B fragments as the group kernel's a_frag[mi][half][i][lane]: b0 <-> A[2t..2t+1][c0 + 8i + g],
+      // b1 <-> A[2t+8..2t+9][c0 + 8i + g]
+      const float* a = G.A[mi] + c0 + 8 * i + g;
+      uint4 f;
+      split2(__ldg(a + int64_t(2 * t) * in), __ldg(a + int64_t(2 * t + 1) * in), f.x, f.z);
+      split2(__ldg(a + int64_t(2 * t + 8) * in), __ldg(a + int64_t(2 * t + 9) * in), f.y, f.w);
+      float c[4] = {0.f, 0.f, 0.f, 0.f};
+      mma(c, dah, f.x, f.y);
+      mma(c, dah, f.z, f.w);
+      mma(c, dal, f.x, f.y);
+      mma(c, dal, f.z, f.w);
+#pragma unroll
+      for (int hh = 0; hh < 2; ++hh) {
+        const uint64_t base = uint64_t(hh ? rb : ra) * uint64_t(in) + uint64_t(c0 + 8 * i + 2 * t);
+        const bool k0 = drop.keep(base), k1 = drop.keep(base + 1);
+        dxv[i][hh].x += k0 ? c[2 * hh] * scale : 0.f;
+        dxv[i][hh].y += k1 ? c[2 * hh + 1] * scale : 0.f;
+      }
+    }
+  }
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int hh = 0; hh < 2; ++hh) {
+      const int row = hh ? rb : ra;
+      if (row < M) *reinterpret_cast<float2*>(dx + int64_t(row) * in + c0 + 8 * i + 2 * t) = dxv[i][hh];
+    }
+}
