@@ -19,7 +19,9 @@
 
 namespace hukuk::ops::cuda {
 
-constexpr int kGroupTicketBanks = 2;  // 0: the main stream, 1: the engine's side stream
+// 0: the main stream, 1: the cross side stream (t5_cuda.cpp cross_side), 2: the LoRA side stream's
+// gA launches (t5_cuda.cpp kLoraGaSideDefault)
+constexpr int kGroupTicketBanks = 3;
 inline int& group_ticket_bank() {
   thread_local int bank = 0;
   return bank;
