@@ -101,8 +101,8 @@ export interface MemoryEstimateInput {
   loraTcFastBwd?: boolean;
   /** the LoRA A side's gA off the backward's serial path (T5Cuda::ga_side, HUKUK_T5_LORA_GA_SIDE):
    * with bf16 activations on lora_tc, Linears of at most LORA_SIDE_MAX_ROWS rows run gA on the side
-   * stream, with its own split-partial scratch (a group of 3 of the largest such Linear), a second
-   * dh buffer and, where the norms are recomputed, their own buffer (Mx x d_model activations); default
+   * stream, with its own split-partial scratch (a group of 3 of the largest such Linear) and, where
+   * the norms are recomputed, their own buffer (Mx x d_model activations); default
    * LORA_GA_SIDE_DEFAULT, the engine's */
   loraGaSide?: boolean;
 }
@@ -445,7 +445,6 @@ export function estimateTrainingMemory(input: MemoryEstimateInput): MemoryEstima
       }
     if (gaWs) a.take(gaWs);
     if (!normsKept) a.take(Mx * d, AB);
-    a.take(3 * Mx * rMax); // tmp_r2, the second dh buffer
   }
   // NF4 prefetch: two regions of the largest block's NF4 weights, bf16 (T5Cuda::layout)
   const regionElems = nf4 ? Math.max(enc.length ? prefetchRegionElems(enc[0], input.quantizeWo) : 0, dec.length ? prefetchRegionElems(dec[0], input.quantizeWo) : 0) : 0;

@@ -390,11 +390,9 @@ class T5Cuda {
   // kLoraGaSideDefault). Where the backward part of the LoRA side runs (lora_side_bwd, Linears of
   // at most ls_max_rows rows, lora_tc's group kernels apply), the A side that was one
   // lora_backward_group launch on s after the join becomes two (lora_bwd_A_split): lora_dx_group on
-  // s (dx, which the next op reads: bit for bit the group kernel's dx) and, forked onto a third
-  // stream s_ga after it, lora_backward_group without dx (gA, read only by the optimizer: the same
-  // bits). Nothing waits for that gA until ga_join(). Not on s_ls: there the next Linear's
-  // lora_up_backward, which s waits for, queued behind it (H200 16:27 UTC: 29.05-29.48 ms against
-  // 27.55-28.01 off at 16x64x128). Why: ncu on an H200 (2026-11-28 15:16 UTC, 16x64x128) put the
+  // s (dx, which the next op reads: bit for bit the group kernel's dx) and, forked onto s_ls after
+  // it, lora_backward_group without dx (gA, read only by the optimizer: the same bits). Nothing
+  // waits for that gA until ga_join(). Why: ncu on an H200 (2026-11-28 15:16 UTC, 16x64x128) put the
   // group kernels at 12-28 us per Linear on the serial path, most of it the gA half (x loads, its
   // mma, the split partials and their reduce); dx alone is a row-parallel pass.
   // What the pending gA reads, and who else writes it (each writer joins first: ga_join):
@@ -402,23 +400,17 @@ class T5Cuda {
   //   block's re-run (acts_for_backward joins), or the recomputed norm (norm_for_bwd), which then
   //   goes to n_bwd, a buffer of its own (not g_d, which the next residual gradient overwrites at
   //   once), rewritten only by the next norm_for_bwd (joins);
-  // - dh: the side branches' lora_up_backward writes dh into tmp_r and tmp_r2 in turn (ls_dh); before
-  //   it refills one, s_ls waits for the gA that read it (ga_done); every LoRA path on s that does
-  //   not fork (linear_bwd, projections_bwd, the forward's) joins first (it uses tmp_r on s);
-  // - the split partials: ga_ws, its own (group_scratch may hand out g_ffh), in s_ga's order;
+  // - dh (tmp_r) and the split partials (ga_ws, its own: group_scratch may hand out g_ffh): the next
+  //   lora_up_backward on s_ls writes tmp_r after it in s_ls's order; every LoRA path on s that
+  //   does not fork (linear_bwd, projections_bwd, the forward's) joins first;
   // - the ticket bank: bank 2 (ops/group_tickets.h), not s's 0 or the cross side's 1.
   // The backward joins at its end (decoder_bwd / encoder_bwd), so the step's graph still ends on s.
   static constexpr bool kLoraGaSideDefault = false;
   bool ga_side = false;     // this plan
-  bool ga_pending = false;  // a gA launch on s_ga not yet joined into s
+  bool ga_pending = false;  // a gA launch on s_ls not yet joined into s
   float* ga_ws = nullptr;   // arena: the gA launches' split partials (ga_side)
   size_t ga_ws_floats = 0;
   void* n_bwd = nullptr;    // arena: norm_for_bwd's recomputed norm (ga_side; else it goes to g_d)
-  float* tmp_r2 = nullptr;  // arena: the second dh buffer (ga_side)
-  cudaStream_t s_ga = nullptr;
-  cudaEvent_t ga_fork = nullptr, ga_joined = nullptr, ga_done[2] = {nullptr, nullptr};
-  int ga_buf = 0;                        // the dh buffer of the last side branch (0: tmp_r, 1: tmp_r2)
-  bool ga_buf_read[2] = {false, false};  // a gA of this step has read it (ga_done[i] recorded)
   // This plan's activation type (struct Acts): bf16 for bf16 compute (the base GEMMs then run
   // real bf16 tensor-core kernels and every pass moves half the bytes), fp32 otherwise; see
   // want_act_bf16. HUKUK_T5_ACT_BF16=0 keeps fp32 activations under bf16 compute (A/B).
@@ -577,12 +569,6 @@ class T5Cuda {
       cudaStreamDestroy(s_ls);
     }
     for (cudaEvent_t e : {ls_fork, ls_join})
-      if (e) cudaEventDestroy(e);
-    if (s_ga) {
-      cudaStreamSynchronize(s_ga);
-      cudaStreamDestroy(s_ga);
-    }
-    for (cudaEvent_t e : {ga_fork, ga_joined, ga_done[0], ga_done[1]})
       if (e) cudaEventDestroy(e);
   }
   DeviceBuffer<uint64_t> scalars;
@@ -902,7 +888,6 @@ class T5Cuda {
       ls_max_rows = lora_side_max_rows();
       if (ls) ls_create();
       ga_side = backward && lora_side_bwd && ga_side_wanted();
-      if (ga_side) ga_create();
     }
     ffn_bitmask = backward && relu_in_place() && !any_wo_lora() && env_switch("HUKUK_T5_RELU_BITMASK") != 0;
     norms_recomputed = backward && env_switch("HUKUK_T5_NORM_RECOMPUTE") != 0;
@@ -1002,7 +987,6 @@ class T5Cuda {
       if (ga_ws_floats) ga_ws = f(ga_ws_floats);
       if (norms_recomputed) n_bwd = v(Mx * d);
     }
-    tmp_r2 = ga_side ? f(3 * Mx * rmax) : nullptr;
     // NF4 prefetch: two regions of the largest block's NF4 weights in bf16 (they replace deq_self
     // and deq_cross: a block's re-run and backward read its region)
     deq_prefetch = pf_wanted(bf16_acts);
@@ -1549,32 +1533,12 @@ class T5Cuda {
   }
   // ls_join_here for the unwinding paths (a throw between fork and join; a failed capture): no checks
   void ls_abandon() noexcept {
-    if (ls_live && s_ls && ls_join) {
+    if ((ls_live || ga_pending) && s_ls && ls_join) {
       (void)cudaEventRecord(ls_join, s_ls);
       (void)cudaStreamWaitEvent(s, ls_join, 0);
     }
     ls_live = false;
-    if (ga_pending && s_ga && ga_joined) {
-      (void)cudaEventRecord(ga_joined, s_ga);
-      (void)cudaStreamWaitEvent(s, ga_joined, 0);
-    }
     ga_pending = false;
-    ga_buf_read[0] = ga_buf_read[1] = false;
-  }
-  void ga_create() {
-    if (s_ga) return;  // the events first: s_ga set means all exist
-    for (cudaEvent_t* e : {&ga_fork, &ga_joined, &ga_done[0], &ga_done[1]})
-      if (!*e) HUKUK_CUDA_CHECK(cudaEventCreateWithFlags(e, cudaEventDisableTiming));
-    HUKUK_CUDA_CHECK(cudaStreamCreateWithFlags(&s_ga, cudaStreamNonBlocking));
-  }
-  // The dh buffer of a side branch (after its fork, before its lora_up_backward on s_ls): tmp_r, or
-  // with ga_side tmp_r and tmp_r2 in turn, s_ls first waiting for the gA that last read the one
-  // it is about to refill
-  float* ls_dh() {
-    if (!ga_side || !tmp_r2) return tmp_r;
-    ga_buf ^= 1;
-    if (ga_buf_read[ga_buf]) HUKUK_CUDA_CHECK(cudaStreamWaitEvent(s_ls, ga_done[ga_buf], 0));
-    return ga_buf ? tmp_r2 : tmp_r;
   }
   // HUKUK_T5_LORA_GA_SIDE (=1 on, =0 off, unset kLoraGaSideDefault)
   static bool ga_side_wanted() {
@@ -1586,10 +1550,9 @@ class T5Cuda {
   // at its own next writer).
   void ga_join() {
     if (!ga_pending || cs_on) return;
-    HUKUK_CUDA_CHECK(cudaEventRecord(ga_joined, s_ga));
-    HUKUK_CUDA_CHECK(cudaStreamWaitEvent(s, ga_joined, 0));
+    HUKUK_CUDA_CHECK(cudaEventRecord(ls_join, s_ls));
+    HUKUK_CUDA_CHECK(cudaStreamWaitEvent(s, ls_join, 0));
     ga_pending = false;
-    ga_buf_read[0] = ga_buf_read[1] = false;  // (so no wait crosses into the next step's capture)
   }
   // While issuing the side's kernels through code that launches on `s` (lora_down_into and its group)
   struct LsScope {
@@ -1819,9 +1782,7 @@ class T5Cuda {
     if constexpr (is_f32<T>) {
       return false;
     } else {
-      if (!ga_side || !dx || cs_on || !s_ga || !tc_group_on || static_cast<const void*>(x) == g_d) return false;
-      if (!tmp_r2 || (dh != tmp_r && dh != tmp_r2)) return false;
-      const int buf = dh == tmp_r2 ? 1 : 0;
+      if (!ga_side || !dx || cs_on || !s_ls || !tc_group_on || static_cast<const void*>(x) == g_d) return false;
       const int r = Ls[0]->lora->r, in = Ls[0]->in;
       if (!tc_in(r, in) || !oc::tc::lora_backward_group_supported(r, in, n)) return false;
       for (int i = 1; i < n; ++i)
@@ -1830,14 +1791,12 @@ class T5Cuda {
       if (need > ga_ws_floats) return false;
       const oc::LoraGroupMembers g = group_members(Ls, n, dh, M, st, sites);
       oc::tc::lora_dx_group(g, n, dx, M, in, r, st.seed, true, s);
-      HUKUK_CUDA_CHECK(cudaEventRecord(ga_fork, s));
-      HUKUK_CUDA_CHECK(cudaStreamWaitEvent(s_ga, ga_fork, 0));
+      HUKUK_CUDA_CHECK(cudaEventRecord(ls_fork, s));
+      HUKUK_CUDA_CHECK(cudaStreamWaitEvent(s_ls, ls_fork, 0));
       {
         oc::GroupTicketBankScope bank{2};
-        oc::tc::lora_backward_group(g, n, x, nullptr, M, in, r, st.seed, true, true, need ? ga_ws : nullptr, s_ga);
+        oc::tc::lora_backward_group(g, n, x, nullptr, M, in, r, st.seed, true, true, need ? ga_ws : nullptr, s_ls);
       }
-      HUKUK_CUDA_CHECK(cudaEventRecord(ga_done[buf], s_ga));
-      ga_buf_read[buf] = true;
       ga_pending = true;
       return true;
     }
@@ -1944,13 +1903,13 @@ class T5Cuda {
         DLora& lo = *L.lora;
         float* up_ws = up_scratch<T>(dy, dx, oc::tc::lora_up_backward_workspace_floats(M, L.out, lo.r, 1));
         if (ls_fork_here(lora_side_bwd, M)) {
-          float* dh = ls_dh();
-          oc::tc::lora_up_backward(dy, lo.h, lo.B, dh, lo.gB, M, L.out, lo.r, lo.scale, true, 1, 0, 0, 0, 0, up_ws, s_ls);
+          oc::tc::lora_up_backward(dy, lo.h, lo.B, tmp_r, lo.gB, M, L.out, lo.r, lo.scale, true, 1, 0, 0, 0, 0, up_ws,
+                                   s_ls);
           oc::gemm(s, p_bwd, false, false, M, L.in, L.out, 1.f, dy, L.out, 0, W ? W : weight<T>(L), L.in, 0,
                    acc_dx ? 1.f : 0.f, dx, L.in, 0);
           ls_join_here();
           DLin* self = &L;
-          if (!lora_bwd_A_split<T>(&self, 1, x, dh, M, dx, st, &site)) lora_bwd_A(L, x, dh, M, dx, st, site);
+          if (!lora_bwd_A_split<T>(&self, 1, x, tmp_r, M, dx, st, &site)) lora_bwd_A(L, x, tmp_r, M, dx, st, site);
           return;
         }
       }
@@ -2517,17 +2476,14 @@ class T5Cuda {
     // lora side (kLoraSideDefault): the group's lora_up_backward (dh into tmp_r's n slots, gB) on s_ls,
     // forked here (g_rows is ready), beside the dx GEMMs; joined before the A side reads dh
     bool side = false;
-    float* side_dh = tmp_r;
     if constexpr (!is_f32<T>) {
       if (batched && dx && tc_in(Ls[0]->lora->r, out)) {
         const DLora& l0 = *Ls[0]->lora;
         float* up_ws = up_scratch<T>(g_rows, dx, oc::tc::lora_up_backward_workspace_floats(M, out, l0.r, n));
         side = ls_fork_here(lora_side_bwd, M);
-        if (side) {
-          side_dh = ls_dh();
-          oc::tc::lora_up_backward(g_rows, l0.h, l0.B, side_dh, l0.gB, M, out, l0.r, l0.scale, true, n, (long long)so,
-                                   sh, sB, (long long)M * l0.r, up_ws, s_ls);
-        }
+        if (side)
+          oc::tc::lora_up_backward(g_rows, l0.h, l0.B, tmp_r, l0.gB, M, out, l0.r, l0.scale, true, n, (long long)so, sh,
+                                   sB, (long long)M * l0.r, up_ws, s_ls);
       }
     }
     if (!side && batched) ga_join();  // this path's LoRA scratch on s (kLoraGaSideDefault)
@@ -2547,8 +2503,8 @@ class T5Cuda {
       ls_join_here();
       uint64_t sites[oc::kLoraGroupMax];
       for (int i = 0; i < n && i < oc::kLoraGroupMax; ++i) sites[i] = lsite(*Ls[i], stack, l);
-      if (n > oc::kLoraGroupMax || !lora_bwd_A_split<T>(Ls, n, x, side_dh, M, dx, st, sites))
-        lora_bwd_A_group<T>(Ls, n, x, side_dh, M, dx, st, stack, l);
+      if (n > oc::kLoraGroupMax || !lora_bwd_A_split<T>(Ls, n, x, tmp_r, M, dx, st, sites))
+        lora_bwd_A_group<T>(Ls, n, x, tmp_r, M, dx, st, stack, l);
       return;
     }
     // gB_i += scale * dy_iᵀ h_i ; dh_i = scale * dy_i B_i (tmp_r: n slots), one GEMM each
