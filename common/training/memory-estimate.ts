@@ -99,12 +99,6 @@ export interface MemoryEstimateInput {
    * HUKUK_T5_LORA_TC_FAST_BWD): lora_up_backward's row splits go down to one 16-row tile, so its
    * split-M workspace doubles below 132 x 32 / members rows; default LORA_TC_FAST_BWD_DEFAULT */
   loraTcFastBwd?: boolean;
-  /** the LoRA A side's gA off the backward's serial path (T5Cuda::ga_side, HUKUK_T5_LORA_GA_SIDE):
-   * with bf16 activations on lora_tc, Linears of at most LORA_SIDE_MAX_ROWS rows run gA on the side
-   * stream, with its own split-partial scratch (a group of 3 of the largest such Linear) and, where
-   * the norms are recomputed, their own buffer (Mx x d_model activations); default
-   * LORA_GA_SIDE_DEFAULT, the engine's */
-  loraGaSide?: boolean;
 }
 
 export interface MemoryEstimate {
@@ -129,10 +123,6 @@ export const CROSS_SIDE_DEFAULT = true;
 /** ops/lora_tc.h kFastBwdDefault: the LoRA backward's faster parts (and up_backward's finer row
  * split) are on unless HUKUK_T5_LORA_TC_FAST_BWD=0 (flip both together). */
 export const LORA_TC_FAST_BWD_DEFAULT = true;
-/** T5Cuda::kLoraGaSideDefault (flip both together). */
-export const LORA_GA_SIDE_DEFAULT = false;
-/** T5Cuda::kLoraSideMaxRows: the most rows of a Linear whose LoRA backward uses the side stream */
-export const LORA_SIDE_MAX_ROWS = 2048;
 const NF4_BLOCK = 64;
 const NF4_BLOCK2 = 256;
 
@@ -434,18 +424,6 @@ export function estimateTrainingMemory(input: MemoryEstimateInput): MemoryEstima
   a.take(Mx * ff, AB); // g_ff0
   if (m.gated) a.take(Mx * ff, AB); // g_ff1
   a.take(Mx * ff); a.take(Mx * d); // g_ffh, g_n
-  // T5Cuda::ga_side: the gA launches' split partials, then the recomputed norms' own buffer
-  const gaSide = (input.loraGaSide ?? LORA_GA_SIDE_DEFAULT) && actBf16 && loraTc;
-  if (gaSide) {
-    let gaWs = 0;
-    for (const L of all)
-      if (hasLora(L) && loraTcSupported(input.lora.r, L.in)) {
-        const M = L.decoder && !(L.module === 'EncDecAttention' && (L.kind === 'k' || L.kind === 'v')) ? Mt : Ms;
-        if (M <= LORA_SIDE_MAX_ROWS) gaWs = Math.max(gaWs, loraTcGroupBackwardWorkspaceFloats(M, L.in, input.lora.r, 3));
-      }
-    if (gaWs) a.take(gaWs);
-    if (!normsKept) a.take(Mx * d, AB);
-  }
   // NF4 prefetch: two regions of the largest block's NF4 weights, bf16 (T5Cuda::layout)
   const regionElems = nf4 ? Math.max(enc.length ? prefetchRegionElems(enc[0], input.quantizeWo) : 0, dec.length ? prefetchRegionElems(dec[0], input.quantizeWo) : 0) : 0;
   const prefetch = (input.deqPrefetch ?? DEQ_PREFETCH_DEFAULT) && actBf16 && regionElems > 0;
@@ -481,7 +459,6 @@ export function estimateTrainingMemory(input: MemoryEstimateInput): MemoryEstima
   if (prefetch) notes.push('NF4 weights dequantized a block ahead on a second stream (two bf16 regions)');
   if (headBf16) notes.push('LM head on bf16 operands (a bf16 copy of the head)');
   if (crossSide) notes.push("the decoder's cross k,v backward on a second stream (two dK,dV slots)");
-  if (gaSide) notes.push("the LoRA weight gradients of short inputs on a second stream (their own scratch)");
   return { weightsBytes: weights, loraBytes, activationsBytes: activations, totalBytes: weights + loraBytes + activations, notes };
 }
 

@@ -19,9 +19,7 @@
 
 namespace hukuk::ops::cuda {
 
-// 0: the main stream, 1: the cross side stream (t5_cuda.cpp cross_side), 2: the LoRA side stream's
-// gA launches (t5_cuda.cpp kLoraGaSideDefault)
-constexpr int kGroupTicketBanks = 3;
+constexpr int kGroupTicketBanks = 2;  // 0: the main stream, 1: the engine's side stream
 inline int& group_ticket_bank() {
   thread_local int bank = 0;
   return bank;

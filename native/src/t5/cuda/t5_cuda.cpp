@@ -386,31 +386,6 @@ class T5Cuda {
   cudaStream_t s_ls = nullptr;
   cudaEvent_t ls_fork = nullptr, ls_join = nullptr;
   bool ls_live = false;  // s_ls forked and not yet joined
-  // The A side's gA off the serial path (HUKUK_T5_LORA_GA_SIDE; read at each plan; default
-  // kLoraGaSideDefault). Where the backward part of the LoRA side runs (lora_side_bwd, Linears of
-  // at most ls_max_rows rows, lora_tc's group kernels apply), the A side that was one
-  // lora_backward_group launch on s after the join becomes two (lora_bwd_A_split): lora_dx_group on
-  // s (dx, which the next op reads: bit for bit the group kernel's dx) and, forked onto s_ls after
-  // it, lora_backward_group without dx (gA, read only by the optimizer: the same bits). Nothing
-  // waits for that gA until ga_join(). Why: ncu on an H200 (2026-11-28 15:16 UTC, 16x64x128) put the
-  // group kernels at 12-28 us per Linear on the serial path, most of it the gA half (x loads, its
-  // mma, the split partials and their reduce); dx alone is a row-parallel pass.
-  // What the pending gA reads, and who else writes it (each writer joins first: ga_join):
-  // - x: the kept activations (o: ctx; cross k,v: the encoder output), written again only by a
-  //   block's re-run (acts_for_backward joins), or the recomputed norm (norm_for_bwd), which then
-  //   goes to n_bwd, a buffer of its own (not g_d, which the next residual gradient overwrites at
-  //   once), rewritten only by the next norm_for_bwd (joins);
-  // - dh (tmp_r) and the split partials (ga_ws, its own: group_scratch may hand out g_ffh): the next
-  //   lora_up_backward on s_ls writes tmp_r after it in s_ls's order; every LoRA path on s that
-  //   does not fork (linear_bwd, projections_bwd, the forward's) joins first;
-  // - the ticket bank: bank 2 (ops/group_tickets.h), not s's 0 or the cross side's 1.
-  // The backward joins at its end (decoder_bwd / encoder_bwd), so the step's graph still ends on s.
-  static constexpr bool kLoraGaSideDefault = false;
-  bool ga_side = false;     // this plan
-  bool ga_pending = false;  // a gA launch on s_ls not yet joined into s
-  float* ga_ws = nullptr;   // arena: the gA launches' split partials (ga_side)
-  size_t ga_ws_floats = 0;
-  void* n_bwd = nullptr;    // arena: norm_for_bwd's recomputed norm (ga_side; else it goes to g_d)
   // This plan's activation type (struct Acts): bf16 for bf16 compute (the base GEMMs then run
   // real bf16 tensor-core kernels and every pass moves half the bytes), fp32 otherwise; see
   // want_act_bf16. HUKUK_T5_ACT_BF16=0 keeps fp32 activations under bf16 compute (A/B).
@@ -887,7 +862,6 @@ class T5Cuda {
       lora_side_bwd = ls & 2;
       ls_max_rows = lora_side_max_rows();
       if (ls) ls_create();
-      ga_side = backward && lora_side_bwd && ga_side_wanted();
     }
     ffn_bitmask = backward && relu_in_place() && !any_wo_lora() && env_switch("HUKUK_T5_RELU_BITMASK") != 0;
     norms_recomputed = backward && env_switch("HUKUK_T5_NORM_RECOMPUTE") != 0;
@@ -972,21 +946,6 @@ class T5Cuda {
       g_ff0 = v(Mx * ff); g_ff1 = c.is_gated ? v(Mx * ff) : nullptr; g_ffh = f(Mx * ff); g_n = f(Mx * d);
       ff_grad_floats = Mx * ff;
     }
-    // ga_side (kLoraGaSideDefault): the gA launches' own split partials (a group of up to 3 members
-    // of the largest LoRA'd Linear that may fork) and the recomputed norm's own buffer
-    ga_ws = nullptr;
-    ga_ws_floats = 0;
-    n_bwd = nullptr;
-    if (ga_side) {
-      for (DLin* L : all_linears())
-        if (L->lora && oc::tc::lora_backward_group_supported(L->lora->r, L->in, 3)) {
-          const int M = int(L->enc_rows ? Ms : Mt);
-          if (M <= ls_max_rows)
-            ga_ws_floats = std::max(ga_ws_floats, oc::tc::lora_backward_group_workspace_floats(M, L->in, L->lora->r, 3));
-        }
-      if (ga_ws_floats) ga_ws = f(ga_ws_floats);
-      if (norms_recomputed) n_bwd = v(Mx * d);
-    }
     // NF4 prefetch: two regions of the largest block's NF4 weights in bf16 (they replace deq_self
     // and deq_cross: a block's re-run and backward read its region)
     deq_prefetch = pf_wanted(bf16_acts);
@@ -1042,7 +1001,7 @@ class T5Cuda {
                         cross_side == cross_side_wanted(true, bf16_acts, use_flash, pf_wanted(bf16_acts))
                   : true) &&
         (int(lora_side_fwd) | int(lora_side_bwd) << 1) == lora_side_wanted(bf16_acts) &&
-        ls_max_rows == lora_side_max_rows() && (!backward || ga_side == (lora_side_bwd && ga_side_wanted())))
+        ls_max_rows == lora_side_max_rows())
       return;
     // Forget the old plan first: the measuring layout below overwrites the activation pointers
     // and the resize can throw (out of memory), and a later call of the old shape must then plan
@@ -1533,26 +1492,11 @@ class T5Cuda {
   }
   // ls_join_here for the unwinding paths (a throw between fork and join; a failed capture): no checks
   void ls_abandon() noexcept {
-    if ((ls_live || ga_pending) && s_ls && ls_join) {
+    if (ls_live && s_ls && ls_join) {
       (void)cudaEventRecord(ls_join, s_ls);
       (void)cudaStreamWaitEvent(s, ls_join, 0);
     }
     ls_live = false;
-    ga_pending = false;
-  }
-  // HUKUK_T5_LORA_GA_SIDE (=1 on, =0 off, unset kLoraGaSideDefault)
-  static bool ga_side_wanted() {
-    const int e = env_switch("HUKUK_T5_LORA_GA_SIDE");
-    return e == -1 ? kLoraGaSideDefault : e == 1;
-  }
-  // s waits for the pending gA launches on s_ls (see kLoraGaSideDefault). Not while the cross
-  // side's work is being recorded (s is s_cs then, which reads none of what the gA reads; s joins
-  // at its own next writer).
-  void ga_join() {
-    if (!ga_pending || cs_on) return;
-    HUKUK_CUDA_CHECK(cudaEventRecord(ls_join, s_ls));
-    HUKUK_CUDA_CHECK(cudaStreamWaitEvent(s, ls_join, 0));
-    ga_pending = false;
   }
   // While issuing the side's kernels through code that launches on `s` (lora_down_into and its group)
   struct LsScope {
@@ -1653,7 +1597,6 @@ class T5Cuda {
   // T: x's type; Y: y's (fp32, or the activation type for a product that feeds another product)
   template <typename T, typename Y>
   void lora_fwd(DLin& L, const T* x, int M, Y* y, const Ctx& st, uint64_t site, bool save_h) {
-    ga_join();  // its LoRA scratch (tmp_r, lora_ws) on s (kLoraGaSideDefault)
     if (!st.use_lora || !L.lora) return;
     DLora& lo = *L.lora;
     float* h = save_h || (rerunning && lo.h) ? lo.h : tmp_r;
@@ -1769,39 +1712,6 @@ class T5Cuda {
     }
   }
 
-  // ga_side (kLoraGaSideDefault): the A side of the n <= 3 Linears Ls[i] (dh of member i at
-  // dh + i * M * r) as lora_dx_group on s and the dx-less lora_backward_group on s_ls after it (gA
-  // pending until ga_join). The same dx and gA bits as lora_bwd_A_tc_group's one launch. Returns
-  // false where it does not apply (the caller runs the one launch): no dx, the cross side being
-  // recorded, fp32 activations, a group lora_tc does not take, or x in g_d (overwritten before a
-  // join would come).
-  template <typename T>
-  bool lora_bwd_A_split(DLin* const* Ls, int n, const T* x, const float* dh, int M, float* dx, const Ctx& st,
-                        const uint64_t* sites) {
-    static const bool tc_group_on = env_switch("HUKUK_T5_LORA_TC_GROUP") != 0;  // as lora_bwd_A_tc_group
-    if constexpr (is_f32<T>) {
-      return false;
-    } else {
-      if (!ga_side || !dx || cs_on || !s_ls || !tc_group_on || static_cast<const void*>(x) == g_d) return false;
-      const int r = Ls[0]->lora->r, in = Ls[0]->in;
-      if (!tc_in(r, in) || !oc::tc::lora_backward_group_supported(r, in, n)) return false;
-      for (int i = 1; i < n; ++i)
-        if (Ls[i]->lora->r != r || Ls[i]->in != in) return false;
-      const size_t need = oc::tc::lora_backward_group_workspace_floats(M, in, r, n);
-      if (need > ga_ws_floats) return false;
-      const oc::LoraGroupMembers g = group_members(Ls, n, dh, M, st, sites);
-      oc::tc::lora_dx_group(g, n, dx, M, in, r, st.seed, true, s);
-      HUKUK_CUDA_CHECK(cudaEventRecord(ls_fork, s));
-      HUKUK_CUDA_CHECK(cudaStreamWaitEvent(s_ls, ls_fork, 0));
-      {
-        oc::GroupTicketBankScope bank{2};
-        oc::tc::lora_backward_group(g, n, x, nullptr, M, in, r, st.seed, true, true, need ? ga_ws : nullptr, s_ls);
-      }
-      ga_pending = true;
-      return true;
-    }
-  }
-
   template <typename T>
   void lora_bwd_A_group(DLin* const* Ls, int n, const T* x, const float* dh, int M, float* dx, const Ctx& st,
                         int stack, int l) {
@@ -1908,13 +1818,11 @@ class T5Cuda {
           oc::gemm(s, p_bwd, false, false, M, L.in, L.out, 1.f, dy, L.out, 0, W ? W : weight<T>(L), L.in, 0,
                    acc_dx ? 1.f : 0.f, dx, L.in, 0);
           ls_join_here();
-          DLin* self = &L;
-          if (!lora_bwd_A_split<T>(&self, 1, x, tmp_r, M, dx, st, &site)) lora_bwd_A(L, x, tmp_r, M, dx, st, site);
+          lora_bwd_A(L, x, tmp_r, M, dx, st, site);
           return;
         }
       }
     }
-    if (st.use_lora && L.lora) ga_join();  // this path's LoRA scratch on s (kLoraGaSideDefault)
     // dx = dy · W  (C[M,in] = dy[M,out] · W[out,in])
     if (dx)
       oc::gemm(s, p_bwd, false, false, M, L.in, L.out, 1.f, dy, L.out, 0, W ? W : weight<T>(L), L.in, 0,
@@ -2391,8 +2299,7 @@ class T5Cuda {
     bool need = false;
     for (int i = 0; i < n; ++i) need = need || (st.use_lora && Ls[i]->lora);
     if (!need) return nullptr;
-    ga_join();  // a pending gA may read the previous recomputed norm (kLoraGaSideDefault)
-    T* y = tp<T>(n_bwd ? n_bwd : g_d);
+    T* y = tp<T>(g_d);
     oc::rmsnorm_apply(x_res, ln, rstd, y, M, I.cfg.d_model, s);
     return y;
   }
@@ -2486,7 +2393,6 @@ class T5Cuda {
                                    sB, (long long)M * l0.r, up_ws, s_ls);
       }
     }
-    if (!side && batched) ga_join();  // this path's LoRA scratch on s (kLoraGaSideDefault)
     const T* W = fused ? group_weights<T>(Ls, n, region, !planned_keep && region) : nullptr;
     if (!batched) {
       for (int i = 0; i < n; ++i)
@@ -2501,10 +2407,7 @@ class T5Cuda {
                  dx, Ls[i]->in, 0);
     if (side) {
       ls_join_here();
-      uint64_t sites[oc::kLoraGroupMax];
-      for (int i = 0; i < n && i < oc::kLoraGroupMax; ++i) sites[i] = lsite(*Ls[i], stack, l);
-      if (n > oc::kLoraGroupMax || !lora_bwd_A_split<T>(Ls, n, x, tmp_r, M, dx, st, sites))
-        lora_bwd_A_group<T>(Ls, n, x, tmp_r, M, dx, st, stack, l);
+      lora_bwd_A_group<T>(Ls, n, x, tmp_r, M, dx, st, stack, l);
       return;
     }
     // gB_i += scale * dy_iᵀ h_i ; dh_i = scale * dy_i B_i (tmp_r: n slots), one GEMM each
@@ -2569,7 +2472,6 @@ class T5Cuda {
   ActsT<T> acts_for_backward(bool decoder, size_t l, const Shape& sh, const Ctx& st) {
     ActsT<T> a = acts<T>(decoder, l);
     if (!planned_keep) {
-      ga_join();  // the re-run rewrites the activations a pending gA may read (kLoraGaSideDefault)
       rerunning = true;
       block_fwd(decoder, l, a, nullptr, sh, st, false, true, false, NextNorm{});
       rerunning = false;
@@ -2678,11 +2580,9 @@ class T5Cuda {
   }
   void decoder_bwd(const Shape& sh, const Ctx& st, bool need_enc) {
     act_bf16 ? decoder_backward<bf16_t>(sh, st, need_enc) : decoder_backward<float>(sh, st, need_enc);
-    if (!need_enc) ga_join();  // the backward ends here: every gA in s's order (kLoraGaSideDefault)
   }
   void encoder_bwd(const Shape& sh, const Ctx& st) {
     act_bf16 ? encoder_backward<bf16_t>(sh, st) : encoder_backward<float>(sh, st);
-    ga_join();
   }
 
   // Replays the graph for `key`, capturing `body` first if needed. A capture that fails (a call
