@@ -262,28 +262,6 @@ void lora_backward_group(const LoraGroupMembers& members, int n, const bf16_t* x
   HUKUK_CUDA_LAUNCH_CHECK();
 }
 
-void lora_dx_group(const LoraGroupMembers& members, int n, float* dx, int M, int in, int r, const uint64_t* seed,
-                   bool accumulate_dx, cudaStream_t s) {
-  HUKUK_CHECK(lora_backward_group_supported(r, in, n) && M >= 0 && dx, "ENGINE_INVALID_ARG",
-              "lora_tc::lora_dx_group: need 1 <= n <= 3, r == 16, M >= 0, a dx and a width that is a multiple of 64 "
-              "in [64, 768] (got n=" + std::to_string(n) + " r=" + std::to_string(r) + " in=" + std::to_string(in) +
-                  " M=" + std::to_string(M) + ")");
-  if (M == 0) return;
-  check_align("lora_dx_group", "dx", dx, 8);
-  GroupParams G = {};
-  for (int i = 0; i < n; ++i) {
-    check_align("lora_dx_group", "dh", members.dh[i], 8);
-    G.dh[i] = members.dh[i];
-    G.A[i] = members.A[i];
-    G.dp[i] = drop_params(members.p[i], seed, members.site[i]);
-  }
-  const dim3 grid(unsigned(in / kChunk), unsigned((M + 16 * kDxRowTiles - 1) / (16 * kDxRowTiles))), block(kDxThreads);
-  if (n == 1) hukuk::cuda::pdl::launch(dx_group_kernel<1>, grid, block, 0, s, G, dx, M, in, accumulate_dx);
-  else if (n == 2) hukuk::cuda::pdl::launch(dx_group_kernel<2>, grid, block, 0, s, G, dx, M, in, accumulate_dx);
-  else hukuk::cuda::pdl::launch(dx_group_kernel<3>, grid, block, 0, s, G, dx, M, in, accumulate_dx);
-  HUKUK_CUDA_LAUNCH_CHECK();
-}
-
 void lora_up_add(const float* h, const float* B, bf16_t* y, int M, int out, int r, float scale, int n, int64_t sh,
                  int64_t sB, int64_t sy, cudaStream_t s) {
   check("lora_up_add", M, out, r, n);

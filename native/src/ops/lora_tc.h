@@ -159,14 +159,6 @@ void lora_backward_group(const LoraGroupMembers& members, int n, const bf16_t* x
                          const uint64_t* seed, bool accumulate_gA, bool accumulate_dx, float* workspace,
                          cudaStream_t s);
 
-// The dx half of lora_backward_group alone, ONE launch: dx (+)= dropout_backward_{p_i}(dh_i · A_i)
-// summed over the n members in order, bit for bit lora_backward_group's dx for the same members
-// (members.gA unused; no workspace, no ticket). With lora_backward_group(..., dx = nullptr, ...) on
-// the same members it is that launch split in two, so the engine can run gA off the backward's
-// serial path (t5_cuda.cpp, HUKUK_T5_LORA_GA_SIDE). dx must not overlap any dh or A.
-void lora_dx_group(const LoraGroupMembers& members, int n, float* dx, int M, int in, int r, const uint64_t* seed,
-                   bool accumulate_dx, cudaStream_t s);
-
 // y_i (+)= scale · h_i · B_iᵀ over n members (always accumulates; y read, added in fp32, rounded once)
 void lora_up_add(const float* h, const float* B, bf16_t* y, int M, int out, int r, float scale, int n, int64_t sh,
                  int64_t sB, int64_t sy, cudaStream_t s);

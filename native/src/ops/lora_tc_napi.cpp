@@ -12,9 +12,7 @@
 //        'downGroup'  h[n][M,r]                    from x[M,in], A[n][r,in] (lora_down_group;
 //                                                  member i: site + 7919 i, p halved for i == 1)
 //        'backwardGroup' [gA[n][r,in], dx[M,in]]   from dh[n][M,r], x, A[n][r,in] (lora_backward_group,
-//                                                  members as downGroup's; init / initDx as backward;
-//                                                  split: lora_dx_group then the dx-less group launch,
-//                                                  dxOnly: lora_dx_group alone, gA = init)
+//                                                  members as downGroup's; init / initDx as backward)
 //        'linearBackward' [gB[n][in,r], gA[n][r,in], dx[M,in]]  the engine's LoRA backward of n
 //                                                  Linears of width in -> in sharing x (lora_up_backward
 //                                                  then lora_backward_group on its dh) from dy[n][M,in],
@@ -63,9 +61,6 @@ struct TcArgs {
   float p = 0.f, scale = 1.f;
   uint64_t seed = 0, site = 0;
   bool accumulate = false, no_dx = false;
-  // backwardGroup only: split = the engine's split form (HUKUK_T5_LORA_GA_SIDE): lora_dx_group, then
-  // lora_backward_group without dx (one stream here); dx_only = lora_dx_group alone (gA untouched)
-  bool split = false, dx_only = false;
   int fast_bwd = -1;  // -1: the environment's HUKUK_T5_LORA_TC_FAST_BWD
   float member_p(int i) const { return i == 1 ? p * 0.5f : p; }
   uint64_t member_site(int i) const { return site + 7919u * uint64_t(i); }
@@ -85,10 +80,6 @@ TcArgs parse(const Napi::Object& o) {
   a.members = o.Has("members") ? int(int_arg(o.Get("members"), "members")) : 1;
   a.scale = o.Has("scale") ? float(o.Get("scale").As<Napi::Number>().DoubleValue()) : 1.f;
   a.fast_bwd = o.Has("fastBwd") ? int(int_arg(o.Get("fastBwd"), "fastBwd")) : -1;
-  a.split = o.Has("split") && o.Get("split").ToBoolean().Value();
-  a.dx_only = o.Has("dxOnly") && o.Get("dxOnly").ToBoolean().Value();
-  HUKUK_CHECK((!a.split && !a.dx_only) || (a.op == "backwardGroup" && !a.no_dx), "ENGINE_INVALID_ARG",
-              "_opsLoraTc: split and dxOnly are options of backwardGroup with dx");
   HUKUK_CHECK(a.op == "down" || a.op == "backward" || a.op == "up" || a.op == "upBackward" || a.op == "downGroup" ||
                   a.op == "backwardGroup" || a.op == "linearBackward",
               "ENGINE_INVALID_ARG",
@@ -184,13 +175,7 @@ struct Case {
     float* wsp = ws.get();
     float* dx = a.no_dx ? nullptr : out2.get();
     if (group_op()) {  // lora_tc only (tc false: the caller has set fastBwd 0 for the reference)
-      if (a.op == "backwardGroup" && (a.split || a.dx_only)) {
-        oc::tc::lora_dx_group(members(f0.get(), f1.get(), out.get()), a.members, dx, a.M, a.in, a.r, seed.get(),
-                              a.accumulate, s);
-        if (a.split)
-          oc::tc::lora_backward_group(members(f0.get(), f1.get(), out.get()), a.members, act.get(), nullptr, a.M, a.in,
-                                      a.r, seed.get(), a.accumulate, a.accumulate, wsp, s);
-      } else if (a.op == "backwardGroup") {
+      if (a.op == "backwardGroup") {
         oc::tc::lora_backward_group(members(f0.get(), f1.get(), out.get()), a.members, act.get(), dx, a.M, a.in, a.r,
                                     seed.get(), a.accumulate, a.accumulate, wsp, s);
       } else {
