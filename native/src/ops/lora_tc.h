@@ -153,6 +153,19 @@ void lora_backward(const float* dh, const bf16_t* x, const float* A, float* gA, 
 // 8192: the per-member work (16 mask hashes per lane per 16 x 32 tile, 24 mma, the hi/lo splits of
 // dh, and at n = 3 a 136-byte register spill under the 128-register cap of 16-warp blocks) is the
 // bound, not the bytes. Not profiled (ncu gave nothing in that call).
+// Tried and removed (commits 24871f0, d15bd06, 8dddb29; reverted): the group launch split in two so
+// that gA leaves the backward's serial path: lora_dx_group (dx alone, row-parallel, one 16 x 32
+// tile per warp, bit for bit this kernel's dx) on the main stream, then this kernel without dx on
+// a side stream, joined at the next writer of what it reads (HUKUK_T5_LORA_GA_SIDE). NVIDIA H200,
+// 2026-11-28 16:40 UTC, µs per call in a CUDA graph, width 768, r 16, p 0.05, dx accumulated,
+// one launch / dx alone / the pair: M=1024 n=1 9.58 / 5.17 / 13.57, n=3 18.84 / 11.43 / 27.14;
+// M=2048 n=1 12.24 / 7.47 / 17.14, n=3 25.43 / 16.25 / 36.73; M=8192 n=1 24.25 / 20.86 / 39.86, n=3
+// 67.28 / 51.88 / 96.66. The dx half alone is still 60-80 % of the launch (the mask's hash per
+// element and member is the bound, not the gA products), and the gA launches beside the serial
+// path slowed it: 16x64x128 28.31 / 28.59 / 28.37 ms against 27.56 / 27.39 / 27.78 off (one process
+// each, alternating; with gA queued on the LoRA side stream instead: 29.05-29.48 against
+// 27.55-28.01); 16x512x512 with every Linear forking (HUKUK_T5_LORA_SIDE_MAX_ROWS=8192) 123.42
+// against 121.16. Loss and every gradient were bit for bit the one launch's.
 bool lora_backward_group_supported(int r, int in, int n);
 size_t lora_backward_group_workspace_floats(int M, int in, int r, int n);
 void lora_backward_group(const LoraGroupMembers& members, int n, const bf16_t* x, float* dx, int M, int in, int r,
