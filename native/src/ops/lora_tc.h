@@ -160,8 +160,8 @@ void lora_backward(const float* dh, const bf16_t* x, const float* A, float* gA, 
 // 2026-11-28 16:40 UTC, µs per call in a CUDA graph, width 768, r 16, p 0.05, dx accumulated,
 // one launch / dx alone / the pair: M=1024 n=1 9.58 / 5.17 / 13.57, n=3 18.84 / 11.43 / 27.14;
 // M=2048 n=1 12.24 / 7.47 / 17.14, n=3 25.43 / 16.25 / 36.73; M=8192 n=1 24.25 / 20.86 / 39.86, n=3
-// 67.28 / 51.88 / 96.66. The dx half alone is still 60-80 % of the launch (the mask's hash per
-// element and member is the bound, not the gA products), and the gA launches beside the serial
+// 67.28 / 51.88 / 96.66. The dx half alone is still 54-86 % of the launch (per-member work and
+// latency, not the gA products, bound it), and the gA launches beside the serial
 // path slowed it: 16x64x128 28.31 / 28.59 / 28.37 ms against 27.56 / 27.39 / 27.78 off (one process
 // each, alternating; with gA queued on the LoRA side stream instead: 29.05-29.48 against
 // 27.55-28.01); 16x512x512 with every Linear forking (HUKUK_T5_LORA_SIDE_MAX_ROWS=8192) 123.42
