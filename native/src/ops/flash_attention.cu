@@ -1360,20 +1360,24 @@ bool bwd_runs_three_blocks(const FlashParams<E>& p, int fm) {
          3 * (bwd_smem_bytes(p) + 1024) <= sm_shared_bytes();
 }
 
+// A backward kernel's launch attributes, once: the dynamic shared memory of the largest layout and,
+// at MINB > 1 blocks per SM, the largest shared-memory carveout. Returns true (for the caller's flag).
+template <typename K>
+bool set_bwd_attributes(K* k, int minb) {
+  HUKUK_CUDA_CHECK(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                        int(bwd_layout(kBwdWarps, true).total)));
+  if (minb > 1)
+    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(k, cudaFuncAttributePreferredSharedMemoryCarveout,
+                                          int(cudaSharedmemCarveoutMaxShared)));
+  return true;
+}
+
 // MINB: see flash_bwd_kernel
 template <typename E, int FM, int MINB>
 void launch_bwd_kernel(const FlashParams<E>& p, dim3 grid, int smem, const E* dO, const float* lse, const float* D,
                        float* dQ32, E* dK, E* dV, const uint64_t* bits, cudaStream_t s) {
   static bool attr_set = false;  // per process and instantiation; one device in practice
-  if (!attr_set) {
-    auto* k = flash_bwd_kernel<kBwdWarps, E, FM, MINB>;
-    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          int(bwd_layout(kBwdWarps, true).total)));
-    if (MINB > 1)
-      HUKUK_CUDA_CHECK(cudaFuncSetAttribute(k, cudaFuncAttributePreferredSharedMemoryCarveout,
-                                            int(cudaSharedmemCarveoutMaxShared)));
-    attr_set = true;
-  }
+  if (!attr_set) attr_set = set_bwd_attributes(flash_bwd_kernel<kBwdWarps, E, FM, MINB>, MINB);
   pdl::launch(flash_bwd_kernel<kBwdWarps, E, FM, MINB>, grid, kBwdWarps * 32, smem, s, p, dO, lse, D, dQ32, dK, dV,
               bits);
 }
@@ -1447,14 +1451,7 @@ void launch_one_tile_kernel(const FlashParams<__nv_bfloat16>& p, int B, int H, c
                             __nv_bfloat16* dV, cudaStream_t s, const uint64_t* bits) {
   auto* k = flash_bwd_one_tile_kernel<kBwdWarps, 2, ONE, MINB>;
   static bool attr_set = false;  // per process and instantiation; one device in practice
-  if (!attr_set) {
-    HUKUK_CUDA_CHECK(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          int(bwd_layout(kBwdWarps, true).total)));
-    if (MINB > 1)
-      HUKUK_CUDA_CHECK(cudaFuncSetAttribute(k, cudaFuncAttributePreferredSharedMemoryCarveout,
-                                            int(cudaSharedmemCarveoutMaxShared)));
-    attr_set = true;
-  }
+  if (!attr_set) attr_set = set_bwd_attributes(k, MINB);
   const int smem = bwd_smem_bytes(p);
   if constexpr (ONE == 1) {
     pdl::launch(k, dim3(1u, unsigned(B * H)), kBwdWarps * 32, smem, s, p, dctx, ctx, lse, dQ, dK, dV, bits);
