@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <string>
+#include <type_traits>
 
 #include "core/cuda_runtime.h"
 #include "core/env_switch.h"
@@ -240,25 +241,22 @@ void lora_backward_group(const LoraGroupMembers& members, int n, const bf16_t* x
     if (dx) staged = n == 2 ? staged_fits<2, true>(stage) : staged_fits<3, true>(stage);
     else staged = n == 2 ? staged_fits<2, false>(stage) : staged_fits<3, false>(stage);
   }
-#define HUKUK_TC_GROUP_LAUNCH(KERNEL, NM, DX, SMEM)                                                                \
+  // one dispatch for both kDx values (the same chain of forms with and without dx)
+  const auto launch = [&](auto dx_tag) {
+    constexpr bool DX = decltype(dx_tag)::value;
+#define HUKUK_TC_GROUP_LAUNCH(KERNEL, NM, SMEM)                                                                      \
   hukuk::cuda::pdl::launch(KERNEL<NM, DX>, grid, block, SMEM, s, G, xd, dx, workspace, M, in, rs.rows, accumulate_gA, \
                            accumulate_dx)
-  if (dx) {
-    if (n == 1 && pf) HUKUK_TC_GROUP_LAUNCH(group_backward_pf_kernel, 1, true, 0);
-    else if (n == 1) HUKUK_TC_GROUP_LAUNCH(group_backward_kernel, 1, true, 0);
-    else if (n == 2 && staged) HUKUK_TC_GROUP_LAUNCH(group_backward_staged_kernel, 2, true, stage);
-    else if (n == 2) HUKUK_TC_GROUP_LAUNCH(group_backward_kernel, 2, true, 0);
-    else if (staged) HUKUK_TC_GROUP_LAUNCH(group_backward_staged_kernel, 3, true, stage);
-    else HUKUK_TC_GROUP_LAUNCH(group_backward_kernel, 3, true, 0);
-  } else {
-    if (n == 1 && pf) HUKUK_TC_GROUP_LAUNCH(group_backward_pf_kernel, 1, false, 0);
-    else if (n == 1) HUKUK_TC_GROUP_LAUNCH(group_backward_kernel, 1, false, 0);
-    else if (n == 2 && staged) HUKUK_TC_GROUP_LAUNCH(group_backward_staged_kernel, 2, false, stage);
-    else if (n == 2) HUKUK_TC_GROUP_LAUNCH(group_backward_kernel, 2, false, 0);
-    else if (staged) HUKUK_TC_GROUP_LAUNCH(group_backward_staged_kernel, 3, false, stage);
-    else HUKUK_TC_GROUP_LAUNCH(group_backward_kernel, 3, false, 0);
-  }
+    if (n == 1 && pf) HUKUK_TC_GROUP_LAUNCH(group_backward_pf_kernel, 1, 0);
+    else if (n == 1) HUKUK_TC_GROUP_LAUNCH(group_backward_kernel, 1, 0);
+    else if (n == 2 && staged) HUKUK_TC_GROUP_LAUNCH(group_backward_staged_kernel, 2, stage);
+    else if (n == 2) HUKUK_TC_GROUP_LAUNCH(group_backward_kernel, 2, 0);
+    else if (staged) HUKUK_TC_GROUP_LAUNCH(group_backward_staged_kernel, 3, stage);
+    else HUKUK_TC_GROUP_LAUNCH(group_backward_kernel, 3, 0);
 #undef HUKUK_TC_GROUP_LAUNCH
+  };
+  if (dx) launch(std::true_type{});
+  else launch(std::false_type{});
   HUKUK_CUDA_LAUNCH_CHECK();
 }
 
