@@ -1807,26 +1807,27 @@ class T5Cuda {
   template <typename T>
   void linear_bwd(DLin& L, const T* x, const T* dy, int M, float* dx, bool acc_dx, const Ctx& st, uint64_t site,
                   const T* W = nullptr) {
+    // lora side (kLoraSideDefault): lora_up_backward (dh into tmp_r, gB) on s_ls beside the dx GEMM
+    bool side = false;
     if constexpr (!is_f32<T>) {
-      // lora side (kLoraSideDefault): lora_up_backward (dh into tmp_r, gB) on s_ls beside the dx GEMM
       if (dx && st.use_lora && L.lora && tc_in(L.lora->r, L.out)) {
         DLora& lo = *L.lora;
         float* up_ws = up_scratch<T>(dy, dx, oc::tc::lora_up_backward_workspace_floats(M, L.out, lo.r, 1));
-        if (ls_fork_here(lora_side_bwd, M)) {
+        side = ls_fork_here(lora_side_bwd, M);
+        if (side)
           oc::tc::lora_up_backward(dy, lo.h, lo.B, tmp_r, lo.gB, M, L.out, lo.r, lo.scale, true, 1, 0, 0, 0, 0, up_ws,
                                    s_ls);
-          oc::gemm(s, p_bwd, false, false, M, L.in, L.out, 1.f, dy, L.out, 0, W ? W : weight<T>(L), L.in, 0,
-                   acc_dx ? 1.f : 0.f, dx, L.in, 0);
-          ls_join_here();
-          lora_bwd_A(L, x, tmp_r, M, dx, st, site);
-          return;
-        }
       }
     }
     // dx = dy · W  (C[M,in] = dy[M,out] · W[out,in])
     if (dx)
       oc::gemm(s, p_bwd, false, false, M, L.in, L.out, 1.f, dy, L.out, 0, W ? W : weight<T>(L), L.in, 0,
                acc_dx ? 1.f : 0.f, dx, L.in, 0);
+    if (side) {
+      ls_join_here();
+      lora_bwd_A(L, x, tmp_r, M, dx, st, site);
+      return;
+    }
     if (!st.use_lora || !L.lora) return;
     DLora& lo = *L.lora;
     // gB += scale * dyᵀ h ; dh = scale * dy B ; then the A side
