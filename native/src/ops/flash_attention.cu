@@ -82,6 +82,7 @@
 #include <type_traits>
 
 #include "core/cuda_runtime.h"
+#include "core/env_switch.h"
 #include "core/error.h"
 #include "cuda/pdl.cuh"
 #include "ops/dropout_cuda.cuh"
@@ -1277,14 +1278,8 @@ void launch_forward(const FlashParams<E>& p, dim3 grid, E* ctx, float* lse, cuda
 // first step per 64-key tile (FM 3, keep32_tile_x) where Tk % 64 == 0 (the same keep decisions: ctx bit
 // for bit; H200 11:43 UTC, forward 0.957x at 512, 0.98x at 128); read once per process, the test hook
 // overrides it (flash_set_test_switches)
-int g_fwd_idx64_override = -1;
-bool fwd_idx64() {
-  static const bool env = [] {
-    const char* e = std::getenv("HUKUK_FLASH_FWD_IDX64");
-    return !(e && e[0] == '0');
-  }();
-  return g_fwd_idx64_override >= 0 ? g_fwd_idx64_override == 1 : env;
-}
+CachedEnvSwitch g_fwd_idx64{[] { return env_switch("HUKUK_FLASH_FWD_IDX64") == 0 ? 0 : 1; }};
+bool fwd_idx64() { return g_fwd_idx64.value() == 1; }
 
 template <typename E>
 void forward_impl(const SoftmaxArgs& a, int dk, const E* Q, const E* K, const E* V, E* ctx, float* lse,
@@ -1321,14 +1316,8 @@ constexpr int kBwdWarps = 4;
 // backward latency bound at 2 blocks of 4 warps per SM (no eligible warp 71 % of cycles); 12 warps
 // instead of 8 hide more than the spills cost. HUKUK_FLASH_BWD_3BLOCKS=0 turns it off (A/B); the
 // variable is read once per process, and flash_set_backward_three_blocks overrides it (test hook).
-int g_bwd_three_blocks_override = -1;
-bool bwd_three_blocks() {
-  static const bool env = [] {
-    const char* e = std::getenv("HUKUK_FLASH_BWD_3BLOCKS");
-    return !(e && e[0] == '0');
-  }();
-  return g_bwd_three_blocks_override >= 0 ? g_bwd_three_blocks_override == 1 : env;
-}
+CachedEnvSwitch g_bwd_three_blocks{[] { return env_switch("HUKUK_FLASH_BWD_3BLOCKS") == 0 ? 0 : 1; }};
+bool bwd_three_blocks() { return g_bwd_three_blocks.value() == 1; }
 
 // An attribute of the current device, 0 when the query fails (the error cleared)
 int current_device_attribute(cudaDeviceAttr what) {
@@ -1398,14 +1387,8 @@ void launch_backward(const FlashParams<E>& p, dim3 grid, const E* dO, const floa
 // HUKUK_FLASH_BWD_DOT16 (on by default since 12:20 UTC; =0 off): the bf16 backward's dot kernel with
 // 16-byte accesses (flash_bwd_dot16_kernel; dV bit for bit, D summed in another order; H200 11:43 UTC,
 // backward 0.96-0.99x per call); read once per process, the test hook overrides it
-int g_bwd_dot16_override = -1;
-bool bwd_dot16() {
-  static const bool env = [] {
-    const char* e = std::getenv("HUKUK_FLASH_BWD_DOT16");
-    return !(e && e[0] == '0');
-  }();
-  return g_bwd_dot16_override >= 0 ? g_bwd_dot16_override == 1 : env;
-}
+CachedEnvSwitch g_bwd_dot16{[] { return env_switch("HUKUK_FLASH_BWD_DOT16") == 0 ? 0 : 1; }};
+bool bwd_dot16() { return g_bwd_dot16.value() == 1; }
 // HUKUK_FLASH_BWD_ONE_TILE (level 1 on by default; =0 off, =2 also the pair): the bf16 backward in ONE launch instead
 // of three (dot16 kernel, flash_bwd_kernel with dQ atomics into the fp32 scratch, flash_dq_to_bf16_kernel)
 // where the keys of a (b, h) fit one block (=1: Tk <= 64; at 16x64x128 the encoder self- and the
@@ -1422,16 +1405,13 @@ bool bwd_dot16() {
 // order 0,1,2,0,1,2): =0 28.40 / 28.38 ms, =1 27.87 / 27.92 (-1.7 %), =2 28.08 / 27.99; the same loss
 // in all six. So =1 pays; =2's pair (cluster launch) loses in the step what it wins per call (not
 // understood: cluster scheduling beside the side streams' kernels, or PDL with clusters, are guesses).
-int g_bwd_one_tile_override = -1;
-int bwd_one_tile_level() {
-  static const int env = [] {
-    // on (level 1) by default since 14:05 UTC 2026-11-28 (the step A/B above); =0 off, =2 adds the pair
-    const char* e = std::getenv("HUKUK_FLASH_BWD_ONE_TILE");
-    if (!e || !*e) return 1;
-    return e[0] == '2' ? 2 : e[0] == '0' ? 0 : 1;
-  }();
-  return g_bwd_one_tile_override >= 0 ? g_bwd_one_tile_override : env;
-}
+// on (level 1) by default since 14:05 UTC 2026-11-28 (the step A/B above); =0 off, =2 adds the pair
+CachedEnvSwitch g_bwd_one_tile{[] {
+  const char* e = std::getenv("HUKUK_FLASH_BWD_ONE_TILE");
+  if (!e || !*e) return 1;
+  return e[0] == '2' ? 2 : e[0] == '0' ? 0 : 1;
+}};
+int bwd_one_tile_level() { return g_bwd_one_tile.value(); }
 int device_cc_major() {
   static const int v = current_device_attribute(cudaDevAttrComputeCapabilityMajor);
   return v;
@@ -1560,10 +1540,10 @@ bool flash_supported(const SoftmaxArgs& a, int dk) {
 
 void flash_set_test_switches(const FlashTestSwitches& sw) {
   auto mode = [](int m) { return m < 0 ? -1 : (m ? 1 : 0); };
-  g_bwd_three_blocks_override = mode(sw.bwd_three_blocks);
-  g_fwd_idx64_override = mode(sw.fwd_idx64);
-  g_bwd_dot16_override = mode(sw.bwd_dot16);
-  g_bwd_one_tile_override = sw.bwd_one_tile < 0 ? -1 : std::min(sw.bwd_one_tile, 2);
+  g_bwd_three_blocks.set_override(mode(sw.bwd_three_blocks));
+  g_fwd_idx64.set_override(mode(sw.fwd_idx64));
+  g_bwd_dot16.set_override(mode(sw.bwd_dot16));
+  g_bwd_one_tile.set_override(sw.bwd_one_tile < 0 ? -1 : std::min(sw.bwd_one_tile, 2));
 }
 
 int flash_backward_one_tile(const SoftmaxArgs& a, bool bf16_io) { return bf16_io ? bwd_one_tile_mode(a) : 0; }
