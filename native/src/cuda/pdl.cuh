@@ -37,9 +37,12 @@ __device__ __forceinline__ void trigger() {
 
 // kernel<<<grid, block, smem, s>>>(args...), with the programmatic-stream-serialization attribute
 // when `on` (generation passes its own switch, HUKUK_GEN_PDL). The kernel must follow the rule above.
+// A launch with the PDL attribute when `on`, in clusters of cluster_x blocks along x when cluster_x
+// > 1 (sm_90+; the grid's x a multiple of it); a plain <<<>>> launch when neither applies.
 template <typename... KArgs, typename... Args>
-void launch_if(bool on, void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t s, Args&&... args) {
-  if (!on) {
+void launch_ex(bool on, unsigned cluster_x, void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem,
+               cudaStream_t s, Args&&... args) {
+  if (!on && cluster_x <= 1) {
     kernel<<<grid, block, smem, s>>>(std::forward<Args>(args)...);
     HUKUK_CUDA_LAUNCH_CHECK();
     return;
@@ -49,15 +52,30 @@ void launch_if(bool on, void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t 
   cfg.blockDim = block;
   cfg.dynamicSmemBytes = smem;
   cfg.stream = s;
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchAttribute attr[2];
+  unsigned n = 0;
+  if (cluster_x > 1) {
+    attr[n].id = cudaLaunchAttributeClusterDimension;
+    attr[n].val.clusterDim.x = cluster_x;
+    attr[n].val.clusterDim.y = 1;
+    attr[n].val.clusterDim.z = 1;
+    ++n;
+  }
+  if (on) {
+    attr[n].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[n].val.programmaticStreamSerializationAllowed = 1;
+    ++n;
+  }
   cfg.attrs = attr;
-  cfg.numAttrs = 1;
+  cfg.numAttrs = n;
   HUKUK_CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel, std::forward<Args>(args)...));
 }
 
-// The training step's launches: with the attribute when the process-wide switch is on.
+template <typename... KArgs, typename... Args>
+void launch_if(bool on, void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t s, Args&&... args) {
+  launch_ex(on, 1u, kernel, grid, block, smem, s, std::forward<Args>(args)...);
+}
+
 template <typename... KArgs, typename... Args>
 void launch(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t s, Args&&... args) {
   launch_if(enabled(), kernel, grid, block, smem, s, std::forward<Args>(args)...);

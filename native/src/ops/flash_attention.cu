@@ -1436,21 +1436,8 @@ void launch_one_tile_kernel(const FlashParams<__nv_bfloat16>& p, int B, int H, c
   if constexpr (ONE == 1) {
     pdl::launch(k, dim3(1u, unsigned(B * H)), kBwdWarps * 32, smem, s, p, dctx, ctx, lse, dQ, dK, dV, bits);
   } else {  // clusters of the two key blocks of a (b, h); PDL as pdl::launch
-    cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = dim3(2u, unsigned(B * H));
-    cfg.blockDim = dim3(kBwdWarps * 32);
-    cfg.dynamicSmemBytes = size_t(smem);
-    cfg.stream = s;
-    cudaLaunchAttribute attr[2];
-    attr[0].id = cudaLaunchAttributeClusterDimension;
-    attr[0].val.clusterDim.x = 2;
-    attr[0].val.clusterDim.y = 1;
-    attr[0].val.clusterDim.z = 1;
-    attr[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attr[1].val.programmaticStreamSerializationAllowed = 1;
-    cfg.attrs = attr;
-    cfg.numAttrs = hukuk::cuda::pdl::enabled() ? 2 : 1;
-    HUKUK_CUDA_CHECK(cudaLaunchKernelEx(&cfg, k, p, dctx, ctx, lse, dQ, dK, dV, bits));
+    pdl::launch_ex(pdl::enabled(), 2u, k, dim3(2u, unsigned(B * H)), kBwdWarps * 32, smem, s, p, dctx, ctx, lse,
+                   dQ, dK, dV, bits);
   }
 }
 void launch_backward_one_tile(int mode, const SoftmaxArgs& a, const __nv_bfloat16* Q, const __nv_bfloat16* K,
@@ -1525,16 +1512,7 @@ bool flash_bias_is_toeplitz(const float* bias, int H, int Tq, int Tk) {
 }
 
 bool flash_supported(const SoftmaxArgs& a, int dk) {
-  static int major = -1;
-  if (major < 0) {
-    int dev = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) !=
-                                                  cudaSuccess) {
-      cudaGetLastError();
-      major = 0;
-    }
-  }
-  return major >= 8 && dk == kD && a.q_offset == 0 && a.B > 0 && a.H > 0 && a.Tq > 0 && a.Tk > 0 &&
+  return device_cc_major() >= 8 && dk == kD && a.q_offset == 0 && a.B > 0 && a.H > 0 && a.Tq > 0 && a.Tk > 0 &&
          int64_t(a.B) * a.H <= 65535;
 }
 

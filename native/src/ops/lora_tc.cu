@@ -236,14 +236,11 @@ void lora_backward_group(const LoraGroupMembers& members, int n, const bf16_t* x
   const unsigned mask = fast_bwd_mask();
   const bool pf = n == 1 && (mask & kFastGroupPrefetch);
   const size_t stage = group_stage_bytes(n, rs.rows);
-  bool staged = false;
-  if (n >= 2 && M <= kStageMaxRows && (mask & kFastGroupStage)) {
-    if (dx) staged = n == 2 ? staged_fits<2, true>(stage) : staged_fits<3, true>(stage);
-    else staged = n == 2 ? staged_fits<2, false>(stage) : staged_fits<3, false>(stage);
-  }
+  const bool stage_wanted = n >= 2 && M <= kStageMaxRows && (mask & kFastGroupStage);
   // one dispatch for both kDx values (the same chain of forms with and without dx)
   const auto launch = [&](auto dx_tag) {
     constexpr bool DX = decltype(dx_tag)::value;
+    const bool staged = stage_wanted && (n == 2 ? staged_fits<2, DX>(stage) : staged_fits<3, DX>(stage));
 #define HUKUK_TC_GROUP_LAUNCH(KERNEL, NM, SMEM)                                                                      \
   hukuk::cuda::pdl::launch(KERNEL<NM, DX>, grid, block, SMEM, s, G, xd, dx, workspace, M, in, rs.rows, accumulate_gA, \
                            accumulate_dx)
